@@ -1,0 +1,13 @@
+"""simengine: numba-accelerated simulation engine for experiment statistics and model monitoring.
+
+Importing the package compiles nothing: kernels compile (or load from the cache)
+on their first call.
+"""
+from importlib.metadata import PackageNotFoundError, version as _version
+
+try:
+    __version__ = _version("numba-simengine")
+except PackageNotFoundError:  # running from a source tree that was never installed
+    __version__ = "0+unknown"
+
+__all__ = ["__version__"]

@@ -1,0 +1,70 @@
+"""Side-by-side timings for `simengine bench`: naive NumPy, the usual library, simengine.
+
+The naive baselines come from `simengine.naive`, the same functions the tests and
+the pytest-benchmark suite use.  Each task builds its inputs once, warms the JIT,
+then times every implementation in the same run.
+"""
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from typing import Callable
+
+__all__ = ["BenchTask", "TASKS", "time_call", "run_tasks"]
+
+
+@dataclass(frozen=True, slots=True)
+class BenchTask:
+    """One benchmark: `make(quick)` returns ``{implementation: zero-argument callable}``.
+
+    Implementations are named ``"naive"``, ``"simengine"`` and optionally the
+    library a user would pick instead (its name, e.g. ``"scipy"``).
+    """
+
+    name: str
+    family: str
+    make: Callable[[bool], dict]
+
+
+TASKS: list[BenchTask] = []
+
+
+def time_call(fn, *, min_time: float = 0.2, max_repeats: int = 50, max_time: float = 20.0) -> float:
+    """Best-of-several wall time of `fn()`, repeating until `min_time` has been spent."""
+    best = float("inf")
+    spent = 0.0
+    for _ in range(max_repeats):
+        start = time.perf_counter()
+        fn()
+        elapsed = time.perf_counter() - start
+        best = min(best, elapsed)
+        spent += elapsed
+        if spent >= min_time or spent >= max_time:
+            break
+    return best
+
+
+def run_tasks(tasks, *, quick: bool = False, progress: bool = True):
+    """Time every task; returns a DataFrame with one row per task."""
+    import pandas as pd
+    from tqdm.auto import tqdm
+
+    rows = []
+    for task in tqdm(list(tasks), desc="bench", disable=not progress, leave=False):
+        impls = task.make(quick)
+        engine = impls["simengine"]
+        engine()  # compile / load from cache before timing
+        min_time = 0.05 if quick else 0.3
+        t_engine = time_call(engine, min_time=min_time)
+        t_naive = time_call(impls["naive"], min_time=min_time, max_repeats=3)
+        row = {"task": task.name, "naive s": t_naive}
+        library = [k for k in impls if k not in ("naive", "simengine")]
+        for lib in library:
+            impls[lib]()
+            row[f"{lib} s"] = time_call(impls[lib], min_time=min_time, max_repeats=5)
+        row["simengine s"] = t_engine
+        row["speed-up vs naive"] = t_naive / t_engine
+        for lib in library:
+            row[f"speed-up vs {lib}"] = row[f"{lib} s"] / t_engine
+        rows.append(row)
+    return pd.DataFrame(rows)

@@ -1,0 +1,73 @@
+"""Kernel families and their warm-up calls, for `simengine info --compile`.
+
+Each family's warm-up calls its public functions once on tiny input, which is
+what a user's first call costs: compiling (empty cache) or loading (warm cache).
+"""
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+
+__all__ = ["FAMILIES", "warm_family", "measure_compile_times"]
+
+
+def _warm_special():
+    from simengine.kernels import special
+
+    special.norm_cdf(0.5)
+    special.norm_ppf(0.3)
+    special.t_pvalue_two_sided(1.5, 10.0)
+    special.betainc(2.0, 3.0, 0.4)
+
+
+def _warm_rng():
+    from simengine import _rng
+
+    _rng.block_generators(_rng.as_seed_sequence(0), 2)
+
+
+# name -> warm-up function; later families add themselves here.
+FAMILIES = {
+    "rng blocks": _warm_rng,
+    "special functions": _warm_special,
+}
+
+
+def warm_family(name: str) -> float:
+    """Run one family's warm-up in this process; return the seconds it took."""
+    start = time.perf_counter()
+    FAMILIES[name]()
+    return time.perf_counter() - start
+
+
+def _time_in_subprocess(name: str, cache_dir: str) -> float:
+    env = dict(os.environ, NUMBA_CACHE_DIR=cache_dir)
+    code = (
+        "import json, simengine._compile as c; "
+        f"print(json.dumps(c.warm_family({name!r})))"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], env=env, check=True, capture_output=True, text=True
+    )
+    return float(json.loads(out.stdout.strip().splitlines()[-1]))
+
+
+def measure_compile_times(names=None, progress=None):
+    """First-call seconds per family with an empty cache and then with a warm cache.
+
+    Each measurement runs in a fresh interpreter (a cache only helps a new
+    process); the empty cache is a new temporary NUMBA_CACHE_DIR.
+    """
+    rows = []
+    for name in names or list(FAMILIES):
+        with tempfile.TemporaryDirectory(prefix="simengine-cache-") as tmp:
+            cold = _time_in_subprocess(name, tmp)
+            warm = _time_in_subprocess(name, tmp)
+        rows.append({"family": name, "empty cache s": cold, "warm cache s": warm})
+        if progress is not None:
+            progress.update(1)
+    return rows

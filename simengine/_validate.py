@@ -1,0 +1,160 @@
+"""Input validation for the public layer.
+
+Every check raises before any kernel runs, names the parameter in backticks and
+says what is allowed: ``ValueError`` for bad values, ``TypeError`` for bad types.
+"""
+from __future__ import annotations
+
+import numbers
+import operator
+from typing import Iterable
+
+import numpy as np
+
+__all__ = [
+    "as_float_array",
+    "as_int_array",
+    "check_probability",
+    "check_positive_int",
+    "check_int",
+    "check_real",
+    "check_choice",
+    "check_bool",
+    "check_axis",
+]
+
+
+def _describe(value) -> str:
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+def check_bool(value, name: str) -> bool:
+    """A real bool (or NumPy bool)."""
+    if not isinstance(value, (bool, np.bool_)):
+        raise TypeError(f"`{name}` must be True or False; got {_describe(value)}")
+    return bool(value)
+
+
+def check_int(value, name: str, *, minimum: int | None = None, maximum: int | None = None) -> int:
+    """An integer (not a bool, not a float) within [minimum, maximum]."""
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Integral):
+        raise TypeError(f"`{name}` must be an integer; got {_describe(value)}")
+    value = operator.index(value)
+    if minimum is not None and value < minimum:
+        if maximum is None:
+            raise ValueError(f"`{name}` must be an integer >= {minimum}; got {value}")
+        raise ValueError(f"`{name}` must be an integer in [{minimum}, {maximum}]; got {value}")
+    if maximum is not None and value > maximum:
+        raise ValueError(f"`{name}` must be an integer in [{minimum}, {maximum}]; got {value}")
+    return value
+
+
+def check_positive_int(value, name: str, *, maximum: int | None = None) -> int:
+    """An integer >= 1."""
+    return check_int(value, name, minimum=1, maximum=maximum)
+
+
+def check_real(
+    value,
+    name: str,
+    *,
+    low: float | None = None,
+    high: float | None = None,
+    low_inclusive: bool = True,
+    high_inclusive: bool = True,
+    allow_inf: bool = False,
+) -> float:
+    """A real scalar within the given bounds; NaN is always refused."""
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Real):
+        raise TypeError(f"`{name}` must be a real number; got {_describe(value)}")
+    value = float(value)
+    lo = "-inf" if low is None else f"{low:g}"
+    hi = "inf" if high is None else f"{high:g}"
+    interval = f"{'[' if low_inclusive and low is not None else '('}{lo}, {hi}{']' if high_inclusive and high is not None else ')'}"
+    if np.isnan(value) or (np.isinf(value) and not allow_inf):
+        raise ValueError(f"`{name}` must be a finite number in {interval}; got {value}")
+    if low is not None and (value < low or (value == low and not low_inclusive)):
+        raise ValueError(f"`{name}` must be in {interval}; got {value:g}")
+    if high is not None and (value > high or (value == high and not high_inclusive)):
+        raise ValueError(f"`{name}` must be in {interval}; got {value:g}")
+    return value
+
+
+def check_probability(value, name: str, *, closed: bool = False) -> float:
+    """A probability in (0, 1), or [0, 1] with ``closed=True``."""
+    return check_real(value, name, low=0.0, high=1.0, low_inclusive=closed, high_inclusive=closed)
+
+
+def check_choice(value, name: str, choices: Iterable[str]) -> str:
+    """One of a fixed set of strings."""
+    choices = tuple(choices)
+    allowed = ", ".join(repr(c) for c in choices)
+    if not isinstance(value, str):
+        raise TypeError(f"`{name}` must be one of {allowed}; got {_describe(value)}")
+    if value not in choices:
+        raise ValueError(f"`{name}` must be one of {allowed}; got {value!r}")
+    return value
+
+
+def check_axis(axis, name: str, ndim: int) -> int:
+    """A valid axis for an array of `ndim` dimensions, normalised to be non-negative."""
+    axis = check_int(axis, name)
+    if not -ndim <= axis < ndim:
+        raise ValueError(f"`{name}` must be in [{-ndim}, {ndim - 1}] for {ndim}-D input; got {axis}")
+    return axis % ndim
+
+
+def as_float_array(
+    value,
+    name: str,
+    *,
+    ndim: int | tuple[int, ...] = (1, 2),
+    finite: bool = True,
+    allow_empty: bool = False,
+    min_size: int = 1,
+) -> np.ndarray:
+    """A C-contiguous float64 array with an allowed number of dimensions.
+
+    Refuses non-numeric data (TypeError), wrong dimensionality, empty arrays
+    (unless `allow_empty`) and, with ``finite=True``, NaN and inf (ValueError).
+    """
+    if isinstance(value, (str, bytes)):
+        raise TypeError(f"`{name}` must be array-like of real numbers; got a string")
+    try:
+        arr = np.asarray(value)
+    except Exception as exc:  # ragged lists and the like
+        raise TypeError(f"`{name}` must be array-like of real numbers; {exc}") from None
+    if arr.dtype == object or arr.dtype.kind not in "biuf":
+        raise TypeError(f"`{name}` must contain real numbers; got dtype {arr.dtype}")
+    allowed = (ndim,) if isinstance(ndim, int) else tuple(ndim)
+    if arr.ndim not in allowed:
+        dims = " or ".join(f"{d}-D" for d in allowed)
+        raise ValueError(f"`{name}` must be {dims}; got {arr.ndim}-D with shape {arr.shape}")
+    if not allow_empty and arr.size == 0:
+        raise ValueError(f"`{name}` must not be empty; got shape {arr.shape}")
+    arr = np.ascontiguousarray(arr, dtype=np.float64)
+    if finite and arr.size and not np.isfinite(arr).all():
+        bad = "NaN" if np.isnan(arr).any() else "inf"
+        raise ValueError(f"`{name}` must be finite; it contains {bad}")
+    return arr
+
+
+def as_int_array(value, name: str, *, ndim: int | tuple[int, ...] = (0, 1, 2), minimum: int | None = None) -> np.ndarray:
+    """A C-contiguous int64 array of whole numbers (floats that are whole are accepted)."""
+    if isinstance(value, (str, bytes)):
+        raise TypeError(f"`{name}` must be array-like of integers; got a string")
+    arr = np.asarray(value)
+    if arr.dtype == object or arr.dtype.kind not in "biuf":
+        raise TypeError(f"`{name}` must contain integers; got dtype {arr.dtype}")
+    allowed = (ndim,) if isinstance(ndim, int) else tuple(ndim)
+    if arr.ndim not in allowed:
+        dims = " or ".join(f"{d}-D" for d in allowed)
+        raise ValueError(f"`{name}` must be {dims}; got {arr.ndim}-D with shape {arr.shape}")
+    if arr.dtype.kind == "f":
+        if not np.isfinite(arr).all() or (arr != np.round(arr)).any():
+            raise ValueError(f"`{name}` must contain whole numbers; got non-integer values")
+    out = np.ascontiguousarray(arr, dtype=np.int64)
+    if minimum is not None and out.size and out.min() < minimum:
+        raise ValueError(f"`{name}` must be >= {minimum}; got {out.min()}")
+    return out

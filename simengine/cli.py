@@ -1,0 +1,119 @@
+"""The `simengine` command line: `info`, `demo`, `bench` (and later `sweep`).
+
+Parsing and printing only; the work is done by the public API.
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+
+__all__ = ["main"]
+
+
+def _print_table(title: str, table, out) -> None:
+    import pandas as pd
+
+    print(f"\n== {title}", file=out)
+    if isinstance(table, pd.DataFrame):
+        with pd.option_context("display.width", 160, "display.max_columns", 30, "display.max_rows", 200):
+            print(table.to_string(float_format=lambda v: f"{v:.4g}"), file=out)
+    else:
+        print(str(table), file=out)
+
+
+def _cmd_info(args, out) -> int:
+    import pandas as pd
+
+    from simengine._info import environment
+
+    _print_table("simengine info", pd.DataFrame({"value": environment()}), out)
+    if args.compile:
+        from tqdm.auto import tqdm
+
+        from simengine._compile import FAMILIES, measure_compile_times
+
+        with tqdm(total=len(FAMILIES), desc="compile", disable=args.no_progress, leave=False, file=sys.stderr) as bar:
+            rows = measure_compile_times(progress=bar)
+        _print_table("first-call time per kernel family (fresh process)", pd.DataFrame(rows).set_index("family"), out)
+    return 0
+
+
+def _cmd_demo(args, out) -> int:
+    from tqdm.auto import tqdm
+
+    from simengine._demo import SECTIONS
+
+    sections = [s for s in SECTIONS if not args.only or s[0] in args.only]
+    for name, section in tqdm(sections, desc="demo", disable=args.no_progress, leave=False, file=sys.stderr):
+        start = time.perf_counter()
+        tables = section(args.quick, args.seed)
+        elapsed = time.perf_counter() - start
+        for title, table in tables:
+            _print_table(title, table, out)
+        print(f"({name}: {elapsed:.2f} s)", file=out)
+    return 0
+
+
+def _cmd_bench(args, out) -> int:
+    from simengine._bench import TASKS, run_tasks
+
+    tasks = [t for t in TASKS if not args.only or t.family in args.only]
+    table = run_tasks(tasks, quick=args.quick, progress=not args.no_progress)
+    if len(table):
+        table = table.set_index("task")
+    _print_table("naive vs simengine (best wall time, seconds)", table, out)
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="simengine", description="Numba-accelerated simulation engine for experiment statistics."
+    )
+    parser.add_argument("--version", action="store_true", help="print the version and exit")
+    sub = parser.add_subparsers(dest="command")
+
+    info = sub.add_parser("info", help="versions, threads, threading layer, cache directory")
+    info.add_argument("--compile", action="store_true", help="also time each kernel family's first call")
+    info.add_argument("--no-progress", action="store_true", help="hide progress bars")
+    info.set_defaults(func=_cmd_info)
+
+    demo = sub.add_parser("demo", help="run every simulation in the engine and print tables")
+    demo.add_argument("--quick", action="store_true", help="smaller sizes (seconds, not minutes)")
+    demo.add_argument("--seed", type=int, default=2026, help="root seed (default 2026)")
+    demo.add_argument("--only", nargs="+", metavar="SECTION", help="run only these sections")
+    demo.add_argument("--no-progress", action="store_true", help="hide progress bars")
+    demo.set_defaults(func=_cmd_demo)
+
+    bench = sub.add_parser("bench", help="time engine functions against their naive versions")
+    bench.add_argument("--quick", action="store_true", help="small sizes for a short run")
+    bench.add_argument("--only", nargs="+", metavar="FAMILY", help="run only these kernel families")
+    bench.add_argument("--no-progress", action="store_true", help="hide progress bars")
+    bench.set_defaults(func=_cmd_bench)
+    return parser
+
+
+def main(argv=None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.version:
+        import simengine
+
+        print(simengine.__version__)
+        return 0
+    if args.command is None:
+        parser.print_help()
+        return 2
+    if getattr(args, "only", None):
+        import simengine._demo as demo_mod
+        import simengine._bench as bench_mod
+
+        known = {s[0] for s in demo_mod.SECTIONS} if args.command == "demo" else {t.family for t in bench_mod.TASKS}
+        unknown = sorted(set(args.only) - known)
+        if unknown:
+            parser.error(f"unknown name(s) for --only: {', '.join(unknown)}; choose from {', '.join(sorted(known))}")
+    return args.func(args, sys.stdout)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
