@@ -21,6 +21,8 @@ __all__ = [
     "check_choice",
     "check_bool",
     "check_axis",
+    "ALTERNATIVES",
+    "alternative_code",
 ]
 
 
@@ -158,3 +160,11 @@ def as_int_array(value, name: str, *, ndim: int | tuple[int, ...] = (0, 1, 2), m
     if minimum is not None and out.size and out.min() < minimum:
         raise ValueError(f"`{name}` must be >= {minimum}; got {out.min()}")
     return out
+
+
+ALTERNATIVES = {"two-sided": 0, "less": 1, "greater": 2}
+
+
+def alternative_code(alternative, name: str = "alternative") -> int:
+    """Map scipy's `alternative` string to the int code kernels use."""
+    return ALTERNATIVES[check_choice(alternative, name, ALTERNATIVES)]
