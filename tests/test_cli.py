@@ -1,0 +1,97 @@
+"""The command line: info, demo, bench; and a light `import simengine`."""
+import json
+import subprocess
+import sys
+
+import pandas as pd
+import pytest
+
+from simengine import _bench, _compile, cli
+
+
+def run_cli(*args, check=True):
+    out = subprocess.run([sys.executable, "-m", "simengine", *args], capture_output=True, text=True)
+    if check:
+        assert out.returncode == 0, out.stderr
+    return out
+
+
+def test_import_is_light_and_compiles_nothing():
+    code = (
+        "import sys, json, numba, simengine\n"
+        "# numba itself imports the top-level scipy package; the heavy parts must stay out\n"
+        "heavy = [m for m in ('scipy.stats', 'scipy.optimize', 'pandas', 'statsmodels', 'matplotlib', 'dask') if m in sys.modules]\n"
+        "compiled = [f'{name}.{attr}' for name, mod in list(sys.modules.items()) if name.startswith('simengine')\n"
+        "            for attr, obj in vars(mod).items()\n"
+        "            if isinstance(obj, numba.core.registry.CPUDispatcher) and obj.signatures]\n"
+        "print(json.dumps({'heavy': heavy, 'compiled': compiled}))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    report = json.loads(out.stdout)
+    assert report == {"heavy": [], "compiled": []}
+
+
+def test_version_and_module_entry_point():
+    import simengine
+
+    assert run_cli("--version").stdout.strip() == simengine.__version__
+
+
+def test_no_subcommand_prints_help_and_exits_2():
+    out = run_cli(check=False)
+    assert out.returncode == 2
+    assert "info" in out.stdout and "demo" in out.stdout and "bench" in out.stdout
+
+
+def test_info_reports_environment(capsys):
+    assert cli.main(["info"]) == 0
+    text = capsys.readouterr().out
+    for key in ("numba threads", "threading layer", "cache directory", "numpy"):
+        assert key in text
+
+
+def test_info_compile_times_each_family(monkeypatch, capsys):
+    monkeypatch.setattr(_compile, "FAMILIES", {"rng blocks": _compile.FAMILIES["rng blocks"]})
+    rows = _compile.measure_compile_times()
+    assert [r["family"] for r in rows] == ["rng blocks"]
+    assert rows[0]["empty cache s"] > 0 and rows[0]["warm cache s"] > 0
+    assert cli.main(["info", "--compile", "--no-progress"]) == 0
+    assert "empty cache s" in capsys.readouterr().out
+
+
+def test_demo_runs_every_section_quickly(capsys):
+    assert cli.main(["demo", "--quick", "--no-progress"]) == 0
+    text = capsys.readouterr().out
+    from simengine._demo import SECTIONS
+
+    for name, _ in SECTIONS:
+        assert f"({name}:" in text
+
+
+def test_bench_table_has_ratios(monkeypatch, capsys):
+    calls = []
+
+    def make(quick):
+        return {
+            "naive": lambda: calls.append("naive") or sum(range(20000)),
+            "simengine": lambda: calls.append("simengine") or 1,
+        }
+
+    monkeypatch.setattr(_bench, "TASKS", [_bench.BenchTask("toy sum", "toy", make)])
+    table = _bench.run_tasks(_bench.TASKS, quick=True, progress=False)
+    assert isinstance(table, pd.DataFrame)
+    assert list(table.columns) == ["task", "naive s", "simengine s", "speed-up vs naive"]
+    assert table["speed-up vs naive"].iloc[0] == pytest.approx(table["naive s"].iloc[0] / table["simengine s"].iloc[0])
+    assert "naive" in calls and "simengine" in calls
+    assert cli.main(["bench", "--quick", "--no-progress"]) == 0
+    assert "toy sum" in capsys.readouterr().out
+
+
+def test_cli_iv():
+    out = run_cli("demo", "--only", "nonsense", check=False)
+    assert out.returncode == 2
+    assert "unknown name(s) for --only: nonsense" in out.stderr
+    out = run_cli("frobnicate", check=False)
+    assert out.returncode == 2
+    out = run_cli("demo", "--seed", "abc", check=False)
+    assert out.returncode == 2 and "--seed" in out.stderr

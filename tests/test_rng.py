@@ -1,0 +1,103 @@
+"""The randomness contract: SPEC 7 normalisation, per-block streams, thread invariance."""
+import numpy as np
+import pytest
+from numpy.testing import assert_array_equal
+
+from _blockkernel import block_means, numpy_replay
+from _subproc import run_with_threads
+from simengine._rng import (
+    as_seed_sequence,
+    block_generators,
+    child_seed_sequence,
+    n_blocks,
+    numpy_block_generators,
+)
+
+
+def test_int_seed_is_reproducible():
+    a = as_seed_sequence(42).generate_state(4)
+    b = as_seed_sequence(np.int64(42)).generate_state(4)
+    assert_array_equal(a, b)
+    assert not np.array_equal(a, as_seed_sequence(43).generate_state(4))
+
+
+def test_seed_sequence_passes_through_unchanged():
+    ss = np.random.SeedSequence(7)
+    assert as_seed_sequence(ss) is ss
+
+
+def test_generator_is_consumed_reproducibly():
+    g1, g2 = np.random.default_rng(5), np.random.default_rng(5)
+    first = as_seed_sequence(g1).generate_state(4)
+    assert_array_equal(first, as_seed_sequence(g2).generate_state(4))
+    # a second call on the same Generator gives a different stream
+    assert not np.array_equal(first, as_seed_sequence(g1).generate_state(4))
+
+
+def test_none_gives_fresh_entropy():
+    assert as_seed_sequence(None).entropy != as_seed_sequence(None).entropy
+
+
+def test_as_seed_sequence_iv():
+    with pytest.raises(TypeError, match="`rng` must be None, an int"):
+        as_seed_sequence("seed")
+    with pytest.raises(TypeError, match="`rng` .*got a bool"):
+        as_seed_sequence(True)
+    with pytest.raises(TypeError, match="`rng` .*got float"):
+        as_seed_sequence(1.5)
+    with pytest.raises(TypeError, match="RandomState is not supported"):
+        as_seed_sequence(np.random.RandomState(0))
+    with pytest.raises(ValueError, match="`seed` must be a non-negative int"):
+        as_seed_sequence(-1, name="seed")
+
+
+def test_child_equals_spawn_and_does_not_mutate():
+    ss = np.random.SeedSequence(123)
+    children = [child_seed_sequence(ss, i) for i in range(3)]
+    assert ss.n_children_spawned == 0
+    spawned = np.random.SeedSequence(123).spawn(3)
+    for c, s in zip(children, spawned):
+        assert_array_equal(c.generate_state(8), s.generate_state(8))
+    # keys nest: a grandchild is the child's child
+    assert_array_equal(
+        child_seed_sequence(ss, 2, 5).generate_state(4),
+        child_seed_sequence(child_seed_sequence(ss, 2), 5).generate_state(4),
+    )
+
+
+@pytest.mark.parametrize("n, block, expected", [(1, 256, 1), (256, 256, 1), (257, 256, 2), (10_000, 1000, 10)])
+def test_n_blocks(n, block, expected):
+    assert n_blocks(n, block) == expected
+
+
+def test_typed_generators_draw_like_numpy():
+    ss = as_seed_sequence(9)
+    typed = block_generators(ss, 4)
+    plain = numpy_block_generators(ss, 4)
+    assert len(typed) == 4
+    for g in plain:
+        assert isinstance(g, np.random.Generator)
+    out = block_means(typed, 3, 12, 5)
+    assert_array_equal(out, numpy_replay(numpy_block_generators(ss, 4), 3, 12, 5))
+
+
+def test_block_kernel_matches_numpy_replay_exactly():
+    ss = as_seed_sequence(2024)
+    n_sims, block, m = 1000, 64, 7
+    got = block_means(block_generators(ss, n_blocks(n_sims, block)), block, n_sims, m)
+    want = numpy_replay(numpy_block_generators(ss, n_blocks(n_sims, block)), block, n_sims, m)
+    assert_array_equal(got, want)
+
+
+def test_block_kernel_is_thread_invariant():
+    code = (
+        "import sys; sys.path.insert(0, %r)\n"
+        "from _blockkernel import block_means\n"
+        "from simengine._rng import as_seed_sequence, block_generators, n_blocks\n"
+        "ss = as_seed_sequence(77)\n"
+        "result = block_means(block_generators(ss, n_blocks(5000, 128)), 128, 5000, 9)\n"
+    ) % str(__import__("pathlib").Path(__file__).parent)
+    one = run_with_threads(code, 1)
+    two = run_with_threads(code, 2)
+    assert one.shape == (5000, 2)
+    assert_array_equal(one, two)
