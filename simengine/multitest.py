@@ -103,10 +103,11 @@ def multipletests(pvals, *, alpha=0.05, method="holm") -> MultipleTestsResult:
     code = _check_method(method)
     alpha = v.check_probability(alpha, "alpha")
     p = v.as_float_array(pvals, "pvals", ndim=tuple(range(1, 33)), finite=False)
-    if np.isnan(p).any():
+    lo, hi = p.min(), p.max()  # NaN propagates into both
+    if np.isnan(lo) or np.isnan(hi):
         raise ValueError("`pvals` must not contain NaN")
-    if (p < 0).any() or (p > 1).any():
-        raise ValueError(f"`pvals` must be in [0, 1]; got values in [{p.min():g}, {p.max():g}]")
+    if lo < 0 or hi > 1:
+        raise ValueError(f"`pvals` must be in [0, 1]; got values in [{lo:g}, {hi:g}]")
     shape = p.shape
     n = shape[-1]
     rows = p.reshape(-1, n)

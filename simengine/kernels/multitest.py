@@ -40,7 +40,7 @@ def _argsort_stable1(p, order, ps):
             rank = 0
             for j in range(n):
                 w = p[j]
-                rank += (w < v) | ((w == v) & (j < i))
+                rank += (w < v) | ((w == v) & (j < i))  # earlier ties rank first: stable
             ps[rank] = v
             order[rank] = i
         return
