@@ -298,7 +298,7 @@ def simulate_power(
     >>> import simengine
     >>> res = simengine.simulate_power(effect_size=0.2, n=[100, 394, 600], rng=1)
     >>> res.power.round(2), res.se.round(3)
-    (array([0.29, 0.8 , 0.94]), array([0.005, 0.004, 0.002]))
+    (array([0.3 , 0.8 , 0.93]), array([0.005, 0.004, 0.003]))
     """
     test = v.check_choice(test, "test", ("t", "welch", "mannwhitney", "permutation"))
     effect_size = v.check_real(effect_size, "effect_size")
