@@ -138,8 +138,10 @@ def permutation_test(x, y, *, statistic="mean", alternative="two-sided", n_resam
     axis : int, default 0
         Axis of 2-D `x`, `y` along which observations lie.
     rng : None, int, SeedSequence or Generator
-        Seed (SPEC 7).  Resamples are drawn in blocks of `PERM_BLOCK` per test,
-        each from its own stream, so results do not depend on the thread count.
+        Seed (SPEC 7).  Resamples are drawn in blocks of `PERM_BLOCK`, each from
+        its own stream, so results do not depend on the thread count.  As in scipy,
+        every column uses the same random splits, so a column's result does not
+        depend on the rest of the batch (batched = column-by-column, same seed).
 
     Returns
     -------
@@ -167,7 +169,7 @@ def permutation_test(x, y, *, statistic="mean", alternative="two-sided", n_resam
     n_max = math.comb(nx + ny, nx)
     exact = n_max <= n_resamples
     n_null = n_max if exact else n_resamples
-    gens = block_generators(ss, 1 if exact else k * n_blocks(n_null, PERM_BLOCK))
+    gens = block_generators(ss, 1 if exact else n_blocks(n_null, PERM_BLOCK))
     from simengine.kernels import permutation as kp
 
     if kind == "custom":

@@ -100,8 +100,8 @@ def _perm_null_builtin(x, y, stat, n_null, exact, gens, block):
     """Observed statistic and null distribution of `stat` (MEAN / MEDIAN) for every row.
 
     x: (k, nx), y: (k, ny).  Exact mode enumerates all `n_null` splits (drawn
-    group in lexicographic order); otherwise row r's resamples are cut into
-    blocks of `block`, and block b draws from gens[r * n_blocks + b].
+    group in lexicographic order); otherwise resamples are cut into blocks of
+    `block`, block b draws from gens[b], and each drawn split serves every row.
     """
     k, nx = x.shape
     ny = y.shape[1]
@@ -128,31 +128,39 @@ def _perm_null_builtin(x, y, stat, n_null, exact, gens, block):
                 if not _next_combination1(c, n):
                     break
         return observed, null
-    nb = (n_null + block - 1) // block
-    for r in range(k):
-        vals, from_x = _sorted_row1(x[r], y[r])
+    # Random splits are drawn once per resample, as subsets of original indices,
+    # and shared by every row (scipy applies one permutation to all slices too), so a
+    # column's result does not depend on the other columns of the batch.
+    vals = np.empty((k, n))
+    rank = np.empty((k, n), dtype=np.int64)  # original index -> sorted position
+    for r in numba.prange(k):
+        v_r, from_x = _sorted_row1(x[r], y[r])
+        vals[r] = v_r
+        order = np.argsort(np.concatenate((x[r], y[r])), kind="mergesort")
+        for i in range(n):
+            rank[r, order[i]] = i
         mask = from_x if drawn_is_x else ~from_x
-        observed[r] = _split_stat1(vals, mask, drawn_is_x, nx, ny, stat)
-    for job in numba.prange(k * nb):
-        r = job // nb
-        b = job - r * nb
-        g = gens[np.int64(job)]
-        vals, _ = _sorted_row1(x[r], y[r])
+        observed[r] = _split_stat1(v_r, mask, drawn_is_x, nx, ny, stat)
+    nb = (n_null + block - 1) // block
+    for b in numba.prange(nb):
+        g = gens[np.int64(b)]
         mask = np.zeros(n, dtype=np.bool_)
         perm = np.arange(n)
         for t in range(b * block, min((b + 1) * block, n_null)):
-            # partial Fisher-Yates: perm[:m] becomes a random m-subset.  The index
-            # is floor(u * (n - i)) with u = g.random(): five times cheaper than
-            # g.integers, with a bias below (n - i) / 2**53 (none measurable).
+            # partial Fisher-Yates: perm[:m] becomes a random m-subset of the pooled
+            # indices.  The index is floor(u * (n - i)) with u = g.random(): five times
+            # cheaper than g.integers, with a bias below (n - i) / 2**53 (none measurable).
             for i in range(m):
                 j = i + np.int64(g.random() * (n - i))
                 tmp = perm[i]
                 perm[i] = perm[j]
                 perm[j] = tmp
-                mask[perm[i]] = True
-            null[r, t] = _split_stat1(vals, mask, drawn_is_x, nx, ny, stat)
-            for i in range(m):
-                mask[perm[i]] = False
+            for r in range(k):
+                for i in range(m):
+                    mask[rank[r, perm[i]]] = True
+                null[r, t] = _split_stat1(vals[r], mask, drawn_is_x, nx, ny, stat)
+                for i in range(m):
+                    mask[rank[r, perm[i]]] = False
     return observed, null
 
 
@@ -206,15 +214,13 @@ def _perm_null_custom(x, y, func, n_null, exact, gens, block):
                     break
         return observed, null
     nb = (n_null + block - 1) // block
-    for job in numba.prange(k * nb):
-        r = job // nb
-        b = job - r * nb
-        g = gens[np.int64(job)]
-        pooled = np.concatenate((x[r], y[r]))
+    for b in numba.prange(nb):
+        g = gens[np.int64(b)]
         mask = np.zeros(n, dtype=np.bool_)
         perm = np.arange(n)
         xb = np.empty(nx)
         yb = np.empty(ny)
+        pooled = np.empty(n)
         for t in range(b * block, min((b + 1) * block, n_null)):
             for i in range(m):
                 j = i + np.int64(g.random() * (n - i))
@@ -222,8 +228,11 @@ def _perm_null_custom(x, y, func, n_null, exact, gens, block):
                 perm[i] = perm[j]
                 perm[j] = tmp
                 mask[perm[i]] = True
-            _fill_split1(pooled, mask, drawn_is_x, xb, yb)
-            null[r, t] = func(xb, yb)
+            for r in range(k):
+                pooled[:nx] = x[r]
+                pooled[nx:] = y[r]
+                _fill_split1(pooled, mask, drawn_is_x, xb, yb)
+                null[r, t] = func(xb, yb)
             for i in range(m):
                 mask[perm[i]] = False
     return observed, null
