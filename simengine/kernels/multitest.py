@@ -164,3 +164,21 @@ def _multipletests(pvals, raw, method, cuts, factors):
                 reject[r, order[i]] = rej[i]
                 corrected[r, order[i]] = adj[i]
     return reject, corrected
+
+
+@pjit
+def _nan_min_max(p):
+    """(any NaN, min, max) of a 2-D array in one parallel pass: the public layer's range check."""
+    n_fam, n = p.shape
+    n_chunks = (n_fam + _ROWS - 1) // _ROWS
+    bad = np.zeros(n_chunks, dtype=np.bool_)
+    lo = np.full(n_chunks, np.inf)
+    hi = np.full(n_chunks, -np.inf)
+    for c in numba.prange(n_chunks):
+        for r in range(c * _ROWS, min((c + 1) * _ROWS, n_fam)):
+            for i in range(n):
+                v = p[r, i]
+                bad[c] |= v != v
+                lo[c] = min(lo[c], v)
+                hi[c] = max(hi[c], v)
+    return bad.any(), lo.min(), hi.max()
