@@ -157,11 +157,14 @@ def test_simulate_power_reproducible_across_threads():
         "from simengine import simulate_power\n"
         "a = simulate_power(effect_size=0.3, n=[30, 90], n_sims=12_000, rng=5)\n"
         "b = simulate_power(test='mannwhitney', effect_size=0.3, n=25, n_sims=1200, rng=5)\n"
-        "result = (a.power, b.power)\n"
+        "c = simulate_power(test='permutation', effect_size=0.5, n=[12, 20], n_sims=1100, n_resamples=99,"
+        " distribution='exponential', rng=5)\n"
+        "result = (a.power, b.power, c.power)\n"
     )
     one, two = run_with_threads(code, 1), run_with_threads(code, 2)
     assert_array_equal(one[0], two[0])
     assert one[1] == two[1]
+    assert_array_equal(one[2], two[2])
 
 
 def test_simulate_power_iv():
