@@ -10,4 +10,25 @@ try:
 except PackageNotFoundError:  # running from a source tree that was never installed
     __version__ = "0+unknown"
 
-__all__ = ["__version__"]
+from simengine.multitest import MultipleTestsResult, multipletests, simulate_multiple_testing
+from simengine.permutation import PermutationTestResult, permutation_test
+from simengine.power import PowerTTestResult, SimulatePowerResult, power_ttest, simulate_power
+from simengine.twosample import MannwhitneyuResult, TtestResult, mannwhitneyu, ttest_ind
+
+__all__ = [
+    "__version__",
+    # hypothesis testing (issue 3)
+    "permutation_test",
+    "PermutationTestResult",
+    "ttest_ind",
+    "TtestResult",
+    "mannwhitneyu",
+    "MannwhitneyuResult",
+    "power_ttest",
+    "PowerTTestResult",
+    "simulate_power",
+    "SimulatePowerResult",
+    "multipletests",
+    "MultipleTestsResult",
+    "simulate_multiple_testing",
+]

@@ -68,3 +68,62 @@ def run_tasks(tasks, *, quick: bool = False, progress: bool = True):
             row[f"speed-up vs {lib}"] = row[f"{lib} s"] / t_engine
         rows.append(row)
     return pd.DataFrame(rows)
+
+
+# --- hypothesis testing (issue 3) ---
+
+
+def _make_permutation_median(quick):
+    import numpy as np
+    from scipy import stats
+
+    from simengine import naive, permutation_test
+
+    rng = np.random.default_rng(0)
+    x, y = rng.normal(size=52), rng.normal(0.3, 1.0, size=52)
+    r = 999 if quick else 9999
+
+    def scipy_median(a, b, axis):
+        return np.median(b, axis=axis) - np.median(a, axis=axis)
+
+    return {
+        "naive": lambda: naive.permutation_median_loop(x, y, r, 1),
+        "scipy": lambda: stats.permutation_test((x, y), scipy_median, vectorized=True, n_resamples=r, rng=1),
+        "simengine": lambda: permutation_test(x, y, statistic="median", n_resamples=r, rng=1),
+    }
+
+
+def _make_multipletests(quick):
+    import numpy as np
+
+    from simengine import multipletests, naive
+
+    p = np.random.default_rng(0).uniform(size=(2_000 if quick else 100_000, 20))
+    # the naive baseline is the loop of statsmodels calls (fdr_bh: holm's branch runs gc.collect per call)
+    return {
+        "naive": lambda: naive.multipletests_loop(p, 0.05, "fdr_bh"),
+        "simengine": lambda: multipletests(p, alpha=0.05, method="fdr_bh"),
+    }
+
+
+def _make_power_t(quick):
+    import numpy as np
+    from scipy import stats
+
+    from simengine import naive, simulate_power
+
+    n_sims = 1_000 if quick else 10_000
+    rng = np.random.default_rng(1)
+    rvs = (lambda size: rng.normal(0.2, 1.0, size=size), lambda size: rng.normal(0.0, 1.0, size=size))
+    return {
+        "naive": lambda: naive.ttest_power_loop(0.2, 394, n_sims, 0.05, 1),
+        "scipy": lambda: stats.power(stats.ttest_ind, rvs, (394, 394), significance=0.05, n_resamples=n_sims),
+        "simengine": lambda: simulate_power(effect_size=0.2, n=394, n_sims=n_sims, rng=1),
+    }
+
+
+TASKS += [
+    BenchTask("permutation test of medians, 52+52", "hypothesis", _make_permutation_median),
+    BenchTask("multipletests fdr_bh, families x 20", "hypothesis", _make_multipletests),
+    BenchTask("t-test power, n=394", "hypothesis", _make_power_t),
+]

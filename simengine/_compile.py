@@ -30,10 +30,26 @@ def _warm_rng():
     _rng.block_generators(_rng.as_seed_sequence(0), 2)
 
 
+def _warm_hypothesis():
+    import numpy as np
+
+    from simengine import mannwhitneyu, multipletests, permutation_test, simulate_power, ttest_ind
+
+    x, y = np.arange(6.0), np.arange(6.0) + 0.5
+    permutation_test(x, y, statistic="mean", n_resamples=50, rng=0)
+    permutation_test(x, y, statistic="median", n_resamples=1000, rng=0)
+    ttest_ind(x, y)
+    mannwhitneyu(x, y)
+    multipletests([0.01, 0.2, 0.03], method="holm")
+    simulate_power(effect_size=0.5, n=5, n_sims=10, rng=0)
+    simulate_power(test="mannwhitney", effect_size=0.5, n=5, n_sims=10, rng=0)
+
+
 # name -> warm-up function; later families add themselves here.
 FAMILIES = {
     "rng blocks": _warm_rng,
     "special functions": _warm_special,
+    "hypothesis tests": _warm_hypothesis,
 }
 
 

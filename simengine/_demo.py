@@ -17,7 +17,67 @@ def _environment(quick, rng):
     return [("Environment", pd.DataFrame({"value": env}))]
 
 
+def _hypothesis(quick, rng):
+    """Permutation test of medians vs Mann-Whitney, power curve, one- vs two-sided, corrections."""
+    import numpy as np
+    import pandas as pd
+
+    import simengine as se
+    from simengine._rng import as_seed_sequence, child_seed_sequence
+
+    ss = as_seed_sequence(rng)
+    seeds = [child_seed_sequence(ss, i) for i in range(6)]
+    data = np.random.default_rng(seeds[0])
+    x = data.lognormal(0.0, 1.0, 52)
+    y = data.lognormal(0.4, 1.0, 52)
+    perm = se.permutation_test(x, y, statistic="median", rng=seeds[1])
+    mwu = se.mannwhitneyu(y, x, alternative="two-sided")
+    tt = se.ttest_ind(y, x)
+    tests = pd.DataFrame(
+        {
+            "statistic": [perm.statistic, mwu.statistic, tt.statistic],
+            "p-value": [perm.pvalue, mwu.pvalue, tt.pvalue],
+        },
+        index=["permutation, median(y) - median(x)", "Mann-Whitney U (asymptotic)", "Student t"],
+    )
+
+    n_sims = 2_000 if quick else 20_000
+    ns = np.array([50, 100, 200, 300, 394, 500, 700])
+    two = se.simulate_power(effect_size=0.2, n=ns, n_sims=n_sims, rng=seeds[2])
+    one = se.simulate_power(effect_size=0.2, n=ns, n_sims=n_sims, alternative="greater", rng=seeds[3])
+    curve = pd.DataFrame(
+        {
+            "simulated two-sided": two.power,
+            "se": two.se,
+            "exact two-sided": [se.power_ttest(effect_size=0.2, n=k).power for k in ns],
+            "simulated one-sided": one.power,
+            "exact one-sided": [se.power_ttest(effect_size=0.2, n=k, alternative="greater").power for k in ns],
+        },
+        index=pd.Index(ns, name="n per group"),
+    )
+    need = pd.DataFrame(
+        {
+            "n (exact)": [se.power_ttest(effect_size=0.2, power=0.8, alternative=a).n for a in ("two-sided", "greater")],
+            "n per group (rounded up)": [
+                se.power_ttest(effect_size=0.2, power=0.8, alternative=a).n_ceil for a in ("two-sided", "greater")
+            ],
+        },
+        index=["two-sided", "one-sided (greater)"],
+    )
+    table = se.simulate_multiple_testing(
+        n_tests=20, n_true=3, effect_size=0.5, n_per_group=50, n_families=2_000 if quick else 20_000,
+        methods=("none", "bonferroni", "holm", "fdr_bh"), rng=seeds[4],
+    )
+    return [
+        ("Lognormal samples of 52 (shifted log-scale): permutation test of medians vs Mann-Whitney vs t", tests),
+        ("Power curve of the two-sample t-test at d = 0.2 (Monte Carlo vs noncentral t)", curve),
+        ("n per group for 80% power at d = 0.2, alpha = 0.05", need),
+        ("20 t-tests per family, 3 real effects (d = 0.5, n = 50): FWER, FDR, power per correction", table),
+    ]
+
+
 # (name, function); order is the order printed.
 SECTIONS = [
     ("environment", _environment),
+    ("hypothesis", _hypothesis),
 ]

@@ -1,0 +1,41 @@
+"""Batched classical two-sample tests: one test per row, rows in parallel.
+
+Kernels return statistics (and t's degrees of freedom); the public layer turns
+them into p-values with scipy's own distribution functions.
+"""
+import numba
+import numpy as np
+
+from simengine._jit import pjit
+from simengine.kernels.twosample import _mean_ssd1, _mwu_u1, _mwu_z1, _ttest_pooled1, _ttest_welch1
+
+
+@pjit
+def _ttest_ind_rows(x, y, equal_var):
+    """t (x minus y) and df for every row of x (k, n1) and y (k, n2)."""
+    k, n1 = x.shape
+    n2 = y.shape[1]
+    t = np.empty(k)
+    df = np.empty(k)
+    for r in numba.prange(k):
+        m1, s1 = _mean_ssd1(x[r])
+        m2, s2 = _mean_ssd1(y[r])
+        if equal_var:
+            t[r], df[r] = _ttest_pooled1(float(n1), m1, s1, float(n2), m2, s2)
+        else:
+            t[r], df[r] = _ttest_welch1(float(n1), m1, s1, float(n2), m2, s2)
+    return t, df
+
+
+@pjit
+def _mannwhitneyu_rows(x, y, continuity, alternative):
+    """scipy's U1 statistic and the standardised z used for the p-value, per row."""
+    k, n1 = x.shape
+    n2 = y.shape[1]
+    u = np.empty(k)
+    z = np.empty(k)
+    for r in numba.prange(k):
+        u1, tie_term = _mwu_u1(x[r], y[r])
+        u[r] = u1
+        z[r] = _mwu_z1(u1, float(n1), float(n2), tie_term, continuity, alternative)
+    return u, z

@@ -1,0 +1,238 @@
+"""Two-sample (independent) permutation-test null distributions, one test per row.
+
+A resample is a split of the pooled row into groups of the original sizes; only
+the smaller group's subset is drawn (partial Fisher-Yates).  Built-in statistics
+work on the pooled row sorted once: a split is a mask over sorted positions, and
+group means or medians come from one scan of it, so a split's statistic depends
+only on the split (not on the draw order) and the observed split reproduces the
+observed statistic bit for bit.  p-values are computed by the caller.
+"""
+import numba
+import numpy as np
+
+from simengine._jit import njit, pjit
+
+MEAN = 0
+MEDIAN = 1
+
+
+@njit
+def _split_stat1(vals, mask, drawn_is_x, nx, ny, stat):
+    """Statistic (y minus x) of the split `mask` (True = drawn group) over sorted `vals`."""
+    n = vals.shape[0]
+    if stat == MEAN:
+        s_in = 0.0
+        s_out = 0.0
+        for i in range(n):
+            # selects instead of branches: the mask is random, branches would mispredict
+            w = vals[i]
+            s_in += w if mask[i] else 0.0
+            s_out += 0.0 if mask[i] else w
+        if drawn_is_x:
+            return s_out / ny - s_in / nx
+        return s_in / ny - s_out / nx
+    # MEDIAN: order statistics lo/hi of each group from one pass over sorted values
+    n_in = nx if drawn_is_x else ny
+    n_out = n - n_in
+    lo_in = (n_in - 1) // 2
+    hi_in = n_in // 2
+    lo_out = (n_out - 1) // 2
+    hi_out = n_out // 2
+    a_in = 0.0
+    b_in = 0.0
+    a_out = 0.0
+    b_out = 0.0
+    c_in = 0
+    c_out = 0
+    for i in range(n):
+        # branch-free: the mask is random, so if/else here would mispredict half the time
+        w = vals[i]
+        inside = mask[i]
+        a_in = w if (inside and c_in == lo_in) else a_in
+        b_in = w if (inside and c_in == hi_in) else b_in
+        a_out = w if ((not inside) and c_out == lo_out) else a_out
+        b_out = w if ((not inside) and c_out == hi_out) else b_out
+        c_in += np.int64(inside)
+        c_out += np.int64(not inside)
+        if c_in > hi_in and c_out > hi_out:
+            break
+    m_in = a_in if lo_in == hi_in else (a_in + b_in) * 0.5
+    m_out = a_out if lo_out == hi_out else (a_out + b_out) * 0.5
+    if drawn_is_x:
+        return m_out - m_in
+    return m_in - m_out
+
+
+@njit
+def _sorted_row1(x, y):
+    """Pooled row sorted (stable), and the mask of sorted positions that came from `x`."""
+    nx = x.shape[0]
+    n = nx + y.shape[0]
+    pooled = np.empty(n)
+    pooled[:nx] = x
+    pooled[nx:] = y
+    order = np.argsort(pooled, kind="mergesort")
+    vals = np.empty(n)
+    from_x = np.zeros(n, dtype=np.bool_)
+    for i in range(n):
+        vals[i] = pooled[order[i]]
+        from_x[i] = order[i] < nx
+    return vals, from_x
+
+
+@njit
+def _next_combination1(c, n):
+    """Advance combination `c` (sorted indices into range(n)) lexicographically; False when done."""
+    m = c.shape[0]
+    i = m - 1
+    while i >= 0 and c[i] == n - m + i:
+        i -= 1
+    if i < 0:
+        return False
+    c[i] += 1
+    for j in range(i + 1, m):
+        c[j] = c[j - 1] + 1
+    return True
+
+
+@pjit
+def _perm_null_builtin(x, y, stat, n_null, exact, gens, block):
+    """Observed statistic and null distribution of `stat` (MEAN / MEDIAN) for every row.
+
+    x: (k, nx), y: (k, ny).  Exact mode enumerates all `n_null` splits (drawn
+    group in lexicographic order); otherwise resamples are cut into blocks of
+    `block`, block b draws from gens[b], and each drawn split serves every row.
+    """
+    k, nx = x.shape
+    ny = y.shape[1]
+    n = nx + ny
+    drawn_is_x = nx <= ny
+    m = nx if drawn_is_x else ny
+    observed = np.empty(k)
+    null = np.empty((k, n_null))
+    if exact:
+        for r in numba.prange(k):
+            vals, from_x = _sorted_row1(x[r], y[r])
+            mask = from_x if drawn_is_x else ~from_x
+            observed[r] = _split_stat1(vals, mask, drawn_is_x, nx, ny, stat)
+            mask[:] = False
+            c = np.arange(m)
+            t = 0
+            while True:
+                for i in range(m):
+                    mask[c[i]] = True
+                null[r, t] = _split_stat1(vals, mask, drawn_is_x, nx, ny, stat)
+                for i in range(m):
+                    mask[c[i]] = False
+                t += 1
+                if not _next_combination1(c, n):
+                    break
+        return observed, null
+    # Random splits are drawn once per resample, as subsets of original indices,
+    # and shared by every row (scipy applies one permutation to all slices too), so a
+    # column's result does not depend on the other columns of the batch.
+    vals = np.empty((k, n))
+    rank = np.empty((k, n), dtype=np.int64)  # original index -> sorted position
+    for r in numba.prange(k):
+        v_r, from_x = _sorted_row1(x[r], y[r])
+        vals[r] = v_r
+        order = np.argsort(np.concatenate((x[r], y[r])), kind="mergesort")
+        for i in range(n):
+            rank[r, order[i]] = i
+        mask = from_x if drawn_is_x else ~from_x
+        observed[r] = _split_stat1(v_r, mask, drawn_is_x, nx, ny, stat)
+    nb = (n_null + block - 1) // block
+    for b in numba.prange(nb):
+        g = gens[np.int64(b)]
+        mask = np.zeros(n, dtype=np.bool_)
+        perm = np.arange(n)
+        for t in range(b * block, min((b + 1) * block, n_null)):
+            # partial Fisher-Yates: perm[:m] becomes a random m-subset of the pooled
+            # indices.  The index is floor(u * (n - i)) with u = g.random(): five times
+            # cheaper than g.integers, with a bias below (n - i) / 2**53 (none measurable).
+            for i in range(m):
+                j = i + np.int64(g.random() * (n - i))
+                tmp = perm[i]
+                perm[i] = perm[j]
+                perm[j] = tmp
+            for r in range(k):
+                for i in range(m):
+                    mask[rank[r, perm[i]]] = True
+                null[r, t] = _split_stat1(vals[r], mask, drawn_is_x, nx, ny, stat)
+                for i in range(m):
+                    mask[rank[r, perm[i]]] = False
+    return observed, null
+
+
+@njit
+def _fill_split1(pooled, mask, drawn_is_x, xb, yb):
+    """Copy the split `mask` of `pooled` into xb / yb, each in pooled (index) order."""
+    ix = 0
+    iy = 0
+    for i in range(pooled.shape[0]):
+        if mask[i] == drawn_is_x:
+            xb[ix] = pooled[i]
+            ix += 1
+        else:
+            yb[iy] = pooled[i]
+            iy += 1
+
+
+@pjit
+def _perm_null_custom(x, y, func, n_null, exact, gens, block):
+    """Like `_perm_null_builtin` for a jitted ``func(x, y) -> float`` on the split groups.
+
+    Each group is passed in pooled-index order, so the observed split gives
+    exactly ``func(x, y)``.
+    """
+    k, nx = x.shape
+    ny = y.shape[1]
+    n = nx + ny
+    drawn_is_x = nx <= ny
+    m = nx if drawn_is_x else ny
+    observed = np.empty(k)
+    null = np.empty((k, n_null))
+    for r in range(k):
+        observed[r] = func(x[r].copy(), y[r].copy())
+    if exact:
+        for r in numba.prange(k):
+            pooled = np.concatenate((x[r], y[r]))
+            mask = np.zeros(n, dtype=np.bool_)
+            xb = np.empty(nx)
+            yb = np.empty(ny)
+            c = np.arange(m)
+            t = 0
+            while True:
+                for i in range(m):
+                    mask[c[i]] = True
+                _fill_split1(pooled, mask, drawn_is_x, xb, yb)
+                null[r, t] = func(xb, yb)
+                for i in range(m):
+                    mask[c[i]] = False
+                t += 1
+                if not _next_combination1(c, n):
+                    break
+        return observed, null
+    nb = (n_null + block - 1) // block
+    for b in numba.prange(nb):
+        g = gens[np.int64(b)]
+        mask = np.zeros(n, dtype=np.bool_)
+        perm = np.arange(n)
+        xb = np.empty(nx)
+        yb = np.empty(ny)
+        pooled = np.empty(n)
+        for t in range(b * block, min((b + 1) * block, n_null)):
+            for i in range(m):
+                j = i + np.int64(g.random() * (n - i))
+                tmp = perm[i]
+                perm[i] = perm[j]
+                perm[j] = tmp
+                mask[perm[i]] = True
+            for r in range(k):
+                pooled[:nx] = x[r]
+                pooled[nx:] = y[r]
+                _fill_split1(pooled, mask, drawn_is_x, xb, yb)
+                null[r, t] = func(xb, yb)
+            for i in range(m):
+                mask[perm[i]] = False
+    return observed, null

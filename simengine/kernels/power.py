@@ -1,0 +1,175 @@
+"""Monte Carlo power of two-sample tests under a shift alternative.
+
+Sample 1 (treatment) is the base distribution shifted by `shift`, sample 2 the
+base distribution; each replicate stores one statistic (t, z, or a permutation
+p-value) and the public layer turns them into rejections.  Replicates of one
+sample size are cut into fixed blocks; block b of size index i draws only from
+gens[i * n_blocks + b].
+"""
+import math
+
+import numba
+import numpy as np
+
+from simengine._jit import njit, pjit
+from simengine.kernels.twosample import (
+    GREATER,
+    LESS,
+    _mean_ssd1,
+    _mwu_u1,
+    _mwu_z1,
+    _ttest_pooled1,
+    _ttest_welch1,
+)
+
+# tests
+T = 0
+WELCH = 1
+MANNWHITNEY = 2
+PERMUTATION = 3
+# base distributions (mean of sample 2; the shift is added to sample 1)
+NORMAL = 0
+LOGNORMAL = 1
+EXPONENTIAL = 2
+
+
+@pjit
+def _power_t_normal(gens, block, n_arr, n_sims, shift):
+    """Student t for every replicate from exact sufficient statistics of normal samples.
+
+    Sample mean ~ N(mu, 1/n) and sum of squared deviations ~ chi-square(n - 1),
+    independent (Cochran's theorem), so a replicate costs four draws instead of 2n.
+    Returns t (n_points, n_sims), sample 1 minus sample 2.
+    """
+    n_points = n_arr.shape[0]
+    nb = (n_sims + block - 1) // block
+    t = np.empty((n_points, n_sims))
+    for job in numba.prange(n_points * nb):
+        i = job // nb
+        b = job - i * nb
+        g = gens[np.int64(job)]
+        n = float(n_arr[i])
+        sd_mean = 1.0 / math.sqrt(n)
+        for r in range(b * block, min((b + 1) * block, n_sims)):
+            m1 = shift + sd_mean * g.standard_normal()
+            m2 = sd_mean * g.standard_normal()
+            s1 = g.chisquare(n - 1.0)
+            s2 = g.chisquare(n - 1.0)
+            t[i, r] = _ttest_pooled1(n, m1, s1, n, m2, s2)[0]
+    return t
+
+
+@njit
+def _draw1(g, dist, out, shift):
+    for j in range(out.shape[0]):
+        if dist == NORMAL:
+            out[j] = g.standard_normal() + shift
+        elif dist == LOGNORMAL:
+            out[j] = math.exp(g.standard_normal()) + shift
+        else:
+            out[j] = g.standard_exponential() + shift
+
+
+@njit
+def _perm_pvalue1(g, x, y, alternative, n_resamples, pooled, perm):
+    """Randomised permutation p-value of mean(x) - mean(y), scipy's rule (ties within 100 eps)."""
+    n1 = x.shape[0]
+    n = pooled.shape[0]
+    total = 0.0
+    for j in range(n1):
+        pooled[j] = x[j]
+        total += x[j]
+    s2 = 0.0
+    for j in range(y.shape[0]):
+        pooled[n1 + j] = y[j]
+        s2 += y[j]
+    n2 = n - n1
+    observed = total / n1 - s2 / n2
+    total += s2
+    gamma = abs(100.0 * 2.220446049250313e-16 * observed)
+    n_le = 0
+    n_ge = 0
+    for j in range(n):
+        perm[j] = j
+    for _ in range(n_resamples):
+        s = 0.0
+        for j in range(n1):
+            k = j + np.int64(g.random() * (n - j))
+            tmp = perm[j]
+            perm[j] = perm[k]
+            perm[k] = tmp
+            s += pooled[perm[j]]
+        stat = s / n1 - (total - s) / n2
+        n_le += stat <= observed + gamma
+        n_ge += stat >= observed - gamma
+    p_le = (n_le + 1.0) / (n_resamples + 1.0)
+    p_ge = (n_ge + 1.0) / (n_resamples + 1.0)
+    if alternative == LESS:
+        return p_le
+    if alternative == GREATER:
+        return p_ge
+    return min(min(p_le, p_ge) * 2.0, 1.0)
+
+
+@pjit
+def _power_samples(gens, block, n_arr, n_sims, shift, test, dist, alternative, n_resamples):
+    """Draw full samples per replicate and store the test's statistic.
+
+    Returns (stat, df), each (n_points, n_sims): t and df for T / WELCH, the
+    standardised U (scipy's z for `alternative`) for MANNWHITNEY, and the
+    randomised p-value for PERMUTATION (df is unused except for t tests).
+    """
+    n_points = n_arr.shape[0]
+    nb = (n_sims + block - 1) // block
+    stat = np.empty((n_points, n_sims))
+    df = np.zeros((n_points, n_sims))
+    for job in numba.prange(n_points * nb):
+        i = job // nb
+        b = job - i * nb
+        g = gens[np.int64(job)]
+        n = n_arr[i]
+        x = np.empty(n)
+        y = np.empty(n)
+        pooled = np.empty(2 * n)
+        perm = np.empty(2 * n, dtype=np.int64)
+        fn = float(n)
+        for r in range(b * block, min((b + 1) * block, n_sims)):
+            _draw1(g, dist, x, shift)
+            _draw1(g, dist, y, 0.0)
+            if test == T or test == WELCH:
+                m1, s1 = _mean_ssd1(x)
+                m2, s2 = _mean_ssd1(y)
+                if test == T:
+                    stat[i, r], df[i, r] = _ttest_pooled1(fn, m1, s1, fn, m2, s2)
+                else:
+                    stat[i, r], df[i, r] = _ttest_welch1(fn, m1, s1, fn, m2, s2)
+            elif test == MANNWHITNEY:
+                u1, tie_term = _mwu_u1(x, y)
+                stat[i, r] = _mwu_z1(u1, fn, fn, tie_term, True, alternative)
+            else:
+                stat[i, r] = _perm_pvalue1(g, x, y, alternative, n_resamples, pooled, perm)
+    return stat, df
+
+
+@pjit
+def _family_t_normal(gens, block, n_families, n_tests, n_true, n, shift):
+    """Pooled t of every test in every family (families x tests), normal data.
+
+    The first `n_true` tests of a family have group 1 shifted by `shift`, the
+    rest are null; sufficient statistics are drawn exactly as in `_power_t_normal`.
+    """
+    nb = (n_families + block - 1) // block
+    t = np.empty((n_families, n_tests))
+    fn = float(n)
+    sd_mean = 1.0 / math.sqrt(fn)
+    for b in numba.prange(nb):
+        g = gens[np.int64(b)]
+        for f in range(b * block, min((b + 1) * block, n_families)):
+            for j in range(n_tests):
+                mu = shift if j < n_true else 0.0
+                m1 = mu + sd_mean * g.standard_normal()
+                m2 = sd_mean * g.standard_normal()
+                s1 = g.chisquare(fn - 1.0)
+                s2 = g.chisquare(fn - 1.0)
+                t[f, j] = _ttest_pooled1(fn, m1, s1, fn, m2, s2)[0]
+    return t

@@ -1,0 +1,182 @@
+"""multipletests (statsmodels parity, bit for bit) and simulate_multiple_testing (error rates)."""
+import contextlib
+import gc
+import math
+import warnings
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from numpy.testing import assert_allclose, assert_array_equal
+from statsmodels.stats.multitest import multipletests as sm_multipletests
+
+from simengine import multipletests, simulate_multiple_testing
+from simengine.multitest import METHODS
+from simengine.naive import multipletests_loop
+
+
+@contextlib.contextmanager
+def _no_gc_collect():
+    saved = gc.collect
+    gc.collect = lambda *args: 0
+    try:
+        yield
+    finally:
+        gc.collect = saved
+
+
+def _statsmodels(p, alpha, method):
+    # statsmodels' holm branch calls gc.collect() on every call (0.2 s each in a big
+    # process); it does not touch the numbers, so the reference skips it.
+    with warnings.catch_warnings(), _no_gc_collect():
+        warnings.simplefilter("ignore", RuntimeWarning)  # log1p(-1) for p = 1 in the Sidak methods
+        return sm_multipletests(p, alpha=alpha, method=method)
+
+
+def _families(seed):
+    rng = np.random.default_rng(seed)
+    out = []
+    for n in (1, 2, 3, 7, 20, 40, 60):
+        p = rng.uniform(size=(40, n)) ** 3
+        p[:10] = np.round(p[:10], 1)  # ties
+        p[10:15, 0] = 0.0
+        p[15:20, -1] = 1.0
+        out.append(p)
+    return out
+
+
+@pytest.mark.parametrize("method", list(METHODS))
+def test_identical_to_statsmodels(method):
+    # Reference: statsmodels row by row; results must be bit-identical, including ties, 0 and 1.
+    for alpha in (0.05, 0.2):
+        for p in _families(1):
+            res = multipletests(p, alpha=alpha, method=method)
+            for i in range(p.shape[0]):
+                rej, corr, a_sidak, a_bonf = _statsmodels(p[i], alpha, method)
+                assert_array_equal(res.reject[i], rej)
+                assert_array_equal(res.pvals_corrected[i], corr)
+            assert res.alphacSidak == a_sidak and res.alphacBonf == a_bonf
+
+
+def test_one_d_and_tuple_unpacking():
+    p = [0.01, 0.02, 0.04, 0.2]
+    reject, corrected, a_sidak, a_bonf = multipletests(p, method="holm")
+    rej, corr, s, b = sm_multipletests(p, method="holm")
+    assert_array_equal(reject, rej)
+    assert_array_equal(corrected, corr)
+    assert (a_sidak, a_bonf) == (s, b)
+
+
+def test_batched_over_leading_axes_equals_loop():
+    p = np.random.default_rng(3).uniform(size=(3, 50, 12)) ** 2
+    res = multipletests(p, method="fdr_by")
+    rej, corr = multipletests_loop(p.reshape(-1, 12), method="fdr_by")
+    assert_array_equal(res.reject.reshape(-1, 12), rej)
+    assert_array_equal(res.pvals_corrected.reshape(-1, 12), corr)
+
+
+def test_exact_regression_holm_by_hand():
+    # sorted 0.005, 0.01, 0.03, 0.04 -> 4p, 3p, 2p, p = 0.02, 0.03, 0.06, 0.04 -> running max
+    res = multipletests([0.01, 0.04, 0.03, 0.005], method="holm")
+    assert_allclose(res.pvals_corrected, [0.03, 0.06, 0.06, 0.02], rtol=1e-14)
+    assert_array_equal(res.reject, [True, False, False, True])
+
+
+@settings(deadline=None, max_examples=60)
+@given(
+    p=st.lists(st.one_of(st.floats(0, 1), st.sampled_from([0.0, 1.0, 0.05, 0.5])), min_size=1, max_size=30),
+    method=st.sampled_from(list(METHODS)),
+    alpha=st.floats(0.001, 0.5),
+)
+def test_property_matches_statsmodels(p, method, alpha):
+    p = np.array(p)
+    res = multipletests(p, alpha=alpha, method=method)
+    rej, corr, _, _ = _statsmodels(p, alpha, method)
+    assert_array_equal(res.reject, rej)
+    assert_array_equal(res.pvals_corrected, corr)
+    # properties: adjusted p-values never fall below raw ones, and lie in [0, 1]
+    assert (res.pvals_corrected >= p - 1e-15).all() and (res.pvals_corrected <= 1).all()
+
+
+@settings(deadline=None, max_examples=20)
+@given(seed=st.integers(0, 2**32 - 1), method=st.sampled_from(list(METHODS)))
+def test_property_column_permutation_equivariant(seed, method):
+    rng = np.random.default_rng(seed)
+    p = rng.uniform(size=(5, 15)) ** 2
+    perm = rng.permutation(15)
+    a = multipletests(p, method=method)
+    b = multipletests(p[:, perm], method=method)
+    assert_array_equal(a.pvals_corrected[:, perm], b.pvals_corrected)
+    assert_array_equal(a.reject[:, perm], b.reject)
+
+
+def test_multipletests_iv():
+    with pytest.raises(ValueError, match="`method` must be one of"):
+        multipletests([0.1], method="fdr")
+    with pytest.raises(TypeError, match="`method` must be one of"):
+        multipletests([0.1], method=3)
+    with pytest.raises(ValueError, match="`alpha` must be in"):
+        multipletests([0.1], alpha=1.5)
+    with pytest.raises(ValueError, match=r"`pvals` must be in \[0, 1\]"):
+        multipletests([0.1, 1.2])
+    with pytest.raises(ValueError, match="`pvals` must not contain NaN"):
+        multipletests([0.1, np.nan])
+    with pytest.raises(ValueError, match="`pvals` must not be empty"):
+        multipletests([])
+    with pytest.raises(TypeError, match="`pvals` must contain real numbers"):
+        multipletests(["a"])
+
+
+def test_simulated_error_rates_controlled():
+    # Statistical acceptance (4 SE): Bonferroni/Holm keep FWER <= alpha, BH keeps FDR <= alpha * m0 / m,
+    # no correction inflates FWER to 1 - (1 - alpha)^m0 under independence.
+    table = simulate_multiple_testing(n_tests=20, n_true=4, effect_size=0.6, n_per_group=30, n_families=8000, rng=5)
+    m0 = 16
+    for m in ("bonferroni", "holm", "hommel"):
+        assert table.loc[m, "fwer"] <= 0.05 + 4 * table.loc[m, "fwer_se"]
+    assert table.loc["fdr_bh", "fdr"] <= 0.05 * m0 / 20 + 4 * table.loc["fdr_bh", "fdr_se"]
+    expected = 1 - 0.95**m0
+    assert abs(table.loc["none", "fwer"] - expected) <= 4 * table.loc["none", "fwer_se"]
+    # the uncorrected test's power is the single-test power of the t-test
+    from simengine import power_ttest
+
+    single = power_ttest(effect_size=0.6, n=30).power
+    assert abs(table.loc["none", "power"] - single) <= 4 * table.loc["none", "power_se"]
+    # ordering: Holm is uniformly at least as powerful as Bonferroni; BH at least as powerful as Holm
+    assert table.loc["holm", "power"] >= table.loc["bonferroni", "power"]
+    assert table.loc["fdr_bh", "power"] >= table.loc["holm", "power"]
+
+
+def test_simulate_multiple_testing_global_null_fwer():
+    table = simulate_multiple_testing(n_true=0, effect_size=0.0, n_per_group=10, n_families=6000, rng=2)
+    assert math.isnan(table.loc["holm", "power"])
+    for m in ("bonferroni", "holm", "fdr_bh"):  # under the global null FDR = FWER
+        assert table.loc[m, "fdr"] == table.loc[m, "fwer"]
+        assert abs(table.loc[m, "fwer"] - 0.05) <= 4 * math.sqrt(0.05 * 0.95 / 6000) + 0.005
+
+
+def test_simulate_multiple_testing_reproducible_across_threads():
+    from _subproc import run_with_threads
+
+    code = (
+        "from simengine import simulate_multiple_testing\n"
+        "result = simulate_multiple_testing(effect_size=0.5, n_per_group=20, n_families=2500, rng=3).to_dict()\n"
+    )
+    assert run_with_threads(code, 1) == run_with_threads(code, 2)
+
+
+def test_simulate_multiple_testing_iv():
+    kw = dict(effect_size=0.5, n_per_group=20)
+    with pytest.raises(ValueError, match="`n_true` must be an integer in"):
+        simulate_multiple_testing(n_tests=5, n_true=6, **kw)
+    with pytest.raises(ValueError, match="`n_per_group` must be an integer >= 2"):
+        simulate_multiple_testing(effect_size=0.5, n_per_group=1)
+    with pytest.raises(ValueError, match="`methods` must be one of"):
+        simulate_multiple_testing(methods=("holm", "bh"), **kw)
+    with pytest.raises(ValueError, match="`methods` must name at least one"):
+        simulate_multiple_testing(methods=(), **kw)
+    with pytest.raises(ValueError, match="`n_families` must be an integer >= 1"):
+        simulate_multiple_testing(n_families=0, **kw)
+    with pytest.raises(TypeError, match="`effect_size` must be a real number"):
+        simulate_multiple_testing(effect_size="big", n_per_group=20)

@@ -1,0 +1,247 @@
+"""permutation_test: scipy parity (exact mode), NumPy replay (randomized mode), calibration, properties."""
+import math
+
+import numba
+import numpy as np
+import pytest
+from hypothesis import assume, given, settings
+from hypothesis import strategies as st
+from numpy.testing import assert_allclose, assert_array_equal
+from scipy import stats
+
+from simengine import permutation_test
+from simengine._rng import as_seed_sequence, n_blocks, numpy_block_generators
+from simengine.permutation import PERM_BLOCK
+
+ALTS = ["two-sided", "less", "greater"]
+
+
+def _mean_yx(x, y, axis):
+    return np.mean(y, axis=axis) - np.mean(x, axis=axis)
+
+
+def _median_yx(x, y, axis):
+    return np.median(y, axis=axis) - np.median(x, axis=axis)
+
+
+@numba.njit
+def _jit_mean_yx(x, y):
+    return y.mean() - x.mean()
+
+
+def _scipy(x, y, stat, alt, n_resamples=9999):
+    f = _mean_yx if stat == "mean" else _median_yx
+    return stats.permutation_test(
+        (x, y), f, permutation_type="independent", alternative=alt, vectorized=True, n_resamples=n_resamples, rng=0
+    )
+
+
+@pytest.mark.parametrize("stat", ["mean", "median"])
+@pytest.mark.parametrize("alt", ALTS)
+def test_exact_mode_equals_scipy(stat, alt):
+    # Reference: scipy enumerates all splits too; p-values must be identical.
+    rng = np.random.default_rng(11)
+    for nx, ny in [(2, 2), (3, 5), (6, 4), (7, 7)]:
+        for ties in (False, True):
+            x = rng.normal(size=nx)
+            y = rng.normal(0.7, 1.0, size=ny)
+            if ties:
+                x, y = np.round(x * 2), np.round(y * 2)
+            ours = permutation_test(x, y, statistic=stat, alternative=alt)
+            ref = _scipy(x, y, stat, alt)
+            assert ours.exact and ours.n_resamples == math.comb(nx + ny, nx)
+            assert ours.pvalue == ref.pvalue
+            assert_allclose(ours.statistic, ref.statistic, rtol=1e-13, atol=1e-15)
+            assert_allclose(np.sort(ours.null_distribution), np.sort(ref.null_distribution), rtol=1e-13, atol=1e-14)
+
+
+def test_exact_threshold_is_n_resamples():
+    x, y = np.arange(5.0), np.arange(5.0) + 2.5  # comb(10, 5) = 252 splits
+    assert permutation_test(x, y, n_resamples=252).exact
+    res = permutation_test(x, y, n_resamples=251, rng=0)
+    assert not res.exact and res.null_distribution.shape == (251,)
+    # randomized p-values are (k + 1) / (R + 1)
+    k = res.pvalue * 252
+    assert abs(k - round(k)) < 1e-9
+
+
+def test_custom_jitted_statistic_matches_builtin_exact():
+    rng = np.random.default_rng(3)
+    x, y = rng.normal(size=5), rng.normal(size=6)
+    for alt in ALTS:
+        a = permutation_test(x, y, statistic=_jit_mean_yx, alternative=alt)
+        b = permutation_test(x, y, statistic="mean", alternative=alt)
+        assert a.pvalue == b.pvalue
+        assert_allclose(np.sort(a.null_distribution), np.sort(b.null_distribution), rtol=1e-12, atol=1e-14)
+
+
+def _replay_median(x, y, n_resamples, seed):
+    """Plain-NumPy replay of the randomized kernel: same streams, same partial Fisher-Yates."""
+    nx, ny = len(x), len(y)
+    n = nx + ny
+    pooled = np.concatenate([x, y])
+    m = min(nx, ny)
+    gens = numpy_block_generators(as_seed_sequence(seed), n_blocks(n_resamples, PERM_BLOCK))
+    null = np.empty(n_resamples)
+    for b, g in enumerate(gens):
+        perm = np.arange(n)
+        for t in range(b * PERM_BLOCK, min((b + 1) * PERM_BLOCK, n_resamples)):
+            for i in range(m):
+                j = i + int(g.random() * (n - i))
+                perm[i], perm[j] = perm[j], perm[i]
+            drawn = np.zeros(n, bool)
+            drawn[perm[:m]] = True  # the smaller group's new members, as pooled indices
+            in_x = drawn if nx <= ny else ~drawn
+            null[t] = np.median(pooled[~in_x]) - np.median(pooled[in_x])
+    return null
+
+
+@pytest.mark.parametrize("sizes", [(12, 15), (15, 12)])
+def test_randomized_null_equals_numpy_replay(sizes):
+    rng = np.random.default_rng(5)
+    x, y = rng.normal(size=sizes[0]), rng.normal(size=sizes[1])
+    res = permutation_test(x, y, statistic="median", n_resamples=6000, rng=42)
+    assert_array_equal(res.null_distribution, _replay_median(x, y, 6000, 42))
+
+
+def test_randomized_agrees_with_scipy_within_mc_error():
+    rng = np.random.default_rng(8)
+    x, y = rng.normal(size=30), rng.normal(0.4, 1.0, size=30)
+    for stat in ("mean", "median"):
+        ours = permutation_test(x, y, statistic=stat, rng=1).pvalue
+        ref = _scipy(x, y, stat, "two-sided").pvalue
+        # both are Monte Carlo estimates of one p with R = 9999: 4 SE of their difference
+        se = math.sqrt(2 * ref * (1 - ref) / 9999)
+        assert abs(ours - ref) <= 4 * se + 1e-4
+
+
+def test_calibrated_under_null():
+    # 2000 independent null tests (columns) with 199 resamples: p-values ~ U{1/200, ..., 1}.
+    rng = np.random.default_rng(21)
+    X, Y = rng.normal(size=(20, 2000)), rng.normal(size=(20, 2000))
+    for stat in ("mean", "median"):
+        p = permutation_test(X, Y, statistic=stat, n_resamples=199, rng=3).pvalue
+        rate = np.mean(p <= 0.05)
+        assert abs(rate - 0.05) <= 4 * math.sqrt(0.05 * 0.95 / 2000)
+        assert stats.kstest(p, "uniform").pvalue > 1e-3
+
+
+def test_batched_equals_column_by_column_exact():
+    rng = np.random.default_rng(2)
+    X, Y = rng.normal(size=(4, 6)), rng.normal(size=(5, 6))
+    res = permutation_test(X, Y, statistic="median", alternative="greater")
+    rowwise = permutation_test(X.T, Y.T, statistic="median", alternative="greater", axis=1)
+    assert_array_equal(res.pvalue, rowwise.pvalue)
+    for j in range(6):
+        single = permutation_test(X[:, j], Y[:, j], statistic="median", alternative="greater")
+        assert res.pvalue[j] == single.pvalue
+        assert_array_equal(res.null_distribution[:, j], single.null_distribution)
+
+
+def test_batched_equals_column_by_column_randomized():
+    # one set of random splits serves every column (as in scipy), so batching changes nothing
+    rng = np.random.default_rng(12)
+    X, Y = rng.normal(size=(40, 5)), rng.normal(size=(31, 5))
+    for stat in ("mean", "median", _jit_mean_yx):
+        res = permutation_test(X, Y, statistic=stat, n_resamples=6000, rng=77)
+        for j in (0, 3):
+            single = permutation_test(X[:, j], Y[:, j], statistic=stat, n_resamples=6000, rng=77)
+            assert res.pvalue[j] == single.pvalue
+            assert_array_equal(res.null_distribution[:, j], single.null_distribution)
+
+
+def test_randomized_reproducible_and_seed_sensitive():
+    rng = np.random.default_rng(4)
+    X, Y = rng.normal(size=(30, 3)), rng.normal(size=(30, 3))
+    a = permutation_test(X, Y, n_resamples=3000, rng=9)
+    b = permutation_test(X, Y, n_resamples=3000, rng=np.random.SeedSequence(9))
+    c = permutation_test(X, Y, n_resamples=3000, rng=10)
+    assert_array_equal(a.null_distribution, b.null_distribution)
+    assert not np.array_equal(a.null_distribution, c.null_distribution)
+    assert a.null_distribution.shape == (3000, 3)
+
+
+def test_thread_count_does_not_change_results():
+    from _subproc import run_with_threads
+
+    code = (
+        "import numpy as np\n"
+        "from simengine import permutation_test\n"
+        "r = np.random.default_rng(0)\n"
+        "x, y = r.normal(size=(52, 3)), r.normal(size=(52, 3))\n"
+        "a = permutation_test(x, y, statistic='median', rng=7)\n"
+        "b = permutation_test(x[:, 0], y[:, 0], statistic='mean', n_resamples=5001, rng=8)\n"
+        "result = (a.pvalue, a.null_distribution, b.pvalue, b.null_distribution)\n"
+    )
+    one = run_with_threads(code, 1)
+    two = run_with_threads(code, 2)
+    for u, w in zip(one, two):
+        assert_array_equal(u, w)
+
+
+def test_exact_regression_small_example():
+    # all 20 splits of {1..6} into 3 + 3: only the observed one reaches a mean difference of 3
+    res = permutation_test([1.0, 2.0, 3.0], [4.0, 5.0, 6.0], alternative="greater")
+    assert res.exact and res.n_resamples == 20 and res.statistic == 3.0 and res.pvalue == 1 / 20
+    assert permutation_test([1.0, 2.0, 3.0], [4.0, 5.0, 6.0]).pvalue == 2 / 20
+
+
+@settings(deadline=None, max_examples=40)
+@given(
+    nx=st.integers(1, 6),
+    ny=st.integers(1, 6),
+    stat=st.sampled_from(["mean", "median"]),
+    alt=st.sampled_from(ALTS),
+    data=st.data(),
+)
+def test_property_exact_matches_scipy_with_ties_and_scale(nx, ny, stat, alt, data):
+    # ties (small integers), large magnitudes, constant samples, groups of 1 and 2
+    scale = data.draw(st.sampled_from([1.0, 1e6, 1e-3]))
+    xs = data.draw(st.lists(st.integers(-3, 3), min_size=nx, max_size=nx))
+    ys = data.draw(st.lists(st.integers(-3, 3), min_size=ny, max_size=ny))
+    x, y = np.array(xs, float) * scale, np.array(ys, float) * scale
+    ours = permutation_test(x, y, statistic=stat, alternative=alt)
+    assert ours.exact and 0.0 < ours.pvalue <= 1.0
+    if nx >= 2 and ny >= 2:  # scipy needs two observations per sample
+        assert ours.pvalue == _scipy(x, y, stat, alt).pvalue
+
+
+@settings(deadline=None, max_examples=25)
+@given(shift=st.integers(-1000, 1000), seed=st.integers(0, 2**32 - 1))
+def test_property_shift_invariance_and_symmetry(shift, seed):
+    assume(shift != 0)  # integer shifts keep the arithmetic exact
+    rng = np.random.default_rng(seed)
+    x, y = rng.integers(-5, 5, 6).astype(float), rng.integers(-5, 5, 5).astype(float)
+    base = permutation_test(x, y, statistic="median", alternative="greater")
+    moved = permutation_test(x + shift, y + shift, statistic="median", alternative="greater")
+    assert math.isclose(base.pvalue, moved.pvalue)
+    swapped = permutation_test(y, x, statistic="median", alternative="less")
+    assert base.pvalue == swapped.pvalue
+
+
+def test_permutation_test_iv():
+    x, y = np.arange(5.0), np.arange(6.0)
+    with pytest.raises(ValueError, match="`x` must not be empty"):
+        permutation_test([], y)
+    with pytest.raises(ValueError, match="`y` must be finite; it contains NaN"):
+        permutation_test(x, [1.0, np.nan])
+    with pytest.raises(ValueError, match="`x` must be finite; it contains inf"):
+        permutation_test([1.0, np.inf], y)
+    with pytest.raises(ValueError, match="same number of columns"):
+        permutation_test(np.ones((4, 3)), np.ones((4, 2)))
+    with pytest.raises(ValueError, match="same number of dimensions"):
+        permutation_test(np.ones((4, 3)), y)
+    with pytest.raises(ValueError, match="`alternative` must be one of"):
+        permutation_test(x, y, alternative="two_sided")
+    with pytest.raises(ValueError, match="`n_resamples` must be an integer >= 1"):
+        permutation_test(x, y, n_resamples=0)
+    with pytest.raises(TypeError, match="`n_resamples` must be an integer"):
+        permutation_test(x, y, n_resamples=99.5)
+    with pytest.raises(ValueError, match="`statistic` must be one of"):
+        permutation_test(x, y, statistic="mode")
+    with pytest.raises(TypeError, match="numba.njit"):
+        permutation_test(x, y, statistic=lambda a, b: b.mean() - a.mean())
+    with pytest.raises(ValueError, match="`axis` must be in"):
+        permutation_test(np.ones((4, 3)), np.ones((4, 3)), axis=2)
+    with pytest.raises(TypeError, match="`rng` must be None"):
+        permutation_test(x, y, rng="seed")
