@@ -10,4 +10,11 @@ try:
 except PackageNotFoundError:  # running from a source tree that was never installed
     __version__ = "0+unknown"
 
-__all__ = ["__version__"]
+from simengine.sequential import PeekingResult, group_sequential_boundaries, simulate_peeking
+
+__all__ = [
+    "__version__",
+    "simulate_peeking",
+    "PeekingResult",
+    "group_sequential_boundaries",
+]

@@ -8,3 +8,41 @@ from __future__ import annotations
 import numpy as np
 
 __all__: list[str] = []
+
+
+# --- sequential testing (peeking) ---------------------------------------------------------------------------
+
+def peeking_per_visitor(n_sims, n_looks, visitors_per_look, *, metric="binary", rate=0.10, mean=0.0, sd=1.0,
+                        lift=0.0, alpha=0.05, equal_var=True, alternative="two-sided", levels=None, rng=None):
+    """Peeking the obvious way: draw every visitor, run scipy.stats.ttest_ind(B, A) at every look.
+
+    `levels` gives each look's nominal level (default `alpha` everywhere).  Returns
+    ``(first_rejection_counts, fixed_horizon_rejections)`` like the engine's per-look counts.
+    """
+    from scipy import stats
+
+    rng = np.random.default_rng(rng)
+    visitors = np.broadcast_to(np.asarray(visitors_per_look, dtype=np.int64), (n_looks,))
+    levels = np.full(n_looks, alpha) if levels is None else np.asarray(levels, dtype=np.float64)
+    first = np.zeros(n_looks, dtype=np.int64)
+    final = 0
+    for _ in range(n_sims):
+        a = []
+        b = []
+        stopped = False
+        for k in range(n_looks):
+            if metric == "binary":
+                a.append((rng.random(visitors[k]) < rate).astype(np.float64))
+                b.append((rng.random(visitors[k]) < rate + lift).astype(np.float64))
+            else:
+                a.append(rng.normal(mean, sd, visitors[k]))
+                b.append(rng.normal(mean + lift, sd, visitors[k]))
+            with np.errstate(all="ignore"):
+                p = stats.ttest_ind(np.concatenate(b), np.concatenate(a), equal_var=equal_var,
+                                    alternative=alternative).pvalue
+            if not stopped and p <= levels[k]:
+                first[k] += 1
+                stopped = True
+            if k == n_looks - 1 and p <= alpha:
+                final += 1
+    return first, final
