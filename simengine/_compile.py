@@ -30,10 +30,18 @@ def _warm_rng():
     _rng.block_generators(_rng.as_seed_sequence(0), 2)
 
 
+def _warm_sequential():
+    from simengine.sequential import group_sequential_boundaries, simulate_peeking
+
+    simulate_peeking(n_sims=10, n_looks=2, visitors_per_look=5, rng=0)
+    group_sequential_boundaries(2)
+
+
 # name -> warm-up function; later families add themselves here.
 FAMILIES = {
     "rng blocks": _warm_rng,
     "special functions": _warm_special,
+    "sequential testing": _warm_sequential,
 }
 
 
