@@ -419,9 +419,12 @@ def simulate_peeking(
     >>> import simengine
     >>> res = simengine.simulate_peeking(n_sims=1000, n_looks=14, visitors_per_look=100, rate=0.10, rng=1)
     >>> print(f"{res.rejected_any_look:.3f} +- {res.rejected_any_look_se:.3f}")
-    0.214 +- 0.013
+    0.199 +- 0.013
     >>> print(f"{res.rejected_final:.3f} +- {res.rejected_final_se:.3f}")
-    0.046 +- 0.007
+    0.055 +- 0.007
+    >>> obf = simengine.simulate_peeking(n_sims=1000, boundary="obrien-fleming", rng=1)
+    >>> obf.critical_values[[0, -1]].round(3)
+    array([7.882, 2.107])
     """
     from simengine.kernels.sequential import _peeking
 
