@@ -305,20 +305,24 @@ def _msprt_default_tau2(alpha, final_var):
 
 def _critical_band(test, alternative, levels, n_cum):
     """(sure, never) thresholds on the directional statistic bracketing each look's critical value."""
-    from scipy import stats
+    from scipy.special import ndtri, stdtrit
 
     levels = np.asarray(levels, dtype=np.float64)
     tail = levels / 2.0 if alternative == 0 else levels
     n_cum = np.asarray(n_cum, dtype=np.float64)
+
+    def t_isf(q, df):
+        # Upper-tail quantile via the lower tail (symmetry) to keep precision for small q; nan where df <= 0.
+        return np.where(df > 0, -stdtrit(np.maximum(df, 1.0), q), np.nan)
+
     with np.errstate(invalid="ignore", divide="ignore"):
         if test == TESTS["z"]:
-            lo = hi = stats.norm.isf(tail)
+            lo = hi = -ndtri(tail)
         elif test == TESTS["t"]:
-            df = 2.0 * n_cum - 2.0
-            lo = hi = np.where(df > 0, stats.t.isf(tail, np.maximum(df, 1.0)), np.nan)
-        else:  # Welch: df lies in [n - 1, 2n - 2] for equal arms, and t_isf falls as df grows
-            hi = np.where(n_cum > 1, stats.t.isf(tail, np.maximum(n_cum - 1.0, 1.0)), np.nan)
-            lo = np.where(n_cum > 1, stats.t.isf(tail, np.maximum(2.0 * n_cum - 2.0, 1.0)), np.nan)
+            lo = hi = t_isf(tail, 2.0 * n_cum - 2.0)
+        else:  # Welch: df lies in [n - 1, 2n - 2] for equal arms, and the quantile falls as df grows
+            hi = t_isf(tail, n_cum - 1.0)
+            lo = t_isf(tail, 2.0 * n_cum - 2.0)
     hi = np.asarray(hi, dtype=np.float64)
     lo = np.asarray(lo, dtype=np.float64)
     sure = hi + _BAND * (1.0 + np.abs(hi))
