@@ -12,7 +12,7 @@ from simengine.kernels.sequential import _binomial_floor
 from simengine.naive import peeking_per_visitor, peeking_vectorised_binary
 from simengine.sequential import BLOCK
 
-from conftest import QUICK, sizes
+from conftest import sizes
 
 LOOKS, VISITORS, RATE = 14, 100, 0.10
 

@@ -10,7 +10,6 @@ import numba
 import numpy as np
 
 from simengine._jit import njit, pjit
-from simengine.kernels import special
 from simengine.kernels.twosample import (
     _pvalue_t1,
     _pvalue_z1,
