@@ -417,6 +417,9 @@ def test_one_look_and_infinite_boundary():
     res = simulate_peeking(n_sims=2000, n_looks=3, metric="normal", lift=5.0, boundary=[np.inf, np.inf, 1.96], rng=4)
     assert_array_equal(res.first_rejection_look[:2], [0, 0])
     assert res.first_rejection_look[2] == 2000
+    # Even a p-value of exactly 0 (A all 0, B all 1) does not cross an infinite critical value.
+    res = simulate_peeking(n_sims=50, n_looks=3, rate=0.0, lift=1.0, boundary=[np.inf, np.inf, 3.0], rng=4)
+    assert_array_equal(res.first_rejection_look, [0, 0, 50])
 
 
 def test_huge_n_sims_memory_is_bounded():

@@ -102,8 +102,8 @@ def _reject1(test, alternative, stat, df, sure, never, level):
     certainly above, so the costly p-value is evaluated only in the thin band between them.
     For msprt `sure` = `never` = log(1/level) on log Lambda.
     """
-    if math.isnan(stat):
-        return False
+    if math.isnan(stat) or level <= 0.0:
+        return False  # level 0 (an infinite critical value) never rejects, not even p = 0
     if test == TEST_MSPRT:
         return stat >= sure
     if alternative == TWO_SIDED:
