@@ -36,7 +36,7 @@ def _peeking(quick, rng):
         index=pd.Index(["peeking (any of 14 looks)", "fixed horizon (look 14 only)"], name="analysis"),
     )
     # Fixed total of 1 400 visitors per arm spread over K looks; power at an absolute lift of 0.03.
-    n_sims = 2000 if quick else 20_000
+    n_sims = 1000 if quick else 20_000
     lift = 0.03
     rows = []
     for i, looks in enumerate((1, 2, 5, 10, 14, 20)):

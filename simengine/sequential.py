@@ -6,6 +6,7 @@ recursive numerical integration.  The kernels live in `simengine.kernels.sequent
 """
 from __future__ import annotations
 
+import functools
 import math
 from dataclasses import dataclass, field
 
@@ -176,9 +177,16 @@ def group_sequential_boundaries(n_looks, *, alpha=0.05, kind="pocock", alternati
 
 
 def _boundaries(n_looks, alpha, kind, two_sided, t):
+    # Sweeps call this with the same design many times; the cache key is exact (floats as given).
+    return np.array(_boundaries_cached(n_looks, alpha, kind, two_sided, tuple(float(v) for v in t)))
+
+
+@functools.lru_cache(maxsize=256)
+def _boundaries_cached(n_looks, alpha, kind, two_sided, t):
     from scipy import optimize
     from scipy.special import ndtri
 
+    t = np.asarray(t)
     shape = np.ones(n_looks) if kind == "pocock" else 1.0 / np.sqrt(t)
     # Both shapes are >= 1 with equality at the last look, so the fixed-sample value bounds c from below
     # (the last look alone already spends alpha) and the Bonferroni value bounds it from above.
@@ -186,13 +194,13 @@ def _boundaries(n_looks, alpha, kind, two_sided, t):
     lo = -ndtri(tail) - 1e-9
     hi = -ndtri(tail / n_looks) + 1e-9
     if n_looks == 1:
-        return np.array([-ndtri(tail)])
+        return (float(-ndtri(tail)),)
 
     def excess(c):
         return _crossing_probabilities(c * shape, t, two_sided).sum() - alpha
 
     c = optimize.brentq(excess, lo, hi, xtol=1e-10, rtol=1e-12)
-    return c * shape
+    return tuple(c * shape)
 
 
 # --------------------------------------------------------------------------------------------------------------
