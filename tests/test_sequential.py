@@ -223,6 +223,9 @@ def test_msprt_statistic_is_the_normal_mixture_likelihood_ratio():
         ssd = var / (2.0 / n) * (2 * n - 2) / 2
         stat, _ = K._look_statistic1(K.TEST_MSPRT, K.METRIC_NORMAL, n, 0.0, ssd, n, d, ssd, 1.0, tau2)
         assert_allclose(math.exp(stat), lam, rtol=1e-8)
+    # The look's p-value is 1 / Lambda, capped at 1.
+    assert_allclose(K._look_pvalue1(K.TEST_MSPRT, 0, math.log(40.0), math.nan), 1 / 40, rtol=1e-14)
+    assert K._look_pvalue1(K.TEST_MSPRT, 0, -2.0, math.nan) == 1.0
 
 
 # ------------------------------------------------------------------------------------- exact NumPy replay
