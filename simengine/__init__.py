@@ -13,6 +13,7 @@ except PackageNotFoundError:  # running from a source tree that was never instal
 from simengine.multitest import MultipleTestsResult, multipletests, simulate_multiple_testing
 from simengine.permutation import PermutationTestResult, permutation_test
 from simengine.power import PowerTTestResult, SimulatePowerResult, power_ttest, simulate_power
+from simengine.sequential import PeekingResult, group_sequential_boundaries, simulate_peeking
 from simengine.twosample import MannwhitneyuResult, TtestResult, mannwhitneyu, ttest_ind
 
 __all__ = [
@@ -31,4 +32,8 @@ __all__ = [
     "multipletests",
     "MultipleTestsResult",
     "simulate_multiple_testing",
+    # sequential testing (issue 4)
+    "simulate_peeking",
+    "PeekingResult",
+    "group_sequential_boundaries",
 ]

@@ -127,3 +127,41 @@ TASKS += [
     BenchTask("multipletests fdr_bh, families x 20", "hypothesis", _make_multipletests),
     BenchTask("t-test power, n=394", "hypothesis", _make_power_t),
 ]
+def _make_peeking_seed(quick):
+    from simengine.naive import peeking_per_visitor, peeking_vectorised_binary
+    from simengine.sequential import simulate_peeking
+
+    n = 50 if quick else 1000
+    return {
+        "naive": lambda: peeking_per_visitor(n, 14, 100, rate=0.10, rng=0),
+        "numpy vectorised": lambda: peeking_vectorised_binary(n, 14, 100, rate=0.10, rng=0),
+        "simengine": lambda: simulate_peeking(n_sims=n, n_looks=14, visitors_per_look=100, rate=0.10, rng=0),
+    }
+
+
+def _make_peeking_floor(quick):
+    import numpy as np
+
+    from simengine._rng import as_seed_sequence, block_generators, n_blocks
+    from simengine.kernels.sequential import _binomial_floor
+    from simengine.naive import peeking_vectorised_binary
+    from simengine.sequential import BLOCK, simulate_peeking
+
+    n = 20_000 if quick else 1_000_000
+    visitors = np.full(14, 100, dtype=np.int64)
+
+    def floor():
+        gens = block_generators(as_seed_sequence(0), n_blocks(n, BLOCK))
+        return _binomial_floor(gens, BLOCK, n, visitors, 0.10, 0.10)
+
+    # "naive" here is whole-array NumPy (a per-visitor loop at 10^6 would take hours); "rng floor" only draws
+    # the same binomial counts in numba, so its speed-up column is the floor ratio (target >= 0.5).
+    return {
+        "naive": lambda: peeking_vectorised_binary(n, 14, 100, rate=0.10, rng=0),
+        "rng floor": floor,
+        "simengine": lambda: simulate_peeking(n_sims=n, n_looks=14, visitors_per_look=100, rate=0.10, rng=0),
+    }
+
+
+TASKS.append(BenchTask("peeking seed scenario (1000 A/A x 14 looks, t-test)", "sequential", _make_peeking_seed))
+TASKS.append(BenchTask("peeking 10^6 sims vs binomial RNG floor", "sequential", _make_peeking_floor))

@@ -45,11 +45,19 @@ def _warm_hypothesis():
     simulate_power(test="mannwhitney", effect_size=0.5, n=5, n_sims=10, rng=0)
 
 
+def _warm_sequential():
+    from simengine.sequential import group_sequential_boundaries, simulate_peeking
+
+    simulate_peeking(n_sims=10, n_looks=2, visitors_per_look=5, rng=0)
+    group_sequential_boundaries(2)
+
+
 # name -> warm-up function; later families add themselves here.
 FAMILIES = {
     "rng blocks": _warm_rng,
     "special functions": _warm_special,
     "hypothesis tests": _warm_hypothesis,
+    "sequential testing": _warm_sequential,
 }
 
 

@@ -53,3 +53,63 @@ def ttest_power_loop(effect_size, n, n_sims=10_000, alpha=0.05, rng=None):
         control = rng.normal(0.0, 1.0, n)
         hits += stats.ttest_ind(treated, control).pvalue <= alpha
     return hits / n_sims
+# --- sequential testing (peeking) ---------------------------------------------------------------------------
+
+def peeking_per_visitor(n_sims, n_looks, visitors_per_look, *, metric="binary", rate=0.10, mean=0.0, sd=1.0,
+                        lift=0.0, alpha=0.05, equal_var=True, alternative="two-sided", levels=None, rng=None):
+    """Peeking the obvious way: draw every visitor, run scipy.stats.ttest_ind(B, A) at every look.
+
+    `levels` gives each look's nominal level (default `alpha` everywhere).  Returns
+    ``(first_rejection_counts, fixed_horizon_rejections)`` like the engine's per-look counts.
+    """
+    from scipy import stats
+
+    rng = np.random.default_rng(rng)
+    visitors = np.broadcast_to(np.asarray(visitors_per_look, dtype=np.int64), (n_looks,))
+    levels = np.full(n_looks, alpha) if levels is None else np.asarray(levels, dtype=np.float64)
+    first = np.zeros(n_looks, dtype=np.int64)
+    final = 0
+    for _ in range(n_sims):
+        a = []
+        b = []
+        stopped = False
+        for k in range(n_looks):
+            if metric == "binary":
+                a.append((rng.random(visitors[k]) < rate).astype(np.float64))
+                b.append((rng.random(visitors[k]) < rate + lift).astype(np.float64))
+            else:
+                a.append(rng.normal(mean, sd, visitors[k]))
+                b.append(rng.normal(mean + lift, sd, visitors[k]))
+            with np.errstate(all="ignore"):
+                p = stats.ttest_ind(np.concatenate(b), np.concatenate(a), equal_var=equal_var,
+                                    alternative=alternative).pvalue
+            if not stopped and p <= levels[k]:
+                first[k] += 1
+                stopped = True
+            if k == n_looks - 1 and p <= alpha:
+                final += 1
+    return first, final
+
+
+def peeking_vectorised_binary(n_sims, n_looks, visitors_per_look, *, rate=0.10, lift=0.0, alpha=0.05, rng=None):
+    """Peeking with whole-array NumPy: binomial counts of shape (n_sims, n_looks), pooled t at every look.
+
+    The fast way to write it without a compiler (memory O(n_sims x n_looks)); two-sided, nominal `alpha`.
+    Returns ``(first_rejection_counts, fixed_horizon_rejections)``.
+    """
+    from scipy import stats
+
+    rng = np.random.default_rng(rng)
+    m = np.broadcast_to(np.asarray(visitors_per_look, dtype=np.int64), (n_looks,))
+    n = np.cumsum(m).astype(np.float64)
+    ca = np.cumsum(rng.binomial(m, rate, size=(n_sims, n_looks)), axis=1)
+    cb = np.cumsum(rng.binomial(m, rate + lift, size=(n_sims, n_looks)), axis=1)
+    with np.errstate(all="ignore"):
+        ssd = ca * (n - ca) / n + cb * (n - cb) / n
+        t = (cb - ca) / n / np.sqrt(ssd / (2 * n - 2) * (2.0 / n))
+        p = 2.0 * stats.t.sf(np.abs(t), 2 * n - 2)
+    reject = p <= alpha
+    any_look = reject.any(axis=1)
+    first_look = np.argmax(reject, axis=1)
+    first = np.bincount(first_look[any_look], minlength=n_looks)
+    return first, int(reject[:, -1].sum())

@@ -1,0 +1,197 @@
+"""Peeking Monte Carlo kernels: A/A and A/B tests analysed at every look, from sufficient statistics.
+
+Each replicate draws, per look and per arm, only what the tests need: a binomial count for binary data, or the
+look's sum and within-look sum of squared deviations for normal data.  Rejection rules, critical values and the
+mSPRT mixing variance are decided by the public layer (`simengine.sequential`); nothing here validates input.
+"""
+import math
+
+import numba
+import numpy as np
+
+from simengine._jit import njit, pjit
+from simengine.kernels.twosample import (
+    _pvalue_t1,
+    _pvalue_z1,
+    _ttest_pooled1,
+    _ttest_welch1,
+    _ztest_prop_pooled1,
+)
+
+METRIC_BINARY = 0
+METRIC_NORMAL = 1
+
+TEST_T = 0
+TEST_WELCH = 1
+TEST_Z = 2
+TEST_MSPRT = 3
+
+TWO_SIDED = 0
+LESS = 1
+GREATER = 2
+
+
+@njit
+def _merge_moments1(n, mean, ssd, m, mean_new, ssd_new):
+    """Add a batch (m, mean_new, ssd_new) to running (n, mean, ssd): Chan et al.'s parallel-variance update."""
+    total = n + m
+    delta = mean_new - mean
+    mean_out = mean + delta * (m / total)
+    ssd_out = ssd + ssd_new + delta * delta * (n * m / total)
+    return total, mean_out, ssd_out
+
+
+@njit
+def _binary_moments1(successes, n):
+    """Mean and sum of squared deviations of `n` 0/1 values with `successes` ones (exact: s(n-s)/n)."""
+    return successes / n, successes * (n - successes) / n
+
+
+@njit
+def _look_statistic1(test, metric, nA, meanA, ssdA, nB, meanB, ssdB, sd, tau2):
+    """(statistic, df) of B minus A at one look.
+
+    t and welch give Student t and its df (scipy's ttest_ind(B, A) convention, including Welch's df = 1 when
+    both variances are zero); z gives a standard-normal statistic (pooled two-proportion for binary, known
+    `sd` for normal) with df = inf; msprt gives log of the mixture likelihood ratio (Johari et al.), df = nan.
+    """
+    if test == TEST_T:
+        return _ttest_pooled1(nB, meanB, ssdB, nA, meanA, ssdA)
+    if test == TEST_WELCH:
+        t, df = _ttest_welch1(nB, meanB, ssdB, nA, meanA, ssdA)
+        if math.isnan(df):
+            # scipy: undefined Welch df means both variances are zero; any df gives the same p.
+            df = 1.0
+        return t, df
+    if test == TEST_Z:
+        if metric == METRIC_BINARY:
+            return _ztest_prop_pooled1(meanB * nB, nB, meanA * nA, nA), math.inf
+        return (meanB - meanA) / (sd * math.sqrt(1.0 / nA + 1.0 / nB)), math.inf
+    # mSPRT: normal mixture N(0, tau2) over the difference in means; V estimates Var(meanB - meanA).
+    if metric == METRIC_BINARY:
+        var = meanA * (1.0 - meanA) / nA + meanB * (1.0 - meanB) / nB
+    else:
+        var = (ssdA + ssdB) / (nA + nB - 2.0) * (1.0 / nA + 1.0 / nB)
+    diff = meanB - meanA
+    if var == 0.0:
+        # Limit V -> 0: the ratio vanishes unless the difference is nonzero, then it is infinite.
+        return (math.inf if diff != 0.0 else -math.inf), math.nan
+    return 0.5 * math.log(var / (var + tau2)) + tau2 * diff * diff / (2.0 * var * (var + tau2)), math.nan
+
+
+@njit
+def _look_pvalue1(test, alternative, stat, df):
+    """p-value of a `_look_statistic1` result; for msprt the look's own 1/Lambda (capped at 1)."""
+    if test == TEST_MSPRT:
+        if math.isnan(stat):
+            return math.nan
+        return min(1.0, math.exp(-stat))
+    if test == TEST_Z:
+        return _pvalue_z1(stat, alternative)
+    if df <= 0.0:
+        return math.nan
+    return _pvalue_t1(stat, df, alternative)
+
+
+@njit
+def _reject1(test, alternative, stat, df, sure, never, level):
+    """True if the look rejects at nominal `level`, i.e. its p-value <= level.
+
+    `sure` / `never` bracket the critical value on the statistic's one-directional scale (|stat| two-sided,
+    stat for greater, -stat for less): beyond `sure` the p-value is certainly <= level, below `never`
+    certainly above, so the costly p-value is evaluated only in the thin band between them.
+    For msprt `sure` = `never` = log(1/level) on log Lambda.
+    """
+    if math.isnan(stat) or level <= 0.0:
+        return False  # level 0 (an infinite critical value) never rejects, not even p = 0
+    if test == TEST_MSPRT:
+        return stat >= sure
+    if alternative == TWO_SIDED:
+        a = abs(stat)
+    elif alternative == GREATER:
+        a = stat
+    else:
+        a = -stat
+    if a >= sure:
+        return True
+    if a < never:
+        return False
+    p = _look_pvalue1(test, alternative, stat, df)
+    return p <= level
+
+
+@njit
+def _draw_normal_look1(g, m, mean, sd):
+    """One arm's look of `m` normal visitors: (look mean, within-look ssd), exact in distribution."""
+    total = m * mean + sd * math.sqrt(m) * g.standard_normal()
+    ssd = 0.0
+    if m > 1:
+        ssd = sd * sd * g.chisquare(m - 1.0)
+    return total / m, ssd
+
+
+@pjit
+def _peeking(gens, block, n_sims, metric, visitors, paramA, paramB, sd, test, alternative, tau2,
+             sure, never, level, final_sure, final_never, final_level):
+    """Run `n_sims` two-arm experiments with `len(visitors)` looks; count rejections per block.
+
+    paramA/paramB are the arms' rates (binary) or means (normal).  sure/never/level are per-look arrays of
+    the sequential rule; final_* is the fixed-horizon rule applied at the last look alone.
+    Returns (first_rejection counts, shape (n_blocks, n_looks); fixed-horizon rejection counts per block).
+    """
+    n_looks = visitors.shape[0]
+    nb = len(gens)
+    first = np.zeros((nb, n_looks), dtype=np.int64)
+    final = np.zeros(nb, dtype=np.int64)
+    for b in numba.prange(nb):
+        g = gens[np.int64(b)]  # prange indices are unsigned; typed.List wants int64
+        for r in range(b * block, min((b + 1) * block, n_sims)):
+            n = 0.0
+            countA = 0
+            countB = 0
+            meanA = 0.0
+            ssdA = 0.0
+            meanB = 0.0
+            ssdB = 0.0
+            stopped = False
+            for k in range(n_looks):
+                m = visitors[k]
+                if metric == METRIC_BINARY:
+                    # Integer counts keep the zero-variance looks exact (scipy's nan / inf cases).
+                    countA += g.binomial(m, paramA)
+                    countB += g.binomial(m, paramB)
+                    n += m
+                    meanA, ssdA = _binary_moments1(countA, n)
+                    meanB, ssdB = _binary_moments1(countB, n)
+                else:
+                    lmA, lsA = _draw_normal_look1(g, m, paramA, sd)
+                    lmB, lsB = _draw_normal_look1(g, m, paramB, sd)
+                    _, meanA, ssdA = _merge_moments1(n, meanA, ssdA, m, lmA, lsA)
+                    n, meanB, ssdB = _merge_moments1(n, meanB, ssdB, m, lmB, lsB)
+                last = k == n_looks - 1
+                if stopped and not last:
+                    continue  # later looks only matter for the fixed-horizon analysis
+                stat, df = _look_statistic1(test, metric, n, meanA, ssdA, n, meanB, ssdB, sd, tau2)
+                if not stopped and _reject1(test, alternative, stat, df, sure[k], never[k], level[k]):
+                    first[b, k] += 1
+                    stopped = True
+                if last and _reject1(test, alternative, stat, df, final_sure, final_never, final_level):
+                    final[b] += 1
+    return first, final
+
+
+@pjit
+def _binomial_floor(gens, block, n_sims, visitors, pA, pB):
+    """RNG floor for benchmarks: draw exactly the binomial counts `_peeking` draws, and nothing else."""
+    n_looks = visitors.shape[0]
+    nb = len(gens)
+    out = np.zeros(nb, dtype=np.int64)
+    for b in numba.prange(nb):
+        g = gens[np.int64(b)]
+        total = 0
+        for r in range(b * block, min((b + 1) * block, n_sims)):
+            for k in range(n_looks):
+                total += g.binomial(visitors[k], pA)
+                total += g.binomial(visitors[k], pB)
+        out[b] = total
+    return out
