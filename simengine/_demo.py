@@ -73,6 +73,7 @@ def _hypothesis(quick, rng):
         ("Power curve of the two-sample t-test at d = 0.2 (Monte Carlo vs noncentral t)", curve),
         ("n per group for 80% power at d = 0.2, alpha = 0.05", need),
         ("20 t-tests per family, 3 real effects (d = 0.5, n = 50): FWER, FDR, power per correction", table),
+    ]
 
 
 def _peeking(quick, rng):
