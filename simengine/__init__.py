@@ -10,4 +10,35 @@ try:
 except PackageNotFoundError:  # running from a source tree that was never installed
     __version__ = "0+unknown"
 
-__all__ = ["__version__"]
+from simengine import targets
+from simengine.bayes import (
+    BayesABResult,
+    BayesPeekingResult,
+    ConfidenceInterval,
+    ProbBestResult,
+    bayes_ab,
+    prob_best,
+    proportion_interval,
+    simulate_bayes_peeking,
+    simulate_coverage,
+)
+from simengine.mcmc import MCMCResult, ess, metropolis_hastings, rhat
+
+__all__ = [
+    "__version__",
+    # Bayesian A/B, intervals, MCMC (issue 5)
+    "bayes_ab",
+    "BayesABResult",
+    "prob_best",
+    "ProbBestResult",
+    "proportion_interval",
+    "ConfidenceInterval",
+    "simulate_coverage",
+    "simulate_bayes_peeking",
+    "BayesPeekingResult",
+    "metropolis_hastings",
+    "MCMCResult",
+    "rhat",
+    "ess",
+    "targets",
+]
