@@ -39,6 +39,16 @@ COVERAGE_BLOCK = 8192  # binomial draws per block in `simulate_coverage`
 PEEKING_BLOCK = 256  # replicates per block in `simulate_bayes_peeking`
 INTERVAL_METHODS = ("normal", "wilson", "agresti_coull", "beta", "jeffreys", "bayes")
 
+# Five typical A/B read-outs (name, successes_a, trials_a, successes_b, trials_b), shared by
+# the demo, `simengine bench` and benchmarks/bench_bayes.py.
+AB_SCENARIOS = (
+    ("small test, no clear winner", 12, 200, 15, 200),
+    ("clear winner", 120, 2400, 165, 2400),
+    ("big traffic, tiny lift", 5000, 100_000, 5100, 100_000),
+    ("low conversion", 8, 1000, 15, 1000),
+    ("unequal traffic", 300, 6000, 70, 1200),
+)
+
 
 # --------------------------------------------------------------------------- validation helpers
 
@@ -207,7 +217,8 @@ def bayes_ab(
     from simengine.kernels import bayes as k
 
     if method == "exact":
-        res = k._bayes_ab_exact(a1, b1, a2, b2)
+        kernel = k._bayes_ab_exact if a1.shape[0] >= k.PARALLEL_MIN else k._bayes_ab_exact_serial
+        res = kernel(a1, b1, a2, b2)
         p, la, lb = res[:, 0], res[:, 1], res[:, 2]
         zero = np.zeros_like(p)
         p_se = la_se = lb_se = zero

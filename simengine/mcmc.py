@@ -169,7 +169,8 @@ def metropolis_hastings(
 
     from simengine.kernels import mcmc as k
 
-    samples, logps, accepted, scales, status, fail_step, fail_x = k._mh_chains(
+    kernel = k._mh_chains if x0.shape[0] > 1 else k._mh_chains_serial
+    samples, logps, accepted, scales, status, fail_step, fail_x = kernel(
         log_density, x0, chol, scale, n_steps, burn_in, thin, adapt, gens
     )
     bad = np.flatnonzero(status != k.OK)

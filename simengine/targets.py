@@ -16,6 +16,7 @@ __all__ = ["multivariate_normal", "banana", "mixture"]
 
 
 def _mvn_parts(mean, cov, name_mean="mean", name_cov="cov"):
+    """Mean, inverse Cholesky factor L^-1 (so that (x-m)' cov^-1 (x-m) = |L^-1 (x-m)|^2), log normaliser."""
     mean = as_float_array(mean, name_mean, ndim=1)
     cov = as_float_array(cov, name_cov, ndim=2)
     d = mean.shape[0]
@@ -27,25 +28,26 @@ def _mvn_parts(mean, cov, name_mean="mean", name_cov="cov"):
         chol = np.linalg.cholesky(cov)
     except np.linalg.LinAlgError:
         raise ValueError(f"`{name_cov}` must be positive definite (its Cholesky factorisation failed)") from None
+    from scipy.linalg import solve_triangular
+
+    inv_chol = solve_triangular(chol, np.eye(d), lower=True)
     log_norm = -0.5 * d * math.log(2.0 * math.pi) - float(np.log(np.diag(chol)).sum())
-    return mean, np.ascontiguousarray(chol), log_norm
+    return mean, np.ascontiguousarray(inv_chol), log_norm
 
 
 def _make_mvn_logpdf():
     from simengine._jit import njit
 
     @njit
-    def mvn_logpdf(x, mean, chol, log_norm):
-        # Solve L y = x - mean by forward substitution; log pdf = log_norm - |y|^2 / 2.
+    def mvn_logpdf(x, mean, inv_chol, log_norm):
+        # |L^-1 (x - mean)|^2 row by row: no scratch array, so no allocation per call.
         d = mean.shape[0]
-        y = np.empty(d)
         q = 0.0
         for i in range(d):
-            acc = x[i] - mean[i]
-            for j in range(i):
-                acc -= chol[i, j] * y[j]
-            y[i] = acc / chol[i, i]
-            q += y[i] * y[i]
+            acc = 0.0
+            for j in range(i + 1):
+                acc += inv_chol[i, j] * (x[j] - mean[j])
+            q += acc * acc
         return log_norm - 0.5 * q
 
     return mvn_logpdf
@@ -85,12 +87,12 @@ def multivariate_normal(mean, cov):
     """
     import numba
 
-    mean, chol, log_norm = _mvn_parts(mean, cov)
+    mean, inv_chol, log_norm = _mvn_parts(mean, cov)
     logpdf = _mvn_logpdf()
 
     @numba.njit
     def log_density(x):
-        return logpdf(x, mean, chol, log_norm)
+        return logpdf(x, mean, inv_chol, log_norm)
 
     return log_density
 
@@ -185,16 +187,17 @@ def mixture(weights, means, covs):
     @numba.njit
     def log_density(x):
         best = -np.inf
-        vals = np.empty(k)
-        for i in range(k):
-            vals[i] = log_w[i] + logpdf(x, means[i], chols[i], zero[i])
-            if vals[i] > best:
-                best = vals[i]
-        if best == -np.inf:
-            return best
+        # one-pass log-sum-exp: rescale the running total when a new maximum appears
         total = 0.0
         for i in range(k):
-            total += math.exp(vals[i] - best)
+            v = log_w[i] + logpdf(x, means[i], chols[i], zero[i])
+            if v > best:
+                total = total * math.exp(best - v) + 1.0
+                best = v
+            else:
+                total += math.exp(v - best)
+        if best == -np.inf:
+            return best
         return best + math.log(total)
 
     return log_density

@@ -64,7 +64,8 @@ POSTERIORS = [
 def test_exact_matches_quad(params):
     res = simengine.bayes_ab(0, 0, 0, 0, prior=[params[:2]])  # shapes only; real check below
     assert res.prob_b_better.shape == (1,)
-    out = kb._bayes_ab_exact(*(np.array([v]) for v in params))[0]
+    out = kb._bayes_ab_exact_serial(*(np.array([v]) for v in params))[0]
+    assert_array_equal(out, kb._bayes_ab_exact(*(np.array([v]) for v in params))[0])
     assert_allclose(out[0], quad_prob(*params), atol=1e-9, rtol=0)
     a1, b1, a2, b2 = params
     assert_allclose(out[1], quad_loss(a1, b1, a2, b2), atol=1e-9, rtol=1e-7)
@@ -117,6 +118,17 @@ def test_every_exact_sum_identity_agrees(a1, b1, a2, b2):
         kb._prob_greater_quad1(float(a1), float(b1), float(a2), float(b2)),
     ]
     assert_allclose(s, s[0], atol=1e-10, rtol=0)
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.floats(0.3, 400), st.floats(0.3, 400), st.integers(1, 400), st.floats(0.3, 400))
+def test_one_pass_shifted_sums(p, q, r, s):
+    # the four "parameter + 1" sums from one pass equal the sums computed afresh
+    out = kb._miller_sums1(p, q, float(r), s)
+    direct = [kb._miller_sum1(p, q, r, s), kb._miller_sum1(p + 1, q, r, s), kb._miller_sum1(p, q + 1, r, s),
+              kb._miller_sum1(p, q, r + 1, s), kb._miller_sum1(p, q, r, s + 1)]
+    assert_allclose(out, direct, rtol=1e-11, atol=1e-14)
+    assert_allclose(direct[0], quad_prob(p, q, r, s), atol=1e-9)
 
 
 def test_large_counts_finite_and_sane():

@@ -24,27 +24,56 @@ _T_MAX = 4.0
 
 
 @njit
-def _miller_sum1(a1, b1, a2, b2):
-    """P(X2 > X1) for X1 ~ Beta(a1, b1), X2 ~ Beta(a2, b2) with a2 a positive integer.
+def _miller_sums1(p, q, r, s):
+    """Miller's sum S(p, q, r, s) = P(Y > X) for X ~ Beta(p, q), Y ~ Beta(r, s), r a positive
+    integer, and the same sum with each one parameter raised by 1, from one pass.
 
-    Miller (2015): sum_{i<a2} B(a1+i, b1+b2) / ((b2+i) B(1+i, b2) B(a1, b1)).
-    Term i+1 over term i is (a1+i)(b2+i) / ((a1+b1+b2+i)(1+i)), so after the first
-    term (in logs) the sum needs no special function; terms are kept relative to
-    exp(log_scale) and rescaled before they could overflow.
+    S = sum_{i<r} t_i, t_i = B(p+i, q+s) / ((s+i) B(1+i, s) B(p, q))  (Miller 2015).
+    t_{i+1} / t_i = (p+i)(s+i) / ((c+i)(1+i)) with c = p+q+s, so after t_0 (in logs) no
+    special function is needed.  Raising one parameter multiplies t_i by
+    (p+q)(p+i) / (p (c+i)) [p], (p+q)(q+s) / (q (c+i)) [q], (q+s)(s+i) / (s (c+i)) [s],
+    or adds the term t_r [r].  Terms are kept relative to exp(log_scale) and rescaled
+    before they could overflow.
+
+    Returns (S, S[p+1], S[q+1], S[r+1], S[s+1]).
     """
-    n = int(a2)
-    log_scale = special.betaln(a1, b1 + b2) - special.betaln(a1, b1)
-    c = a1 + b1 + b2
+    n = int(r)
+    log_scale = special.betaln(p, q + s) - special.betaln(p, q)
+    c = p + q + s
     t = 1.0
-    s = 1.0
-    for i in range(n - 1):
-        t *= (a1 + i) * (b2 + i) / ((c + i) * (1.0 + i))
-        s += t
-        if s > _RESCALE:
-            s /= _RESCALE
+    tot = 0.0
+    wp = 0.0
+    wq = 0.0
+    ws = 0.0
+    for i in range(n):
+        u = t / (c + i)
+        tot += t
+        wp += u * (p + i)
+        wq += u
+        ws += u * (s + i)
+        t = u * (p + i) * (s + i) / (1.0 + i)
+        if tot > _RESCALE:
+            tot /= _RESCALE
             t /= _RESCALE
+            wp /= _RESCALE
+            wq /= _RESCALE
+            ws /= _RESCALE
             log_scale += _LOG_RESCALE
-    return math.exp(log_scale + math.log(s))
+    # t is now t_r, the first term left out
+    scale = math.exp(log_scale)
+    return (
+        tot * scale,
+        wp * ((p + q) / p) * scale,
+        wq * ((p + q) * (q + s) / q) * scale,
+        (tot + t) * scale,
+        ws * ((q + s) / s) * scale,
+    )
+
+
+@njit
+def _miller_sum1(a1, b1, a2, b2):
+    """P(X2 > X1) for X1 ~ Beta(a1, b1), X2 ~ Beta(a2, b2) with a2 a positive integer."""
+    return _miller_sums1(a1, b1, a2, b2)[0]
 
 
 @njit
@@ -151,12 +180,11 @@ def _prob_greater_quad1(a1, b1, a2, b2):
 
 
 @njit
-def _prob_greater1(a1, b1, a2, b2):
-    """P(X2 > X1) for independent X1 ~ Beta(a1, b1), X2 ~ Beta(a2, b2).
+def _shortest_sum1(a1, b1, a2, b2):
+    """Which exact sum is shortest: 0 over a2, 1 over b1, 2 over a1, 3 over b2; -1 for none.
 
-    Uses the shortest exact sum among the integer parameters, by the identities
-    P(X2 > X1) = S(a1,b1,a2,b2) = 1 - S(a2,b2,a1,b1) = S(b2,a2,b1,a1) = 1 - S(b1,a1,b2,a2)
-    (the last two from 1 - X ~ Beta(b, a)); quadrature otherwise.
+    P(X2 > X1) = S(a1,b1,a2,b2) = S(b2,a2,b1,a1) = 1 - S(a2,b2,a1,b1) = 1 - S(b1,a1,b2,a2),
+    the middle ones because 1 - X ~ Beta(b, a).  Sums longer than MAX_TERMS count as none.
     """
     best = math.inf
     which = -1
@@ -168,16 +196,25 @@ def _prob_greater1(a1, b1, a2, b2):
         best, which = a1, 2
     if _is_count(b2) and b2 < best:
         best, which = b2, 3
-    if which < 0 or best > MAX_TERMS:
+    if best > MAX_TERMS:
+        return -1
+    return which
+
+
+@njit
+def _prob_greater1(a1, b1, a2, b2):
+    """P(X2 > X1) for independent X1 ~ Beta(a1, b1), X2 ~ Beta(a2, b2)."""
+    which = _shortest_sum1(a1, b1, a2, b2)
+    if which < 0:
         p = _prob_greater_quad1(a1, b1, a2, b2)
     elif which == 0:
-        p = _miller_sum1(a1, b1, a2, b2)
+        p = _miller_sums1(a1, b1, a2, b2)[0]
     elif which == 1:
-        p = _miller_sum1(b2, a2, b1, a1)
+        p = _miller_sums1(b2, a2, b1, a1)[0]
     elif which == 2:
-        p = 1.0 - _miller_sum1(a2, b2, a1, b1)
+        p = 1.0 - _miller_sums1(a2, b2, a1, b1)[0]
     else:
-        p = 1.0 - _miller_sum1(b1, a1, b2, a2)
+        p = 1.0 - _miller_sums1(b1, a1, b2, a2)[0]
     return min(1.0, max(0.0, p))
 
 
@@ -186,20 +223,36 @@ def _bayes_ab1(a1, b1, a2, b2):
     """(P(B > A), E[max(B - A, 0)], E[max(A - B, 0)]) for A ~ Beta(a1, b1), B ~ Beta(a2, b2).
 
     E[B 1{B > A}] = mean_B P(B' > A) with B' ~ Beta(a2 + 1, b2), because
-    x f_B(x) = mean_B f_B'(x); likewise for A.  So both losses are sums of
-    P(. > .) terms and E[max(A - B, 0)] = E[A] - E[B] + E[max(B - A, 0)].
+    x f_B(x) = mean_B f_B'(x); likewise E[A 1{B > A}] = mean_A P(B > A'), so
+    E[max(B - A, 0)] = mean_B P(B' > A) - mean_A P(B > A') and
+    E[max(A - B, 0)] = E[A] - E[B] + E[max(B - A, 0)].  With a sum, all three
+    probabilities come from one pass (`_miller_sums1`).
     """
-    p = _prob_greater1(a1, b1, a2, b2)
+    which = _shortest_sum1(a1, b1, a2, b2)
+    if which < 0:
+        p = _prob_greater_quad1(a1, b1, a2, b2)
+        p_b1 = _prob_greater_quad1(a1, b1, a2 + 1.0, b2)  # P(B' > A)
+        p_a1 = _prob_greater_quad1(a1 + 1.0, b1, a2, b2)  # P(B > A')
+    elif which == 0:
+        r = _miller_sums1(a1, b1, a2, b2)
+        p, p_b1, p_a1 = r[0], r[3], r[1]
+    elif which == 1:
+        r = _miller_sums1(b2, a2, b1, a1)
+        p, p_b1, p_a1 = r[0], r[2], r[4]
+    elif which == 2:
+        r = _miller_sums1(a2, b2, a1, b1)
+        p, p_b1, p_a1 = 1.0 - r[0], 1.0 - r[1], 1.0 - r[3]
+    else:
+        r = _miller_sums1(b1, a1, b2, a2)
+        p, p_b1, p_a1 = 1.0 - r[0], 1.0 - r[4], 1.0 - r[2]
     mean1 = a1 / (a1 + b1)
     mean2 = a2 / (a2 + b2)
-    loss_a = mean2 * _prob_greater1(a1, b1, a2 + 1.0, b2) - mean1 * _prob_greater1(a1 + 1.0, b1, a2, b2)
-    loss_a = max(loss_a, 0.0)
+    loss_a = max(mean2 * p_b1 - mean1 * p_a1, 0.0)
     loss_b = max(mean1 - mean2 + loss_a, 0.0)
-    return p, loss_a, loss_b
+    return min(1.0, max(0.0, p)), loss_a, loss_b
 
 
-@pjit
-def _bayes_ab_exact(a1, b1, a2, b2):
+def _bayes_ab_exact_impl(a1, b1, a2, b2):
     """Elementwise `_bayes_ab1` over flat parameter arrays; returns (n, 3)."""
     n = a1.shape[0]
     out = np.empty((n, 3))
@@ -209,6 +262,12 @@ def _bayes_ab_exact(a1, b1, a2, b2):
         out[i, 1] = la
         out[i, 2] = lb
     return out
+
+
+# A handful of scenarios finish before a parallel region would have started.
+_bayes_ab_exact = pjit(_bayes_ab_exact_impl)
+_bayes_ab_exact_serial = njit(_bayes_ab_exact_impl)
+PARALLEL_MIN = 64
 
 
 @pjit

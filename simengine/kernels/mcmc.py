@@ -9,7 +9,7 @@ import math
 import numba
 import numpy as np
 
-from simengine._jit import pjit, njit
+from simengine._jit import njit, pjit
 
 OK = 0
 NAN_DENSITY = 1  # log density returned NaN (or +inf)
@@ -28,8 +28,7 @@ def _safe_logp1(log_density, x):
         return math.nan, RAISED
 
 
-@pjit
-def _mh_chains(log_density, x0, chol, scale, n_steps, burn_in, thin, adapt, gens):
+def _mh_chains_impl(log_density, x0, chol, scale, n_steps, burn_in, thin, adapt, gens):
     """Run ``len(gens)`` chains of ``n_steps`` Gaussian random-walk steps in parallel.
 
     Proposal: ``x + scale_c * chol @ z`` with z standard normal (drawn one value at
@@ -106,6 +105,12 @@ def _mh_chains(log_density, x0, chol, scale, n_steps, burn_in, thin, adapt, gens
                     j += 1
         scales[c] = s
     return samples, logps, accepted, scales, status, fail_step, fail_x
+
+
+# One body, two builds: a single chain gains nothing from a parallel region, whose
+# launch costs more than a short chain on a busy machine.
+_mh_chains = pjit(_mh_chains_impl)
+_mh_chains_serial = njit(_mh_chains_impl)
 
 
 @njit
