@@ -34,7 +34,8 @@ class MCMCResult(ResultMixin):
     ess : ndarray, shape (dim,)
         Bulk effective sample size per coordinate, all chains pooled (Vehtari et al. 2021).
     rhat : ndarray, shape (dim,)
-        Split rank-normalised R-hat per coordinate (nan with a single chain of fewer than 4 draws).
+        Split rank-normalised R-hat per coordinate.  Both are NaN with ``diagnostics=False``
+        or fewer than 4 kept draws per chain.
     proposal_scale : ndarray, shape (n_chains,)
         Scale multiplying the proposal Cholesky factor after burn-in (the adapted value with ``adapt=True``).
     """
@@ -69,6 +70,7 @@ def metropolis_hastings(
     burn_in=0,
     thin=1,
     adapt=False,
+    diagnostics=True,
     rng=None,
 ):
     """Gaussian random-walk Metropolis-Hastings, several chains in parallel.
@@ -102,6 +104,9 @@ def metropolis_hastings(
         Tune ``log s`` per chain during burn-in with a Robbins-Monro recursion (step size
         ``t**-0.6``) towards 0.234 acceptance (Roberts, Gelman & Gilks 1997), then freeze
         it, so the kept chain is a valid time-homogeneous Markov chain.  Needs ``burn_in > 0``.
+    diagnostics : bool, default True
+        Compute `rhat` and `ess` of the kept samples (NaN when False or with fewer than 4
+        kept draws).  Ranking the draws can cost more than sampling a short chain.
     rng : None, int, SeedSequence or Generator
         Randomness (SPEC 7).
 
@@ -141,6 +146,7 @@ def metropolis_hastings(
     if thin > n_steps - burn_in:
         raise ValueError(f"`thin` must be <= `n_steps` - `burn_in` ({n_steps - burn_in}) to keep any step; got {thin}")
     adapt = check_bool(adapt, "adapt")
+    diagnostics = check_bool(diagnostics, "diagnostics")
     if adapt and burn_in == 0:
         raise ValueError("`adapt=True` tunes the scale during burn-in; set `burn_in` > 0")
     scale = check_real(proposal_scale, "proposal_scale", low=0.0, low_inclusive=False)
@@ -192,10 +198,8 @@ def metropolis_hastings(
             f"`log_density` returned {value} at step {step} of chain {c} (x = {where}); "
             "it must return a finite float or -inf"
         )
-    kept = samples.shape[1]
-    if kept >= 4 or samples.shape[0] > 1:
-        ess_ = ess(samples)
-        rhat_ = rhat(samples)
+    if diagnostics and samples.shape[1] >= 4:
+        rhat_, ess_ = _diagnostics(samples)
     else:
         ess_ = np.full(dim, np.nan)
         rhat_ = np.full(dim, np.nan)
@@ -228,14 +232,27 @@ def _split(x):
     return np.concatenate([x[:, :half], x[:, x.shape[1] - half :]], axis=0)
 
 
+def _average_ranks(v):
+    """1-based ranks of a 1-D array, ties sharing their average rank."""
+    order = np.argsort(v, kind="stable")
+    sv = v[order]
+    starts = np.flatnonzero(np.concatenate(([True], sv[1:] != sv[:-1])))
+    ends = np.append(starts[1:], sv.size)
+    avg = 0.5 * (starts + ends + 1.0)  # mean of ranks start+1 .. end
+    ranks = np.empty(v.size)
+    ranks[order] = np.repeat(avg, ends - starts)
+    return ranks
+
+
 def _z_scale(x):
     """Rank-normalise all draws of each parameter jointly: Phi^-1((rank - 3/8) / (S + 1/4))."""
     from scipy.special import ndtri
-    from scipy.stats import rankdata
 
     c, n, p = x.shape
     flat = x.reshape(c * n, p)
-    ranks = rankdata(flat, axis=0, method="average")
+    ranks = np.empty((c * n, p))
+    for j in range(p):  # parameters, not replicates
+        ranks[:, j] = _average_ranks(flat[:, j])
     return ndtri((ranks - 0.375) / (c * n + 0.25)).reshape(c, n, p)
 
 
@@ -285,6 +302,24 @@ def _ess_basic(x):
     return out
 
 
+def _rhat_from_split(s, z_bulk):
+    bulk = _rhat_basic(z_bulk)
+    folded = np.abs(s - np.median(s, axis=(0, 1), keepdims=True))
+    tail = _rhat_basic(_z_scale(folded))
+    return np.fmax(bulk, tail)
+
+
+def _diagnostics(x):
+    """(rhat, ess) of (chains, draws, params) sharing the rank-normalised split chains."""
+    s = _split(x)
+    z = _z_scale(s)
+    r, e = _rhat_from_split(s, z), _ess_basic(z)
+    bad = ~np.isfinite(x).all(axis=(0, 1))
+    r[bad] = np.nan
+    e[bad] = np.nan
+    return r, e
+
+
 def rhat(samples):
     """Split, rank-normalised R-hat (Vehtari, Gelman, Simpson, Carpenter & Buerkner 2021).
 
@@ -313,10 +348,7 @@ def rhat(samples):
     if x.shape[1] < 4:
         raise ValueError(f"`samples` needs at least 4 draws per chain for split R-hat; got {x.shape[1]}")
     s = _split(x)
-    bulk = _rhat_basic(_z_scale(s))
-    folded = np.abs(s - np.median(s, axis=(0, 1), keepdims=True))
-    tail = _rhat_basic(_z_scale(folded))
-    out = np.fmax(bulk, tail)
+    out = _rhat_from_split(s, _z_scale(s))
     out[~np.isfinite(x).all(axis=(0, 1))] = np.nan
     return out if shape else float(out[0])
 

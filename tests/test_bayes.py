@@ -55,7 +55,8 @@ POSTERIORS = [
     (3.3, 7.1, 4.2, 5.9),
     (1.0, 40.0, 3.0, 2.0),  # far apart
     (20001.5, 180001.5, 20051.5, 179951.5),  # large, no integer
-    (25001.0, 975001.0, 25101.0, 974901.0),  # shortest sum > MAX_TERMS -> quadrature
+    (25001.0, 975001.0, 25101.0, 974901.0),  # long sum: walked from its largest term
+    (1_500_001.0, 28_500_001.0, 1_501_001.0, 28_499_001.0),  # shortest sum > MAX_TERMS -> quadrature
     (5.0, 200000.0, 9.0, 150000.0),  # very different widths
 ]
 

@@ -191,6 +191,13 @@ def test_mh_adapt_reaches_target_and_uses_cov():
     assert np.all(res.proposal_scale > 0.5)  # grew from a far too small start
     thin = simengine.metropolis_hastings(GAUSS, np.zeros(2), n_steps=1001, burn_in=1, thin=7, n_chains=2, rng=3)
     assert thin.samples.shape == (2, 1000 // 7, 2)
+    quiet = simengine.metropolis_hastings(GAUSS, np.zeros(2), n_steps=1001, burn_in=1, thin=7, n_chains=2, rng=3,
+                                          diagnostics=False)
+    assert_array_equal(quiet.samples, thin.samples)
+    assert np.isnan(quiet.ess).all() and np.isnan(quiet.rhat).all()
+    r, e = simengine.rhat(thin.samples), simengine.ess(thin.samples)
+    assert_allclose(thin.rhat, r, rtol=1e-14)
+    assert_allclose(thin.ess, e, rtol=1e-14)
 
 
 def _replay(log_density, x0, chol, scale, n_steps, burn_in, thin, adapt, seed):
@@ -276,6 +283,8 @@ def test_metropolis_hastings_iv():
         simengine.metropolis_hastings(GAUSS, np.zeros(2), n_steps=10, adapt=True)
     with pytest.raises(TypeError, match="`adapt` must be True or False"):
         simengine.metropolis_hastings(GAUSS, np.zeros(2), n_steps=10, burn_in=2, adapt=1)
+    with pytest.raises(TypeError, match="`diagnostics` must be True or False"):
+        simengine.metropolis_hastings(GAUSS, np.zeros(2), n_steps=10, diagnostics="yes")
     with pytest.raises(ValueError, match="`x0` must be finite"):
         simengine.metropolis_hastings(GAUSS, np.array([0.0, np.nan]), n_steps=10)
     with pytest.raises(ValueError, match="`thin` must be <="):

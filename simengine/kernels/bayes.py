@@ -14,9 +14,8 @@ import numpy as np
 from simengine._jit import njit, pjit
 from simengine.kernels import special
 
-MAX_TERMS = 20_000  # longer sums go to quadrature (about as costly at this length)
-_RESCALE = 1e280
-_LOG_RESCALE = 280.0 * math.log(10.0)
+MAX_TERMS = 1_000_000  # longer sums go to quadrature (the walked window is ~sqrt of this)
+_NEGLIGIBLE = 1e-18  # stop walking once terms are this small relative to the running total
 _QUAD_SDS = 40.0  # integrate the density arm over mean +- 40 sd (clipped): neglected mass < 1e-13
 _QUAD_MAX_LEVEL = 9
 _QUAD_TOL = 1e-11  # tanh-sinh error is about the square of successive differences
@@ -29,43 +28,60 @@ def _miller_sums1(p, q, r, s):
     integer, and the same sum with each one parameter raised by 1, from one pass.
 
     S = sum_{i<r} t_i, t_i = B(p+i, q+s) / ((s+i) B(1+i, s) B(p, q))  (Miller 2015).
-    t_{i+1} / t_i = (p+i)(s+i) / ((c+i)(1+i)) with c = p+q+s, so after t_0 (in logs) no
-    special function is needed.  Raising one parameter multiplies t_i by
-    (p+q)(p+i) / (p (c+i)) [p], (p+q)(q+s) / (q (c+i)) [q], (q+s)(s+i) / (s (c+i)) [s],
-    or adds the term t_r [r].  Terms are kept relative to exp(log_scale) and rescaled
-    before they could overflow.
+    t_{i+1} / t_i = (p+i)(s+i) / ((c+i)(1+i)) with c = p+q+s, so the terms are unimodal
+    with their largest at i* = ceil((p s - c) / (q + 1)).  The sum starts there (one
+    log-space term) and walks outwards by the ratio until terms drop below 1e-18 of the
+    total, so its cost grows like the spread of the terms, not like r.  Raising one
+    parameter multiplies t_i by (p+q)(p+i) / (p (c+i)) [p], (p+q)(q+s) / (q (c+i)) [q],
+    (q+s)(s+i) / (s (c+i)) [s], or adds the term t_r [r].
 
     Returns (S, S[p+1], S[q+1], S[r+1], S[s+1]).
     """
     n = int(r)
-    log_scale = special.betaln(p, q + s) - special.betaln(p, q)
     c = p + q + s
-    t = 1.0
+    m = math.ceil((p * s - c) / (q + 1.0))
+    m = int(min(max(m, 0.0), n - 1.0))
+    log_scale = (
+        special.betaln(p + m, q + s) - math.log(s + m) - special.betaln(1.0 + m, s) - special.betaln(p, q)
+    )
     tot = 0.0
     wp = 0.0
     wq = 0.0
     ws = 0.0
-    for i in range(n):
+    # upwards from the largest term: i = m, m+1, ..., n-1 (terms relative to t_m = 1)
+    t = 1.0
+    i = m
+    while i < n:
+        d = 1.0 / ((c + i) * (1.0 + i))
+        u = t * d * (1.0 + i)  # t_i / (c + i)
+        tot += t
+        wp += u * (p + i)
+        wq += u
+        ws += u * (s + i)
+        t = t * d * (p + i) * (s + i)
+        i += 1
+        if t < _NEGLIGIBLE * tot:
+            break
+    t_next = t if i == n else 0.0  # t_r, or a term too small to matter
+    # downwards: t_{i} = t_{i+1} (c+i)(1+i) / ((p+i)(s+i))
+    t = 1.0
+    i = m - 1
+    while i >= 0:
+        t = t * ((c + i) * (1.0 + i)) / ((p + i) * (s + i))
         u = t / (c + i)
         tot += t
         wp += u * (p + i)
         wq += u
         ws += u * (s + i)
-        t = u * (p + i) * (s + i) / (1.0 + i)
-        if tot > _RESCALE:
-            tot /= _RESCALE
-            t /= _RESCALE
-            wp /= _RESCALE
-            wq /= _RESCALE
-            ws /= _RESCALE
-            log_scale += _LOG_RESCALE
-    # t is now t_r, the first term left out
+        if t < _NEGLIGIBLE * tot:
+            break
+        i -= 1
     scale = math.exp(log_scale)
     return (
         tot * scale,
         wp * ((p + q) / p) * scale,
         wq * ((p + q) * (q + s) / q) * scale,
-        (tot + t) * scale,
+        (tot + t_next) * scale,
         ws * ((q + s) / s) * scale,
     )
 
