@@ -192,9 +192,10 @@ def bayes_ab(
     sa, ta = _counts(successes_a, trials_a, "successes_a", "trials_a")
     sb, tb = _counts(successes_b, trials_b, "successes_b", "trials_b")
     try:
-        shape = np.broadcast_shapes(sa.shape, sb.shape)
+        sa, ta, sb, tb = np.broadcast_arrays(sa, ta, sb, tb)
     except ValueError:
         raise ValueError(f"arm A counts of shape {sa.shape} and arm B counts of shape {sb.shape} do not broadcast") from None
+    shape = sa.shape
     method = check_choice(method, "method", ("exact", "mc"))
     priors = _check_prior(prior, allow_list=True)
     many = priors.ndim == 2
@@ -203,16 +204,12 @@ def bayes_ab(
         n_draws = check_positive_int(n_draws, "n_draws")
         ss = as_seed_sequence(rng)
     out_shape = ((priors.shape[0],) if many else ()) + shape
-
-    def post(s, t):
-        s = np.broadcast_to(s, shape).ravel().astype(np.float64)
-        t = np.broadcast_to(t, shape).ravel().astype(np.float64)
-        alpha = (priors[:, 0:1] + s[None, :]).ravel()
-        beta = (priors[:, 1:2] + (t - s)[None, :]).ravel()
-        return np.ascontiguousarray(alpha), np.ascontiguousarray(beta)
-
-    a1, b1 = post(sa, ta)
-    a2, b2 = post(sb, tb)
+    # posterior parameters, prior-major: (n_priors, n_scenarios) flattened
+    prior_a, prior_b = priors[:, 0:1], priors[:, 1:2]
+    a1 = (prior_a + sa.reshape(1, -1)).ravel()
+    b1 = (prior_b + (ta - sa).reshape(1, -1)).ravel()
+    a2 = (prior_a + sb.reshape(1, -1)).ravel()
+    b2 = (prior_b + (tb - sb).reshape(1, -1)).ravel()
 
     from simengine.kernels import bayes as k
 
