@@ -40,7 +40,7 @@ def quad_loss(a1, b1, a2, b2):
     """E[max(X2 - X1, 0)] = integral of F1(t) (1 - F2(t)) dt, by scipy.integrate.quad."""
     _, _, lo1, hi1 = _mass(a1, b1)
     _, _, lo2, hi2 = _mass(a2, b2)
-    lo, hi = max(lo1, lo2), min(1.0, max(hi1, hi2))
+    lo, hi = min(lo1, lo2), max(hi1, hi2)
     f = lambda t: stats.beta.cdf(t, a1, b1) * stats.beta.sf(t, a2, b2)
     pts = list(np.linspace(lo, hi, 40)[1:-1]) if hi > lo else None
     return integrate.quad(f, lo, hi, points=pts, epsabs=1e-13, epsrel=1e-12, limit=2000)[0] if hi > lo else 0.0
@@ -94,6 +94,22 @@ def test_exact_closed_forms():
     # E[max(B - A, 0)] with B ~ Beta(2,1), A ~ U: integral of t (1 - t^2) dt = 1/4
     assert_allclose(r.expected_loss_a, 0.25, atol=1e-15)
     assert_allclose(r.expected_loss_b, 0.25 - (2 / 3 - 1 / 2), atol=1e-15)
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.floats(0.05, 50), st.floats(0.05, 1e6), st.floats(0.05, 1e6))
+def test_quadrature_closed_form_power_cdf(alpha, a, b):
+    # X1 ~ Beta(alpha, 1) has CDF x**alpha, so P(X2 > X1) = E[X2**alpha] = B(a + alpha, b) / B(a, b):
+    # an exact reference for the quadrature, including densities piled against 0 or 1 (a or b < 1).
+    # mpmath, because scipy's betaln differences lose ~1e-9 at a ~ 1e6.
+    import mpmath
+
+    with mpmath.workdps(40):
+        log_ratio = mpmath.log(mpmath.beta(a + alpha, b)) - mpmath.log(mpmath.beta(a, b))
+        ref, comp = float(mpmath.exp(log_ratio)), float(-mpmath.expm1(log_ratio))
+    assert_allclose(kb._prob_greater_quad1(alpha, 1.0, a, b), ref, atol=1e-9, rtol=1e-9)
+    # and with the arms' roles swapped (the other arm becomes the integration variable)
+    assert_allclose(kb._prob_greater_quad1(a, b, alpha, 1.0), comp, atol=1e-9)
 
 
 def test_sum_and_quadrature_branches_agree():

@@ -106,11 +106,8 @@ def _beta_pdf_xy(x, y, a, b):
 
 
 @njit
-def _quad_integrand(x, y, da, db, oa, ob, upper_tail):
-    """Density of Beta(da, db) times the CDF (or survival) of Beta(oa, ob), at x = 1 - y."""
-    f = _beta_pdf_xy(x, y, da, db)
-    if f == 0.0:
-        return 0.0
+def _other_factor1(x, y, oa, ob, upper_tail):
+    """CDF (or survival function) of Beta(oa, ob) at x = 1 - y."""
     # I_x(a, b) = 1 - I_y(b, a): pick the form whose argument is small for accuracy.
     if x <= 0.5:
         cdf = special.betainc(oa, ob, x)
@@ -118,58 +115,79 @@ def _quad_integrand(x, y, da, db, oa, ob, upper_tail):
     else:
         sf = special.betainc(ob, oa, y)
         cdf = 1.0 - sf
-    return f * (sf if upper_tail else cdf)
+    return sf if upper_tail else cdf
 
 
 @njit
-def _tanh_sinh1(lo, hi, da, db, oa, ob, upper_tail):
-    """Integral of `_quad_integrand` over [lo, hi] by tanh-sinh (Takahasi & Mori 1974).
-
-    Nodes cluster at both ends, which handles the endpoint singularities of Beta
-    densities with a parameter below 1 and, with the interval split at the mean,
-    the peak of a concentrated density.  Distances to the nearer end are formed
-    directly (never as 1 - tanh), and 1 - x is carried exactly near x = 1.
-    """
-    if hi <= lo:
+def _quad_integrand(x, y, da, db, oa, ob, upper_tail):
+    """Density of Beta(da, db) times the CDF (or survival) of Beta(oa, ob), at x = 1 - y."""
+    f = _beta_pdf_xy(x, y, da, db)
+    if f == 0.0:
         return 0.0
-    half = 0.5 * (hi - lo)
-    mid = 0.5 * (hi + lo)
-    total = half * (math.pi / 2.0) * _quad_integrand(mid, 1.0 - mid, da, db, oa, ob, upper_tail)
+    return f * _other_factor1(x, y, oa, ob, upper_tail)
+
+
+@njit
+def _piece_value1(v, side, outer, span, k, da, db, oa, ob, upper_tail):
+    """Integrand of one half-interval in the variable v in [0, 1], Jacobian included.
+
+    side 0 maps x = outer + span * v**k (outer = lower end), side 1 maps
+    1 - x = (1 - outer) + span * v**k (outer = upper end), so 1 - x stays exact next
+    to 1.  With k = 1 / (density parameter) at an end where that parameter is below 1,
+    density times Jacobian is bounded there: the x**(a-1) singularity is gone.
+    """
+    if v <= 0.0:
+        return 0.0
+    vk = v**k
+    if side == 0:
+        x = outer + span * vk
+        y = 1.0 - x
+    else:
+        y = (1.0 - outer) + span * vk
+        x = 1.0 - y
+    if x <= 0.0 or y <= 0.0:
+        return 0.0
+    jac = span * k * vk / v
+    return _quad_integrand(x, y, da, db, oa, ob, upper_tail) * jac
+
+
+@njit
+def _tanh_sinh_piece1(side, outer, m, da, db, oa, ob, upper_tail):
+    """Integral over [outer, m] (side 0) or [m, outer] (side 1) by tanh-sinh quadrature
+    (Takahasi & Mori 1974) in v = 0..1, halving the step until successive estimates
+    agree to `_QUAD_TOL` (the error is then about its square).
+    """
+    span = m - outer if side == 0 else outer - m
+    if span <= 0.0:
+        return 0.0
+    k = 1.0
+    if side == 0 and outer <= 0.0 and da < 1.0:
+        k = 1.0 / da
+    elif side == 1 and outer >= 1.0 and db < 1.0:
+        k = 1.0 / db
+    total = (math.pi / 4.0) * _piece_value1(0.5, side, outer, span, k, da, db, oa, ob, upper_tail)
     h = 1.0
     prev = math.nan
     estimate = 0.0
     for level in range(_QUAD_MAX_LEVEL + 1):
-        step = 1 if level == 0 else 2
-        k = 1
-        while True:
-            t = k * h
-            if t > _T_MAX:
-                break
-            u = (math.pi / 2.0) * math.sinh(t)
-            e = math.exp(-2.0 * u)
-            dist = half * 2.0 * e / (1.0 + e)  # distance of the node from the nearer end
-            w = half * (math.pi / 2.0) * math.cosh(t) * 4.0 * e / ((1.0 + e) * (1.0 + e))
-            # left node lo + dist, right node hi - dist
-            xl = lo + dist
-            yl = (1.0 - lo) - dist
-            xr = hi - dist
-            yr = (1.0 - hi) + dist if hi < 1.0 else dist
-            if hi >= 1.0:
-                xr = 1.0 - dist
-            if lo <= 0.0:
-                xl = dist
-            vl = _quad_integrand(xl, yl, da, db, oa, ob, upper_tail)
-            vr = _quad_integrand(xr, yr, da, db, oa, ob, upper_tail)
+        step = 1 if level == 0 else 2  # later levels add the odd multiples of the new h
+        j = 1
+        while j * h <= _T_MAX:
+            t = j * h
+            e = math.exp(-math.pi * math.sinh(t))
+            dist = e / (1.0 + e)  # distance of the node from the nearer end of [0, 1]
+            w = 0.5 * (math.pi / 2.0) * math.cosh(t) * 4.0 * e / ((1.0 + e) * (1.0 + e))
+            vl = _piece_value1(dist, side, outer, span, k, da, db, oa, ob, upper_tail)
+            vr = _piece_value1(1.0 - dist, side, outer, span, k, da, db, oa, ob, upper_tail)
             contrib = w * (vl + vr)
             if math.isfinite(contrib):
                 total += contrib
-            k += step
+            j += step
         estimate = total * h
         if level >= 3 and abs(estimate - prev) <= _QUAD_TOL:
             break
         prev = estimate
         h *= 0.5
-        k = 1
     return estimate
 
 
@@ -188,11 +206,11 @@ def _prob_greater_quad1(a1, b1, a2, b2):
         # integral of f2(x) * F1(x)
         lo = max(0.0, m2 - _QUAD_SDS * s2)
         hi = min(1.0, m2 + _QUAD_SDS * s2)
-        return _tanh_sinh1(lo, m2, a2, b2, a1, b1, False) + _tanh_sinh1(m2, hi, a2, b2, a1, b1, False)
+        return _tanh_sinh_piece1(0, lo, m2, a2, b2, a1, b1, False) + _tanh_sinh_piece1(1, hi, m2, a2, b2, a1, b1, False)
     # integral of f1(x) * (1 - F2(x))
     lo = max(0.0, m1 - _QUAD_SDS * s1)
     hi = min(1.0, m1 + _QUAD_SDS * s1)
-    return _tanh_sinh1(lo, m1, a1, b1, a2, b2, True) + _tanh_sinh1(m1, hi, a1, b1, a2, b2, True)
+    return _tanh_sinh_piece1(0, lo, m1, a1, b1, a2, b2, True) + _tanh_sinh_piece1(1, hi, m1, a1, b1, a2, b2, True)
 
 
 @njit
