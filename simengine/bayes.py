@@ -34,7 +34,7 @@ __all__ = [
     "INTERVAL_METHODS",
 ]
 
-MC_BLOCK = 4096  # Beta pairs per generator block in `bayes_ab(method="mc")` and `prob_best`
+MC_BLOCK = 16_384  # Beta pairs per generator block in `bayes_ab(method="mc")` and `prob_best`
 COVERAGE_BLOCK = 8192  # binomial draws per block in `simulate_coverage`
 PEEKING_BLOCK = 256  # replicates per block in `simulate_bayes_peeking`
 INTERVAL_METHODS = ("normal", "wilson", "agresti_coull", "beta", "jeffreys", "bayes")
