@@ -175,10 +175,18 @@ def metropolis_hastings(
 
     from simengine.kernels import mcmc as k
 
+    from numba.core.errors import TypingError
+
     kernel = k._mh_chains if x0.shape[0] > 1 else k._mh_chains_serial
-    samples, logps, accepted, scales, status, fail_step, fail_x = kernel(
-        log_density, x0, chol, scale, n_steps, burn_in, thin, adapt, gens
-    )
+    try:
+        samples, logps, accepted, scales, status, fail_step, fail_x = kernel(
+            log_density, x0, chol, scale, n_steps, burn_in, thin, adapt, gens
+        )
+    except TypingError as exc:
+        raise TypeError(
+            "`log_density` must take a 1-D float64 array and return a float; numba could not "
+            f"compile it inside the sampler: {str(exc).splitlines()[0]}"
+        ) from exc
     bad = np.flatnonzero(status != k.OK)
     if bad.size:
         c = int(bad[0])

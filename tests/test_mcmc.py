@@ -34,6 +34,11 @@ def _raise_far(x):
 
 
 @numba.njit
+def _returns_array(x):
+    return x * 2.0
+
+
+@numba.njit
 def _half_line(x):
     return -x[0] if x[0] > 0.0 else -np.inf
 
@@ -269,6 +274,8 @@ def test_metropolis_hastings_iv():
 
     with pytest.raises(TypeError, match="`log_density` must be a numba-jitted function.*`@numba.njit`"):
         simengine.metropolis_hastings(plain, np.zeros(2), n_steps=10)
+    with pytest.raises(TypeError, match="`log_density` must take a 1-D float64 array and return a float"):
+        simengine.metropolis_hastings(_returns_array, np.zeros(2), n_steps=10)
     with pytest.raises(ValueError, match="`burn_in` must be < `n_steps`"):
         simengine.metropolis_hastings(GAUSS, np.zeros(2), n_steps=10, burn_in=10)
     with pytest.raises(ValueError, match="`n_steps` must be an integer >= 1"):
