@@ -2,9 +2,10 @@
 binomial-interval coverage and Bayesian peeking.
 
 Exact probabilities use Evan Miller's finite sum over one integer Beta parameter
-(evaluated by a scaled term-ratio recurrence, no special function per term) and
-fall back to tanh-sinh quadrature over the narrower posterior's mass when no
-parameter is an integer or the shortest sum would exceed `MAX_TERMS`.
+(walked outwards from its largest term by the term ratio, no special function per
+term, so the cost follows the spread of the terms rather than the counts) and fall
+back to tanh-sinh quadrature over the narrower posterior's mass when no parameter is
+an integer or the shortest sum would exceed `MAX_TERMS`.
 """
 import math
 
