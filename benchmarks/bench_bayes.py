@@ -61,7 +61,7 @@ def test_bayes_ab_mc(run, benchmark, impl, n_draws):
 
 
 @pytest.mark.parametrize("n_steps", sizes(1_000, 10_000))
-@pytest.mark.parametrize("impl", ["naive", "simengine"])
+@pytest.mark.parametrize("impl", ["naive", "simengine", "simengine + rhat/ess"])
 def test_mh_gaussian(run, benchmark, impl, n_steps):
     benchmark.group = f"metropolis_hastings: 2-D Gaussian rho=0.7, one chain, {n_steps} steps"
     cov = np.array([[1.0, 0.7], [0.7, 1.0]])
@@ -69,7 +69,8 @@ def test_mh_gaussian(run, benchmark, impl, n_steps):
         run(naive.metropolis_hastings_2d, np.zeros(2), cov, np.zeros(2), n_steps, 1.0, 0, rounds=3)
     else:
         f = targets.multivariate_normal(np.zeros(2), cov)
-        run(simengine.metropolis_hastings, f, np.zeros(2), n_steps=n_steps, n_chains=1, rng=0)
+        run(simengine.metropolis_hastings, f, np.zeros(2), n_steps=n_steps, n_chains=1, rng=0,
+            diagnostics=impl != "simengine")
 
 
 @pytest.mark.parametrize("impl", ["statsmodels", "simengine"])
