@@ -16,10 +16,11 @@ from _subproc import run_with_threads
 # --------------------------------------------------------------------------- references
 
 
-def _mass(a, b, k=40.0):
+def _mass(a, b, k=40.0):  # mean +- k * max(sd, 1 / (a + b)): see kernels.bayes._window1
     m = a / (a + b)
     s = np.sqrt(a * b / ((a + b) ** 2 * (a + b + 1)))
-    return m, s, max(0.0, m - k * s), min(1.0, m + k * s)
+    spread = max(s, 1.0 / (a + b))
+    return m, s, max(0.0, m - k * spread), min(1.0, m + k * spread)
 
 
 def quad_prob(a1, b1, a2, b2):

@@ -17,7 +17,7 @@ from simengine.kernels import special
 
 MAX_TERMS = 1_000_000  # longer sums go to quadrature (the walked window is ~sqrt of this)
 _NEGLIGIBLE = 1e-18  # stop walking once terms are this small relative to the running total
-_QUAD_SDS = 40.0  # integrate the density arm over mean +- 40 sd (clipped): neglected mass < 1e-13
+_QUAD_SDS = 40.0  # integrate the density arm over mean +- 40 spreads (see _window1)
 _QUAD_MAX_LEVEL = 9
 _QUAD_TOL = 1e-11  # tanh-sinh error is about the square of successive differences
 _T_MAX = 4.0
@@ -199,19 +199,30 @@ def _beta_mean_sd(a, b):
 
 
 @njit
+def _window1(a, b):
+    """[lo, hi] holding all but ~1e-17 of Beta(a, b): mean +- 40 spreads, clipped to [0, 1].
+
+    The spread is the larger of the sd and 1 / (a + b): with a parameter below 1 the
+    mass piles against one end and the long tail away from it decays on the scale
+    1 / (a + b), which can be several sds (Beta(87, 1/8): sd 0.004, scale 0.011).
+    """
+    m, sd = _beta_mean_sd(a, b)
+    spread = max(sd, 1.0 / (a + b))
+    return m, max(0.0, m - _QUAD_SDS * spread), min(1.0, m + _QUAD_SDS * spread)
+
+
+@njit
 def _prob_greater_quad1(a1, b1, a2, b2):
     """P(X2 > X1) by quadrature over the narrower Beta's mass, split at its mean."""
-    m1, s1 = _beta_mean_sd(a1, b1)
-    m2, s2 = _beta_mean_sd(a2, b2)
+    s1 = _beta_mean_sd(a1, b1)[1]
+    s2 = _beta_mean_sd(a2, b2)[1]
     if s2 <= s1:
         # integral of f2(x) * F1(x)
-        lo = max(0.0, m2 - _QUAD_SDS * s2)
-        hi = min(1.0, m2 + _QUAD_SDS * s2)
-        return _tanh_sinh_piece1(0, lo, m2, a2, b2, a1, b1, False) + _tanh_sinh_piece1(1, hi, m2, a2, b2, a1, b1, False)
+        m, lo, hi = _window1(a2, b2)
+        return _tanh_sinh_piece1(0, lo, m, a2, b2, a1, b1, False) + _tanh_sinh_piece1(1, hi, m, a2, b2, a1, b1, False)
     # integral of f1(x) * (1 - F2(x))
-    lo = max(0.0, m1 - _QUAD_SDS * s1)
-    hi = min(1.0, m1 + _QUAD_SDS * s1)
-    return _tanh_sinh_piece1(0, lo, m1, a1, b1, a2, b2, True) + _tanh_sinh_piece1(1, hi, m1, a1, b1, a2, b2, True)
+    m, lo, hi = _window1(a1, b1)
+    return _tanh_sinh_piece1(0, lo, m, a1, b1, a2, b2, True) + _tanh_sinh_piece1(1, hi, m, a1, b1, a2, b2, True)
 
 
 @njit
