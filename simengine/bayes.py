@@ -391,7 +391,7 @@ def proportion_interval(successes, trials, *, alpha=0.05, method="wilson", prior
     >>> import simengine
     >>> low, high = simengine.proportion_interval(12, 100, method="wilson")
     >>> round(low, 4), round(high, 4)
-    (0.0699, 0.198)
+    (0.07, 0.1981)
     """
     s, t = _counts(successes, trials, "successes", "trials", min_trials=1)
     alpha = check_probability(alpha, "alpha")
