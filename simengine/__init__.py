@@ -10,6 +10,19 @@ try:
 except PackageNotFoundError:  # running from a source tree that was never installed
     __version__ = "0+unknown"
 
+from simengine import targets
+from simengine.bayes import (
+    BayesABResult,
+    BayesPeekingResult,
+    ConfidenceInterval,
+    ProbBestResult,
+    bayes_ab,
+    prob_best,
+    proportion_interval,
+    simulate_bayes_peeking,
+    simulate_coverage,
+)
+from simengine.mcmc import MCMCResult, ess, metropolis_hastings, rhat
 from simengine.multitest import MultipleTestsResult, multipletests, simulate_multiple_testing
 from simengine.permutation import PermutationTestResult, permutation_test
 from simengine.power import PowerTTestResult, SimulatePowerResult, power_ttest, simulate_power
@@ -36,4 +49,19 @@ __all__ = [
     "simulate_peeking",
     "PeekingResult",
     "group_sequential_boundaries",
+    # Bayesian A/B, intervals, MCMC (issue 5)
+    "bayes_ab",
+    "BayesABResult",
+    "prob_best",
+    "ProbBestResult",
+    "proportion_interval",
+    "ConfidenceInterval",
+    "simulate_coverage",
+    "simulate_bayes_peeking",
+    "BayesPeekingResult",
+    "metropolis_hastings",
+    "MCMCResult",
+    "rhat",
+    "ess",
+    "targets",
 ]

@@ -165,3 +165,89 @@ def _make_peeking_floor(quick):
 
 TASKS.append(BenchTask("peeking seed scenario (1000 A/A x 14 looks, t-test)", "sequential", _make_peeking_seed))
 TASKS.append(BenchTask("peeking 10^6 sims vs binomial RNG floor", "sequential", _make_peeking_floor))
+# --------------------------------------------------------------------------- Bayesian A/B and MCMC (issue 5)
+
+
+def _ab_arrays():
+    import numpy as np
+
+    from simengine.bayes import AB_SCENARIOS
+
+    return tuple(np.array([s[i] for s in AB_SCENARIOS]) for i in range(1, 5))
+
+
+def _make_bayes_exact(quick):
+    import simengine
+    from simengine import naive
+
+    sa, na, sb, nb = _ab_arrays()
+    return {
+        "naive": lambda: naive.bayes_ab_mc(sa, na, sb, nb, n_draws=50_000, rng=0),
+        "simengine": lambda: simengine.bayes_ab(sa, na, sb, nb),
+    }
+
+
+def _make_bayes_mc(quick):
+    import simengine
+    from simengine import naive
+    from simengine._rng import as_seed_sequence, block_generators, n_blocks
+    from simengine.bayes import MC_BLOCK
+    from simengine.kernels import bayes as kb
+
+    sa, na, sb, nb = _ab_arrays()
+    n_draws = 50_000 if quick else 1_000_000
+    r = simengine.bayes_ab(sa, na, sb, nb)
+    ss = as_seed_sequence(0)
+
+    def floor():
+        gens = block_generators(ss, n_blocks(n_draws, MC_BLOCK) * len(sa))
+        return kb._beta_draw_floor(r.alpha_a, r.beta_a, r.alpha_b, r.beta_b, n_draws, MC_BLOCK, gens)
+
+    floor()
+    return {
+        "naive": lambda: naive.bayes_ab_mc(sa, na, sb, nb, n_draws=n_draws, rng=0),
+        "floor (beta draws only)": floor,
+        "simengine": lambda: simengine.bayes_ab(sa, na, sb, nb, method="mc", n_draws=n_draws, rng=ss),
+    }
+
+
+def _make_mh(quick):
+    import numpy as np
+
+    import simengine
+    from simengine import naive, targets
+
+    cov = np.array([[1.0, 0.7], [0.7, 1.0]])
+    f = targets.multivariate_normal(np.zeros(2), cov)
+    steps = 2_000 if quick else 10_000
+    return {
+        "naive": lambda: naive.metropolis_hastings_2d(np.zeros(2), cov, np.zeros(2), steps, 1.0, 0),
+        "with diagnostics": lambda: simengine.metropolis_hastings(f, np.zeros(2), n_steps=steps, n_chains=1, rng=0),
+        "simengine": lambda: simengine.metropolis_hastings(
+            f, np.zeros(2), n_steps=steps, n_chains=1, rng=0, diagnostics=False
+        ),
+    }
+
+
+def _make_intervals(quick):
+    import numpy as np
+    from statsmodels.stats.proportion import proportion_confint
+
+    import simengine
+
+    rng = np.random.default_rng(0)
+    n = rng.integers(1, 1000, 10_000 if quick else 100_000)
+    k = rng.integers(0, n + 1)
+    return {
+        "naive": lambda: [proportion_confint(int(a), int(b), method="beta") for a, b in zip(k[:2000], n[:2000])],
+        "statsmodels": lambda: proportion_confint(k, n, method="beta"),
+        "simengine": lambda: simengine.proportion_interval(k, n, method="beta"),
+    }
+
+
+TASKS += [
+    BenchTask("bayes_ab exact, five scenarios (naive: MC 50k draws/arm)", "bayes", _make_bayes_exact),
+    BenchTask("bayes_ab mc, five scenarios", "bayes", _make_bayes_mc),
+    BenchTask("Clopper-Pearson intervals (naive: 2000 scalar calls)", "bayes", _make_intervals),
+    BenchTask("MH 2-D Gaussian rho=0.7, one chain", "mcmc", _make_mh),
+]

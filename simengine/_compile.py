@@ -50,6 +50,26 @@ def _warm_sequential():
 
     simulate_peeking(n_sims=10, n_looks=2, visitors_per_look=5, rng=0)
     group_sequential_boundaries(2)
+def _warm_bayes():
+    import simengine
+
+    simengine.bayes_ab([3, 30], [10, 100], [4, 35], [10, 100])
+    simengine.bayes_ab(3, 10, 4, 10, prior=(0.5, 0.5))  # quadrature branch
+    simengine.bayes_ab(3, 10, 4, 10, method="mc", n_draws=100, rng=0)
+    simengine.prob_best([3, 4, 5], [10, 10, 10], n_draws=100, rng=0)
+    simengine.simulate_coverage(p=0.3, n=10, methods=("wilson",), n_sims=100, rng=0)
+    simengine.simulate_bayes_peeking(n_sims=10, n_looks=2, visitors_per_look=10, rate=0.3, rng=0)
+
+
+def _warm_mcmc():
+    import numpy as np
+
+    import simengine
+    from simengine import targets
+
+    f = targets.multivariate_normal(np.zeros(2), np.eye(2))
+    simengine.metropolis_hastings(f, np.zeros(2), n_steps=20, n_chains=2, rng=0)
+    simengine.metropolis_hastings(f, np.zeros(2), n_steps=20, n_chains=1, rng=0)
 
 
 # name -> warm-up function; later families add themselves here.
@@ -59,6 +79,8 @@ FAMILIES = {
     "hypothesis tests": _warm_hypothesis,
     "sequential testing": _warm_sequential,
 }
+FAMILIES["bayes"] = _warm_bayes
+FAMILIES["mcmc (per log density)"] = _warm_mcmc
 
 
 def warm_family(name: str) -> float:

@@ -1,0 +1,451 @@
+"""Tests for simengine.bayes: exact Beta comparisons, Monte Carlo, intervals, coverage, peeking."""
+import numpy as np
+import pytest
+from hypothesis import assume, given, settings
+from hypothesis import strategies as st
+from numpy.testing import assert_allclose, assert_array_equal
+from scipy import integrate, stats
+
+import simengine
+from simengine._rng import as_seed_sequence, numpy_block_generators
+from simengine.bayes import COVERAGE_BLOCK, MC_BLOCK, PEEKING_BLOCK
+from simengine.kernels import bayes as kb
+from _subproc import run_with_threads
+
+
+# --------------------------------------------------------------------------- references
+
+
+def _mass(a, b, k=40.0):  # mean +- k * max(sd, 1 / (a + b)): see kernels.bayes._window1
+    m = a / (a + b)
+    s = np.sqrt(a * b / ((a + b) ** 2 * (a + b + 1)))
+    spread = max(s, 1.0 / (a + b))
+    return m, s, max(0.0, m - k * spread), min(1.0, m + k * spread)
+
+
+def quad_prob(a1, b1, a2, b2):
+    """P(X2 > X1) by scipy.integrate.quad over the narrower posterior's mass."""
+    m1, s1, lo1, hi1 = _mass(a1, b1)
+    m2, s2, lo2, hi2 = _mass(a2, b2)
+    if s2 <= s1:
+        f = lambda x: stats.beta.pdf(x, a2, b2) * stats.beta.cdf(x, a1, b1)
+        m, s, lo, hi = m2, s2, lo2, hi2
+    else:
+        f = lambda x: stats.beta.pdf(x, a1, b1) * stats.beta.sf(x, a2, b2)
+        m, s, lo, hi = m1, s1, lo1, hi1
+    pts = [m + j * s for j in range(-6, 7) if lo < m + j * s < hi]
+    return integrate.quad(f, lo, hi, points=pts, epsabs=1e-13, epsrel=1e-12, limit=1000)[0]
+
+
+def quad_loss(a1, b1, a2, b2):
+    """E[max(X2 - X1, 0)] = integral of F1(t) (1 - F2(t)) dt, by scipy.integrate.quad."""
+    _, _, lo1, hi1 = _mass(a1, b1)
+    _, _, lo2, hi2 = _mass(a2, b2)
+    lo, hi = min(lo1, lo2), max(hi1, hi2)
+    f = lambda t: stats.beta.cdf(t, a1, b1) * stats.beta.sf(t, a2, b2)
+    pts = list(np.linspace(lo, hi, 40)[1:-1]) if hi > lo else None
+    return integrate.quad(f, lo, hi, points=pts, epsabs=1e-13, epsrel=1e-12, limit=2000)[0] if hi > lo else 0.0
+
+
+POSTERIORS = [
+    (1.0, 1.0, 1.0, 1.0),
+    (11.0, 91.0, 16.0, 86.0),
+    (101.0, 1901.0, 121.0, 1881.0),
+    (0.5, 10.5, 2.5, 8.5),  # Jeffreys prior: half-integer, integer-free -> quadrature
+    (0.5, 0.5, 0.5, 0.5),  # U-shaped densities, both endpoints singular
+    (3.3, 7.1, 4.2, 5.9),
+    (1.0, 40.0, 3.0, 2.0),  # far apart
+    (20001.5, 180001.5, 20051.5, 179951.5),  # large, no integer
+    (25001.0, 975001.0, 25101.0, 974901.0),  # long sum: walked from its largest term
+    (1_500_001.0, 28_500_001.0, 1_501_001.0, 28_499_001.0),  # shortest sum > MAX_TERMS -> quadrature
+    (5.0, 200000.0, 9.0, 150000.0),  # very different widths
+]
+
+
+@pytest.mark.parametrize("params", POSTERIORS)
+def test_exact_matches_quad(params):
+    res = simengine.bayes_ab(0, 0, 0, 0, prior=[params[:2]])  # shapes only; real check below
+    assert res.prob_b_better.shape == (1,)
+    out = kb._bayes_ab_exact_serial(*(np.array([v]) for v in params))[0]
+    assert_array_equal(out, kb._bayes_ab_exact(*(np.array([v]) for v in params))[0])
+    assert_allclose(out[0], quad_prob(*params), atol=1e-9, rtol=0)
+    a1, b1, a2, b2 = params
+    assert_allclose(out[1], quad_loss(a1, b1, a2, b2), atol=1e-9, rtol=1e-7)
+    assert_allclose(out[2], quad_loss(a2, b2, a1, b1), atol=1e-9, rtol=1e-7)
+
+
+def test_exact_public_matches_quad_with_counts():
+    # counts -> posteriors through the public layer, uniform and Jeffreys priors
+    sa, ta, sb, tb = np.array([10, 100, 0, 7]), np.array([100, 2000, 50, 7]), np.array([15, 120, 3, 0]), np.array([100, 2000, 60, 9])
+    res = simengine.bayes_ab(sa, ta, sb, tb, prior=[(1, 1), (0.5, 0.5)])
+    for j, (pa, pb) in enumerate([(1, 1), (0.5, 0.5)]):
+        for i in range(4):
+            ref = quad_prob(pa + sa[i], pb + ta[i] - sa[i], pa + sb[i], pb + tb[i] - sb[i])
+            assert_allclose(res.prob_b_better[j, i], ref, atol=1e-9)
+    assert_allclose(res.alpha_a[1], 0.5 + sa)
+    assert_allclose(res.beta_b[0], 1 + tb - sb)
+
+
+def test_exact_closed_forms():
+    # Uniform vs uniform: P = 1/2, E[max(B - A, 0)] = 1/6.  Beta(2,1) vs U: P = E[B] = 2/3.
+    r = simengine.bayes_ab(0, 0, 0, 0)
+    assert_allclose([r.prob_b_better, r.expected_loss_a, r.expected_loss_b], [0.5, 1 / 6, 1 / 6], atol=1e-15)
+    r = simengine.bayes_ab(0, 0, 1, 1)
+    assert_allclose(r.prob_b_better, 2 / 3, atol=1e-15)
+    # E[max(B - A, 0)] with B ~ Beta(2,1), A ~ U: integral of t (1 - t^2) dt = 1/4
+    assert_allclose(r.expected_loss_a, 0.25, atol=1e-15)
+    assert_allclose(r.expected_loss_b, 0.25 - (2 / 3 - 1 / 2), atol=1e-15)
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.floats(0.05, 50), st.floats(0.05, 1e6), st.floats(0.05, 1e6))
+def test_quadrature_closed_form_power_cdf(alpha, a, b):
+    # X1 ~ Beta(alpha, 1) has CDF x**alpha, so P(X2 > X1) = E[X2**alpha] = B(a + alpha, b) / B(a, b):
+    # an exact reference for the quadrature, including densities piled against 0 or 1 (a or b < 1).
+    # mpmath, because scipy's betaln differences lose ~1e-9 at a ~ 1e6.
+    import mpmath
+
+    with mpmath.workdps(40):
+        log_ratio = mpmath.log(mpmath.beta(a + alpha, b)) - mpmath.log(mpmath.beta(a, b))
+        ref, comp = float(mpmath.exp(log_ratio)), float(-mpmath.expm1(log_ratio))
+    assert_allclose(kb._prob_greater_quad1(alpha, 1.0, a, b), ref, atol=1e-9, rtol=1e-9)
+    # and with the arms' roles swapped (the other arm becomes the integration variable)
+    assert_allclose(kb._prob_greater_quad1(a, b, alpha, 1.0), comp, atol=1e-9)
+
+
+def test_sum_and_quadrature_branches_agree():
+    # the same posteriors either side of MAX_TERMS, and the quadrature directly
+    for base in (kb.MAX_TERMS - 1.0, kb.MAX_TERMS + 1.0):
+        a1, b1, a2, b2 = base, base * 19.0, base + 40.0, base * 19.0 - 40.0
+        assert_allclose(kb._prob_greater1(a1, b1, a2, b2), kb._prob_greater_quad1(a1, b1, a2, b2), atol=1e-11)
+    for params in POSTERIORS[:4]:
+        assert_allclose(kb._prob_greater1(*params), kb._prob_greater_quad1(*params), atol=1e-11)
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    st.integers(1, 3000), st.integers(1, 3000), st.integers(1, 3000), st.integers(1, 3000)
+)
+def test_every_exact_sum_identity_agrees(a1, b1, a2, b2):
+    # four sums (over a1, b1, a2, b2) and the quadrature give the same probability
+    s = [
+        kb._miller_sum1(a1, b1, a2, b2),
+        kb._miller_sum1(b2, a2, b1, a1),
+        1.0 - kb._miller_sum1(a2, b2, a1, b1),
+        1.0 - kb._miller_sum1(b1, a1, b2, a2),
+        kb._prob_greater_quad1(float(a1), float(b1), float(a2), float(b2)),
+    ]
+    assert_allclose(s, s[0], atol=1e-10, rtol=0)
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.floats(0.3, 400), st.floats(0.3, 400), st.integers(1, 400), st.floats(0.3, 400))
+def test_one_pass_shifted_sums(p, q, r, s):
+    # the four "parameter + 1" sums from one pass equal the sums computed afresh
+    out = kb._miller_sums1(p, q, float(r), s)
+    direct = [kb._miller_sum1(p, q, r, s), kb._miller_sum1(p + 1, q, r, s), kb._miller_sum1(p, q + 1, r, s),
+              kb._miller_sum1(p, q, r + 1, s), kb._miller_sum1(p, q, r, s + 1)]
+    assert_allclose(out, direct, rtol=1e-11, atol=1e-14)
+    assert_allclose(direct[0], quad_prob(p, q, r, s), atol=1e-9)
+
+
+def test_large_counts_finite_and_sane():
+    # 10^7 visitors per arm: finite, in [0, 1], and close to the normal approximation
+    n = 10_000_000
+    sa, sb = 500_000, 501_500
+    r = simengine.bayes_ab(sa, n, sb, n)
+    pa, pb = (1 + sa) / (n + 2), (1 + sb) / (n + 2)
+    sd = np.sqrt(pa * (1 - pa) / n + pb * (1 - pb) / n)
+    assert np.isfinite([r.prob_b_better, r.expected_loss_a, r.expected_loss_b]).all()
+    assert_allclose(r.prob_b_better, stats.norm.cdf((pb - pa) / sd), atol=1e-4)
+    assert_allclose(r.prob_b_better, quad_prob(1 + sa, 1 + n - sa, 1 + sb, 1 + n - sb), atol=1e-9)
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.integers(0, 400), st.integers(0, 400), st.integers(1, 400), st.integers(1, 400),
+       st.sampled_from([(1.0, 1.0), (0.5, 0.5), (2.0, 30.0)]))
+def test_swapping_arms(sa, sb, fa, fb, prior):
+    r = simengine.bayes_ab(sa, sa + fa, sb, sb + fb, prior=prior)
+    s = simengine.bayes_ab(sb, sb + fb, sa, sa + fa, prior=prior)
+    assert_allclose(r.prob_b_better + s.prob_b_better, 1.0, atol=1e-10)
+    assert_allclose(r.expected_loss_a, s.expected_loss_b, atol=1e-12)
+    assert_allclose(r.expected_loss_b, s.expected_loss_a, atol=1e-12)
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.integers(0, 500), st.integers(10, 500), st.integers(0, 499), st.integers(10, 500))
+def test_monotone_in_successes_b(sa, na, sb, nb):
+    assume(sa <= na and sb < nb)
+    lo = simengine.bayes_ab(sa, na, sb, nb)
+    hi = simengine.bayes_ab(sa, na, sb + 1, nb)
+    assert hi.prob_b_better >= lo.prob_b_better - 1e-12
+    assert hi.expected_loss_b <= lo.expected_loss_b + 1e-12
+    assert hi.expected_loss_a >= lo.expected_loss_a - 1e-12
+
+
+def test_mc_within_4se_of_exact():
+    sa, ta, sb, tb = [120, 30, 5, 500], [2400, 400, 60, 10000], [145, 28, 9, 540], [2400, 400, 60, 10000]
+    priors = [(1, 1), (0.5, 0.5), (20, 380)]
+    ex = simengine.bayes_ab(sa, ta, sb, tb, prior=priors)
+    mc = simengine.bayes_ab(sa, ta, sb, tb, prior=priors, method="mc", n_draws=50_000, rng=2024)
+    for name in ("prob_b_better", "expected_loss_a", "expected_loss_b"):
+        diff = np.abs(getattr(mc, name) - getattr(ex, name))
+        assert (diff <= 4 * getattr(mc, name + "_se")).all(), name
+        assert (getattr(mc, name + "_se") > 0).all()
+    assert mc.n_draws == 50_000 and mc.method == "mc"
+
+
+def _replay_mc(a1, b1, a2, b2, n_draws, seed):
+    bps = -(-n_draws // MC_BLOCK)
+    gens = numpy_block_generators(as_seed_sequence(seed), bps * len(a1))
+    out = np.zeros((len(a1), 5))
+    for j, g in enumerate(gens):
+        i = j // bps
+        for _ in range(min(MC_BLOCK, n_draws - (j % bps) * MC_BLOCK)):
+            x, y = g.beta(a1[i], b1[i]), g.beta(a2[i], b2[i])
+            d = y - x
+            out[i] += [1, d, d * d, 0, 0] if d > 0 else [0, 0, 0, -d, d * d]
+    return out
+
+
+def test_mc_numpy_replay():
+    n_draws = MC_BLOCK + 300  # two blocks, the second short
+    r = simengine.bayes_ab([3, 40], [20, 300], [5, 44], [20, 300], method="mc", n_draws=n_draws, rng=7)
+    ref = _replay_mc(r.alpha_a, r.beta_a, r.alpha_b, r.beta_b, n_draws, 7)
+    assert_array_equal(r.prob_b_better, ref[:, 0] / n_draws)
+    assert_allclose(r.expected_loss_a, ref[:, 1] / n_draws, rtol=1e-12)
+    assert_allclose(r.expected_loss_b, ref[:, 3] / n_draws, rtol=1e-12)
+
+
+def test_prob_best_against_exact_two_arms_and_replay():
+    # with two arms, prob_best = (1 - P(B > A), P(B > A)) and expected losses match bayes_ab
+    pb = simengine.prob_best([30, 41], [500, 520], n_draws=60_000, rng=3)
+    ex = simengine.bayes_ab(30, 500, 41, 520)
+    assert abs(pb.prob_best[1] - ex.prob_b_better) <= 4 * pb.prob_best_se[1]
+    assert_allclose(pb.prob_best.sum(), 1.0)
+    assert abs(pb.expected_loss[0] - ex.expected_loss_a) <= 4 * pb.expected_loss_se[0]
+    assert abs(pb.expected_loss[1] - ex.expected_loss_b) <= 4 * pb.expected_loss_se[1]
+    # three arms: NumPy replay of the kernel
+    s, t = np.array([10, 12, 9]), np.array([100, 100, 100])
+    r = simengine.prob_best(s, t, n_draws=5000, rng=11)
+    gens = numpy_block_generators(as_seed_sequence(11), -(-5000 // MC_BLOCK))
+    wins = np.zeros(3)
+    loss = np.zeros(3)
+    for j, g in enumerate(gens):
+        for _ in range(min(MC_BLOCK, 5000 - j * MC_BLOCK)):
+            x = np.array([g.beta(1 + s[m], 1 + t[m] - s[m]) for m in range(3)])
+            wins[np.argmax(x)] += 1
+            loss += x.max() - x
+    assert_array_equal(r.prob_best, wins / 5000)
+    assert_allclose(r.expected_loss, loss / 5000, rtol=1e-12)
+
+
+def test_thread_invariance():
+    code = (
+        "import simengine\n"
+        "r = simengine.bayes_ab([5, 50], [40, 400], [7, 61], [40, 400], method='mc', n_draws=20000, rng=5)\n"
+        "q = simengine.prob_best([5, 7, 6], [40, 40, 40], n_draws=20000, rng=5)\n"
+        "c = simengine.simulate_coverage(p=0.2, n=[10, 30], n_sims=20000, rng=5)\n"
+        "k = simengine.simulate_bayes_peeking(n_sims=600, n_looks=4, visitors_per_look=50, rate=0.2, rng=5)\n"
+        "result = (r.prob_b_better, r.expected_loss_a, q.prob_best, q.expected_loss, c.coverage.to_numpy(),"
+        " c.mean_width.to_numpy(), k.first_crossing, k.final_prob_b_better)\n"
+    )
+    one, two = run_with_threads(code, 1), run_with_threads(code, 2)
+    for x, y in zip(one, two):
+        assert_array_equal(x, y)
+
+
+def test_bayes_ab_iv():
+    with pytest.raises(ValueError, match="`successes_a` must be <= `trials_a`"):
+        simengine.bayes_ab(5, 4, 1, 10)
+    with pytest.raises(ValueError, match="`trials_b` must be >= 0"):
+        simengine.bayes_ab(1, 4, 0, -1)
+    with pytest.raises(ValueError, match="`successes_a` must contain whole numbers"):
+        simengine.bayes_ab(1.5, 4, 1, 4)
+    with pytest.raises(TypeError, match="`successes_b` must be array-like of integers"):
+        simengine.bayes_ab(1, 4, "a", 4)
+    with pytest.raises(ValueError, match="do not broadcast"):
+        simengine.bayes_ab([1, 2], [4, 4], [1, 2, 3], [4, 4, 4])
+    with pytest.raises(ValueError, match="`method` must be one of"):
+        simengine.bayes_ab(1, 4, 1, 4, method="quad")
+    with pytest.raises(ValueError, match="`prior` parameters must be finite and > 0"):
+        simengine.bayes_ab(1, 4, 1, 4, prior=(0, 1))
+    with pytest.raises(ValueError, match="`prior` must be a pair"):
+        simengine.bayes_ab(1, 4, 1, 4, prior=(1, 1, 1))
+    with pytest.raises(TypeError, match="`prior` must be a pair"):
+        simengine.bayes_ab(1, 4, 1, 4, prior="flat")
+    with pytest.raises(ValueError, match="`n_draws` must be an integer >= 1"):
+        simengine.bayes_ab(1, 4, 1, 4, method="mc", n_draws=0)
+    with pytest.raises(TypeError, match="`rng` must be None"):
+        simengine.bayes_ab(1, 4, 1, 4, method="mc", rng="seed")
+
+
+def test_prob_best_iv():
+    with pytest.raises(ValueError, match="at least 2 arms"):
+        simengine.prob_best([1], [10])
+    with pytest.raises(ValueError, match="`successes` must be <= `trials`"):
+        simengine.prob_best([11, 1], [10, 10])
+    with pytest.raises(ValueError, match="`n_draws` must be an integer >= 1"):
+        simengine.prob_best([1, 1], [10, 10], n_draws=-5)
+    with pytest.raises(ValueError, match="`prior` must be a pair"):
+        simengine.prob_best([1, 1], [10, 10], prior=[(1, 1), (2, 2)])
+
+
+# --------------------------------------------------------------------------- intervals
+
+
+@pytest.mark.parametrize("method", ["normal", "wilson", "agresti_coull", "beta", "jeffreys"])
+@pytest.mark.parametrize("alpha", [0.01, 0.05, 0.2])
+def test_interval_matches_statsmodels(method, alpha):
+    from statsmodels.stats.proportion import proportion_confint
+
+    for n in (1, 2, 7, 50, 1000):
+        k = np.arange(n + 1)
+        low, high = simengine.proportion_interval(k, n, alpha=alpha, method=method)
+        l2, h2 = proportion_confint(k, n, alpha=alpha, method=method)
+        assert_allclose(low, l2, atol=1e-10, rtol=0)
+        assert_allclose(high, h2, atol=1e-10, rtol=0)
+    # scalar in, floats out, like statsmodels
+    low, high = simengine.proportion_interval(3, 17, alpha=alpha, method=method)
+    assert isinstance(low, float)
+    assert_allclose((low, high), proportion_confint(3, 17, alpha=alpha, method=method), atol=1e-10)
+
+
+def test_bayes_interval_is_posterior_quantiles():
+    k, n = np.array([0, 3, 10, 20]), np.array([20, 20, 20, 20])
+    low, high = simengine.proportion_interval(k, n, method="bayes", prior=(2.0, 5.0), alpha=0.1)
+    ref = stats.beta.interval(0.9, 2.0 + k, 5.0 + n - k)
+    assert_allclose(low, ref[0], rtol=1e-12)
+    assert_allclose(high, ref[1], rtol=1e-12)
+    j = simengine.proportion_interval(k, n, method="jeffreys")
+    b = simengine.proportion_interval(k, n, method="bayes", prior=(0.5, 0.5))
+    assert_allclose(j, b, rtol=1e-14)
+
+
+def test_proportion_interval_iv():
+    with pytest.raises(ValueError, match="`method` must be one of"):
+        simengine.proportion_interval(1, 10, method="wald")
+    with pytest.raises(ValueError, match="`alpha` must be in"):
+        simengine.proportion_interval(1, 10, alpha=1.5)
+    with pytest.raises(ValueError, match="`trials` must be >= 1"):
+        simengine.proportion_interval(0, 0)
+    with pytest.raises(ValueError, match="`successes` must be <= `trials`"):
+        simengine.proportion_interval(11, 10)
+    with pytest.raises(ValueError, match="`prior` parameters must be finite and > 0"):
+        simengine.proportion_interval(1, 10, method="bayes", prior=(1, -1))
+
+
+def test_exact_coverage_matches_independent_sum():
+    from statsmodels.stats.proportion import proportion_confint
+
+    df = simengine.simulate_coverage(p=[0.03, 0.3], n=[15, 80], methods=("wilson", "beta"), n_sims=1000, rng=0)
+    for row in df.itertuples():
+        k = np.arange(row.n + 1)
+        lo, hi = proportion_confint(k, row.n, method=row.method)
+        pmf = stats.binom.pmf(k, row.n, row.p)
+        assert_allclose(row.exact_coverage, pmf[(lo <= row.p) & (row.p <= hi)].sum(), atol=1e-12)
+        assert_allclose(row.exact_mean_width, (pmf * (hi - lo)).sum(), atol=1e-12)
+
+
+def test_coverage_mc_within_4se_and_clopper_pearson_conservative():
+    p = np.array([0.01, 0.05, 0.2, 0.5])
+    df = simengine.simulate_coverage(p=p, n=[10, 40, 150], methods=("normal", "wilson", "beta", "jeffreys", "bayes"),
+                                     n_sims=40_000, rng=99)
+    assert len(df) == 4 * 3 * 5
+    assert (np.abs(df.coverage - df.exact_coverage) <= 4 * df.coverage_se + 1e-12).all()
+    assert (np.abs(df.mean_width - df.exact_mean_width) <= 4 * df.mean_width_se + 1e-12).all()
+    cp = df[df.method == "beta"]
+    assert (cp.exact_coverage >= 0.95 - 1e-12).all()
+    assert (cp.coverage >= 0.95 - 4 * cp.coverage_se).all()
+    # the Wald interval is known to undercover badly at small n p (Brown, Cai & DasGupta 2001)
+    wald = df[(df.method == "normal") & (df.p == 0.01) & (df.n == 10)]
+    assert float(wald.exact_coverage.iloc[0]) < 0.2
+
+
+def test_coverage_numpy_replay():
+    df = simengine.simulate_coverage(p=[0.3], n=[12], methods=("wilson",), n_sims=COVERAGE_BLOCK + 10, rng=4)
+    gens = numpy_block_generators(as_seed_sequence(4), 2)
+    lo, hi = simengine.proportion_interval(np.arange(13), 12, method="wilson")
+    ks = np.concatenate([g.binomial(12, 0.3, size=m) for g, m in zip(gens, (COVERAGE_BLOCK, 10))])
+    # scalar draws in the kernel and vector draws here come from the same stream
+    assert_allclose(df.coverage.iloc[0], np.mean((lo[ks] <= 0.3) & (0.3 <= hi[ks])), rtol=1e-15)
+    assert_allclose(df.mean_width.iloc[0], np.mean(hi[ks] - lo[ks]), rtol=1e-12)
+
+
+def test_simulate_coverage_iv():
+    with pytest.raises(ValueError, match="`p` must be in"):
+        simengine.simulate_coverage(p=1.5, n=10)
+    with pytest.raises(ValueError, match="`n` must be >= 1"):
+        simengine.simulate_coverage(p=0.5, n=0)
+    with pytest.raises(ValueError, match="`methods` must be one of"):
+        simengine.simulate_coverage(p=0.5, n=10, methods=("wald",))
+    with pytest.raises(ValueError, match="`n_sims` must be an integer >= 1"):
+        simengine.simulate_coverage(p=0.5, n=10, n_sims=0)
+    with pytest.raises(ValueError, match="`alpha` must be in"):
+        simengine.simulate_coverage(p=0.5, n=10, alpha=0)
+
+
+# --------------------------------------------------------------------------- peeking
+
+
+def _exact_final_rate(n, rate, threshold, prior=(1.0, 1.0)):
+    k = np.arange(n + 1)
+    sa, sb = np.meshgrid(k, k, indexing="ij")
+    p = kb._bayes_ab_exact(
+        np.ascontiguousarray(prior[0] + sa.ravel(), dtype=float), np.ascontiguousarray(prior[1] + n - sa.ravel(), dtype=float),
+        np.ascontiguousarray(prior[0] + sb.ravel(), dtype=float), np.ascontiguousarray(prior[1] + n - sb.ravel(), dtype=float),
+    )[:, 0].reshape(sa.shape)
+    pmf = stats.binom.pmf(k, n, rate)
+    return float(pmf @ (p > threshold) @ pmf)
+
+
+def test_peeking_final_rate_matches_exact_and_peeking_inflates():
+    res = simengine.simulate_bayes_peeking(n_sims=20_000, n_looks=5, visitors_per_look=40, rate=0.15, rng=8)
+    exact = _exact_final_rate(200, 0.15, 0.95)
+    assert abs(res.prob_declare_final - exact) <= 4 * res.prob_declare_final_se
+    assert res.prob_declare_peeking > res.prob_declare_final + 4 * res.prob_declare_peeking_se
+    assert res.stop_look_counts.sum() == np.count_nonzero(res.first_crossing)
+    # one look: peeking and final coincide
+    one = simengine.simulate_bayes_peeking(n_sims=2000, n_looks=1, visitors_per_look=100, rate=0.3, rng=1)
+    assert one.prob_declare_peeking == one.prob_declare_final
+
+
+def test_peeking_numpy_replay_and_lift():
+    n_sims, looks, v = PEEKING_BLOCK + 20, 3, 30
+    res = simengine.simulate_bayes_peeking(n_sims=n_sims, n_looks=looks, visitors_per_look=v, rate=0.2, lift=0.05,
+                                           threshold=0.9, prior=(2.0, 8.0), rng=12)
+    gens = numpy_block_generators(as_seed_sequence(12), 2)
+    first = np.zeros(n_sims, dtype=np.int64)
+    final = np.zeros(n_sims)
+    for j, g in enumerate(gens):
+        for r in range(j * PEEKING_BLOCK, min((j + 1) * PEEKING_BLOCK, n_sims)):
+            sa = sb = n = 0
+            for look in range(1, looks + 1):
+                sa += g.binomial(v, 0.2)
+                sb += g.binomial(v, 0.25)
+                n += v
+                pb = kb._prob_greater1(2.0 + sa, 8.0 + n - sa, 2.0 + sb, 8.0 + n - sb)
+                if first[r] == 0 and pb > 0.9:
+                    first[r] = look
+                final[r] = pb
+    assert_array_equal(res.first_crossing, first)
+    assert_allclose(res.final_prob_b_better, final, rtol=1e-14)
+    aa = simengine.simulate_bayes_peeking(n_sims=n_sims, n_looks=looks, visitors_per_look=v, rate=0.2,
+                                          threshold=0.9, prior=(2.0, 8.0), rng=12)
+    assert res.prob_declare_peeking > aa.prob_declare_peeking
+
+
+def test_simulate_bayes_peeking_iv():
+    kw = dict(n_sims=10, n_looks=2, visitors_per_look=10, rate=0.1)
+    with pytest.raises(ValueError, match="`n_looks` must be an integer >= 1"):
+        simengine.simulate_bayes_peeking(**{**kw, "n_looks": 0})
+    with pytest.raises(ValueError, match="`rate` must be in"):
+        simengine.simulate_bayes_peeking(**{**kw, "rate": 1.2})
+    with pytest.raises(ValueError, match="`rate` \\+ `lift` must be in"):
+        simengine.simulate_bayes_peeking(**{**kw, "lift": 0.95})
+    with pytest.raises(ValueError, match="`threshold` must be in"):
+        simengine.simulate_bayes_peeking(**{**kw, "threshold": 1.0})
+    with pytest.raises(TypeError, match="`visitors_per_look` must be an integer"):
+        simengine.simulate_bayes_peeking(**{**kw, "visitors_per_look": 2.5})
+    with pytest.raises(ValueError, match="`prior` parameters"):
+        simengine.simulate_bayes_peeking(**kw, prior=(1, 0))

@@ -1,0 +1,300 @@
+"""Tests for simengine.mcmc (Metropolis-Hastings, R-hat, ESS) and simengine.targets."""
+import math
+import warnings
+
+import numba
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from numpy.testing import assert_allclose, assert_array_equal
+from scipy import stats
+from scipy.special import logsumexp
+
+import simengine
+from simengine import targets
+from simengine._rng import as_seed_sequence, numpy_block_generators
+from _subproc import run_with_threads
+
+RHO = 0.7
+COV = np.array([[1.0, RHO], [RHO, 1.0]])
+GAUSS = targets.multivariate_normal([0.0, 0.0], COV)
+
+
+@numba.njit
+def _nan_far(x):
+    return np.nan if x[0] > 2.0 else -0.5 * x[0] * x[0]
+
+
+@numba.njit
+def _raise_far(x):
+    if x[0] > 2.0:
+        raise ValueError("density undefined beyond 2")
+    return -0.5 * x[0] * x[0]
+
+
+@numba.njit
+def _returns_array(x):
+    return x * 2.0
+
+
+@numba.njit
+def _half_line(x):
+    return -x[0] if x[0] > 0.0 else -np.inf
+
+
+# --------------------------------------------------------------------------- diagnostics vs arviz
+
+
+def _arviz():
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        import arviz
+
+    return arviz
+
+
+def _ar1(rng, chains, draws, phi, offsets=0.0):
+    x = np.empty((chains, draws))
+    x[:, 0] = rng.standard_normal(chains)
+    e = rng.standard_normal((chains, draws))
+    for t in range(1, draws):
+        x[:, t] = phi * x[:, t - 1] + math.sqrt(1 - phi * phi) * e[:, t]
+    return x + offsets
+
+
+@pytest.mark.parametrize(
+    "chains,draws,phi,offset",
+    [(4, 1000, 0.0, 0.0), (4, 1001, 0.9, 0.0), (2, 300, 0.5, 0.0), (1, 500, 0.3, 0.0), (4, 400, 0.95, 0.0),
+     (3, 250, 0.2, np.array([[0.0], [0.0], [1.5]]))],
+)
+def test_rhat_ess_match_arviz(chains, draws, phi, offset):
+    az = _arviz()
+    x = _ar1(np.random.default_rng(draws + chains), chains, draws, phi, offset)
+    if chains > 1:  # arviz refuses one chain; we return its split R-hat, as Stan does
+        assert_allclose(simengine.rhat(x), float(az.rhat(x, method="rank")), rtol=1e-10)
+    else:
+        assert 0.99 < simengine.rhat(x) < 1.02
+    assert_allclose(simengine.ess(x), float(az.ess(x, method="bulk")), rtol=1e-10)
+
+
+def test_rhat_ess_match_arviz_with_ties_and_params():
+    az = _arviz()
+    rng = np.random.default_rng(5)
+    x = np.stack([rng.poisson(3.0, (4, 200)).astype(float), _ar1(rng, 4, 200, 0.6)], axis=-1)
+    r, e = simengine.rhat(x), simengine.ess(x)
+    assert r.shape == e.shape == (2,)
+    for j in range(2):
+        assert_allclose(r[j], float(az.rhat(x[:, :, j], method="rank")), rtol=1e-10)
+        assert_allclose(e[j], float(az.ess(x[:, :, j], method="bulk")), rtol=1e-10)
+
+
+def test_ess_independent_draws_near_total_and_constant_chain():
+    x = np.random.default_rng(1).standard_normal((4, 2000))
+    assert 0.85 * 8000 < simengine.ess(x) < 1.15 * 8000
+    assert simengine.ess(np.ones((2, 50))) == 100.0
+    assert math.isnan(simengine.rhat(np.array([[1.0, 2.0, np.nan, 3.0, 4.0]])))
+
+
+@settings(max_examples=20, deadline=None)
+@given(st.integers(0, 10_000), st.integers(-8, 8), st.permutations(range(3)))
+def test_diagnostics_invariant_to_monotone_maps(seed, power, order):
+    # both are rank based: increasing maps and the order of chains leave them unchanged
+    # (scaling by powers of two, so that rounding cannot create ties in |x - median|)
+    x = _ar1(np.random.default_rng(seed), 3, 120, 0.5)
+    assert_allclose(simengine.rhat(2.0**power * x[list(order)]), simengine.rhat(x), rtol=1e-12)
+    assert_allclose(simengine.ess(np.exp(x)), simengine.ess(x), rtol=1e-12)
+
+
+def test_rhat_iv():
+    with pytest.raises(ValueError, match="at least 4 draws"):
+        simengine.rhat(np.zeros((2, 3)))
+    with pytest.raises(ValueError, match="`samples` must be 1-D or 2-D or 3-D"):
+        simengine.rhat(np.zeros((2, 3, 4, 5)))
+    with pytest.raises(TypeError, match="`samples` must contain real numbers"):
+        simengine.rhat(np.array([["a"] * 5]))
+
+
+def test_ess_iv():
+    with pytest.raises(ValueError, match="at least 4 draws"):
+        simengine.ess(np.zeros(3))
+    with pytest.raises(ValueError, match="`samples` must not be empty"):
+        simengine.ess(np.zeros((2, 0)))
+
+
+# --------------------------------------------------------------------------- targets
+
+
+def test_multivariate_normal_matches_scipy():
+    mean, cov = np.array([1.0, -2.0, 0.5]), np.array([[2.0, 0.3, 0.1], [0.3, 1.0, -0.2], [0.1, -0.2, 0.5]])
+    f = targets.multivariate_normal(mean, cov)
+    for x in np.random.default_rng(0).normal(size=(5, 3)):
+        assert_allclose(f(x), stats.multivariate_normal(mean, cov).logpdf(x), rtol=1e-12)
+
+
+def test_mixture_matches_scipy_and_banana_moments():
+    w, means = np.array([0.2, 0.8]), np.array([[-2.0, 0.0], [2.0, 1.0]])
+    covs = np.array([np.eye(2), [[1.0, 0.5], [0.5, 2.0]]])
+    f = targets.mixture(w * 3, means, covs)  # unnormalised weights are normalised
+    for x in np.random.default_rng(1).normal(size=(5, 2)) * 3:
+        ref = logsumexp([np.log(w[i]) + stats.multivariate_normal(means[i], covs[i]).logpdf(x) for i in range(2)])
+        assert_allclose(f(x), ref, rtol=1e-12)
+    # banana: the twist has unit Jacobian, so it is x1 ~ N(0, s^2), x2 | x1 ~ N(b (x1^2 - s^2), a^2)
+    b, a, s = 0.05, 1.5, 4.0
+    g = targets.banana(b=b, a=a, sigma1=s)
+    for x in np.random.default_rng(2).normal(size=(5, 2)) * 3:
+        ref = stats.norm.logpdf(x[0], 0, s) + stats.norm.logpdf(x[1], b * (x[0] ** 2 - s * s), a)
+        assert_allclose(g(x), ref, rtol=1e-12)
+
+
+def test_targets_iv():
+    with pytest.raises(ValueError, match="`cov` must be positive definite"):
+        targets.multivariate_normal([0.0, 0.0], [[1.0, 2.0], [2.0, 1.0]])
+    with pytest.raises(ValueError, match="`cov` must have shape"):
+        targets.multivariate_normal([0.0, 0.0], np.eye(3))
+    with pytest.raises(ValueError, match="`cov` must be symmetric"):
+        targets.multivariate_normal([0.0, 0.0], [[1.0, 0.1], [0.0, 1.0]])
+    with pytest.raises(ValueError, match="`a` must be in"):
+        targets.banana(a=0.0)
+    with pytest.raises(ValueError, match="`weights` must be positive"):
+        targets.mixture([1.0, 0.0], [[0.0], [1.0]], [[[1.0]], [[1.0]]])
+    with pytest.raises(ValueError, match="`covs` must have shape"):
+        targets.mixture([1.0, 1.0], [[0.0], [1.0]], [[[1.0]]])
+
+
+# --------------------------------------------------------------------------- sampler
+
+
+def _within_4se(values, target):
+    """|mean(values) - target| <= 4 SE with the SE from values' bulk ESS; values (chains, draws)."""
+    se = values.std() / math.sqrt(simengine.ess(values))
+    return abs(values.mean() - target) <= 4 * se
+
+
+def test_mh_correlated_gaussian_moments():
+    res = simengine.metropolis_hastings(GAUSS, np.zeros(2), n_steps=25_000, burn_in=2000, proposal_scale=1.6,
+                                        n_chains=4, rng=2024)
+    x = res.samples
+    assert x.shape == (4, 23_000, 2)
+    assert np.all(res.rhat < 1.01)
+    assert np.all(res.ess > 2000)
+    assert np.all((res.acceptance_rate > 0.2) & (res.acceptance_rate < 0.6))
+    for j in range(2):
+        assert _within_4se(x[:, :, j], 0.0)
+        assert _within_4se(x[:, :, j] ** 2, 1.0)  # variance, the mean being 0
+    assert _within_4se(x[:, :, 0] * x[:, :, 1], RHO)  # covariance = correlation here
+    # kept log densities are the target's at the kept states
+    some = x[1, :50]
+    assert_allclose(res.log_density[1, :50], [GAUSS(np.ascontiguousarray(v)) for v in some], rtol=1e-13)
+
+
+def test_mh_adapt_reaches_target_and_uses_cov():
+    res = simengine.metropolis_hastings(GAUSS, np.zeros((3, 2)) + [[0.0], [1.0], [-1.0]], n_steps=12_000,
+                                        burn_in=4000, proposal_scale=0.05, proposal_cov=COV, adapt=True, rng=3)
+    assert res.samples.shape == (3, 8000, 2)
+    assert np.all(np.abs(res.acceptance_rate - 0.234) < 0.06)
+    assert np.all(res.proposal_scale > 0.5)  # grew from a far too small start
+    thin = simengine.metropolis_hastings(GAUSS, np.zeros(2), n_steps=1001, burn_in=1, thin=7, n_chains=2, rng=3)
+    assert thin.samples.shape == (2, 1000 // 7, 2)
+    quiet = simengine.metropolis_hastings(GAUSS, np.zeros(2), n_steps=1001, burn_in=1, thin=7, n_chains=2, rng=3,
+                                          diagnostics=False)
+    assert_array_equal(quiet.samples, thin.samples)
+    assert np.isnan(quiet.ess).all() and np.isnan(quiet.rhat).all()
+    r, e = simengine.rhat(thin.samples), simengine.ess(thin.samples)
+    assert_allclose(thin.rhat, r, rtol=1e-14)
+    assert_allclose(thin.ess, e, rtol=1e-14)
+
+
+def _replay(log_density, x0, chol, scale, n_steps, burn_in, thin, adapt, seed):
+    """Plain NumPy/Python replay of kernels.mcmc._mh_chains."""
+    gens = numpy_block_generators(as_seed_sequence(seed), x0.shape[0])
+    chains = []
+    for c, g in enumerate(gens):
+        x = x0[c].copy()
+        lp = log_density(x)
+        log_s, s = math.log(scale), scale
+        kept = []
+        for t in range(n_steps):
+            z = np.array([g.standard_normal() for _ in range(x.size)])
+            prop = x + s * (chol @ z)
+            u = g.random()
+            lp_new = log_density(prop)
+            ratio = lp_new - lp
+            if ratio >= 0 or (u > 0 and math.log(u) < ratio):
+                x, lp = prop, lp_new
+            if t < burn_in:
+                if adapt:
+                    log_s += ((1.0 if ratio >= 0 else math.exp(ratio)) - 0.234) / (t + 1.0) ** 0.6
+                    s = math.exp(log_s)
+            elif (t - burn_in + 1) % thin == 0:
+                kept.append(x.copy())
+        chains.append(kept)
+    return np.array(chains)
+
+
+@pytest.mark.parametrize("adapt,thin", [(False, 1), (True, 3)])
+def test_mh_numpy_replay(adapt, thin):
+    cov = np.array([[1.0, 0.3], [0.3, 0.5]])
+    x0 = np.array([[0.5, -0.5], [2.0, 1.0]])
+    res = simengine.metropolis_hastings(GAUSS, x0, n_steps=400, burn_in=100, thin=thin, proposal_scale=0.8,
+                                        proposal_cov=cov, adapt=adapt, rng=77)
+    ref = _replay(GAUSS, x0, np.linalg.cholesky(cov), 0.8, 400, 100, thin, adapt, 77)
+    assert_allclose(res.samples, ref, rtol=1e-13, atol=1e-14)
+
+
+def test_mh_zero_density_region_and_thread_invariance():
+    res = simengine.metropolis_hastings(_half_line, np.array([1.0]), n_steps=4000, burn_in=500, n_chains=1, rng=1)
+    assert (res.samples > 0).all()  # -inf proposals are always rejected
+    code = (
+        "import numpy as np, simengine\n"
+        "from simengine import targets\n"
+        "f = targets.banana(b=0.05)\n"
+        "r = simengine.metropolis_hastings(f, np.zeros(2), n_steps=3000, burn_in=500, adapt=True, n_chains=3, rng=9)\n"
+        "result = (r.samples, r.acceptance_rate, r.proposal_scale)\n"
+    )
+    one, two = run_with_threads(code, 1), run_with_threads(code, 2)
+    for a, b in zip(one, two):
+        assert_array_equal(a, b)
+
+
+def test_mh_failures_name_the_step():
+    with pytest.raises(ValueError, match=r"`log_density` returned nan at step \d+ of chain 0"):
+        simengine.metropolis_hastings(_nan_far, np.zeros(1), n_steps=5000, proposal_scale=3.0, n_chains=1, rng=0)
+    with pytest.raises(RuntimeError, match=r"`log_density` raised at step \d+ of chain \d.*density undefined beyond 2"):
+        simengine.metropolis_hastings(_raise_far, np.zeros(1), n_steps=5000, proposal_scale=3.0, rng=0)
+    with pytest.raises(RuntimeError, match="raised at step 0 of chain 1"):
+        simengine.metropolis_hastings(_raise_far, np.array([[0.0], [3.0]]), n_steps=10, proposal_scale=0.01, rng=0)
+    with pytest.raises(ValueError, match="`x0` of chain 0 has zero density"):
+        simengine.metropolis_hastings(_half_line, np.array([-1.0]), n_steps=10, n_chains=1, rng=0)
+
+
+def test_metropolis_hastings_iv():
+    def plain(x):
+        return -0.5 * float(x @ x)
+
+    with pytest.raises(TypeError, match="`log_density` must be a numba-jitted function.*`@numba.njit`"):
+        simengine.metropolis_hastings(plain, np.zeros(2), n_steps=10)
+    with pytest.raises(TypeError, match="`log_density` must take a 1-D float64 array and return a float"):
+        simengine.metropolis_hastings(_returns_array, np.zeros(2), n_steps=10)
+    with pytest.raises(ValueError, match="`burn_in` must be < `n_steps`"):
+        simengine.metropolis_hastings(GAUSS, np.zeros(2), n_steps=10, burn_in=10)
+    with pytest.raises(ValueError, match="`n_steps` must be an integer >= 1"):
+        simengine.metropolis_hastings(GAUSS, np.zeros(2), n_steps=0)
+    with pytest.raises(ValueError, match="`proposal_scale` must be in"):
+        simengine.metropolis_hastings(GAUSS, np.zeros(2), n_steps=10, proposal_scale=0.0)
+    with pytest.raises(ValueError, match="`proposal_cov` must have shape"):
+        simengine.metropolis_hastings(GAUSS, np.zeros(2), n_steps=10, proposal_cov=np.eye(3))
+    with pytest.raises(ValueError, match="`proposal_cov` must be positive definite"):
+        simengine.metropolis_hastings(GAUSS, np.zeros(2), n_steps=10, proposal_cov=-np.eye(2))
+    with pytest.raises(ValueError, match="`adapt=True` tunes the scale during burn-in"):
+        simengine.metropolis_hastings(GAUSS, np.zeros(2), n_steps=10, adapt=True)
+    with pytest.raises(TypeError, match="`adapt` must be True or False"):
+        simengine.metropolis_hastings(GAUSS, np.zeros(2), n_steps=10, burn_in=2, adapt=1)
+    with pytest.raises(TypeError, match="`diagnostics` must be True or False"):
+        simengine.metropolis_hastings(GAUSS, np.zeros(2), n_steps=10, diagnostics="yes")
+    with pytest.raises(ValueError, match="`x0` must be finite"):
+        simengine.metropolis_hastings(GAUSS, np.array([0.0, np.nan]), n_steps=10)
+    with pytest.raises(ValueError, match="`thin` must be <="):
+        simengine.metropolis_hastings(GAUSS, np.zeros(2), n_steps=10, burn_in=5, thin=6)
+    with pytest.raises(ValueError, match="`n_chains` must be an integer >= 1"):
+        simengine.metropolis_hastings(GAUSS, np.zeros(2), n_steps=10, n_chains=0)
