@@ -10,4 +10,26 @@ try:
 except PackageNotFoundError:  # running from a source tree that was never installed
     __version__ = "0+unknown"
 
-__all__ = ["__version__"]
+from simengine.drift import (
+    ADWIN,
+    DDM,
+    PSIMonitor,
+    adwin,
+    ddm,
+    psi,
+    psi_monitor,
+    simulate_drift_detection,
+)
+
+__all__ = [
+    "__version__",
+    # drift detection
+    "psi",
+    "psi_monitor",
+    "PSIMonitor",
+    "ddm",
+    "DDM",
+    "adwin",
+    "ADWIN",
+    "simulate_drift_detection",
+]
