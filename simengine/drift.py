@@ -387,7 +387,13 @@ def _as_binary(errors, name="errors"):
         raise ValueError(f"`{name}` must be 1-D or 2-D; got {arr.ndim}-D with shape {arr.shape}")
     if arr.size == 0:
         raise ValueError(f"`{name}` must not be empty; got shape {arr.shape}")
-    if arr.dtype.kind != "b" and not ((arr == 0) | (arr == 1)).all():
+    if arr.dtype.kind == "u":
+        bad = arr.max() > 1
+    elif arr.dtype.kind == "b":
+        bad = False
+    else:
+        bad = not ((arr == 0) | (arr == 1)).all()
+    if bad:
         raise ValueError(f"`{name}` must be binary (0 = correct, 1 = error); got other values")
     return np.ascontiguousarray(arr, dtype=np.uint8)
 
@@ -460,11 +466,9 @@ def ddm(errors, *, warning_level=2.0, drift_level=3.0, min_samples=30, reset=Tru
     wl, dl, ms, reset = _check_ddm_params(warning_level, drift_level, min_samples, reset)
     one_d = x.ndim == 1
     x2 = x[None, :] if one_d else x
-    status, fw, fd = _k._ddm_scan(x2, wl, dl, ms, reset)
-    rows, cols = np.nonzero(status == 2)
-    splits = np.searchsorted(rows, np.arange(1, x2.shape[0]))
-    idx = np.split(cols.astype(np.int64), splits)
-    n_drifts = np.array([len(i) for i in idx], dtype=np.int64)
+    status, fw, fd, n_drifts = _k._ddm_scan(x2, wl, dl, ms, reset)
+    flat, offsets = _k._collect_indices(status, 2, n_drifts)
+    idx = np.split(flat, offsets[1:-1])
     if one_d:
         return DDMResult(status[0], int(fw[0]), int(fd[0]), idx[0], int(n_drifts[0]))
     return DDMResult(status, fw, fd, idx, n_drifts)

@@ -288,34 +288,68 @@ def _ddm_step(state, x, warning_level, drift_level, min_samples, reset):
     return status
 
 
+DDM_GROUP = 16  # streams stepped in lockstep by one thread: their independent update chains overlap in the CPU
+
+
 @pjit
 def _ddm_scan(errors, warning_level, drift_level, min_samples, reset):
     """DDM over each row of `errors` (streams x steps, values 0/1), rows in parallel.
 
-    Returns (status int8 streams x steps, first_warning, first_drift), -1 where none.
+    Returns (status int8 streams x steps, first_warning, first_drift, n_drifts), -1 where none.  Each thread
+    steps a group of DDM_GROUP streams together; every stream still runs `_ddm_step` on its own state.
     """
     ns, nt = errors.shape
     status = np.zeros((ns, nt), dtype=np.int8)
     first_warning = np.full(ns, -1, dtype=np.int64)
     first_drift = np.full(ns, -1, dtype=np.int64)
+    n_drifts = np.zeros(ns, dtype=np.int64)
+    n_groups = (ns + DDM_GROUP - 1) // DDM_GROUP
+    for grp in numba.prange(n_groups):
+        lo = np.int64(grp) * DDM_GROUP
+        hi = min(ns, lo + DDM_GROUP)
+        m = hi - lo
+        state = np.empty((DDM_GROUP, DDM_STATE_SIZE))
+        for r in range(m):
+            _ddm_init(state[r])
+        fw = np.full(DDM_GROUP, -1, dtype=np.int64)
+        fd = np.full(DDM_GROUP, -1, dtype=np.int64)
+        nd = np.zeros(DDM_GROUP, dtype=np.int64)
+        for t in range(nt):
+            for r in range(m):
+                st = _ddm_step(state[r], float(errors[lo + r, t]), warning_level, drift_level, min_samples, reset)
+                status[lo + r, t] = st
+                if st == 1:
+                    if fw[r] < 0:
+                        fw[r] = t
+                elif st == 2:
+                    nd[r] += 1
+                    if fd[r] < 0:
+                        fd[r] = t
+        for r in range(m):
+            first_warning[lo + r] = fw[r]
+            first_drift[lo + r] = fd[r]
+            n_drifts[lo + r] = nd[r]
+    return status, first_warning, first_drift, n_drifts
+
+
+@pjit
+def _collect_indices(flags, value, counts):
+    """Flat positions t where flags[i, t] == value, row by row, with row offsets (counts from the scan)."""
+    ns, nt = flags.shape
+    offsets = np.zeros(ns + 1, dtype=np.int64)
+    for i in range(ns):
+        offsets[i + 1] = offsets[i] + counts[i]
+    flat = np.empty(offsets[ns], dtype=np.int64)
     for i in numba.prange(ns):
         ii = np.int64(i)
-        state = np.empty(DDM_STATE_SIZE)
-        _ddm_init(state)
-        row = errors[ii]
-        out = status[ii]
-        fw = -1
-        fd = -1
+        if counts[ii] == 0:
+            continue
+        k = offsets[ii]
         for t in range(nt):
-            st = _ddm_step(state, float(row[t]), warning_level, drift_level, min_samples, reset)
-            out[t] = st
-            if st == 1 and fw < 0:
-                fw = t
-            elif st == 2 and fd < 0:
-                fd = t
-        first_warning[ii] = fw
-        first_drift[ii] = fd
-    return status, first_warning, first_drift
+            if flags[ii, t] == value:
+                flat[k] = t
+                k += 1
+    return flat, offsets
 
 
 # ----------------------------------------------------------------------------------------------------------
