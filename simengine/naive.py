@@ -16,11 +16,22 @@ __all__: list[str] = []
 
 
 def psi_numpy(reference, current, edges, eps=1e-7):
-    """PSI of two 1-D samples on given sorted `edges`, with np.histogram; outside values go to the end bins."""
-    reference = np.clip(np.asarray(reference, dtype=np.float64), edges[0], edges[-1])
-    current = np.clip(np.asarray(current, dtype=np.float64), edges[0], edges[-1])
-    r = np.histogram(reference, bins=edges)[0] / reference.size + eps
-    c = np.histogram(current, bins=edges)[0] / current.size + eps
+    """PSI of two 1-D samples on given sorted `edges`, with np.histogram.
+
+    Values below edges[0] are counted in the first bin and values above edges[-1] in the last one (so with
+    repeated bottom edges a value below the reference's minimum lands in an empty first bin, not among the
+    reference's point mass).
+    """
+
+    def counts(x):
+        x = np.asarray(x, dtype=np.float64)
+        n = np.histogram(x, bins=edges)[0]
+        n[0] += np.sum(x < edges[0])
+        n[-1] += np.sum(x > edges[-1])
+        return n / x.size
+
+    r = counts(reference) + eps
+    c = counts(current) + eps
     return float(np.sum((c - r) * np.log(c / r)))
 
 

@@ -24,21 +24,19 @@ PSI_CHUNK = 2048
 def _bin_index1(x, edges, lo, norm, uniform):
     """Bin of `x` for sorted `edges` (len k+1): i with edges[i] <= x < edges[i+1], last bin closed.
 
-    Values below edges[0] go to bin 0 and values above edges[-1] to bin k-1.  With `uniform` the index is
+    Values below edges[0] go to bin 0 and values above edges[-1] to bin k-1.  With repeated edges a value
+    goes to the last bin whose left edge is <= it, as in np.histogram.  With `uniform` the index is
     first guessed from (x - lo) * norm and then corrected against the edges, as np.histogram does, so the
     assignment is exactly the one of a search in the edges.
     """
     k = edges.shape[0] - 1
-    if x <= edges[0]:
+    if x < edges[0]:
         return 0
     if x >= edges[k]:
         return k - 1
     if uniform:
-        i = int((x - lo) * norm)
-        if i < 0:
-            i = 0
-        elif i > k - 1:
-            i = k - 1
+        t = (x - lo) * norm
+        i = k - 1 if t >= k - 1 else (int(t) if t > 0.0 else 0)
         while i > 0 and x < edges[i]:
             i -= 1
         while i < k - 1 and x >= edges[i + 1]:
@@ -118,9 +116,14 @@ def _colwise_counts(arr, edges, uniform):
                 if uniform:
                     # guess from the uniform width, then correct against the edges (as np.histogram does);
                     # out-of-range values end up in the end bins through the clipping
-                    b = int((v - lo[j]) * norm[j]) if v > lo[j] else 0
-                    if b > k - 1:
+                    t = (v - lo[j]) * norm[j]
+                    # clip in floating point first: int() of a huge t (tiny width) would overflow
+                    if t >= k - 1:
                         b = k - 1
+                    elif t > 0.0:
+                        b = int(t)
+                    else:
+                        b = 0
                     while b > 0 and v < e[b]:
                         b -= 1
                     while b < k - 1 and v >= e[b + 1]:
