@@ -123,8 +123,10 @@ def psi(reference, current, *, bins=10, binning="equal-width", eps=1e-7, axis=0,
     Notes
     -----
     Bins are [e_i, e_{i+1}) with the last one closed, exactly as ``np.histogram``; values outside the edges
-    (explicit or reference-quantile edges) go to the end bins.  Duplicate edges (discrete reference data)
-    give empty bins, which contribute 0.  A constant feature (combined min == max under equal-width) puts
+    (explicit or reference-quantile edges) go to the end bins.  Repeated edges (discrete reference data)
+    give empty bins, which contribute 0 unless current values fall there: a value equal to a repeated edge
+    goes to the last bin starting at it (as ``np.histogram``), a value below the lowest edge to the first
+    bin, so new values below a reference point mass still count as drift.  A constant feature (combined min == max under equal-width) puts
     every value in one bin: PSI 0.  Empty input raises ValueError; inf is always refused.
 
     Examples
