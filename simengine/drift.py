@@ -171,13 +171,14 @@ def psi(reference, current, *, bins=10, binning="equal-width", eps=1e-7, axis=0,
             raise ValueError(
                 f"`reference` and `current` must have the same number of features; got {ref.shape[1]} and {cur.shape[1]}"
             )
+    has_nan = nan_policy == "omit" and bool(np.isnan(ref).any() or np.isnan(cur).any())
     if edges is not None:
         e = np.ascontiguousarray(np.broadcast_to(edges, (ref.shape[1], edges.size)))
-        out = _k._psi_2d(ref, cur, e, _is_uniform(edges), eps)
+        out = _k._psi_2d(ref, cur, e, _is_uniform(edges), eps, has_nan)
     elif binning == "equal-width":
-        out, _ = _k._psi_2d_equal_width(ref, cur, k, eps)
+        out, _ = _k._psi_2d_equal_width(ref, cur, k, eps, has_nan)
     else:
-        out = _k._psi_2d(ref, cur, _quantile_edges(ref, k), False, eps)
+        out = _k._psi_2d(ref, cur, _quantile_edges(ref, k), False, eps, has_nan)
     if one_d:
         return float(out[0])
     if columns is not None:
@@ -251,7 +252,7 @@ def _monitor_setup(reference, threshold, consecutive, bins, binning, eps):
             edges = lo + np.arange(k + 1) * ((hi - lo) / k)
             edges[-1] = hi
     edges = np.ascontiguousarray(edges, dtype=np.float64)
-    counts, n_valid = _k._colwise_counts(ref[:, None], edges[None, :], _is_uniform(edges))
+    counts, n_valid = _k._colwise_counts(ref[:, None], edges[None, :], _is_uniform(edges), False)
     ref_props = counts[0] / n_valid[0] + eps
     return threshold, consecutive, edges, ref_props, eps
 

@@ -86,11 +86,56 @@ def _colwise_minmax(arr):
     return out_lo, out_hi
 
 
+@njit
+def _count_rows_uniform(arr, start, stop, cnt, edges, lo, norm, tol):
+    """Add rows [start, stop) to flat counts for uniform per-column edges.
+
+    The bin is guessed from the uniform width; only a guess within rounding error of a bin boundary is
+    checked against the edges (as np.histogram corrects), so the assignment is exact.  Out-of-range values
+    end up in the end bins through the clipping; NaN fails every comparison and lands in bin 0.
+    """
+    p = arr.shape[1]
+    k = edges.shape[1] - 1
+    for i in range(start, stop):
+        row = arr[i]
+        for j in range(p):
+            v = row[j]
+            t = (v - lo[j]) * norm[j]
+            if t >= k - 1:
+                b = k - 1
+                fr = t - (k - 1)
+            elif t > 0.0:
+                b = int(t)
+                fr = t - b
+            else:
+                b = 0
+                fr = 0.5
+            if fr < tol[j] or (fr > 1.0 - tol[j] and b < k - 1):
+                while b > 0 and v < edges[j, b]:
+                    b -= 1
+                while b < k - 1 and v >= edges[j, b + 1]:
+                    b += 1
+            cnt[j * k + b] += 1
+
+
+@njit
+def _count_rows_search(arr, start, stop, cnt, edges):
+    """Add rows [start, stop) to flat counts by binary search in each column's edges (NaN lands in bin 0)."""
+    p = arr.shape[1]
+    k = edges.shape[1] - 1
+    for i in range(start, stop):
+        row = arr[i]
+        for j in range(p):
+            cnt[j * k + _bin_index1(row[j], edges[j], 0.0, 0.0, False)] += 1
+
+
 @pjit
-def _colwise_counts(arr, edges, uniform):
+def _colwise_counts(arr, edges, uniform, has_nan):
     """Histogram counts per column: counts[j, b] for edges[j] (cols x (k+1)); NaN is not counted.
 
-    Returns (counts, n_valid) with n_valid[j] the number of non-NaN values of column j.
+    Returns (counts, n_valid) with n_valid[j] the number of non-NaN values of column j.  The counting loop
+    has no NaN test (a NaN fails every comparison and lands in bin 0); with `has_nan` a second pass counts
+    the NaNs and takes them out of bin 0.
     """
     n, p = arr.shape
     k = edges.shape[1] - 1
@@ -98,42 +143,38 @@ def _colwise_counts(arr, edges, uniform):
     part = np.zeros((nchunks, p, k), dtype=np.int64)
     lo = np.empty(p)
     norm = np.empty(p)
+    tol = np.empty(p)
     for j in range(p):
         lo[j] = edges[j, 0]
         width = edges[j, k] - edges[j, 0]
         norm[j] = k / width if width > 0 else 0.0
+        # generous bound (64 ulps) on the rounding error of t = (v - lo) * norm relative to the computed edges,
+        # in bin units; when it is not small every value is checked against the edges
+        tol[j] = 64.0 * 2.0 ** -52 * (k + (abs(edges[j, 0]) + abs(edges[j, k])) * norm[j])
+        if not (tol[j] < 0.25) or width <= 0:
+            tol[j] = 1.0
     for c in numba.prange(nchunks):
         ci = np.int64(c)
         cnt = part[ci].reshape(p * k)  # flat per-chunk counts: bin b of column j at j * k + b
         stop = min(n, (ci + 1) * PSI_CHUNK)
-        for i in range(ci * PSI_CHUNK, stop):
-            row = arr[i]
-            for j in range(p):
-                v = row[j]
-                if v != v:
-                    continue
-                e = edges[j]
-                if uniform:
-                    # guess from the uniform width, then correct against the edges (as np.histogram does);
-                    # out-of-range values end up in the end bins through the clipping
-                    t = (v - lo[j]) * norm[j]
-                    # clip in floating point first: int() of a huge t (tiny width) would overflow
-                    if t >= k - 1:
-                        b = k - 1
-                    elif t > 0.0:
-                        b = int(t)
-                    else:
-                        b = 0
-                    while b > 0 and v < e[b]:
-                        b -= 1
-                    while b < k - 1 and v >= e[b + 1]:
-                        b += 1
-                else:
-                    b = _bin_index1(v, e, 0.0, 0.0, False)
-                cnt[j * k + b] += 1
+        if uniform:
+            _count_rows_uniform(arr, ci * PSI_CHUNK, stop, cnt, edges, lo, norm, tol)
+        else:
+            _count_rows_search(arr, ci * PSI_CHUNK, stop, cnt, edges)
     counts = np.zeros((p, k), dtype=np.int64)
     for c in range(nchunks):
         counts += part[c]
+    if has_nan:
+        nan_part = np.zeros((nchunks, p), dtype=np.int64)
+        for c in numba.prange(nchunks):
+            ci = np.int64(c)
+            for i in range(ci * PSI_CHUNK, min(n, (ci + 1) * PSI_CHUNK)):
+                for j in range(p):
+                    if arr[i, j] != arr[i, j]:
+                        nan_part[ci, j] += 1
+        for c in range(nchunks):
+            for j in range(p):
+                counts[j, 0] -= nan_part[c, j]
     n_valid = np.zeros(p, dtype=np.int64)
     for j in range(p):
         n_valid[j] = counts[j].sum()
@@ -163,15 +204,15 @@ def _psi_columns(ref_counts, ref_valid, cur_counts, cur_valid, eps):
 
 
 @njit  # the parallel work is in the counting passes it calls
-def _psi_2d(reference, current, edges, uniform, eps):
+def _psi_2d(reference, current, edges, uniform, eps, has_nan):
     """One PSI per column of two (rows x cols) arrays with per-column `edges`; two counting passes."""
-    rc, rv = _colwise_counts(reference, edges, uniform)
-    cc, cv = _colwise_counts(current, edges, uniform)
+    rc, rv = _colwise_counts(reference, edges, uniform, has_nan)
+    cc, cv = _colwise_counts(current, edges, uniform, has_nan)
     return _psi_columns(rc, rv, cc, cv, eps)
 
 
 @njit  # the parallel work is in the passes it calls
-def _psi_2d_equal_width(reference, current, bins, eps):
+def _psi_2d_equal_width(reference, current, bins, eps, has_nan):
     """Equal-width PSI per column: edges over the combined NaN-ignoring min..max of both arrays.
 
     A column whose combined min equals its max (or that has no finite value) gets edges that put every value
@@ -192,7 +233,7 @@ def _psi_2d_equal_width(reference, current, bins, eps):
             # same arithmetic as np.linspace(lo, hi, bins + 1)
             edges[j, b] = lo + b * ((hi - lo) / bins)
         edges[j, bins] = hi
-    return _psi_2d(reference, current, edges, True, eps), edges
+    return _psi_2d(reference, current, edges, True, eps, has_nan), edges
 
 
 @pjit
