@@ -80,7 +80,12 @@ def _quantile_edges(reference, bins):
     """Reference quantiles (np.quantile, linear interpolation) per column, NaN ignored: (cols x bins+1)."""
     q = np.linspace(0.0, 1.0, bins + 1)
     if np.isnan(reference).any():
-        edges = np.nanquantile(reference, q, axis=0)
+        import warnings
+
+        with warnings.catch_warnings():
+            # an all-NaN column gets nan edges, replaced below; its PSI is nan by definition
+            warnings.simplefilter("ignore", RuntimeWarning)
+            edges = np.nanquantile(reference, q, axis=0)
     else:
         edges = np.quantile(reference, q, axis=0)
     edges = np.ascontiguousarray(np.asarray(edges, dtype=np.float64).T)
@@ -486,11 +491,10 @@ class DDM:
     --------
     >>> import numpy as np, simengine
     >>> g = np.random.default_rng(0)
+    >>> x = np.r_[g.random(1000) < 0.1, g.random(1000) < 0.4]
     >>> det = simengine.DDM()
-    >>> hits = [i for i, e in enumerate(np.r_[g.random(1000) < 0.1, g.random(1000) < 0.4])
-    ...         if det.update(e).drift_detected]
-    >>> hits[0] == simengine.ddm(np.r_[np.random.default_rng(0).random(1000) < 0.1,
-    ...                                 np.random.default_rng(0).random(2000)[1000:] < 0.4]).first_drift
+    >>> hits = [i for i, e in enumerate(x) if det.update(e).drift_detected]
+    >>> hits == simengine.ddm(x).drift_indices.tolist()
     True
     """
 
@@ -701,8 +705,8 @@ class DriftSimulationResult(ResultMixin):
         Fraction of streams with a detection at or after `drift_start`.
     false_alarm_rate, false_alarm_rate_se : float
         Fraction of streams with at least one detection before `drift_start`.
-    false_alarms_per_stream : float
-        Mean number of detections before `drift_start`.
+    false_alarms_per_stream, false_alarms_per_stream_se : float
+        Mean number of detections before `drift_start` and its standard error.
     delay_mean, delay_mean_se, delay_median, delay_median_se : float
         Detection delay (first detection index minus drift_start) over detecting streams.
     delay_quantiles, delay_quantiles_se : dict
@@ -717,6 +721,7 @@ class DriftSimulationResult(ResultMixin):
     false_alarm_rate: float
     false_alarm_rate_se: float
     false_alarms_per_stream: float
+    false_alarms_per_stream_se: float
     delay_mean: float
     delay_mean_se: float
     delay_median: float
@@ -736,6 +741,7 @@ class DriftSimulationResult(ResultMixin):
         rows = {
             "detection rate": (self.detection_rate, self.detection_rate_se),
             "false-alarm rate": (self.false_alarm_rate, self.false_alarm_rate_se),
+            "false alarms per stream": (self.false_alarms_per_stream, self.false_alarms_per_stream_se),
             "mean delay": (self.delay_mean, self.delay_mean_se),
         }
         for q in DELAY_QUANTILES:
@@ -865,6 +871,7 @@ def _summarise(n_false, first, drift_start, n_streams, n_steps, detector, drift)
         false_alarm_rate=fa,
         false_alarm_rate_se=float(proportion_se(fa, n_streams)),
         false_alarms_per_stream=float(n_false.mean()),
+        false_alarms_per_stream_se=float(n_false.std(ddof=1) / np.sqrt(n_streams)) if n_streams > 1 else float("nan"),
         delay_mean=mean,
         delay_mean_se=mean_se,
         delay_median=qs[0.5],

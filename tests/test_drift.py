@@ -514,6 +514,7 @@ def test_simulate_matches_numpy_replay(detector, drift):
     assert_array_equal(res.delays, np.where(first >= 0, first - start, -1))
     assert res.false_alarm_rate == np.mean(n_false > 0)
     assert res.false_alarms_per_stream == n_false.mean()
+    assert_allclose(res.false_alarms_per_stream_se, n_false.std(ddof=1) / np.sqrt(n_streams), rtol=1e-12)
     d = first[first >= 0] - start
     assert res.detection_rate == d.size / n_streams
     assert_allclose(res.delay_mean, d.mean(), rtol=1e-12)
