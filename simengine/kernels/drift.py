@@ -20,6 +20,24 @@ from simengine._jit import njit, pjit
 PSI_CHUNK = 2048
 
 
+@pjit
+def _nonfinite_probe(flat):
+    """0.0 if every value of the 1-D array is finite, NaN otherwise (v * 0 is NaN for NaN and +-inf).
+
+    One parallel read with no temporary arrays, so validating big inputs costs about one memory pass.
+    """
+    n = flat.shape[0]
+    nchunks = max(1, (n + 65536 - 1) // 65536)
+    acc = np.zeros(nchunks)
+    for c in numba.prange(nchunks):
+        ci = np.int64(c)
+        a = 0.0
+        for i in range(ci * 65536, min(n, (ci + 1) * 65536)):
+            a += flat[i] * 0.0
+        acc[ci] = a
+    return acc.sum()
+
+
 @njit
 def _bin_index1(x, edges, lo, norm, uniform):
     """Bin of `x` for sorted `edges` (len k+1): i with edges[i] <= x < edges[i+1], last bin closed.
