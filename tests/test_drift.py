@@ -255,7 +255,7 @@ def _river_ddm(stream):
     return np.array(out)
 
 
-@settings(deadline=None, max_examples=60)
+@settings(deadline=None, max_examples=40)
 @given(
     n=st.integers(1, 1500),
     p0=st.floats(0.0, 1.0),
@@ -274,7 +274,7 @@ def test_ddm_equals_river(n, p0, p1, seed):
     assert_array_equal(res.drift_indices, np.flatnonzero(expected == 2))
 
 
-@settings(deadline=None, max_examples=40)
+@settings(deadline=None, max_examples=25)
 @given(
     x=hnp.arrays(np.int8, st.tuples(st.integers(1, 6), st.integers(1, 300)), elements=st.integers(0, 1)),
     wl=st.floats(0.5, 3.0),
