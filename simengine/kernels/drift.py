@@ -169,7 +169,7 @@ def _colwise_counts(arr, edges, uniform, has_nan):
         # generous bound (64 ulps) on the rounding error of t = (v - lo) * norm relative to the computed edges,
         # in bin units; when it is not small every value is checked against the edges
         tol[j] = 64.0 * 2.0 ** -52 * (k + (abs(edges[j, 0]) + abs(edges[j, k])) * norm[j])
-        if not (tol[j] < 0.25) or width <= 0:
+        if not (tol[j] < 0.25) or not (0.0 < width < np.inf):
             tol[j] = 1.0
     for c in numba.prange(nchunks):
         ci = np.int64(c)
@@ -247,9 +247,11 @@ def _psi_2d_equal_width(reference, current, bins, eps, has_nan):
             if not (lo < np.inf):
                 lo = 0.0
             hi = lo
+        step = (hi - lo) / bins
+        if not (step < np.inf):  # hi - lo overflows for values near the float64 limits
+            step = hi / bins - lo / bins
         for b in range(bins + 1):
-            # same arithmetic as np.linspace(lo, hi, bins + 1)
-            edges[j, b] = lo + b * ((hi - lo) / bins)
+            edges[j, b] = lo + b * step
         edges[j, bins] = hi
     return _psi_2d(reference, current, edges, True, eps, has_nan), edges
 
