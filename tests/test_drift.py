@@ -92,7 +92,7 @@ def test_psi_nan_policy_omit_equals_dropping_nan():
     assert np.isnan(simengine.psi(ref, all_nan, nan_policy="omit")[1])
 
 
-@settings(deadline=None, max_examples=40)
+@settings(deadline=None, max_examples=30)
 @given(
     data=st.data(),
     n_ref=st.integers(1, 60),
