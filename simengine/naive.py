@@ -99,8 +99,6 @@ def adwin_exact(values, delta=0.002, min_window_length=5, grace_period=10, clock
     some split into older W0 and newer W1 (both >= min_window_length) has |mean0 - mean1| > eps_cut, drop
     the oldest value.  Returns the list of steps at which the window was cut.
     """
-    import math
-
     window = []
     hits = []
     for t, x in enumerate(values):
