@@ -22,6 +22,16 @@ from simengine.bayes import (
     simulate_bayes_peeking,
     simulate_coverage,
 )
+from simengine.drift import (
+    ADWIN,
+    DDM,
+    PSIMonitor,
+    adwin,
+    ddm,
+    psi,
+    psi_monitor,
+    simulate_drift_detection,
+)
 from simengine.mcmc import MCMCResult, ess, metropolis_hastings, rhat
 from simengine.multitest import MultipleTestsResult, multipletests, simulate_multiple_testing
 from simengine.permutation import PermutationTestResult, permutation_test
@@ -64,4 +74,13 @@ __all__ = [
     "rhat",
     "ess",
     "targets",
+    # drift detection (issue 6)
+    "psi",
+    "psi_monitor",
+    "PSIMonitor",
+    "ddm",
+    "DDM",
+    "adwin",
+    "ADWIN",
+    "simulate_drift_detection",
 ]

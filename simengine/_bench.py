@@ -165,6 +165,8 @@ def _make_peeking_floor(quick):
 
 TASKS.append(BenchTask("peeking seed scenario (1000 A/A x 14 looks, t-test)", "sequential", _make_peeking_seed))
 TASKS.append(BenchTask("peeking 10^6 sims vs binomial RNG floor", "sequential", _make_peeking_floor))
+
+
 # --------------------------------------------------------------------------- Bayesian A/B and MCMC (issue 5)
 
 
@@ -250,4 +252,81 @@ TASKS += [
     BenchTask("bayes_ab mc, five scenarios", "bayes", _make_bayes_mc),
     BenchTask("Clopper-Pearson intervals (naive: 2000 scalar calls)", "bayes", _make_intervals),
     BenchTask("MH 2-D Gaussian rho=0.7, one chain", "mcmc", _make_mh),
+]
+
+
+# --- drift detection (issue 6) ---------------------------------------------------------------------------
+
+
+def _make_psi(quick):
+    import numpy as np
+
+    from simengine import naive, psi
+
+    g = np.random.default_rng(0)
+    shape = (10_000, 20) if quick else (100_000, 200)
+    ref, cur = g.normal(size=shape), g.normal(0.1, 1.0, size=shape)
+    return {
+        "naive": lambda: naive.psi_per_feature(ref, cur),
+        "numpy read-once floor": lambda: (ref.sum(), cur.sum()),
+        "simengine": lambda: psi(ref, cur),
+    }
+
+
+def _make_ddm(quick):
+    # Same 10^6 (quick: 10^5) updates for every implementation, so the time ratio is the per-update ratio.
+    import numpy as np
+
+    from simengine import ddm, naive
+
+    g = np.random.default_rng(1)
+    n_streams, n_steps = (100, 1_000) if quick else (100, 10_000)
+    p = np.where(np.arange(n_steps) < n_steps // 2, 0.15, 0.4)
+    x = (g.random((n_streams, n_steps)) < p).astype(np.uint8)
+
+    def river_ddm():
+        from river.drift.binary import DDM
+
+        for row in x:
+            det = DDM()
+            for v in row.tolist():
+                det.update(v)
+
+    return {
+        "naive": lambda: [naive.ddm_python(r) for r in x],
+        "river": river_ddm,
+        "simengine": lambda: ddm(x),
+    }
+
+
+def _make_adwin(quick):
+    import numpy as np
+
+    from simengine import adwin
+
+    g = np.random.default_rng(2)
+    n_streams, n_steps = (10, 2_000) if quick else (50, 5_000)
+    x = (g.random((n_streams, n_steps)) < np.where(np.arange(n_steps) < n_steps // 2, 0.2, 0.5)).astype(float)
+
+    def river_adwin():
+        from river.drift import ADWIN
+
+        for row in x:
+            det = ADWIN(delta=0.002)
+            for v in row.tolist():
+                det.update(v)
+
+    def naive_exact():
+        from simengine import naive
+
+        # brute force is O(W^2) per step: one short stream only, so this ratio is a floor, not like-for-like
+        naive.adwin_exact(x[0, :500])
+
+    return {"naive": naive_exact, "river": river_adwin, "simengine": lambda: adwin(x, clock=32)}
+
+
+TASKS += [
+    BenchTask("psi equal-width 10^5 x 200", "drift", _make_psi),
+    BenchTask("ddm 100 x 10^4 (same updates for all)", "drift", _make_ddm),
+    BenchTask("adwin 50 x 5000 (clock=32 like river)", "drift", _make_adwin),
 ]

@@ -117,3 +117,22 @@ def measure_compile_times(names=None, progress=None):
         if progress is not None:
             progress.update(1)
     return rows
+
+
+def _warm_drift():
+    import numpy as np
+
+    import simengine
+
+    x = np.zeros((2, 40))
+    simengine.psi(x, x + 1.0)
+    simengine.psi(x, x, binning="quantile")
+    simengine.psi_monitor(x[0], x)
+    simengine.ddm(x.astype(np.uint8))
+    simengine.DDM().update(1)
+    simengine.adwin(x)
+    simengine.ADWIN().update(0.5)
+    simengine.simulate_drift_detection(n_streams=2, n_steps=50, drift_start=25, rng=0)
+
+
+FAMILIES["drift detection"] = _warm_drift

@@ -1,0 +1,888 @@
+"""Drift detection: PSI (batch and windowed), DDM and ADWIN over many streams, detector simulations.
+
+Public layer only: validation, conversion and result objects.  The numerical work is in
+`simengine.kernels.drift`; streaming classes call the same step functions as the batch scans.
+"""
+from __future__ import annotations
+
+import numbers
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from simengine import _rng
+from simengine._results import ResultMixin, proportion_se
+from simengine._validate import (
+    as_float_array,
+    check_bool,
+    check_choice,
+    check_int,
+    check_positive_int,
+    check_probability,
+    check_real,
+)
+from simengine.kernels import drift as _k
+
+__all__ = [
+    "psi",
+    "psi_monitor",
+    "PSIMonitor",
+    "PSIMonitorResult",
+    "ddm",
+    "DDM",
+    "DDMResult",
+    "adwin",
+    "ADWIN",
+    "ADWINResult",
+    "simulate_drift_detection",
+    "DriftSimulationResult",
+]
+
+_NAN_POLICIES = ("raise", "omit")
+
+# ----------------------------------------------------------------------------------------------------------
+# PSI
+# ----------------------------------------------------------------------------------------------------------
+
+
+def _as_data(value, name, nan_policy):
+    """Float64 array (1-D or 2-D) of real numbers; NaN refused unless nan_policy='omit'; inf always refused."""
+    arr = as_float_array(value, name, ndim=(1, 2), finite=False)
+    if not np.isnan(_k._nonfinite_probe(arr.reshape(-1))):
+        return arr  # all finite: one fast pass instead of two with temporaries
+    if np.isinf(arr).any():
+        raise ValueError(f"`{name}` must not contain inf")
+    if nan_policy == "raise" and np.isnan(arr).any():
+        raise ValueError(f"`{name}` contains NaN; drop it or pass nan_policy='omit'")
+    return arr
+
+
+def _check_bins(bins, name="bins"):
+    """An int >= 1 (number of bins) or a 1-D array of >= 2 sorted finite edges."""
+    if isinstance(bins, (bool, np.bool_)):
+        raise TypeError(f"`{name}` must be an int >= 1 or a 1-D array of bin edges; got a bool")
+    if isinstance(bins, numbers.Integral):
+        return check_positive_int(bins, name), None
+    if isinstance(bins, (str, bytes)) or np.ndim(bins) != 1:
+        raise TypeError(f"`{name}` must be an int >= 1 or a 1-D array of bin edges; got {bins!r}")
+    edges = as_float_array(bins, name, ndim=1)
+    if edges.size < 2:
+        raise ValueError(f"`{name}` as edges needs at least 2 values; got {edges.size}")
+    if np.any(np.diff(edges) < 0):
+        raise ValueError(f"`{name}` as edges must be sorted in increasing order")
+    return edges.size - 1, edges
+
+
+def _is_uniform(edges):
+    d = np.diff(edges)
+    return bool(d.size and d[0] > 0 and np.allclose(d, d[0], rtol=1e-12, atol=0.0))
+
+
+def _quantile_edges(reference, bins):
+    """Reference quantiles (np.quantile, linear interpolation) per column, NaN ignored: (cols x bins+1)."""
+    q = np.linspace(0.0, 1.0, bins + 1)
+    if np.isnan(reference).any():
+        import warnings
+
+        with warnings.catch_warnings():
+            # an all-NaN column gets nan edges, replaced below; its PSI is nan by definition
+            warnings.simplefilter("ignore", RuntimeWarning)
+            edges = np.nanquantile(reference, q, axis=0)
+    else:
+        edges = np.quantile(reference, q, axis=0)
+    edges = np.ascontiguousarray(np.asarray(edges, dtype=np.float64).T)
+    # all-NaN columns: put every (absent) value in one bin; their PSI is nan anyway
+    edges[np.isnan(edges)] = 0.0
+    return edges
+
+
+def psi(reference, current, *, bins=10, binning="equal-width", eps=1e-7, axis=0, nan_policy="raise"):
+    """Population stability index between a reference sample and a current sample.
+
+    PSI = sum_b (c_b - r_b) * ln(c_b / r_b), with r_b and c_b the proportions of the reference and of the
+    current sample in bin b, each plus `eps` (so empty bins do not give infinities).  Rule of thumb:
+    < 0.1 stable, 0.1-0.2 moderate shift, > 0.2 significant shift.
+
+    Parameters
+    ----------
+    reference, current : array_like or pandas.DataFrame
+        1-D samples (one PSI), or 2-D arrays of observations along `axis` and features along the other axis
+        (one PSI per feature, computed in one parallel pass).  Row counts may differ; feature counts must
+        match.  A DataFrame gives a Series indexed by its columns.
+    bins : int or 1-D array, default 10
+        Number of bins, or explicit sorted bin edges used for every feature.
+    binning : {"equal-width", "quantile"}
+        "equal-width": `bins` equal bins over the combined min..max of reference and current (per feature).
+        "quantile": edges at the reference's quantiles (``np.quantile``, linear interpolation).  Ignored
+        when explicit edges are given.
+    eps : float, default 1e-7
+        Added to both proportions of every bin.
+    axis : int, default 0
+        Axis of observations for 2-D input.
+    nan_policy : {"raise", "omit"}
+        "raise" refuses NaN; "omit" drops NaN per feature (proportions use the non-NaN count; a feature with
+        no value on one side gets nan).
+
+    Returns
+    -------
+    float, ndarray or pandas.Series
+
+    Notes
+    -----
+    Bins are [e_i, e_{i+1}) with the last one closed, exactly as ``np.histogram``; values outside the edges
+    (explicit or reference-quantile edges) go to the end bins.  Repeated edges (discrete reference data)
+    give empty bins, which contribute 0 unless current values fall there: a value equal to a repeated edge
+    goes to the last bin starting at it (as ``np.histogram``), a value below the lowest edge to the first
+    bin, so new values below a reference point mass still count as drift.  A constant feature (combined min == max under equal-width) puts
+    every value in one bin: PSI 0.  Empty input raises ValueError; inf is always refused.
+
+    Examples
+    --------
+    >>> import numpy as np, simengine
+    >>> g = np.random.default_rng(0)
+    >>> ref = g.normal(size=5_000)
+    >>> round(simengine.psi(ref, g.normal(0.5, 1.0, size=5_000)), 3) > 0.1
+    True
+    >>> round(simengine.psi(ref, ref), 12)
+    0.0
+    """
+    nan_policy = check_choice(nan_policy, "nan_policy", _NAN_POLICIES)
+    binning = check_choice(binning, "binning", ("equal-width", "quantile"))
+    eps = check_real(eps, "eps", low=0.0, low_inclusive=False)
+    k, edges = _check_bins(bins)
+    columns = None
+    if _is_dataframe(reference) or _is_dataframe(current):
+        if not (_is_dataframe(reference) and _is_dataframe(current)):
+            raise TypeError("`reference` and `current` must both be DataFrames or both be arrays")
+        if list(reference.columns) != list(current.columns):
+            raise ValueError("`reference` and `current` must have the same columns in the same order")
+        columns = reference.columns
+        reference = reference.to_numpy(dtype=np.float64)
+        current = current.to_numpy(dtype=np.float64)
+    ref = _as_data(reference, "reference", nan_policy)
+    cur = _as_data(current, "current", nan_policy)
+    if ref.ndim != cur.ndim:
+        raise ValueError(f"`reference` and `current` must have the same number of dimensions; got {ref.ndim} and {cur.ndim}")
+    one_d = ref.ndim == 1
+    if one_d:
+        ref = ref[:, None]
+        cur = cur[:, None]
+    else:
+        axis = check_int(axis, "axis")
+        if axis not in (0, 1, -1, -2):
+            raise ValueError(f"`axis` must be 0 or 1 for 2-D input; got {axis}")
+        if axis % 2 == 1:
+            ref = np.ascontiguousarray(ref.T)
+            cur = np.ascontiguousarray(cur.T)
+        if ref.shape[1] != cur.shape[1]:
+            raise ValueError(
+                f"`reference` and `current` must have the same number of features; got {ref.shape[1]} and {cur.shape[1]}"
+            )
+    has_nan = nan_policy == "omit" and bool(np.isnan(ref).any() or np.isnan(cur).any())
+    if edges is not None:
+        e = np.ascontiguousarray(np.broadcast_to(edges, (ref.shape[1], edges.size)))
+        out = _k._psi_2d(ref, cur, e, _is_uniform(edges), eps, has_nan)
+    elif binning == "equal-width":
+        out, _ = _k._psi_2d_equal_width(ref, cur, k, eps, has_nan)
+    else:
+        out = _k._psi_2d(ref, cur, _quantile_edges(ref, k), False, eps, has_nan)
+    if one_d:
+        return float(out[0])
+    if columns is not None:
+        import pandas as pd
+
+        return pd.Series(out, index=columns, name="psi")
+    return out
+
+
+def _is_dataframe(obj):
+    return type(obj).__name__ == "DataFrame" and hasattr(obj, "columns")
+
+
+# ----------------------------------------------------------------------------------------------------------
+# Sliding-window PSI monitor
+# ----------------------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class PSIMonitorResult(ResultMixin):
+    """Windowed PSI monitoring.
+
+    Attributes
+    ----------
+    psi : ndarray
+        PSI of each window against the reference.
+    drift : ndarray of bool
+        ``psi > threshold``.
+    streak : ndarray of int
+        Number of consecutive drifting windows ending at each window.
+    alert : ndarray of bool
+        ``streak >= consecutive``: the monitor is in alert at this window.
+    alert_windows : ndarray of int
+        Windows where an alert is raised (``streak == consecutive``).
+    edges : ndarray
+        Bin edges (from the reference).
+    threshold, consecutive
+        The settings used.
+    """
+
+    psi: np.ndarray = field(repr=False)
+    drift: np.ndarray = field(repr=False)
+    streak: np.ndarray = field(repr=False)
+    alert: np.ndarray = field(repr=False)
+    alert_windows: np.ndarray
+    edges: np.ndarray = field(repr=False)
+    threshold: float
+    consecutive: int
+
+    def to_frame(self):
+        """One row per window: psi, drift, streak, alert."""
+        import pandas as pd
+
+        return pd.DataFrame({"psi": self.psi, "drift": self.drift, "streak": self.streak, "alert": self.alert})
+
+
+def _monitor_setup(reference, threshold, consecutive, bins, binning, eps):
+    threshold = check_real(threshold, "threshold", low=0.0, low_inclusive=False)
+    consecutive = check_positive_int(consecutive, "consecutive")
+    binning = check_choice(binning, "binning", ("equal-width", "quantile"))
+    eps = check_real(eps, "eps", low=0.0, low_inclusive=False)
+    k, edges = _check_bins(bins)
+    ref = _as_data(reference, "reference", "raise")
+    if ref.ndim != 1:
+        raise ValueError(f"`reference` must be 1-D; got {ref.ndim}-D with shape {ref.shape}")
+    if edges is None:
+        if binning == "quantile":
+            edges = _quantile_edges(ref[:, None], k)[0]
+        else:
+            lo, hi = float(ref.min()), float(ref.max())
+            edges = lo + np.arange(k + 1) * ((hi - lo) / k)
+            edges[-1] = hi
+    edges = np.ascontiguousarray(edges, dtype=np.float64)
+    counts, n_valid = _k._colwise_counts(ref[:, None], edges[None, :], _is_uniform(edges), False)
+    ref_props = counts[0] / n_valid[0] + eps
+    return threshold, consecutive, edges, ref_props, eps
+
+
+def _windows_flat(windows):
+    """(values, offsets) from a 2-D array (window x rows) or an iterable of 1-D arrays."""
+    if isinstance(windows, np.ndarray) and windows.ndim == 2:
+        w = as_float_array(windows, "windows", ndim=2, finite=False)
+        offsets = np.arange(w.shape[0] + 1, dtype=np.int64) * w.shape[1]
+        flat = w.reshape(-1)
+    else:
+        if isinstance(windows, (str, bytes)) or not hasattr(windows, "__iter__"):
+            raise TypeError("`windows` must be a 2-D array (window x rows) or an iterable of 1-D arrays")
+        parts = [as_float_array(x, f"windows[{i}]", ndim=1, finite=False) for i, x in enumerate(windows)]
+        if not parts:
+            raise ValueError("`windows` must contain at least one window")
+        offsets = np.zeros(len(parts) + 1, dtype=np.int64)
+        offsets[1:] = np.cumsum([p.size for p in parts])
+        flat = np.concatenate(parts)
+    if np.isnan(flat).any() or np.isinf(flat).any():
+        raise ValueError("`windows` must be finite; it contains NaN or inf")
+    return np.ascontiguousarray(flat), offsets
+
+
+def psi_monitor(reference, windows, *, threshold=0.2, consecutive=3, bins=10, binning="quantile", eps=1e-7):
+    """PSI of a sequence of windows against a fixed reference, with drift flags, streaks and alerts.
+
+    Bin edges come from the reference only (its quantiles, or equal width over its min..max), so every
+    window is compared on the same bins; window values outside the edges go to the end bins.  A window
+    drifts when its PSI exceeds `threshold`; an alert is raised after `consecutive` drifting windows in a row
+    and lasts while the streak continues.
+
+    Parameters
+    ----------
+    reference : 1-D array_like
+    windows : 2-D array (window x rows) or iterable of 1-D arrays (lengths may differ)
+    threshold : float, default 0.2
+    consecutive : int, default 3
+    bins : int or 1-D array of edges, default 10
+    binning : {"quantile", "equal-width"}
+    eps : float, default 1e-7
+
+    Returns
+    -------
+    PSIMonitorResult
+
+    Examples
+    --------
+    >>> import numpy as np, simengine
+    >>> g = np.random.default_rng(1)
+    >>> ref = g.normal(size=2_000)
+    >>> wins = [g.normal(0.0 if w < 5 else 1.0, 1.0, size=500) for w in range(10)]
+    >>> res = simengine.psi_monitor(ref, wins, consecutive=2)
+    >>> res.alert_windows.tolist()
+    [6]
+    """
+    threshold, consecutive, edges, ref_props, eps = _monitor_setup(reference, threshold, consecutive, bins, binning, eps)
+    flat, offsets = _windows_flat(windows)
+    values = _k._psi_windows(ref_props, edges, _is_uniform(edges), flat, offsets, eps)
+    return _monitor_result(values, edges, threshold, consecutive)
+
+
+def _monitor_result(values, edges, threshold, consecutive):
+    values = np.asarray(values, dtype=np.float64)
+    drift = values > threshold
+    streak, alert = _k._streaks(drift, consecutive)
+    return PSIMonitorResult(
+        psi=values,
+        drift=drift,
+        streak=streak,
+        alert=alert,
+        alert_windows=np.flatnonzero(streak == consecutive),
+        edges=edges,
+        threshold=threshold,
+        consecutive=consecutive,
+    )
+
+
+class PSIMonitor:
+    """Streaming PSI monitor: `update(window)` one window at a time; same numbers as `psi_monitor`.
+
+    Attributes after each update: `psi` (last window's PSI), `drift_detected`, `streak`, `alert`.
+    `result()` returns the `PSIMonitorResult` for all windows seen so far.
+
+    Examples
+    --------
+    >>> import numpy as np, simengine
+    >>> g = np.random.default_rng(1)
+    >>> mon = simengine.PSIMonitor(g.normal(size=2_000), consecutive=2)
+    >>> for w in range(6):
+    ...     _ = mon.update(g.normal(0.0 if w < 3 else 1.0, 1.0, size=500))
+    >>> mon.alert, mon.streak
+    (True, 3)
+    """
+
+    def __init__(self, reference, *, threshold=0.2, consecutive=3, bins=10, binning="quantile", eps=1e-7):
+        self.threshold, self.consecutive, self.edges, self._ref_props, self.eps = _monitor_setup(
+            reference, threshold, consecutive, bins, binning, eps
+        )
+        self._uniform = _is_uniform(self.edges)
+        self._history = []
+        self.psi = float("nan")
+        self.streak = 0
+        self.drift_detected = False
+        self.alert = False
+
+    def update(self, window):
+        """Add one window (1-D array); returns self."""
+        flat, offsets = _windows_flat([window])
+        value = float(_k._psi_windows(self._ref_props, self.edges, self._uniform, flat, offsets, self.eps)[0])
+        self._history.append(value)
+        self.psi = value
+        self.drift_detected = value > self.threshold
+        self.streak = self.streak + 1 if self.drift_detected else 0
+        self.alert = self.streak >= self.consecutive
+        return self
+
+    def result(self):
+        """`PSIMonitorResult` over every window seen so far."""
+        return _monitor_result(self._history, self.edges, self.threshold, self.consecutive)
+
+
+# ----------------------------------------------------------------------------------------------------------
+# DDM
+# ----------------------------------------------------------------------------------------------------------
+
+
+def _as_binary(errors, name="errors"):
+    if isinstance(errors, (str, bytes)):
+        raise TypeError(f"`{name}` must be array-like of 0/1 values; got a string")
+    arr = np.asarray(errors)
+    if arr.dtype == object or arr.dtype.kind not in "biuf":
+        raise TypeError(f"`{name}` must contain 0/1 values; got dtype {arr.dtype}")
+    if arr.ndim not in (1, 2):
+        raise ValueError(f"`{name}` must be 1-D or 2-D; got {arr.ndim}-D with shape {arr.shape}")
+    if arr.size == 0:
+        raise ValueError(f"`{name}` must not be empty; got shape {arr.shape}")
+    if arr.dtype.kind == "u":
+        bad = arr.max() > 1
+    elif arr.dtype.kind == "b":
+        bad = False
+    else:
+        bad = not ((arr == 0) | (arr == 1)).all()
+    if bad:
+        raise ValueError(f"`{name}` must be binary (0 = correct, 1 = error); got other values")
+    return np.ascontiguousarray(arr, dtype=np.uint8)
+
+
+def _check_ddm_params(warning_level, drift_level, min_samples, reset):
+    warning_level = check_real(warning_level, "warning_level", low=0.0, low_inclusive=False)
+    drift_level = check_real(drift_level, "drift_level", low=0.0, low_inclusive=False)
+    if drift_level < warning_level:
+        raise ValueError(f"`drift_level` must be >= `warning_level`; got {drift_level:g} < {warning_level:g}")
+    min_samples = check_int(min_samples, "min_samples", minimum=0)
+    reset = check_bool(reset, "reset")
+    return warning_level, drift_level, min_samples, reset
+
+
+@dataclass(frozen=True, slots=True)
+class DDMResult(ResultMixin):
+    """DDM over one or many streams.
+
+    Attributes
+    ----------
+    status : ndarray of int8
+        Per step: 0 normal, 1 warning, 2 drift; shape of the input.
+    first_warning, first_drift : int or ndarray of int
+        First warning / drift index per stream, -1 if none (int for 1-D input).
+    drift_indices : ndarray or list of ndarray
+        All drift indices (one array per stream for 2-D input).
+    n_drifts : int or ndarray of int
+    """
+
+    status: np.ndarray = field(repr=False)
+    first_warning: object
+    first_drift: object
+    drift_indices: object = field(repr=False)
+    n_drifts: object
+
+
+def ddm(errors, *, warning_level=2.0, drift_level=3.0, min_samples=30, reset=True):
+    """Drift Detection Method (Gama et al. 2004) over one stream or many streams in parallel.
+
+    With p_i the running error rate and s_i = sqrt(p_i (1 - p_i) / i), once more than `min_samples` samples
+    have been seen the detector tracks the minimum of p_i + s_i (p_min, s_min) and signals a warning when
+    p_i + s_i > p_min + warning_level * s_min and a drift when p_i + s_i > p_min + drift_level * s_min.
+    With ``reset=True`` the statistics restart at the step after a drift.  With default settings the
+    indices equal those of ``river.drift.binary.DDM()`` on the same stream.
+
+    Parameters
+    ----------
+    errors : array_like of 0/1 (bool or numbers)
+        1-D (one stream) or 2-D (streams x steps, one stream per row).
+    warning_level, drift_level : float
+        Multiples of s_min (drift_level >= warning_level).
+    min_samples : int
+        Warm-up: no test (and no tracking of the minimum) until more than this many samples.
+    reset : bool
+
+    Returns
+    -------
+    DDMResult
+
+    Examples
+    --------
+    >>> import numpy as np, simengine
+    >>> g = np.random.default_rng(0)
+    >>> x = np.r_[g.random(1000) < 0.1, g.random(1000) < 0.4]
+    >>> res = simengine.ddm(x)
+    >>> 1000 <= res.first_drift < 1200
+    True
+    """
+    x = _as_binary(errors)
+    wl, dl, ms, reset = _check_ddm_params(warning_level, drift_level, min_samples, reset)
+    one_d = x.ndim == 1
+    x2 = x[None, :] if one_d else x
+    status, fw, fd, n_drifts = _k._ddm_scan(x2, wl, dl, ms, reset)
+    flat, offsets = _k._collect_indices(status, 2, n_drifts)
+    idx = np.split(flat, offsets[1:-1])
+    if one_d:
+        return DDMResult(status[0], int(fw[0]), int(fd[0]), idx[0], int(n_drifts[0]))
+    return DDMResult(status, fw, fd, idx, n_drifts)
+
+
+class DDM:
+    """Streaming DDM: ``update(x)`` with x in {0, 1}; step for step equal to `ddm` (same kernel step).
+
+    Attributes `warning_detected`, `drift_detected` and `status` (0/1/2) describe the last update.
+
+    Examples
+    --------
+    >>> import numpy as np, simengine
+    >>> g = np.random.default_rng(0)
+    >>> x = np.r_[g.random(1000) < 0.1, g.random(1000) < 0.4]
+    >>> det = simengine.DDM()
+    >>> hits = [i for i, e in enumerate(x) if det.update(e).drift_detected]
+    >>> hits == simengine.ddm(x).drift_indices.tolist()
+    True
+    """
+
+    def __init__(self, *, warning_level=2.0, drift_level=3.0, min_samples=30, reset=True):
+        self.warning_level, self.drift_level, self.min_samples, self.reset = _check_ddm_params(
+            warning_level, drift_level, min_samples, reset
+        )
+        self._state = np.empty(_k.DDM_STATE_SIZE)
+        _k._ddm_init(self._state)
+        self.status = 0
+
+    def update(self, x):
+        """Add one error indicator (0 or 1, or bool); returns self."""
+        if isinstance(x, (bool, np.bool_)):
+            x = int(x)
+        if not isinstance(x, numbers.Real) or x not in (0, 1):
+            raise ValueError(f"`x` must be 0 or 1; got {x!r}")
+        self.status = int(_k._ddm_step(self._state, float(x), self.warning_level, self.drift_level, self.min_samples, self.reset))
+        return self
+
+    @property
+    def warning_detected(self) -> bool:
+        return self.status == 1
+
+    @property
+    def drift_detected(self) -> bool:
+        return self.status == 2
+
+    @property
+    def n(self) -> int:
+        """Samples since the last reset."""
+        return int(self._state[0])
+
+    @property
+    def error_rate(self) -> float:
+        return float(self._state[1])
+
+
+# ----------------------------------------------------------------------------------------------------------
+# ADWIN
+# ----------------------------------------------------------------------------------------------------------
+
+
+def _check_adwin_params(delta, max_buckets, min_window_length, grace_period, clock):
+    delta = check_probability(delta, "delta")
+    max_buckets = check_int(max_buckets, "max_buckets", minimum=2)
+    min_window_length = check_positive_int(min_window_length, "min_window_length")
+    grace_period = check_int(grace_period, "grace_period", minimum=0)
+    clock = check_positive_int(clock, "clock")
+    return delta, max_buckets, min_window_length, grace_period, clock
+
+
+@dataclass(frozen=True, slots=True)
+class ADWINResult(ResultMixin):
+    """ADWIN over one or many streams.
+
+    Attributes
+    ----------
+    detected : ndarray of bool
+        Per step: True if the window was cut (change detected); shape of the input.
+    first_drift : int or ndarray of int
+        First detection per stream, -1 if none.
+    drift_indices : ndarray or list of ndarray
+    n_drifts : int or ndarray of int
+    width : int or ndarray of int
+        Final window length per stream.
+    estimation : float or ndarray
+        Final window mean per stream.
+    """
+
+    detected: np.ndarray = field(repr=False)
+    first_drift: object
+    drift_indices: object = field(repr=False)
+    n_drifts: object
+    width: object
+    estimation: object
+
+
+def adwin(values, *, delta=0.002, max_buckets=5, min_window_length=5, grace_period=10, clock=1):
+    """ADWIN2 adaptive windowing (Bifet & Gavalda 2007) over one stream or many streams in parallel.
+
+    The window is stored as an exponential histogram: at most `max_buckets` buckets of each size 1, 2, 4,
+    ...; a new value is a bucket of size 1 and the two oldest buckets of a level that overflows are merged.
+    Every `clock` updates, once the window holds `grace_period` values, each split of the window at a bucket
+    boundary into an older part W0 and a newer part W1 (both at least `min_window_length` long) is tested
+    with the variance-based bound of the paper,
+    eps_cut = sqrt(2 v ln(2/d') / m) + 2 ln(2/d') / (3 m), m = 1/(1/n0 + 1/n1), d' = delta / ln(n), v the
+    window variance; while some split has |mean0 - mean1| > eps_cut the oldest bucket is dropped, and the
+    step is reported as a detection.  The window is kept after a detection (W1 survives), as in the paper.
+
+    Parameters
+    ----------
+    values : array_like
+        1-D (one stream) or 2-D (streams x steps); finite real values (usually in [0, 1]).
+    delta : float in (0, 1), default 0.002
+    max_buckets : int >= 2, default 5
+    min_window_length : int >= 1, default 5
+    grace_period : int >= 0, default 10
+    clock : int >= 1, default 1
+        Test for cuts every `clock` updates (river's ADWIN uses 32).
+
+    Returns
+    -------
+    ADWINResult
+
+    Examples
+    --------
+    >>> import numpy as np, simengine
+    >>> g = np.random.default_rng(0)
+    >>> x = np.r_[g.random(1000) < 0.2, g.random(1000) < 0.6].astype(float)
+    >>> res = simengine.adwin(x)
+    >>> 1000 <= res.first_drift < 1100
+    True
+    """
+    x = as_float_array(values, "values", ndim=(1, 2))
+    params = _check_adwin_params(delta, max_buckets, min_window_length, grace_period, clock)
+    one_d = x.ndim == 1
+    x2 = x[None, :] if one_d else x
+    det, first, width, est = _k._adwin_scan(x2, *params)
+    rows, cols = np.nonzero(det)
+    idx = np.split(cols.astype(np.int64), np.searchsorted(rows, np.arange(1, x2.shape[0])))
+    n_drifts = np.array([len(i) for i in idx], dtype=np.int64)
+    if one_d:
+        return ADWINResult(det[0], int(first[0]), idx[0], int(n_drifts[0]), int(width[0]), float(est[0]))
+    return ADWINResult(det, first, idx, n_drifts, width, est)
+
+
+class ADWIN:
+    """Streaming ADWIN2: ``update(x)``; step for step equal to `adwin` (same kernel step).
+
+    Examples
+    --------
+    >>> import numpy as np, simengine
+    >>> g = np.random.default_rng(0)
+    >>> det = simengine.ADWIN()
+    >>> x = np.r_[g.random(1000) < 0.2, g.random(1000) < 0.6].astype(float)
+    >>> hits = [i for i, v in enumerate(x) if det.update(v).drift_detected]
+    >>> hits == simengine.adwin(x).drift_indices.tolist()
+    True
+    """
+
+    def __init__(self, *, delta=0.002, max_buckets=5, min_window_length=5, grace_period=10, clock=1):
+        self.delta, self.max_buckets, self.min_window_length, self.grace_period, self.clock = _check_adwin_params(
+            delta, max_buckets, min_window_length, grace_period, clock
+        )
+        self._state = np.zeros(_k._adwin_state_size(self.max_buckets))
+        self.drift_detected = False
+
+    def update(self, x):
+        """Add one value; returns self."""
+        if isinstance(x, (bool, np.bool_)):
+            x = int(x)
+        if not isinstance(x, numbers.Real) or not np.isfinite(x):
+            raise ValueError(f"`x` must be a finite real number; got {x!r}")
+        self.drift_detected = bool(
+            _k._adwin_step(
+                self._state, float(x), self.delta, self.max_buckets, self.min_window_length, self.grace_period, self.clock
+            )
+        )
+        return self
+
+    @property
+    def width(self) -> int:
+        return int(self._state[0])
+
+    @property
+    def estimation(self) -> float:
+        return float(self._state[1] / self._state[0]) if self._state[0] > 0 else 0.0
+
+    @property
+    def variance(self) -> float:
+        return float(self._state[2] / self._state[0]) if self._state[0] > 0 else 0.0
+
+    @property
+    def n_detections(self) -> int:
+        return int(self._state[4])
+
+
+# ----------------------------------------------------------------------------------------------------------
+# Detector simulations
+# ----------------------------------------------------------------------------------------------------------
+
+DELAY_QUANTILES = (0.1, 0.25, 0.5, 0.75, 0.9)
+
+
+def _quantile_se(sorted_x, q):
+    """SE of the sample q-quantile from the distribution-free binomial order-statistic 95% interval.
+
+    The interval is [x_(l), x_(u)] with ranks n q -/+ 1.96 sqrt(n q (1 - q)) (normal approximation to the
+    binomial count below the quantile); SE = (x_(u) - x_(l)) / (2 * 1.96).
+    """
+    n = sorted_x.size
+    if n < 2:
+        return float("nan")
+    half = 1.959963984540054 * np.sqrt(n * q * (1.0 - q))
+    lo = int(np.clip(np.floor(n * q - half), 0, n - 1))
+    hi = int(np.clip(np.ceil(n * q + half), 0, n - 1))
+    return float(sorted_x[hi] - sorted_x[lo]) / (2.0 * 1.959963984540054)
+
+
+@dataclass(frozen=True, slots=True)
+class DriftSimulationResult(ResultMixin):
+    """Monte Carlo evaluation of a drift detector on Bernoulli error streams.
+
+    Attributes
+    ----------
+    detection_rate, detection_rate_se : float
+        Fraction of streams with a detection at or after `drift_start`.
+    false_alarm_rate, false_alarm_rate_se : float
+        Fraction of streams with at least one detection before `drift_start`.
+    false_alarms_per_stream, false_alarms_per_stream_se : float
+        Mean number of detections before `drift_start` and its standard error.
+    delay_mean, delay_mean_se, delay_median, delay_median_se : float
+        Detection delay (first detection index minus drift_start) over detecting streams.
+    delay_quantiles, delay_quantiles_se : dict
+        Quantiles 0.1, 0.25, 0.5, 0.75, 0.9 and their SEs (binomial order-statistic interval / 3.92).
+    delays : ndarray
+        Delay per stream (-1 if not detected).
+    n_streams, n_steps, detector, drift : settings
+    """
+
+    detection_rate: float
+    detection_rate_se: float
+    false_alarm_rate: float
+    false_alarm_rate_se: float
+    false_alarms_per_stream: float
+    false_alarms_per_stream_se: float
+    delay_mean: float
+    delay_mean_se: float
+    delay_median: float
+    delay_median_se: float
+    delay_quantiles: dict
+    delay_quantiles_se: dict
+    delays: np.ndarray = field(repr=False)
+    n_streams: int
+    n_steps: int
+    detector: str
+    drift: str
+
+    def to_frame(self):
+        """Summary as a one-column DataFrame (estimate, SE)."""
+        import pandas as pd
+
+        rows = {
+            "detection rate": (self.detection_rate, self.detection_rate_se),
+            "false-alarm rate": (self.false_alarm_rate, self.false_alarm_rate_se),
+            "false alarms per stream": (self.false_alarms_per_stream, self.false_alarms_per_stream_se),
+            "mean delay": (self.delay_mean, self.delay_mean_se),
+        }
+        for q in DELAY_QUANTILES:
+            rows[f"delay q{q:g}"] = (self.delay_quantiles[q], self.delay_quantiles_se[q])
+        return pd.DataFrame(rows, index=["estimate", "se"]).T
+
+
+_DDM_KEYS = ("warning_level", "drift_level", "min_samples", "reset")
+_ADWIN_KEYS = ("delta", "max_buckets", "min_window_length", "grace_period", "clock")
+
+
+def simulate_drift_detection(
+    *,
+    detector="ddm",
+    drift="sudden",
+    n_streams=10_000,
+    n_steps=1_000,
+    drift_start=500,
+    drift_end=None,
+    error_before=0.15,
+    error_after=0.40,
+    detector_params=None,
+    rng=None,
+):
+    """Detection rate, false alarms and detection delay of DDM or ADWIN on simulated error streams.
+
+    Each stream is a sequence of Bernoulli errors with rate `error_before` before `drift_start` and
+    `error_after` from then on ("sudden"), or rising linearly from `drift_start` to `drift_end` ("gradual").
+    Streams are generated inside the kernel, block by block (64 streams per RNG block), and fed to the
+    detector as they are drawn, so no streams x steps array is ever stored.
+
+    Parameters
+    ----------
+    detector : {"ddm", "adwin"}
+    drift : {"sudden", "gradual"}
+    n_streams, n_steps : int
+    drift_start : int in [1, n_steps)
+    drift_end : int, only for "gradual" (drift_start < drift_end <= n_steps)
+    error_before, error_after : float in [0, 1]
+    detector_params : dict, optional
+        Keyword arguments of `ddm` or `adwin`.
+    rng : None, int, SeedSequence or Generator
+
+    Returns
+    -------
+    DriftSimulationResult
+
+    Notes
+    -----
+    Delay = first detection at or after `drift_start` minus `drift_start`.  A false alarm is any detection
+    before `drift_start` (the detector keeps running afterwards).  Proportion SEs are binomial, the mean's
+    is the sample SD / sqrt(k), and quantile SEs come from the distribution-free binomial order-statistic
+    95% interval divided by 2 * 1.96.
+
+    Examples
+    --------
+    >>> import simengine
+    >>> res = simengine.simulate_drift_detection(n_streams=500, rng=0)
+    >>> res.detection_rate > 0.9
+    True
+    """
+    detector = check_choice(detector, "detector", ("ddm", "adwin"))
+    drift = check_choice(drift, "drift", ("sudden", "gradual"))
+    n_streams = check_positive_int(n_streams, "n_streams")
+    n_steps = check_int(n_steps, "n_steps", minimum=2)
+    drift_start = check_int(drift_start, "drift_start", minimum=1, maximum=n_steps - 1)
+    if drift == "sudden":
+        if drift_end is not None:
+            raise ValueError("`drift_end` must be None for a sudden drift")
+        drift_end = drift_start
+    else:
+        if drift_end is None:
+            raise ValueError("`drift_end` is required for a gradual drift")
+        drift_end = check_int(drift_end, "drift_end", minimum=drift_start + 1, maximum=n_steps)
+    p0 = check_probability(error_before, "error_before", closed=True)
+    p1 = check_probability(error_after, "error_after", closed=True)
+    params = {} if detector_params is None else detector_params
+    if not isinstance(params, dict):
+        raise TypeError(f"`detector_params` must be a dict or None; got {type(params).__name__}")
+    keys = _DDM_KEYS if detector == "ddm" else _ADWIN_KEYS
+    unknown = sorted(set(params) - set(keys))
+    if unknown:
+        raise ValueError(f"`detector_params` has unknown keys for {detector!r}: {unknown}; allowed: {list(keys)}")
+    if detector == "ddm":
+        wl, dl, ms, reset = _check_ddm_params(
+            params.get("warning_level", 2.0), params.get("drift_level", 3.0),
+            params.get("min_samples", 30), params.get("reset", True),
+        )
+        fparams = np.array([wl, dl])
+        iparams = np.array([ms, int(reset)], dtype=np.int64)
+        code = 0
+    else:
+        d, mb, ml, gp, ck = _check_adwin_params(
+            params.get("delta", 0.002), params.get("max_buckets", 5), params.get("min_window_length", 5),
+            params.get("grace_period", 10), params.get("clock", 1),
+        )
+        fparams = np.array([d])
+        iparams = np.array([mb, ml, gp, ck], dtype=np.int64)
+        code = 1
+    ss = _rng.as_seed_sequence(rng)
+    gens = _rng.block_generators(ss, _rng.n_blocks(n_streams, _k.SIM_BLOCK))
+    n_false, first = _k._simulate_detector(
+        gens, n_streams, n_steps, drift_start, drift_end, p0, p1, code, fparams, iparams
+    )
+    return _summarise(n_false, first, drift_start, n_streams, n_steps, detector, drift)
+
+
+def _summarise(n_false, first, drift_start, n_streams, n_steps, detector, drift):
+    detected = first >= 0
+    delays = np.where(detected, first - drift_start, -1)
+    d = np.sort(delays[detected]).astype(np.float64)
+    k = d.size
+    rate = k / n_streams
+    fa = float(np.mean(n_false > 0))
+    if k:
+        mean = float(d.mean())
+        mean_se = float(d.std(ddof=1) / np.sqrt(k)) if k > 1 else float("nan")
+        qs = {q: float(np.quantile(d, q)) for q in DELAY_QUANTILES}
+        qse = {q: _quantile_se(d, q) for q in DELAY_QUANTILES}
+    else:
+        mean = mean_se = float("nan")
+        qs = {q: float("nan") for q in DELAY_QUANTILES}
+        qse = dict(qs)
+    return DriftSimulationResult(
+        detection_rate=rate,
+        detection_rate_se=float(proportion_se(rate, n_streams)),
+        false_alarm_rate=fa,
+        false_alarm_rate_se=float(proportion_se(fa, n_streams)),
+        false_alarms_per_stream=float(n_false.mean()),
+        false_alarms_per_stream_se=float(n_false.std(ddof=1) / np.sqrt(n_streams)) if n_streams > 1 else float("nan"),
+        delay_mean=mean,
+        delay_mean_se=mean_se,
+        delay_median=qs[0.5],
+        delay_median_se=qse[0.5],
+        delay_quantiles=qs,
+        delay_quantiles_se=qse,
+        delays=delays,
+        n_streams=n_streams,
+        n_steps=n_steps,
+        detector=detector,
+        drift=drift,
+    )

@@ -1,0 +1,656 @@
+"""Drift-detection kernels: PSI bin counts, DDM and ADWIN2 step functions and scans, detector simulations.
+
+Only @njit code.  Detectors keep their state in a small float64 array so the batch scans over many streams
+and the streaming classes of the public layer run the very same step function.  Validation lives in
+`simengine.drift`.
+"""
+import math
+
+import numba
+import numpy as np
+
+from simengine._jit import njit, pjit
+
+# ----------------------------------------------------------------------------------------------------------
+# PSI
+# ----------------------------------------------------------------------------------------------------------
+
+# Rows per chunk of the parallel counting passes; a constant, so counts never depend on the thread count
+# (they are integers anyway, but the chunking also fixes the memory use).
+PSI_CHUNK = 2048
+
+
+@pjit
+def _nonfinite_probe(flat):
+    """0.0 if every value of the 1-D array is finite, NaN otherwise (v * 0 is NaN for NaN and +-inf).
+
+    One parallel read with no temporary arrays, so validating big inputs costs about one memory pass.
+    """
+    n = flat.shape[0]
+    nchunks = max(1, (n + 65536 - 1) // 65536)
+    acc = np.zeros(nchunks)
+    for c in numba.prange(nchunks):
+        ci = np.int64(c)
+        a = 0.0
+        for i in range(ci * 65536, min(n, (ci + 1) * 65536)):
+            a += flat[i] * 0.0
+        acc[ci] = a
+    return acc.sum()
+
+
+@njit
+def _bin_index1(x, edges, lo, norm, uniform):
+    """Bin of `x` for sorted `edges` (len k+1): i with edges[i] <= x < edges[i+1], last bin closed.
+
+    Values below edges[0] go to bin 0 and values above edges[-1] to bin k-1.  With repeated edges a value
+    goes to the last bin whose left edge is <= it, as in np.histogram.  With `uniform` the index is
+    first guessed from (x - lo) * norm and then corrected against the edges, as np.histogram does, so the
+    assignment is exactly the one of a search in the edges.
+    """
+    k = edges.shape[0] - 1
+    if x < edges[0]:
+        return 0
+    if x >= edges[k]:
+        return k - 1
+    if uniform:
+        t = (x - lo) * norm
+        i = k - 1 if t >= k - 1 else (int(t) if t > 0.0 else 0)
+        while i > 0 and x < edges[i]:
+            i -= 1
+        while i < k - 1 and x >= edges[i + 1]:
+            i += 1
+        return i
+    # binary search: last i with edges[i] <= x
+    a = 0
+    b = k
+    while b - a > 1:
+        m = (a + b) >> 1
+        if edges[m] <= x:
+            a = m
+        else:
+            b = m
+    return a
+
+
+@pjit
+def _colwise_minmax(arr):
+    """Per-column NaN-ignoring min and max of a C-contiguous (rows x cols) array, in parallel over row chunks."""
+    n, p = arr.shape
+    nchunks = max(1, (n + PSI_CHUNK - 1) // PSI_CHUNK)
+    mins = np.full((nchunks, p), np.inf)
+    maxs = np.full((nchunks, p), -np.inf)
+    for c in numba.prange(nchunks):
+        ci = np.int64(c)
+        lo = mins[ci]
+        hi = maxs[ci]
+        stop = min(n, (ci + 1) * PSI_CHUNK)
+        for i in range(ci * PSI_CHUNK, stop):
+            row = arr[i]
+            for j in range(p):
+                v = row[j]
+                # NaN fails both comparisons, so it is skipped without a branch of its own
+                if v < lo[j]:
+                    lo[j] = v
+                if v > hi[j]:
+                    hi[j] = v
+    out_lo = np.full(p, np.inf)
+    out_hi = np.full(p, -np.inf)
+    for c in range(nchunks):
+        for j in range(p):
+            if mins[c, j] < out_lo[j]:
+                out_lo[j] = mins[c, j]
+            if maxs[c, j] > out_hi[j]:
+                out_hi[j] = maxs[c, j]
+    return out_lo, out_hi
+
+
+@njit
+def _count_rows_uniform(arr, start, stop, cnt, edges, lo, norm, tol):
+    """Add rows [start, stop) to flat counts for uniform per-column edges.
+
+    The bin is guessed from the uniform width; only a guess within rounding error of a bin boundary is
+    checked against the edges (as np.histogram corrects), so the assignment is exact.  Out-of-range values
+    end up in the end bins through the clipping; NaN fails every comparison and lands in bin 0.
+    """
+    p = arr.shape[1]
+    k = edges.shape[1] - 1
+    for i in range(start, stop):
+        row = arr[i]
+        for j in range(p):
+            v = row[j]
+            t = (v - lo[j]) * norm[j]
+            if t >= k - 1:
+                b = k - 1
+                fr = t - (k - 1)
+            elif t > 0.0:
+                b = int(t)
+                fr = t - b
+            else:
+                b = 0
+                fr = 0.5
+            if fr < tol[j] or (fr > 1.0 - tol[j] and b < k - 1):
+                while b > 0 and v < edges[j, b]:
+                    b -= 1
+                while b < k - 1 and v >= edges[j, b + 1]:
+                    b += 1
+            cnt[j * k + b] += 1
+
+
+@njit
+def _count_rows_search(arr, start, stop, cnt, edges):
+    """Add rows [start, stop) to flat counts by binary search in each column's edges (NaN lands in bin 0)."""
+    p = arr.shape[1]
+    k = edges.shape[1] - 1
+    for i in range(start, stop):
+        row = arr[i]
+        for j in range(p):
+            cnt[j * k + _bin_index1(row[j], edges[j], 0.0, 0.0, False)] += 1
+
+
+@pjit
+def _colwise_counts(arr, edges, uniform, has_nan):
+    """Histogram counts per column: counts[j, b] for edges[j] (cols x (k+1)); NaN is not counted.
+
+    Returns (counts, n_valid) with n_valid[j] the number of non-NaN values of column j.  The counting loop
+    has no NaN test (a NaN fails every comparison and lands in bin 0); with `has_nan` a second pass counts
+    the NaNs and takes them out of bin 0.
+    """
+    n, p = arr.shape
+    k = edges.shape[1] - 1
+    nchunks = max(1, (n + PSI_CHUNK - 1) // PSI_CHUNK)
+    part = np.zeros((nchunks, p, k), dtype=np.int64)
+    lo = np.empty(p)
+    norm = np.empty(p)
+    tol = np.empty(p)
+    for j in range(p):
+        lo[j] = edges[j, 0]
+        width = edges[j, k] - edges[j, 0]
+        norm[j] = k / width if width > 0 else 0.0
+        # generous bound (64 ulps) on the rounding error of t = (v - lo) * norm relative to the computed edges,
+        # in bin units; when it is not small every value is checked against the edges
+        tol[j] = 64.0 * 2.0 ** -52 * (k + (abs(edges[j, 0]) + abs(edges[j, k])) * norm[j])
+        if not (tol[j] < 0.25) or not (0.0 < width < np.inf):
+            tol[j] = 1.0
+    for c in numba.prange(nchunks):
+        ci = np.int64(c)
+        cnt = part[ci].reshape(p * k)  # flat per-chunk counts: bin b of column j at j * k + b
+        stop = min(n, (ci + 1) * PSI_CHUNK)
+        if uniform:
+            _count_rows_uniform(arr, ci * PSI_CHUNK, stop, cnt, edges, lo, norm, tol)
+        else:
+            _count_rows_search(arr, ci * PSI_CHUNK, stop, cnt, edges)
+    counts = np.zeros((p, k), dtype=np.int64)
+    for c in range(nchunks):
+        counts += part[c]
+    if has_nan:
+        nan_part = np.zeros((nchunks, p), dtype=np.int64)
+        for c in numba.prange(nchunks):
+            ci = np.int64(c)
+            for i in range(ci * PSI_CHUNK, min(n, (ci + 1) * PSI_CHUNK)):
+                for j in range(p):
+                    if arr[i, j] != arr[i, j]:
+                        nan_part[ci, j] += 1
+        for c in range(nchunks):
+            for j in range(p):
+                counts[j, 0] -= nan_part[c, j]
+    n_valid = np.zeros(p, dtype=np.int64)
+    for j in range(p):
+        n_valid[j] = counts[j].sum()
+    return counts, n_valid
+
+
+@njit
+def _psi_from_counts1(ref_counts, n_ref, cur_counts, n_cur, eps):
+    """sum((c - r) * ln(c / r)) over bins, with `eps` added to both proportions; nan if a side is empty."""
+    if n_ref == 0 or n_cur == 0:
+        return math.nan
+    total = 0.0
+    for b in range(ref_counts.shape[0]):
+        r = ref_counts[b] / n_ref + eps
+        c = cur_counts[b] / n_cur + eps
+        total += (c - r) * math.log(c / r)
+    return total
+
+
+@njit
+def _psi_columns(ref_counts, ref_valid, cur_counts, cur_valid, eps):
+    p = ref_counts.shape[0]
+    out = np.empty(p)
+    for j in range(p):
+        out[j] = _psi_from_counts1(ref_counts[j], ref_valid[j], cur_counts[j], cur_valid[j], eps)
+    return out
+
+
+@njit  # the parallel work is in the counting passes it calls
+def _psi_2d(reference, current, edges, uniform, eps, has_nan):
+    """One PSI per column of two (rows x cols) arrays with per-column `edges`; two counting passes."""
+    rc, rv = _colwise_counts(reference, edges, uniform, has_nan)
+    cc, cv = _colwise_counts(current, edges, uniform, has_nan)
+    return _psi_columns(rc, rv, cc, cv, eps)
+
+
+@njit  # the parallel work is in the passes it calls
+def _psi_2d_equal_width(reference, current, bins, eps, has_nan):
+    """Equal-width PSI per column: edges over the combined NaN-ignoring min..max of both arrays.
+
+    A column whose combined min equals its max (or that has no finite value) gets edges that put every value
+    in one bin, so its PSI is 0 (or nan when a side has no value).
+    """
+    p = reference.shape[1]
+    lo_r, hi_r = _colwise_minmax(reference)
+    lo_c, hi_c = _colwise_minmax(current)
+    edges = np.empty((p, bins + 1))
+    for j in range(p):
+        lo = min(lo_r[j], lo_c[j])
+        hi = max(hi_r[j], hi_c[j])
+        if not (hi > lo):  # constant column, or all NaN
+            if not (lo < np.inf):
+                lo = 0.0
+            hi = lo
+        step = (hi - lo) / bins
+        if not (step < np.inf):  # hi - lo overflows for values near the float64 limits
+            step = hi / bins - lo / bins
+        for b in range(bins + 1):
+            edges[j, b] = lo + b * step
+        edges[j, bins] = hi
+    return _psi_2d(reference, current, edges, True, eps, has_nan), edges
+
+
+@pjit
+def _psi_windows(ref_props, edges, uniform, values, offsets, eps):
+    """PSI of each window values[offsets[w]:offsets[w+1]] against fixed reference proportions.
+
+    `ref_props` are the reference proportions with eps already added; NaN in a window is not counted.
+    """
+    nw = offsets.shape[0] - 1
+    k = edges.shape[0] - 1
+    out = np.empty(nw)
+    lo = edges[0]
+    width = edges[k] - edges[0]
+    norm = k / width if width > 0 else 0.0
+    for w in numba.prange(nw):
+        wi = np.int64(w)
+        cnt = np.zeros(k, dtype=np.int64)
+        nvalid = 0
+        for i in range(offsets[wi], offsets[wi + 1]):
+            v = values[i]
+            if v != v:
+                continue
+            cnt[_bin_index1(v, edges, lo, norm, uniform)] += 1
+            nvalid += 1
+        if nvalid == 0:
+            out[wi] = math.nan
+            continue
+        total = 0.0
+        for b in range(k):
+            c = cnt[b] / nvalid + eps
+            r = ref_props[b]
+            total += (c - r) * math.log(c / r)
+        out[wi] = total
+    return out
+
+
+@njit
+def _streaks(flags, consecutive):
+    """Run length of consecutive True flags ending at each window, and the alert flag (run >= consecutive)."""
+    n = flags.shape[0]
+    streak = np.zeros(n, dtype=np.int64)
+    alert = np.zeros(n, dtype=np.bool_)
+    run = 0
+    for i in range(n):
+        run = run + 1 if flags[i] else 0
+        streak[i] = run
+        alert[i] = run >= consecutive
+    return streak, alert
+
+
+# ----------------------------------------------------------------------------------------------------------
+# DDM (Gama et al. 2004)
+# ----------------------------------------------------------------------------------------------------------
+
+# state layout: n, mean error rate p, p_min, s_min, p_min + s_min, drift flag of the previous step
+DDM_STATE_SIZE = 6
+
+
+@njit
+def _ddm_init(state):
+    state[0] = 0.0
+    state[1] = 0.0
+    state[2] = math.nan
+    state[3] = math.nan
+    state[4] = math.inf
+    state[5] = 0.0
+
+
+@njit
+def _ddm_step(state, x, warning_level, drift_level, min_samples, reset):
+    """One DDM update with error indicator `x` (0 or 1); returns 0 normal, 1 warning, 2 drift.
+
+    p_min and s_min are tracked only once more than `min_samples` samples have been seen (Gama et al. 2004
+    start the test after the warm-up; tracking them from the first sample makes p_min + s_min = 0 after a
+    first run of zeros and fires a false drift as soon as the warm-up ends).  With `reset`, the statistics
+    restart at the update that follows a drift.
+    """
+    if reset and state[5] != 0.0:
+        _ddm_init(state)
+    n = state[0] + 1.0
+    state[0] = n
+    p = state[1] + (1.0 / n) * (x - state[1])
+    state[1] = p
+    s = math.sqrt(p * (1.0 - p) / n)
+    status = 0
+    if n > min_samples:
+        if p + s <= state[4]:
+            state[2] = p
+            state[3] = s
+            state[4] = p + s
+        if p + s > state[2] + drift_level * state[3]:
+            status = 2
+        elif p + s > state[2] + warning_level * state[3]:
+            status = 1
+    state[5] = 1.0 if status == 2 else 0.0
+    return status
+
+
+DDM_GROUP = 16  # streams stepped in lockstep by one thread: their independent update chains overlap in the CPU
+
+
+@pjit
+def _ddm_scan(errors, warning_level, drift_level, min_samples, reset):
+    """DDM over each row of `errors` (streams x steps, values 0/1), rows in parallel.
+
+    Returns (status int8 streams x steps, first_warning, first_drift, n_drifts), -1 where none.  Each thread
+    steps a group of DDM_GROUP streams together; every stream still runs `_ddm_step` on its own state.
+    """
+    ns, nt = errors.shape
+    status = np.zeros((ns, nt), dtype=np.int8)
+    first_warning = np.full(ns, -1, dtype=np.int64)
+    first_drift = np.full(ns, -1, dtype=np.int64)
+    n_drifts = np.zeros(ns, dtype=np.int64)
+    n_groups = (ns + DDM_GROUP - 1) // DDM_GROUP
+    for grp in numba.prange(n_groups):
+        lo = np.int64(grp) * DDM_GROUP
+        hi = min(ns, lo + DDM_GROUP)
+        m = hi - lo
+        state = np.empty((DDM_GROUP, DDM_STATE_SIZE))
+        for r in range(m):
+            _ddm_init(state[r])
+        fw = np.full(DDM_GROUP, -1, dtype=np.int64)
+        fd = np.full(DDM_GROUP, -1, dtype=np.int64)
+        nd = np.zeros(DDM_GROUP, dtype=np.int64)
+        for t in range(nt):
+            for r in range(m):
+                st = _ddm_step(state[r], float(errors[lo + r, t]), warning_level, drift_level, min_samples, reset)
+                status[lo + r, t] = st
+                if st == 1:
+                    if fw[r] < 0:
+                        fw[r] = t
+                elif st == 2:
+                    nd[r] += 1
+                    if fd[r] < 0:
+                        fd[r] = t
+        for r in range(m):
+            first_warning[lo + r] = fw[r]
+            first_drift[lo + r] = fd[r]
+            n_drifts[lo + r] = nd[r]
+    return status, first_warning, first_drift, n_drifts
+
+
+@pjit
+def _collect_indices(flags, value, counts):
+    """Flat positions t where flags[i, t] == value, row by row, with row offsets (counts from the scan)."""
+    ns, nt = flags.shape
+    offsets = np.zeros(ns + 1, dtype=np.int64)
+    for i in range(ns):
+        offsets[i + 1] = offsets[i] + counts[i]
+    flat = np.empty(offsets[ns], dtype=np.int64)
+    for i in numba.prange(ns):
+        ii = np.int64(i)
+        if counts[ii] == 0:
+            continue
+        k = offsets[ii]
+        for t in range(nt):
+            if flags[ii, t] == value:
+                flat[k] = t
+                k += 1
+    return flat, offsets
+
+
+# ----------------------------------------------------------------------------------------------------------
+# ADWIN2 (Bifet & Gavalda 2007): exponential histogram of buckets, cut test at bucket boundaries
+# ----------------------------------------------------------------------------------------------------------
+
+ADWIN_LEVELS = 48  # bucket sizes 1, 2, ..., 2**47: more than any stream holds
+ADWIN_HEADER = 6  # width, total, M2 of the window, updates seen, detections, spare
+
+
+@njit
+def _adwin_state_size(max_buckets):
+    return ADWIN_HEADER + ADWIN_LEVELS + 2 * ADWIN_LEVELS * (max_buckets + 1)
+
+
+@njit
+def _adwin_init(state):
+    state[:] = 0.0
+
+
+@njit
+def _adwin_cut_found(state, delta, max_buckets, min_len):
+    """True if some split of the window at a bucket boundary has |mean0 - mean1| > eps_cut.
+
+    eps_cut = sqrt(2 v ln(2/d') / m) + 2 ln(2/d') / (3 m), m = 1 / (1/n0 + 1/n1), v the variance of the whole
+    window and d' = delta / ln(n): the variance-based bound Bifet & Gavalda (2007) recommend in practice.
+    W0 is the older part of the window.
+    """
+    cap = max_buckets + 1
+    H = ADWIN_HEADER
+    L = ADWIN_LEVELS
+    n = state[0]
+    total = state[1]
+    var = state[2] / n
+    log_term = math.log(2.0 * math.log(n) / delta)
+    n0 = 0.0
+    s0 = 0.0
+    for lev in range(L - 1, -1, -1):
+        cnt = int(state[H + lev])
+        if cnt == 0:
+            continue
+        size = float(2 ** lev)
+        base = H + L + lev * cap
+        for j in range(cnt):
+            n0 += size
+            s0 += state[base + j]
+            n1 = n - n0
+            if n1 < min_len:
+                return False
+            if n0 < min_len:
+                continue
+            m_inv = 1.0 / n0 + 1.0 / n1
+            eps = math.sqrt(2.0 * m_inv * var * log_term) + (2.0 / 3.0) * m_inv * log_term
+            if abs(s0 / n0 - (total - s0) / n1) > eps:
+                return True
+    return False
+
+
+@njit
+def _adwin_drop_oldest(state, max_buckets):
+    cap = max_buckets + 1
+    H = ADWIN_HEADER
+    L = ADWIN_LEVELS
+    sums = H + L
+    m2s = H + L + L * cap
+    for lev in range(L - 1, -1, -1):
+        cnt = int(state[H + lev])
+        if cnt == 0:
+            continue
+        nb = float(2 ** lev)
+        sb = state[sums + lev * cap]
+        mb = state[m2s + lev * cap]
+        for j in range(cnt - 1):
+            state[sums + lev * cap + j] = state[sums + lev * cap + j + 1]
+            state[m2s + lev * cap + j] = state[m2s + lev * cap + j + 1]
+        state[H + lev] = cnt - 1
+        n = state[0]
+        n_new = n - nb
+        if n_new <= 0.0:
+            state[0] = 0.0
+            state[1] = 0.0
+            state[2] = 0.0
+            return
+        mean_b = sb / nb
+        mean_new = (state[1] - sb) / n_new
+        m2 = state[2] - mb - nb * n_new / n * (mean_b - mean_new) ** 2
+        state[0] = n_new
+        state[1] = state[1] - sb
+        state[2] = m2 if m2 > 0.0 else 0.0
+        return
+
+
+@njit
+def _adwin_step(state, x, delta, max_buckets, min_len, grace_period, clock):
+    """One ADWIN2 update with value `x`; returns True if the window was cut (a change was detected).
+
+    Inserts `x` as a bucket of size 1, merges the two oldest buckets of any level holding more than
+    `max_buckets`, then (every `clock` updates, once the window holds `grace_period` values) drops the
+    oldest bucket while some split of the window is significant.
+    """
+    cap = max_buckets + 1
+    H = ADWIN_HEADER
+    L = ADWIN_LEVELS
+    sums = H + L
+    m2s = H + L + L * cap
+    # window statistics (Welford)
+    n = state[0] + 1.0
+    mean_old = state[1] / state[0] if state[0] > 0 else 0.0
+    d = x - mean_old
+    mean_new = mean_old + d / n
+    state[2] += d * (x - mean_new)
+    state[0] = n
+    state[1] += x
+    state[3] += 1.0
+    # new bucket at level 0 (newest last)
+    cnt = int(state[H])
+    state[sums + cnt] = x
+    state[m2s + cnt] = 0.0
+    state[H] = cnt + 1
+    for lev in range(L - 1):
+        cnt = int(state[H + lev])
+        if cnt <= max_buckets:
+            break
+        b = lev * cap
+        size = float(2 ** lev)
+        s_a = state[sums + b]
+        s_b = state[sums + b + 1]
+        m2 = state[m2s + b] + state[m2s + b + 1] + (s_a / size - s_b / size) ** 2 * size * 0.5
+        for j in range(cnt - 2):
+            state[sums + b + j] = state[sums + b + j + 2]
+            state[m2s + b + j] = state[m2s + b + j + 2]
+        state[H + lev] = cnt - 2
+        up = (lev + 1) * cap
+        cnt_up = int(state[H + lev + 1])
+        state[sums + up + cnt_up] = s_a + s_b
+        state[m2s + up + cnt_up] = m2
+        state[H + lev + 1] = cnt_up + 1
+    detected = False
+    if state[0] >= grace_period and int(state[3]) % clock == 0:
+        while state[0] >= 2.0 * min_len and _adwin_cut_found(state, delta, max_buckets, min_len):
+            _adwin_drop_oldest(state, max_buckets)
+            detected = True
+    if detected:
+        state[4] += 1.0
+    return detected
+
+
+@pjit
+def _adwin_scan(values, delta, max_buckets, min_len, grace_period, clock):
+    """ADWIN2 over each row of `values` (streams x steps), rows in parallel.
+
+    Returns (detected bool streams x steps, first_drift, final width, final mean).
+    """
+    ns, nt = values.shape
+    detected = np.zeros((ns, nt), dtype=np.bool_)
+    first = np.full(ns, -1, dtype=np.int64)
+    width = np.zeros(ns, dtype=np.int64)
+    mean = np.zeros(ns)
+    size = _adwin_state_size(max_buckets)
+    for i in numba.prange(ns):
+        ii = np.int64(i)
+        state = np.zeros(size)
+        row = values[ii]
+        fd = -1
+        for t in range(nt):
+            if _adwin_step(state, row[t], delta, max_buckets, min_len, grace_period, clock):
+                detected[ii, t] = True
+                if fd < 0:
+                    fd = t
+        first[ii] = fd
+        width[ii] = int(state[0])
+        mean[ii] = state[1] / state[0] if state[0] > 0 else 0.0
+    return detected, first, width, mean
+
+
+# ----------------------------------------------------------------------------------------------------------
+# Detector simulations on Bernoulli error streams: generation fused with detection
+# ----------------------------------------------------------------------------------------------------------
+
+SIM_BLOCK = 64  # streams per RNG block
+
+
+@njit
+def _error_rate1(t, drift_start, drift_end, p0, p1):
+    """Error probability at step t: p0 before drift_start, p1 from drift_end, linear in between.
+
+    A sudden drift has drift_end == drift_start.
+    """
+    if t < drift_start:
+        return p0
+    if t >= drift_end:
+        return p1
+    return p0 + (p1 - p0) * (t - drift_start) / (drift_end - drift_start)
+
+
+@pjit
+def _simulate_detector(gens, n_streams, n_steps, drift_start, drift_end, p0, p1, detector, fparams, iparams):
+    """Generate Bernoulli error streams block by block and run a detector on each, without storing streams.
+
+    Stream s of block b draws u_t = gens[b].random() for t = 0..n_steps-1 (streams of a block in order) and
+    x_t = 1 if u_t < p(t).  detector 0 = DDM (fparams: warning, drift level; iparams: min_samples, reset),
+    1 = ADWIN (fparams: delta; iparams: max_buckets, min_len, grace_period, clock).
+    A stream stops drawing at its first detection at or after drift_start, so the next stream continues the
+    block's generator from there.  Returns per stream: number of detections before drift_start, and the first
+    detection index at or after drift_start (-1 if none).
+    """
+    nb = len(gens)
+    n_false = np.zeros(n_streams, dtype=np.int64)
+    first_after = np.full(n_streams, -1, dtype=np.int64)
+    if detector == 0:
+        size = DDM_STATE_SIZE
+    else:
+        size = _adwin_state_size(iparams[0])
+    for b in numba.prange(nb):
+        bi = np.int64(b)
+        gen = gens[bi]
+        state = np.zeros(size)
+        stop = min(n_streams, (bi + 1) * SIM_BLOCK)
+        for s in range(bi * SIM_BLOCK, stop):
+            if detector == 0:
+                _ddm_init(state)
+            else:
+                _adwin_init(state)
+            nf = 0
+            fa = -1
+            for t in range(n_steps):
+                x = 1.0 if gen.random() < _error_rate1(t, drift_start, drift_end, p0, p1) else 0.0
+                if detector == 0:
+                    hit = _ddm_step(state, x, fparams[0], fparams[1], iparams[0], iparams[1] != 0) == 2
+                else:
+                    hit = _adwin_step(state, x, fparams[0], iparams[0], iparams[1], iparams[2], iparams[3])
+                if hit:
+                    if t < drift_start:
+                        nf += 1
+                    else:
+                        fa = t
+                        break  # the rest of this stream cannot change the result
+            n_false[s] = nf
+            first_after[s] = fa
+    return n_false, first_after

@@ -1,0 +1,591 @@
+"""Tests for drift detection: PSI, PSI monitor, DDM (vs river), ADWIN2 (vs brute force), detector simulations."""
+import math
+
+import numpy as np
+import pandas as pd
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from hypothesis.extra import numpy as hnp
+from numpy.testing import assert_allclose, assert_array_equal
+
+import simengine
+from _subproc import run_with_threads
+from simengine import naive
+from simengine._rng import as_seed_sequence, numpy_block_generators
+from simengine.kernels import drift as kd
+
+# ---------------------------------------------------------------------------------------------------------
+# PSI
+# ---------------------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("binning", ["equal-width", "quantile"])
+def test_psi_1d_matches_numpy_definition(binning):
+    g = np.random.default_rng(0)
+    ref = g.normal(size=3000)
+    cur = g.normal(0.3, 1.2, size=2000)
+    if binning == "quantile":
+        edges = np.quantile(ref, np.linspace(0, 1, 11))
+    else:
+        edges = naive.psi_equal_width_edges(ref, cur, 10)
+    expected = naive.psi_numpy(ref, cur, edges)
+    assert abs(simengine.psi(ref, cur, binning=binning) - expected) <= 1e-12
+
+
+def test_psi_explicit_edges_and_out_of_range_values():
+    g = np.random.default_rng(1)
+    ref = g.normal(size=1000)
+    cur = g.normal(0.5, 2.0, size=1000)  # many values beyond the edges: they go to the end bins
+    edges = np.array([-1.0, -0.3, 0.0, 0.2, 1.5])
+    assert abs(simengine.psi(ref, cur, bins=edges) - naive.psi_numpy(ref, cur, edges)) <= 1e-12
+    uniform = np.linspace(-1, 1, 9)
+    assert abs(simengine.psi(ref, cur, bins=uniform) - naive.psi_numpy(ref, cur, uniform)) <= 1e-12
+
+
+@pytest.mark.parametrize("binning", ["equal-width", "quantile"])
+def test_psi_2d_matches_per_feature_loop(binning):
+    g = np.random.default_rng(2)
+    ref = g.normal(size=(5000, 7)) * np.arange(1, 8)
+    cur = g.normal(0.2, 1.0, size=(3000, 7)) * np.arange(1, 8)
+    cur[:, 3] = np.round(cur[:, 3])  # ties on the edges
+    expected = naive.psi_per_feature(ref, cur, 10, binning)
+    assert_allclose(simengine.psi(ref, cur, binning=binning), expected, rtol=0, atol=1e-12)
+    assert_allclose(simengine.psi(ref.T, cur.T, binning=binning, axis=1), expected, rtol=0, atol=1e-12)
+
+
+def test_psi_dataframe_gives_series():
+    g = np.random.default_rng(3)
+    ref = pd.DataFrame(g.normal(size=(500, 3)), columns=["a", "b", "c"])
+    cur = pd.DataFrame(g.normal(size=(400, 3)), columns=["a", "b", "c"])
+    out = simengine.psi(ref, cur)
+    assert isinstance(out, pd.Series)
+    assert list(out.index) == ["a", "b", "c"]
+    assert_allclose(out.to_numpy(), simengine.psi(ref.to_numpy(), cur.to_numpy()), rtol=0, atol=0)
+
+
+def test_psi_constant_column_is_zero_and_detects_shifted_constant():
+    ref = np.ones((100, 2))
+    cur = np.ones((50, 2))
+    cur[:, 1] = 2.0
+    out = simengine.psi(ref, cur)
+    assert out[0] == 0.0
+    # all reference mass in the first bin and all current mass in the last one
+    eps = 1e-7
+    expected = 2 * (1 + eps - eps) * math.log((1 + eps) / eps)
+    assert abs(out[1] - expected) <= 1e-9
+
+
+def test_psi_nan_policy_omit_equals_dropping_nan():
+    g = np.random.default_rng(4)
+    ref = g.normal(size=(400, 2))
+    cur = g.normal(size=(300, 2))
+    ref[::7, 0] = np.nan
+    cur[::5, 1] = np.nan
+    out = simengine.psi(ref, cur, nan_policy="omit")
+    for j in range(2):
+        r = ref[:, j][~np.isnan(ref[:, j])]
+        c = cur[:, j][~np.isnan(cur[:, j])]
+        assert abs(out[j] - simengine.psi(r, c)) <= 1e-12
+    all_nan = cur.copy()
+    all_nan[:, 1] = np.nan
+    assert np.isnan(simengine.psi(ref, all_nan, nan_policy="omit")[1])
+
+
+@settings(deadline=None, max_examples=30)
+@given(
+    data=st.data(),
+    n_ref=st.integers(1, 60),
+    n_cur=st.integers(1, 60),
+    p=st.integers(1, 4),
+    bins=st.integers(1, 12),
+    binning=st.sampled_from(["equal-width", "quantile"]),
+)
+def test_psi_properties(data, n_ref, n_cur, p, bins, binning):
+    elems = st.floats(-1e3, 1e3, allow_nan=False, allow_infinity=False, width=64) | st.integers(-3, 3).map(float)
+    ref = data.draw(hnp.arrays(np.float64, (n_ref, p), elements=elems))
+    cur = data.draw(hnp.arrays(np.float64, (n_cur, p), elements=elems))
+    out = simengine.psi(ref, cur, bins=bins, binning=binning)
+    assert out.shape == (p,)
+    assert np.all(out >= 0.0)
+    assert_allclose(out, naive.psi_per_feature(ref, cur, bins, binning), rtol=0, atol=1e-12)
+    # row order does not matter (exactly: only integer counts change order)
+    perm = data.draw(st.permutations(range(n_cur)))
+    assert_array_equal(simengine.psi(ref, cur[list(perm)], bins=bins, binning=binning), out)
+    # permuting features permutes the result
+    cols = list(data.draw(st.permutations(range(p))))
+    assert_array_equal(simengine.psi(ref[:, cols], cur[:, cols], bins=bins, binning=binning), out[cols])
+    assert_array_equal(simengine.psi(ref, ref, bins=bins, binning=binning), np.zeros(p))
+
+
+def test_psi_iv():
+    x = np.arange(10.0)
+    with pytest.raises(ValueError, match="`binning` must be one of"):
+        simengine.psi(x, x, binning="kmeans")
+    with pytest.raises(ValueError, match="`bins` must be an integer >= 1"):
+        simengine.psi(x, x, bins=0)
+    with pytest.raises(TypeError, match="`bins` must be an int >= 1 or a 1-D array"):
+        simengine.psi(x, x, bins=True)
+    with pytest.raises(ValueError, match="`bins` as edges needs at least 2"):
+        simengine.psi(x, x, bins=[1.0])
+    with pytest.raises(ValueError, match="`bins` as edges must be sorted"):
+        simengine.psi(x, x, bins=[3.0, 1.0, 2.0])
+    with pytest.raises(ValueError, match="`eps` must be in"):
+        simengine.psi(x, x, eps=0.0)
+    with pytest.raises(ValueError, match="`reference` must not be empty"):
+        simengine.psi([], x)
+    with pytest.raises(ValueError, match="`current` must not be empty"):
+        simengine.psi(x, np.empty((0, 3)))
+    with pytest.raises(ValueError, match="`current` contains NaN"):
+        simengine.psi(x, np.r_[x, np.nan])
+    with pytest.raises(ValueError, match="`reference` must not contain inf"):
+        simengine.psi(np.r_[x, np.inf], x, nan_policy="omit")
+    with pytest.raises(ValueError, match="`nan_policy` must be one of"):
+        simengine.psi(x, x, nan_policy="propagate")
+    with pytest.raises(ValueError, match="same number of dimensions"):
+        simengine.psi(x, x[:, None])
+    with pytest.raises(ValueError, match="same number of features"):
+        simengine.psi(np.ones((5, 2)), np.ones((5, 3)))
+    with pytest.raises(ValueError, match="`axis` must be 0 or 1"):
+        simengine.psi(np.ones((5, 2)), np.ones((5, 2)), axis=2)
+    with pytest.raises(ValueError, match="`reference` must be 1-D or 2-D"):
+        simengine.psi(np.ones((2, 2, 2)), np.ones((2, 2, 2)))
+    with pytest.raises(TypeError, match="`reference` must contain real numbers"):
+        simengine.psi(np.array(["a", "b"]), x)
+    with pytest.raises(TypeError, match="both be DataFrames"):
+        simengine.psi(pd.DataFrame({"a": x}), x)
+    with pytest.raises(ValueError, match="same columns"):
+        simengine.psi(pd.DataFrame({"a": x}), pd.DataFrame({"b": x}))
+
+
+# ---------------------------------------------------------------------------------------------------------
+# PSI monitor
+# ---------------------------------------------------------------------------------------------------------
+
+
+def _windows(seed=5):
+    g = np.random.default_rng(seed)
+    shifts = [0, 0, 0, 1.0, 0, 1.0, 1.0, 1.0, 1.0, 0, 1.0, 1.0, 1.0]
+    return g.normal(size=3000), np.array([g.normal(s, 1.0, size=400) for s in shifts])
+
+
+@pytest.mark.parametrize("binning", ["quantile", "equal-width"])
+def test_psi_monitor_matches_per_window_numpy(binning):
+    ref, wins = _windows()
+    res = simengine.psi_monitor(ref, wins, binning=binning, consecutive=3)
+    if binning == "quantile":
+        edges = np.quantile(ref, np.linspace(0, 1, 11))
+    else:
+        edges = naive.psi_equal_width_edges(ref, ref, 10)
+    expected = np.array([naive.psi_numpy(ref, w, edges) for w in wins])
+    assert_allclose(res.psi, expected, rtol=0, atol=1e-12)
+    assert_array_equal(res.drift, expected > 0.2)
+    # streaks by hand: a run resets at a non-drifting window
+    run, streak = 0, []
+    for d in expected > 0.2:
+        run = run + 1 if d else 0
+        streak.append(run)
+    assert_array_equal(res.streak, streak)
+    assert_array_equal(res.alert, np.array(streak) >= 3)
+    assert_array_equal(res.alert_windows, np.flatnonzero(np.array(streak) == 3))
+
+
+def test_psi_monitor_exact_alerts_and_streaming_equality():
+    ref, wins = _windows()
+    res = simengine.psi_monitor(ref, wins)
+    assert res.drift.tolist() == [False] * 3 + [True, False] + [True] * 4 + [False] + [True] * 3
+    assert res.alert_windows.tolist() == [7, 12]
+    # an iterable of ragged windows and the streaming class give the same numbers
+    ragged = [w[: 300 + 10 * i] for i, w in enumerate(wins)]
+    batch = simengine.psi_monitor(ref, ragged)
+    mon = simengine.PSIMonitor(ref)
+    for i, w in enumerate(ragged):
+        mon.update(w)
+        assert mon.psi == batch.psi[i]
+        assert mon.streak == batch.streak[i]
+        assert mon.alert == batch.alert[i]
+        assert mon.drift_detected == batch.drift[i]
+    streamed = mon.result()
+    for name in ("psi", "drift", "streak", "alert", "alert_windows"):
+        assert_array_equal(getattr(streamed, name), getattr(batch, name))
+    assert len(res.to_frame()) == len(wins)
+
+
+def test_psi_monitor_iv():
+    ref = np.arange(100.0)
+    with pytest.raises(ValueError, match="`threshold` must be in"):
+        simengine.psi_monitor(ref, [ref], threshold=0)
+    with pytest.raises(ValueError, match="`consecutive` must be an integer >= 1"):
+        simengine.psi_monitor(ref, [ref], consecutive=0)
+    with pytest.raises(ValueError, match="`reference` must be 1-D"):
+        simengine.psi_monitor(np.ones((3, 3)), [ref])
+    with pytest.raises(ValueError, match="`windows` must contain at least one window"):
+        simengine.psi_monitor(ref, [])
+    with pytest.raises(ValueError, match=r"`windows\[1\]` must not be empty"):
+        simengine.psi_monitor(ref, [ref, []])
+    with pytest.raises(TypeError, match="`windows` must be a 2-D array"):
+        simengine.psi_monitor(ref, 3.0)
+    with pytest.raises(ValueError, match="`windows` must be finite"):
+        simengine.psi_monitor(ref, np.array([[1.0, np.nan]]))
+    with pytest.raises(ValueError, match="`binning` must be one of"):
+        simengine.psi_monitor(ref, [ref], binning="x")
+
+
+def test_PSIMonitor_iv():
+    with pytest.raises(ValueError, match="`reference` must not be empty"):
+        simengine.PSIMonitor([])
+    mon = simengine.PSIMonitor(np.arange(10.0))
+    with pytest.raises(ValueError, match=r"`windows\[0\]` must be 1-D"):
+        mon.update(np.ones((2, 2)))
+
+
+# ---------------------------------------------------------------------------------------------------------
+# DDM
+# ---------------------------------------------------------------------------------------------------------
+
+
+def _river_ddm(stream):
+    from river.drift.binary import DDM as RiverDDM
+
+    det = RiverDDM()
+    out = []
+    for x in stream:
+        det.update(int(x))
+        out.append(2 if det.drift_detected else (1 if det.warning_detected else 0))
+    return np.array(out)
+
+
+@settings(deadline=None, max_examples=40)
+@given(
+    n=st.integers(1, 1500),
+    p0=st.floats(0.0, 1.0),
+    p1=st.floats(0.0, 1.0),
+    seed=st.integers(0, 2**32 - 1),
+)
+def test_ddm_equals_river(n, p0, p1, seed):
+    g = np.random.default_rng(seed)
+    cut = n // 2
+    x = np.r_[g.random(cut) < p0, g.random(n - cut) < p1].astype(np.int64)
+    expected = _river_ddm(x)
+    res = simengine.ddm(x)
+    assert_array_equal(res.status, expected)
+    assert res.first_warning == (np.flatnonzero(expected == 1)[0] if (expected == 1).any() else -1)
+    assert res.first_drift == (np.flatnonzero(expected == 2)[0] if (expected == 2).any() else -1)
+    assert_array_equal(res.drift_indices, np.flatnonzero(expected == 2))
+
+
+@settings(deadline=None, max_examples=25)
+@given(
+    x=hnp.arrays(np.int8, st.tuples(st.integers(1, 6), st.integers(1, 300)), elements=st.integers(0, 1)),
+    wl=st.floats(0.5, 3.0),
+    extra=st.floats(0.0, 2.0),
+    ms=st.integers(0, 40),
+    reset=st.booleans(),
+)
+def test_ddm_batch_equals_streaming_and_rows(x, wl, extra, ms, reset):
+    kw = dict(warning_level=wl, drift_level=wl + extra, min_samples=ms, reset=reset)
+    res = simengine.ddm(x, **kw)
+    for i, row in enumerate(x):
+        one = simengine.ddm(row, **kw)
+        assert_array_equal(one.status, res.status[i])
+        assert one.first_drift == res.first_drift[i]
+        assert one.first_warning == res.first_warning[i]
+        assert_array_equal(one.drift_indices, res.drift_indices[i])
+        det = simengine.DDM(**kw)
+        streamed = [det.update(v).status for v in row]
+        assert_array_equal(streamed, res.status[i])
+    if reset:
+        assert_array_equal(
+            res.status, np.array([naive.ddm_python(r, wl, wl + extra, ms) for r in x], dtype=np.int8)
+        )
+
+
+def test_ddm_no_false_drift_at_end_of_warm_up():
+    # Streams whose first errors come after a run of correct predictions: tracking p_min + s_min from the
+    # first sample gives p_min = s_min = 0 and a drift at index 30, the first tested step.
+    g = np.random.default_rng(7)
+    x = (g.random((400, 200)) < 0.15).astype(np.uint8)
+    naive_first = np.array([next((t for t, s in enumerate(naive.ddm_python(r, track_from_start=True)) if s == 2), -1) for r in x])
+    assert np.mean(naive_first == 30) > 0.5
+    res = simengine.ddm(x)
+    assert np.mean(res.status[:, 30] == 2) == 0.0
+    # the same streams as the naive variant, so any stream ours flags the naive one flags too or earlier
+    assert np.mean(res.first_drift >= 0) < np.mean(naive_first >= 0)
+
+
+def test_ddm_exact_regression():
+    g = np.random.default_rng(42)
+    x = np.r_[g.random(1000) < 0.2, g.random(1000) < 0.5]
+    res = simengine.ddm(x)
+    expected = _river_ddm(x)
+    assert res.drift_indices.tolist() == np.flatnonzero(expected == 2).tolist()
+    assert res.drift_indices.tolist() == [1457]
+    assert res.first_warning == 59
+    assert np.flatnonzero(res.status == 1)[:5].tolist() == [59, 293, 294, 1164, 1165]
+
+
+def test_ddm_iv():
+    with pytest.raises(ValueError, match="`errors` must be binary"):
+        simengine.ddm([0, 1, 2])
+    with pytest.raises(ValueError, match="`errors` must be binary"):
+        simengine.ddm([0.0, 0.5])
+    with pytest.raises(ValueError, match="`errors` must be 1-D or 2-D"):
+        simengine.ddm(np.zeros((2, 2, 2)))
+    with pytest.raises(ValueError, match="`errors` must not be empty"):
+        simengine.ddm([])
+    with pytest.raises(TypeError, match="`errors` must contain 0/1 values"):
+        simengine.ddm(["a"])
+    with pytest.raises(ValueError, match="`warning_level` must be in"):
+        simengine.ddm([0, 1], warning_level=-1)
+    with pytest.raises(ValueError, match="`drift_level` must be >= `warning_level`"):
+        simengine.ddm([0, 1], warning_level=3.0, drift_level=2.0)
+    with pytest.raises(ValueError, match="`min_samples` must be an integer >= 0"):
+        simengine.ddm([0, 1], min_samples=-1)
+    with pytest.raises(TypeError, match="`reset` must be True or False"):
+        simengine.ddm([0, 1], reset=1)
+
+
+def test_DDM_iv():
+    with pytest.raises(ValueError, match="`drift_level` must be a finite number"):
+        simengine.DDM(drift_level=float("nan"))
+    det = simengine.DDM()
+    with pytest.raises(ValueError, match="`x` must be 0 or 1"):
+        det.update(0.5)
+    with pytest.raises(ValueError, match="`x` must be 0 or 1"):
+        det.update("1")
+
+
+# ---------------------------------------------------------------------------------------------------------
+# ADWIN
+# ---------------------------------------------------------------------------------------------------------
+
+
+@settings(deadline=None, max_examples=50)
+@given(
+    n=st.integers(1, 160),
+    shift=st.floats(0.0, 3.0),
+    seed=st.integers(0, 2**32 - 1),
+    binary=st.booleans(),
+    delta=st.sampled_from([0.002, 0.05, 0.3]),
+    min_len=st.integers(1, 8),
+    clock=st.integers(1, 4),
+)
+def test_adwin_uncompressed_equals_brute_force(n, shift, seed, binary, delta, min_len, clock):
+    g = np.random.default_rng(seed)
+    if binary:
+        x = (g.random(n) < np.where(np.arange(n) < n // 2, 0.2, min(0.2 + shift / 4, 1.0))).astype(float)
+    else:
+        x = g.integers(0, 4, n) + np.where(np.arange(n) < n // 2, 0.0, shift)
+    kw = dict(delta=delta, min_window_length=min_len, grace_period=10, clock=clock)
+    # with more buckets per level than values every bucket holds one value: ADWIN2 is then exact ADWIN
+    res = simengine.adwin(x, max_buckets=200, **kw)
+    assert res.drift_indices.tolist() == naive.adwin_exact(x, **kw)
+
+
+def test_adwin_compressed_cuts_are_exact_window_cuts():
+    # With the exponential histogram the window still holds exactly the last `width` values, and a cut is
+    # only made when a split at a bucket boundary is significant: the brute force must agree it is.
+    g = np.random.default_rng(8)
+    x = np.r_[g.random(600) < 0.2, g.random(600) < 0.5, g.random(600) < 0.1].astype(float)
+    det = simengine.ADWIN()
+    cuts = 0
+    for t, v in enumerate(x):
+        width_before = det.width
+        if det.update(v).drift_detected:
+            cuts += 1
+            window = x[t - width_before : t + 1]
+            assert naive._adwin_exact_split(list(window), 0.002, 5)
+            assert det.width < width_before + 1
+    assert cuts >= 2
+
+
+@settings(deadline=None, max_examples=25)
+@given(
+    x=hnp.arrays(np.float64, st.tuples(st.integers(1, 5), st.integers(1, 400)), elements=st.integers(0, 3).map(float)),
+    max_buckets=st.integers(2, 6),
+    clock=st.integers(1, 40),
+)
+def test_adwin_batch_equals_streaming_and_rows(x, max_buckets, clock):
+    kw = dict(max_buckets=max_buckets, clock=clock, delta=0.1)
+    res = simengine.adwin(x, **kw)
+    for i, row in enumerate(x):
+        one = simengine.adwin(row, **kw)
+        assert_array_equal(one.detected, res.detected[i])
+        assert one.width == res.width[i]
+        det = simengine.ADWIN(**kw)
+        assert_array_equal([det.update(v).drift_detected for v in row], res.detected[i])
+        assert det.width == res.width[i]
+        assert det.estimation == res.estimation[i]
+        assert det.n_detections == res.n_drifts[i]
+
+
+def test_adwin_false_alarms_on_stationary_streams_bounded_by_delta():
+    # ADWIN's guarantee: on a stationary stream the probability of shrinking the window at a given step is at
+    # most delta.  We check the per-step rate of detections over 100 streams x 5000 steps against delta
+    # plus 4 binomial standard errors.
+    delta = 0.01
+    g = np.random.default_rng(9)
+    x = (g.random((100, 5000)) < 0.3).astype(float)
+    res = simengine.adwin(x, delta=delta)
+    steps = x.size
+    rate = res.detected.sum() / steps
+    assert rate <= delta + 4 * math.sqrt(delta * (1 - delta) / steps)
+    # a looser delta must not give fewer alarms than a strict one on the same data (monotone in delta)
+    assert simengine.adwin(x[:20], delta=0.3).detected.sum() >= simengine.adwin(x[:20], delta=0.001).detected.sum()
+
+
+def test_adwin_exact_regression_and_estimation():
+    g = np.random.default_rng(0)
+    x = np.r_[g.random(1000) < 0.2, g.random(1000) < 0.6].astype(float)
+    res = simengine.adwin(x)
+    assert res.drift_indices.tolist() == [1028, 1029, 1030, 1034, 1041, 1048, 1052, 1324]
+    assert res.width == 992
+    assert_allclose(res.estimation, x[-res.width :].mean(), rtol=1e-12)
+
+
+def test_adwin_iv():
+    x = np.zeros(20)
+    with pytest.raises(ValueError, match="`delta` must be in"):
+        simengine.adwin(x, delta=0)
+    with pytest.raises(ValueError, match="`max_buckets` must be an integer >= 2"):
+        simengine.adwin(x, max_buckets=1)
+    with pytest.raises(ValueError, match="`min_window_length` must be an integer >= 1"):
+        simengine.adwin(x, min_window_length=0)
+    with pytest.raises(ValueError, match="`clock` must be an integer >= 1"):
+        simengine.adwin(x, clock=0)
+    with pytest.raises(ValueError, match="`grace_period` must be an integer >= 0"):
+        simengine.adwin(x, grace_period=-1)
+    with pytest.raises(ValueError, match="`values` must be finite"):
+        simengine.adwin([0.0, np.nan])
+    with pytest.raises(ValueError, match="`values` must not be empty"):
+        simengine.adwin([])
+    with pytest.raises(ValueError, match="`values` must be 1-D or 2-D"):
+        simengine.adwin(np.zeros((1, 1, 1)))
+
+
+def test_ADWIN_iv():
+    with pytest.raises(ValueError, match="`delta` must be in"):
+        simengine.ADWIN(delta=1.5)
+    det = simengine.ADWIN()
+    with pytest.raises(ValueError, match="`x` must be a finite real number"):
+        det.update(float("inf"))
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Detector simulations
+# ---------------------------------------------------------------------------------------------------------
+
+
+def _replay(ss, n_streams, n_steps, start, end, p0, p1, step):
+    """NumPy replay of the fused kernel: stream by stream from its block's Generator, stop at first hit."""
+    gens = numpy_block_generators(ss, -(-n_streams // kd.SIM_BLOCK))
+    n_false = np.zeros(n_streams, dtype=np.int64)
+    first = np.full(n_streams, -1)
+    for s in range(n_streams):
+        g = gens[s // kd.SIM_BLOCK]
+        state = step()
+        for t in range(n_steps):
+            p = p0 if t < start else (p1 if t >= end else p0 + (p1 - p0) * (t - start) / (end - start))
+            x = 1 if g.random() < p else 0
+            if state(x):
+                if t < start:
+                    n_false[s] += 1
+                else:
+                    first[s] = t
+                    break
+    return n_false, first
+
+
+@pytest.mark.parametrize("detector", ["ddm", "adwin"])
+@pytest.mark.parametrize("drift", ["sudden", "gradual"])
+def test_simulate_matches_numpy_replay(detector, drift):
+    n_streams, n_steps, start = 150, 400, 200
+    end = 300 if drift == "gradual" else start
+
+    def make():
+        det = simengine.DDM() if detector == "ddm" else simengine.ADWIN()
+        return lambda x: det.update(x).drift_detected
+
+    res = simengine.simulate_drift_detection(
+        detector=detector, drift=drift, n_streams=n_streams, n_steps=n_steps, drift_start=start,
+        drift_end=None if drift == "sudden" else end, rng=11,
+    )
+    n_false, first = _replay(as_seed_sequence(11), n_streams, n_steps, start, end, 0.15, 0.40, make)
+    assert_array_equal(res.delays, np.where(first >= 0, first - start, -1))
+    assert res.false_alarm_rate == np.mean(n_false > 0)
+    assert res.false_alarms_per_stream == n_false.mean()
+    assert_allclose(res.false_alarms_per_stream_se, n_false.std(ddof=1) / np.sqrt(n_streams), rtol=1e-12)
+    d = first[first >= 0] - start
+    assert res.detection_rate == d.size / n_streams
+    assert_allclose(res.delay_mean, d.mean(), rtol=1e-12)
+    assert_allclose(res.delay_mean_se, d.std(ddof=1) / np.sqrt(d.size), rtol=1e-12)
+    assert res.delay_median == np.median(d)
+
+
+def test_simulate_quantile_se_against_monte_carlo_spread():
+    # The order-statistic SE of the median delay should match the spread of medians over replications
+    # (checked against the SD of 30 independent runs, within the sampling error of an SD from 30 values).
+    meds, ses = [], []
+    for seed in range(30):
+        r = simengine.simulate_drift_detection(n_streams=400, n_steps=800, drift_start=400, rng=seed)
+        meds.append(r.delay_median)
+        ses.append(r.delay_median_se)
+    sd = np.std(meds, ddof=1)
+    assert 0.5 * sd < np.mean(ses) < 2.0 * sd
+
+
+def test_simulate_statistical_acceptance():
+    # Larger error jump -> faster and surer detection; gradual drift -> longer delay than sudden.
+    a = simengine.simulate_drift_detection(n_streams=2000, n_steps=1000, error_after=0.4, rng=1)
+    b = simengine.simulate_drift_detection(n_streams=2000, n_steps=1000, error_after=0.6, rng=2)
+    c = simengine.simulate_drift_detection(n_streams=2000, drift="gradual", drift_end=800, rng=3)
+    assert b.delay_mean + 4 * math.hypot(a.delay_mean_se, b.delay_mean_se) < a.delay_mean
+    assert c.delay_mean - 4 * math.hypot(a.delay_mean_se, c.delay_mean_se) > a.delay_mean
+    assert abs(a.detection_rate_se - math.sqrt(a.detection_rate * (1 - a.detection_rate) / 2000)) < 1e-15
+    # no change at all: ADWIN (delta = 0.002) rarely detects in the 500 steps after the nominal drift start
+    null = simengine.simulate_drift_detection(n_streams=2000, error_after=0.15, detector="adwin", rng=4)
+    assert null.detection_rate <= 0.05 + 4 * math.sqrt(0.05 * 0.95 / 2000)
+
+
+def test_simulate_thread_invariance():
+    code = (
+        "import simengine\n"
+        "r = simengine.simulate_drift_detection(n_streams=300, n_steps=600, drift_start=300, rng=5)\n"
+        "a = simengine.simulate_drift_detection(detector='adwin', n_streams=200, n_steps=600, drift_start=300, rng=6)\n"
+        "import numpy as np\n"
+        "g = np.random.default_rng(0)\n"
+        "p = simengine.psi(g.normal(size=(5000, 30)), g.normal(size=(4000, 30)))\n"
+        "result = (r.delays, a.delays, p)\n"
+    )
+    one = run_with_threads(code, 1)
+    two = run_with_threads(code, 2)
+    for u, v in zip(one, two):
+        assert_array_equal(u, v)
+
+
+def test_simulate_drift_detection_iv():
+    f = simengine.simulate_drift_detection
+    with pytest.raises(ValueError, match="`detector` must be one of"):
+        f(detector="kswin")
+    with pytest.raises(ValueError, match="`drift` must be one of"):
+        f(drift="abrupt")
+    with pytest.raises(ValueError, match="`n_streams` must be an integer >= 1"):
+        f(n_streams=0)
+    with pytest.raises(ValueError, match="`drift_start` must be an integer in"):
+        f(n_steps=100, drift_start=100)
+    with pytest.raises(ValueError, match="`drift_end` must be None"):
+        f(drift_end=600)
+    with pytest.raises(ValueError, match="`drift_end` is required"):
+        f(drift="gradual")
+    with pytest.raises(ValueError, match="`drift_end` must be an integer in"):
+        f(drift="gradual", drift_end=400)
+    with pytest.raises(ValueError, match="`error_after` must be in"):
+        f(error_after=1.5)
+    with pytest.raises(ValueError, match="unknown keys for 'ddm'"):
+        f(detector_params={"delta": 0.1})
+    with pytest.raises(TypeError, match="`detector_params` must be a dict"):
+        f(detector_params=[1])
+    with pytest.raises(ValueError, match="`delta` must be in"):
+        f(detector="adwin", detector_params={"delta": 2.0})
+    with pytest.raises(TypeError, match="`rng` must be None"):
+        f(rng="seed")
