@@ -6,7 +6,7 @@ simulate_power for the t-test (n = 394, 10 000 replicates).
 """
 import numpy as np
 import pytest
-from conftest import QUICK, sizes
+from conftest import sizes
 
 from simengine import multipletests, permutation_test, simulate_power
 from simengine import naive

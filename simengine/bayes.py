@@ -5,7 +5,6 @@ The public layer validates and broadcasts; the arithmetic is in `kernels.bayes`.
 """
 from __future__ import annotations
 
-import numbers
 from dataclasses import dataclass, field
 from typing import NamedTuple
 
