@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import sys
 
-from simengine.sweep import SpecError, simulations
+from simengine._sweep import SpecError, simulations
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -69,7 +69,7 @@ def load_spec(path) -> dict:
     if not isinstance(title, str):
         raise SpecError(f"`title` must be a string; got {title!r}")
     # parameter names and value types are checked against the simulation by sweep's own validation
-    from simengine.sweep import _check_params
+    from simengine._sweep import _check_params
 
     _check_params(registry[sim], grid, fixed)
     return {"simulation": sim, "grid": grid, "fixed": fixed, "n_sims": n_sims, "rng": seed, "title": title}

@@ -5,4 +5,4 @@ a flat dict of estimates with ``_se`` companions.
 """
 from __future__ import annotations
 
-from simengine.sweep import register_simulation
+from simengine._sweep import register_simulation

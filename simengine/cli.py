@@ -67,7 +67,7 @@ def _cmd_bench(args, out) -> int:
 
 
 def _cmd_sweep(args, out) -> int:
-    from simengine.sweep import SpecError, simulations, sweep
+    from simengine._sweep import SpecError, simulations, sweep
 
     if args.list:
         import pandas as pd

@@ -3,7 +3,7 @@ import time
 
 import numpy as np
 
-from simengine.sweep import register_simulation
+from simengine._sweep import register_simulation
 
 
 def coin(*, rng, n_sims, p, label="a"):

@@ -14,7 +14,7 @@ from pandas.testing import assert_frame_equal
 import _sweep_sims
 import simengine
 from simengine import cli
-from simengine.sweep import SpecError, register_simulation, simulations, sweep
+from simengine._sweep import SpecError, register_simulation, simulations, sweep
 
 HERE = Path(__file__).parent
 
@@ -50,7 +50,7 @@ def test_chunks_combine_exactly():
     # 10_000 replicates = chunks of 4000, 4000, 2000, each with its own stream
     table = sweep("test-coin", {"p": [0.3]}, n_sims=10_000, rng=5, progress=False)
     from simengine._rng import as_seed_sequence, child_seed_sequence
-    from simengine.sweep import _param_key
+    from simengine._sweep import _param_key
 
     point = child_seed_sequence(as_seed_sequence(5), *_param_key({"p": 0.3}))
     heads = 0
@@ -165,7 +165,7 @@ KILL_SCRIPT = """
 import sys
 sys.path.insert(0, {here!r})
 import _sweep_sims
-from simengine.sweep import sweep
+from simengine._sweep import sweep
 sweep("test-slow-coin", {{"p": [round(0.05 * i, 2) for i in range(1, 16)]}}, fixed={{"delay": {delay}}},
       n_sims=2000, rng=99, checkpoint={path!r}, progress=False)
 """
