@@ -13,7 +13,7 @@ from simengine._jit import pjit
 def block_means(gens, block, n_sims, m):
     out = np.empty((n_sims, 2))
     for b in numba.prange(len(gens)):
-        g = gens[b]
+        g = gens[np.int64(b)]  # prange indices are unsigned; typed.List wants int64
         for r in range(b * block, min((b + 1) * block, n_sims)):
             x = g.standard_normal(m)
             out[r, 0] = x.mean()
