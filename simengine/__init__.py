@@ -11,6 +11,7 @@ except PackageNotFoundError:  # running from a source tree that was never instal
     __version__ = "0+unknown"
 
 from simengine import targets
+from simengine._sweep import register_simulation, simulations, sweep
 from simengine.bayes import (
     BayesABResult,
     BayesPeekingResult,
@@ -84,3 +85,7 @@ __all__ = [
     "ADWIN",
     "simulate_drift_detection",
 ]
+    # sweeps (issue 7)
+    "sweep",
+    "register_simulation",
+    "simulations",

@@ -66,6 +66,71 @@ def _cmd_bench(args, out) -> int:
     return 0
 
 
+def _cmd_sweep(args, out) -> int:
+    from simengine._sweep import SpecError, simulations, sweep
+
+    if args.list:
+        import pandas as pd
+
+        table = pd.DataFrame(
+            [{"simulation": s.name, "parameters": ", ".join(s.parameters or ("any",)), "about": s.description}
+             for s in simulations().values()]
+        ).set_index("simulation")
+        _print_table("registered simulations", table, out)
+        return 0
+    if args.spec is None:
+        print("simengine sweep: error: a SPEC.toml file is needed (or --list)", file=sys.stderr)
+        return 2
+    from simengine._spec import load_spec
+
+    client = None
+    try:
+        spec = load_spec(args.spec)
+        if args.scheduler and args.backend != "dask":
+            raise SpecError("--scheduler needs --backend dask")
+        if args.workers is not None and args.backend != "dask":
+            raise SpecError("--workers needs --backend dask")
+        if args.workers is not None and args.workers < 1:
+            raise SpecError(f"--workers must be >= 1; got {args.workers}")
+        title = spec.pop("title")
+        if args.backend == "dask" and (args.scheduler or args.workers):
+            from distributed import Client, LocalCluster
+
+            if args.scheduler:
+                client = Client(args.scheduler)
+            else:
+                import os
+
+                per = max(1, (os.cpu_count() or 1) // args.workers)
+                cluster = LocalCluster(n_workers=args.workers, threads_per_worker=1, dashboard_address=None,
+                                       env={"NUMBA_NUM_THREADS": str(per)})
+                client = Client(cluster)
+        start = time.perf_counter()
+        table = sweep(**spec, backend=args.backend, client=client, checkpoint=args.output,
+                      progress=not args.no_progress)
+        elapsed = time.perf_counter() - start
+    except SpecError as exc:
+        print(f"simengine sweep: error: {exc}", file=sys.stderr)
+        return 2
+    finally:
+        if client is not None:
+            cluster = getattr(client, "cluster", None)
+            client.close()
+            if cluster is not None:
+                cluster.close()
+    shown = table.drop(columns=["seconds"])
+    _print_table(f"{title}: {spec['simulation']} sweep, {spec['n_sims']} simulations per point", shown, out)
+    print(f"({len(table)} points in {elapsed:.2f} s; kernel time {table['seconds'].sum():.2f} s)", file=out)
+    if args.output:
+        print(f"results written to {args.output}", file=out)
+    if args.plot:
+        from simengine._plot import plot_sweep
+
+        drawn = plot_sweep(table, list(spec["grid"]), args.plot, title=title)
+        print(f"plot of {', '.join(drawn)} written to {args.plot}", file=out)
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="simengine", description="Numba-accelerated simulation engine for experiment statistics."
@@ -90,6 +155,18 @@ def build_parser() -> argparse.ArgumentParser:
     bench.add_argument("--only", nargs="+", metavar="FAMILY", help="run only these kernel families")
     bench.add_argument("--no-progress", action="store_true", help="hide progress bars")
     bench.set_defaults(func=_cmd_bench)
+
+    sw = sub.add_parser("sweep", help="run a parameter sweep described by a TOML spec")
+    sw.add_argument("spec", nargs="?", help="TOML spec: simulation, n_sims, seed, [grid], [fixed]")
+    sw.add_argument("-o", "--output", metavar="PARQUET",
+                    help="write results here; also the checkpoint, so a rerun resumes an interrupted sweep")
+    sw.add_argument("--backend", choices=("local", "dask"), default="local", help="where to run (default local)")
+    sw.add_argument("--scheduler", metavar="ADDRESS", help="Dask scheduler address (with --backend dask)")
+    sw.add_argument("--workers", type=int, metavar="N", help="start a local Dask cluster of N worker processes")
+    sw.add_argument("--plot", metavar="PNG", help="draw estimates against the first grid parameter")
+    sw.add_argument("--list", action="store_true", help="list the registered simulations and their parameters")
+    sw.add_argument("--no-progress", action="store_true", help="hide progress bars")
+    sw.set_defaults(func=_cmd_sweep)
     return parser
 
 

@@ -1,0 +1,75 @@
+"""Sweep specifications in TOML: load, check every key, and hand back `sweep` arguments.
+
+Errors are `SpecError`s that name the key and what is allowed; the CLI turns them
+into exit status 2.
+"""
+from __future__ import annotations
+
+import sys
+
+from simengine._sweep import SpecError, simulations
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover - Python 3.10
+    import tomli as tomllib
+
+__all__ = ["load_spec"]
+
+_KEYS = {
+    "simulation": "name of a registered simulation",
+    "n_sims": "replicates per grid point (integer >= 1)",
+    "seed": "root seed (integer >= 0)",
+    "grid": "table of parameter = [values]",
+    "fixed": "table of parameter = value",
+    "title": "text shown above the table and plot",
+}
+
+
+def load_spec(path) -> dict:
+    """Read and validate a TOML sweep spec; return keyword arguments for `sweep` plus `title`."""
+    try:
+        with open(path, "rb") as fh:
+            raw = tomllib.load(fh)
+    except FileNotFoundError:
+        raise SpecError(f"spec file {str(path)!r} does not exist") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise SpecError(f"spec file {str(path)!r} is not valid TOML: {exc}") from None
+    unknown = sorted(set(raw) - set(_KEYS))
+    if unknown:
+        allowed = ", ".join(_KEYS)
+        raise SpecError(f"unknown key(s) {unknown} in the spec; allowed keys: {allowed}")
+    for key in ("simulation", "grid"):
+        if key not in raw:
+            raise SpecError(f"the spec needs `{key}` ({_KEYS[key]})")
+    sim = raw["simulation"]
+    registry = simulations()
+    if not isinstance(sim, str):
+        raise SpecError(f"`simulation` must be a string, one of {', '.join(sorted(registry))}; got {sim!r}")
+    if sim not in registry:
+        raise SpecError(f"`simulation` must be one of {', '.join(sorted(registry))}; got {sim!r}")
+    n_sims = raw.get("n_sims", 10_000)
+    if isinstance(n_sims, bool) or not isinstance(n_sims, int) or n_sims < 1:
+        raise SpecError(f"`n_sims` must be an integer >= 1; got {n_sims!r}")
+    seed = raw.get("seed")
+    if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int) or seed < 0):
+        raise SpecError(f"`seed` must be an integer >= 0; got {seed!r}")
+    grid = raw["grid"]
+    if not isinstance(grid, dict):
+        raise SpecError(f"`grid` must be a table of parameter = [values]; got {grid!r}")
+    if not grid:
+        raise SpecError("`grid` must name at least one parameter; got an empty [grid] table")
+    for key, values in grid.items():
+        if not isinstance(values, list):
+            raise SpecError(f"`grid.{key}` must be a list of values, e.g. {key} = [1, 2]; got {values!r}")
+    fixed = raw.get("fixed", {})
+    if not isinstance(fixed, dict):
+        raise SpecError(f"`fixed` must be a table of parameter = value; got {fixed!r}")
+    title = raw.get("title", sim)
+    if not isinstance(title, str):
+        raise SpecError(f"`title` must be a string; got {title!r}")
+    # parameter names and value types are checked against the simulation by sweep's own validation
+    from simengine._sweep import _check_params
+
+    _check_params(registry[sim], grid, fixed)
+    return {"simulation": sim, "grid": grid, "fixed": fixed, "n_sims": n_sims, "rng": seed, "title": title}
