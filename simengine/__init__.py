@@ -84,8 +84,8 @@ __all__ = [
     "adwin",
     "ADWIN",
     "simulate_drift_detection",
-]
     # sweeps (issue 7)
     "sweep",
     "register_simulation",
     "simulations",
+]
