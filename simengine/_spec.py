@@ -23,6 +23,7 @@ _KEYS = {
     "grid": "table of parameter = [values]",
     "fixed": "table of parameter = value",
     "title": "text shown above the table and plot",
+    "plot": "list of estimates to draw with --plot (default: the first four)",
 }
 
 
@@ -68,8 +69,14 @@ def load_spec(path) -> dict:
     title = raw.get("title", sim)
     if not isinstance(title, str):
         raise SpecError(f"`title` must be a string; got {title!r}")
+    plot = raw.get("plot")
+    if plot is not None and (
+        not isinstance(plot, list) or not plot or not all(isinstance(v, str) and v for v in plot)
+    ):
+        raise SpecError(f"`plot` must be a non-empty list of estimate names; got {plot!r}")
     # parameter names and value types are checked against the simulation by sweep's own validation
     from simengine._sweep import _check_params
 
     _check_params(registry[sim], grid, fixed)
-    return {"simulation": sim, "grid": grid, "fixed": fixed, "n_sims": n_sims, "rng": seed, "title": title}
+    return {"simulation": sim, "grid": grid, "fixed": fixed, "n_sims": n_sims, "rng": seed, "title": title,
+            "plot": plot}

@@ -51,6 +51,10 @@ class Simulation:
         chunk means combine exactly (weighted by replicates) and so do their SEs.
     description : str
         One line shown by ``simengine sweep --list``.
+    validate : callable or None
+        ``validate(**params)`` raises ValueError/TypeError for parameters the
+        simulation would refuse; `sweep` calls it for every grid point before it
+        runs any, so a bad value late in a grid fails at once, not hours in.
     """
 
     name: str
@@ -58,12 +62,15 @@ class Simulation:
     parameters: tuple | None = None
     chunk_size: int | None = None
     description: str = ""
+    validate: Callable | None = None
 
 
 _REGISTRY: dict[str, Simulation] = {}
 
 
-def register_simulation(name, func=None, *, parameters=None, chunk_size=None, description="", overwrite=False):
+def register_simulation(
+    name, func=None, *, parameters=None, chunk_size=None, description="", validate=None, overwrite=False
+):
     """Register `func` under `name` for `sweep` and ``simengine sweep``.
 
     Usable directly or as a decorator::
@@ -87,6 +94,9 @@ def register_simulation(name, func=None, *, parameters=None, chunk_size=None, de
         Split points with more replicates than this into chunks (see `Simulation`).
     description : str
         Shown by ``simengine sweep --list``.
+    validate : callable, optional
+        ``validate(**params)``: raise ValueError/TypeError for a bad point; called
+        for every point before the sweep runs any.
     overwrite : bool
         Replace an existing registration instead of raising.
     """
@@ -100,13 +110,15 @@ def register_simulation(name, func=None, *, parameters=None, chunk_size=None, de
     if chunk_size is not None:
         chunk_size = check_positive_int(chunk_size, "chunk_size")
     overwrite = check_bool(overwrite, "overwrite")
+    if validate is not None and not callable(validate):
+        raise TypeError(f"`validate` must be callable or None; got {type(validate).__name__}")
 
     def _register(f):
         if not callable(f):
             raise TypeError(f"`func` must be callable; got {type(f).__name__}")
         if name in _REGISTRY and not overwrite:
             raise ValueError(f"a simulation named {name!r} is already registered; pass overwrite=True to replace it")
-        _REGISTRY[name] = Simulation(name, f, parameters, chunk_size, description)
+        _REGISTRY[name] = Simulation(name, f, parameters, chunk_size, description, validate)
         return f
 
     return _register if func is None else _register(func)
@@ -197,6 +209,18 @@ def _check_params(sim: Simulation, grid, fixed):
             allowed = ", ".join(sim.parameters)
             raise SpecError(f"unknown parameter(s) {unknown} for simulation {sim.name!r}; allowed: {allowed}")
     return clean_grid, clean_fixed
+
+
+def _validate_points(sim: Simulation, points, fixed):
+    """Run the simulation's own parameter checks on every point before anything runs."""
+    if sim.validate is None:
+        return
+    for point in points:
+        try:
+            sim.validate(**fixed, **point)
+        except (ValueError, TypeError) as exc:
+            where = ", ".join(f"{k}={v!r}" for k, v in point.items())
+            raise SpecError(f"grid point ({where}): {exc}") from None
 
 
 def _points(grid):
@@ -420,6 +444,7 @@ def sweep(
             done[key] = record
 
     points = _points(grid)
+    _validate_points(sim, points, fixed)
     todo = []
     for point in points:
         key = json.dumps(point, sort_keys=True)

@@ -93,6 +93,7 @@ def _cmd_sweep(args, out) -> int:
         if args.workers is not None and args.workers < 1:
             raise SpecError(f"--workers must be >= 1; got {args.workers}")
         title = spec.pop("title")
+        estimates = spec.pop("plot")
         if args.backend == "dask" and (args.scheduler or args.workers):
             from distributed import Client, LocalCluster
 
@@ -126,7 +127,14 @@ def _cmd_sweep(args, out) -> int:
     if args.plot:
         from simengine._plot import plot_sweep
 
-        drawn = plot_sweep(table, list(spec["grid"]), args.plot, title=title)
+        if estimates is not None:
+            known = [c[:-3] for c in table.columns if c.endswith("_se") and c[:-3] in table.columns]
+            unknown = [e for e in estimates if e not in known]
+            if unknown:
+                print(f"simengine sweep: error: `plot` names unknown estimate(s) {unknown}; "
+                      f"this simulation gives: {', '.join(known)}", file=sys.stderr)
+                return 2
+        drawn = plot_sweep(table, list(spec["grid"]), args.plot, title=title, estimates=estimates)
         print(f"plot of {', '.join(drawn)} written to {args.plot}", file=out)
     return 0
 
