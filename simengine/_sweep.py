@@ -19,7 +19,7 @@ from typing import Callable, Mapping
 
 import numpy as np
 
-from simengine._rng import as_seed_sequence, child_seed_sequence
+from simengine._rng import as_seed_sequence
 from simengine._validate import check_bool, check_choice, check_positive_int
 
 __all__ = ["sweep", "register_simulation", "simulations", "Simulation", "SpecError"]
@@ -251,8 +251,9 @@ def _run_chunk(func, params, entropy, spawn_key, chunk_index, n, threads=None):
         import numba
 
         numba.set_num_threads(max(1, min(threads, numba.config.NUMBA_NUM_THREADS)))
-    ss = np.random.SeedSequence(entropy=entropy, spawn_key=tuple(spawn_key))
-    rng = np.random.Generator(np.random.PCG64(child_seed_sequence(ss, chunk_index)))
+    # the chunk's stream is child `chunk_index` of the point's SeedSequence (built in one step)
+    ss = np.random.SeedSequence(entropy=entropy, spawn_key=(*spawn_key, int(chunk_index)))
+    rng = np.random.Generator(np.random.PCG64(ss))
     start = time.perf_counter()
     out = func(rng=rng, n_sims=n, **params)
     elapsed = time.perf_counter() - start
@@ -445,18 +446,15 @@ def sweep(
 
     points = _points(grid)
     _validate_points(sim, points, fixed)
-    todo = []
-    for point in points:
-        key = json.dumps(point, sort_keys=True)
-        if key not in done:
-            todo.append(point)
+    keys = [json.dumps(point, sort_keys=True) for point in points]
+    key_of = {id(point): key for point, key in zip(points, keys)}
+    todo = [point for point, key in zip(points, keys) if key not in done]
     rows = dict(done)
     columns_frame = stored
 
     def finished(point, estimates, seconds):
         nonlocal columns_frame
-        key = json.dumps(point, sort_keys=True)
-        rows[key] = _row(point, n_sims, estimates, seconds)
+        rows[key_of[id(point)]] = _row(point, n_sims, estimates, seconds)
         if checkpoint is not None:
             import pandas as pd
 
@@ -476,7 +474,7 @@ def sweep(
 
     import pandas as pd
 
-    ordered = [rows[json.dumps(p, sort_keys=True)] for p in points]
+    ordered = [rows[key] for key in keys]
     frame = pd.DataFrame(ordered)
     first = list(grid) + [c for c in frame.columns if c not in grid and c not in _RESERVED] + list(_RESERVED)
     return frame[first].reset_index(drop=True)
@@ -489,8 +487,10 @@ def _json_default(value):
 
 
 def _point_seed(ss, params):
-    child = child_seed_sequence(ss, *_param_key(params))
-    return child.entropy, tuple(child.spawn_key)
+    """Entropy and spawn key of the point's SeedSequence: the root's child at the parameters' hash."""
+    if ss.pool_size != 4:  # pragma: no cover - as_seed_sequence never builds other pool sizes
+        raise ValueError("sweep seeds need the default SeedSequence pool size")
+    return ss.entropy, (*ss.spawn_key, *_param_key(params))
 
 
 def _run_local(sim, todo, fixed, ss, n_sims, finished, bar):
