@@ -436,3 +436,23 @@ def _retraining_table(g, quick):
 
 
 SECTIONS.append(("drift detection", _drift_section))
+
+
+# --- sweeps (issue 7) -------------------------------------------------------------------------------------
+
+
+def _sweep_section(quick, rng):
+    """A small grid through the sweep engine: the registered coverage simulation, one row per point."""
+    from simengine._rng import as_seed_sequence, child_seed_sequence
+    from simengine._sweep import sweep
+
+    ss = child_seed_sequence(as_seed_sequence(rng), 7)
+    n_sims = 5_000 if quick else 100_000
+    table = sweep("coverage", {"n": [10, 30, 100], "method": ["normal", "wilson", "jeffreys", "beta"]},
+                  fixed={"p": 0.1}, n_sims=n_sims, rng=ss, progress=False)
+    table = table.drop(columns=["exact_coverage_se", "exact_mean_width_se"]).set_index(["n", "method"])
+    return [(f"sweep('coverage'): 95% intervals at p = 0.1, {n_sims} samples per point (Monte Carlo vs exact)",
+             table)]
+
+
+SECTIONS.append(("sweep", _sweep_section))

@@ -95,3 +95,17 @@ def test_cli_iv():
     assert out.returncode == 2
     out = run_cli("demo", "--seed", "abc", check=False)
     assert out.returncode == 2 and "--seed" in out.stderr
+
+
+def test_readme_commands_match_ci_and_examples():
+    import re
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parent.parent
+    blocks = re.findall(r"```bash\n(.*?)```", (root / "README.md").read_text(), re.S)
+    main_job, test_cmd = blocks[0].strip(), blocks[1].strip()
+    assert main_job.startswith('python3 -m pip install ".[all]" && python3 -m simengine sweep ')
+    spec = main_job.split(" sweep ")[1].split()[0]
+    assert (root / spec).is_file()
+    ci = (root / ".ci" / "run").read_text().splitlines()
+    assert test_cmd in ci  # .ci/run runs the README's test command verbatim
