@@ -333,8 +333,9 @@ def _critical_band(test, alternative, levels, n_cum):
             lo = t_isf(tail, 2.0 * n_cum - 2.0)
     hi = np.asarray(hi, dtype=np.float64)
     lo = np.asarray(lo, dtype=np.float64)
-    sure = hi + _BAND * (1.0 + np.abs(hi))
-    never = lo - _BAND * (1.0 + np.abs(lo))
+    with np.errstate(invalid="ignore"):  # inf - inf at infinite critical values: nan, handled below
+        sure = hi + _BAND * (1.0 + np.abs(hi))
+        never = lo - _BAND * (1.0 + np.abs(lo))
     # Undefined critical values (df <= 0): let the kernel compute the (nan) p-value itself.
     sure = np.where(np.isnan(sure), np.inf, sure)
     never = np.where(np.isnan(never), -np.inf, never)
