@@ -60,10 +60,27 @@ def _cmd_bench(args, out) -> int:
 
     tasks = [t for t in TASKS if not args.only or t.family in args.only]
     table = run_tasks(tasks, quick=args.quick, progress=not args.no_progress)
-    if len(table):
-        table = table.set_index("task")
-    _print_table("naive vs simengine (best wall time, seconds)", table, out)
+    _print_table("naive vs simengine (best wall time, seconds)", _bench_summary(table), out)
     return 0
+
+
+def _bench_summary(table):
+    """One line per task: naive, simengine, speed-up, then every other implementation as 'name: s (ratio x)'."""
+    import pandas as pd
+
+    fixed = ["task", "naive s", "simengine s", "speed-up vs naive"]
+    rows = []
+    for rec in table.to_dict("records"):
+        row = {k: rec[k] for k in fixed}
+        others = []
+        for col, value in rec.items():
+            if col.endswith(" s") and col not in fixed and pd.notna(value):
+                name = col[:-2]
+                others.append(f"{name}: {value:.4g} s ({rec[f'speed-up vs {name}']:.3g}x)")
+        row["other implementations (their time, simengine's speed-up)"] = "; ".join(others)
+        rows.append(row)
+    frame = pd.DataFrame(rows, columns=fixed + ["other implementations (their time, simengine's speed-up)"])
+    return frame.set_index("task")
 
 
 def _cmd_sweep(args, out) -> int:
