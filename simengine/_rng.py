@@ -14,6 +14,7 @@ __all__ = [
     "as_seed_sequence",
     "child_seed_sequence",
     "block_generators",
+    "block_generator",
     "numpy_block_generators",
     "n_blocks",
     "RNGLike",
@@ -74,6 +75,20 @@ def n_blocks(n_sims: int, block_size: int) -> int:
 def numpy_block_generators(seed_seq: np.random.SeedSequence, count: int) -> list:
     """Plain list of the `count` block Generators (for NumPy replays in tests)."""
     return [np.random.Generator(np.random.PCG64(child_seed_sequence(seed_seq, i))) for i in range(count)]
+
+
+def block_generator(rng, index: int = 0, name: str = "rng") -> np.random.Generator:
+    """The Generator of block `index` for a SPEC 7 `rng` argument.
+
+    The same stream as ``numpy_block_generators(as_seed_sequence(rng), index + 1)[index]``;
+    for an int seed the child SeedSequence is built in one step (entropy and spawn key),
+    not as a root and then a child, which halves the hashing for a one-block call.
+    """
+    if type(rng) is int and rng >= 0:
+        ss = np.random.SeedSequence(rng, spawn_key=(int(index),))
+    else:
+        ss = child_seed_sequence(as_seed_sequence(rng, name), index)
+    return np.random.Generator(np.random.PCG64(ss))
 
 
 def block_generators(seed_seq: np.random.SeedSequence, count: int):

@@ -5,6 +5,7 @@ The public layer validates and broadcasts; the arithmetic is in `kernels.bayes`.
 """
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from typing import NamedTuple
 
@@ -129,9 +130,69 @@ class BayesABResult(ResultMixin):
     n_draws: int = 0
 
 
+def _reshaped(arr, shape):
+    return arr if arr.shape == shape else arr.reshape(shape)
+
+
 def _shape_out(arr, shape):
-    arr = arr.reshape(shape)
+    arr = _reshaped(arr, shape)
     return float(arr) if arr.ndim == 0 else arr
+
+
+_INT64 = np.dtype(np.int64)
+_FLAT_PRIORS = np.ones((1, 2))  # the default prior as the kernels take it; never handed out
+_PLAIN_REALS = (float, int)
+
+
+def _ab_counts(successes_a, trials_a, successes_b, trials_b):
+    """Validated counts as one (4, n) int64 array (sa, ta, sb, tb rows) and the broadcast shape."""
+    sa, ta = _counts(successes_a, trials_a, "successes_a", "trials_a")
+    sb, tb = _counts(successes_b, trials_b, "successes_b", "trials_b")
+    try:
+        sa, ta, sb, tb = np.broadcast_arrays(sa, ta, sb, tb)
+    except ValueError:
+        raise ValueError(f"arm A counts of shape {sa.shape} and arm B counts of shape {sb.shape} do not broadcast") from None
+    return np.stack((sa, ta, sb, tb)).reshape(4, -1), sa.shape
+
+
+def _ab_counts_fast(successes_a, trials_a, successes_b, trials_b):
+    """(counts, shape) as `_ab_counts` gives when the four inputs stack into one int64 array
+    of equal shapes, else None; the values are checked later, inside the kernel.
+
+    Python overhead dominates `bayes_ab` on a handful of scenarios: one `np.array` call
+    replaces four conversions, three broadcasts and the value reductions.
+    """
+    try:
+        c = np.array((successes_a, trials_a, successes_b, trials_b))
+    except (TypeError, ValueError, OverflowError):
+        return None
+    if c.dtype != _INT64 or c.ndim > 4:
+        return None
+    return c.reshape(4, -1), c.shape[1:]
+
+
+def _prior_pair_fast(prior):
+    """The (1, 2) prior array for a plain tuple of two finite positive numbers, else None."""
+    if type(prior) is not tuple or len(prior) != 2:
+        return None
+    a, b = prior
+    if type(a) not in _PLAIN_REALS or type(b) not in _PLAIN_REALS or not (0.0 < a < math.inf and 0.0 < b < math.inf):
+        return None
+    if a == 1.0 and b == 1.0:
+        return _FLAT_PRIORS
+    return np.array(((a, b),), dtype=np.float64)
+
+
+def _bayes_kernels():
+    global _K
+    if _K is None:
+        from simengine.kernels import bayes
+
+        _K = bayes
+    return _K
+
+
+_K = None
 
 
 def bayes_ab(
@@ -188,38 +249,41 @@ def bayes_ab(
     >>> abs(mc.prob_b_better - res.prob_b_better) < 4 * mc.prob_b_better_se
     True
     """
-    sa, ta = _counts(successes_a, trials_a, "successes_a", "trials_a")
-    sb, tb = _counts(successes_b, trials_b, "successes_b", "trials_b")
-    try:
-        sa, ta, sb, tb = np.broadcast_arrays(sa, ta, sb, tb)
-    except ValueError:
-        raise ValueError(f"arm A counts of shape {sa.shape} and arm B counts of shape {sb.shape} do not broadcast") from None
-    shape = sa.shape
-    method = check_choice(method, "method", ("exact", "mc"))
-    priors = _check_prior(prior, allow_list=True)
-    many = priors.ndim == 2
-    priors = priors.reshape(-1, 2)
-    if method == "mc":
-        n_draws = check_positive_int(n_draws, "n_draws")
-        ss = as_seed_sequence(rng)
+    priors = fast = None
+    if type(method) is str and method == "exact":
+        fast = _ab_counts_fast(successes_a, trials_a, successes_b, trials_b)
+        if fast is not None:
+            priors = _prior_pair_fast(prior)
+    if priors is None:
+        # anything but plain int counts with one plain prior: the full checks, in order
+        counts, shape = _ab_counts(successes_a, trials_a, successes_b, trials_b)
+        method = check_choice(method, "method", ("exact", "mc"))
+        priors = _check_prior(prior, allow_list=True)
+        many = priors.ndim == 2
+        priors = np.ascontiguousarray(priors.reshape(-1, 2))
+        if method == "mc":
+            n_draws = check_positive_int(n_draws, "n_draws")
+            ss = as_seed_sequence(rng)
+    else:
+        counts, shape = fast
+        many = False
     out_shape = ((priors.shape[0],) if many else ()) + shape
-    # posterior parameters, prior-major: (n_priors, n_scenarios) flattened
-    prior_a, prior_b = priors[:, 0:1], priors[:, 1:2]
-    a1 = (prior_a + sa.reshape(1, -1)).ravel()
-    b1 = (prior_b + (ta - sa).reshape(1, -1)).ravel()
-    a2 = (prior_a + sb.reshape(1, -1)).ravel()
-    b2 = (prior_b + (tb - sb).reshape(1, -1)).ravel()
-
-    from simengine.kernels import bayes as k
+    k = _bayes_kernels()
 
     if method == "exact":
-        kernel = k._bayes_ab_exact if a1.shape[0] >= k.PARALLEL_MIN else k._bayes_ab_exact_serial
-        res = kernel(a1, b1, a2, b2)
-        p, la, lb = res[:, 0], res[:, 1], res[:, 2]
+        m = priors.shape[0] * counts.shape[1]
+        kernel = k._bayes_ab_counts if m >= k.PARALLEL_MIN else k._bayes_ab_counts_serial
+        params, res, ok = kernel(counts, priors)
+        if not ok:
+            _ab_counts(successes_a, trials_a, successes_b, trials_b)  # raises the precise error
+            raise ValueError("`successes_a` and `successes_b` must be in [0, trials] elementwise")
+        p, la, lb = res
         zero = np.zeros_like(p)
         p_se = la_se = lb_se = zero
         draws = 0
     else:
+        params, _ = k._beta_posteriors(counts, priors)  # counts validated above
+        a1, b1, a2, b2 = params
         bps = n_blocks(n_draws, MC_BLOCK)
         gens = block_generators(ss, bps * a1.shape[0])
         part = k._bayes_ab_mc(a1, b1, a2, b2, n_draws, MC_BLOCK, gens)
@@ -229,6 +293,7 @@ def bayes_ab(
         la, la_se = mean_se(sums[:, 1], sums[:, 2], n_draws)
         lb, lb_se = mean_se(sums[:, 3], sums[:, 4], n_draws)
         draws = n_draws
+    alpha_a, beta_a, alpha_b, beta_b = params
     return BayesABResult(
         prob_b_better=_shape_out(p, out_shape),
         expected_loss_a=_shape_out(la, out_shape),
@@ -236,10 +301,10 @@ def bayes_ab(
         prob_b_better_se=_shape_out(p_se, out_shape),
         expected_loss_a_se=_shape_out(la_se, out_shape),
         expected_loss_b_se=_shape_out(lb_se, out_shape),
-        alpha_a=a1.reshape(out_shape),
-        beta_a=b1.reshape(out_shape),
-        alpha_b=a2.reshape(out_shape),
-        beta_b=b2.reshape(out_shape),
+        alpha_a=_reshaped(alpha_a, out_shape),
+        beta_a=_reshaped(beta_a, out_shape),
+        alpha_b=_reshaped(alpha_b, out_shape),
+        beta_b=_reshaped(beta_b, out_shape),
         method=method,
         n_draws=draws,
     )

@@ -1,19 +1,21 @@
 """Random-walk Metropolis-Hastings and the Vehtari et al. (2021) convergence diagnostics.
 
 `metropolis_hastings` validates, builds the proposal Cholesky factor and one
-Generator per chain, runs `kernels.mcmc._mh_chains` and raises if a chain failed.
+Generator per chain, runs `kernels.mcmc._mh_chains` (`_mh_chain` for one chain) and raises
+if a chain failed.
 `rhat` and `ess` are vectorised NumPy (FFT autocovariances) plus a small kernel for
 Geyer's truncation.
 """
 from __future__ import annotations
 
+import math
 import numbers
 from dataclasses import dataclass, field
 
 import numpy as np
 
 from simengine._results import ResultMixin
-from simengine._rng import as_seed_sequence, block_generators
+from simengine._rng import as_seed_sequence, block_generator, block_generators
 from simengine._validate import as_float_array, check_bool, check_int, check_positive_int, check_real
 
 __all__ = ["MCMCResult", "metropolis_hastings", "rhat", "ess"]
@@ -149,11 +151,16 @@ def metropolis_hastings(
     diagnostics = check_bool(diagnostics, "diagnostics")
     if adapt and burn_in == 0:
         raise ValueError("`adapt=True` tunes the scale during burn-in; set `burn_in` > 0")
-    scale = check_real(proposal_scale, "proposal_scale", low=0.0, low_inclusive=False)
+    if type(proposal_scale) is float and 0.0 < proposal_scale < math.inf:
+        scale = proposal_scale
+    else:
+        scale = check_real(proposal_scale, "proposal_scale", low=0.0, low_inclusive=False)
     x0 = as_float_array(x0, "x0", ndim=(1, 2))
     if x0.ndim == 1:
         n_chains = check_positive_int(n_chains, "n_chains")
-        x0 = np.ascontiguousarray(np.broadcast_to(x0, (n_chains, x0.shape[0])))
+        starts = np.empty((n_chains, x0.shape[0]))
+        starts[:] = x0
+        x0 = starts
     else:
         if not isinstance(n_chains, numbers.Integral) or isinstance(n_chains, bool):
             raise TypeError(f"`n_chains` must be an integer; got {n_chains!r}")
@@ -170,42 +177,24 @@ def metropolis_hastings(
             chol = np.linalg.cholesky(cov)
         except np.linalg.LinAlgError:
             raise ValueError("`proposal_cov` must be positive definite (its Cholesky factorisation failed)") from None
-    chol = np.ascontiguousarray(chol)
-    gens = block_generators(as_seed_sequence(rng), x0.shape[0])
-
-    from simengine.kernels import mcmc as k
-
-    from numba.core.errors import TypingError
-
-    kernel = k._mh_chains if x0.shape[0] > 1 else k._mh_chains_serial
+        chol = np.ascontiguousarray(chol)
+    k = _mcmc_kernels()
+    if x0.shape[0] == 1:
+        # one chain: its Generator goes in directly (no typed List, no parallel region)
+        kernel, gens = k._mh_chain, block_generator(rng, 0)
+    else:
+        kernel, gens = k._mh_chains, block_generators(as_seed_sequence(rng), x0.shape[0])
     try:
         samples, logps, accepted, scales, status, fail_step, fail_x = kernel(
             log_density, x0, chol, scale, n_steps, burn_in, thin, adapt, gens
         )
-    except TypingError as exc:
+    except _typing_error() as exc:
         raise TypeError(
             "`log_density` must take a 1-D float64 array and return a float; numba could not "
             f"compile it inside the sampler: {str(exc).splitlines()[0]}"
         ) from exc
-    bad = np.flatnonzero(status != k.OK)
-    if bad.size:
-        c = int(bad[0])
-        step, where = int(fail_step[c]), np.array2string(fail_x[c], precision=6)
-        if status[c] == k.RAISED:
-            try:
-                log_density(fail_x[c].copy())
-            except Exception as exc:
-                raise RuntimeError(
-                    f"`log_density` raised at step {step} of chain {c} (x = {where}): {exc!r}"
-                ) from exc
-            raise RuntimeError(f"`log_density` raised at step {step} of chain {c} (x = {where})")
-        if status[c] == k.ZERO_DENSITY:
-            raise ValueError(f"`x0` of chain {c} has zero density (`log_density` returned -inf at x = {where})")
-        value = log_density(fail_x[c].copy())
-        raise ValueError(
-            f"`log_density` returned {value} at step {step} of chain {c} (x = {where}); "
-            "it must return a finite float or -inf"
-        )
+    if status.any():  # k.OK is 0
+        _raise_failure(log_density, status, fail_step, fail_x)
     if diagnostics and samples.shape[1] >= 4:
         rhat_, ess_ = _diagnostics(samples)
     else:
@@ -215,10 +204,55 @@ def metropolis_hastings(
         samples=samples,
         log_density=logps,
         acceptance_rate=accepted / float(n_steps - burn_in),
-        ess=np.atleast_1d(ess_),
-        rhat=np.atleast_1d(rhat_),
+        ess=ess_,
+        rhat=rhat_,
         proposal_scale=scales,
     )
+
+
+def _raise_failure(log_density, status, fail_step, fail_x):
+    """Raise for the first chain whose `status` is not OK, naming the step and the point."""
+    k = _mcmc_kernels()
+    bad = np.flatnonzero(status != k.OK)
+    c = int(bad[0])
+    step, where = int(fail_step[c]), np.array2string(fail_x[c], precision=6)
+    if status[c] == k.RAISED:
+        try:
+            log_density(fail_x[c].copy())
+        except Exception as exc:
+            raise RuntimeError(
+                f"`log_density` raised at step {step} of chain {c} (x = {where}): {exc!r}"
+            ) from exc
+        raise RuntimeError(f"`log_density` raised at step {step} of chain {c} (x = {where})")
+    if status[c] == k.ZERO_DENSITY:
+        raise ValueError(f"`x0` of chain {c} has zero density (`log_density` returned -inf at x = {where})")
+    value = log_density(fail_x[c].copy())
+    raise ValueError(
+        f"`log_density` returned {value} at step {step} of chain {c} (x = {where}); "
+        "it must return a finite float or -inf"
+    )
+
+
+_K = None
+_TYPING_ERROR = None
+
+
+def _mcmc_kernels():
+    global _K
+    if _K is None:
+        from simengine.kernels import mcmc
+
+        _K = mcmc
+    return _K
+
+
+def _typing_error():
+    global _TYPING_ERROR
+    if _TYPING_ERROR is None:
+        from numba.core.errors import TypingError
+
+        _TYPING_ERROR = TypingError
+    return _TYPING_ERROR
 
 
 # --------------------------------------------------------------------------- diagnostics

@@ -217,10 +217,10 @@ def _replay(log_density, x0, chol, scale, n_steps, burn_in, thin, adapt, seed):
         for t in range(n_steps):
             z = np.array([g.standard_normal() for _ in range(x.size)])
             prop = x + s * (chol @ z)
-            u = g.random()
+            e = g.standard_exponential()  # accept iff log U < ratio, U = exp(-E) uniform
             lp_new = log_density(prop)
             ratio = lp_new - lp
-            if ratio >= 0 or (u > 0 and math.log(u) < ratio):
+            if ratio >= -e:
                 x, lp = prop, lp_new
             if t < burn_in:
                 if adapt:
@@ -240,6 +240,22 @@ def test_mh_numpy_replay(adapt, thin):
                                         proposal_cov=cov, adapt=adapt, rng=77)
     ref = _replay(GAUSS, x0, np.linalg.cholesky(cov), 0.8, 400, 100, thin, adapt, 77)
     assert_allclose(res.samples, ref, rtol=1e-13, atol=1e-14)
+
+
+def test_mh_single_chain_kernel_equals_chain_zero():
+    # one chain runs `_mh_chain` with its Generator passed directly; several run `_mh_chains`
+    # over a typed List: chain 0 draws from the same block stream, so both give the same chain
+    kw = dict(n_steps=600, burn_in=100, thin=2, proposal_scale=0.9, proposal_cov=COV, rng=5)
+    one = simengine.metropolis_hastings(GAUSS, np.array([0.3, -0.2]), n_chains=1, **kw)
+    two = simengine.metropolis_hastings(GAUSS, np.array([0.3, -0.2]), n_chains=2, **kw)
+    assert_array_equal(one.samples[0], two.samples[0])
+    assert_array_equal(one.log_density[0], two.log_density[0])
+    assert one.acceptance_rate[0] == two.acceptance_rate[0]
+    ref = _replay(GAUSS, np.array([[0.3, -0.2]]), np.linalg.cholesky(COV), 0.9, 600, 100, 2, False, 5)
+    assert_allclose(one.samples, ref, rtol=1e-13, atol=1e-14)
+    adapted = simengine.metropolis_hastings(GAUSS, np.zeros(2), n_chains=1, adapt=True, **kw)
+    ref = _replay(GAUSS, np.zeros((1, 2)), np.linalg.cholesky(COV), 0.9, 600, 100, 2, True, 5)
+    assert_allclose(adapted.samples, ref, rtol=1e-13, atol=1e-14)
 
 
 def test_mh_zero_density_region_and_thread_invariance():

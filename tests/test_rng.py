@@ -7,6 +7,7 @@ from _blockkernel import block_means, numpy_replay
 from _subproc import run_with_threads
 from simengine._rng import (
     as_seed_sequence,
+    block_generator,
     block_generators,
     child_seed_sequence,
     n_blocks,
@@ -63,6 +64,20 @@ def test_child_equals_spawn_and_does_not_mutate():
         child_seed_sequence(ss, 2, 5).generate_state(4),
         child_seed_sequence(child_seed_sequence(ss, 2), 5).generate_state(4),
     )
+
+
+@pytest.mark.parametrize("rng", [0, 7, 2**70, np.int64(3), np.random.SeedSequence(9), "gen"])
+def test_block_generator_is_the_block_stream(rng):
+    # one-step construction for int seeds; the same stream as the block list for every rng kind
+    make = (lambda: np.random.default_rng(4)) if isinstance(rng, str) else (lambda: rng)
+    for index in (0, 3):
+        got = block_generator(make(), index).standard_normal(5)
+        want = numpy_block_generators(as_seed_sequence(make()), index + 1)[index].standard_normal(5)
+        assert_array_equal(got, want)
+    with pytest.raises(ValueError, match="`rng` must be a non-negative int"):
+        block_generator(-1)
+    with pytest.raises(TypeError, match="got a bool"):
+        block_generator(True)
 
 
 @pytest.mark.parametrize("n, block, expected", [(1, 256, 1), (256, 256, 1), (257, 256, 2), (10_000, 1000, 10)])

@@ -316,6 +316,62 @@ _bayes_ab_exact_serial = njit(_bayes_ab_exact_impl)
 PARALLEL_MIN = 64
 
 
+@njit
+def _fill_posteriors(counts, priors, params):
+    """Beta posterior parameters of both arms into `params` (4, n_priors * n), prior-major.
+
+    `counts` is (4, n) int64: successes and trials of A, then of B.  Row order of
+    `params` is alpha_a, beta_a, alpha_b, beta_b, each ``prior + count`` computed as
+    NumPy would (the int count converted to float, then added).  Returns False,
+    leaving `params` unfilled, when some successes are negative or exceed their trials:
+    the public layer then re-runs its validation to raise the precise error.
+    """
+    n = counts.shape[1]
+    for i in range(n):
+        if counts[0, i] < 0 or counts[2, i] < 0 or counts[0, i] > counts[1, i] or counts[2, i] > counts[3, i]:
+            return False
+    for j in range(priors.shape[0]):
+        pa = priors[j, 0]
+        pb = priors[j, 1]
+        for i in range(n):
+            params[0, j * n + i] = pa + counts[0, i]
+            params[1, j * n + i] = pb + (counts[1, i] - counts[0, i])
+            params[2, j * n + i] = pa + counts[2, i]
+            params[3, j * n + i] = pb + (counts[3, i] - counts[2, i])
+    return True
+
+
+@njit
+def _beta_posteriors(counts, priors):
+    """(params, ok) of `_fill_posteriors` in a fresh array."""
+    params = np.empty((4, priors.shape[0] * counts.shape[1]))
+    return params, _fill_posteriors(counts, priors, params)
+
+
+def _bayes_ab_counts_impl(counts, priors):
+    """Posteriors from counts and `_bayes_ab1` on each, in one call (no NumPy temporaries).
+
+    Returns (params (4, m), out (3, m), ok) with m = n_priors * n: rows of `out` are
+    P(B > A) and the two expected losses, unfilled when `ok` is False (invalid counts,
+    see `_fill_posteriors`).
+    """
+    m = priors.shape[0] * counts.shape[1]
+    params = np.empty((4, m))
+    out = np.empty((3, m))
+    ok = _fill_posteriors(counts, priors, params)
+    if ok:
+        for i in numba.prange(m):
+            p, la, lb = _bayes_ab1(params[0, i], params[1, i], params[2, i], params[3, i])
+            out[0, i] = p
+            out[1, i] = la
+            out[2, i] = lb
+    return params, out, ok
+
+
+_bayes_ab_counts = pjit(_bayes_ab_counts_impl)
+_bayes_ab_counts_serial = njit(_bayes_ab_counts_impl)
+
+
 @pjit
 def _bayes_ab_mc(a1, b1, a2, b2, n_draws, block, gens):
     """Fused Monte Carlo for many scenarios: no arrays of draws.

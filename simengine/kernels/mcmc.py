@@ -28,19 +28,81 @@ def _safe_logp1(log_density, x):
         return math.nan, RAISED
 
 
-def _mh_chains_impl(log_density, x0, chol, scale, n_steps, burn_in, thin, adapt, gens):
-    """Run ``len(gens)`` chains of ``n_steps`` Gaussian random-walk steps in parallel.
+@njit
+def _mh_chain1(log_density, x0, chol, scale, n_steps, burn_in, thin, adapt, g, samples, logps, fail_x):
+    """Run one chain of ``n_steps`` Gaussian random-walk steps from `x0`, drawing from `g`.
 
-    Proposal: ``x + scale_c * chol @ z`` with z standard normal (drawn one value at
-    a time from the chain's Generator, then one uniform for the accept test, every
-    step).  With `adapt`, ``log(scale_c)`` follows a Robbins-Monro recursion towards
-    0.234 acceptance during the first `burn_in` steps and is frozen afterwards.
+    Each step draws ``dim`` standard normals z, proposes ``x + s * chol @ z``, draws one
+    standard exponential E and accepts when ``log p(x') - log p(x) >= -E`` (the same
+    event as ``log U < log p(x') - log p(x)`` with ``U = exp(-E)`` uniform, without a log
+    per step).  With `adapt`, ``log(s)`` follows a Robbins-Monro recursion towards 0.234
+    acceptance during the first `burn_in` steps and is frozen afterwards.
 
-    Returns samples (chains, kept, dim), their log densities (chains, kept),
-    accepted post-burn-in moves per chain, final scales, status and failing step
-    per chain, and the point where a chain failed (chains, dim).
+    The state and the proposal are the two rows of a small pool and accepting flips
+    which row is current, so acceptance is a data dependency rather than a branch the
+    CPU mispredicts about half the time, and no state is copied.
+
+    Fills `samples` (kept, dim) and `logps` (kept,) with every `thin`-th state after
+    burn-in; on failure writes the offending point into `fail_x`.  Returns
+    (accepted moves after burn-in, final scale, status, failing step or -1).
     """
-    n_chains, dim = x0.shape
+    dim = x0.shape[0]
+    pool = np.empty((2, dim))
+    lps = np.empty(2)
+    z = np.empty(dim)
+    for d in range(dim):
+        pool[0, d] = x0[d]
+    lp, st = _safe_logp1(log_density, pool[0])
+    if st != OK or math.isnan(lp) or lp == math.inf:
+        fail_x[:] = x0
+        return 0, scale, RAISED if st != OK else NAN_DENSITY, 0
+    if lp == -math.inf:
+        fail_x[:] = x0
+        return 0, scale, ZERO_DENSITY, 0
+    lps[0] = lp
+    cur = 0
+    log_s = math.log(scale)
+    s = scale
+    accepted = 0
+    j = 0
+    countdown = thin  # a counter, not `k % thin`: an integer division per step is not free
+    for t in range(n_steps):
+        for d in range(dim):
+            z[d] = g.standard_normal()
+        nxt = 1 - cur
+        for d in range(dim):
+            acc = 0.0
+            for e in range(d + 1):
+                acc += chol[d, e] * z[e]
+            pool[nxt, d] = pool[cur, d] + s * acc
+        neg_e = -g.standard_exponential()
+        lp_new, st = _safe_logp1(log_density, pool[nxt])
+        if st != OK or math.isnan(lp_new) or lp_new == math.inf:
+            fail_x[:] = pool[nxt]
+            return accepted, s, RAISED if st != OK else NAN_DENSITY, t + 1
+        lps[nxt] = lp_new
+        log_ratio = lp_new - lps[cur]
+        take = np.int64(log_ratio >= neg_e)
+        cur ^= take
+        if t < burn_in:
+            if adapt:
+                alpha = 1.0 if log_ratio >= 0.0 else math.exp(log_ratio)
+                log_s += (alpha - TARGET_ACCEPT) / (t + 1.0) ** 0.6
+                s = math.exp(log_s)
+        else:
+            accepted += take
+            countdown -= 1
+            if countdown == 0:
+                countdown = thin
+                for d in range(dim):
+                    samples[j, d] = pool[cur, d]
+                logps[j] = lps[cur]
+                j += 1
+    return accepted, s, OK, -1
+
+
+@njit
+def _mh_outputs(n_chains, dim, n_steps, burn_in, thin):
     kept = (n_steps - burn_in) // thin
     samples = np.empty((n_chains, kept, dim))
     logps = np.empty((n_chains, kept))
@@ -49,68 +111,36 @@ def _mh_chains_impl(log_density, x0, chol, scale, n_steps, burn_in, thin, adapt,
     status = np.zeros(n_chains, dtype=np.int64)
     fail_step = np.full(n_chains, -1, dtype=np.int64)
     fail_x = np.zeros((n_chains, dim))
-    for c in numba.prange(n_chains):
-        g = gens[np.int64(c)]
-        x = x0[c].copy()
-        prop = np.empty(dim)
-        z = np.empty(dim)
-        lp, st = _safe_logp1(log_density, x)
-        if st != OK or math.isnan(lp) or lp == math.inf:
-            status[c] = RAISED if st != OK else NAN_DENSITY
-            fail_step[c] = 0
-            fail_x[c] = x
-            scales[c] = scale
-            continue
-        if lp == -math.inf:
-            status[c] = ZERO_DENSITY
-            fail_step[c] = 0
-            fail_x[c] = x
-            scales[c] = scale
-            continue
-        log_s = math.log(scale)
-        s = scale
-        j = 0
-        for t in range(n_steps):
-            for d in range(dim):
-                z[d] = g.standard_normal()
-            for d in range(dim):
-                acc = 0.0
-                for e in range(d + 1):
-                    acc += chol[d, e] * z[e]
-                prop[d] = x[d] + s * acc
-            u = g.random()
-            lp_new, st = _safe_logp1(log_density, prop)
-            if st != OK or math.isnan(lp_new) or lp_new == math.inf:
-                status[c] = RAISED if st != OK else NAN_DENSITY
-                fail_step[c] = t + 1
-                fail_x[c] = prop
-                break
-            log_ratio = lp_new - lp
-            take = log_ratio >= 0.0 or (u > 0.0 and math.log(u) < log_ratio)
-            if take:
-                x[:] = prop
-                lp = lp_new
-            if t < burn_in:
-                if adapt:
-                    alpha = 1.0 if log_ratio >= 0.0 else math.exp(log_ratio)
-                    log_s += (alpha - TARGET_ACCEPT) / (t + 1.0) ** 0.6
-                    s = math.exp(log_s)
-            else:
-                if take:
-                    accepted[c] += 1
-                k = t - burn_in + 1
-                if k % thin == 0 and j < kept:
-                    samples[c, j] = x
-                    logps[c, j] = lp
-                    j += 1
-        scales[c] = s
     return samples, logps, accepted, scales, status, fail_step, fail_x
 
 
-# One body, two builds: a single chain gains nothing from a parallel region, whose
-# launch costs more than a short chain on a busy machine.
-_mh_chains = pjit(_mh_chains_impl)
-_mh_chains_serial = njit(_mh_chains_impl)
+@pjit
+def _mh_chains(log_density, x0, chol, scale, n_steps, burn_in, thin, adapt, gens):
+    """Run ``len(gens)`` chains (`_mh_chain1`) in parallel, chain c drawing from ``gens[c]``.
+
+    Returns samples (chains, kept, dim), their log densities (chains, kept),
+    accepted post-burn-in moves per chain, final scales, status and failing step
+    per chain, and the point where a chain failed (chains, dim).
+    """
+    n_chains, dim = x0.shape
+    samples, logps, accepted, scales, status, fail_step, fail_x = _mh_outputs(n_chains, dim, n_steps, burn_in, thin)
+    for c in numba.prange(n_chains):
+        accepted[c], scales[c], status[c], fail_step[c] = _mh_chain1(
+            log_density, x0[c], chol, scale, n_steps, burn_in, thin, adapt, gens[np.int64(c)],
+            samples[c], logps[c], fail_x[c],
+        )
+    return samples, logps, accepted, scales, status, fail_step, fail_x
+
+
+@njit
+def _mh_chain(log_density, x0, chol, scale, n_steps, burn_in, thin, adapt, g):
+    """`_mh_chains` for one chain (`x0` of shape (1, dim)) with its Generator passed directly:
+    building a typed List and starting a parallel region cost more than a short chain."""
+    samples, logps, accepted, scales, status, fail_step, fail_x = _mh_outputs(1, x0.shape[1], n_steps, burn_in, thin)
+    accepted[0], scales[0], status[0], fail_step[0] = _mh_chain1(
+        log_density, x0[0], chol, scale, n_steps, burn_in, thin, adapt, g, samples[0], logps[0], fail_x[0]
+    )
+    return samples, logps, accepted, scales, status, fail_step, fail_x
 
 
 @njit
