@@ -61,10 +61,9 @@ def _rank_stable1(p, n, rank, ps):
         return
     for i in range(n):
         v = p[i]
-        k = 0
-        for j in range(n):
-            w = p[j]
-            k += (w < v) | ((w == v) & (j < i))  # earlier ties rank first: stable
+        k = rank[i]
+        for j in range(i):
+            k += p[j] == v  # earlier ties rank first: stable
         rank[i] = k
         ps[k] = v
 
