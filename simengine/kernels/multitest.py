@@ -25,7 +25,7 @@ _ROWS = 256  # rows per parallel work item
 # family of 20 passes each array as seven fields with reference counting, which
 # cost as much as the correction itself (13 -> 7.6 ms for 10^5 x 20 on one core).
 _LANES = 8  # rank-count buffers are padded to a multiple of this (a whole number of SIMD registers)
-_COUNT_MAX = 64  # longest family ranked by counting; longer ones are merge-sorted
+_COUNT_MAX = 256  # longest family ranked by counting (2.5x a merge sort at 256); longer ones are merge-sorted
 
 
 @njit
