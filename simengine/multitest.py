@@ -65,6 +65,17 @@ def _check_method(method):
     return METHODS[v.check_choice(method, "method", METHODS)]
 
 
+def _check_pvals(rows):
+    """Raise if `rows` holds NaN or a value outside [0, 1] (one parallel pass)."""
+    from simengine.kernels.multitest import _nan_min_max
+
+    has_nan, lo, hi = _nan_min_max(rows)
+    if has_nan:
+        raise ValueError("`pvals` must not contain NaN")
+    if lo < 0 or hi > 1:
+        raise ValueError(f"`pvals` must be in [0, 1]; got values in [{lo:g}, {hi:g}]")
+
+
 def multipletests(pvals, *, alpha=0.05, method="holm") -> MultipleTestsResult:
     """Adjust p-values for multiple testing, one family per row, rows in parallel.
 
@@ -106,14 +117,12 @@ def multipletests(pvals, *, alpha=0.05, method="holm") -> MultipleTestsResult:
     shape = p.shape
     n = shape[-1]
     rows = p.reshape(-1, n)
-    from simengine.kernels.multitest import _argsort_rows, _multipletests, _nan_min_max
+    from simengine.kernels.multitest import _multipletests, _rank_rows
 
-    # range check in one parallel pass (NumPy's min + max would read 10^5 x 20 twice)
-    has_nan, lo, hi = _nan_min_max(rows)
-    if has_nan:
-        raise ValueError("`pvals` must not contain NaN")
-    if lo < 0 or hi > 1:
-        raise ValueError(f"`pvals` must be in [0, 1]; got values in [{lo:g}, {hi:g}]")
+    if method in ("sidak", "holm-sidak"):
+        # NumPy transforms these p-values before the kernel runs, so check them first
+        # (the other methods have the kernel check each row as it loads it)
+        _check_pvals(rows)
 
     # Thresholds, ecdf factors and Sidak terms use NumPy's own ufuncs, operation for
     # operation as statsmodels writes them, so results match it to the last bit
@@ -132,8 +141,7 @@ def multipletests(pvals, *, alpha=0.05, method="holm") -> MultipleTestsResult:
         cuts = alpha / k_down
     elif method == "holm-sidak":
         cuts = 1 - np.power(1.0 - alpha, 1.0 / k_down)
-        rank = np.empty_like(rows, dtype=np.int64)
-        np.put_along_axis(rank, _argsort_rows(rows), np.arange(n), axis=-1)
+        rank = _rank_rows(rows)
         with np.errstate(divide="ignore"):
             raw = -np.expm1((n - rank) * np.log1p(-rows))
     elif method == "simes-hochberg":
@@ -145,9 +153,11 @@ def multipletests(pvals, *, alpha=0.05, method="holm") -> MultipleTestsResult:
     else:  # fdr_by: Benjamini-Yekutieli's constant with NumPy's pairwise sum
         factors = ecdf / np.sum(1.0 / np.arange(1, n + 1))
         cuts = factors * alpha
-    reject, corrected = _multipletests(
+    ok, reject, corrected = _multipletests(
         rows, np.ascontiguousarray(raw), code, np.ascontiguousarray(cuts, dtype=np.float64), factors
     )
+    if not ok:  # the kernel met NaN or a value outside [0, 1]; its outputs are incomplete
+        _check_pvals(rows)
     return MultipleTestsResult(
         reject=reject.reshape(shape),
         pvals_corrected=corrected.reshape(shape),

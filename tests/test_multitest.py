@@ -59,6 +59,54 @@ def test_identical_to_statsmodels(method):
             assert res.alphacSidak == a_sidak and res.alphacBonf == a_bonf
 
 
+@pytest.mark.parametrize("n", [1, 7, 8, 9, 20, 64, 256, 257])
+def test_rank_kernel_equals_stable_argsort(n):
+    # The kernel ranks by counting smaller values, recounts stably only when a row has ties,
+    # and merge-sorts rows longer than it counts; every path must equal a stable argsort.
+    from simengine.kernels.multitest import _rank_rows
+
+    rng = np.random.default_rng(n)
+    p = rng.uniform(size=(600, n))
+    p[:200] = np.round(p[:200], 1)  # ties in most of these rows
+    p[200:210] = 0.5  # all tied
+    p[210:220, ::2] = -0.0  # -0.0 ties with 0.0, as in NumPy's sort
+    p[210:220, 1::2] = 0.0
+    expected = np.empty((600, n), dtype=np.int64)
+    np.put_along_axis(expected, np.argsort(p, axis=1, kind="stable"), np.arange(n), axis=1)
+    assert_array_equal(_rank_rows(p), expected)
+
+
+@pytest.mark.parametrize("method", list(METHODS))
+def test_identical_to_statsmodels_long_families(method):
+    # families longer than the counting rank handles (256) take the merge-sort path
+    rng = np.random.default_rng(7)
+    for n in (64, 256, 257):
+        p = rng.uniform(size=(6, n)) ** 3
+        p[:3] = np.round(p[:3], 2)
+        res = multipletests(p, alpha=0.1, method=method)
+        for i in range(p.shape[0]):
+            rej, corr, _, _ = _statsmodels(p[i], 0.1, method)
+            assert_array_equal(res.reject[i], rej)
+            assert_array_equal(res.pvals_corrected[i], corr)
+
+
+@pytest.mark.parametrize("method", list(METHODS))
+def test_bad_pvals_anywhere_raise_before_returning(method):
+    # the range check runs inside the kernel (or before it, for the Sidak methods):
+    # a bad value deep in a large batch must give the same errors, NaN reported first
+    p = np.random.default_rng(2).uniform(size=(3000, 20))
+    bad = p.copy()
+    bad[2500, 7] = 1.5
+    with pytest.raises(ValueError, match=r"`pvals` must be in \[0, 1\]; got values in \[.*, 1.5\]"):
+        multipletests(bad, method=method)
+    bad[1200, 3] = -0.25
+    with pytest.raises(ValueError, match=r"got values in \[-0.25, 1.5\]"):
+        multipletests(bad, method=method)
+    bad[2999, 19] = np.nan
+    with pytest.raises(ValueError, match="`pvals` must not contain NaN"):
+        multipletests(bad, method=method)
+
+
 def test_one_d_and_tuple_unpacking():
     p = [0.01, 0.02, 0.04, 0.2]
     reject, corrected, a_sidak, a_bonf = multipletests(p, method="holm")
