@@ -378,6 +378,28 @@ def test_ddm_exact_regression():
     assert np.flatnonzero(res.status == 1)[:5].tolist() == [59, 293, 294, 1164, 1165]
 
 
+def test_ddm_input_dtypes_agree():
+    # one-byte inputs are read in place (no conversion copy), wider ones converted: same results either way
+    g = np.random.default_rng(5)
+    x = g.random((30, 400)) < np.where(np.arange(400) < 200, 0.1, 0.5)
+    ref = simengine.ddm(x.astype(np.float64))
+    for arr in (x, x.astype(np.uint8), x.astype(np.int8), x.astype(np.int64), x.astype(np.uint16)):
+        res = simengine.ddm(arr)
+        assert_array_equal(res.status, ref.status)
+        assert_array_equal(res.first_drift, ref.first_drift)
+        assert_array_equal(res.n_drifts, ref.n_drifts)
+    strided = np.zeros((30, 800), dtype=np.int8)
+    strided[:, ::2] = x
+    assert_array_equal(simengine.ddm(strided[:, ::2]).status, ref.status)
+    # bool bytes other than 0/1 (a view of other data) still mean True
+    odd = np.where(x, np.uint8(7), np.uint8(0)).view(np.bool_)
+    assert_array_equal(simengine.ddm(odd).status, ref.status)
+    with pytest.raises(ValueError, match="`errors` must be binary"):
+        simengine.ddm(np.array([0, 1, -1], dtype=np.int8))
+    with pytest.raises(ValueError, match="`errors` must be binary"):
+        simengine.ddm(np.array([0, 1, 2], dtype=np.uint8))
+
+
 def test_ddm_iv():
     with pytest.raises(ValueError, match="`errors` must be binary"):
         simengine.ddm([0, 1, 2])

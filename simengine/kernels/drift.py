@@ -431,10 +431,12 @@ def _ddm_scan(errors, warning_level, drift_level, min_samples, reset):
     first_warning = np.full(ns, -1, dtype=np.int64)
     first_drift = np.full(ns, -1, dtype=np.int64)
     n_drifts = np.zeros(ns, dtype=np.int64)
+    # as few groups as groups of DDM_GROUP need, but of even sizes, so that threads get even shares
     n_groups = (ns + DDM_GROUP - 1) // DDM_GROUP
+    size = (ns + n_groups - 1) // n_groups
     for grp in numba.prange(n_groups):
-        lo = np.int64(grp) * DDM_GROUP
-        m = min(ns, lo + DDM_GROUP) - lo
+        lo = np.int64(grp) * size
+        m = min(ns, lo + size) - lo
         if m <= DDM_ROWS_MAX:
             for i in range(lo, lo + m):
                 first_warning[i], first_drift[i], n_drifts[i] = _ddm_row(
@@ -486,8 +488,12 @@ def _ddm_scan(errors, warning_level, drift_level, min_samples, reset):
 
 
 @pjit
-def _collect_indices(flags, value, counts):
-    """Flat positions t where flags[i, t] == value, row by row, with row offsets (counts from the scan)."""
+def _collect_indices(flags, value, counts, first):
+    """Flat positions t where flags[i, t] == value, row by row, with row offsets.
+
+    `counts` (how many per row) and `first` (first such t per row) come from the scan, so each row is read
+    from its first hit on and rows without any are skipped.
+    """
     ns, nt = flags.shape
     offsets = np.zeros(ns + 1, dtype=np.int64)
     for i in range(ns):
@@ -498,10 +504,13 @@ def _collect_indices(flags, value, counts):
         if counts[ii] == 0:
             continue
         k = offsets[ii]
-        for t in range(nt):
+        end = offsets[ii + 1]
+        t = first[ii]
+        while k < end:
             if flags[ii, t] == value:
                 flat[k] = t
                 k += 1
+            t += 1
     return flat, offsets
 
 
