@@ -484,7 +484,8 @@ def ddm(errors, *, warning_level=2.0, drift_level=3.0, min_samples=30, reset=Tru
     wl, dl, ms, reset = _check_ddm_params(warning_level, drift_level, min_samples, reset)
     one_d = x.ndim == 1
     x2 = x[None, :] if one_d else x
-    status, fw, fd, n_drifts = _k._ddm_scan(x2, wl, dl, ms, reset)
+    status = np.empty(x2.shape, dtype=np.int8)  # NumPy's allocation: huge pages for big outputs
+    fw, fd, n_drifts = _k._ddm_scan(x2, status, wl, dl, ms, reset)
     flat, offsets = _k._collect_indices(status, 2, n_drifts, fd)
     idx = np.split(flat, offsets[1:-1])
     if one_d:
