@@ -397,10 +397,18 @@ def _as_binary(errors, name="errors"):
         raise ValueError(f"`{name}` must be 1-D or 2-D; got {arr.ndim}-D with shape {arr.shape}")
     if arr.size == 0:
         raise ValueError(f"`{name}` must not be empty; got shape {arr.shape}")
+    if arr.dtype.itemsize == 1:
+        # bool, int8, uint8: the 0/1 bytes are already what the kernel reads, so view them instead of
+        # copying 10^8 of them; -1 in int8 reads as 255 and is caught by the same check
+        raw = arr.view(np.uint8)
+        if arr.dtype.kind == "b":
+            # a bool byte other than 0/1 (only from views of other data) still means True
+            return np.ascontiguousarray(raw) if raw.max() <= 1 else (raw != 0).view(np.uint8)
+        if raw.max() > 1:
+            raise ValueError(f"`{name}` must be binary (0 = correct, 1 = error); got other values")
+        return np.ascontiguousarray(raw)
     if arr.dtype.kind == "u":
         bad = arr.max() > 1
-    elif arr.dtype.kind == "b":
-        bad = False
     else:
         bad = not ((arr == 0) | (arr == 1)).all()
     if bad:
@@ -476,8 +484,9 @@ def ddm(errors, *, warning_level=2.0, drift_level=3.0, min_samples=30, reset=Tru
     wl, dl, ms, reset = _check_ddm_params(warning_level, drift_level, min_samples, reset)
     one_d = x.ndim == 1
     x2 = x[None, :] if one_d else x
-    status, fw, fd, n_drifts = _k._ddm_scan(x2, wl, dl, ms, reset)
-    flat, offsets = _k._collect_indices(status, 2, n_drifts)
+    status = np.empty(x2.shape, dtype=np.int8)  # NumPy's allocation: huge pages for big outputs
+    fw, fd, n_drifts = _k._ddm_scan(x2, status, wl, dl, ms, reset)
+    flat, offsets = _k._collect_indices(status, 2, n_drifts, fd)
     idx = np.split(flat, offsets[1:-1])
     if one_d:
         return DDMResult(status[0], int(fw[0]), int(fd[0]), idx[0], int(n_drifts[0]))

@@ -300,6 +300,60 @@ def test_ddm_batch_equals_streaming_and_rows(x, wl, extra, ms, reset):
         )
 
 
+@settings(deadline=None, max_examples=30)
+@given(
+    n_streams=st.sampled_from([9, 17, 24, 25, 64, 70, 131]),
+    n_steps=st.integers(1, 300),
+    seed=st.integers(0, 2**32 - 1),
+    wl=st.floats(0.5, 3.0),
+    extra=st.floats(0.0, 2.0),
+    ms=st.integers(0, 40),
+    reset=st.booleans(),
+)
+def test_ddm_simd_path_equals_step_by_step(n_streams, n_steps, seed, wl, extra, ms, reset):
+    # Enough streams for the lockstep SIMD path of `_ddm_scan` (branch-free `_ddm_update`, padded lanes,
+    # blocks of steps), with error rates that jump per stream so that drifts, resets and warnings occur;
+    # every stream must match `_ddm_step` (what 1-D input and the streaming class run) bit for bit.
+    g = np.random.default_rng(seed)
+    cut = g.integers(0, n_steps + 1, size=(n_streams, 1))
+    rate = np.where(np.arange(n_steps) < cut, g.random((n_streams, 1)) * 0.3, g.random((n_streams, 1)))
+    x = (g.random((n_streams, n_steps)) < rate).astype(np.uint8)
+    kw = dict(warning_level=wl, drift_level=wl + extra, min_samples=ms, reset=reset)
+    res = simengine.ddm(x, **kw)
+    for i, row in enumerate(x):
+        one = simengine.ddm(row, **kw)
+        assert_array_equal(res.status[i], one.status)
+        assert res.first_warning[i] == one.first_warning
+        assert res.first_drift[i] == one.first_drift
+        assert res.n_drifts[i] == one.n_drifts
+        assert_array_equal(res.drift_indices[i], one.drift_indices)
+    det = simengine.DDM(**kw)
+    assert_array_equal([det.update(v).status for v in x[-1]], res.status[-1])
+
+
+def test_ddm_simd_path_equals_river():
+    g = np.random.default_rng(11)
+    x = (g.random((40, 3000)) < np.where(np.arange(3000) < 1500, 0.1, 0.35)).astype(np.uint8)
+    res = simengine.ddm(x)
+    assert (res.n_drifts > 0).all()
+    for i in range(0, 40, 7):
+        assert_array_equal(res.status[i], _river_ddm(x[i]))
+
+
+def test_ddm_thread_invariance():
+    code = (
+        "import numpy as np, simengine\n"
+        "g = np.random.default_rng(3)\n"
+        "x = (g.random((203, 700)) < np.where(np.arange(700) < 350, 0.15, 0.4)).astype(np.uint8)\n"
+        "r = simengine.ddm(x)\n"
+        "result = (r.status, r.first_warning, r.first_drift, r.n_drifts)\n"
+    )
+    one = run_with_threads(code, 1)
+    two = run_with_threads(code, 2)
+    for u, v in zip(one, two):
+        assert_array_equal(u, v)
+
+
 def test_ddm_no_false_drift_at_end_of_warm_up():
     # Streams whose first errors come after a run of correct predictions: tracking p_min + s_min from the
     # first sample gives p_min = s_min = 0 and a drift at index 30, the first tested step.
@@ -322,6 +376,28 @@ def test_ddm_exact_regression():
     assert res.drift_indices.tolist() == [1457]
     assert res.first_warning == 59
     assert np.flatnonzero(res.status == 1)[:5].tolist() == [59, 293, 294, 1164, 1165]
+
+
+def test_ddm_input_dtypes_agree():
+    # one-byte inputs are read in place (no conversion copy), wider ones converted: same results either way
+    g = np.random.default_rng(5)
+    x = g.random((30, 400)) < np.where(np.arange(400) < 200, 0.1, 0.5)
+    ref = simengine.ddm(x.astype(np.float64))
+    for arr in (x, x.astype(np.uint8), x.astype(np.int8), x.astype(np.int64), x.astype(np.uint16)):
+        res = simengine.ddm(arr)
+        assert_array_equal(res.status, ref.status)
+        assert_array_equal(res.first_drift, ref.first_drift)
+        assert_array_equal(res.n_drifts, ref.n_drifts)
+    strided = np.zeros((30, 800), dtype=np.int8)
+    strided[:, ::2] = x
+    assert_array_equal(simengine.ddm(strided[:, ::2]).status, ref.status)
+    # bool bytes other than 0/1 (a view of other data) still mean True
+    odd = np.where(x, np.uint8(7), np.uint8(0)).view(np.bool_)
+    assert_array_equal(simengine.ddm(odd).status, ref.status)
+    with pytest.raises(ValueError, match="`errors` must be binary"):
+        simengine.ddm(np.array([0, 1, -1], dtype=np.int8))
+    with pytest.raises(ValueError, match="`errors` must be binary"):
+        simengine.ddm(np.array([0, 1, 2], dtype=np.uint8))
 
 
 def test_ddm_iv():
