@@ -20,21 +20,32 @@ from simengine._jit import njit, pjit
 PSI_CHUNK = 2048
 
 
+@njit
+def _count_nonfinite(block):
+    """Number of NaN and +-inf values in a 1-D array (v - v is NaN for those, 0 otherwise).
+
+    An integer count, unlike a float sum, may be reordered, so the loop vectorises; it is a function of its
+    own because the same loop written inside the `prange` body of the caller does not.
+    """
+    a = 0
+    for i in range(block.shape[0]):
+        v = block[i]
+        a += (v - v) != 0.0
+    return a
+
+
 @pjit
 def _nonfinite_probe(flat):
-    """0.0 if every value of the 1-D array is finite, NaN otherwise (v * 0 is NaN for NaN and +-inf).
+    """Number of NaN and +-inf values in the 1-D array, in parallel over fixed chunks.
 
-    One parallel read with no temporary arrays, so validating big inputs costs about one memory pass.
+    One read with no temporary arrays, so validating big inputs costs about one memory pass.
     """
     n = flat.shape[0]
     nchunks = max(1, (n + 65536 - 1) // 65536)
-    acc = np.zeros(nchunks)
+    acc = np.zeros(nchunks, dtype=np.int64)
     for c in numba.prange(nchunks):
         ci = np.int64(c)
-        a = 0.0
-        for i in range(ci * 65536, min(n, (ci + 1) * 65536)):
-            a += flat[i] * 0.0
-        acc[ci] = a
+        acc[ci] = _count_nonfinite(flat[ci * 65536 : min(n, (ci + 1) * 65536)])
     return acc.sum()
 
 
@@ -73,67 +84,91 @@ def _bin_index1(x, edges, lo, norm, uniform):
 
 
 @pjit
-def _colwise_minmax(arr):
-    """Per-column NaN-ignoring min and max of a C-contiguous (rows x cols) array, in parallel over row chunks."""
+def _colwise_scan(arr):
+    """Per-column NaN-ignoring min and max, and NaN count, of a C-contiguous (rows x cols) array.
+
+    One parallel pass over row chunks that also serves as the NaN/inf check of the public layer: an inf
+    shows up as a min of -inf or a max of +inf, so the data is read once for both.  The column loop is
+    branch-free so it vectorises across columns.
+    """
     n, p = arr.shape
     nchunks = max(1, (n + PSI_CHUNK - 1) // PSI_CHUNK)
     mins = np.full((nchunks, p), np.inf)
     maxs = np.full((nchunks, p), -np.inf)
+    nans = np.zeros((nchunks, p), dtype=np.int64)
     for c in numba.prange(nchunks):
         ci = np.int64(c)
         lo = mins[ci]
         hi = maxs[ci]
+        nn = nans[ci]
         stop = min(n, (ci + 1) * PSI_CHUNK)
         for i in range(ci * PSI_CHUNK, stop):
             row = arr[i]
             for j in range(p):
                 v = row[j]
-                # NaN fails both comparisons, so it is skipped without a branch of its own
-                if v < lo[j]:
-                    lo[j] = v
-                if v > hi[j]:
-                    hi[j] = v
+                # NaN fails both comparisons, so it never becomes the min or max
+                lo[j] = v if v < lo[j] else lo[j]
+                hi[j] = v if v > hi[j] else hi[j]
+                nn[j] += v != v
     out_lo = np.full(p, np.inf)
     out_hi = np.full(p, -np.inf)
+    out_nan = np.zeros(p, dtype=np.int64)
     for c in range(nchunks):
         for j in range(p):
             if mins[c, j] < out_lo[j]:
                 out_lo[j] = mins[c, j]
             if maxs[c, j] > out_hi[j]:
                 out_hi[j] = maxs[c, j]
-    return out_lo, out_hi
+            out_nan[j] += nans[c, j]
+    return out_lo, out_hi, out_nan
 
 
 @njit
-def _count_rows_uniform(arr, start, stop, cnt, edges, lo, norm, tol):
+def _bin_fix1(v, edges_j, lo, norm, k):
+    """Exact bin of `v` for uniform edges: the guess from (v - lo) * norm corrected against the edges."""
+    t = (v - lo) * norm
+    b = k - 1 if t >= k - 1 else (int(t) if t > 0.0 else 0)
+    while b > 0 and v < edges_j[b]:
+        b -= 1
+    while b < k - 1 and v >= edges_j[b + 1]:
+        b += 1
+    return b
+
+
+@njit
+def _count_rows_uniform(arr, start, stop, cnt, edges, lo, norm, tol, base, idx):
     """Add rows [start, stop) to flat counts for uniform per-column edges.
 
     The bin is guessed from the uniform width; only a guess within rounding error of a bin boundary is
     checked against the edges (as np.histogram corrects), so the assignment is exact.  Out-of-range values
     end up in the end bins through the clipping; NaN fails every comparison and lands in bin 0.
+
+    Each row is done in two loops: a branch-free one that vectorises across columns and writes the flat
+    count index of every value (-1 for a guess that needs checking) into `idx`, then the scattered
+    increments.  `base[j]` is j * k.
     """
     p = arr.shape[1]
     k = edges.shape[1] - 1
+    last = float(k - 1)
     for i in range(start, stop):
         row = arr[i]
+        n_check = 0
         for j in range(p):
             v = row[j]
             t = (v - lo[j]) * norm[j]
-            if t >= k - 1:
-                b = k - 1
-                fr = t - (k - 1)
-            elif t > 0.0:
-                b = int(t)
-                fr = t - b
-            else:
-                b = 0
-                fr = 0.5
-            if fr < tol[j] or (fr > 1.0 - tol[j] and b < k - 1):
-                while b > 0 and v < edges[j, b]:
-                    b -= 1
-                while b < k - 1 and v >= edges[j, b + 1]:
-                    b += 1
-            cnt[j * k + b] += 1
+            tc = t if t > 0.0 else 0.0  # also maps NaN to 0
+            tc = tc if tc < last else last
+            b = np.int64(tc)
+            fr = t - b if t > 0.0 else 0.5
+            check = (fr < tol[j]) | ((fr > 1.0 - tol[j]) & (b < k - 1))
+            n_check += check
+            idx[j] = -1 if check else base[j] + b
+        if n_check:
+            for j in range(p):
+                if idx[j] < 0:
+                    idx[j] = base[j] + _bin_fix1(row[j], edges[j], lo[j], norm[j], k)
+        for j in range(p):
+            cnt[np.uint64(idx[j])] += 1  # unsigned: no negative-index wraparound code in the hot loop
 
 
 @njit
@@ -171,12 +206,14 @@ def _colwise_counts(arr, edges, uniform, has_nan):
         tol[j] = 64.0 * 2.0 ** -52 * (k + (abs(edges[j, 0]) + abs(edges[j, k])) * norm[j])
         if not (tol[j] < 0.25) or not (0.0 < width < np.inf):
             tol[j] = 1.0
+    base = np.arange(p) * k
     for c in numba.prange(nchunks):
         ci = np.int64(c)
         cnt = part[ci].reshape(p * k)  # flat per-chunk counts: bin b of column j at j * k + b
         stop = min(n, (ci + 1) * PSI_CHUNK)
         if uniform:
-            _count_rows_uniform(arr, ci * PSI_CHUNK, stop, cnt, edges, lo, norm, tol)
+            idx = np.empty(p, dtype=np.int64)
+            _count_rows_uniform(arr, ci * PSI_CHUNK, stop, cnt, edges, lo, norm, tol, base, idx)
         else:
             _count_rows_search(arr, ci * PSI_CHUNK, stop, cnt, edges)
     counts = np.zeros((p, k), dtype=np.int64)
@@ -229,30 +266,39 @@ def _psi_2d(reference, current, edges, uniform, eps, has_nan):
     return _psi_columns(rc, rv, cc, cv, eps)
 
 
-@njit  # the parallel work is in the passes it calls
-def _psi_2d_equal_width(reference, current, bins, eps, has_nan):
-    """Equal-width PSI per column: edges over the combined NaN-ignoring min..max of both arrays.
+@njit
+def _equal_width_edges(lo, hi, bins):
+    """Equal-width edges (cols x bins+1) over per-column [lo, hi], the last edge exactly hi.
 
-    A column whose combined min equals its max (or that has no finite value) gets edges that put every value
-    in one bin, so its PSI is 0 (or nan when a side has no value).
+    A column with hi <= lo (constant, or no finite value: lo = inf) gets edges that put every value in one
+    bin, so its PSI is 0 (or nan when a side has no value).
     """
-    p = reference.shape[1]
-    lo_r, hi_r = _colwise_minmax(reference)
-    lo_c, hi_c = _colwise_minmax(current)
+    p = lo.shape[0]
     edges = np.empty((p, bins + 1))
     for j in range(p):
-        lo = min(lo_r[j], lo_c[j])
-        hi = max(hi_r[j], hi_c[j])
-        if not (hi > lo):  # constant column, or all NaN
-            if not (lo < np.inf):
-                lo = 0.0
-            hi = lo
-        step = (hi - lo) / bins
-        if not (step < np.inf):  # hi - lo overflows for values near the float64 limits
-            step = hi / bins - lo / bins
+        a = lo[j]
+        z = hi[j]
+        if not (z > a):  # constant column, or all NaN
+            if not (a < np.inf):
+                a = 0.0
+            z = a
+        step = (z - a) / bins
+        if not (step < np.inf):  # z - a overflows for values near the float64 limits
+            step = z / bins - a / bins
         for b in range(bins + 1):
-            edges[j, b] = lo + b * step
-        edges[j, bins] = hi
+            edges[j, b] = a + b * step
+        edges[j, bins] = z
+    return edges
+
+
+@njit  # the parallel work is in the passes it calls
+def _psi_2d_equal_width(reference, current, lo, hi, bins, eps, has_nan):
+    """Equal-width PSI per column: edges over the combined NaN-ignoring min..max of both arrays.
+
+    `lo` and `hi` are those combined per-column min and max (from `_colwise_scan` of both arrays, which the
+    public layer also uses to check the data), so this reads each array once more, to count.
+    """
+    edges = _equal_width_edges(lo, hi, bins)
     return _psi_2d(reference, current, edges, True, eps, has_nan), edges
 
 
