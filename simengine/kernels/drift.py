@@ -18,6 +18,9 @@ from simengine._jit import njit, pjit
 # Rows per chunk of the parallel counting passes; a constant, so counts never depend on the thread count
 # (they are integers anyway, but the chunking also fixes the memory use).
 PSI_CHUNK = 2048
+# The inner loops of the PSI passes run over tiles of whole rows with at least this many values, so that
+# they vectorise for few features too (one feature: 256 rows per tile; 200 features: one row).
+PSI_TILE = 256
 
 
 @njit
@@ -83,33 +86,56 @@ def _bin_index1(x, edges, lo, norm, uniform):
     return a
 
 
+@njit
+def _tile_len(p):
+    """Values per tile: whole rows of `p` values, at least PSI_TILE of them."""
+    return max(1, PSI_TILE // p) * p
+
+
+@njit
+def _scan_tiles(flat, start, stop, lo, hi, nn):
+    """Fold flat[start:stop] (whole rows) into tile-long accumulators: value m of each tile into slot m.
+
+    Slot m belongs to column m % p, since a tile holds whole rows.  The loop is branch-free so it vectorises.
+    """
+    size = lo.shape[0]
+    for s in range(start, stop, size):
+        tile = flat[s : min(stop, s + size)]
+        for m in range(tile.shape[0]):
+            v = tile[m]
+            # NaN fails both comparisons, so it never becomes the min or max
+            lo[m] = v if v < lo[m] else lo[m]
+            hi[m] = v if v > hi[m] else hi[m]
+            nn[m] += v != v
+
+
 @pjit
 def _colwise_scan(arr):
     """Per-column NaN-ignoring min and max, and NaN count, of a C-contiguous (rows x cols) array.
 
     One parallel pass over row chunks that also serves as the NaN/inf check of the public layer: an inf
-    shows up as a min of -inf or a max of +inf, so the data is read once for both.  The column loop is
-    branch-free so it vectorises across columns.
+    shows up as a min of -inf or a max of +inf, so the data is read once for both.
     """
     n, p = arr.shape
+    flat = arr.reshape(n * p)
+    size = _tile_len(p)
     nchunks = max(1, (n + PSI_CHUNK - 1) // PSI_CHUNK)
     mins = np.full((nchunks, p), np.inf)
     maxs = np.full((nchunks, p), -np.inf)
     nans = np.zeros((nchunks, p), dtype=np.int64)
     for c in numba.prange(nchunks):
         ci = np.int64(c)
-        lo = mins[ci]
-        hi = maxs[ci]
-        nn = nans[ci]
-        stop = min(n, (ci + 1) * PSI_CHUNK)
-        for i in range(ci * PSI_CHUNK, stop):
-            row = arr[i]
-            for j in range(p):
-                v = row[j]
-                # NaN fails both comparisons, so it never becomes the min or max
-                lo[j] = v if v < lo[j] else lo[j]
-                hi[j] = v if v > hi[j] else hi[j]
-                nn[j] += v != v
+        lo = np.full(size, np.inf)
+        hi = np.full(size, -np.inf)
+        nn = np.zeros(size, dtype=np.int64)
+        _scan_tiles(flat, ci * PSI_CHUNK * p, min(n, (ci + 1) * PSI_CHUNK) * p, lo, hi, nn)
+        for m in range(size):
+            j = m % p
+            if lo[m] < mins[ci, j]:
+                mins[ci, j] = lo[m]
+            if hi[m] > maxs[ci, j]:
+                maxs[ci, j] = hi[m]
+            nans[ci, j] += nn[m]
     out_lo = np.full(p, np.inf)
     out_hi = np.full(p, -np.inf)
     out_nan = np.zeros(p, dtype=np.int64)
@@ -136,39 +162,41 @@ def _bin_fix1(v, edges_j, lo, norm, k):
 
 
 @njit
-def _count_rows_uniform(arr, start, stop, cnt, edges, lo, norm, tol, base, idx):
-    """Add rows [start, stop) to flat counts for uniform per-column edges.
+def _count_tiles_uniform(flat, start, stop, cnt, edges, lo, norm, tol, base, idx):
+    """Add flat[start:stop] (whole rows) to flat counts for uniform per-column edges.
 
-    The bin is guessed from the uniform width; only a guess within rounding error of a bin boundary is
-    checked against the edges (as np.histogram corrects), so the assignment is exact.  Out-of-range values
-    end up in the end bins through the clipping; NaN fails every comparison and lands in bin 0.
+    `lo`, `norm`, `tol` and `base` (= j * k) are per-column values repeated over a tile of whole rows, so
+    slot m of a tile belongs to column m % p.  The bin is guessed from the uniform width; only a guess
+    within rounding error of a bin boundary is checked against the edges (as np.histogram corrects), so the
+    assignment is exact.  Out-of-range values end up in the end bins through the clipping; NaN fails every
+    comparison and lands in bin 0.
 
-    Each row is done in two loops: a branch-free one that vectorises across columns and writes the flat
-    count index of every value (-1 for a guess that needs checking) into `idx`, then the scattered
-    increments.  `base[j]` is j * k.
+    Each tile is done in two loops: a branch-free one that vectorises and writes the flat count index of
+    every value (-1 for a guess that needs checking) into `idx`, then the scattered increments.
     """
-    p = arr.shape[1]
+    p = edges.shape[0]
     k = edges.shape[1] - 1
     last = float(k - 1)
-    for i in range(start, stop):
-        row = arr[i]
+    size = lo.shape[0]
+    for s in range(start, stop, size):
+        tile = flat[s : min(stop, s + size)]
         n_check = 0
-        for j in range(p):
-            v = row[j]
-            t = (v - lo[j]) * norm[j]
+        for m in range(tile.shape[0]):
+            v = tile[m]
+            t = (v - lo[m]) * norm[m]
             tc = t if t > 0.0 else 0.0  # also maps NaN to 0
             tc = tc if tc < last else last
             b = np.int64(tc)
             fr = t - b if t > 0.0 else 0.5
-            check = (fr < tol[j]) | ((fr > 1.0 - tol[j]) & (b < k - 1))
+            check = (fr < tol[m]) | ((fr > 1.0 - tol[m]) & (b < k - 1))
             n_check += check
-            idx[j] = -1 if check else base[j] + b
+            idx[m] = -1 if check else base[m] + b
         if n_check:
-            for j in range(p):
-                if idx[j] < 0:
-                    idx[j] = base[j] + _bin_fix1(row[j], edges[j], lo[j], norm[j], k)
-        for j in range(p):
-            cnt[np.uint64(idx[j])] += 1  # unsigned: no negative-index wraparound code in the hot loop
+            for m in range(tile.shape[0]):
+                if idx[m] < 0:
+                    idx[m] = base[m] + _bin_fix1(tile[m], edges[m % p], lo[m], norm[m], k)
+        for m in range(tile.shape[0]):
+            cnt[np.uint64(idx[m])] += 1  # unsigned: no negative-index wraparound code in the hot loop
 
 
 @njit
@@ -206,14 +234,24 @@ def _colwise_counts(arr, edges, uniform, has_nan):
         tol[j] = 64.0 * 2.0 ** -52 * (k + (abs(edges[j, 0]) + abs(edges[j, k])) * norm[j])
         if not (tol[j] < 0.25) or not (0.0 < width < np.inf):
             tol[j] = 1.0
-    base = np.arange(p) * k
+    flat = arr.reshape(n * p)
+    size = _tile_len(p)
+    lo_t = np.empty(size)
+    norm_t = np.empty(size)
+    tol_t = np.empty(size)
+    base_t = np.empty(size, dtype=np.int64)
+    for m in range(size):
+        lo_t[m] = lo[m % p]
+        norm_t[m] = norm[m % p]
+        tol_t[m] = tol[m % p]
+        base_t[m] = (m % p) * k
     for c in numba.prange(nchunks):
         ci = np.int64(c)
         cnt = part[ci].reshape(p * k)  # flat per-chunk counts: bin b of column j at j * k + b
         stop = min(n, (ci + 1) * PSI_CHUNK)
         if uniform:
-            idx = np.empty(p, dtype=np.int64)
-            _count_rows_uniform(arr, ci * PSI_CHUNK, stop, cnt, edges, lo, norm, tol, base, idx)
+            idx = np.empty(size, dtype=np.int64)
+            _count_tiles_uniform(flat, ci * PSI_CHUNK * p, stop * p, cnt, edges, lo_t, norm_t, tol_t, base_t, idx)
         else:
             _count_rows_search(arr, ci * PSI_CHUNK, stop, cnt, edges)
     counts = np.zeros((p, k), dtype=np.int64)
