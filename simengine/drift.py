@@ -45,16 +45,33 @@ _NAN_POLICIES = ("raise", "omit")
 # ----------------------------------------------------------------------------------------------------------
 
 
-def _as_data(value, name, nan_policy):
-    """Float64 array (1-D or 2-D) of real numbers; NaN refused unless nan_policy='omit'; inf always refused."""
+def _as_data(value, name, nan_policy, check_values=True):
+    """Float64 array (1-D or 2-D) of real numbers; NaN refused unless nan_policy='omit'; inf always refused.
+
+    With ``check_values=False`` only type, dimensions and emptiness are checked here; the caller checks the
+    values later (`_check_values` or `_check_scan`), before any result is computed.
+    """
     arr = as_float_array(value, name, ndim=(1, 2), finite=False)
-    if not np.isnan(_k._nonfinite_probe(arr.reshape(-1))):
-        return arr  # all finite: one fast pass instead of two with temporaries
+    if check_values:
+        _check_values(arr, name, nan_policy)
+    return arr
+
+
+def _check_values(arr, name, nan_policy):
+    if not _k._nonfinite_probe(arr.reshape(-1)):
+        return  # all finite: one fast pass instead of two with temporaries
     if np.isinf(arr).any():
         raise ValueError(f"`{name}` must not contain inf")
     if nan_policy == "raise" and np.isnan(arr).any():
         raise ValueError(f"`{name}` contains NaN; drop it or pass nan_policy='omit'")
-    return arr
+
+
+def _check_scan(name, nan_policy, lo, hi, n_nan):
+    """The errors of `_check_values`, read off the per-column min, max and NaN count of `_colwise_scan`."""
+    if np.any(lo == -np.inf) or np.any(hi == np.inf):
+        raise ValueError(f"`{name}` must not contain inf")
+    if nan_policy == "raise" and n_nan.any():
+        raise ValueError(f"`{name}` contains NaN; drop it or pass nan_policy='omit'")
 
 
 def _check_bins(bins, name="bins"):
@@ -159,33 +176,31 @@ def psi(reference, current, *, bins=10, binning="equal-width", eps=1e-7, axis=0,
         columns = reference.columns
         reference = reference.to_numpy(dtype=np.float64)
         current = current.to_numpy(dtype=np.float64)
-    ref = _as_data(reference, "reference", nan_policy)
-    cur = _as_data(current, "current", nan_policy)
-    if ref.ndim != cur.ndim:
-        raise ValueError(f"`reference` and `current` must have the same number of dimensions; got {ref.ndim} and {cur.ndim}")
-    one_d = ref.ndim == 1
-    if one_d:
-        ref = ref[:, None]
-        cur = cur[:, None]
+    # equal-width binning reads min, max and NaN count in one pass that also checks the values
+    fused = edges is None and binning == "equal-width"
+    ref = _as_data(reference, "reference", nan_policy, check_values=not fused)
+    cur = _as_data(current, "current", nan_policy, check_values=not fused)
+    try:
+        ref, cur, one_d = _psi_shapes(ref, cur, axis)
+    except (TypeError, ValueError):
+        if fused:  # value errors come first, as on the unfused path
+            _check_values(ref, "reference", nan_policy)
+            _check_values(cur, "current", nan_policy)
+        raise
+    if fused:
+        lo_r, hi_r, nan_r = _k._colwise_scan(ref)
+        lo_c, hi_c, nan_c = _k._colwise_scan(cur)
+        _check_scan("reference", nan_policy, lo_r, hi_r, nan_r)
+        _check_scan("current", nan_policy, lo_c, hi_c, nan_c)
+        has_nan = bool(nan_r.any() or nan_c.any())
+        out, _ = _k._psi_2d_equal_width(ref, cur, np.minimum(lo_r, lo_c), np.maximum(hi_r, hi_c), k, eps, has_nan)
     else:
-        axis = check_int(axis, "axis")
-        if axis not in (0, 1, -1, -2):
-            raise ValueError(f"`axis` must be 0 or 1 for 2-D input; got {axis}")
-        if axis % 2 == 1:
-            ref = np.ascontiguousarray(ref.T)
-            cur = np.ascontiguousarray(cur.T)
-        if ref.shape[1] != cur.shape[1]:
-            raise ValueError(
-                f"`reference` and `current` must have the same number of features; got {ref.shape[1]} and {cur.shape[1]}"
-            )
-    has_nan = nan_policy == "omit" and bool(np.isnan(ref).any() or np.isnan(cur).any())
-    if edges is not None:
-        e = np.ascontiguousarray(np.broadcast_to(edges, (ref.shape[1], edges.size)))
-        out = _k._psi_2d(ref, cur, e, _is_uniform(edges), eps, has_nan)
-    elif binning == "equal-width":
-        out, _ = _k._psi_2d_equal_width(ref, cur, k, eps, has_nan)
-    else:
-        out = _k._psi_2d(ref, cur, _quantile_edges(ref, k), False, eps, has_nan)
+        has_nan = nan_policy == "omit" and bool(np.isnan(ref).any() or np.isnan(cur).any())
+        if edges is not None:
+            e = np.ascontiguousarray(np.broadcast_to(edges, (ref.shape[1], edges.size)))
+            out = _k._psi_2d(ref, cur, e, _is_uniform(edges), eps, has_nan)
+        else:
+            out = _k._psi_2d(ref, cur, _quantile_edges(ref, k), False, eps, has_nan)
     if one_d:
         return float(out[0])
     if columns is not None:
@@ -193,6 +208,26 @@ def psi(reference, current, *, bins=10, binning="equal-width", eps=1e-7, axis=0,
 
         return pd.Series(out, index=columns, name="psi")
     return out
+
+
+def _psi_shapes(ref, cur, axis):
+    """(ref, cur, one_d) as (rows x features) C-contiguous arrays; ValueError for mismatched shapes or axis."""
+    if ref.ndim != cur.ndim:
+        raise ValueError(f"`reference` and `current` must have the same number of dimensions; got {ref.ndim} and {cur.ndim}")
+    one_d = ref.ndim == 1
+    if one_d:
+        return ref[:, None], cur[:, None], True
+    axis = check_int(axis, "axis")
+    if axis not in (0, 1, -1, -2):
+        raise ValueError(f"`axis` must be 0 or 1 for 2-D input; got {axis}")
+    if axis % 2 == 1:
+        ref = np.ascontiguousarray(ref.T)
+        cur = np.ascontiguousarray(cur.T)
+    if ref.shape[1] != cur.shape[1]:
+        raise ValueError(
+            f"`reference` and `current` must have the same number of features; got {ref.shape[1]} and {cur.shape[1]}"
+        )
+    return ref, cur, False
 
 
 def _is_dataframe(obj):

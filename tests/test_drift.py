@@ -1,5 +1,6 @@
 """Tests for drift detection: PSI, PSI monitor, DDM (vs river), ADWIN2 (vs brute force), detector simulations."""
 import math
+import warnings
 
 import numpy as np
 import pandas as pd
@@ -156,6 +157,90 @@ def test_psi_iv():
         simengine.psi(pd.DataFrame({"a": x}), x)
     with pytest.raises(ValueError, match="same columns"):
         simengine.psi(pd.DataFrame({"a": x}), pd.DataFrame({"b": x}))
+
+
+def test_psi_value_errors_come_before_shape_errors():
+    # equal-width binning checks values in its min/max pass, after the shapes; the errors stay as before
+    bad = np.ones((5, 2))
+    bad[1, 0] = np.nan
+    with pytest.raises(ValueError, match="`reference` contains NaN"):
+        simengine.psi(bad, np.ones((5, 3)))
+    with pytest.raises(ValueError, match="`reference` contains NaN"):
+        simengine.psi(bad, np.ones((5, 2)), axis=2)
+    with pytest.raises(ValueError, match="`reference` contains NaN"):
+        simengine.psi(bad, np.ones((5, 2)), axis="0")
+    with pytest.raises(ValueError, match="`current` contains NaN"):
+        simengine.psi(np.ones(5), bad)
+    inf = np.ones((5, 2))
+    inf[3, 1] = -np.inf
+    with pytest.raises(ValueError, match="`reference` contains NaN"):
+        simengine.psi(bad, inf)
+    with pytest.raises(ValueError, match="`current` must not contain inf"):
+        simengine.psi(bad, inf, nan_policy="omit")
+    with pytest.raises(ValueError, match="`reference` must not contain inf"):
+        simengine.psi(inf, bad, nan_policy="omit")
+    with pytest.raises(ValueError, match="`reference` must not contain inf"):
+        simengine.psi(inf, bad, bins=[0.0, 1.0, 2.0])
+
+
+def test_psi_scan_and_probe_kernels():
+    g = np.random.default_rng(7)
+    x = g.normal(size=(2 * kd.PSI_CHUNK + 37, 19))
+    x[g.random(x.shape) < 0.1] = np.nan
+    x[:, 3] = np.nan
+    x[5, 4] = np.inf
+    x[-1, 5] = -np.inf
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # the all-NaN column
+        expected_lo, expected_hi = np.nanmin(x, axis=0), np.nanmax(x, axis=0)
+    expected_lo[3], expected_hi[3] = np.inf, -np.inf  # no value: the empty min and max
+    for cols in ([4], [0, 5, 3], list(range(19))):  # tiles of 256, 255 and 247 values
+        lo, hi, n_nan = kd._colwise_scan(np.ascontiguousarray(x[:, cols]))
+        assert_array_equal(lo, expected_lo[cols])
+        assert_array_equal(hi, expected_hi[cols])
+        assert_array_equal(n_nan, np.isnan(x[:, cols]).sum(axis=0))
+    flat = x.reshape(-1)
+    assert kd._nonfinite_probe(flat) == np.count_nonzero(~np.isfinite(flat))
+    assert kd._nonfinite_probe(np.nan_to_num(flat, posinf=0.0, neginf=0.0)) == 0
+
+
+@pytest.mark.parametrize("has_nan", [False, True])
+@pytest.mark.parametrize("p", [3, 21])
+def test_psi_uniform_counts_equal_edge_search(has_nan, p):
+    # the vectorised uniform-width counting must give exactly the bins of a search in the edges, also for
+    # values on, just beside and outside the edges, and for edges whose rounding bound forces every check
+    g = np.random.default_rng(8)
+    n, k = 2 * kd.PSI_CHUNK + 11, 7
+    x = g.uniform(-1.5, 1.5, size=(n, p))
+    lo = g.uniform(-1.0, 0.0, size=p)
+    width = g.uniform(0.5, 2.0, size=p)
+    edges = lo[:, None] + np.arange(k + 1) / k * width[:, None]
+    edges[:, -1] = lo + width
+    edges[-1] = np.linspace(1e16, 1e16 + 14.0, k + 1)  # rounding error above 1/4 bin: every value checked
+    edges[-2] = 5.0  # zero width: one bin
+    rows = g.integers(0, n, size=(6, p))
+    cols = np.arange(p)
+    x[rows[0], cols] = edges[cols, g.integers(0, k + 1, size=p)]
+    x[rows[1], cols] = np.nextafter(edges[cols, g.integers(0, k + 1, size=p)], np.inf)
+    x[rows[2], cols] = np.nextafter(edges[cols, g.integers(0, k + 1, size=p)], -np.inf)
+    x[rows[3], cols] = edges[cols, 0]
+    x[rows[4], cols] = edges[cols, -1]
+    x[:, -1] = 1e16 + g.integers(-4, 20, size=n) * 1.0
+    x[:, -2] = 5.0 + g.integers(-1, 2, size=n)
+    if has_nan:
+        x[g.random(x.shape) < 0.05] = np.nan
+    fast, fast_valid = kd._colwise_counts(x, edges, True, has_nan)
+    search, search_valid = kd._colwise_counts(x, edges, False, has_nan)
+    assert_array_equal(fast, search)
+    assert_array_equal(fast_valid, search_valid)
+    for j in range(p):
+        v = x[:, j][~np.isnan(x[:, j])]
+        expected, _ = np.histogram(np.clip(v, edges[j, 0], edges[j, -1]), bins=edges[j])
+        if edges[j, 0] == edges[j, -1]:  # below the repeated edge: first bin; on or above it: last bin
+            expected = np.zeros(k, dtype=np.int64)
+            expected[0] = np.count_nonzero(v < edges[j, 0])
+            expected[-1] = v.size - expected[0]
+        assert_array_equal(fast[j], expected)
 
 
 # ---------------------------------------------------------------------------------------------------------

@@ -18,23 +18,37 @@ from simengine._jit import njit, pjit
 # Rows per chunk of the parallel counting passes; a constant, so counts never depend on the thread count
 # (they are integers anyway, but the chunking also fixes the memory use).
 PSI_CHUNK = 2048
+# The inner loops of the PSI passes run over tiles of whole rows with at least this many values, so that
+# they vectorise for few features too (one feature: 256 rows per tile; 200 features: one row).
+PSI_TILE = 256
+
+
+@njit
+def _count_nonfinite(block):
+    """Number of NaN and +-inf values in a 1-D array (v - v is NaN for those, 0 otherwise).
+
+    An integer count, unlike a float sum, may be reordered, so the loop vectorises; it is a function of its
+    own because the same loop written inside the `prange` body of the caller does not.
+    """
+    a = 0
+    for i in range(block.shape[0]):
+        v = block[i]
+        a += (v - v) != 0.0
+    return a
 
 
 @pjit
 def _nonfinite_probe(flat):
-    """0.0 if every value of the 1-D array is finite, NaN otherwise (v * 0 is NaN for NaN and +-inf).
+    """Number of NaN and +-inf values in the 1-D array, in parallel over fixed chunks.
 
-    One parallel read with no temporary arrays, so validating big inputs costs about one memory pass.
+    One read with no temporary arrays, so validating big inputs costs about one memory pass.
     """
     n = flat.shape[0]
     nchunks = max(1, (n + 65536 - 1) // 65536)
-    acc = np.zeros(nchunks)
+    acc = np.zeros(nchunks, dtype=np.int64)
     for c in numba.prange(nchunks):
         ci = np.int64(c)
-        a = 0.0
-        for i in range(ci * 65536, min(n, (ci + 1) * 65536)):
-            a += flat[i] * 0.0
-        acc[ci] = a
+        acc[ci] = _count_nonfinite(flat[ci * 65536 : min(n, (ci + 1) * 65536)])
     return acc.sum()
 
 
@@ -72,68 +86,117 @@ def _bin_index1(x, edges, lo, norm, uniform):
     return a
 
 
+@njit
+def _tile_len(p):
+    """Values per tile: whole rows of `p` values, at least PSI_TILE of them."""
+    return max(1, PSI_TILE // p) * p
+
+
+@njit
+def _scan_tiles(flat, start, stop, lo, hi, nn):
+    """Fold flat[start:stop] (whole rows) into tile-long accumulators: value m of each tile into slot m.
+
+    Slot m belongs to column m % p, since a tile holds whole rows.  The loop is branch-free so it vectorises.
+    """
+    size = lo.shape[0]
+    for s in range(start, stop, size):
+        tile = flat[s : min(stop, s + size)]
+        for m in range(tile.shape[0]):
+            v = tile[m]
+            # NaN fails both comparisons, so it never becomes the min or max
+            lo[m] = v if v < lo[m] else lo[m]
+            hi[m] = v if v > hi[m] else hi[m]
+            nn[m] += v != v
+
+
 @pjit
-def _colwise_minmax(arr):
-    """Per-column NaN-ignoring min and max of a C-contiguous (rows x cols) array, in parallel over row chunks."""
+def _colwise_scan(arr):
+    """Per-column NaN-ignoring min and max, and NaN count, of a C-contiguous (rows x cols) array.
+
+    One parallel pass over row chunks that also serves as the NaN/inf check of the public layer: an inf
+    shows up as a min of -inf or a max of +inf, so the data is read once for both.
+    """
     n, p = arr.shape
+    flat = arr.reshape(n * p)
+    size = _tile_len(p)
     nchunks = max(1, (n + PSI_CHUNK - 1) // PSI_CHUNK)
     mins = np.full((nchunks, p), np.inf)
     maxs = np.full((nchunks, p), -np.inf)
+    nans = np.zeros((nchunks, p), dtype=np.int64)
     for c in numba.prange(nchunks):
         ci = np.int64(c)
-        lo = mins[ci]
-        hi = maxs[ci]
-        stop = min(n, (ci + 1) * PSI_CHUNK)
-        for i in range(ci * PSI_CHUNK, stop):
-            row = arr[i]
-            for j in range(p):
-                v = row[j]
-                # NaN fails both comparisons, so it is skipped without a branch of its own
-                if v < lo[j]:
-                    lo[j] = v
-                if v > hi[j]:
-                    hi[j] = v
+        lo = np.full(size, np.inf)
+        hi = np.full(size, -np.inf)
+        nn = np.zeros(size, dtype=np.int64)
+        _scan_tiles(flat, ci * PSI_CHUNK * p, min(n, (ci + 1) * PSI_CHUNK) * p, lo, hi, nn)
+        for m in range(size):
+            j = m % p
+            if lo[m] < mins[ci, j]:
+                mins[ci, j] = lo[m]
+            if hi[m] > maxs[ci, j]:
+                maxs[ci, j] = hi[m]
+            nans[ci, j] += nn[m]
     out_lo = np.full(p, np.inf)
     out_hi = np.full(p, -np.inf)
+    out_nan = np.zeros(p, dtype=np.int64)
     for c in range(nchunks):
         for j in range(p):
             if mins[c, j] < out_lo[j]:
                 out_lo[j] = mins[c, j]
             if maxs[c, j] > out_hi[j]:
                 out_hi[j] = maxs[c, j]
-    return out_lo, out_hi
+            out_nan[j] += nans[c, j]
+    return out_lo, out_hi, out_nan
 
 
 @njit
-def _count_rows_uniform(arr, start, stop, cnt, edges, lo, norm, tol):
-    """Add rows [start, stop) to flat counts for uniform per-column edges.
+def _bin_fix1(v, edges_j, lo, norm, k):
+    """Exact bin of `v` for uniform edges: the guess from (v - lo) * norm corrected against the edges."""
+    t = (v - lo) * norm
+    b = k - 1 if t >= k - 1 else (int(t) if t > 0.0 else 0)
+    while b > 0 and v < edges_j[b]:
+        b -= 1
+    while b < k - 1 and v >= edges_j[b + 1]:
+        b += 1
+    return b
 
-    The bin is guessed from the uniform width; only a guess within rounding error of a bin boundary is
-    checked against the edges (as np.histogram corrects), so the assignment is exact.  Out-of-range values
-    end up in the end bins through the clipping; NaN fails every comparison and lands in bin 0.
+
+@njit
+def _count_tiles_uniform(flat, start, stop, cnt, edges, lo, norm, tol, base, idx):
+    """Add flat[start:stop] (whole rows) to flat counts for uniform per-column edges.
+
+    `lo`, `norm`, `tol` and `base` (= j * k) are per-column values repeated over a tile of whole rows, so
+    slot m of a tile belongs to column m % p.  The bin is guessed from the uniform width; only a guess
+    within rounding error of a bin boundary is checked against the edges (as np.histogram corrects), so the
+    assignment is exact.  Out-of-range values end up in the end bins through the clipping; NaN fails every
+    comparison and lands in bin 0.
+
+    Each tile is done in two loops: a branch-free one that vectorises and writes the flat count index of
+    every value (-1 for a guess that needs checking) into `idx`, then the scattered increments.
     """
-    p = arr.shape[1]
+    p = edges.shape[0]
     k = edges.shape[1] - 1
-    for i in range(start, stop):
-        row = arr[i]
-        for j in range(p):
-            v = row[j]
-            t = (v - lo[j]) * norm[j]
-            if t >= k - 1:
-                b = k - 1
-                fr = t - (k - 1)
-            elif t > 0.0:
-                b = int(t)
-                fr = t - b
-            else:
-                b = 0
-                fr = 0.5
-            if fr < tol[j] or (fr > 1.0 - tol[j] and b < k - 1):
-                while b > 0 and v < edges[j, b]:
-                    b -= 1
-                while b < k - 1 and v >= edges[j, b + 1]:
-                    b += 1
-            cnt[j * k + b] += 1
+    last = float(k - 1)
+    size = lo.shape[0]
+    for s in range(start, stop, size):
+        tile = flat[s : min(stop, s + size)]
+        n_check = 0
+        for m in range(tile.shape[0]):
+            v = tile[m]
+            t = (v - lo[m]) * norm[m]
+            tc = t if t > 0.0 else 0.0  # also maps NaN to 0
+            tc = tc if tc < last else last
+            b = np.int64(tc)
+            fr = t - b if t > 0.0 else 0.5
+            check = (fr < tol[m]) | ((fr > 1.0 - tol[m]) & (b < k - 1))
+            n_check += check
+            idx[m] = -1 if check else base[m] + b
+        if n_check:
+            for m in range(tile.shape[0]):
+                if idx[m] < 0:
+                    idx[m] = base[m] + _bin_fix1(tile[m], edges[m % p], lo[m], norm[m], k)
+        for m in range(tile.shape[0]):
+            cnt[np.uint64(idx[m])] += 1  # unsigned: no negative-index wraparound code in the hot loop
 
 
 @njit
@@ -171,12 +234,24 @@ def _colwise_counts(arr, edges, uniform, has_nan):
         tol[j] = 64.0 * 2.0 ** -52 * (k + (abs(edges[j, 0]) + abs(edges[j, k])) * norm[j])
         if not (tol[j] < 0.25) or not (0.0 < width < np.inf):
             tol[j] = 1.0
+    flat = arr.reshape(n * p)
+    size = _tile_len(p)
+    lo_t = np.empty(size)
+    norm_t = np.empty(size)
+    tol_t = np.empty(size)
+    base_t = np.empty(size, dtype=np.int64)
+    for m in range(size):
+        lo_t[m] = lo[m % p]
+        norm_t[m] = norm[m % p]
+        tol_t[m] = tol[m % p]
+        base_t[m] = (m % p) * k
     for c in numba.prange(nchunks):
         ci = np.int64(c)
         cnt = part[ci].reshape(p * k)  # flat per-chunk counts: bin b of column j at j * k + b
         stop = min(n, (ci + 1) * PSI_CHUNK)
         if uniform:
-            _count_rows_uniform(arr, ci * PSI_CHUNK, stop, cnt, edges, lo, norm, tol)
+            idx = np.empty(size, dtype=np.int64)
+            _count_tiles_uniform(flat, ci * PSI_CHUNK * p, stop * p, cnt, edges, lo_t, norm_t, tol_t, base_t, idx)
         else:
             _count_rows_search(arr, ci * PSI_CHUNK, stop, cnt, edges)
     counts = np.zeros((p, k), dtype=np.int64)
@@ -229,30 +304,39 @@ def _psi_2d(reference, current, edges, uniform, eps, has_nan):
     return _psi_columns(rc, rv, cc, cv, eps)
 
 
-@njit  # the parallel work is in the passes it calls
-def _psi_2d_equal_width(reference, current, bins, eps, has_nan):
-    """Equal-width PSI per column: edges over the combined NaN-ignoring min..max of both arrays.
+@njit
+def _equal_width_edges(lo, hi, bins):
+    """Equal-width edges (cols x bins+1) over per-column [lo, hi], the last edge exactly hi.
 
-    A column whose combined min equals its max (or that has no finite value) gets edges that put every value
-    in one bin, so its PSI is 0 (or nan when a side has no value).
+    A column with hi <= lo (constant, or no finite value: lo = inf) gets edges that put every value in one
+    bin, so its PSI is 0 (or nan when a side has no value).
     """
-    p = reference.shape[1]
-    lo_r, hi_r = _colwise_minmax(reference)
-    lo_c, hi_c = _colwise_minmax(current)
+    p = lo.shape[0]
     edges = np.empty((p, bins + 1))
     for j in range(p):
-        lo = min(lo_r[j], lo_c[j])
-        hi = max(hi_r[j], hi_c[j])
-        if not (hi > lo):  # constant column, or all NaN
-            if not (lo < np.inf):
-                lo = 0.0
-            hi = lo
-        step = (hi - lo) / bins
-        if not (step < np.inf):  # hi - lo overflows for values near the float64 limits
-            step = hi / bins - lo / bins
+        a = lo[j]
+        z = hi[j]
+        if not (z > a):  # constant column, or all NaN
+            if not (a < np.inf):
+                a = 0.0
+            z = a
+        step = (z - a) / bins
+        if not (step < np.inf):  # z - a overflows for values near the float64 limits
+            step = z / bins - a / bins
         for b in range(bins + 1):
-            edges[j, b] = lo + b * step
-        edges[j, bins] = hi
+            edges[j, b] = a + b * step
+        edges[j, bins] = z
+    return edges
+
+
+@njit  # the parallel work is in the passes it calls
+def _psi_2d_equal_width(reference, current, lo, hi, bins, eps, has_nan):
+    """Equal-width PSI per column: edges over the combined NaN-ignoring min..max of both arrays.
+
+    `lo` and `hi` are those combined per-column min and max (from `_colwise_scan` of both arrays, which the
+    public layer also uses to check the data), so this reads each array once more, to count.
+    """
+    edges = _equal_width_edges(lo, hi, bins)
     return _psi_2d(reference, current, edges, True, eps, has_nan), edges
 
 
