@@ -5,7 +5,6 @@ import subprocess
 import sys
 from pathlib import Path
 
-
 import simengine
 from simengine import _jit
 
@@ -73,3 +72,31 @@ def test_read_only_install_imports_and_runs(tmp_path):
     assert info["cache"] == str(expected)
     assert list(expected.rglob("*.nbi")), "compiled kernel was not cached in the user cache directory"
     assert not list(site.rglob("*.nbi")), "something was written into the read-only install"
+
+
+USER_FUNCTIONS = (
+    "import numba, numpy as np, simengine\n"
+    "from simengine import targets\n"
+    "@numba.njit\n"
+    "def stat(x, y):\n"
+    "    return y.mean() - x.mean()\n"
+    "simengine.permutation_test(np.arange(6.0), np.arange(6.0) + 1, statistic=stat, n_resamples=50, rng=0)\n"
+    "f = targets.multivariate_normal(np.zeros(2), np.eye(2))\n"
+    "simengine.metropolis_hastings(f, np.zeros(2), n_steps=10, n_chains=2, rng=0)\n"
+    "simengine.metropolis_hastings(f, np.zeros(2), n_steps=10, n_chains=1, rng=0)\n"
+)
+
+
+def test_kernels_taking_user_functions_do_not_grow_the_cache(tmp_path):
+    # A kernel specialised on a user's jitted function gets a new numba type in every process, so
+    # a cached copy could never be reused; caching it would add files on every run without end.
+    cache = tmp_path / "cache"
+    env = dict(os.environ, NUMBA_CACHE_DIR=str(cache))
+
+    def files():
+        return sorted(p.name for p in cache.rglob("*") if p.is_file())
+
+    subprocess.run([sys.executable, "-c", USER_FUNCTIONS], env=env, capture_output=True, check=True)
+    first = files()
+    subprocess.run([sys.executable, "-c", USER_FUNCTIONS], env=env, capture_output=True, check=True)
+    assert files() == first

@@ -1,7 +1,10 @@
 """Random-walk Metropolis-Hastings chains, one block Generator per chain.
 
 The user's log density is a numba dispatcher passed in as a first-class function
-(numba compiles this kernel once per density).  Failures never raise here: each
+(numba compiles this kernel once per density).  The kernels that take it are not
+cached on disk: a dispatcher's numba type differs in every process, so a cache entry
+could never be reused and each process would only add another file to the cache.
+Failures never raise here: each
 chain reports a status and the step where it stopped; the public layer raises.
 """
 import math
@@ -19,7 +22,7 @@ ZERO_DENSITY = 3  # log density is -inf at the starting point
 TARGET_ACCEPT = 0.234  # Roberts, Gelman & Gilks (1997) optimum for random-walk proposals
 
 
-@njit
+@njit(cache=False)  # specialised on the log density: see the module note
 def _safe_logp1(log_density, x):
     """(value, status): the density's value, or status RAISED if it threw."""
     try:
@@ -28,7 +31,7 @@ def _safe_logp1(log_density, x):
         return math.nan, RAISED
 
 
-@njit
+@njit(cache=False)  # specialised on the log density: see the module note
 def _mh_chain1(log_density, x0, chol, scale, n_steps, burn_in, thin, adapt, g, samples, logps, fail_x):
     """Run one chain of ``n_steps`` Gaussian random-walk steps from `x0`, drawing from `g`.
 
@@ -114,7 +117,7 @@ def _mh_outputs(n_chains, dim, n_steps, burn_in, thin):
     return samples, logps, accepted, scales, status, fail_step, fail_x
 
 
-@pjit
+@pjit(cache=False)  # specialised on the log density: see the module note
 def _mh_chains(log_density, x0, chol, scale, n_steps, burn_in, thin, adapt, gens):
     """Run ``len(gens)`` chains (`_mh_chain1`) in parallel, chain c drawing from ``gens[c]``.
 
@@ -132,7 +135,7 @@ def _mh_chains(log_density, x0, chol, scale, n_steps, burn_in, thin, adapt, gens
     return samples, logps, accepted, scales, status, fail_step, fail_x
 
 
-@njit
+@njit(cache=False)  # specialised on the log density: see the module note
 def _mh_chain(log_density, x0, chol, scale, n_steps, burn_in, thin, adapt, g):
     """`_mh_chains` for one chain (`x0` of shape (1, dim)) with its Generator passed directly:
     building a typed List and starting a parallel region cost more than a short chain."""

@@ -178,7 +178,9 @@ def _fill_split1(pooled, mask, drawn_is_x, xb, yb):
             iy += 1
 
 
-@pjit
+# Specialised on the user's jitted statistic, whose numba type differs in every process, so an on-disk
+# cache entry could never be reused: it would only add a file per process. Compiled per process instead.
+@pjit(cache=False)
 def _perm_null_custom(x, y, func, n_null, exact, gens, block):
     """Like `_perm_null_builtin` for a jitted ``func(x, y) -> float`` on the split groups.
 
