@@ -109,3 +109,17 @@ def test_readme_commands_match_ci_and_examples():
     assert (root / spec).is_file()
     ci = (root / ".ci" / "run").read_text().splitlines()
     assert test_cmd in ci  # .ci/run runs the README's test command verbatim
+
+
+def test_benchmark_suite_is_collected_from_its_folder():
+    # the README runs `python3 -m pytest benchmarks/`; bench_*.py must be collected from the folder
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parent.parent
+    out = subprocess.run([sys.executable, "-m", "pytest", "--collect-only", "-q", "benchmarks/"], cwd=root,
+                         capture_output=True, text=True)
+    assert out.returncode == 0, out.stdout + out.stderr
+    families = {line.split("::")[0] for line in out.stdout.splitlines() if "::" in line}
+    assert len(families) >= 6, families
