@@ -55,7 +55,8 @@ def test_sweep_overhead_dask(benchmark):
     benchmark.group = "sweep overhead per point (dask, 2 workers)"
     with LocalCluster(n_workers=2, threads_per_worker=1, dashboard_address=None) as cluster, Client(cluster) as client:
         client.run(lambda: __import__("sys").path.insert(0, __file__.rsplit("/", 1)[0]))
-        sweep("bench-cheap", {"mu": [0.0]}, n_sims=10, rng=0, progress=False, backend="dask", client=client)
+        # compile (or load) the kernel on every worker, not only on the one that gets a warm-up task
+        client.run(lambda: cheap(rng=np.random.default_rng(0), n_sims=10, mu=0.0))
         n = len(GRID["mu"])
         tables = []
 

@@ -514,6 +514,28 @@ def _worker_threads(client):
     return max(1, cores // max(1, sum(per)))
 
 
+def _task_slots(client):
+    info = client.scheduler_info()["workers"]
+    return max(1, sum(max(1, int(w.get("nthreads", 1))) for w in info.values()))
+
+
+def _batches(items, slots, per_slot=4, most=16):
+    """Cut the work into about `per_slot` tasks per worker thread, in grid order.
+
+    Dask costs a few milliseconds per task, so a grid of many cheap points runs as
+    tasks of several chunks each (at most `most`, so that a killed sweep loses little);
+    a grid of few points keeps one chunk per task.  Batching never changes the numbers:
+    every chunk keeps its own stream.
+    """
+    size = max(1, min(most, math.ceil(len(items) / (per_slot * slots))))
+    return [items[i : i + size] for i in range(0, len(items), size)]
+
+
+def _run_batch(func, work, threads=None):
+    """One Dask task: several chunks, run one after the other on the worker."""
+    return [_run_chunk(func, params, entropy, key, c_index, n, threads) for params, entropy, key, c_index, n in work]
+
+
 def _run_dask(sim, todo, fixed, ss, n_sims, finished, bar, client):
     try:
         from distributed import Client, LocalCluster, as_completed
@@ -535,27 +557,25 @@ def _run_dask(sim, todo, fixed, ss, n_sims, finished, bar, client):
         raise TypeError(f"`client` must be a distributed.Client; got {type(client).__name__}")
     try:
         threads = _worker_threads(client)
-        futures = {}
-        pending = {}
+        items, pending = [], {}
         for p_index, point in enumerate(todo):
             params = {**fixed, **point}
             entropy, key = _point_seed(ss, params)
             sizes = _chunks(sim, n_sims)
             pending[p_index] = [None] * len(sizes)
-            for c_index, n in enumerate(sizes):
-                fut = client.submit(
-                    _run_chunk, sim.func, params, entropy, key, c_index, n, threads, pure=False
-                )
-                futures[fut] = (p_index, c_index)
+            items += [(p_index, c_index, params, entropy, key, n) for c_index, n in enumerate(sizes)]
+        futures = {}
+        for batch in _batches(items, _task_slots(client)):
+            work = [(params, entropy, key, c_index, n) for _, c_index, params, entropy, key, n in batch]
+            fut = client.submit(_run_batch, sim.func, work, threads, pure=False)
+            futures[fut] = [(p_index, c_index) for p_index, c_index, *_ in batch]
         for fut in as_completed(list(futures)):
-            p_index, c_index = futures[fut]
-            pending[p_index][c_index] = fut.result()
-            if all(part is not None for part in pending[p_index]):
-                point = todo[p_index]
-                sizes = _chunks(sim, n_sims)
-                estimates, seconds = _combine(pending.pop(p_index), sizes)
-                finished(point, estimates, seconds)
-                bar.update(1)
+            for (p_index, c_index), part in zip(futures[fut], fut.result()):
+                pending[p_index][c_index] = part
+                if all(done is not None for done in pending[p_index]):
+                    estimates, seconds = _combine(pending.pop(p_index), _chunks(sim, n_sims))
+                    finished(todo[p_index], estimates, seconds)
+                    bar.update(1)
     finally:
         if own:
             client.close()

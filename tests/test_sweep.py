@@ -300,3 +300,15 @@ def test_cli_sweep_missing_file_and_list(capsys):
     assert "does not exist" in capsys.readouterr().err
     assert cli.main(["sweep", "--list"]) == 0
     assert "test-coin" in capsys.readouterr().out
+
+
+def test_dask_batches_cover_every_chunk_once_in_order():
+    from simengine._sweep import _batches
+
+    items = list(range(101))
+    for slots in (1, 2, 7, 64):
+        batches = _batches(items, slots)
+        assert [i for b in batches for i in b] == items
+        assert max(len(b) for b in batches) <= 16
+        assert len(batches) >= min(len(items), 4 * slots) or max(len(b) for b in batches) == 16
+    assert _batches([], 2) == []
