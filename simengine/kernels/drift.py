@@ -67,13 +67,7 @@ def _bin_index1(x, edges, lo, norm, uniform):
     if x >= edges[k]:
         return k - 1
     if uniform:
-        t = (x - lo) * norm
-        i = k - 1 if t >= k - 1 else (int(t) if t > 0.0 else 0)
-        while i > 0 and x < edges[i]:
-            i -= 1
-        while i < k - 1 and x >= edges[i + 1]:
-            i += 1
-        return i
+        return _bin_fix1(x, edges, lo, norm, k)
     # binary search: last i with edges[i] <= x
     a = 0
     b = k
