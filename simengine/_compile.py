@@ -28,6 +28,8 @@ def _warm_rng():
     from simengine import _rng
 
     _rng.block_generators(_rng.as_seed_sequence(0), 2)
+    _rng.pcg64_block_states(0, 2)
+    _rng.pcg64_block_states(_rng.as_seed_sequence(0), 2)
 
 
 def _warm_hypothesis():

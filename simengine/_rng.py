@@ -16,6 +16,7 @@ __all__ = [
     "block_generators",
     "block_generator",
     "numpy_block_generators",
+    "pcg64_block_states",
     "n_blocks",
     "RNGLike",
 ]
@@ -105,3 +106,44 @@ def block_generators(seed_seq: np.random.SeedSequence, count: int):
     for g in plain:
         gens.append(g)
     return gens
+
+
+def _int_words(value: int, pool_size: int) -> np.ndarray:
+    """An int as SeedSequence reads it: little-endian uint32 words ([0] for 0), zero-padded to `pool_size`."""
+    if value < 4294967296:
+        words = [value]
+    else:
+        words = []
+        while value:
+            words.append(value & 0xFFFFFFFF)
+            value >>= 32
+    words += [0] * (pool_size - len(words))
+    return np.array(words, dtype=np.uint32)
+
+
+_PCG = None
+
+
+def _pcg_kernels():
+    global _PCG
+    if _PCG is None:
+        from simengine.kernels import rng
+
+        _PCG = rng
+    return _PCG
+
+
+def pcg64_block_states(rng, count: int, name: str = "rng") -> np.ndarray:
+    """Starting PCG64 states, shape (count, 4) uint64, of the `count` block streams of a SPEC 7 `rng`.
+
+    Row ``i`` is the state of ``numpy_block_generators(as_seed_sequence(rng), count)[i]``
+    as (state high, state low, increment high, increment low), for kernels that draw
+    with `simengine.kernels.rng` instead of a Generator.  For an int seed the
+    SeedSequence hashing runs in a kernel (well under a microsecond per block).
+    """
+    k = _pcg_kernels()
+    if type(rng) is int and 0 <= rng:
+        return k._pcg64_block_states(_int_words(rng, 4), 4, 0, count)
+    seed_seq = as_seed_sequence(rng, name)
+    pools = np.stack([child_seed_sequence(seed_seq, i).pool for i in range(count)])
+    return k._pcg64_states_from_pools(pools)

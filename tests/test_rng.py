@@ -1,6 +1,10 @@
-"""The randomness contract: SPEC 7 normalisation, per-block streams, thread invariance."""
+"""The randomness contract: SPEC 7 normalisation, per-block streams, thread invariance, kernel PCG64."""
+import numba
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from numpy.random.bit_generator import _coerce_to_uint32_array
 from numpy.testing import assert_array_equal
 
 from _blockkernel import block_means, numpy_replay
@@ -12,7 +16,9 @@ from simengine._rng import (
     child_seed_sequence,
     n_blocks,
     numpy_block_generators,
+    pcg64_block_states,
 )
+from simengine.kernels import rng as krng
 
 
 def test_int_seed_is_reproducible():
@@ -116,3 +122,75 @@ def test_block_kernel_is_thread_invariant():
     two = run_with_threads(code, 2)
     assert one.shape == (5000, 2)
     assert_array_equal(one, two)
+
+
+# ------------------------------------------------------------------ PCG64 in kernels (kernels/rng.py)
+
+
+def _numpy_state(generator):
+    s = generator.bit_generator.state["state"]
+    mask = 2**64 - 1
+    return [s["state"] >> 64, s["state"] & mask, s["inc"] >> 64, s["inc"] & mask]
+
+
+@numba.njit
+def _mixed_draws(state, n):
+    sh, sl, ih, il = state[0], state[1], state[2], state[3]
+    out = np.empty((n, 3))
+    for i in range(n):
+        out[i, 0], sh, sl = krng._std_normal1(sh, sl, ih, il)
+        out[i, 1], sh, sl = krng._std_exponential1(sh, sl, ih, il)
+        out[i, 2], sh, sl = krng._pcg64_double(sh, sl, ih, il)
+    return out, sh, sl
+
+
+def test_kernel_draws_equal_a_numpy_generator_bit_for_bit():
+    # 200 000 rounds reach both ziggurat tails (|z| > 3.654 and E > 7.697) many times
+    n = 200_000
+    state = pcg64_block_states(11, 1)[0]
+    out, sh, sl = _mixed_draws(state, n)
+    g = numpy_block_generators(as_seed_sequence(11), 1)[0]
+    ref = np.empty((n, 3))
+    for i in range(n):
+        ref[i] = g.standard_normal(), g.standard_exponential(), g.random()
+    assert_array_equal(out, ref)
+    assert (np.abs(out[:, 0]) > 3.6541528853610088).sum() > 10
+    assert (out[:, 1] > 7.69711747013105).sum() > 10
+    assert [int(sh), int(sl)] == _numpy_state(g)[:2]  # same state afterwards: no draw skipped or repeated
+
+
+@settings(max_examples=60, deadline=None)
+@given(seed=st.one_of(st.integers(0, 2**32 - 1), st.integers(0, 2**130)), count=st.integers(1, 4))
+def test_int_seed_block_states_equal_numpy(seed, count):
+    states = pcg64_block_states(seed, count)
+    gens = numpy_block_generators(as_seed_sequence(seed), count)
+    assert [[int(v) for v in row] for row in states] == [_numpy_state(g) for g in gens]
+
+
+@pytest.mark.parametrize(
+    "rng",
+    [np.random.SeedSequence(3), np.random.SeedSequence([1, 2], spawn_key=(4,), pool_size=8), np.int64(9)],
+    ids=["seedseq", "seedseq-pool8", "np-int"],
+)
+def test_other_rng_block_states_equal_numpy(rng):
+    states = pcg64_block_states(rng, 3)
+    gens = numpy_block_generators(as_seed_sequence(rng), 3)
+    assert [[int(v) for v in row] for row in states] == [_numpy_state(g) for g in gens]
+
+
+def test_generator_rng_block_states_consume_it_like_the_generators():
+    states = pcg64_block_states(np.random.default_rng(4), 2)
+    gens = numpy_block_generators(as_seed_sequence(np.random.default_rng(4)), 2)
+    assert [[int(v) for v in row] for row in states] == [_numpy_state(g) for g in gens]
+
+
+def test_seed_pool_equals_seed_sequence_pool():
+    for entropy, key in [(0, (0,)), (2**70 + 3, (5, 6)), ([7, 2**40], ())]:
+        ss = np.random.SeedSequence(entropy, spawn_key=key)
+        # assembled as NumPy's SeedSequence does: run entropy padded to the pool size, then the spawn key
+        run = _coerce_to_uint32_array(ss.entropy)
+        spawn = _coerce_to_uint32_array(ss.spawn_key)
+        if len(spawn) and len(run) < ss.pool_size:
+            run = np.concatenate([run, np.zeros(ss.pool_size - len(run), dtype=np.uint32)])
+        assembled = np.concatenate([run, spawn]).astype(np.uint32)
+        assert_array_equal(krng._seed_pool(assembled, ss.pool_size), ss.pool)
