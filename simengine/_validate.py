@@ -33,6 +33,8 @@ def _describe(value) -> str:
 
 def check_bool(value, name: str) -> bool:
     """A real bool (or NumPy bool)."""
+    if value is True or value is False:
+        return value
     if not isinstance(value, (bool, np.bool_)):
         raise TypeError(f"`{name}` must be True or False; got {_describe(value)}")
     return bool(value)
@@ -40,6 +42,12 @@ def check_bool(value, name: str) -> bool:
 
 def check_int(value, name: str, *, minimum: int | None = None, maximum: int | None = None) -> int:
     """An integer (not a bool, not a float) within [minimum, maximum]."""
+    if (
+        type(value) is int  # the common case, without the ABC checks below (a microsecond each)
+        and (minimum is None or value >= minimum)
+        and (maximum is None or value <= maximum)
+    ):
+        return value
     if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Integral):
         raise TypeError(f"`{name}` must be an integer; got {_describe(value)}")
     value = operator.index(value)
@@ -121,14 +129,12 @@ def as_float_array(
     Refuses non-numeric data (TypeError), wrong dimensionality, empty arrays
     (unless `allow_empty`) and, with ``finite=True``, NaN and inf (ValueError).
     """
-    if isinstance(value, (str, bytes)):
+    if type(value) is np.ndarray and value.dtype == np.float64 and value.flags.c_contiguous:
+        arr = value  # already what the kernels take: only the shape and finiteness checks remain
+    elif isinstance(value, (str, bytes)):
         raise TypeError(f"`{name}` must be array-like of real numbers; got a string")
-    try:
-        arr = np.asarray(value)
-    except Exception as exc:  # ragged lists and the like
-        raise TypeError(f"`{name}` must be array-like of real numbers; {exc}") from None
-    if arr.dtype == object or arr.dtype.kind not in "biuf":
-        raise TypeError(f"`{name}` must contain real numbers; got dtype {arr.dtype}")
+    else:
+        arr = _as_array(value, name)
     allowed = (ndim,) if isinstance(ndim, int) else tuple(ndim)
     if arr.ndim not in allowed:
         dims = " or ".join(f"{d}-D" for d in allowed)
@@ -139,6 +145,16 @@ def as_float_array(
     if finite and arr.size and not np.isfinite(arr).all():
         bad = "NaN" if np.isnan(arr).any() else "inf"
         raise ValueError(f"`{name}` must be finite; it contains {bad}")
+    return arr
+
+
+def _as_array(value, name):
+    try:
+        arr = np.asarray(value)
+    except Exception as exc:  # ragged lists and the like
+        raise TypeError(f"`{name}` must be array-like of real numbers; {exc}") from None
+    if arr.dtype == object or arr.dtype.kind not in "biuf":
+        raise TypeError(f"`{name}` must contain real numbers; got dtype {arr.dtype}")
     return arr
 
 
