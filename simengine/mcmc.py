@@ -1,8 +1,8 @@
 """Random-walk Metropolis-Hastings and the Vehtari et al. (2021) convergence diagnostics.
 
 `metropolis_hastings` validates, builds the proposal Cholesky factor and one
-Generator per chain, runs `kernels.mcmc._mh_chains` (`_mh_chain` for one chain) and raises
-if a chain failed.
+PCG64 block state per chain, runs the kernels of `kernels.mcmc.mh_kernels` (one chain
+without a parallel region) and raises if a chain failed.
 `rhat` and `ess` are vectorised NumPy (FFT autocovariances) plus a small kernel for
 Geyer's truncation.
 """
@@ -10,12 +10,14 @@ from __future__ import annotations
 
 import math
 import numbers
+import platform
+import weakref
 from dataclasses import dataclass, field
 
 import numpy as np
 
 from simengine._results import ResultMixin
-from simengine._rng import as_seed_sequence, block_generator, block_generators
+from simengine._rng import pcg64_block_states
 from simengine._validate import as_float_array, check_bool, check_int, check_positive_int, check_real
 
 __all__ = ["MCMCResult", "metropolis_hastings", "rhat", "ess"]
@@ -50,10 +52,16 @@ class MCMCResult(ResultMixin):
     proposal_scale: np.ndarray
 
 
-def _check_log_density(log_density):
-    from numba.core.registry import CPUDispatcher
+_DISPATCHER = None
 
-    if not isinstance(log_density, CPUDispatcher):
+
+def _check_log_density(log_density):
+    global _DISPATCHER
+    if _DISPATCHER is None:
+        from numba.core.registry import CPUDispatcher
+
+        _DISPATCHER = CPUDispatcher
+    if not isinstance(log_density, _DISPATCHER):
         kind = type(log_density).__name__
         raise TypeError(
             "`log_density` must be a numba-jitted function of a 1-D float64 array returning a float; "
@@ -158,15 +166,18 @@ def metropolis_hastings(
     x0 = as_float_array(x0, "x0", ndim=(1, 2))
     if x0.ndim == 1:
         n_chains = check_positive_int(n_chains, "n_chains")
-        starts = np.empty((n_chains, x0.shape[0]))
-        starts[:] = x0
-        x0 = starts
+        if n_chains == 1:
+            x0 = x0.reshape(1, -1)
+        else:
+            starts = np.empty((n_chains, x0.shape[0]))
+            starts[:] = x0
+            x0 = starts
     else:
         if not isinstance(n_chains, numbers.Integral) or isinstance(n_chains, bool):
             raise TypeError(f"`n_chains` must be an integer; got {n_chains!r}")
     dim = x0.shape[1]
     if proposal_cov is None:
-        chol = np.eye(dim)
+        chol = _NO_CHOL  # the kernels add s * z directly
     else:
         cov = as_float_array(proposal_cov, "proposal_cov", ndim=2)
         if cov.shape != (dim, dim):
@@ -179,31 +190,34 @@ def metropolis_hastings(
             raise ValueError("`proposal_cov` must be positive definite (its Cholesky factorisation failed)") from None
         chol = np.ascontiguousarray(chol)
     k = _mcmc_kernels()
-    if x0.shape[0] == 1:
-        # one chain: its Generator goes in directly (no typed List, no parallel region)
-        kernel, gens = k._mh_chain, block_generator(rng, 0)
-    else:
-        kernel, gens = k._mh_chains, block_generators(as_seed_sequence(rng), x0.shape[0])
+    one, many = k.mh_kernels(dim)
+    n_chains = x0.shape[0]
+    samples = np.empty((n_chains, (n_steps - burn_in) // thin, dim))
+    logps = np.empty(samples.shape[:2])
+    counts = np.empty((n_chains, 3), dtype=np.int64)  # accepted moves, status, failing step
+    scales = np.empty(n_chains)
+    fail_x = np.zeros((n_chains, dim))
+    args = (log_density, x0, chol, proposal_cov is None, scale, n_steps, burn_in, thin, adapt, k.AUTO, _CAN_TIME,
+            pcg64_block_states(rng, n_chains), samples, logps, counts, scales, fail_x)
     try:
-        samples, logps, accepted, scales, status, fail_step, fail_x = kernel(
-            log_density, x0, chol, scale, n_steps, burn_in, thin, adapt, gens
-        )
+        failed = _call(one if n_chains == 1 else many, args)
     except _typing_error() as exc:
         raise TypeError(
             "`log_density` must take a 1-D float64 array and return a float; numba could not "
             f"compile it inside the sampler: {str(exc).splitlines()[0]}"
         ) from exc
-    if status.any():  # k.OK is 0
-        _raise_failure(log_density, status, fail_step, fail_x)
+    if failed:
+        _raise_failure(log_density, counts[:, 1], counts[:, 2], fail_x)
     if diagnostics and samples.shape[1] >= 4:
         rhat_, ess_ = _diagnostics(samples)
     else:
-        ess_ = np.full(dim, np.nan)
-        rhat_ = np.full(dim, np.nan)
+        ess_ = np.empty(dim)
+        ess_.fill(np.nan)
+        rhat_ = ess_.copy()
     return MCMCResult(
         samples=samples,
         log_density=logps,
-        acceptance_rate=accepted / float(n_steps - burn_in),
+        acceptance_rate=counts[:, 0] / float(n_steps - burn_in),
         ess=ess_,
         rhat=rhat_,
         proposal_scale=scales,
@@ -235,6 +249,31 @@ def _raise_failure(log_density, status, fail_step, fail_x):
 
 _K = None
 _TYPING_ERROR = None
+_NO_CHOL = np.zeros((1, 1))  # stands in for the Cholesky factor of an identity proposal covariance
+# the chain kernels time their two strategies with the x86 cycle counter; elsewhere they take the plain one
+_CAN_TIME = platform.machine().lower() in ("x86_64", "amd64")
+# log density -> {kernel: compiled entry point}: a repeated call skips numba's argument typing,
+# which for a dispatcher argument alone costs a few microseconds
+_ENTRY_POINTS = weakref.WeakKeyDictionary()
+
+
+def _call(kernel, args):
+    """``kernel(*args)``, through the compiled entry point once the kernel has been compiled for `args`.
+
+    Safe because every argument's numba type is fixed by construction here: C-contiguous float64
+    arrays of fixed rank, a uint64 state array, Python ints, floats and bools.
+    """
+    density = args[0]
+    entry = _ENTRY_POINTS.get(density, {}).get(kernel)
+    if entry is not None:
+        return entry(*args)
+    out = kernel(*args)
+    import numba
+
+    compiled = kernel.overloads.get(tuple(numba.typeof(a) for a in args))
+    if compiled is not None:
+        _ENTRY_POINTS.setdefault(density, {})[kernel] = compiled.entry_point
+    return out
 
 
 def _mcmc_kernels():

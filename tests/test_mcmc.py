@@ -13,7 +13,8 @@ from scipy.special import logsumexp
 
 import simengine
 from simengine import targets
-from simengine._rng import as_seed_sequence, numpy_block_generators
+from simengine._rng import as_seed_sequence, numpy_block_generators, pcg64_block_states
+from simengine.kernels import mcmc as kmcmc
 from _subproc import run_with_threads
 
 RHO = 0.7
@@ -256,6 +257,80 @@ def test_mh_single_chain_kernel_equals_chain_zero():
     adapted = simengine.metropolis_hastings(GAUSS, np.zeros(2), n_chains=1, adapt=True, **kw)
     ref = _replay(GAUSS, np.zeros((1, 2)), np.linalg.cholesky(COV), 0.9, 600, 100, 2, True, 5)
     assert_allclose(adapted.samples, ref, rtol=1e-13, atol=1e-14)
+
+
+def _run_kernel(f, x0, mode, *, n_steps, burn_in=0, thin=1, adapt=False, scale=1.0, cov=None, seed=0):
+    """The chain kernels called directly with a chosen strategy (the public function always uses AUTO)."""
+    x0 = np.atleast_2d(np.asarray(x0, dtype=float))
+    n, dim = x0.shape
+    one, many = kmcmc.mh_kernels(dim)
+    chol = np.zeros((1, 1)) if cov is None else np.ascontiguousarray(np.linalg.cholesky(cov))
+    samples = np.empty((n, (n_steps - burn_in) // thin, dim))
+    logps = np.empty(samples.shape[:2])
+    counts = np.empty((n, 3), dtype=np.int64)
+    scales = np.empty(n)
+    fail_x = np.zeros((n, dim))
+    many(f, x0, chol, cov is None, scale, n_steps, burn_in, thin, adapt, mode, True, pcg64_block_states(seed, n),
+         samples, logps, counts, scales, fail_x)
+    return samples, logps, counts, scales, fail_x
+
+
+MVN9 = targets.multivariate_normal(np.zeros(9), 0.5 * np.eye(9) + 0.5)
+
+
+@pytest.mark.parametrize(
+    "f,x0,kw",
+    [
+        (GAUSS, [[0.5, -0.5], [2.0, 1.0]], dict(n_steps=1500, burn_in=200, thin=3, cov=COV, scale=0.9)),
+        (GAUSS, [[0.0, 0.0]], dict(n_steps=1400, burn_in=300, adapt=True, scale=0.2)),
+        (MVN9, [np.linspace(-1, 1, 9)] * 2, dict(n_steps=1300, burn_in=100, thin=2, scale=0.4)),  # generic-D kernel
+        (_half_line, [[1.0], [3.0]], dict(n_steps=1200, scale=2.0)),  # -inf proposals, often rejected
+    ],
+    ids=["2d-cov-thin", "2d-adapt", "9d", "half-line"],
+)
+def test_mh_speculative_plain_and_auto_give_the_same_chain(f, x0, kw):
+    # speculation evaluates the density at both possible next proposals; it must not change the chain
+    plain = _run_kernel(f, x0, kmcmc.PLAIN, **kw)
+    for mode in (kmcmc.SPECULATIVE, kmcmc.AUTO):
+        other = _run_kernel(f, x0, mode, **kw)
+        for a, b in zip(plain, other):
+            assert_array_equal(a, b)
+    assert (plain[2][:, 1] == kmcmc.OK).all()
+    res = simengine.metropolis_hastings(f, np.array(x0), n_steps=kw["n_steps"], burn_in=kw.get("burn_in", 0),
+                                        thin=kw.get("thin", 1), adapt=kw.get("adapt", False),
+                                        proposal_scale=kw["scale"], proposal_cov=kw.get("cov"), rng=0)
+    assert_array_equal(res.samples, plain[0])
+    assert_array_equal(res.acceptance_rate, plain[2][:, 0] / (kw["n_steps"] - kw.get("burn_in", 0)))
+
+
+def test_mh_speculation_ignores_failures_at_points_not_taken():
+    # _nan_far is NaN beyond 2: speculative chains evaluate such points before the decision that
+    # discards them; only a NaN at a proposal the chain actually makes is a failure, at the same step
+    kw = dict(n_steps=5000, scale=1.0, seed=1)
+    plain = _run_kernel(_nan_far, [[0.0]], kmcmc.PLAIN, **kw)
+    spec = _run_kernel(_nan_far, [[0.0]], kmcmc.SPECULATIVE, **kw)
+    assert plain[2][0, 1] == kmcmc.NAN_DENSITY
+    assert_array_equal(plain[2], spec[2])
+    assert_array_equal(plain[4], spec[4])
+    # replay: the candidate speculation evaluated and discarded crossed 2 before the failing step
+    g = numpy_block_generators(as_seed_sequence(1), 1)[0]
+    x, lp = 0.0, _nan_far(np.zeros(1))
+    y = x + g.standard_normal()
+    e = g.standard_exponential()
+    discarded = []
+    for _ in range(plain[2][0, 2] - 1):
+        inc = g.standard_normal()
+        e_next = g.standard_exponential()
+        lp_y = _nan_far(np.array([y]))
+        take = lp_y - lp >= -e
+        discarded.append((x if take else y) + inc)
+        x, lp = (y, lp_y) if take else (x, lp)
+        y, e = x + inc, e_next
+    assert y == plain[4][0, 0] > 2.0  # the replay reaches the same failing proposal
+    assert max(discarded) > 2.0
+    raised = [_run_kernel(_raise_far, [[0.0]], m, **kw)[2] for m in (kmcmc.PLAIN, kmcmc.SPECULATIVE)]
+    assert raised[0][0, 1] == kmcmc.RAISED
+    assert_array_equal(raised[0], raised[1])
 
 
 def test_mh_zero_density_region_and_thread_invariance():

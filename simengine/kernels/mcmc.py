@@ -1,11 +1,14 @@
-"""Random-walk Metropolis-Hastings chains, one block Generator per chain.
+"""Random-walk Metropolis-Hastings chains, each drawing from its own PCG64 block stream.
 
 The user's log density is a numba dispatcher passed in as a first-class function
-(numba compiles this kernel once per density).  The kernels that take it are not
-cached on disk: a dispatcher's numba type differs in every process, so a cache entry
-could never be reused and each process would only add another file to the cache.
-Failures never raise here: each
-chain reports a status and the step where it stopped; the public layer raises.
+(numba compiles the chain once per density and, for small dimensions, once per
+dimension, so that the per-coordinate loops unroll).  The kernels that take it are
+not cached on disk: a dispatcher's numba type differs in every process, so a cache
+entry could never be reused and each process would only add another file.
+Draws come from `kernels.rng` (NumPy's PCG64 and ziggurat, bit-identical to a
+Generator on the same block stream) with the state in registers.
+Failures never raise here: each chain reports a status and the step where it
+stopped; the public layer raises.
 """
 import math
 
@@ -13,6 +16,7 @@ import numba
 import numpy as np
 
 from simengine._jit import njit, pjit
+from simengine.kernels.rng import _cycles, _std_exponential1, _std_normal1
 
 OK = 0
 NAN_DENSITY = 1  # log density returned NaN (or +inf)
@@ -20,6 +24,10 @@ RAISED = 2  # log density raised an exception
 ZERO_DENSITY = 3  # log density is -inf at the starting point
 
 TARGET_ACCEPT = 0.234  # Roberts, Gelman & Gilks (1997) optimum for random-walk proposals
+
+AUTO, PLAIN, SPECULATIVE = -1, 0, 1  # how the post-burn-in steps run (same chain either way)
+_PROBE_STEPS = 128  # steps timed per strategy when choosing automatically
+_UNROLL_MAX = 8  # dimensions up to this get a kernel with the dimension as a constant
 
 
 @njit(cache=False)  # specialised on the log density: see the module note
@@ -31,119 +39,263 @@ def _safe_logp1(log_density, x):
         return math.nan, RAISED
 
 
-@njit(cache=False)  # specialised on the log density: see the module note
-def _mh_chain1(log_density, x0, chol, scale, n_steps, burn_in, thin, adapt, g, samples, logps, fail_x):
-    """Run one chain of ``n_steps`` Gaussian random-walk steps from `x0`, drawing from `g`.
+@njit(inline="always")
+def _bad_value(lp, st):
+    return st != OK or math.isnan(lp) or lp == math.inf
 
-    Each step draws ``dim`` standard normals z, proposes ``x + s * chol @ z``, draws one
-    standard exponential E and accepts when ``log p(x') - log p(x) >= -E`` (the same
-    event as ``log U < log p(x') - log p(x)`` with ``U = exp(-E)`` uniform, without a log
-    per step).  With `adapt`, ``log(s)`` follows a Robbins-Monro recursion towards 0.234
-    acceptance during the first `burn_in` steps and is frozen afterwards.
 
-    The state and the proposal are the two rows of a small pool and accepting flips
-    which row is current, so acceptance is a data dependency rather than a branch the
-    CPU mispredicts about half the time, and no state is copied.
+@njit(inline="always")
+def _fail_status(st):
+    return RAISED if st != OK else NAN_DENSITY
 
-    Fills `samples` (kept, dim) and `logps` (kept,) with every `thin`-th state after
-    burn-in; on failure writes the offending point into `fail_x`.  Returns
-    (accepted moves after burn-in, final scale, status, failing step or -1).
-    """
-    dim = x0.shape[0]
-    pool = np.empty((2, dim))
-    lps = np.empty(2)
-    z = np.empty(dim)
-    for d in range(dim):
-        pool[0, d] = x0[d]
-    lp, st = _safe_logp1(log_density, pool[0])
-    if st != OK or math.isnan(lp) or lp == math.inf:
-        fail_x[:] = x0
-        return 0, scale, RAISED if st != OK else NAN_DENSITY, 0
-    if lp == -math.inf:
-        fail_x[:] = x0
-        return 0, scale, ZERO_DENSITY, 0
-    lps[0] = lp
-    cur = 0
-    log_s = math.log(scale)
-    s = scale
-    accepted = 0
-    j = 0
-    countdown = thin  # a counter, not `k % thin`: an integer division per step is not free
-    for t in range(n_steps):
-        for d in range(dim):
-            z[d] = g.standard_normal()
-        nxt = 1 - cur
-        for d in range(dim):
-            acc = 0.0
-            for e in range(d + 1):
-                acc += chol[d, e] * z[e]
-            pool[nxt, d] = pool[cur, d] + s * acc
-        neg_e = -g.standard_exponential()
-        lp_new, st = _safe_logp1(log_density, pool[nxt])
-        if st != OK or math.isnan(lp_new) or lp_new == math.inf:
-            fail_x[:] = pool[nxt]
-            return accepted, s, RAISED if st != OK else NAN_DENSITY, t + 1
-        lps[nxt] = lp_new
-        log_ratio = lp_new - lps[cur]
-        take = np.int64(log_ratio >= neg_e)
-        cur ^= take
-        if t < burn_in:
-            if adapt:
-                alpha = 1.0 if log_ratio >= 0.0 else math.exp(log_ratio)
-                log_s += (alpha - TARGET_ACCEPT) / (t + 1.0) ** 0.6
-                s = math.exp(log_s)
-        else:
-            accepted += take
-            countdown -= 1
-            if countdown == 0:
-                countdown = thin
+
+def _make_chain(D):
+    """The one-chain kernel, with the dimension `D` a compile-time constant (0: read it from `x0`)."""
+
+    @njit(cache=False)  # specialised on the log density; one copy however many call sites
+    def _plain(ld, t, t_end, x, lp, y, lp_y, st_y, neg_e, inc, chol, identity, s, log_s, adapt, burn_in, thin,
+               samples, logps, accepted, j, countdown, sh, sl, ih, il, fail_x):
+        """Steps t .. t_end-1, one density evaluation per step, after the accept decision.
+
+        On entry `y` is step t's proposal with log density `lp_y` (status `st_y`) and
+        `neg_e` = -E of step t; so on return for step `t_end`.  With `adapt`, steps
+        before `burn_in` move log(s) by Robbins-Monro towards 0.234 acceptance.
+        """
+        dim = x.shape[0] if D == 0 else D
+        # Array work is written out here, not in inlined helpers: numba keeps reference-count
+        # updates for arrays handed to inlined functions, an atomic operation each, per step.
+        while t < t_end:
+            if _bad_value(lp_y, st_y):
                 for d in range(dim):
-                    samples[j, d] = pool[cur, d]
-                logps[j] = lps[cur]
-                j += 1
-    return accepted, s, OK, -1
+                    fail_x[d] = y[d]
+                return t, lp, lp_y, st_y, neg_e, s, log_s, accepted, j, countdown, sh, sl, _fail_status(st_y)
+            log_ratio = lp_y - lp
+            take = log_ratio >= neg_e
+            if take:
+                for d in range(dim):
+                    x[d] = y[d]
+                lp = lp_y
+            if t < burn_in:
+                if adapt:
+                    alpha = 1.0 if log_ratio >= 0.0 else math.exp(log_ratio)
+                    log_s += (alpha - TARGET_ACCEPT) / (t + 1.0) ** 0.6
+                    s = math.exp(log_s)
+            else:  # count the move; keep every `thin`-th state (a counter: no division per step)
+                accepted += take
+                countdown -= 1
+                if countdown == 0:
+                    countdown = thin
+                    for d in range(dim):
+                        samples[j, d] = x[d]
+                    logps[j] = lp
+                    j += 1
+            # step t+1: proposal x + s * chol @ z, then E, then the density
+            for d in range(dim):
+                inc[d], sh, sl = _std_normal1(sh, sl, ih, il)
+            if identity:
+                for d in range(dim):
+                    y[d] = x[d] + s * inc[d]
+            else:
+                for d in range(dim):
+                    acc = chol[d, 0] * inc[0]
+                    for k in range(1, d + 1):
+                        acc += chol[d, k] * inc[k]
+                    y[d] = x[d] + s * acc
+            e, sh, sl = _std_exponential1(sh, sl, ih, il)
+            neg_e = -e
+            lp_y, st_y = _safe_logp1(ld, y)
+            t += 1
+        return t, lp, lp_y, st_y, neg_e, s, log_s, accepted, j, countdown, sh, sl, OK
+
+    @njit(cache=False)  # specialised on the log density; one copy however many call sites
+    def _speculative(ld, t, t_end, x, lp, y, lp_y, st_y, neg_e, inc, qa, qb, chol, identity, s, burn_in, thin,
+                     samples, logps, accepted, j, countdown, sh, sl, ih, il, fail_x):
+        """`_plain` without adaptation, evaluating the density at both possible next proposals.
+
+        Step t+1's proposal is ``x + inc`` if step t rejects and ``y + inc`` if it
+        accepts; both are evaluated while step t's decision is still pending, so a
+        decision waits on a select instead of a density evaluation and the chain's
+        latency is halved, for one more evaluation per step.  The chain is the same
+        as `_plain`'s (same draws, same arithmetic, same decisions).  A failure at the
+        point not taken is never seen.
+        """
+        dim = x.shape[0] if D == 0 else D
+        while t < t_end:
+            if _bad_value(lp_y, st_y):
+                for d in range(dim):
+                    fail_x[d] = y[d]
+                return t, lp, lp_y, st_y, neg_e, accepted, j, countdown, sh, sl, _fail_status(st_y)
+            for d in range(dim):
+                inc[d], sh, sl = _std_normal1(sh, sl, ih, il)
+            e, sh, sl = _std_exponential1(sh, sl, ih, il)
+            for d in range(dim):
+                if identity:
+                    step = s * inc[d]
+                else:
+                    acc = chol[d, 0] * inc[0]
+                    for k in range(1, d + 1):
+                        acc += chol[d, k] * inc[k]
+                    step = s * acc
+                qa[d] = x[d] + step
+                qb[d] = y[d] + step
+            lp_a, st_a = _safe_logp1(ld, qa)
+            lp_b, st_b = _safe_logp1(ld, qb)
+            take = lp_y - lp >= neg_e
+            lp = lp_y if take else lp
+            lp_y = lp_b if take else lp_a
+            st_y = st_b if take else st_a
+            neg_e = -e
+            for d in range(dim):
+                # load both, then select: a select between two loads would become a branch
+                a1 = y[d]
+                a0 = x[d]
+                b1 = qb[d]
+                b0 = qa[d]
+                x[d] = a1 if take else a0
+                y[d] = b1 if take else b0
+            if t >= burn_in:
+                accepted += take
+                countdown -= 1
+                if countdown == 0:
+                    countdown = thin
+                    for d in range(dim):
+                        samples[j, d] = x[d]
+                    logps[j] = lp
+                    j += 1
+            t += 1
+        return t, lp, lp_y, st_y, neg_e, accepted, j, countdown, sh, sl, OK
+
+    @njit(cache=False)  # specialised on the log density: see the module note
+    def chain1(ld, x0, chol, identity, scale, n_steps, burn_in, thin, adapt, mode, can_time, state,
+               samples, logps, fail_x):
+        """Run one chain of ``n_steps`` Gaussian random-walk steps from `x0`, drawing from PCG64 `state`.
+
+        Step t draws ``dim`` standard normals z, proposes ``x + s * chol @ z``, draws
+        one standard exponential E and accepts when ``log p(x') - log p(x) >= -E`` (the
+        event ``log U < log p(x') - log p(x)`` with ``U = exp(-E)`` uniform, without a
+        log per step).  With `adapt`, ``log(s)`` follows a Robbins-Monro recursion
+        towards 0.234 acceptance during the first `burn_in` steps, then is frozen.
+
+        After burn-in (or from the start without `adapt`) the steps run `_plain` or
+        `_speculative` (`mode`); AUTO times both on the first steps with the cycle
+        counter (when `can_time`) and keeps the faster: cheap densities gain from
+        speculation, costly ones lose up to half.  The chain does not depend on it.
+
+        Fills `samples` (kept, dim) and `logps` (kept,) with every `thin`-th state after
+        burn-in; on failure writes the offending point into `fail_x`.  Returns
+        (accepted moves after burn-in, final scale, status, failing step or -1).
+        """
+        dim = x0.shape[0] if D == 0 else D
+        sh, sl, ih, il = state[0], state[1], state[2], state[3]
+        x = np.empty(dim)
+        y = np.empty(dim)
+        inc = np.empty(dim)
+        qa = np.empty(dim)
+        qb = np.empty(dim)
+        for d in range(dim):
+            x[d] = x0[d]
+        lp, st = _safe_logp1(ld, x)
+        if _bad_value(lp, st) or lp == -math.inf:
+            for d in range(dim):
+                fail_x[d] = x0[d]
+            return 0, scale, ZERO_DENSITY if st == OK and lp == -math.inf else _fail_status(st), 0
+        s = scale
+        log_s = math.log(scale)
+        accepted = 0
+        j = 0
+        countdown = thin
+        # step 0's proposal, exponential and density
+        for d in range(dim):
+            inc[d], sh, sl = _std_normal1(sh, sl, ih, il)
+        for d in range(dim):
+            acc = inc[d]
+            if not identity:
+                acc = chol[d, 0] * inc[0]
+                for k in range(1, d + 1):
+                    acc += chol[d, k] * inc[k]
+            y[d] = x[d] + s * acc
+        e, sh, sl = _std_exponential1(sh, sl, ih, il)
+        neg_e = -e
+        lp_y, st_y = _safe_logp1(ld, y)
+        t = 0
+        if adapt:
+            t, lp, lp_y, st_y, neg_e, s, log_s, accepted, j, countdown, sh, sl, st = _plain(
+                ld, t, burn_in, x, lp, y, lp_y, st_y, neg_e, inc, chol, identity, s, log_s, True, burn_in, thin,
+                samples, logps, accepted, j, countdown, sh, sl, ih, il, fail_x)
+            if st != OK:
+                return accepted, s, st, t + 1
+        speculate = mode == SPECULATIVE
+        if mode == AUTO:
+            speculate = False
+            if can_time and n_steps - t > 4 * _PROBE_STEPS:
+                c0 = _cycles()
+                t, lp, lp_y, st_y, neg_e, s, log_s, accepted, j, countdown, sh, sl, st = _plain(
+                    ld, t, t + _PROBE_STEPS, x, lp, y, lp_y, st_y, neg_e, inc, chol, identity, s, log_s, False,
+                    burn_in, thin, samples, logps, accepted, j, countdown, sh, sl, ih, il, fail_x)
+                if st != OK:
+                    return accepted, s, st, t + 1
+                c1 = _cycles()
+                t, lp, lp_y, st_y, neg_e, accepted, j, countdown, sh, sl, st = _speculative(
+                    ld, t, t + _PROBE_STEPS, x, lp, y, lp_y, st_y, neg_e, inc, qa, qb, chol, identity, s, burn_in,
+                    thin, samples, logps, accepted, j, countdown, sh, sl, ih, il, fail_x)
+                if st != OK:
+                    return accepted, s, st, t + 1
+                speculate = _cycles() - c1 < c1 - c0
+        if speculate:
+            t, lp, lp_y, st_y, neg_e, accepted, j, countdown, sh, sl, st = _speculative(
+                ld, t, n_steps, x, lp, y, lp_y, st_y, neg_e, inc, qa, qb, chol, identity, s, burn_in, thin,
+                samples, logps, accepted, j, countdown, sh, sl, ih, il, fail_x)
+        else:
+            t, lp, lp_y, st_y, neg_e, s, log_s, accepted, j, countdown, sh, sl, st = _plain(
+                ld, t, n_steps, x, lp, y, lp_y, st_y, neg_e, inc, chol, identity, s, log_s, False, burn_in, thin,
+                samples, logps, accepted, j, countdown, sh, sl, ih, il, fail_x)
+        if st != OK:
+            return accepted, s, st, t + 1
+        return accepted, s, OK, -1
+
+    @njit(cache=False)  # specialised on the log density: see the module note
+    def one(ld, x0, chol, identity, scale, n_steps, burn_in, thin, adapt, mode, can_time, states,
+            samples, logps, counts, scales, fail_x):
+        """`chains` for a single chain: no parallel region to start for a short chain."""
+        counts[0, 0], scales[0], counts[0, 1], counts[0, 2] = chain1(
+            ld, x0[0], chol, identity, scale, n_steps, burn_in, thin, adapt, mode, can_time, states[0],
+            samples[0], logps[0], fail_x[0])
+        return counts[0, 1] != OK
+
+    @pjit(cache=False)  # specialised on the log density: see the module note
+    def chains(ld, x0, chol, identity, scale, n_steps, burn_in, thin, adapt, mode, can_time, states,
+               samples, logps, counts, scales, fail_x):
+        """Run ``x0.shape[0]`` chains in parallel, chain c from ``x0[c]`` drawing from PCG64 ``states[c]``.
+
+        Fills samples (chains, kept, dim), their log densities (chains, kept), per
+        chain `counts` (accepted post-burn-in moves, status, failing step or -1) and
+        final `scales`, and the point where a chain failed (chains, dim).  Returns
+        whether any chain failed.
+        """
+        for c in numba.prange(x0.shape[0]):
+            counts[c, 0], scales[c], counts[c, 1], counts[c, 2] = chain1(
+                ld, x0[c], chol, identity, scale, n_steps, burn_in, thin, adapt, mode, can_time, states[c],
+                samples[c], logps[c], fail_x[c])
+        failed = False
+        for c in range(x0.shape[0]):
+            failed |= counts[c, 1] != OK
+        return failed
+
+    return one, chains
 
 
-@njit
-def _mh_outputs(n_chains, dim, n_steps, burn_in, thin):
-    kept = (n_steps - burn_in) // thin
-    samples = np.empty((n_chains, kept, dim))
-    logps = np.empty((n_chains, kept))
-    accepted = np.zeros(n_chains, dtype=np.int64)
-    scales = np.empty(n_chains)
-    status = np.zeros(n_chains, dtype=np.int64)
-    fail_step = np.full(n_chains, -1, dtype=np.int64)
-    fail_x = np.zeros((n_chains, dim))
-    return samples, logps, accepted, scales, status, fail_step, fail_x
+_KERNELS = {}
 
 
-@pjit(cache=False)  # specialised on the log density: see the module note
-def _mh_chains(log_density, x0, chol, scale, n_steps, burn_in, thin, adapt, gens):
-    """Run ``len(gens)`` chains (`_mh_chain1`) in parallel, chain c drawing from ``gens[c]``.
+def mh_kernels(dim):
+    """(one-chain kernel, parallel many-chain kernel) for chains of dimension `dim`.
 
-    Returns samples (chains, kept, dim), their log densities (chains, kept),
-    accepted post-burn-in moves per chain, final scales, status and failing step
-    per chain, and the point where a chain failed (chains, dim).
+    Dimensions up to `_UNROLL_MAX` get kernels of their own, built on first use.
     """
-    n_chains, dim = x0.shape
-    samples, logps, accepted, scales, status, fail_step, fail_x = _mh_outputs(n_chains, dim, n_steps, burn_in, thin)
-    for c in numba.prange(n_chains):
-        accepted[c], scales[c], status[c], fail_step[c] = _mh_chain1(
-            log_density, x0[c], chol, scale, n_steps, burn_in, thin, adapt, gens[np.int64(c)],
-            samples[c], logps[c], fail_x[c],
-        )
-    return samples, logps, accepted, scales, status, fail_step, fail_x
-
-
-@njit(cache=False)  # specialised on the log density: see the module note
-def _mh_chain(log_density, x0, chol, scale, n_steps, burn_in, thin, adapt, g):
-    """`_mh_chains` for one chain (`x0` of shape (1, dim)) with its Generator passed directly:
-    building a typed List and starting a parallel region cost more than a short chain."""
-    samples, logps, accepted, scales, status, fail_step, fail_x = _mh_outputs(1, x0.shape[1], n_steps, burn_in, thin)
-    accepted[0], scales[0], status[0], fail_step[0] = _mh_chain1(
-        log_density, x0[0], chol, scale, n_steps, burn_in, thin, adapt, g, samples[0], logps[0], fail_x[0]
-    )
-    return samples, logps, accepted, scales, status, fail_step, fail_x
+    key = dim if dim <= _UNROLL_MAX else 0
+    if key not in _KERNELS:
+        _KERNELS[key] = _make_chain(key)
+    return _KERNELS[key]
 
 
 @njit
