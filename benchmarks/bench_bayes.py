@@ -61,12 +61,18 @@ def test_bayes_ab_mc(run, benchmark, impl, n_draws):
 
 
 @pytest.mark.parametrize("n_steps", sizes(1_000, 10_000))
-@pytest.mark.parametrize("impl", ["naive", "simengine", "simengine + rhat/ess"])
+@pytest.mark.parametrize("impl", ["naive", "floor", "simengine", "simengine + rhat/ess"])
 def test_mh_gaussian(run, benchmark, impl, n_steps):
     benchmark.group = f"metropolis_hastings: 2-D Gaussian rho=0.7, one chain, {n_steps} steps"
     cov = np.array([[1.0, 0.7], [0.7, 1.0]])
     if impl == "naive":
         run(naive.metropolis_hastings_2d, np.zeros(2), cov, np.zeros(2), n_steps, 1.0, 0, rounds=3)
+    elif impl == "floor":  # the chain's random numbers alone, drawn by NumPy in bulk
+        def floor():
+            g = np.random.default_rng(0)
+            return g.standard_normal((n_steps, 2)), g.standard_exponential(n_steps)
+
+        run(floor)
     else:
         f = targets.multivariate_normal(np.zeros(2), cov)
         run(simengine.metropolis_hastings, f, np.zeros(2), n_steps=n_steps, n_chains=1, rng=0,

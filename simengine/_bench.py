@@ -222,8 +222,14 @@ def _make_mh(quick):
     cov = np.array([[1.0, 0.7], [0.7, 1.0]])
     f = targets.multivariate_normal(np.zeros(2), cov)
     steps = 2_000 if quick else 10_000
+
+    def floor():  # only the chain's random numbers, drawn by NumPy in bulk: 2 normals and 1 exponential a step
+        g = np.random.default_rng(0)
+        return g.standard_normal((steps, 2)), g.standard_exponential(steps)
+
     return {
         "naive": lambda: naive.metropolis_hastings_2d(np.zeros(2), cov, np.zeros(2), steps, 1.0, 0),
+        "floor (NumPy draws alone)": floor,
         "with diagnostics": lambda: simengine.metropolis_hastings(f, np.zeros(2), n_steps=steps, n_chains=1, rng=0),
         "simengine": lambda: simengine.metropolis_hastings(
             f, np.zeros(2), n_steps=steps, n_chains=1, rng=0, diagnostics=False

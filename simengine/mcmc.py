@@ -134,6 +134,16 @@ def metropolis_hastings(
         `log_density` raised; the message names the chain and step, and the original
         exception is chained.
 
+    Notes
+    -----
+    Chain ``c`` draws from ``np.random.Generator(np.random.PCG64(s_c))`` with ``s_c`` the
+    c-th child of ``rng``'s SeedSequence, re-implemented inside the kernel (same numbers),
+    so a NumPy loop with those Generators reproduces the chains exactly.  After burn-in a
+    chain may evaluate `log_density` at both possible next proposals before deciding the
+    current step (it times this against one evaluation per step on its first steps and
+    keeps the faster); the chain is the same either way, and a failure at a point the
+    chain never proposes is ignored.  `log_density` should therefore be a pure function.
+
     Examples
     --------
     >>> import numpy as np
