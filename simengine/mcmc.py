@@ -325,7 +325,7 @@ def _split(x):
 
 def _average_ranks(v):
     """1-based ranks of a 1-D array, ties sharing their average rank."""
-    order = np.argsort(v, kind="stable")
+    order = np.argsort(v)  # any order of ties gives the same average ranks; the default sort is SIMD and ~7x faster
     sv = v[order]
     starts = np.flatnonzero(np.concatenate(([True], sv[1:] != sv[:-1])))
     ends = np.append(starts[1:], sv.size)
