@@ -4,6 +4,8 @@ Targets (issue 5): exact `bayes_ab` on the five scenarios >= 1000x the naive 50 
 Monte Carlo; `method="mc"` within 1.5x of drawing the same Beta variates alone (floor);
 MH on a 2-D correlated Gaussian, 10 000 steps, one chain, >= 500x the naive loop.
 """
+import itertools
+
 import numpy as np
 import pytest
 from conftest import QUICK, sizes
@@ -74,9 +76,11 @@ def test_mh_gaussian(run, benchmark, impl, n_steps):
 
         run(floor)
     else:
+        # a new seed every round: one chain repeated lets the branch predictor learn its accept/reject pattern
         f = targets.multivariate_normal(np.zeros(2), cov)
-        run(simengine.metropolis_hastings, f, np.zeros(2), n_steps=n_steps, n_chains=1, rng=0,
-            diagnostics=impl != "simengine")
+        seeds = itertools.count()
+        run(lambda: simengine.metropolis_hastings(f, np.zeros(2), n_steps=n_steps, n_chains=1, rng=next(seeds),
+                                                  diagnostics=impl != "simengine"))
 
 
 @pytest.mark.parametrize("impl", ["statsmodels", "simengine"])

@@ -11,9 +11,13 @@ Failures never raise here: each chain reports a status and the step where it
 stopped; the public layer raises.
 """
 import math
+import platform
 
 import numba
 import numpy as np
+from llvmlite import ir
+from numba import types
+from numba.core.extending import intrinsic
 
 from simengine._jit import njit, pjit
 from simengine.kernels.rng import _cycles, _std_exponential1, _std_normal1
@@ -28,6 +32,41 @@ TARGET_ACCEPT = 0.234  # Roberts, Gelman & Gilks (1997) optimum for random-walk 
 AUTO, PLAIN, SPECULATIVE = -1, 0, 1  # how the post-burn-in steps run (same chain either way)
 _PROBE_STEPS = 128  # steps timed per strategy when choosing automatically
 _UNROLL_MAX = 8  # dimensions up to this get a kernel with the dimension as a constant
+
+
+_MACHINE = platform.machine().lower()
+_FLOAT_REG = {"x86_64": "x", "amd64": "x", "aarch64": "w", "arm64": "w"}.get(_MACHINE)
+
+
+@intrinsic
+def _opaque(typingctx, v):
+    """`v` unchanged, but hidden from the optimiser: an empty inline-asm statement, no instruction.
+
+    A chain's accept decision is a select (``a if take else b``).  Left alone, LLVM turns
+    a select between two loads into a load from a selected address, and x86's
+    cmov-to-branch pass then into a branch on `take`, which the CPU mispredicts at
+    every other step of a chain; passing the loaded values through here keeps the
+    select a select (a blend on registers).  Where the register class is not known
+    the value is returned as is.
+    """
+    sig = v(v)
+
+    def codegen(context, builder, sig, args):
+        ty = args[0].type
+        reg = "r" if isinstance(ty, ir.IntType) else _FLOAT_REG
+        if reg is None:
+            return args[0]
+        return builder.asm(ir.FunctionType(ty, [ty]), "", f"={reg},0", [args[0]], side_effect=False)
+
+    return sig, codegen
+
+
+@njit(inline="always")
+def _select(take, a, b):
+    """``a if take else b`` as a select on registers, never a branch (see `_opaque`)."""
+    a = _opaque(a)
+    b = _opaque(b)
+    return a if take else b
 
 
 @njit(cache=False)  # specialised on the log density: see the module note
@@ -49,6 +88,25 @@ def _fail_status(st):
     return RAISED if st != OK else NAN_DENSITY
 
 
+# The two helpers below sit in every step: not disk-cached, so that they reach the chain kernels
+# as LLVM IR that can be inlined rather than as cached machine code behind a call.
+@njit(cache=False)
+def _chol_row(chol, z, d):
+    """Row d of ``chol @ z`` (lower triangular), from its first product: the same number as from 0.0, one add less."""
+    acc = chol[d, 0] * z[0]
+    for k in range(1, d + 1):
+        acc += chol[d, k] * z[k]
+    return acc
+
+
+@njit(cache=False)
+def _keep(samples, logps, j, x, lp):
+    """Store state `x` and its log density as kept draw `j`."""
+    for d in range(x.shape[0]):
+        samples[j, d] = x[d]
+    logps[j] = lp
+
+
 def _make_chain(D):
     """The one-chain kernel, with the dimension `D` a compile-time constant (0: read it from `x0`)."""
 
@@ -62,8 +120,8 @@ def _make_chain(D):
         before `burn_in` move log(s) by Robbins-Monro towards 0.234 acceptance.
         """
         dim = x.shape[0] if D == 0 else D
-        # Array work is written out here, not in inlined helpers: numba keeps reference-count
-        # updates for arrays handed to inlined functions, an atomic operation each, per step.
+        # No inline="always" helpers taking arrays here: numba keeps the reference-count updates of
+        # arrays handed to such helpers, an atomic operation each, every step (4x slower chains).
         while t < t_end:
             if _bad_value(lp_y, st_y):
                 for d in range(dim):
@@ -71,10 +129,9 @@ def _make_chain(D):
                 return t, lp, lp_y, st_y, neg_e, s, log_s, accepted, j, countdown, sh, sl, _fail_status(st_y)
             log_ratio = lp_y - lp
             take = log_ratio >= neg_e
-            if take:
-                for d in range(dim):
-                    x[d] = y[d]
-                lp = lp_y
+            for d in range(dim):
+                x[d] = _select(take, y[d], x[d])
+            lp = _select(take, lp_y, lp)
             if t < burn_in:
                 if adapt:
                     alpha = 1.0 if log_ratio >= 0.0 else math.exp(log_ratio)
@@ -85,22 +142,13 @@ def _make_chain(D):
                 countdown -= 1
                 if countdown == 0:
                     countdown = thin
-                    for d in range(dim):
-                        samples[j, d] = x[d]
-                    logps[j] = lp
+                    _keep(samples, logps, j, x, lp)
                     j += 1
             # step t+1: proposal x + s * chol @ z, then E, then the density
             for d in range(dim):
                 inc[d], sh, sl = _std_normal1(sh, sl, ih, il)
-            if identity:
-                for d in range(dim):
-                    y[d] = x[d] + s * inc[d]
-            else:
-                for d in range(dim):
-                    acc = chol[d, 0] * inc[0]
-                    for k in range(1, d + 1):
-                        acc += chol[d, k] * inc[k]
-                    y[d] = x[d] + s * acc
+            for d in range(dim):
+                y[d] = x[d] + s * (inc[d] if identity else _chol_row(chol, inc, d))
             e, sh, sl = _std_exponential1(sh, sl, ih, il)
             neg_e = -e
             lp_y, st_y = _safe_logp1(ld, y)
@@ -108,7 +156,7 @@ def _make_chain(D):
         return t, lp, lp_y, st_y, neg_e, s, log_s, accepted, j, countdown, sh, sl, OK
 
     @njit(cache=False)  # specialised on the log density; one copy however many call sites
-    def _speculative(ld, t, t_end, x, lp, y, lp_y, st_y, neg_e, inc, qa, qb, chol, identity, s, burn_in, thin,
+    def _speculative(ld, t, t_end, x, lp, y, lp_y, st_y, neg_e, chol, identity, s, burn_in, thin,
                      samples, logps, accepted, j, countdown, sh, sl, ih, il, fail_x):
         """`_plain` without adaptation, evaluating the density at both possible next proposals.
 
@@ -120,6 +168,18 @@ def _make_chain(D):
         point not taken is never seen.
         """
         dim = x.shape[0] if D == 0 else D
+        # private copies of the work arrays: LLVM then knows no store to `samples` can change them
+        # (~3% a step); copied back on return (on failure only `fail_x` matters)
+        xo = x
+        yo = y
+        x = np.empty(dim)
+        y = np.empty(dim)
+        qa = np.empty(dim)
+        qb = np.empty(dim)
+        inc = np.empty(dim)
+        for d in range(dim):
+            x[d] = xo[d]
+            y[d] = yo[d]
         while t < t_end:
             if _bad_value(lp_y, st_y):
                 for d in range(dim):
@@ -129,6 +189,7 @@ def _make_chain(D):
                 inc[d], sh, sl = _std_normal1(sh, sl, ih, il)
             e, sh, sl = _std_exponential1(sh, sl, ih, il)
             for d in range(dim):
+                # `_chol_row` and `_keep` written out: in this loop the calls cost ~2.5% (measured)
                 if identity:
                     step = s * inc[d]
                 else:
@@ -141,18 +202,12 @@ def _make_chain(D):
             lp_a, st_a = _safe_logp1(ld, qa)
             lp_b, st_b = _safe_logp1(ld, qb)
             take = lp_y - lp >= neg_e
-            lp = lp_y if take else lp
-            lp_y = lp_b if take else lp_a
-            st_y = st_b if take else st_a
+            lp = _select(take, lp_y, lp)
+            lp_y = _select(take, lp_b, lp_a)
+            st_y = _select(take, st_b, st_a)
             neg_e = -e
             for d in range(dim):
-                # load both, then select: a select between two loads would become a branch
-                a1 = y[d]
-                a0 = x[d]
-                b1 = qb[d]
-                b0 = qa[d]
-                x[d] = a1 if take else a0
-                y[d] = b1 if take else b0
+                x[d], y[d] = _select(take, y[d], x[d]), _select(take, qb[d], qa[d])
             if t >= burn_in:
                 accepted += take
                 countdown -= 1
@@ -163,6 +218,9 @@ def _make_chain(D):
                     logps[j] = lp
                     j += 1
             t += 1
+        for d in range(dim):
+            xo[d] = x[d]
+            yo[d] = y[d]
         return t, lp, lp_y, st_y, neg_e, accepted, j, countdown, sh, sl, OK
 
     @njit(cache=False)  # specialised on the log density: see the module note
@@ -190,8 +248,6 @@ def _make_chain(D):
         x = np.empty(dim)
         y = np.empty(dim)
         inc = np.empty(dim)
-        qa = np.empty(dim)
-        qb = np.empty(dim)
         for d in range(dim):
             x[d] = x0[d]
         lp, st = _safe_logp1(ld, x)
@@ -208,12 +264,7 @@ def _make_chain(D):
         for d in range(dim):
             inc[d], sh, sl = _std_normal1(sh, sl, ih, il)
         for d in range(dim):
-            acc = inc[d]
-            if not identity:
-                acc = chol[d, 0] * inc[0]
-                for k in range(1, d + 1):
-                    acc += chol[d, k] * inc[k]
-            y[d] = x[d] + s * acc
+            y[d] = x[d] + s * (inc[d] if identity else _chol_row(chol, inc, d))
         e, sh, sl = _std_exponential1(sh, sl, ih, il)
         neg_e = -e
         lp_y, st_y = _safe_logp1(ld, y)
@@ -236,14 +287,14 @@ def _make_chain(D):
                     return accepted, s, st, t + 1
                 c1 = _cycles()
                 t, lp, lp_y, st_y, neg_e, accepted, j, countdown, sh, sl, st = _speculative(
-                    ld, t, t + _PROBE_STEPS, x, lp, y, lp_y, st_y, neg_e, inc, qa, qb, chol, identity, s, burn_in,
+                    ld, t, t + _PROBE_STEPS, x, lp, y, lp_y, st_y, neg_e, chol, identity, s, burn_in,
                     thin, samples, logps, accepted, j, countdown, sh, sl, ih, il, fail_x)
                 if st != OK:
                     return accepted, s, st, t + 1
                 speculate = _cycles() - c1 < c1 - c0
         if speculate:
             t, lp, lp_y, st_y, neg_e, accepted, j, countdown, sh, sl, st = _speculative(
-                ld, t, n_steps, x, lp, y, lp_y, st_y, neg_e, inc, qa, qb, chol, identity, s, burn_in, thin,
+                ld, t, n_steps, x, lp, y, lp_y, st_y, neg_e, chol, identity, s, burn_in, thin,
                 samples, logps, accepted, j, countdown, sh, sl, ih, il, fail_x)
         else:
             t, lp, lp_y, st_y, neg_e, s, log_s, accepted, j, countdown, sh, sl, st = _plain(
