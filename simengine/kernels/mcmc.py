@@ -88,9 +88,11 @@ def _fail_status(st):
     return RAISED if st != OK else NAN_DENSITY
 
 
-# The two helpers below sit in every step: not disk-cached, so that they reach the chain kernels
-# as LLVM IR that can be inlined rather than as cached machine code behind a call.
-@njit(cache=False)
+# Helpers used inside the step loops are inline="always": a call from one numba function to another
+# is not inlined by LLVM and costs more per step (~13 ns for `_propose`) than the work it does.
+# The thinning counter is written out in both loops: as an inlined helper returning the counters
+# next to the arrays it fills, numba's reference counting made the chains 3-4x slower (measured).
+@njit(inline="always")
 def _chol_row(chol, z, d):
     """Row d of ``chol @ z`` (lower triangular), from its first product: the same number as from 0.0, one add less."""
     acc = chol[d, 0] * z[0]
@@ -99,7 +101,7 @@ def _chol_row(chol, z, d):
     return acc
 
 
-@njit(cache=False)
+@njit(inline="always")
 def _keep(samples, logps, j, x, lp):
     """Store state `x` and its log density as kept draw `j`."""
     for d in range(x.shape[0]):
@@ -109,6 +111,21 @@ def _keep(samples, logps, j, x, lp):
 
 def _make_chain(D):
     """The one-chain kernel, with the dimension `D` a compile-time constant (0: read it from `x0`)."""
+
+    @njit(inline="always")  # specialised on the log density with its caller (see the note above `_chol_row`)
+    def _propose(ld, x, y, inc, chol, identity, s, sh, sl, ih, il):
+        """A step's draws in stream order (z, then E), its proposal ``y = x + s * chol @ z`` and log density.
+
+        Returns (-E, log density at y, its status, sh, sl); `inc` is scratch for z.
+        """
+        dim = x.shape[0] if D == 0 else D
+        for d in range(dim):
+            inc[d], sh, sl = _std_normal1(sh, sl, ih, il)
+        for d in range(dim):
+            y[d] = x[d] + s * (inc[d] if identity else _chol_row(chol, inc, d))
+        e, sh, sl = _std_exponential1(sh, sl, ih, il)
+        lp_y, st_y = _safe_logp1(ld, y)
+        return -e, lp_y, st_y, sh, sl
 
     @njit(cache=False)  # specialised on the log density; one copy however many call sites
     def _plain(ld, t, t_end, x, lp, y, lp_y, st_y, neg_e, inc, chol, identity, s, log_s, adapt, burn_in, thin,
@@ -120,8 +137,6 @@ def _make_chain(D):
         before `burn_in` move log(s) by Robbins-Monro towards 0.234 acceptance.
         """
         dim = x.shape[0] if D == 0 else D
-        # No inline="always" helpers taking arrays here: numba keeps the reference-count updates of
-        # arrays handed to such helpers, an atomic operation each, every step (4x slower chains).
         while t < t_end:
             if _bad_value(lp_y, st_y):
                 for d in range(dim):
@@ -144,14 +159,7 @@ def _make_chain(D):
                     countdown = thin
                     _keep(samples, logps, j, x, lp)
                     j += 1
-            # step t+1: proposal x + s * chol @ z, then E, then the density
-            for d in range(dim):
-                inc[d], sh, sl = _std_normal1(sh, sl, ih, il)
-            for d in range(dim):
-                y[d] = x[d] + s * (inc[d] if identity else _chol_row(chol, inc, d))
-            e, sh, sl = _std_exponential1(sh, sl, ih, il)
-            neg_e = -e
-            lp_y, st_y = _safe_logp1(ld, y)
+            neg_e, lp_y, st_y, sh, sl = _propose(ld, x, y, inc, chol, identity, s, sh, sl, ih, il)
             t += 1
         return t, lp, lp_y, st_y, neg_e, s, log_s, accepted, j, countdown, sh, sl, OK
 
@@ -189,14 +197,7 @@ def _make_chain(D):
                 inc[d], sh, sl = _std_normal1(sh, sl, ih, il)
             e, sh, sl = _std_exponential1(sh, sl, ih, il)
             for d in range(dim):
-                # `_chol_row` and `_keep` written out: in this loop the calls cost ~2.5% (measured)
-                if identity:
-                    step = s * inc[d]
-                else:
-                    acc = chol[d, 0] * inc[0]
-                    for k in range(1, d + 1):
-                        acc += chol[d, k] * inc[k]
-                    step = s * acc
+                step = s * (inc[d] if identity else _chol_row(chol, inc, d))
                 qa[d] = x[d] + step
                 qb[d] = y[d] + step
             lp_a, st_a = _safe_logp1(ld, qa)
@@ -213,9 +214,7 @@ def _make_chain(D):
                 countdown -= 1
                 if countdown == 0:
                     countdown = thin
-                    for d in range(dim):
-                        samples[j, d] = x[d]
-                    logps[j] = lp
+                    _keep(samples, logps, j, x, lp)
                     j += 1
             t += 1
         for d in range(dim):
@@ -260,14 +259,7 @@ def _make_chain(D):
         accepted = 0
         j = 0
         countdown = thin
-        # step 0's proposal, exponential and density
-        for d in range(dim):
-            inc[d], sh, sl = _std_normal1(sh, sl, ih, il)
-        for d in range(dim):
-            y[d] = x[d] + s * (inc[d] if identity else _chol_row(chol, inc, d))
-        e, sh, sl = _std_exponential1(sh, sl, ih, il)
-        neg_e = -e
-        lp_y, st_y = _safe_logp1(ld, y)
+        neg_e, lp_y, st_y, sh, sl = _propose(ld, x, y, inc, chol, identity, s, sh, sl, ih, il)  # step 0's
         t = 0
         if adapt:
             t, lp, lp_y, st_y, neg_e, s, log_s, accepted, j, countdown, sh, sl, st = _plain(
