@@ -128,13 +128,14 @@ def _make_chain(D):
         return -e, lp_y, st_y, sh, sl
 
     @njit(cache=False)  # specialised on the log density; one copy however many call sites
-    def _plain(ld, t, t_end, x, lp, y, lp_y, st_y, neg_e, inc, chol, identity, s, log_s, adapt, burn_in, thin,
+    def _plain(ld, t, t_end, x, lp, y, lp_y, st_y, neg_e, inc, chol, identity, s, log_s, adapt_until, burn_in, thin,
                samples, logps, accepted, j, countdown, sh, sl, ih, il, fail_x):
         """Steps t .. t_end-1, one density evaluation per step, after the accept decision.
 
         On entry `y` is step t's proposal with log density `lp_y` (status `st_y`) and
-        `neg_e` = -E of step t; so on return for step `t_end`.  With `adapt`, steps
-        before `burn_in` move log(s) by Robbins-Monro towards 0.234 acceptance.
+        `neg_e` = -E of step t; so on return for step `t_end`.  Steps before
+        `adapt_until` (`burn_in` with adaptation, else 0) move log(s) by Robbins-Monro
+        towards 0.234 acceptance.
         """
         dim = x.shape[0] if D == 0 else D
         while t < t_end:
@@ -148,7 +149,7 @@ def _make_chain(D):
                 x[d] = _select(take, y[d], x[d])
             lp = _select(take, lp_y, lp)
             if t < burn_in:
-                if adapt:
+                if t < adapt_until:
                     alpha = 1.0 if log_ratio >= 0.0 else math.exp(log_ratio)
                     log_s += (alpha - TARGET_ACCEPT) / (t + 1.0) ** 0.6
                     s = math.exp(log_s)
@@ -256,14 +257,16 @@ def _make_chain(D):
             return 0, scale, ZERO_DENSITY if st == OK and lp == -math.inf else _fail_status(st), 0
         s = scale
         log_s = math.log(scale)
-        accepted = 0
-        j = 0
+        # np.int64, not a literal 0: numba would compile `_plain` once more for literal arguments
+        accepted = np.int64(0)
+        j = np.int64(0)
         countdown = thin
         neg_e, lp_y, st_y, sh, sl = _propose(ld, x, y, inc, chol, identity, s, sh, sl, ih, il)  # step 0's
-        t = 0
+        t = np.int64(0)
+        adapt_until = burn_in if adapt else np.int64(0)
         if adapt:
             t, lp, lp_y, st_y, neg_e, s, log_s, accepted, j, countdown, sh, sl, st = _plain(
-                ld, t, burn_in, x, lp, y, lp_y, st_y, neg_e, inc, chol, identity, s, log_s, True, burn_in, thin,
+                ld, t, burn_in, x, lp, y, lp_y, st_y, neg_e, inc, chol, identity, s, log_s, adapt_until, burn_in, thin,
                 samples, logps, accepted, j, countdown, sh, sl, ih, il, fail_x)
             if st != OK:
                 return accepted, s, st, t + 1
@@ -273,7 +276,7 @@ def _make_chain(D):
             if can_time and n_steps - t > 4 * _PROBE_STEPS:
                 c0 = _cycles()
                 t, lp, lp_y, st_y, neg_e, s, log_s, accepted, j, countdown, sh, sl, st = _plain(
-                    ld, t, t + _PROBE_STEPS, x, lp, y, lp_y, st_y, neg_e, inc, chol, identity, s, log_s, False,
+                    ld, t, t + _PROBE_STEPS, x, lp, y, lp_y, st_y, neg_e, inc, chol, identity, s, log_s, adapt_until,
                     burn_in, thin, samples, logps, accepted, j, countdown, sh, sl, ih, il, fail_x)
                 if st != OK:
                     return accepted, s, st, t + 1
@@ -290,7 +293,7 @@ def _make_chain(D):
                 samples, logps, accepted, j, countdown, sh, sl, ih, il, fail_x)
         else:
             t, lp, lp_y, st_y, neg_e, s, log_s, accepted, j, countdown, sh, sl, st = _plain(
-                ld, t, n_steps, x, lp, y, lp_y, st_y, neg_e, inc, chol, identity, s, log_s, False, burn_in, thin,
+                ld, t, n_steps, x, lp, y, lp_y, st_y, neg_e, inc, chol, identity, s, log_s, adapt_until, burn_in, thin,
                 samples, logps, accepted, j, countdown, sh, sl, ih, il, fail_x)
         if st != OK:
             return accepted, s, st, t + 1
