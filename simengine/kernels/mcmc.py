@@ -20,7 +20,7 @@ from numba import types
 from numba.core.extending import intrinsic
 
 from simengine._jit import njit, pjit
-from simengine.kernels.rng import _cycles, _std_exponential1, _std_normal1
+from simengine.kernels.rng import _std_exponential1, _std_normal1
 
 OK = 0
 NAN_DENSITY = 1  # log density returned NaN (or +inf)
@@ -57,6 +57,18 @@ def _opaque(typingctx, v):
         if reg is None:
             return args[0]
         return builder.asm(ir.FunctionType(ty, [ty]), "", f"={reg},0", [args[0]], side_effect=False)
+
+    return sig, codegen
+
+
+@intrinsic
+def _cycles(typingctx):
+    """The CPU's cycle counter (``rdtsc`` on x86-64); only differences mean anything."""
+    sig = types.int64()
+
+    def codegen(context, builder, sig, args):
+        fn = builder.module.declare_intrinsic("llvm.readcyclecounter", fnty=ir.FunctionType(ir.IntType(64), []))
+        return builder.call(fn, [])
 
     return sig, codegen
 

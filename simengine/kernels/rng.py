@@ -225,15 +225,3 @@ def _pcg64_states_from_pools(pools):
     for c in range(pools.shape[0]):
         out[c, 0], out[c, 1], out[c, 2], out[c, 3] = _pcg64_seed_state(pools[c])
     return out
-
-
-@intrinsic
-def _cycles(typingctx):
-    """The CPU's cycle counter (``rdtsc`` on x86-64); only differences mean anything."""
-    sig = types.int64()
-
-    def codegen(context, builder, sig, args):
-        fn = builder.module.declare_intrinsic("llvm.readcyclecounter", fnty=ir.FunctionType(ir.IntType(64), []))
-        return builder.call(fn, [])
-
-    return sig, codegen
