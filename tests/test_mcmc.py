@@ -304,6 +304,26 @@ def test_mh_speculative_plain_and_auto_give_the_same_chain(f, x0, kw):
     assert_array_equal(res.acceptance_rate, plain[2][:, 0] / (kw["n_steps"] - kw.get("burn_in", 0)))
 
 
+@settings(max_examples=25, deadline=None)
+@given(
+    n_steps=st.integers(1, 1500),
+    burn_frac=st.floats(0.0, 0.9),
+    thin=st.integers(1, 5),
+    scale=st.floats(0.05, 6.0),
+    start=st.floats(-3.0, 3.0),
+    seed=st.integers(0, 2**32 - 1),
+)
+def test_mh_strategies_agree_hypothesis(n_steps, burn_frac, thin, scale, start, seed):
+    burn_in = int(burn_frac * n_steps)
+    thin = min(thin, n_steps - burn_in)
+    kw = dict(n_steps=n_steps, burn_in=burn_in, thin=thin, scale=scale, cov=COV, seed=seed)
+    x0 = [[start, -start]]
+    plain = _run_kernel(GAUSS, x0, kmcmc.PLAIN, **kw)
+    for mode in (kmcmc.SPECULATIVE, kmcmc.AUTO):
+        for a, b in zip(plain, _run_kernel(GAUSS, x0, mode, **kw)):
+            assert_array_equal(a, b)
+
+
 def test_mh_speculation_ignores_failures_at_points_not_taken():
     # _nan_far is NaN beyond 2: speculative chains evaluate such points before the decision that
     # discards them; only a NaN at a proposal the chain actually makes is a failure, at the same step
