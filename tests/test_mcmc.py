@@ -207,7 +207,7 @@ def test_mh_adapt_reaches_target_and_uses_cov():
 
 
 def _replay(log_density, x0, chol, scale, n_steps, burn_in, thin, adapt, seed):
-    """Plain NumPy/Python replay of kernels.mcmc._mh_chains."""
+    """Plain NumPy/Python replay of the chain kernels of kernels.mcmc.mh_kernels."""
     gens = numpy_block_generators(as_seed_sequence(seed), x0.shape[0])
     chains = []
     for c, g in enumerate(gens):
@@ -244,8 +244,8 @@ def test_mh_numpy_replay(adapt, thin):
 
 
 def test_mh_single_chain_kernel_equals_chain_zero():
-    # one chain runs `_mh_chain` with its Generator passed directly; several run `_mh_chains`
-    # over a typed List: chain 0 draws from the same block stream, so both give the same chain
+    # one chain runs the one-chain kernel; several run the parallel kernel: chain 0 draws from
+    # the same block stream in both, so both give the same chain
     kw = dict(n_steps=600, burn_in=100, thin=2, proposal_scale=0.9, proposal_cov=COV, rng=5)
     one = simengine.metropolis_hastings(GAUSS, np.array([0.3, -0.2]), n_chains=1, **kw)
     two = simengine.metropolis_hastings(GAUSS, np.array([0.3, -0.2]), n_chains=2, **kw)
