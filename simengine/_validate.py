@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import numbers
 import operator
+import os
 from typing import Iterable
 
 import numpy as np
@@ -23,7 +24,22 @@ __all__ = [
     "check_axis",
     "ALTERNATIVES",
     "alternative_code",
+    "MAX_COUNT",
+    "MAX_WORK",
+    "check_count",
+    "check_work",
+    "check_memory",
+    "memory_limit",
 ]
+
+# Limits shared by every public function; the README's "Limits and guarantees" states them.
+# A count (replicates, resamples, draws, families, streams, steps) above MAX_COUNT is refused
+# whatever memory it needs: at a few ns per unit, 10**9 of anything is already minutes.
+MAX_COUNT = 10**9
+# The work of one call (random draws, kernel steps: each function says what it counts) is
+# capped so that a typo such as n_sims=10**12 fails at once instead of running for days;
+# at 1-5 ns per unit on one core, 10**12 units is 15 minutes to an hour and a half.
+MAX_WORK = 10**12
 
 
 def _describe(value) -> str:
@@ -176,6 +192,59 @@ def as_int_array(value, name: str, *, ndim: int | tuple[int, ...] = (0, 1, 2), m
     if minimum is not None and out.size and out.min() < minimum:
         raise ValueError(f"`{name}` must be >= {minimum}; got {out.min()}")
     return out
+
+
+def check_count(value, name: str, *, minimum: int = 1, maximum: int = MAX_COUNT) -> int:
+    """A count (replicates, resamples, steps...) in [minimum, maximum]; MAX_COUNT by default."""
+    return check_int(value, name, minimum=minimum, maximum=maximum)
+
+
+def _gib(nbytes) -> str:
+    return f"{nbytes / 2**30:.3g} GiB"
+
+
+def check_work(total, names: str, *, limit: int = MAX_WORK, unit: str = "random draws") -> int:
+    """Refuse a call whose total work (a product of counts, as a Python int) exceeds `limit`.
+
+    `names` names the parameters whose product it is, e.g. "`n_sims` x `n`".
+    """
+    total = int(total)
+    if total > limit:
+        raise ValueError(
+            f"{names} asks for {total:.3g} {unit} in one call; the limit is {limit:.0e} "
+            "(split the work, e.g. with `simengine.sweep`, or use fewer)"
+        )
+    return total
+
+
+def memory_limit() -> int:
+    """Bytes one call may allocate: the machine's physical memory (SIMENGINE_MAX_MEMORY overrides)."""
+    override = os.environ.get("SIMENGINE_MAX_MEMORY")
+    if override:
+        try:
+            return int(float(override))
+        except ValueError:
+            raise ValueError(f"SIMENGINE_MAX_MEMORY must be a number of bytes; got {override!r}") from None
+    try:
+        return int(os.sysconf("SC_PAGE_SIZE")) * int(os.sysconf("SC_PHYS_PAGES"))
+    except (ValueError, OSError, AttributeError):  # not POSIX: assume 16 GiB
+        return 16 * 2**30
+
+
+def check_memory(nbytes, names: str, *, what: str = "its arrays") -> int:
+    """Refuse a call whose arrays (`nbytes`, a Python int) would not fit in memory.
+
+    The message names the parameters (`names`), the memory needed and the limit, so that
+    an oversized request fails before any kernel runs instead of dying inside one.
+    """
+    nbytes = int(nbytes)
+    limit = memory_limit()
+    if nbytes > limit or nbytes >= 2**62:
+        raise ValueError(
+            f"{names} needs {_gib(nbytes)} for {what}; this machine allows {_gib(limit)} "
+            "(use smaller sizes, or split the work)"
+        )
+    return nbytes
 
 
 ALTERNATIVES = {"two-sided": 0, "less": 1, "greater": 2}
