@@ -31,5 +31,5 @@ def environment() -> dict:
         "numba": numba.__version__,
         "numba threads": str(numba.get_num_threads()),
         "threading layer": _threading_layer(),
-        "cache directory": str(cache_dir()),
+        "cache directory": str(cache_dir() or "none (unsafe or unavailable: kernels compile in every process)"),
     }

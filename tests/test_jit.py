@@ -5,6 +5,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 import simengine
 from simengine import _jit
 
@@ -100,3 +102,176 @@ def test_kernels_taking_user_functions_do_not_grow_the_cache(tmp_path):
     first = files()
     subprocess.run([sys.executable, "-c", USER_FUNCTIONS], env=env, capture_output=True, check=True)
     assert files() == first
+
+
+# ---------------------------------------------------------------- cache directory safety
+
+
+def test_unsafe_reason_accepts_only_private_directories_of_this_user(tmp_path):
+    me = os.geteuid()
+    private = tmp_path / "private"
+    private.mkdir(mode=0o700)
+    private.chmod(0o700)
+    assert _jit.unsafe_reason(private) is None
+    assert "owned by uid" in _jit.unsafe_reason(private, uid=me + 1)
+    shared = tmp_path / "shared"
+    shared.mkdir()
+    for mode in (0o777, 0o770, 0o722):
+        shared.chmod(mode)
+        assert "writable by group or others" in _jit.unsafe_reason(shared)
+    link = tmp_path / "link"
+    link.symlink_to(private)
+    assert "symbolic link" in _jit.unsafe_reason(link)
+    plain = tmp_path / "file"
+    plain.write_text("")
+    assert "not a directory" in _jit.unsafe_reason(plain)
+    assert "cannot be inspected" in _jit.unsafe_reason(tmp_path / "missing")
+    # a parent that others may write lets them swap the directory, unless it is sticky like /tmp
+    open_parent = tmp_path / "open"
+    open_parent.mkdir()
+    inner = open_parent / "cache"
+    inner.mkdir(mode=0o700)
+    open_parent.chmod(0o777)
+    assert "group or others can write" in _jit.unsafe_reason(inner)
+    open_parent.chmod(0o1777)
+    assert _jit.unsafe_reason(inner) is None
+
+
+PROBE = (
+    "import json, warnings, numpy as np\n"
+    "with warnings.catch_warnings(record=True) as caught:\n"
+    "    warnings.simplefilter('always')\n"
+    "    import simengine, simengine._jit as j\n"
+    "from simengine.kernels.special import norm_cdf\n"  # one small kernel: compiles in a fraction of a second
+    "assert norm_cdf(0.0) == 0.5\n"
+    "print(json.dumps({'cache': str(j.cache_dir()), 'cached': j.OPTIONS['cache'],\n"
+    "                  'warnings': [str(w.message) for w in caught]}))\n"
+)
+
+# A pickle that, when numba loads it as a cache index, leaves a marker file: planted code running.
+PLANT = (
+    "import os, pickle\n"
+    "class Plant:\n"
+    "    def __init__(self, marker): self.marker = marker\n"
+    "    def __reduce__(self): return (os.system, (f'touch {self.marker}',))\n"
+    "def plant(path, marker):\n"
+    "    os.makedirs(os.path.dirname(path), exist_ok=True)\n"
+    "    with open(path, 'wb') as f: pickle.dump(Plant(marker), f)\n"
+)
+
+
+@pytest.fixture(scope="module")
+def shared_site(tmp_path_factory):
+    """One install copy for the cache-safety tests (numba names cache files after the source path)."""
+    return _install_copy(tmp_path_factory.mktemp("install"))
+
+
+@pytest.fixture(scope="module")
+def index_files(shared_site, tmp_path_factory):
+    """Relative paths of the cache index files the probe's kernel writes (numba names them per source file)."""
+    names = tmp_path_factory.mktemp("names")
+    names.chmod(0o700)
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+    env.update(PYTHONPATH=str(shared_site), NUMBA_CACHE_DIR=str(names))
+    subprocess.run([sys.executable, "-c", PROBE], env=env, cwd=names, capture_output=True, check=True)
+    found = [p.relative_to(names) for p in names.rglob("*.nbi")]
+    assert found, "the probe wrote no cache index"
+    return found
+
+
+def _hostile_setup(tmp_path, site):
+    """An install the user cannot write, no usable user cache, and a private TMPDIR to plant in."""
+    home = tmp_path / "home"
+    home.mkdir()
+    blocker = tmp_path / "not-a-dir"
+    blocker.write_text("")  # XDG_CACHE_HOME below a file: no user cache, even for root
+    tmp = tmp_path / "tmp"
+    tmp.mkdir()
+    tmp.chmod(0o1777)
+    env = {k: v for k, v in os.environ.items() if k not in ("NUMBA_CACHE_DIR", "PYTHONPATH")}
+    env.update(HOME=str(home), PYTHONPATH=str(site), XDG_CACHE_HOME=str(blocker / "cache"), TMPDIR=str(tmp))
+    return site, home, tmp, env
+
+
+def _run_probe(site, home, env):
+    for p in [site, *site.rglob("*")]:
+        p.chmod(p.stat().st_mode & ~0o222)
+    try:
+        out = subprocess.run(_read_only_command(site, PROBE), env=env, cwd=home, capture_output=True, text=True)
+    finally:
+        for p in [site, *site.rglob("*")]:
+            p.chmod(p.stat().st_mode | 0o200)
+    assert out.returncode == 0, out.stderr
+    return __import__("json").loads(out.stdout.strip().splitlines()[-1])
+
+
+def _plant(directory, relative, marker):
+    code = PLANT + "".join(f"plant({str(directory / r)!r}, {str(marker)!r})\n" for r in relative)
+    subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def test_planted_cache_index_runs_code_when_trusted(tmp_path, shared_site, index_files):
+    # The control for the next test: the planted file really runs code if a cache directory is trusted.
+    site, home, tmp, env = _hostile_setup(tmp_path, shared_site)
+    relative = index_files
+    trusted = tmp_path / "trusted"
+    trusted.mkdir(mode=0o700)
+    marker = tmp_path / "ran-planted-code"
+    _plant(trusted, relative, marker)
+    subprocess.run([sys.executable, "-c", PROBE], env=dict(env, NUMBA_CACHE_DIR=str(trusted)), cwd=home,
+                   capture_output=True)
+    assert marker.exists(), "the planted index did not run: the hostile-directory test below would prove nothing"
+
+
+def test_hostile_world_writable_fallback_is_never_loaded(tmp_path, shared_site, index_files):
+    # Another user pre-creates the predictable fallback 0777 and plants a pickled index in it.
+    site, home, tmp, env = _hostile_setup(tmp_path, shared_site)
+    relative = index_files
+    hostile = tmp / f"simengine-numba-{os.geteuid()}"
+    hostile.mkdir()
+    marker = tmp_path / "ran-planted-code"
+    _plant(hostile, relative, marker)
+    for p in [hostile, *hostile.rglob("*")]:
+        p.chmod(0o777)
+    info = _run_probe(site, home, env)
+    assert not marker.exists(), "simengine loaded a cache index from a directory others can write"
+    assert info["cache"] != str(hostile) and not info["cache"].startswith(str(hostile) + os.sep)
+    assert Path(info["cache"]).parent == tmp, "the process-private cache should be a fresh mkdtemp in TMPDIR"
+    assert any("writable by group or others" in w for w in info["warnings"]), info["warnings"]
+    assert not Path(info["cache"]).exists(), "the process-private cache directory was not removed at exit"
+
+
+def test_fallback_owned_by_another_user_is_not_used(tmp_path, shared_site):
+    # Pre-created 0755 by someone else: used to break `import simengine` ("no locator available").
+    site, home, tmp, env = _hostile_setup(tmp_path, shared_site)
+    hostile = tmp / f"simengine-numba-{os.geteuid()}"
+    hostile.mkdir(mode=0o755)
+    if os.geteuid() == 0:
+        os.chown(hostile, 65534, 65534)
+        info = _run_probe(site, home, env)
+        assert info["cache"] != str(hostile)
+        assert any("owned by uid 65534" in w for w in info["warnings"]), info["warnings"]
+    else:  # cannot give a directory away; pretend to be another user instead
+        assert "owned by uid" in _jit.unsafe_reason(hostile, uid=os.geteuid() + 1)
+
+
+def test_private_fallback_is_created_0700_and_reused(tmp_path, shared_site):
+    site, home, tmp, env = _hostile_setup(tmp_path, shared_site)
+    first = _run_probe(site, home, env)
+    expected = tmp / f"simengine-numba-{os.geteuid()}"
+    assert first["cache"] == str(expected) and first["cached"] and not first["warnings"]
+    assert (expected.stat().st_mode & 0o777) == 0o700
+    assert list(expected.rglob("*.nbi")), "nothing was cached in the private fallback"
+    assert _run_probe(site, home, env)["cache"] == str(expected)
+
+
+def test_unsafe_numba_cache_dir_runs_uncached_with_one_warning(tmp_path):
+    shared = tmp_path / "shared"
+    shared.mkdir()
+    shared.chmod(0o777)
+    env = dict(os.environ, NUMBA_CACHE_DIR=str(shared))
+    out = subprocess.run([sys.executable, "-c", PROBE], env=env, capture_output=True, text=True, check=True)
+    info = __import__("json").loads(out.stdout.strip().splitlines()[-1])
+    assert info["cache"] == "None" and info["cached"] is False
+    assert len(info["warnings"]) == 1 and "NUMBA_CACHE_DIR" in info["warnings"][0]
+    assert not list(shared.rglob("*.nbi"))
