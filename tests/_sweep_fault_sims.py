@@ -1,0 +1,26 @@
+"""Cheap simulations registered for the sweep fault tests (importable by subprocesses)."""
+import time
+
+import numpy as np
+
+from simengine._sweep import register_simulation
+
+
+DELAY = 0.0  # seconds per point, set by subprocess scripts (outside the parameters, so a resume may skip it)
+
+
+def _total(v):
+    if isinstance(v, (list, tuple)):
+        return sum(_total(x) for x in v)
+    return float(len(v)) if isinstance(v, str) else float(v)
+
+
+def tick(*, rng, n_sims, p, v=0, delay=0.0):
+    """A mean over replicates whose parameter `v` may be a number, a list or a nested list."""
+    time.sleep(delay or DELAY)
+    shift = _total(v)
+    est = rng.binomial(n_sims, p) / n_sims + shift
+    return {"rate": est, "rate_se": 0.1 / np.sqrt(n_sims)}
+
+
+register_simulation("test-tick", tick, parameters=("p", "v", "delay"), overwrite=True)
