@@ -220,12 +220,16 @@ def _check_params(sim: Simulation, grid, fixed):
     fixed = {} if fixed is None else fixed
     if not isinstance(fixed, Mapping):
         raise SpecError(f"`fixed` must be a dict of parameter -> value; got {type(fixed).__name__}")
-    clean_grid = {}
+    raw = {}
     for key, values in grid.items():
         if not isinstance(key, str):
             raise SpecError(f"`grid` keys must be parameter names; got {key!r}")
         if isinstance(values, (str, bytes)) or not hasattr(values, "__iter__"):
             raise SpecError(f"`grid.{key}` must be a list of values; got {values!r}")
+        raw[key] = list(values)
+    _grid_size(raw)  # a huge grid is refused before any of its values is looked at
+    clean_grid = {}
+    for key, values in raw.items():
         values = [_check_value(key, v, "grid") for v in values]
         if not values:
             raise SpecError(f"`grid.{key}` must have at least one value; got an empty list")

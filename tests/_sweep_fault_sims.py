@@ -24,3 +24,19 @@ def tick(*, rng, n_sims, p, v=0, delay=0.0):
 
 
 register_simulation("test-tick", tick, parameters=("p", "v", "delay"), overwrite=True)
+
+
+def jit_coin(*, rng, n_sims, p):
+    """Compiles a small numba function inside the task (uncached), as the engine's kernels do on a cold worker."""
+    import numba
+
+    @numba.njit
+    def heads(draws, p):
+        return (draws < p).sum()
+
+    est = heads(rng.random(n_sims), p) / n_sims
+    return {"rate": est, "rate_se": float(np.sqrt(est * (1 - est) / n_sims)), "threads": numba.get_num_threads(),
+            "threads_se": 0.0}
+
+
+register_simulation("test-jit-coin", jit_coin, parameters=("p",), overwrite=True)
