@@ -651,7 +651,9 @@ def sweep(
         A registered name (see `simulations`) or a function registered with
         `register_simulation`.
     grid : dict
-        Parameter -> list of values; the sweep runs their Cartesian product.
+        Parameter -> list of values; the sweep runs their Cartesian product (at most
+        `MAX_GRID_POINTS` points).  Values are numbers, strings, booleans or (nested)
+        lists of them.
     n_sims : int
         Replicates per grid point.
     rng : None, int, SeedSequence or Generator
@@ -659,17 +661,30 @@ def sweep(
         point's parameters, so adding, removing or reordering points never changes
         the numbers of the others.
     backend : {"local", "dask"}
-        "local" runs in this process with numba's threads; "dask" submits one task
-        per chunk to a ``dask.distributed`` `client` (a LocalCluster is started and
-        closed for the call when `client` is None).
+        "local" runs in this process with numba's threads; "dask" submits tasks of
+        chunks to a ``dask.distributed`` `client` (when `client` is None, a LocalCluster
+        of one single-threaded process per local core is started and closed for the
+        call).  Each task sizes numba's threads on its own worker: the host's cores over
+        the task slots of the workers on that host.  Works from a plain script with the
+        usual ``if __name__ == "__main__":`` guard.
     client : distributed.Client, optional
         Client for ``backend="dask"``.
     checkpoint : str or path, optional
-        Parquet file.  Each finished point is written at once (temporary file +
-        rename), so an interrupted sweep loses at most the points in flight; a rerun
-        with the same spec skips finished points.  A checkpoint from a different
-        spec (simulation, seed, n_sims, fixed parameters, parameter names) is refused.
-        With ``rng=None`` a resumed sweep reuses the checkpoint's seed.
+        Parquet file holding the results; a rerun with the same spec skips the points
+        it holds, and at the end it is the whole table (``pandas.read_parquet`` reads
+        it).  Finished points are written in batches (at most every ``FLUSH_SECONDS``
+        or ``FLUSH_POINTS`` points, throttled so writing costs a few percent of the
+        run), and always before an error or Ctrl-C propagates; each write is a whole
+        table (temporary file, fsync, rename), so a kill loses at most the points since
+        the last write and never damages what was saved.  A point is identified by its
+        grid values compared as values: lists and tuples, and equal numbers such as 0
+        and 0.0, are the same point (the identities are stored in the file's metadata).
+        One sweep at a time may use a checkpoint: a second one is refused with the
+        holder's pid, host and start time (lock file ``<checkpoint>.lock``, removed at
+        the end).  The path is checked before anything runs; a file that is not a
+        readable sweep checkpoint, or one from a different spec (simulation, seed,
+        n_sims, fixed parameters, parameter names), is refused.  With ``rng=None`` a
+        resumed sweep reuses the checkpoint's seed.
     progress : bool
         Show a progress bar.
     fixed : dict, optional
