@@ -392,3 +392,12 @@ def test_dask_from_a_script_file_equals_local(tmp_path):
     assert_frame_equal(remote[columns], local[columns], check_dtype=False)
     # the own cluster has one single-threaded worker per core: each task sizes numba to cores / slots = 1
     assert remote["threads"].tolist() == [1.0, 1.0]
+
+
+def test_plot_of_a_list_valued_grid(tmp_path):
+    from simengine._plot import plot_sweep
+
+    table = sweep("test-tick", {"p": [0.2, 0.5], "v": [[1, 2], [3, 4]]}, n_sims=100, rng=1, progress=False)
+    png = tmp_path / "lists.png"
+    assert plot_sweep(table, ["p", "v"], png) == ["rate"]
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
