@@ -104,12 +104,14 @@ def register_simulation(
     if not isinstance(name, str) or not name:
         raise TypeError(f"`name` must be a non-empty string; got {name!r}")
     if parameters is not None:
+        if isinstance(parameters, (str, bytes, Mapping)) or not hasattr(parameters, "__iter__"):
+            raise TypeError(f"`parameters` must be a list of parameter names or None; got {type(parameters).__name__}")
         parameters = tuple(parameters)
         bad = [p for p in parameters if not isinstance(p, str) or p in _RESERVED or p == "rng"]
         if bad:
             raise ValueError(f"`parameters` must be names other than 'rng', 'n_sims', 'seconds'; got {bad}")
     if chunk_size is not None:
-        chunk_size = check_positive_int(chunk_size, "chunk_size")
+        chunk_size = check_positive_int(chunk_size, "chunk_size", maximum=MAX_COUNT)
     overwrite = check_bool(overwrite, "overwrite")
     if validate is not None and not callable(validate):
         raise TypeError(f"`validate` must be callable or None; got {type(validate).__name__}")
@@ -459,9 +461,12 @@ class _Checkpoint:
     # ------------------------------------------------------------ lock
 
     def acquire(self):
-        import fcntl
         import socket
 
+        try:
+            import fcntl
+        except ImportError:  # pragma: no cover - Windows: no flock; one writer is then the user's job
+            fcntl = None
         while True:
             try:
                 fd = os.open(self.lock_path, os.O_RDWR | os.O_CREAT, 0o644)
@@ -471,7 +476,8 @@ class _Checkpoint:
                     f"({exc.strerror or exc}); choose a path in a folder you can write"
                 ) from None
             try:
-                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                if fcntl is not None:
+                    fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
             except OSError:
                 holder = ""
                 try:

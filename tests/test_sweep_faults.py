@@ -401,3 +401,51 @@ def test_plot_of_a_list_valued_grid(tmp_path):
     png = tmp_path / "lists.png"
     assert plot_sweep(table, ["p", "v"], png) == ["rate"]
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+# ---------------------------------------------------------------- bad input (fuzz) and messages
+
+
+from _fuzz import bad_values, check_call  # noqa: E402
+
+
+SWEEP_PARAMS = ("simulation", "grid", "grid value", "fixed", "fixed value", "n_sims", "rng", "backend", "progress",
+                "checkpoint")
+
+
+@settings(max_examples=60, deadline=None)
+@given(param=st.sampled_from(SWEEP_PARAMS), value=bad_values())
+def test_sweep_fuzz(tmp_path_factory, param, value):
+    kwargs = dict(simulation="test-tick", grid={"p": [0.5], "v": [1]}, n_sims=10, rng=1, progress=False)
+    if param == "grid value":
+        kwargs["grid"] = {"p": [0.5], "v": [value]}
+    elif param == "fixed value":
+        kwargs["grid"], kwargs["fixed"] = {"p": [0.5]}, {"v": value}
+    elif param == "checkpoint":
+        if isinstance(value, str):  # a string is a (relative) path: keep the test's files in a temporary folder
+            value = str(tmp_path_factory.mktemp("fuzz") / (value or "x"))
+        kwargs["checkpoint"] = value
+    else:
+        kwargs[param] = value
+    name = param.split()[0]
+    ok, out = check_call(sweep, kwargs=kwargs, param=name, timeout=20)
+    if ok:
+        assert len(out) == 1 and np.isfinite(out["rate"]).all()
+
+
+@settings(max_examples=30, deadline=None)
+@given(param=st.sampled_from(("name", "parameters", "chunk_size", "validate", "overwrite", "func")), value=bad_values())
+def test_register_simulation_fuzz(param, value):
+    kwargs = dict(name="test-fuzz-reg", func=_sweep_fault_sims.tick, parameters=("p", "v"), overwrite=True)
+    kwargs[param] = value
+    ok, _ = check_call(register_simulation, kwargs=kwargs, param=param)
+    _sweep._REGISTRY.pop("test-fuzz-reg", None)
+
+
+def test_sweep_faults_iv(tmp_path):
+    with pytest.raises(ValueError, match=r"`n_sims` must be an integer in \[1, 1000000000\]; got 1000000001"):
+        sweep("test-tick", {"p": [0.5]}, n_sims=10**9 + 1, progress=False)
+    with pytest.raises(SpecError, match=r"`grid` has 1,000,001 points \(1000001 \(v\)\); the maximum is 1,000,000"):
+        sweep("test-tick", {"v": range(MAX_GRID_POINTS + 1)}, progress=False)
+    with pytest.raises(SpecError, match="`grid.v` has repeated values"):
+        sweep("test-tick", {"v": [[1, 2], (1, 2)]}, progress=False)
