@@ -260,7 +260,7 @@ def _check_params(sim: Simulation, grid, fixed):
 # points are already half a minute of pure overhead.
 MAX_GRID_POINTS = 10**6
 # Whole-point validation stops after this many seconds on large grids (see `_validate_points`).
-_VALIDATE_SECONDS = 3.0
+_VALIDATE_SECONDS = 5.0
 
 
 def _grid_size(grid) -> int:
