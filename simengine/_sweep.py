@@ -172,6 +172,8 @@ def _check_value(key, value, where):
         if not math.isfinite(value):
             raise SpecError(f"`{where}.{key}` values must be finite; got {value}")
         return value
+    if isinstance(value, np.ndarray) and value.ndim == 0:
+        return _check_value(key, value.item(), where)
     if isinstance(value, (list, tuple, np.ndarray)):
         return [_check_value(key, v, where) for v in value]
     raise SpecError(f"`{where}.{key}` values must be numbers, strings, booleans or lists of them; got {type(value).__name__}")

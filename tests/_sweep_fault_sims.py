@@ -23,7 +23,14 @@ def tick(*, rng, n_sims, p, v=0, delay=0.0):
     return {"rate": est, "rate_se": 0.1 / np.sqrt(n_sims)}
 
 
-register_simulation("test-tick", tick, parameters=("p", "v", "delay"), overwrite=True)
+def check_tick(*, p, v=0, delay=0.0):
+    try:
+        _total(v)
+    except (TypeError, ValueError):
+        raise TypeError(f"`v` must be a number, a string or (nested) lists of them; got {v!r}") from None
+
+
+register_simulation("test-tick", tick, parameters=("p", "v", "delay"), overwrite=True, validate=check_tick)
 
 
 def jit_coin(*, rng, n_sims, p):

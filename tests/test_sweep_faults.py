@@ -44,7 +44,8 @@ def counting(monkeypatch):
 
     register_simulation("test-tick", tick, parameters=("p", "v", "delay"), overwrite=True)
     yield calls
-    register_simulation("test-tick", original, parameters=("p", "v", "delay"), overwrite=True)
+    register_simulation("test-tick", original, parameters=("p", "v", "delay"), overwrite=True,
+                        validate=_sweep_fault_sims.check_tick)
 
 
 def env():
