@@ -20,6 +20,7 @@ from hypothesis import strategies as st
 from pandas.testing import assert_frame_equal
 
 import _sweep_fault_sims  # noqa: F401  (registers test-tick)
+from _fuzz import bad_values, check_call
 import _sweep_sims  # noqa: F401  (registers test-coin)
 from simengine import _sweep, cli
 from simengine._sweep import MAX_GRID_POINTS, SpecError, register_simulation, sweep
@@ -405,9 +406,6 @@ def test_plot_of_a_list_valued_grid(tmp_path):
 
 
 # ---------------------------------------------------------------- bad input (fuzz) and messages
-
-
-from _fuzz import bad_values, check_call  # noqa: E402
 
 
 SWEEP_PARAMS = ("simulation", "grid", "grid value", "fixed", "fixed value", "n_sims", "rng", "backend", "progress",
