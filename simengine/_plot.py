@@ -2,8 +2,6 @@
 value of the others, with 1.96-SE error bars."""
 from __future__ import annotations
 
-import itertools
-
 __all__ = ["plot_sweep"]
 
 
@@ -22,14 +20,12 @@ def plot_sweep(frame, grid_keys, path, *, title=None, estimates=None, max_panels
     if not estimates:
         raise ValueError("the table has no estimate with a standard error to plot")
     fig, axes = plt.subplots(1, len(estimates), figsize=(5.2 * len(estimates), 4.0), squeeze=False)
-    groups = [()] if not line_keys else sorted(
-        set(itertools.chain(frame[line_keys].itertuples(index=False, name=None))), key=str
-    )
+    # lines are grouped by the text of their values, so that list-valued parameters group too
+    labels = [tuple(map(str, row)) for row in frame[line_keys].itertuples(index=False, name=None)]
+    groups = sorted(set(labels)) if line_keys else [()]
     for ax, est in zip(axes[0], estimates):
         for group in groups:
-            sub = frame
-            for k, v in zip(line_keys, group):
-                sub = sub[sub[k] == v]
+            sub = frame[[label == group for label in labels]] if line_keys else frame
             x = sub[x_key]
             numeric = getattr(x, "dtype", None) is not None and x.dtype.kind in "iuf"
             xs = x.to_numpy() if numeric else range(len(x))

@@ -14,15 +14,16 @@ import numbers
 import os
 import tempfile
 import time
+import warnings
 from dataclasses import dataclass
 from typing import Callable, Mapping
 
 import numpy as np
 
 from simengine._rng import as_seed_sequence
-from simengine._validate import check_bool, check_choice, check_positive_int
+from simengine._validate import MAX_COUNT, check_bool, check_choice, check_positive_int
 
-__all__ = ["sweep", "register_simulation", "simulations", "Simulation", "SpecError"]
+__all__ = ["sweep", "register_simulation", "simulations", "Simulation", "SpecError", "MAX_GRID_POINTS"]
 
 _RESERVED = ("n_sims", "seconds")
 
@@ -103,12 +104,14 @@ def register_simulation(
     if not isinstance(name, str) or not name:
         raise TypeError(f"`name` must be a non-empty string; got {name!r}")
     if parameters is not None:
+        if isinstance(parameters, (str, bytes, Mapping)) or not hasattr(parameters, "__iter__"):
+            raise TypeError(f"`parameters` must be a list of parameter names or None; got {type(parameters).__name__}")
         parameters = tuple(parameters)
         bad = [p for p in parameters if not isinstance(p, str) or p in _RESERVED or p == "rng"]
         if bad:
             raise ValueError(f"`parameters` must be names other than 'rng', 'n_sims', 'seconds'; got {bad}")
     if chunk_size is not None:
-        chunk_size = check_positive_int(chunk_size, "chunk_size")
+        chunk_size = check_positive_int(chunk_size, "chunk_size", maximum=MAX_COUNT)
     overwrite = check_bool(overwrite, "overwrite")
     if validate is not None and not callable(validate):
         raise TypeError(f"`validate` must be callable or None; got {type(validate).__name__}")
@@ -169,9 +172,48 @@ def _check_value(key, value, where):
         if not math.isfinite(value):
             raise SpecError(f"`{where}.{key}` values must be finite; got {value}")
         return value
+    if isinstance(value, np.ndarray) and value.ndim == 0:
+        return _check_value(key, value.item(), where)
     if isinstance(value, (list, tuple, np.ndarray)):
         return [_check_value(key, v, where) for v in value]
     raise SpecError(f"`{where}.{key}` values must be numbers, strings, booleans or lists of them; got {type(value).__name__}")
+
+
+def _canonical(value) -> str:
+    """The identity of a checked grid value as JSON text: equal values give equal text.
+
+    Numbers that are equal are the same value (0 and 0.0, 1000 and 1e3), whatever their
+    type; lists and tuples are the same; booleans and strings stay distinct from numbers.
+    The point's random stream does not use this (see `_param_key`); only the checkpoint's
+    point identity and the check for repeated values do.
+    """
+    if value is None or isinstance(value, (bool, str)):
+        return json.dumps(value)
+    if isinstance(value, float):
+        return str(int(value)) if value.is_integer() else repr(value)
+    if isinstance(value, int):
+        return str(value)
+    if isinstance(value, (list, tuple)):
+        return "[" + ",".join(_canonical(v) for v in value) + "]"
+    return _canonical(_plain(value))
+
+
+def _plain(value):
+    """A value read back from Parquet (NumPy scalars and arrays) as plain Python values."""
+    if isinstance(value, np.ndarray):
+        return [_plain(v) for v in value.tolist()]
+    if isinstance(value, np.generic):
+        return value.item()
+    if isinstance(value, (list, tuple)):
+        return [_plain(v) for v in value]
+    if isinstance(value, (bool, int, float, str)) or value is None:
+        return value
+    raise SpecError(f"cannot read a grid value of type {type(value).__name__} from the checkpoint")
+
+
+def _point_identity(names, canon_values) -> str:
+    """The point's identity: canonical JSON of its grid values, keys sorted (grid order does not matter)."""
+    return "{" + ",".join(f"{json.dumps(k)}:{v}" for k, v in sorted(zip(names, canon_values))) + "}"
 
 
 def _check_params(sim: Simulation, grid, fixed):
@@ -182,16 +224,20 @@ def _check_params(sim: Simulation, grid, fixed):
     fixed = {} if fixed is None else fixed
     if not isinstance(fixed, Mapping):
         raise SpecError(f"`fixed` must be a dict of parameter -> value; got {type(fixed).__name__}")
-    clean_grid = {}
+    raw = {}
     for key, values in grid.items():
         if not isinstance(key, str):
             raise SpecError(f"`grid` keys must be parameter names; got {key!r}")
         if isinstance(values, (str, bytes)) or not hasattr(values, "__iter__"):
             raise SpecError(f"`grid.{key}` must be a list of values; got {values!r}")
+        raw[key] = list(values)
+    _grid_size(raw)  # a huge grid is refused before any of its values is looked at
+    clean_grid = {}
+    for key, values in raw.items():
         values = [_check_value(key, v, "grid") for v in values]
         if not values:
             raise SpecError(f"`grid.{key}` must have at least one value; got an empty list")
-        keys = [json.dumps(v) for v in values]
+        keys = [_canonical(v) for v in values]
         if len(set(keys)) != len(keys):
             raise SpecError(f"`grid.{key}` has repeated values: {values}")
         clean_grid[key] = values
@@ -211,21 +257,73 @@ def _check_params(sim: Simulation, grid, fixed):
     return clean_grid, clean_fixed
 
 
-def _validate_points(sim: Simulation, points, fixed):
-    """Run the simulation's own parameter checks on every point before anything runs."""
+# A grid above this many points is refused before anything is built: the result table alone
+# holds a few hundred bytes per point, and at the ~30 us the engine spends per point 10**6
+# points are already half a minute of pure overhead.
+MAX_GRID_POINTS = 10**6
+# Whole-point validation stops after this many seconds on large grids (see `_validate_points`).
+_VALIDATE_SECONDS = 5.0
+
+
+def _grid_size(grid) -> int:
+    """Number of points of the grid (Python ints: no overflow), refused above MAX_GRID_POINTS."""
+    total = math.prod(len(values) for values in grid.values())
+    if total > MAX_GRID_POINTS:
+        sizes = " x ".join(f"{len(v)} ({k})" for k, v in grid.items())
+        raise SpecError(
+            f"`grid` has {total:,} points ({sizes}); the maximum is {MAX_GRID_POINTS:,} points per sweep; "
+            "split it into several sweeps or use fewer values"
+        )
+    return total
+
+
+def _validation_order(grid, total):
+    """Point indices: first a design holding every value of every parameter (one at a time,
+    the others at their first value), then every other point in grid order."""
+    sizes = [len(v) for v in grid.values()]
+    strides = [math.prod(sizes[i + 1:]) for i in range(len(sizes))]
+    first = [0]
+    for stride, size in zip(strides, sizes):
+        first += [j * stride for j in range(1, size)]
+    seen = set(first)
+    yield from first
+    for index in range(total):
+        if index not in seen:
+            yield index
+
+
+def _validate_points(sim: Simulation, grid, fixed, combos, *, budget=None):
+    """Run the simulation's own parameter checks before anything runs.
+
+    Every value of every parameter is checked (one parameter at a time, the others at their
+    first value); then every whole point, in grid order, until `budget` seconds are spent.
+    The built-in checks run the point once (milliseconds each), so on a very large grid a
+    point that is bad only through a combination of values may be caught when it runs
+    instead; its error names the point and the finished points are saved first.
+    Returns the number of whole points checked.
+    """
     if sim.validate is None:
-        return
-    for point in points:
+        return len(combos)
+    budget = _VALIDATE_SECONDS if budget is None else budget
+    names = list(grid)
+    n_first = 1 + sum(len(v) - 1 for v in grid.values())
+    start = time.perf_counter()
+    checked = 0
+    for count, index in enumerate(_validation_order(grid, len(combos))):
+        if count >= n_first and time.perf_counter() - start > budget:
+            break
+        point = dict(zip(names, combos[index]))
         try:
             sim.validate(**fixed, **point)
         except (ValueError, TypeError) as exc:
-            where = ", ".join(f"{k}={v!r}" for k, v in point.items())
-            raise SpecError(f"grid point ({where}): {exc}") from None
+            raise SpecError(f"grid point ({_describe_point(point)}): {exc}") from None
+        checked += 1
+    return checked
 
 
-def _points(grid):
-    keys = list(grid)
-    return [dict(zip(keys, combo)) for combo in itertools.product(*grid.values())]
+def _describe_point(point):
+    text = ", ".join(f"{k}={v!r}" for k, v in point.items())
+    return text if len(text) <= 200 else text[:197] + "..."
 
 
 def _param_key(params: Mapping) -> tuple:
@@ -314,41 +412,228 @@ def _spec_fingerprint(sim: Simulation, n_sims, ss, grid, fixed):
     return json.dumps(spec, sort_keys=True)
 
 
-def _read_checkpoint(path):
-    import pyarrow.parquet as pq
+_META_SPEC = b"simengine.sweep"
+_META_POINTS = b"simengine.sweep.points"  # JSON list: the identity of each row, in row order
+_META_JSON_COLUMNS = b"simengine.sweep.json_columns"  # columns stored as JSON text (mixed types)
 
-    table = pq.read_table(path)
-    meta = table.schema.metadata or {}
-    spec = meta.get(b"simengine.sweep")
-    if spec is None:
-        raise SpecError(f"`checkpoint` {str(path)!r} is not a simengine sweep checkpoint")
-    return table.to_pandas(), json.loads(spec.decode())
+# Batched checkpoint writes: finished points are written when FLUSH_SECONDS have passed since
+# the last write or FLUSH_POINTS are waiting, but never sooner than FLUSH_COST_RATIO times the
+# last write's own duration after it, so that rewriting the table costs at most ~1/FLUSH_COST_RATIO
+# of the sweep's time however long the table grows.  A kill loses at most the points since the
+# last write; the file on disk is always a whole table (temporary file, fsync, rename).
+FLUSH_SECONDS = 1.0
+FLUSH_POINTS = 1000
+FLUSH_COST_RATIO = 20.0
 
 
-def _write_checkpoint(path, frame, spec_json):
-    """Write the whole table to a temporary file, fsync, then rename over `path`."""
-    import pyarrow as pa
-    import pyarrow.parquet as pq
+class _Checkpoint:
+    """The Parquet file behind `checkpoint=` / ``-o``: one writer (a lock), batched atomic writes.
 
-    table = pa.Table.from_pandas(frame, preserve_index=False)
-    table = table.replace_schema_metadata({**(table.schema.metadata or {}), b"simengine.sweep": spec_json.encode()})
-    directory = os.path.dirname(os.path.abspath(path)) or "."
-    fd, tmp = tempfile.mkstemp(prefix=".sweep-", suffix=".parquet.tmp", dir=directory)
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            pq.write_table(table, fh)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
-    dir_fd = os.open(directory, os.O_RDONLY)
-    try:
-        os.fsync(dir_fd)
-    finally:
-        os.close(dir_fd)
+    The lock is ``<file>.lock`` in the same folder, held with ``fcntl.flock`` for the whole
+    sweep (the kernel drops it when the process dies, even on SIGKILL) and holding the
+    owner's pid, host and start time for the refusal message of a second sweep.
+    """
+
+    def __init__(self, path):
+        if isinstance(path, bytes) or not isinstance(path, (str, os.PathLike)):
+            raise TypeError(f"`checkpoint` must be a file path (str or os.PathLike); got {type(path).__name__}")
+        path = os.fspath(path)
+        if isinstance(path, bytes) or not path:
+            raise ValueError(f"`checkpoint` must be a non-empty file path; got {path!r}")
+        self.path = path
+        self.directory = os.path.dirname(os.path.abspath(path))
+        self.lock_path = path + ".lock"
+        self._lock_fd = None
+        if os.path.isdir(path):
+            raise SpecError(f"`checkpoint` {path!r} is a directory; give a file path such as {os.path.join(path, 'results.parquet')!r}")
+        if not os.path.isdir(self.directory):
+            what = "is not a directory" if os.path.exists(self.directory) else "does not exist"
+            raise SpecError(f"`checkpoint` {path!r}: its directory {self.directory!r} {what}; create it or choose another path")
+        if os.path.exists(path) and not os.path.isfile(path):
+            raise SpecError(f"`checkpoint` {path!r} is not a regular file; choose another path")
+        self.tmp_prefix = f".{os.path.basename(path)}.sweep-"
+        self.spec_json = None
+        self.keys = []       # identity of each stored row, in row order
+        self.records = []    # the rows themselves (plain Python values)
+        self.index = {}      # identity -> row number
+        self.pending = 0
+        self.last_flush = time.monotonic()
+        self.last_cost = 0.0
+
+    # ------------------------------------------------------------ lock
+
+    def acquire(self):
+        import socket
+
+        try:
+            import fcntl
+        except ImportError:  # pragma: no cover - Windows: no flock; one writer is then the user's job
+            fcntl = None
+        while True:
+            try:
+                fd = os.open(self.lock_path, os.O_RDWR | os.O_CREAT, 0o644)
+            except OSError as exc:
+                raise SpecError(
+                    f"`checkpoint` {self.path!r} cannot be written: cannot create {self.lock_path!r} "
+                    f"({exc.strerror or exc}); choose a path in a folder you can write"
+                ) from None
+            try:
+                if fcntl is not None:
+                    fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except OSError:
+                holder = ""
+                try:
+                    holder = os.pread(fd, 4096, 0).decode(errors="replace").strip()
+                except OSError:
+                    pass
+                os.close(fd)
+                raise SpecError(
+                    f"`checkpoint` {self.path!r} is in use by another sweep ({holder or 'holder unknown'}); "
+                    "wait for it to finish or choose another path"
+                ) from None
+            # the previous holder may have removed the lock file between our open and our lock
+            try:
+                same = os.path.samestat(os.fstat(fd), os.stat(self.lock_path))
+            except FileNotFoundError:
+                same = False
+            if same:
+                break
+            os.close(fd)
+        started = time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime())
+        info = f"pid {os.getpid()} on host {socket.gethostname()}, started {started}"
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, info.encode(), 0)
+        self._lock_fd = fd
+        self._clean_temporaries()
+
+    def release(self):
+        fd, self._lock_fd = self._lock_fd, None
+        if fd is None:
+            return
+        try:
+            os.unlink(self.lock_path)  # while still holding it: see the samestat check in `acquire`
+        except OSError:
+            pass
+        os.close(fd)
+
+    def _clean_temporaries(self):
+        # only this checkpoint's temporaries, and only under its lock: no live writer owns them
+        for name in os.listdir(self.directory):
+            if name.startswith(self.tmp_prefix) and name.endswith(".tmp"):
+                try:
+                    os.unlink(os.path.join(self.directory, name))
+                except OSError:
+                    pass
+
+    # ------------------------------------------------------------ reading
+
+    def read(self):
+        """Stored spec (dict) and rows, or None when there is no checkpoint yet."""
+        if not os.path.exists(self.path):
+            return None
+        import pyarrow.parquet as pq
+
+        advice = "delete it to start again, or choose another path"
+        try:
+            table = pq.read_table(self.path)
+        except Exception:  # pyarrow raises several types for truncated or foreign files
+            raise SpecError(
+                f"`checkpoint` {self.path!r} is not a readable Parquet file (truncated or corrupt); {advice}"
+            ) from None
+        meta = table.schema.metadata or {}
+        spec = meta.get(_META_SPEC)
+        if spec is None:
+            raise SpecError(f"`checkpoint` {self.path!r} is not a simengine sweep checkpoint; {advice}")
+        try:
+            stored_spec = json.loads(spec.decode())
+            keys = json.loads(meta[_META_POINTS].decode()) if _META_POINTS in meta else None
+            json_columns = json.loads(meta.get(_META_JSON_COLUMNS, b"[]").decode())
+            frame = table.to_pandas()
+            records = [{k: _plain(v) for k, v in r.items()} for r in frame.to_dict("records")]
+            for column in json_columns:
+                for r in records:
+                    r[column] = json.loads(r[column])
+            if keys is None:  # written before identities were stored: rebuild them from the values
+                names = stored_spec["parameters"]
+                keys = [_point_identity(names, [_canonical(r[n]) for n in names]) for r in records]
+            if len(keys) != len(records) or not isinstance(stored_spec, dict):
+                raise ValueError
+        except Exception:
+            raise SpecError(f"`checkpoint` {self.path!r} has damaged sweep metadata; {advice}") from None
+        self.keys, self.records = list(keys), records
+        self.index = {key: i for i, key in enumerate(self.keys)}
+        return stored_spec
+
+    # ------------------------------------------------------------ writing
+
+    def add(self, key, row):
+        """Record a finished point; write the table when the batch is due."""
+        if key in self.index:
+            self.records[self.index[key]] = row
+        else:
+            self.index[key] = len(self.keys)
+            self.keys.append(key)
+            self.records.append(row)
+        self.pending += 1
+        now = time.monotonic()
+        since = now - self.last_flush
+        if (since >= FLUSH_SECONDS or self.pending >= FLUSH_POINTS) and since >= FLUSH_COST_RATIO * self.last_cost:
+            self.flush()
+
+    def flush(self):
+        if not self.pending:
+            return
+        start = time.monotonic()
+        self._write()
+        self.pending = 0
+        self.last_flush = time.monotonic()
+        self.last_cost = self.last_flush - start
+
+    def _table(self):
+        import pandas as pd
+        import pyarrow as pa
+
+        frame = pd.DataFrame(self.records)
+        json_columns = []
+        try:
+            table = pa.Table.from_pandas(frame, preserve_index=False)
+        except (pa.ArrowException, TypeError, ValueError):
+            # a column mixing types (numbers and lists, strings and numbers) is stored as JSON text
+            columns = {}
+            for name in frame.columns:
+                values = frame[name].tolist()
+                try:
+                    columns[name] = pa.array(values)
+                except (pa.ArrowException, TypeError, ValueError):
+                    columns[name] = pa.array([json.dumps(v) for v in values], type=pa.string())
+                    json_columns.append(name)
+            table = pa.table(columns)
+        meta = {**(table.schema.metadata or {}), _META_SPEC: self.spec_json.encode(),
+                _META_POINTS: json.dumps(self.keys, separators=(",", ":")).encode(),
+                _META_JSON_COLUMNS: json.dumps(json_columns).encode()}
+        return table.replace_schema_metadata(meta)
+
+    def _write(self):
+        """Write the whole table to a temporary file, fsync, then rename over the checkpoint."""
+        import pyarrow.parquet as pq
+
+        table = self._table()
+        fd, tmp = tempfile.mkstemp(prefix=self.tmp_prefix, suffix=".tmp", dir=self.directory)
+        try:
+            with os.fdopen(fd, "wb") as fh:
+                pq.write_table(table, fh)
+                fh.flush()
+                os.fsync(fh.fileno())
+            os.replace(tmp, self.path)
+        except BaseException:
+            if os.path.exists(tmp):
+                os.unlink(tmp)
+            raise
+        dir_fd = os.open(self.directory, os.O_RDONLY)
+        try:
+            os.fsync(dir_fd)
+        finally:
+            os.close(dir_fd)
 
 
 # ---------------------------------------------------------------- public
@@ -374,7 +659,9 @@ def sweep(
         A registered name (see `simulations`) or a function registered with
         `register_simulation`.
     grid : dict
-        Parameter -> list of values; the sweep runs their Cartesian product.
+        Parameter -> list of values; the sweep runs their Cartesian product (at most
+        `MAX_GRID_POINTS` points).  Values are numbers, strings, booleans or (nested)
+        lists of them.
     n_sims : int
         Replicates per grid point.
     rng : None, int, SeedSequence or Generator
@@ -382,17 +669,30 @@ def sweep(
         point's parameters, so adding, removing or reordering points never changes
         the numbers of the others.
     backend : {"local", "dask"}
-        "local" runs in this process with numba's threads; "dask" submits one task
-        per chunk to a ``dask.distributed`` `client` (a LocalCluster is started and
-        closed for the call when `client` is None).
+        "local" runs in this process with numba's threads; "dask" submits tasks of
+        chunks to a ``dask.distributed`` `client` (when `client` is None, a LocalCluster
+        of one single-threaded process per local core is started and closed for the
+        call).  Each task sizes numba's threads on its own worker: the host's cores over
+        the task slots of the workers on that host.  Works from a plain script with the
+        usual ``if __name__ == "__main__":`` guard.
     client : distributed.Client, optional
         Client for ``backend="dask"``.
     checkpoint : str or path, optional
-        Parquet file.  Each finished point is written at once (temporary file +
-        rename), so an interrupted sweep loses at most the points in flight; a rerun
-        with the same spec skips finished points.  A checkpoint from a different
-        spec (simulation, seed, n_sims, fixed parameters, parameter names) is refused.
-        With ``rng=None`` a resumed sweep reuses the checkpoint's seed.
+        Parquet file holding the results; a rerun with the same spec skips the points
+        it holds, and at the end it is the whole table (``pandas.read_parquet`` reads
+        it).  Finished points are written in batches (at most every ``FLUSH_SECONDS``
+        or ``FLUSH_POINTS`` points, throttled so writing costs a few percent of the
+        run), and always before an error or Ctrl-C propagates; each write is a whole
+        table (temporary file, fsync, rename), so a kill loses at most the points since
+        the last write and never damages what was saved.  A point is identified by its
+        grid values compared as values: lists and tuples, and equal numbers such as 0
+        and 0.0, are the same point (the identities are stored in the file's metadata).
+        One sweep at a time may use a checkpoint: a second one is refused with the
+        holder's pid, host and start time (lock file ``<checkpoint>.lock``, removed at
+        the end).  The path is checked before anything runs; a file that is not a
+        readable sweep checkpoint, or one from a different spec (simulation, seed,
+        n_sims, fixed parameters, parameter names), is refused.  With ``rng=None`` a
+        resumed sweep reuses the checkpoint's seed.
     progress : bool
         Show a progress bar.
     fixed : dict, optional
@@ -415,75 +715,92 @@ def sweep(
     sim = _resolve_simulation(simulation)
     grid, fixed = _check_params(sim, grid, fixed)
     n_sims = check_positive_int(n_sims, "n_sims")
+    if n_sims > MAX_COUNT:
+        raise ValueError(f"`n_sims` must be an integer in [1, {MAX_COUNT}]; got {n_sims}")
     backend = check_choice(backend, "backend", ("local", "dask"))
     progress = check_bool(progress, "progress")
     if client is not None and backend != "dask":
         raise ValueError("`client` is only used with backend='dask'")
+    total = _grid_size(grid)
 
-    done = {}
-    stored = None
+    store = None
     if checkpoint is not None:
-        checkpoint = os.fspath(checkpoint)
-        if os.path.exists(checkpoint):
-            stored, stored_spec = _read_checkpoint(checkpoint)
-            if rng is None:
-                rng = np.random.SeedSequence(
-                    entropy=int(stored_spec["entropy"]), spawn_key=tuple(stored_spec["spawn_key"])
-                )
+        store = _Checkpoint(checkpoint)
+        store.acquire()
+    try:
+        return _sweep(sim, grid, fixed, n_sims, rng, backend, client, store, progress, total)
+    finally:
+        if store is not None:
+            store.release()
+
+
+def _sweep(sim, grid, fixed, n_sims, rng, backend, client, store, progress, total):
+    stored_spec = store.read() if store is not None else None
+    if stored_spec is not None and rng is None:
+        rng = np.random.SeedSequence(entropy=int(stored_spec["entropy"]), spawn_key=tuple(stored_spec["spawn_key"]))
     ss = as_seed_sequence(rng)
     spec_json = _spec_fingerprint(sim, n_sims, ss, grid, fixed)
-    if stored is not None:
-        if json.loads(spec_json) != stored_spec:
-            theirs, ours = stored_spec, json.loads(spec_json)
-            diff = sorted(k for k in ours if ours.get(k) != theirs.get(k))
-            raise SpecError(
-                f"`checkpoint` {checkpoint!r} was written by a different sweep (differs in: {', '.join(diff)}); "
-                "use another path or delete it"
-            )
-        for record in stored.to_dict("records"):
-            key = json.dumps({k: record[k] for k in grid}, sort_keys=True, default=_json_default)
-            done[key] = record
+    if stored_spec is not None and json.loads(spec_json) != stored_spec:
+        theirs, ours = stored_spec, json.loads(spec_json)
+        diff = sorted(k for k in ours if ours.get(k) != theirs.get(k))
+        raise SpecError(
+            f"`checkpoint` {store.path!r} was written by a different sweep (differs in: {', '.join(diff)}); "
+            "use another path or delete it"
+        )
+    if store is not None:
+        store.spec_json = spec_json
 
-    points = _points(grid)
-    _validate_points(sim, points, fixed)
-    keys = [json.dumps(point, sort_keys=True) for point in points]
-    key_of = {id(point): key for point, key in zip(points, keys)}
-    todo = [point for point, key in zip(points, keys) if key not in done]
-    rows = dict(done)
-    columns_frame = stored
+    names = list(grid)
+    combos = list(itertools.product(*grid.values()))
+    _validate_points(sim, grid, fixed, combos)
 
-    def finished(point, estimates, seconds):
-        nonlocal columns_frame
-        rows[key_of[id(point)]] = _row(point, n_sims, estimates, seconds)
-        if checkpoint is not None:
-            import pandas as pd
+    done = {}
+    if store is not None and store.keys:
+        canon = [[_canonical(v) for v in values] for values in grid.values()]
+        for index, combo_canon in enumerate(itertools.product(*canon)):
+            row = store.index.get(_point_identity(names, combo_canon))
+            if row is not None:
+                done[index] = row
+    results = [None] * total  # estimates, n_sims and seconds of each point, in grid order
+    for index, row in done.items():
+        record = store.records[row]
+        results[index] = {k: v for k, v in record.items() if k not in grid}
+    todo = [index for index in range(total) if index not in done]
 
-            columns_frame = pd.DataFrame(list(rows.values()))
-            _write_checkpoint(checkpoint, columns_frame, spec_json)
+    def finished(index, estimates, seconds):
+        row = _row(dict(zip(names, combos[index])), n_sims, estimates, seconds)
+        results[index] = {k: v for k, v in row.items() if k not in grid}
+        if store is not None:
+            store.add(_point_identity(names, [_canonical(v) for v in combos[index]]), row)
 
     from tqdm.auto import tqdm
 
-    bar = tqdm(total=len(points), initial=len(points) - len(todo), desc=f"sweep {sim.name}", disable=not progress)
+    bar = tqdm(total=total, initial=total - len(todo), desc=f"sweep {sim.name}", disable=not progress)
     try:
         if backend == "local":
-            _run_local(sim, todo, fixed, ss, n_sims, finished, bar)
+            _run_local(sim, names, combos, todo, fixed, ss, n_sims, finished, bar)
         else:
-            _run_dask(sim, todo, fixed, ss, n_sims, finished, bar, client)
+            _run_dask(sim, names, combos, todo, fixed, ss, n_sims, finished, bar, client)
+    except BaseException:
+        # finished points are saved before the error (or Ctrl-C) propagates
+        if store is not None:
+            try:
+                store.flush()
+            except Exception as write_error:  # keep the original error; say the save failed
+                warnings.warn(f"the finished points could not be saved to {store.path!r}: {write_error}",
+                              RuntimeWarning, stacklevel=3)
+        raise
     finally:
         bar.close()
+    if store is not None:
+        store.flush()
 
     import pandas as pd
 
-    ordered = [rows[key] for key in keys]
-    frame = pd.DataFrame(ordered)
-    first = list(grid) + [c for c in frame.columns if c not in grid and c not in _RESERVED] + list(_RESERVED)
+    columns = {name: [combo[i] for combo in combos] for i, name in enumerate(names)}
+    frame = pd.concat([pd.DataFrame(columns), pd.DataFrame(results)], axis=1)
+    first = names + [c for c in frame.columns if c not in grid and c not in _RESERVED] + list(_RESERVED)
     return frame[first].reset_index(drop=True)
-
-
-def _json_default(value):
-    if isinstance(value, np.generic):
-        return value.item()
-    raise TypeError(f"cannot serialise {type(value).__name__}")
 
 
 def _point_seed(ss, params):
@@ -493,25 +810,39 @@ def _point_seed(ss, params):
     return ss.entropy, (*ss.spawn_key, *_param_key(params))
 
 
-def _run_local(sim, todo, fixed, ss, n_sims, finished, bar):
-    for point in todo:
-        params = {**fixed, **point}
+def _run_local(sim, names, combos, todo, fixed, ss, n_sims, finished, bar):
+    sizes = _chunks(sim, n_sims)
+    for index in todo:
+        params = {**fixed, **dict(zip(names, combos[index]))}
         entropy, key = _point_seed(ss, params)
-        sizes = _chunks(sim, n_sims)
         parts = [_run_chunk(sim.func, params, entropy, key, i, n) for i, n in enumerate(sizes)]
         estimates, seconds = _combine(parts, sizes)
-        finished(point, estimates, seconds)
+        finished(index, estimates, seconds)
         bar.update(1)
 
 
-def _worker_threads(client):
-    """numba threads per task so that tasks x threads do not exceed each worker's cores."""
-    info = client.scheduler_info()["workers"]
-    if not info:
-        return 1
-    per = [max(1, int(w.get("nthreads", 1))) for w in info.values()]
-    cores = os.cpu_count() or 1
-    return max(1, cores // max(1, sum(per)))
+def _host_slots(client):
+    """Task slots (worker threads) per host, so that a task can size numba's threads to its own host."""
+    slots = {}
+    for w in client.scheduler_info()["workers"].values():
+        host = w.get("host")
+        slots[host] = slots.get(host, 0) + max(1, int(w.get("nthreads", 1)))
+    return slots
+
+
+def _task_threads(host_slots):
+    """numba threads for this task, from the worker that runs it: its host's cores over the host's task slots."""
+    try:
+        from distributed import get_worker
+
+        worker = get_worker()
+    except (ImportError, ValueError):  # not on a Dask worker (a test calling the batch directly)
+        return None
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    slots = (host_slots or {}).get(worker.address.split("://")[-1].rsplit(":", 1)[0])
+    if not slots:
+        slots = max(1, int(getattr(worker.state, "nthreads", 1)))
+    return max(1, cores // slots)
 
 
 def _task_slots(client):
@@ -531,52 +862,69 @@ def _batches(items, slots, per_slot=4, most=16):
     return [items[i : i + size] for i in range(0, len(items), size)]
 
 
-def _run_batch(func, work, threads=None):
+def _run_batch(func, work, host_slots=None):
     """One Dask task: several chunks, run one after the other on the worker."""
+    threads = _task_threads(host_slots)
     return [_run_chunk(func, params, entropy, key, c_index, n, threads) for params, entropy, key, c_index, n in work]
 
 
-def _run_dask(sim, todo, fixed, ss, n_sims, finished, bar, client):
+def _local_cluster(n_workers):
+    """A LocalCluster of `n_workers` single-threaded processes.
+
+    No NUMBA_NUM_THREADS is put in the workers' environment: a worker started from a
+    plain script imports numba before the nanny's environment applies, and numba then
+    refuses the changed value; each task sizes its threads on its worker instead.
+    """
+    from distributed import LocalCluster
+
+    return LocalCluster(n_workers=n_workers, threads_per_worker=1, processes=True, dashboard_address=None)
+
+
+def _run_dask(sim, names, combos, todo, fixed, ss, n_sims, finished, bar, client):
     try:
-        from distributed import Client, LocalCluster, as_completed
+        from distributed import Client, as_completed
     except ImportError as exc:  # pragma: no cover - depends on the install
         raise ImportError("backend='dask' needs dask.distributed: pip install 'numba-simengine[dask]'") from exc
     own = client is None
     cluster = None
     if own:
-        workers = max(1, min(2, os.cpu_count() or 1))
-        cluster = LocalCluster(
-            n_workers=workers,
-            threads_per_worker=1,
-            processes=True,
-            dashboard_address=None,
-            env={"NUMBA_NUM_THREADS": str(max(1, (os.cpu_count() or 1) // workers))},
-        )
+        cluster = _local_cluster(_local_cores())
         client = Client(cluster)
     elif not isinstance(client, Client):
         raise TypeError(f"`client` must be a distributed.Client; got {type(client).__name__}")
     try:
-        threads = _worker_threads(client)
+        host_slots = _host_slots(client)
+        sizes = _chunks(sim, n_sims)
         items, pending = [], {}
-        for p_index, point in enumerate(todo):
-            params = {**fixed, **point}
+        for index in todo:
+            params = {**fixed, **dict(zip(names, combos[index]))}
             entropy, key = _point_seed(ss, params)
-            sizes = _chunks(sim, n_sims)
-            pending[p_index] = [None] * len(sizes)
-            items += [(p_index, c_index, params, entropy, key, n) for c_index, n in enumerate(sizes)]
+            pending[index] = [None] * len(sizes)
+            items += [(index, c_index, params, entropy, key, n) for c_index, n in enumerate(sizes)]
         futures = {}
         for batch in _batches(items, _task_slots(client)):
             work = [(params, entropy, key, c_index, n) for _, c_index, params, entropy, key, n in batch]
-            fut = client.submit(_run_batch, sim.func, work, threads, pure=False)
-            futures[fut] = [(p_index, c_index) for p_index, c_index, *_ in batch]
-        for fut in as_completed(list(futures)):
-            for (p_index, c_index), part in zip(futures[fut], fut.result()):
-                pending[p_index][c_index] = part
-                if all(done is not None for done in pending[p_index]):
-                    estimates, seconds = _combine(pending.pop(p_index), _chunks(sim, n_sims))
-                    finished(todo[p_index], estimates, seconds)
-                    bar.update(1)
+            fut = client.submit(_run_batch, sim.func, work, host_slots, pure=False)
+            futures[fut] = [(index, c_index) for index, c_index, *_ in batch]
+        try:
+            for fut in as_completed(list(futures)):
+                for (index, c_index), part in zip(futures[fut], fut.result()):
+                    pending[index][c_index] = part
+                    if all(done is not None for done in pending[index]):
+                        estimates, seconds = _combine(pending.pop(index), sizes)
+                        finished(index, estimates, seconds)
+                        bar.update(1)
+        finally:
+            if not own:  # on a shared client, do not leave our tasks running after an error
+                client.cancel(list(futures))
     finally:
         if own:
             client.close()
             cluster.close()
+
+
+def _local_cores() -> int:
+    """Cores this process may use (all local cores for an own Dask cluster)."""
+    if hasattr(os, "sched_getaffinity"):
+        return max(1, len(os.sched_getaffinity(0)))
+    return max(1, os.cpu_count() or 1)

@@ -112,17 +112,15 @@ def _cmd_sweep(args, out) -> int:
         title = spec.pop("title")
         estimates = spec.pop("plot")
         if args.backend == "dask" and (args.scheduler or args.workers):
-            from distributed import Client, LocalCluster
+            from distributed import Client
 
             if args.scheduler:
                 client = Client(args.scheduler)
             else:
-                import os
+                from simengine._sweep import _local_cluster
 
-                per = max(1, (os.cpu_count() or 1) // args.workers)
-                cluster = LocalCluster(n_workers=args.workers, threads_per_worker=1, dashboard_address=None,
-                                       env={"NUMBA_NUM_THREADS": str(per)})
-                client = Client(cluster)
+                # numba threads per task are sized on each worker (its cores over its task slots)
+                client = Client(_local_cluster(args.workers))
         start = time.perf_counter()
         table = sweep(**spec, backend=args.backend, client=client, checkpoint=args.output,
                       progress=not args.no_progress)
@@ -187,7 +185,8 @@ def build_parser() -> argparse.ArgumentParser:
                     help="write results here; also the checkpoint, so a rerun resumes an interrupted sweep")
     sw.add_argument("--backend", choices=("local", "dask"), default="local", help="where to run (default local)")
     sw.add_argument("--scheduler", metavar="ADDRESS", help="Dask scheduler address (with --backend dask)")
-    sw.add_argument("--workers", type=int, metavar="N", help="start a local Dask cluster of N worker processes")
+    sw.add_argument("--workers", type=int, metavar="N",
+                    help="start a local Dask cluster of N worker processes (default with --backend dask: one per core)")
     sw.add_argument("--plot", metavar="PNG", help="draw estimates against the first grid parameter")
     sw.add_argument("--list", action="store_true", help="list the registered simulations and their parameters")
     sw.add_argument("--no-progress", action="store_true", help="hide progress bars")

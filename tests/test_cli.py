@@ -123,3 +123,40 @@ def test_benchmark_suite_is_collected_from_its_folder():
     assert out.returncode == 0, out.stdout + out.stderr
     families = {line.split("::")[0] for line in out.stdout.splitlines() if "::" in line}
     assert len(families) >= 6, families
+
+
+def test_sweep_output_path_errors_exit_2_before_any_work(tmp_path, capsys):
+    spec = tmp_path / "spec.toml"
+    spec.write_text('simulation = "coverage"\nn_sims = 100\nseed = 1\n[grid]\nn = [10]\n[fixed]\np = 0.5\n')
+    # `-o /tmp` used to scan the folder as Parquet; a missing folder failed only after the first point
+    assert cli.main(["sweep", str(spec), "-o", str(tmp_path), "--no-progress"]) == 2
+    assert "is a directory; give a file path" in capsys.readouterr().err
+    assert cli.main(["sweep", str(spec), "-o", str(tmp_path / "no" / "r.parquet"), "--no-progress"]) == 2
+    assert "does not exist; create it or choose another path" in capsys.readouterr().err
+    bad = tmp_path / "r.parquet"
+    bad.write_bytes(b"PAR1 truncated")
+    assert cli.main(["sweep", str(spec), "-o", str(bad), "--no-progress"]) == 2
+    err = capsys.readouterr().err
+    assert "is not a readable Parquet file" in err and "delete it" in err and "Traceback" not in err
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["r.parquet", "spec.toml"]
+
+
+def test_sweep_dask_without_workers_uses_every_local_core(tmp_path, monkeypatch):
+    import os
+
+    from simengine import _sweep
+
+    asked = []
+
+    def fake_cluster(n_workers):
+        asked.append(n_workers)
+        raise RuntimeError("no cluster in this test")
+
+    monkeypatch.setattr(_sweep, "_local_cluster", fake_cluster)
+    spec = tmp_path / "spec.toml"
+    spec.write_text('simulation = "bayes_ab"\nn_sims = 100\nseed = 1\n[grid]\nsuccesses_a = [3]\n'
+                    '[fixed]\ntrials_a = 10\nsuccesses_b = 4\ntrials_b = 10\n')
+    with pytest.raises(RuntimeError, match="no cluster in this test"):
+        cli.main(["sweep", str(spec), "--backend", "dask", "--no-progress"])
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    assert asked == [cores]
