@@ -32,6 +32,14 @@ class SpecError(ValueError):
     """A sweep specification (grid, fixed parameters, TOML file) is invalid."""
 
 
+class SpecTypeError(SpecError, TypeError):
+    """A sweep specification has a value of the wrong type (both a SpecError and a TypeError)."""
+
+
+def _type_name(value) -> str:
+    return "None" if value is None else type(value).__name__
+
+
 @dataclass(frozen=True, slots=True)
 class Simulation:
     """A simulation the sweep engine can run.
@@ -104,8 +112,8 @@ def register_simulation(
     if not isinstance(name, str) or not name:
         raise TypeError(f"`name` must be a non-empty string; got {name!r}")
     if parameters is not None:
-        if isinstance(parameters, (str, bytes, Mapping)) or not hasattr(parameters, "__iter__"):
-            raise TypeError(f"`parameters` must be a list of parameter names or None; got {type(parameters).__name__}")
+        if isinstance(parameters, (str, bytes, Mapping)) or not hasattr(parameters, "__iter__") or getattr(parameters, "ndim", 1) == 0:
+            raise TypeError(f"`parameters` must be a list of parameter names or None; got {_type_name(parameters)}")
         parameters = tuple(parameters)
         bad = [p for p in parameters if not isinstance(p, str) or p in _RESERVED or p == "rng"]
         if bad:
@@ -114,11 +122,11 @@ def register_simulation(
         chunk_size = check_positive_int(chunk_size, "chunk_size", maximum=MAX_COUNT)
     overwrite = check_bool(overwrite, "overwrite")
     if validate is not None and not callable(validate):
-        raise TypeError(f"`validate` must be callable or None; got {type(validate).__name__}")
+        raise TypeError(f"`validate` must be callable or None; got {_type_name(validate)}")
 
     def _register(f):
         if not callable(f):
-            raise TypeError(f"`func` must be callable; got {type(f).__name__}")
+            raise TypeError(f"`func` must be callable; got {_type_name(f)}")
         if name in _REGISTRY and not overwrite:
             raise ValueError(f"a simulation named {name!r} is already registered; pass overwrite=True to replace it")
         _REGISTRY[name] = Simulation(name, f, parameters, chunk_size, description, validate)
@@ -159,7 +167,7 @@ def _resolve_simulation(simulation) -> Simulation:
             "`simulation` is a function that is not registered; register it with "
             "simengine.register_simulation(name, func) and pass the name or the function"
         )
-    raise TypeError(f"`simulation` must be a registered name or function; got {type(simulation).__name__}")
+    raise TypeError(f"`simulation` must be a registered name or function; got {_type_name(simulation)}")
 
 
 def _check_value(key, value, where):
@@ -176,7 +184,7 @@ def _check_value(key, value, where):
         return _check_value(key, value.item(), where)
     if isinstance(value, (list, tuple, np.ndarray)):
         return [_check_value(key, v, where) for v in value]
-    raise SpecError(f"`{where}.{key}` values must be numbers, strings, booleans or lists of them; got {type(value).__name__}")
+    raise SpecError(f"`{where}.{key}` values must be numbers, strings, booleans or lists of them; got {_type_name(value)}")
 
 
 def _canonical(value) -> str:
@@ -208,7 +216,7 @@ def _plain(value):
         return [_plain(v) for v in value]
     if isinstance(value, (bool, int, float, str)) or value is None:
         return value
-    raise SpecError(f"cannot read a grid value of type {type(value).__name__} from the checkpoint")
+    raise SpecError(f"cannot read a grid value of type {_type_name(value)} from the checkpoint")
 
 
 def _point_identity(names, canon_values) -> str:
@@ -218,12 +226,12 @@ def _point_identity(names, canon_values) -> str:
 
 def _check_params(sim: Simulation, grid, fixed):
     if not isinstance(grid, Mapping):
-        raise SpecError(f"`grid` must be a dict of parameter -> list of values; got {type(grid).__name__}")
+        raise SpecTypeError(f"`grid` must be a dict of parameter -> list of values; got {_type_name(grid)}")
     if not grid:
         raise SpecError("`grid` must name at least one parameter with at least one value; got an empty grid")
     fixed = {} if fixed is None else fixed
     if not isinstance(fixed, Mapping):
-        raise SpecError(f"`fixed` must be a dict of parameter -> value; got {type(fixed).__name__}")
+        raise SpecTypeError(f"`fixed` must be a dict of parameter -> value; got {_type_name(fixed)}")
     raw = {}
     for key, values in grid.items():
         if not isinstance(key, str):
@@ -250,10 +258,11 @@ def _check_params(sim: Simulation, grid, fixed):
     if reserved:
         raise SpecError(f"{reserved} cannot be sweep parameters (`n_sims` and `rng` are set by the sweep itself)")
     if sim.parameters is not None:
-        unknown = [n for n in names if n not in sim.parameters]
-        if unknown:
-            allowed = ", ".join(sim.parameters)
-            raise SpecError(f"unknown parameter(s) {unknown} for simulation {sim.name!r}; allowed: {allowed}")
+        allowed = ", ".join(sim.parameters)
+        for where, given in (("grid", clean_grid), ("fixed", clean_fixed)):
+            unknown = [n for n in given if n not in sim.parameters]
+            if unknown:
+                raise SpecError(f"`{where}` names unknown parameter(s) {unknown} for simulation {sim.name!r}; allowed: {allowed}")
     return clean_grid, clean_fixed
 
 
@@ -356,11 +365,11 @@ def _run_chunk(func, params, entropy, spawn_key, chunk_index, n, threads=None):
     out = func(rng=rng, n_sims=n, **params)
     elapsed = time.perf_counter() - start
     if not isinstance(out, Mapping):
-        raise TypeError(f"a sweep simulation must return a dict of estimates; got {type(out).__name__}")
+        raise TypeError(f"a sweep simulation must return a dict of estimates; got {_type_name(out)}")
     clean = {}
     for key, value in out.items():
         if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Real):
-            raise TypeError(f"estimate {key!r} must be a real number; got {type(value).__name__}")
+            raise TypeError(f"estimate {key!r} must be a real number; got {_type_name(value)}")
         clean[str(key)] = float(value)
     return clean, elapsed
 
@@ -436,7 +445,7 @@ class _Checkpoint:
 
     def __init__(self, path):
         if isinstance(path, bytes) or not isinstance(path, (str, os.PathLike)):
-            raise TypeError(f"`checkpoint` must be a file path (str or os.PathLike); got {type(path).__name__}")
+            raise TypeError(f"`checkpoint` must be a file path (str or os.PathLike); got {_type_name(path)}")
         path = os.fspath(path)
         if isinstance(path, bytes) or not path:
             raise ValueError(f"`checkpoint` must be a non-empty file path; got {path!r}")
@@ -891,7 +900,7 @@ def _run_dask(sim, names, combos, todo, fixed, ss, n_sims, finished, bar, client
         cluster = _local_cluster(_local_cores())
         client = Client(cluster)
     elif not isinstance(client, Client):
-        raise TypeError(f"`client` must be a distributed.Client; got {type(client).__name__}")
+        raise TypeError(f"`client` must be a distributed.Client; got {_type_name(client)}")
     try:
         host_slots = _host_slots(client)
         sizes = _chunks(sim, n_sims)
