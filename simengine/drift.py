@@ -13,13 +13,16 @@ import numpy as np
 from simengine import _rng
 from simengine._results import ResultMixin, proportion_se
 from simengine._validate import (
+    MAX_COUNT,
+    _describe,
     as_float_array,
     check_bool,
     check_choice,
     check_int,
-    check_positive_int,
+    check_memory,
     check_probability,
     check_real,
+    check_work,
 )
 from simengine.kernels import drift as _k
 
@@ -40,6 +43,46 @@ __all__ = [
 
 _NAN_POLICIES = ("raise", "omit")
 
+# Documented limits (README, "Limits and guarantees").  Counts are capped by MAX_COUNT; these are the
+# sizes specific to drift detection.
+PSI_MAX_BINS = 10**6  # far beyond any useful PSI; also bounds the count arrays (bins x features x chunks)
+ADWIN_MAX_BUCKETS = _k.ADWIN_MAX_BUCKETS  # 1000: river and the paper use 5; more only slows the cut test
+# ADWIN keeps sums and squared deviations of up to ~max_buckets x 2**48 values: values beyond 1e100 in
+# magnitude could overflow them to inf (and the detector would then never fire), so they are refused.
+ADWIN_MAX_ABS = 1e100
+# Allocations below this cannot fail in practice; above it `check_memory` (a few us) is worth its cost.
+_MEMORY_CHECK_FLOOR = 2**26
+# Every NumPy dimension count: arrays are converted first and their dimensions checked with our message.
+_ANY_NDIM = range(65)
+
+
+def _check_size(value, name, minimum, maximum, why=""):
+    """An integer >= minimum (check_int's message), and <= maximum with a message that gives the range."""
+    value = check_int(value, name, minimum=minimum)
+    if value > maximum:
+        raise ValueError(f"`{name}` must be an integer in [{minimum}, {maximum}]{why}; got {value}")
+    return value
+
+
+def _check_memory(nbytes, names, what):
+    if nbytes >= _MEMORY_CHECK_FLOOR:
+        check_memory(nbytes, names, what=what)
+
+
+def _float_array(value, name, **kwargs):
+    """`as_float_array`, with ragged or mixed sequences refused without NumPy's message."""
+    if not isinstance(value, np.ndarray) and isinstance(value, (list, tuple)):
+        try:
+            value = np.asarray(value)
+        except (ValueError, TypeError):
+            raise TypeError(f"`{name}` must be array-like of real numbers; got a ragged or mixed sequence") from None
+    return as_float_array(value, name, **kwargs)
+
+
+class _StringValueError(TypeError, ValueError):
+    """A string where a number belongs: a TypeError, still caught by code written for the ValueError raised
+    before (as NumPy's AxisError is both a ValueError and an IndexError)."""
+
 # ----------------------------------------------------------------------------------------------------------
 # PSI
 # ----------------------------------------------------------------------------------------------------------
@@ -51,7 +94,7 @@ def _as_data(value, name, nan_policy, check_values=True):
     With ``check_values=False`` only type, dimensions and emptiness are checked here; the caller checks the
     values later (`_check_values` or `_check_scan`), before any result is computed.
     """
-    arr = as_float_array(value, name, ndim=(1, 2), finite=False)
+    arr = _float_array(value, name, ndim=(1, 2), finite=False)
     if check_values:
         _check_values(arr, name, nan_policy)
     return arr
@@ -75,24 +118,29 @@ def _check_scan(name, nan_policy, lo, hi, n_nan):
 
 
 def _check_bins(bins, name="bins"):
-    """An int >= 1 (number of bins) or a 1-D array of >= 2 sorted finite edges."""
+    """An int in [1, PSI_MAX_BINS] (number of bins) or a 1-D array of >= 2 sorted finite edges."""
     if isinstance(bins, (bool, np.bool_)):
         raise TypeError(f"`{name}` must be an int >= 1 or a 1-D array of bin edges; got a bool")
     if isinstance(bins, numbers.Integral):
-        return check_positive_int(bins, name), None
-    if isinstance(bins, (str, bytes)) or np.ndim(bins) != 1:
-        raise TypeError(f"`{name}` must be an int >= 1 or a 1-D array of bin edges; got {bins!r}")
-    edges = as_float_array(bins, name, ndim=1)
+        return _check_size(bins, name, 1, PSI_MAX_BINS), None
+    if isinstance(bins, (str, bytes)) or not isinstance(bins, (np.ndarray, list, tuple)) and not hasattr(bins, "__array__"):
+        raise TypeError(f"`{name}` must be an int >= 1 or a 1-D array of bin edges; got {_describe(bins)}")
+    edges = _float_array(bins, name, ndim=_ANY_NDIM)
+    if edges.ndim != 1:
+        raise TypeError(f"`{name}` must be an int >= 1 or a 1-D array of bin edges; got a {edges.ndim}-D array")
     if edges.size < 2:
         raise ValueError(f"`{name}` as edges needs at least 2 values; got {edges.size}")
+    if edges.size > PSI_MAX_BINS + 1:
+        raise ValueError(f"`{name}` as edges must have at most {PSI_MAX_BINS + 1} values; got {edges.size}")
     if np.any(np.diff(edges) < 0):
         raise ValueError(f"`{name}` as edges must be sorted in increasing order")
     return edges.size - 1, edges
 
 
 def _is_uniform(edges):
-    d = np.diff(edges)
-    return bool(d.size and d[0] > 0 and np.allclose(d, d[0], rtol=1e-12, atol=0.0))
+    with np.errstate(over="ignore", invalid="ignore"):  # a span beyond float64 is not uniform (d has inf)
+        d = np.diff(edges)
+        return bool(d.size and 0 < d[0] < np.inf and np.allclose(d, d[0], rtol=1e-12, atol=0.0))
 
 
 def _quantile_edges(reference, bins):
@@ -108,6 +156,11 @@ def _quantile_edges(reference, bins):
     else:
         edges = np.quantile(reference, q, axis=0)
     edges = np.ascontiguousarray(np.asarray(edges, dtype=np.float64).T)
+    bad = ~np.isfinite(edges)
+    if bad.any() and (bad & ~np.isnan(reference).all(axis=0)[:, None]).any():
+        # np.quantile interpolates as a + (b - a) t, and b - a overflows for values near +-1.8e308:
+        # halving is exact, so the quantiles of reference / 2, doubled, are the exact quantiles
+        return _quantile_edges(reference * 0.5, bins) * 2.0
     # all-NaN columns: put every (absent) value in one bin; their PSI is nan anyway
     edges[np.isnan(edges)] = 0.0
     return edges
@@ -174,8 +227,8 @@ def psi(reference, current, *, bins=10, binning="equal-width", eps=1e-7, axis=0,
         if list(reference.columns) != list(current.columns):
             raise ValueError("`reference` and `current` must have the same columns in the same order")
         columns = reference.columns
-        reference = reference.to_numpy(dtype=np.float64)
-        current = current.to_numpy(dtype=np.float64)
+        reference = _frame_values(reference, "reference")
+        current = _frame_values(current, "current")
     # equal-width binning reads min, max and NaN count in one pass that also checks the values
     fused = edges is None and binning == "equal-width"
     ref = _as_data(reference, "reference", nan_policy, check_values=not fused)
@@ -187,6 +240,7 @@ def psi(reference, current, *, bins=10, binning="equal-width", eps=1e-7, axis=0,
             _check_values(ref, "reference", nan_policy)
             _check_values(cur, "current", nan_policy)
         raise
+    _check_psi_memory(ref, cur, k, binning == "quantile" and edges is None)
     if fused:
         lo_r, hi_r, nan_r = _k._colwise_scan(ref)
         lo_c, hi_c, nan_c = _k._colwise_scan(cur)
@@ -208,6 +262,22 @@ def psi(reference, current, *, bins=10, binning="equal-width", eps=1e-7, axis=0,
 
         return pd.Series(out, index=columns, name="psi")
     return out
+
+
+def _frame_values(frame, name):
+    try:
+        return frame.to_numpy(dtype=np.float64)
+    except (TypeError, ValueError):
+        raise TypeError(f"`{name}` must contain real numbers; a column could not be read as float64") from None
+
+
+def _check_psi_memory(ref, cur, k, quantile):
+    """The count arrays of the PSI passes: per-chunk counts (chunks x features x bins) and the edges."""
+    n = max(ref.shape[0], cur.shape[0])
+    p = ref.shape[1]
+    chunks = -(-n // _k.PSI_CHUNK)
+    nbytes = 8 * p * (k + 1) * (chunks + 4 + 2 * quantile)
+    _check_memory(nbytes, "`bins` x features", "the bin counts")
 
 
 def _psi_shapes(ref, cur, axis):
@@ -279,7 +349,7 @@ class PSIMonitorResult(ResultMixin):
 
 def _monitor_setup(reference, threshold, consecutive, bins, binning, eps):
     threshold = check_real(threshold, "threshold", low=0.0, low_inclusive=False)
-    consecutive = check_positive_int(consecutive, "consecutive")
+    consecutive = _check_size(consecutive, "consecutive", 1, MAX_COUNT)
     binning = check_choice(binning, "binning", ("equal-width", "quantile"))
     eps = check_real(eps, "eps", low=0.0, low_inclusive=False)
     k, edges = _check_bins(bins)
@@ -290,25 +360,37 @@ def _monitor_setup(reference, threshold, consecutive, bins, binning, eps):
         if binning == "quantile":
             edges = _quantile_edges(ref[:, None], k)[0]
         else:
-            lo, hi = float(ref.min()), float(ref.max())
-            edges = lo + np.arange(k + 1) * ((hi - lo) / k)
-            edges[-1] = hi
+            edges = _equal_width_edges1(float(ref.min()), float(ref.max()), k)
     edges = np.ascontiguousarray(edges, dtype=np.float64)
     counts, n_valid = _k._colwise_counts(ref[:, None], edges[None, :], _is_uniform(edges), False)
     ref_props = counts[0] / n_valid[0] + eps
     return threshold, consecutive, edges, ref_props, eps
 
 
+def _equal_width_edges1(lo, hi, k):
+    """`k` equal-width edges over [lo, hi], the last exactly hi; the same numbers as the kernel's
+    `_equal_width_edges`, including its fallback when hi - lo overflows float64."""
+    with np.errstate(over="ignore"):
+        step = (hi - lo) / k
+    b = np.arange(k + 1)
+    if step < np.inf:
+        edges = lo + b * step
+    else:
+        edges = lo * ((k - b) / k) + hi * (b / k)
+    edges[-1] = hi
+    return edges
+
+
 def _windows_flat(windows):
     """(values, offsets) from a 2-D array (window x rows) or an iterable of 1-D arrays."""
     if isinstance(windows, np.ndarray) and windows.ndim == 2:
-        w = as_float_array(windows, "windows", ndim=2, finite=False)
+        w = _float_array(windows, "windows", ndim=2, finite=False)
         offsets = np.arange(w.shape[0] + 1, dtype=np.int64) * w.shape[1]
         flat = w.reshape(-1)
     else:
         if isinstance(windows, (str, bytes)) or not hasattr(windows, "__iter__"):
             raise TypeError("`windows` must be a 2-D array (window x rows) or an iterable of 1-D arrays")
-        parts = [as_float_array(x, f"windows[{i}]", ndim=1, finite=False) for i, x in enumerate(windows)]
+        parts = [_float_array(x, f"windows[{i}]", ndim=1, finite=False) for i, x in enumerate(windows)]
         if not parts:
             raise ValueError("`windows` must contain at least one window")
         offsets = np.zeros(len(parts) + 1, dtype=np.int64)
@@ -402,9 +484,17 @@ class PSIMonitor:
         self.alert = False
 
     def update(self, window):
-        """Add one window (1-D array); returns self."""
-        flat, offsets = _windows_flat([window])
-        value = float(_k._psi_windows(self._ref_props, self.edges, self._uniform, flat, offsets, self.eps)[0])
+        """Add one window (1-D array of finite values); returns self."""
+        w = _float_array(window, "window", ndim=_ANY_NDIM, finite=False)
+        if w.ndim != 1:
+            raise ValueError(
+                "`window` must be 1-D (one window, as each of `windows` in psi_monitor: `windows[0]` must be "
+                f"1-D); got {w.ndim}-D with shape {w.shape}"
+            )
+        if not np.isfinite(w).all():
+            raise ValueError("`window` must be finite; it contains NaN or inf")
+        offsets = np.array([0, w.size], dtype=np.int64)
+        value = float(_k._psi_windows(self._ref_props, self.edges, self._uniform, w, offsets, self.eps)[0])
         self._history.append(value)
         self.psi = value
         self.drift_detected = value > self.threshold
@@ -425,7 +515,10 @@ class PSIMonitor:
 def _as_binary(errors, name="errors"):
     if isinstance(errors, (str, bytes)):
         raise TypeError(f"`{name}` must be array-like of 0/1 values; got a string")
-    arr = np.asarray(errors)
+    try:
+        arr = np.asarray(errors)
+    except (ValueError, TypeError):
+        raise TypeError(f"`{name}` must be array-like of 0/1 values; got a ragged or mixed sequence") from None
     if arr.dtype == object or arr.dtype.kind not in "biuf":
         raise TypeError(f"`{name}` must contain 0/1 values; got dtype {arr.dtype}")
     if arr.ndim not in (1, 2):
@@ -456,7 +549,7 @@ def _check_ddm_params(warning_level, drift_level, min_samples, reset):
     drift_level = check_real(drift_level, "drift_level", low=0.0, low_inclusive=False)
     if drift_level < warning_level:
         raise ValueError(f"`drift_level` must be >= `warning_level`; got {drift_level:g} < {warning_level:g}")
-    min_samples = check_int(min_samples, "min_samples", minimum=0)
+    min_samples = _check_size(min_samples, "min_samples", 0, MAX_COUNT)
     reset = check_bool(reset, "reset")
     return warning_level, drift_level, min_samples, reset
 
@@ -519,6 +612,7 @@ def ddm(errors, *, warning_level=2.0, drift_level=3.0, min_samples=30, reset=Tru
     wl, dl, ms, reset = _check_ddm_params(warning_level, drift_level, min_samples, reset)
     one_d = x.ndim == 1
     x2 = x[None, :] if one_d else x
+    _check_memory(2 * x2.size, "`errors`", "the status array")
     status = np.empty(x2.shape, dtype=np.int8)  # NumPy's allocation: huge pages for big outputs
     fw, fd, n_drifts = _k._ddm_scan(x2, status, wl, dl, ms, reset)
     flat, offsets = _k._collect_indices(status, 2, n_drifts, fd)
@@ -553,11 +647,16 @@ class DDM:
         self.status = 0
 
     def update(self, x):
-        """Add one error indicator (0 or 1, or bool); returns self."""
-        if isinstance(x, (bool, np.bool_)):
-            x = int(x)
-        if not isinstance(x, numbers.Real) or x not in (0, 1):
-            raise ValueError(f"`x` must be 0 or 1; got {x!r}")
+        """Add one error indicator (0 or 1, or bool); returns self.
+
+        Raises TypeError for anything that is not a real number or bool (a string raises an error that is
+        both a TypeError and a ValueError), ValueError for any other value (NaN included).
+        """
+        t = type(x)
+        if t is not int and t is not float and t is not bool:
+            x = _ddm_x(x)
+        if x != 0 and x != 1:
+            raise ValueError(f"`x` must be 0 or 1; got {_describe(x)}")
         self.status = int(_k._ddm_step(self._state, float(x), self.warning_level, self.drift_level, self.min_samples, self.reset))
         return self
 
@@ -579,6 +678,17 @@ class DDM:
         return float(self._state[1])
 
 
+def _ddm_x(x):
+    """`x` of DDM.update when it is not a plain int, float or bool: NumPy scalars pass, other types fail."""
+    if isinstance(x, (bool, np.bool_)):
+        return int(x)
+    if isinstance(x, (str, bytes)):
+        raise _StringValueError(f"`x` must be 0 or 1 (an int, float or bool); got a string {_describe(x)}")
+    if not isinstance(x, numbers.Real):
+        raise TypeError(f"`x` must be 0 or 1 (an int, float or bool); got {_describe(x)}")
+    return x
+
+
 # ----------------------------------------------------------------------------------------------------------
 # ADWIN
 # ----------------------------------------------------------------------------------------------------------
@@ -586,10 +696,12 @@ class DDM:
 
 def _check_adwin_params(delta, max_buckets, min_window_length, grace_period, clock):
     delta = check_probability(delta, "delta")
-    max_buckets = check_int(max_buckets, "max_buckets", minimum=2)
-    min_window_length = check_positive_int(min_window_length, "min_window_length")
-    grace_period = check_int(grace_period, "grace_period", minimum=0)
-    clock = check_positive_int(clock, "clock")
+    max_buckets = _check_size(
+        max_buckets, "max_buckets", 2, ADWIN_MAX_BUCKETS, " (more buckets only slow the cut test; river uses 5)"
+    )
+    min_window_length = _check_size(min_window_length, "min_window_length", 1, MAX_COUNT)
+    grace_period = _check_size(grace_period, "grace_period", 0, MAX_COUNT)
+    clock = _check_size(clock, "clock", 1, MAX_COUNT)
     return delta, max_buckets, min_window_length, grace_period, clock
 
 
@@ -655,10 +767,20 @@ def adwin(values, *, delta=0.002, max_buckets=5, min_window_length=5, grace_peri
     >>> 1000 <= res.first_drift < 1100
     True
     """
-    x = as_float_array(values, "values", ndim=(1, 2))
+    x = _float_array(values, "values", ndim=(1, 2), finite=False)
+    # min and max in two SIMD passes (NaN propagates into both) check finiteness and magnitude at once
+    lo, hi = x.min(), x.max()
+    if not (-ADWIN_MAX_ABS <= lo and hi <= ADWIN_MAX_ABS):
+        if np.isnan(lo) or np.isnan(hi) or np.isinf(lo) or np.isinf(hi):
+            raise ValueError(f"`values` must be finite; it contains {'NaN' if np.isnan(lo) else 'inf'}")
+        raise ValueError(
+            f"`values` must be in [-{ADWIN_MAX_ABS:g}, {ADWIN_MAX_ABS:g}] (beyond it the window's sums of squares "
+            f"can overflow float64); got values up to {max(-lo, hi):g} in magnitude"
+        )
     params = _check_adwin_params(delta, max_buckets, min_window_length, grace_period, clock)
     one_d = x.ndim == 1
     x2 = x[None, :] if one_d else x
+    _check_memory(x2.size, "`values`", "the detection flags")
     det, first, width, est = _k._adwin_scan(x2, *params)
     rows, cols = np.nonzero(det)
     idx = np.split(cols.astype(np.int64), np.searchsorted(rows, np.arange(1, x2.shape[0])))
@@ -666,6 +788,16 @@ def adwin(values, *, delta=0.002, max_buckets=5, min_window_length=5, grace_peri
     if one_d:
         return ADWINResult(det[0], int(first[0]), idx[0], int(n_drifts[0]), int(width[0]), float(est[0]))
     return ADWINResult(det, first, idx, n_drifts, width, est)
+
+
+def _adwin_x(x):
+    """`x` of ADWIN.update as a float when it is not one: NumPy scalars and bools pass, other types fail."""
+    if isinstance(x, (str, bytes)) or not isinstance(x, (numbers.Real, np.bool_)):
+        raise TypeError(f"`x` must be a real number (one value per update); got {_describe(x)}")
+    try:
+        return float(x)
+    except OverflowError:  # an int or Fraction beyond float64
+        raise ValueError(f"`x` must be a finite real number in [-1e100, 1e100]; got {_describe(x)}") from None
 
 
 class ADWIN:
@@ -690,11 +822,15 @@ class ADWIN:
         self.drift_detected = False
 
     def update(self, x):
-        """Add one value; returns self."""
-        if isinstance(x, (bool, np.bool_)):
-            x = int(x)
-        if not isinstance(x, numbers.Real) or not np.isfinite(x):
-            raise ValueError(f"`x` must be a finite real number; got {x!r}")
+        """Add one value (a finite real number with |x| <= 1e100, or a bool); returns self.
+
+        Raises TypeError for anything that is not a real number or bool, ValueError for NaN, inf and
+        values beyond 1e100 in magnitude (their squares, summed over the window, could overflow).
+        """
+        if type(x) is not float:
+            x = _adwin_x(x)
+        if not (-ADWIN_MAX_ABS <= x <= ADWIN_MAX_ABS):
+            raise ValueError(f"`x` must be a finite real number in [-1e100, 1e100]; got {_describe(x)}")
         self.drift_detected = bool(
             _k._adwin_step(
                 self._state, float(x), self.delta, self.max_buckets, self.min_window_length, self.grace_period, self.clock
@@ -851,8 +987,11 @@ def simulate_drift_detection(
     """
     detector = check_choice(detector, "detector", ("ddm", "adwin"))
     drift = check_choice(drift, "drift", ("sudden", "gradual"))
-    n_streams = check_positive_int(n_streams, "n_streams")
-    n_steps = check_int(n_steps, "n_steps", minimum=2)
+    n_streams = _check_size(n_streams, "n_streams", 1, MAX_COUNT)
+    n_steps = _check_size(n_steps, "n_steps", 2, MAX_COUNT)
+    check_work(n_streams * n_steps, "`n_streams` x `n_steps`", unit="detector updates")
+    # per stream: two int64 results, the summary's temporaries, and a share of the block Generators
+    _check_memory(96 * n_streams, "`n_streams`", "the per-stream results")
     drift_start = check_int(drift_start, "drift_start", minimum=1, maximum=n_steps - 1)
     if drift == "sudden":
         if drift_end is not None:
@@ -868,7 +1007,7 @@ def simulate_drift_detection(
     if not isinstance(params, dict):
         raise TypeError(f"`detector_params` must be a dict or None; got {type(params).__name__}")
     keys = _DDM_KEYS if detector == "ddm" else _ADWIN_KEYS
-    unknown = sorted(set(params) - set(keys))
+    unknown = sorted(set(params) - set(keys), key=repr)
     if unknown:
         raise ValueError(f"`detector_params` has unknown keys for {detector!r}: {unknown}; allowed: {list(keys)}")
     if detector == "ddm":
