@@ -154,7 +154,8 @@ def _quantile_edges(reference, bins):
             warnings.simplefilter("ignore", RuntimeWarning)
             edges = np.nanquantile(reference, q, axis=0)
     else:
-        edges = np.quantile(reference, q, axis=0)
+        with np.errstate(over="ignore", invalid="ignore"):  # the overflow near +-1.8e308 is handled below
+            edges = np.quantile(reference, q, axis=0)
     edges = np.ascontiguousarray(np.asarray(edges, dtype=np.float64).T)
     bad = ~np.isfinite(edges)
     if bad.any() and (bad & ~np.isnan(reference).all(axis=0)[:, None]).any():
@@ -388,8 +389,14 @@ def _windows_flat(windows):
         offsets = np.arange(w.shape[0] + 1, dtype=np.int64) * w.shape[1]
         flat = w.reshape(-1)
     else:
-        if isinstance(windows, (str, bytes)) or not hasattr(windows, "__iter__"):
-            raise TypeError("`windows` must be a 2-D array (window x rows) or an iterable of 1-D arrays")
+        if (
+            isinstance(windows, (str, bytes))
+            or not hasattr(windows, "__iter__")
+            or (isinstance(windows, np.ndarray) and windows.ndim == 0)
+        ):
+            raise TypeError(
+                f"`windows` must be a 2-D array (window x rows) or an iterable of 1-D arrays; got {_describe(windows)}"
+            )
         parts = [_float_array(x, f"windows[{i}]", ndim=1, finite=False) for i, x in enumerate(windows)]
         if not parts:
             raise ValueError("`windows` must contain at least one window")
