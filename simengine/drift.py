@@ -493,10 +493,12 @@ class PSIMonitor:
     def update(self, window):
         """Add one window (1-D array of finite values); returns self."""
         w = _float_array(window, "window", ndim=_ANY_NDIM, finite=False)
-        if w.ndim != 1:
+        # the conversion makes 0-d input 1-D: read the dimensions of what was passed
+        ndim = window.ndim if isinstance(window, np.ndarray) else (0 if isinstance(window, numbers.Number) else w.ndim)
+        if ndim != 1:
             raise ValueError(
                 "`window` must be 1-D (one window, as each of `windows` in psi_monitor: `windows[0]` must be "
-                f"1-D); got {w.ndim}-D with shape {w.shape}"
+                f"1-D); got {ndim}-D with shape {np.shape(window) if ndim == 0 else w.shape}"
             )
         if not np.isfinite(w).all():
             raise ValueError("`window` must be finite; it contains NaN or inf")
