@@ -181,7 +181,8 @@ def psi(reference, current, *, bins=10, binning="equal-width", eps=1e-7, axis=0,
         (one PSI per feature, computed in one parallel pass).  Row counts may differ; feature counts must
         match.  A DataFrame gives a Series indexed by its columns.
     bins : int or 1-D array, default 10
-        Number of bins, or explicit sorted bin edges used for every feature.
+        Number of bins (at most ``PSI_MAX_BINS`` = 10**6), or explicit sorted bin edges used for every
+        feature.
     binning : {"equal-width", "quantile"}
         "equal-width": `bins` equal bins over the combined min..max of reference and current (per feature).
         "quantile": edges at the reference's quantiles (``np.quantile``, linear interpolation).  Ignored
@@ -206,6 +207,11 @@ def psi(reference, current, *, bins=10, binning="equal-width", eps=1e-7, axis=0,
     goes to the last bin starting at it (as ``np.histogram``), a value below the lowest edge to the first
     bin, so new values below a reference point mass still count as drift.  A constant feature (combined min == max under equal-width) puts
     every value in one bin: PSI 0.  Empty input raises ValueError; inf is always refused.
+
+    Values anywhere in the float64 range are binned correctly: where max - min (equal-width) or the
+    quantile interpolation overflows (data spanning more than ~1.8e308), the edges are computed without
+    overflow (weighted ends; quantiles of the halved data, doubled, which is exact) and values are placed
+    by search in the edges.  Bin-count arrays that would not fit in memory are refused with a ValueError.
 
     Examples
     --------
@@ -421,7 +427,7 @@ def psi_monitor(reference, windows, *, threshold=0.2, consecutive=3, bins=10, bi
     reference : 1-D array_like
     windows : 2-D array (window x rows) or iterable of 1-D arrays (lengths may differ)
     threshold : float, default 0.2
-    consecutive : int, default 3
+    consecutive : int in [1, 10**9], default 3
     bins : int or 1-D array of edges, default 10
     binning : {"quantile", "equal-width"}
     eps : float, default 1e-7
@@ -600,7 +606,7 @@ def ddm(errors, *, warning_level=2.0, drift_level=3.0, min_samples=30, reset=Tru
         1-D (one stream) or 2-D (streams x steps, one stream per row).
     warning_level, drift_level : float
         Multiples of s_min (drift_level >= warning_level).
-    min_samples : int
+    min_samples : int in [0, 10**9]
         Warm-up: no test (and no tracking of the minimum) until more than this many samples.
     reset : bool
 
@@ -755,17 +761,29 @@ def adwin(values, *, delta=0.002, max_buckets=5, min_window_length=5, grace_peri
     Parameters
     ----------
     values : array_like
-        1-D (one stream) or 2-D (streams x steps); finite real values (usually in [0, 1]).
+        1-D (one stream) or 2-D (streams x steps); finite real values (usually in [0, 1]) of magnitude
+        at most ``ADWIN_MAX_ABS`` = 1e100.  Larger values are refused (ValueError), not rescaled: the
+        window's sums of squares could overflow float64 and the detector would silently never fire, and
+        the cut bound is not scale-invariant.
     delta : float in (0, 1), default 0.002
-    max_buckets : int >= 2, default 5
-    min_window_length : int >= 1, default 5
-    grace_period : int >= 0, default 10
-    clock : int >= 1, default 1
+    max_buckets : int in [2, 1000], default 5
+        Buckets per level (river and the paper use 5).  The state is ~96 x max_buckets doubles per stream
+        and every cut test visits every bucket, so more buckets only make ADWIN slower;
+        ``ADWIN_MAX_BUCKETS`` = 1000 is the documented maximum.
+    min_window_length : int in [1, 10**9], default 5
+    grace_period : int in [0, 10**9], default 10
+    clock : int in [1, 10**9], default 1
         Test for cuts every `clock` updates (river's ADWIN uses 32).
 
     Returns
     -------
     ADWINResult
+
+    Notes
+    -----
+    The histogram has 48 levels (buckets of up to 2**47 values); should a window ever fill the top level
+    (about max_buckets x 2**48 values without a cut) its oldest bucket is dropped instead of growing the
+    state.
 
     Examples
     --------
@@ -968,7 +986,10 @@ def simulate_drift_detection(
     ----------
     detector : {"ddm", "adwin"}
     drift : {"sudden", "gradual"}
-    n_streams, n_steps : int
+    n_streams : int in [1, 10**9]
+    n_steps : int in [2, 10**9]
+        ``n_streams * n_steps`` (detector updates) may not exceed ``MAX_WORK`` = 10**12, and the
+        per-stream results (~96 bytes per stream) must fit in memory; otherwise ValueError before any work.
     drift_start : int in [1, n_steps)
     drift_end : int, only for "gradual" (drift_start < drift_end <= n_steps)
     error_before, error_after : float in [0, 1]
