@@ -123,7 +123,8 @@ def _check_bins(bins, name="bins"):
         raise TypeError(f"`{name}` must be an int >= 1 or a 1-D array of bin edges; got a bool")
     if isinstance(bins, numbers.Integral):
         return _check_size(bins, name, 1, PSI_MAX_BINS), None
-    if isinstance(bins, (str, bytes)) or not isinstance(bins, (np.ndarray, list, tuple)) and not hasattr(bins, "__array__"):
+    array_like = isinstance(bins, (np.ndarray, list, tuple)) or hasattr(bins, "__array__")
+    if isinstance(bins, (str, bytes)) or not array_like:
         raise TypeError(f"`{name}` must be an int >= 1 or a 1-D array of bin edges; got {_describe(bins)}")
     edges = _float_array(bins, name, ndim=_ANY_NDIM)
     if edges.ndim != 1:
@@ -500,7 +501,10 @@ class PSIMonitor:
         """Add one window (1-D array of finite values); returns self."""
         w = _float_array(window, "window", ndim=_ANY_NDIM, finite=False)
         # the conversion makes 0-d input 1-D: read the dimensions of what was passed
-        ndim = window.ndim if isinstance(window, np.ndarray) else (0 if isinstance(window, numbers.Number) else w.ndim)
+        if isinstance(window, np.ndarray):
+            ndim = window.ndim
+        else:
+            ndim = 0 if isinstance(window, numbers.Number) else w.ndim
         if ndim != 1:
             raise ValueError(
                 "`window` must be 1-D (one window, as each of `windows` in psi_monitor: `windows[0]` must be "
@@ -989,7 +993,8 @@ def simulate_drift_detection(
     n_streams : int in [1, 10**9]
     n_steps : int in [2, 10**9]
         ``n_streams * n_steps`` (detector updates) may not exceed ``MAX_WORK`` = 10**12, and the
-        per-stream results (~96 bytes per stream) must fit in memory; otherwise ValueError before any work.
+        per-stream results and RNG blocks (~128 bytes per stream) must fit in memory; otherwise ValueError
+        before any work.
     drift_start : int in [1, n_steps)
     drift_end : int, only for "gradual" (drift_start < drift_end <= n_steps)
     error_before, error_after : float in [0, 1]
@@ -1020,8 +1025,9 @@ def simulate_drift_detection(
     n_streams = _check_size(n_streams, "n_streams", 1, MAX_COUNT)
     n_steps = _check_size(n_steps, "n_steps", 2, MAX_COUNT)
     check_work(n_streams * n_steps, "`n_streams` x `n_steps`", unit="detector updates")
-    # per stream: two int64 results, the summary's temporaries, and a share of the block Generators
-    _check_memory(96 * n_streams, "`n_streams`", "the per-stream results")
+    # per stream: two int64 results and the summary's temporaries (~64 bytes), and 1/64 of a block
+    # Generator (~3.4 KB each with its bit generator and seed sequence)
+    _check_memory(128 * n_streams, "`n_streams`", "the per-stream results and block generators")
     drift_start = check_int(drift_start, "drift_start", minimum=1, maximum=n_steps - 1)
     if drift == "sudden":
         if drift_end is not None:
