@@ -30,6 +30,11 @@ def _psi(**kw):
     return simengine.psi(kw.pop("reference", _REF), kw.pop("current", _CUR), **kw)
 
 
+def _psi2d(**kw):
+    ref = kw.pop("reference", _REF[:36].reshape(6, 6))
+    return simengine.psi(ref, kw.pop("current", _CUR[:36].reshape(6, 6)), **kw)
+
+
 def _psi_monitor(**kw):
     return simengine.psi_monitor(kw.pop("reference", _REF), kw.pop("windows", _WINDOWS), **kw)
 
@@ -101,6 +106,7 @@ def _compiled():
 
 # (id, callable taking the parameter by keyword, parameter name)
 CASES = [(f"psi-{p}", _psi, p) for p in ("reference", "current", "bins", "binning", "eps", "axis", "nan_policy")]
+CASES += [(f"psi2d-{p}", _psi2d, p) for p in ("axis", "bins", "nan_policy")]
 CASES += [
     (f"psi_monitor-{p}", _psi_monitor, p)
     for p in ("reference", "windows", "threshold", "consecutive", "bins", "binning", "eps")
