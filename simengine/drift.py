@@ -83,6 +83,7 @@ class _StringValueError(TypeError, ValueError):
     """A string where a number belongs: a TypeError, still caught by code written for the ValueError raised
     before (as NumPy's AxisError is both a ValueError and an IndexError)."""
 
+
 # ----------------------------------------------------------------------------------------------------------
 # PSI
 # ----------------------------------------------------------------------------------------------------------
@@ -144,7 +145,7 @@ def _is_uniform(edges):
         return bool(d.size and 0 < d[0] < np.inf and np.allclose(d, d[0], rtol=1e-12, atol=0.0))
 
 
-def _quantile_edges(reference, bins):
+def _quantile_edges(reference, bins, halved=False):
     """Reference quantiles (np.quantile, linear interpolation) per column, NaN ignored: (cols x bins+1)."""
     q = np.linspace(0.0, 1.0, bins + 1)
     if np.isnan(reference).any():
@@ -159,10 +160,10 @@ def _quantile_edges(reference, bins):
             edges = np.quantile(reference, q, axis=0)
     edges = np.ascontiguousarray(np.asarray(edges, dtype=np.float64).T)
     bad = ~np.isfinite(edges)
-    if bad.any() and (bad & ~np.isnan(reference).all(axis=0)[:, None]).any():
+    if not halved and bad.any() and (bad & ~np.isnan(reference).all(axis=0)[:, None]).any():
         # np.quantile interpolates as a + (b - a) t, and b - a overflows for values near +-1.8e308:
         # halving is exact, so the quantiles of reference / 2, doubled, are the exact quantiles
-        return _quantile_edges(reference * 0.5, bins) * 2.0
+        return _quantile_edges(reference * 0.5, bins, halved=True) * 2.0
     # all-NaN columns: put every (absent) value in one bin; their PSI is nan anyway
     edges[np.isnan(edges)] = 0.0
     return edges
@@ -805,7 +806,7 @@ def adwin(values, *, delta=0.002, max_buckets=5, min_window_length=5, grace_peri
         if np.isnan(lo) or np.isnan(hi) or np.isinf(lo) or np.isinf(hi):
             raise ValueError(f"`values` must be finite; it contains {'NaN' if np.isnan(lo) else 'inf'}")
         raise ValueError(
-            f"`values` must be in [-{ADWIN_MAX_ABS:g}, {ADWIN_MAX_ABS:g}] (beyond it the window's sums of squares "
+            "`values` must be in [-1e100, 1e100] (beyond it the window's sums of squares "
             f"can overflow float64); got values up to {max(-lo, hi):g} in magnitude"
         )
     params = _check_adwin_params(delta, max_buckets, min_window_length, grace_period, clock)

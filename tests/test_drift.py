@@ -825,7 +825,7 @@ def test_adwin_values_whose_moments_overflow_are_refused():
     """Issue 12: ADWIN on finite values near 1e160 never detected (the window variance overflowed to inf)."""
     g = np.random.default_rng(0)
     x = np.r_[g.random(1000) < 0.2, g.random(1000) < 0.6].astype(float)
-    with pytest.raises(ValueError, match=r"`values` must be in \[-1e\+100, 1e\+100\]"):
+    with pytest.raises(ValueError, match=r"`values` must be in \[-1e100, 1e100\]"):
         simengine.adwin(x * 1e160)
     with pytest.raises(ValueError, match=r"`x` must be a finite real number in \[-1e100, 1e100\]"):
         simengine.ADWIN().update(1e160)
