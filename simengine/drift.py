@@ -13,13 +13,16 @@ import numpy as np
 from simengine import _rng
 from simengine._results import ResultMixin, proportion_se
 from simengine._validate import (
+    MAX_COUNT,
+    _describe,
     as_float_array,
     check_bool,
     check_choice,
     check_int,
-    check_positive_int,
+    check_memory,
     check_probability,
     check_real,
+    check_work,
 )
 from simengine.kernels import drift as _k
 
@@ -40,6 +43,47 @@ __all__ = [
 
 _NAN_POLICIES = ("raise", "omit")
 
+# Documented limits (README, "Limits and guarantees").  Counts are capped by MAX_COUNT; these are the
+# sizes specific to drift detection.
+PSI_MAX_BINS = 10**6  # far beyond any useful PSI; also bounds the count arrays (bins x features x chunks)
+ADWIN_MAX_BUCKETS = _k.ADWIN_MAX_BUCKETS  # 1000: river and the paper use 5; more only slows the cut test
+# ADWIN keeps sums and squared deviations of up to ~max_buckets x 2**48 values: values beyond 1e100 in
+# magnitude could overflow them to inf (and the detector would then never fire), so they are refused.
+ADWIN_MAX_ABS = 1e100
+# Allocations below this cannot fail in practice; above it `check_memory` (a few us) is worth its cost.
+_MEMORY_CHECK_FLOOR = 2**26
+# Every NumPy dimension count: arrays are converted first and their dimensions checked with our message.
+_ANY_NDIM = range(65)
+
+
+def _check_size(value, name, minimum, maximum, why=""):
+    """An integer >= minimum (check_int's message), and <= maximum with a message that gives the range."""
+    value = check_int(value, name, minimum=minimum)
+    if value > maximum:
+        raise ValueError(f"`{name}` must be an integer in [{minimum}, {maximum}]{why}; got {value}")
+    return value
+
+
+def _check_memory(nbytes, names, what):
+    if nbytes >= _MEMORY_CHECK_FLOOR:
+        check_memory(nbytes, names, what=what)
+
+
+def _float_array(value, name, **kwargs):
+    """`as_float_array`, with ragged or mixed sequences refused without NumPy's message."""
+    if not isinstance(value, np.ndarray) and isinstance(value, (list, tuple)):
+        try:
+            value = np.asarray(value)
+        except (ValueError, TypeError):
+            raise TypeError(f"`{name}` must be array-like of real numbers; got a ragged or mixed sequence") from None
+    return as_float_array(value, name, **kwargs)
+
+
+class _StringValueError(TypeError, ValueError):
+    """A string where a number belongs: a TypeError, still caught by code written for the ValueError raised
+    before (as NumPy's AxisError is both a ValueError and an IndexError)."""
+
+
 # ----------------------------------------------------------------------------------------------------------
 # PSI
 # ----------------------------------------------------------------------------------------------------------
@@ -51,7 +95,7 @@ def _as_data(value, name, nan_policy, check_values=True):
     With ``check_values=False`` only type, dimensions and emptiness are checked here; the caller checks the
     values later (`_check_values` or `_check_scan`), before any result is computed.
     """
-    arr = as_float_array(value, name, ndim=(1, 2), finite=False)
+    arr = _float_array(value, name, ndim=(1, 2), finite=False)
     if check_values:
         _check_values(arr, name, nan_policy)
     return arr
@@ -75,27 +119,33 @@ def _check_scan(name, nan_policy, lo, hi, n_nan):
 
 
 def _check_bins(bins, name="bins"):
-    """An int >= 1 (number of bins) or a 1-D array of >= 2 sorted finite edges."""
+    """An int in [1, PSI_MAX_BINS] (number of bins) or a 1-D array of >= 2 sorted finite edges."""
     if isinstance(bins, (bool, np.bool_)):
         raise TypeError(f"`{name}` must be an int >= 1 or a 1-D array of bin edges; got a bool")
     if isinstance(bins, numbers.Integral):
-        return check_positive_int(bins, name), None
-    if isinstance(bins, (str, bytes)) or np.ndim(bins) != 1:
-        raise TypeError(f"`{name}` must be an int >= 1 or a 1-D array of bin edges; got {bins!r}")
-    edges = as_float_array(bins, name, ndim=1)
+        return _check_size(bins, name, 1, PSI_MAX_BINS), None
+    array_like = isinstance(bins, (np.ndarray, list, tuple)) or hasattr(bins, "__array__")
+    if isinstance(bins, (str, bytes)) or not array_like:
+        raise TypeError(f"`{name}` must be an int >= 1 or a 1-D array of bin edges; got {_describe(bins)}")
+    edges = _float_array(bins, name, ndim=_ANY_NDIM)
+    if edges.ndim != 1:
+        raise TypeError(f"`{name}` must be an int >= 1 or a 1-D array of bin edges; got a {edges.ndim}-D array")
     if edges.size < 2:
         raise ValueError(f"`{name}` as edges needs at least 2 values; got {edges.size}")
+    if edges.size > PSI_MAX_BINS + 1:
+        raise ValueError(f"`{name}` as edges must have at most {PSI_MAX_BINS + 1} values; got {edges.size}")
     if np.any(np.diff(edges) < 0):
         raise ValueError(f"`{name}` as edges must be sorted in increasing order")
     return edges.size - 1, edges
 
 
 def _is_uniform(edges):
-    d = np.diff(edges)
-    return bool(d.size and d[0] > 0 and np.allclose(d, d[0], rtol=1e-12, atol=0.0))
+    with np.errstate(over="ignore", invalid="ignore"):  # a span beyond float64 is not uniform (d has inf)
+        d = np.diff(edges)
+        return bool(d.size and 0 < d[0] < np.inf and np.allclose(d, d[0], rtol=1e-12, atol=0.0))
 
 
-def _quantile_edges(reference, bins):
+def _quantile_edges(reference, bins, halved=False):
     """Reference quantiles (np.quantile, linear interpolation) per column, NaN ignored: (cols x bins+1)."""
     q = np.linspace(0.0, 1.0, bins + 1)
     if np.isnan(reference).any():
@@ -106,8 +156,14 @@ def _quantile_edges(reference, bins):
             warnings.simplefilter("ignore", RuntimeWarning)
             edges = np.nanquantile(reference, q, axis=0)
     else:
-        edges = np.quantile(reference, q, axis=0)
+        with np.errstate(over="ignore", invalid="ignore"):  # the overflow near +-1.8e308 is handled below
+            edges = np.quantile(reference, q, axis=0)
     edges = np.ascontiguousarray(np.asarray(edges, dtype=np.float64).T)
+    bad = ~np.isfinite(edges)
+    if not halved and bad.any() and (bad & ~np.isnan(reference).all(axis=0)[:, None]).any():
+        # np.quantile interpolates as a + (b - a) t, and b - a overflows for values near +-1.8e308:
+        # halving is exact, so the quantiles of reference / 2, doubled, are the exact quantiles
+        return _quantile_edges(reference * 0.5, bins, halved=True) * 2.0
     # all-NaN columns: put every (absent) value in one bin; their PSI is nan anyway
     edges[np.isnan(edges)] = 0.0
     return edges
@@ -127,7 +183,8 @@ def psi(reference, current, *, bins=10, binning="equal-width", eps=1e-7, axis=0,
         (one PSI per feature, computed in one parallel pass).  Row counts may differ; feature counts must
         match.  A DataFrame gives a Series indexed by its columns.
     bins : int or 1-D array, default 10
-        Number of bins, or explicit sorted bin edges used for every feature.
+        Number of bins (at most ``PSI_MAX_BINS`` = 10**6), or explicit sorted bin edges used for every
+        feature.
     binning : {"equal-width", "quantile"}
         "equal-width": `bins` equal bins over the combined min..max of reference and current (per feature).
         "quantile": edges at the reference's quantiles (``np.quantile``, linear interpolation).  Ignored
@@ -153,6 +210,11 @@ def psi(reference, current, *, bins=10, binning="equal-width", eps=1e-7, axis=0,
     bin, so new values below a reference point mass still count as drift.  A constant feature (combined min == max under equal-width) puts
     every value in one bin: PSI 0.  Empty input raises ValueError; inf is always refused.
 
+    Values anywhere in the float64 range are binned correctly: where max - min (equal-width) or the
+    quantile interpolation overflows (data spanning more than ~1.8e308), the edges are computed without
+    overflow (weighted ends; quantiles of the halved data, doubled, which is exact) and values are placed
+    by search in the edges.  Bin-count arrays that would not fit in memory are refused with a ValueError.
+
     Examples
     --------
     >>> import numpy as np, simengine
@@ -174,8 +236,8 @@ def psi(reference, current, *, bins=10, binning="equal-width", eps=1e-7, axis=0,
         if list(reference.columns) != list(current.columns):
             raise ValueError("`reference` and `current` must have the same columns in the same order")
         columns = reference.columns
-        reference = reference.to_numpy(dtype=np.float64)
-        current = current.to_numpy(dtype=np.float64)
+        reference = _frame_values(reference, "reference")
+        current = _frame_values(current, "current")
     # equal-width binning reads min, max and NaN count in one pass that also checks the values
     fused = edges is None and binning == "equal-width"
     ref = _as_data(reference, "reference", nan_policy, check_values=not fused)
@@ -187,6 +249,7 @@ def psi(reference, current, *, bins=10, binning="equal-width", eps=1e-7, axis=0,
             _check_values(ref, "reference", nan_policy)
             _check_values(cur, "current", nan_policy)
         raise
+    _check_psi_memory(ref, cur, k, binning == "quantile" and edges is None)
     if fused:
         lo_r, hi_r, nan_r = _k._colwise_scan(ref)
         lo_c, hi_c, nan_c = _k._colwise_scan(cur)
@@ -208,6 +271,22 @@ def psi(reference, current, *, bins=10, binning="equal-width", eps=1e-7, axis=0,
 
         return pd.Series(out, index=columns, name="psi")
     return out
+
+
+def _frame_values(frame, name):
+    try:
+        return frame.to_numpy(dtype=np.float64)
+    except (TypeError, ValueError):
+        raise TypeError(f"`{name}` must contain real numbers; a column could not be read as float64") from None
+
+
+def _check_psi_memory(ref, cur, k, quantile):
+    """The count arrays of the PSI passes: per-chunk counts (chunks x features x bins) and the edges."""
+    n = max(ref.shape[0], cur.shape[0])
+    p = ref.shape[1]
+    chunks = -(-n // _k.PSI_CHUNK)
+    nbytes = 8 * p * (k + 1) * (chunks + 4 + 2 * quantile)
+    _check_memory(nbytes, "`bins` x features", "the bin counts")
 
 
 def _psi_shapes(ref, cur, axis):
@@ -279,7 +358,7 @@ class PSIMonitorResult(ResultMixin):
 
 def _monitor_setup(reference, threshold, consecutive, bins, binning, eps):
     threshold = check_real(threshold, "threshold", low=0.0, low_inclusive=False)
-    consecutive = check_positive_int(consecutive, "consecutive")
+    consecutive = _check_size(consecutive, "consecutive", 1, MAX_COUNT)
     binning = check_choice(binning, "binning", ("equal-width", "quantile"))
     eps = check_real(eps, "eps", low=0.0, low_inclusive=False)
     k, edges = _check_bins(bins)
@@ -290,25 +369,43 @@ def _monitor_setup(reference, threshold, consecutive, bins, binning, eps):
         if binning == "quantile":
             edges = _quantile_edges(ref[:, None], k)[0]
         else:
-            lo, hi = float(ref.min()), float(ref.max())
-            edges = lo + np.arange(k + 1) * ((hi - lo) / k)
-            edges[-1] = hi
+            edges = _equal_width_edges1(float(ref.min()), float(ref.max()), k)
     edges = np.ascontiguousarray(edges, dtype=np.float64)
     counts, n_valid = _k._colwise_counts(ref[:, None], edges[None, :], _is_uniform(edges), False)
     ref_props = counts[0] / n_valid[0] + eps
     return threshold, consecutive, edges, ref_props, eps
 
 
+def _equal_width_edges1(lo, hi, k):
+    """`k` equal-width edges over [lo, hi], the last exactly hi; the same numbers as the kernel's
+    `_equal_width_edges`, including its fallback when hi - lo overflows float64."""
+    with np.errstate(over="ignore"):
+        step = (hi - lo) / k
+    b = np.arange(k + 1)
+    if step < np.inf:
+        edges = lo + b * step
+    else:
+        edges = lo * ((k - b) / k) + hi * (b / k)
+    edges[-1] = hi
+    return edges
+
+
 def _windows_flat(windows):
     """(values, offsets) from a 2-D array (window x rows) or an iterable of 1-D arrays."""
     if isinstance(windows, np.ndarray) and windows.ndim == 2:
-        w = as_float_array(windows, "windows", ndim=2, finite=False)
+        w = _float_array(windows, "windows", ndim=2, finite=False)
         offsets = np.arange(w.shape[0] + 1, dtype=np.int64) * w.shape[1]
         flat = w.reshape(-1)
     else:
-        if isinstance(windows, (str, bytes)) or not hasattr(windows, "__iter__"):
-            raise TypeError("`windows` must be a 2-D array (window x rows) or an iterable of 1-D arrays")
-        parts = [as_float_array(x, f"windows[{i}]", ndim=1, finite=False) for i, x in enumerate(windows)]
+        if (
+            isinstance(windows, (str, bytes))
+            or not hasattr(windows, "__iter__")
+            or (isinstance(windows, np.ndarray) and windows.ndim == 0)
+        ):
+            raise TypeError(
+                f"`windows` must be a 2-D array (window x rows) or an iterable of 1-D arrays; got {_describe(windows)}"
+            )
+        parts = [_float_array(x, f"windows[{i}]", ndim=1, finite=False) for i, x in enumerate(windows)]
         if not parts:
             raise ValueError("`windows` must contain at least one window")
         offsets = np.zeros(len(parts) + 1, dtype=np.int64)
@@ -332,7 +429,7 @@ def psi_monitor(reference, windows, *, threshold=0.2, consecutive=3, bins=10, bi
     reference : 1-D array_like
     windows : 2-D array (window x rows) or iterable of 1-D arrays (lengths may differ)
     threshold : float, default 0.2
-    consecutive : int, default 3
+    consecutive : int in [1, 10**9], default 3
     bins : int or 1-D array of edges, default 10
     binning : {"quantile", "equal-width"}
     eps : float, default 1e-7
@@ -402,9 +499,22 @@ class PSIMonitor:
         self.alert = False
 
     def update(self, window):
-        """Add one window (1-D array); returns self."""
-        flat, offsets = _windows_flat([window])
-        value = float(_k._psi_windows(self._ref_props, self.edges, self._uniform, flat, offsets, self.eps)[0])
+        """Add one window (1-D array of finite values); returns self."""
+        w = _float_array(window, "window", ndim=_ANY_NDIM, finite=False)
+        # the conversion makes 0-d input 1-D: read the dimensions of what was passed
+        if isinstance(window, np.ndarray):
+            ndim = window.ndim
+        else:
+            ndim = 0 if isinstance(window, numbers.Number) else w.ndim
+        if ndim != 1:
+            raise ValueError(
+                "`window` must be 1-D (one window, as each of `windows` in psi_monitor: `windows[0]` must be "
+                f"1-D); got {ndim}-D with shape {np.shape(window) if ndim == 0 else w.shape}"
+            )
+        if not np.isfinite(w).all():
+            raise ValueError("`window` must be finite; it contains NaN or inf")
+        offsets = np.array([0, w.size], dtype=np.int64)
+        value = float(_k._psi_windows(self._ref_props, self.edges, self._uniform, w, offsets, self.eps)[0])
         self._history.append(value)
         self.psi = value
         self.drift_detected = value > self.threshold
@@ -425,7 +535,10 @@ class PSIMonitor:
 def _as_binary(errors, name="errors"):
     if isinstance(errors, (str, bytes)):
         raise TypeError(f"`{name}` must be array-like of 0/1 values; got a string")
-    arr = np.asarray(errors)
+    try:
+        arr = np.asarray(errors)
+    except (ValueError, TypeError):
+        raise TypeError(f"`{name}` must be array-like of 0/1 values; got a ragged or mixed sequence") from None
     if arr.dtype == object or arr.dtype.kind not in "biuf":
         raise TypeError(f"`{name}` must contain 0/1 values; got dtype {arr.dtype}")
     if arr.ndim not in (1, 2):
@@ -456,7 +569,7 @@ def _check_ddm_params(warning_level, drift_level, min_samples, reset):
     drift_level = check_real(drift_level, "drift_level", low=0.0, low_inclusive=False)
     if drift_level < warning_level:
         raise ValueError(f"`drift_level` must be >= `warning_level`; got {drift_level:g} < {warning_level:g}")
-    min_samples = check_int(min_samples, "min_samples", minimum=0)
+    min_samples = _check_size(min_samples, "min_samples", 0, MAX_COUNT)
     reset = check_bool(reset, "reset")
     return warning_level, drift_level, min_samples, reset
 
@@ -498,7 +611,7 @@ def ddm(errors, *, warning_level=2.0, drift_level=3.0, min_samples=30, reset=Tru
         1-D (one stream) or 2-D (streams x steps, one stream per row).
     warning_level, drift_level : float
         Multiples of s_min (drift_level >= warning_level).
-    min_samples : int
+    min_samples : int in [0, 10**9]
         Warm-up: no test (and no tracking of the minimum) until more than this many samples.
     reset : bool
 
@@ -519,6 +632,7 @@ def ddm(errors, *, warning_level=2.0, drift_level=3.0, min_samples=30, reset=Tru
     wl, dl, ms, reset = _check_ddm_params(warning_level, drift_level, min_samples, reset)
     one_d = x.ndim == 1
     x2 = x[None, :] if one_d else x
+    _check_memory(2 * x2.size, "`errors`", "the status array")
     status = np.empty(x2.shape, dtype=np.int8)  # NumPy's allocation: huge pages for big outputs
     fw, fd, n_drifts = _k._ddm_scan(x2, status, wl, dl, ms, reset)
     flat, offsets = _k._collect_indices(status, 2, n_drifts, fd)
@@ -553,11 +667,16 @@ class DDM:
         self.status = 0
 
     def update(self, x):
-        """Add one error indicator (0 or 1, or bool); returns self."""
-        if isinstance(x, (bool, np.bool_)):
-            x = int(x)
-        if not isinstance(x, numbers.Real) or x not in (0, 1):
-            raise ValueError(f"`x` must be 0 or 1; got {x!r}")
+        """Add one error indicator (0 or 1, or bool); returns self.
+
+        Raises TypeError for anything that is not a real number or bool (a string raises an error that is
+        both a TypeError and a ValueError), ValueError for any other value (NaN included).
+        """
+        t = type(x)
+        if t is not int and t is not float and t is not bool:
+            x = _ddm_x(x)
+        if x != 0 and x != 1:
+            raise ValueError(f"`x` must be 0 or 1; got {_describe(x)}")
         self.status = int(_k._ddm_step(self._state, float(x), self.warning_level, self.drift_level, self.min_samples, self.reset))
         return self
 
@@ -579,6 +698,17 @@ class DDM:
         return float(self._state[1])
 
 
+def _ddm_x(x):
+    """`x` of DDM.update when it is not a plain int, float or bool: NumPy scalars pass, other types fail."""
+    if isinstance(x, (bool, np.bool_)):
+        return int(x)
+    if isinstance(x, (str, bytes)):
+        raise _StringValueError(f"`x` must be 0 or 1 (an int, float or bool); got a string {_describe(x)}")
+    if not isinstance(x, numbers.Real):
+        raise TypeError(f"`x` must be 0 or 1 (an int, float or bool); got {_describe(x)}")
+    return x
+
+
 # ----------------------------------------------------------------------------------------------------------
 # ADWIN
 # ----------------------------------------------------------------------------------------------------------
@@ -586,10 +716,12 @@ class DDM:
 
 def _check_adwin_params(delta, max_buckets, min_window_length, grace_period, clock):
     delta = check_probability(delta, "delta")
-    max_buckets = check_int(max_buckets, "max_buckets", minimum=2)
-    min_window_length = check_positive_int(min_window_length, "min_window_length")
-    grace_period = check_int(grace_period, "grace_period", minimum=0)
-    clock = check_positive_int(clock, "clock")
+    max_buckets = _check_size(
+        max_buckets, "max_buckets", 2, ADWIN_MAX_BUCKETS, " (more buckets only slow the cut test; river uses 5)"
+    )
+    min_window_length = _check_size(min_window_length, "min_window_length", 1, MAX_COUNT)
+    grace_period = _check_size(grace_period, "grace_period", 0, MAX_COUNT)
+    clock = _check_size(clock, "clock", 1, MAX_COUNT)
     return delta, max_buckets, min_window_length, grace_period, clock
 
 
@@ -634,17 +766,29 @@ def adwin(values, *, delta=0.002, max_buckets=5, min_window_length=5, grace_peri
     Parameters
     ----------
     values : array_like
-        1-D (one stream) or 2-D (streams x steps); finite real values (usually in [0, 1]).
+        1-D (one stream) or 2-D (streams x steps); finite real values (usually in [0, 1]) of magnitude
+        at most ``ADWIN_MAX_ABS`` = 1e100.  Larger values are refused (ValueError), not rescaled: the
+        window's sums of squares could overflow float64 and the detector would silently never fire, and
+        the cut bound is not scale-invariant.
     delta : float in (0, 1), default 0.002
-    max_buckets : int >= 2, default 5
-    min_window_length : int >= 1, default 5
-    grace_period : int >= 0, default 10
-    clock : int >= 1, default 1
+    max_buckets : int in [2, 1000], default 5
+        Buckets per level (river and the paper use 5).  The state is ~96 x max_buckets doubles per stream
+        and every cut test visits every bucket, so more buckets only make ADWIN slower;
+        ``ADWIN_MAX_BUCKETS`` = 1000 is the documented maximum.
+    min_window_length : int in [1, 10**9], default 5
+    grace_period : int in [0, 10**9], default 10
+    clock : int in [1, 10**9], default 1
         Test for cuts every `clock` updates (river's ADWIN uses 32).
 
     Returns
     -------
     ADWINResult
+
+    Notes
+    -----
+    The histogram has 48 levels (buckets of up to 2**47 values); should a window ever fill the top level
+    (about max_buckets x 2**48 values without a cut) its oldest bucket is dropped instead of growing the
+    state.
 
     Examples
     --------
@@ -655,10 +799,20 @@ def adwin(values, *, delta=0.002, max_buckets=5, min_window_length=5, grace_peri
     >>> 1000 <= res.first_drift < 1100
     True
     """
-    x = as_float_array(values, "values", ndim=(1, 2))
+    x = _float_array(values, "values", ndim=(1, 2), finite=False)
+    # min and max in two SIMD passes (NaN propagates into both) check finiteness and magnitude at once
+    lo, hi = x.min(), x.max()
+    if not (-ADWIN_MAX_ABS <= lo and hi <= ADWIN_MAX_ABS):
+        if np.isnan(lo) or np.isnan(hi) or np.isinf(lo) or np.isinf(hi):
+            raise ValueError(f"`values` must be finite; it contains {'NaN' if np.isnan(lo) else 'inf'}")
+        raise ValueError(
+            "`values` must be in [-1e100, 1e100] (beyond it the window's sums of squares "
+            f"can overflow float64); got values up to {max(-lo, hi):g} in magnitude"
+        )
     params = _check_adwin_params(delta, max_buckets, min_window_length, grace_period, clock)
     one_d = x.ndim == 1
     x2 = x[None, :] if one_d else x
+    _check_memory(x2.size, "`values`", "the detection flags")
     det, first, width, est = _k._adwin_scan(x2, *params)
     rows, cols = np.nonzero(det)
     idx = np.split(cols.astype(np.int64), np.searchsorted(rows, np.arange(1, x2.shape[0])))
@@ -666,6 +820,16 @@ def adwin(values, *, delta=0.002, max_buckets=5, min_window_length=5, grace_peri
     if one_d:
         return ADWINResult(det[0], int(first[0]), idx[0], int(n_drifts[0]), int(width[0]), float(est[0]))
     return ADWINResult(det, first, idx, n_drifts, width, est)
+
+
+def _adwin_x(x):
+    """`x` of ADWIN.update as a float when it is not one: NumPy scalars and bools pass, other types fail."""
+    if isinstance(x, (str, bytes)) or not isinstance(x, (numbers.Real, np.bool_)):
+        raise TypeError(f"`x` must be a real number (one value per update); got {_describe(x)}")
+    try:
+        return float(x)
+    except OverflowError:  # an int or Fraction beyond float64
+        raise ValueError(f"`x` must be a finite real number in [-1e100, 1e100]; got {_describe(x)}") from None
 
 
 class ADWIN:
@@ -690,11 +854,15 @@ class ADWIN:
         self.drift_detected = False
 
     def update(self, x):
-        """Add one value; returns self."""
-        if isinstance(x, (bool, np.bool_)):
-            x = int(x)
-        if not isinstance(x, numbers.Real) or not np.isfinite(x):
-            raise ValueError(f"`x` must be a finite real number; got {x!r}")
+        """Add one value (a finite real number with |x| <= 1e100, or a bool); returns self.
+
+        Raises TypeError for anything that is not a real number or bool, ValueError for NaN, inf and
+        values beyond 1e100 in magnitude (their squares, summed over the window, could overflow).
+        """
+        if type(x) is not float:
+            x = _adwin_x(x)
+        if not (-ADWIN_MAX_ABS <= x <= ADWIN_MAX_ABS):
+            raise ValueError(f"`x` must be a finite real number in [-1e100, 1e100]; got {_describe(x)}")
         self.drift_detected = bool(
             _k._adwin_step(
                 self._state, float(x), self.delta, self.max_buckets, self.min_window_length, self.grace_period, self.clock
@@ -823,7 +991,11 @@ def simulate_drift_detection(
     ----------
     detector : {"ddm", "adwin"}
     drift : {"sudden", "gradual"}
-    n_streams, n_steps : int
+    n_streams : int in [1, 10**9]
+    n_steps : int in [2, 10**9]
+        ``n_streams * n_steps`` (detector updates) may not exceed ``MAX_WORK`` = 10**12, and the
+        per-stream results and RNG blocks (~128 bytes per stream) must fit in memory; otherwise ValueError
+        before any work.
     drift_start : int in [1, n_steps)
     drift_end : int, only for "gradual" (drift_start < drift_end <= n_steps)
     error_before, error_after : float in [0, 1]
@@ -851,8 +1023,12 @@ def simulate_drift_detection(
     """
     detector = check_choice(detector, "detector", ("ddm", "adwin"))
     drift = check_choice(drift, "drift", ("sudden", "gradual"))
-    n_streams = check_positive_int(n_streams, "n_streams")
-    n_steps = check_int(n_steps, "n_steps", minimum=2)
+    n_streams = _check_size(n_streams, "n_streams", 1, MAX_COUNT)
+    n_steps = _check_size(n_steps, "n_steps", 2, MAX_COUNT)
+    check_work(n_streams * n_steps, "`n_streams` x `n_steps`", unit="detector updates")
+    # per stream: two int64 results and the summary's temporaries (~64 bytes), and 1/64 of a block
+    # Generator (~3.4 KB each with its bit generator and seed sequence)
+    _check_memory(128 * n_streams, "`n_streams`", "the per-stream results and block generators")
     drift_start = check_int(drift_start, "drift_start", minimum=1, maximum=n_steps - 1)
     if drift == "sudden":
         if drift_end is not None:
@@ -868,7 +1044,7 @@ def simulate_drift_detection(
     if not isinstance(params, dict):
         raise TypeError(f"`detector_params` must be a dict or None; got {type(params).__name__}")
     keys = _DDM_KEYS if detector == "ddm" else _ADWIN_KEYS
-    unknown = sorted(set(params) - set(keys))
+    unknown = sorted(set(params) - set(keys), key=repr)
     if unknown:
         raise ValueError(f"`detector_params` has unknown keys for {detector!r}: {unknown}; allowed: {list(keys)}")
     if detector == "ddm":

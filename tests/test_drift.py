@@ -11,6 +11,7 @@ from hypothesis.extra import numpy as hnp
 from numpy.testing import assert_allclose, assert_array_equal
 
 import simengine
+from _fuzz import run_isolated
 from _subproc import run_with_threads
 from simengine import naive
 from simengine._rng import as_seed_sequence, numpy_block_generators
@@ -750,3 +751,217 @@ def test_simulate_drift_detection_iv():
         f(detector="adwin", detector_params={"delta": 2.0})
     with pytest.raises(TypeError, match="`rng` must be None"):
         f(rng="seed")
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Issue 12 (hardening): limits, extreme values, exception discipline
+# ---------------------------------------------------------------------------------------------------------
+
+_ADWIN_STREAM = (
+    "import numpy as np, simengine\n"
+    "g = np.random.default_rng(0)\n"
+    "x = np.r_[g.random(1000) < 0.2, g.random(1000) < 0.6].astype(float)\n"
+)
+
+
+def test_adwin_huge_max_buckets_refused_before_any_kernel():
+    """Issue 12: max_buckets=2**63-1 corrupted the heap, 2**60 crashed ADWIN.update, 2**31 gave a wrong
+    first_drift or a SystemError.  Now each is a ValueError, and the process stays healthy (a subprocess:
+    a regression would corrupt memory)."""
+    code = _ADWIN_STREAM + (
+        "for mb in (2**63 - 1, 2**60, 2**31, 1001):\n"
+        "    for call in (lambda: simengine.adwin(x, max_buckets=mb), lambda: simengine.ADWIN(max_buckets=mb)):\n"
+        "        try:\n"
+        "            call()\n"
+        "        except ValueError as e:\n"
+        "            assert '`max_buckets` must be an integer in [2, 1000]' in str(e), e\n"
+        "        else:\n"
+        "            raise SystemExit(f'max_buckets={mb} accepted')\n"
+        "junk = [np.ones(1000) for _ in range(2000)]  # allocations after the refused calls\n"
+        "assert simengine.adwin(x).first_drift == simengine.adwin(x, max_buckets=5).first_drift\n"
+        "print('ok')\n"
+    )
+    rc, out, err = run_isolated(code, timeout=300)
+    assert rc == 0 and out.strip() == "ok", err
+
+
+def test_adwin_largest_max_buckets_batch_equals_streaming():
+    g = np.random.default_rng(3)
+    x = np.r_[g.random(300) < 0.2, g.random(300) < 0.7].astype(float)
+    kw = dict(max_buckets=simengine.drift.ADWIN_MAX_BUCKETS, delta=0.01)
+    res = simengine.adwin(x, **kw)
+    det = simengine.ADWIN(**kw)
+    hits = [i for i, v in enumerate(x) if det.update(v).drift_detected]
+    assert hits == res.drift_indices.tolist()
+    # with every value still in its own bucket the cuts are the exact window cuts of the brute force
+    assert hits == naive.adwin_exact(x, delta=0.01)
+    assert 300 <= res.first_drift < 400
+
+
+def test_adwin_top_level_never_written_past_the_state():
+    """A window so long that the top level of the histogram (buckets of 2**47) fills: the oldest bucket is
+    forgotten instead of being written past the state array (unreachable by streams, so a crafted state)."""
+    mb = 2
+    size = kd._adwin_state_size(mb)
+    H, L, cap = kd.ADWIN_HEADER, kd.ADWIN_LEVELS, mb + 1
+    buf = np.full(size + 64, 12345.0)  # sentinels after the state
+    state = buf[:size]
+    state[:] = 0.0
+    for lev in range(L):  # every level full: the next value cascades merges up to the top
+        state[H + lev] = mb
+    width = float(mb * (2**L - 1))
+    state[0] = width
+    state[3] = 1.0  # clock=2: no cut test at the next update
+    kd._adwin_step(state, 0.0, 0.002, mb, 5, 10, 2)
+    assert state[H + L - 1] == mb
+    assert all(state[H + lev] == 1 for lev in range(L - 1))
+    assert state[0] == width + 1 - 2.0 ** (L - 1)
+    assert (buf[size:] == 12345.0).all()
+    # the value slots stay where they belong: nothing was written into the M2 block of level 0 by the sums
+    assert (state[H + L + L * cap :] == 0.0).all()
+
+
+def test_adwin_values_whose_moments_overflow_are_refused():
+    """Issue 12: ADWIN on finite values near 1e160 never detected (the window variance overflowed to inf)."""
+    g = np.random.default_rng(0)
+    x = np.r_[g.random(1000) < 0.2, g.random(1000) < 0.6].astype(float)
+    with pytest.raises(ValueError, match=r"`values` must be in \[-1e100, 1e100\]"):
+        simengine.adwin(x * 1e160)
+    with pytest.raises(ValueError, match=r"`x` must be a finite real number in \[-1e100, 1e100\]"):
+        simengine.ADWIN().update(1e160)
+    with pytest.raises(ValueError, match="`x`"):
+        simengine.ADWIN().update(10**400)
+    # at the largest accepted scale the moments stay finite and the change is found (earlier than on the
+    # 0/1 scale: the range term of the bound does not scale with the data)
+    res = simengine.adwin(x * 1e100)
+    assert 1000 <= res.first_drift < 1100
+    assert np.isfinite(res.estimation)
+    assert_allclose(res.estimation, (x * 1e100)[-res.width :].mean(), rtol=1e-9)
+
+
+@pytest.mark.parametrize("bins", [1, 2, 3, 10])
+def test_psi_equal_width_near_float64_limits(bins):
+    """Issue 12: equal-width edges overflowed to inf for values near 1.7e308 (max - min overflows).  Data
+    spread over [-1.7e308, 1.7e308] has the PSI of the same data scaled by 2**-4 when no value sits within
+    rounding of an edge (the edges are then the scaled edges up to rounding)."""
+    g = np.random.default_rng(5)
+    ref = g.uniform(-1.0, 1.0, 1000) * 1.7e308
+    cur = g.uniform(-0.5, 1.0, 800) * 1.7e308
+    got = simengine.psi(ref, cur, bins=bins)
+    assert got == simengine.psi(ref / 16, cur / 16, bins=bins)
+    lo, hi = min(ref.min(), cur.min()), max(ref.max(), cur.max())
+    edges = kd._equal_width_edges(np.array([lo]), np.array([hi]), bins)[0]
+    assert np.isfinite(edges).all()
+    assert got == pytest.approx(naive.psi_numpy(ref, cur, edges), rel=1e-12)
+    mon = simengine.psi_monitor(ref, [cur, ref], bins=bins, binning="equal-width")
+    scaled = simengine.psi_monitor(ref / 16, [cur / 16, ref / 16], bins=bins, binning="equal-width")
+    assert_allclose(mon.psi, scaled.psi)
+    stream = simengine.PSIMonitor(ref, bins=bins, binning="equal-width")
+    assert stream.update(cur).psi == mon.psi[0]
+
+
+def test_psi_quantile_edges_near_float64_limits():
+    """np.quantile's a + (b - a) t overflows between -1.7e308 and 1.7e308 (nan or inf edges, which were then
+    silently replaced): the edges are now the exact quantiles."""
+    ref = np.array([-1.7e308, 1.7e308, 0.0, 1.0, -1e308])
+    edges = simengine.drift._quantile_edges(ref[:, None], 4)[0]
+    assert np.isfinite(edges).all()
+    assert_array_equal(edges, simengine.drift._quantile_edges(ref[:, None] / 16, 4)[0] * 16)
+    cur = np.array([-1.6e308, 1.5e308, 3.0, 1e300])
+    got = simengine.psi(ref, cur, binning="quantile", bins=4)
+    assert got == simengine.psi(ref / 16, cur / 16, binning="quantile", bins=4)
+
+
+def test_update_methods_type_and_value_errors():
+    """Issue 12: DDM().update(None) raised ValueError and PSIMonitor.update blamed `windows`."""
+    ddm_det, adwin_det = simengine.DDM(), simengine.ADWIN()
+    mon = simengine.PSIMonitor(np.arange(50.0))
+    for bad in (None, np.array([1.0]), np.array(1.0), [1], object(), 1 + 0j):
+        with pytest.raises(TypeError, match="`x` must be 0 or 1"):
+            ddm_det.update(bad)
+        with pytest.raises(TypeError, match="`x` must be a real number"):
+            adwin_det.update(bad)
+    for bad in ("1", b"1"):
+        with pytest.raises(TypeError, match="`x`"):  # also a ValueError, as before (test_DDM_iv)
+            ddm_det.update(bad)
+        with pytest.raises(TypeError, match="`x`"):
+            adwin_det.update(bad)
+    for bad in (math.nan, math.inf, -math.inf, 0.5, 2, -1, 2**70, np.float64("nan")):
+        with pytest.raises(ValueError, match="`x` must be 0 or 1"):
+            ddm_det.update(bad)
+    for bad in (math.nan, math.inf, -math.inf, np.float64("nan"), 2.0e100):
+        with pytest.raises(ValueError, match="`x` must be a finite real number"):
+            adwin_det.update(bad)
+    for ok in (True, False, np.bool_(True), np.int8(1), np.float32(0.0), 1.0, 0):
+        ddm_det.update(ok)
+        adwin_det.update(ok)
+    assert ddm_det.n == 7 and adwin_det.width == 7
+    with pytest.raises(TypeError, match="`window` must contain real numbers"):
+        mon.update(None)
+    with pytest.raises(TypeError, match="`window` must be array-like"):
+        mon.update("abc")
+    with pytest.raises(TypeError, match="`window` must be array-like"):
+        mon.update([[1.0, 2.0], [3.0]])
+    with pytest.raises(ValueError, match="`window` must be 1-D"):
+        mon.update(np.ones((2, 2)))
+    for zero_d in (np.array(1.0), 1.0, np.float64(2.0)):
+        with pytest.raises(ValueError, match="`window` must be 1-D .*; got 0-D"):
+            mon.update(zero_d)
+    with pytest.raises(ValueError, match="`window` must be finite"):
+        mon.update(np.array([1.0, np.nan]))
+    with pytest.raises(ValueError, match="`window` must not be empty"):
+        mon.update([])
+    assert mon.result().psi.size == 0  # nothing refused was recorded
+
+
+def test_simulate_drift_detection_counts_work_and_memory_bounded(monkeypatch):
+    """Issue 12: n_streams=10**30 (or 2**31) ran with no error; now every count is refused at once."""
+    f = simengine.simulate_drift_detection
+    for n in (10**30, 2**31, 2**63):
+        with pytest.raises(ValueError, match=r"`n_streams` must be an integer in \[1, 1000000000\]"):
+            f(n_streams=n)
+        with pytest.raises(ValueError, match=r"`n_steps` must be an integer in \[2, 1000000000\]"):
+            f(n_steps=n)
+    with pytest.raises(ValueError, match=r"`n_streams` x `n_steps` asks for 1e\+13 detector updates"):
+        f(n_streams=10**9, n_steps=10**4, drift_start=10)
+    monkeypatch.setenv("SIMENGINE_MAX_MEMORY", str(2**30))
+    with pytest.raises(ValueError, match=r"`n_streams` needs 11.9 GiB for the per-stream results and block generators"):
+        f(n_streams=10**8, n_steps=2, drift_start=1)
+
+
+def test_drift_limits_iv():
+    """The messages of the limits added in issue 12."""
+    x = np.zeros(20)
+    with pytest.raises(ValueError, match=r"`max_buckets` must be an integer in \[2, 1000\] \(more buckets"):
+        simengine.adwin(x, max_buckets=1001)
+    for name in ("min_window_length", "grace_period", "clock"):
+        with pytest.raises(ValueError, match=rf"`{name}` must be an integer in \[\d, 1000000000\]; got {2**63}"):
+            simengine.adwin(x, **{name: 2**63})
+        with pytest.raises(ValueError, match=rf"`{name}` must be an integer in"):
+            simengine.ADWIN(**{name: 10**30})
+    with pytest.raises(ValueError, match=r"`min_samples` must be an integer in \[0, 1000000000\]"):
+        simengine.ddm([0, 1], min_samples=2**63)
+    with pytest.raises(ValueError, match=r"`min_samples` must be an integer in \[0, 1000000000\]"):
+        simengine.DDM(min_samples=10**10)
+    with pytest.raises(ValueError, match=r"`bins` must be an integer in \[1, 1000000\]"):
+        simengine.psi(x, x, bins=2**62)
+    with pytest.raises(ValueError, match=r"`bins` as edges must have at most 1000001 values"):
+        simengine.psi(x, x, bins=np.arange(1_000_002.0))
+    with pytest.raises(TypeError, match="`bins` must be an int >= 1 or a 1-D array of bin edges; got a 2-D"):
+        simengine.psi(x, x, bins=np.ones((2, 2)))
+    with pytest.raises(TypeError, match="`bins` must be array-like of real numbers; got a ragged"):
+        simengine.psi(x, x, bins=[[1.0, 2.0], [3.0]])
+    with pytest.raises(ValueError, match=r"`consecutive` must be an integer in \[1, 1000000000\]"):
+        simengine.psi_monitor(x, [x], consecutive=2**63)
+    with pytest.raises(ValueError, match=r"`consecutive` must be an integer in \[1, 1000000000\]"):
+        simengine.PSIMonitor(x, consecutive=10**30)
+    with pytest.raises(TypeError, match="`windows` must be a 2-D array"):
+        simengine.psi_monitor(x, np.array(1.0))
+    with pytest.raises(TypeError, match="`reference` must contain real numbers"):
+        simengine.psi(pd.DataFrame({"a": ["u", "v"]}), pd.DataFrame({"a": ["u", "v"]}))
+    with pytest.raises(TypeError, match="`errors` must be array-like of 0/1 values; got a ragged"):
+        simengine.ddm([[0, 1], [1]])
+    with pytest.raises(TypeError, match="`values` must be array-like of real numbers; got a ragged"):
+        simengine.adwin([[0.0, 1.0], [1.0]])
+    with pytest.raises(ValueError, match=r"unknown keys for 'ddm': \['b', 1\]"):
+        simengine.simulate_drift_detection(detector_params={1: 2, "b": 3})

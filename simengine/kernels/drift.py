@@ -222,6 +222,9 @@ def _colwise_counts(arr, edges, uniform, has_nan):
     for j in range(p):
         lo[j] = edges[j, 0]
         width = edges[j, k] - edges[j, 0]
+        if not (width < np.inf):
+            # the span overflows float64 (edges near +-1.8e308): no bin guess from it, search the edges
+            uniform = False
         norm[j] = k / width if width > 0 else 0.0
         # generous bound (64 ulps) on the rounding error of t = (v - lo) * norm relative to the computed edges,
         # in bin units; when it is not small every value is checked against the edges
@@ -315,10 +318,14 @@ def _equal_width_edges(lo, hi, bins):
                 a = 0.0
             z = a
         step = (z - a) / bins
-        if not (step < np.inf):  # z - a overflows for values near the float64 limits
-            step = z / bins - a / bins
-        for b in range(bins + 1):
-            edges[j, b] = a + b * step
+        if step < np.inf:
+            for b in range(bins + 1):
+                edges[j, b] = a + b * step
+        else:
+            # z - a overflows for values near the float64 limits (and a + b * step can too, even with a
+            # finite step): weigh the two ends instead, each term at most max(|a|, |z|) and monotone in b
+            for b in range(bins + 1):
+                edges[j, b] = a * ((bins - b) / bins) + z * (b / bins)
         edges[j, bins] = z
     return edges
 
@@ -346,6 +353,8 @@ def _psi_windows(ref_props, edges, uniform, values, offsets, eps):
     lo = edges[0]
     width = edges[k] - edges[0]
     norm = k / width if width > 0 else 0.0
+    if not (width < np.inf):  # the span overflows float64: search the edges instead of guessing
+        uniform = False
     for w in numba.prange(nw):
         wi = np.int64(w)
         cnt = np.zeros(k, dtype=np.int64)
@@ -599,10 +608,15 @@ def _collect_indices(flags, value, counts, first):
 
 ADWIN_LEVELS = 48  # bucket sizes 1, 2, ..., 2**47: more than any stream holds
 ADWIN_HEADER = 6  # width, total, M2 of the window, updates seen, detections, spare
+# Largest `max_buckets` the public layer accepts: the state is ~96 x max_buckets doubles per stream and
+# the cut test visits every bucket at each check, so beyond a few hundred buckets ADWIN only gets slower
+# (river and the paper use 5).  The bound also keeps the state size far inside int64.
+ADWIN_MAX_BUCKETS = 1000
 
 
 @njit
 def _adwin_state_size(max_buckets):
+    """Doubles of state for `max_buckets` (<= ADWIN_MAX_BUCKETS, checked by the public layer)."""
     return ADWIN_HEADER + ADWIN_LEVELS + 2 * ADWIN_LEVELS * (max_buckets + 1)
 
 
@@ -728,6 +742,10 @@ def _adwin_step(state, x, delta, max_buckets, min_len, grace_period, clock):
         state[sums + up + cnt_up] = s_a + s_b
         state[m2s + up + cnt_up] = m2
         state[H + lev + 1] = cnt_up + 1
+    if state[H + L - 1] > max_buckets:
+        # the top level has no level above to merge into: forget its oldest bucket rather than write past
+        # the state (only after ~max_buckets x 2**47 values without a cut)
+        _adwin_drop_oldest(state, max_buckets)
     detected = False
     if state[0] >= grace_period and int(state[3]) % clock == 0:
         while state[0] >= 2.0 * min_len and _adwin_cut_found(state, delta, max_buckets, min_len):
