@@ -157,7 +157,7 @@ def as_float_array(
         raise ValueError(f"`{name}` must be {dims}; got {arr.ndim}-D with shape {arr.shape}")
     if not allow_empty and arr.size == 0:
         raise ValueError(f"`{name}` must not be empty; got shape {arr.shape}")
-    arr = np.ascontiguousarray(arr, dtype=np.float64)
+    arr = np.asarray(arr, dtype=np.float64, order="C")  # keeps 0-d input 0-d (ascontiguousarray would not)
     if finite and arr.size and not np.isfinite(arr).all():
         bad = "NaN" if np.isnan(arr).any() else "inf"
         raise ValueError(f"`{name}` must be finite; it contains {bad}")
@@ -167,8 +167,10 @@ def as_float_array(
 def _as_array(value, name):
     try:
         arr = np.asarray(value)
-    except Exception as exc:  # ragged lists and the like
-        raise TypeError(f"`{name}` must be array-like of real numbers; {exc}") from None
+    except (ValueError, TypeError):  # ragged lists and the like: NumPy's own text would only confuse
+        raise TypeError(
+            f"`{name}` must be array-like of real numbers with rows of equal length; got {_describe(value)}"
+        ) from None
     if arr.dtype == object or arr.dtype.kind not in "biuf":
         raise TypeError(f"`{name}` must contain real numbers; got dtype {arr.dtype}")
     return arr
@@ -178,7 +180,10 @@ def as_int_array(value, name: str, *, ndim: int | tuple[int, ...] = (0, 1, 2), m
     """A C-contiguous int64 array of whole numbers (floats that are whole are accepted)."""
     if isinstance(value, (str, bytes)):
         raise TypeError(f"`{name}` must be array-like of integers; got a string")
-    arr = np.asarray(value)
+    try:
+        arr = np.asarray(value)
+    except (ValueError, TypeError):
+        raise TypeError(f"`{name}` must be array-like of integers with rows of equal length; got {_describe(value)}") from None
     if arr.dtype == object or arr.dtype.kind not in "biuf":
         raise TypeError(f"`{name}` must contain integers; got dtype {arr.dtype}")
     allowed = (ndim,) if isinstance(ndim, int) else tuple(ndim)
@@ -188,6 +193,10 @@ def as_int_array(value, name: str, *, ndim: int | tuple[int, ...] = (0, 1, 2), m
     if arr.dtype.kind == "f":
         if not np.isfinite(arr).all() or (arr != np.round(arr)).any():
             raise ValueError(f"`{name}` must contain whole numbers; got non-integer values")
+    if arr.dtype.kind == "u" and arr.size and arr.max() > np.iinfo(np.int64).max:
+        raise ValueError(f"`{name}` must be below 2**63; got {arr.max()}")
+    if arr.dtype.kind == "f" and arr.size and np.abs(arr).max() >= 2.0**63:
+        raise ValueError(f"`{name}` must be below 2**63 in magnitude; got {np.abs(arr).max():g}")
     out = np.ascontiguousarray(arr, dtype=np.int64)
     if minimum is not None and out.size and out.min() < minimum:
         raise ValueError(f"`{name}` must be >= {minimum}; got {out.min()}")
