@@ -188,3 +188,74 @@ def test_simulate_power_iv():
         simulate_power(test="permutation", effect_size=0.2, n=10, n_resamples=0)
     with pytest.raises(TypeError, match="`rng` must be None"):
         simulate_power(effect_size=0.2, n=10, rng=1.5)
+
+
+# --- issue 12: extreme inputs, solver bounds, hangs ---
+
+
+@pytest.mark.parametrize("alt", ["two-sided", "greater", "less"])
+def test_power_ttest_huge_and_tiny_effects_give_the_limits(alt):
+    # Boost's noncentral t is NaN at noncentrality ~1e10; the power's limit is 1 in the tested
+    # direction, 0 in the other, and alpha for a vanishing effect.
+    for d in (1e10, 1e100, 1e308):
+        up = power_ttest(effect_size=d, n=64, alternative=alt).power
+        down = power_ttest(effect_size=-d, n=64, alternative=alt).power
+        assert (up, down) == {"two-sided": (1.0, 1.0), "greater": (1.0, 0.0), "less": (0.0, 1.0)}[alt]
+    assert power_ttest(effect_size=0.5, n=1e300, alternative=alt).power == (0.0 if alt == "less" else 1.0)
+    for d in (1e-300, -1e-300, 5e-324):
+        assert_allclose(power_ttest(effect_size=d, n=64, alternative=alt).power, 0.05, rtol=1e-12)
+
+
+@pytest.mark.parametrize("alt", ["two-sided", "greater", "less"])
+def test_power_ttest_agrees_with_statsmodels_wherever_it_is_finite(alt):
+    sm = TTestIndPower()
+    for d in (-4.0, -1.0, -0.05, 0.05, 1.0, 4.0):
+        for n in (2.0, 7.5, 300.0, 1e5):
+            ref = sm.power(d, n, 0.05, ratio=1.5, alternative=SM_ALT[alt])
+            if np.isfinite(ref):
+                assert_allclose(power_ttest(effect_size=d, n=n, ratio=1.5, alternative=alt).power, ref,
+                                rtol=1e-9, atol=1e-13)
+
+
+def test_noncentral_t_quadrature_fallback_matches_boost():
+    # the fallback used where Boost returns NaN, checked where Boost is fine
+    from simengine.power import _nct_tail_quad
+
+    for x, df, nc in [(1.98, 126.0, 2.0), (-1.98, 126.0, 2.0), (2.5, 3.0, -1.0), (0.7, 10.0, 30.0), (-40.0, 5.0, -38.0)]:
+        assert_allclose(_nct_tail_quad(x, df, nc, True), stats.nct.sf(x, df, nc), rtol=1e-8, atol=1e-15)
+        assert_allclose(_nct_tail_quad(x, df, nc, False), stats.nct.cdf(x, df, nc), rtol=1e-8, atol=1e-15)
+
+
+@pytest.mark.parametrize("alt", ["two-sided", "greater"])
+def test_power_ttest_clamped_n_reports_achieved_power_and_warns(alt):
+    from simengine.power import TargetNotReachedWarning
+
+    with pytest.warns(TargetNotReachedWarning, match="already gives power"):
+        res = power_ttest(effect_size=8.0, power=0.8, alternative=alt)
+    assert res.n == 2.0 and res.n_ceil == 2
+    exact = power_ttest(effect_size=8.0, n=2, alternative=alt).power
+    assert res.power == exact == res.power_at_n_ceil and exact > 0.8
+    assert issubclass(TargetNotReachedWarning, RuntimeWarning)
+
+
+def test_power_ttest_solvers_refuse_unreachable_targets():
+    with pytest.raises(ValueError, match=r"no sample size up to 1e\+15 reaches `power` = 0.8: the power at"):
+        power_ttest(effect_size=1e-7, power=0.8)
+    with pytest.raises(ValueError, match="beyond floating-point range"):
+        power_ttest(n=1.0000001, power=0.9)
+
+
+def test_power_ttest_extreme_alpha_refused_not_hung():
+    from _fuzz import run_isolated
+
+    code = (
+        "from simengine import power_ttest\n"
+        "try:\n    power_ttest(n=64, power=0.8, alpha=5e-324)\n"
+        "except ValueError as e:\n    print('refused', e)\n"
+        "print(power_ttest(n=64, power=0.8, alpha=1e-100).effect_size)\n"
+    )
+    rc, out, err = run_isolated(code, timeout=60)
+    assert rc == 0, err
+    assert "refused `alpha` must be in [1e-100, 1)" in out
+    with pytest.raises(ValueError, match=r"`alpha` must be in \[1e-100, 1\)"):
+        power_ttest(effect_size=0.5, n=64, alpha=1e-101)
