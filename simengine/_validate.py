@@ -253,3 +253,15 @@ ALTERNATIVES = {"two-sided": 0, "less": 1, "greater": 2}
 def alternative_code(alternative, name: str = "alternative") -> int:
     """Map scipy's `alternative` string to the int code kernels use."""
     return ALTERNATIVES[check_choice(alternative, name, ALTERNATIVES)]
+
+
+# --- hypothesis-tests slice (issue 12) ---
+
+
+def check_bounded_count(value, name: str, *, minimum: int = 1, maximum: int = MAX_COUNT) -> int:
+    """`check_count`, keeping the message a count had before the cap ("an integer >= 1") for
+    values below `minimum`, so that only values above `maximum` get the new range message."""
+    if type(value) is int and minimum <= value <= maximum:
+        return value
+    value = check_int(value, name, minimum=minimum)
+    return check_int(value, name, minimum=minimum, maximum=maximum)

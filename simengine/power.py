@@ -394,6 +394,38 @@ class SimulatePowerResult(ResultMixin):
 _SD = {"normal": 1.0, "lognormal": math.sqrt((math.e - 1.0) * math.e), "exponential": 1.0}
 
 
+# |effect_size| above this is refused by simulate_power (see there).
+MAX_SIM_EFFECT_SIZE = 1e50
+# Bytes a numba.typed.List entry of one block Generator takes (measured: about 2.9 KB).
+_GEN_BYTES = 3000
+
+
+def _check_power_size(test, suffstat, ns, n_max, n_sims, n_resamples):
+    """Refuse work and memory beyond the shared limits before any kernel or stream is made."""
+    import numba
+
+    n_points = len(ns)
+    sum_n = int(ns.sum(dtype=object)) if n_points > 1 else n_max  # Python ints: no int64 wrap
+    if suffstat:
+        v.check_work(4 * n_sims * n_points, "`n_sims` x len(`n`)")
+        n_gens = n_points * n_blocks(n_sims, SUFFSTAT_BLOCK)
+        scratch = 0
+    else:
+        draws = n_sims * 2 * sum_n
+        names = "`n_sims` x `n`"
+        if test == "permutation":
+            draws += n_sims * sum_n * n_resamples
+            names = "`n_sims` x `n` x `n_resamples`"
+        v.check_work(draws, names)
+        n_gens = n_points * n_blocks(n_sims, SAMPLE_BLOCK)
+        # per thread: two samples of n and the pooled sample with its permutation
+        scratch = 48 * n_max * numba.get_num_threads()
+        v.check_memory(scratch, "`n`", what=f"samples of {n_max} per group on each thread")
+    # statistics (and df) per replicate, the temporaries of the rejection rule, one stream per block
+    v.check_memory(32 * n_points * n_sims + _GEN_BYTES * n_gens + scratch, "`n_sims` x len(`n`)",
+                   what="the per-replicate statistics and random streams")
+
+
 def simulate_power(
     *,
     test="t",
@@ -447,28 +479,54 @@ def simulate_power(
     """
     test = v.check_choice(test, "test", ("t", "welch", "mannwhitney", "permutation"))
     effect_size = v.check_real(effect_size, "effect_size")
+    if abs(effect_size) > MAX_SIM_EFFECT_SIZE:
+        # a larger shift leaves rounding errors whose squares overflow the sums of squares
+        # (t = 0, a silent power of 0); the power is 1 long before this anyway
+        raise ValueError(
+            f"`effect_size` must be in [-{MAX_SIM_EFFECT_SIZE:g}, {MAX_SIM_EFFECT_SIZE:g}] "
+            f"(larger shifts overflow the simulated data); got {effect_size:g}"
+        )
     scalar = np.ndim(n) == 0
     n_arr = v.as_int_array(n, "n", ndim=(0, 1), minimum=2)
     if n_arr.size == 0:
         raise ValueError("`n` must not be empty")
-    n_sims = v.check_positive_int(n_sims, "n_sims")
+    n_max = int(n_arr.max())
+    if n_max > v.MAX_COUNT:
+        raise ValueError(f"`n` must be an integer in [2, {v.MAX_COUNT}]; got {n_max}")
+    n_sims = v.check_bounded_count(n_sims, "n_sims")
     alpha = v.check_probability(alpha, "alpha")
+    if alpha < MIN_ALPHA:
+        raise ValueError(f"`alpha` must be in [{MIN_ALPHA:g}, 1) (the t quantile is unreliable below it); got {alpha:g}")
     distribution = v.check_choice(distribution, "distribution", tuple(_SD))
     code = v.alternative_code(alternative)
-    n_resamples = v.check_positive_int(n_resamples, "n_resamples")
+    n_resamples = v.check_bounded_count(n_resamples, "n_resamples")
+    ns = np.ascontiguousarray(n_arr.reshape(-1))
+    suffstat = test == "t" and distribution == "normal"
+    _check_power_size(test, suffstat, ns, n_max, n_sims, n_resamples)
     ss = as_seed_sequence(rng)
     from simengine.kernels import power as kp
 
-    ns = np.ascontiguousarray(n_arr.reshape(-1))
     shift = effect_size * _SD[distribution]
-    if test == "t" and distribution == "normal":
-        gens = block_generators(ss, ns.size * n_blocks(n_sims, SUFFSTAT_BLOCK))
-        stat = kp._power_t_normal(gens, SUFFSTAT_BLOCK, ns, n_sims, shift)
-    else:
-        gens = block_generators(ss, ns.size * n_blocks(n_sims, SAMPLE_BLOCK))
-        tcode = {"t": kp.T, "welch": kp.WELCH, "mannwhitney": kp.MANNWHITNEY, "permutation": kp.PERMUTATION}[test]
-        dcode = {"normal": kp.NORMAL, "lognormal": kp.LOGNORMAL, "exponential": kp.EXPONENTIAL}[distribution]
-        stat, df = kp._power_samples(gens, SAMPLE_BLOCK, ns, n_sims, shift, tcode, dcode, code, n_resamples)
+    try:
+        if suffstat:
+            gens = block_generators(ss, ns.size * n_blocks(n_sims, SUFFSTAT_BLOCK))
+            stat = kp._power_t_normal(gens, SUFFSTAT_BLOCK, ns, n_sims, shift)
+            done = True
+        else:
+            gens = block_generators(ss, ns.size * n_blocks(n_sims, SAMPLE_BLOCK))
+            tcode = {"t": kp.T, "welch": kp.WELCH, "mannwhitney": kp.MANNWHITNEY, "permutation": kp.PERMUTATION}[test]
+            dcode = {"normal": kp.NORMAL, "lognormal": kp.LOGNORMAL, "exponential": kp.EXPONENTIAL}[distribution]
+            stat, df, ok = kp._power_samples(gens, SAMPLE_BLOCK, ns, n_sims, shift, tcode, dcode, code, n_resamples)
+            done = bool(ok.all())
+    except MemoryError:
+        done = False
+    if not done:
+        # a block whose scratch arrays could not be allocated stops early (numba's parallel
+        # loops do not re-raise): its replicates were never computed
+        raise MemoryError(
+            f"simulate_power ran out of memory for `n` = {n_max} and `n_sims` = {n_sims} "
+            f"(samples of {n_max} per group, {len(ns) * n_sims} replicates); use a smaller `n` or `n_sims`"
+        )
     if test == "t":
         # p <= alpha  <=>  t beyond the critical value: one quantile per n, not n_sims CDFs
         from scipy import stats

@@ -259,3 +259,61 @@ def test_power_ttest_extreme_alpha_refused_not_hung():
     assert "refused `alpha` must be in [1e-100, 1)" in out
     with pytest.raises(ValueError, match=r"`alpha` must be in \[1e-100, 1\)"):
         power_ttest(effect_size=0.5, n=64, alpha=1e-101)
+
+
+def test_simulate_power_huge_n_refused_before_any_kernel():
+    # was: power 0.0 with SE 0.0 (the allocation failed inside a parallel kernel, unreported)
+    from _fuzz import run_isolated
+
+    code = (
+        "from simengine import simulate_power\n"
+        "for n in (2**40, 2**28):\n"
+        "    try:\n        simulate_power(test='welch', effect_size=0.5, n=n, n_sims=10)\n"
+        "    except ValueError as e:\n        print('refused', e)\n"
+    )
+    rc, out, err = run_isolated(code, timeout=120)
+    assert rc == 0, err
+    lines = out.splitlines()
+    assert len(lines) == 2 and all(line.startswith("refused `n`") for line in lines), out
+    assert "must be an integer in [2, 1000000000]" in lines[0]
+    assert "GiB for samples of 268435456 per group" in lines[1] or "asks for" in lines[1]
+
+
+def test_simulate_power_allocation_failure_in_kernel_is_a_memory_error(monkeypatch):
+    from simengine.kernels import power as kp
+
+    real = kp._power_samples
+
+    def failing(*args):
+        stat, df, done = real(*args)
+        done[-1] = False  # as if the last block's scratch allocation had failed
+        return stat, df, done
+
+    monkeypatch.setattr(kp, "_power_samples", failing)
+    with pytest.raises(MemoryError, match="`n` = 10 and `n_sims` = 600"):
+        simulate_power(test="welch", effect_size=0.5, n=10, n_sims=600, rng=1)
+
+
+def test_simulate_power_counts_and_work_are_capped():
+    with pytest.raises(ValueError, match=r"`n_sims` must be an integer in \[1, 1000000000\]"):
+        simulate_power(effect_size=0.5, n=64, n_sims=2**31)
+    with pytest.raises(ValueError, match=r"`n_resamples` must be an integer in \[1, 1000000000\]"):
+        simulate_power(test="permutation", effect_size=0.5, n=64, n_resamples=2**40)
+    with pytest.raises(ValueError, match=r"`n_sims` x `n` x `n_resamples` asks for 6.4e\+13"):
+        simulate_power(test="permutation", effect_size=0.5, n=64, n_sims=10**6, n_resamples=10**6)
+    with pytest.raises(ValueError, match=r"`n_sims` x len\(`n`\) needs .* GiB"):
+        simulate_power(effect_size=0.5, n=np.arange(2, 12), n_sims=10**9)
+    with pytest.raises(ValueError, match=r"`n` must be an integer in \[2, 1000000000\]"):
+        simulate_power(effect_size=0.5, n=[64, 2**63 - 1])
+
+
+@pytest.mark.parametrize("test", ["t", "welch", "mannwhitney", "permutation"])
+def test_simulate_power_huge_shift_gives_power_one_or_is_refused(test):
+    # 1e50 sd: every test rejects (was: overflowing sums of squares made t = 0 or df = nan)
+    res = simulate_power(test=test, effect_size=-1e50, n=30, n_sims=40, n_resamples=99,
+                         distribution="lognormal", rng=1)
+    assert res.power == 1.0
+    with pytest.raises(ValueError, match=r"`effect_size` must be in \[-1e\+50, 1e\+50\]"):
+        simulate_power(test=test, effect_size=1e300, n=30)
+    with pytest.raises(ValueError, match=r"`alpha` must be in \[1e-100, 1\)"):
+        simulate_power(test=test, effect_size=0.5, n=30, alpha=5e-324)
