@@ -161,7 +161,7 @@ def permutation_test(x, y, *, statistic="mean", alternative="two-sided", n_resam
     """
     kind, func = _check_statistic(statistic)
     v.check_choice(alternative, "alternative", v.ALTERNATIVES)
-    n_resamples = v.check_positive_int(n_resamples, "n_resamples")
+    n_resamples = v.check_bounded_count(n_resamples, "n_resamples")
     ss = as_seed_sequence(rng)
     xr, yr, one_d = _as_rows(x, y, axis)
     k, nx = xr.shape
@@ -169,15 +169,89 @@ def permutation_test(x, y, *, statistic="mean", alternative="two-sided", n_resam
     n_max = math.comb(nx + ny, nx)
     exact = n_max <= n_resamples
     n_null = n_max if exact else n_resamples
-    gens = block_generators(ss, 1 if exact else n_blocks(n_null, PERM_BLOCK))
+    n_gens = 1 if exact else n_blocks(n_null, PERM_BLOCK)
+    _check_perm_size(k, nx + ny, n_null, n_gens)
+    gens = block_generators(ss, n_gens)
     from simengine.kernels import permutation as kp
 
-    if kind == "custom":
-        observed, null = kp._perm_null_custom(xr, yr, func, n_null, exact, gens, PERM_BLOCK)
-    else:
-        code = kp.MEAN if kind == "mean" else kp.MEDIAN
-        observed, null = kp._perm_null_builtin(xr, yr, code, n_null, exact, gens, PERM_BLOCK)
+    try:
+        if kind == "custom":
+            observed, null, done = _run_custom(kp, xr, yr, func, n_null, exact, gens)
+        else:
+            code = kp.MEAN if kind == "mean" else kp.MEDIAN
+            observed, null, done = kp._perm_null_builtin(xr, yr, code, n_null, exact, gens, PERM_BLOCK)
+    except MemoryError:
+        done = None
+    except SystemError as exc:
+        # numba's parallel loop returned with an exception set (a statistic that raised, or
+        # an allocation that failed inside the loop)
+        if kind != "custom" or isinstance(exc.__context__, MemoryError):
+            done = None
+        else:
+            raise ValueError(
+                "`statistic` raised an exception while computing the null distribution: "
+                f"{type(exc.__context__).__name__}: {exc.__context__}"
+            ) from None
+    if done is None or not done.all():
+        if kind == "custom" and done is not None:
+            raise ValueError(
+                "`statistic` raised an exception while computing the null distribution "
+                "(or memory ran out); call it on the data directly to see the error"
+            )
+        raise MemoryError(
+            f"permutation_test ran out of memory for {k} test(s) of {nx} + {ny} observations "
+            f"(`x`, `y`) with `n_resamples` = {n_resamples}; use fewer columns or resamples"
+        )
+    _check_finite_statistic(observed, null, kind)
     pvalue = _pvalues(observed, null, alternative, exact, n_null)
     if one_d:
         return PermutationTestResult(float(observed[0]), float(pvalue[0]), null[0], exact, n_null)
     return PermutationTestResult(observed, pvalue, np.ascontiguousarray(null.T), exact, n_null)
+
+
+# Bytes a numba.typed.List entry of one block Generator takes (measured: about 2.9 KB).
+_GEN_BYTES = 3000
+
+
+def _check_perm_size(k, n, n_null, n_gens):
+    """Refuse work and memory beyond the shared limits (Python ints: nothing wraps)."""
+    v.check_work(
+        n_null * k * n, "`n_resamples` x columns x (len(`x`) + len(`y`))", unit="statistic element operations"
+    )
+    # null (k, R), its transposed copy and the p-value temporaries; sorted rows and ranks; streams
+    v.check_memory(
+        20 * k * n_null + 16 * k * n + _GEN_BYTES * n_gens,
+        "`n_resamples` x columns of `x`",
+        what="the null distribution",
+    )
+
+
+def _run_custom(kp, xr, yr, func, n_null, exact, gens):
+    from numba.core.errors import NumbaError
+
+    try:
+        return kp._perm_null_custom(xr, yr, func, n_null, exact, gens, PERM_BLOCK)
+    except NumbaError as exc:
+        # the statistic does not compile with two 1-D float64 arrays -> float
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        first = first.replace("nopython", "compiled").replace("Numba", "the compiler")
+        raise TypeError(
+            "`statistic` must be a jitted function f(x, y) -> float of two 1-D float64 arrays; "
+            f"it could not be compiled for that ({first[:200]})"
+        ) from None
+
+
+def _check_finite_statistic(observed, null, kind):
+    """Refuse a non-finite observed statistic or resample: it would make every p-value wrong."""
+    if np.isfinite(observed).all() and np.isfinite(null).all():
+        return
+    where = "the observed data" if not np.isfinite(observed).all() else "a resample"
+    if kind == "custom":
+        raise ValueError(
+            f"`statistic` returned a non-finite value (NaN or inf) for {where}; "
+            "it must return a finite float for every split of the data"
+        )
+    raise ValueError(
+        f"the {kind} difference overflowed to a non-finite value for {where}: "
+        "`x` and `y` hold values too large to sum (rescale them)"
+    )

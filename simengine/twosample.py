@@ -68,6 +68,26 @@ def _t_pvalue(t, df, alternative):
     return np.clip(p, 0.0, 1.0)
 
 
+def _rescaled_ttest(xr, yr, equal_var, t, df, overflow):
+    """Recompute the rows whose moments overflowed on data scaled by a power of two.
+
+    t and df are scale-free and scaling by 2**-e is exact (barring values under 1e-300 that
+    vanish next to those near 1e308), so this is the same test, computed without overflow.
+    """
+    from simengine.kernels.hypothesis import _ttest_ind_rows
+
+    rows = np.flatnonzero(overflow)
+    xs, ys = xr[rows], yr[rows]
+    big = np.maximum(np.abs(xs).max(axis=1), np.abs(ys).max(axis=1))
+    scale = np.ldexp(1.0, -np.frexp(big)[1])[:, None]  # |values| < 1 after scaling
+    ts, dfs, still = _ttest_ind_rows(np.ascontiguousarray(xs * scale), np.ascontiguousarray(ys * scale), equal_var)
+    if still.any():  # cannot happen for finite data; refuse rather than return a wrong number
+        raise ValueError("`x` and `y` have moments that overflow even after rescaling")
+    t, df = t.copy(), df.copy()
+    t[rows], df[rows] = ts, dfs
+    return t, df
+
+
 def ttest_ind(x, y, *, equal_var=True, alternative="two-sided", axis=0) -> TtestResult:
     """Two-sample t-test (Student's pooled, or Welch's), one test per column.
 
@@ -107,7 +127,9 @@ def ttest_ind(x, y, *, equal_var=True, alternative="two-sided", axis=0) -> Ttest
     from simengine.kernels.hypothesis import _ttest_ind_rows
 
     with np.errstate(divide="ignore", invalid="ignore"):
-        t, df = _ttest_ind_rows(xr, yr, equal_var)
+        t, df, overflow = _ttest_ind_rows(xr, yr, equal_var)
+        if overflow.any():
+            t, df = _rescaled_ttest(xr, yr, equal_var, t, df, overflow)
         if not equal_var:
             # zero variance in both samples makes Welch's df 0/0; scipy sets it to 1
             # (t is then +-inf or nan, so df does not change the p-value)

@@ -266,6 +266,8 @@ def test_simulate_power_huge_n_refused_before_any_kernel():
     from _fuzz import run_isolated
 
     code = (
+        "import os\n"
+        "os.environ['SIMENGINE_MAX_MEMORY'] = str(2**32)  # the same answer on any machine\n"
         "from simengine import simulate_power\n"
         "for n in (2**40, 2**28):\n"
         "    try:\n        simulate_power(test='welch', effect_size=0.5, n=n, n_sims=10)\n"
@@ -294,7 +296,8 @@ def test_simulate_power_allocation_failure_in_kernel_is_a_memory_error(monkeypat
         simulate_power(test="welch", effect_size=0.5, n=10, n_sims=600, rng=1)
 
 
-def test_simulate_power_counts_and_work_are_capped():
+def test_simulate_power_counts_and_work_are_capped(monkeypatch):
+    monkeypatch.setenv("SIMENGINE_MAX_MEMORY", str(2**32))  # the same answer on any machine
     with pytest.raises(ValueError, match=r"`n_sims` must be an integer in \[1, 1000000000\]"):
         simulate_power(effect_size=0.5, n=64, n_sims=2**31)
     with pytest.raises(ValueError, match=r"`n_resamples` must be an integer in \[1, 1000000000\]"):

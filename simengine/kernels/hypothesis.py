@@ -3,6 +3,8 @@
 Kernels return statistics (and t's degrees of freedom); the public layer turns
 them into p-values with scipy's own distribution functions.
 """
+import math
+
 import numba
 import numpy as np
 
@@ -12,11 +14,17 @@ from simengine.kernels.twosample import _mean_ssd1, _mwu_u1, _mwu_z1, _ttest_poo
 
 @pjit
 def _ttest_ind_rows(x, y, equal_var):
-    """t (x minus y) and df for every row of x (k, n1) and y (k, n2)."""
+    """t (x minus y) and df for every row of x (k, n1) and y (k, n2).
+
+    Also returns `overflow`, True for a row whose means, sums of squares or variance
+    terms overflowed (finite data near 1e308 or 1e154): its t and df are meaningless, and
+    the caller recomputes it on rescaled data (t and df do not depend on the scale).
+    """
     k, n1 = x.shape
     n2 = y.shape[1]
     t = np.empty(k)
     df = np.empty(k)
+    overflow = np.zeros(k, dtype=np.bool_)
     for r in numba.prange(k):
         m1, s1 = _mean_ssd1(x[r])
         m2, s2 = _mean_ssd1(y[r])
@@ -24,7 +32,12 @@ def _ttest_ind_rows(x, y, equal_var):
             t[r], df[r] = _ttest_pooled1(float(n1), m1, s1, float(n2), m2, s2)
         else:
             t[r], df[r] = _ttest_welch1(float(n1), m1, s1, float(n2), m2, s2)
-    return t, df
+            # Welch's df squares the variance terms: they overflow at sums of squares near 1e154
+            v1 = s1 / (n1 - 1.0) / n1
+            v2 = s2 / (n2 - 1.0) / n2
+            s1 = v1 * v1 + v2 * v2 + (v1 + v2) * (v1 + v2)
+        overflow[r] = not (math.isfinite(m1 - m2) and math.isfinite(s1 + s2))
+    return t, df, overflow
 
 
 @pjit
