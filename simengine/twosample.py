@@ -69,7 +69,7 @@ def _t_pvalue(t, df, alternative):
 
 
 def _rescaled_ttest(xr, yr, equal_var, t, df, overflow):
-    """Recompute the rows whose moments overflowed on data scaled by a power of two.
+    """Recompute the rows whose moments over- or underflowed on data scaled by a power of two.
 
     t and df are scale-free and scaling by 2**-e is exact (barring values under 1e-300 that
     vanish next to those near 1e308), so this is the same test, computed without overflow.
@@ -80,9 +80,10 @@ def _rescaled_ttest(xr, yr, equal_var, t, df, overflow):
     xs, ys = xr[rows], yr[rows]
     big = np.maximum(np.abs(xs).max(axis=1), np.abs(ys).max(axis=1))
     scale = np.ldexp(1.0, -np.frexp(big)[1])[:, None]  # |values| < 1 after scaling
-    ts, dfs, still = _ttest_ind_rows(np.ascontiguousarray(xs * scale), np.ascontiguousarray(ys * scale), equal_var)
-    if still.any():  # cannot happen for finite data; refuse rather than return a wrong number
-        raise ValueError("`x` and `y` have moments that overflow even after rescaling")
+    with np.errstate(over="ignore", under="ignore"):
+        ts, dfs, _ = _ttest_ind_rows(np.ascontiguousarray(xs * scale), np.ascontiguousarray(ys * scale), equal_var)
+    if not (np.isfinite(ts) | np.isnan(ts)).all() and not np.isfinite(big).all():
+        raise ValueError("`x` and `y` hold values whose moments cannot be computed")  # not reachable for finite data
     t, df = t.copy(), df.copy()
     t[rows], df[rows] = ts, dfs
     return t, df

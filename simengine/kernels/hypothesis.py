@@ -17,8 +17,9 @@ def _ttest_ind_rows(x, y, equal_var):
     """t (x minus y) and df for every row of x (k, n1) and y (k, n2).
 
     Also returns `overflow`, True for a row whose means, sums of squares or variance
-    terms overflowed (finite data near 1e308 or 1e154): its t and df are meaningless, and
-    the caller recomputes it on rescaled data (t and df do not depend on the scale).
+    terms overflowed (finite data near 1e308 or 1e154) or underflowed (data near 1e-154):
+    its t and df are wrong, and the caller recomputes it on rescaled data (t and df do
+    not depend on the scale).
     """
     k, n1 = x.shape
     n2 = y.shape[1]
@@ -32,12 +33,21 @@ def _ttest_ind_rows(x, y, equal_var):
             t[r], df[r] = _ttest_pooled1(float(n1), m1, s1, float(n2), m2, s2)
         else:
             t[r], df[r] = _ttest_welch1(float(n1), m1, s1, float(n2), m2, s2)
-            # Welch's df squares the variance terms: they overflow at sums of squares near 1e154
+        ss = s1 + s2
+        # ss = 0 is flagged too: it underflowed, or the samples are constant (rescaling keeps that)
+        bad = not (math.isfinite(m1 - m2) and math.isfinite(ss)) or ss < _TINY
+        if not equal_var:
+            # Welch's df squares the variance terms: they overflow near 1e154, underflow near 1e-154
             v1 = s1 / (n1 - 1.0) / n1
             v2 = s2 / (n2 - 1.0) / n2
-            s1 = v1 * v1 + v2 * v2 + (v1 + v2) * (v1 + v2)
-        overflow[r] = not (math.isfinite(m1 - m2) and math.isfinite(s1 + s2))
+            q = v1 * v1 + v2 * v2
+            bad = bad or not math.isfinite((v1 + v2) * (v1 + v2)) or (v1 + v2 > 0.0 and q < _TINY)
+        overflow[r] = bad
     return t, df, overflow
+
+
+# sums of squares below this have lost digits to subnormal underflow
+_TINY = 1e-280
 
 
 @pjit
