@@ -117,6 +117,8 @@ def multipletests(pvals, *, alpha=0.05, method="holm") -> MultipleTestsResult:
     shape = p.shape
     n = shape[-1]
     rows = p.reshape(-1, n)
+    if p.size > 10**7:  # outputs (bool + float) and, for the Sidak methods, one more float array
+        v.check_memory(17 * p.size + 48 * n, "`pvals`", what="the corrected p-values")
     from simengine.kernels.multitest import _multipletests, _rank_rows
 
     if method in ("sidak", "holm-sidak"):
@@ -158,6 +160,8 @@ def multipletests(pvals, *, alpha=0.05, method="holm") -> MultipleTestsResult:
     )
     if not ok:  # the kernel met NaN or a value outside [0, 1]; its outputs are incomplete
         _check_pvals(rows)
+        # valid p-values, yet a chunk did not finish: its scratch could not be allocated
+        raise MemoryError(f"multipletests ran out of memory for families of {n} p-values (`pvals`)")
     return MultipleTestsResult(
         reject=reject.reshape(shape),
         pvals_corrected=corrected.reshape(shape),
@@ -227,19 +231,26 @@ def simulate_multiple_testing(
     from simengine._results import mean_se, proportion_se
     from simengine._rng import as_seed_sequence, block_generators, n_blocks
 
-    n_tests = v.check_positive_int(n_tests, "n_tests")
+    n_tests = v.check_bounded_count(n_tests, "n_tests")
     n_true = v.check_int(n_true, "n_true", minimum=0, maximum=n_tests)
     effect_size = v.check_real(effect_size, "effect_size")
-    n_per_group = v.check_int(n_per_group, "n_per_group", minimum=2)
-    n_families = v.check_positive_int(n_families, "n_families")
+    n_per_group = v.check_bounded_count(n_per_group, "n_per_group", minimum=2)
+    n_families = v.check_bounded_count(n_families, "n_families")
     if isinstance(methods, str):
         methods = (methods,)
+    elif isinstance(methods, (bytes, dict, set, frozenset)) or not hasattr(methods, "__iter__"):
+        raise TypeError(f"`methods` must be a method name or a sequence of them; got {type(methods).__name__}")
     methods = tuple(methods)
     if not methods:
         raise ValueError("`methods` must name at least one method")
     for m in methods:
         v.check_choice(m, "methods", ("none", *METHODS))
     alpha = v.check_probability(alpha, "alpha")
+    cells = n_families * n_tests  # Python ints: nothing wraps
+    v.check_work(4 * cells, "`n_families` x `n_tests`")
+    # t, p and one method's corrected p-values and temporaries at a time; one stream per block
+    v.check_memory(48 * cells + 3000 * n_blocks(n_families, FAMILY_BLOCK), "`n_families` x `n_tests`",
+                   what="the simulated p-values and their corrections")
     ss = as_seed_sequence(rng)
     from simengine.kernels.power import _family_t_normal
     from simengine.twosample import _t_pvalue
