@@ -113,7 +113,7 @@ def multipletests(pvals, *, alpha=0.05, method="holm") -> MultipleTestsResult:
     """
     code = _check_method(method)
     alpha = v.check_probability(alpha, "alpha")
-    p = v.as_float_array(pvals, "pvals", ndim=tuple(range(1, 33)), finite=False)
+    p = v.as_data_array(pvals, "pvals", ndim=tuple(range(1, 33)), finite=False)
     shape = p.shape
     n = shape[-1]
     rows = p.reshape(-1, n)
@@ -239,8 +239,11 @@ def simulate_multiple_testing(
     if isinstance(methods, str):
         methods = (methods,)
     elif isinstance(methods, (bytes, dict, set, frozenset)) or not hasattr(methods, "__iter__"):
-        raise TypeError(f"`methods` must be a method name or a sequence of them; got {type(methods).__name__}")
-    methods = tuple(methods)
+        raise TypeError(f"`methods` must be a method name or a sequence of them; got {v._describe(methods)}")
+    try:
+        methods = tuple(methods)
+    except TypeError:  # a 0-d array, say
+        raise TypeError(f"`methods` must be a method name or a sequence of them; got {v._describe(methods)}") from None
     if not methods:
         raise ValueError("`methods` must name at least one method")
     for m in methods:

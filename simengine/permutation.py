@@ -7,6 +7,7 @@ randomized test with p = (k + 1) / (R + 1), and scipy's tolerance for ties.
 from __future__ import annotations
 
 import math
+import re
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -64,13 +65,16 @@ def _check_statistic(statistic):
             f"got a plain Python callable {getattr(statistic, '__name__', statistic)!r}. "
             "Decorate it with @numba.njit (it receives two 1-D float64 arrays and must return a float)"
         )
-    raise TypeError(f"`statistic` must be 'mean', 'median' or a numba-jitted function; got {type(statistic).__name__}")
+    raise TypeError(
+        "`statistic` must be 'mean', 'median' or a jitted function f(x, y) -> float (decorated with @njit); "
+        f"got {v._describe(statistic)}"
+    )
 
 
 def _as_rows(x, y, axis):
     """(k, nx), (k, ny) C-contiguous rows, one test per row, and whether the input was 1-D."""
-    x = v.as_float_array(x, "x", ndim=(1, 2))
-    y = v.as_float_array(y, "y", ndim=(1, 2))
+    x = v.as_data_array(x, "x", ndim=(1, 2))
+    y = v.as_data_array(y, "y", ndim=(1, 2))
     if x.ndim != y.ndim:
         raise ValueError(f"`x` and `y` must have the same number of dimensions; got {x.ndim}-D and {y.ndim}-D")
     if x.ndim == 1:
@@ -234,7 +238,7 @@ def _run_custom(kp, xr, yr, func, n_null, exact, gens):
     except NumbaError as exc:
         # the statistic does not compile with two 1-D float64 arrays -> float
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        first = first.replace("nopython", "compiled").replace("Numba", "the compiler")
+        first = re.sub(r"nopython|numba", "compiled", first, flags=re.IGNORECASE)
         raise TypeError(
             "`statistic` must be a jitted function f(x, y) -> float of two 1-D float64 arrays; "
             f"it could not be compiled for that ({first[:200]})"

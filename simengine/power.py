@@ -486,8 +486,8 @@ def simulate_power(
             f"`effect_size` must be in [-{MAX_SIM_EFFECT_SIZE:g}, {MAX_SIM_EFFECT_SIZE:g}] "
             f"(larger shifts overflow the simulated data); got {effect_size:g}"
         )
-    scalar = np.ndim(n) == 0
-    n_arr = v.as_int_array(n, "n", ndim=(0, 1), minimum=2)
+    n_arr = v.as_count_array(n, "n", ndim=(0, 1), minimum=2)
+    scalar = n_arr.ndim == 0
     if n_arr.size == 0:
         raise ValueError("`n` must not be empty")
     n_max = int(n_arr.max())
