@@ -86,29 +86,26 @@ def _nct_tail_quad(x, df, nc, upper):
     other cases follow.  Used only where Boost returns NaN (|nc| above ~1e9, or
     df near 0); it gives the right limits (1 or 0) as |nc| grows without bound.
     """
-    from scipy import integrate, stats
+    from scipy import integrate, special
 
     if not upper:  # P(T <= x) = P(-T >= -x), and -T is noncentral t with -nc
         return _nct_tail_quad(-x, df, -nc, True)
     if math.isinf(x):
         return 0.0 if x > 0 else 1.0
     if x == 0.0:
-        return float(stats.norm.cdf(nc))
+        return float(special.ndtr(nc))
+    # scalar ufuncs, not scipy.stats objects: quad calls the integrand hundreds of times
+    chi2 = special.chdtr if x > 0 else special.chdtrc
+    inv_sqrt_2pi = 1.0 / math.sqrt(2.0 * math.pi)
 
-    def chi_arg(z):
+    def f(z):
         q = (nc + z) / x  # S threshold; q * q overflows to inf harmlessly
-        return df * (q * q)
+        return inv_sqrt_2pi * math.exp(-0.5 * z * z) * chi2(df, df * (q * q))
 
     if x > 0:
         lo, hi, base = max(-nc, -40.0), 40.0, 0.0
-
-        def f(z):
-            return stats.norm.pdf(z) * stats.chi2.cdf(chi_arg(z), df)
     else:
-        lo, hi, base = -40.0, min(-nc, 40.0), float(stats.norm.cdf(nc))
-
-        def f(z):
-            return stats.norm.pdf(z) * stats.chi2.sf(chi_arg(z), df)
+        lo, hi, base = -40.0, min(-nc, 40.0), float(special.ndtr(nc))
     if not lo < hi:
         return min(max(base, 0.0), 1.0)
     with np.errstate(over="ignore", invalid="ignore"):
