@@ -176,7 +176,15 @@ def mannwhitneyu(x, y, *, alternative="two-sided", use_continuity=True, axis=0) 
 
     from simengine.kernels.hypothesis import _mannwhitneyu_rows
 
-    u, z = _mannwhitneyu_rows(xr, yr, use_continuity, code)
+    try:
+        u, z, done = _mannwhitneyu_rows(xr, yr, use_continuity, code)
+        done = done.all()
+    except (MemoryError, SystemError):  # SystemError: raised inside the parallel loop
+        done = False
+    if not done:
+        raise MemoryError(
+            f"mannwhitneyu ran out of memory ranking samples of {xr.shape[1]} + {yr.shape[1]} observations (`x`, `y`)"
+        )
     p = special.ndtr(-z) * (2.0 if code == 0 else 1.0)
     p = np.clip(p, 0.0, 1.0)
     return MannwhitneyuResult(*_unwrap(one_d, u, p))

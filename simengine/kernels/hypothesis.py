@@ -52,13 +52,17 @@ _TINY = 1e-280
 
 @pjit
 def _mannwhitneyu_rows(x, y, continuity, alternative):
-    """scipy's U1 statistic and the standardised z used for the p-value, per row."""
+    """scipy's U1 statistic and the standardised z used for the p-value, per row (and done flags)."""
     k, n1 = x.shape
     n2 = y.shape[1]
     u = np.empty(k)
     z = np.empty(k)
+    # _mwu_u1 allocates the pooled row; a row whose allocation fails stops without raising
+    # (numba's parallel loops do not re-raise), so each row flags its completion
+    done = np.zeros(k, dtype=np.bool_)
     for r in numba.prange(k):
         u1, tie_term = _mwu_u1(x[r], y[r])
         u[r] = u1
         z[r] = _mwu_z1(u1, float(n1), float(n2), tie_term, continuity, alternative)
-    return u, z
+        done[r] = True
+    return u, z, done
