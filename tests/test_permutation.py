@@ -326,3 +326,16 @@ def test_kernel_that_stops_early_is_a_memory_error(monkeypatch):
     monkeypatch.setattr(kp, "_perm_null_builtin", failing)
     with pytest.raises(MemoryError, match="`n_resamples` = 999"):
         permutation_test(np.arange(10.0), np.arange(10.0), n_resamples=999, rng=1)
+
+
+def test_exact_threshold_without_the_huge_binomial():
+    # math.comb(2 * 10**6, 10**6) took 40 s before any resample was drawn
+    from simengine.permutation import _n_splits
+
+    for nx in range(1, 16):
+        for ny in range(1, 16):
+            c = math.comb(nx + ny, nx)
+            for limit in (1, 5, 99, 9999, 10**6):
+                assert _n_splits(nx, ny, limit) == (c if c <= limit else limit + 1)
+    assert _n_splits(10**6, 10**6, 10**9) == 10**9 + 1
+    assert _n_splits(1, 10**8, 10**9) == 10**8 + 1
