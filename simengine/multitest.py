@@ -117,6 +117,8 @@ def multipletests(pvals, *, alpha=0.05, method="holm") -> MultipleTestsResult:
     shape = p.shape
     n = shape[-1]
     rows = p.reshape(-1, n)
+    if method == "hommel":  # O(tests^2) per family, like statsmodels' implementation
+        v.check_work(rows.shape[0] * n * n, "`pvals` (families x tests^2 for method='hommel')", unit="steps")
     if p.size > 10**7:  # outputs (bool + float) and, for the Sidak methods, one more float array
         v.check_memory(17 * p.size + 48 * n, "`pvals`", what="the corrected p-values")
     from simengine.kernels.multitest import _multipletests, _rank_rows

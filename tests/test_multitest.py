@@ -270,3 +270,10 @@ def test_multipletests_chunk_that_stops_early_is_a_memory_error(monkeypatch):
     monkeypatch.setattr(km, "_multipletests", failing)
     with pytest.raises(MemoryError, match="`pvals`"):
         multitest.multipletests(np.full((3, 4), 0.5), method="fdr_bh")
+
+
+def test_hommel_quadratic_work_is_capped():
+    # 2 x 10**6 tests in one family is 4e12 steps of Hommel's O(m^2) procedure: refused at once
+    p = np.broadcast_to(0.5, (2 * 10**6,))
+    with pytest.raises(ValueError, match=r"`pvals` \(families x tests\^2 for method='hommel'\) asks for 4e\+12 steps"):
+        multipletests(p, method="hommel")
