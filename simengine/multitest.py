@@ -157,9 +157,14 @@ def multipletests(pvals, *, alpha=0.05, method="holm") -> MultipleTestsResult:
     else:  # fdr_by: Benjamini-Yekutieli's constant with NumPy's pairwise sum
         factors = ecdf / np.sum(1.0 / np.arange(1, n + 1))
         cuts = factors * alpha
-    ok, reject, corrected = _multipletests(
-        rows, np.ascontiguousarray(raw), code, np.ascontiguousarray(cuts, dtype=np.float64), factors
-    )
+    try:
+        ok, reject, corrected = _multipletests(
+            rows, np.ascontiguousarray(raw), code, np.ascontiguousarray(cuts, dtype=np.float64), factors
+        )
+    except MemoryError:
+        ok = reject = corrected = None
+    if ok is None:
+        raise MemoryError(f"multipletests ran out of memory for {rows.shape[0]} families of {n} p-values (`pvals`)")
     if not ok:  # the kernel met NaN or a value outside [0, 1]; its outputs are incomplete
         _check_pvals(rows)
         # valid p-values, yet a chunk did not finish: its scratch could not be allocated
@@ -261,7 +266,12 @@ def simulate_multiple_testing(
     from simengine.twosample import _t_pvalue
 
     gens = block_generators(ss, n_blocks(n_families, FAMILY_BLOCK))
-    t = _family_t_normal(gens, FAMILY_BLOCK, n_families, n_tests, n_true, n_per_group, effect_size)
+    try:
+        t = _family_t_normal(gens, FAMILY_BLOCK, n_families, n_tests, n_true, n_per_group, effect_size)
+    except MemoryError:
+        raise MemoryError(
+            f"simulate_multiple_testing ran out of memory for `n_families` x `n_tests` = {n_families} x {n_tests}"
+        ) from None
     p = _t_pvalue(t, 2.0 * n_per_group - 2.0, "two-sided")
     is_true = np.arange(n_tests) < n_true
     rows = {}
