@@ -150,6 +150,14 @@ def permutation_test(x, y, *, statistic="mean", alternative="two-sided", n_resam
     -------
     PermutationTestResult
 
+    Raises
+    ------
+    ValueError
+        Bad inputs; `n_resamples` above 10^9; too much work or memory; a statistic that
+        returns NaN or inf (for the observed data or any resample) or raises.
+    TypeError
+        A statistic that is not 'mean', 'median' or a jitted ``f(x, y) -> float``.
+
     Examples
     --------
     >>> import numpy as np

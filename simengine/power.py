@@ -467,6 +467,15 @@ def simulate_power(
     -------
     SimulatePowerResult
 
+    Raises
+    ------
+    ValueError
+        Bad inputs; a count above 10^9 (`n`, `n_sims`, `n_resamples`); more than 10^12 random
+        draws in one call; arrays that do not fit in memory; |`effect_size`| > 1e50 (the
+        simulated sums of squares would overflow); `alpha` < 1e-100.
+    MemoryError
+        If a block's scratch arrays still cannot be allocated inside the kernel.
+
     Examples
     --------
     >>> import simengine
