@@ -83,7 +83,7 @@ def _nct_tail_quad(x, df, nc, upper):
 
     T = (Z + nc) / S with S = sqrt(V / df), V ~ chi-square(df) independent of Z, so
     for x > 0, P(T > x) = int phi(z) P(S < (nc + z) / x) dz over z > -nc, and the
-    other cases follow.  Used only where Boost returns NaN (|nc| above ~1e9, or
+    other cases follow.  Used where Boost is slow or returns NaN (|nc| above 1e4, or
     df near 0); it gives the right limits (1 or 0) as |nc| grows without bound.
     """
     from scipy import integrate, special
@@ -119,10 +119,15 @@ def _nct_tail(x, df, nc, upper):
     Boost returns NaN when a tail underflows (e.g. the lower tail at d = 1.1,
     n = 114); then the reflected tail is tried, and a tail lying more than 12
     standard units beyond the noncentrality is below 1e-30 and taken as 0.
-    Where Boost still fails (huge noncentrality, df near 0), one quadrature does it.
+    Above |nc| = 1e4 (Boost slows down linearly in nc) and where Boost still fails
+    (df near 0), one quadrature does it.
     """
     from scipy import stats
 
+    if abs(nc) > _NC_QUAD or math.isnan(nc):
+        # Boost's series costs time linear in nc (0.35 s at 1e7, 9 s at 1.7e8: a solver
+        # calling it dozens of times hung) and drifts in the 12th digit: integrate instead
+        return _checked_tail(_nct_tail_quad(x, df, nc, upper), df, nc)
     with np.errstate(all="ignore"):
         p = stats.nct.sf(x, df, nc) if upper else stats.nct.cdf(x, df, nc)
         if math.isnan(p):
@@ -131,6 +136,14 @@ def _nct_tail(x, df, nc, upper):
         p = 0.0
     if math.isnan(p):
         p = _nct_tail_quad(x, df, nc, upper)
+    return _checked_tail(p, df, nc)
+
+
+# above this noncentrality the noncentral t tails come from `_nct_tail_quad`, not Boost
+_NC_QUAD = 1e4
+
+
+def _checked_tail(p, df, nc):
     if math.isnan(p):
         raise ValueError(
             f"the power cannot be computed at noncentrality {nc:g} with df = {df:g}; "

@@ -253,10 +253,14 @@ def test_power_ttest_extreme_alpha_refused_not_hung():
         "try:\n    power_ttest(n=64, power=0.8, alpha=5e-324)\n"
         "except ValueError as e:\n    print('refused', e)\n"
         "print(power_ttest(n=64, power=0.8, alpha=1e-100).effect_size)\n"
+        # Boost's noncentral t takes seconds per call at nc ~ 1e8: this solve took 444 s
+        "r = power_ttest(alpha=1e-49, effect_size=117415201.5, power=0.6873)\n"
+        "print('solved', r.n, r.power)\n"
     )
     rc, out, err = run_isolated(code, timeout=60)
     assert rc == 0, err
     assert "refused `alpha` must be in [1e-100, 1)" in out
+    assert "solved 4.11" in out
     with pytest.raises(ValueError, match=r"`alpha` must be in \[1e-100, 1\)"):
         power_ttest(effect_size=0.5, n=64, alpha=1e-101)
 
