@@ -537,7 +537,8 @@ def simulate_power(
             dcode = {"normal": kp.NORMAL, "lognormal": kp.LOGNORMAL, "exponential": kp.EXPONENTIAL}[distribution]
             stat, df, ok = kp._power_samples(gens, SAMPLE_BLOCK, ns, n_sims, shift, tcode, dcode, code, n_resamples)
             done = bool(ok.all())
-    except MemoryError:
+    except (MemoryError, SystemError):
+        # SystemError: numba's parallel loop returned with the allocation failure set
         done = False
     if not done:
         # a block whose scratch arrays could not be allocated stops early (numba's parallel

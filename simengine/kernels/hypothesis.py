@@ -34,8 +34,13 @@ def _ttest_ind_rows(x, y, equal_var):
         else:
             t[r], df[r] = _ttest_welch1(float(n1), m1, s1, float(n2), m2, s2)
         ss = s1 + s2
-        # ss = 0 is flagged too: it underflowed, or the samples are constant (rescaling keeps that)
-        bad = not (math.isfinite(m1 - m2) and math.isfinite(ss)) or ss < _TINY
+        # ss = 0 also means underflow when the data are tiny (deviations under 1e-162 need
+        # means under ~1e-146); constant samples of ordinary size are left alone
+        bad = (
+            not (math.isfinite(m1 - m2) and math.isfinite(ss))
+            or 0.0 < ss < _TINY
+            or (ss == 0.0 and abs(m1) + abs(m2) < 1e-140)
+        )
         if not equal_var:
             # Welch's df squares the variance terms: they overflow near 1e154, underflow near 1e-154
             v1 = s1 / (n1 - 1.0) / n1
