@@ -161,7 +161,7 @@ def multipletests(pvals, *, alpha=0.05, method="holm") -> MultipleTestsResult:
         ok, reject, corrected = _multipletests(
             rows, np.ascontiguousarray(raw), code, np.ascontiguousarray(cuts, dtype=np.float64), factors
         )
-    except MemoryError:
+    except (MemoryError, SystemError):  # SystemError: the parallel loop returned with it set
         ok = reject = corrected = None
     if ok is None:
         raise MemoryError(f"multipletests ran out of memory for {rows.shape[0]} families of {n} p-values (`pvals`)")
