@@ -16,7 +16,15 @@ from simengine import _validate as v
 from simengine._results import ResultMixin, proportion_se
 from simengine._rng import as_seed_sequence, block_generators, n_blocks
 
-__all__ = ["power_ttest", "PowerTTestResult", "TargetNotReachedWarning", "simulate_power", "SimulatePowerResult", "SUFFSTAT_BLOCK", "SAMPLE_BLOCK"]
+__all__ = [
+    "power_ttest",
+    "PowerTTestResult",
+    "TargetNotReachedWarning",
+    "simulate_power",
+    "SimulatePowerResult",
+    "SUFFSTAT_BLOCK",
+    "SAMPLE_BLOCK",
+]
 
 # Replicates per random stream (constants of the algorithms, not of the machine):
 # the sufficient-statistic t path costs ~50 ns a replicate, so 10 000 replicates make
@@ -515,7 +523,9 @@ def simulate_power(
     n_sims = v.check_bounded_count(n_sims, "n_sims")
     alpha = v.check_probability(alpha, "alpha")
     if alpha < MIN_ALPHA:
-        raise ValueError(f"`alpha` must be in [{MIN_ALPHA:g}, 1) (the t quantile is unreliable below it); got {alpha:g}")
+        raise ValueError(
+            f"`alpha` must be in [{MIN_ALPHA:g}, 1) (the t quantile is unreliable below it); got {alpha:g}"
+        )
     distribution = v.check_choice(distribution, "distribution", tuple(_SD))
     code = v.alternative_code(alternative)
     n_resamples = v.check_bounded_count(n_resamples, "n_resamples")

@@ -221,7 +221,8 @@ def test_noncentral_t_quadrature_fallback_matches_boost():
     # the fallback used where Boost returns NaN, checked where Boost is fine
     from simengine.power import _nct_tail_quad
 
-    for x, df, nc in [(1.98, 126.0, 2.0), (-1.98, 126.0, 2.0), (2.5, 3.0, -1.0), (0.7, 10.0, 30.0), (-40.0, 5.0, -38.0)]:
+    cases = [(1.98, 126.0, 2.0), (-1.98, 126.0, 2.0), (2.5, 3.0, -1.0), (0.7, 10.0, 30.0), (-40.0, 5.0, -38.0)]
+    for x, df, nc in cases:
         assert_allclose(_nct_tail_quad(x, df, nc, True), stats.nct.sf(x, df, nc), rtol=1e-8, atol=1e-15)
         assert_allclose(_nct_tail_quad(x, df, nc, False), stats.nct.cdf(x, df, nc), rtol=1e-8, atol=1e-15)
 
