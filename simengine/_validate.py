@@ -262,3 +262,49 @@ ALTERNATIVES = {"two-sided": 0, "less": 1, "greater": 2}
 def alternative_code(alternative, name: str = "alternative") -> int:
     """Map scipy's `alternative` string to the int code kernels use."""
     return ALTERNATIVES[check_choice(alternative, name, ALTERNATIVES)]
+
+
+# --- hypothesis-tests slice (issue 12) ---
+
+
+def check_bounded_count(value, name: str, *, minimum: int = 1, maximum: int = MAX_COUNT) -> int:
+    """`check_count`, keeping the message a count had before the cap ("an integer >= 1") for
+    values below `minimum`, so that only values above `maximum` get the new range message."""
+    if type(value) is int and minimum <= value <= maximum:
+        return value
+    value = check_int(value, name, minimum=minimum)
+    return check_int(value, name, minimum=minimum, maximum=maximum)
+
+
+_RAGGED = ("setting an array element with a sequence", "inhomogeneous")
+
+
+def _refuse_ragged(exc, name, what):
+    text = str(exc)
+    if any(marker in text for marker in _RAGGED):
+        raise TypeError(f"`{name}` must be a rectangular array of {what}; got a ragged nested sequence") from None
+    raise exc
+
+
+def as_data_array(value, name: str, **kwargs) -> np.ndarray:
+    """`as_float_array` with a plain message for ragged input (NumPy's text stays out) and a
+    writeable result: a read-only view (a pandas Series under copy-on-write) would make numba
+    compile every kernel again for read-only arrays (~10 s)."""
+    try:
+        arr = as_float_array(value, name, **kwargs)
+    except (TypeError, ValueError) as exc:
+        _refuse_ragged(exc, name, "real numbers")
+    if not arr.flags.writeable:
+        arr = arr.copy()
+    return arr
+
+
+def as_count_array(value, name: str, **kwargs) -> np.ndarray:
+    """`as_int_array` with a plain message for ragged input, and a writeable result."""
+    try:
+        arr = as_int_array(value, name, **kwargs)
+    except (TypeError, ValueError) as exc:
+        _refuse_ragged(exc, name, "integers")
+    if not arr.flags.writeable:
+        arr = arr.copy()
+    return arr

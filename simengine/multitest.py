@@ -113,10 +113,14 @@ def multipletests(pvals, *, alpha=0.05, method="holm") -> MultipleTestsResult:
     """
     code = _check_method(method)
     alpha = v.check_probability(alpha, "alpha")
-    p = v.as_float_array(pvals, "pvals", ndim=tuple(range(1, 33)), finite=False)
+    p = v.as_data_array(pvals, "pvals", ndim=tuple(range(1, 33)), finite=False)
     shape = p.shape
     n = shape[-1]
     rows = p.reshape(-1, n)
+    if method == "hommel":  # O(tests^2) per family, like statsmodels' implementation
+        v.check_work(rows.shape[0] * n * n, "`pvals` (families x tests^2 for method='hommel')", unit="steps")
+    if p.size > 10**7:  # outputs (bool + float) and, for the Sidak methods, one more float array
+        v.check_memory(17 * p.size + 48 * n, "`pvals`", what="the corrected p-values")
     from simengine.kernels.multitest import _multipletests, _rank_rows
 
     if method in ("sidak", "holm-sidak"):
@@ -153,11 +157,18 @@ def multipletests(pvals, *, alpha=0.05, method="holm") -> MultipleTestsResult:
     else:  # fdr_by: Benjamini-Yekutieli's constant with NumPy's pairwise sum
         factors = ecdf / np.sum(1.0 / np.arange(1, n + 1))
         cuts = factors * alpha
-    ok, reject, corrected = _multipletests(
-        rows, np.ascontiguousarray(raw), code, np.ascontiguousarray(cuts, dtype=np.float64), factors
-    )
+    try:
+        ok, reject, corrected = _multipletests(
+            rows, np.ascontiguousarray(raw), code, np.ascontiguousarray(cuts, dtype=np.float64), factors
+        )
+    except (MemoryError, SystemError):  # SystemError: the parallel loop returned with it set
+        ok = reject = corrected = None
+    if ok is None:
+        raise MemoryError(f"multipletests ran out of memory for {rows.shape[0]} families of {n} p-values (`pvals`)")
     if not ok:  # the kernel met NaN or a value outside [0, 1]; its outputs are incomplete
         _check_pvals(rows)
+        # valid p-values, yet a chunk did not finish: its scratch could not be allocated
+        raise MemoryError(f"multipletests ran out of memory for families of {n} p-values (`pvals`)")
     return MultipleTestsResult(
         reject=reject.reshape(shape),
         pvals_corrected=corrected.reshape(shape),
@@ -227,25 +238,40 @@ def simulate_multiple_testing(
     from simengine._results import mean_se, proportion_se
     from simengine._rng import as_seed_sequence, block_generators, n_blocks
 
-    n_tests = v.check_positive_int(n_tests, "n_tests")
+    n_tests = v.check_bounded_count(n_tests, "n_tests")
     n_true = v.check_int(n_true, "n_true", minimum=0, maximum=n_tests)
     effect_size = v.check_real(effect_size, "effect_size")
-    n_per_group = v.check_int(n_per_group, "n_per_group", minimum=2)
-    n_families = v.check_positive_int(n_families, "n_families")
+    n_per_group = v.check_bounded_count(n_per_group, "n_per_group", minimum=2)
+    n_families = v.check_bounded_count(n_families, "n_families")
     if isinstance(methods, str):
         methods = (methods,)
-    methods = tuple(methods)
+    elif isinstance(methods, (bytes, dict, set, frozenset)) or not hasattr(methods, "__iter__"):
+        raise TypeError(f"`methods` must be a method name or a sequence of them; got {v._describe(methods)}")
+    try:
+        methods = tuple(methods)
+    except TypeError:  # a 0-d array, say
+        raise TypeError(f"`methods` must be a method name or a sequence of them; got {v._describe(methods)}") from None
     if not methods:
         raise ValueError("`methods` must name at least one method")
     for m in methods:
         v.check_choice(m, "methods", ("none", *METHODS))
     alpha = v.check_probability(alpha, "alpha")
+    cells = n_families * n_tests  # Python ints: nothing wraps
+    v.check_work(4 * cells, "`n_families` x `n_tests`")
+    # t, p and one method's corrected p-values and temporaries at a time; one stream per block
+    v.check_memory(48 * cells + 3000 * n_blocks(n_families, FAMILY_BLOCK), "`n_families` x `n_tests`",
+                   what="the simulated p-values and their corrections")
     ss = as_seed_sequence(rng)
     from simengine.kernels.power import _family_t_normal
     from simengine.twosample import _t_pvalue
 
     gens = block_generators(ss, n_blocks(n_families, FAMILY_BLOCK))
-    t = _family_t_normal(gens, FAMILY_BLOCK, n_families, n_tests, n_true, n_per_group, effect_size)
+    try:
+        t = _family_t_normal(gens, FAMILY_BLOCK, n_families, n_tests, n_true, n_per_group, effect_size)
+    except MemoryError:
+        raise MemoryError(
+            f"simulate_multiple_testing ran out of memory for `n_families` x `n_tests` = {n_families} x {n_tests}"
+        ) from None
     p = _t_pvalue(t, 2.0 * n_per_group - 2.0, "two-sided")
     is_true = np.arange(n_tests) < n_true
     rows = {}

@@ -6,7 +6,7 @@ randomized test with p = (k + 1) / (R + 1), and scipy's tolerance for ties.
 """
 from __future__ import annotations
 
-import math
+import re
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -64,13 +64,16 @@ def _check_statistic(statistic):
             f"got a plain Python callable {getattr(statistic, '__name__', statistic)!r}. "
             "Decorate it with @numba.njit (it receives two 1-D float64 arrays and must return a float)"
         )
-    raise TypeError(f"`statistic` must be 'mean', 'median' or a numba-jitted function; got {type(statistic).__name__}")
+    raise TypeError(
+        "`statistic` must be 'mean', 'median' or a jitted function f(x, y) -> float (decorated with @njit); "
+        f"got {v._describe(statistic)}"
+    )
 
 
 def _as_rows(x, y, axis):
     """(k, nx), (k, ny) C-contiguous rows, one test per row, and whether the input was 1-D."""
-    x = v.as_float_array(x, "x", ndim=(1, 2))
-    y = v.as_float_array(y, "y", ndim=(1, 2))
+    x = v.as_data_array(x, "x", ndim=(1, 2))
+    y = v.as_data_array(y, "y", ndim=(1, 2))
     if x.ndim != y.ndim:
         raise ValueError(f"`x` and `y` must have the same number of dimensions; got {x.ndim}-D and {y.ndim}-D")
     if x.ndim == 1:
@@ -147,6 +150,14 @@ def permutation_test(x, y, *, statistic="mean", alternative="two-sided", n_resam
     -------
     PermutationTestResult
 
+    Raises
+    ------
+    ValueError
+        Bad inputs; `n_resamples` above 10^9; too much work or memory; a statistic that
+        returns NaN or inf (for the observed data or any resample) or raises.
+    TypeError
+        A statistic that is not 'mean', 'median' or a jitted ``f(x, y) -> float``.
+
     Examples
     --------
     >>> import numpy as np
@@ -161,23 +172,114 @@ def permutation_test(x, y, *, statistic="mean", alternative="two-sided", n_resam
     """
     kind, func = _check_statistic(statistic)
     v.check_choice(alternative, "alternative", v.ALTERNATIVES)
-    n_resamples = v.check_positive_int(n_resamples, "n_resamples")
+    n_resamples = v.check_bounded_count(n_resamples, "n_resamples")
     ss = as_seed_sequence(rng)
     xr, yr, one_d = _as_rows(x, y, axis)
     k, nx = xr.shape
     ny = yr.shape[1]
-    n_max = math.comb(nx + ny, nx)
+    n_max = _n_splits(nx, ny, n_resamples)
     exact = n_max <= n_resamples
     n_null = n_max if exact else n_resamples
-    gens = block_generators(ss, 1 if exact else n_blocks(n_null, PERM_BLOCK))
+    n_gens = 1 if exact else n_blocks(n_null, PERM_BLOCK)
+    _check_perm_size(k, nx + ny, n_null, n_gens)
+    gens = block_generators(ss, n_gens)
     from simengine.kernels import permutation as kp
 
-    if kind == "custom":
-        observed, null = kp._perm_null_custom(xr, yr, func, n_null, exact, gens, PERM_BLOCK)
-    else:
-        code = kp.MEAN if kind == "mean" else kp.MEDIAN
-        observed, null = kp._perm_null_builtin(xr, yr, code, n_null, exact, gens, PERM_BLOCK)
+    try:
+        if kind == "custom":
+            observed, null, done = _run_custom(kp, xr, yr, func, n_null, exact, gens)
+        else:
+            code = kp.MEAN if kind == "mean" else kp.MEDIAN
+            observed, null, done = kp._perm_null_builtin(xr, yr, code, n_null, exact, gens, PERM_BLOCK)
+    except MemoryError:
+        done = None
+    except SystemError as exc:
+        # numba's parallel loop returned with an exception set (a statistic that raised, or
+        # an allocation that failed inside the loop)
+        if kind != "custom" or isinstance(exc.__context__, MemoryError):
+            done = None
+        else:
+            raise ValueError(
+                "`statistic` raised an exception while computing the null distribution: "
+                f"{type(exc.__context__).__name__}: {exc.__context__}"
+            ) from None
+    if done is None or not done.all():
+        if kind == "custom" and done is not None:
+            raise ValueError(
+                "`statistic` raised an exception while computing the null distribution "
+                "(or memory ran out); call it on the data directly to see the error"
+            )
+        raise MemoryError(
+            f"permutation_test ran out of memory for {k} test(s) of {nx} + {ny} observations "
+            f"(`x`, `y`) with `n_resamples` = {n_resamples}; use fewer columns or resamples"
+        )
+    _check_finite_statistic(observed, null, kind)
     pvalue = _pvalues(observed, null, alternative, exact, n_null)
     if one_d:
         return PermutationTestResult(float(observed[0]), float(pvalue[0]), null[0], exact, n_null)
     return PermutationTestResult(observed, pvalue, np.ascontiguousarray(null.T), exact, n_null)
+
+
+def _n_splits(nx, ny, limit):
+    """comb(nx + ny, nx) if it is at most `limit`, else limit + 1.
+
+    math.comb itself takes 40 s for two samples of 10**6 (a 600 000-digit number) only to
+    learn that enumeration is out of the question; the partial products C(n - k + i, i)
+    grow with i, so the loop stops as soon as one passes `limit`.
+    """
+    k = min(nx, ny)
+    n = nx + ny
+    count = 1
+    for i in range(1, k + 1):
+        count = count * (n - k + i) // i
+        if count > limit:
+            return limit + 1
+    return count
+
+
+# Bytes a numba.typed.List entry of one block Generator takes (measured: about 2.9 KB).
+_GEN_BYTES = 3000
+
+
+def _check_perm_size(k, n, n_null, n_gens):
+    """Refuse work and memory beyond the shared limits (Python ints: nothing wraps)."""
+    v.check_work(
+        n_null * k * n, "`n_resamples` x columns x (len(`x`) + len(`y`))", unit="statistic element operations"
+    )
+    # null (k, R), its transposed copy and the p-value temporaries; sorted rows and ranks; streams
+    v.check_memory(
+        20 * k * n_null + 16 * k * n + _GEN_BYTES * n_gens,
+        "`n_resamples` x columns of `x`",
+        what="the null distribution",
+    )
+
+
+def _run_custom(kp, xr, yr, func, n_null, exact, gens):
+    from numba.core.errors import NumbaError
+
+    try:
+        return kp._perm_null_custom(xr, yr, func, n_null, exact, gens, PERM_BLOCK)
+    except NumbaError as exc:
+        # the statistic does not compile with two 1-D float64 arrays -> float
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        first = re.sub(r"nopython|numba", "compiled", first, flags=re.IGNORECASE)
+        raise TypeError(
+            "`statistic` must be a jitted function f(x, y) -> float of two 1-D float64 arrays; "
+            f"it could not be compiled for that ({first[:200]})"
+        ) from None
+
+
+def _check_finite_statistic(observed, null, kind):
+    """Refuse a non-finite observed statistic or resample: it would make every p-value wrong."""
+    if np.isfinite(observed).all() and np.isfinite(null).all():
+        return
+    where = "the observed data" if not np.isfinite(observed).all() else "a resample"
+    if kind == "custom":
+        raise ValueError(
+            f"`statistic` returned a non-finite value (NaN or inf) for {where}; "
+            "it must return a finite float for every split of the data"
+        )
+    raise ValueError(
+        f"the {kind} difference overflowed to a non-finite value for {where}: "
+        "`x` and `y` hold values too large to sum (rescale them)"
+    )

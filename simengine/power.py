@@ -16,7 +16,15 @@ from simengine import _validate as v
 from simengine._results import ResultMixin, proportion_se
 from simengine._rng import as_seed_sequence, block_generators, n_blocks
 
-__all__ = ["power_ttest", "PowerTTestResult", "simulate_power", "SimulatePowerResult", "SUFFSTAT_BLOCK", "SAMPLE_BLOCK"]
+__all__ = [
+    "power_ttest",
+    "PowerTTestResult",
+    "TargetNotReachedWarning",
+    "simulate_power",
+    "SimulatePowerResult",
+    "SUFFSTAT_BLOCK",
+    "SAMPLE_BLOCK",
+]
 
 # Replicates per random stream (constants of the algorithms, not of the machine):
 # the sufficient-statistic t path costs ~50 ns a replicate, so 10 000 replicates make
@@ -66,21 +74,108 @@ class PowerTTestResult(ResultMixin):
         return float(getattr(self, self.solved_for))
 
 
+class TargetNotReachedWarning(RuntimeWarning):
+    """A solver stopped at a bound: the result holds the value it reached, not the target."""
+
+
+# Smallest `alpha` power_ttest accepts: below it scipy's t quantile (Boost) loses accuracy at
+# small df and then returns -inf or NaN (t.isf(5e-324, 126) = -inf), so no power can be trusted.
+MIN_ALPHA = 1e-100
+# Brackets of the solvers: beyond them the answer is refused, never extrapolated.
+MAX_N = 1e15
+MAX_EFFECT_SIZE = 1e300
+
+
+def _nct_tail_quad(x, df, nc, upper):
+    """P(T > x) (upper) or P(T <= x) of the noncentral t by one quadrature over Z.
+
+    T = (Z + nc) / S with S = sqrt(V / df), V ~ chi-square(df) independent of Z, so
+    for x > 0, P(T > x) = int phi(z) P(S < (nc + z) / x) dz over z > -nc, and the
+    other cases follow.  Used where Boost is slow or returns NaN (|nc| above 1e4, or
+    df near 0); it gives the right limits (1 or 0) as |nc| grows without bound.
+    """
+    from scipy import integrate, special
+
+    if not upper:  # P(T <= x) = P(-T >= -x), and -T is noncentral t with -nc
+        return _nct_tail_quad(-x, df, -nc, True)
+    if math.isinf(x):
+        return 0.0 if x > 0 else 1.0
+    if x == 0.0:
+        return float(special.ndtr(nc))
+    # scalar ufuncs, not scipy.stats objects: quad calls the integrand hundreds of times
+    chi2 = special.chdtr if x > 0 else special.chdtrc
+    inv_sqrt_2pi = 1.0 / math.sqrt(2.0 * math.pi)
+
+    def f(z):
+        q = (nc + z) / x  # S threshold; q * q overflows to inf harmlessly
+        return inv_sqrt_2pi * math.exp(-0.5 * z * z) * chi2(df, df * (q * q))
+
+    if x > 0:
+        lo, hi, base = max(-nc, -40.0), 40.0, 0.0
+    else:
+        lo, hi, base = -40.0, min(-nc, 40.0), float(special.ndtr(nc))
+    if not lo < hi:
+        return min(max(base, 0.0), 1.0)
+    with np.errstate(over="ignore", invalid="ignore"):
+        val = integrate.quad(f, lo, hi, epsabs=1e-15, epsrel=1e-12, limit=200)[0]
+    return min(max(base + val, 0.0), 1.0)
+
+
 def _nct_tail(x, df, nc, upper):
     """P(T > x) (upper) or P(T <= x) of the noncentral t, robust in the far tails.
 
     Boost returns NaN when a tail underflows (e.g. the lower tail at d = 1.1,
     n = 114); then the reflected tail is tried, and a tail lying more than 12
     standard units beyond the noncentrality is below 1e-30 and taken as 0.
+    Above |nc| = 1e4 (Boost slows down linearly in nc) and where Boost still fails
+    (df near 0), one quadrature does it.
     """
     from scipy import stats
 
-    p = stats.nct.sf(x, df, nc) if upper else stats.nct.cdf(x, df, nc)
-    if math.isnan(p):
-        p = stats.nct.cdf(-x, df, -nc) if upper else stats.nct.sf(-x, df, -nc)
+    if abs(nc) > _NC_QUAD or math.isnan(nc):
+        # Boost's series costs time linear in nc (0.35 s at 1e7, 9 s at 1.7e8: a solver
+        # calling it dozens of times hung) and drifts in the 12th digit: integrate instead
+        return _checked_tail(_nct_tail_quad(x, df, nc, upper), df, nc)
+    with np.errstate(all="ignore"):
+        p = stats.nct.sf(x, df, nc) if upper else stats.nct.cdf(x, df, nc)
+        if math.isnan(p):
+            p = stats.nct.cdf(-x, df, -nc) if upper else stats.nct.sf(-x, df, -nc)
     if math.isnan(p) and ((x - nc > 12.0) if upper else (nc - x > 12.0)):
         p = 0.0
+    if math.isnan(p):
+        p = _nct_tail_quad(x, df, nc, upper)
+    return _checked_tail(p, df, nc)
+
+
+# above this noncentrality the noncentral t tails come from `_nct_tail_quad`, not Boost
+_NC_QUAD = 1e4
+
+
+def _checked_tail(p, df, nc):
+    if math.isnan(p):
+        raise ValueError(
+            f"the power cannot be computed at noncentrality {nc:g} with df = {df:g}; "
+            "check `effect_size`, `n` and `ratio`"
+        )
     return float(p)
+
+
+def _t_critical(a, df, upper):
+    """t quantile for the rejection region, checked: Boost fails at tiny `a` for some df."""
+    from scipy import stats
+
+    c = float(stats.t.isf(a, df) if upper else stats.t.ppf(a, df))
+    bad = math.isnan(c) or (a < 0.5 and (c <= 0.0 if upper else c >= 0.0))
+    if not bad and abs(c) > 1e6:
+        # far quantiles (tiny alpha, df near 0) are where Boost saturates: check the tail it gives
+        tail = float(stats.t.sf(abs(c), df))
+        bad = not abs(tail - a) <= 1e-6 * a
+    if bad:
+        raise ValueError(
+            f"the t critical value at tail probability {a:g} (from `alpha`) and df = {df:g} (from `n` "
+            "and `ratio`) is beyond floating-point range; use a larger `alpha` or `n`"
+        )
+    return c
 
 
 def _power_t(d, n1, alpha, ratio, alternative):
@@ -89,18 +184,34 @@ def _power_t(d, n1, alpha, ratio, alternative):
     Uses scipy.stats.nct (Boost) rather than special.nctdtr, which statsmodels calls
     and which returns NaN for large noncentrality (e.g. d = 2.2, n = 30).
     """
-    from scipy import stats
-
     n2 = n1 * ratio
     df = n1 + n2 - 2.0
     nc = d * math.sqrt(1.0 / (1.0 / n1 + 1.0 / n2))
     a = alpha / 2.0 if alternative == "two-sided" else alpha
     power = 0.0
     if alternative in ("two-sided", "greater"):
-        power += _nct_tail(stats.t.isf(a, df), df, nc, True)
+        power += _nct_tail(_t_critical(a, df, True), df, nc, True)
     if alternative in ("two-sided", "less"):
-        power += _nct_tail(stats.t.ppf(a, df), df, nc, False)
-    return float(power)
+        power += _nct_tail(_t_critical(a, df, False), df, nc, False)
+    return float(min(power, 1.0))
+
+
+def _brentq(f, lo, hi, xtol, name):
+    """brentq that never raises on non-convergence: warns and returns its last iterate."""
+    import warnings
+
+    from scipy.optimize import brentq
+
+    root, info = brentq(f, lo, hi, xtol=xtol, rtol=4 * np.finfo(float).eps, maxiter=500,
+                        full_output=True, disp=False)
+    if not info.converged:
+        warnings.warn(
+            f"power_ttest: solving for `{name}` did not converge in 500 iterations ({info.flag}); "
+            "the result holds the power actually reached at the returned value",
+            TargetNotReachedWarning,
+            stacklevel=3,
+        )
+    return root
 
 
 def power_ttest(*, effect_size=None, n=None, alpha=0.05, power=None, ratio=1.0, alternative="two-sided"):
@@ -129,6 +240,26 @@ def power_ttest(*, effect_size=None, n=None, alpha=0.05, power=None, ratio=1.0, 
     Returns
     -------
     PowerTTestResult
+        `power` is always the power actually reached by the reported `effect_size` and `n`.
+
+    Warns
+    -----
+    TargetNotReachedWarning
+        When the solver stops at a bound (n at its floor of two observations per group
+        already exceeds the target power, or the root finder did not converge); the result
+        then reports the power reached there, not the target.
+
+    Raises
+    ------
+    ValueError
+        Bad inputs; `alpha` below 1e-100 (scipy's t quantile is unreliable there); a target
+        that no n up to 1e15 (or effect size up to 1e300) reaches.
+
+    Notes
+    -----
+    Huge noncentrality (|d| sqrt(n) above ~1e9), where Boost's noncentral t returns NaN, is
+    computed by one quadrature over the normal part, so the power tends to its limits
+    (1 in the tested direction, 0 in the other) instead of NaN.
 
     Examples
     --------
@@ -157,7 +288,12 @@ def power_ttest(*, effect_size=None, n=None, alpha=0.05, power=None, ratio=1.0, 
             raise ValueError(f"`ratio` * `n` must be > 1 (group 2 needs two observations); got {n * ratio:g}")
     if power is not None:
         power = v.check_probability(power, "power")
-    from scipy.optimize import brentq
+    if alpha < MIN_ALPHA:
+        raise ValueError(
+            f"`alpha` must be in [{MIN_ALPHA:g}, 1) for power_ttest (scipy's t quantile is unreliable "
+            f"below it); got {alpha:g}"
+        )
+    import warnings
 
     if solved in ("n", "effect_size"):
         if effect_size == 0.0:
@@ -183,14 +319,32 @@ def power_ttest(*, effect_size=None, n=None, alpha=0.05, power=None, ratio=1.0, 
         # curve is no longer monotone, so the root would be meaningless
         lo = max(2.0, 2.0 / ratio)
         hi = 4.0
-        while gap(hi) < 0:
+        # the bracket's top starts above its bottom (ratio < 1/2 puts lo above 4) and stops at MAX_N
+        while hi <= lo or gap(hi) < 0:
             hi *= 2.0
-            if hi > 1e15:
-                raise ValueError("no sample size below 1e15 reaches `power`; is `effect_size` tiny?")
+            if hi > MAX_N:
+                top = hi / 2.0
+                raise ValueError(
+                    f"no sample size up to {MAX_N:g} reaches `power` = {power:g}: the power at "
+                    f"n = {top:g} is {gap(top) + power:.6g} (is `effect_size` = {effect_size:g} tiny?)"
+                )
         if gap(lo) >= 0:
             n = lo
+            reached = gap(lo) + power
+            if reached > power:
+                warnings.warn(
+                    f"power_ttest: the smallest n solved for ({lo:g} in group 1: two observations per "
+                    f"group) already gives power {reached:.6g} > the target {power:g}; the result "
+                    "reports n at that bound and the power it reaches",
+                    TargetNotReachedWarning,
+                    stacklevel=2,
+                )
+                power = reached
         else:
-            n = brentq(gap, lo, hi, xtol=1e-12, rtol=4 * np.finfo(float).eps, maxiter=500)
+            n = _brentq(gap, lo, hi, 1e-12, "n")
+            reached = gap(n) + power
+            if abs(reached - power) > 1e-6:  # brentq stopped short (see _brentq); report the truth
+                power = reached
     else:
         sign = -1.0 if alternative == "less" else 1.0
 
@@ -200,7 +354,16 @@ def power_ttest(*, effect_size=None, n=None, alpha=0.05, power=None, ratio=1.0, 
         hi = 1.0
         while gap_d(hi) < 0:
             hi *= 2.0
-        effect_size = sign * brentq(gap_d, 0.0, hi, xtol=1e-14, rtol=4 * np.finfo(float).eps, maxiter=500)
+            if hi > MAX_EFFECT_SIZE:
+                raise ValueError(
+                    f"no effect size up to {MAX_EFFECT_SIZE:g} reaches `power` = {power:g} with "
+                    f"n = {n:g} (the t-test has df = {n * (1 + ratio) - 2:g}); use a larger `n` or a smaller `power`"
+                )
+        d = _brentq(gap_d, 0.0, hi, 1e-14, "effect_size")
+        effect_size = sign * d
+        reached = gap_d(d) + power
+        if abs(reached - power) > 1e-6:
+            power = reached
     # a float n that is whole up to rounding (e.g. 64.00000000001) must not round up to 65
     n_ceil = int(math.ceil(n - 1e-9 * max(1.0, n)))
     n_ceil = max(n_ceil, 2)
@@ -249,6 +412,38 @@ class SimulatePowerResult(ResultMixin):
 _SD = {"normal": 1.0, "lognormal": math.sqrt((math.e - 1.0) * math.e), "exponential": 1.0}
 
 
+# |effect_size| above this is refused by simulate_power (see there).
+MAX_SIM_EFFECT_SIZE = 1e50
+# Bytes a numba.typed.List entry of one block Generator takes (measured: about 2.9 KB).
+_GEN_BYTES = 3000
+
+
+def _check_power_size(test, suffstat, ns, n_max, n_sims, n_resamples):
+    """Refuse work and memory beyond the shared limits before any kernel or stream is made."""
+    import numba
+
+    n_points = len(ns)
+    sum_n = int(ns.sum(dtype=object)) if n_points > 1 else n_max  # Python ints: no int64 wrap
+    if suffstat:
+        v.check_work(4 * n_sims * n_points, "`n_sims` x len(`n`)")
+        n_gens = n_points * n_blocks(n_sims, SUFFSTAT_BLOCK)
+        scratch = 0
+    else:
+        draws = n_sims * 2 * sum_n
+        names = "`n_sims` x `n`"
+        if test == "permutation":
+            draws += n_sims * sum_n * n_resamples
+            names = "`n_sims` x `n` x `n_resamples`"
+        v.check_work(draws, names)
+        n_gens = n_points * n_blocks(n_sims, SAMPLE_BLOCK)
+        # per thread: two samples of n and the pooled sample with its permutation
+        scratch = 48 * n_max * numba.get_num_threads()
+        v.check_memory(scratch, "`n`", what=f"samples of {n_max} per group on each thread")
+    # statistics (and df) per replicate, the temporaries of the rejection rule, one stream per block
+    v.check_memory(32 * n_points * n_sims + _GEN_BYTES * n_gens + scratch, "`n_sims` x len(`n`)",
+                   what="the per-replicate statistics and random streams")
+
+
 def simulate_power(
     *,
     test="t",
@@ -293,6 +488,15 @@ def simulate_power(
     -------
     SimulatePowerResult
 
+    Raises
+    ------
+    ValueError
+        Bad inputs; a count above 10^9 (`n`, `n_sims`, `n_resamples`); more than 10^12 random
+        draws in one call; arrays that do not fit in memory; |`effect_size`| > 1e50 (the
+        simulated sums of squares would overflow); `alpha` < 1e-100.
+    MemoryError
+        If a block's scratch arrays still cannot be allocated inside the kernel.
+
     Examples
     --------
     >>> import simengine
@@ -302,28 +506,57 @@ def simulate_power(
     """
     test = v.check_choice(test, "test", ("t", "welch", "mannwhitney", "permutation"))
     effect_size = v.check_real(effect_size, "effect_size")
-    scalar = np.ndim(n) == 0
-    n_arr = v.as_int_array(n, "n", ndim=(0, 1), minimum=2)
+    if abs(effect_size) > MAX_SIM_EFFECT_SIZE:
+        # a larger shift leaves rounding errors whose squares overflow the sums of squares
+        # (t = 0, a silent power of 0); the power is 1 long before this anyway
+        raise ValueError(
+            f"`effect_size` must be in [-{MAX_SIM_EFFECT_SIZE:g}, {MAX_SIM_EFFECT_SIZE:g}] "
+            f"(larger shifts overflow the simulated data); got {effect_size:g}"
+        )
+    n_arr = v.as_count_array(n, "n", ndim=(0, 1), minimum=2)
+    scalar = n_arr.ndim == 0
     if n_arr.size == 0:
         raise ValueError("`n` must not be empty")
-    n_sims = v.check_positive_int(n_sims, "n_sims")
+    n_max = int(n_arr.max())
+    if n_max > v.MAX_COUNT:
+        raise ValueError(f"`n` must be an integer in [2, {v.MAX_COUNT}]; got {n_max}")
+    n_sims = v.check_bounded_count(n_sims, "n_sims")
     alpha = v.check_probability(alpha, "alpha")
+    if alpha < MIN_ALPHA:
+        raise ValueError(
+            f"`alpha` must be in [{MIN_ALPHA:g}, 1) (the t quantile is unreliable below it); got {alpha:g}"
+        )
     distribution = v.check_choice(distribution, "distribution", tuple(_SD))
     code = v.alternative_code(alternative)
-    n_resamples = v.check_positive_int(n_resamples, "n_resamples")
+    n_resamples = v.check_bounded_count(n_resamples, "n_resamples")
+    ns = np.ascontiguousarray(n_arr.reshape(-1))
+    suffstat = test == "t" and distribution == "normal"
+    _check_power_size(test, suffstat, ns, n_max, n_sims, n_resamples)
     ss = as_seed_sequence(rng)
     from simengine.kernels import power as kp
 
-    ns = np.ascontiguousarray(n_arr.reshape(-1))
     shift = effect_size * _SD[distribution]
-    if test == "t" and distribution == "normal":
-        gens = block_generators(ss, ns.size * n_blocks(n_sims, SUFFSTAT_BLOCK))
-        stat = kp._power_t_normal(gens, SUFFSTAT_BLOCK, ns, n_sims, shift)
-    else:
-        gens = block_generators(ss, ns.size * n_blocks(n_sims, SAMPLE_BLOCK))
-        tcode = {"t": kp.T, "welch": kp.WELCH, "mannwhitney": kp.MANNWHITNEY, "permutation": kp.PERMUTATION}[test]
-        dcode = {"normal": kp.NORMAL, "lognormal": kp.LOGNORMAL, "exponential": kp.EXPONENTIAL}[distribution]
-        stat, df = kp._power_samples(gens, SAMPLE_BLOCK, ns, n_sims, shift, tcode, dcode, code, n_resamples)
+    try:
+        if suffstat:
+            gens = block_generators(ss, ns.size * n_blocks(n_sims, SUFFSTAT_BLOCK))
+            stat = kp._power_t_normal(gens, SUFFSTAT_BLOCK, ns, n_sims, shift)
+            done = True
+        else:
+            gens = block_generators(ss, ns.size * n_blocks(n_sims, SAMPLE_BLOCK))
+            tcode = {"t": kp.T, "welch": kp.WELCH, "mannwhitney": kp.MANNWHITNEY, "permutation": kp.PERMUTATION}[test]
+            dcode = {"normal": kp.NORMAL, "lognormal": kp.LOGNORMAL, "exponential": kp.EXPONENTIAL}[distribution]
+            stat, df, ok = kp._power_samples(gens, SAMPLE_BLOCK, ns, n_sims, shift, tcode, dcode, code, n_resamples)
+            done = bool(ok.all())
+    except (MemoryError, SystemError):
+        # SystemError: numba's parallel loop returned with the allocation failure set
+        done = False
+    if not done:
+        # a block whose scratch arrays could not be allocated stops early (numba's parallel
+        # loops do not re-raise): its replicates were never computed
+        raise MemoryError(
+            f"simulate_power ran out of memory for `n` = {n_max} and `n_sims` = {n_sims} "
+            f"(samples of {n_max} per group, {len(ns) * n_sims} replicates); use a smaller `n` or `n_sims`"
+        )
     if test == "t":
         # p <= alpha  <=>  t beyond the critical value: one quantile per n, not n_sims CDFs
         from scipy import stats

@@ -68,6 +68,27 @@ def _t_pvalue(t, df, alternative):
     return np.clip(p, 0.0, 1.0)
 
 
+def _rescaled_ttest(xr, yr, equal_var, t, df, overflow):
+    """Recompute the rows whose moments over- or underflowed on data scaled by a power of two.
+
+    t and df are scale-free and scaling by 2**-e is exact (barring values under 1e-300 that
+    vanish next to those near 1e308), so this is the same test, computed without overflow.
+    """
+    from simengine.kernels.hypothesis import _ttest_ind_rows
+
+    rows = np.flatnonzero(overflow)
+    xs, ys = xr[rows], yr[rows]
+    big = np.maximum(np.abs(xs).max(axis=1), np.abs(ys).max(axis=1))
+    scale = np.ldexp(1.0, -np.frexp(big)[1])[:, None]  # |values| < 1 after scaling
+    with np.errstate(over="ignore", under="ignore"):
+        ts, dfs, _ = _ttest_ind_rows(np.ascontiguousarray(xs * scale), np.ascontiguousarray(ys * scale), equal_var)
+    if not (np.isfinite(ts) | np.isnan(ts)).all() and not np.isfinite(big).all():
+        raise ValueError("`x` and `y` hold values whose moments cannot be computed")  # not reachable for finite data
+    t, df = t.copy(), df.copy()
+    t[rows], df[rows] = ts, dfs
+    return t, df
+
+
 def ttest_ind(x, y, *, equal_var=True, alternative="two-sided", axis=0) -> TtestResult:
     """Two-sample t-test (Student's pooled, or Welch's), one test per column.
 
@@ -107,7 +128,9 @@ def ttest_ind(x, y, *, equal_var=True, alternative="two-sided", axis=0) -> Ttest
     from simengine.kernels.hypothesis import _ttest_ind_rows
 
     with np.errstate(divide="ignore", invalid="ignore"):
-        t, df = _ttest_ind_rows(xr, yr, equal_var)
+        t, df, overflow = _ttest_ind_rows(xr, yr, equal_var)
+        if overflow.any():
+            t, df = _rescaled_ttest(xr, yr, equal_var, t, df, overflow)
         if not equal_var:
             # zero variance in both samples makes Welch's df 0/0; scipy sets it to 1
             # (t is then +-inf or nan, so df does not change the p-value)
@@ -153,7 +176,15 @@ def mannwhitneyu(x, y, *, alternative="two-sided", use_continuity=True, axis=0) 
 
     from simengine.kernels.hypothesis import _mannwhitneyu_rows
 
-    u, z = _mannwhitneyu_rows(xr, yr, use_continuity, code)
+    try:
+        u, z, done = _mannwhitneyu_rows(xr, yr, use_continuity, code)
+        done = done.all()
+    except (MemoryError, SystemError):  # SystemError: raised inside the parallel loop
+        done = False
+    if not done:
+        raise MemoryError(
+            f"mannwhitneyu ran out of memory ranking samples of {xr.shape[1]} + {yr.shape[1]} observations (`x`, `y`)"
+        )
     p = special.ndtr(-z) * (2.0 if code == 0 else 1.0)
     p = np.clip(p, 0.0, 1.0)
     return MannwhitneyuResult(*_unwrap(one_d, u, p))

@@ -228,3 +228,52 @@ def test_simulate_multiple_testing_iv():
         simulate_multiple_testing(n_families=0, **kw)
     with pytest.raises(TypeError, match="`effect_size` must be a real number"):
         simulate_multiple_testing(effect_size="big", n_per_group=20)
+
+
+# --- issue 12: bounds, hostile `methods`, failures inside the kernel ---
+
+
+def test_simulate_multiple_testing_counts_work_and_memory_are_capped(monkeypatch):
+    monkeypatch.setenv("SIMENGINE_MAX_MEMORY", str(2**32))  # the same answer on any machine
+    kw = dict(effect_size=0.5, n_per_group=20)
+    with pytest.raises(ValueError, match=r"`n_families` must be an integer in \[1, 1000000000\]; got 2147483648"):
+        simulate_multiple_testing(n_families=2**31, **kw)
+    with pytest.raises(ValueError, match=r"`n_tests` must be an integer in \[1, 1000000000\]"):
+        simulate_multiple_testing(n_tests=2**40, **kw)
+    with pytest.raises(ValueError, match=r"`n_per_group` must be an integer in \[2, 1000000000\]"):
+        simulate_multiple_testing(effect_size=0.5, n_per_group=2**63)
+    with pytest.raises(ValueError, match=r"`n_families` x `n_tests` asks for 4e\+12"):
+        simulate_multiple_testing(n_families=10**9, n_tests=1000, **kw)
+    with pytest.raises(ValueError, match=r"`n_families` x `n_tests` needs .* GiB"):
+        simulate_multiple_testing(n_families=10**8, n_tests=20, **kw)
+
+
+def test_simulate_multiple_testing_methods_of_the_wrong_type():
+    kw = dict(effect_size=0.5, n_per_group=20, n_families=10)
+    for bad in (None, 3, b"holm", {"holm": 1}):
+        with pytest.raises(TypeError, match="`methods` must be"):
+            simulate_multiple_testing(methods=bad, **kw)
+    with pytest.raises(TypeError, match="`methods` must be one of"):
+        simulate_multiple_testing(methods=["holm", None], **kw)
+
+
+def test_multipletests_chunk_that_stops_early_is_a_memory_error(monkeypatch):
+    from simengine import multitest
+    from simengine.kernels import multitest as km
+
+    real = km._multipletests
+
+    def failing(*args):
+        ok, reject, corrected = real(*args)
+        return False, reject, corrected  # valid p-values, yet a chunk did not finish
+
+    monkeypatch.setattr(km, "_multipletests", failing)
+    with pytest.raises(MemoryError, match="`pvals`"):
+        multitest.multipletests(np.full((3, 4), 0.5), method="fdr_bh")
+
+
+def test_hommel_quadratic_work_is_capped():
+    # 2 x 10**6 tests in one family is 4e12 steps of Hommel's O(m^2) procedure: refused at once
+    p = np.broadcast_to(0.5, (2 * 10**6,))
+    with pytest.raises(ValueError, match=r"`pvals` \(families x tests\^2 for method='hommel'\) asks for 4e\+12 steps"):
+        multipletests(p, method="hommel")

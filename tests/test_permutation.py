@@ -245,3 +245,97 @@ def test_permutation_test_iv():
         permutation_test(np.ones((4, 3)), np.ones((4, 3)), axis=2)
     with pytest.raises(TypeError, match="`rng` must be None"):
         permutation_test(x, y, rng="seed")
+
+
+# --- issue 12: non-finite statistics, failures inside the kernel, bounds ---
+
+
+@pytest.mark.parametrize("n_resamples", [5, 10**6])  # randomized and exact
+def test_non_finite_statistic_is_refused(n_resamples):
+    # was: p = 0.0002 from a NaN statistic.  The jitted mean difference (compiled once for this
+    # file) overflows on these data: to NaN on the observed split, to inf on some resamples.
+    big = 1.7e308
+    with pytest.raises(ValueError, match="`statistic` returned a non-finite value .* for the observed data"):
+        permutation_test([big, big, 1.0], [0.0, 1.0, 2.0], statistic=_jit_mean_yx, n_resamples=n_resamples, rng=1)
+    with pytest.raises(ValueError, match="`statistic` returned a non-finite value .* for a resample"):
+        permutation_test([big, -big, 0.0], [big, -big, 1.0], statistic=_jit_mean_yx, n_resamples=n_resamples,
+                         rng=1)
+
+
+def test_statistic_raising_inside_the_parallel_loop_is_a_value_error(monkeypatch):
+    # numba's parallel loop either swallows the statistic's exception (the null distribution then
+    # holds garbage) or returns with it set (SystemError); both become one clear ValueError
+    from simengine.kernels import permutation as kp
+
+    real = kp._perm_null_custom
+
+    def swallowed(*args):
+        observed, null, done = real(*args)
+        done[-1] = False
+        return observed, null, done
+
+    def set_but_returned(*args):
+        try:
+            raise ZeroDivisionError("boom")
+        except ZeroDivisionError:
+            raise SystemError("returned a result with an exception set")
+
+    x, y = np.arange(6.0), np.arange(6.0) + 0.5
+    for fake in (swallowed, set_but_returned):
+        monkeypatch.setattr(kp, "_perm_null_custom", fake)
+        with pytest.raises(ValueError, match="`statistic` raised an exception"):
+            permutation_test(x, y, statistic=_jit_mean_yx, n_resamples=99, rng=1)
+
+
+def test_overflowing_means_are_refused():
+    x = np.array([1e308, 1.7e308, -1e308, 1.5e308])
+    with pytest.raises(ValueError, match="mean difference overflowed .* `x` and `y`"):
+        permutation_test(x, np.arange(4.0), rng=1)
+
+
+def test_statistic_that_does_not_compile_is_a_type_error():
+    @numba.njit
+    def returns_array(x, y):
+        return x
+
+    with pytest.raises(TypeError, match="`statistic` must be a jitted function f\\(x, y\\) -> float"):
+        permutation_test(np.arange(5.0), np.arange(5.0) + 1, statistic=returns_array, rng=1)
+
+
+def test_n_resamples_and_memory_are_capped(monkeypatch):
+    monkeypatch.setenv("SIMENGINE_MAX_MEMORY", str(2**30))  # the same answer on any machine
+    x, y = np.arange(30.0), np.arange(30.0) + 1
+    with pytest.raises(ValueError, match=r"`n_resamples` must be an integer in \[1, 1000000000\]; got 2147483648"):
+        permutation_test(x, y, n_resamples=2**31)
+    with pytest.raises(ValueError, match=r"`n_resamples` x columns .* asks for"):
+        permutation_test(np.ones((30, 50)) * x[:, None], np.ones((30, 50)) * y[:, None], n_resamples=10**9)
+    with pytest.raises(ValueError, match=r"`n_resamples` x columns of `x` needs .* GiB"):
+        permutation_test(x, y, n_resamples=10**8)
+
+
+def test_kernel_that_stops_early_is_a_memory_error(monkeypatch):
+    from simengine.kernels import permutation as kp
+
+    real = kp._perm_null_builtin
+
+    def failing(*args):
+        observed, null, done = real(*args)
+        done[0] = False  # as if the first block's scratch allocation had failed
+        return observed, null, done
+
+    monkeypatch.setattr(kp, "_perm_null_builtin", failing)
+    with pytest.raises(MemoryError, match="`n_resamples` = 999"):
+        permutation_test(np.arange(10.0), np.arange(10.0), n_resamples=999, rng=1)
+
+
+def test_exact_threshold_without_the_huge_binomial():
+    # math.comb(2 * 10**6, 10**6) took 40 s before any resample was drawn
+    from simengine.permutation import _n_splits
+
+    for nx in range(1, 16):
+        for ny in range(1, 16):
+            c = math.comb(nx + ny, nx)
+            for limit in (1, 5, 99, 9999, 10**6):
+                assert _n_splits(nx, ny, limit) == (c if c <= limit else limit + 1)
+    assert _n_splits(10**6, 10**6, 10**9) == 10**9 + 1
+    assert _n_splits(1, 10**8, 10**9) == 10**8 + 1

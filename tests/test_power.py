@@ -188,3 +188,140 @@ def test_simulate_power_iv():
         simulate_power(test="permutation", effect_size=0.2, n=10, n_resamples=0)
     with pytest.raises(TypeError, match="`rng` must be None"):
         simulate_power(effect_size=0.2, n=10, rng=1.5)
+
+
+# --- issue 12: extreme inputs, solver bounds, hangs ---
+
+
+@pytest.mark.parametrize("alt", ["two-sided", "greater", "less"])
+def test_power_ttest_huge_and_tiny_effects_give_the_limits(alt):
+    # Boost's noncentral t is NaN at noncentrality ~1e10; the power's limit is 1 in the tested
+    # direction, 0 in the other, and alpha for a vanishing effect.
+    for d in (1e10, 1e100, 1e308):
+        up = power_ttest(effect_size=d, n=64, alternative=alt).power
+        down = power_ttest(effect_size=-d, n=64, alternative=alt).power
+        assert (up, down) == {"two-sided": (1.0, 1.0), "greater": (1.0, 0.0), "less": (0.0, 1.0)}[alt]
+    assert power_ttest(effect_size=0.5, n=1e300, alternative=alt).power == (0.0 if alt == "less" else 1.0)
+    for d in (1e-300, -1e-300, 5e-324):
+        assert_allclose(power_ttest(effect_size=d, n=64, alternative=alt).power, 0.05, rtol=1e-12)
+
+
+@pytest.mark.parametrize("alt", ["two-sided", "greater", "less"])
+def test_power_ttest_agrees_with_statsmodels_wherever_it_is_finite(alt):
+    sm = TTestIndPower()
+    for d in (-4.0, -1.0, -0.05, 0.05, 1.0, 4.0):
+        for n in (2.0, 7.5, 300.0, 1e5):
+            ref = sm.power(d, n, 0.05, ratio=1.5, alternative=SM_ALT[alt])
+            if np.isfinite(ref):
+                assert_allclose(power_ttest(effect_size=d, n=n, ratio=1.5, alternative=alt).power, ref,
+                                rtol=1e-9, atol=1e-13)
+
+
+def test_noncentral_t_quadrature_fallback_matches_boost():
+    # the fallback used where Boost returns NaN, checked where Boost is fine
+    from simengine.power import _nct_tail_quad
+
+    cases = [(1.98, 126.0, 2.0), (-1.98, 126.0, 2.0), (2.5, 3.0, -1.0), (0.7, 10.0, 30.0), (-40.0, 5.0, -38.0)]
+    for x, df, nc in cases:
+        assert_allclose(_nct_tail_quad(x, df, nc, True), stats.nct.sf(x, df, nc), rtol=1e-8, atol=1e-15)
+        assert_allclose(_nct_tail_quad(x, df, nc, False), stats.nct.cdf(x, df, nc), rtol=1e-8, atol=1e-15)
+
+
+@pytest.mark.parametrize("alt", ["two-sided", "greater"])
+def test_power_ttest_clamped_n_reports_achieved_power_and_warns(alt):
+    from simengine.power import TargetNotReachedWarning
+
+    with pytest.warns(TargetNotReachedWarning, match="already gives power"):
+        res = power_ttest(effect_size=8.0, power=0.8, alternative=alt)
+    assert res.n == 2.0 and res.n_ceil == 2
+    exact = power_ttest(effect_size=8.0, n=2, alternative=alt).power
+    assert res.power == exact == res.power_at_n_ceil and exact > 0.8
+    assert issubclass(TargetNotReachedWarning, RuntimeWarning)
+
+
+def test_power_ttest_solvers_refuse_unreachable_targets():
+    with pytest.raises(ValueError, match=r"no sample size up to 1e\+15 reaches `power` = 0.8: the power at"):
+        power_ttest(effect_size=1e-7, power=0.8)
+    with pytest.raises(ValueError, match="beyond floating-point range"):
+        power_ttest(n=1.0000001, power=0.9)
+
+
+def test_power_ttest_extreme_alpha_refused_not_hung():
+    from _fuzz import run_isolated
+
+    code = (
+        "from simengine import power_ttest\n"
+        "try:\n    power_ttest(n=64, power=0.8, alpha=5e-324)\n"
+        "except ValueError as e:\n    print('refused', e)\n"
+        "print(power_ttest(n=64, power=0.8, alpha=1e-100).effect_size)\n"
+        # Boost's noncentral t takes seconds per call at nc ~ 1e8: this solve took 444 s
+        "r = power_ttest(alpha=1e-49, effect_size=117415201.5, power=0.6873)\n"
+        "print('solved', r.n, r.power)\n"
+    )
+    rc, out, err = run_isolated(code, timeout=60)
+    assert rc == 0, err
+    assert "refused `alpha` must be in [1e-100, 1)" in out
+    assert "solved 4.11" in out
+    with pytest.raises(ValueError, match=r"`alpha` must be in \[1e-100, 1\)"):
+        power_ttest(effect_size=0.5, n=64, alpha=1e-101)
+
+
+def test_simulate_power_huge_n_refused_before_any_kernel():
+    # was: power 0.0 with SE 0.0 (the allocation failed inside a parallel kernel, unreported)
+    from _fuzz import run_isolated
+
+    code = (
+        "import os\n"
+        "os.environ['SIMENGINE_MAX_MEMORY'] = str(2**32)  # the same answer on any machine\n"
+        "from simengine import simulate_power\n"
+        "for n in (2**40, 2**28):\n"
+        "    try:\n        simulate_power(test='welch', effect_size=0.5, n=n, n_sims=10)\n"
+        "    except ValueError as e:\n        print('refused', e)\n"
+    )
+    rc, out, err = run_isolated(code, timeout=120)
+    assert rc == 0, err
+    lines = out.splitlines()
+    assert len(lines) == 2 and all(line.startswith("refused `n`") for line in lines), out
+    assert "must be an integer in [2, 1000000000]" in lines[0]
+    assert "GiB for samples of 268435456 per group" in lines[1] or "asks for" in lines[1]
+
+
+def test_simulate_power_allocation_failure_in_kernel_is_a_memory_error(monkeypatch):
+    from simengine.kernels import power as kp
+
+    real = kp._power_samples
+
+    def failing(*args):
+        stat, df, done = real(*args)
+        done[-1] = False  # as if the last block's scratch allocation had failed
+        return stat, df, done
+
+    monkeypatch.setattr(kp, "_power_samples", failing)
+    with pytest.raises(MemoryError, match="`n` = 10 and `n_sims` = 600"):
+        simulate_power(test="welch", effect_size=0.5, n=10, n_sims=600, rng=1)
+
+
+def test_simulate_power_counts_and_work_are_capped(monkeypatch):
+    monkeypatch.setenv("SIMENGINE_MAX_MEMORY", str(2**32))  # the same answer on any machine
+    with pytest.raises(ValueError, match=r"`n_sims` must be an integer in \[1, 1000000000\]"):
+        simulate_power(effect_size=0.5, n=64, n_sims=2**31)
+    with pytest.raises(ValueError, match=r"`n_resamples` must be an integer in \[1, 1000000000\]"):
+        simulate_power(test="permutation", effect_size=0.5, n=64, n_resamples=2**40)
+    with pytest.raises(ValueError, match=r"`n_sims` x `n` x `n_resamples` asks for 6.4e\+13"):
+        simulate_power(test="permutation", effect_size=0.5, n=64, n_sims=10**6, n_resamples=10**6)
+    with pytest.raises(ValueError, match=r"`n_sims` x len\(`n`\) needs .* GiB"):
+        simulate_power(effect_size=0.5, n=np.arange(2, 12), n_sims=10**9)
+    with pytest.raises(ValueError, match=r"`n` must be an integer in \[2, 1000000000\]"):
+        simulate_power(effect_size=0.5, n=[64, 2**63 - 1])
+
+
+@pytest.mark.parametrize("test", ["t", "welch", "mannwhitney", "permutation"])
+def test_simulate_power_huge_shift_gives_power_one_or_is_refused(test):
+    # 1e50 sd: every test rejects (was: overflowing sums of squares made t = 0 or df = nan)
+    res = simulate_power(test=test, effect_size=-1e50, n=30, n_sims=40, n_resamples=99,
+                         distribution="lognormal", rng=1)
+    assert res.power == 1.0
+    with pytest.raises(ValueError, match=r"`effect_size` must be in \[-1e\+50, 1e\+50\]"):
+        simulate_power(test=test, effect_size=1e300, n=30)
+    with pytest.raises(ValueError, match=r"`alpha` must be in \[1e-100, 1\)"):
+        simulate_power(test=test, effect_size=0.5, n=30, alpha=5e-324)

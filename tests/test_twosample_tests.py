@@ -126,3 +126,24 @@ def test_mannwhitneyu_iv():
         mannwhitneyu(np.ones((3, 2)), np.ones((3, 2)), axis=-3)
     with pytest.raises(TypeError, match="`y` must contain real numbers"):
         mannwhitneyu(x, ["a", "b"])
+
+
+# --- issue 12: data whose moments overflow ---
+
+
+@pytest.mark.parametrize("equal_var", [True, False])
+@pytest.mark.parametrize("scale", [1e154, 1e200, 1e300, 1e-154, 1e-200, 1e-300])
+def test_ttest_ind_values_near_the_float_limits_give_the_scale_free_answer(equal_var, scale):
+    # t and df do not depend on the scale, so data near 1e308 (whose sums of squares overflow)
+    # or near 1e-300 (whose squares underflow) must give scipy's answer on unscaled data;
+    # it was a silent t = 0, a NaN, or a wrong Welch df
+    rng = np.random.default_rng(3)
+    x, y = rng.normal(0, 1, (20, 3)), rng.normal(0.5, 1, (25, 3))
+    ref = stats.ttest_ind(x, y, equal_var=equal_var)
+    factor = np.array([scale, 1.0, scale])  # an ordinary column next to the extreme ones
+    res = ttest_ind(x * factor, y * factor, equal_var=equal_var)
+    assert_allclose(res.statistic, ref.statistic, rtol=1e-12)
+    assert_allclose(res.pvalue, ref.pvalue, rtol=1e-11)
+    assert_allclose(res.df, ref.df, rtol=1e-12)
+    one = ttest_ind([1.7e308, -1.7e308], [1.7e308, 1.7e308], equal_var=equal_var)
+    assert_allclose(one.statistic, -1.0, rtol=1e-15)

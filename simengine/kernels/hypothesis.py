@@ -3,6 +3,8 @@
 Kernels return statistics (and t's degrees of freedom); the public layer turns
 them into p-values with scipy's own distribution functions.
 """
+import math
+
 import numba
 import numpy as np
 
@@ -12,11 +14,18 @@ from simengine.kernels.twosample import _mean_ssd1, _mwu_u1, _mwu_z1, _ttest_poo
 
 @pjit
 def _ttest_ind_rows(x, y, equal_var):
-    """t (x minus y) and df for every row of x (k, n1) and y (k, n2)."""
+    """t (x minus y) and df for every row of x (k, n1) and y (k, n2).
+
+    Also returns `overflow`, True for a row whose means, sums of squares or variance
+    terms overflowed (finite data near 1e308 or 1e154) or underflowed (data near 1e-154):
+    its t and df are wrong, and the caller recomputes it on rescaled data (t and df do
+    not depend on the scale).
+    """
     k, n1 = x.shape
     n2 = y.shape[1]
     t = np.empty(k)
     df = np.empty(k)
+    overflow = np.zeros(k, dtype=np.bool_)
     for r in numba.prange(k):
         m1, s1 = _mean_ssd1(x[r])
         m2, s2 = _mean_ssd1(y[r])
@@ -24,18 +33,41 @@ def _ttest_ind_rows(x, y, equal_var):
             t[r], df[r] = _ttest_pooled1(float(n1), m1, s1, float(n2), m2, s2)
         else:
             t[r], df[r] = _ttest_welch1(float(n1), m1, s1, float(n2), m2, s2)
-    return t, df
+        ss = s1 + s2
+        # ss = 0 also means underflow when the data are tiny (deviations under 1e-162 need
+        # means under ~1e-146); constant samples of ordinary size are left alone
+        bad = (
+            not (math.isfinite(m1 - m2) and math.isfinite(ss))
+            or 0.0 < ss < _TINY
+            or (ss == 0.0 and abs(m1) + abs(m2) < 1e-140)
+        )
+        if not equal_var:
+            # Welch's df squares the variance terms: they overflow near 1e154, underflow near 1e-154
+            v1 = s1 / (n1 - 1.0) / n1
+            v2 = s2 / (n2 - 1.0) / n2
+            q = v1 * v1 + v2 * v2
+            bad = bad or not math.isfinite((v1 + v2) * (v1 + v2)) or (v1 + v2 > 0.0 and q < _TINY)
+        overflow[r] = bad
+    return t, df, overflow
+
+
+# sums of squares below this have lost digits to subnormal underflow
+_TINY = 1e-280
 
 
 @pjit
 def _mannwhitneyu_rows(x, y, continuity, alternative):
-    """scipy's U1 statistic and the standardised z used for the p-value, per row."""
+    """scipy's U1 statistic and the standardised z used for the p-value, per row (and done flags)."""
     k, n1 = x.shape
     n2 = y.shape[1]
     u = np.empty(k)
     z = np.empty(k)
+    # _mwu_u1 allocates the pooled row; a row whose allocation fails stops without raising
+    # (numba's parallel loops do not re-raise), so each row flags its completion
+    done = np.zeros(k, dtype=np.bool_)
     for r in numba.prange(k):
         u1, tie_term = _mwu_u1(x[r], y[r])
         u[r] = u1
         z[r] = _mwu_z1(u1, float(n1), float(n2), tie_term, continuity, alternative)
-    return u, z
+        done[r] = True
+    return u, z, done

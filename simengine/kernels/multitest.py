@@ -199,7 +199,8 @@ def _multipletests(pvals, raw, method, cuts, factors):
     `raw` has the shape of `pvals` for the Sidak methods (see `_correct_sorted1`)
     and is ignored otherwise.  The range check rides along: a row with NaN or a
     value outside [0, 1] is skipped and `ok` is False, and the caller must then
-    discard the (partly unwritten) outputs and raise.
+    discard the (partly unwritten) outputs and raise; `ok` is also False if a chunk
+    of rows did not finish (its scratch allocation failed).
     """
     n_fam, n = pvals.shape
     use_raw = method == SIDAK or method == HOLM_SIDAK
@@ -207,6 +208,9 @@ def _multipletests(pvals, raw, method, cuts, factors):
     corrected = np.empty((n_fam, n))
     n_chunks = (n_fam + _ROWS - 1) // _ROWS
     bad = np.zeros(n_chunks, dtype=np.bool_)
+    # a chunk whose scratch allocation fails stops without raising (numba's parallel loops do
+    # not re-raise): each chunk flags its completion, and ok is False unless all finished
+    done = np.zeros(n_chunks, dtype=np.bool_)
     for c in numba.prange(n_chunks):
         # scratch once per chunk of rows, not per row
         buf = np.full(_padded(n), np.inf)
@@ -228,7 +232,8 @@ def _multipletests(pvals, raw, method, cuts, factors):
                 k = rank[i]
                 reject[r, i] = rej[k]
                 corrected[r, i] = adj[k]
-    return not bad.any(), reject, corrected
+        done[c] = True
+    return not bad.any() and done.all(), reject, corrected
 
 
 @pjit

@@ -116,6 +116,8 @@ def _perm_null_builtin(x, y, stat, n_null, exact, gens, block):
     x: (k, nx), y: (k, ny).  Exact mode enumerates all `n_null` splits (drawn
     group in lexicographic order); otherwise resamples are cut into blocks of
     `block`, block b draws from gens[b], and each drawn split serves every row.
+    Returns (observed, null, done); done[i] is True for each parallel iteration
+    (row when exact, block otherwise) that ran to the end.
     """
     k, nx = x.shape
     ny = y.shape[1]
@@ -124,6 +126,9 @@ def _perm_null_builtin(x, y, stat, n_null, exact, gens, block):
     m = nx if drawn_is_x else ny
     observed = np.empty(k)
     null = np.empty((k, n_null))
+    # one flag per parallel iteration, set when it ran to the end: an iteration whose scratch
+    # allocation fails stops without raising (numba's parallel loops do not re-raise)
+    done = np.zeros(k if exact else (n_null + block - 1) // block, dtype=np.bool_)
     if exact:
         for r in numba.prange(k):
             vals, from_x = _sorted_row1(x[r], y[r])
@@ -141,7 +146,8 @@ def _perm_null_builtin(x, y, stat, n_null, exact, gens, block):
                 t += 1
                 if not _next_combination1(c, n):
                     break
-        return observed, null
+            done[r] = True
+        return observed, null, done
     # Random splits are drawn once per resample, as subsets of original indices,
     # and shared by every row (scipy applies one permutation to all slices too), so a
     # column's result does not depend on the other columns of the batch.
@@ -168,7 +174,8 @@ def _perm_null_builtin(x, y, stat, n_null, exact, gens, block):
                 null[r, t] = _split_stat1(vals[r], mask, drawn_is_x, nx, ny, stat)
                 for i in range(m):
                     mask[rank[r, perm[i]]] = False
-    return observed, null
+        done[b] = True
+    return observed, null, done
 
 
 @njit
@@ -201,6 +208,7 @@ def _perm_null_custom(x, y, func, n_null, exact, gens, block):
     m = nx if drawn_is_x else ny
     observed = np.empty(k)
     null = np.empty((k, n_null))
+    done = np.zeros(k if exact else (n_null + block - 1) // block, dtype=np.bool_)  # see _perm_null_builtin
     for r in range(k):
         observed[r] = func(x[r].copy(), y[r].copy())
     if exact:
@@ -221,7 +229,8 @@ def _perm_null_custom(x, y, func, n_null, exact, gens, block):
                 t += 1
                 if not _next_combination1(c, n):
                     break
-        return observed, null
+            done[r] = True
+        return observed, null, done
     nb = (n_null + block - 1) // block
     for b in numba.prange(nb):
         g = gens[np.int64(b)]
@@ -241,4 +250,5 @@ def _perm_null_custom(x, y, func, n_null, exact, gens, block):
                 null[r, t] = func(xb, yb)
             for i in range(m):
                 mask[perm[i]] = False
-    return observed, null
+        done[b] = True
+    return observed, null, done

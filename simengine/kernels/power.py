@@ -115,14 +115,18 @@ def _perm_pvalue1(g, x, y, alternative, n_resamples, pooled, perm):
 def _power_samples(gens, block, n_arr, n_sims, shift, test, dist, alternative, n_resamples):
     """Draw full samples per replicate and store the test's statistic.
 
-    Returns (stat, df), each (n_points, n_sims): t and df for T / WELCH, the
-    standardised U (scipy's z for `alternative`) for MANNWHITNEY, and the
-    randomised p-value for PERMUTATION (df is unused except for t tests).
+    Returns (stat, df, done): stat and df are (n_points, n_sims): t and df for T / WELCH,
+    the standardised U (scipy's z for `alternative`) for MANNWHITNEY, and the
+    randomised p-value for PERMUTATION (df is unused except for t tests); done[job]
+    is True for every job that ran to the end.
     """
     n_points = n_arr.shape[0]
     nb = (n_sims + block - 1) // block
     stat = np.empty((n_points, n_sims))
     df = np.zeros((n_points, n_sims))
+    # a job whose scratch allocation fails stops without raising (numba's parallel loops do
+    # not re-raise), so each job flags its completion and the caller checks every flag
+    done = np.zeros(n_points * nb, dtype=np.bool_)
     for job in numba.prange(n_points * nb):
         i = job // nb
         b = job - i * nb
@@ -148,7 +152,8 @@ def _power_samples(gens, block, n_arr, n_sims, shift, test, dist, alternative, n
                 stat[i, r] = _mwu_z1(u1, fn, fn, tie_term, True, alternative)
             else:
                 stat[i, r] = _perm_pvalue1(g, x, y, alternative, n_resamples, pooled, perm)
-    return stat, df
+        done[job] = True
+    return stat, df, done
 
 
 @pjit

@@ -1,0 +1,161 @@
+"""Bad-input fuzz suite for the hypothesis-test slice (issue 12).
+
+Every public function (ttest_ind, mannwhitneyu, permutation_test, power_ttest,
+simulate_power, multipletests, simulate_multiple_testing) is called with each parameter
+replaced by every hostile value of `tests/_fuzz.py` and by hypothesis-generated ones: the call
+returns a sane result or raises TypeError / ValueError naming that parameter, without
+NumPy/numba internals in the message.  Data-level extremes (values near 1e308 and 1e-300,
+pandas objects) must give the right answer.
+"""
+import math
+import warnings
+
+import numpy as np
+import pandas as pd
+import pytest
+from _fuzz import ANY_BAD, bad_values, check_call
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from numpy.testing import assert_allclose
+from scipy import stats
+
+import simengine as se
+
+X = np.linspace(0.0, 1.0, 8)
+Y = np.linspace(0.3, 1.4, 9)
+
+# (function, a cheap valid call); each parameter of the call is replaced in turn
+CASES = {
+    "ttest_ind": (se.ttest_ind, dict(x=X, y=Y, equal_var=True, alternative="two-sided", axis=0)),
+    "mannwhitneyu": (se.mannwhitneyu, dict(x=X, y=Y, alternative="two-sided", use_continuity=True, axis=0)),
+    "permutation_test": (
+        se.permutation_test,
+        dict(x=X[:5], y=Y[:6], statistic="mean", alternative="two-sided", n_resamples=99, axis=0, rng=1),
+    ),
+    "power_ttest-power": (se.power_ttest, dict(effect_size=0.5, n=20, alpha=0.05, ratio=1.0, alternative="two-sided")),
+    "power_ttest-n": (se.power_ttest, dict(effect_size=0.5, power=0.8, alpha=0.05, ratio=1.0, alternative="greater")),
+    "power_ttest-effect_size": (se.power_ttest, dict(n=20, power=0.8, alpha=0.05, ratio=1.0, alternative="less")),
+    "simulate_power-t": (
+        se.simulate_power,
+        dict(test="t", effect_size=0.5, n=10, n_sims=50, alpha=0.05, distribution="normal",
+             alternative="two-sided", n_resamples=19, rng=1),
+    ),
+    "simulate_power-permutation": (
+        se.simulate_power,
+        dict(test="permutation", effect_size=0.5, n=[5, 6], n_sims=20, alpha=0.05, distribution="exponential",
+             alternative="greater", n_resamples=19, rng=1),
+    ),
+    "multipletests": (se.multipletests, dict(pvals=[0.01, 0.2, 0.03], alpha=0.05, method="fdr_bh")),
+    "simulate_multiple_testing": (
+        se.simulate_multiple_testing,
+        dict(n_tests=5, n_true=1, effect_size=0.5, n_per_group=10, n_families=20, methods=("holm", "fdr_bh"),
+             alpha=0.05, rng=1),
+    ),
+}
+PARAMS = [(case, param) for case, (_, base) in CASES.items() for param in base]
+
+
+def _sane(out):
+    """An accepted hostile value must still give a result without NaN (no silent wrong number)."""
+    if isinstance(out, pd.DataFrame):
+        values = out.drop(columns=[c for c in out.columns if c.startswith("power")]).to_numpy(float)
+        assert not np.isnan(values).any()
+        return
+    for key, value in out.to_dict().items():
+        if key == "null_distribution" or isinstance(value, str):
+            continue
+        assert not np.isnan(np.asarray(value, dtype=float)).any(), key
+
+
+def _call(case, param, value):
+    fn, base = CASES[case]
+    kwargs = dict(base)
+    kwargs[param] = value
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # solver warnings are tested elsewhere
+        ok, out = check_call(fn, (), kwargs, param=param, timeout=10)
+    if ok:
+        _sane(out)
+
+
+@pytest.mark.parametrize("case,param", PARAMS)
+def test_every_hostile_value(case, param):
+    for value in ANY_BAD:
+        _call(case, param, value)
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(data=st.data())
+def test_generated_hostile_values(data):
+    case, param = data.draw(st.sampled_from(PARAMS))
+    _call(case, param, data.draw(bad_values()))
+
+
+# --- data-level extremes ---
+
+
+@settings(max_examples=30, deadline=None)
+@given(
+    seed=st.integers(0, 2**32 - 1),
+    exponent=st.integers(-1000, 1000),  # the scaled data stay normal (not subnormal) floats
+    equal_var=st.booleans(),
+)
+def test_ttest_ind_scale_free_across_the_float_range(seed, exponent, equal_var):
+    # t, df and p do not depend on a power-of-two scale of both samples, even where the sums of
+    # squares over- or underflow (the scaled data stay normal floats here)
+    rng = np.random.default_rng(seed)
+    x, y = rng.normal(0, 1, 7), rng.normal(0.3, 1, 11)
+    ref = se.ttest_ind(x, y, equal_var=equal_var)
+    res = se.ttest_ind(np.ldexp(x, exponent), np.ldexp(y, exponent), equal_var=equal_var)
+    assert_allclose([res.statistic, res.pvalue, res.df], [ref.statistic, ref.pvalue, ref.df], rtol=1e-11)
+
+
+def test_pandas_objects_as_data_work_like_arrays():
+    rng = np.random.default_rng(0)
+    frame_x = pd.DataFrame(rng.normal(0, 1, (12, 3)), columns=list("abc"))
+    frame_y = pd.DataFrame(rng.normal(0.5, 1, (15, 3)), columns=list("abc"))
+    sx, sy = frame_x["a"], frame_y["a"]
+    for fn in (se.ttest_ind, se.mannwhitneyu):
+        assert_allclose(fn(sx, sy).pvalue, fn(sx.to_numpy(), sy.to_numpy()).pvalue, rtol=0)
+        assert_allclose(fn(frame_x, frame_y).pvalue, fn(frame_x.to_numpy(), frame_y.to_numpy()).pvalue, rtol=0)
+    assert_allclose(se.ttest_ind(sx, sy).pvalue, stats.ttest_ind(sx, sy).pvalue, rtol=1e-12)
+    perm = se.permutation_test(sx, sy, n_resamples=99, rng=1)
+    assert perm.pvalue == se.permutation_test(sx.to_numpy(), sy.to_numpy(), n_resamples=99, rng=1).pvalue
+    p = pd.DataFrame(rng.uniform(size=(4, 6)))
+    assert (se.multipletests(p, method="holm").reject == se.multipletests(p.to_numpy(), method="holm").reject).all()
+    assert se.simulate_power(effect_size=0.5, n=pd.Series([10, 20]), n_sims=100, rng=1).power.shape == (2,)
+
+
+def test_mannwhitneyu_values_near_the_float_limit():
+    # ranks only: data near 1e308 give scipy's answer on the rescaled data
+    rng = np.random.default_rng(5)
+    x, y = rng.normal(0, 1, 20), rng.normal(0.4, 1, 23)
+    ref = stats.mannwhitneyu(x, y, method="asymptotic")
+    res = se.mannwhitneyu(x * 1e307, y * 1e307)
+    assert_allclose([res.statistic, res.pvalue], [ref.statistic, ref.pvalue], rtol=1e-12)
+
+
+# --- the new messages ---
+
+
+def test_hardening_iv():
+    ragged = [[1.0, 2.0], [3.0]]
+    with pytest.raises(TypeError, match="`x` must be a rectangular array of real numbers; got a ragged"):
+        se.ttest_ind(ragged, Y)
+    with pytest.raises(TypeError, match="`y` must be a rectangular array of real numbers; got a ragged"):
+        se.permutation_test(X, ragged)
+    with pytest.raises(TypeError, match="`pvals` must be a rectangular array of real numbers; got a ragged"):
+        se.multipletests(ragged)
+    with pytest.raises(TypeError, match="`n` must be a rectangular array of integers; got a ragged"):
+        se.simulate_power(effect_size=0.5, n=[[10, 20], [30]])
+    with pytest.raises(TypeError, match=r"`statistic` must be 'mean', 'median' or a jitted function .*; got None"):
+        se.permutation_test(X, Y, statistic=None)
+    with pytest.raises(TypeError, match="`methods` must be a method name or a sequence of them; got None"):
+        se.simulate_multiple_testing(effect_size=0.5, n_per_group=10, methods=None)
+    with pytest.raises(TypeError, match="`methods` must be a method name or a sequence of them"):
+        se.simulate_multiple_testing(effect_size=0.5, n_per_group=10, methods=np.array(1.0))
+    with pytest.raises(ValueError, match=r"`n` must be an integer in \[2, 1000000000\]; got 2147483648"):
+        se.simulate_power(effect_size=0.5, n=2**31)
+    with pytest.raises(ValueError, match=r"`alpha` must be in \[1e-100, 1\) for power_ttest"):
+        se.power_ttest(effect_size=0.5, power=0.8, alpha=1e-200)
+    assert math.isfinite(se.power_ttest(effect_size=0.5, n=2**63).power)
