@@ -36,7 +36,13 @@ from simengine.drift import (
 from simengine.mcmc import MCMCResult, ess, metropolis_hastings, rhat
 from simengine.multitest import MultipleTestsResult, multipletests, simulate_multiple_testing
 from simengine.permutation import PermutationTestResult, permutation_test
-from simengine.power import PowerTTestResult, SimulatePowerResult, power_ttest, simulate_power
+from simengine.power import (
+    PowerTTestResult,
+    SimulatePowerResult,
+    TargetNotReachedWarning,
+    power_ttest,
+    simulate_power,
+)
 from simengine.sequential import PeekingResult, group_sequential_boundaries, simulate_peeking
 from simengine.twosample import MannwhitneyuResult, TtestResult, mannwhitneyu, ttest_ind
 
@@ -51,6 +57,7 @@ __all__ = [
     "MannwhitneyuResult",
     "power_ttest",
     "PowerTTestResult",
+    "TargetNotReachedWarning",
     "simulate_power",
     "SimulatePowerResult",
     "multipletests",
