@@ -514,7 +514,7 @@ def simulate_power(
             f"(larger shifts overflow the simulated data); got {effect_size:g}"
         )
     n_arr = v.as_count_array(n, "n", ndim=(0, 1), minimum=2)
-    scalar = n_arr.ndim == 0
+    scalar = np.ndim(n) == 0  # after the conversion, which refused ragged input (and returns at least 1-D)
     if n_arr.size == 0:
         raise ValueError("`n` must not be empty")
     n_max = int(n_arr.max())
