@@ -330,7 +330,7 @@ def test_simulate_power_huge_shift_gives_power_one_or_is_refused(test):
 def test_simulate_power_scalar_n_gives_scalars():
     # a scalar `n` (int or 0-d array) gives float power/se and an int n, as before the input hardening
     for n in (40, np.int64(40), np.array(40)):
-        res = simengine.simulate_power(effect_size=0.3, n=n, n_sims=200, rng=1)
+        res = simulate_power(effect_size=0.3, n=n, n_sims=200, rng=1)
         assert isinstance(res.power, float) and isinstance(res.se, float) and isinstance(res.n, int)
-    res = simengine.simulate_power(effect_size=0.3, n=[40], n_sims=200, rng=1)
+    res = simulate_power(effect_size=0.3, n=[40], n_sims=200, rng=1)
     assert res.power.shape == (1,)
