@@ -180,6 +180,7 @@ def mixture(weights, means, covs):
     log_norms = np.empty(k)
     for i in range(k):  # components, not replicates
         _, chols[i], log_norms[i] = _mvn_parts(means[i], covs[i], f"means[{i}]", f"covs[{i}]")
+    w = w / w.max()  # weights near the float maximum would sum to inf and give -inf everywhere
     log_w = np.log(w / w.sum()) + log_norms
     logpdf = _mvn_logpdf()
     zero = np.zeros(k)
