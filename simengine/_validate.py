@@ -259,7 +259,8 @@ def alternative_code(alternative, name: str = "alternative") -> int:
 _INT64_MAX = 2**63 - 1
 
 
-def as_count_array(value, name: str, *, ndim=(0, 1, 2), minimum: int | None = 0, maximum: int | None = None) -> np.ndarray:
+def as_count_array(value, name: str, *, ndim=(0, 1, 2), minimum: int | None = 0, maximum: int | None = None,
+                   allow_empty: bool = False) -> np.ndarray:
     """Like `as_int_array`, for counts typed by users: also refuses ragged or non-numeric input and bools
     (TypeError), and values beyond int64 or `maximum` (ValueError), all without NumPy's own messages."""
     if value is None or isinstance(value, (str, bytes, bool, np.bool_)):
@@ -280,6 +281,8 @@ def as_count_array(value, name: str, *, ndim=(0, 1, 2), minimum: int | None = 0,
     if arr.ndim not in allowed:
         dims = " or ".join(f"{d}-D" for d in allowed)
         raise ValueError(f"`{name}` must be {dims}; got {arr.ndim}-D with shape {arr.shape}")
+    if not allow_empty and arr.size == 0:
+        raise ValueError(f"`{name}` must not be empty; got shape {arr.shape}")
     if arr.dtype.kind == "f" and arr.size:
         if not np.isfinite(arr).all() or (arr != np.round(arr)).any():
             raise ValueError(f"`{name}` must contain whole numbers; got non-integer or non-finite values")
@@ -302,3 +305,18 @@ def check_count_at_least_one(value, name: str, *, maximum: int = MAX_COUNT) -> i
     if value > maximum:
         check_count(value, name, maximum=maximum)
     return value
+
+
+def as_real_array(value, name: str, **kwargs) -> np.ndarray:
+    """`as_float_array`, also refusing ragged nesting and bools with a TypeError of its own words."""
+    if type(value) is not np.ndarray:
+        if value is None or isinstance(value, (str, bytes, bool, np.bool_)):
+            raise TypeError(f"`{name}` must be array-like of real numbers; got {_describe(value)}")
+        try:
+            value = np.asarray(value)
+        except (TypeError, ValueError, OverflowError):
+            raise TypeError(f"`{name}` must be array-like of real numbers (a rectangular array); "
+                            f"got {_describe(value)}") from None
+    if value.dtype.kind == "b":
+        raise TypeError(f"`{name}` must be array-like of real numbers; got booleans")
+    return as_float_array(value, name, **kwargs)

@@ -17,7 +17,7 @@ from simengine._rng import as_seed_sequence, block_generators, n_blocks
 from simengine._validate import (
     MAX_COUNT,
     as_count_array,
-    as_float_array,
+    as_real_array,
     check_choice,
     check_count_at_least_one,
     check_memory,
@@ -76,8 +76,9 @@ def _check_prior(prior, name="prior", *, allow_list=False):
         raw = np.asarray(prior)
     except (TypeError, ValueError, OverflowError):  # ragged nesting and the like
         raise TypeError(f"{what}; got {_describe(prior)}") from None
-    # strings, bools, None and other objects inside the pair are refused, not converted
-    if raw.dtype.kind not in "iuf":
+    # strings, bools, None and other objects inside the pair are refused, not converted (NumPy turns
+    # (True, 1.0) into floats and (1, "2") into strings)
+    if raw.dtype.kind not in "iuf" or (isinstance(prior, (list, tuple)) and _has_bool(prior)):
         raise TypeError(f"{what}; got {_describe(prior)}")
     arr = raw.astype(np.float64)
     if arr.shape == (2,):
@@ -89,6 +90,13 @@ def _check_prior(prior, name="prior", *, allow_list=False):
     if not np.isfinite(arr).all() or (arr <= 0).any():
         raise ValueError(f"`{name}` parameters must be finite and > 0; got {arr.tolist()}"[:200])
     return arr
+
+
+def _has_bool(seq):
+    for v in seq:
+        if isinstance(v, (bool, np.bool_)) or (isinstance(v, (list, tuple)) and _has_bool(v)):
+            return True
+    return False
 
 
 def _describe(value):
@@ -607,7 +615,7 @@ def simulate_coverage(
 
     if isinstance(p, (bool, np.bool_)):
         raise TypeError(f"`p` must be a number or a 1-D array of numbers in [0, 1]; got {p!r}")
-    p_arr = np.atleast_1d(as_float_array(p, "p", ndim=(0, 1)))
+    p_arr = np.atleast_1d(as_real_array(p, "p", ndim=(0, 1)))
     if (p_arr < 0).any() or (p_arr > 1).any():
         raise ValueError("`p` must be in [0, 1]")
     n_arr = np.atleast_1d(as_count_array(n, "n", ndim=(0, 1), minimum=1))

@@ -20,7 +20,7 @@ from simengine._results import ResultMixin
 from simengine._rng import pcg64_block_states
 from simengine._validate import (
     MAX_COUNT,
-    as_float_array,
+    as_real_array,
     check_bool,
     check_count,
     check_int,
@@ -186,7 +186,7 @@ def metropolis_hastings(
         scale = proposal_scale
     else:
         scale = check_real(proposal_scale, "proposal_scale", low=0.0, low_inclusive=False)
-    x0 = as_float_array(x0, "x0", ndim=(1, 2))
+    x0 = as_real_array(x0, "x0", ndim=(1, 2))
     if x0.ndim == 1:
         n_chains = check_positive_int(n_chains, "n_chains")
         if n_chains > MAX_COUNT:
@@ -206,7 +206,7 @@ def metropolis_hastings(
     if proposal_cov is None:
         chol = _NO_CHOL  # the kernels add s * z directly
     else:
-        cov = as_float_array(proposal_cov, "proposal_cov", ndim=2)
+        cov = as_real_array(proposal_cov, "proposal_cov", ndim=2)
         if cov.shape != (dim, dim):
             raise ValueError(f"`proposal_cov` must have shape ({dim}, {dim}) to match `x0`; got {cov.shape}")
         if not np.allclose(cov, cov.T, rtol=1e-10, atol=0.0):
@@ -336,7 +336,7 @@ def _typing_error():
 
 def _as_draws(samples, name="samples"):
     """(chains, draws, params) float64 view of 1-D, 2-D or 3-D input; and the output shape."""
-    arr = as_float_array(samples, name, ndim=(1, 2, 3), finite=False)
+    arr = as_real_array(samples, name, ndim=(1, 2, 3), finite=False)
     if arr.ndim == 1:
         return arr[None, :, None], ()
     if arr.ndim == 2:

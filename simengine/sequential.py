@@ -9,6 +9,7 @@ from __future__ import annotations
 import functools
 import math
 import numbers
+import warnings
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -18,7 +19,7 @@ from simengine._rng import as_seed_sequence, block_generators, n_blocks
 from simengine._validate import (
     alternative_code,
     as_count_array,
-    as_float_array,
+    as_real_array,
     check_choice,
     check_count_at_least_one,
     check_int,
@@ -111,7 +112,7 @@ def _grid_counts(critical, information, two_sided, resolution=8.0, max_points=60
 def _information_fractions(n_looks, information):
     if information is None:
         return np.arange(1, n_looks + 1, dtype=np.float64) / n_looks
-    info = as_float_array(information, "information", ndim=1)
+    info = as_real_array(information, "information", ndim=1)
     if info.shape[0] != n_looks:
         raise ValueError(f"`information` must have length `n_looks` = {n_looks}; got length {info.shape[0]}")
     if info[0] <= 0 or np.any(np.diff(info) <= 0):
@@ -135,7 +136,7 @@ def group_sequential_boundaries(n_looks, *, alpha=0.05, kind="pocock", alternati
         Number of analyses K, in [1, 1000].  One look gives the fixed-sample critical value; 1 000 looks
         take a few seconds (the work grows as K^1.5).
     alpha : float, default 0.05
-        Overall type I error, in (0, 1).
+        Overall type I error, in [1e-20, 1).
     kind : {"pocock", "obrien-fleming"}
         Boundary shape.
     alternative : {"two-sided", "one-sided", "greater", "less"}
@@ -175,7 +176,20 @@ def group_sequential_boundaries(n_looks, *, alpha=0.05, kind="pocock", alternati
 
 def _boundaries(n_looks, alpha, kind, two_sided, t):
     # Sweeps call this with the same design many times; the cache key is exact (floats as given).
-    return np.array(_boundaries_cached(n_looks, alpha, kind, two_sided, tuple(float(v) for v in t)))
+    if alpha < MIN_GS_ALPHA:
+        raise ValueError(
+            f"`alpha` must be in [{MIN_GS_ALPHA:g}, 1) for group-sequential boundaries; got {alpha:g} "
+            "(below it the crossing probabilities are too small for the recursion's accuracy)"
+        )
+    try:
+        return np.array(_boundaries_cached(n_looks, alpha, kind, two_sided, tuple(float(v) for v in t)))
+    except ValueError as exc:  # a root finder without a sign change: the integration cannot resolve alpha
+        raise ValueError(
+            f"`alpha` = {alpha:g}: the boundary constant could not be solved for with {n_looks} looks ({exc})"
+        ) from None
+
+
+MIN_GS_ALPHA = 1e-20
 
 
 @functools.lru_cache(maxsize=256)
@@ -218,7 +232,10 @@ def _boundaries_cached(n_looks, alpha, kind, two_sided, t):
             seen[c] = _crossing_probabilities(c * shape, t, two_sided, counts=counts).sum() - alpha
         return seen[c]
 
-    sol = optimize.root_scalar(excess, method="secant", x0=c0, x1=c0 + 1e-5, xtol=1e-11, maxiter=12)
+    with warnings.catch_warnings():
+        # scipy warns when the secant stalls; it is checked below, with Brent's method as the fallback
+        warnings.simplefilter("ignore", RuntimeWarning)
+        sol = optimize.root_scalar(excess, method="secant", x0=c0, x1=c0 + 1e-5, xtol=1e-11, maxiter=12)
     c = sol.root
     if not (sol.converged and lo <= c <= hi and abs(excess(c)) < 1e-9):
         c = optimize.brentq(excess, lo, hi, xtol=1e-10, rtol=1e-12)
@@ -616,7 +633,7 @@ def _boundary(boundary, n_looks, alpha, alt, visitors, test_name):
             )
         t = np.cumsum(visitors) / visitors.sum()
         return name, _boundaries(n_looks, alpha, name, alt == 0, t)
-    crit = as_float_array(boundary, "boundary", ndim=1, finite=False)
+    crit = as_real_array(boundary, "boundary", ndim=1, finite=False)
     if crit.shape[0] != n_looks:
         raise ValueError(f"`boundary` must have length `n_looks` = {n_looks}; got length {crit.shape[0]}")
     if np.isnan(crit).any() or (crit <= 0).any():
