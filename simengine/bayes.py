@@ -43,6 +43,11 @@ __all__ = [
 MC_BLOCK = 16_384  # Beta pairs per generator block in `bayes_ab(method="mc")` and `prob_best`
 COVERAGE_BLOCK = 8192  # binomial draws per block in `simulate_coverage`
 PEEKING_BLOCK = 256  # replicates per block in `simulate_bayes_peeking`
+# Beta prior parameters accepted everywhere.  Below 0.05 an arm without successes has a posterior with
+# most of its mass under the smallest double: the exact sums, the quadrature and the Beta draws (which tie
+# at 0.0) all fail, e.g. P(B > A) = 0.37 for two identical arms with prior (0.001, 0.001).  Above 1e9 the
+# quadrature's windows take seconds to minutes (a 1e20 prior did not finish).
+PRIOR_RANGE = (0.05, 1e9)
 # Visitors per arm over all looks in `simulate_bayes_peeking`: counts stay exact in float64 posteriors.
 MAX_VISITORS = 2**53
 # Work cap of `simulate_bayes_peeking`: each unit is an exact P(B > A), 0.1 to ~10 us, not one random draw.
@@ -89,6 +94,10 @@ def _check_prior(prior, name="prior", *, allow_list=False):
         raise ValueError(f"`{name}` must be a pair (alpha, beta){extra}; got shape {arr.shape}")
     if not np.isfinite(arr).all() or (arr <= 0).any():
         raise ValueError(f"`{name}` parameters must be finite and > 0; got {arr.tolist()}"[:200])
+    if (arr < PRIOR_RANGE[0]).any() or (arr > PRIOR_RANGE[1]).any():
+        raise ValueError(
+            f"`{name}` parameters must be in [{PRIOR_RANGE[0]:g}, {PRIOR_RANGE[1]:g}]; got {arr.tolist()}"[:200]
+        )
     return arr
 
 
@@ -218,7 +227,9 @@ def _prior_pair_fast(prior):
     if type(prior) is not tuple or len(prior) != 2:
         return None
     a, b = prior
-    if type(a) not in _PLAIN_REALS or type(b) not in _PLAIN_REALS or not (0.0 < a < math.inf and 0.0 < b < math.inf):
+    if type(a) not in _PLAIN_REALS or type(b) not in _PLAIN_REALS or not (
+        PRIOR_RANGE[0] <= a <= PRIOR_RANGE[1] and PRIOR_RANGE[0] <= b <= PRIOR_RANGE[1]
+    ):
         return None
     if a == 1.0 and b == 1.0:
         return _FLAT_PRIORS
@@ -269,8 +280,8 @@ def bayes_ab(
     successes_a, trials_a, successes_b, trials_b : int or array_like of int
         Counts; broadcast together (many scenarios in one call).
     prior : (float, float) or sequence of pairs, default (1, 1)
-        Beta prior shared by both arms; a list of pairs evaluates every prior
-        (prior sensitivity) and adds a leading axis to the results.
+        Beta prior shared by both arms, each parameter in [0.05, 1e9]; a list of pairs
+        evaluates every prior (prior sensitivity) and adds a leading axis to the results.
     method : {"exact", "mc"}
     n_draws : int, default 100_000
         Monte Carlo draws per arm and scenario (``method="mc"`` only).
@@ -394,8 +405,9 @@ def prob_best(successes, trials, *, prior=(1.0, 1.0), n_draws=100_000, rng=None)
     successes, trials : array_like of int, shape (k,)
         Counts per arm, k >= 2.
     prior : (float, float), default (1, 1)
-        Beta prior shared by all arms.
+        Beta prior shared by all arms, each parameter in [0.05, 1e9].
     n_draws : int, default 100_000
+        Draws, in [1, 10**9]; `n_draws` x arms is at most 10**12.
     rng : None, int, SeedSequence or Generator
 
     Returns
@@ -540,7 +552,7 @@ def proportion_interval(successes, trials, *, alpha=0.05, method="wilson", prior
         Interval level is 1 - alpha; in [1e-100, 1).
     method : str, default "wilson"
     prior : (float, float), default (1, 1)
-        Beta prior for ``method="bayes"``.
+        Beta prior for ``method="bayes"``, each parameter in [0.05, 1e9].
 
     Returns
     -------
@@ -594,7 +606,7 @@ def simulate_coverage(
     n_sims : int, default 100_000
         Simulated intervals per cell.
     prior : (float, float), default (1, 1)
-        Prior for "bayes".
+        Prior for "bayes", each parameter in [0.05, 1e9].
     rng : None, int, SeedSequence or Generator
 
     Returns
@@ -745,6 +757,7 @@ def simulate_bayes_peeking(
         Absolute difference of B over A; ``rate + lift`` must be in [0, 1].
     threshold : float, default 0.95
     prior : (float, float), default (1, 1)
+        Each parameter in [0.05, 1e9].
     rng : None, int, SeedSequence or Generator
 
     Returns

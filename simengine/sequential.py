@@ -46,6 +46,10 @@ GS_ALTERNATIVES = ("two-sided", "one-sided", "greater", "less")
 MAX_VISITORS = 2**53
 MAX_LOOKS = 10_000
 MAX_BOUNDARY_LOOKS = 1000  # group_sequential_boundaries: 1 000 looks take a few seconds (the cost grows as K^1.5)
+# Normal data are simulated as given while sd lies in this range and |mean| <= _MEAN_PER_SD sds, else in
+# standardised units (see simulate_peeking).
+_SD_RANGE = (1e-100, 1e100)
+_MEAN_PER_SD = 1e8
 # Bytes of one block Generator (PCG64 state, SeedSequence, Python objects), for the memory check.
 GENERATOR_BYTES = 4096
 
@@ -510,6 +514,15 @@ def simulate_peeking(
         sd = check_real(sd, "sd", low=0.0, low_inclusive=False)
         lift = check_real(lift, "lift")
         param_a, param_b = mean, mean + lift
+    scale, kernel_sd = 1.0, sd
+    if metric == "normal" and not (
+        _SD_RANGE[0] <= sd <= _SD_RANGE[1] and abs(mean) <= _MEAN_PER_SD * sd and abs(lift) <= _SD_RANGE[1]
+    ):
+        # Every test here is location-scale invariant, so simulate in units of `sd` about `mean`: with sd^2
+        # under- or overflowing, or a mean a billion sds from zero, the raw sums lose the data (sd = 1e-300
+        # made every A/A look reject, mean = 1e300 none).  An effect beyond 1e100 sds rejects surely either way.
+        scale, kernel_sd = sd, 1.0
+        param_a, param_b = 0.0, max(-_SD_RANGE[1], min(_SD_RANGE[1], lift / sd))
     if test_name == "msprt" and alt != 0:
         raise ValueError(f"`alternative` must be 'two-sided' when `test` is 'msprt'; got {alternative!r}")
     if tau is not None:
@@ -526,10 +539,12 @@ def simulate_peeking(
     tail_factor = 2.0 if alt == 0 else 1.0
     if test_name == "msprt":
         if tau is None:
-            sigma2 = sd * sd if metric == "normal" else (rate * (1.0 - rate) if 0.0 < rate < 1.0 else 0.25)
+            sigma2 = kernel_sd * kernel_sd if metric == "normal" else (rate * (1.0 - rate) if 0.0 < rate < 1.0 else 0.25)
             tau2 = _msprt_default_tau2(alpha, sigma2 * 2.0 / n_cum[-1])
-            tau = math.sqrt(tau2)
-        tau2 = tau * tau
+            tau = math.sqrt(tau2) * scale
+        else:
+            tau_k = tau / scale  # in the kernel's units
+            tau2 = tau_k * tau_k
         levels = np.full(n_looks, alpha)
         sure = never = np.full(n_looks, math.log(1.0 / alpha))
         final_sure = final_never = math.log(1.0 / alpha)
@@ -546,7 +561,7 @@ def simulate_peeking(
         final_sure, final_never = float(fs[0]), float(fn[0])
     gens = block_generators(ss, blocks)
     first, final = _peeking(
-        gens, BLOCK, n_sims, METRICS[metric], visitors, float(param_a), float(param_b), float(sd),
+        gens, BLOCK, n_sims, METRICS[metric], visitors, float(param_a), float(param_b), float(kernel_sd),
         test_code, alt, float(tau2), np.ascontiguousarray(sure, dtype=np.float64),
         np.ascontiguousarray(never, dtype=np.float64), np.ascontiguousarray(levels, dtype=np.float64),
         float(final_sure), float(final_never), float(alpha),

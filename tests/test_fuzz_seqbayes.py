@@ -169,6 +169,23 @@ def test_peeking_visitors_cannot_overflow_the_cumulative_counts():
     assert abs(res.rejected_final - 0.05) < 4 * math.sqrt(0.05 * 0.95 / 2000)
 
 
+def test_normal_peeking_is_scale_invariant_at_extreme_scales():
+    # sd = 1e-300 used to make every A/A look reject (sd^2 underflowed to zero variance) and mean = 1e300
+    # none (the data were lost to rounding); the tests are location-scale invariant, so these runs are the
+    # standard one exactly (they are simulated in units of sd about the mean).
+    for test in ("t", "welch", "z", "msprt"):
+        base = simengine.simulate_peeking(n_sims=300, n_looks=3, visitors_per_look=20, metric="normal", test=test, rng=4)
+        for kw in (dict(sd=1e-300), dict(sd=1e200), dict(mean=1e300), dict(mean=-1e12, sd=1e-3)):
+            res = simengine.simulate_peeking(n_sims=300, n_looks=3, visitors_per_look=20, metric="normal", test=test,
+                                             rng=4, **kw)
+            assert res.rejected_any_look == base.rejected_any_look, (test, kw)
+            assert np.array_equal(res.first_rejection_look, base.first_rejection_look)
+        # A huge effect is power 1, not 0.
+        huge = simengine.simulate_peeking(n_sims=50, n_looks=2, visitors_per_look=20, metric="normal", test=test,
+                                          mean=1e300, lift=1e300, rng=4)
+        assert huge.rejected_any_look == 1.0
+
+
 def test_counts_are_capped_before_any_work():
     # Issue 12: these ran with no error (for hours).  Each must refuse at once, naming the parameter.
     checks = [
@@ -345,6 +362,23 @@ def test_ragged_and_none_counts_name_the_parameter():
         simengine.simulate_peeking(n_looks=2, boundary=[[2.0, 2.0], [2.0]])
     with pytest.raises(ValueError, match="`trials` must be integers within int64"):
         simengine.proportion_interval(3, 1e300)
+
+
+def test_prior_range():
+    # Below 0.05 both the exact kernel and the Beta draws failed silently (P(B > A) = 0.37 for identical
+    # arms with prior (0.001, 0.001)); a 1e20 prior never finished.
+    for pr in ((0.001, 0.001), (1.0, 1e20), (0.049, 1.0)):
+        with pytest.raises(ValueError, match=r"`prior` parameters must be in \[0.05, 1e\+09\]"):
+            simengine.bayes_ab(0, 10, 0, 10, prior=pr)
+        with pytest.raises(ValueError, match=r"`prior` parameters must be in \[0.05, 1e\+09\]"):
+            simengine.prob_best([0, 0], [10, 10], prior=pr)
+    # At the ends of the range the exact answer is right: identical arms give 1/2, and B with one success
+    # beats A with none as an independent quadrature says.
+    assert simengine.bayes_ab(0, 10, 0, 10, prior=(0.05, 0.05)).prob_b_better == pytest.approx(0.5, abs=1e-12)
+    assert simengine.bayes_ab(0, 10, 1, 10, prior=(0.05, 0.05)).prob_b_better == pytest.approx(0.969564718888327,
+                                                                                               abs=1e-9)
+    big = simengine.bayes_ab(3, 10, 4, 10, prior=(1e9, 1e9)).prob_b_better
+    assert 0.5 < big < 0.5001
 
 
 def test_prior_pairs_still_accepted():
