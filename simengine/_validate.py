@@ -257,6 +257,7 @@ def alternative_code(alternative, name: str = "alternative") -> int:
 
 # ----------------------------------------------------------------------------- seqbayes slice (issue 12)
 _INT64_MAX = 2**63 - 1
+_F64 = np.dtype(np.float64)
 
 
 def as_count_array(value, name: str, *, ndim=(0, 1, 2), minimum: int | None = 0, maximum: int | None = None,
@@ -309,6 +310,8 @@ def check_count_at_least_one(value, name: str, *, maximum: int = MAX_COUNT) -> i
 
 def as_real_array(value, name: str, **kwargs) -> np.ndarray:
     """`as_float_array`, also refusing ragged nesting and bools with a TypeError of its own words."""
+    if type(value) is np.ndarray and value.dtype is _F64:
+        return as_float_array(value, name, **kwargs)  # the common case: no extra check
     if type(value) is not np.ndarray:
         if value is None or isinstance(value, (str, bytes, bool, np.bool_)):
             raise TypeError(f"`{name}` must be array-like of real numbers; got {_describe(value)}")
