@@ -149,7 +149,7 @@ def group_sequential_boundaries(n_looks, *, alpha=0.05, kind="pocock", alternati
         the directional statistic reaches c_k, with no futility boundary.
     information : array_like of shape (n_looks,), optional
         Cumulative information (e.g. sample size) at each look, positive and strictly increasing; only ratios
-        matter.  Default equal increments.
+        matter, and every increment must be at least 1e-6 of the last value.  Default equal increments.
 
     Returns
     -------
@@ -178,8 +178,13 @@ def group_sequential_boundaries(n_looks, *, alpha=0.05, kind="pocock", alternati
     return _boundaries(n_looks, alpha, kind, alternative == "two-sided", t)
 
 
-def _boundaries(n_looks, alpha, kind, two_sided, t):
+def _boundaries(n_looks, alpha, kind, two_sided, t, name="information"):
     # Sweeps call this with the same design many times; the cache key is exact (floats as given).
+    if n_looks > 1 and np.diff(np.concatenate([[0.0], t])).min() < MIN_INCREMENT:
+        raise ValueError(
+            f"`{name}` must give every look at least {MIN_INCREMENT:g} of the final information (the "
+            "recursion cannot resolve looks closer than that; merge them)"
+        )
     if alpha < MIN_GS_ALPHA:
         raise ValueError(
             f"`alpha` must be in [{MIN_GS_ALPHA:g}, 1) for group-sequential boundaries; got {alpha:g} "
@@ -189,11 +194,15 @@ def _boundaries(n_looks, alpha, kind, two_sided, t):
         return np.array(_boundaries_cached(n_looks, alpha, kind, two_sided, tuple(float(v) for v in t)))
     except ValueError as exc:  # a root finder without a sign change: the integration cannot resolve alpha
         raise ValueError(
-            f"`alpha` = {alpha:g}: the boundary constant could not be solved for with {n_looks} looks ({exc})"
+            f"the boundary constant could not be solved for: `alpha` = {alpha:g} with {n_looks} looks at these "
+            f"`information` fractions is beyond the integration's accuracy ({exc})"
         ) from None
 
 
 MIN_GS_ALPHA = 1e-20
+# Smallest information increment between looks, as a fraction of the final information: nearer looks
+# (e.g. [1, 1 + 1e-8, 2]) make the integration fail or, at 1e-100, silently merge looks.
+MIN_INCREMENT = 1e-6
 
 
 @functools.lru_cache(maxsize=256)
@@ -211,13 +220,15 @@ def _boundaries_cached(n_looks, alpha, kind, two_sided, t):
     if n_looks == 1:
         return (float(-ndtri(tail)),)
 
-    if n_looks <= _FIXED_GRIDS:
+    sd = np.sqrt(np.diff(np.concatenate([[0.0], t])))
+    if n_looks <= _FIXED_GRIDS and sd.max() <= _SD_RATIO * sd.min():
         def excess(c):
             return _crossing_probabilities(c * shape, t, two_sided).sum() - alpha
 
         c = optimize.brentq(excess, lo, hi, xtol=1e-10, rtol=1e-12)
         return tuple(c * shape)
-    # Many looks: an evaluation costs ~K^1.5 grid points, so evaluations must be few.  With the grid sizes
+    # Many looks (or very unequal ones, where the smallest increment's step would cap every grid at
+    # `max_points` and leave the others too coarse): an evaluation costs ~K^1.5 grid points, so evaluations must be few.  With the grid sizes
     # following c, the crossing probability jumps by ~1e-9 whenever a look gains a grid point and root
     # finders end in bisection; fixed sizes (those of the largest c in the bracket: every step at most the
     # target step) keep it smooth.  A solve on a 4x coarser grid (1/16 of the cost) gives a start within
@@ -247,6 +258,7 @@ def _boundaries_cached(n_looks, alpha, kind, two_sided, t):
 
 
 _FIXED_GRIDS = 20  # looks above which `_boundaries_cached` fixes the grid sizes while it solves for c
+_SD_RATIO = 100.0  # ... and the ratio of the largest to the smallest increment's sd above which it does too
 
 
 # --------------------------------------------------------------------------------------------------------------
@@ -647,7 +659,7 @@ def _boundary(boundary, n_looks, alpha, alt, visitors, test_name):
                 "(pass the critical values as an array instead)"
             )
         t = np.cumsum(visitors) / visitors.sum()
-        return name, _boundaries(n_looks, alpha, name, alt == 0, t)
+        return name, _boundaries(n_looks, alpha, name, alt == 0, t, "visitors_per_look")
     crit = as_real_array(boundary, "boundary", ndim=1, finite=False)
     if crit.shape[0] != n_looks:
         raise ValueError(f"`boundary` must have length `n_looks` = {n_looks}; got length {crit.shape[0]}")

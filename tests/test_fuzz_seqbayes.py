@@ -284,6 +284,22 @@ def test_long_horizon_peeking_runs_in_seconds():
     assert res.rejected_any_look > 0.3
 
 
+def test_boundaries_refuse_looks_the_recursion_cannot_resolve():
+    # Looks 1e-100 apart used to be merged silently (Pocock with 5 such looks gave the 2-look constant);
+    # looks 1e-8 apart made the solver fail.  Down to 1e-6 the constants are right: looks spaced by orders
+    # of magnitude are nearly independent, so Pocock's constant approaches the Sidak value.
+    from scipy.special import ndtri
+
+    with pytest.raises(ValueError, match="`information` must give every look at least 1e-06"):
+        simengine.group_sequential_boundaries(5, information=np.logspace(-100, 0, 5))
+    with pytest.raises(ValueError, match="`information` must give every look at least 1e-06"):
+        simengine.group_sequential_boundaries(3, information=[1, 1 + 1e-8, 2])
+    with pytest.raises(ValueError, match="`visitors_per_look` must give every look at least 1e-06"):
+        simengine.simulate_peeking(n_sims=10, n_looks=2, visitors_per_look=[1, 10**7], boundary="pocock")
+    c = simengine.group_sequential_boundaries(3, information=[1e-6, 1e-3, 1.0])
+    assert abs(c[-1] - (-ndtri((1 - 0.95 ** (1 / 3)) / 2))) < 2e-3
+
+
 def test_boundaries_alpha_limits():
     with pytest.raises(ValueError, match=r"`alpha` must be in \[1e-20, 1\) for group-sequential"):
         simengine.group_sequential_boundaries(3, alpha=5e-324)
