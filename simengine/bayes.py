@@ -50,8 +50,8 @@ PEEKING_BLOCK = 256  # replicates per block in `simulate_bayes_peeking`
 PRIOR_RANGE = (0.05, 1e9)
 # Visitors per arm over all looks in `simulate_bayes_peeking`: counts stay exact in float64 posteriors.
 MAX_VISITORS = 2**53
-# Work cap of `simulate_bayes_peeking`: each unit is an exact P(B > A), 0.1 to ~10 us, not one random draw.
-MAX_PEEKING_WORK = 10**10
+# Work cap of `simulate_bayes_peeking`, in estimated microseconds of exact P(B > A) evaluations (~17 min).
+MAX_PEEKING_WORK = 10**9
 # `alpha` of the intervals: below this the quantile routines of the beta methods lose all accuracy (scipy's
 # incomplete-beta inverse returns NaN or out-of-order ends for large counts), and no design needs it.
 MIN_INTERVAL_ALPHA = 1e-100
@@ -748,9 +748,12 @@ def simulate_bayes_peeking(
     Parameters
     ----------
     n_sims : int
+        In [1, 10**9].
     n_looks : int
+        In [1, 10**9].  Every look of every replicate is an exact P(B > A); calls estimated at more than
+        ~17 minutes of such evaluations are refused.
     visitors_per_look : int
-        Visitors per arm added at each look.
+        Visitors per arm added at each look; `visitors_per_look` x `n_looks` is at most 2**53.
     rate : float
         Conversion rate of A, in (0, 1).
     lift : float, default 0.0
@@ -780,8 +783,13 @@ def simulate_bayes_peeking(
             f"`visitors_per_look` x `n_looks` = {visitors * n_looks:.3g} visitors per arm; the limit is "
             f"2**53 = {MAX_VISITORS:.3g} (where counts stay exact in float64)"
         )
-    # Every look of every replicate evaluates P(B > A) exactly (0.1 to ~10 us each).
-    check_work(n_sims * n_looks, "`n_sims` x `n_looks`", limit=MAX_PEEKING_WORK, unit="exact posterior evaluations")
+    # Every look of every replicate evaluates P(B > A) exactly: a sum walked over ~sqrt(count) terms up to
+    # 1e6 visitors per arm (1-20 us), quadrature beyond (~2 ms, ~40 ms from 1e13).  Refuse calls estimated
+    # at more than MAX_PEEKING_WORK microseconds (about 17 minutes on one core).
+    total = visitors * n_looks
+    cost_us = 1.0 + math.sqrt(total) / 50.0 if total <= 10**6 else (2000.0 if total <= 10**13 else 40_000.0)
+    check_work(math.ceil(n_sims * n_looks * cost_us), "`n_sims` x `n_looks`", limit=MAX_PEEKING_WORK,
+               unit="microseconds of exact posterior evaluations (estimated)")
     if n_sims * 16 > 2**28:
         check_memory(n_sims * 16, "`n_sims`", what="its per-replicate results")
     _check_generators(n_blocks(n_sims, PEEKING_BLOCK), "`n_sims`")

@@ -200,6 +200,9 @@ def test_counts_are_capped_before_any_work():
          "`n_sims` must be an integer in"),
         (lambda: simengine.simulate_bayes_peeking(n_sims=10**6, n_looks=10**6, visitors_per_look=1, rate=0.1),
          "`n_sims` x `n_looks` asks for"),
+        # Past 1e6 visitors per arm each look is a ~2 ms quadrature: 10**6 of them are refused.
+        (lambda: simengine.simulate_bayes_peeking(n_sims=10**5, n_looks=10, visitors_per_look=10**8, rate=0.1),
+         "microseconds of exact posterior evaluations"),
         (lambda: simengine.metropolis_hastings(GAUSS2, np.zeros(2), n_steps=10**30), "`n_steps` must be an integer in"),
         (lambda: simengine.metropolis_hastings(GAUSS2, np.zeros(2), n_steps=10, n_chains=2**40),
          "`n_chains` must be an integer in"),
