@@ -236,6 +236,18 @@ def _prior_pair_fast(prior):
     return np.array(((a, b),), dtype=np.float64)
 
 
+_COST_CHECK_MIN = 1000  # scenarios above which `bayes_ab` estimates the exact method's cost first
+
+
+def _check_exact_cost(counts, n_priors):
+    """Refuse exact evaluations estimated at more than ~17 minutes: a sum costs ~20 us up to 1e6 trials,
+    the quadrature beyond ~2 ms (~40 ms from 1e13).  Vectorised; only for many scenarios."""
+    trials = np.maximum(counts[1], counts[3])
+    us = np.where(trials <= 10**6, 20.0, np.where(trials <= 10**13, 2000.0, 40_000.0)).sum() * n_priors
+    check_work(math.ceil(us), "the counts (scenarios x priors)", limit=MAX_PEEKING_WORK,
+               unit="microseconds of exact evaluations (estimated)")
+
+
 def _bayes_kernels():
     global _K
     if _K is None:
@@ -330,6 +342,8 @@ def bayes_ab(
 
     if method == "exact":
         m = priors.shape[0] * counts.shape[1]
+        if m > _COST_CHECK_MIN:
+            _check_exact_cost(counts, priors.shape[0])
         kernel = k._bayes_ab_counts if m >= k.PARALLEL_MIN else k._bayes_ab_counts_serial
         params, res, ok = kernel(counts, priors)
         if not ok:

@@ -194,6 +194,9 @@ def test_counts_are_capped_before_any_work():
         (lambda: simengine.bayes_ab(1, 10, 2, 10, method="mc", n_draws=10**30), "`n_draws` must be an integer in"),
         (lambda: simengine.bayes_ab(np.ones(10**4, int), 10, 2, 10, method="mc", n_draws=10**9), "`n_draws` x scenarios"),
         (lambda: simengine.prob_best([1, 2], [10, 10], n_draws=2**40), "`n_draws` must be an integer in"),
+        # a million scenarios of 1e14 trials are each a ~40 ms quadrature: days of work
+        (lambda: simengine.bayes_ab(np.full(10**6, 10**13), 10**14, 10**13, 10**14),
+         "microseconds of exact evaluations"),
         (lambda: simengine.simulate_coverage(p=0.5, n=10, n_sims=10**30), "`n_sims` must be an integer in"),
         (lambda: simengine.simulate_coverage(p=0.5, n=2**40), r"`p` x `n` \(every k"),
         (lambda: simengine.simulate_bayes_peeking(n_sims=10**30, n_looks=2, visitors_per_look=10, rate=0.1),
