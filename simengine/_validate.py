@@ -286,7 +286,78 @@ def check_bounded_count(value, name: str, *, minimum: int = 1, maximum: int = MA
     return check_int(value, name, minimum=minimum, maximum=maximum)
 
 
-# Kept as names for the hypothesis-test modules: the core converters now give the plain
-# ragged-input message and writeable results themselves.
+# Kept as a name for the hypothesis-test modules: the core converter now gives the plain
+# ragged-input message and a writeable result itself.
 as_data_array = as_float_array
-as_count_array = as_int_array
+
+
+# ----------------------------------------------------------------------------- seqbayes slice (issue 12)
+_INT64_MAX = 2**63 - 1
+_F64 = np.dtype(np.float64)
+
+
+def as_count_array(value, name: str, *, ndim=(0, 1, 2), minimum: int | None = 0, maximum: int | None = None,
+                   allow_empty: bool = False) -> np.ndarray:
+    """Like `as_int_array`, for counts typed by users: also refuses ragged or non-numeric input and bools
+    (TypeError), and values beyond int64 or `maximum` (ValueError), all without NumPy's own messages."""
+    if value is None or isinstance(value, (str, bytes, bool, np.bool_)):
+        raise TypeError(f"`{name}` must be array-like of integers; got {_describe(value)}")
+    try:
+        arr = np.asarray(value)
+    except (TypeError, ValueError, OverflowError):  # ragged nesting and the like
+        raise TypeError(f"`{name}` must be array-like of integers (a number or a rectangular array); got {_describe(value)}") from None
+    if arr.dtype == object:
+        items = arr.ravel().tolist()  # only odd input gets here (Python ints beyond int64, mixed objects)
+        if items and all(isinstance(v, numbers.Integral) and not isinstance(v, bool) for v in items):
+            raise ValueError(f"`{name}` must be integers in [{minimum}, {_INT64_MAX if maximum is None else maximum}]; "
+                             f"got {max(items, key=abs)}")
+        raise TypeError(f"`{name}` must be array-like of integers; got {_describe(value)}")
+    if arr.dtype.kind not in "iuf":
+        raise TypeError(f"`{name}` must be array-like of integers; got dtype {arr.dtype}")
+    allowed = (ndim,) if isinstance(ndim, int) else tuple(ndim)
+    if arr.ndim not in allowed:
+        dims = " or ".join(f"{d}-D" for d in allowed)
+        raise ValueError(f"`{name}` must be {dims}; got {arr.ndim}-D with shape {arr.shape}")
+    if not allow_empty and arr.size == 0:
+        raise ValueError(f"`{name}` must not be empty; got shape {arr.shape}")
+    if arr.dtype.kind == "f" and arr.size:
+        if not np.isfinite(arr).all() or (arr != np.round(arr)).any():
+            raise ValueError(f"`{name}` must contain whole numbers; got non-integer or non-finite values")
+        if np.abs(arr).max() >= 2.0**63:
+            raise ValueError(f"`{name}` must be integers within int64; got {np.abs(arr).max():g}")
+    elif arr.dtype.kind == "u" and arr.size and arr.max() > _INT64_MAX:
+        raise ValueError(f"`{name}` must be integers within int64; got {arr.max()}")
+    out = np.ascontiguousarray(arr, dtype=np.int64).reshape(arr.shape)
+    if not out.flags.writeable:
+        out = out.copy()  # see as_float_array
+    if out.size:
+        if minimum is not None and out.min() < minimum:
+            raise ValueError(f"`{name}` must be >= {minimum}; got {out.min()}")
+        if maximum is not None and out.max() > maximum:
+            raise ValueError(f"`{name}` must be <= {maximum}; got {out.max()}")
+    return out
+
+
+def check_count_at_least_one(value, name: str, *, maximum: int = MAX_COUNT) -> int:
+    """`check_positive_int` (its ">= 1" message) with `check_count`'s upper bound."""
+    value = check_int(value, name, minimum=1)
+    if value > maximum:
+        check_count(value, name, maximum=maximum)
+    return value
+
+
+def as_real_array(value, name: str, **kwargs) -> np.ndarray:
+    """`as_float_array`, also refusing ragged nesting and bools with a TypeError of its own words."""
+    if type(value) is np.ndarray and value.dtype is _F64:
+        return as_float_array(value, name, **kwargs)  # the common case: no extra check
+    if type(value) is not np.ndarray:
+        if value is None or isinstance(value, (str, bytes, bool, np.bool_)):
+            raise TypeError(f"`{name}` must be array-like of real numbers; got {_describe(value)}")
+        try:
+            value = np.asarray(value)
+        except (TypeError, ValueError, OverflowError):
+            raise TypeError(f"`{name}` must be array-like of real numbers (a rectangular array); "
+                            f"got {_describe(value)}") from None
+    if value.dtype.kind == "b":
+        raise TypeError(f"`{name}` must be array-like of real numbers; got booleans")
+    return as_float_array(value, name, **kwargs)

@@ -6,6 +6,7 @@ The public layer validates and broadcasts; the arithmetic is in `kernels.bayes`.
 from __future__ import annotations
 
 import math
+import numbers
 from dataclasses import dataclass, field
 from typing import NamedTuple
 
@@ -14,11 +15,16 @@ import numpy as np
 from simengine._results import ResultMixin, mean_se, proportion_se
 from simengine._rng import as_seed_sequence, block_generators, n_blocks
 from simengine._validate import (
-    as_int_array,
+    MAX_COUNT,
+    as_count_array,
+    as_real_array,
     check_choice,
+    check_count_at_least_one,
+    check_memory,
     check_positive_int,
     check_probability,
     check_real,
+    check_work,
 )
 
 __all__ = [
@@ -37,6 +43,18 @@ __all__ = [
 MC_BLOCK = 16_384  # Beta pairs per generator block in `bayes_ab(method="mc")` and `prob_best`
 COVERAGE_BLOCK = 8192  # binomial draws per block in `simulate_coverage`
 PEEKING_BLOCK = 256  # replicates per block in `simulate_bayes_peeking`
+# Beta prior parameters accepted everywhere.  Below 0.05 an arm without successes has a posterior with
+# most of its mass under the smallest double: the exact sums, the quadrature and the Beta draws (which tie
+# at 0.0) all fail, e.g. P(B > A) = 0.37 for two identical arms with prior (0.001, 0.001).  Above 1e9 the
+# quadrature's windows take seconds to minutes (a 1e20 prior did not finish).
+PRIOR_RANGE = (0.05, 1e9)
+# Visitors per arm over all looks in `simulate_bayes_peeking`: counts stay exact in float64 posteriors.
+MAX_VISITORS = 2**53
+# Work cap of `simulate_bayes_peeking`, in estimated microseconds of exact P(B > A) evaluations (~17 min).
+MAX_PEEKING_WORK = 10**9
+# `alpha` of the intervals: below this the quantile routines of the beta methods lose all accuracy (scipy's
+# incomplete-beta inverse returns NaN or out-of-order ends for large counts), and no design needs it.
+MIN_INTERVAL_ALPHA = 1e-100
 INTERVAL_METHODS = ("normal", "wilson", "agresti_coull", "beta", "jeffreys", "bayes")
 
 # Five typical A/B read-outs (name, successes_a, trials_a, successes_b, trials_b), shared by
@@ -55,30 +73,49 @@ AB_SCENARIOS = (
 
 def _check_prior(prior, name="prior", *, allow_list=False):
     """(alpha, beta) of a Beta prior, or an (n_priors, 2) array when `allow_list`."""
-    if isinstance(prior, (str, bytes)):
-        raise TypeError(f"`{name}` must be a pair (alpha, beta) of positive numbers; got a string")
+    extra = " or a list of such pairs" if allow_list else ""
+    what = f"`{name}` must be a pair (alpha, beta) of positive numbers{extra}"
+    if prior is None or isinstance(prior, (str, bytes, bool, np.bool_, numbers.Number)):
+        raise TypeError(f"{what}; got {_describe(prior)}")
     try:
-        arr = np.asarray(prior, dtype=np.float64)
-    except (TypeError, ValueError):
-        raise TypeError(f"`{name}` must be a pair (alpha, beta) of positive numbers; got {prior!r}") from None
+        raw = np.asarray(prior)
+    except (TypeError, ValueError, OverflowError):  # ragged nesting and the like
+        raise TypeError(f"{what}; got {_describe(prior)}") from None
+    # strings, bools, None and other objects inside the pair are refused, not converted (NumPy turns
+    # (True, 1.0) into floats and (1, "2") into strings)
+    if raw.dtype.kind not in "iuf" or (isinstance(prior, (list, tuple)) and _has_bool(prior)):
+        raise TypeError(f"{what}; got {_describe(prior)}")
+    arr = raw.astype(np.float64)
     if arr.shape == (2,):
         pass
     elif allow_list and arr.ndim == 2 and arr.shape[1] == 2 and arr.shape[0] >= 1:
         pass
     else:
-        extra = " or a list of such pairs" if allow_list else ""
         raise ValueError(f"`{name}` must be a pair (alpha, beta){extra}; got shape {arr.shape}")
     if not np.isfinite(arr).all() or (arr <= 0).any():
-        raise ValueError(f"`{name}` parameters must be finite and > 0; got {arr.tolist()}")
+        raise ValueError(f"`{name}` parameters must be finite and > 0; got {arr.tolist()}"[:200])
+    if (arr < PRIOR_RANGE[0]).any() or (arr > PRIOR_RANGE[1]).any():
+        raise ValueError(
+            f"`{name}` parameters must be in [{PRIOR_RANGE[0]:g}, {PRIOR_RANGE[1]:g}]; got {arr.tolist()}"[:200]
+        )
     return arr
 
 
+def _has_bool(seq):
+    for v in seq:
+        if isinstance(v, (bool, np.bool_)) or (isinstance(v, (list, tuple)) and _has_bool(v)):
+            return True
+    return False
+
+
+def _describe(value):
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
 def _counts(successes, trials, s_name, t_name, *, min_trials=0):
-    s = as_int_array(successes, s_name, ndim=(0, 1, 2, 3), minimum=0)
-    t = as_int_array(trials, t_name, ndim=(0, 1, 2, 3), minimum=min_trials)
-    # as_int_array returns at least 1-D (ascontiguousarray); keep scalars scalar
-    s = s.reshape(np.shape(successes))
-    t = t.reshape(np.shape(trials))
+    s = as_count_array(successes, s_name, ndim=(0, 1, 2, 3), minimum=0)
+    t = as_count_array(trials, t_name, ndim=(0, 1, 2, 3), minimum=min_trials)
     try:
         s, t = np.broadcast_arrays(s, t)
     except ValueError:
@@ -86,6 +123,16 @@ def _counts(successes, trials, s_name, t_name, *, min_trials=0):
     if (s > t).any():
         raise ValueError(f"`{s_name}` must be <= `{t_name}` elementwise")
     return s, t
+
+
+# Bytes of one block Generator (PCG64 state, SeedSequence, Python objects), for the memory check.
+GENERATOR_BYTES = 4096
+
+
+def _check_generators(count, names):
+    """Refuse more block Generators than memory holds (each ~4 KiB and ~0.1 ms to create)."""
+    if count * GENERATOR_BYTES > 2**28:
+        check_memory(count * GENERATOR_BYTES, names, what="its per-block random generators")
 
 
 # --------------------------------------------------------------------------- bayes_ab
@@ -149,9 +196,13 @@ def _ab_counts(successes_a, trials_a, successes_b, trials_b):
     sa, ta = _counts(successes_a, trials_a, "successes_a", "trials_a")
     sb, tb = _counts(successes_b, trials_b, "successes_b", "trials_b")
     try:
-        sa, ta, sb, tb = np.broadcast_arrays(sa, ta, sb, tb)
+        shape = np.broadcast_shapes(sa.shape, sb.shape)
     except ValueError:
         raise ValueError(f"arm A counts of shape {sa.shape} and arm B counts of shape {sb.shape} do not broadcast") from None
+    size = math.prod(shape)
+    if size > 2**22:  # counts, posteriors and results: about 12 float64 arrays of the broadcast shape
+        check_memory(size * 8 * 12, "the broadcast counts", what=f"{size:.3g} scenarios")
+    sa, ta, sb, tb = np.broadcast_arrays(sa, ta, sb, tb)
     return np.stack((sa, ta, sb, tb)).reshape(4, -1), sa.shape
 
 
@@ -176,11 +227,25 @@ def _prior_pair_fast(prior):
     if type(prior) is not tuple or len(prior) != 2:
         return None
     a, b = prior
-    if type(a) not in _PLAIN_REALS or type(b) not in _PLAIN_REALS or not (0.0 < a < math.inf and 0.0 < b < math.inf):
+    if type(a) not in _PLAIN_REALS or type(b) not in _PLAIN_REALS or not (
+        PRIOR_RANGE[0] <= a <= PRIOR_RANGE[1] and PRIOR_RANGE[0] <= b <= PRIOR_RANGE[1]
+    ):
         return None
     if a == 1.0 and b == 1.0:
         return _FLAT_PRIORS
     return np.array(((a, b),), dtype=np.float64)
+
+
+_COST_CHECK_MIN = 1000  # scenarios above which `bayes_ab` estimates the exact method's cost first
+
+
+def _check_exact_cost(counts, n_priors):
+    """Refuse exact evaluations estimated at more than ~17 minutes: a sum costs ~20 us up to 1e6 trials,
+    the quadrature beyond ~2 ms (~40 ms from 1e13).  Vectorised; only for many scenarios."""
+    trials = np.maximum(counts[1], counts[3])
+    us = np.where(trials <= 10**6, 20.0, np.where(trials <= 10**13, 2000.0, 40_000.0)).sum() * n_priors
+    check_work(math.ceil(us), "the counts (scenarios x priors)", limit=MAX_PEEKING_WORK,
+               unit="microseconds of exact evaluations (estimated)")
 
 
 def _bayes_kernels():
@@ -227,8 +292,8 @@ def bayes_ab(
     successes_a, trials_a, successes_b, trials_b : int or array_like of int
         Counts; broadcast together (many scenarios in one call).
     prior : (float, float) or sequence of pairs, default (1, 1)
-        Beta prior shared by both arms; a list of pairs evaluates every prior
-        (prior sensitivity) and adds a leading axis to the results.
+        Beta prior shared by both arms, each parameter in [0.05, 1e9]; a list of pairs
+        evaluates every prior (prior sensitivity) and adds a leading axis to the results.
     method : {"exact", "mc"}
     n_draws : int, default 100_000
         Monte Carlo draws per arm and scenario (``method="mc"`` only).
@@ -250,7 +315,9 @@ def bayes_ab(
     True
     """
     priors = fast = None
-    if type(method) is str and method == "exact":
+    if type(method) is str and method == "exact" and bool not in (
+        type(successes_a), type(trials_a), type(successes_b), type(trials_b)
+    ):
         fast = _ab_counts_fast(successes_a, trials_a, successes_b, trials_b)
         if fast is not None:
             priors = _prior_pair_fast(prior)
@@ -262,7 +329,10 @@ def bayes_ab(
         many = priors.ndim == 2
         priors = np.ascontiguousarray(priors.reshape(-1, 2))
         if method == "mc":
-            n_draws = check_positive_int(n_draws, "n_draws")
+            n_draws = check_count_at_least_one(n_draws, "n_draws")
+            m = priors.shape[0] * counts.shape[1]
+            check_work(2 * n_draws * m, "`n_draws` x scenarios x priors x 2 arms", unit="Beta draws")
+            _check_generators(n_blocks(n_draws, MC_BLOCK) * m, "`n_draws` x scenarios x priors")
             ss = as_seed_sequence(rng)
     else:
         counts, shape = fast
@@ -272,6 +342,8 @@ def bayes_ab(
 
     if method == "exact":
         m = priors.shape[0] * counts.shape[1]
+        if m > _COST_CHECK_MIN:
+            _check_exact_cost(counts, priors.shape[0])
         kernel = k._bayes_ab_counts if m >= k.PARALLEL_MIN else k._bayes_ab_counts_serial
         params, res, ok = kernel(counts, priors)
         if not ok:
@@ -347,8 +419,9 @@ def prob_best(successes, trials, *, prior=(1.0, 1.0), n_draws=100_000, rng=None)
     successes, trials : array_like of int, shape (k,)
         Counts per arm, k >= 2.
     prior : (float, float), default (1, 1)
-        Beta prior shared by all arms.
+        Beta prior shared by all arms, each parameter in [0.05, 1e9].
     n_draws : int, default 100_000
+        Draws, in [1, 10**9]; `n_draws` x arms is at most 10**12.
     rng : None, int, SeedSequence or Generator
 
     Returns
@@ -366,7 +439,11 @@ def prob_best(successes, trials, *, prior=(1.0, 1.0), n_draws=100_000, rng=None)
     if s.ndim != 1 or s.shape[0] < 2:
         raise ValueError(f"`successes` and `trials` must be 1-D with at least 2 arms; got shape {s.shape}")
     pr = _check_prior(prior)
-    n_draws = check_positive_int(n_draws, "n_draws")
+    n_draws = check_count_at_least_one(n_draws, "n_draws")
+    check_work(n_draws * s.shape[0], "`n_draws` x arms", unit="Beta draws")
+    _check_generators(n_blocks(n_draws, MC_BLOCK), "`n_draws`")
+    if s.shape[0] * 3 * 8 * n_blocks(n_draws, MC_BLOCK) > 2**28:
+        check_memory(s.shape[0] * 3 * 8 * n_blocks(n_draws, MC_BLOCK), "`n_draws` x arms", what="per-block sums")
     ss = as_seed_sequence(rng)
     alpha = np.ascontiguousarray(pr[0] + s, dtype=np.float64)
     beta = np.ascontiguousarray(pr[1] + (t - s), dtype=np.float64)
@@ -414,15 +491,61 @@ def _interval_table(k, n, alpha, method, prior):
             low, high = q_c - half, q_c + half
         elif method == "beta":
             # Clopper & Pearson (1934); the end at 0 or n successes is exactly 0 or 1.
-            low = np.where(k == 0, 0.0, special.betaincinv(k, n - k + 1.0, a2))
-            high = np.where(k == n, 1.0, special.betainccinv(k + 1.0, n - k, a2))
+            low = np.where(k == 0, 0.0, _beta_quantile(k, n - k + 1.0, a2, upper=False))
+            high = np.where(k == n, 1.0, _beta_quantile(k + 1.0, n - k, a2, upper=True))
         else:
             pa, pb = (0.5, 0.5) if method == "jeffreys" else prior
-            low = special.betaincinv(k + pa, n - k + pb, a2)
-            high = special.betainccinv(k + pa, n - k + pb, a2)
+            low = _beta_quantile(k + pa, n - k + pb, a2, upper=False)
+            high = _beta_quantile(k + pa, n - k + pb, a2, upper=True)
     if method in ("normal", "wilson", "agresti_coull"):
         low, high = np.clip(low, 0.0, 1.0), np.clip(high, 0.0, 1.0)
-    return np.asarray(low, dtype=np.float64), np.asarray(high, dtype=np.float64)
+    low = np.asarray(low, dtype=np.float64)
+    high = np.asarray(high, dtype=np.float64)
+    # alpha near 1 shrinks an interval to a point, where the two quantiles can cross by an ulp
+    low = np.minimum(low, high)
+    if not (np.isfinite(low).all() and np.isfinite(high).all()):
+        raise ValueError(
+            f"`alpha` = {alpha:g} with method {method!r}: the interval could not be computed for some counts "
+            "(the incomplete-beta inverse failed); use a larger `alpha`"
+        )
+    return low, high
+
+
+# Both Beta parameters above this: scipy's incomplete-beta inverse returns NaN or out-of-order ends (seen from
+# ~1e16), while the Cornish-Fisher expansion below is exact to ~1e-10 standard deviations.
+_HUGE_BETA = 1e12
+
+
+def _beta_quantile(a, b, tail, *, upper):
+    """Beta(a, b) quantile at `tail` (lower) or 1 - `tail` (upper), elementwise.
+
+    scipy's ``betaincinv`` / ``betainccinv``, except where both parameters exceed 1e12: there the
+    distribution is normal up to O(1 / (a + b)) and the Cornish-Fisher expansion with the skewness
+    term, m + sd (z + g (z^2 - 1) / 6), is used instead.
+    """
+    from scipy import special
+
+    a, b = np.broadcast_arrays(np.asarray(a, dtype=np.float64), np.asarray(b, dtype=np.float64))
+    exact = special.betainccinv(a, b, tail) if upper else special.betaincinv(a, b, tail)
+    huge = np.minimum(a, b) >= _HUGE_BETA
+    if not huge.any():
+        return exact
+    ah, bh = a[huge], b[huge]
+    total = ah + bh
+    mean = ah / total
+    sd = np.sqrt(ah / total * (bh / total) / (total + 1.0))
+    skew = 2.0 * (bh - ah) * np.sqrt(total + 1.0) / ((total + 2.0) * np.sqrt(ah) * np.sqrt(bh))
+    z = -special.ndtri(tail) if upper else special.ndtri(tail)
+    out = np.array(exact, dtype=np.float64, copy=True).reshape(a.shape)
+    out[huge] = np.clip(mean + sd * (z + skew * (z * z - 1.0) / 6.0), 0.0, 1.0)
+    return out
+
+
+def _check_alpha(alpha):
+    alpha = check_probability(alpha, "alpha")
+    if alpha < MIN_INTERVAL_ALPHA:
+        raise ValueError(f"`alpha` must be in [{MIN_INTERVAL_ALPHA:g}, 1) for binomial intervals; got {alpha:g}")
+    return alpha
 
 
 def proportion_interval(successes, trials, *, alpha=0.05, method="wilson", prior=(1.0, 1.0)):
@@ -440,10 +563,10 @@ def proportion_interval(successes, trials, *, alpha=0.05, method="wilson", prior
     successes, trials : int or array_like of int
         Broadcast together; ``0 <= successes <= trials``, ``trials >= 1``.
     alpha : float, default 0.05
-        Interval level is 1 - alpha.
+        Interval level is 1 - alpha; in [1e-100, 1).
     method : str, default "wilson"
     prior : (float, float), default (1, 1)
-        Beta prior for ``method="bayes"``.
+        Beta prior for ``method="bayes"``, each parameter in [0.05, 1e9].
 
     Returns
     -------
@@ -458,7 +581,7 @@ def proportion_interval(successes, trials, *, alpha=0.05, method="wilson", prior
     (0.07, 0.1981)
     """
     s, t = _counts(successes, trials, "successes", "trials", min_trials=1)
-    alpha = check_probability(alpha, "alpha")
+    alpha = _check_alpha(alpha)
     method = check_choice(method, "method", INTERVAL_METHODS)
     pr = _check_prior(prior)
     low, high = _interval_table(s.astype(np.float64), t.astype(np.float64), alpha, method, pr)
@@ -497,7 +620,7 @@ def simulate_coverage(
     n_sims : int, default 100_000
         Simulated intervals per cell.
     prior : (float, float), default (1, 1)
-        Prior for "bayes".
+        Prior for "bayes", each parameter in [0.05, 1e9].
     rng : None, int, SeedSequence or Generator
 
     Returns
@@ -516,20 +639,29 @@ def simulate_coverage(
     import pandas as pd
     from scipy import stats
 
-    p_arr = np.atleast_1d(np.asarray(p, dtype=np.float64)) if not isinstance(p, (str, bytes)) else None
-    if p_arr is None or p_arr.ndim != 1 or p_arr.size == 0:
-        raise ValueError("`p` must be a number or a non-empty 1-D array of numbers")
-    if not np.isfinite(p_arr).all() or (p_arr < 0).any() or (p_arr > 1).any():
+    if isinstance(p, (bool, np.bool_)):
+        raise TypeError(f"`p` must be a number or a 1-D array of numbers in [0, 1]; got {p!r}")
+    p_arr = np.atleast_1d(as_real_array(p, "p", ndim=(0, 1)))
+    if (p_arr < 0).any() or (p_arr > 1).any():
         raise ValueError("`p` must be in [0, 1]")
-    n_arr = np.atleast_1d(as_int_array(n, "n", ndim=(0, 1), minimum=1))
+    n_arr = np.atleast_1d(as_count_array(n, "n", ndim=(0, 1), minimum=1))
     if isinstance(methods, str):
         methods = (methods,)
+    if not isinstance(methods, (tuple, list)):
+        raise TypeError(f"`methods` must be a method name or a sequence of them; got {_describe(methods)}")
     methods = tuple(check_choice(m, "methods", INTERVAL_METHODS) for m in methods)
     if not methods:
         raise ValueError("`methods` must name at least one method")
-    alpha = check_probability(alpha, "alpha")
-    n_sims = check_positive_int(n_sims, "n_sims")
+    alpha = _check_alpha(alpha)
+    n_sims = check_count_at_least_one(n_sims, "n_sims")
     pr = _check_prior(prior)
+    cells = p_arr.size * n_arr.size
+    # The interval table has one row per success count of every cell: sum over cells of n + 1.
+    table = p_arr.size * (int(n_arr.sum(dtype=object)) + n_arr.size)
+    check_work(table * len(methods), "`p` x `n` (every k = 0..n of every cell) x `methods`", unit="interval ends")
+    check_memory(table * 8 * (2 * len(methods) + 8), "`p` x `n`", what="the interval tables of every cell")
+    check_work(n_sims * cells, "`n_sims` x cells of `p` x `n`", unit="binomial draws")
+    _check_generators(n_blocks(n_sims, COVERAGE_BLOCK) * cells, "`n_sims` x cells of `p` x `n`")
     ss = as_seed_sequence(rng)
 
     cell_p = np.repeat(p_arr, n_arr.size)
@@ -630,15 +762,19 @@ def simulate_bayes_peeking(
     Parameters
     ----------
     n_sims : int
+        In [1, 10**9].
     n_looks : int
+        In [1, 10**9].  Every look of every replicate is an exact P(B > A); calls estimated at more than
+        ~17 minutes of such evaluations are refused.
     visitors_per_look : int
-        Visitors per arm added at each look.
+        Visitors per arm added at each look; `visitors_per_look` x `n_looks` is at most 2**53.
     rate : float
         Conversion rate of A, in (0, 1).
     lift : float, default 0.0
         Absolute difference of B over A; ``rate + lift`` must be in [0, 1].
     threshold : float, default 0.95
     prior : (float, float), default (1, 1)
+        Each parameter in [0.05, 1e9].
     rng : None, int, SeedSequence or Generator
 
     Returns
@@ -653,9 +789,24 @@ def simulate_bayes_peeking(
     >>> res.prob_declare_peeking > res.prob_declare_final
     True
     """
-    n_sims = check_positive_int(n_sims, "n_sims")
-    n_looks = check_positive_int(n_looks, "n_looks")
+    n_sims = check_count_at_least_one(n_sims, "n_sims")
+    n_looks = check_count_at_least_one(n_looks, "n_looks")
     visitors = check_positive_int(visitors_per_look, "visitors_per_look")
+    if visitors * n_looks > MAX_VISITORS:
+        raise ValueError(
+            f"`visitors_per_look` x `n_looks` = {visitors * n_looks:.3g} visitors per arm; the limit is "
+            f"2**53 = {MAX_VISITORS:.3g} (where counts stay exact in float64)"
+        )
+    # Every look of every replicate evaluates P(B > A) exactly: a sum walked over ~sqrt(count) terms up to
+    # 1e6 visitors per arm (1-20 us), quadrature beyond (~2 ms, ~40 ms from 1e13).  Refuse calls estimated
+    # at more than MAX_PEEKING_WORK microseconds (about 17 minutes on one core).
+    total = visitors * n_looks
+    cost_us = 1.0 + math.sqrt(total) / 50.0 if total <= 10**6 else (2000.0 if total <= 10**13 else 40_000.0)
+    check_work(math.ceil(n_sims * n_looks * cost_us), "`n_sims` x `n_looks`", limit=MAX_PEEKING_WORK,
+               unit="microseconds of exact posterior evaluations (estimated)")
+    if n_sims * 16 > 2**28:
+        check_memory(n_sims * 16, "`n_sims`", what="its per-replicate results")
+    _check_generators(n_blocks(n_sims, PEEKING_BLOCK), "`n_sims`")
     rate = check_probability(rate, "rate")
     lift = check_real(lift, "lift")
     rate_b = rate + lift

@@ -18,7 +18,18 @@ import numpy as np
 
 from simengine._results import ResultMixin
 from simengine._rng import pcg64_block_states
-from simengine._validate import as_float_array, check_bool, check_int, check_positive_int, check_real
+from simengine._validate import (
+    MAX_COUNT,
+    as_float_array,
+    as_real_array,
+    check_bool,
+    check_count,
+    check_int,
+    check_memory,
+    check_positive_int,
+    check_real,
+    check_work,
+)
 
 __all__ = ["MCMCResult", "metropolis_hastings", "rhat", "ess"]
 
@@ -99,13 +110,14 @@ def metropolis_hastings(
     x0 : array_like, shape (dim,) or (n_chains, dim)
         Starting point, shared by all chains or one per chain.
     n_steps : int
-        Steps per chain, including `burn_in`.
+        Steps per chain, including `burn_in`, in [1, 10**9]; `n_chains` x `n_steps` is at most 10**12, and
+        the kept samples must fit in memory.
     proposal_scale : float, default 1.0
         Initial scale ``s``; with ``adapt=True`` only the starting value.
     proposal_cov : array_like, shape (dim, dim), optional
         Symmetric positive-definite proposal covariance (times ``s**2``).
     n_chains : int, default 4
-        Number of chains (ignored in favour of ``x0.shape[0]`` when `x0` is 2-D).
+        Number of chains, in [1, 10**9] (ignored in favour of ``x0.shape[0]`` when `x0` is 2-D).
     burn_in : int, default 0
         Initial steps discarded; must be < `n_steps`.
     thin : int, default 1
@@ -159,6 +171,8 @@ def metropolis_hastings(
     """
     _check_log_density(log_density)
     n_steps = check_positive_int(n_steps, "n_steps")
+    if n_steps > MAX_COUNT:
+        check_count(n_steps, "n_steps")
     burn_in = check_int(burn_in, "burn_in", minimum=0)
     if burn_in >= n_steps:
         raise ValueError(f"`burn_in` must be < `n_steps` ({n_steps}); got {burn_in}")
@@ -173,9 +187,16 @@ def metropolis_hastings(
         scale = proposal_scale
     else:
         scale = check_real(proposal_scale, "proposal_scale", low=0.0, low_inclusive=False)
-    x0 = as_float_array(x0, "x0", ndim=(1, 2))
+    if type(x0) is np.ndarray and x0.dtype is _F64:  # the common case, without the wrapper's call (0.3 us)
+        x0 = as_float_array(x0, "x0", ndim=(1, 2))
+    else:
+        x0 = as_real_array(x0, "x0", ndim=(1, 2))
     if x0.ndim == 1:
         n_chains = check_positive_int(n_chains, "n_chains")
+        if n_chains > MAX_COUNT:
+            check_count(n_chains, "n_chains")
+        if n_chains * x0.shape[0] > 2**25:  # the starts alone: refuse before allocating them
+            _check_sizes(n_chains, x0.shape[0], n_steps, (n_steps - burn_in) // thin)
         if n_chains == 1:
             x0 = x0.reshape(1, -1)
         else:
@@ -189,7 +210,7 @@ def metropolis_hastings(
     if proposal_cov is None:
         chol = _NO_CHOL  # the kernels add s * z directly
     else:
-        cov = as_float_array(proposal_cov, "proposal_cov", ndim=2)
+        cov = as_real_array(proposal_cov, "proposal_cov", ndim=2)
         if cov.shape != (dim, dim):
             raise ValueError(f"`proposal_cov` must have shape ({dim}, {dim}) to match `x0`; got {cov.shape}")
         if not np.allclose(cov, cov.T, rtol=1e-10, atol=0.0):
@@ -199,10 +220,13 @@ def metropolis_hastings(
         except np.linalg.LinAlgError:
             raise ValueError("`proposal_cov` must be positive definite (its Cholesky factorisation failed)") from None
         chol = np.ascontiguousarray(chol)
+    n_chains = x0.shape[0]
+    kept = (n_steps - burn_in) // thin
+    if n_chains * n_steps * (dim + 1) > 2**25:  # bounds both the kept samples and the work: one product
+        _check_sizes(n_chains, dim, n_steps, kept)
     k = _mcmc_kernels()
     one, many = k.mh_kernels(dim)
-    n_chains = x0.shape[0]
-    samples = np.empty((n_chains, (n_steps - burn_in) // thin, dim))
+    samples = np.empty((n_chains, kept, dim))
     logps = np.empty(samples.shape[:2])
     counts = np.empty((n_chains, 3), dtype=np.int64)  # accepted moves, status, failing step
     scales = np.empty(n_chains)
@@ -234,6 +258,13 @@ def metropolis_hastings(
     )
 
 
+def _check_sizes(n_chains, dim, n_steps, kept):
+    """Refuse chains whose total steps or kept samples exceed the shared limits (before any allocation)."""
+    check_work(n_chains * n_steps, "`n_chains` x `n_steps`", unit="log-density evaluations")
+    check_memory(8 * n_chains * (kept * (dim + 1) + 4 * dim + 8), "`n_chains` x kept steps x dim",
+                 what="the kept samples and log densities")
+
+
 def _raise_failure(log_density, status, fail_step, fail_x):
     """Raise for the first chain whose `status` is not OK, naming the step and the point."""
     k = _mcmc_kernels()
@@ -259,6 +290,7 @@ def _raise_failure(log_density, status, fail_step, fail_x):
 
 _K = None
 _TYPING_ERROR = None
+_F64 = np.dtype(np.float64)
 _NO_CHOL = np.zeros((1, 1))  # stands in for the Cholesky factor of an identity proposal covariance
 # the chain kernels time their two strategies with the x86 cycle counter; elsewhere they take the plain one
 _CAN_TIME = platform.machine().lower() in ("x86_64", "amd64")
@@ -309,7 +341,7 @@ def _typing_error():
 
 def _as_draws(samples, name="samples"):
     """(chains, draws, params) float64 view of 1-D, 2-D or 3-D input; and the output shape."""
-    arr = as_float_array(samples, name, ndim=(1, 2, 3), finite=False)
+    arr = as_real_array(samples, name, ndim=(1, 2, 3), finite=False)
     if arr.ndim == 1:
         return arr[None, :, None], ()
     if arr.ndim == 2:

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import functools
 import math
+import numbers
+import warnings
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -16,12 +18,16 @@ from simengine._results import ResultMixin, proportion_se
 from simengine._rng import as_seed_sequence, block_generators, n_blocks
 from simengine._validate import (
     alternative_code,
-    as_float_array,
-    as_int_array,
+    as_count_array,
+    as_real_array,
     check_choice,
+    check_count_at_least_one,
+    check_int,
+    check_memory,
     check_positive_int,
     check_probability,
     check_real,
+    check_work,
 )
 
 __all__ = ["simulate_peeking", "PeekingResult", "group_sequential_boundaries"]
@@ -34,6 +40,18 @@ METRICS = {"binary": 0, "normal": 1}
 TESTS = {"t": 0, "welch": 1, "z": 2, "msprt": 3}
 BOUNDARY_KINDS = ("pocock", "obrien-fleming")
 GS_ALTERNATIVES = ("two-sided", "one-sided", "greater", "less")
+
+# Visitors per arm over all looks: counts stay exact in float64 (the kernels hold n as a double) and
+# every sum the kernels form (both arms, successes, n * rate) stays far inside int64.
+MAX_VISITORS = 2**53
+MAX_LOOKS = 10_000
+MAX_BOUNDARY_LOOKS = 1000  # group_sequential_boundaries: 1 000 looks take a few seconds (the cost grows as K^1.5)
+# Normal data are simulated as given while sd lies in this range and |mean| <= _MEAN_PER_SD sds, else in
+# standardised units (see simulate_peeking).
+_SD_RANGE = (1e-100, 1e100)
+_MEAN_PER_SD = 1e8
+# Bytes of one block Generator (PCG64 state, SeedSequence, Python objects), for the memory check.
+GENERATOR_BYTES = 4096
 
 # Relative half-width of the band around a critical value inside which the kernel evaluates the exact
 # p-value instead of comparing the statistic (see kernels.sequential._reject1).
@@ -51,7 +69,8 @@ def _simpson_weights(n_points: int) -> np.ndarray:
     return w / 3.0
 
 
-def _crossing_probabilities(critical, information, two_sided, drift=0.0, resolution=8.0, max_points=6001):
+def _crossing_probabilities(critical, information, two_sided, drift=0.0, resolution=8.0, max_points=6001,
+                            counts=None):
     """Probability that the first boundary crossing happens at each look.
 
     The score statistic S_k = Z_k sqrt(t_k) is Brownian motion with `drift` observed at information
@@ -59,63 +78,45 @@ def _crossing_probabilities(critical, information, two_sided, drift=0.0, resolut
     S_k on the continuation region is carried from look to look on a uniform grid with Simpson's rule; the
     crossing probability at each look integrates exact normal tail areas against it.  The integrand is smooth
     on the closed continuation interval, so the error falls as h^4; the grid step is the smallest increment's
-    standard deviation / `resolution` (8 gives critical values accurate to ~1e-6).
+    standard deviation / `resolution` (8 gives critical values accurate to ~1e-6).  `counts`, if given, fixes
+    the number of grid intervals of each look (see `_grid_counts`).  The recursion runs in
+    `kernels.sequential._gs_crossing`; a look costs O(grid x 10-sd band), so 1 000 looks take well under a
+    second per evaluation.
     """
-    from scipy.special import ndtr
+    from simengine.kernels.sequential import _gs_crossing
 
-    crit = np.asarray(critical, dtype=np.float64)
-    t = np.asarray(information, dtype=np.float64)
-    n_looks = crit.shape[0]
-    dt = np.diff(np.concatenate([[0.0], t]))
-    sd = np.sqrt(dt)
-    bound = crit * np.sqrt(t)
+    crit = np.ascontiguousarray(critical, dtype=np.float64)
+    t = np.ascontiguousarray(information, dtype=np.float64)
+    sd = np.sqrt(np.diff(np.concatenate([[0.0], t])))
+    bound = np.ascontiguousarray(crit * np.sqrt(t))
     step = sd.min() / resolution
-    out = np.zeros(n_looks)
+    if counts is None:
+        counts = np.zeros(t.shape[0], dtype=np.int64)
+    return _gs_crossing(bound, t, float(drift), bool(two_sided), float(step), float(max_points), counts)
 
-    def tails(edge_hi, edge_lo, centre, scale):
-        # P(S >= edge_hi) + P(S <= edge_lo) for S ~ N(centre, scale^2); inf edges give 0.
-        up = ndtr((centre - edge_hi) / scale)
-        lo = ndtr((edge_lo - centre) / scale) if two_sided else 0.0
-        return up + lo
 
-    def grid(k):
-        centre = drift * t[k]
-        width = 12.0 * math.sqrt(t[k])  # the density beyond 12 sd is below 1e-30
-        hi = min(bound[k], centre + width)
-        lo = max(-bound[k], centre - width) if two_sided else centre - width
-        if not hi > lo:
-            return None, None
-        intervals = int(min(max(math.ceil((hi - lo) / step), 2), max_points - 1))
-        intervals += intervals % 2  # Simpson needs an even number of intervals
-        x = np.linspace(lo, hi, intervals + 1)
-        return x, _simpson_weights(intervals + 1) * ((hi - lo) / intervals)
-
-    out[0] = tails(bound[0], -bound[0], drift * t[0], sd[0])
-    if n_looks == 1:
-        return out
-    x, w = grid(0)
-    if x is None:
-        return out
-    dens = np.exp(-0.5 * ((x - drift * t[0]) / sd[0]) ** 2) / (sd[0] * math.sqrt(2.0 * math.pi))
-    for k in range(1, n_looks):
-        mass = dens * w
-        shift = drift * dt[k]
-        out[k] = mass @ tails(bound[k], -bound[k], x + shift, sd[k])
-        if k == n_looks - 1:
-            break
-        xn, wn = grid(k)
-        if xn is None:
-            break
-        z = (xn[:, None] - x[None, :] - shift) / sd[k]
-        dens = (np.exp(-0.5 * z * z) @ mass) / (sd[k] * math.sqrt(2.0 * math.pi))
-        x, w = xn, wn
-    return out
+def _grid_counts(critical, information, two_sided, resolution=8.0, max_points=6001):
+    """Grid intervals per look for `critical` (drift 0), each look's step being the smaller sd of the
+    increments into and out of it / `resolution`: the sub-density at look k is smooth on the scale of the
+    increment into it, and the next transition's Gaussian kernel has the sd of the increment out of it.
+    (`_crossing_probabilities` alone uses the smallest increment's sd for every look, which with very
+    unequal looks puts thousands of points on looks that need a few hundred.)  Equal looks get the same
+    grids either way."""
+    t = np.asarray(information, dtype=np.float64)
+    sd = np.sqrt(np.diff(np.concatenate([[0.0], t])))
+    local = np.minimum(sd, np.append(sd[1:], sd[-1]))
+    bound = np.asarray(critical, dtype=np.float64) * np.sqrt(t)
+    width = 12.0 * np.sqrt(t)
+    hi = np.minimum(bound, width)
+    lo = np.maximum(-bound, -width) if two_sided else -width
+    m = np.clip(np.ceil((hi - lo) / (local / resolution)), 2, max_points - 1).astype(np.int64)
+    return np.ascontiguousarray(m + m % 2)
 
 
 def _information_fractions(n_looks, information):
     if information is None:
         return np.arange(1, n_looks + 1, dtype=np.float64) / n_looks
-    info = as_float_array(information, "information", ndim=1)
+    info = as_real_array(information, "information", ndim=1)
     if info.shape[0] != n_looks:
         raise ValueError(f"`information` must have length `n_looks` = {n_looks}; got length {info.shape[0]}")
     if info[0] <= 0 or np.any(np.diff(info) <= 0):
@@ -136,9 +137,10 @@ def group_sequential_boundaries(n_looks, *, alpha=0.05, kind="pocock", alternati
     Parameters
     ----------
     n_looks : int
-        Number of analyses K (>= 1).  One look gives the fixed-sample critical value.
+        Number of analyses K, in [1, 1000].  One look gives the fixed-sample critical value; 1 000 looks
+        take a few seconds (the work grows as K^1.5).
     alpha : float, default 0.05
-        Overall type I error, in (0, 1).
+        Overall type I error, in [1e-20, 1).
     kind : {"pocock", "obrien-fleming"}
         Boundary shape.
     alternative : {"two-sided", "one-sided", "greater", "less"}
@@ -147,7 +149,7 @@ def group_sequential_boundaries(n_looks, *, alpha=0.05, kind="pocock", alternati
         the directional statistic reaches c_k, with no futility boundary.
     information : array_like of shape (n_looks,), optional
         Cumulative information (e.g. sample size) at each look, positive and strictly increasing; only ratios
-        matter.  Default equal increments.
+        matter, and every increment must be at least 1e-6 of the last value.  Default equal increments.
 
     Returns
     -------
@@ -168,7 +170,7 @@ def group_sequential_boundaries(n_looks, *, alpha=0.05, kind="pocock", alternati
     >>> simengine.group_sequential_boundaries(3, kind="obrien-fleming").round(3)
     array([3.471, 2.454, 2.004])
     """
-    n_looks = check_positive_int(n_looks, "n_looks", maximum=1000)
+    n_looks = check_positive_int(n_looks, "n_looks", maximum=MAX_BOUNDARY_LOOKS)
     alpha = check_probability(alpha, "alpha")
     kind = check_choice(kind, "kind", BOUNDARY_KINDS)
     alternative = check_choice(alternative, "alternative", GS_ALTERNATIVES)
@@ -176,9 +178,31 @@ def group_sequential_boundaries(n_looks, *, alpha=0.05, kind="pocock", alternati
     return _boundaries(n_looks, alpha, kind, alternative == "two-sided", t)
 
 
-def _boundaries(n_looks, alpha, kind, two_sided, t):
+def _boundaries(n_looks, alpha, kind, two_sided, t, name="information"):
     # Sweeps call this with the same design many times; the cache key is exact (floats as given).
-    return np.array(_boundaries_cached(n_looks, alpha, kind, two_sided, tuple(float(v) for v in t)))
+    if n_looks > 1 and np.diff(np.concatenate([[0.0], t])).min() < MIN_INCREMENT:
+        raise ValueError(
+            f"`{name}` must give every look at least {MIN_INCREMENT:g} of the final information (the "
+            "recursion cannot resolve looks closer than that; merge them)"
+        )
+    if alpha < MIN_GS_ALPHA:
+        raise ValueError(
+            f"`alpha` must be in [{MIN_GS_ALPHA:g}, 1) for group-sequential boundaries; got {alpha:g} "
+            "(below it the crossing probabilities are too small for the recursion's accuracy)"
+        )
+    try:
+        return np.array(_boundaries_cached(n_looks, alpha, kind, two_sided, tuple(float(v) for v in t)))
+    except ValueError as exc:  # a root finder without a sign change: the integration cannot resolve alpha
+        raise ValueError(
+            f"the boundary constant could not be solved for: `alpha` = {alpha:g} with {n_looks} looks at these "
+            f"`information` fractions is beyond the integration's accuracy ({exc})"
+        ) from None
+
+
+MIN_GS_ALPHA = 1e-20
+# Smallest information increment between looks, as a fraction of the final information: nearer looks
+# (e.g. [1, 1 + 1e-8, 2]) make the integration fail or, at 1e-100, silently merge looks.
+MIN_INCREMENT = 1e-6
 
 
 @functools.lru_cache(maxsize=256)
@@ -196,11 +220,45 @@ def _boundaries_cached(n_looks, alpha, kind, two_sided, t):
     if n_looks == 1:
         return (float(-ndtri(tail)),)
 
-    def excess(c):
-        return _crossing_probabilities(c * shape, t, two_sided).sum() - alpha
+    sd = np.sqrt(np.diff(np.concatenate([[0.0], t])))
+    if n_looks <= _FIXED_GRIDS and sd.max() <= _SD_RATIO * sd.min():
+        def excess(c):
+            return _crossing_probabilities(c * shape, t, two_sided).sum() - alpha
 
-    c = optimize.brentq(excess, lo, hi, xtol=1e-10, rtol=1e-12)
+        c = optimize.brentq(excess, lo, hi, xtol=1e-10, rtol=1e-12)
+        return tuple(c * shape)
+    # Many looks (or very unequal ones, where the smallest increment's step would cap every grid at
+    # `max_points` and leave the others too coarse): an evaluation costs ~K^1.5 grid points, so evaluations must be few.  With the grid sizes
+    # following c, the crossing probability jumps by ~1e-9 whenever a look gains a grid point and root
+    # finders end in bisection; fixed sizes (those of the largest c in the bracket: every step at most the
+    # target step) keep it smooth.  A solve on a 4x coarser grid (1/16 of the cost) gives a start within
+    # ~1e-5, and secant steps at full resolution finish in three or four evaluations.
+    coarse = _grid_counts(hi * shape, t, two_sided, resolution=2.0)
+    c0 = optimize.brentq(
+        lambda c: _crossing_probabilities(c * shape, t, two_sided, counts=coarse).sum() - alpha,
+        lo, hi, xtol=1e-6, rtol=1e-12,
+    )
+    counts = _grid_counts(hi * shape, t, two_sided)
+
+    seen = {}
+
+    def excess(c):
+        if c not in seen:
+            seen[c] = _crossing_probabilities(c * shape, t, two_sided, counts=counts).sum() - alpha
+        return seen[c]
+
+    with warnings.catch_warnings():
+        # scipy warns when the secant stalls; it is checked below, with Brent's method as the fallback
+        warnings.simplefilter("ignore", RuntimeWarning)
+        sol = optimize.root_scalar(excess, method="secant", x0=c0, x1=c0 + 1e-5, xtol=1e-11, maxiter=12)
+    c = sol.root
+    if not (sol.converged and lo <= c <= hi and abs(excess(c)) < 1e-9):
+        c = optimize.brentq(excess, lo, hi, xtol=1e-10, rtol=1e-12)
     return tuple(c * shape)
+
+
+_FIXED_GRIDS = 20  # looks above which `_boundaries_cached` fixes the grid sizes while it solves for c
+_SD_RATIO = 100.0  # ... and the ratio of the largest to the smallest increment's sd above which it does too
 
 
 # --------------------------------------------------------------------------------------------------------------
@@ -374,11 +432,12 @@ def simulate_peeking(
     Parameters
     ----------
     n_sims : int, default 10_000
-        Number of simulated experiments.
+        Number of simulated experiments, in [1, 10**9]; `n_sims` x `n_looks` x 2 is at most 10**12.
     n_looks : int, default 14
-        Number of analyses per experiment.
+        Number of analyses per experiment, in [1, 10_000] (at most 1 000 with a named `boundary`).
     visitors_per_look : int or array_like of int, default 100
-        New visitors per arm before each look; an array of length `n_looks` gives unequal looks.
+        New visitors per arm before each look; an array of length `n_looks` gives unequal looks.  The total
+        per arm over all looks is at most 2**53 (about 9e15), where counts stay exact in float64.
     metric : {"binary", "normal"}
         Conversion data with rate `rate` (B has ``rate + lift``), or normal data with `mean` and `sd`
         (B has ``mean + lift``).
@@ -441,9 +500,14 @@ def simulate_peeking(
     """
     from simengine.kernels.sequential import _peeking
 
-    n_sims = check_positive_int(n_sims, "n_sims")
-    n_looks = check_positive_int(n_looks, "n_looks", maximum=10_000)
+    n_sims = check_count_at_least_one(n_sims, "n_sims")
+    n_looks = check_positive_int(n_looks, "n_looks", maximum=MAX_LOOKS)
     visitors = _visitors(visitors_per_look, n_looks)
+    check_work(n_sims * n_looks * 2, "`n_sims` x `n_looks` x 2 arms", unit="simulated looks")
+    blocks = n_blocks(n_sims, BLOCK)
+    if blocks * (n_looks * 8 + GENERATOR_BYTES) > 2**28:
+        check_memory(blocks * (n_looks * 8 + GENERATOR_BYTES), "`n_sims` x `n_looks`",
+                     what="per-block generators and rejection counts")
     metric = check_choice(metric, "metric", METRICS)
     test_name = check_choice(test, "test", TESTS)
     alpha = check_probability(alpha, "alpha")
@@ -462,6 +526,15 @@ def simulate_peeking(
         sd = check_real(sd, "sd", low=0.0, low_inclusive=False)
         lift = check_real(lift, "lift")
         param_a, param_b = mean, mean + lift
+    scale, kernel_sd = 1.0, sd
+    if metric == "normal" and not (
+        _SD_RANGE[0] <= sd <= _SD_RANGE[1] and abs(mean) <= _MEAN_PER_SD * sd and abs(lift) <= _SD_RANGE[1]
+    ):
+        # Every test here is location-scale invariant, so simulate in units of `sd` about `mean`: with sd^2
+        # under- or overflowing, or a mean a billion sds from zero, the raw sums lose the data (sd = 1e-300
+        # made every A/A look reject, mean = 1e300 none).  An effect beyond 1e100 sds rejects surely either way.
+        scale, kernel_sd = sd, 1.0
+        param_a, param_b = 0.0, max(-_SD_RANGE[1], min(_SD_RANGE[1], lift / sd))
     if test_name == "msprt" and alt != 0:
         raise ValueError(f"`alternative` must be 'two-sided' when `test` is 'msprt'; got {alternative!r}")
     if tau is not None:
@@ -478,10 +551,12 @@ def simulate_peeking(
     tail_factor = 2.0 if alt == 0 else 1.0
     if test_name == "msprt":
         if tau is None:
-            sigma2 = sd * sd if metric == "normal" else (rate * (1.0 - rate) if 0.0 < rate < 1.0 else 0.25)
+            sigma2 = kernel_sd * kernel_sd if metric == "normal" else (rate * (1.0 - rate) if 0.0 < rate < 1.0 else 0.25)
             tau2 = _msprt_default_tau2(alpha, sigma2 * 2.0 / n_cum[-1])
-            tau = math.sqrt(tau2)
-        tau2 = tau * tau
+            tau = math.sqrt(tau2) * scale
+        else:
+            tau_k = tau / scale  # in the kernel's units
+            tau2 = tau_k * tau_k
         levels = np.full(n_looks, alpha)
         sure = never = np.full(n_looks, math.log(1.0 / alpha))
         final_sure = final_never = math.log(1.0 / alpha)
@@ -496,9 +571,9 @@ def simulate_peeking(
         sure, never = _critical_band(test_code, alt, levels, n_cum)
         fs, fn = _critical_band(test_code, alt, [alpha], n_cum[-1:])
         final_sure, final_never = float(fs[0]), float(fn[0])
-    gens = block_generators(ss, n_blocks(n_sims, BLOCK))
+    gens = block_generators(ss, blocks)
     first, final = _peeking(
-        gens, BLOCK, n_sims, METRICS[metric], visitors, float(param_a), float(param_b), float(sd),
+        gens, BLOCK, n_sims, METRICS[metric], visitors, float(param_a), float(param_b), float(kernel_sd),
         test_code, alt, float(tau2), np.ascontiguousarray(sure, dtype=np.float64),
         np.ascontiguousarray(never, dtype=np.float64), np.ascontiguousarray(levels, dtype=np.float64),
         float(final_sure), float(final_never), float(alpha),
@@ -540,22 +615,34 @@ def simulate_peeking(
 
 
 def _visitors(visitors_per_look, n_looks):
-    if np.ndim(visitors_per_look) == 0:
-        if isinstance(visitors_per_look, (bool, np.bool_)) or not isinstance(
-            visitors_per_look, (int, np.integer)
-        ):
-            raise TypeError(
-                f"`visitors_per_look` must be an integer or an array of integers; got {visitors_per_look!r}"
+    v = visitors_per_look
+    if isinstance(v, (int, np.integer)) and not isinstance(v, (bool, np.bool_)):
+        if v < 1:
+            raise ValueError(f"`visitors_per_look` must be >= 1; got {v}")
+        if int(v) * n_looks > MAX_VISITORS:
+            raise ValueError(
+                f"`visitors_per_look` x `n_looks` = {int(v) * n_looks:.3g} visitors per arm; the limit is "
+                f"2**53 = {MAX_VISITORS:.3g} (where counts stay exact in float64)"
             )
-        if visitors_per_look < 1:
-            raise ValueError(f"`visitors_per_look` must be >= 1; got {visitors_per_look}")
-        return np.full(n_looks, int(visitors_per_look), dtype=np.int64)
-    arr = as_int_array(visitors_per_look, "visitors_per_look", ndim=1, minimum=1)
+        return np.full(n_looks, int(v), dtype=np.int64)
+    if v is None or isinstance(v, (numbers.Number, str, bytes, np.bool_, np.generic)):
+        raise TypeError(f"`visitors_per_look` must be an integer or an array of integers; got {v!r}"[:160])
+    arr = as_count_array(v, "visitors_per_look", ndim=1, minimum=1, maximum=MAX_VISITORS)
     if arr.shape[0] != n_looks:
         raise ValueError(
             f"`visitors_per_look` must have length `n_looks` = {n_looks}; got length {arr.shape[0]}"
         )
+    # Each entry is <= 2**53 and there are <= 10**4 of them: an exact Python sum when int64 could overflow.
+    total = int(arr.sum()) if int(arr.max()) <= _INT64_SAFE // n_looks else sum(arr.tolist())
+    if total > MAX_VISITORS:
+        raise ValueError(
+            f"`visitors_per_look` sums to {total:.3g} visitors per arm over the looks; the limit is "
+            f"2**53 = {MAX_VISITORS:.3g} (where counts stay exact in float64)"
+        )
     return arr
+
+
+_INT64_SAFE = 2**62
 
 
 def _boundary(boundary, n_looks, alpha, alt, visitors, test_name):
@@ -566,9 +653,14 @@ def _boundary(boundary, n_looks, alpha, alt, visitors, test_name):
             return name, None
         if test_name == "msprt":
             raise ValueError(f"`boundary` must be 'none' when `test` is 'msprt' (always valid); got {name!r}")
+        if n_looks > MAX_BOUNDARY_LOOKS:
+            raise ValueError(
+                f"`boundary` {name!r} is computed for at most {MAX_BOUNDARY_LOOKS} looks; got `n_looks` = {n_looks} "
+                "(pass the critical values as an array instead)"
+            )
         t = np.cumsum(visitors) / visitors.sum()
-        return name, _boundaries(n_looks, alpha, name, alt == 0, t)
-    crit = as_float_array(boundary, "boundary", ndim=1, finite=False)
+        return name, _boundaries(n_looks, alpha, name, alt == 0, t, "visitors_per_look")
+    crit = as_real_array(boundary, "boundary", ndim=1, finite=False)
     if crit.shape[0] != n_looks:
         raise ValueError(f"`boundary` must have length `n_looks` = {n_looks}; got length {crit.shape[0]}")
     if np.isnan(crit).any() or (crit <= 0).any():

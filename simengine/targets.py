@@ -10,15 +10,15 @@ import math
 
 import numpy as np
 
-from simengine._validate import as_float_array, check_real
+from simengine._validate import as_real_array, check_real
 
 __all__ = ["multivariate_normal", "banana", "mixture"]
 
 
 def _mvn_parts(mean, cov, name_mean="mean", name_cov="cov"):
     """Mean, inverse Cholesky factor L^-1 (so that (x-m)' cov^-1 (x-m) = |L^-1 (x-m)|^2), log normaliser."""
-    mean = as_float_array(mean, name_mean, ndim=1)
-    cov = as_float_array(cov, name_cov, ndim=2)
+    mean = as_real_array(mean, name_mean, ndim=1)
+    cov = as_real_array(cov, name_cov, ndim=2)
     d = mean.shape[0]
     if cov.shape != (d, d):
         raise ValueError(f"`{name_cov}` must have shape ({d}, {d}) to match `{name_mean}`; got {cov.shape}")
@@ -166,11 +166,11 @@ def mixture(weights, means, covs):
     """
     import numba
 
-    w = as_float_array(weights, "weights", ndim=1)
+    w = as_real_array(weights, "weights", ndim=1)
     if (w <= 0).any():
         raise ValueError("`weights` must be positive")
-    means = as_float_array(means, "means", ndim=2)
-    covs = as_float_array(covs, "covs", ndim=3)
+    means = as_real_array(means, "means", ndim=2)
+    covs = as_real_array(covs, "covs", ndim=3)
     k, d = means.shape
     if w.shape[0] != k:
         raise ValueError(f"`weights` must have one entry per row of `means` ({k}); got {w.shape[0]}")
@@ -180,6 +180,7 @@ def mixture(weights, means, covs):
     log_norms = np.empty(k)
     for i in range(k):  # components, not replicates
         _, chols[i], log_norms[i] = _mvn_parts(means[i], covs[i], f"means[{i}]", f"covs[{i}]")
+    w = w / w.max()  # weights near the float maximum would sum to inf and give -inf everywhere
     log_w = np.log(w / w.sum()) + log_norms
     logpdf = _mvn_logpdf()
     zero = np.zeros(k)

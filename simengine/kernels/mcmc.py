@@ -53,7 +53,12 @@ def _opaque(typingctx, v):
 
     def codegen(context, builder, sig, args):
         ty = args[0].type
-        reg = "r" if isinstance(ty, ir.IntType) else _FLOAT_REG
+        if isinstance(ty, ir.IntType):
+            reg = "r"
+        elif isinstance(ty, (ir.DoubleType, ir.FloatType)):
+            reg = _FLOAT_REG
+        else:  # e.g. the optional value of a density that can only raise: no register holds a struct
+            reg = None
         if reg is None:
             return args[0]
         return builder.asm(ir.FunctionType(ty, [ty]), "", f"={reg},0", [args[0]], side_effect=False)

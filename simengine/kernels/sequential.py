@@ -195,3 +195,168 @@ def _binomial_floor(gens, block, n_sims, visitors, pA, pB):
                 total += g.binomial(visitors[k], pB)
         out[b] = total
     return out
+
+
+# Gaussian-kernel band of the group-sequential recursion: terms beyond 10 sd are below 2e-22 of the peak.
+_GS_CUTOFF = 10.0
+_GS_WIDTH = 12.0  # each look's grid spans at most centre +- 12 sd of S_k (the density beyond is below 1e-30)
+
+
+@njit
+def _gs_transition(x_new, x_old, mass, shift, sd, out):
+    """out[i] = sum_j mass[j] exp(-((x_new[i] - x_old[j] - shift) / sd)^2 / 2), over |z| <= 10.
+
+    `x_old` is a uniform grid.  Along a row the Gaussian factors follow a two-term recurrence
+    (e_{j+1} = e_j r_j, r_{j+1} = r_j exp(-d^2) with d the grid step in sd units), so a row costs two
+    exps and a few multiplications per term; only the band of old points within 10 sd is summed, which
+    makes a look O(grid x band) instead of O(grid^2).
+    """
+    n_new = x_new.shape[0]
+    n_old = x_old.shape[0]
+    lo = x_old[0]
+    h = (x_old[n_old - 1] - lo) / (n_old - 1)
+    d = h / sd
+    width = int(math.ceil(_GS_CUTOFF / d)) + 1
+    q = math.exp(-d * d)
+    for i in range(n_new):
+        target = x_new[i] - shift
+        c = (target - lo) / h
+        out[i] = 0.0
+        if c < -width or c > n_old - 1 + width:
+            continue
+        j0 = min(max(int(round(c)), 0), n_old - 1)
+        j_lo = max(0, j0 - width)
+        j_hi = min(n_old - 1, j0 + width)
+        z0 = (target - x_old[j0]) / sd
+        e0 = math.exp(-0.5 * z0 * z0)
+        acc = mass[j0] * e0
+        if d <= 1.0:
+            # upwards z_{j+1} = z_j - d and downwards z_{j-1} = z_j + d, walked together: two independent
+            # multiply chains per iteration instead of one (the loop is latency-bound)
+            eu = e0
+            ru = math.exp(z0 * d - 0.5 * d * d)
+            ed = e0
+            rd = math.exp(-z0 * d - 0.5 * d * d)
+            both = min(j_hi - j0, j0 - j_lo)
+            acc_d = 0.0
+            for o in range(1, both + 1):
+                eu *= ru
+                ru *= q
+                ed *= rd
+                rd *= q
+                acc += mass[j0 + o] * eu
+                acc_d += mass[j0 - o] * ed
+            for j in range(j0 + both + 1, j_hi + 1):
+                eu *= ru
+                ru *= q
+                acc += mass[j] * eu
+            for j in range(j0 - both - 1, j_lo - 1, -1):
+                ed *= rd
+                rd *= q
+                acc_d += mass[j] * ed
+            acc += acc_d
+        else:  # a grid coarse against the increment: few terms, exact exps (the recurrence could overflow)
+            for j in range(j_lo, j_hi + 1):
+                if j != j0:
+                    z = (target - x_old[j]) / sd
+                    acc += mass[j] * math.exp(-0.5 * z * z)
+        out[i] = acc
+
+
+@njit
+def _ndtr1(x):
+    return 0.5 * math.erfc(-x / math.sqrt(2.0))
+
+
+@njit
+def _gs_tails1(edge_hi, edge_lo, centre, scale, two_sided):
+    """P(S >= edge_hi) + P(S <= edge_lo) (the second only two-sided) for S ~ N(centre, scale^2)."""
+    p = _ndtr1((centre - edge_hi) / scale)
+    if two_sided:
+        p += _ndtr1((edge_lo - centre) / scale)
+    return p
+
+
+@njit
+def _gs_grid1(k, bound, t, drift, two_sided, step, max_points, counts):
+    """(lo, hi, intervals) of look k's continuation grid; intervals 0 when the region is empty.
+
+    counts[k] > 0 fixes the number of intervals (so that the crossing probability is a smooth function of
+    the boundary while a root finder moves it); otherwise it follows from the grid step `step`.
+    """
+    centre = drift * t[k]
+    width = _GS_WIDTH * math.sqrt(t[k])
+    hi = min(bound[k], centre + width)
+    lo = max(-bound[k], centre - width) if two_sided else centre - width
+    if not hi > lo:
+        return lo, hi, 0
+    if counts[k] > 0:
+        return lo, hi, counts[k]
+    m = int(min(max(math.ceil((hi - lo) / step), 2.0), max_points - 1.0))
+    m += m % 2  # Simpson needs an even number of intervals
+    return lo, hi, m
+
+
+@njit
+def _gs_fill_grid1(lo, hi, m, x, w):
+    """Uniform grid of m intervals on [lo, hi] (as numpy.linspace) and its Simpson weights."""
+    h = (hi - lo) / m
+    for j in range(m + 1):
+        x[j] = lo + j * h
+        w[j] = (2.0 if j % 2 == 0 else 4.0) * h / 3.0
+    x[m] = hi
+    w[0] = h / 3.0
+    w[m] = h / 3.0
+
+
+@njit
+def _gs_crossing(bound, t, drift, two_sided, step, max_points, counts):
+    """First-crossing probability at each look of Brownian motion with `drift` observed at `t`, boundary
+    +-`bound` on the score scale S_k (Armitage, McPherson & Rowe 1969): see `sequential._crossing_probabilities`.
+    """
+    n_looks = bound.shape[0]
+    out = np.zeros(n_looks)
+    sd = np.empty(n_looks)
+    prev = 0.0
+    for k in range(n_looks):
+        sd[k] = math.sqrt(t[k] - prev)
+        prev = t[k]
+    out[0] = _gs_tails1(bound[0], -bound[0], drift * t[0], sd[0], two_sided)
+    if n_looks == 1:
+        return out
+    lo, hi, m = _gs_grid1(0, bound, t, drift, two_sided, step, max_points, counts)
+    if m == 0:
+        return out
+    size = int(max_points) + 1
+    x = np.empty(size)
+    w = np.empty(size)
+    xn = np.empty(size)
+    wn = np.empty(size)
+    dens = np.empty(size)
+    mass = np.empty(size)
+    _gs_fill_grid1(lo, hi, m, x, w)
+    norm0 = sd[0] * math.sqrt(2.0 * math.pi)
+    for j in range(m + 1):
+        z = (x[j] - drift * t[0]) / sd[0]
+        dens[j] = math.exp(-0.5 * z * z) / norm0
+    for k in range(1, n_looks):
+        shift = drift * (t[k] - t[k - 1])
+        acc = 0.0
+        for j in range(m + 1):
+            mass[j] = dens[j] * w[j]
+            acc += mass[j] * _gs_tails1(bound[k], -bound[k], x[j] + shift, sd[k], two_sided)
+        out[k] = acc
+        if k == n_looks - 1:
+            break
+        lo, hi, mn = _gs_grid1(k, bound, t, drift, two_sided, step, max_points, counts)
+        if mn == 0:
+            break
+        _gs_fill_grid1(lo, hi, mn, xn, wn)
+        _gs_transition(xn[: mn + 1], x[: m + 1], mass[: m + 1], shift, sd[k], dens[: mn + 1])
+        norm = sd[k] * math.sqrt(2.0 * math.pi)
+        for j in range(mn + 1):
+            dens[j] /= norm
+        x, xn = xn, x
+        w, wn = wn, w
+        m = mn
+    return out
