@@ -178,7 +178,7 @@ def _as_array(value, name):
     try:
         arr = np.asarray(value)
     except (ValueError, TypeError):  # ragged lists and the like: NumPy's own text would only confuse
-        raise TypeError(f"`{name}` must be a rectangular array of real numbers; got a ragged nested sequence") from None
+        raise TypeError(f"`{name}` must be a rectangular array of real numbers; got a ragged list (rows of unequal length)") from None
     if arr.dtype == object or arr.dtype.kind not in "biuf":
         raise TypeError(f"`{name}` must contain real numbers; got dtype {arr.dtype}")
     return arr
@@ -191,7 +191,7 @@ def as_int_array(value, name: str, *, ndim: int | tuple[int, ...] = (0, 1, 2), m
     try:
         arr = np.asarray(value)
     except (ValueError, TypeError):
-        raise TypeError(f"`{name}` must be a rectangular array of integers; got a ragged nested sequence") from None
+        raise TypeError(f"`{name}` must be a rectangular array of integers; got a ragged list (rows of unequal length)") from None
     if arr.dtype == object or arr.dtype.kind not in "biuf":
         raise TypeError(f"`{name}` must contain integers; got dtype {arr.dtype}")
     allowed = (ndim,) if isinstance(ndim, int) else tuple(ndim)
@@ -305,7 +305,7 @@ def as_count_array(value, name: str, *, ndim=(0, 1, 2), minimum: int | None = 0,
     try:
         arr = np.asarray(value)
     except (TypeError, ValueError, OverflowError):  # ragged nesting and the like
-        raise TypeError(f"`{name}` must be array-like of integers (a number or a rectangular array); got {_describe(value)}") from None
+        raise TypeError(f"`{name}` must be a rectangular array of integers; got a ragged list (rows of unequal length)") from None
     if arr.dtype == object:
         items = arr.ravel().tolist()  # only odd input gets here (Python ints beyond int64, mixed objects)
         if items and all(isinstance(v, numbers.Integral) and not isinstance(v, bool) for v in items):
@@ -356,8 +356,7 @@ def as_real_array(value, name: str, **kwargs) -> np.ndarray:
         try:
             value = np.asarray(value)
         except (TypeError, ValueError, OverflowError):
-            raise TypeError(f"`{name}` must be array-like of real numbers (a rectangular array); "
-                            f"got {_describe(value)}") from None
+            raise TypeError(f"`{name}` must be a rectangular array of real numbers; got a ragged list (rows of unequal length)") from None
     if value.dtype.kind == "b":
         raise TypeError(f"`{name}` must be array-like of real numbers; got booleans")
     return as_float_array(value, name, **kwargs)

@@ -373,16 +373,17 @@ def test_ragged_and_none_counts_name_the_parameter():
         (dict(successes_a=None, trials_a=10, successes_b=1, trials_b=10), "successes_a"),
         (dict(successes_a=True, trials_a=10, successes_b=1, trials_b=10), "successes_a"),
     ):
-        with pytest.raises(TypeError, match=f"`{name}` must be array-like of integers") as info:
+        # ragged input gets the message every slice shares ("a rectangular array of integers; got a ragged list")
+        with pytest.raises(TypeError, match=f"`{name}` must be (array-like|a rectangular array) of integers") as info:
             simengine.bayes_ab(**kwargs)
         assert "sequence" not in str(info.value) and "NoneType" not in str(info.value)
-    with pytest.raises(TypeError, match="`successes` must be array-like of integers"):
+    with pytest.raises(TypeError, match="`successes` must be a rectangular array of integers; got a ragged list"):
         simengine.prob_best([[1, 2], [3]], [10, 10])
     with pytest.raises(TypeError, match="`methods` must be a method name or a sequence"):
         simengine.simulate_coverage(p=0.3, n=5, methods=None)
-    with pytest.raises(TypeError, match="`p` must be array-like of real numbers"):
+    with pytest.raises(TypeError, match="`p` must be a rectangular array of real numbers; got a ragged list"):
         simengine.simulate_coverage(p=[[0.1, 0.2], [0.3]], n=5)
-    with pytest.raises(TypeError, match="`boundary` must be array-like of real numbers"):
+    with pytest.raises(TypeError, match="`boundary` must be a rectangular array of real numbers; got a ragged list"):
         simengine.simulate_peeking(n_looks=2, boundary=[[2.0, 2.0], [2.0]])
     with pytest.raises(ValueError, match="`trials` must be integers within int64"):
         simengine.proportion_interval(3, 1e300)
@@ -429,7 +430,7 @@ def test_mh_bad_density_and_shapes_are_clear():
         simengine.metropolis_hastings(_raising_density, np.zeros(2), n_steps=10, n_chains=1, rng=1)
     with pytest.raises(ValueError, match="`x0` must be 1-D or 2-D"):
         simengine.metropolis_hastings(GAUSS2, np.zeros((2, 2, 2)), n_steps=10)
-    with pytest.raises(TypeError, match="`x0` must be array-like of real numbers"):
+    with pytest.raises(TypeError, match="`x0` must be a rectangular array of real numbers; got a ragged list"):
         simengine.metropolis_hastings(GAUSS2, [[0.0, 0.0], [0.0]], n_steps=10)
     with pytest.raises(ValueError, match=r"`proposal_cov` must have shape \(2, 2\)"):
         simengine.metropolis_hastings(GAUSS2, np.zeros(2), n_steps=10, proposal_cov=np.eye(3))
