@@ -137,6 +137,16 @@ def check_axis(axis, name: str, ndim: int) -> int:
     return axis % ndim
 
 
+def _check_shape(arr, name, ndim, allow_empty):
+    """The dimensionality and emptiness checks every array converter shares."""
+    allowed = (ndim,) if isinstance(ndim, int) else tuple(ndim)
+    if arr.ndim not in allowed:
+        dims = " or ".join(f"{d}-D" for d in allowed)
+        raise ValueError(f"`{name}` must be {dims}; got {arr.ndim}-D with shape {arr.shape}")
+    if not allow_empty and arr.size == 0:
+        raise ValueError(f"`{name}` must not be empty; got shape {arr.shape}")
+
+
 def as_float_array(
     value,
     name: str,
@@ -157,12 +167,7 @@ def as_float_array(
         raise TypeError(f"`{name}` must be array-like of real numbers; got a string")
     else:
         arr = _as_array(value, name)
-    allowed = (ndim,) if isinstance(ndim, int) else tuple(ndim)
-    if arr.ndim not in allowed:
-        dims = " or ".join(f"{d}-D" for d in allowed)
-        raise ValueError(f"`{name}` must be {dims}; got {arr.ndim}-D with shape {arr.shape}")
-    if not allow_empty and arr.size == 0:
-        raise ValueError(f"`{name}` must not be empty; got shape {arr.shape}")
+    _check_shape(arr, name, ndim, allow_empty)
     arr = np.asarray(arr, dtype=np.float64, order="C")  # keeps 0-d input 0-d (ascontiguousarray would not)
     if finite and arr.size and not np.isfinite(arr).all():
         bad = "NaN" if np.isnan(arr).any() else "inf"
@@ -314,12 +319,7 @@ def as_count_array(value, name: str, *, ndim=(0, 1, 2), minimum: int | None = 0,
         raise TypeError(f"`{name}` must be array-like of integers; got {_describe(value)}")
     if arr.dtype.kind not in "iuf":
         raise TypeError(f"`{name}` must be array-like of integers; got dtype {arr.dtype}")
-    allowed = (ndim,) if isinstance(ndim, int) else tuple(ndim)
-    if arr.ndim not in allowed:
-        dims = " or ".join(f"{d}-D" for d in allowed)
-        raise ValueError(f"`{name}` must be {dims}; got {arr.ndim}-D with shape {arr.shape}")
-    if not allow_empty and arr.size == 0:
-        raise ValueError(f"`{name}` must not be empty; got shape {arr.shape}")
+    _check_shape(arr, name, ndim, allow_empty)
     if arr.dtype.kind == "f" and arr.size:
         if not np.isfinite(arr).all() or (arr != np.round(arr)).any():
             raise ValueError(f"`{name}` must contain whole numbers; got non-integer or non-finite values")
