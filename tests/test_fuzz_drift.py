@@ -11,7 +11,7 @@ from fractions import Fraction
 import numpy as np
 import pandas as pd
 import pytest
-from hypothesis import given, settings
+from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
 import simengine
@@ -172,6 +172,8 @@ def test_fuzz_drift_listed_bad_values(fn, param):
 @settings(max_examples=8, deadline=None)
 @given(value=bad_values())
 def test_fuzz_drift_generated_bad_values(fn, param, value):
+    # a large count that is valid is not hostile, only slow: leave those to the listed values
+    assume(not (isinstance(value, int) and 10**4 < value <= 10**9))
     _call(fn, param, value)
 
 
