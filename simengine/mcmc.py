@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from simengine._numba_compat import CPUDispatcher, TypingError
 from simengine._results import ResultMixin
 from simengine._rng import pcg64_block_states
 from simengine._validate import (
@@ -63,16 +64,10 @@ class MCMCResult(ResultMixin):
     proposal_scale: np.ndarray
 
 
-_DISPATCHER = None
 
 
 def _check_log_density(log_density):
-    global _DISPATCHER
-    if _DISPATCHER is None:
-        from numba.core.registry import CPUDispatcher
-
-        _DISPATCHER = CPUDispatcher
-    if not isinstance(log_density, _DISPATCHER):
+    if not isinstance(log_density, CPUDispatcher):
         kind = type(log_density).__name__
         raise TypeError(
             "`log_density` must be a numba-jitted function of a 1-D float64 array returning a float; "
@@ -235,7 +230,7 @@ def metropolis_hastings(
             pcg64_block_states(rng, n_chains), samples, logps, counts, scales, fail_x)
     try:
         failed = _call(one if n_chains == 1 else many, args)
-    except _typing_error() as exc:
+    except TypingError as exc:
         raise TypeError(
             "`log_density` must take a 1-D float64 array and return a float; numba could not "
             f"compile it inside the sampler: {str(exc).splitlines()[0]}"
@@ -289,7 +284,6 @@ def _raise_failure(log_density, status, fail_step, fail_x):
 
 
 _K = None
-_TYPING_ERROR = None
 _F64 = np.dtype(np.float64)
 _NO_CHOL = np.zeros((1, 1))  # stands in for the Cholesky factor of an identity proposal covariance
 # the chain kernels time their two strategies with the x86 cycle counter; elsewhere they take the plain one
@@ -327,13 +321,6 @@ def _mcmc_kernels():
     return _K
 
 
-def _typing_error():
-    global _TYPING_ERROR
-    if _TYPING_ERROR is None:
-        from numba.core.errors import TypingError
-
-        _TYPING_ERROR = TypingError
-    return _TYPING_ERROR
 
 
 # --------------------------------------------------------------------------- diagnostics

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from simengine import _validate as v
+from simengine._numba_compat import CPUDispatcher, NumbaError
 from simengine._results import ResultMixin
 from simengine._rng import as_seed_sequence, block_generators, n_blocks
 
@@ -54,8 +55,6 @@ class PermutationTestResult(ResultMixin):
 def _check_statistic(statistic):
     if isinstance(statistic, str):
         return v.check_choice(statistic, "statistic", ("mean", "median")), None
-    from numba.core.registry import CPUDispatcher
-
     if isinstance(statistic, CPUDispatcher):
         return "custom", statistic
     if callable(statistic):
@@ -255,8 +254,6 @@ def _check_perm_size(k, n, n_null, n_gens):
 
 
 def _run_custom(kp, xr, yr, func, n_null, exact, gens):
-    from numba.core.errors import NumbaError
-
     try:
         return kp._perm_null_custom(xr, yr, func, n_null, exact, gens, PERM_BLOCK)
     except NumbaError as exc:

@@ -275,3 +275,22 @@ def test_unsafe_numba_cache_dir_runs_uncached_with_one_warning(tmp_path):
     assert info["cache"] == "None" and info["cached"] is False
     assert len(info["warnings"]) == 1 and "NUMBA_CACHE_DIR" in info["warnings"][0]
     assert not list(shared.rglob("*.nbi"))
+
+
+def test_numba_internals_are_where_the_compat_module_expects():
+    # simengine/_numba_compat.py is the only importer of numba's non-top-level modules; if a
+    # numba release moves one of them, this fails here with the name, not inside a kernel.
+    import numba
+    import numpy as np
+
+    from simengine import _numba_compat as nc
+
+    for name in nc.__all__:
+        assert getattr(nc, name) is not None, name
+    assert isinstance(numba.njit(lambda: 1), nc.CPUDispatcher)
+    assert issubclass(nc.TypingError, nc.NumbaError)
+    # the ziggurat tables NumPy uses: 256 layers for the normal and the exponential
+    for name in ("ki_double", "wi_double", "fi_double", "ke_double", "we_double", "fe_double"):
+        assert np.asarray(getattr(nc, name)).shape == (256,), name
+    assert abs(nc.ziggurat_nor_r - 3.6541528853610088) < 1e-15
+    assert abs(nc.ziggurat_exp_r - 7.69711747013104972) < 1e-15

@@ -17,9 +17,9 @@ import numba
 import numpy as np
 from llvmlite import ir
 from numba import types
-from numba.core.extending import intrinsic
 
 from simengine._jit import njit, pjit
+from simengine._numba_compat import intrinsic
 from simengine.kernels.rng import _std_exponential1, _std_normal1
 
 OK = 0

@@ -12,10 +12,10 @@ The ziggurat tables are NumPy's, as numba ships them for its own Generator suppo
 import numpy as np
 from llvmlite import ir
 from numba import types
-from numba.core.extending import intrinsic
-from numba.np.random._constants import (
+from simengine._numba_compat import (
     fe_double,
     fi_double,
+    intrinsic,
     ke_double,
     ki_double,
     we_double,
