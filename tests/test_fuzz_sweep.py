@@ -23,17 +23,25 @@ def test_good_sweep_runs():
     assert list(table["p"]) == [0.2, 0.5]
 
 
-@pytest.mark.parametrize("param", ["simulation", "grid", "n_sims", "rng", "backend", "client", "progress", "fixed"])
-@pytest.mark.parametrize("value", ANY_BAD, ids=lambda v: type(v).__name__)
+def _valid_sweep_argument(param, value):
+    """Values that are not hostile for `param` (defaults and real seeds/flags): not fuzzed."""
+    if value is None:
+        return param in ("fixed", "rng", "client")
+    if param == "rng":
+        return isinstance(value, int) and not isinstance(value, bool) and value >= 0
+    return param == "progress" and isinstance(value, bool)
+
+
+SWEEP_CASES = [
+    pytest.param(param, value, id=f"{param}-{i}-{type(value).__name__}")
+    for param in ("simulation", "grid", "n_sims", "rng", "backend", "client", "progress", "fixed")
+    for i, value in enumerate(ANY_BAD)
+    if not _valid_sweep_argument(param, value)
+]
+
+
+@pytest.mark.parametrize("param, value", SWEEP_CASES)
 def test_sweep_hostile_argument(param, value):
-    if param == "fixed" and value is None:
-        pytest.skip("fixed=None is the default")
-    if param == "rng" and (value is None or (isinstance(value, int) and not isinstance(value, bool) and value >= 0)):
-        pytest.skip("a valid seed")
-    if param == "progress" and isinstance(value, bool):
-        pytest.skip("a valid flag")
-    if param == "client" and value is None:
-        pytest.skip("the default")
     ok, out = check_call(_sweep, kwargs={param: value}, param=param, timeout=10)
     if ok:
         # accepted only when it really is a valid value for that parameter
@@ -53,11 +61,16 @@ def test_sweep_grid_values_are_checked_before_running(value):
         assert len(out) == 2 and 0 < value < 1
 
 
-@pytest.mark.parametrize("param", ["name", "parameters", "chunk_size", "validate", "overwrite"])
-@pytest.mark.parametrize("value", ANY_BAD, ids=lambda v: type(v).__name__)
+REGISTER_CASES = [
+    pytest.param(param, value, id=f"{param}-{i}-{type(value).__name__}")
+    for param in ("name", "parameters", "chunk_size", "validate", "overwrite")
+    for i, value in enumerate(ANY_BAD)
+    if not (value is None and param in ("parameters", "chunk_size", "validate"))  # None is their default
+]
+
+
+@pytest.mark.parametrize("param, value", REGISTER_CASES)
 def test_register_simulation_hostile_argument(param, value):
-    if value is None and param in ("parameters", "chunk_size", "validate"):
-        pytest.skip("the default")
     kwargs = {"name": "fuzz-sim", "func": tests._sweep_sims.coin, "overwrite": True, param: value}
     name = kwargs.pop("name")
     ok, _ = check_call(simengine.register_simulation, args=(name,), kwargs=kwargs, param=param, timeout=5)
