@@ -1,15 +1,29 @@
-"""Shared pieces of result objects: Monte Carlo standard errors and a dict view.
+"""The one result protocol: every public result is a frozen, slotted dataclass built on `Result`.
 
-Result classes themselves live next to the function that returns them; they are
-frozen, slotted dataclasses and keep long arrays out of their repr.
+`Result` gives unpacking like the scipy / statsmodels return value a result replaces
+(``t, p = ttest_ind(...)``), ``to_dict()`` and ``to_frame()``.  `MonteCarloResult` adds
+the declaration the sweep engine reads: which fields are estimates (each estimate ``x``
+has its standard error in ``x_se``), how chunks of replicates combine, and which
+parameter counts the replicates.  Nothing here imports a kernel.
 """
 from __future__ import annotations
 
 import dataclasses
+import math
+import numbers
 
 import numpy as np
 
-__all__ = ["proportion_se", "mean_se", "ResultMixin"]
+__all__ = ["proportion_se", "mean_se", "Result", "MonteCarloResult", "MEAN", "SUM", "NOT_COMBINABLE"]
+
+#: combine chunks by the replicate-weighted mean (a fraction or a mean over replicates)
+MEAN = "mean"
+#: combine chunks by adding (a count)
+SUM = "sum"
+#: the estimate does not combine across chunks (a quantile, a mean over a random subset)
+NOT_COMBINABLE = None
+
+_RULES = (MEAN, SUM, NOT_COMBINABLE)
 
 
 def proportion_se(p, n):
@@ -26,10 +40,189 @@ def mean_se(total, total_sq, n):
     return mean, np.sqrt(var / n)
 
 
-class ResultMixin:
-    """`to_dict()` for the frozen result dataclasses."""
+def _is_scalar(value) -> bool:
+    return value is None or isinstance(value, (numbers.Number, str, bool, np.generic)) or (
+        isinstance(value, np.ndarray) and value.ndim == 0
+    )
+
+
+def _scalar(value):
+    if isinstance(value, np.ndarray):
+        value = value[()]
+    return value.item() if isinstance(value, np.generic) else value
+
+
+class Result:
+    """Base of every public result class.
+
+    Subclasses are ``@dataclass(frozen=True, slots=True)`` classes that set `_unpack`
+    (class attribute, not a field) to the fields yielded, in order, when the result is
+    unpacked or indexed, as the scipy / statsmodels tuple it replaces; an empty `_unpack`
+    means the result does not unpack.
+    """
 
     __slots__ = ()
+    _unpack: tuple = ()
 
+    # ------------------------------------------------------------ tuple behaviour
+    def _tuple(self) -> tuple:
+        if not self._unpack:
+            raise TypeError(
+                f"{type(self).__name__} does not unpack (the call it replaces returns one object); "
+                "use its fields, to_dict() or to_frame()"
+            )
+        return tuple(getattr(self, name) for name in self._unpack)
+
+    def __iter__(self):
+        return iter(self._tuple())
+
+    def __len__(self) -> int:
+        return len(self._tuple())
+
+    def __getitem__(self, index):
+        return self._tuple()[index]
+
+    def __bool__(self) -> bool:  # a result is never "empty", whatever __len__ says
+        return True
+
+    # ------------------------------------------------------------ views
     def to_dict(self) -> dict:
+        """Every field by name (arrays stay arrays)."""
         return {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
+
+    def _frame_fields(self) -> list:
+        """Field names in the order `to_frame` tries them: unpacked/estimates first, then the rest."""
+        names = [f.name for f in dataclasses.fields(self)]
+        first = [n for n in self._primary() if n in names]
+        return first + [n for n in names if n not in first]
+
+    def _primary(self) -> tuple:
+        return tuple(self._unpack)
+
+    def to_frame(self):
+        """A pandas DataFrame of the result.
+
+        Scalar results give one row; when the main fields (those unpacked, or the
+        estimates) are arrays, one row per element, with every field of that shape as a
+        column and scalar fields repeated.  Fields of other shapes (and dicts) are left
+        to `to_dict`.
+        """
+        import pandas as pd
+
+        values = {n: getattr(self, n) for n in self._frame_fields()}
+        shape = None
+        for name in self._frame_fields():
+            value = values[name]
+            if isinstance(value, np.ndarray) and value.ndim >= 1:
+                shape = value.shape
+                break
+        if shape is None:
+            row = {n: _scalar(v) for n, v in values.items() if _is_scalar(v)}
+            return pd.DataFrame([row])
+        columns = {}
+        for name, value in values.items():
+            if isinstance(value, np.ndarray) and value.shape == shape:
+                columns[name] = value.reshape(-1)
+            elif _is_scalar(value):
+                columns[name] = _scalar(value)
+        size = int(np.prod(shape))
+        return pd.DataFrame(columns, index=pd.RangeIndex(size))
+
+
+class MonteCarloResult(Result):
+    """A result whose estimates carry Monte Carlo standard errors.
+
+    Class attributes (declarations the sweep engine reads; not dataclass fields):
+
+    _estimates : dict
+        Estimate name -> how chunks of replicates combine: `MEAN` (replicate-weighted
+        mean: fractions and means over replicates), `SUM` (counts) or `NOT_COMBINABLE`
+        (quantiles, means over a random subset of replicates).  Estimate ``x`` has its
+        standard error in the field ``x_se``.
+    _replicates : str
+        The keyword argument that counts the replicates (``"n_sims"``, or ``"n_draws"``).
+    _chunk_size : int or None
+        Replicates per chunk when a sweep splits a large point: a constant of the
+        algorithm, so a point's numbers never depend on the machine.  None: never split.
+    """
+
+    __slots__ = ()
+    _estimates: dict = {}
+    _replicates: str = "n_sims"
+    _chunk_size = None
+
+    def _primary(self) -> tuple:
+        out = []
+        for name in self._estimates:
+            out += [name, f"{name}_se"]
+        return tuple(self._unpack) + tuple(out)
+
+    def estimates(self) -> dict:
+        """Each declared estimate and its standard error: ``{"x": ..., "x_se": ..., ...}``."""
+        out = {}
+        for name in self._estimates:
+            out[name] = getattr(self, name)
+            out[f"{name}_se"] = getattr(self, f"{name}_se")
+        return out
+
+    @classmethod
+    def combinable(cls) -> bool:
+        """Whether chunks of replicates combine exactly (every estimate a mean or a count)."""
+        return cls._chunk_size is not None and all(rule is not NOT_COMBINABLE for rule in cls._estimates.values())
+
+    @classmethod
+    def combine_estimates(cls, parts, sizes) -> dict:
+        """Combine the `estimates()` of independent chunks run with `sizes` replicates each.
+
+        Means are weighted by replicates and their SEs combine as those of independent
+        means; counts and their variances add.  Raises TypeError for a class whose
+        estimates do not combine.
+        """
+        if not cls.combinable():
+            raise TypeError(f"the estimates of {cls.__name__} do not combine across chunks")
+        if len(parts) == 1:
+            return dict(parts[0])
+        total = float(sum(sizes))
+        w = np.asarray(sizes, dtype=np.float64) / total
+        out = {}
+        for name, rule in cls._estimates.items():
+            vals = np.array([np.asarray(p[name], dtype=np.float64) for p in parts])
+            ses = np.array([np.asarray(p[f"{name}_se"], dtype=np.float64) for p in parts])
+            weights = w.reshape((-1,) + (1,) * (vals.ndim - 1)) if rule == MEAN else 1.0
+            out[name] = np.sum(weights * vals, axis=0)
+            out[f"{name}_se"] = np.sqrt(np.sum((weights * ses) ** 2, axis=0))
+            if out[name].ndim == 0:
+                out[name] = float(out[name])
+                out[f"{name}_se"] = float(out[f"{name}_se"])
+        return out
+
+
+def declaration_problems(cls) -> list:
+    """What is wrong with a MonteCarloResult subclass's declaration (empty when it is sound)."""
+    problems = []
+    names = {f.name for f in dataclasses.fields(cls)} if dataclasses.is_dataclass(cls) else set()
+    if not dataclasses.is_dataclass(cls):
+        problems.append("not a dataclass")
+    if not cls._estimates:
+        problems.append("declares no estimates")
+    for name, rule in cls._estimates.items():
+        if name not in names:
+            problems.append(f"estimate {name!r} is not a field")
+        if f"{name}_se" not in names:
+            problems.append(f"estimate {name!r} has no {name}_se field")
+        if rule not in _RULES:
+            problems.append(f"estimate {name!r} has an unknown rule {rule!r}")
+    if "se" in names:
+        problems.append("has a bare `se` field")
+    for name in cls._unpack:
+        if name not in names:
+            problems.append(f"unpacked field {name!r} is not a field")
+    if cls._chunk_size is not None and (not isinstance(cls._chunk_size, int) or cls._chunk_size < 1):
+        problems.append("_chunk_size must be a positive int or None")
+    if not isinstance(cls._replicates, str):
+        problems.append("_replicates must be a parameter name")
+    return problems
+
+
+# transitional: the module slices move to `Result` / `MonteCarloResult` in this issue
+ResultMixin = Result
