@@ -47,23 +47,30 @@ class Simulation:
     Attributes
     ----------
     name : str
-        Registry name.
+        Registry name (the function's name for an unregistered function).
     func : callable
-        ``func(*, rng, n_sims, **params) -> dict`` of estimates; an estimate's
-        standard error is returned under ``"<name>_se"``.
+        ``func(*, rng, <replicates>, **params)`` returning a `MonteCarloResult` (its
+        declared estimates and their ``_se`` become the row) or a dict of estimates,
+        an estimate's standard error under ``"<name>_se"``.
     parameters : tuple of str or None
         Parameters the function accepts (used to validate grids); None accepts any.
     chunk_size : int or None
         If set, a point with more than `chunk_size` replicates is run as chunks of
         that many replicates (each with its own stream) and combined.  Only valid
-        when every estimate is a mean over independent replicates, so that the
-        chunk means combine exactly (weighted by replicates) and so do their SEs.
+        when every estimate combines across chunks (means weighted by replicates,
+        counts added); a result class declares it (`MonteCarloResult._chunk_size`).
     description : str
         One line shown by ``simengine sweep --list``.
     validate : callable or None
         ``validate(**params)`` raises ValueError/TypeError for parameters the
         simulation would refuse; `sweep` calls it for every grid point before it
         runs any, so a bad value late in a grid fails at once, not hours in.
+    result : type or None
+        The `MonteCarloResult` class the function returns, when declared (return
+        annotation); it says how chunks combine.
+    replicates : str
+        The keyword that receives the number of replicates (``"n_sims"``, or
+        ``"n_draws"`` for `bayes_ab`), from the result class's declaration.
     """
 
     name: str
@@ -72,9 +79,95 @@ class Simulation:
     chunk_size: int | None = None
     description: str = ""
     validate: Callable | None = None
+    result: type | None = None
+    replicates: str = "n_sims"
 
 
-_REGISTRY: dict[str, Simulation] = {}
+# The built-in simulations: registry name -> (module, public function, description).  The sweep
+# runs the public function itself; its result class declares the estimates, their standard errors,
+# the replicate keyword and how chunks combine, so there is no adapter per simulation.
+_BUILTINS = {
+    "peeking": ("simengine.sequential", "simulate_peeking",
+                "A/A or A/B test analysed at every look: any-look and final rejection rates (simulate_peeking)"),
+    "bayes_peeking": ("simengine.bayes", "simulate_bayes_peeking",
+                      "Bayesian stopping rule P(B > A) > threshold checked at every look vs only at the end"),
+    "power": ("simengine.power", "simulate_power",
+              "Monte Carlo power of t / Welch / Mann-Whitney / permutation tests (simulate_power)"),
+    "multiple_testing": ("simengine.multitest", "simulate_multiple_testing",
+                         "FWER, FDR and power of a multiple-testing correction over simulated families of t-tests"),
+    "coverage": ("simengine.bayes", "simulate_coverage",
+                 "Coverage and width of binomial intervals (Wald, Wilson, Agresti-Coull, Clopper-Pearson, ...)"),
+    "bayes_ab": ("simengine.bayes", "bayes_ab",
+                 "P(B > A) and expected losses for Beta posteriors (exact, or Monte Carlo with n_sims draws)"),
+    "drift_detection": ("simengine.drift", "simulate_drift_detection",
+                        "DDM / ADWIN over simulated error streams: detection rate, false alarms, delay"),
+}
+
+_USER: dict[str, Simulation] = {}
+_BUILT: dict[str, Simulation] = {}
+
+_PROBE_SEED = 0
+
+
+def _result_class(func):
+    """The MonteCarloResult subclass `func` declares as its return type, if any."""
+    import typing
+
+    from simengine._results import MonteCarloResult
+
+    try:
+        hint = typing.get_type_hints(func).get("return")
+    except Exception:  # an annotation that does not resolve declares nothing
+        return None
+    return hint if isinstance(hint, type) and issubclass(hint, MonteCarloResult) else None
+
+
+def _signature_parameters(func, replicates):
+    """Keyword parameters of `func` a grid may set (None when it takes ``**kwargs``)."""
+    import inspect
+
+    try:
+        sig = inspect.signature(func)
+    except (TypeError, ValueError):
+        return None
+    if any(p.kind is p.VAR_KEYWORD for p in sig.parameters.values()):
+        return None
+    return tuple(
+        name for name, p in sig.parameters.items()
+        if p.kind in (p.KEYWORD_ONLY, p.POSITIONAL_OR_KEYWORD) and name not in ("rng", replicates)
+    )
+
+
+def _probe(func, replicates):
+    """Validation by running the point once with one replicate (cheap; fills the kernel cache)."""
+
+    def validate(**params):
+        func(rng=np.random.default_rng(_PROBE_SEED), **{replicates: 1}, **params)
+
+    return validate
+
+
+def _simulation_of(name, func, *, parameters=None, chunk_size=None, description="", validate=None, probe=False):
+    result = _result_class(func)
+    replicates = result._replicates if result is not None else "n_sims"
+    if result is not None and chunk_size is None and result.combinable():
+        chunk_size = result._chunk_size
+    if parameters is None and result is not None:
+        parameters = _signature_parameters(func, replicates)
+    if validate is None and probe:
+        validate = _probe(func, replicates)
+    return Simulation(name, func, parameters, chunk_size, description, validate, result, replicates)
+
+
+def _builtin(name) -> Simulation:
+    sim = _BUILT.get(name)
+    if sim is None:
+        import importlib
+
+        module, attr, description = _BUILTINS[name]
+        func = getattr(importlib.import_module(module), attr)
+        sim = _BUILT[name] = _simulation_of(name, func, description=description, probe=True)
+    return sim
 
 
 def register_simulation(
@@ -82,6 +175,9 @@ def register_simulation(
 ):
     """Register `func` under `name` for `sweep` and ``simengine sweep``.
 
+    A function that returns a `MonteCarloResult` (declared by its return annotation)
+    needs nothing else: its estimates, replicate keyword and chunking come from the
+    result class.  A function returning a dict of estimates and their ``*_se`` works too.
     Usable directly or as a decorator::
 
         @simengine.register_simulation("coin", parameters=("p",), chunk_size=100_000)
@@ -93,21 +189,25 @@ def register_simulation(
     Parameters
     ----------
     name : str
-        Registry name.
+        Registry name.  Registering a name that exists (a built-in or an earlier
+        registration) raises ValueError unless `overwrite` is True; the registry is
+        unchanged by a refused registration.
     func : callable, optional
-        ``func(*, rng, n_sims, **params) -> dict[str, float]``; `rng` is a
-        ``numpy.random.Generator`` dedicated to this point (and chunk).
+        ``func(*, rng, n_sims, **params)``; `rng` is a ``numpy.random.Generator``
+        dedicated to this point (and chunk).
     parameters : iterable of str, optional
-        Accepted parameter names, for validation of grids; None accepts any.
+        Accepted parameter names, for validation of grids; None accepts any (or,
+        for a function declaring its result class, its keyword parameters).
     chunk_size : int, optional
-        Split points with more replicates than this into chunks (see `Simulation`).
+        Split points with more replicates than this into chunks (see `Simulation`);
+        only for dicts of means: a result class declares its own.
     description : str
         Shown by ``simengine sweep --list``.
     validate : callable, optional
         ``validate(**params)``: raise ValueError/TypeError for a bad point; called
         for every point before the sweep runs any.
     overwrite : bool
-        Replace an existing registration instead of raising.
+        Replace an existing registration (or shadow a built-in) instead of raising.
     """
     if not isinstance(name, str) or not name:
         raise TypeError(f"`name` must be a non-empty string; got {name!r}")
@@ -123,51 +223,50 @@ def register_simulation(
     overwrite = check_bool(overwrite, "overwrite")
     if validate is not None and not callable(validate):
         raise TypeError(f"`validate` must be callable or None; got {_type_name(validate)}")
+    if not isinstance(description, str):
+        raise TypeError(f"`description` must be a string; got {_type_name(description)}")
 
     def _register(f):
         if not callable(f):
             raise TypeError(f"`func` must be callable; got {_type_name(f)}")
-        if name in _REGISTRY and not overwrite:
-            raise ValueError(f"a simulation named {name!r} is already registered; pass overwrite=True to replace it")
-        _REGISTRY[name] = Simulation(name, f, parameters, chunk_size, description, validate)
+        if (name in _USER or name in _BUILTINS) and not overwrite:
+            kind = "built-in simulation" if name in _BUILTINS and name not in _USER else "simulation"
+            raise ValueError(f"a {kind} named {name!r} is already registered; pass overwrite=True to replace it")
+        _USER[name] = _simulation_of(name, f, parameters=parameters, chunk_size=chunk_size,
+                                     description=description, validate=validate)
         return f
 
     return _register if func is None else _register(func)
 
 
 def simulations() -> dict:
-    """The registered simulations, by name."""
-    _load_builtins()
-    return dict(_REGISTRY)
-
-
-def _load_builtins():
-    # The built-in adapters import the simulators; done on first use so that
-    # `import simengine` stays light.
-    from simengine import _sweep_builtins  # noqa: F401
+    """The simulations `sweep` knows by name: the built-ins, then registered ones (which may shadow them)."""
+    out = {name: _builtin(name) for name in _BUILTINS if name not in _USER}
+    out.update(_USER)
+    return out
 
 
 # ---------------------------------------------------------------- validation
 
 
 def _resolve_simulation(simulation) -> Simulation:
-    _load_builtins()
     if isinstance(simulation, Simulation):
         return simulation
     if isinstance(simulation, str):
-        if simulation not in _REGISTRY:
-            allowed = ", ".join(sorted(_REGISTRY))
-            raise SpecError(f"`simulation` must be one of {allowed}; got {simulation!r}")
-        return _REGISTRY[simulation]
+        if simulation in _USER:
+            return _USER[simulation]
+        if simulation in _BUILTINS:
+            return _builtin(simulation)
+        allowed = ", ".join(sorted(set(_BUILTINS) | set(_USER)))
+        raise SpecError(f"`simulation` must be one of {allowed}; got {simulation!r}")
     if callable(simulation):
-        for sim in _REGISTRY.values():
+        for sim in simulations().values():
             if sim.func is simulation:
                 return sim
-        raise SpecError(
-            "`simulation` is a function that is not registered; register it with "
-            "simengine.register_simulation(name, func) and pass the name or the function"
-        )
-    raise TypeError(f"`simulation` must be a registered name or function; got {_type_name(simulation)}")
+        # any function returning a MonteCarloResult (or a dict of estimates) runs as it is
+        name = getattr(simulation, "__name__", type(simulation).__name__)
+        return _simulation_of(name, simulation)
+    raise TypeError(f"`simulation` must be a registered name or a function; got {_type_name(simulation)}")
 
 
 def _check_value(key, value, where):
@@ -352,7 +451,7 @@ def _chunks(sim: Simulation, n_sims: int):
     return [sim.chunk_size] * full + ([rest] if rest else [])
 
 
-def _run_chunk(func, params, entropy, spawn_key, chunk_index, n, threads=None):
+def _run_chunk(func, params, entropy, spawn_key, chunk_index, n, threads=None, replicates="n_sims"):
     """One task: one chunk of one grid point.  Runs in this process or on a Dask worker."""
     if threads is not None:
         import numba
@@ -362,22 +461,45 @@ def _run_chunk(func, params, entropy, spawn_key, chunk_index, n, threads=None):
     ss = np.random.SeedSequence(entropy=entropy, spawn_key=(*spawn_key, int(chunk_index)))
     rng = np.random.Generator(np.random.PCG64(ss))
     start = time.perf_counter()
-    out = func(rng=rng, n_sims=n, **params)
+    out = func(rng=rng, **{replicates: n}, **params)
     elapsed = time.perf_counter() - start
-    if not isinstance(out, Mapping):
-        raise TypeError(f"a sweep simulation must return a dict of estimates; got {_type_name(out)}")
+    return _estimates_of(out), elapsed
+
+
+def _estimates_of(out) -> dict:
+    """The flat dict of float estimates (and their ``_se``) of what a simulation returned."""
+    from simengine._results import MonteCarloResult
+
+    if isinstance(out, MonteCarloResult):
+        out = out.estimates()
+    elif not isinstance(out, Mapping):
+        raise TypeError(
+            "a sweep simulation must return a dict of estimates or a MonteCarloResult; "
+            f"got {_type_name(out)}"
+        )
     clean = {}
     for key, value in out.items():
+        if isinstance(value, np.ndarray):
+            if value.size != 1:
+                raise TypeError(
+                    f"estimate {key!r} has {value.size} values at one grid point; a sweep row holds one "
+                    "scenario: put the parameter that varies inside the call into the grid instead"
+                )
+            value = value.reshape(-1)[0]
         if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Real):
             raise TypeError(f"estimate {key!r} must be a real number; got {_type_name(value)}")
         clean[str(key)] = float(value)
-    return clean, elapsed
+    return clean
 
 
-def _combine(parts, sizes):
-    """Combine chunk results: replicate-weighted means; SEs of independent chunk means."""
+def _combine(parts, sizes, sim=None):
+    """Combine chunk results as the result class declares (else: replicate-weighted means)."""
     if len(parts) == 1:
         return dict(parts[0][0]), parts[0][1]
+    seconds = float(sum(p[1] for p in parts))
+    if sim is not None and sim.result is not None:
+        combined = sim.result.combine_estimates([p[0] for p in parts], sizes)
+        return {k: float(v) for k, v in combined.items()}, seconds
     total = float(sum(sizes))
     w = np.asarray(sizes, dtype=np.float64) / total
     out = {}
@@ -387,7 +509,7 @@ def _combine(parts, sizes):
             out[key] = float(math.sqrt(float(np.sum((w * vals) ** 2))))
         else:
             out[key] = float(np.sum(w * vals))
-    return out, float(sum(p[1] for p in parts))
+    return out, seconds
 
 
 def _row(point, n_sims, estimates, seconds):
@@ -824,8 +946,9 @@ def _run_local(sim, names, combos, todo, fixed, ss, n_sims, finished, bar):
     for index in todo:
         params = {**fixed, **dict(zip(names, combos[index]))}
         entropy, key = _point_seed(ss, params)
-        parts = [_run_chunk(sim.func, params, entropy, key, i, n) for i, n in enumerate(sizes)]
-        estimates, seconds = _combine(parts, sizes)
+        parts = [_run_chunk(sim.func, params, entropy, key, i, n, None, sim.replicates)
+                 for i, n in enumerate(sizes)]
+        estimates, seconds = _combine(parts, sizes, sim)
         finished(index, estimates, seconds)
         bar.update(1)
 
@@ -871,10 +994,11 @@ def _batches(items, slots, per_slot=4, most=16):
     return [items[i : i + size] for i in range(0, len(items), size)]
 
 
-def _run_batch(func, work, host_slots=None):
+def _run_batch(func, work, host_slots=None, replicates="n_sims"):
     """One Dask task: several chunks, run one after the other on the worker."""
     threads = _task_threads(host_slots)
-    return [_run_chunk(func, params, entropy, key, c_index, n, threads) for params, entropy, key, c_index, n in work]
+    return [_run_chunk(func, params, entropy, key, c_index, n, threads, replicates)
+            for params, entropy, key, c_index, n in work]
 
 
 def _local_cluster(n_workers):
@@ -913,14 +1037,14 @@ def _run_dask(sim, names, combos, todo, fixed, ss, n_sims, finished, bar, client
         futures = {}
         for batch in _batches(items, _task_slots(client)):
             work = [(params, entropy, key, c_index, n) for _, c_index, params, entropy, key, n in batch]
-            fut = client.submit(_run_batch, sim.func, work, host_slots, pure=False)
+            fut = client.submit(_run_batch, sim.func, work, host_slots, sim.replicates, pure=False)
             futures[fut] = [(index, c_index) for index, c_index, *_ in batch]
         try:
             for fut in as_completed(list(futures)):
                 for (index, c_index), part in zip(futures[fut], fut.result()):
                     pending[index][c_index] = part
                     if all(done is not None for done in pending[index]):
-                        estimates, seconds = _combine(pending.pop(index), sizes)
+                        estimates, seconds = _combine(pending.pop(index), sizes, sim)
                         finished(index, estimates, seconds)
                         bar.update(1)
         finally:

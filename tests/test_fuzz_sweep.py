@@ -77,13 +77,13 @@ def test_register_simulation_hostile_argument(param, value):
     if ok:
         valid_name = param == "name" and isinstance(value, str) and value
         assert valid_name or param in ("chunk_size", "parameters") or (param == "overwrite" and isinstance(value, bool))
-        simengine._sweep._REGISTRY.pop(value if param == "name" else "fuzz-sim", None)
+        simengine._sweep._USER.pop(value if param == "name" else "fuzz-sim", None)
 
 
 @pytest.mark.parametrize("value", ANY_BAD, ids=lambda v: type(v).__name__)
 def test_register_simulation_hostile_func(value):
     check_call(simengine.register_simulation, args=("fuzz-func", value), kwargs={"overwrite": True}, param="func")
-    simengine._sweep._REGISTRY.pop("fuzz-func", None)
+    simengine._sweep._USER.pop("fuzz-func", None)
 
 
 def test_simulations_lists_the_builtins():

@@ -102,8 +102,9 @@ def test_sweep_iv(tmp_path):
         sweep("test-coin", {"p": [0.1]}, client=object())
     with pytest.raises(TypeError, match="`rng` must be None, an int"):
         sweep("test-coin", {"p": [0.1]}, rng="x")
-    with pytest.raises(SpecError, match="is a function that is not registered"):
-        sweep(lambda **kw: {}, {"p": [0.1]})
+    # an unregistered function runs as it is (issue 13); what it returns is still checked
+    with pytest.raises(TypeError, match="must return a dict of estimates or a MonteCarloResult; got None"):
+        sweep(lambda **kw: None, {"p": [0.1]}, n_sims=1, progress=False)
     with pytest.raises(ValueError, match="already registered"):
         register_simulation("test-coin", _sweep_sims.coin)
     bad = tmp_path / "other.parquet"

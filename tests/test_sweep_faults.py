@@ -438,7 +438,7 @@ def test_register_simulation_fuzz(param, value):
     kwargs = dict(name="test-fuzz-reg", func=_sweep_fault_sims.tick, parameters=("p", "v"), overwrite=True)
     kwargs[param] = value
     ok, _ = check_call(register_simulation, kwargs=kwargs, param=param)
-    _sweep._REGISTRY.pop("test-fuzz-reg", None)
+    _sweep._USER.pop("test-fuzz-reg", None)
 
 
 def test_sweep_faults_iv(tmp_path):
