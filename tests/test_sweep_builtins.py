@@ -38,8 +38,11 @@ def test_every_builtin_is_registered_with_a_description():
 
 
 def test_peeking_corrections_hold_alpha_and_none_inflates_it():
-    t = sweep("peeking", {"correction": ["none", "pocock", "obrien-fleming", "msprt"]}, n_sims=40_000, rng=3,
-              fixed={"n_looks": 10, "total_visitors": 1000}, progress=False).set_index("correction")
+    t = sweep("peeking", {"boundary": ["none", "pocock", "obrien-fleming"]}, n_sims=40_000, rng=3,
+              fixed={"n_looks": 10, "total_visitors": 1000}, progress=False).set_index("boundary")
+    m = sweep("peeking", {"test": ["msprt"]}, n_sims=40_000, rng=3,
+              fixed={"n_looks": 10, "total_visitors": 1000}, progress=False).set_index("test")
+    t.loc["msprt"] = m.loc["msprt"]
     for c in ("pocock", "obrien-fleming"):
         assert within(t.loc[c, "rejected_any_look"], t.loc[c, "rejected_any_look_se"], 0.05)
     # Armitage et al.: ten looks at nominal 5% give an any-look rate near 0.19 (normal theory 0.193)
@@ -60,22 +63,15 @@ def test_peeking_total_visitors_splits_the_sample_exactly():
     assert one["expected_visitors_per_arm"][0] == 10
 
 
-def test_adapter_returns_what_the_simulator_returns():
-    # the adapter is a thin mapping: with the same Generator state it reproduces the direct call
-    from simengine._sweep_builtins import coverage, peeking, power
-
-    direct = simengine.simulate_peeking(n_sims=5000, n_looks=4, visitors_per_look=50, boundary="pocock",
-                                         rng=np.random.default_rng(8))
-    via = peeking(rng=np.random.default_rng(8), n_sims=5000, n_looks=4, visitors_per_look=50,
-                  correction="pocock")
-    assert via["rejected_any_look"] == direct.rejected_any_look
-    assert via["rejected_any_look_se"] == direct.rejected_any_look_se
-    p = simengine.simulate_power(effect_size=0.3, n=40, n_sims=2000, test="welch", rng=np.random.default_rng(9))
-    via = power(rng=np.random.default_rng(9), n_sims=2000, effect_size=0.3, n=40, test="welch")
-    assert via["power"] == float(p.power) and via["power_se"] == float(p.se)
-    c = simengine.simulate_coverage(p=0.2, n=30, methods=("jeffreys",), n_sims=3000, rng=np.random.default_rng(1))
-    via = coverage(rng=np.random.default_rng(1), n_sims=3000, p=0.2, n=30, method="jeffreys")
-    assert via["coverage"] == c["coverage"].iloc[0] and via["exact_coverage_se"] == 0.0
+def test_builtins_are_the_public_functions_themselves():
+    # no adapters (issue 13): each built-in name runs the public simulation function
+    registry = simengine.simulations()
+    for name, func in [("peeking", simengine.simulate_peeking), ("bayes_peeking", simengine.simulate_bayes_peeking),
+                       ("power", simengine.simulate_power), ("coverage", simengine.simulate_coverage),
+                       ("multiple_testing", simengine.simulate_multiple_testing),
+                       ("drift_detection", simengine.simulate_drift_detection), ("bayes_ab", simengine.bayes_ab)]:
+        assert registry[name].func is func
+        assert registry[name].result is not None
 
 
 def test_power_sweep_matches_noncentral_t():
@@ -85,7 +81,7 @@ def test_power_sweep_matches_noncentral_t():
 
 
 def test_coverage_sweep_agrees_with_exact_coverage():
-    t = sweep("coverage", {"method": ["normal", "wilson", "beta"]}, fixed={"p": 0.05, "n": 40}, n_sims=50_000,
+    t = sweep("coverage", {"methods": ["normal", "wilson", "beta"]}, fixed={"p": 0.05, "n": 40}, n_sims=50_000,
               rng=6, progress=False)
     for est, se, exact in zip(t["coverage"], t["coverage_se"], t["exact_coverage"]):
         assert within(est, se, exact)
@@ -107,8 +103,8 @@ def test_bayes_peeking_and_multiple_testing_sweeps():
     # one look: declaring when P(B > A) > 0.95 is a one-sided 5% rule; peeking at 8 looks inflates it
     assert within(t["prob_declare_peeking"][0], t["prob_declare_peeking_se"][0], 0.05)
     assert t["prob_declare_peeking"][1] > t["prob_declare_final"][1] + 5 * t["prob_declare_peeking_se"][1]
-    m = sweep("multiple_testing", {"method": ["none", "bonferroni"]}, n_sims=20_000, rng=9, progress=False,
-              fixed=dict(n_tests=10, n_true=0, effect_size=0.5, n_per_group=20)).set_index("method")
+    m = sweep("multiple_testing", {"methods": ["none", "bonferroni"]}, n_sims=20_000, rng=9, progress=False,
+              fixed=dict(n_tests=10, n_true=0, effect_size=0.5, n_per_group=20)).set_index("methods")
     # all nulls true: FWER of uncorrected tests is 1 - 0.95**10, Bonferroni's at most alpha
     assert within(m.loc["none", "fwer"], m.loc["none", "fwer_se"], 1 - 0.95**10)
     assert m.loc["bonferroni", "fwer"] <= 0.05 + 4 * m.loc["bonferroni", "fwer_se"]
@@ -121,14 +117,12 @@ def test_drift_sweep_shares_drift_end_between_sudden_and_gradual():
     sudden = t[t["drift"] == "sudden"].set_index("detector")["delay_mean"]
     gradual = t[t["drift"] == "gradual"].set_index("detector")["delay_mean"]
     assert (gradual > sudden).all()  # a ramp is found later than a jump
-    direct = simengine.simulate_drift_detection(detector="adwin", drift="sudden", n_streams=300, n_steps=600,
-                                                drift_start=300, error_after=0.5, detector_params={"delta": 0.01},
-                                                rng=np.random.default_rng(2))
-    from simengine._sweep_builtins import drift_detection
-
-    via = drift_detection(rng=np.random.default_rng(2), n_sims=300, detector="adwin", n_steps=600, drift_start=300,
-                          drift_end=450, error_after=0.5, delta=0.01)
-    assert via["delay_mean"] == direct.delay_mean and via["detection_rate"] == direct.detection_rate
+    # a sudden drift ignores drift_end: the same numbers as without it
+    a = simengine.simulate_drift_detection(detector="adwin", drift="sudden", n_sims=300, n_steps=600,
+                                           drift_start=300, error_after=0.5, delta=0.01, rng=2)
+    b = simengine.simulate_drift_detection(detector="adwin", drift="sudden", n_sims=300, n_steps=600,
+                                           drift_start=300, drift_end=450, error_after=0.5, delta=0.01, rng=2)
+    assert a.delay_mean == b.delay_mean and a.detection_rate == b.detection_rate
 
 
 # ---------------------------------------------------------------- validation before anything runs
@@ -138,14 +132,13 @@ def test_drift_sweep_shares_drift_end_between_sudden_and_gradual():
     "sim, grid, fixed, message",
     [
         ("peeking", {"n_looks": [2, 0]}, {}, r"grid point \(n_looks=0\).*`n_looks`"),
-        ("peeking", {"correction": ["none", "bonferroni"]}, {}, "`correction` must be one of"),
-        ("peeking", {"n_looks": [2]}, {"total_visitors": 100, "visitors_per_look": 50}, "not both"),
-        ("peeking", {"correction": ["pocock"]}, {"boundary": "pocock"}, "not both"),
+        ("peeking", {"boundary": ["none", "bonferroni"]}, {}, "`boundary`"),
+        ("peeking", {"n_looks": [2]}, {"total_visitors": 100, "visitors_per_look": 50}, "`total_visitors`"),
         ("power", {"n": [20, 1]}, {"effect_size": 0.5, "test": "t"}, "`n`"),
         ("power", {"test": ["t", "bootstrap"]}, {"effect_size": 0.5, "n": 20}, "`test`"),
-        ("coverage", {"method": ["wilson", "wald"]}, {"p": 0.1, "n": 20}, "`method"),
+        ("coverage", {"methods": ["wilson", "wald"]}, {"p": 0.1, "n": 20}, "`method"),
         ("drift_detection", {"detector": ["ddm"]}, {"delta": 0.01}, "delta"),
-        ("multiple_testing", {"method": ["holm", "magic"]}, {"effect_size": 0.5, "n_per_group": 10}, "method"),
+        ("multiple_testing", {"methods": ["holm", "magic"]}, {"effect_size": 0.5, "n_per_group": 10}, "method"),
     ],
 )
 def test_bad_point_fails_before_any_point_runs(tmp_path, sim, grid, fixed, message):
@@ -165,7 +158,7 @@ def test_unknown_parameter_of_a_builtin_lists_the_allowed_ones():
 
 THREAD_CODE = """
 import simengine
-t = simengine.sweep("peeking", {"n_looks": [2, 5], "correction": ["none", "msprt"]}, n_sims=30_000, rng=11,
+t = simengine.sweep("peeking", {"n_looks": [2, 5], "test": ["t", "msprt"]}, n_sims=30_000, rng=11,
                     fixed={"visitors_per_look": 40, "lift": 0.02}, progress=False)
 t2 = simengine.sweep("drift_detection", {"detector": ["ddm", "adwin"]}, n_sims=300, rng=11,
                      fixed={"n_steps": 400, "drift_start": 200}, progress=False)
@@ -183,7 +176,7 @@ def test_builtin_sweeps_are_identical_on_one_and_two_threads():
 def test_builtin_sweep_dask_equals_local():
     from distributed import Client, LocalCluster
 
-    grid = {"n_looks": [1, 4], "correction": ["none", "pocock"]}
+    grid = {"n_looks": [1, 4], "boundary": ["none", "pocock"]}
     fixed = {"visitors_per_look": 30}
     local = sweep("peeking", grid, fixed=fixed, n_sims=20_000, rng=12, progress=False)
     with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None) as cluster:
@@ -231,5 +224,5 @@ def test_main_job_command_writes_the_peeking_plot(tmp_path):
     assert out.returncode == 0, out.stderr
     assert "A/A false-positive rate vs number of looks" in out.stdout
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
-    # the printed table has all 28 design points
-    assert len(re.findall(r"^\s*\d+\s+\d+\s+(none|pocock|obrien-fleming|msprt)\s", out.stdout, re.M)) == 28
+    # the printed table has all 21 design points
+    assert len(re.findall(r"^\s*\d+\s+\d+\s+(none|pocock|obrien-fleming)\s", out.stdout, re.M)) == 21
