@@ -281,7 +281,7 @@ def bayes_ab(
     method="exact",
     n_draws=100_000,
     rng=None,
-):
+) -> BayesAbResult:
     """Posterior probability that B beats A, and the expected loss of choosing each arm.
 
     Arm A is the control (`successes_a` of `trials_a`), arm B the treatment; the result
@@ -429,7 +429,7 @@ class ProbBestResult(MonteCarloResult):
     _chunk_size = 10_000_000
 
 
-def prob_best(successes, trials, *, prior=(1.0, 1.0), n_draws=100_000, rng=None):
+def prob_best(successes, trials, *, prior=(1.0, 1.0), n_draws=100_000, rng=None) -> ProbBestResult:
     """Probability that each of k arms is best, and each arm's expected loss (Monte Carlo).
 
     Each draw takes one sample from every arm's Beta posterior; blocks of draws run
@@ -591,7 +591,7 @@ def _check_alpha(alpha):
 
 
 def proportion_interval(successes, trials, *, alpha=0.05, method="wilson", prior=(1.0, 1.0),
-                        alternative="two-sided"):
+                        alternative="two-sided") -> ProportionIntervalResult:
     """Confidence (or credible) interval for a binomial proportion, two- or one-sided, batched.
 
     A drop-in for ``statsmodels.stats.proportion.proportion_confint(count, nobs, alpha,
@@ -728,7 +728,7 @@ def simulate_coverage(
     prior=(1.0, 1.0),
     alternative="two-sided",
     rng=None,
-):
+) -> SimulateCoverageResult:
     """Coverage and mean width of binomial intervals by simulation, over a (p, n) grid.
 
     For every cell, `n_sims` success counts are drawn from Binomial(n, p) (one draw
@@ -907,7 +907,7 @@ def simulate_bayes_peeking(
     threshold=0.95,
     prior=(1.0, 1.0),
     rng=None,
-):
+) -> SimulateBayesPeekingResult:
     """Simulate the Bayesian "stop when P(B > A) > threshold" rule under peeking.
 
     Two arms: A (control, conversion `rate`) and B (treatment, conversion

@@ -107,7 +107,7 @@ def metropolis_hastings(
     adapt=False,
     diagnostics=True,
     rng=None,
-):
+) -> MetropolisHastingsResult:
     """Gaussian random-walk Metropolis-Hastings, several chains in parallel.
 
     Each chain proposes ``x' = x + s * L z`` with ``z ~ N(0, I)``, ``L`` the Cholesky
