@@ -8,11 +8,10 @@ from __future__ import annotations
 import math
 import numbers
 from dataclasses import dataclass, field
-from typing import NamedTuple
 
 import numpy as np
 
-from simengine._results import ResultMixin, mean_se, proportion_se
+from simengine._results import MEAN, MonteCarloResult, Result, mean_se, proportion_se
 from simengine._rng import as_seed_sequence, block_generators, n_blocks
 from simengine._validate import (
     MAX_COUNT,
@@ -28,16 +27,18 @@ from simengine._validate import (
 )
 
 __all__ = [
-    "BayesABResult",
+    "BayesAbResult",
     "ProbBestResult",
-    "ConfidenceInterval",
-    "BayesPeekingResult",
+    "ProportionIntervalResult",
+    "SimulateCoverageResult",
+    "SimulateBayesPeekingResult",
     "bayes_ab",
     "prob_best",
     "proportion_interval",
     "simulate_coverage",
     "simulate_bayes_peeking",
     "INTERVAL_METHODS",
+    "ALTERNATIVES",
 ]
 
 MC_BLOCK = 16_384  # Beta pairs per generator block in `bayes_ab(method="mc")` and `prob_best`
@@ -56,6 +57,9 @@ MAX_PEEKING_WORK = 10**9
 # incomplete-beta inverse returns NaN or out-of-order ends for large counts), and no design needs it.
 MIN_INTERVAL_ALPHA = 1e-100
 INTERVAL_METHODS = ("normal", "wilson", "agresti_coull", "beta", "jeffreys", "bayes")
+# Sides of `proportion_interval`, with the words of statsmodels' `proportion_confint`: "larger" keeps the
+# upper bound (the interval is (0, upper)), "smaller" the lower bound ((lower, 1)).
+ALTERNATIVES = ("two-sided", "larger", "smaller")
 
 # Five typical A/B read-outs (name, successes_a, trials_a, successes_b, trials_b), shared by
 # the demo, `simengine bench` and benchmarks/bench_bayes.py.
@@ -139,11 +143,14 @@ def _check_generators(count, names):
 
 
 @dataclass(frozen=True, slots=True)
-class BayesABResult(ResultMixin):
-    """Posterior comparison of two Beta-Binomial arms.
+class BayesAbResult(MonteCarloResult):
+    """Posterior comparison of two Beta-Binomial arms: A (control) and B (treatment).
 
-    Shapes follow the broadcast shape of the counts, with a leading prior axis when
-    `prior` was a list of priors.  Scalars come back as floats.
+    Every difference is B - A.  Shapes follow the broadcast shape of the counts, with a
+    leading prior axis when `prior` was a list of priors.  Scalars come back as floats.
+    The estimates (with ``method="mc"``: means over `n_draws` posterior draws) are
+    `prob_b_better`, `expected_loss_a` and `expected_loss_b`; their standard errors are 0
+    for ``method="exact"``.  Does not unpack.
 
     Attributes
     ----------
@@ -175,6 +182,10 @@ class BayesABResult(ResultMixin):
     beta_b: np.ndarray = field(repr=False)
     method: str = "exact"
     n_draws: int = 0
+
+    _estimates = {"prob_b_better": MEAN, "expected_loss_a": MEAN, "expected_loss_b": MEAN}
+    _replicates = "n_draws"
+    _chunk_size = 10_000_000
 
 
 def _reshaped(arr, shape):
@@ -270,11 +281,13 @@ def bayes_ab(
     method="exact",
     n_draws=100_000,
     rng=None,
-):
+) -> BayesAbResult:
     """Posterior probability that B beats A, and the expected loss of choosing each arm.
 
-    With a Beta(alpha, beta) prior, arm X's conversion rate has posterior
-    Beta(alpha + successes, beta + trials - successes).
+    Arm A is the control (`successes_a` of `trials_a`), arm B the treatment; the result
+    reports P(B > A) and expected losses of the difference B - A.  With a Beta(alpha, beta)
+    prior, each arm's conversion rate has posterior Beta(alpha + successes,
+    beta + trials - successes).
 
     ``method="exact"`` sums Evan Miller's (2015) closed form for P(B > A) over the
     smallest integer posterior parameter (with a term-ratio recurrence), and gets the
@@ -302,7 +315,9 @@ def bayes_ab(
 
     Returns
     -------
-    BayesABResult
+    BayesAbResult
+        `prob_b_better` = P(B > A), `expected_loss_a` = E[max(B - A, 0)],
+        `expected_loss_b` = E[max(A - B, 0)], each with its ``_se`` (0 for "exact").
 
     Examples
     --------
@@ -366,7 +381,7 @@ def bayes_ab(
         lb, lb_se = mean_se(sums[:, 3], sums[:, 4], n_draws)
         draws = n_draws
     alpha_a, beta_a, alpha_b, beta_b = params
-    return BayesABResult(
+    return BayesAbResult(
         prob_b_better=_shape_out(p, out_shape),
         expected_loss_a=_shape_out(la, out_shape),
         expected_loss_b=_shape_out(lb, out_shape),
@@ -386,8 +401,10 @@ def bayes_ab(
 
 
 @dataclass(frozen=True, slots=True)
-class ProbBestResult(ResultMixin):
-    """Monte Carlo comparison of k Beta-Binomial arms.
+class ProbBestResult(MonteCarloResult):
+    """Monte Carlo comparison of k Beta-Binomial arms (estimates: means over `n_draws` draws).
+
+    Does not unpack.
 
     Attributes
     ----------
@@ -407,8 +424,12 @@ class ProbBestResult(ResultMixin):
     expected_loss_se: np.ndarray
     n_draws: int
 
+    _estimates = {"prob_best": MEAN, "expected_loss": MEAN}
+    _replicates = "n_draws"
+    _chunk_size = 10_000_000
 
-def prob_best(successes, trials, *, prior=(1.0, 1.0), n_draws=100_000, rng=None):
+
+def prob_best(successes, trials, *, prior=(1.0, 1.0), n_draws=100_000, rng=None) -> ProbBestResult:
     """Probability that each of k arms is best, and each arm's expected loss (Monte Carlo).
 
     Each draw takes one sample from every arm's Beta posterior; blocks of draws run
@@ -459,19 +480,36 @@ def prob_best(successes, trials, *, prior=(1.0, 1.0), n_draws=100_000, rng=None)
 # --------------------------------------------------------------------------- intervals
 
 
-class ConfidenceInterval(NamedTuple):
-    """Lower and upper interval ends; unpacks like statsmodels' ``(ci_low, ci_upp)``."""
+@dataclass(frozen=True, slots=True)
+class ProportionIntervalResult(Result):
+    """Ends of a binomial-proportion interval; unpacks as ``low, high`` like statsmodels'
+    ``ci_low, ci_upp = proportion_confint(...)``.
+
+    Attributes
+    ----------
+    low : float or ndarray
+        Lower end (0.0 for ``alternative="larger"``).
+    high : float or ndarray
+        Upper end (1.0 for ``alternative="smaller"``).
+    """
 
     low: object
     high: object
 
+    _unpack = ("low", "high")
 
-def _interval_table(k, n, alpha, method, prior):
-    """Interval ends for float arrays k, n (broadcast), following statsmodels' definitions."""
+
+def _interval_table(k, n, alpha, method, prior, alternative="two-sided"):
+    """Interval ends for float arrays k, n (broadcast), following statsmodels' definitions.
+
+    A one-sided interval keeps one end of the two-sided interval at 2 * alpha (each end
+    of every method here is a bound at level 1 - alpha / 2 on its own) and puts the
+    other at 0 or 1, as `statsmodels.stats.proportion.proportion_confint` does.
+    """
     from scipy import special, stats
 
     q = k / n
-    a2 = alpha / 2.0
+    a2 = alpha / 2.0 if alternative == "two-sided" else alpha
     with np.errstate(divide="ignore", invalid="ignore"):
         if method == "normal":
             half = stats.norm.isf(a2) * np.sqrt(q * (1.0 - q) / n)
@@ -501,6 +539,10 @@ def _interval_table(k, n, alpha, method, prior):
         low, high = np.clip(low, 0.0, 1.0), np.clip(high, 0.0, 1.0)
     low = np.asarray(low, dtype=np.float64)
     high = np.asarray(high, dtype=np.float64)
+    if alternative == "larger":  # statsmodels' words: "larger" -> (0, upper bound)
+        low = np.zeros_like(high)
+    elif alternative == "smaller":  # "smaller" -> (lower bound, 1)
+        high = np.ones_like(low)
     # alpha near 1 shrinks an interval to a point, where the two quantiles can cross by an ulp
     low = np.minimum(low, high)
     if not (np.isfinite(low).all() and np.isfinite(high).all()):
@@ -548,15 +590,34 @@ def _check_alpha(alpha):
     return alpha
 
 
-def proportion_interval(successes, trials, *, alpha=0.05, method="wilson", prior=(1.0, 1.0)):
-    """Two-sided confidence (or credible) interval for a binomial proportion, batched.
+def proportion_interval(successes, trials, *, alpha=0.05, method="wilson", prior=(1.0, 1.0),
+                        alternative="two-sided") -> ProportionIntervalResult:
+    """Confidence (or credible) interval for a binomial proportion, two- or one-sided, batched.
 
-    Methods match `statsmodels.stats.proportion.proportion_confint` where it has them
-    (to 1e-10): "normal" (Wald), "wilson" (Wilson 1927), "agresti_coull" (Agresti &
-    Coull 1998), "beta" (Clopper & Pearson 1934, exact, 0 / 1 at the edges),
-    "jeffreys" (equal-tailed Beta(k + 1/2, n - k + 1/2) interval, Brown, Cai &
-    DasGupta 2001); plus "bayes": the equal-tailed interval of the Beta(prior_a + k,
-    prior_b + n - k) posterior.  Normal-approximation intervals are clipped to [0, 1].
+    A drop-in for ``statsmodels.stats.proportion.proportion_confint(count, nobs, alpha,
+    method, alternative)`` (equal to it to 1e-10 for every method and alternative both
+    have), except: the default method is "wilson" here, "normal" there; `alpha`,
+    `method` and `alternative` are keyword-only (a positional call raises TypeError);
+    method names must be spelled in full (statsmodels takes any "jeff..." prefix), there
+    is no "binom_test" and there is an extra "bayes"; counts must be whole numbers; and
+    the result is a `ProportionIntervalResult` (unpacks as ``low, high``) whose fixed end
+    of a one-sided interval is an array like the other (statsmodels gives a scalar 0 or
+    1 there for array input) and whose arrays are NumPy (pandas input is not kept).
+    `alternative` uses proportion_confint's words: "larger" gives (0, upper bound),
+    "smaller" gives (lower bound, 1) -- the reverse of statsmodels' ``zconfint`` /
+    ``tconfint_mean``, where "larger" gives (lower bound, inf).
+
+    Methods, as in statsmodels: "normal" (Wald), "wilson" (Wilson 1927),
+    "agresti_coull" (Agresti & Coull 1998), "beta" (Clopper & Pearson 1934, exact; the
+    end at 0 or n successes is exactly 0 or 1), "jeffreys" (equal-tailed Beta(k + 1/2,
+    n - k + 1/2) interval, Brown, Cai & DasGupta 2001, without their edge adjustment);
+    plus "bayes": the equal-tailed interval of the Beta(prior_a + k, prior_b + n - k)
+    posterior.  Normal-approximation intervals are clipped to [0, 1].  A one-sided
+    interval at level 1 - alpha keeps one end of the two-sided interval at 2 * alpha:
+    for "beta" that is the exact one-sided Clopper-Pearson bound (the Beta quantile at
+    alpha, so P(X >= k | p = low) = alpha), for "jeffreys" / "bayes" the posterior
+    quantile at alpha or 1 - alpha, for the others the normal approximation with
+    z = Phi^-1(1 - alpha).
 
     Parameters
     ----------
@@ -564,13 +625,15 @@ def proportion_interval(successes, trials, *, alpha=0.05, method="wilson", prior
         Broadcast together; ``0 <= successes <= trials``, ``trials >= 1``.
     alpha : float, default 0.05
         Interval level is 1 - alpha; in [1e-100, 1).
-    method : str, default "wilson"
+    method : {"wilson", "normal", "agresti_coull", "beta", "jeffreys", "bayes"}, default "wilson"
     prior : (float, float), default (1, 1)
         Beta prior for ``method="bayes"``, each parameter in [0.05, 1e9].
+    alternative : {"two-sided", "larger", "smaller"}, default "two-sided"
+        "larger": the one-sided interval (0, upper bound); "smaller": (lower bound, 1).
 
     Returns
     -------
-    ConfidenceInterval
+    ProportionIntervalResult
         ``(low, high)``, floats for scalar input.
 
     Examples
@@ -579,15 +642,80 @@ def proportion_interval(successes, trials, *, alpha=0.05, method="wilson", prior
     >>> low, high = simengine.proportion_interval(12, 100, method="wilson")
     >>> round(low, 4), round(high, 4)
     (0.07, 0.1981)
+    >>> res = simengine.proportion_interval(12, 100, method="beta", alternative="larger")
+    >>> res.low, round(res.high, 4)
+    (0.0, 0.1872)
     """
     s, t = _counts(successes, trials, "successes", "trials", min_trials=1)
     alpha = _check_alpha(alpha)
     method = check_choice(method, "method", INTERVAL_METHODS)
     pr = _check_prior(prior)
-    low, high = _interval_table(s.astype(np.float64), t.astype(np.float64), alpha, method, pr)
+    alternative = check_choice(alternative, "alternative", ALTERNATIVES)
+    low, high = _interval_table(s.astype(np.float64), t.astype(np.float64), alpha, method, pr, alternative)
     if low.ndim == 0:
-        return ConfidenceInterval(float(low), float(high))
-    return ConfidenceInterval(low, high)
+        return ProportionIntervalResult(float(low), float(high))
+    return ProportionIntervalResult(low, high)
+
+
+@dataclass(frozen=True, slots=True)
+class SimulateCoverageResult(MonteCarloResult):
+    """Coverage and mean width of binomial intervals, one entry per (p, n, method) row.
+
+    Rows run over `p`, then `n`, then `methods` (the last fastest).  With one (p, n,
+    method) every field is a scalar (floats; `n` an int, `method` a str); otherwise every
+    field is a 1-D array of the rows.  `to_frame()` gives one row per (p, n, method) with
+    the columns p, n, method, coverage, coverage_se, mean_width, mean_width_se,
+    exact_coverage, exact_mean_width.  Does not unpack.
+
+    Attributes
+    ----------
+    p, n, method : ndarray (or scalars)
+        The cell and interval method of each row.
+    coverage, coverage_se : ndarray (or floats)
+        Fraction of the `n_sims` simulated intervals that contain `p`, and its Monte Carlo
+        standard error.
+    mean_width, mean_width_se : ndarray (or floats)
+        Mean width of the simulated intervals and its standard error.
+    exact_coverage, exact_coverage_se : ndarray (or floats)
+        sum_k pmf(k) 1{p in CI(k)}, exact; its standard error is 0.
+    exact_mean_width, exact_mean_width_se : ndarray (or floats)
+        sum_k pmf(k) width(k), exact; its standard error is 0.
+    n_sims : int
+        Simulated intervals per row.
+    """
+
+    p: object
+    n: object
+    method: object
+    coverage: object
+    coverage_se: object
+    mean_width: object
+    mean_width_se: object
+    exact_coverage: object
+    exact_coverage_se: object
+    exact_mean_width: object
+    exact_mean_width_se: object
+    n_sims: int = 0
+
+    _estimates = {"coverage": MEAN, "mean_width": MEAN, "exact_coverage": MEAN, "exact_mean_width": MEAN}
+    _chunk_size = 1_000_000
+
+    def to_frame(self):
+        """One row per (p, n, method): p, n, method, coverage, coverage_se, mean_width,
+        mean_width_se, exact_coverage, exact_mean_width (the exact figures' zero SEs are
+        left out)."""
+        import pandas as pd
+
+        cols = ("p", "n", "method", "coverage", "coverage_se", "mean_width", "mean_width_se",
+                "exact_coverage", "exact_mean_width")
+        rows = {}
+        for name in cols:
+            value = getattr(self, name)
+            if name == "method":
+                rows[name] = np.array([value], dtype=object) if isinstance(value, str) else value
+            else:
+                rows[name] = np.atleast_1d(np.asarray(value, dtype=np.int64 if name == "n" else np.float64))
+        return pd.DataFrame(rows)
 
 
 def simulate_coverage(
@@ -598,15 +726,17 @@ def simulate_coverage(
     alpha=0.05,
     n_sims=100_000,
     prior=(1.0, 1.0),
+    alternative="two-sided",
     rng=None,
-):
+) -> SimulateCoverageResult:
     """Coverage and mean width of binomial intervals by simulation, over a (p, n) grid.
 
     For every cell, `n_sims` success counts are drawn from Binomial(n, p) (one draw
     shared by all methods, so methods are compared on common random numbers) and
-    each method's interval is looked up in a table over k = 0..n.  Because the
-    interval depends only on k, the exact coverage sum_k pmf(k) 1{p in CI(k)} is
-    reported alongside (Brown, Cai & DasGupta 2001 plot these maps).
+    each method's `proportion_interval` is looked up in a table over k = 0..n.  Because
+    the interval depends only on k, the exact coverage sum_k pmf(k) 1{p in CI(k)} and
+    the exact mean width are reported alongside (Brown, Cai & DasGupta 2001 plot these
+    maps).  An interval covers p when low <= p <= high.
 
     Parameters
     ----------
@@ -614,29 +744,35 @@ def simulate_coverage(
         True proportions in [0, 1].
     n : int or array_like of int
         Trials per interval, >= 1.  The grid is every (p, n) pair.
-    methods : sequence of str
-        Any of "normal", "wilson", "agresti_coull", "beta", "jeffreys", "bayes".
+    methods : str or sequence of str
+        Any of "normal", "wilson", "agresti_coull", "beta", "jeffreys", "bayes" (one name
+        or several).
     alpha : float, default 0.05
     n_sims : int, default 100_000
         Simulated intervals per cell.
     prior : (float, float), default (1, 1)
         Prior for "bayes", each parameter in [0.05, 1e9].
+    alternative : {"two-sided", "larger", "smaller"}, default "two-sided"
+        Sides of the intervals, as in `proportion_interval` ("larger": (0, upper bound)).
     rng : None, int, SeedSequence or Generator
 
     Returns
     -------
-    pandas.DataFrame
-        One row per (p, n, method): ``coverage``, ``coverage_se``, ``mean_width``,
-        ``mean_width_se`` (Monte Carlo) and ``exact_coverage``, ``exact_mean_width``.
+    SimulateCoverageResult
+        One entry per (p, n, method): `coverage`, `mean_width` (Monte Carlo, with
+        ``_se``) and `exact_coverage`, `exact_mean_width` (SE 0); scalars for one
+        (p, n, method).  ``to_frame()`` gives the table.
 
     Examples
     --------
     >>> import simengine
-    >>> df = simengine.simulate_coverage(p=0.1, n=50, methods=("wilson", "beta"), n_sims=20_000, rng=0)
-    >>> bool((df.coverage - df.exact_coverage).abs().max() < 4 * df.coverage_se.max())
+    >>> res = simengine.simulate_coverage(p=0.1, n=50, methods="wilson", n_sims=20_000, rng=0)
+    >>> abs(res.coverage - res.exact_coverage) < 4 * res.coverage_se
     True
+    >>> df = simengine.simulate_coverage(p=0.1, n=50, methods=("wilson", "beta"), n_sims=20_000, rng=0).to_frame()
+    >>> list(df.method)
+    ['wilson', 'beta']
     """
-    import pandas as pd
     from scipy import stats
 
     if isinstance(p, (bool, np.bool_)):
@@ -655,6 +791,7 @@ def simulate_coverage(
     alpha = _check_alpha(alpha)
     n_sims = check_count_at_least_one(n_sims, "n_sims")
     pr = _check_prior(prior)
+    alternative = check_choice(alternative, "alternative", ALTERNATIVES)
     cells = p_arr.size * n_arr.size
     # The interval table has one row per success count of every cell: sum over cells of n + 1.
     table = p_arr.size * (int(n_arr.sum(dtype=object)) + n_arr.size)
@@ -674,7 +811,7 @@ def simulate_coverage(
     covered = np.empty((len(methods), ks.size))
     width = np.empty((len(methods), ks.size))
     for m, name in enumerate(methods):  # methods, not replicates
-        low, high = _interval_table(ks, ns, alpha, name, pr)
+        low, high = _interval_table(ks, ns, alpha, name, pr, alternative)
         covered[m] = (low <= ps) & (ps <= high)
         width[m] = high - low
     pmf = stats.binom.pmf(ks, ns, ps)
@@ -701,17 +838,25 @@ def simulate_coverage(
         "mean_width": w_mean.ravel(),
         "mean_width_se": w_se.ravel(),
         "exact_coverage": exact_cov.T.ravel(),
+        "exact_coverage_se": np.zeros(cov.size),
         "exact_mean_width": exact_width.T.ravel(),
+        "exact_mean_width_se": np.zeros(cov.size),
     }
-    return pd.DataFrame(rows)
+    if cov.size == 1:  # one (p, n, method): scalars, as a sweep row reads them
+        rows = {name: value[0].item() if isinstance(value[0], np.generic) else value[0]
+                for name, value in rows.items()}
+    return SimulateCoverageResult(**rows, n_sims=n_sims)
 
 
 # --------------------------------------------------------------------------- peeking
 
 
 @dataclass(frozen=True, slots=True)
-class BayesPeekingResult(ResultMixin):
-    """How often "declare B the winner when P(B > A) > threshold" fires.
+class SimulateBayesPeekingResult(MonteCarloResult):
+    """How often "declare B (treatment) the winner over A (control) when P(B > A) > threshold" fires.
+
+    Estimates (fractions of the `n_sims` experiments): `prob_declare_peeking` and
+    `prob_declare_final`, each with its ``_se``.  Does not unpack.
 
     Attributes
     ----------
@@ -739,6 +884,18 @@ class BayesPeekingResult(ResultMixin):
     final_prob_b_better: np.ndarray = field(repr=False)
     n_sims: int = 0
 
+    _estimates = {"prob_declare_peeking": MEAN, "prob_declare_final": MEAN}
+    _chunk_size = 200_000
+
+    def to_frame(self):
+        """One row: the estimates, their SEs and `n_sims` (the per-look and per-replicate
+        arrays are in `to_dict()`)."""
+        import pandas as pd
+
+        row = self.estimates()
+        row["n_sims"] = self.n_sims
+        return pd.DataFrame([row])
+
 
 def simulate_bayes_peeking(
     *,
@@ -750,11 +907,12 @@ def simulate_bayes_peeking(
     threshold=0.95,
     prior=(1.0, 1.0),
     rng=None,
-):
+) -> SimulateBayesPeekingResult:
     """Simulate the Bayesian "stop when P(B > A) > threshold" rule under peeking.
 
-    Each experiment adds `visitors_per_look` visitors to each arm per look
-    (conversion `rate` for A, ``rate + lift`` for B), computes the exact posterior
+    Two arms: A (control, conversion `rate`) and B (treatment, conversion
+    ``rate + lift``, so `lift` is the difference B - A).  Each experiment adds
+    `visitors_per_look` visitors to each arm per look, computes the exact posterior
     P(B > A) after every look, and records whether the rule fires at any look
     (peeking) or at the final look only.  With ``lift=0`` (an A/A test) this is the
     rule's false-declaration rate, which peeking inflates well above ``1 - threshold``.
@@ -771,7 +929,7 @@ def simulate_bayes_peeking(
     rate : float
         Conversion rate of A, in (0, 1).
     lift : float, default 0.0
-        Absolute difference of B over A; ``rate + lift`` must be in [0, 1].
+        Absolute difference B - A of the conversion rates; ``rate + lift`` must be in [0, 1].
     threshold : float, default 0.95
     prior : (float, float), default (1, 1)
         Each parameter in [0.05, 1e9].
@@ -779,7 +937,7 @@ def simulate_bayes_peeking(
 
     Returns
     -------
-    BayesPeekingResult
+    SimulateBayesPeekingResult
 
     Examples
     --------
@@ -824,7 +982,7 @@ def simulate_bayes_peeking(
     peek = float(np.mean(first > 0))
     fin = float(np.mean(final > threshold))
     counts = np.bincount(first, minlength=n_looks + 1)[1:]
-    return BayesPeekingResult(
+    return SimulateBayesPeekingResult(
         prob_declare_peeking=peek,
         prob_declare_peeking_se=float(proportion_se(peek, n_sims)),
         prob_declare_final=fin,

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from simengine._numba_compat import CPUDispatcher, TypingError
-from simengine._results import ResultMixin
+from simengine._results import Result
 from simengine._rng import pcg64_block_states
 from simengine._validate import (
     MAX_COUNT,
@@ -32,12 +32,16 @@ from simengine._validate import (
     check_work,
 )
 
-__all__ = ["MCMCResult", "metropolis_hastings", "rhat", "ess"]
+__all__ = ["MetropolisHastingsResult", "metropolis_hastings", "rhat", "ess"]
 
 
 @dataclass(frozen=True, slots=True)
-class MCMCResult(ResultMixin):
-    """Chains from `metropolis_hastings`.
+class MetropolisHastingsResult(Result):
+    """Chains from `metropolis_hastings`.  Does not unpack.
+
+    ``to_frame()`` gives the kept draws in long form: one row per chain and kept step,
+    with columns ``chain``, ``draw``, ``x0`` ... ``x{dim-1}`` and ``log_density`` (as
+    ArviZ's ``InferenceData.to_dataframe`` lays out posterior draws).
 
     Attributes
     ----------
@@ -62,6 +66,21 @@ class MCMCResult(ResultMixin):
     ess: np.ndarray
     rhat: np.ndarray
     proposal_scale: np.ndarray
+
+    def to_frame(self):
+        """Kept draws, one row per (chain, draw): chain, draw, x0 .. x{dim-1}, log_density."""
+        import pandas as pd
+
+        n_chains, kept, dim = self.samples.shape
+        cols = {
+            "chain": np.repeat(np.arange(n_chains), kept),
+            "draw": np.tile(np.arange(kept), n_chains),
+        }
+        flat = self.samples.reshape(n_chains * kept, dim)
+        for j in range(dim):
+            cols[f"x{j}"] = flat[:, j]
+        cols["log_density"] = self.log_density.reshape(-1)
+        return pd.DataFrame(cols)
 
 
 
@@ -88,7 +107,7 @@ def metropolis_hastings(
     adapt=False,
     diagnostics=True,
     rng=None,
-):
+) -> MetropolisHastingsResult:
     """Gaussian random-walk Metropolis-Hastings, several chains in parallel.
 
     Each chain proposes ``x' = x + s * L z`` with ``z ~ N(0, I)``, ``L`` the Cholesky
@@ -129,7 +148,7 @@ def metropolis_hastings(
 
     Returns
     -------
-    MCMCResult
+    MetropolisHastingsResult
 
     Raises
     ------
@@ -243,7 +262,7 @@ def metropolis_hastings(
         ess_ = np.empty(dim)
         ess_.fill(np.nan)
         rhat_ = ess_.copy()
-    return MCMCResult(
+    return MetropolisHastingsResult(
         samples=samples,
         log_density=logps,
         acceptance_rate=counts[:, 0] / float(n_steps - burn_in),

@@ -278,12 +278,56 @@ def test_thread_invariance():
         "q = simengine.prob_best([5, 7, 6], [40, 40, 40], n_draws=20000, rng=5)\n"
         "c = simengine.simulate_coverage(p=0.2, n=[10, 30], n_sims=20000, rng=5)\n"
         "k = simengine.simulate_bayes_peeking(n_sims=600, n_looks=4, visitors_per_look=50, rate=0.2, rng=5)\n"
-        "result = (r.prob_b_better, r.expected_loss_a, q.prob_best, q.expected_loss, c.coverage.to_numpy(),"
-        " c.mean_width.to_numpy(), k.first_crossing, k.final_prob_b_better)\n"
+        "result = (r.prob_b_better, r.expected_loss_a, q.prob_best, q.expected_loss, c.coverage,"
+        " c.mean_width, k.first_crossing, k.final_prob_b_better)\n"
     )
     one, two = run_with_threads(code, 1), run_with_threads(code, 2)
     for x, y in zip(one, two):
         assert_array_equal(x, y)
+
+
+def test_result_classes_declare_their_estimates():
+    from simengine._results import declaration_problems
+
+    for cls, replicates, chunk in ((simengine.BayesAbResult, "n_draws", 10_000_000),
+                                   (simengine.ProbBestResult, "n_draws", 10_000_000),
+                                   (simengine.SimulateBayesPeekingResult, "n_sims", 200_000),
+                                   (simengine.SimulateCoverageResult, "n_sims", 1_000_000)):
+        assert declaration_problems(cls) == [], cls
+        assert (cls._replicates, cls._chunk_size) == (replicates, chunk)
+        assert cls.combinable()
+    ex = simengine.bayes_ab(12, 200, 15, 200)
+    mc = simengine.bayes_ab(12, 200, 15, 200, method="mc", n_draws=1000, rng=1)
+    for r in (ex, mc):
+        assert isinstance(r, simengine.BayesAbResult)
+        assert all(type(v) is float for v in r.estimates().values())
+        with pytest.raises(TypeError, match="does not unpack"):
+            tuple(r)
+        assert r.to_frame().shape[0] == 1
+    assert ex.estimates() == {"prob_b_better": ex.prob_b_better, "prob_b_better_se": 0.0,
+                              "expected_loss_a": ex.expected_loss_a, "expected_loss_a_se": 0.0,
+                              "expected_loss_b": ex.expected_loss_b, "expected_loss_b_se": 0.0}
+    frame = simengine.bayes_ab([12, 30], 200, [15, 20], 200).to_frame()
+    assert len(frame) == 2 and list(frame.columns[:2]) == ["prob_b_better", "prob_b_better_se"]
+    pk = simengine.simulate_bayes_peeking(rng=2, n_sims=300, n_looks=3, visitors_per_look=50, rate=0.2, prior=[1, 1])
+    assert isinstance(pk, simengine.SimulateBayesPeekingResult)
+    assert all(type(v) is float for v in pk.estimates().values())
+    assert list(pk.to_frame().columns) == ["prob_declare_peeking", "prob_declare_peeking_se", "prob_declare_final",
+                                           "prob_declare_final_se", "n_sims"]
+    pb = simengine.prob_best([3, 5, 4], [40, 40, 40], n_draws=500, rng=0)
+    assert isinstance(pb, simengine.ProbBestResult) and len(pb.to_frame()) == 3
+
+
+def test_arms_direction_b_minus_a():
+    # A is the first pair of counts (control), B the second (treatment); losses and P(B > A) are about B - A
+    r = simengine.bayes_ab(10, 200, 30, 200)
+    assert r.prob_b_better > 0.99 and r.expected_loss_a > r.expected_loss_b
+    assert_allclose(r.expected_loss_b - r.expected_loss_a, r.alpha_a / (r.alpha_a + r.beta_a)
+                    - r.alpha_b / (r.alpha_b + r.beta_b), rtol=1e-12)
+    up = simengine.simulate_bayes_peeking(n_sims=400, n_looks=2, visitors_per_look=1000, rate=0.1, lift=0.05, rng=3)
+    down = simengine.simulate_bayes_peeking(n_sims=400, n_looks=2, visitors_per_look=1000, rate=0.15, lift=-0.05,
+                                            rng=3)
+    assert up.prob_declare_final > 0.9 > 0.01 > down.prob_declare_final
 
 
 def test_bayes_ab_iv():
@@ -325,21 +369,103 @@ def test_prob_best_iv():
 # --------------------------------------------------------------------------- intervals
 
 
+@pytest.mark.parametrize("alternative", ["two-sided", "larger", "smaller"])
 @pytest.mark.parametrize("method", ["normal", "wilson", "agresti_coull", "beta", "jeffreys"])
-@pytest.mark.parametrize("alpha", [0.01, 0.05, 0.2])
-def test_interval_matches_statsmodels(method, alpha):
+@pytest.mark.parametrize("alpha", [0.01, 0.05, 0.2, 0.7])
+def test_interval_matches_statsmodels(method, alpha, alternative):
+    # statsmodels 0.15's proportion_confint has `alternative` for every method here: equal to 1e-10
     from statsmodels.stats.proportion import proportion_confint
 
     for n in (1, 2, 7, 50, 1000):
         k = np.arange(n + 1)
-        low, high = simengine.proportion_interval(k, n, alpha=alpha, method=method)
-        l2, h2 = proportion_confint(k, n, alpha=alpha, method=method)
-        assert_allclose(low, l2, atol=1e-10, rtol=0)
-        assert_allclose(high, h2, atol=1e-10, rtol=0)
+        low, high = simengine.proportion_interval(k, n, alpha=alpha, method=method, alternative=alternative)
+        l2, h2 = proportion_confint(k, n, alpha=alpha, method=method, alternative=alternative)
+        # statsmodels gives a scalar 0 / 1 for the fixed end of a one-sided interval
+        assert_allclose(low, np.broadcast_to(l2, k.shape), atol=1e-10, rtol=0)
+        assert_allclose(high, np.broadcast_to(h2, k.shape), atol=1e-10, rtol=0)
     # scalar in, floats out, like statsmodels
-    low, high = simengine.proportion_interval(3, 17, alpha=alpha, method=method)
-    assert isinstance(low, float)
-    assert_allclose((low, high), proportion_confint(3, 17, alpha=alpha, method=method), atol=1e-10)
+    low, high = simengine.proportion_interval(3, 17, alpha=alpha, method=method, alternative=alternative)
+    assert isinstance(low, float) and isinstance(high, float)
+    assert_allclose((low, high), proportion_confint(3, 17, alpha=alpha, method=method, alternative=alternative),
+                    atol=1e-10)
+
+
+def test_interval_default_differs_from_statsmodels_only_in_method():
+    from statsmodels.stats.proportion import proportion_confint
+
+    assert_allclose(tuple(simengine.proportion_interval(3, 17)), proportion_confint(3, 17, method="wilson"),
+                    atol=1e-12)
+    assert_allclose(tuple(simengine.proportion_interval(3, 17, method="normal")), proportion_confint(3, 17),
+                    atol=1e-12)
+
+
+def test_interval_result_unpacks_and_frames():
+    res = simengine.proportion_interval([0, 3, 10], 10, alternative="larger")
+    assert isinstance(res, simengine.ProportionIntervalResult)
+    low, high = res
+    assert low is res.low and high is res.high and len(res) == 2 and res[1] is res.high
+    assert_array_equal(low, [0.0, 0.0, 0.0])
+    frame = res.to_frame()
+    assert list(frame.columns) == ["low", "high"] and len(frame) == 3
+    assert res.to_dict().keys() == {"low", "high"}
+    one = simengine.proportion_interval(3, 10).to_frame()
+    assert one.shape == (1, 2)
+
+
+@pytest.mark.parametrize("n", [1, 5, 37, 400])
+@pytest.mark.parametrize("alpha", [0.01, 0.05, 0.3])
+def test_one_sided_clopper_pearson_is_the_exact_bound(n, alpha):
+    # "larger" -> (0, u) with P(X <= k | u) = alpha (u = 1 at k = n); "smaller" -> (l, 1) with
+    # P(X >= k | l) = alpha (l = 0 at k = 0): Clopper & Pearson's one-sided bounds at level 1 - alpha.
+    k = np.arange(n + 1)
+    _, upper = simengine.proportion_interval(k, n, alpha=alpha, method="beta", alternative="larger")
+    lower, one = simengine.proportion_interval(k, n, alpha=alpha, method="beta", alternative="smaller")
+    assert_array_equal(one, 1.0)
+    assert upper[-1] == 1.0 and lower[0] == 0.0
+    assert_allclose(stats.binom.cdf(k[:-1], n, upper[:-1]), alpha, rtol=1e-9)
+    assert_allclose(stats.binom.sf(k[1:] - 1, n, lower[1:]), alpha, rtol=1e-9)
+    # the exact one-sided coverage never falls below 1 - alpha
+    for p in (0.003, 0.1, 0.37, 0.5, 0.93):
+        pmf = stats.binom.pmf(k, n, p)
+        assert pmf[p <= upper].sum() >= 1 - alpha - 1e-12
+        assert pmf[lower <= p].sum() >= 1 - alpha - 1e-12
+
+
+def test_one_sided_normal_methods_use_z_at_alpha():
+    k, n, alpha = np.array([0, 4, 11, 30]), 30, 0.1
+    z = stats.norm.isf(alpha)
+    q = k / n
+    _, up = simengine.proportion_interval(k, n, alpha=alpha, method="normal", alternative="larger")
+    assert_allclose(up, np.clip(q + z * np.sqrt(q * (1 - q) / n), 0, 1), rtol=1e-14)
+    lo, _ = simengine.proportion_interval(k, n, alpha=alpha, method="wilson", alternative="smaller")
+    # the Wilson lower bound solves (q - p)^2 = z^2 p (1 - p) / n for p below q (0 at k = 0)
+    root = lo[1:]
+    assert_allclose((q[1:] - root) ** 2, z * z * root * (1 - root) / n, rtol=1e-10)
+    assert lo[0] == 0.0
+
+
+def test_one_sided_posterior_bounds_are_quantiles():
+    k, n = np.array([0, 3, 20]), 20
+    _, up = simengine.proportion_interval(k, n, method="bayes", prior=(2.0, 5.0), alpha=0.1, alternative="larger")
+    lo, _ = simengine.proportion_interval(k, n, method="bayes", prior=(2.0, 5.0), alpha=0.1, alternative="smaller")
+    assert_allclose(up, stats.beta.ppf(0.9, 2.0 + k, 5.0 + n - k), rtol=1e-12)
+    assert_allclose(lo, stats.beta.ppf(0.1, 2.0 + k, 5.0 + n - k), rtol=1e-12)
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.integers(1, 2000), st.data(), st.floats(1e-6, 0.49), st.sampled_from(["normal", "wilson", "agresti_coull",
+                                                                               "beta", "jeffreys", "bayes"]))
+def test_one_sided_is_one_end_of_two_sided_at_twice_alpha(n, data, alpha, method):
+    k = data.draw(st.integers(0, n))
+    two = simengine.proportion_interval(k, n, alpha=2 * alpha, method=method, prior=(0.7, 0.7))
+    larger = simengine.proportion_interval(k, n, alpha=alpha, method=method, prior=(0.7, 0.7), alternative="larger")
+    smaller = simengine.proportion_interval(k, n, alpha=alpha, method=method, prior=(0.7, 0.7), alternative="smaller")
+    assert (larger.low, smaller.high) == (0.0, 1.0)
+    assert larger.high == two.high and smaller.low == two.low
+    # mirror symmetry (the prior is symmetric): the upper bound at k is 1 - the lower bound at n - k
+    mirror = simengine.proportion_interval(n - k, n, alpha=alpha, method=method, prior=(0.7, 0.7),
+                                           alternative="smaller")
+    assert_allclose(larger.high, 1.0 - mirror.low, atol=1e-12)
 
 
 def test_bayes_interval_is_posterior_quantiles():
@@ -350,7 +476,7 @@ def test_bayes_interval_is_posterior_quantiles():
     assert_allclose(high, ref[1], rtol=1e-12)
     j = simengine.proportion_interval(k, n, method="jeffreys")
     b = simengine.proportion_interval(k, n, method="bayes", prior=(0.5, 0.5))
-    assert_allclose(j, b, rtol=1e-14)
+    assert_allclose(tuple(j), tuple(b), rtol=1e-14)
 
 
 def test_proportion_interval_iv():
@@ -364,12 +490,19 @@ def test_proportion_interval_iv():
         simengine.proportion_interval(11, 10)
     with pytest.raises(ValueError, match="`prior` parameters must be finite and > 0"):
         simengine.proportion_interval(1, 10, method="bayes", prior=(1, -1))
+    with pytest.raises(ValueError, match="`alternative` must be one of 'two-sided', 'larger', 'smaller'"):
+        simengine.proportion_interval(1, 10, alternative="greater")
+    with pytest.raises(TypeError, match="`alternative` must be one of"):
+        simengine.proportion_interval(1, 10, alternative=None)
+    with pytest.raises(TypeError):  # keyword-only: statsmodels' positional alpha is refused, not misread
+        simengine.proportion_interval(1, 10, 0.1)
 
 
 def test_exact_coverage_matches_independent_sum():
     from statsmodels.stats.proportion import proportion_confint
 
-    df = simengine.simulate_coverage(p=[0.03, 0.3], n=[15, 80], methods=("wilson", "beta"), n_sims=1000, rng=0)
+    df = simengine.simulate_coverage(p=[0.03, 0.3], n=[15, 80], methods=("wilson", "beta"), n_sims=1000,
+                                     rng=0).to_frame()
     for row in df.itertuples():
         k = np.arange(row.n + 1)
         lo, hi = proportion_confint(k, row.n, method=row.method)
@@ -381,7 +514,7 @@ def test_exact_coverage_matches_independent_sum():
 def test_coverage_mc_within_4se_and_clopper_pearson_conservative():
     p = np.array([0.01, 0.05, 0.2, 0.5])
     df = simengine.simulate_coverage(p=p, n=[10, 40, 150], methods=("normal", "wilson", "beta", "jeffreys", "bayes"),
-                                     n_sims=40_000, rng=99)
+                                     n_sims=40_000, rng=99).to_frame()
     assert len(df) == 4 * 3 * 5
     assert (np.abs(df.coverage - df.exact_coverage) <= 4 * df.coverage_se + 1e-12).all()
     assert (np.abs(df.mean_width - df.exact_mean_width) <= 4 * df.mean_width_se + 1e-12).all()
@@ -394,13 +527,61 @@ def test_coverage_mc_within_4se_and_clopper_pearson_conservative():
 
 
 def test_coverage_numpy_replay():
-    df = simengine.simulate_coverage(p=[0.3], n=[12], methods=("wilson",), n_sims=COVERAGE_BLOCK + 10, rng=4)
+    res = simengine.simulate_coverage(p=[0.3], n=[12], methods=("wilson",), n_sims=COVERAGE_BLOCK + 10, rng=4)
     gens = numpy_block_generators(as_seed_sequence(4), 2)
     lo, hi = simengine.proportion_interval(np.arange(13), 12, method="wilson")
     ks = np.concatenate([g.binomial(12, 0.3, size=m) for g, m in zip(gens, (COVERAGE_BLOCK, 10))])
     # scalar draws in the kernel and vector draws here come from the same stream
-    assert_allclose(df.coverage.iloc[0], np.mean((lo[ks] <= 0.3) & (0.3 <= hi[ks])), rtol=1e-15)
-    assert_allclose(df.mean_width.iloc[0], np.mean(hi[ks] - lo[ks]), rtol=1e-12)
+    assert_allclose(res.coverage, np.mean((lo[ks] <= 0.3) & (0.3 <= hi[ks])), rtol=1e-15)
+    assert_allclose(res.mean_width, np.mean(hi[ks] - lo[ks]), rtol=1e-12)
+    # one-sided: the same draws, scored against the upper bound alone
+    up = simengine.simulate_coverage(p=0.3, n=12, methods="wilson", n_sims=COVERAGE_BLOCK + 10, rng=4,
+                                     alternative="larger")
+    _, hi1 = simengine.proportion_interval(np.arange(13), 12, method="wilson", alternative="larger")
+    assert_allclose(up.coverage, np.mean(0.3 <= hi1[ks]), rtol=1e-15)
+    assert_allclose(up.mean_width, np.mean(hi1[ks]), rtol=1e-12)
+
+
+def test_coverage_result_shapes_declaration_and_frame():
+    from simengine._results import declaration_problems
+
+    one = simengine.simulate_coverage(rng=3, n_sims=500, p=0.2, n=25, methods="jeffreys", prior=[1, 1], alpha=0.1)
+    assert isinstance(one, simengine.SimulateCoverageResult)
+    assert declaration_problems(simengine.SimulateCoverageResult) == []
+    for name, value in one.estimates().items():
+        assert type(value) is float, name
+    assert (one.p, one.n, one.method, one.n_sims) == (0.2, 25, "jeffreys", 500)
+    assert one.exact_coverage_se == 0.0 and one.exact_mean_width_se == 0.0
+    with pytest.raises(TypeError, match="does not unpack"):
+        tuple(one)
+    columns = ["p", "n", "method", "coverage", "coverage_se", "mean_width", "mean_width_se", "exact_coverage",
+               "exact_mean_width"]
+    assert list(one.to_frame().columns) == columns
+    many = simengine.simulate_coverage(p=[0.1, 0.4], n=[8, 30, 60], methods=("wilson", "beta"), n_sims=300, rng=2)
+    frame = many.to_frame()
+    assert list(frame.columns) == columns and len(frame) == 12
+    assert list(frame.method) == ["wilson", "beta"] * 6
+    assert_array_equal(frame.n, np.tile(np.repeat([8, 30, 60], 2), 2))
+    assert_array_equal(frame.p, np.repeat([0.1, 0.4], 6))
+    assert frame.n.dtype == np.int64 and frame.coverage.dtype == np.float64
+    assert_array_equal(many.exact_coverage_se, 0.0)
+    # the same draws whether the methods come together or alone (common random numbers per cell)
+    alone = simengine.simulate_coverage(p=0.4, n=30, methods="beta", n_sims=300, rng=2)
+    assert alone.exact_coverage == frame.exact_coverage.iloc[9]
+
+
+def test_one_sided_coverage_calibration():
+    # Clopper-Pearson one-sided bounds never cover less than 1 - alpha; the MC estimate agrees with the exact
+    # figure within 4 SE; Wilson's one-sided bounds cover near 1 - alpha on average over p (Brown et al. 2001)
+    p = np.linspace(0.05, 0.95, 10)
+    for alternative in ("larger", "smaller"):
+        df = simengine.simulate_coverage(p=p, n=[20, 100], methods=("beta", "wilson"), alpha=0.1, n_sims=20_000,
+                                         alternative=alternative, rng=7).to_frame()
+        assert (np.abs(df.coverage - df.exact_coverage) <= 4 * df.coverage_se + 1e-12).all()
+        cp = df[df.method == "beta"]
+        assert (cp.exact_coverage >= 0.9 - 1e-12).all()
+        wilson = df[df.method == "wilson"]
+        assert abs(wilson.exact_coverage.mean() - 0.9) < 0.03
 
 
 def test_simulate_coverage_iv():
@@ -414,6 +595,8 @@ def test_simulate_coverage_iv():
         simengine.simulate_coverage(p=0.5, n=10, n_sims=0)
     with pytest.raises(ValueError, match="`alpha` must be in"):
         simengine.simulate_coverage(p=0.5, n=10, alpha=0)
+    with pytest.raises(ValueError, match="`alternative` must be one of"):
+        simengine.simulate_coverage(p=0.5, n=10, alternative="less")
 
 
 # --------------------------------------------------------------------------- peeking

@@ -53,12 +53,12 @@ CASES = {
     "proportion_interval": (
         simengine.proportion_interval,
         dict(successes=3, trials=10),
-        ["successes", "trials", "alpha", "method", "prior"],
+        ["successes", "trials", "alpha", "method", "prior", "alternative"],
     ),
     "simulate_coverage": (
         simengine.simulate_coverage,
         dict(p=0.3, n=10, n_sims=100, rng=1),
-        ["p", "n", "methods", "alpha", "n_sims", "prior", "rng"],
+        ["p", "n", "methods", "alpha", "n_sims", "prior", "alternative", "rng"],
     ),
     "simulate_bayes_peeking": (
         simengine.simulate_bayes_peeking,

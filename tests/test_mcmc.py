@@ -189,6 +189,21 @@ def test_mh_correlated_gaussian_moments():
     assert_allclose(res.log_density[1, :50], [GAUSS(np.ascontiguousarray(v)) for v in some], rtol=1e-13)
 
 
+def test_mh_result_protocol_and_draws_frame():
+    res = simengine.metropolis_hastings(GAUSS, np.zeros((2, 2)), n_steps=60, burn_in=10, thin=2, rng=5)
+    assert isinstance(res, simengine.MetropolisHastingsResult)
+    with pytest.raises(TypeError, match="does not unpack"):
+        tuple(res)
+    assert set(res.to_dict()) == {"samples", "log_density", "acceptance_rate", "ess", "rhat", "proposal_scale"}
+    frame = res.to_frame()
+    assert list(frame.columns) == ["chain", "draw", "x0", "x1", "log_density"]
+    assert len(frame) == 2 * 25
+    assert_array_equal(frame[["x0", "x1"]].to_numpy(), res.samples.reshape(-1, 2))
+    assert_array_equal(frame.log_density, res.log_density.reshape(-1))
+    assert_array_equal(frame.chain, np.repeat([0, 1], 25))
+    assert_array_equal(frame.draw, np.tile(np.arange(25), 2))
+
+
 def test_mh_adapt_reaches_target_and_uses_cov():
     res = simengine.metropolis_hastings(GAUSS, np.zeros((3, 2)) + [[0.0], [1.0], [-1.0]], n_steps=12_000,
                                         burn_in=4000, proposal_scale=0.05, proposal_cov=COV, adapt=True, rng=3)
