@@ -103,15 +103,17 @@ class Result:
         """A pandas DataFrame of the result.
 
         Scalar results give one row; when the main fields (those unpacked, or the
-        estimates) are arrays, one row per element, with every field of that shape as a
-        column and scalar fields repeated.  Fields of other shapes (and dicts) are left
+        estimates; for a result with neither, any field) are arrays, one row per
+        element, with every field of that shape as a column and scalar fields repeated.  Fields of other shapes (and dicts) are left
         to `to_dict`.
         """
         import pandas as pd
 
         values = {n: getattr(self, n) for n in self._frame_fields()}
+        # the row shape comes from the main fields; only a result without any looks at the others
+        primary = [n for n in self._primary() if n in values] or list(values)
         shape = None
-        for name in self._frame_fields():
+        for name in primary:
             value = values[name]
             if isinstance(value, np.ndarray) and value.ndim >= 1:
                 shape = value.shape
