@@ -362,6 +362,38 @@ def test_ddm_equals_river(n, p0, p1, seed):
 
 @settings(deadline=None, max_examples=25)
 @given(
+    n=st.integers(1, 1200),
+    p0=st.floats(0.0, 0.6),
+    p1=st.floats(0.0, 1.0),
+    seed=st.integers(0, 2**32 - 1),
+    warm_start=st.integers(0, 60),
+    wt=st.floats(0.0, 3.0),
+    extra=st.floats(0.0, 2.0),
+)
+def test_ddm_with_river_arguments_equals_river(n, p0, p1, seed, warm_start, wt, extra):
+    """Issue 13: river's constructor call, positional as river orders it, gives river's statuses."""
+    from river.drift.binary import DDM as RiverDDM
+
+    g = np.random.default_rng(seed)
+    cut = n // 3
+    x = np.r_[g.random(cut) < p0, g.random(n - cut) < p1].astype(np.int64)
+    args = (warm_start, wt, wt + extra)
+    river, ours = RiverDDM(*args), simengine.DDM(*args)
+    expected, streamed = [], []
+    for v in x.tolist():
+        river.update(v)
+        expected.append(2 if river.drift_detected else (1 if river.warning_detected else 0))
+        ours.update(v)
+        streamed.append(ours.status)
+        assert (ours.warning_detected, ours.drift_detected) == (river.warning_detected, river.drift_detected)
+    assert streamed == expected
+    res = simengine.ddm(x, warm_start=warm_start, warning_threshold=wt, drift_threshold=wt + extra)
+    assert_array_equal(res.status, expected)
+    assert (ours.warm_start, ours.warning_threshold, ours.drift_threshold) == args
+
+
+@settings(deadline=None, max_examples=25)
+@given(
     x=hnp.arrays(np.int8, st.tuples(st.integers(1, 6), st.integers(1, 300)), elements=st.integers(0, 1)),
     wl=st.floats(0.5, 3.0),
     extra=st.floats(0.0, 2.0),
@@ -616,6 +648,82 @@ def test_adwin_exact_regression_and_estimation():
     assert_allclose(res.estimation, x[-res.width :].mean(), rtol=1e-12)
 
 
+def _river_adwin(x, *args, **kwargs):
+    from river.drift import ADWIN as RiverADWIN
+
+    det = RiverADWIN(*args, **kwargs)
+    hits = []
+    for t, v in enumerate(x.tolist()):
+        det.update(v)
+        if det.drift_detected:
+            hits.append(t)
+    return hits, det.width, det.estimation
+
+
+# river's constructor calls (positional in river's order, or keywords), covering every parameter
+_RIVER_ADWIN_CALLS = [
+    ((), {}),
+    ((), {"clock": 1}),
+    ((0.05, 4, 3, 2, 0), {}),
+    ((), {"delta": 0.3, "clock": 7, "max_buckets": 2, "min_window_length": 1, "grace_period": 30}),
+    ((0.01,), {"min_window_length": 0, "max_buckets": 8}),
+]
+_ADWIN_NAMES = ("delta", "clock", "max_buckets", "min_window_length", "grace_period")
+
+
+def _adwin_streams(kind, n_streams, n_steps, seed):
+    """Streams with a few changes of level: 0/1 errors or real values (normal, and scaled integers)."""
+    g = np.random.default_rng(seed)
+    change = np.sort(g.integers(0, n_steps, size=(n_streams, 3)), axis=1)
+    segment = (np.arange(n_steps)[None, :, None] >= change[:, None, :]).sum(axis=2)
+    level = g.random((n_streams, 4))[np.arange(n_streams)[:, None], segment]
+    if kind == "binary":
+        return (g.random((n_streams, n_steps)) < level).astype(np.float64)
+    x = g.normal(level * 2.0, 1.0)
+    x[::2] = np.round(x[::2] * 3.0) * 0.7  # ties and non-representable steps
+    return x
+
+
+@pytest.mark.parametrize("kind", ["binary", "real"])
+@pytest.mark.parametrize("args, kwargs", _RIVER_ADWIN_CALLS)
+def test_adwin_with_river_arguments_equals_river(args, kwargs, kind):
+    """Issue 13: river's ADWIN constructor calls give river's detections exactly (indices, and the final
+    width and estimation bit for bit), in the streaming class and in the batch over many streams."""
+    x = _adwin_streams(kind, 4, 2500, seed=len(args) + 10 * len(kwargs) + (kind == "real"))
+    res = simengine.adwin(x, **dict(zip(_ADWIN_NAMES, args)), **kwargs)
+    n_river_hits = 0
+    for i, row in enumerate(x):
+        hits, width, estimation = _river_adwin(row, *args, **kwargs)
+        n_river_hits += len(hits)
+        assert res.drift_indices[i].tolist() == hits
+        assert (res.width[i], res.estimation[i]) == (width, estimation)
+        det = simengine.ADWIN(*args, **kwargs)
+        assert [t for t, v in enumerate(row) if det.update(v).drift_detected] == hits
+        assert (det.width, det.estimation) == (width, estimation)
+    assert n_river_hits > 0  # the streams do exercise cuts and restarts
+
+
+def test_adwin_river_bound_and_restart_differ_from_the_paper():
+    """The two departures of river's ADWIN from the paper, seen on one stream: after a detection the next
+    update starts an empty window (river replaces its helper), and the clock restarts with it."""
+    g = np.random.default_rng(0)
+    x = np.r_[g.random(1000) < 0.2, g.random(1000) < 0.6].astype(float)
+    det = simengine.ADWIN()
+    for t, v in enumerate(x):
+        det.update(v)
+        if det.drift_detected:
+            assert det.width > 1 and det.n_detections == 1
+            det.update(x[t + 1])
+            assert det.width == 1 and not det.drift_detected
+            break
+    # the first 32 updates after the restart hold no cut test, whatever they are
+    for v in np.ones(30):
+        assert not det.update(v).drift_detected
+    # with 1/(n0 - L + 1) + 1/(n1 - L + 1) a split of 2 x L values is tested as if each part had one
+    assert not naive._adwin_exact_split([0.0] * 5 + [1.0] * 5, 0.002, 5)
+    assert naive._adwin_exact_split([0.0] * 40 + [1.0] * 40, 0.002, 5)
+
+
 def test_adwin_iv():
     x = np.zeros(20)
     with pytest.raises(ValueError, match="`delta` must be in"):
@@ -734,6 +842,47 @@ def test_simulate_thread_invariance():
     two = run_with_threads(code, 2)
     for u, v in zip(one, two):
         assert_array_equal(u, v)
+
+
+def test_simulate_result_declares_its_estimates():
+    from simengine._results import declaration_problems
+
+    cls = simengine.SimulateDriftDetectionResult if hasattr(simengine, "SimulateDriftDetectionResult") else (
+        simengine.drift.SimulateDriftDetectionResult
+    )
+    assert declaration_problems(cls) == []
+    assert not cls.combinable()
+    r = simengine.simulate_drift_detection(n_sims=100, n_steps=300, drift_start=150, rng=3)
+    for name, value in r.estimates().items():
+        assert type(value) is float, name
+    assert (r.n_sims, r.error_before, r.error_after, r.drift_start, r.drift_end) == (100, 0.15, 0.40, 150, None)
+    assert r.detector_settings == {"warm_start": 30, "warning_threshold": 2.0, "drift_threshold": 3.0, "reset": True}
+    frame = r.to_frame()
+    assert frame.loc["detection rate", "estimate"] == r.detection_rate
+    assert frame.loc["mean delay", "se"] == r.delay_mean_se
+
+
+@pytest.mark.parametrize("detector", ["ddm", "adwin"])
+def test_simulate_detector_parameters_are_plain_keywords(detector):
+    """Issue 13: the detector's parameters are keywords a sweep grid can vary; None means the detector's
+    default, a sudden drift ignores `drift_end` (so one grid can share it with gradual drifts)."""
+    f = simengine.simulate_drift_detection
+    kw = dict(detector=detector, n_sims=130, n_steps=400, drift_start=200, rng=7)
+    base = f(**kw)
+    defaults = (
+        dict(warm_start=30, warning_threshold=2.0, drift_threshold=3.0, reset=True)
+        if detector == "ddm"
+        else dict(delta=0.002, clock=32, max_buckets=5, min_window_length=5, grace_period=10)
+    )
+    assert_array_equal(f(**kw, **defaults).delays, base.delays)
+    assert_array_equal(f(**kw, drift_end=350).delays, base.delays)
+    assert f(**kw, drift_end=350).drift_end is None
+    looser = dict(warning_threshold=1.0, drift_threshold=1.5) if detector == "ddm" else dict(delta=0.3, clock=1)
+    other = f(**kw, **looser)
+    assert other.false_alarms_per_stream > base.false_alarms_per_stream
+    assert other.detector_settings == {**defaults, **looser}
+    g = f(**{**kw, "drift": "gradual", "drift_end": 350})
+    assert g.drift_end == 350 and g.drift == "gradual"
 
 
 def test_simulate_drift_detection_iv():
