@@ -608,8 +608,9 @@ def _collect_indices(flags, value, counts, first):
 # ----------------------------------------------------------------------------------------------------------
 
 ADWIN_LEVELS = 48  # bucket sizes 1, 2, ..., 2**47: more than any stream holds
-# header: width, total, M2 of the window, updates since the (re)start (river's tick), detections since
-# construction, "a detection at the last update" flag, number of levels in use
+# header: width, total, M2 of the window, updates since the (re)start modulo `clock` (river tests when its
+# tick is a multiple of clock; a counter that wraps avoids a floating-point modulo per update), detections
+# since construction, "a detection at the last update" flag, number of levels in use
 ADWIN_HEADER = 7
 # Largest `max_buckets` the public layer accepts: the state is ~96 x max_buckets doubles per stream and
 # the cut test visits every bucket at each check, so beyond a few hundred buckets ADWIN only gets slower
@@ -758,9 +759,12 @@ def _adwin_step(state, x, delta, max_buckets, min_len, grace_period, clock):
         state[H + lev] = cap - 2
         lev += 1
     # cut test, every `clock` updates since the (re)start
-    state[3] += 1.0
+    tick = state[3] + 1.0
+    if tick >= clock:
+        tick = 0.0
+    state[3] = tick
     detected = False
-    if state[3] % clock == 0.0 and state[0] > grace_period:
+    if tick == 0.0 and state[0] > grace_period:
         while _adwin_cut_found(state, delta, max_buckets, min_len):
             _adwin_drop_oldest(state, max_buckets)
             detected = True
