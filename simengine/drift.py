@@ -597,6 +597,19 @@ class DdmResult(Result):
     drift_indices: object = field(repr=False)
     n_drifts: object
 
+    def to_frame(self):
+        """One row per stream: first_warning, first_drift, n_drifts (the per-step `status` is left to
+        `to_dict`)."""
+        import pandas as pd
+
+        return pd.DataFrame(
+            {
+                "first_warning": np.atleast_1d(self.first_warning),
+                "first_drift": np.atleast_1d(self.first_drift),
+                "n_drifts": np.atleast_1d(self.n_drifts),
+            }
+        )
+
 
 def ddm(errors, *, warm_start=30, warning_threshold=2.0, drift_threshold=3.0, reset=True):
     """Drift Detection Method (Gama et al. 2004) over one stream or many streams in parallel.
@@ -773,6 +786,20 @@ class AdwinResult(Result):
     n_drifts: object
     width: object
     estimation: object
+
+    def to_frame(self):
+        """One row per stream: first_drift, n_drifts, width, estimation (the per-step `detected` is left
+        to `to_dict`)."""
+        import pandas as pd
+
+        return pd.DataFrame(
+            {
+                "first_drift": np.atleast_1d(self.first_drift),
+                "n_drifts": np.atleast_1d(self.n_drifts),
+                "width": np.atleast_1d(self.width),
+                "estimation": np.atleast_1d(self.estimation),
+            }
+        )
 
 
 def adwin(values, *, delta=0.002, clock=32, max_buckets=5, min_window_length=5, grace_period=10):

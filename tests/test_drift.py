@@ -724,6 +724,23 @@ def test_adwin_river_bound_and_restart_differ_from_the_paper():
     assert naive._adwin_exact_split([0.0] * 40 + [1.0] * 40, 0.002, 5)
 
 
+def test_ddm_and_adwin_results_to_frame_one_row_per_stream():
+    g = np.random.default_rng(4)
+    x = (g.random((3, 800)) < np.where(np.arange(800) < 400, 0.1, 0.6)).astype(np.uint8)
+    d = simengine.ddm(x)
+    frame = d.to_frame()
+    assert list(frame.columns) == ["first_warning", "first_drift", "n_drifts"]
+    assert_array_equal(frame["first_drift"], d.first_drift)
+    assert simengine.ddm(x[0]).to_frame()["n_drifts"].tolist() == [d.n_drifts[0]]
+    a = simengine.adwin(x.astype(float))
+    frame = a.to_frame()
+    assert list(frame.columns) == ["first_drift", "n_drifts", "width", "estimation"]
+    assert_array_equal(frame["width"], a.width)
+    assert set(a.to_dict()) == {"detected", "first_drift", "drift_indices", "n_drifts", "width", "estimation"}
+    with pytest.raises(TypeError, match="does not unpack"):
+        tuple(a)
+
+
 def test_adwin_iv():
     x = np.zeros(20)
     with pytest.raises(ValueError, match="`delta` must be in"):
