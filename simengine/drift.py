@@ -644,8 +644,8 @@ def ddm(errors, *, warm_start=30, warning_threshold=2.0, drift_threshold=3.0, re
     -----
     Where it differs from ``river.drift.binary.DDM`` (river 0.26): only in what it accepts and adds.
     `warm_start` must be an integer >= 0 and the thresholds finite numbers >= 0 with
-    ``drift_threshold >= warning_threshold`` (river accepts any values); `reset=False`
-    (keep the statistics after a drift) is an extension, river always resets.
+    ``drift_threshold >= warning_threshold``, and the data must be 0/1 (river accepts any values, and any
+    number as `x`); `reset=False` (keep the statistics after a drift) is an extension, river always resets.
 
     Examples
     --------
