@@ -703,6 +703,36 @@ def test_adwin_with_river_arguments_equals_river(args, kwargs, kind):
     assert n_river_hits > 0  # the streams do exercise cuts and restarts
 
 
+@settings(deadline=None, max_examples=30)
+@given(
+    n=st.integers(1, 2000),
+    seed=st.integers(0, 2**32 - 1),
+    kind=st.sampled_from(["binary", "normal", "cauchy", "constant", "offset"]),
+    delta=st.sampled_from([1e-6, 0.002, 0.05, 0.5, 0.99]),
+    clock=st.integers(1, 50),
+    max_buckets=st.integers(2, 10),
+    min_window_length=st.integers(0, 12),
+    grace_period=st.integers(0, 60),
+)
+def test_adwin_equals_river_generated(n, seed, kind, delta, clock, max_buckets, min_window_length, grace_period):
+    """River's ADWIN on generated parameters and streams (heavy tails, large offsets, constants): the same
+    detections, width and estimation."""
+    g = np.random.default_rng(seed)
+    levels = np.repeat(g.normal(size=8), -(-n // 8))[:n]
+    x = {
+        "binary": lambda: (g.random(n) < 1.0 / (1.0 + np.exp(-2.0 * levels))).astype(float),
+        "normal": lambda: g.normal(levels, 1.0) * 1e50,
+        "cauchy": lambda: g.standard_cauchy(n),
+        "constant": lambda: np.full(n, levels[0]),
+        "offset": lambda: np.round(g.normal(levels, 1.0), 1) - 1e6,
+    }[kind]()
+    args = (delta, clock, max_buckets, min_window_length, grace_period)
+    hits, width, estimation = _river_adwin(x, *args)
+    res = simengine.adwin(x, **dict(zip(_ADWIN_NAMES, args)))
+    assert res.drift_indices.tolist() == hits
+    assert (res.width, res.estimation) == (width, estimation)
+
+
 def test_adwin_river_bound_and_restart_differ_from_the_paper():
     """The two departures of river's ADWIN from the paper, seen on one stream: after a detection the next
     update starts an empty window (river replaces its helper), and the clock restarts with it."""
