@@ -77,7 +77,7 @@ def test_ddm_per_update(run, benchmark, impl):
 
 
 # ---------------------------------------------------------------------------------------------------------
-# ADWIN: simengine (clock 1, the paper's setting, and clock 32 like river) vs river's ADWIN (clock 32)
+# ADWIN: simengine (clock 1, and clock 32, the default as in river) vs river's ADWIN (clock 32); same detections
 # ---------------------------------------------------------------------------------------------------------
 
 ADWIN_STREAMS = sizes(4, 100)
@@ -118,4 +118,4 @@ def test_adwin(run, benchmark, impl, n_streams):
 def test_simulate_drift_detection(run, benchmark, detector, n_streams):
     benchmark.group = f"simulate_drift_detection {detector} 1000 steps"
     benchmark.extra_info["updates"] = n_streams * 1000
-    run(simengine.simulate_drift_detection, detector=detector, n_streams=n_streams, rng=0, rounds=3)
+    run(simengine.simulate_drift_detection, detector=detector, n_sims=n_streams, rng=0, rounds=3)

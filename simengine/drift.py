@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from simengine import _rng
-from simengine._results import ResultMixin, proportion_se
+from simengine._results import MEAN, NOT_COMBINABLE, MonteCarloResult, Result, proportion_se
 from simengine._validate import (
     MAX_COUNT,
     _describe,
@@ -30,15 +30,15 @@ __all__ = [
     "psi",
     "psi_monitor",
     "PSIMonitor",
-    "PSIMonitorResult",
+    "PsiMonitorResult",
     "ddm",
     "DDM",
-    "DDMResult",
+    "DdmResult",
     "adwin",
     "ADWIN",
-    "ADWINResult",
+    "AdwinResult",
     "simulate_drift_detection",
-    "DriftSimulationResult",
+    "SimulateDriftDetectionResult",
 ]
 
 _NAN_POLICIES = ("raise", "omit")
@@ -319,7 +319,7 @@ def _is_dataframe(obj):
 
 
 @dataclass(frozen=True, slots=True)
-class PSIMonitorResult(ResultMixin):
+class PsiMonitorResult(Result):
     """Windowed PSI monitoring.
 
     Attributes
@@ -436,7 +436,7 @@ def psi_monitor(reference, windows, *, threshold=0.2, consecutive=3, bins=10, bi
 
     Returns
     -------
-    PSIMonitorResult
+    PsiMonitorResult
 
     Examples
     --------
@@ -458,7 +458,7 @@ def _monitor_result(values, edges, threshold, consecutive):
     values = np.asarray(values, dtype=np.float64)
     drift = values > threshold
     streak, alert = _k._streaks(drift, consecutive)
-    return PSIMonitorResult(
+    return PsiMonitorResult(
         psi=values,
         drift=drift,
         streak=streak,
@@ -474,7 +474,7 @@ class PSIMonitor:
     """Streaming PSI monitor: `update(window)` one window at a time; same numbers as `psi_monitor`.
 
     Attributes after each update: `psi` (last window's PSI), `drift_detected`, `streak`, `alert`.
-    `result()` returns the `PSIMonitorResult` for all windows seen so far.
+    `result()` returns the `PsiMonitorResult` for all windows seen so far.
 
     Examples
     --------
@@ -523,7 +523,7 @@ class PSIMonitor:
         return self
 
     def result(self):
-        """`PSIMonitorResult` over every window seen so far."""
+        """`PsiMonitorResult` over every window seen so far."""
         return _monitor_result(self._history, self.edges, self.threshold, self.consecutive)
 
 
@@ -564,18 +564,20 @@ def _as_binary(errors, name="errors"):
     return np.ascontiguousarray(arr, dtype=np.uint8)
 
 
-def _check_ddm_params(warning_level, drift_level, min_samples, reset):
-    warning_level = check_real(warning_level, "warning_level", low=0.0, low_inclusive=False)
-    drift_level = check_real(drift_level, "drift_level", low=0.0, low_inclusive=False)
-    if drift_level < warning_level:
-        raise ValueError(f"`drift_level` must be >= `warning_level`; got {drift_level:g} < {warning_level:g}")
-    min_samples = _check_size(min_samples, "min_samples", 0, MAX_COUNT)
+def _check_ddm_params(warm_start, warning_threshold, drift_threshold, reset):
+    warm_start = _check_size(warm_start, "warm_start", 0, MAX_COUNT)
+    warning_threshold = check_real(warning_threshold, "warning_threshold", low=0.0)
+    drift_threshold = check_real(drift_threshold, "drift_threshold", low=0.0)
+    if drift_threshold < warning_threshold:
+        raise ValueError(
+            f"`drift_threshold` must be >= `warning_threshold`; got {drift_threshold:g} < {warning_threshold:g}"
+        )
     reset = check_bool(reset, "reset")
-    return warning_level, drift_level, min_samples, reset
+    return warm_start, warning_threshold, drift_threshold, reset
 
 
 @dataclass(frozen=True, slots=True)
-class DDMResult(ResultMixin):
+class DdmResult(Result):
     """DDM over one or many streams.
 
     Attributes
@@ -595,29 +597,55 @@ class DDMResult(ResultMixin):
     drift_indices: object = field(repr=False)
     n_drifts: object
 
+    def to_frame(self):
+        """One row per stream: first_warning, first_drift, n_drifts (the per-step `status` is left to
+        `to_dict`)."""
+        import pandas as pd
 
-def ddm(errors, *, warning_level=2.0, drift_level=3.0, min_samples=30, reset=True):
+        return pd.DataFrame(
+            {
+                "first_warning": np.atleast_1d(self.first_warning),
+                "first_drift": np.atleast_1d(self.first_drift),
+                "n_drifts": np.atleast_1d(self.n_drifts),
+            }
+        )
+
+
+def ddm(errors, *, warm_start=30, warning_threshold=2.0, drift_threshold=3.0, reset=True):
     """Drift Detection Method (Gama et al. 2004) over one stream or many streams in parallel.
 
-    With p_i the running error rate and s_i = sqrt(p_i (1 - p_i) / i), once more than `min_samples` samples
+    Parameters and defaults are those of ``river.drift.binary.DDM``, and on every stream the warnings and
+    drifts are river's, step for step (tested for equality): ``ddm(x, warm_start=w)`` flags the same steps
+    as feeding `x` to ``river.drift.binary.DDM(warm_start=w)``.  No difference in results; river accepts
+    more parameter values (see Notes).
+
+    With p_i the running error rate and s_i = sqrt(p_i (1 - p_i) / i), once more than `warm_start` samples
     have been seen the detector tracks the minimum of p_i + s_i (p_min, s_min) and signals a warning when
-    p_i + s_i > p_min + warning_level * s_min and a drift when p_i + s_i > p_min + drift_level * s_min.
-    With ``reset=True`` the statistics restart at the step after a drift.  With default settings the
-    indices equal those of ``river.drift.binary.DDM()`` on the same stream.
+    p_i + s_i > p_min + warning_threshold * s_min and a drift when p_i + s_i > p_min + drift_threshold *
+    s_min (a drift is not also a warning).  With ``reset=True`` (river's behaviour) the statistics restart
+    at the step after a drift.
 
     Parameters
     ----------
     errors : array_like of 0/1 (bool or numbers)
-        1-D (one stream) or 2-D (streams x steps, one stream per row).
-    warning_level, drift_level : float
-        Multiples of s_min (drift_level >= warning_level).
-    min_samples : int in [0, 10**9]
-        Warm-up: no test (and no tracking of the minimum) until more than this many samples.
-    reset : bool
+        1-D (one stream) or 2-D (streams x steps, one stream per row); 1 = error.
+    warm_start : int in [0, 10**9], default 30
+        No test (and no tracking of the minimum) until more than this many samples since the (re)start.
+    warning_threshold, drift_threshold : float >= 0, defaults 2.0 and 3.0
+        Multiples of s_min (``drift_threshold >= warning_threshold``).
+    reset : bool, default True
+        Restart the statistics after a drift, as river does.
 
     Returns
     -------
-    DDMResult
+    DdmResult
+
+    Notes
+    -----
+    Where it differs from ``river.drift.binary.DDM`` (river 0.26): only in what it accepts and adds.
+    `warm_start` must be an integer >= 0 and the thresholds finite numbers >= 0 with
+    ``drift_threshold >= warning_threshold``, and the data must be 0/1 (river accepts any values, and any
+    number as `x`); `reset=False` (keep the statistics after a drift) is an extension, river always resets.
 
     Examples
     --------
@@ -629,23 +657,30 @@ def ddm(errors, *, warning_level=2.0, drift_level=3.0, min_samples=30, reset=Tru
     True
     """
     x = _as_binary(errors)
-    wl, dl, ms, reset = _check_ddm_params(warning_level, drift_level, min_samples, reset)
+    ws, wt, dt, reset = _check_ddm_params(warm_start, warning_threshold, drift_threshold, reset)
     one_d = x.ndim == 1
     x2 = x[None, :] if one_d else x
     _check_memory(2 * x2.size, "`errors`", "the status array")
     status = np.empty(x2.shape, dtype=np.int8)  # NumPy's allocation: huge pages for big outputs
-    fw, fd, n_drifts = _k._ddm_scan(x2, status, wl, dl, ms, reset)
+    fw, fd, n_drifts = _k._ddm_scan(x2, status, wt, dt, ws, reset)
     flat, offsets = _k._collect_indices(status, 2, n_drifts, fd)
     idx = np.split(flat, offsets[1:-1])
     if one_d:
-        return DDMResult(status[0], int(fw[0]), int(fd[0]), idx[0], int(n_drifts[0]))
-    return DDMResult(status, fw, fd, idx, n_drifts)
+        return DdmResult(status[0], int(fw[0]), int(fd[0]), idx[0], int(n_drifts[0]))
+    return DdmResult(status, fw, fd, idx, n_drifts)
+
 
 
 class DDM:
-    """Streaming DDM: ``update(x)`` with x in {0, 1}; step for step equal to `ddm` (same kernel step).
+    """Streaming DDM, a drop-in for ``river.drift.binary.DDM``: ``update(x)`` with x in {0, 1}.
 
-    Attributes `warning_detected`, `drift_detected` and `status` (0/1/2) describe the last update.
+    River's constructor calls work unchanged (same parameter names, order and defaults:
+    ``DDM(warm_start=30, warning_threshold=2.0, drift_threshold=3.0)``) and give river's warnings and
+    drifts, step for step; it is step for step equal to `ddm` (same kernel step).  No difference in
+    results; see `ddm` for the parameter values river accepts and this refuses, and the `reset` extension.
+
+    Attributes `warning_detected`, `drift_detected` (river's) and `status` (0/1/2) describe the last
+    update; `n` is the number of samples since the last reset and `error_rate` their mean.
 
     Examples
     --------
@@ -658,9 +693,9 @@ class DDM:
     True
     """
 
-    def __init__(self, *, warning_level=2.0, drift_level=3.0, min_samples=30, reset=True):
-        self.warning_level, self.drift_level, self.min_samples, self.reset = _check_ddm_params(
-            warning_level, drift_level, min_samples, reset
+    def __init__(self, warm_start=30, warning_threshold=2.0, drift_threshold=3.0, *, reset=True):
+        self.warm_start, self.warning_threshold, self.drift_threshold, self.reset = _check_ddm_params(
+            warm_start, warning_threshold, drift_threshold, reset
         )
         self._state = np.empty(_k.DDM_STATE_SIZE)
         _k._ddm_init(self._state)
@@ -677,7 +712,9 @@ class DDM:
             x = _ddm_x(x)
         if x != 0 and x != 1:
             raise ValueError(f"`x` must be 0 or 1; got {_describe(x)}")
-        self.status = int(_k._ddm_step(self._state, float(x), self.warning_level, self.drift_level, self.min_samples, self.reset))
+        self.status = int(
+            _k._ddm_step(self._state, float(x), self.warning_threshold, self.drift_threshold, self.warm_start, self.reset)
+        )
         return self
 
     @property
@@ -714,19 +751,19 @@ def _ddm_x(x):
 # ----------------------------------------------------------------------------------------------------------
 
 
-def _check_adwin_params(delta, max_buckets, min_window_length, grace_period, clock):
+def _check_adwin_params(delta, clock, max_buckets, min_window_length, grace_period):
     delta = check_probability(delta, "delta")
+    clock = _check_size(clock, "clock", 1, MAX_COUNT)
     max_buckets = _check_size(
         max_buckets, "max_buckets", 2, ADWIN_MAX_BUCKETS, " (more buckets only slow the cut test; river uses 5)"
     )
-    min_window_length = _check_size(min_window_length, "min_window_length", 1, MAX_COUNT)
+    min_window_length = _check_size(min_window_length, "min_window_length", 0, MAX_COUNT)
     grace_period = _check_size(grace_period, "grace_period", 0, MAX_COUNT)
-    clock = _check_size(clock, "clock", 1, MAX_COUNT)
-    return delta, max_buckets, min_window_length, grace_period, clock
+    return delta, clock, max_buckets, min_window_length, grace_period
 
 
 @dataclass(frozen=True, slots=True)
-class ADWINResult(ResultMixin):
+class AdwinResult(Result):
     """ADWIN over one or many streams.
 
     Attributes
@@ -750,18 +787,42 @@ class ADWINResult(ResultMixin):
     width: object
     estimation: object
 
+    def to_frame(self):
+        """One row per stream: first_drift, n_drifts, width, estimation (the per-step `detected` is left
+        to `to_dict`)."""
+        import pandas as pd
 
-def adwin(values, *, delta=0.002, max_buckets=5, min_window_length=5, grace_period=10, clock=1):
-    """ADWIN2 adaptive windowing (Bifet & Gavalda 2007) over one stream or many streams in parallel.
+        return pd.DataFrame(
+            {
+                "first_drift": np.atleast_1d(self.first_drift),
+                "n_drifts": np.atleast_1d(self.n_drifts),
+                "width": np.atleast_1d(self.width),
+                "estimation": np.atleast_1d(self.estimation),
+            }
+        )
+
+
+def adwin(values, *, delta=0.002, clock=32, max_buckets=5, min_window_length=5, grace_period=10):
+    """ADWIN adaptive windowing (Bifet & Gavalda 2007) exactly as ``river.drift.ADWIN``, over many streams.
+
+    Parameters and defaults are river's, and on every stream the detections are river's, step for step
+    (tested for equality): ``adwin(x, clock=c)`` flags the same steps as feeding `x` to
+    ``river.drift.ADWIN(clock=c)``.  No difference in detections; river accepts more parameter values, and
+    two details of river's bound depart from the paper (see Notes).
 
     The window is stored as an exponential histogram: at most `max_buckets` buckets of each size 1, 2, 4,
-    ...; a new value is a bucket of size 1 and the two oldest buckets of a level that overflows are merged.
-    Every `clock` updates, once the window holds `grace_period` values, each split of the window at a bucket
-    boundary into an older part W0 and a newer part W1 (both at least `min_window_length` long) is tested
-    with the variance-based bound of the paper,
-    eps_cut = sqrt(2 v ln(2/d') / m) + 2 ln(2/d') / (3 m), m = 1/(1/n0 + 1/n1), d' = delta / ln(n), v the
-    window variance; while some split has |mean0 - mean1| > eps_cut the oldest bucket is dropped, and the
-    step is reported as a detection.  The window is kept after a detection (W1 survives), as in the paper.
+    ...; a new value is a bucket of size 1 and the two oldest buckets of a level that reaches
+    ``max_buckets + 1`` merge into one of the next size.  Every `clock`-th update, once the window holds
+    more than `grace_period` values, each split of the window at a bucket boundary into an older part W0
+    and a newer part W1 (n0 and n1 values, both at least `min_window_length`; the newest bucket always in
+    W1) is tested; while some split has |mean0 - mean1| > eps_cut the oldest bucket is dropped, and the
+    update is reported as a detection.  After a detection the next update starts a fresh detector (empty
+    window, clock restarted), as river does.  The bound is river's:
+
+        eps_cut = sqrt(2 m v ln(2 ln(n) / delta)) + (2/3) m ln(2 ln(n) / delta),
+        m = 1 / (n0 - min_window_length + 1) + 1 / (n1 - min_window_length + 1),
+
+    with n the window length and v its variance (sum of squared deviations / n).
 
     Parameters
     ----------
@@ -771,24 +832,32 @@ def adwin(values, *, delta=0.002, max_buckets=5, min_window_length=5, grace_peri
         window's sums of squares could overflow float64 and the detector would silently never fire, and
         the cut bound is not scale-invariant.
     delta : float in (0, 1), default 0.002
+    clock : int in [1, 10**9], default 32
+        Test for cuts every `clock` updates since the (re)start (river's default; 1 tests at every update).
     max_buckets : int in [2, 1000], default 5
-        Buckets per level (river and the paper use 5).  The state is ~96 x max_buckets doubles per stream
-        and every cut test visits every bucket, so more buckets only make ADWIN slower;
-        ``ADWIN_MAX_BUCKETS`` = 1000 is the documented maximum.
-    min_window_length : int in [1, 10**9], default 5
+        Buckets per level.  The state is ~96 x max_buckets doubles per stream and every cut test visits
+        every bucket, so more buckets only make ADWIN slower; ``ADWIN_MAX_BUCKETS`` = 1000 is the
+        documented maximum.
+    min_window_length : int in [0, 10**9], default 5
     grace_period : int in [0, 10**9], default 10
-    clock : int in [1, 10**9], default 1
-        Test for cuts every `clock` updates (river's ADWIN uses 32).
 
     Returns
     -------
-    ADWINResult
+    AdwinResult
 
     Notes
     -----
-    The histogram has 48 levels (buckets of up to 2**47 values); should a window ever fill the top level
-    (about max_buckets x 2**48 values without a cut) its oldest bucket is dropped instead of growing the
-    state.
+    Differences from ``river.drift.ADWIN`` (river 0.26.1, whose core is the Rust port of its former
+    ``adwin_c.pyx``): none in detections, width or estimation.  Parameter values river accepts and this
+    refuses: `delta` outside (0, 1), `max_buckets` of 1 (river can then read an empty level) or above
+    1000, non-integer or negative counts, and values beyond 1e100 in magnitude.  The histogram has 48
+    levels (buckets of up to 2**47 values); should a window ever fill the top level (about
+    max_buckets x 2**48 values without a cut) its oldest bucket is dropped, where river would add a level.
+
+    Differences of river's ADWIN (and so of this one) from the paper's ADWIN2: the bound uses
+    1/(n0 - min_window_length + 1) + 1/(n1 - min_window_length + 1) where the paper has 1/n0 + 1/n1, and
+    after a detection the whole window is dropped (the paper keeps W1); the first makes cuts come
+    earlier, the second restarts the clock and the grace period after each detection.
 
     Examples
     --------
@@ -809,17 +878,17 @@ def adwin(values, *, delta=0.002, max_buckets=5, min_window_length=5, grace_peri
             "`values` must be in [-1e100, 1e100] (beyond it the window's sums of squares "
             f"can overflow float64); got values up to {max(-lo, hi):g} in magnitude"
         )
-    params = _check_adwin_params(delta, max_buckets, min_window_length, grace_period, clock)
+    d, ck, mb, ml, gp = _check_adwin_params(delta, clock, max_buckets, min_window_length, grace_period)
     one_d = x.ndim == 1
     x2 = x[None, :] if one_d else x
     _check_memory(x2.size, "`values`", "the detection flags")
-    det, first, width, est = _k._adwin_scan(x2, *params)
+    det, first, width, est = _k._adwin_scan(x2, d, mb, ml, gp, ck)
     rows, cols = np.nonzero(det)
     idx = np.split(cols.astype(np.int64), np.searchsorted(rows, np.arange(1, x2.shape[0])))
     n_drifts = np.array([len(i) for i in idx], dtype=np.int64)
     if one_d:
-        return ADWINResult(det[0], int(first[0]), idx[0], int(n_drifts[0]), int(width[0]), float(est[0]))
-    return ADWINResult(det, first, idx, n_drifts, width, est)
+        return AdwinResult(det[0], int(first[0]), idx[0], int(n_drifts[0]), int(width[0]), float(est[0]))
+    return AdwinResult(det, first, idx, n_drifts, width, est)
 
 
 def _adwin_x(x):
@@ -833,7 +902,19 @@ def _adwin_x(x):
 
 
 class ADWIN:
-    """Streaming ADWIN2: ``update(x)``; step for step equal to `adwin` (same kernel step).
+    """Streaming ADWIN, a drop-in for ``river.drift.ADWIN``: ``update(x)``.
+
+    River's constructor calls work unchanged (same parameter names, order and defaults:
+    ``ADWIN(delta=0.002, clock=32, max_buckets=5, min_window_length=5, grace_period=10)``) and give
+    river's detections, width and estimation, step for step; it is step for step equal to `adwin` (same
+    kernel step).  Differences from river are in the attributes `variance` and `n_detections` (below)
+    and in the parameter values refused (see `adwin`).
+
+    Attributes after each update: `drift_detected`, `width` (an int; river gives a float), `total`,
+    `estimation` (the window mean), `variance` (the window's variance, sum of squared deviations / width;
+    river's `variance` is the sum of squared deviations itself), `n_detections` (detections since
+    construction; river's counts only those of its current window helper, which it replaces after each
+    detection, so it reads 0 or 1).
 
     Examples
     --------
@@ -846,11 +927,12 @@ class ADWIN:
     True
     """
 
-    def __init__(self, *, delta=0.002, max_buckets=5, min_window_length=5, grace_period=10, clock=1):
-        self.delta, self.max_buckets, self.min_window_length, self.grace_period, self.clock = _check_adwin_params(
-            delta, max_buckets, min_window_length, grace_period, clock
+    def __init__(self, delta=0.002, clock=32, max_buckets=5, min_window_length=5, grace_period=10):
+        self.delta, self.clock, self.max_buckets, self.min_window_length, self.grace_period = _check_adwin_params(
+            delta, clock, max_buckets, min_window_length, grace_period
         )
         self._state = np.zeros(_k._adwin_state_size(self.max_buckets))
+        _k._adwin_init(self._state)
         self.drift_detected = False
 
     def update(self, x):
@@ -873,6 +955,10 @@ class ADWIN:
     @property
     def width(self) -> int:
         return int(self._state[0])
+
+    @property
+    def total(self) -> float:
+        return float(self._state[1])
 
     @property
     def estimation(self) -> float:
@@ -910,8 +996,11 @@ def _quantile_se(sorted_x, q):
 
 
 @dataclass(frozen=True, slots=True)
-class DriftSimulationResult(ResultMixin):
-    """Monte Carlo evaluation of a drift detector on Bernoulli error streams.
+class SimulateDriftDetectionResult(MonteCarloResult):
+    """Monte Carlo evaluation of a drift detector on simulated error streams.
+
+    Each stream is the 0/1 error indicator of a model whose error rate is `error_before` before the drift
+    and `error_after` after it; the detector watches that stream.
 
     Attributes
     ----------
@@ -922,13 +1011,34 @@ class DriftSimulationResult(ResultMixin):
     false_alarms_per_stream, false_alarms_per_stream_se : float
         Mean number of detections before `drift_start` and its standard error.
     delay_mean, delay_mean_se, delay_median, delay_median_se : float
-        Detection delay (first detection index minus drift_start) over detecting streams.
+        Detection delay (first detection index at or after drift_start minus drift_start) over the
+        detecting streams only: a mean over a random subset and a quantile, so not combinable across
+        chunks of streams; nan when no stream detects.
     delay_quantiles, delay_quantiles_se : dict
         Quantiles 0.1, 0.25, 0.5, 0.75, 0.9 and their SEs (binomial order-statistic interval / 3.92).
     delays : ndarray
         Delay per stream (-1 if not detected).
-    n_streams, n_steps, detector, drift : settings
+    n_sims, n_steps : int
+        Streams and steps per stream.
+    detector, drift : str
+    drift_start : int
+    drift_end : int or None
+        End of the linear rise of a gradual drift (None for a sudden one).
+    error_before, error_after : float
+        Error rates of the stream before and after the drift.
+    detector_settings : dict
+        Every parameter of the detector as used (defaults filled in).
     """
+
+    _estimates = {
+        "detection_rate": MEAN,
+        "false_alarm_rate": MEAN,
+        "false_alarms_per_stream": MEAN,
+        "delay_mean": NOT_COMBINABLE,
+        "delay_median": NOT_COMBINABLE,
+    }
+    _replicates = "n_sims"
+    _chunk_size = None
 
     detection_rate: float
     detection_rate_se: float
@@ -943,10 +1053,15 @@ class DriftSimulationResult(ResultMixin):
     delay_quantiles: dict
     delay_quantiles_se: dict
     delays: np.ndarray = field(repr=False)
-    n_streams: int
+    n_sims: int
     n_steps: int
     detector: str
     drift: str
+    drift_start: int
+    drift_end: object
+    error_before: float
+    error_after: float
+    detector_settings: dict
 
     def to_frame(self):
         """Summary as a one-column DataFrame (estimate, SE)."""
@@ -963,120 +1078,148 @@ class DriftSimulationResult(ResultMixin):
         return pd.DataFrame(rows, index=["estimate", "se"]).T
 
 
-_DDM_KEYS = ("warning_level", "drift_level", "min_samples", "reset")
-_ADWIN_KEYS = ("delta", "max_buckets", "min_window_length", "grace_period", "clock")
+_DDM_KEYS = ("warm_start", "warning_threshold", "drift_threshold", "reset")
+_ADWIN_KEYS = ("delta", "clock", "max_buckets", "min_window_length", "grace_period")
 
 
 def simulate_drift_detection(
     *,
     detector="ddm",
     drift="sudden",
-    n_streams=10_000,
+    n_sims=10_000,
     n_steps=1_000,
     drift_start=500,
     drift_end=None,
     error_before=0.15,
     error_after=0.40,
-    detector_params=None,
+    warm_start=None,
+    warning_threshold=None,
+    drift_threshold=None,
+    reset=None,
+    delta=None,
+    clock=None,
+    max_buckets=None,
+    min_window_length=None,
+    grace_period=None,
     rng=None,
 ):
     """Detection rate, false alarms and detection delay of DDM or ADWIN on simulated error streams.
 
-    Each stream is a sequence of Bernoulli errors with rate `error_before` before `drift_start` and
-    `error_after` from then on ("sudden"), or rising linearly from `drift_start` to `drift_end` ("gradual").
-    Streams are generated inside the kernel, block by block (64 streams per RNG block), and fed to the
-    detector as they are drawn, so no streams x steps array is ever stored.
+    Each of the `n_sims` streams is the 0/1 error indicator of a model (1 = error) whose error rate is
+    `error_before` before `drift_start` and `error_after` from then on ("sudden"), or rises linearly from
+    `drift_start` to `drift_end` ("gradual"); the detector (`ddm` / `adwin`, river's semantics) watches that
+    stream.  Streams are generated inside the kernel, block by block (64 streams per RNG block), and fed to
+    the detector as they are drawn, so no streams x steps array is ever stored.
 
     Parameters
     ----------
     detector : {"ddm", "adwin"}
     drift : {"sudden", "gradual"}
-    n_streams : int in [1, 10**9]
+    n_sims : int in [1, 10**9]
+        Number of streams.
     n_steps : int in [2, 10**9]
-        ``n_streams * n_steps`` (detector updates) may not exceed ``MAX_WORK`` = 10**12, and the
+        ``n_sims * n_steps`` (detector updates) may not exceed ``MAX_WORK`` = 10**12, and the
         per-stream results and RNG blocks (~128 bytes per stream) must fit in memory; otherwise ValueError
         before any work.
     drift_start : int in [1, n_steps)
-    drift_end : int, only for "gradual" (drift_start < drift_end <= n_steps)
+    drift_end : int or None
+        Gradual drift only (required there, drift_start < drift_end <= n_steps).  A sudden drift ignores
+        it, so that one sweep grid can compare "sudden" and "gradual" with a shared `drift_end`.
     error_before, error_after : float in [0, 1]
-    detector_params : dict, optional
-        Keyword arguments of `ddm` or `adwin`.
+        Error rate of the stream before and after the drift.
+    warm_start, warning_threshold, drift_threshold, reset
+        DDM's parameters (as in `ddm`); None = its default (30, 2.0, 3.0, True).
+    delta, clock, max_buckets, min_window_length, grace_period
+        ADWIN's parameters (as in `adwin`); None = its default (0.002, 32, 5, 5, 10).  Giving a parameter
+        of the detector not simulated is a ValueError.
     rng : None, int, SeedSequence or Generator
 
     Returns
     -------
-    DriftSimulationResult
+    SimulateDriftDetectionResult
 
     Notes
     -----
     Delay = first detection at or after `drift_start` minus `drift_start`.  A false alarm is any detection
-    before `drift_start` (the detector keeps running afterwards).  Proportion SEs are binomial, the mean's
-    is the sample SD / sqrt(k), and quantile SEs come from the distribution-free binomial order-statistic
-    95% interval divided by 2 * 1.96.
+    before `drift_start` (the detector keeps running afterwards, restarting after each detection as
+    river's detectors do).  Proportion SEs are binomial, the mean's is the sample SD / sqrt(k), and
+    quantile SEs come from the distribution-free binomial order-statistic 95% interval divided by
+    2 * 1.96.
 
     Examples
     --------
     >>> import simengine
-    >>> res = simengine.simulate_drift_detection(n_streams=500, rng=0)
+    >>> res = simengine.simulate_drift_detection(n_sims=500, rng=0)
     >>> res.detection_rate > 0.9
     True
     """
     detector = check_choice(detector, "detector", ("ddm", "adwin"))
     drift = check_choice(drift, "drift", ("sudden", "gradual"))
-    n_streams = _check_size(n_streams, "n_streams", 1, MAX_COUNT)
+    given = {
+        "warm_start": warm_start, "warning_threshold": warning_threshold, "drift_threshold": drift_threshold,
+        "reset": reset, "delta": delta, "clock": clock, "max_buckets": max_buckets,
+        "min_window_length": min_window_length, "grace_period": grace_period,
+    }
+    own, other = (_DDM_KEYS, _ADWIN_KEYS) if detector == "ddm" else (_ADWIN_KEYS, _DDM_KEYS)
+    for key in other:
+        if given[key] is not None:
+            raise ValueError(
+                f"`{key}` is a parameter of {'ADWIN' if detector == 'ddm' else 'DDM'}, not of the simulated "
+                f"detector {detector!r} (whose parameters are {', '.join(own)}); leave it None"
+            )
+    n_sims = _check_size(n_sims, "n_sims", 1, MAX_COUNT)
     n_steps = _check_size(n_steps, "n_steps", 2, MAX_COUNT)
-    check_work(n_streams * n_steps, "`n_streams` x `n_steps`", unit="detector updates")
+    check_work(n_sims * n_steps, "`n_sims` x `n_steps`", unit="detector updates")
     # per stream: two int64 results and the summary's temporaries (~64 bytes), and 1/64 of a block
     # Generator (~3.4 KB each with its bit generator and seed sequence)
-    _check_memory(128 * n_streams, "`n_streams`", "the per-stream results and block generators")
+    _check_memory(128 * n_sims, "`n_sims`", "the per-stream results and block generators")
     drift_start = check_int(drift_start, "drift_start", minimum=1, maximum=n_steps - 1)
     if drift == "sudden":
-        if drift_end is not None:
-            raise ValueError("`drift_end` must be None for a sudden drift")
-        drift_end = drift_start
+        drift_end = None
+        end = drift_start
     else:
         if drift_end is None:
             raise ValueError("`drift_end` is required for a gradual drift")
-        drift_end = check_int(drift_end, "drift_end", minimum=drift_start + 1, maximum=n_steps)
+        drift_end = end = check_int(drift_end, "drift_end", minimum=drift_start + 1, maximum=n_steps)
     p0 = check_probability(error_before, "error_before", closed=True)
     p1 = check_probability(error_after, "error_after", closed=True)
-    params = {} if detector_params is None else detector_params
-    if not isinstance(params, dict):
-        raise TypeError(f"`detector_params` must be a dict or None; got {type(params).__name__}")
-    keys = _DDM_KEYS if detector == "ddm" else _ADWIN_KEYS
-    unknown = sorted(set(params) - set(keys), key=repr)
-    if unknown:
-        raise ValueError(f"`detector_params` has unknown keys for {detector!r}: {unknown}; allowed: {list(keys)}")
+
+    def pick(key, default):
+        return default if given[key] is None else given[key]
+
     if detector == "ddm":
-        wl, dl, ms, reset = _check_ddm_params(
-            params.get("warning_level", 2.0), params.get("drift_level", 3.0),
-            params.get("min_samples", 30), params.get("reset", True),
+        ws, wt, dt, rs = _check_ddm_params(
+            pick("warm_start", 30), pick("warning_threshold", 2.0), pick("drift_threshold", 3.0), pick("reset", True)
         )
-        fparams = np.array([wl, dl])
-        iparams = np.array([ms, int(reset)], dtype=np.int64)
+        settings = {"warm_start": ws, "warning_threshold": wt, "drift_threshold": dt, "reset": rs}
+        fparams = np.array([wt, dt])
+        iparams = np.array([ws, int(rs)], dtype=np.int64)
         code = 0
     else:
-        d, mb, ml, gp, ck = _check_adwin_params(
-            params.get("delta", 0.002), params.get("max_buckets", 5), params.get("min_window_length", 5),
-            params.get("grace_period", 10), params.get("clock", 1),
+        d, ck, mb, ml, gp = _check_adwin_params(
+            pick("delta", 0.002), pick("clock", 32), pick("max_buckets", 5), pick("min_window_length", 5),
+            pick("grace_period", 10),
         )
+        settings = {"delta": d, "clock": ck, "max_buckets": mb, "min_window_length": ml, "grace_period": gp}
         fparams = np.array([d])
         iparams = np.array([mb, ml, gp, ck], dtype=np.int64)
         code = 1
     ss = _rng.as_seed_sequence(rng)
-    gens = _rng.block_generators(ss, _rng.n_blocks(n_streams, _k.SIM_BLOCK))
-    n_false, first = _k._simulate_detector(
-        gens, n_streams, n_steps, drift_start, drift_end, p0, p1, code, fparams, iparams
+    gens = _rng.block_generators(ss, _rng.n_blocks(n_sims, _k.SIM_BLOCK))
+    n_false, first = _k._simulate_detector(gens, n_sims, n_steps, drift_start, end, p0, p1, code, fparams, iparams)
+    return _summarise(
+        n_false, first, n_sims=n_sims, n_steps=n_steps, detector=detector, drift=drift, drift_start=drift_start,
+        drift_end=drift_end, error_before=p0, error_after=p1, detector_settings=settings,
     )
-    return _summarise(n_false, first, drift_start, n_streams, n_steps, detector, drift)
 
 
-def _summarise(n_false, first, drift_start, n_streams, n_steps, detector, drift):
+def _summarise(n_false, first, **settings):
+    n_sims = settings["n_sims"]
     detected = first >= 0
-    delays = np.where(detected, first - drift_start, -1)
+    delays = np.where(detected, first - settings["drift_start"], -1)
     d = np.sort(delays[detected]).astype(np.float64)
     k = d.size
-    rate = k / n_streams
+    rate = k / n_sims
     fa = float(np.mean(n_false > 0))
     if k:
         mean = float(d.mean())
@@ -1087,13 +1230,13 @@ def _summarise(n_false, first, drift_start, n_streams, n_steps, detector, drift)
         mean = mean_se = float("nan")
         qs = {q: float("nan") for q in DELAY_QUANTILES}
         qse = dict(qs)
-    return DriftSimulationResult(
+    return SimulateDriftDetectionResult(
         detection_rate=rate,
-        detection_rate_se=float(proportion_se(rate, n_streams)),
+        detection_rate_se=float(proportion_se(rate, n_sims)),
         false_alarm_rate=fa,
-        false_alarm_rate_se=float(proportion_se(fa, n_streams)),
+        false_alarm_rate_se=float(proportion_se(fa, n_sims)),
         false_alarms_per_stream=float(n_false.mean()),
-        false_alarms_per_stream_se=float(n_false.std(ddof=1) / np.sqrt(n_streams)) if n_streams > 1 else float("nan"),
+        false_alarms_per_stream_se=float(n_false.std(ddof=1) / np.sqrt(n_sims)) if n_sims > 1 else float("nan"),
         delay_mean=mean,
         delay_mean_se=mean_se,
         delay_median=qs[0.5],
@@ -1101,8 +1244,5 @@ def _summarise(n_false, first, drift_start, n_streams, n_steps, detector, drift)
         delay_quantiles=qs,
         delay_quantiles_se=qse,
         delays=delays,
-        n_streams=n_streams,
-        n_steps=n_steps,
-        detector=detector,
-        drift=drift,
+        **settings,
     )

@@ -204,7 +204,7 @@ def psi_per_feature(reference, current, bins=10, binning="equal-width", eps=1e-7
     return out
 
 
-def ddm_python(errors, warning_level=2.0, drift_level=3.0, min_samples=30, track_from_start=False):
+def ddm_python(errors, warning_threshold=2.0, drift_threshold=3.0, warm_start=30, track_from_start=False):
     """DDM (Gama et al. 2004) in plain Python, resetting after a drift; status list 0/1/2 per step.
 
     With ``track_from_start=True`` it is the naive variant that tracks p_min + s_min from the first
@@ -226,33 +226,40 @@ def ddm_python(errors, warning_level=2.0, drift_level=3.0, min_samples=30, track
         p += (1.0 / n) * (float(x) - p)
         s = math.sqrt(p * (1.0 - p) / n)
         st = 0
-        if track_from_start or n > min_samples:
+        if track_from_start or n > warm_start:
             if p + s <= ps_min:
                 p_min, s_min, ps_min = p, s, p + s
-        if n > min_samples:
-            if p + s > p_min + drift_level * s_min:
+        if n > warm_start:
+            if p + s > p_min + drift_threshold * s_min:
                 st = 2
-            elif p + s > p_min + warning_level * s_min:
+            elif p + s > p_min + warning_threshold * s_min:
                 st = 1
         drifted = st == 2
         status.append(st)
     return status
 
 
-def adwin_exact(values, delta=0.002, min_window_length=5, grace_period=10, clock=1):
-    """Exact ADWIN: keep every value of the window and test every split (brute force, O(W^2) per step).
+def adwin_exact(values, delta=0.002, clock=32, min_window_length=5, grace_period=10):
+    """Exact ADWIN with river's rules: keep every value of the window and test every split (brute force,
+    O(W^2) per step).
 
-    Same cut rule as `simengine.adwin` (variance bound of Bifet & Gavalda 2007, d' = delta / ln n): while
-    some split into older W0 and newer W1 (both >= min_window_length) has |mean0 - mean1| > eps_cut, drop
-    the oldest value.  Returns the list of steps at which the window was cut.
+    River's rules (`simengine.adwin`): every `clock`-th update since the (re)start, once the window holds
+    more than `grace_period` values, while some split into older W0 and newer W1 (both >=
+    min_window_length, the newest value in W1) has |mean0 - mean1| > eps_cut (river's bound), drop the
+    oldest value; after a detection the next update starts from an empty window.  Returns the list of
+    steps at which the window was cut.
     """
     window = []
     hits = []
+    tick = 0
     for t, x in enumerate(values):
+        if hits and hits[-1] == t - 1:
+            window, tick = [], 0
         window.append(float(x))
+        tick += 1
         cut = False
-        if len(window) >= grace_period and (t + 1) % clock == 0:
-            while len(window) >= 2 * min_window_length and _adwin_exact_split(window, delta, min_window_length):
+        if tick % clock == 0 and len(window) > grace_period:
+            while _adwin_exact_split(window, delta, min_window_length):
                 window.pop(0)
                 cut = True
         if cut:
@@ -261,16 +268,19 @@ def adwin_exact(values, delta=0.002, min_window_length=5, grace_period=10, clock
 
 
 def _adwin_exact_split(window, delta, min_len):
+    """Whether some split of `window` is significant under river's bound (see `adwin_exact`)."""
     import math
 
     w = np.asarray(window)
     n = w.size
+    if n < 2:
+        return False
     var = float(np.var(w))
     log_term = math.log(2.0 * math.log(n) / delta)
-    for k in range(min_len, n - min_len + 1):
+    for k in range(max(min_len, 1), n - max(min_len, 1) + 1):
         n0, n1 = k, n - k
-        m_inv = 1.0 / n0 + 1.0 / n1
-        eps = math.sqrt(2.0 * m_inv * var * log_term) + (2.0 / 3.0) * m_inv * log_term
+        m_recip = 1.0 / (n0 - min_len + 1) + 1.0 / (n1 - min_len + 1)
+        eps = math.sqrt(2.0 * m_recip * var * log_term) + (2.0 / 3.0) * m_recip * log_term
         if abs(w[:k].mean() - w[k:].mean()) > eps:
             return True
     return False

@@ -362,6 +362,38 @@ def test_ddm_equals_river(n, p0, p1, seed):
 
 @settings(deadline=None, max_examples=25)
 @given(
+    n=st.integers(1, 1200),
+    p0=st.floats(0.0, 0.6),
+    p1=st.floats(0.0, 1.0),
+    seed=st.integers(0, 2**32 - 1),
+    warm_start=st.integers(0, 60),
+    wt=st.floats(0.0, 3.0),
+    extra=st.floats(0.0, 2.0),
+)
+def test_ddm_with_river_arguments_equals_river(n, p0, p1, seed, warm_start, wt, extra):
+    """Issue 13: river's constructor call, positional as river orders it, gives river's statuses."""
+    from river.drift.binary import DDM as RiverDDM
+
+    g = np.random.default_rng(seed)
+    cut = n // 3
+    x = np.r_[g.random(cut) < p0, g.random(n - cut) < p1].astype(np.int64)
+    args = (warm_start, wt, wt + extra)
+    river, ours = RiverDDM(*args), simengine.DDM(*args)
+    expected, streamed = [], []
+    for v in x.tolist():
+        river.update(v)
+        expected.append(2 if river.drift_detected else (1 if river.warning_detected else 0))
+        ours.update(v)
+        streamed.append(ours.status)
+        assert (ours.warning_detected, ours.drift_detected) == (river.warning_detected, river.drift_detected)
+    assert streamed == expected
+    res = simengine.ddm(x, warm_start=warm_start, warning_threshold=wt, drift_threshold=wt + extra)
+    assert_array_equal(res.status, expected)
+    assert (ours.warm_start, ours.warning_threshold, ours.drift_threshold) == args
+
+
+@settings(deadline=None, max_examples=25)
+@given(
     x=hnp.arrays(np.int8, st.tuples(st.integers(1, 6), st.integers(1, 300)), elements=st.integers(0, 1)),
     wl=st.floats(0.5, 3.0),
     extra=st.floats(0.0, 2.0),
@@ -369,7 +401,7 @@ def test_ddm_equals_river(n, p0, p1, seed):
     reset=st.booleans(),
 )
 def test_ddm_batch_equals_streaming_and_rows(x, wl, extra, ms, reset):
-    kw = dict(warning_level=wl, drift_level=wl + extra, min_samples=ms, reset=reset)
+    kw = dict(warm_start=ms, warning_threshold=wl, drift_threshold=wl + extra, reset=reset)
     res = simengine.ddm(x, **kw)
     for i, row in enumerate(x):
         one = simengine.ddm(row, **kw)
@@ -404,7 +436,7 @@ def test_ddm_simd_path_equals_step_by_step(n_streams, n_steps, seed, wl, extra, 
     cut = g.integers(0, n_steps + 1, size=(n_streams, 1))
     rate = np.where(np.arange(n_steps) < cut, g.random((n_streams, 1)) * 0.3, g.random((n_streams, 1)))
     x = (g.random((n_streams, n_steps)) < rate).astype(np.uint8)
-    kw = dict(warning_level=wl, drift_level=wl + extra, min_samples=ms, reset=reset)
+    kw = dict(warm_start=ms, warning_threshold=wl, drift_threshold=wl + extra, reset=reset)
     res = simengine.ddm(x, **kw)
     for i, row in enumerate(x):
         one = simengine.ddm(row, **kw)
@@ -497,19 +529,25 @@ def test_ddm_iv():
         simengine.ddm([])
     with pytest.raises(TypeError, match="`errors` must contain 0/1 values"):
         simengine.ddm(["a"])
-    with pytest.raises(ValueError, match="`warning_level` must be in"):
-        simengine.ddm([0, 1], warning_level=-1)
-    with pytest.raises(ValueError, match="`drift_level` must be >= `warning_level`"):
-        simengine.ddm([0, 1], warning_level=3.0, drift_level=2.0)
-    with pytest.raises(ValueError, match="`min_samples` must be an integer >= 0"):
-        simengine.ddm([0, 1], min_samples=-1)
+    with pytest.raises(ValueError, match=r"`warning_threshold` must be in \[0, inf\)"):
+        simengine.ddm([0, 1], warning_threshold=-1)
+    with pytest.raises(ValueError, match="`drift_threshold` must be >= `warning_threshold`"):
+        simengine.ddm([0, 1], warning_threshold=3.0, drift_threshold=2.0)
+    with pytest.raises(ValueError, match="`warm_start` must be an integer >= 0"):
+        simengine.ddm([0, 1], warm_start=-1)
+    with pytest.raises(TypeError, match="unexpected keyword argument 'min_samples'"):
+        simengine.ddm([0, 1], min_samples=30)  # the old name is gone (river's names since issue 13)
     with pytest.raises(TypeError, match="`reset` must be True or False"):
         simengine.ddm([0, 1], reset=1)
 
 
 def test_DDM_iv():
-    with pytest.raises(ValueError, match="`drift_level` must be a finite number"):
-        simengine.DDM(drift_level=float("nan"))
+    with pytest.raises(ValueError, match="`drift_threshold` must be a finite number"):
+        simengine.DDM(drift_threshold=float("nan"))
+    with pytest.raises(ValueError, match="`warm_start` must be an integer"):
+        simengine.DDM(-1)  # river's positional order: warm_start first
+    with pytest.raises(TypeError, match="`reset` must be True or False"):
+        simengine.DDM(reset=None)
     det = simengine.DDM()
     with pytest.raises(ValueError, match="`x` must be 0 or 1"):
         det.update(0.5)
@@ -599,10 +637,138 @@ def test_adwin_false_alarms_on_stationary_streams_bounded_by_delta():
 def test_adwin_exact_regression_and_estimation():
     g = np.random.default_rng(0)
     x = np.r_[g.random(1000) < 0.2, g.random(1000) < 0.6].astype(float)
+    # river's ADWIN (issue 13: river's bound and restart after a detection) gives these same numbers
     res = simengine.adwin(x)
-    assert res.drift_indices.tolist() == [1028, 1029, 1030, 1034, 1041, 1048, 1052, 1324]
-    assert res.width == 992
+    assert res.drift_indices.tolist() == [1055]
+    assert res.width == 944
     assert_allclose(res.estimation, x[-res.width :].mean(), rtol=1e-12)
+    res = simengine.adwin(x, clock=1)
+    assert res.drift_indices.tolist() == [1030]
+    assert res.width == 969
+    assert_allclose(res.estimation, x[-res.width :].mean(), rtol=1e-12)
+
+
+def _river_adwin(x, *args, **kwargs):
+    from river.drift import ADWIN as RiverADWIN
+
+    det = RiverADWIN(*args, **kwargs)
+    hits = []
+    for t, v in enumerate(x.tolist()):
+        det.update(v)
+        if det.drift_detected:
+            hits.append(t)
+    return hits, det.width, det.estimation
+
+
+# river's constructor calls (positional in river's order, or keywords), covering every parameter
+_RIVER_ADWIN_CALLS = [
+    ((), {}),
+    ((), {"clock": 1}),
+    ((0.05, 4, 3, 2, 0), {}),
+    ((), {"delta": 0.3, "clock": 7, "max_buckets": 2, "min_window_length": 1, "grace_period": 30}),
+    ((0.01,), {"min_window_length": 0, "max_buckets": 8}),
+]
+_ADWIN_NAMES = ("delta", "clock", "max_buckets", "min_window_length", "grace_period")
+
+
+def _adwin_streams(kind, n_streams, n_steps, seed):
+    """Streams with a few changes of level: 0/1 errors or real values (normal, and scaled integers)."""
+    g = np.random.default_rng(seed)
+    change = np.sort(g.integers(0, n_steps, size=(n_streams, 3)), axis=1)
+    segment = (np.arange(n_steps)[None, :, None] >= change[:, None, :]).sum(axis=2)
+    level = g.random((n_streams, 4))[np.arange(n_streams)[:, None], segment]
+    if kind == "binary":
+        return (g.random((n_streams, n_steps)) < level).astype(np.float64)
+    x = g.normal(level * 2.0, 1.0)
+    x[::2] = np.round(x[::2] * 3.0) * 0.7  # ties and non-representable steps
+    return x
+
+
+@pytest.mark.parametrize("kind", ["binary", "real"])
+@pytest.mark.parametrize("args, kwargs", _RIVER_ADWIN_CALLS)
+def test_adwin_with_river_arguments_equals_river(args, kwargs, kind):
+    """Issue 13: river's ADWIN constructor calls give river's detections exactly (indices, and the final
+    width and estimation bit for bit), in the streaming class and in the batch over many streams."""
+    x = _adwin_streams(kind, 4, 2500, seed=len(args) + 10 * len(kwargs) + (kind == "real"))
+    res = simengine.adwin(x, **dict(zip(_ADWIN_NAMES, args)), **kwargs)
+    n_river_hits = 0
+    for i, row in enumerate(x):
+        hits, width, estimation = _river_adwin(row, *args, **kwargs)
+        n_river_hits += len(hits)
+        assert res.drift_indices[i].tolist() == hits
+        assert (res.width[i], res.estimation[i]) == (width, estimation)
+        det = simengine.ADWIN(*args, **kwargs)
+        assert [t for t, v in enumerate(row) if det.update(v).drift_detected] == hits
+        assert (det.width, det.estimation) == (width, estimation)
+    assert n_river_hits > 0  # the streams do exercise cuts and restarts
+
+
+@settings(deadline=None, max_examples=30)
+@given(
+    n=st.integers(1, 2000),
+    seed=st.integers(0, 2**32 - 1),
+    kind=st.sampled_from(["binary", "normal", "cauchy", "constant", "offset"]),
+    delta=st.sampled_from([1e-6, 0.002, 0.05, 0.5, 0.99]),
+    clock=st.integers(1, 50),
+    max_buckets=st.integers(2, 10),
+    min_window_length=st.integers(0, 12),
+    grace_period=st.integers(0, 60),
+)
+def test_adwin_equals_river_generated(n, seed, kind, delta, clock, max_buckets, min_window_length, grace_period):
+    """River's ADWIN on generated parameters and streams (heavy tails, large offsets, constants): the same
+    detections, width and estimation."""
+    g = np.random.default_rng(seed)
+    levels = np.repeat(g.normal(size=8), -(-n // 8))[:n]
+    x = {
+        "binary": lambda: (g.random(n) < 1.0 / (1.0 + np.exp(-2.0 * levels))).astype(float),
+        "normal": lambda: g.normal(levels, 1.0) * 1e50,
+        "cauchy": lambda: g.standard_cauchy(n),
+        "constant": lambda: np.full(n, levels[0]),
+        "offset": lambda: np.round(g.normal(levels, 1.0), 1) - 1e6,
+    }[kind]()
+    args = (delta, clock, max_buckets, min_window_length, grace_period)
+    hits, width, estimation = _river_adwin(x, *args)
+    res = simengine.adwin(x, **dict(zip(_ADWIN_NAMES, args)))
+    assert res.drift_indices.tolist() == hits
+    assert (res.width, res.estimation) == (width, estimation)
+
+
+def test_adwin_river_bound_and_restart_differ_from_the_paper():
+    """The two departures of river's ADWIN from the paper, seen on one stream: after a detection the next
+    update starts an empty window (river replaces its helper), and the clock restarts with it."""
+    g = np.random.default_rng(0)
+    x = np.r_[g.random(1000) < 0.2, g.random(1000) < 0.6].astype(float)
+    det = simengine.ADWIN()
+    for t, v in enumerate(x):
+        det.update(v)
+        if det.drift_detected:
+            assert det.width > 1 and det.n_detections == 1
+            det.update(x[t + 1])
+            assert det.width == 1 and not det.drift_detected
+            break
+    # the first 32 updates after the restart hold no cut test, whatever they are
+    for v in np.ones(30):
+        assert not det.update(v).drift_detected
+    # with 1/(n0 - L + 1) + 1/(n1 - L + 1) a split of 2 x L values is tested as if each part had one
+    assert not naive._adwin_exact_split([0.0] * 5 + [1.0] * 5, 0.002, 5)
+    assert naive._adwin_exact_split([0.0] * 40 + [1.0] * 40, 0.002, 5)
+
+
+def test_ddm_and_adwin_results_to_frame_one_row_per_stream():
+    g = np.random.default_rng(4)
+    x = (g.random((3, 800)) < np.where(np.arange(800) < 400, 0.1, 0.6)).astype(np.uint8)
+    d = simengine.ddm(x)
+    frame = d.to_frame()
+    assert list(frame.columns) == ["first_warning", "first_drift", "n_drifts"]
+    assert_array_equal(frame["first_drift"], d.first_drift)
+    assert simengine.ddm(x[0]).to_frame()["n_drifts"].tolist() == [d.n_drifts[0]]
+    a = simengine.adwin(x.astype(float))
+    frame = a.to_frame()
+    assert list(frame.columns) == ["first_drift", "n_drifts", "width", "estimation"]
+    assert_array_equal(frame["width"], a.width)
+    assert set(a.to_dict()) == {"detected", "first_drift", "drift_indices", "n_drifts", "width", "estimation"}
+    with pytest.raises(TypeError, match="does not unpack"):
+        tuple(a)
 
 
 def test_adwin_iv():
@@ -611,8 +777,8 @@ def test_adwin_iv():
         simengine.adwin(x, delta=0)
     with pytest.raises(ValueError, match="`max_buckets` must be an integer >= 2"):
         simengine.adwin(x, max_buckets=1)
-    with pytest.raises(ValueError, match="`min_window_length` must be an integer >= 1"):
-        simengine.adwin(x, min_window_length=0)
+    with pytest.raises(ValueError, match="`min_window_length` must be an integer >= 0"):
+        simengine.adwin(x, min_window_length=-1)
     with pytest.raises(ValueError, match="`clock` must be an integer >= 1"):
         simengine.adwin(x, clock=0)
     with pytest.raises(ValueError, match="`grace_period` must be an integer >= 0"):
@@ -669,7 +835,7 @@ def test_simulate_matches_numpy_replay(detector, drift):
         return lambda x: det.update(x).drift_detected
 
     res = simengine.simulate_drift_detection(
-        detector=detector, drift=drift, n_streams=n_streams, n_steps=n_steps, drift_start=start,
+        detector=detector, drift=drift, n_sims=n_streams, n_steps=n_steps, drift_start=start,
         drift_end=None if drift == "sudden" else end, rng=11,
     )
     n_false, first = _replay(as_seed_sequence(11), n_streams, n_steps, start, end, 0.15, 0.40, make)
@@ -689,7 +855,7 @@ def test_simulate_quantile_se_against_monte_carlo_spread():
     # (checked against the SD of 30 independent runs, within the sampling error of an SD from 30 values).
     meds, ses = [], []
     for seed in range(30):
-        r = simengine.simulate_drift_detection(n_streams=400, n_steps=800, drift_start=400, rng=seed)
+        r = simengine.simulate_drift_detection(n_sims=400, n_steps=800, drift_start=400, rng=seed)
         meds.append(r.delay_median)
         ses.append(r.delay_median_se)
     sd = np.std(meds, ddof=1)
@@ -698,22 +864,22 @@ def test_simulate_quantile_se_against_monte_carlo_spread():
 
 def test_simulate_statistical_acceptance():
     # Larger error jump -> faster and surer detection; gradual drift -> longer delay than sudden.
-    a = simengine.simulate_drift_detection(n_streams=2000, n_steps=1000, error_after=0.4, rng=1)
-    b = simengine.simulate_drift_detection(n_streams=2000, n_steps=1000, error_after=0.6, rng=2)
-    c = simengine.simulate_drift_detection(n_streams=2000, drift="gradual", drift_end=800, rng=3)
+    a = simengine.simulate_drift_detection(n_sims=2000, n_steps=1000, error_after=0.4, rng=1)
+    b = simengine.simulate_drift_detection(n_sims=2000, n_steps=1000, error_after=0.6, rng=2)
+    c = simengine.simulate_drift_detection(n_sims=2000, drift="gradual", drift_end=800, rng=3)
     assert b.delay_mean + 4 * math.hypot(a.delay_mean_se, b.delay_mean_se) < a.delay_mean
     assert c.delay_mean - 4 * math.hypot(a.delay_mean_se, c.delay_mean_se) > a.delay_mean
     assert abs(a.detection_rate_se - math.sqrt(a.detection_rate * (1 - a.detection_rate) / 2000)) < 1e-15
     # no change at all: ADWIN (delta = 0.002) rarely detects in the 500 steps after the nominal drift start
-    null = simengine.simulate_drift_detection(n_streams=2000, error_after=0.15, detector="adwin", rng=4)
+    null = simengine.simulate_drift_detection(n_sims=2000, error_after=0.15, detector="adwin", rng=4)
     assert null.detection_rate <= 0.05 + 4 * math.sqrt(0.05 * 0.95 / 2000)
 
 
 def test_simulate_thread_invariance():
     code = (
         "import simengine\n"
-        "r = simengine.simulate_drift_detection(n_streams=300, n_steps=600, drift_start=300, rng=5)\n"
-        "a = simengine.simulate_drift_detection(detector='adwin', n_streams=200, n_steps=600, drift_start=300, rng=6)\n"
+        "r = simengine.simulate_drift_detection(n_sims=300, n_steps=600, drift_start=300, rng=5)\n"
+        "a = simengine.simulate_drift_detection(detector='adwin', n_sims=200, n_steps=600, drift_start=300, rng=6)\n"
         "import numpy as np\n"
         "g = np.random.default_rng(0)\n"
         "p = simengine.psi(g.normal(size=(5000, 30)), g.normal(size=(4000, 30)))\n"
@@ -725,30 +891,75 @@ def test_simulate_thread_invariance():
         assert_array_equal(u, v)
 
 
+def test_simulate_result_declares_its_estimates():
+    from simengine._results import declaration_problems
+
+    cls = simengine.SimulateDriftDetectionResult if hasattr(simengine, "SimulateDriftDetectionResult") else (
+        simengine.drift.SimulateDriftDetectionResult
+    )
+    assert declaration_problems(cls) == []
+    assert not cls.combinable()
+    r = simengine.simulate_drift_detection(n_sims=100, n_steps=300, drift_start=150, rng=3)
+    for name, value in r.estimates().items():
+        assert type(value) is float, name
+    assert (r.n_sims, r.error_before, r.error_after, r.drift_start, r.drift_end) == (100, 0.15, 0.40, 150, None)
+    assert r.detector_settings == {"warm_start": 30, "warning_threshold": 2.0, "drift_threshold": 3.0, "reset": True}
+    frame = r.to_frame()
+    assert frame.loc["detection rate", "estimate"] == r.detection_rate
+    assert frame.loc["mean delay", "se"] == r.delay_mean_se
+
+
+@pytest.mark.parametrize("detector", ["ddm", "adwin"])
+def test_simulate_detector_parameters_are_plain_keywords(detector):
+    """Issue 13: the detector's parameters are keywords a sweep grid can vary; None means the detector's
+    default, a sudden drift ignores `drift_end` (so one grid can share it with gradual drifts)."""
+    f = simengine.simulate_drift_detection
+    kw = dict(detector=detector, n_sims=130, n_steps=400, drift_start=200, rng=7)
+    base = f(**kw)
+    defaults = (
+        dict(warm_start=30, warning_threshold=2.0, drift_threshold=3.0, reset=True)
+        if detector == "ddm"
+        else dict(delta=0.002, clock=32, max_buckets=5, min_window_length=5, grace_period=10)
+    )
+    assert_array_equal(f(**kw, **defaults).delays, base.delays)
+    assert_array_equal(f(**kw, drift_end=350).delays, base.delays)
+    assert f(**kw, drift_end=350).drift_end is None
+    looser = dict(warning_threshold=1.0, drift_threshold=1.5) if detector == "ddm" else dict(delta=0.3, clock=1)
+    other = f(**kw, **looser)
+    assert other.false_alarms_per_stream > base.false_alarms_per_stream
+    assert other.detector_settings == {**defaults, **looser}
+    g = f(**{**kw, "drift": "gradual", "drift_end": 350})
+    assert g.drift_end == 350 and g.drift == "gradual"
+
+
 def test_simulate_drift_detection_iv():
     f = simengine.simulate_drift_detection
     with pytest.raises(ValueError, match="`detector` must be one of"):
         f(detector="kswin")
     with pytest.raises(ValueError, match="`drift` must be one of"):
         f(drift="abrupt")
-    with pytest.raises(ValueError, match="`n_streams` must be an integer >= 1"):
-        f(n_streams=0)
+    with pytest.raises(ValueError, match="`n_sims` must be an integer >= 1"):
+        f(n_sims=0)
     with pytest.raises(ValueError, match="`drift_start` must be an integer in"):
         f(n_steps=100, drift_start=100)
-    with pytest.raises(ValueError, match="`drift_end` must be None"):
-        f(drift_end=600)
     with pytest.raises(ValueError, match="`drift_end` is required"):
         f(drift="gradual")
     with pytest.raises(ValueError, match="`drift_end` must be an integer in"):
         f(drift="gradual", drift_end=400)
     with pytest.raises(ValueError, match="`error_after` must be in"):
         f(error_after=1.5)
-    with pytest.raises(ValueError, match="unknown keys for 'ddm'"):
-        f(detector_params={"delta": 0.1})
-    with pytest.raises(TypeError, match="`detector_params` must be a dict"):
-        f(detector_params=[1])
+    with pytest.raises(ValueError, match="`delta` is a parameter of ADWIN, not of the simulated detector 'ddm'"):
+        f(delta=0.1)
+    with pytest.raises(ValueError, match="`warm_start` is a parameter of DDM, not of the simulated detector 'adwin'"):
+        f(detector="adwin", warm_start=30)
     with pytest.raises(ValueError, match="`delta` must be in"):
-        f(detector="adwin", detector_params={"delta": 2.0})
+        f(detector="adwin", delta=2.0)
+    with pytest.raises(TypeError, match="`warm_start` must be an integer"):
+        f(warm_start=1.5)
+    with pytest.raises(ValueError, match="`clock` must be an integer >= 1"):
+        f(detector="adwin", clock=0)
+    with pytest.raises(TypeError, match="unexpected keyword argument 'detector_params'"):
+        f(detector_params={"delta": 0.1})
     with pytest.raises(TypeError, match="`rng` must be None"):
         f(rng="seed")
 
@@ -811,7 +1022,8 @@ def test_adwin_top_level_never_written_past_the_state():
         state[H + lev] = mb
     width = float(mb * (2**L - 1))
     state[0] = width
-    state[3] = 1.0  # clock=2: no cut test at the next update
+    state[6] = L  # every level in use
+    state[3] = 0.0  # clock=2: no cut test at the next update (the first since the start)
     kd._adwin_step(state, 0.0, 0.002, mb, 5, 10, 2)
     assert state[H + L - 1] == mb
     assert all(state[H + lev] == 1 for lev in range(L - 1))
@@ -915,18 +1127,19 @@ def test_update_methods_type_and_value_errors():
 
 
 def test_simulate_drift_detection_counts_work_and_memory_bounded(monkeypatch):
-    """Issue 12: n_streams=10**30 (or 2**31) ran with no error; now every count is refused at once."""
+    """Issue 12: n_streams=10**30 (or 2**31) ran with no error; now every count is refused at once (the count
+    is `n_sims` since issue 13)."""
     f = simengine.simulate_drift_detection
     for n in (10**30, 2**31, 2**63):
-        with pytest.raises(ValueError, match=r"`n_streams` must be an integer in \[1, 1000000000\]"):
-            f(n_streams=n)
+        with pytest.raises(ValueError, match=r"`n_sims` must be an integer in \[1, 1000000000\]"):
+            f(n_sims=n)
         with pytest.raises(ValueError, match=r"`n_steps` must be an integer in \[2, 1000000000\]"):
             f(n_steps=n)
-    with pytest.raises(ValueError, match=r"`n_streams` x `n_steps` asks for 1e\+13 detector updates"):
-        f(n_streams=10**9, n_steps=10**4, drift_start=10)
+    with pytest.raises(ValueError, match=r"`n_sims` x `n_steps` asks for 1e\+13 detector updates"):
+        f(n_sims=10**9, n_steps=10**4, drift_start=10)
     monkeypatch.setenv("SIMENGINE_MAX_MEMORY", str(2**30))
-    with pytest.raises(ValueError, match=r"`n_streams` needs 11.9 GiB for the per-stream results and block generators"):
-        f(n_streams=10**8, n_steps=2, drift_start=1)
+    with pytest.raises(ValueError, match=r"`n_sims` needs 11.9 GiB for the per-stream results and block generators"):
+        f(n_sims=10**8, n_steps=2, drift_start=1)
 
 
 def test_drift_limits_iv():
@@ -939,10 +1152,10 @@ def test_drift_limits_iv():
             simengine.adwin(x, **{name: 2**63})
         with pytest.raises(ValueError, match=rf"`{name}` must be an integer in"):
             simengine.ADWIN(**{name: 10**30})
-    with pytest.raises(ValueError, match=r"`min_samples` must be an integer in \[0, 1000000000\]"):
-        simengine.ddm([0, 1], min_samples=2**63)
-    with pytest.raises(ValueError, match=r"`min_samples` must be an integer in \[0, 1000000000\]"):
-        simengine.DDM(min_samples=10**10)
+    with pytest.raises(ValueError, match=r"`warm_start` must be an integer in \[0, 1000000000\]"):
+        simengine.ddm([0, 1], warm_start=2**63)
+    with pytest.raises(ValueError, match=r"`warm_start` must be an integer in \[0, 1000000000\]"):
+        simengine.DDM(warm_start=10**10)
     with pytest.raises(ValueError, match=r"`bins` must be an integer in \[1, 1000000\]"):
         simengine.psi(x, x, bins=2**62)
     with pytest.raises(ValueError, match=r"`bins` as edges must have at most 1000001 values"):
@@ -963,5 +1176,5 @@ def test_drift_limits_iv():
         simengine.ddm([[0, 1], [1]])
     with pytest.raises(TypeError, match="`values` must be array-like of real numbers; got a ragged"):
         simengine.adwin([[0.0, 1.0], [1.0]])
-    with pytest.raises(ValueError, match=r"unknown keys for 'ddm': \['b', 1\]"):
-        simengine.simulate_drift_detection(detector_params={1: 2, "b": 3})
+    with pytest.raises(ValueError, match=r"`grace_period` is a parameter of ADWIN"):
+        simengine.simulate_drift_detection(grace_period=2**63)

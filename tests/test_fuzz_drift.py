@@ -65,7 +65,7 @@ def _adwin_update(x):
 
 
 def _simulate(**kw):
-    base = dict(n_streams=20, n_steps=60, drift_start=30, rng=1)
+    base = dict(n_sims=20, n_steps=60, drift_start=30, rng=1)
     if (isinstance(kw.get("drift"), str) and kw["drift"] == "gradual") or "drift_end" in kw:
         base.update(drift="gradual", drift_end=45)
     base.update(kw)
@@ -74,7 +74,7 @@ def _simulate(**kw):
 
 def _simulate_params(detector, key):
     def call(value):
-        return _simulate(detector=detector, detector_params={key: value})
+        return _simulate(detector=detector, **{key: value})
 
     return call
 
@@ -115,29 +115,34 @@ CASES += [
     (f"PSIMonitor-{p}", _psi_monitor_init, p) for p in ("reference", "threshold", "consecutive", "bins", "binning", "eps")
 ]
 CASES += [("PSIMonitor.update-window", _psi_monitor_update, "window")]
-CASES += [(f"ddm-{p}", _ddm, p) for p in ("errors", "warning_level", "drift_level", "min_samples", "reset")]
-CASES += [(f"DDM-{p}", simengine.DDM, p) for p in ("warning_level", "drift_level", "min_samples", "reset")]
+CASES += [(f"ddm-{p}", _ddm, p) for p in ("errors", "warm_start", "warning_threshold", "drift_threshold", "reset")]
+CASES += [(f"DDM-{p}", simengine.DDM, p) for p in ("warm_start", "warning_threshold", "drift_threshold", "reset")]
 CASES += [("DDM.update-x", _ddm_update, "x")]
 CASES += [
-    (f"adwin-{p}", _adwin, p) for p in ("values", "delta", "max_buckets", "min_window_length", "grace_period", "clock")
+    (f"adwin-{p}", _adwin, p) for p in ("values", "delta", "clock", "max_buckets", "min_window_length", "grace_period")
 ]
-CASES += [(f"ADWIN-{p}", simengine.ADWIN, p) for p in ("delta", "max_buckets", "min_window_length", "grace_period", "clock")]
+CASES += [(f"ADWIN-{p}", simengine.ADWIN, p) for p in ("delta", "clock", "max_buckets", "min_window_length", "grace_period")]
 CASES += [("ADWIN.update-x", _adwin_update, "x")]
 CASES += [
     (f"simulate-{p}", _simulate, p)
     for p in (
-        "detector", "drift", "n_streams", "n_steps", "drift_start", "drift_end",
-        "error_before", "error_after", "detector_params", "rng",
+        "detector", "drift", "n_sims", "n_steps", "drift_start", "drift_end",
+        "error_before", "error_after", "rng",
     )
 ]
-CASES += [(f"simulate-ddm-{k}", _simulate_params("ddm", k), k) for k in ("warning_level", "drift_level", "min_samples", "reset")]
+CASES += [
+    (f"simulate-ddm-{k}", _simulate_params("ddm", k), k) for k in ("warm_start", "warning_threshold", "drift_threshold", "reset")
+]
 CASES += [
     (f"simulate-adwin-{k}", _simulate_params("adwin", k), k)
-    for k in ("delta", "max_buckets", "min_window_length", "grace_period", "clock")
+    for k in ("delta", "clock", "max_buckets", "min_window_length", "grace_period")
 ]
+# a parameter of the other detector is refused, naming it
+CASES += [("simulate-ddm-delta", _simulate_params("ddm", "delta"), "delta")]
+CASES += [("simulate-adwin-warm_start", _simulate_params("adwin", "warm_start"), "warm_start")]
 
 # Valid values that only make the call long: counts of streams or steps, and the number of bins of a PSI.
-_EXPENSIVE = {"n_streams": 10**4, "n_steps": 10**4, "bins": 10**5}
+_EXPENSIVE = {"n_sims": 10**4, "n_steps": 10**4, "bins": 10**5}
 
 
 def _too_long(param, value):

@@ -410,10 +410,10 @@ def _ddm_init(state):
 
 
 @njit
-def _ddm_step(state, x, warning_level, drift_level, min_samples, reset):
+def _ddm_step(state, x, warning_threshold, drift_threshold, warm_start, reset):
     """One DDM update with error indicator `x` (0 or 1); returns 0 normal, 1 warning, 2 drift.
 
-    p_min and s_min are tracked only once more than `min_samples` samples have been seen (Gama et al. 2004
+    p_min and s_min are tracked only once more than `warm_start` samples have been seen (Gama et al. 2004
     start the test after the warm-up; tracking them from the first sample makes p_min + s_min = 0 after a
     first run of zeros and fires a false drift as soon as the warm-up ends).  With `reset`, the statistics
     restart at the update that follows a drift.
@@ -426,21 +426,21 @@ def _ddm_step(state, x, warning_level, drift_level, min_samples, reset):
     state[1] = p
     s = math.sqrt(p * (1.0 - p) / n)
     status = 0
-    if n > min_samples:
+    if n > warm_start:
         if p + s <= state[4]:
             state[2] = p
             state[3] = s
             state[4] = p + s
-        if p + s > state[2] + drift_level * state[3]:
+        if p + s > state[2] + drift_threshold * state[3]:
             status = 2
-        elif p + s > state[2] + warning_level * state[3]:
+        elif p + s > state[2] + warning_threshold * state[3]:
             status = 1
     state[5] = 1.0 if status == 2 else 0.0
     return status
 
 
 @njit
-def _ddm_update(n, p, p_min, s_min, ps_min, drifted, x, warning_level, drift_level, min_samples, reset):
+def _ddm_update(n, p, p_min, s_min, ps_min, drifted, x, warning_threshold, drift_threshold, warm_start, reset):
     """`_ddm_step` on unpacked state, without branches: returns the new (n, p, p_min, s_min, ps_min,
     drifted, status).
 
@@ -458,19 +458,19 @@ def _ddm_update(n, p, p_min, s_min, ps_min, drifted, x, warning_level, drift_lev
     p = p0 + (1.0 / n) * (x - p0)
     s = math.sqrt(p * (1.0 - p) / n)
     ps = p + s
-    active = n > min_samples
+    active = n > warm_start
     better = active & (ps <= ps_min)
     p_min = p if better else p_min
     s_min = s if better else s_min
     ps_min = ps if better else ps_min
-    drift = active & (ps > p_min + drift_level * s_min)
-    warn = active & (ps > p_min + warning_level * s_min)
+    drift = active & (ps > p_min + drift_threshold * s_min)
+    warn = active & (ps > p_min + warning_threshold * s_min)
     status = 2 if drift else (1 if warn else 0)
     return n, p, p_min, s_min, ps_min, drift, status
 
 
 @njit
-def _ddm_row(x, status, warning_level, drift_level, min_samples, reset):
+def _ddm_row(x, status, warning_threshold, drift_threshold, warm_start, reset):
     """DDM over one stream `x` (1-D, 0/1) from a fresh state, writing `status`; returns (first_warning,
     first_drift, n_drifts)."""
     state = np.empty(DDM_STATE_SIZE)
@@ -479,7 +479,7 @@ def _ddm_row(x, status, warning_level, drift_level, min_samples, reset):
     fd = -1
     nd = 0
     for t in range(x.shape[0]):
-        st = _ddm_step(state, float(x[t]), warning_level, drift_level, min_samples, reset)
+        st = _ddm_step(state, float(x[t]), warning_threshold, drift_threshold, warm_start, reset)
         status[t] = st
         if st == 1:
             if fw < 0:
@@ -508,7 +508,7 @@ DDM_ROWS_MAX = 8
 
 
 @pjit
-def _ddm_scan(errors, status, warning_level, drift_level, min_samples, reset):
+def _ddm_scan(errors, status, warning_threshold, drift_threshold, warm_start, reset):
     """DDM over each row of `errors` (streams x steps, values 0/1), rows in parallel, into `status`.
 
     `status` (int8, the shape of `errors`) comes from the caller: NumPy asks the kernel for huge pages for
@@ -528,7 +528,7 @@ def _ddm_scan(errors, status, warning_level, drift_level, min_samples, reset):
         if m <= DDM_ROWS_MAX:
             for i in range(lo, lo + m):
                 first_warning[i], first_drift[i], n_drifts[i] = _ddm_row(
-                    errors[i], status[i], warning_level, drift_level, min_samples, reset
+                    errors[i], status[i], warning_threshold, drift_threshold, warm_start, reset
                 )
             continue
         lanes = max(DDM_MIN_LANES, (m + DDM_LANES - 1) // DDM_LANES * DDM_LANES)
@@ -552,7 +552,7 @@ def _ddm_scan(errors, status, warning_level, drift_level, min_samples, reset):
                 for r in range(lanes):
                     n, p, p_min, s_min, ps_min, drift, st = _ddm_update(
                         sn[r], sp[r], sp_min[r], ss_min[r], sps_min[r], sdrift[r], float(xb[t, r]),
-                        warning_level, drift_level, min_samples, reset,
+                        warning_threshold, drift_threshold, warm_start, reset,
                     )
                     sn[r] = n
                     sp[r] = p
@@ -603,11 +603,15 @@ def _collect_indices(flags, value, counts, first):
 
 
 # ----------------------------------------------------------------------------------------------------------
-# ADWIN2 (Bifet & Gavalda 2007): exponential histogram of buckets, cut test at bucket boundaries
+# ADWIN2 (Bifet & Gavalda 2007) as river.drift.ADWIN computes it: exponential histogram of buckets, cut
+# test at bucket boundaries with river's bound, and a fresh detector after every detection
 # ----------------------------------------------------------------------------------------------------------
 
 ADWIN_LEVELS = 48  # bucket sizes 1, 2, ..., 2**47: more than any stream holds
-ADWIN_HEADER = 6  # width, total, M2 of the window, updates seen, detections, spare
+# header: width, total, M2 of the window, updates since the (re)start modulo `clock` (river tests when its
+# tick is a multiple of clock; a counter that wraps avoids a floating-point modulo per update), detections
+# since construction, "a detection at the last update" flag, number of levels in use
+ADWIN_HEADER = 7
 # Largest `max_buckets` the public layer accepts: the state is ~96 x max_buckets doubles per stream and
 # the cut test visits every bucket at each check, so beyond a few hundred buckets ADWIN only gets slower
 # (river and the paper use 5).  The bound also keeps the state size far inside int64.
@@ -622,16 +626,22 @@ def _adwin_state_size(max_buckets):
 
 @njit
 def _adwin_init(state):
+    """A fresh detector; the count of detections (state[4]) survives, as a running total."""
+    kept = state[4]
     state[:] = 0.0
+    state[4] = kept
+    state[6] = 1.0  # river starts with one (empty) level
 
 
 @njit
 def _adwin_cut_found(state, delta, max_buckets, min_len):
-    """True if some split of the window at a bucket boundary has |mean0 - mean1| > eps_cut.
+    """True if some split of the window at a bucket boundary (the newest bucket always in W1) has
+    |mean0 - mean1| > eps_cut, with river's bound.
 
-    eps_cut = sqrt(2 v ln(2/d') / m) + 2 ln(2/d') / (3 m), m = 1 / (1/n0 + 1/n1), v the variance of the whole
-    window and d' = delta / ln(n): the variance-based bound Bifet & Gavalda (2007) recommend in practice.
-    W0 is the older part of the window.
+    eps_cut = sqrt(2 m v ln(2 ln(n) / delta)) + (2/3) m ln(2 ln(n) / delta), m = 1/(n0 - L + 1) +
+    1/(n1 - L + 1), L = min_window_length, v = M2 / n the window's variance; W0 (sums accumulated from the
+    oldest bucket) is the older part.  The arithmetic is river's, operation for operation, so the decisions
+    are bit for bit river's.
     """
     cap = max_buckets + 1
     H = ADWIN_HEADER
@@ -641,124 +651,132 @@ def _adwin_cut_found(state, delta, max_buckets, min_len):
     var = state[2] / n
     log_term = math.log(2.0 * math.log(n) / delta)
     n0 = 0.0
-    s0 = 0.0
-    for lev in range(L - 1, -1, -1):
+    n1 = n
+    u0 = 0.0
+    u1 = total
+    for lev in range(int(state[6]) - 1, -1, -1):
         cnt = int(state[H + lev])
-        if cnt == 0:
-            continue
-        size = float(2 ** lev)
+        size = float(1 << lev)
         base = H + L + lev * cap
         for j in range(cnt):
+            t = state[base + j]
             n0 += size
-            s0 += state[base + j]
-            n1 = n - n0
+            n1 -= size
+            u0 += t
+            u1 -= t
+            if lev == 0 and j == cnt - 1:
+                return False  # the newest bucket stays in W1
             if n1 < min_len:
-                return False
-            if n0 < min_len:
-                continue
-            m_inv = 1.0 / n0 + 1.0 / n1
-            eps = math.sqrt(2.0 * m_inv * var * log_term) + (2.0 / 3.0) * m_inv * log_term
-            if abs(s0 / n0 - (total - s0) / n1) > eps:
-                return True
+                return False  # n1 only shrinks: no later split qualifies
+            if n0 >= min_len:
+                m_recip = 1.0 / (n0 - min_len + 1.0) + 1.0 / (n1 - min_len + 1.0)
+                eps = math.sqrt(2.0 * m_recip * var * log_term) + 2.0 / 3.0 * log_term * m_recip
+                if abs(u0 / n0 - u1 / n1) > eps:
+                    return True
     return False
 
 
 @njit
 def _adwin_drop_oldest(state, max_buckets):
+    """Remove the oldest bucket (first of the top level in use) and its share of the window's moments."""
     cap = max_buckets + 1
     H = ADWIN_HEADER
     L = ADWIN_LEVELS
     sums = H + L
     m2s = H + L + L * cap
-    for lev in range(L - 1, -1, -1):
-        cnt = int(state[H + lev])
-        if cnt == 0:
-            continue
-        nb = float(2 ** lev)
-        sb = state[sums + lev * cap]
-        mb = state[m2s + lev * cap]
-        for j in range(cnt - 1):
-            state[sums + lev * cap + j] = state[sums + lev * cap + j + 1]
-            state[m2s + lev * cap + j] = state[m2s + lev * cap + j + 1]
-        state[H + lev] = cnt - 1
-        n = state[0]
-        n_new = n - nb
-        if n_new <= 0.0:
-            state[0] = 0.0
-            state[1] = 0.0
-            state[2] = 0.0
-            return
-        mean_b = sb / nb
-        mean_new = (state[1] - sb) / n_new
-        m2 = state[2] - mb - nb * n_new / n * (mean_b - mean_new) ** 2
-        state[0] = n_new
-        state[1] = state[1] - sb
-        state[2] = m2 if m2 > 0.0 else 0.0
-        return
+    top = int(state[6]) - 1
+    b = top * cap
+    nb = float(1 << top)
+    u = state[sums + b]
+    v = state[m2s + b]
+    mu = u / nb
+    state[0] -= nb
+    state[1] -= u
+    mu_w = state[1] / state[0]
+    state[2] -= v + nb * state[0] * (mu - mu_w) * (mu - mu_w) / (nb + state[0])
+    cnt = int(state[H + top])
+    for j in range(cnt - 1):
+        state[sums + b + j] = state[sums + b + j + 1]
+        state[m2s + b + j] = state[m2s + b + j + 1]
+    state[H + top] = cnt - 1
+    if cnt == 1 and top > 0:
+        state[6] = top
 
 
 @njit
 def _adwin_step(state, x, delta, max_buckets, min_len, grace_period, clock):
-    """One ADWIN2 update with value `x`; returns True if the window was cut (a change was detected).
+    """One update of river's ADWIN with value `x`; returns True if the window was cut (a detection).
 
-    Inserts `x` as a bucket of size 1, merges the two oldest buckets of any level holding more than
-    `max_buckets`, then (every `clock` updates, once the window holds `grace_period` values) drops the
-    oldest bucket while some split of the window is significant.
+    After a detection the next update starts from a fresh detector (river replaces its window helper), so
+    the window, its moments and the clock restart.  Otherwise: `x` enters as a bucket of size 1, the two
+    oldest buckets of a level holding `max_buckets` + 1 merge into the level above, and every `clock`-th
+    update, once the window holds more than `grace_period` values, the oldest bucket is dropped while some
+    split is significant (`_adwin_cut_found`).
     """
+    if state[5] != 0.0:
+        _adwin_init(state)
     cap = max_buckets + 1
     H = ADWIN_HEADER
     L = ADWIN_LEVELS
     sums = H + L
     m2s = H + L + L * cap
-    # window statistics (Welford)
-    n = state[0] + 1.0
-    mean_old = state[1] / state[0] if state[0] > 0 else 0.0
-    d = x - mean_old
-    mean_new = mean_old + d / n
-    state[2] += d * (x - mean_new)
-    state[0] = n
+    # window moments, in river's order of operations
+    w = state[0] + 1.0
+    state[0] = w
+    if w > 1.0:
+        dv = x - state[1] / (w - 1.0)
+        state[2] += (w - 1.0) * dv * dv / w
     state[1] += x
-    state[3] += 1.0
     # new bucket at level 0 (newest last)
     cnt = int(state[H])
     state[sums + cnt] = x
     state[m2s + cnt] = 0.0
     state[H] = cnt + 1
-    for lev in range(L - 1):
-        cnt = int(state[H + lev])
-        if cnt <= max_buckets:
+    lev = 0
+    while int(state[H + lev]) == cap:
+        if lev == L - 1:
+            # the top level has no level above to merge into: forget its oldest bucket rather than write
+            # past the state (only after ~max_buckets x 2**47 values without a cut)
+            _adwin_drop_oldest(state, max_buckets)
             break
         b = lev * cap
-        size = float(2 ** lev)
-        s_a = state[sums + b]
-        s_b = state[sums + b + 1]
-        m2 = state[m2s + b] + state[m2s + b + 1] + (s_a / size - s_b / size) ** 2 * size * 0.5
-        for j in range(cnt - 2):
-            state[sums + b + j] = state[sums + b + j + 2]
-            state[m2s + b + j] = state[m2s + b + j + 2]
-        state[H + lev] = cnt - 2
+        size = float(1 << lev)
+        t0 = state[sums + b]
+        t1 = state[sums + b + 1]
+        mu1 = t0 / size
+        mu2 = t1 / size
+        v12 = state[m2s + b] + state[m2s + b + 1] + size * 0.5 * (mu1 - mu2) * (mu1 - mu2)
+        if lev + 1 >= int(state[6]):
+            state[6] = lev + 2
         up = (lev + 1) * cap
         cnt_up = int(state[H + lev + 1])
-        state[sums + up + cnt_up] = s_a + s_b
-        state[m2s + up + cnt_up] = m2
+        state[sums + up + cnt_up] = t0 + t1
+        state[m2s + up + cnt_up] = v12
         state[H + lev + 1] = cnt_up + 1
-    if state[H + L - 1] > max_buckets:
-        # the top level has no level above to merge into: forget its oldest bucket rather than write past
-        # the state (only after ~max_buckets x 2**47 values without a cut)
-        _adwin_drop_oldest(state, max_buckets)
+        for j in range(cap - 2):
+            state[sums + b + j] = state[sums + b + j + 2]
+            state[m2s + b + j] = state[m2s + b + j + 2]
+        state[H + lev] = cap - 2
+        lev += 1
+    # cut test, every `clock` updates since the (re)start
+    tick = state[3] + 1.0
+    if tick >= clock:
+        tick = 0.0
+    state[3] = tick
     detected = False
-    if state[0] >= grace_period and int(state[3]) % clock == 0:
-        while state[0] >= 2.0 * min_len and _adwin_cut_found(state, delta, max_buckets, min_len):
+    if tick == 0.0 and state[0] > grace_period:
+        while _adwin_cut_found(state, delta, max_buckets, min_len):
             _adwin_drop_oldest(state, max_buckets)
             detected = True
     if detected:
         state[4] += 1.0
+        state[5] = 1.0
     return detected
 
 
 @pjit
 def _adwin_scan(values, delta, max_buckets, min_len, grace_period, clock):
-    """ADWIN2 over each row of `values` (streams x steps), rows in parallel.
+    """ADWIN over each row of `values` (streams x steps), rows in parallel.
 
     Returns (detected bool streams x steps, first_drift, final width, final mean).
     """
@@ -771,6 +789,7 @@ def _adwin_scan(values, delta, max_buckets, min_len, grace_period, clock):
     for i in numba.prange(ns):
         ii = np.int64(i)
         state = np.zeros(size)
+        _adwin_init(state)
         row = values[ii]
         fd = -1
         for t in range(nt):
@@ -809,7 +828,7 @@ def _simulate_detector(gens, n_streams, n_steps, drift_start, drift_end, p0, p1,
     """Generate Bernoulli error streams block by block and run a detector on each, without storing streams.
 
     Stream s of block b draws u_t = gens[b].random() for t = 0..n_steps-1 (streams of a block in order) and
-    x_t = 1 if u_t < p(t).  detector 0 = DDM (fparams: warning, drift level; iparams: min_samples, reset),
+    x_t = 1 if u_t < p(t).  detector 0 = DDM (fparams: warning, drift level; iparams: warm_start, reset),
     1 = ADWIN (fparams: delta; iparams: max_buckets, min_len, grace_period, clock).
     A stream stops drawing at its first detection at or after drift_start, so the next stream continues the
     block's generator from there.  Returns per stream: number of detections before drift_start, and the first
