@@ -36,6 +36,7 @@ METHODS = {
     "fdr_tsbh": 8,
     "fdr_tsbky": 9,
     "fdr_gbs": 10,
+    "lfdr": 11,
 }
 
 # every name statsmodels 0.15 accepts (matched after lower-casing, as statsmodels does) -> canonical name
@@ -51,6 +52,7 @@ ALIASES = {
     **dict.fromkeys(("fdr_tsbh", "fdr_2sbh"), "fdr_tsbh"),
     **dict.fromkeys(("fdr_tsbky", "fdr_2sbky", "fdr_twostage"), "fdr_tsbky"),
     "fdr_gbs": "fdr_gbs",
+    **dict.fromkeys(("lfdr", "lfdr_sl"), "lfdr"),
 }
 
 
@@ -124,6 +126,7 @@ def _check_pvals(rows):
         raise ValueError("`pvals` must not contain NaN")
     if lo < 0 or hi > 1:
         raise ValueError(f"`pvals` must be in [0, 1]; got values in [{lo:g}, {hi:g}]")
+    return lo
 
 
 def multipletests(pvals, alpha=0.05, method="hs", maxiter=1, is_sorted=False, returnsorted=False):
@@ -136,8 +139,7 @@ def multipletests(pvals, alpha=0.05, method="hs", maxiter=1, is_sorted=False, re
     corrected p-values equal bit for bit (tested for every method and alias, with ties,
     exact 0s and 1s).  Differences: N-D input is a batch of families (statsmodels wants
     1-D); empty input, NaN, values outside [0, 1] and `alpha` outside (0, 1) raise
-    ValueError (statsmodels computes something); statsmodels' ``"lfdr"`` / ``"lfdr_sl"``
-    (local FDR support line) is not offered.
+    ValueError (statsmodels computes something).
 
     Parameters
     ----------
@@ -154,7 +156,10 @@ def multipletests(pvals, alpha=0.05, method="hs", maxiter=1, is_sorted=False, re
         ``"fdr_c"`` / ``"fdrn"`` / ``"fdrcorr"`` (Benjamini & Yekutieli 2001); ``"fdr_tsbh"`` /
         ``"fdr_2sbh"`` (two-stage Benjamini-Hochberg); ``"fdr_tsbky"`` / ``"fdr_2sbky"`` /
         ``"fdr_twostage"`` (two-stage Benjamini, Krieger & Yekutieli 2006, definition 6);
-        ``"fdr_gbs"`` (adaptive step-down of Gavrilov, Benjamini & Sarkar 2009).
+        ``"fdr_gbs"`` (adaptive step-down of Gavrilov, Benjamini & Sarkar 2009); ``"lfdr"`` /
+        ``"lfdr_sl"`` (local FDR from the Grenander density estimate, statsmodels'
+        ``local_fdr_correction(p).lfdr``, rejecting where it is <= alpha; p-values must be > 0,
+        as statsmodels' fit fails on 0).
     maxiter : int, bool or None, default 1
         Iterations of the two-stage methods (ignored by the others), as statsmodels' code
         reads it: 1 is the two-stage method, 0 a single stage at the first stage's level,
@@ -211,10 +216,15 @@ def multipletests(pvals, alpha=0.05, method="hs", maxiter=1, is_sorted=False, re
         v.check_memory(17 * p.size + 48 * n, "`pvals`", what="the corrected p-values")
     from simengine.kernels.multitest import _multipletests, _rank_rows
 
-    if method in ("sidak", "holm-sidak"):
+    if method in ("sidak", "holm-sidak", "lfdr"):
         # NumPy transforms these p-values before the kernel runs, so check them first
         # (the other methods have the kernel check each row as it loads it)
-        _check_pvals(rows)
+        lo = _check_pvals(rows)
+        if method == "lfdr" and lo == 0.0:  # statsmodels fails too (a zero-width first gap)
+            raise ValueError(
+                "`pvals` must be > 0 for method='lfdr' (the density estimate needs a positive first gap); "
+                "got a p-value of 0"
+            )
 
     # Thresholds, ecdf factors and Sidak terms use NumPy's own ufuncs, operation for
     # operation as statsmodels writes them, so results match it to the last bit
@@ -440,7 +450,16 @@ def simulate_multiple_testing(
     out = {name: [] for name in _RATES}
     out.update({f"{name}_se": [] for name in _RATES})
     for m in methods:
-        reject = p <= alpha if m.lower() == "none" else multipletests(p, alpha=alpha, method=m).reject
+        if m.lower() == "none":
+            reject = p <= alpha
+        elif ALIASES[m.lower()] == "lfdr" and not (p > 0.0).all():
+            raise ValueError(
+                f"`methods` {m!r} (local FDR) cannot correct a simulated family holding a p-value of 0 "
+                f"(`effect_size` = {effect_size:g} with `n_per_group` = {n_per_group} gives t-tests beyond "
+                "double precision); drop it or use a smaller effect"
+            )
+        else:
+            reject = multipletests(p, alpha=alpha, method=m).reject
         false_rej = (reject & ~is_true).sum(axis=1)
         n_rej = reject.sum(axis=1)
         fwer = float((false_rej > 0).mean())

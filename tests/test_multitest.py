@@ -35,6 +35,11 @@ def _statsmodels(p, alpha, method, **kw):
         return sm_multipletests(p, alpha=alpha, method=method, **kw)
 
 
+def _no_zeros(p, method):
+    """For the local FDR (which statsmodels and we refuse on p = 0) exact zeros become tied 1e-4s."""
+    return np.where(p == 0, 1e-4, p) if ALIASES.get(method.lower()) == "lfdr" else p
+
+
 def _families(seed):
     rng = np.random.default_rng(seed)
     out = []
@@ -52,6 +57,7 @@ def test_identical_to_statsmodels(method):
     # Reference: statsmodels row by row; results must be bit-identical, including ties, 0 and 1.
     for alpha in (0.05, 0.2):
         for p in _families(1):
+            p = _no_zeros(p, method)
             res = multipletests(p, alpha=alpha, method=method)
             for i in range(p.shape[0]):
                 rej, corr, a_sidak, a_bonf = _statsmodels(p[i], alpha, method)
@@ -84,6 +90,7 @@ def test_identical_to_statsmodels_long_families(method):
     for n in (64, 256, 257):
         p = rng.uniform(size=(6, n)) ** 3
         p[:3] = np.round(p[:3], 2)
+        p = _no_zeros(p, method)
         res = multipletests(p, alpha=0.1, method=method)
         for i in range(p.shape[0]):
             rej, corr, _, _ = _statsmodels(p[i], 0.1, method)
@@ -139,7 +146,7 @@ def test_exact_regression_holm_by_hand():
     alpha=st.floats(0.001, 0.5),
 )
 def test_property_matches_statsmodels(p, method, alpha):
-    p = np.array(p)
+    p = _no_zeros(np.array(p), method)
     res = multipletests(p, alpha=alpha, method=method)
     rej, corr, _, _ = _statsmodels(p, alpha, method)
     assert_array_equal(res.reject, rej)
@@ -328,12 +335,27 @@ def test_unpacks_as_statsmodels_four_tuple():
 def test_alias_table_is_statsmodels_table():
     from statsmodels.stats.multitest import multitest_alias
 
-    sm = {k: v for k, v in multitest_alias.items() if v != "lfdr"}  # local FDR is not offered (docstring)
-    assert set(ALIASES) == set(sm)
+    assert set(ALIASES) == set(multitest_alias)
     for alias, canonical in ALIASES.items():  # the same family of names
-        assert ALIASES[[a for a, f in sm.items() if f == sm[alias]][0]] == canonical
-    with pytest.raises(ValueError, match="`method` must be one of"):
-        multipletests([0.1], method="lfdr")
+        assert ALIASES[[a for a, f in multitest_alias.items() if f == multitest_alias[alias]][0]] == canonical
+
+
+def test_lfdr_refuses_zero_like_statsmodels():
+    # statsmodels' local FDR fails on p = 0 (a zero-width gap as an isotonic-regression weight); so do we,
+    # with a message that says why
+    with pytest.raises(ValueError), warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        sm_multipletests([0.0, 0.2, 0.5], method="lfdr")
+    with pytest.raises(ValueError, match=r"`pvals` must be > 0 for method='lfdr'"):
+        multipletests([0.0, 0.2, 0.5], method="lfdr")
+
+
+def test_lfdr_exact_regression():
+    # one family by hand: distinct p = (0.1, 0.2, 0.8) with gaps (0.1, 0.1, 0.6); the ecdf's slopes
+    # y = (1/3)/0.1, (1/3)/0.1, (1/3)/0.6 are already non-increasing, so lfdr = min(1, 1 / y) = 0.3, 0.3, 1
+    res = multipletests([0.8, 0.1, 0.2], 0.31, "lfdr")  # 1 / y rounds to 0.30000000000000004
+    assert_allclose(res.pvals_corrected, [1.0, 0.3, 0.3], rtol=1e-15)
+    assert_array_equal(res.reject, [False, True, True])
 
 
 @pytest.mark.parametrize("alias", sorted(ALIASES))
@@ -345,6 +367,7 @@ def test_every_alias_identical_to_statsmodels(alias):
         p[:3] = np.round(p[:3], 1)  # ties
         p[3:5, 0] = 0.0
         p[5:7, -1] = 1.0
+        p = _no_zeros(p, alias)
         for name in (alias, alias.upper()):
             res = multipletests(p, 0.1, name)
             assert res.method == ALIASES[alias]
@@ -391,6 +414,7 @@ def test_is_sorted_and_returnsorted_identical_to_statsmodels(method):
     p[:10] = np.round(p[:10], 1)
     p[10:13, 2] = 0.0
     p[13:16, 4] = 1.0
+    p = _no_zeros(p, method)
     ps = np.sort(p, axis=1)
     for is_sorted, returnsorted, data in ((True, False, ps), (True, False, p), (False, True, p), (True, True, p)):
         res = multipletests(data, 0.1, method, is_sorted=is_sorted, returnsorted=returnsorted)
@@ -425,6 +449,7 @@ def _family(draw):
 )
 def test_property_every_alias_matches_statsmodels_lengths_1_to_300(p, alias, alpha, maxiter, sorting):
     is_sorted, returnsorted = sorting
+    p = _no_zeros(p, alias)
     if is_sorted:
         p = np.sort(p)
     res = multipletests(p, alpha, alias, maxiter, is_sorted, returnsorted)
@@ -476,3 +501,11 @@ def test_simulate_multiple_testing_two_stage_controls_fdr():
                                     methods=("fdr_bh", "fdr_tsbky", "fdr_tsbh", "fdr_gbs"), alpha=0.1, rng=7)
     assert (res.fdr <= 0.1 + 4 * res.fdr_se).all()
     assert res.power[1] >= res.power[0]
+
+
+def test_simulate_multiple_testing_lfdr_and_a_zero_p_value():
+    kw = dict(n_tests=4, n_true=2, n_per_group=50, n_sims=20, rng=1)
+    res = simulate_multiple_testing(effect_size=0.5, methods=("lfdr", "fdr_bh"), **kw)
+    assert np.isfinite(res.fdr).all()
+    with pytest.raises(ValueError, match=r"`methods` 'lfdr' \(local FDR\) cannot correct .* p-value of 0"):
+        simulate_multiple_testing(effect_size=1e6, methods="lfdr", **kw)

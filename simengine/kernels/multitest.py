@@ -23,6 +23,7 @@ FDR_BY = 7
 FDR_TSBH = 8
 FDR_TSBKY = 9
 FDR_GBS = 10
+LFDR = 11
 
 _ROWS = 256  # rows per parallel work item
 # Per-row helpers are inlined by numba (inline="always"): an out-of-line call per
@@ -105,6 +106,8 @@ def _correct_sorted1(ps, raws, method, cuts, factors, params, rej, adj):
         _two_stage1(ps, factors, params, rej, adj)
     elif method == FDR_GBS:
         _gbs1(ps, params[0], rej, adj)
+    elif method == LFDR:
+        _lfdr1(ps, params[0], rej, adj)
     else:
         _hommel1(ps, cuts, rej, adj)
     for i in range(ps.shape[0]):
@@ -231,6 +234,98 @@ def _step_up1(ps, method, cuts, factors, rej, adj):
         raw = adj[i]
         running = raw if raw < running else running
         adj[i] = running
+
+
+@njit
+def _pava_increasing1(x, w, r, m):
+    """Weighted isotonic (non-decreasing) regression of `x[:m]` in place: pool adjacent violators.
+
+    Busing (2022), Algorithm 1, with the two ">=" comparisons and the order of every sum as
+    ``scipy.optimize.isotonic_regression`` performs them, so the fitted values agree bit for bit.
+    `w` is overwritten with block weights and `r` (length m + 1) with block starts.
+    """
+    r[0] = 0
+    r[1] = 1
+    b = 0
+    xb_prev = x[0]
+    wb_prev = w[0]
+    i = 1
+    while i < m:
+        b += 1
+        xb = x[i]
+        wb = w[i]
+        if xb_prev >= xb:  # a violation: pool with the previous block, then repair up and down
+            b -= 1
+            sb = wb_prev * xb_prev + wb * xb
+            wb += wb_prev
+            xb = sb / wb
+            while i < m - 1 and xb >= x[i + 1]:
+                i += 1
+                sb += w[i] * x[i]
+                wb += w[i]
+                xb = sb / wb
+            while b > 0 and x[b - 1] >= xb:
+                b -= 1
+                sb += w[b] * x[b]
+                wb += w[b]
+                xb = sb / wb
+        x[b] = xb
+        xb_prev = xb
+        w[b] = wb
+        wb_prev = wb
+        r[b + 1] = i + 1
+        i += 1
+    f = m - 1
+    for k in range(b, -1, -1):  # spread each block's value over its members
+        t = r[k]
+        xk = x[k]
+        for j in range(f, t - 1, -1):
+            x[j] = xk
+        f = t - 1
+
+
+@njit
+def _lfdr1(ps, alpha, rej, adj):
+    # statsmodels' local_fdr_correction(..).lfdr with null proportion 1 (Grenander estimate of the
+    # p-value density: left-hand slopes of the least concave majorant of the ecdf, over the distinct
+    # values weighted by their gaps), then reject where lfdr <= alpha.  The density is fitted on the
+    # values in ascending order even when the caller passed an unsorted row as sorted (statsmodels'
+    # np.unique sorts); slope j then goes to position j, as in statsmodels.
+    n = ps.shape[0]
+    srt = ps.copy()
+    for i in range(1, n):
+        if srt[i] < srt[i - 1]:
+            srt = np.sort(ps)
+            break
+    vals = np.empty(n)
+    counts = np.empty(n, dtype=np.int64)
+    m = 0
+    for i in range(n):
+        if m > 0 and srt[i] == vals[m - 1]:
+            counts[m - 1] += 1
+        else:
+            vals[m] = srt[i]
+            counts[m] = 1
+            m += 1
+    # slopes are non-increasing: fit the reversed sequence non-decreasing, as scipy does
+    x = np.empty(m)
+    w = np.empty(m)
+    prev = 0.0
+    for j in range(m):
+        gap = vals[j] - prev
+        prev = vals[j]
+        x[m - 1 - j] = counts[j] / (n * gap)
+        w[m - 1 - j] = gap
+    r = np.empty(m + 1, dtype=np.int64)
+    _pava_increasing1(x, w, r, m)
+    k = 0
+    for j in range(m):
+        value = 1.0 / x[m - 1 - j]
+        value = 1.0 if value > 1.0 else value  # np.minimum(1, .): no NaN can arise here
+        for _ in range(counts[j]):
+            adj[k] = value
+            rej[k] = value <= alpha
+            k += 1
 
 
 @njit(inline="always")  # per-row helper: see the note at _ROWS
