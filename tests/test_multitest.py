@@ -185,6 +185,16 @@ def test_multipletests_iv():
         multipletests([])
     with pytest.raises(TypeError, match="`pvals` must contain real numbers"):
         multipletests(["a"])
+    with pytest.raises(TypeError, match="`maxiter` must be an integer >= -1, None or a bool"):
+        multipletests([0.1], method="fdr_tsbh", maxiter=1.5)
+    with pytest.raises(ValueError, match="`maxiter` must be an integer >= -1"):
+        multipletests([0.1], method="fdr_tsbh", maxiter=-2)
+    with pytest.raises(TypeError, match="`is_sorted` must be True or False"):
+        multipletests([0.1], is_sorted="yes")
+    with pytest.raises(TypeError, match="`returnsorted` must be True or False"):
+        multipletests([0.1], returnsorted=None)
+    with pytest.raises(ValueError, match=r"`method` must be one of 'b', 'bonf'.*\(any case\); got 'holm_sidak'"):
+        multipletests([0.1], method="holm_sidak")
 
 
 def test_simulated_error_rates_controlled():
@@ -454,19 +464,6 @@ def test_property_every_alias_matches_statsmodels_lengths_1_to_300(p, alias, alp
         p = np.sort(p)
     res = multipletests(p, alpha, alias, maxiter, is_sorted, returnsorted)
     _assert_same(res, _statsmodels(p, alpha, alias, maxiter=maxiter, is_sorted=is_sorted, returnsorted=returnsorted))
-
-
-def test_multipletests_iv_issue13():
-    with pytest.raises(TypeError, match="`maxiter` must be an integer >= -1, None or a bool"):
-        multipletests([0.1], method="fdr_tsbh", maxiter=1.5)
-    with pytest.raises(ValueError, match="`maxiter` must be an integer >= -1"):
-        multipletests([0.1], method="fdr_tsbh", maxiter=-2)
-    with pytest.raises(TypeError, match="`is_sorted` must be True or False"):
-        multipletests([0.1], is_sorted="yes")
-    with pytest.raises(TypeError, match="`returnsorted` must be True or False"):
-        multipletests([0.1], returnsorted=None)
-    with pytest.raises(ValueError, match=r"`method` must be one of 'b', 'bonf'.*\(any case\); got 'holm_sidak'"):
-        multipletests([0.1], method="holm_sidak")
 
 
 def test_simulate_multiple_testing_result_protocol():
