@@ -438,7 +438,8 @@ def simulate_peeking(
 
     Each of `n_sims` experiments adds `visitors_per_look` visitors to each arm before each of `n_looks`
     analyses (or splits `total_visitors` per arm over the looks), tests B against A on all data so far,
-    and stops at the first rejection (repeated significance testing, Armitage, McPherson & Rowe 1969).  Data are simulated through exact sufficient statistics: a
+    and stops at the first rejection (repeated significance testing, Armitage, McPherson & Rowe 1969).
+    Data are simulated through exact sufficient statistics: a
     binomial count per arm per look for binary data; for normal data each look's sum (normal) and
     within-look sum of squared deviations (sd^2 chi-square(m - 1)), merged across looks with the
     parallel-variance formula.  The results are therefore distributed exactly as with per-visitor draws, and
@@ -499,8 +500,7 @@ def simulate_peeking(
     -------
     SimulatePeekingResult
         Any-look and fixed-horizon rejection rates with standard errors, rejections per look, expected
-        sample size; ``to_frame()`` gives one row per look.  (`group_sequential_boundaries` alone returns a
-        plain array.)
+        sample size; ``to_frame()`` gives one row per look.
 
     Notes
     -----
