@@ -5,16 +5,25 @@ estimates FWER, FDR and power of each correction on simulated two-sample t-test 
 """
 from __future__ import annotations
 
+import numbers
 from dataclasses import dataclass, field
 
 import numpy as np
 
 from simengine import _validate as v
-from simengine._results import ResultMixin
+from simengine._results import MEAN, MonteCarloResult, Result
 
-__all__ = ["multipletests", "MultipleTestsResult", "METHODS", "simulate_multiple_testing", "FAMILY_BLOCK"]
+__all__ = [
+    "multipletests",
+    "MultipletestsResult",
+    "METHODS",
+    "ALIASES",
+    "simulate_multiple_testing",
+    "SimulateMultipleTestingResult",
+    "FAMILY_BLOCK",
+]
 
-# public name -> kernel code (simengine.kernels.multitest)
+# canonical name -> kernel code (simengine.kernels.multitest)
 METHODS = {
     "bonferroni": 0,
     "sidak": 1,
@@ -24,31 +33,54 @@ METHODS = {
     "hommel": 5,
     "fdr_bh": 6,
     "fdr_by": 7,
+    "fdr_tsbh": 8,
+    "fdr_tsbky": 9,
+    "fdr_gbs": 10,
+    "lfdr": 11,
+}
+
+# every name statsmodels 0.15 accepts (matched after lower-casing, as statsmodels does) -> canonical name
+ALIASES = {
+    **dict.fromkeys(("b", "bonf", "bonferroni"), "bonferroni"),
+    **dict.fromkeys(("s", "sidak"), "sidak"),
+    **dict.fromkeys(("h", "holm"), "holm"),
+    **dict.fromkeys(("hs", "holm-sidak"), "holm-sidak"),
+    **dict.fromkeys(("sh", "simes-hochberg"), "simes-hochberg"),
+    **dict.fromkeys(("ho", "hommel"), "hommel"),
+    **dict.fromkeys(("fdr_bh", "fdr_i", "fdr_p", "fdri", "fdrp"), "fdr_bh"),
+    **dict.fromkeys(("fdr_by", "fdr_n", "fdr_c", "fdrn", "fdrcorr"), "fdr_by"),
+    **dict.fromkeys(("fdr_tsbh", "fdr_2sbh"), "fdr_tsbh"),
+    **dict.fromkeys(("fdr_tsbky", "fdr_2sbky", "fdr_twostage"), "fdr_tsbky"),
+    "fdr_gbs": "fdr_gbs",
+    **dict.fromkeys(("lfdr", "lfdr_sl"), "lfdr"),
 }
 
 
 @dataclass(frozen=True, slots=True)
-class MultipleTestsResult(ResultMixin):
+class MultipletestsResult(Result):
     """Result of `multipletests`.
 
-    Iterating yields ``(reject, pvals_corrected, alphacSidak, alphacBonf)`` like
-    statsmodels' tuple, so ``reject, pcorr, _, _ = multipletests(p)`` works.
+    Unpacks as statsmodels' tuple: ``reject, pvals_corrected, alphacSidak, alphacBonf =
+    multipletests(p)``.
 
     Attributes
     ----------
     reject : ndarray of bool
-        True where the hypothesis is rejected at family-wise level `alpha`; same shape as the input.
+        True where the hypothesis is rejected at level `alpha`; same shape as the input (in sorted
+        order within each family when ``returnsorted=True``).
     pvals_corrected : ndarray
-        Adjusted p-values (clipped to 1), same shape as the input.
+        Adjusted p-values (clipped to 1), same shape and order as `reject`.
     alphacSidak : float
         Sidak-corrected per-test level ``1 - (1 - alpha)**(1/m)``.
     alphacBonf : float
         Bonferroni-corrected per-test level ``alpha / m``.
     method : str
-        The correction used.
+        The correction used, by its canonical name (a key of `METHODS`, whatever alias was passed).
     alpha : float
         The family-wise error rate (or FDR for ``fdr_*``) controlled.
     """
+
+    _unpack = ("reject", "pvals_corrected", "alphacSidak", "alphacBonf")
 
     reject: np.ndarray = field(repr=False)
     pvals_corrected: np.ndarray = field(repr=False)
@@ -57,12 +89,32 @@ class MultipleTestsResult(ResultMixin):
     method: str
     alpha: float
 
-    def __iter__(self):
-        return iter((self.reject, self.pvals_corrected, self.alphacSidak, self.alphacBonf))
+
+def _check_method(method, name="method"):
+    """The canonical name of `method` (any statsmodels alias, any case)."""
+    if isinstance(method, str) and method.lower() in ALIASES:
+        return ALIASES[method.lower()]
+    allowed = ", ".join(repr(a) for a in ALIASES)
+    if not isinstance(method, str):
+        raise TypeError(f"`{name}` must be one of {allowed}; got {v._describe(method)}")
+    raise ValueError(f"`{name}` must be one of {allowed} (any case); got {method!r}")
 
 
-def _check_method(method):
-    return METHODS[v.check_choice(method, "method", METHODS)]
+def _check_maxiter(maxiter, n):
+    """statsmodels' `maxiter` as the number of iterations it runs (bools as statsmodels' code reads them)."""
+    if maxiter is None or (type(maxiter) is int and maxiter == -1):
+        return n
+    if isinstance(maxiter, (bool, np.bool_)):
+        return int(maxiter)  # statsmodels: False runs 0 iterations, True 1 (range(True)), whatever its docs say
+    if not isinstance(maxiter, numbers.Integral):
+        raise TypeError(f"`maxiter` must be an integer >= -1, None or a bool; got {v._describe(maxiter)}")
+    maxiter = int(maxiter)
+    if maxiter == -1:
+        return n
+    if maxiter < 0:
+        raise ValueError(f"`maxiter` must be an integer >= -1 (-1: iterate to convergence), None or a bool; got {maxiter}")
+    # the iteration ends after at most n + 1 stages (the rejections grow each stage or it stops)
+    return min(maxiter, n + 2)
 
 
 def _check_pvals(rows):
@@ -74,31 +126,65 @@ def _check_pvals(rows):
         raise ValueError("`pvals` must not contain NaN")
     if lo < 0 or hi > 1:
         raise ValueError(f"`pvals` must be in [0, 1]; got values in [{lo:g}, {hi:g}]")
+    return lo
 
 
-def multipletests(pvals, *, alpha=0.05, method="holm") -> MultipleTestsResult:
+def multipletests(pvals, alpha=0.05, method="hs", maxiter=1, is_sorted=False, returnsorted=False):
     """Adjust p-values for multiple testing, one family per row, rows in parallel.
 
-    Every row of `pvals` (the last axis) is one family, corrected exactly as
-    ``statsmodels.stats.multitest.multipletests(row, alpha, method)`` would: the
-    same rejections and the same adjusted p-values (bit-identical in our tests),
-    for 10^5 families in one call.
+    ``statsmodels.stats.multitest.multipletests`` with the same arguments (order, names and
+    defaults, Holm-Sidak by default), the same method names and aliases, and the same
+    4-tuple on unpacking; every row of `pvals` (the last axis) is one family, so 10^5
+    families are corrected in one call.  Rejections are identical to statsmodels' and
+    corrected p-values equal bit for bit (tested for every method and alias, with ties,
+    exact 0s and 1s).  Differences: N-D input is a batch of families (statsmodels wants
+    1-D); empty input, NaN, values outside [0, 1] and `alpha` outside (0, 1) raise
+    ValueError (statsmodels computes something).
 
     Parameters
     ----------
     pvals : array_like
         p-values in [0, 1]; 1-D (one family) or N-D (families along the leading axes).
     alpha : float, default 0.05
-        Family-wise error rate (false discovery rate for ``fdr_bh`` / ``fdr_by``).
-    method : str, default "holm"
-        ``"bonferroni"``, ``"sidak"``, ``"holm"`` (Holm 1979), ``"holm-sidak"``,
-        ``"simes-hochberg"`` (Hochberg 1988), ``"hommel"`` (Hommel 1988),
-        ``"fdr_bh"`` (Benjamini & Hochberg 1995), ``"fdr_by"`` (Benjamini & Yekutieli 2001).
+        Family-wise error rate (false discovery rate for the ``fdr_*`` methods), in (0, 1).
+    method : str, default "hs"
+        Any name statsmodels accepts, in any case (statsmodels lower-cases it):
+        ``"b"`` / ``"bonf"`` / ``"bonferroni"``; ``"s"`` / ``"sidak"``; ``"h"`` / ``"holm"``
+        (Holm 1979); ``"hs"`` / ``"holm-sidak"``; ``"sh"`` / ``"simes-hochberg"`` (Hochberg
+        1988); ``"ho"`` / ``"hommel"`` (Hommel 1988); ``"fdr_bh"`` / ``"fdr_i"`` / ``"fdr_p"`` /
+        ``"fdri"`` / ``"fdrp"`` (Benjamini & Hochberg 1995); ``"fdr_by"`` / ``"fdr_n"`` /
+        ``"fdr_c"`` / ``"fdrn"`` / ``"fdrcorr"`` (Benjamini & Yekutieli 2001); ``"fdr_tsbh"`` /
+        ``"fdr_2sbh"`` (two-stage Benjamini-Hochberg); ``"fdr_tsbky"`` / ``"fdr_2sbky"`` /
+        ``"fdr_twostage"`` (two-stage Benjamini, Krieger & Yekutieli 2006, definition 6);
+        ``"fdr_gbs"`` (adaptive step-down of Gavrilov, Benjamini & Sarkar 2009); ``"lfdr"`` /
+        ``"lfdr_sl"`` (local FDR from the Grenander density estimate, statsmodels'
+        ``local_fdr_correction(p).lfdr``, rejecting where it is <= alpha; p-values must be > 0,
+        as statsmodels' fit fails on 0).
+    maxiter : int, bool or None, default 1
+        Iterations of the two-stage methods (ignored by the others), as statsmodels' code
+        reads it: 1 is the two-stage method, 0 a single stage at the first stage's level,
+        k > 1 up to k further stages, -1 or None iterate to convergence.  A bool counts as
+        its integer (False = 0, True = 1), which is what statsmodels computes although its
+        docstring calls True "full iteration".  The two-stage corrected p-values depend on
+        `alpha`.
+    is_sorted : bool, default False
+        Each family is taken as already sorted ascending and used as given (as statsmodels
+        does: an unsorted family gives statsmodels' answer for that order).
+    returnsorted : bool, default False
+        Return `reject` and `pvals_corrected` in sorted order within each family (stably
+        sorted: tied p-values get equal corrections, so their order does not matter).
 
     Returns
     -------
-    MultipleTestsResult
-        `reject` and `pvals_corrected` with the shape of `pvals`.
+    MultipletestsResult
+        Unpacks as ``reject, pvals_corrected, alphacSidak, alphacBonf``; `reject` and
+        `pvals_corrected` have the shape of `pvals`.
+
+    Notes
+    -----
+    As in statsmodels, when an iteration of ``fdr_tsbh`` / ``fdr_tsbky`` with `maxiter`
+    > 1 (or -1) rejects every hypothesis, the estimated number of true nulls is 0 and the
+    corrected p-values are all 0 (statsmodels also warns of a division by zero).
 
     Examples
     --------
@@ -108,14 +194,21 @@ def multipletests(pvals, *, alpha=0.05, method="holm") -> MultipleTestsResult:
     >>> res = simengine.multipletests(p, alpha=0.05, method="fdr_bh")
     >>> res.reject.shape
     (100000, 20)
-    >>> simengine.multipletests([0.01, 0.02, 0.04], method="holm").pvals_corrected
+    >>> reject, pvals_corrected, _, _ = simengine.multipletests([0.01, 0.02, 0.04], 0.05, "holm")
+    >>> pvals_corrected
     array([0.03, 0.04, 0.04])
+    >>> simengine.multipletests([0.01, 0.02, 0.04]).method  # statsmodels' default
+    'holm-sidak'
     """
-    code = _check_method(method)
+    method = _check_method(method)
+    code = METHODS[method]
     alpha = v.check_probability(alpha, "alpha")
+    is_sorted = v.check_bool(is_sorted, "is_sorted")
+    returnsorted = v.check_bool(returnsorted, "returnsorted")
     p = v.as_data_array(pvals, "pvals", ndim=tuple(range(1, 33)), finite=False)
     shape = p.shape
     n = shape[-1]
+    maxiter = _check_maxiter(maxiter, n)
     rows = p.reshape(-1, n)
     if method == "hommel":  # O(tests^2) per family, like statsmodels' implementation
         v.check_work(rows.shape[0] * n * n, "`pvals` (families x tests^2 for method='hommel')", unit="steps")
@@ -123,10 +216,15 @@ def multipletests(pvals, *, alpha=0.05, method="holm") -> MultipleTestsResult:
         v.check_memory(17 * p.size + 48 * n, "`pvals`", what="the corrected p-values")
     from simengine.kernels.multitest import _multipletests, _rank_rows
 
-    if method in ("sidak", "holm-sidak"):
+    if method in ("sidak", "holm-sidak", "lfdr"):
         # NumPy transforms these p-values before the kernel runs, so check them first
         # (the other methods have the kernel check each row as it loads it)
-        _check_pvals(rows)
+        lo = _check_pvals(rows)
+        if method == "lfdr" and lo == 0.0:  # statsmodels fails too (a zero-width first gap)
+            raise ValueError(
+                "`pvals` must be > 0 for method='lfdr' (the density estimate needs a positive first gap); "
+                "got a p-value of 0"
+            )
 
     # Thresholds, ecdf factors and Sidak terms use NumPy's own ufuncs, operation for
     # operation as statsmodels writes them, so results match it to the last bit
@@ -135,6 +233,8 @@ def multipletests(pvals, *, alpha=0.05, method="holm") -> MultipleTestsResult:
     ecdf = np.arange(1, n + 1) / float(n)
     factors = ecdf
     raw = np.empty((0, 0))
+    # (alpha, first-stage alpha, factor 1 + alpha or 1, iterations) for the two-stage and adaptive FDR methods
+    params = np.array([alpha, alpha, 1.0, float(maxiter)])
     if method == "bonferroni":
         cuts = np.full(n, alpha / float(n))
     elif method == "sidak":
@@ -145,7 +245,8 @@ def multipletests(pvals, *, alpha=0.05, method="holm") -> MultipleTestsResult:
         cuts = alpha / k_down
     elif method == "holm-sidak":
         cuts = 1 - np.power(1.0 - alpha, 1.0 / k_down)
-        rank = _rank_rows(rows)
+        # statsmodels multiplies the i-th value of the family as sorted (or as given, when is_sorted)
+        rank = np.broadcast_to(np.arange(n), rows.shape) if is_sorted else _rank_rows(rows)
         with np.errstate(divide="ignore"):
             raw = -np.expm1((n - rank) * np.log1p(-rows))
     elif method == "simes-hochberg":
@@ -154,12 +255,18 @@ def multipletests(pvals, *, alpha=0.05, method="holm") -> MultipleTestsResult:
         cuts = np.full(n, alpha)
     elif method == "fdr_bh":
         cuts = ecdf * alpha
-    else:  # fdr_by: Benjamini-Yekutieli's constant with NumPy's pairwise sum
+    elif method == "fdr_by":  # Benjamini-Yekutieli's constant with NumPy's pairwise sum
         factors = ecdf / np.sum(1.0 / np.arange(1, n + 1))
         cuts = factors * alpha
+    else:  # two-stage and adaptive FDR: thresholds are formed in the kernel, from `params`
+        cuts = np.empty(n)
+        if method == "fdr_tsbky":
+            fact = 1.0 + alpha
+            params[1:3] = alpha / fact, fact
     try:
         ok, reject, corrected = _multipletests(
-            rows, np.ascontiguousarray(raw), code, np.ascontiguousarray(cuts, dtype=np.float64), factors
+            rows, np.ascontiguousarray(raw), code, np.ascontiguousarray(cuts, dtype=np.float64), factors, params,
+            is_sorted, returnsorted,
         )
     except (MemoryError, SystemError):  # SystemError: the parallel loop returned with it set
         ok = reject = corrected = None
@@ -169,7 +276,7 @@ def multipletests(pvals, *, alpha=0.05, method="holm") -> MultipleTestsResult:
         _check_pvals(rows)
         # valid p-values, yet a chunk did not finish: its scratch could not be allocated
         raise MemoryError(f"multipletests ran out of memory for families of {n} p-values (`pvals`)")
-    return MultipleTestsResult(
+    return MultipletestsResult(
         reject=reject.reshape(shape),
         pvals_corrected=corrected.reshape(shape),
         alphacSidak=float(1 - np.power(1.0 - alpha, 1.0 / n)),
@@ -182,6 +289,64 @@ def multipletests(pvals, *, alpha=0.05, method="holm") -> MultipleTestsResult:
 # Families per random stream (a constant of the algorithm).
 FAMILY_BLOCK = 1000
 
+_RATES = ("fwer", "fdr", "power", "mean_rejections")
+
+
+@dataclass(frozen=True, slots=True)
+class SimulateMultipleTestingResult(MonteCarloResult):
+    """Result of `simulate_multiple_testing`: error rates and power of each correction.
+
+    With one method (a string) every estimate is a float; with a sequence of methods each is an
+    array aligned with `method`.  ``to_frame()`` gives one row per method, indexed by method.
+
+    Attributes
+    ----------
+    method : str or ndarray of str
+        The corrections, as passed (``"none"``: no correction, reject where p <= alpha).
+    fwer, fwer_se : float or ndarray
+        P(at least one false rejection in a family) and its Monte Carlo standard error.
+    fdr, fdr_se : float or ndarray
+        False discovery rate, the mean of V / max(R, 1), and its standard error.
+    power, power_se : float or ndarray
+        Mean fraction of the true effects rejected (nan when ``n_true = 0``) and its standard error.
+    mean_rejections, mean_rejections_se : float or ndarray
+        Mean number of rejections per family and its standard error.
+    n_sims, n_tests, n_true, effect_size, n_per_group, alpha
+        The inputs (`n_sims` simulated families).
+    """
+
+    _estimates = {"fwer": MEAN, "fdr": MEAN, "power": MEAN, "mean_rejections": MEAN}
+    _replicates = "n_sims"
+    _chunk_size = 100_000
+
+    method: object
+    fwer: object
+    fwer_se: object
+    fdr: object
+    fdr_se: object
+    power: object
+    power_se: object
+    mean_rejections: object
+    mean_rejections_se: object
+    n_sims: int
+    n_tests: int
+    n_true: int
+    effect_size: float
+    n_per_group: int
+    alpha: float
+
+    def to_frame(self):
+        """One row per method (index ``method``): each rate followed by its ``*_se``."""
+        import pandas as pd
+
+        methods = [self.method] if isinstance(self.method, str) else list(self.method)
+        columns = {}
+        for name in _RATES:
+            for col in (name, f"{name}_se"):
+                columns[col] = np.atleast_1d(np.asarray(getattr(self, col), dtype=np.float64))
+        table = pd.DataFrame(columns, index=pd.Index(methods, name="method"))
+        return table
+
 
 def simulate_multiple_testing(
     *,
@@ -189,14 +354,14 @@ def simulate_multiple_testing(
     n_true=2,
     effect_size,
     n_per_group,
-    n_families=10_000,
+    n_sims=10_000,
     methods=("none", "bonferroni", "holm", "hommel", "fdr_bh", "fdr_by"),
     alpha=0.05,
     rng=None,
-):
+) -> SimulateMultipleTestingResult:
     """FWER, FDR and power of multiple-testing corrections on simulated families of t-tests.
 
-    Each family holds `n_tests` two-sided pooled t-tests on normal data with
+    Each of `n_sims` families holds `n_tests` two-sided pooled t-tests on normal data with
     `n_per_group` observations per group; the first `n_true` have a true effect
     of `effect_size` (Cohen's d), the others are null.  Every method corrects the
     same simulated p-values.
@@ -209,32 +374,38 @@ def simulate_multiple_testing(
     effect_size : float
     n_per_group : int
         Observations per group (>= 2).
-    n_families : int, default 10 000
-    methods : sequence of str
-        Names accepted by `multipletests`, plus ``"none"`` (no correction: p <= alpha).
+    n_sims : int, default 10 000
+        Simulated families.
+    methods : str or sequence of str
+        Names (or aliases, any case) accepted by `multipletests` with its defaults
+        (``maxiter=1``), plus ``"none"`` (no correction: p <= alpha).
     alpha : float, default 0.05
     rng : None, int, SeedSequence or Generator
         Seed (SPEC 7); families are drawn in blocks of `FAMILY_BLOCK`, each with its own stream.
 
     Returns
     -------
-    pandas.DataFrame
-        One row per method: ``fwer`` (P(at least one false rejection)), ``fdr``
-        (mean of V / max(R, 1)), ``power`` (mean fraction of true effects
-        rejected; NaN when ``n_true = 0``), ``mean_rejections``, each with its
-        Monte Carlo standard error (``*_se``).
+    SimulateMultipleTestingResult
+        ``fwer`` (P(at least one false rejection)), ``fdr`` (mean of V / max(R, 1)),
+        ``power`` (mean fraction of true effects rejected; NaN when ``n_true = 0``),
+        ``mean_rejections``, each with its Monte Carlo standard error (``*_se``): floats
+        for one method (a string), arrays aligned with ``method`` otherwise.
+        ``to_frame()`` gives one row per method.
 
     Examples
     --------
     >>> import simengine
-    >>> table = simengine.simulate_multiple_testing(effect_size=0.5, n_per_group=50, n_families=2000, rng=1)
+    >>> res = simengine.simulate_multiple_testing(effect_size=0.5, n_per_group=50, n_sims=2000, rng=1)
+    >>> table = res.to_frame()
     >>> list(table.index)
     ['none', 'bonferroni', 'holm', 'hommel', 'fdr_bh', 'fdr_by']
     >>> bool(table.loc["bonferroni", "fwer"] <= 0.05 + 4 * table.loc["bonferroni", "fwer_se"])
     True
+    >>> holm = simengine.simulate_multiple_testing(effect_size=0.5, n_per_group=50, n_sims=2000,
+    ...                                            methods="holm", rng=1)
+    >>> type(holm.fwer)
+    <class 'float'>
     """
-    import pandas as pd
-
     from simengine._results import mean_se, proportion_se
     from simengine._rng import as_seed_sequence, block_generators, n_blocks
 
@@ -242,8 +413,9 @@ def simulate_multiple_testing(
     n_true = v.check_int(n_true, "n_true", minimum=0, maximum=n_tests)
     effect_size = v.check_real(effect_size, "effect_size")
     n_per_group = v.check_bounded_count(n_per_group, "n_per_group", minimum=2)
-    n_families = v.check_bounded_count(n_families, "n_families")
-    if isinstance(methods, str):
+    n_sims = v.check_bounded_count(n_sims, "n_sims")
+    one = isinstance(methods, str)
+    if one:
         methods = (methods,)
     elif isinstance(methods, (bytes, dict, set, frozenset)) or not hasattr(methods, "__iter__"):
         raise TypeError(f"`methods` must be a method name or a sequence of them; got {v._describe(methods)}")
@@ -254,50 +426,62 @@ def simulate_multiple_testing(
     if not methods:
         raise ValueError("`methods` must name at least one method")
     for m in methods:
-        v.check_choice(m, "methods", ("none", *METHODS))
+        if not (isinstance(m, str) and m.lower() == "none"):
+            _check_method(m, "methods")
     alpha = v.check_probability(alpha, "alpha")
-    cells = n_families * n_tests  # Python ints: nothing wraps
-    v.check_work(4 * cells, "`n_families` x `n_tests`")
+    cells = n_sims * n_tests  # Python ints: nothing wraps
+    v.check_work(4 * cells, "`n_sims` x `n_tests`")
     # t, p and one method's corrected p-values and temporaries at a time; one stream per block
-    v.check_memory(48 * cells + 3000 * n_blocks(n_families, FAMILY_BLOCK), "`n_families` x `n_tests`",
+    v.check_memory(48 * cells + 3000 * n_blocks(n_sims, FAMILY_BLOCK), "`n_sims` x `n_tests`",
                    what="the simulated p-values and their corrections")
     ss = as_seed_sequence(rng)
     from simengine.kernels.power import _family_t_normal
     from simengine.twosample import _t_pvalue
 
-    gens = block_generators(ss, n_blocks(n_families, FAMILY_BLOCK))
+    gens = block_generators(ss, n_blocks(n_sims, FAMILY_BLOCK))
     try:
-        t = _family_t_normal(gens, FAMILY_BLOCK, n_families, n_tests, n_true, n_per_group, effect_size)
+        t = _family_t_normal(gens, FAMILY_BLOCK, n_sims, n_tests, n_true, n_per_group, effect_size)
     except MemoryError:
         raise MemoryError(
-            f"simulate_multiple_testing ran out of memory for `n_families` x `n_tests` = {n_families} x {n_tests}"
+            f"simulate_multiple_testing ran out of memory for `n_sims` x `n_tests` = {n_sims} x {n_tests}"
         ) from None
     p = _t_pvalue(t, 2.0 * n_per_group - 2.0, "two-sided")
     is_true = np.arange(n_tests) < n_true
-    rows = {}
+    out = {name: [] for name in _RATES}
+    out.update({f"{name}_se": [] for name in _RATES})
     for m in methods:
-        reject = p <= alpha if m == "none" else multipletests(p, alpha=alpha, method=m).reject
+        if m.lower() == "none":
+            reject = p <= alpha
+        elif ALIASES[m.lower()] == "lfdr" and not (p > 0.0).all():
+            raise ValueError(
+                f"`methods` {m!r} (local FDR) cannot correct a simulated family holding a p-value of 0 "
+                f"(`effect_size` = {effect_size:g} with `n_per_group` = {n_per_group} gives t-tests beyond "
+                "double precision); drop it or use a smaller effect"
+            )
+        else:
+            reject = multipletests(p, alpha=alpha, method=m).reject
         false_rej = (reject & ~is_true).sum(axis=1)
         n_rej = reject.sum(axis=1)
         fwer = float((false_rej > 0).mean())
         fdp = false_rej / np.maximum(n_rej, 1)
-        fdr, fdr_se = mean_se(fdp.sum(), (fdp * fdp).sum(), n_families)
+        fdr, fdr_se = mean_se(fdp.sum(), (fdp * fdp).sum(), n_sims)
         if n_true:
             tpr = (reject & is_true).sum(axis=1) / n_true
-            power, power_se = mean_se(tpr.sum(), (tpr * tpr).sum(), n_families)
+            power, power_se = mean_se(tpr.sum(), (tpr * tpr).sum(), n_sims)
         else:
             power = power_se = np.nan
-        mean_r, mean_r_se = mean_se(float(n_rej.sum()), float((n_rej.astype(float) ** 2).sum()), n_families)
-        rows[m] = {
-            "fwer": fwer,
-            "fwer_se": float(proportion_se(fwer, n_families)),
-            "fdr": float(fdr),
-            "fdr_se": float(fdr_se),
-            "power": float(power),
-            "power_se": float(power_se),
-            "mean_rejections": float(mean_r),
-            "mean_rejections_se": float(mean_r_se),
-        }
-    table = pd.DataFrame.from_dict(rows, orient="index")
-    table.index.name = "method"
-    return table
+        mean_r, mean_r_se = mean_se(float(n_rej.sum()), float((n_rej.astype(float) ** 2).sum()), n_sims)
+        for name, value in (("fwer", fwer), ("fwer_se", proportion_se(fwer, n_sims)), ("fdr", fdr),
+                            ("fdr_se", fdr_se), ("power", power), ("power_se", power_se),
+                            ("mean_rejections", mean_r), ("mean_rejections_se", mean_r_se)):
+            out[name].append(float(value))
+    if one:
+        fields = {name: vals[0] for name, vals in out.items()}
+        method = methods[0]
+    else:
+        fields = {name: np.array(vals) for name, vals in out.items()}
+        method = np.array(methods, dtype=object)
+    return SimulateMultipleTestingResult(
+        method=method, **fields, n_sims=n_sims, n_tests=n_tests, n_true=n_true, effect_size=effect_size,
+        n_per_group=n_per_group, alpha=alpha,
+    )

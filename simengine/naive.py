@@ -30,7 +30,7 @@ def permutation_median_loop(x, y, n_resamples=9999, rng=None):
     return min(1.0, 2 * min(p_less, p_greater))
 
 
-def multipletests_loop(pvals, alpha=0.05, method="holm"):
+def multipletests_loop(pvals, alpha=0.05, method="hs"):
     """statsmodels' `multipletests` called once per family (row); returns (reject, pvals_corrected)."""
     from statsmodels.stats.multitest import multipletests
 

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from simengine._results import ResultMixin, proportion_se
+from simengine._results import MEAN, MonteCarloResult, proportion_se
 from simengine._rng import as_seed_sequence, block_generators, n_blocks
 from simengine._validate import (
     alternative_code,
@@ -30,7 +30,7 @@ from simengine._validate import (
     check_work,
 )
 
-__all__ = ["simulate_peeking", "PeekingResult", "group_sequential_boundaries"]
+__all__ = ["simulate_peeking", "SimulatePeekingResult", "group_sequential_boundaries"]
 
 # Replicates per RNG block: a constant of the algorithm (SPEC 7), small enough that the 1 000-replicate seed
 # scenario still spreads over two threads, large enough that generator set-up stays ~3% of a 10^6 run.
@@ -266,8 +266,12 @@ _SD_RATIO = 100.0  # ... and the ratio of the largest to the smallest increment'
 # --------------------------------------------------------------------------------------------------------------
 
 @dataclass(frozen=True, slots=True)
-class PeekingResult(ResultMixin):
+class SimulatePeekingResult(MonteCarloResult):
     """Outcome of `simulate_peeking`: how often the sequential procedure rejected, and when.
+
+    Arm A is the control, arm B the treatment; rejections are of the test of B against A (the
+    difference B - A).  The estimates a sweep reports are `rejected_any_look`, `rejected_final` and
+    `expected_visitors_per_arm`, each a mean over the simulated experiments.
 
     Attributes
     ----------
@@ -298,9 +302,14 @@ class PeekingResult(ResultMixin):
         Nominal level at which each look's p-value is compared (p <= level rejects).
     visitors_per_look : ndarray of int64, shape (n_looks,)
         New visitors per arm at each look.
-    n_sims, n_looks, metric, rate, mean, sd, lift, test, alpha, alternative, boundary, tau
-        The inputs (`boundary` is "custom" for an array; `tau` is the mixing sd used, None unless mSPRT).
+    n_sims, n_looks, total_visitors, metric, rate, mean, sd, lift, test, alpha, alternative, boundary, tau
+        The inputs (`total_visitors` None unless given; `boundary` is "custom" for an array; `tau` is the
+        mixing sd used, None unless mSPRT).
     """
+
+    _estimates = {"rejected_any_look": MEAN, "rejected_final": MEAN, "expected_visitors_per_arm": MEAN}
+    _replicates = "n_sims"
+    _chunk_size = 200_000
 
     rejected_any_look: float
     rejected_any_look_se: float
@@ -316,6 +325,7 @@ class PeekingResult(ResultMixin):
     visitors_per_look: np.ndarray = field(repr=False)
     n_sims: int
     n_looks: int
+    total_visitors: int | None
     metric: str
     rate: float
     mean: float
@@ -406,7 +416,8 @@ def simulate_peeking(
     *,
     n_sims=10_000,
     n_looks=14,
-    visitors_per_look=100,
+    visitors_per_look=None,
+    total_visitors=None,
     metric="binary",
     rate=0.10,
     mean=0.0,
@@ -421,9 +432,14 @@ def simulate_peeking(
 ):
     """Monte Carlo of an A/B (or A/A) test analysed at every look: the cost of peeking and of its fixes.
 
+    Two arms: A, the control (conversion rate `rate`, or normal with mean `mean`), and B, the treatment
+    (``rate + lift``, or ``mean + lift``).  Every look tests B against A, the difference B - A, as
+    ``scipy.stats.ttest_ind(B, A)`` would: ``alternative="greater"`` means B is larger than A.
+
     Each of `n_sims` experiments adds `visitors_per_look` visitors to each arm before each of `n_looks`
-    analyses, tests B against A on all data so far, and stops at the first rejection (repeated significance
-    testing, Armitage, McPherson & Rowe 1969).  Data are simulated through exact sufficient statistics: a
+    analyses (or splits `total_visitors` per arm over the looks), tests B against A on all data so far,
+    and stops at the first rejection (repeated significance testing, Armitage, McPherson & Rowe 1969).
+    Data are simulated through exact sufficient statistics: a
     binomial count per arm per look for binary data; for normal data each look's sum (normal) and
     within-look sum of squared deviations (sd^2 chi-square(m - 1)), merged across looks with the
     parallel-variance formula.  The results are therefore distributed exactly as with per-visitor draws, and
@@ -435,9 +451,15 @@ def simulate_peeking(
         Number of simulated experiments, in [1, 10**9]; `n_sims` x `n_looks` x 2 is at most 10**12.
     n_looks : int, default 14
         Number of analyses per experiment, in [1, 10_000] (at most 1 000 with a named `boundary`).
-    visitors_per_look : int or array_like of int, default 100
+    visitors_per_look : int or array_like of int, optional
         New visitors per arm before each look; an array of length `n_looks` gives unequal looks.  The total
-        per arm over all looks is at most 2**53 (about 9e15), where counts stay exact in float64.
+        per arm over all looks is at most 2**53 (about 9e15), where counts stay exact in float64.  Default
+        100 per look unless `total_visitors` is given.
+    total_visitors : int, optional
+        Instead of `visitors_per_look`: the maximum sample per arm, split over the `n_looks` looks as
+        equally as possible (look k ends at ``round(k * total_visitors / n_looks)``, halves to even, so
+        look sizes differ by at most one), so designs with different numbers of looks can be
+        compared (and swept) at one maximum sample size.  At least `n_looks`.
     metric : {"binary", "normal"}
         Conversion data with rate `rate` (B has ``rate + lift``), or normal data with `mean` and `sd`
         (B has ``mean + lift``).
@@ -458,7 +480,8 @@ def simulate_peeking(
     alpha : float, default 0.05
         Significance level, in (0, 1).
     alternative : {"two-sided", "less", "greater"}
-        As in scipy, for B relative to A.  mSPRT is two-sided only.
+        As in scipy for ``ttest_ind(B, A)``: "greater" tests whether B is larger than A (``lift > 0``),
+        "less" whether B is smaller.  mSPRT is two-sided only.
     boundary : {"none", "pocock", "obrien-fleming"} or array_like of shape (n_looks,)
         "none" tests every look at nominal `alpha` (naive peeking).  A named boundary comes from
         `group_sequential_boundaries` with the information fractions of `visitors_per_look`; an array gives
@@ -475,7 +498,7 @@ def simulate_peeking(
 
     Returns
     -------
-    PeekingResult
+    SimulatePeekingResult
         Any-look and fixed-horizon rejection rates with standard errors, rejections per look, expected
         sample size; ``to_frame()`` gives one row per look.
 
@@ -497,12 +520,23 @@ def simulate_peeking(
     >>> obf = simengine.simulate_peeking(n_sims=1000, boundary="obrien-fleming", rng=1)
     >>> obf.critical_values[[0, -1]].round(3)
     array([7.882, 2.107])
+    >>> simengine.simulate_peeking(n_sims=1000, n_looks=3, total_visitors=1000, rng=1).visitors_per_look
+    array([333, 334, 333])
     """
     from simengine.kernels.sequential import _peeking
 
     n_sims = check_count_at_least_one(n_sims, "n_sims")
     n_looks = check_positive_int(n_looks, "n_looks", maximum=MAX_LOOKS)
-    visitors = _visitors(visitors_per_look, n_looks)
+    if total_visitors is None:
+        visitors = _visitors(100 if visitors_per_look is None else visitors_per_look, n_looks)
+    elif visitors_per_look is not None:
+        raise ValueError(
+            "give `visitors_per_look` or `total_visitors`, not both; got "
+            f"visitors_per_look={visitors_per_look!r}, total_visitors={total_visitors!r}"[:200]
+        )
+    else:
+        total_visitors = check_int(total_visitors, "total_visitors", minimum=1, maximum=MAX_VISITORS)
+        visitors = _split_visitors(total_visitors, n_looks)
     check_work(n_sims * n_looks * 2, "`n_sims` x `n_looks` x 2 arms", unit="simulated looks")
     blocks = n_blocks(n_sims, BLOCK)
     if blocks * (n_looks * 8 + GENERATOR_BYTES) > 2**28:
@@ -586,7 +620,7 @@ def simulate_peeking(
     weights = np.append(first, n_sims - first.sum()).astype(np.float64)
     exp_n = float(weights @ stop_n) / n_sims
     var_n = float(weights @ (stop_n - exp_n) ** 2) / max(n_sims - 1, 1)
-    return PeekingResult(
+    return SimulatePeekingResult(
         rejected_any_look=any_look,
         rejected_any_look_se=float(proportion_se(any_look, n_sims)),
         rejected_final=fixed,
@@ -601,6 +635,7 @@ def simulate_peeking(
         visitors_per_look=visitors,
         n_sims=n_sims,
         n_looks=n_looks,
+        total_visitors=total_visitors,
         metric=metric,
         rate=rate,
         mean=mean,
@@ -612,6 +647,33 @@ def simulate_peeking(
         boundary=boundary_name,
         tau=tau if test_name == "msprt" else None,
     )
+
+
+def _split_visitors(total_visitors, n_looks):
+    """Visitors per arm added at each of `n_looks` looks, as equal as possible and summing to `total_visitors`.
+
+    Look k ends at ``round(k * total_visitors / n_looks)`` visitors (exact integer arithmetic, halves to
+    even), so look sizes differ by at most one.
+
+    Examples
+    --------
+    >>> from simengine.sequential import _split_visitors
+    >>> _split_visitors(1000, 3)
+    array([333, 334, 333])
+    >>> _split_visitors(10, 4)  # looks end at 2.5 -> 2, 5, 7.5 -> 8, 10
+    array([2, 3, 3, 2])
+    """
+    total = check_int(total_visitors, "total_visitors", minimum=1, maximum=MAX_VISITORS)
+    n_looks = check_positive_int(n_looks, "n_looks", maximum=MAX_LOOKS)
+    if n_looks > total:
+        raise ValueError(f"`total_visitors` must be at least `n_looks` = {n_looks} (one visitor per look); got {total}")
+    # total = n_looks * base + rem: k * base <= 2**53 and k * rem < n_looks**2 <= 10**8 stay exact in int64
+    base, rem = divmod(total, n_looks)
+    k = np.arange(n_looks + 1, dtype=np.int64)
+    q, r = np.divmod(k * rem, n_looks)
+    edges = k * base + q
+    edges += (2 * r > n_looks) | ((2 * r == n_looks) & (edges % 2 == 1))
+    return np.diff(edges)
 
 
 def _visitors(visitors_per_look, n_looks):

@@ -25,6 +25,13 @@ from simengine._validate import MAX_COUNT
 X = np.linspace(0.0, 1.0, 8)
 Y = np.linspace(0.3, 1.4, 9)
 
+
+
+def _simulate_multiple_testing_frame(**kwargs):
+    """se.simulate_multiple_testing's table (one row per method), checked by `_sane` as a DataFrame."""
+    return se.simulate_multiple_testing(**kwargs).to_frame()
+
+
 # (function, a cheap valid call); each parameter of the call is replaced in turn
 CASES = {
     "ttest_ind": (se.ttest_ind, dict(x=X, y=Y, equal_var=True, alternative="two-sided", axis=0)),
@@ -46,10 +53,13 @@ CASES = {
         dict(test="permutation", effect_size=0.5, n=[5, 6], n_sims=20, alpha=0.05, distribution="exponential",
              alternative="greater", n_resamples=19, rng=1),
     ),
-    "multipletests": (se.multipletests, dict(pvals=[0.01, 0.2, 0.03], alpha=0.05, method="fdr_bh")),
+    "multipletests": (
+        se.multipletests,
+        dict(pvals=[0.01, 0.2, 0.03], alpha=0.05, method="fdr_tsbky", maxiter=1, is_sorted=False, returnsorted=False),
+    ),
     "simulate_multiple_testing": (
-        se.simulate_multiple_testing,
-        dict(n_tests=5, n_true=1, effect_size=0.5, n_per_group=10, n_families=20, methods=("holm", "fdr_bh"),
+        _simulate_multiple_testing_frame,
+        dict(n_tests=5, n_true=1, effect_size=0.5, n_per_group=10, n_sims=20, methods=("holm", "fdr_bh"),
              alpha=0.05, rng=1),
     ),
 }

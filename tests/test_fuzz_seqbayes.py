@@ -30,6 +30,11 @@ CASES = {
         ["n_sims", "n_looks", "visitors_per_look", "metric", "rate", "mean", "sd", "lift", "test", "alpha",
          "alternative", "boundary", "tau", "rng"],
     ),
+    "simulate_peeking-total_visitors": (  # the maximum sample per arm split over the looks
+        simengine.simulate_peeking,
+        dict(n_sims=50, n_looks=3, total_visitors=61, rng=1),
+        ["n_looks", "total_visitors", "visitors_per_look"],
+    ),
     "group_sequential_boundaries": (
         simengine.group_sequential_boundaries,
         dict(n_looks=3),
@@ -102,7 +107,7 @@ def _valid_result_is_sane(key, out):
     if key == "proportion_interval":
         low, high = (np.asarray(v) for v in out)
         assert np.all((0 <= low) & (low <= high) & (high <= 1))
-    elif key in ("simulate_peeking", "simulate_bayes_peeking"):
+    elif key in ("simulate_peeking", "simulate_peeking-total_visitors", "simulate_bayes_peeking"):
         for name in ("rejected_any_look", "prob_declare_peeking"):
             if hasattr(out, name):
                 assert 0.0 <= getattr(out, name) <= 1.0

@@ -532,6 +532,12 @@ def test_simulate_peeking_iv():
         (ValueError, "`tau` only applies to test='msprt'", dict(tau=0.1)),
         (ValueError, "`tau` must be in", dict(test="msprt", tau=-1.0)),
         (TypeError, "`rng` must be None, an int", dict(rng="seed")),
+        (ValueError, "give `visitors_per_look` or `total_visitors`, not both", dict(visitors_per_look=10,
+                                                                                 total_visitors=100)),
+        (TypeError, "`total_visitors` must be an integer", dict(total_visitors=100.0)),
+        (ValueError, "`total_visitors` must be an integer in", dict(total_visitors=0)),
+        (ValueError, r"`total_visitors` must be an integer in \[1, 9007199254740992\]", dict(total_visitors=2**53 + 1)),
+        (ValueError, "`total_visitors` must be at least `n_looks` = 14", dict(total_visitors=13)),
     ]
     for exc, msg, kw in cases:
         with pytest.raises(exc, match=msg):
@@ -539,5 +545,62 @@ def test_simulate_peeking_iv():
 
 
 def test_public_names_exported():
-    for name in ("simulate_peeking", "PeekingResult", "group_sequential_boundaries"):
+    for name in ("simulate_peeking", "SimulatePeekingResult", "group_sequential_boundaries"):
         assert name in simengine.__all__
+
+
+# ---------------------------------------------------------------------------------------------- issue 13
+
+
+def test_simulate_peeking_result_protocol():
+    from simengine._results import declaration_problems
+
+    cls = simengine.SimulatePeekingResult
+    assert declaration_problems(cls) == [] and cls._chunk_size == 200_000 and cls._replicates == "n_sims"
+    res = simulate_peeking(n_sims=300, n_looks=4, rng=2)
+    for name in cls._estimates:
+        assert isinstance(getattr(res, name), float) and isinstance(getattr(res, f"{name}_se"), float)
+    assert list(res.to_frame().columns) == ["look", "visitors_per_arm", "critical_value", "nominal_alpha",
+                                            "first_rejections", "first_rejection_rate", "cumulative_rejection",
+                                            "cumulative_rejection_se"]
+    assert res.to_dict()["rejected_any_look"] == res.rejected_any_look
+    with pytest.raises(TypeError, match="does not unpack"):
+        tuple(res)
+
+
+def test_total_visitors_splits_exactly_like_exact_rounding():
+    # look k ends at round(k T / K) (halves to even) in exact arithmetic, also where floats cannot hold k T / K
+    from fractions import Fraction
+
+    from simengine.sequential import _split_visitors
+
+    for total in list(range(1, 60)) + [999, 1000, 1001, 2**53 - 1, 2**53]:
+        for looks in {1, 2, 3, 4, 6, 7, 10, 14, 59, 9999}:
+            if looks > total:
+                continue
+            v = _split_visitors(total, looks)
+            edges = [round(Fraction(k * total, looks)) for k in range(looks + 1)]
+            assert v.tolist() == np.diff(np.array(edges, dtype=object)).tolist()
+            assert int(v.sum()) == total and v.max() - v.min() <= 1
+
+
+def test_total_visitors_equals_the_same_visitors_per_look():
+    kw = dict(n_sims=2000, n_looks=3, rate=0.2, lift=0.02, rng=5)
+    a = simulate_peeking(total_visitors=1000, **kw)
+    b = simulate_peeking(visitors_per_look=[333, 334, 333], **kw)
+    assert a.total_visitors == 1000 and b.total_visitors is None
+    assert_array_equal(a.visitors_per_look, [333, 334, 333])
+    assert a.rejected_any_look == b.rejected_any_look and a.expected_visitors_per_arm == b.expected_visitors_per_arm
+    # the default is still 100 per look
+    assert_array_equal(simulate_peeking(n_sims=10, n_looks=2, rng=1).visitors_per_look, [100, 100])
+
+
+def test_direction_b_minus_a():
+    # Statistical acceptance: B = A + lift, and alternative="greater" means B larger (scipy's ttest_ind(B, A))
+    kw = dict(n_sims=2000, n_looks=2, visitors_per_look=500, rate=0.10, lift=0.05, rng=8)  # z about 3.4 at the end
+    greater = simulate_peeking(alternative="greater", **kw)
+    less = simulate_peeking(alternative="less", **kw)
+    assert greater.rejected_final > 0.9 and less.rejected_final < 0.01
+    normal = dict(kw, metric="normal", mean=1.0, sd=1.0, lift=-0.2)
+    assert simulate_peeking(alternative="less", **normal).rejected_final > 0.8
+    assert simulate_peeking(alternative="greater", **normal).rejected_final < 0.01

@@ -1,8 +1,9 @@
 """Multiple-testing corrections, one family of p-values per row, rows in parallel.
 
 Each method follows statsmodels' `multipletests` operation by operation (same
-sort, same formulas, same clipping) so results agree bit for bit, not just to a
-tolerance.  Method codes are fixed by `simengine.multitest.METHODS`.
+sort, same formulas, same clipping, the two-stage FDR iteration included) so
+results agree bit for bit, not just to a tolerance.  Method codes are fixed by
+`simengine.multitest.METHODS`.
 """
 import math
 
@@ -19,6 +20,10 @@ SIMES_HOCHBERG = 4
 HOMMEL = 5
 FDR_BH = 6
 FDR_BY = 7
+FDR_TSBH = 8
+FDR_TSBKY = 9
+FDR_GBS = 10
+LFDR = 11
 
 _ROWS = 256  # rows per parallel work item
 # Per-row helpers are inlined by numba (inline="always"): an out-of-line call per
@@ -80,7 +85,7 @@ def _load_row1(pvals, r, buf):
 
 
 @njit(inline="always")  # per-row helper: see the note at _ROWS
-def _correct_sorted1(ps, raws, method, cuts, factors, rej, adj):
+def _correct_sorted1(ps, raws, method, cuts, factors, params, rej, adj):
     """Correct one family of sorted p-values `ps` into `rej` / `adj` (sorted order).
 
     `cuts[i]` is the rejection threshold of the i-th smallest p-value and
@@ -88,6 +93,8 @@ def _correct_sorted1(ps, raws, method, cuts, factors, rej, adj):
     caller with NumPy exactly as statsmodels does.  For the Sidak methods `raws`
     holds the unmonotonised adjusted p-values, computed with NumPy's log1p/expm1
     (whose last bit differs from libm's); other methods only need + * / here.
+    `params` = (alpha, first-stage alpha, 1 + alpha or 1, maxiter) for the
+    two-stage and adaptive FDR methods.
     """
     if method == BONFERRONI or method == SIDAK:
         _single_step1(ps, raws, method, cuts, rej, adj)
@@ -95,11 +102,89 @@ def _correct_sorted1(ps, raws, method, cuts, factors, rej, adj):
         _step_down1(ps, raws, method, cuts, rej, adj)
     elif method == SIMES_HOCHBERG or method == FDR_BH or method == FDR_BY:
         _step_up1(ps, method, cuts, factors, rej, adj)
+    elif method == FDR_TSBH or method == FDR_TSBKY:
+        _two_stage1(ps, factors, params, rej, adj)
+    elif method == FDR_GBS:
+        _gbs1(ps, params[0], rej, adj)
+    elif method == LFDR:
+        _lfdr1(ps, params[0], rej, adj)
     else:
         _hommel1(ps, cuts, rej, adj)
     for i in range(ps.shape[0]):
         if adj[i] > 1.0:
             adj[i] = 1.0
+
+
+@njit(inline="always")  # per-row helper: see the note at _ROWS
+def _bh_count1(ps, factors, alpha):
+    """Rejections of the Benjamini-Hochberg step-up at `alpha` (statsmodels' ``ecdffactor * alpha``)."""
+    last = -1
+    for i in range(ps.shape[0]):
+        last = i if ps[i] <= factors[i] * alpha else last
+    return last + 1
+
+
+@njit(inline="always")  # per-row helper: see the note at _ROWS
+def _two_stage1(ps, factors, params, rej, adj):
+    # statsmodels' fdrcorrection_twostage (Benjamini, Krieger & Yekutieli 2006, definition 6; "bh" when
+    # params[2] == 1): stage one at alpha' = alpha / fact, then up to `maxiter` stages at
+    # alpha' m / (m - r); the corrected p-values are BH's (clipped to 1, as fdrcorrection returns them)
+    # scaled by m0 / m and by fact, in statsmodels' order of operations.
+    n = ps.shape[0]
+    alpha_prime = params[1]
+    fact = params[2]
+    maxiter = int(params[3])
+    running = math.inf
+    for i in range(n - 1, -1, -1):
+        raw = ps[i] / factors[i]
+        running = raw if raw < running else running
+        adj[i] = running if running <= 1.0 else 1.0
+    r1 = _bh_count1(ps, factors, alpha_prime)
+    if r1 == 0 or r1 == n:
+        ri = r1
+        for i in range(n):
+            adj[i] *= fact
+    else:
+        ri_old = ri = r1
+        ntests0 = float(n)
+        for it in range(maxiter):
+            ntests0 = 1.0 * n - ri_old
+            # ntests0 = 0 (a stage rejected all) gives alpha* = inf and m0 / m = 0, as NumPy does in statsmodels
+            alpha_star = alpha_prime * n / ntests0
+            ri = _bh_count1(ps, factors, alpha_star)
+            if it >= maxiter - 1 or ri == ri_old:
+                break
+            ri_old = ri
+        scale = ntests0 * 1.0 / n
+        for i in range(n):
+            adj[i] *= scale
+        if fact != 1.0:  # bky: statsmodels multiplies by 1 + alpha as a second step
+            for i in range(n):
+                adj[i] *= fact
+    for i in range(n):
+        rej[i] = i < ri
+
+
+@njit(inline="always")  # per-row helper: see the note at _ROWS
+def _gbs1(ps, alpha, rej, adj):
+    # Gavrilov, Benjamini & Sarkar (2009) adaptive step-down, as statsmodels writes it:
+    # q_i = (m + 1 - i) / i * p_i / (1 - p_i), running maximum, then running minimum from the end
+    # (a no-op on a non-decreasing sequence, kept for unsorted input); reject where it is <= alpha
+    # before clipping to 1.
+    n = ps.shape[0]
+    running = -math.inf
+    for i in range(n):
+        ii = i + 1.0
+        num = (n + 1.0 - ii) / ii * ps[i]
+        den = 1.0 - ps[i]
+        q = num / den  # p = 1: inf (numpy error model), as NumPy gives statsmodels
+        running = q if q > running else running
+        adj[i] = running
+    running = math.inf
+    for i in range(n - 1, -1, -1):
+        running = adj[i] if adj[i] < running else running
+        adj[i] = running
+        rej[i] = running <= alpha
 
 
 @njit(inline="always")  # per-row helper: see the note at _ROWS
@@ -151,6 +236,98 @@ def _step_up1(ps, method, cuts, factors, rej, adj):
         adj[i] = running
 
 
+@njit
+def _pava_increasing1(x, w, r, m):
+    """Weighted isotonic (non-decreasing) regression of `x[:m]` in place: pool adjacent violators.
+
+    Busing (2022), Algorithm 1, with the two ">=" comparisons and the order of every sum as
+    ``scipy.optimize.isotonic_regression`` performs them, so the fitted values agree bit for bit.
+    `w` is overwritten with block weights and `r` (length m + 1) with block starts.
+    """
+    r[0] = 0
+    r[1] = 1
+    b = 0
+    xb_prev = x[0]
+    wb_prev = w[0]
+    i = 1
+    while i < m:
+        b += 1
+        xb = x[i]
+        wb = w[i]
+        if xb_prev >= xb:  # a violation: pool with the previous block, then repair up and down
+            b -= 1
+            sb = wb_prev * xb_prev + wb * xb
+            wb += wb_prev
+            xb = sb / wb
+            while i < m - 1 and xb >= x[i + 1]:
+                i += 1
+                sb += w[i] * x[i]
+                wb += w[i]
+                xb = sb / wb
+            while b > 0 and x[b - 1] >= xb:
+                b -= 1
+                sb += w[b] * x[b]
+                wb += w[b]
+                xb = sb / wb
+        x[b] = xb
+        xb_prev = xb
+        w[b] = wb
+        wb_prev = wb
+        r[b + 1] = i + 1
+        i += 1
+    f = m - 1
+    for k in range(b, -1, -1):  # spread each block's value over its members
+        t = r[k]
+        xk = x[k]
+        for j in range(f, t - 1, -1):
+            x[j] = xk
+        f = t - 1
+
+
+@njit
+def _lfdr1(ps, alpha, rej, adj):
+    # statsmodels' local_fdr_correction(..).lfdr with null proportion 1 (Grenander estimate of the
+    # p-value density: left-hand slopes of the least concave majorant of the ecdf, over the distinct
+    # values weighted by their gaps), then reject where lfdr <= alpha.  The density is fitted on the
+    # values in ascending order even when the caller passed an unsorted row as sorted (statsmodels'
+    # np.unique sorts); slope j then goes to position j, as in statsmodels.
+    n = ps.shape[0]
+    srt = ps.copy()
+    for i in range(1, n):
+        if srt[i] < srt[i - 1]:
+            srt = np.sort(ps)
+            break
+    vals = np.empty(n)
+    counts = np.empty(n, dtype=np.int64)
+    m = 0
+    for i in range(n):
+        if m > 0 and srt[i] == vals[m - 1]:
+            counts[m - 1] += 1
+        else:
+            vals[m] = srt[i]
+            counts[m] = 1
+            m += 1
+    # slopes are non-increasing: fit the reversed sequence non-decreasing, as scipy does
+    x = np.empty(m)
+    w = np.empty(m)
+    prev = 0.0
+    for j in range(m):
+        gap = vals[j] - prev
+        prev = vals[j]
+        x[m - 1 - j] = counts[j] / (n * gap)
+        w[m - 1 - j] = gap
+    r = np.empty(m + 1, dtype=np.int64)
+    _pava_increasing1(x, w, r, m)
+    k = 0
+    for j in range(m):
+        value = 1.0 / x[m - 1 - j]
+        value = 1.0 if value > 1.0 else value  # np.minimum(1, .): no NaN can arise here
+        for _ in range(counts[j]):
+            adj[k] = value
+            rej[k] = value <= alpha
+            k += 1
+
+
 @njit(inline="always")  # per-row helper: see the note at _ROWS
 def _hommel1(ps, cuts, rej, adj):
     # statsmodels' O(n^2) form
@@ -193,14 +370,16 @@ def _rank_rows(pvals):
 
 
 @pjit
-def _multipletests(pvals, raw, method, cuts, factors):
+def _multipletests(pvals, raw, method, cuts, factors, params, presorted, returnsorted):
     """Correct every row of `pvals` (families x tests); returns (ok, reject, pvals_corrected).
 
     `raw` has the shape of `pvals` for the Sidak methods (see `_correct_sorted1`)
-    and is ignored otherwise.  The range check rides along: a row with NaN or a
-    value outside [0, 1] is skipped and `ok` is False, and the caller must then
-    discard the (partly unwritten) outputs and raise; `ok` is also False if a chunk
-    of rows did not finish (its scratch allocation failed).
+    and is ignored otherwise.  `presorted`: rows are taken as sorted, as they come
+    (statsmodels' ``is_sorted=True``); `returnsorted`: outputs stay in sorted
+    order.  The range check rides along: a row with NaN or a value outside [0, 1]
+    is skipped and `ok` is False, and the caller must then discard the (partly
+    unwritten) outputs and raise; `ok` is also False if a chunk of rows did not
+    finish (its scratch allocation failed).
     """
     n_fam, n = pvals.shape
     use_raw = method == SIDAK or method == HOLM_SIDAK
@@ -223,15 +402,25 @@ def _multipletests(pvals, raw, method, cuts, factors):
             if not _load_row1(pvals, r, buf):
                 bad[c] = True
                 continue
-            _rank_stable1(buf, n, rank, ps)
+            if presorted:
+                for i in range(n):
+                    rank[i] = i
+                    ps[i] = buf[i]
+            else:
+                _rank_stable1(buf, n, rank, ps)
             if use_raw:
                 for i in range(n):
                     rs[rank[i]] = raw[r, i]
-            _correct_sorted1(ps, rs, method, cuts, factors, rej, adj)
-            for i in range(n):
-                k = rank[i]
-                reject[r, i] = rej[k]
-                corrected[r, i] = adj[k]
+            _correct_sorted1(ps, rs, method, cuts, factors, params, rej, adj)
+            if returnsorted:
+                for k in range(n):
+                    reject[r, k] = rej[k]
+                    corrected[r, k] = adj[k]
+            else:
+                for i in range(n):
+                    k = rank[i]
+                    reject[r, i] = rej[k]
+                    corrected[r, i] = adj[k]
         done[c] = True
     return not bad.any() and done.all(), reject, corrected
 
