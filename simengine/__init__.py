@@ -13,10 +13,11 @@ except PackageNotFoundError:  # running from a source tree that was never instal
 from simengine import targets
 from simengine._sweep import register_simulation, simulations, sweep
 from simengine.bayes import (
-    BayesABResult,
-    BayesPeekingResult,
-    ConfidenceInterval,
+    BayesAbResult,
     ProbBestResult,
+    ProportionIntervalResult,
+    SimulateBayesPeekingResult,
+    SimulateCoverageResult,
     bayes_ab,
     prob_best,
     proportion_interval,
@@ -26,72 +27,82 @@ from simengine.bayes import (
 from simengine.drift import (
     ADWIN,
     DDM,
+    AdwinResult,
+    DdmResult,
     PSIMonitor,
+    PsiMonitorResult,
+    SimulateDriftDetectionResult,
     adwin,
     ddm,
     psi,
     psi_monitor,
     simulate_drift_detection,
 )
-from simengine.mcmc import MCMCResult, ess, metropolis_hastings, rhat
-from simengine.multitest import MultipleTestsResult, multipletests, simulate_multiple_testing
+from simengine.mcmc import MetropolisHastingsResult, ess, metropolis_hastings, rhat
+from simengine.multitest import MultipletestsResult, SimulateMultipleTestingResult, multipletests, simulate_multiple_testing
 from simengine.permutation import PermutationTestResult, permutation_test
 from simengine.power import (
-    PowerTTestResult,
+    PowerTtestResult,
     SimulatePowerResult,
     TargetNotReachedWarning,
     power_ttest,
     simulate_power,
 )
-from simengine.sequential import PeekingResult, group_sequential_boundaries, simulate_peeking
-from simengine.twosample import MannwhitneyuResult, TtestResult, mannwhitneyu, ttest_ind
+from simengine.sequential import SimulatePeekingResult, group_sequential_boundaries, simulate_peeking
+from simengine.twosample import MannwhitneyuResult, TtestIndResult, mannwhitneyu, ttest_ind
 
 __all__ = [
     "__version__",
-    # hypothesis testing (issue 3)
+    # hypothesis testing
     "permutation_test",
     "PermutationTestResult",
     "ttest_ind",
-    "TtestResult",
+    "TtestIndResult",
     "mannwhitneyu",
     "MannwhitneyuResult",
     "power_ttest",
-    "PowerTTestResult",
+    "PowerTtestResult",
     "TargetNotReachedWarning",
     "simulate_power",
     "SimulatePowerResult",
     "multipletests",
-    "MultipleTestsResult",
+    "MultipletestsResult",
     "simulate_multiple_testing",
-    # sequential testing (issue 4)
+    "SimulateMultipleTestingResult",
+    # sequential testing
     "simulate_peeking",
-    "PeekingResult",
+    "SimulatePeekingResult",
     "group_sequential_boundaries",
-    # Bayesian A/B, intervals, MCMC (issue 5)
+    # Bayesian A/B, intervals, MCMC
     "bayes_ab",
-    "BayesABResult",
+    "BayesAbResult",
     "prob_best",
     "ProbBestResult",
     "proportion_interval",
-    "ConfidenceInterval",
+    "ProportionIntervalResult",
     "simulate_coverage",
+    "SimulateCoverageResult",
     "simulate_bayes_peeking",
-    "BayesPeekingResult",
+    "SimulateBayesPeekingResult",
     "metropolis_hastings",
-    "MCMCResult",
+    "MetropolisHastingsResult",
     "rhat",
     "ess",
     "targets",
-    # drift detection (issue 6)
+    # drift detection
     "psi",
     "psi_monitor",
     "PSIMonitor",
+    "PsiMonitorResult",
     "ddm",
     "DDM",
+    "DdmResult",
     "adwin",
     "ADWIN",
+    "AdwinResult",
     "simulate_drift_detection",
-    # sweeps (issue 7)
+    "SimulateDriftDetectionResult",
+    # sweeps
     "sweep",
     "register_simulation",
     "simulations",

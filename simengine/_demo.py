@@ -65,7 +65,7 @@ def _hypothesis(quick, rng):
         index=["two-sided", "one-sided (greater)"],
     )
     table = se.simulate_multiple_testing(
-        n_tests=20, n_true=3, effect_size=0.5, n_per_group=50, n_families=2_000 if quick else 20_000,
+        n_tests=20, n_true=3, effect_size=0.5, n_per_group=50, n_sims=2_000 if quick else 20_000,
         methods=("none", "bonferroni", "holm", "fdr_bh"), rng=seeds[4],
     )
     return [
@@ -189,6 +189,7 @@ def _bayes(quick, rng):
     cov = simengine.simulate_coverage(p=[0.01, 0.05, 0.2, 0.5], n=[20, 100] if quick else [20, 100, 500],
                                       methods=("normal", "wilson", "agresti_coull", "beta", "jeffreys"),
                                       n_sims=10_000 if quick else 100_000, rng=cov_seed)
+    cov = cov.to_frame()
     pivot = cov.assign(cell=[f"{c:.3f} +- {s:.3f}" for c, s in zip(cov.coverage, cov.coverage_se)]).pivot_table(
         index=["p", "n"], columns="method", values="cell", aggfunc="first")
     out.append(("Coverage of nominal 95% intervals (Monte Carlo +- SE)", pivot.reset_index()))
@@ -318,7 +319,7 @@ def _drift_section(quick, rng):
     # 3. DDM on sudden drift
     n_streams = 2_000 if quick else 10_000
     seed = int(g.integers(2**31))
-    r = simengine.simulate_drift_detection(detector="ddm", n_streams=n_streams, rng=seed)
+    r = simengine.simulate_drift_detection(detector="ddm", n_sims=n_streams, rng=seed)
     out.append((f"DDM on sudden drift (error 0.15 -> 0.40 at step 500 of 1000), {n_streams} streams, estimate ± MC SE",
                 r.to_frame()))
 
@@ -327,7 +328,7 @@ def _drift_section(quick, rng):
     for det in ("ddm", "adwin"):
         for drift, end in (("sudden", None), ("gradual", 800)):
             s = simengine.simulate_drift_detection(
-                detector=det, drift=drift, drift_end=end, n_streams=n_streams, rng=seed + 1
+                detector=det, drift=drift, drift_end=end, n_sims=n_streams, rng=seed + 1
             )
             rows.append({
                 "detector": det, "drift": drift + ("" if end is None else " (500 -> 800)"),
@@ -345,8 +346,8 @@ def _drift_section(quick, rng):
     x = (g.random((m, 1000)) < np.where(np.arange(1000) < 500, 0.15, 0.40)).astype(float)
     rows = []
     for label, first, false in (
-        ("simengine ADWIN (clock=1)", *_adwin_first(simengine.adwin(x, delta=0.002), 500)),
-        ("simengine ADWIN (clock=32)", *_adwin_first(simengine.adwin(x, delta=0.002, clock=32), 500)),
+        ("simengine ADWIN (clock=1)", *_adwin_first(simengine.adwin(x, delta=0.002, clock=1), 500)),
+        ("simengine ADWIN (clock=32, river's default)", *_adwin_first(simengine.adwin(x, delta=0.002), 500)),
         ("river ADWIN (delta=0.002, clock=32, max_buckets=5, min_window_length=5, grace_period=10)",
          *_river_adwin_delays(x, 500, 0.002)),
     ):
