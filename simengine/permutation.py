@@ -63,6 +63,17 @@ class PermutationTestResult(Result):
     exact: bool
     n_resamples: int
 
+    def to_frame(self):
+        """One row per test (statistic, pvalue, exact, n_resamples); the null distribution is in `to_dict`."""
+        import pandas as pd
+
+        return pd.DataFrame({
+            "statistic": np.atleast_1d(self.statistic),
+            "pvalue": np.atleast_1d(self.pvalue),
+            "exact": self.exact,
+            "n_resamples": self.n_resamples,
+        })
+
 
 def _check_statistic(statistic):
     if isinstance(statistic, str):

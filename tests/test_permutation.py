@@ -441,3 +441,18 @@ def test_nan_policy(policy, n_resamples):
         permutation_test(X, Y, nan_policy="raise")
     empty = permutation_test([np.nan, np.nan], [1.0, 2.0], nan_policy="omit")
     assert np.isnan(empty.statistic) and np.isnan(empty.pvalue)
+
+
+def test_result_unpacks_and_tabulates_one_row_per_test():
+    rng = np.random.default_rng(1)
+    X, Y = rng.normal(size=(8, 3)), rng.normal(size=(9, 3))
+    res = permutation_test(X, Y, n_resamples=99, rng=2)
+    stat, p = res
+    assert_array_equal(stat, res.statistic)
+    assert len(res) == 2
+    frame = res.to_frame()
+    assert list(frame.columns) == ["statistic", "pvalue", "exact", "n_resamples"] and len(frame) == 3
+    assert_array_equal(frame["pvalue"], res.pvalue)
+    one = permutation_test(X[:, 0], Y[:, 0], n_resamples=99, rng=2).to_frame()
+    assert len(one) == 1 and one["pvalue"][0] == res.pvalue[0]
+    assert res.to_dict()["null_distribution"].shape == (99, 3)
