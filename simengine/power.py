@@ -473,8 +473,12 @@ def simulate_power(
     Parameters
     ----------
     test : {"t", "welch", "mannwhitney", "permutation"}, default "t"
-        Pooled t, Welch t, Mann-Whitney U (asymptotic, continuity-corrected), or a
-        randomised permutation test of the difference in means with `n_resamples`.
+        Pooled t, Welch t, Mann-Whitney U (asymptotic, continuity-corrected: as
+        ``mannwhitneyu(method="asymptotic")``; for n <= 8 `mannwhitneyu`'s default "auto"
+        would use the exact distribution), or a randomised permutation test of
+        mean(group 1) - mean(group 2) with `n_resamples` (ties as in `permutation_test`).
+        Every test is run on (group 1, group 2) with the same sign, so one `alternative`
+        means the same for all four.
     effect_size : float
         Shift in units of the distribution's standard deviation.
     n : int or array of int

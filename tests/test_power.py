@@ -371,3 +371,26 @@ def test_power_results_follow_the_protocol():
     with pytest.raises(TypeError, match="PowerTtestResult does not unpack"):
         tuple(solved)
     assert solved.to_frame().shape[0] == 1
+
+
+def test_permutation_power_kernel_decides_ties_as_exact_arithmetic():
+    # the simulate_power permutation path uses permutation_test's tie rule: on 0.1, 0.2 | 0.3, 0.0 a third of
+    # the splits tie the observed mean difference (0 in exact arithmetic, 2.8e-17 in floating point)
+    from fractions import Fraction
+
+    from simengine.kernels import power as kp
+    from simengine.kernels.twosample import GREATER, LESS
+
+    x, y = np.array([0.1, 0.2]), np.array([0.3, 0.0])
+    pooled_f = [Fraction(repr(v)) for v in (0.1, 0.2, 0.3, 0.0)]
+    observed = sum(pooled_f[:2]) / 2 - sum(pooled_f[2:]) / 2
+    for alt, cmp in ((GREATER, lambda s: s >= observed), (LESS, lambda s: s <= observed)):
+        got = kp._perm_pvalue1(np.random.default_rng(8), x, y, alt, 300, np.empty(4), np.empty(4, dtype=np.int64))
+        g, perm, hits = np.random.default_rng(8), list(range(4)), 0  # NumPy replay of the kernel's draws
+        for _ in range(300):
+            for j in range(2):
+                k = j + int(g.random() * (4 - j))
+                perm[j], perm[k] = perm[k], perm[j]
+            s = sum(pooled_f[i] for i in perm[:2])
+            hits += cmp(s / 2 - (sum(pooled_f) - s) / 2)
+        assert got == (hits + 1) / 301
