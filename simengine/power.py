@@ -220,9 +220,12 @@ def power_ttest(*, effect_size=None, n=None, alpha=0.05, power=None, ratio=1.0, 
 
     Exactly one of `effect_size`, `n`, `power` is None; it is found from the
     noncentral t distribution (Cohen 1988), agreeing with
-    ``statsmodels.stats.power.TTestIndPower().solve_power`` within 1e-6.  Use
-    ``result.n_ceil`` for a whole group size: at d = 0.2, alpha = 0.05 and
-    power 0.8 (two-sided) it is 394 per group.
+    ``statsmodels.stats.power.TTestIndPower().solve_power`` within 1e-6.
+    Differences from that call: `n` is statsmodels' `nobs1`, `alternative` takes scipy's
+    "greater" / "less" (statsmodels' "larger" / "smaller"), arguments are keyword-only,
+    and it returns a `PowerTtestResult` with every quantity (``float(result)`` is the
+    solved value statsmodels returns).  Use ``result.n_ceil`` for a whole group size: at
+    d = 0.2, alpha = 0.05 and power 0.8 (two-sided) it is 394 per group.
 
     Parameters
     ----------
