@@ -14,8 +14,8 @@ from simengine import naive
 IMPLS = ["naive", "library", "simengine"]
 
 
-def _median_yx(x, y, axis):
-    return np.median(y, axis=axis) - np.median(x, axis=axis)
+def _median_xy(x, y, axis):
+    return np.median(x, axis=axis) - np.median(y, axis=axis)
 
 
 @pytest.mark.parametrize("n_resamples", sizes(999, 9999))
@@ -29,7 +29,7 @@ def test_permutation_median(run, benchmark, impl, n_resamples):
     elif impl == "library":
         from scipy import stats
 
-        run(stats.permutation_test, (x, y), _median_yx, vectorized=True, n_resamples=n_resamples, rng=1, rounds=5)
+        run(stats.permutation_test, (x, y), _median_xy, vectorized=True, n_resamples=n_resamples, rng=1, rounds=5)
     else:
         run(permutation_test, x, y, statistic="median", n_resamples=n_resamples, rng=1)
 

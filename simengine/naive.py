@@ -14,16 +14,16 @@ __all__: list[str] = []
 
 
 def permutation_median_loop(x, y, n_resamples=9999, rng=None):
-    """Two-sided permutation p-value of median(y) - median(x): shuffle + np.median per resample."""
+    """Two-sided permutation p-value of median(x) - median(y) (scipy's sign): shuffle + np.median per resample."""
     rng = np.random.default_rng(rng)
     x = np.asarray(x, dtype=float)
     y = np.asarray(y, dtype=float)
     pooled = np.concatenate([x, y])
-    observed = np.median(y) - np.median(x)
+    observed = np.median(x) - np.median(y)
     null = np.empty(n_resamples)
     for i in range(n_resamples):
         perm = rng.permutation(pooled)
-        null[i] = np.median(perm[len(x):]) - np.median(perm[: len(x)])
+        null[i] = np.median(perm[: len(x)]) - np.median(perm[len(x):])
     gamma = abs(100 * np.finfo(float).eps * observed)
     p_less = (np.count_nonzero(null <= observed + gamma) + 1) / (n_resamples + 1)
     p_greater = (np.count_nonzero(null >= observed - gamma) + 1) / (n_resamples + 1)

@@ -1,8 +1,10 @@
 """Two-sample permutation tests, batched over columns, with scipy's semantics.
 
-`permutation_test` matches ``scipy.stats.permutation_test(..., permutation_type="independent")``:
+`permutation_test` matches ``scipy.stats.permutation_test((x, y), ..., permutation_type="independent")``:
 exact enumeration when all distinct splits fit in `n_resamples`, otherwise a
-randomized test with p = (k + 1) / (R + 1), and scipy's tolerance for ties.
+randomized test with p = (k + 1) / (R + 1).  Ties are decided with a tolerance
+relative to the data's scale (see `permutation_test`).  Also holds the shared input
+conversion of the two-sample tests (`_as_rows`, scipy's `nan_policy`).
 """
 from __future__ import annotations
 
@@ -13,43 +15,64 @@ import numpy as np
 
 from simengine import _validate as v
 from simengine._numba_compat import CPUDispatcher, NumbaError
-from simengine._results import ResultMixin
+from simengine._results import Result
 from simengine._rng import as_seed_sequence, block_generators, n_blocks
 
-__all__ = ["permutation_test", "PermutationTestResult", "PERM_BLOCK"]
+__all__ = ["permutation_test", "PermutationTestResult", "PERM_BLOCK", "NAN_POLICIES"]
 
 # Resamples per random stream.  A constant of the algorithm (never the thread
 # count): 9 999 resamples make four nearly equal blocks.
 PERM_BLOCK = 2500
 
 # scipy's relative tolerance: null values within 100 ulp-scale of the observed
-# statistic count as equal to it.
+# statistic count as equal to it (kept, next to the tolerance relative to the data).
 _TIE_RTOL = 100 * np.finfo(np.float64).eps
+
+NAN_POLICIES = ("propagate", "omit", "raise")
 
 
 @dataclass(frozen=True, slots=True)
-class PermutationTestResult(ResultMixin):
+class PermutationTestResult(Result):
     """Result of `permutation_test` (field names as in scipy's result).
+
+    Unpacks as ``statistic, pvalue = permutation_test(...)``.
 
     Attributes
     ----------
     statistic : float or ndarray
-        Observed statistic (y minus x for the built-in ones); one per column for 2-D input.
+        Observed statistic (x minus y for the built-in ones, as scipy's ``statistic(x, y)``);
+        one per column for 2-D input.
     pvalue : float or ndarray
         Exact p-value (all splits enumerated) or randomized p-value ``(k + 1) / (R + 1)``.
     null_distribution : ndarray
         Statistic of every resample: shape ``(R,)`` for 1-D input, ``(R, n_columns)`` for 2-D.
+        A column whose NaNs were dropped (``nan_policy="omit"``) has its own, possibly
+        smaller, number of splits: its values come first and NaN pads the rest.  All NaN
+        for a column that propagated NaN.
     exact : bool
-        True when all distinct splits were enumerated.
+        True when all distinct splits were enumerated (for the full-size columns).
     n_resamples : int
         Number of values in the null distribution (the number of splits when exact).
     """
+
+    _unpack = ("statistic", "pvalue")
 
     statistic: float | np.ndarray
     pvalue: float | np.ndarray
     null_distribution: np.ndarray = field(repr=False)
     exact: bool
     n_resamples: int
+
+    def to_frame(self):
+        """One row per test (statistic, pvalue, exact, n_resamples); the null distribution is in `to_dict`."""
+        import pandas as pd
+
+        return pd.DataFrame({
+            "statistic": np.atleast_1d(self.statistic),
+            "pvalue": np.atleast_1d(self.pvalue),
+            "exact": self.exact,
+            "n_resamples": self.n_resamples,
+        })
 
 
 def _check_statistic(statistic):
@@ -69,10 +92,49 @@ def _check_statistic(statistic):
     )
 
 
-def _as_rows(x, y, axis):
-    """(k, nx), (k, ny) C-contiguous rows, one test per row, and whether the input was 1-D."""
-    x = v.as_data_array(x, "x", ndim=(1, 2))
-    y = v.as_data_array(y, "y", ndim=(1, 2))
+def _check_nan_policy(nan_policy):
+    if type(nan_policy) is str and nan_policy == "propagate":  # the default: no tuple scan
+        return nan_policy
+    return v.check_choice(nan_policy, "nan_policy", NAN_POLICIES)
+
+
+def _as_rows(x, y, axis, nan_policy="propagate"):
+    """(k, nx), (k, ny) C-contiguous rows, one test per row, whether the input was 1-D, and
+    the rows holding a NaN (None when there is none).
+
+    inf is refused; NaN follows scipy's `nan_policy` ("raise" refuses it here; the caller
+    propagates or omits per row).
+    """
+    x = v.as_data_array(x, "x", ndim=(1, 2), finite=False)
+    y = v.as_data_array(y, "y", ndim=(1, 2), finite=False)
+    xr, yr, one_d = _rows(x, y, axis)
+    nan_rows = None
+    if not (np.isfinite(xr).all() and np.isfinite(yr).all()):
+        for arr, name in ((x, "x"), (y, "y")):
+            if np.isinf(arr).any():
+                raise ValueError(f"`{name}` must be finite; it contains inf (NaN follows `nan_policy`)")
+        for arr, name in ((x, "x"), (y, "y")):
+            if nan_policy == "raise" and np.isnan(arr).any():
+                raise ValueError(f"`{name}` contains NaN and `nan_policy` is 'raise' (use 'propagate' or 'omit')")
+        nan_rows = np.isnan(xr).any(axis=1) | np.isnan(yr).any(axis=1)
+    return xr, yr, one_d, nan_rows
+
+
+def _blank_rows(xr, yr, nan_rows):
+    """Copies with the rows holding NaN set to 0 (their results are replaced afterwards)."""
+    xr, yr = xr.copy(), yr.copy()
+    xr[nan_rows] = 0.0
+    yr[nan_rows] = 0.0
+    return xr, yr
+
+
+def _omitted(xr, yr, r):
+    """Row r of each sample without its NaNs."""
+    a, b = xr[r], yr[r]
+    return a[~np.isnan(a)], b[~np.isnan(b)]
+
+
+def _rows(x, y, axis):
     if x.ndim != y.ndim:
         raise ValueError(f"`x` and `y` must have the same number of dimensions; got {x.ndim}-D and {y.ndim}-D")
     if x.ndim == 1:
@@ -90,10 +152,11 @@ def _as_rows(x, y, axis):
     return np.ascontiguousarray(x), np.ascontiguousarray(y), False
 
 
-def _pvalues(observed, null, alternative, exact, n_null):
-    """scipy's p-value rule, on observed (k,) and null (k, R)."""
+def _pvalues(observed, null, alternative, exact, n_null, tol):
+    """scipy's p-value rule, on observed (k,) and null (k, R), with ties within
+    max(100 eps |observed|, tol) (tol (k,): the tolerance relative to the data's scale)."""
     adjustment = 0 if exact else 1
-    gamma = np.abs(_TIE_RTOL * observed)[:, None]
+    gamma = np.maximum(np.abs(_TIE_RTOL * observed), tol)[:, None]
     obs = observed[:, None]
 
     def less():
@@ -113,28 +176,44 @@ def _pvalues(observed, null, alternative, exact, n_null):
     return np.clip(p, 0.0, 1.0)
 
 
-def permutation_test(x, y, *, statistic="mean", alternative="two-sided", n_resamples=9999, axis=0, rng=None):
-    """Two-sample permutation test of ``statistic(y) - statistic(x)``, one test per column.
+def permutation_test(
+    x, y, *, statistic="mean", alternative="two-sided", n_resamples=9999, axis=0, rng=None, nan_policy="propagate"
+):
+    """Two-sample permutation test of ``statistic(x, y)`` (x minus y), one test per column.
 
-    Same semantics as ``scipy.stats.permutation_test((x, y), ...,
-    permutation_type="independent")`` (Fisher 1935; Phipson & Smyth 2010):
-    when the number of distinct splits ``comb(nx + ny, nx)`` is at most
-    `n_resamples`, all splits are enumerated and the p-value is exact
-    (equal to scipy's); otherwise `n_resamples` random splits give
-    ``p = (k + 1) / (n_resamples + 1)``.  Null values within a relative
-    ``100 * eps`` of the observed statistic count as ties, as in scipy.
-    Two-sided p-values are twice the smaller one-sided p-value, clipped to 1.
+    Same semantics and sign as ``scipy.stats.permutation_test((x, y), statistic,
+    permutation_type="independent")`` with ``statistic(x, y) = mean(x) - mean(y)``
+    (Fisher 1935; Phipson & Smyth 2010); differences from scipy: the samples are two
+    arguments (not a tuple), the statistic is "mean", "median" or a numba-jitted
+    ``f(x, y)``, `nan_policy` is added, and ties are decided relative to the data's scale
+    (below), so on tied decimal data our exact p-values are those of exact arithmetic
+    where scipy's can differ.  When the number of distinct splits ``comb(nx + ny, nx)`` is
+    at most `n_resamples`, all splits are enumerated and the p-value is exact; otherwise
+    `n_resamples` random splits give ``p = (k + 1) / (n_resamples + 1)``.  Two-sided
+    p-values are twice the smaller one-sided p-value, clipped to 1.
+
+    Ties: a resample's statistic counts as equal to the observed one when they differ by
+    at most ``max(100 eps |observed|, tol)`` (scipy uses the first term only, which is 0
+    when the observed statistic is 0).  For "mean" and "median", ``tol = 4 eps (M + n S)``
+    with ``n = nx + ny``, M the largest |value| and S half the range of the pooled column:
+    the statistics are computed on the column centred at its midrange, and two splits
+    whose statistics are equal in exact arithmetic on the decimal data then differ by
+    less than tol.  Statistics of distinct splits closer than tol (data whose differences
+    are ~1e-12 of their spread) count as tied.  For a custom statistic,
+    ``tol = 100 eps max |null_distribution|`` (its scale).
 
     Parameters
     ----------
     x, y : array_like
-        Samples, 1-D, or 2-D with one test per column (along `axis`); NaN/inf are refused.
+        Samples, 1-D, or 2-D with one test per column (along `axis`); inf is refused,
+        NaN follows `nan_policy`.
     statistic : {"mean", "median"} or numba-jitted callable, default "mean"
-        ``"mean"``: mean(y) - mean(x); ``"median"``: median(y) - median(x);
+        ``"mean"``: mean(x) - mean(y); ``"median"``: median(x) - median(y);
         or ``f(x, y) -> float`` compiled with ``numba.njit`` (it gets two 1-D
         float64 arrays and is called from several threads, so it must be pure).
     alternative : {"two-sided", "less", "greater"}, default "two-sided"
-        "greater": the statistic is larger than under the null.
+        "greater": the statistic is larger than under the null (for the built-in
+        statistics: x tends to be larger than y, as in `ttest_ind` and `mannwhitneyu`).
     n_resamples : int, default 9999
         Random splits per test (>= 1); also the exact-enumeration threshold.
     axis : int, default 0
@@ -144,10 +223,16 @@ def permutation_test(x, y, *, statistic="mean", alternative="two-sided", n_resam
         its own stream, so results do not depend on the thread count.  As in scipy,
         every column uses the same random splits, so a column's result does not
         depend on the rest of the batch (batched = column-by-column, same seed).
+    nan_policy : {"propagate", "omit", "raise"}, default "propagate"
+        scipy's: "propagate" gives NaN statistic, p-value and null distribution for a
+        column holding NaN; "omit" drops the NaNs of each sample of each column and tests
+        what remains (as a call on that column alone with the same seed; NaN if a sample
+        is left empty); "raise" refuses NaN.
 
     Returns
     -------
     PermutationTestResult
+        Unpacks as ``statistic, pvalue``.
 
     Raises
     ------
@@ -163,17 +248,29 @@ def permutation_test(x, y, *, statistic="mean", alternative="two-sided", n_resam
     >>> import simengine
     >>> rng = np.random.default_rng(0)
     >>> x, y = rng.normal(0, 1, 52), rng.normal(0.5, 1, 52)
-    >>> res = simengine.permutation_test(x, y, statistic="median", rng=1)
-    >>> round(res.statistic, 3), round(res.pvalue, 3), res.null_distribution.shape
-    (0.451, 0.063, (9999,))
-    >>> simengine.permutation_test([1.0, 2.0, 3.0], [4.0, 5.0, 6.0], alternative="greater").pvalue
+    >>> stat, p = simengine.permutation_test(x, y, statistic="median", rng=1)
+    >>> round(stat, 3), round(p, 3)
+    (-0.451, 0.063)
+    >>> simengine.permutation_test([4.0, 5.0, 6.0], [1.0, 2.0, 3.0], alternative="greater").pvalue
     0.05
     """
     kind, func = _check_statistic(statistic)
     v.check_choice(alternative, "alternative", v.ALTERNATIVES)
     n_resamples = v.check_bounded_count(n_resamples, "n_resamples")
+    nan_policy = _check_nan_policy(nan_policy)
     ss = as_seed_sequence(rng)
-    xr, yr, one_d = _as_rows(x, y, axis)
+    xr, yr, one_d, nan_rows = _as_rows(x, y, axis, nan_policy)
+    if nan_rows is not None:
+        return _permutation_with_nan(xr, yr, one_d, nan_rows, nan_policy, ss,
+                                     dict(statistic=statistic, alternative=alternative, n_resamples=n_resamples))
+    observed, pvalue, null, exact, n_null = _permutation_rows(xr, yr, kind, func, alternative, n_resamples, ss)
+    if one_d:
+        return PermutationTestResult(float(observed[0]), float(pvalue[0]), null[0], exact, n_null)
+    return PermutationTestResult(observed, pvalue, np.ascontiguousarray(null.T), exact, n_null)
+
+
+def _permutation_rows(xr, yr, kind, func, alternative, n_resamples, ss):
+    """The test on rows without NaN: (observed, pvalue, null (k, R), exact, R)."""
     k, nx = xr.shape
     ny = yr.shape[1]
     n_max = _n_splits(nx, ny, n_resamples)
@@ -184,12 +281,13 @@ def permutation_test(x, y, *, statistic="mean", alternative="two-sided", n_resam
     gens = block_generators(ss, n_gens)
     from simengine.kernels import permutation as kp
 
+    tol = None
     try:
         if kind == "custom":
             observed, null, done = _run_custom(kp, xr, yr, func, n_null, exact, gens)
         else:
             code = kp.MEAN if kind == "mean" else kp.MEDIAN
-            observed, null, done = kp._perm_null_builtin(xr, yr, code, n_null, exact, gens, PERM_BLOCK)
+            observed, null, tol, done = kp._perm_null_builtin(xr, yr, code, n_null, exact, gens, PERM_BLOCK)
     except MemoryError:
         done = None
     except SystemError as exc:
@@ -213,7 +311,41 @@ def permutation_test(x, y, *, statistic="mean", alternative="two-sided", n_resam
             f"(`x`, `y`) with `n_resamples` = {n_resamples}; use fewer columns or resamples"
         )
     _check_finite_statistic(observed, null, kind)
-    pvalue = _pvalues(observed, null, alternative, exact, n_null)
+    if tol is None:  # custom statistic: relative to the scale of its null distribution
+        tol = _TIE_RTOL * np.abs(null).max(axis=1)
+    pvalue = _pvalues(observed, null, alternative, exact, n_null, tol)
+    return observed, pvalue, null, exact, n_null
+
+
+def _permutation_with_nan(xr, yr, one_d, nan_rows, nan_policy, ss, kwargs):
+    """scipy's "propagate" / "omit" for the rows holding NaN; the other rows as one batch."""
+    if one_d and nan_policy == "omit":
+        a, b = _omitted(xr, yr, 0)
+        if a.size and b.size:
+            return permutation_test(a, b, rng=ss, **kwargs)
+    kind, func = _check_statistic(kwargs["statistic"])
+    k = xr.shape[0]
+    clean = np.flatnonzero(~nan_rows)
+    observed = np.full(k, np.nan)
+    pvalue = np.full(k, np.nan)
+    if clean.size:
+        obs_c, p_c, null_c, exact, n_null = _permutation_rows(
+            np.ascontiguousarray(xr[clean]), np.ascontiguousarray(yr[clean]), kind, func,
+            kwargs["alternative"], kwargs["n_resamples"], ss)
+    else:  # what the full-size columns would have used
+        n_max = _n_splits(xr.shape[1], yr.shape[1], kwargs["n_resamples"])
+        exact = n_max <= kwargs["n_resamples"]
+        n_null = n_max if exact else kwargs["n_resamples"]
+    null = np.full((k, n_null), np.nan)
+    if clean.size:
+        observed[clean], pvalue[clean], null[clean] = obs_c, p_c, null_c
+    if nan_policy == "omit":
+        for r in np.flatnonzero(nan_rows):
+            a, b = _omitted(xr, yr, r)
+            if a.size and b.size:
+                res = permutation_test(a, b, rng=ss, **kwargs)
+                observed[r], pvalue[r] = res.statistic, res.pvalue
+                null[r, : res.null_distribution.size] = res.null_distribution
     if one_d:
         return PermutationTestResult(float(observed[0]), float(pvalue[0]), null[0], exact, n_null)
     return PermutationTestResult(observed, pvalue, np.ascontiguousarray(null.T), exact, n_null)

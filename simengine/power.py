@@ -13,12 +13,12 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from simengine import _validate as v
-from simengine._results import ResultMixin, proportion_se
+from simengine._results import MEAN, MonteCarloResult, Result, proportion_se
 from simengine._rng import as_seed_sequence, block_generators, n_blocks
 
 __all__ = [
     "power_ttest",
-    "PowerTTestResult",
+    "PowerTtestResult",
     "TargetNotReachedWarning",
     "simulate_power",
     "SimulatePowerResult",
@@ -36,10 +36,11 @@ _SM_ALTERNATIVE = {"two-sided": "two-sided", "greater": "larger", "less": "small
 
 
 @dataclass(frozen=True, slots=True)
-class PowerTTestResult(ResultMixin):
+class PowerTtestResult(Result):
     """Result of `power_ttest`: every quantity of the power equation, the solved one filled in.
 
-    ``float(result)`` is the solved value, like statsmodels' `solve_power`.
+    ``float(result)`` is the solved value, like statsmodels' `solve_power` (which returns
+    that one number); the result does not unpack.
 
     Attributes
     ----------
@@ -219,9 +220,12 @@ def power_ttest(*, effect_size=None, n=None, alpha=0.05, power=None, ratio=1.0, 
 
     Exactly one of `effect_size`, `n`, `power` is None; it is found from the
     noncentral t distribution (Cohen 1988), agreeing with
-    ``statsmodels.stats.power.TTestIndPower().solve_power`` within 1e-6.  Use
-    ``result.n_ceil`` for a whole group size: at d = 0.2, alpha = 0.05 and
-    power 0.8 (two-sided) it is 394 per group.
+    ``statsmodels.stats.power.TTestIndPower().solve_power`` within 1e-6.
+    Differences from that call: `n` is statsmodels' `nobs1`, `alternative` takes scipy's
+    "greater" / "less" (statsmodels' "larger" / "smaller"), arguments are keyword-only,
+    and it returns a `PowerTtestResult` with every quantity (``float(result)`` is the
+    solved value statsmodels returns).  Use ``result.n_ceil`` for a whole group size: at
+    d = 0.2, alpha = 0.05 and power 0.8 (two-sided) it is 394 per group.
 
     Parameters
     ----------
@@ -239,7 +243,7 @@ def power_ttest(*, effect_size=None, n=None, alpha=0.05, power=None, ratio=1.0, 
 
     Returns
     -------
-    PowerTTestResult
+    PowerTtestResult
         `power` is always the power actually reached by the reported `effect_size` and `n`.
 
     Warns
@@ -367,7 +371,7 @@ def power_ttest(*, effect_size=None, n=None, alpha=0.05, power=None, ratio=1.0, 
     # a float n that is whole up to rounding (e.g. 64.00000000001) must not round up to 65
     n_ceil = int(math.ceil(n - 1e-9 * max(1.0, n)))
     n_ceil = max(n_ceil, 2)
-    return PowerTTestResult(
+    return PowerTtestResult(
         effect_size=float(effect_size),
         n=float(n),
         power=float(power),
@@ -381,14 +385,14 @@ def power_ttest(*, effect_size=None, n=None, alpha=0.05, power=None, ratio=1.0, 
 
 
 @dataclass(frozen=True, slots=True)
-class SimulatePowerResult(ResultMixin):
-    """Result of `simulate_power`.
+class SimulatePowerResult(MonteCarloResult):
+    """Result of `simulate_power` (a Monte Carlo result: estimate `power`, its SE `power_se`).
 
     Attributes
     ----------
     power : float or ndarray
         Fraction of replicates rejecting at `alpha`; one per entry of `n` when `n` is an array.
-    se : float or ndarray
+    power_se : float or ndarray
         Monte Carlo standard error of `power`, sqrt(p (1 - p) / n_sims).
     n : int or ndarray
         Observations per group.
@@ -397,7 +401,7 @@ class SimulatePowerResult(ResultMixin):
     """
 
     power: float | np.ndarray
-    se: float | np.ndarray
+    power_se: float | np.ndarray
     n: int | np.ndarray = field(repr=False)
     effect_size: float
     alpha: float
@@ -406,6 +410,10 @@ class SimulatePowerResult(ResultMixin):
     alternative: str
     n_sims: int
     n_resamples: int
+
+    _estimates = {"power": MEAN}
+    _replicates = "n_sims"
+    _chunk_size = 50_000
 
 
 # standard deviation of each base distribution: the shift is effect_size * sd
@@ -468,8 +476,12 @@ def simulate_power(
     Parameters
     ----------
     test : {"t", "welch", "mannwhitney", "permutation"}, default "t"
-        Pooled t, Welch t, Mann-Whitney U (asymptotic, continuity-corrected), or a
-        randomised permutation test of the difference in means with `n_resamples`.
+        Pooled t, Welch t, Mann-Whitney U (asymptotic, continuity-corrected: as
+        ``mannwhitneyu(method="asymptotic")``; for n <= 8 `mannwhitneyu`'s default "auto"
+        would use the exact distribution), or a randomised permutation test of
+        mean(group 1) - mean(group 2) with `n_resamples` (ties as in `permutation_test`).
+        Every test is run on (group 1, group 2) with the same sign, so one `alternative`
+        means the same for all four.
     effect_size : float
         Shift in units of the distribution's standard deviation.
     n : int or array of int
@@ -501,7 +513,7 @@ def simulate_power(
     --------
     >>> import simengine
     >>> res = simengine.simulate_power(effect_size=0.2, n=[100, 394, 600], rng=1)
-    >>> res.power.round(2), res.se.round(3)
+    >>> res.power.round(2), res.power_se.round(3)
     (array([0.3 , 0.8 , 0.93]), array([0.005, 0.004, 0.003]))
     """
     test = v.check_choice(test, "test", ("t", "welch", "mannwhitney", "permutation"))
@@ -582,7 +594,7 @@ def simulate_power(
     se = proportion_se(pw, n_sims)
     return SimulatePowerResult(
         power=float(pw[0]) if scalar else pw,
-        se=float(se[0]) if scalar else se,
+        power_se=float(se[0]) if scalar else se,
         n=int(ns[0]) if scalar else ns,
         effect_size=effect_size,
         alpha=alpha,

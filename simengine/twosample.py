@@ -1,7 +1,8 @@
 """Classical two-sample tests batched over columns: Student/Welch t and Mann-Whitney U.
 
 Statistics come from numba kernels (one test per column, in parallel); p-values
-use scipy's distribution functions so they agree with `scipy.stats` to rounding.
+use scipy's distribution functions (and, for the exact Mann-Whitney test, our own
+exact null distribution of U) so they agree with `scipy.stats`.
 """
 from __future__ import annotations
 
@@ -10,15 +11,19 @@ from dataclasses import dataclass
 import numpy as np
 
 from simengine import _validate as v
-from simengine._results import ResultMixin
-from simengine.permutation import _as_rows
+from simengine._results import Result
+from simengine.permutation import _as_rows, _blank_rows, _check_nan_policy, _n_splits, _omitted
 
-__all__ = ["ttest_ind", "mannwhitneyu", "TtestResult", "MannwhitneyuResult"]
+__all__ = ["ttest_ind", "mannwhitneyu", "TtestIndResult", "MannwhitneyuResult"]
+
+MWU_METHODS = ("auto", "exact", "asymptotic")
 
 
 @dataclass(frozen=True, slots=True)
-class TtestResult(ResultMixin):
+class TtestIndResult(Result):
     """Result of `ttest_ind` (scipy's field names).
+
+    Unpacks as ``statistic, pvalue = ttest_ind(...)``, like scipy's result.
 
     Attributes
     ----------
@@ -34,21 +39,27 @@ class TtestResult(ResultMixin):
     pvalue: float | np.ndarray
     df: float | np.ndarray
 
+    _unpack = ("statistic", "pvalue")
+
 
 @dataclass(frozen=True, slots=True)
-class MannwhitneyuResult(ResultMixin):
+class MannwhitneyuResult(Result):
     """Result of `mannwhitneyu` (scipy's field names).
+
+    Unpacks as ``statistic, pvalue = mannwhitneyu(...)``.
 
     Attributes
     ----------
     statistic : float or ndarray
         U statistic of `x` (scipy's U1), one per column for 2-D input.
     pvalue : float or ndarray
-        Asymptotic (normal-approximation, tie-corrected) p-value.
+        p-value for `alternative`, exact or from the normal approximation (see `method`).
     """
 
     statistic: float | np.ndarray
     pvalue: float | np.ndarray
+
+    _unpack = ("statistic", "pvalue")
 
 
 def _unwrap(one_d, *arrays):
@@ -89,46 +100,77 @@ def _rescaled_ttest(xr, yr, equal_var, t, df, overflow):
     return t, df
 
 
-def ttest_ind(x, y, *, equal_var=True, alternative="two-sided", axis=0) -> TtestResult:
-    """Two-sample t-test (Student's pooled, or Welch's), one test per column.
+def ttest_ind(x, y, *, axis=0, equal_var=True, nan_policy="propagate", alternative="two-sided") -> TtestIndResult:
+    """Two-sample t-test (Student's pooled, or Welch's) of x minus y, one test per column.
 
-    Agrees with ``scipy.stats.ttest_ind(x, y, equal_var=..., alternative=..., axis=...)``
-    to rtol 1e-10 (Student 1908; Welch 1947).
+    Agrees with ``scipy.stats.ttest_ind(x, y, axis=..., equal_var=..., nan_policy=...,
+    alternative=...)`` to rtol 1e-10 (Student 1908; Welch 1947), with one difference:
+    two constant samples (every value of each sample equal) give exactly what exact
+    arithmetic gives: t = nan, p = nan when the two values are equal, t = +-inf
+    (p = 0 or 1) when they differ.  scipy gives that only for values it can average
+    exactly; for others (15 x 3.7 vs 14 x 3.7) its t is rounding noise (0, or
+    -1.9e14 for 3.7 vs 3.8).  Moments are computed on the data shifted by their first
+    value, so a constant sample has a spread of exactly 0.  scipy's `trim`, `method`
+    (permutation / bootstrap) and `keepdims` are not offered; arguments after `y` are
+    keyword-only.
 
     Parameters
     ----------
     x, y : array_like
         Samples: 1-D, or 2-D with observations along `axis` and one test per other
-        index; NaN/inf are refused.
-    equal_var : bool, default True
-        Pooled variance (Student) if True, Welch-Satterthwaite if False.
-    alternative : {"two-sided", "less", "greater"}, default "two-sided"
-        "greater": mean of x larger than mean of y.
+        index; inf is refused, NaN follows `nan_policy`.
     axis : int, default 0
         Axis of 2-D input holding the observations.
+    equal_var : bool, default True
+        Pooled variance (Student) if True, Welch-Satterthwaite if False.
+    nan_policy : {"propagate", "omit", "raise"}, default "propagate"
+        scipy's: "propagate" gives nan statistic, p-value and df for a column holding
+        NaN; "omit" drops the NaNs of each sample of each column (nan when a sample is
+        left empty); "raise" refuses NaN.
+    alternative : {"two-sided", "less", "greater"}, default "two-sided"
+        "greater": mean of x larger than mean of y.
 
     Returns
     -------
-    TtestResult
-        A constant sample pair gives t = nan (0/0) or +-inf, as scipy does.
+    TtestIndResult
+        Unpacks as ``statistic, pvalue``; `df` is a field.
 
     Examples
     --------
     >>> import numpy as np
     >>> import simengine
     >>> rng = np.random.default_rng(0)
-    >>> x, y = rng.normal(0, 1, (30, 1000)), rng.normal(0.5, 1, (30, 1000))
-    >>> res = simengine.ttest_ind(x, y)
+    >>> x, y = rng.normal(1, 1, 30), rng.normal(0, 1, 30)
+    >>> t, p = simengine.ttest_ind(x, y, alternative="greater")
+    >>> round(t, 3), round(p, 4)
+    (2.621, 0.0056)
+    >>> res = simengine.ttest_ind(rng.normal(0, 1, (30, 1000)), rng.normal(0.5, 1, (30, 1000)))
     >>> res.pvalue.shape
     (1000,)
     """
     equal_var = v.check_bool(equal_var, "equal_var")
     v.check_choice(alternative, "alternative", v.ALTERNATIVES)
-    xr, yr, one_d = _as_rows(x, y, axis)
+    nan_policy = _check_nan_policy(nan_policy)
+    xr, yr, one_d, nan_rows = _as_rows(x, y, axis, nan_policy)
+    if nan_rows is not None:
+        xr_c, yr_c = _blank_rows(xr, yr, nan_rows)
+        t, p, df = _ttest_rows(xr_c, yr_c, equal_var, alternative)
+        t[nan_rows] = p[nan_rows] = df[nan_rows] = np.nan
+        if nan_policy == "omit":
+            for r in np.flatnonzero(nan_rows):
+                a, b = _omitted(xr, yr, r)
+                if a.size and b.size:
+                    t[r : r + 1], p[r : r + 1], df[r : r + 1] = _ttest_rows(a[None, :], b[None, :], equal_var, alternative)
+    else:
+        t, p, df = _ttest_rows(xr, yr, equal_var, alternative)
+    return TtestIndResult(*_unwrap(one_d, t, p, df))
+
+
+def _ttest_rows(xr, yr, equal_var, alternative):
     from simengine.kernels.hypothesis import _ttest_ind_rows
 
     with np.errstate(divide="ignore", invalid="ignore"):
-        t, df, overflow = _ttest_ind_rows(xr, yr, equal_var)
+        t, df, overflow = _ttest_ind_rows(np.ascontiguousarray(xr), np.ascontiguousarray(yr), equal_var)
         if overflow.any():
             t, df = _rescaled_ttest(xr, yr, equal_var, t, df, overflow)
         if not equal_var:
@@ -136,34 +178,62 @@ def ttest_ind(x, y, *, equal_var=True, alternative="two-sided", axis=0) -> Ttest
             # (t is then +-inf or nan, so df does not change the p-value)
             df = np.where(np.isnan(df), 1.0, df)
         p = _t_pvalue(t, df, alternative)
-    return TtestResult(*_unwrap(one_d, t, p, df))
+    return t, p, df
 
 
-def mannwhitneyu(x, y, *, alternative="two-sided", use_continuity=True, axis=0) -> MannwhitneyuResult:
-    """Mann-Whitney U test with the tie-corrected normal approximation, one test per column.
+def mannwhitneyu(
+    x, y, *, use_continuity=True, alternative="two-sided", axis=0, method="auto", nan_policy="propagate"
+) -> MannwhitneyuResult:
+    """Mann-Whitney U test of x against y, exact or asymptotic, one test per column.
 
-    Agrees with ``scipy.stats.mannwhitneyu(x, y, method="asymptotic", ...)`` to
-    rtol 1e-10 (Mann & Whitney 1947; tie correction as in scipy's reference).
+    Agrees with ``scipy.stats.mannwhitneyu(x, y, use_continuity=..., alternative=...,
+    axis=..., method=..., nan_policy=...)``: the same statistic (U1, of `x`) and p-values
+    (to rtol 1e-12; for the exact method bit for bit while comb(n1 + n2, n1) < 2**53, where
+    scipy's own counts are exact; ours stay exact up to 2**62) for every method (Mann & Whitney 1947; tie correction as in scipy's reference).
+    Differences: arguments after `y` are keyword-only, scipy's `PermutationMethod` is not
+    accepted as `method` (use `permutation_test`), inf is refused, and no `keepdims`.
 
     Parameters
     ----------
     x, y : array_like
-        Samples: 1-D, or 2-D with observations along `axis`; NaN/inf are refused.
+        Samples: 1-D, or 2-D with observations along `axis`; inf is refused, NaN follows
+        `nan_policy`.
+    use_continuity : bool, default True
+        Subtract 0.5 from ``U - n1 n2 / 2`` in the normal approximation.
     alternative : {"two-sided", "less", "greater"}, default "two-sided"
         "greater": x stochastically larger than y.
-    use_continuity : bool, default True
-        Subtract 0.5 from ``U - n1 n2 / 2`` (continuity correction).
     axis : int, default 0
         Axis of 2-D input holding the observations.
+    method : {"auto", "exact", "asymptotic"}, default "auto"
+        "exact": the exact null distribution of U (computed by counting, ties ignored,
+        a tied U truncated to an integer, as scipy does); "asymptotic": the
+        tie-corrected normal approximation; "auto", as scipy decides: asymptotic if both
+        samples have more than 8 observations, else asymptotic if there are ties, else
+        exact.  Like scipy, one decision serves the whole batch (ties in any column make
+        every column of a small-sample batch asymptotic), except when the input holds
+        NaN: scipy then tests, and decides, column by column, and so do we.
+    nan_policy : {"propagate", "omit", "raise"}, default "propagate"
+        scipy's: "propagate" gives nan statistic and p-value for a column holding NaN;
+        "omit" drops the NaNs of each sample of each column (nan when a sample is left
+        empty); "raise" refuses NaN.
 
     Returns
     -------
     MannwhitneyuResult
+        Unpacks as ``statistic, pvalue``.
+
+    Raises
+    ------
+    ValueError
+        Bad inputs; an exact null distribution too large to count (use "asymptotic").
 
     Examples
     --------
     >>> import numpy as np
     >>> import simengine
+    >>> u, p = simengine.mannwhitneyu([3.1, 4.2, 5.0, 6.3], [1.0, 2.2, 2.9])
+    >>> u, round(p, 4)
+    (12.0, 0.0571)
     >>> rng = np.random.default_rng(0)
     >>> res = simengine.mannwhitneyu(rng.normal(0, 1, (40, 500)), rng.normal(0.3, 1, (40, 500)))
     >>> res.statistic.shape
@@ -171,20 +241,89 @@ def mannwhitneyu(x, y, *, alternative="two-sided", use_continuity=True, axis=0) 
     """
     use_continuity = v.check_bool(use_continuity, "use_continuity")
     code = v.alternative_code(alternative)
-    xr, yr, one_d = _as_rows(x, y, axis)
+    method = v.check_choice(method, "method", MWU_METHODS)
+    nan_policy = _check_nan_policy(nan_policy)
+    xr, yr, one_d, nan_rows = _as_rows(x, y, axis, nan_policy)
+    if nan_rows is None:
+        u, p = _mwu_rows(xr, yr, use_continuity, code, method, per_row=False)
+    else:
+        xr_c, yr_c = _blank_rows(xr, yr, nan_rows)
+        u, p = _mwu_rows(xr_c, yr_c, use_continuity, code, method, per_row=True)
+        u[nan_rows] = p[nan_rows] = np.nan
+        if nan_policy == "omit":
+            for r in np.flatnonzero(nan_rows):
+                a, b = _omitted(xr, yr, r)
+                if a.size and b.size:
+                    u[r : r + 1], p[r : r + 1] = _mwu_rows(a[None, :], b[None, :], use_continuity, code, method, per_row=True)
+    return MannwhitneyuResult(*_unwrap(one_d, u, p))
+
+
+def _mwu_rows(xr, yr, continuity, code, method, per_row):
+    """U1 and p-values of rows without NaN; `per_row`: "auto" decides row by row."""
     from scipy import special
 
     from simengine.kernels.hypothesis import _mannwhitneyu_rows
 
+    n1, n2 = xr.shape[1], yr.shape[1]
     try:
-        u, z, done = _mannwhitneyu_rows(xr, yr, use_continuity, code)
+        u, z, ties, done = _mannwhitneyu_rows(np.ascontiguousarray(xr), np.ascontiguousarray(yr), continuity, code)
         done = done.all()
     except (MemoryError, SystemError):  # SystemError: raised inside the parallel loop
         done = False
     if not done:
-        raise MemoryError(
-            f"mannwhitneyu ran out of memory ranking samples of {xr.shape[1]} + {yr.shape[1]} observations (`x`, `y`)"
+        raise MemoryError(f"mannwhitneyu ran out of memory ranking samples of {n1} + {n2} observations (`x`, `y`)")
+    if method == "asymptotic" or (method == "auto" and n1 > 8 and n2 > 8):
+        exact = np.zeros(u.shape, dtype=bool)
+    elif method == "exact":
+        exact = np.ones(u.shape, dtype=bool)
+    else:
+        has_ties = ties > 0
+        exact = ~has_ties if per_row else np.full(u.shape, not has_ties.any())
+    factor = 2.0 if code == 0 else 1.0
+    p = special.ndtr(-z)
+    if exact.any():
+        u2 = n1 * n2 - u
+        stat = u if code == 2 else (u2 if code == 1 else np.maximum(u, u2))
+        p = np.where(exact, 0.0, p)
+        p[exact] = _mwu_exact_sf(stat[exact], n1, n2)
+    return u, np.clip(p * factor, 0.0, 1.0)
+
+
+# counting the exact null distribution beyond this many operations is refused
+_MWU_EXACT_WORK = 10**10
+
+
+def _mwu_exact_sf(stat, n1, n2):
+    """P(U >= stat) under the null, as scipy's exact method computes it.
+
+    The statistic is truncated to an integer (scipy's ``np.asarray(U, np.int64)``); the
+    tail is summed from whichever end is shorter, with scipy's float operations
+    (pmf = counts / comb, cdf = cumsum(pmf), sf = 1 - cdf + pmf), so p-values are
+    scipy's bit for bit while scipy's counts are exact (comb(n1 + n2, n1) < 2**53).
+    """
+    from scipy import special
+
+    from simengine.kernels.twosample import _mwu_counts_int1, _mwu_pmf_float1
+
+    m, n = min(n1, n2), max(n1, n2)
+    k = stat.astype(np.int64)
+    kc = m * n - k
+    low = k < kc
+    kc[low] = k[low]
+    maxu = int(kc.max())
+    fits = _n_splits(m, n, 2**62) <= 2**62
+    work = m * (maxu + 1) if fits else m * n * (maxu + 1)
+    if work > _MWU_EXACT_WORK:
+        raise ValueError(
+            f"`method`='exact' needs {work:.3g} operations to count the null distribution of U for samples "
+            f"of {n1} and {n2} (`x`, `y`); the limit is {_MWU_EXACT_WORK:.0e}: use method='asymptotic'"
         )
-    p = special.ndtr(-z) * (2.0 if code == 0 else 1.0)
-    p = np.clip(p, 0.0, 1.0)
-    return MannwhitneyuResult(*_unwrap(one_d, u, p))
+    v.check_memory(8 * (m + 2) * (maxu + 1), "len(`x`) x len(`y`)", what="the exact null distribution of U")
+    if fits:
+        pmfs = _mwu_counts_int1(m, n, maxu) / special.binom(m + n, m)
+    else:
+        pmfs = _mwu_pmf_float1(m, n, maxu)
+    cdfs = np.cumsum(pmfs)
+    sf = cdfs[kc]
+    sf[low] = 1.0 - cdfs[kc[low]] + pmfs[kc[low]]
+    return sf

@@ -1,5 +1,8 @@
-"""permutation_test: scipy parity (exact mode), NumPy replay (randomized mode), calibration, properties."""
+"""permutation_test: scipy parity (exact mode), exact rational arithmetic on tied decimal data, NumPy replay
+(randomized mode), calibration, properties, nan_policy."""
+import itertools
 import math
+from fractions import Fraction
 
 import numba
 import numpy as np
@@ -16,21 +19,21 @@ from simengine.permutation import PERM_BLOCK
 ALTS = ["two-sided", "less", "greater"]
 
 
-def _mean_yx(x, y, axis):
-    return np.mean(y, axis=axis) - np.mean(x, axis=axis)
+def _mean_xy(x, y, axis):
+    return np.mean(x, axis=axis) - np.mean(y, axis=axis)
 
 
-def _median_yx(x, y, axis):
-    return np.median(y, axis=axis) - np.median(x, axis=axis)
+def _median_xy(x, y, axis):
+    return np.median(x, axis=axis) - np.median(y, axis=axis)
 
 
 @numba.njit
-def _jit_mean_yx(x, y):
-    return y.mean() - x.mean()
+def _jit_mean_xy(x, y):
+    return x.mean() - y.mean()
 
 
 def _scipy(x, y, stat, alt, n_resamples=9999):
-    f = _mean_yx if stat == "mean" else _median_yx
+    f = _mean_xy if stat == "mean" else _median_xy
     return stats.permutation_test(
         (x, y), f, permutation_type="independent", alternative=alt, vectorized=True, n_resamples=n_resamples, rng=0
     )
@@ -69,7 +72,7 @@ def test_custom_jitted_statistic_matches_builtin_exact():
     rng = np.random.default_rng(3)
     x, y = rng.normal(size=5), rng.normal(size=6)
     for alt in ALTS:
-        a = permutation_test(x, y, statistic=_jit_mean_yx, alternative=alt)
+        a = permutation_test(x, y, statistic=_jit_mean_xy, alternative=alt)
         b = permutation_test(x, y, statistic="mean", alternative=alt)
         assert a.pvalue == b.pvalue
         assert_allclose(np.sort(a.null_distribution), np.sort(b.null_distribution), rtol=1e-12, atol=1e-14)
@@ -81,6 +84,7 @@ def _replay_median(x, y, n_resamples, seed):
     n = nx + ny
     pooled = np.concatenate([x, y])
     m = min(nx, ny)
+    pooled = pooled - (0.5 * pooled.min() + 0.5 * pooled.max())  # the kernel centres at the midrange
     gens = numpy_block_generators(as_seed_sequence(seed), n_blocks(n_resamples, PERM_BLOCK))
     null = np.empty(n_resamples)
     for b, g in enumerate(gens):
@@ -92,7 +96,7 @@ def _replay_median(x, y, n_resamples, seed):
             drawn = np.zeros(n, bool)
             drawn[perm[:m]] = True  # the smaller group's new members, as pooled indices
             in_x = drawn if nx <= ny else ~drawn
-            null[t] = np.median(pooled[~in_x]) - np.median(pooled[in_x])
+            null[t] = np.median(pooled[in_x]) - np.median(pooled[~in_x])
     return null
 
 
@@ -142,7 +146,7 @@ def test_batched_equals_column_by_column_randomized():
     # one set of random splits serves every column (as in scipy), so batching changes nothing
     rng = np.random.default_rng(12)
     X, Y = rng.normal(size=(40, 5)), rng.normal(size=(31, 5))
-    for stat in ("mean", "median", _jit_mean_yx):
+    for stat in ("mean", "median", _jit_mean_xy):
         res = permutation_test(X, Y, statistic=stat, n_resamples=6000, rng=77)
         for j in (0, 3):
             single = permutation_test(X[:, j], Y[:, j], statistic=stat, n_resamples=6000, rng=77)
@@ -180,10 +184,15 @@ def test_thread_count_does_not_change_results():
 
 
 def test_exact_regression_small_example():
-    # all 20 splits of {1..6} into 3 + 3: only the observed one reaches a mean difference of 3
-    res = permutation_test([1.0, 2.0, 3.0], [4.0, 5.0, 6.0], alternative="greater")
-    assert res.exact and res.n_resamples == 20 and res.statistic == 3.0 and res.pvalue == 1 / 20
+    # all 20 splits of {1..6} into 3 + 3: only the observed one reaches a mean difference of -3
+    # (issue 13: the statistic is x minus y, scipy's sign; it was y minus x)
+    res = permutation_test([1.0, 2.0, 3.0], [4.0, 5.0, 6.0], alternative="less")
+    assert res.exact and res.n_resamples == 20 and res.statistic == -3.0 and res.pvalue == 1 / 20
+    assert permutation_test([1.0, 2.0, 3.0], [4.0, 5.0, 6.0], alternative="greater").pvalue == 1.0
+    assert permutation_test([4.0, 5.0, 6.0], [1.0, 2.0, 3.0], alternative="greater").pvalue == 1 / 20
     assert permutation_test([1.0, 2.0, 3.0], [4.0, 5.0, 6.0]).pvalue == 2 / 20
+    stat, p = permutation_test([1.0, 2.0, 3.0], [4.0, 5.0, 6.0])  # unpacks like scipy's result
+    assert (stat, p) == (-3.0, 0.1)
 
 
 @settings(deadline=None, max_examples=40)
@@ -202,7 +211,10 @@ def test_property_exact_matches_scipy_with_ties_and_scale(nx, ny, stat, alt, dat
     x, y = np.array(xs, float) * scale, np.array(ys, float) * scale
     ours = permutation_test(x, y, statistic=stat, alternative=alt)
     assert ours.exact and 0.0 < ours.pvalue <= 1.0
-    if nx >= 2 and ny >= 2:  # scipy needs two observations per sample
+    # issue 13: ties are decided as exact arithmetic decides them; on integer data (exact sums)
+    # that is scipy's answer too, on 1e-3 multiples scipy's floating-point ties can differ
+    assert ours.pvalue == _exact_fraction_pvalue(x, y, stat, alt)
+    if nx >= 2 and ny >= 2 and scale != 1e-3:  # scipy needs two observations per sample
         assert ours.pvalue == _scipy(x, y, stat, alt).pvalue
 
 
@@ -223,8 +235,10 @@ def test_permutation_test_iv():
     x, y = np.arange(5.0), np.arange(6.0)
     with pytest.raises(ValueError, match="`x` must not be empty"):
         permutation_test([], y)
-    with pytest.raises(ValueError, match="`y` must be finite; it contains NaN"):
-        permutation_test(x, [1.0, np.nan])
+    with pytest.raises(ValueError, match="`nan_policy` must be one of"):
+        permutation_test(x, y, nan_policy="ignore")
+    with pytest.raises(ValueError, match="`y` contains NaN and `nan_policy` is 'raise'"):
+        permutation_test(x, [1.0, np.nan], nan_policy="raise")
     with pytest.raises(ValueError, match="`x` must be finite; it contains inf"):
         permutation_test([1.0, np.inf], y)
     with pytest.raises(ValueError, match="same number of columns"):
@@ -256,9 +270,9 @@ def test_non_finite_statistic_is_refused(n_resamples):
     # file) overflows on these data: to NaN on the observed split, to inf on some resamples.
     big = 1.7e308
     with pytest.raises(ValueError, match="`statistic` returned a non-finite value .* for the observed data"):
-        permutation_test([big, big, 1.0], [0.0, 1.0, 2.0], statistic=_jit_mean_yx, n_resamples=n_resamples, rng=1)
+        permutation_test([big, big, 1.0], [0.0, 1.0, 2.0], statistic=_jit_mean_xy, n_resamples=n_resamples, rng=1)
     with pytest.raises(ValueError, match="`statistic` returned a non-finite value .* for a resample"):
-        permutation_test([big, -big, 0.0], [big, -big, 1.0], statistic=_jit_mean_yx, n_resamples=n_resamples,
+        permutation_test([big, -big, 0.0], [big, -big, 1.0], statistic=_jit_mean_xy, n_resamples=n_resamples,
                          rng=1)
 
 
@@ -284,7 +298,7 @@ def test_statistic_raising_inside_the_parallel_loop_is_a_value_error(monkeypatch
     for fake in (swallowed, set_but_returned):
         monkeypatch.setattr(kp, "_perm_null_custom", fake)
         with pytest.raises(ValueError, match="`statistic` raised an exception"):
-            permutation_test(x, y, statistic=_jit_mean_yx, n_resamples=99, rng=1)
+            permutation_test(x, y, statistic=_jit_mean_xy, n_resamples=99, rng=1)
 
 
 def test_overflowing_means_are_refused():
@@ -319,9 +333,9 @@ def test_kernel_that_stops_early_is_a_memory_error(monkeypatch):
     real = kp._perm_null_builtin
 
     def failing(*args):
-        observed, null, done = real(*args)
+        observed, null, tol, done = real(*args)
         done[0] = False  # as if the first block's scratch allocation had failed
-        return observed, null, done
+        return observed, null, tol, done
 
     monkeypatch.setattr(kp, "_perm_null_builtin", failing)
     with pytest.raises(MemoryError, match="`n_resamples` = 999"):
@@ -339,3 +353,106 @@ def test_exact_threshold_without_the_huge_binomial():
                 assert _n_splits(nx, ny, limit) == (c if c <= limit else limit + 1)
     assert _n_splits(10**6, 10**6, 10**9) == 10**9 + 1
     assert _n_splits(1, 10**8, 10**9) == 10**8 + 1
+
+
+# --- issue 13: exact arithmetic on tied decimal data, direction, nan_policy ---
+
+
+def _exact_fraction_pvalue(x, y, stat, alt):
+    """Exact p-value by enumerating every split with rational arithmetic on the decimal data
+    (each float read as the shortest decimal that round-trips, e.g. 0.3 as 3/10)."""
+    xs = [Fraction(repr(float(v))) for v in x]
+    ys = [Fraction(repr(float(v))) for v in y]
+    pooled = xs + ys
+    n, nx = len(pooled), len(xs)
+
+    def f(a, b):
+        if stat == "mean":
+            return sum(a) / len(a) - sum(b) / len(b)
+        a, b = sorted(a), sorted(b)
+        return (a[(len(a) - 1) // 2] + a[len(a) // 2]) / 2 - (b[(len(b) - 1) // 2] + b[len(b) // 2]) / 2
+
+    observed = f(xs, ys)
+    ge = le = total = 0
+    for idx in itertools.combinations(range(n), nx):
+        chosen = set(idx)
+        s = f([pooled[i] for i in idx], [pooled[i] for i in range(n) if i not in chosen])
+        total += 1
+        ge += s >= observed
+        le += s <= observed
+    p_greater, p_less = ge / total, le / total
+    return {"greater": p_greater, "less": p_less, "two-sided": min(1.0, 2 * min(p_greater, p_less))}[alt]
+
+
+@pytest.mark.parametrize("stat", ["mean", "median"])
+@pytest.mark.parametrize("alt", ALTS)
+def test_tied_decimal_data_decided_as_exact_arithmetic(stat, alt):
+    # the issue's example: x = y, observed statistic 0; scipy's tolerance (100 eps |observed|) is 0
+    # there, so splits equal to it in exact arithmetic but not in floating point were missed
+    x = y = [0.3, 0.7, 0.3, 0.3]
+    assert permutation_test(x, y, statistic=stat, alternative=alt).pvalue == _exact_fraction_pvalue(x, y, stat, alt)
+    assert permutation_test(x, y, statistic="mean", alternative="greater").pvalue == 55 / 70
+
+
+@settings(deadline=None, max_examples=60)
+@given(
+    xs=st.lists(st.integers(-20, 20), min_size=1, max_size=5),
+    ys=st.lists(st.integers(-20, 20), min_size=1, max_size=5),
+    denom=st.sampled_from([1, 10, 100, 1000]),
+    offset=st.sampled_from(["0", "-3.3", "123.45", "1000000"]),
+    stat=st.sampled_from(["mean", "median"]),
+)
+def test_property_exact_pvalues_equal_rational_arithmetic(xs, ys, denom, offset, stat):
+    # decimal data (k / denom + offset, each float the nearest to that decimal), offsets that make
+    # the floating-point sums inexact: every exact p-value equals the one of exact fractions
+    x = [float(Fraction(k, denom) + Fraction(offset)) for k in xs]
+    y = [float(Fraction(k, denom) + Fraction(offset)) for k in ys]
+    for alt in ALTS:
+        ours = permutation_test(x, y, statistic=stat, alternative=alt)
+        assert ours.exact
+        assert ours.pvalue == _exact_fraction_pvalue(x, y, stat, alt)
+
+
+@pytest.mark.parametrize("policy", ["propagate", "omit"])
+@pytest.mark.parametrize("n_resamples", [9999, 200])  # exact and randomized
+def test_nan_policy(policy, n_resamples):
+    rng = np.random.default_rng(6)
+    X, Y = rng.normal(size=(6, 4)), rng.normal(0.5, 1, size=(5, 4))
+    X[2, 1] = np.nan
+    Y[0, 3] = Y[4, 3] = np.nan
+    res = permutation_test(X, Y, n_resamples=n_resamples, rng=5, nan_policy=policy)
+    clean = permutation_test(X[:, [0, 2]], Y[:, [0, 2]], n_resamples=n_resamples, rng=5)
+    assert_array_equal(res.pvalue[[0, 2]], clean.pvalue)
+    assert_array_equal(res.null_distribution[:, [0, 2]], clean.null_distribution)
+    for j in (1, 3):
+        a, b = X[:, j], Y[:, j]
+        if policy == "propagate":
+            assert np.isnan(res.statistic[j]) and np.isnan(res.pvalue[j])
+            assert np.isnan(res.null_distribution[:, j]).all()
+        else:  # as a call on that column alone without its NaNs, same seed
+            alone = permutation_test(a[~np.isnan(a)], b[~np.isnan(b)], n_resamples=n_resamples, rng=5)
+            assert (res.statistic[j], res.pvalue[j]) == (alone.statistic, alone.pvalue)
+            m = alone.null_distribution.size
+            assert_array_equal(res.null_distribution[:m, j], alone.null_distribution)
+            assert np.isnan(res.null_distribution[m:, j]).all()
+    one = permutation_test(X[:, 1], Y[:, 1], n_resamples=n_resamples, rng=5, nan_policy=policy)
+    assert (np.isnan(one.pvalue) if policy == "propagate" else one.pvalue == res.pvalue[1])
+    with pytest.raises(ValueError, match="`x` contains NaN and `nan_policy` is 'raise'"):
+        permutation_test(X, Y, nan_policy="raise")
+    empty = permutation_test([np.nan, np.nan], [1.0, 2.0], nan_policy="omit")
+    assert np.isnan(empty.statistic) and np.isnan(empty.pvalue)
+
+
+def test_result_unpacks_and_tabulates_one_row_per_test():
+    rng = np.random.default_rng(1)
+    X, Y = rng.normal(size=(8, 3)), rng.normal(size=(9, 3))
+    res = permutation_test(X, Y, n_resamples=99, rng=2)
+    stat, p = res
+    assert_array_equal(stat, res.statistic)
+    assert len(res) == 2
+    frame = res.to_frame()
+    assert list(frame.columns) == ["statistic", "pvalue", "exact", "n_resamples"] and len(frame) == 3
+    assert_array_equal(frame["pvalue"], res.pvalue)
+    one = permutation_test(X[:, 0], Y[:, 0], n_resamples=99, rng=2).to_frame()
+    assert len(one) == 1 and one["pvalue"][0] == res.pvalue[0]
+    assert res.to_dict()["null_distribution"].shape == (99, 3)

@@ -9,6 +9,7 @@ from numpy.testing import assert_allclose, assert_array_equal
 from scipy import stats
 from statsmodels.stats.power import TTestIndPower
 
+import simengine as se
 from simengine import power_ttest, simulate_power
 from simengine._rng import as_seed_sequence, n_blocks, numpy_block_generators
 from simengine.power import SAMPLE_BLOCK, SUFFSTAT_BLOCK
@@ -123,7 +124,7 @@ def test_power_curve_agrees_with_noncentral_t():
     exact = np.array([power_ttest(effect_size=0.2, n=k).power for k in ns])
     assert_array_equal(res.n, ns)
     assert (np.abs(res.power - exact) <= 4 * np.sqrt(exact * (1 - exact) / 20_000)).all()
-    assert_allclose(res.se, np.sqrt(res.power * (1 - res.power) / 20_000))
+    assert_allclose(res.power_se, np.sqrt(res.power * (1 - res.power) / 20_000))
 
 
 @pytest.mark.parametrize("alt", ["greater", "less"])
@@ -331,6 +332,65 @@ def test_simulate_power_scalar_n_gives_scalars():
     # a scalar `n` (int or 0-d array) gives float power/se and an int n, as before the input hardening
     for n in (40, np.int64(40), np.array(40)):
         res = simulate_power(effect_size=0.3, n=n, n_sims=200, rng=1)
-        assert isinstance(res.power, float) and isinstance(res.se, float) and isinstance(res.n, int)
+        assert isinstance(res.power, float) and isinstance(res.power_se, float) and isinstance(res.n, int)
     res = simulate_power(effect_size=0.3, n=[40], n_sims=200, rng=1)
     assert res.power.shape == (1,)
+
+
+# --- issue 13: one sign convention across the tests; the result protocol ---
+
+
+@pytest.mark.parametrize("test", ["t", "welch", "mannwhitney", "permutation"])
+def test_every_test_has_the_same_direction(test):
+    # group 1 shifted up by +effect: "greater" (group 1 larger, as ttest_ind(group1, group2)) has high
+    # power for every test, "less" none, two-sided in between; the mirrored shift swaps them
+    kw = dict(test=test, n=20, n_sims=400, n_resamples=199, distribution="normal", rng=3)
+    up = {alt: simulate_power(effect_size=1.0, alternative=alt, **kw).power for alt in ("greater", "less", "two-sided")}
+    assert up["greater"] >= 0.8 and up["less"] <= 0.01 and up["less"] < up["two-sided"] < up["greater"]
+    down = simulate_power(effect_size=-1.0, alternative="less", **kw).power
+    assert down >= 0.8 and simulate_power(effect_size=-1.0, alternative="greater", **kw).power <= 0.01
+    # and the simulated direction matches each test's own direction on one replicate-like draw
+    rng = np.random.default_rng(0)
+    x, y = rng.normal(1.0, 1, 20), rng.normal(0, 1, 20)
+    for res in (se.ttest_ind(x, y, alternative="greater"), se.mannwhitneyu(x, y, alternative="greater"),
+                se.permutation_test(x, y, alternative="greater", rng=1)):
+        assert res.statistic > 0 and res.pvalue < 0.05
+
+
+def test_power_results_follow_the_protocol():
+    from simengine._results import declaration_problems
+
+    res = simulate_power(effect_size=0.3, n=[20, 40], n_sims=300, rng=1)
+    assert declaration_problems(type(res)) == []
+    assert res.estimates().keys() == {"power", "power_se"}
+    assert list(res.to_frame().columns[:2]) == ["power", "power_se"] and len(res.to_frame()) == 2
+    one = simulate_power(effect_size=0.3, n=20, n_sims=300, rng=1)
+    assert isinstance(one.power, float) and isinstance(one.power_se, float)
+    solved = power_ttest(effect_size=0.5, power=0.8)
+    assert float(solved) == solved.n
+    with pytest.raises(TypeError, match="PowerTtestResult does not unpack"):
+        tuple(solved)
+    assert solved.to_frame().shape[0] == 1
+
+
+def test_permutation_power_kernel_decides_ties_as_exact_arithmetic():
+    # the simulate_power permutation path uses permutation_test's tie rule: on 0.1, 0.2 | 0.3, 0.0 a third of
+    # the splits tie the observed mean difference (0 in exact arithmetic, 2.8e-17 in floating point)
+    from fractions import Fraction
+
+    from simengine.kernels import power as kp
+    from simengine.kernels.twosample import GREATER, LESS
+
+    x, y = np.array([0.1, 0.2]), np.array([0.3, 0.0])
+    pooled_f = [Fraction(repr(v)) for v in (0.1, 0.2, 0.3, 0.0)]
+    observed = sum(pooled_f[:2]) / 2 - sum(pooled_f[2:]) / 2
+    for alt, cmp in ((GREATER, lambda s: s >= observed), (LESS, lambda s: s <= observed)):
+        got = kp._perm_pvalue1(np.random.default_rng(8), x, y, alt, 300, np.empty(4), np.empty(4, dtype=np.int64))
+        g, perm, hits = np.random.default_rng(8), list(range(4)), 0  # NumPy replay of the kernel's draws
+        for _ in range(300):
+            for j in range(2):
+                k = j + int(g.random() * (4 - j))
+                perm[j], perm[k] = perm[k], perm[j]
+            s = sum(pooled_f[i] for i in perm[:2])
+            hits += cmp(s / 2 - (sum(pooled_f) - s) / 2)
+        assert got == (hits + 1) / 301

@@ -9,7 +9,7 @@ import numba
 import numpy as np
 
 from simengine._jit import pjit
-from simengine.kernels.twosample import _mean_ssd1, _mwu_u1, _mwu_z1, _ttest_pooled1, _ttest_welch1
+from simengine.kernels.twosample import _mean_ssd_shifted1, _mwu_u1, _mwu_z1, _ttest_pooled1, _ttest_welch1
 
 
 @pjit
@@ -27,8 +27,9 @@ def _ttest_ind_rows(x, y, equal_var):
     df = np.empty(k)
     overflow = np.zeros(k, dtype=np.bool_)
     for r in numba.prange(k):
-        m1, s1 = _mean_ssd1(x[r])
-        m2, s2 = _mean_ssd1(y[r])
+        # shifted moments: constant samples get an exact 0 spread (t = nan or +-inf, not noise)
+        m1, s1 = _mean_ssd_shifted1(x[r])
+        m2, s2 = _mean_ssd_shifted1(y[r])
         if equal_var:
             t[r], df[r] = _ttest_pooled1(float(n1), m1, s1, float(n2), m2, s2)
         else:
@@ -57,17 +58,20 @@ _TINY = 1e-280
 
 @pjit
 def _mannwhitneyu_rows(x, y, continuity, alternative):
-    """scipy's U1 statistic and the standardised z used for the p-value, per row (and done flags)."""
+    """scipy's U1 statistic, the standardised z of the normal approximation and the tie term
+    sum(t**3 - t) (0 when the row has no ties), per row, and done flags."""
     k, n1 = x.shape
     n2 = y.shape[1]
     u = np.empty(k)
     z = np.empty(k)
+    ties = np.empty(k)
     # _mwu_u1 allocates the pooled row; a row whose allocation fails stops without raising
     # (numba's parallel loops do not re-raise), so each row flags its completion
     done = np.zeros(k, dtype=np.bool_)
     for r in numba.prange(k):
         u1, tie_term = _mwu_u1(x[r], y[r])
         u[r] = u1
+        ties[r] = tie_term
         z[r] = _mwu_z1(u1, float(n1), float(n2), tie_term, continuity, alternative)
         done[r] = True
-    return u, z, done
+    return u, z, ties, done

@@ -2,10 +2,11 @@
 
 A resample is a split of the pooled row into groups of the original sizes; only
 the smaller group's subset is drawn (partial Fisher-Yates).  Built-in statistics
-work on the pooled row sorted once: a split is a mask over sorted positions, and
-group means or medians come from one scan of it, so a split's statistic depends
-only on the split (not on the draw order) and the observed split reproduces the
-observed statistic bit for bit.  p-values are computed by the caller.
+(x minus y, scipy's sign) work on the pooled row sorted once and centred at its
+midrange: a split is a mask over sorted positions, and group means or medians come
+from one scan of it, so a split's statistic depends only on the split (not on the
+draw order) and the observed split reproduces the observed statistic bit for bit.
+p-values are computed by the caller, with the tie tolerance the kernel reports.
 """
 import numba
 import numpy as np
@@ -32,7 +33,7 @@ def _random_subset(g, perm, m, n):
 
 @njit
 def _split_stat1(vals, mask, drawn_is_x, nx, ny, stat):
-    """Statistic (y minus x) of the split `mask` (True = drawn group) over sorted `vals`."""
+    """Statistic (x minus y) of the split `mask` (True = drawn group) over sorted `vals`."""
     n = vals.shape[0]
     if stat == MEAN:
         s_in = 0.0
@@ -43,8 +44,8 @@ def _split_stat1(vals, mask, drawn_is_x, nx, ny, stat):
             s_in += w if mask[i] else 0.0
             s_out += 0.0 if mask[i] else w
         if drawn_is_x:
-            return s_out / ny - s_in / nx
-        return s_in / ny - s_out / nx
+            return s_in / nx - s_out / ny
+        return s_out / nx - s_in / ny
     # MEDIAN: order statistics lo/hi of each group from one pass over sorted values
     n_in = nx if drawn_is_x else ny
     n_out = n - n_in
@@ -73,25 +74,43 @@ def _split_stat1(vals, mask, drawn_is_x, nx, ny, stat):
     m_in = a_in if lo_in == hi_in else (a_in + b_in) * 0.5
     m_out = a_out if lo_out == hi_out else (a_out + b_out) * 0.5
     if drawn_is_x:
-        return m_out - m_in
-    return m_in - m_out
+        return m_in - m_out
+    return m_out - m_in
+
+
+# ulp of 1.0
+_EPS = 2.220446049250313e-16
 
 
 @njit
 def _sorted_row1(x, y):
-    """Pooled row sorted (stable), and the mask of sorted positions that came from `x`."""
+    """Pooled row sorted (stable) and centred at its midrange, the mask of sorted positions
+    that came from `x`, and the tie tolerance of the statistics of its splits.
+
+    Mean and median differences do not depend on the centre; centring keeps their rounding
+    relative to the spread S (differences of values within a factor of two are exact),
+    not to the magnitude M of the data.  Two splits whose statistics are equal in exact
+    arithmetic on the decimal data give computed statistics closer than
+    ``4 eps (M + n S)``: each datum carries a representation error below eps M / 2, and
+    each group sum a rounding error below n eps S.
+    """
     nx = x.shape[0]
     n = nx + y.shape[0]
     pooled = np.empty(n)
     pooled[:nx] = x
     pooled[nx:] = y
     order = np.argsort(pooled, kind="mergesort")
+    lo = pooled[order[0]]
+    hi = pooled[order[n - 1]]
+    centre = 0.5 * lo + 0.5 * hi  # halves first: lo + hi may overflow
     vals = np.empty(n)
     from_x = np.zeros(n, dtype=np.bool_)
     for i in range(n):
-        vals[i] = pooled[order[i]]
+        vals[i] = pooled[order[i]] - centre
         from_x[i] = order[i] < nx
-    return vals, from_x
+    spread = max(abs(vals[0]), abs(vals[n - 1]))
+    tol = 4.0 * _EPS * (max(abs(lo), abs(hi)) + n * spread)
+    return vals, from_x, tol
 
 
 @njit
@@ -116,8 +135,9 @@ def _perm_null_builtin(x, y, stat, n_null, exact, gens, block):
     x: (k, nx), y: (k, ny).  Exact mode enumerates all `n_null` splits (drawn
     group in lexicographic order); otherwise resamples are cut into blocks of
     `block`, block b draws from gens[b], and each drawn split serves every row.
-    Returns (observed, null, done); done[i] is True for each parallel iteration
-    (row when exact, block otherwise) that ran to the end.
+    Returns (observed, null, tol, done): tol[r] is row r's tie tolerance (see
+    `_sorted_row1`); done[i] is True for each parallel iteration (row when exact,
+    block otherwise) that ran to the end.
     """
     k, nx = x.shape
     ny = y.shape[1]
@@ -125,13 +145,14 @@ def _perm_null_builtin(x, y, stat, n_null, exact, gens, block):
     drawn_is_x = nx <= ny
     m = nx if drawn_is_x else ny
     observed = np.empty(k)
+    tol = np.empty(k)
     null = np.empty((k, n_null))
     # one flag per parallel iteration, set when it ran to the end: an iteration whose scratch
     # allocation fails stops without raising (numba's parallel loops do not re-raise)
     done = np.zeros(k if exact else (n_null + block - 1) // block, dtype=np.bool_)
     if exact:
         for r in numba.prange(k):
-            vals, from_x = _sorted_row1(x[r], y[r])
+            vals, from_x, tol[r] = _sorted_row1(x[r], y[r])
             mask = from_x if drawn_is_x else ~from_x
             observed[r] = _split_stat1(vals, mask, drawn_is_x, nx, ny, stat)
             mask[:] = False
@@ -147,14 +168,14 @@ def _perm_null_builtin(x, y, stat, n_null, exact, gens, block):
                 if not _next_combination1(c, n):
                     break
             done[r] = True
-        return observed, null, done
+        return observed, null, tol, done
     # Random splits are drawn once per resample, as subsets of original indices,
     # and shared by every row (scipy applies one permutation to all slices too), so a
     # column's result does not depend on the other columns of the batch.
     vals = np.empty((k, n))
     rank = np.empty((k, n), dtype=np.int64)  # original index -> sorted position
     for r in numba.prange(k):
-        v_r, from_x = _sorted_row1(x[r], y[r])
+        v_r, from_x, tol[r] = _sorted_row1(x[r], y[r])
         vals[r] = v_r
         order = np.argsort(np.concatenate((x[r], y[r])), kind="mergesort")
         for i in range(n):
@@ -175,7 +196,7 @@ def _perm_null_builtin(x, y, stat, n_null, exact, gens, block):
                 for i in range(m):
                     mask[rank[r, perm[i]]] = False
         done[b] = True
-    return observed, null, done
+    return observed, null, tol, done
 
 
 @njit

@@ -72,21 +72,27 @@ def _draw1(g, dist, out, shift):
 
 @njit
 def _perm_pvalue1(g, x, y, alternative, n_resamples, pooled, perm):
-    """Randomised permutation p-value of mean(x) - mean(y), scipy's rule (ties within 100 eps)."""
+    """Randomised permutation p-value of mean(x) - mean(y), scipy's rule with permutation_test's
+    ties: within max(100 eps |observed|, 4 (n + 1) eps M), M the largest |value| (the data are
+    not centred here, so the sums' rounding is relative to M)."""
     n1 = x.shape[0]
     n = pooled.shape[0]
     total = 0.0
+    big = 0.0
     for j in range(n1):
         pooled[j] = x[j]
         total += x[j]
+        big = max(big, abs(x[j]))
     s2 = 0.0
     for j in range(y.shape[0]):
         pooled[n1 + j] = y[j]
         s2 += y[j]
+        big = max(big, abs(y[j]))
     n2 = n - n1
     observed = total / n1 - s2 / n2
     total += s2
-    gamma = abs(100.0 * 2.220446049250313e-16 * observed)
+    eps = 2.220446049250313e-16
+    gamma = max(abs(100.0 * eps * observed), 4.0 * (n + 1) * eps * big)
     n_le = 0
     n_ge = 0
     for j in range(n):

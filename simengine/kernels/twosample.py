@@ -93,6 +93,28 @@ def _mean_ssd1(x):
 
 
 @njit
+def _mean_ssd_shifted1(x):
+    """Mean and sum of squared deviations computed on ``x - x[0]``.
+
+    A constant sample gives a sum of squares of exactly 0 and its value as the mean (the
+    plain two-pass form leaves rounding noise when the value is not representable, e.g.
+    15 x 3.7), and a sample whose values agree to many digits keeps its spread: the
+    differences from x[0] are exact for values within a factor of two of it (Sterbenz).
+    """
+    n = x.shape[0]
+    x0 = x[0]
+    total = 0.0
+    for i in range(n):
+        total += x[i] - x0
+    dm = total / n
+    ssd = 0.0
+    for i in range(n):
+        d = (x[i] - x0) - dm
+        ssd += d * d
+    return x0 + dm, ssd
+
+
+@njit
 def _mwu_u1(x, y):
     """Mann-Whitney U of `x` (scipy's U1) and the tie term sum(t**3 - t) of the pooled sample.
 
@@ -144,3 +166,45 @@ def _mwu_z1(u1, n1, n2, tie_term, continuity, alternative):
     if continuity:
         num -= 0.5
     return num / s
+
+
+@njit
+def _mwu_counts_int1(m, n, maxu):
+    """Number of the comb(m + n, m) splits whose U is 0, 1, ..., maxu, exactly (int64).
+
+    The counts are the coefficients of the Gaussian binomial [m + n, m]_q =
+    prod_{i=1..m} (1 - q^(n+i)) / (1 - q^i), built one factor at a time: the series
+    is truncated at maxu (truncation commutes with both steps) and every partial
+    product is again a Gaussian binomial, so nothing exceeds comb(m + n, m).  The
+    caller makes sure that fits in int64.  O(m * maxu).
+    """
+    c = np.zeros(maxu + 1, dtype=np.int64)
+    c[0] = 1
+    for i in range(1, m + 1):
+        for u in range(i, maxu + 1):  # divide by (1 - q^i): running sums with stride i
+            c[u] += c[u - i]
+        for u in range(maxu, n + i - 1, -1):  # multiply by (1 - q^(n+i)), from the top down
+            c[u] -= c[u - n - i]
+    return c
+
+
+@njit
+def _mwu_pmf_float1(m, n, maxu):
+    """P(U = 0..maxu) for samples of m and n when the counts overflow int64.
+
+    The largest pooled value is from the second sample with probability n / (m + n)
+    (U unchanged) or from the first (U gains n): p(j, k, u) = k/(j+k) p(j, k-1, u)
+    + j/(j+k) p(j-1, k, u-k), a recursion of positive terms (no cancellation).
+    O(m * n * maxu).
+    """
+    p = np.zeros((m + 1, maxu + 1))
+    p[:, 0] = 1.0
+    for k in range(1, n + 1):
+        for j in range(1, m + 1):
+            a = k / (j + k)
+            b = j / (j + k)
+            row = p[j]
+            prev = p[j - 1]
+            for u in range(maxu, -1, -1):
+                row[u] = a * row[u] + (b * prev[u - k] if u >= k else 0.0)
+    return p[m].copy()
