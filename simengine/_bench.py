@@ -84,7 +84,7 @@ def _make_permutation_median(quick):
     r = 999 if quick else 9999
 
     def scipy_median(a, b, axis):
-        return np.median(b, axis=axis) - np.median(a, axis=axis)
+        return np.median(a, axis=axis) - np.median(b, axis=axis)
 
     return {
         "naive": lambda: naive.permutation_median_loop(x, y, r, 1),

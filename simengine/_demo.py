@@ -30,7 +30,7 @@ def _hypothesis(quick, rng):
     data = np.random.default_rng(seeds[0])
     x = data.lognormal(0.0, 1.0, 52)
     y = data.lognormal(0.4, 1.0, 52)
-    perm = se.permutation_test(x, y, statistic="median", rng=seeds[1])
+    perm = se.permutation_test(y, x, statistic="median", rng=seeds[1])
     mwu = se.mannwhitneyu(y, x, alternative="two-sided")
     tt = se.ttest_ind(y, x)
     tests = pd.DataFrame(
@@ -48,7 +48,7 @@ def _hypothesis(quick, rng):
     curve = pd.DataFrame(
         {
             "simulated two-sided": two.power,
-            "se": two.se,
+            "se": two.power_se,
             "exact two-sided": [se.power_ttest(effect_size=0.2, n=k).power for k in ns],
             "simulated one-sided": one.power,
             "exact one-sided": [se.power_ttest(effect_size=0.2, n=k, alternative="greater").power for k in ns],

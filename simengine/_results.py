@@ -225,6 +225,3 @@ def declaration_problems(cls) -> list:
         problems.append("_replicates must be a parameter name")
     return problems
 
-
-# transitional: the module slices move to `Result` / `MonteCarloResult` in this issue
-ResultMixin = Result
