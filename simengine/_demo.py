@@ -67,7 +67,7 @@ def _hypothesis(quick, rng):
     table = se.simulate_multiple_testing(
         n_tests=20, n_true=3, effect_size=0.5, n_per_group=50, n_sims=2_000 if quick else 20_000,
         methods=("none", "bonferroni", "holm", "fdr_bh"), rng=seeds[4],
-    )
+    ).to_frame()
     return [
         ("Lognormal samples of 52 (shifted log-scale): permutation test of medians vs Mann-Whitney vs t", tests),
         ("Power curve of the two-sample t-test at d = 0.2 (Monte Carlo vs noncentral t)", curve),
@@ -449,9 +449,9 @@ def _sweep_section(quick, rng):
 
     ss = child_seed_sequence(as_seed_sequence(rng), 7)
     n_sims = 5_000 if quick else 100_000
-    table = sweep("coverage", {"n": [10, 30, 100], "method": ["normal", "wilson", "jeffreys", "beta"]},
+    table = sweep("coverage", {"n": [10, 30, 100], "methods": ["normal", "wilson", "jeffreys", "beta"]},
                   fixed={"p": 0.1}, n_sims=n_sims, rng=ss, progress=False)
-    table = table.drop(columns=["exact_coverage_se", "exact_mean_width_se"]).set_index(["n", "method"])
+    table = table.drop(columns=["exact_coverage_se", "exact_mean_width_se"]).set_index(["n", "methods"])
     return [(f"sweep('coverage'): 95% intervals at p = 0.1, {n_sims} samples per point (Monte Carlo vs exact)",
              table)]
 

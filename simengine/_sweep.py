@@ -142,7 +142,8 @@ def _probe(func, replicates):
     """Validation by running the point once with one replicate (cheap; fills the kernel cache)."""
 
     def validate(**params):
-        func(rng=np.random.default_rng(_PROBE_SEED), **{replicates: 1}, **params)
+        # the point runs once, and what it returns must make one row
+        _estimates_of(func(rng=np.random.default_rng(_PROBE_SEED), **{replicates: 1}, **params))
 
     return validate
 
@@ -482,8 +483,9 @@ def _estimates_of(out) -> dict:
         if isinstance(value, np.ndarray):
             if value.size != 1:
                 raise TypeError(
-                    f"estimate {key!r} has {value.size} values at one grid point; a sweep row holds one "
-                    "scenario: put the parameter that varies inside the call into the grid instead"
+                    f"estimate {key!r} has {value.size} values at one grid point (a parameter taking several "
+                    "values in one call, such as a list of methods or sample sizes?); a sweep row holds one "
+                    "scenario: give that parameter one value per point, in the grid or in fixed"
                 )
             value = value.reshape(-1)[0]
         if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Real):

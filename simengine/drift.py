@@ -416,7 +416,7 @@ def _windows_flat(windows):
     return np.ascontiguousarray(flat), offsets
 
 
-def psi_monitor(reference, windows, *, threshold=0.2, consecutive=3, bins=10, binning="quantile", eps=1e-7):
+def psi_monitor(reference, windows, *, threshold=0.2, consecutive=3, bins=10, binning="quantile", eps=1e-7) -> PsiMonitorResult:
     """PSI of a sequence of windows against a fixed reference, with drift flags, streaks and alerts.
 
     Bin edges come from the reference only (its quantiles, or equal width over its min..max), so every
@@ -611,7 +611,7 @@ class DdmResult(Result):
         )
 
 
-def ddm(errors, *, warm_start=30, warning_threshold=2.0, drift_threshold=3.0, reset=True):
+def ddm(errors, *, warm_start=30, warning_threshold=2.0, drift_threshold=3.0, reset=True) -> DdmResult:
     """Drift Detection Method (Gama et al. 2004) over one stream or many streams in parallel.
 
     Parameters and defaults are those of ``river.drift.binary.DDM``, and on every stream the warnings and
@@ -802,7 +802,7 @@ class AdwinResult(Result):
         )
 
 
-def adwin(values, *, delta=0.002, clock=32, max_buckets=5, min_window_length=5, grace_period=10):
+def adwin(values, *, delta=0.002, clock=32, max_buckets=5, min_window_length=5, grace_period=10) -> AdwinResult:
     """ADWIN adaptive windowing (Bifet & Gavalda 2007) exactly as ``river.drift.ADWIN``, over many streams.
 
     Parameters and defaults are river's, and on every stream the detections are river's, step for step
@@ -1102,7 +1102,7 @@ def simulate_drift_detection(
     min_window_length=None,
     grace_period=None,
     rng=None,
-):
+) -> SimulateDriftDetectionResult:
     """Detection rate, false alarms and detection delay of DDM or ADWIN on simulated error streams.
 
     Each of the `n_sims` streams is the 0/1 error indicator of a model (1 = error) whose error rate is

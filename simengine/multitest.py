@@ -129,7 +129,7 @@ def _check_pvals(rows):
     return lo
 
 
-def multipletests(pvals, alpha=0.05, method="hs", maxiter=1, is_sorted=False, returnsorted=False):
+def multipletests(pvals, alpha=0.05, method="hs", maxiter=1, is_sorted=False, returnsorted=False) -> MultipletestsResult:
     """Adjust p-values for multiple testing, one family per row, rows in parallel.
 
     ``statsmodels.stats.multitest.multipletests`` with the same arguments (order, names and

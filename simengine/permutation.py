@@ -178,7 +178,7 @@ def _pvalues(observed, null, alternative, exact, n_null, tol):
 
 def permutation_test(
     x, y, *, statistic="mean", alternative="two-sided", n_resamples=9999, axis=0, rng=None, nan_policy="propagate"
-):
+) -> PermutationTestResult:
     """Two-sample permutation test of ``statistic(x, y)`` (x minus y), one test per column.
 
     Same semantics and sign as ``scipy.stats.permutation_test((x, y), statistic,

@@ -215,7 +215,7 @@ def _brentq(f, lo, hi, xtol, name):
     return root
 
 
-def power_ttest(*, effect_size=None, n=None, alpha=0.05, power=None, ratio=1.0, alternative="two-sided"):
+def power_ttest(*, effect_size=None, n=None, alpha=0.05, power=None, ratio=1.0, alternative="two-sided") -> PowerTtestResult:
     """Solve the power equation of the two-sample t-test for the one missing quantity.
 
     Exactly one of `effect_size`, `n`, `power` is None; it is found from the
@@ -463,7 +463,7 @@ def simulate_power(
     alternative="two-sided",
     n_resamples=999,
     rng=None,
-):
+) -> SimulatePowerResult:
     """Monte Carlo power of a two-sample test under a shift alternative.
 
     Each replicate draws two groups of `n` from `distribution` (standard normal,

@@ -124,7 +124,7 @@ def _information_fractions(n_looks, information):
     return info / info[-1]
 
 
-def group_sequential_boundaries(n_looks, *, alpha=0.05, kind="pocock", alternative="two-sided", information=None):
+def group_sequential_boundaries(n_looks, *, alpha=0.05, kind="pocock", alternative="two-sided", information=None) -> np.ndarray:
     """Critical |z| values of a Pocock or O'Brien-Fleming group-sequential design.
 
     Pocock (1977) uses one constant critical value c at every look; O'Brien & Fleming (1979) use
@@ -429,7 +429,7 @@ def simulate_peeking(
     boundary="none",
     tau=None,
     rng=None,
-):
+) -> SimulatePeekingResult:
     """Monte Carlo of an A/B (or A/A) test analysed at every look: the cost of peeking and of its fixes.
 
     Two arms: A, the control (conversion rate `rate`, or normal with mean `mean`), and B, the treatment

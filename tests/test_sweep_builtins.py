@@ -137,6 +137,7 @@ def test_drift_sweep_shares_drift_end_between_sudden_and_gradual():
         ("power", {"n": [20, 1]}, {"effect_size": 0.5, "test": "t"}, "`n`"),
         ("power", {"test": ["t", "bootstrap"]}, {"effect_size": 0.5, "n": 20}, "`test`"),
         ("coverage", {"methods": ["wilson", "wald"]}, {"p": 0.1, "n": 20}, "`method"),
+        ("coverage", {"n": [10, 20]}, {"p": 0.1}, "'coverage' has 5 values at one grid point.*one value per point"),
         ("drift_detection", {"detector": ["ddm"]}, {"delta": 0.01}, "delta"),
         ("multiple_testing", {"methods": ["holm", "magic"]}, {"effect_size": 0.5, "n_per_group": 10}, "method"),
     ],
@@ -211,7 +212,8 @@ def test_cli_plot_key_errors(tmp_path):
     out = subprocess.run([sys.executable, "-m", "simengine", "sweep", str(spec), "--no-progress"],
                          capture_output=True, text=True)
     assert out.returncode == 2 and "`plot` must be a non-empty list" in out.stderr
-    spec.write_text('simulation = "coverage"\nn_sims = 100\nplot = ["covrage"]\n[grid]\nn = [10]\n[fixed]\np = 0.5\n')
+    spec.write_text('simulation = "coverage"\nn_sims = 100\nplot = ["covrage"]\n[grid]\nn = [10]\n[fixed]\np = 0.5\n'
+                    'methods = "wilson"\n')
     out = subprocess.run([sys.executable, "-m", "simengine", "sweep", str(spec), "--no-progress", "--plot",
                           str(tmp_path / "x.png")], capture_output=True, text=True)
     assert out.returncode == 2 and re.search(r"unknown estimate\(s\) \['covrage'\].*coverage", out.stderr)
