@@ -14,16 +14,25 @@ import numbers
 
 import numpy as np
 
-__all__ = ["proportion_se", "mean_se", "Result", "MonteCarloResult", "MEAN", "SUM", "NOT_COMBINABLE"]
+__all__ = [
+    "proportion_se", "mean_se", "Result", "MonteCarloResult", "MEAN", "SUM", "CONCAT", "NOT_COMBINABLE",
+    "TargetNotReachedWarning", "until_target",
+]
 
 #: combine chunks by the replicate-weighted mean (a fraction or a mean over replicates)
 MEAN = "mean"
 #: combine chunks by adding (a count)
 SUM = "sum"
+#: per-replicate arrays: chunks are concatenated along the first axis (only in `_combine_fields`)
+CONCAT = "concat"
 #: the estimate does not combine across chunks (a quantile, a mean over a random subset)
 NOT_COMBINABLE = None
 
 _RULES = (MEAN, SUM, NOT_COMBINABLE)
+
+
+class TargetNotReachedWarning(RuntimeWarning):
+    """A solver or an adaptive run stopped at a bound: the result holds what it reached, not the target."""
 
 
 def proportion_se(p, n):
@@ -173,6 +182,60 @@ class MonteCarloResult(Result):
         return cls._chunk_size is not None and all(rule is not NOT_COMBINABLE for rule in cls._estimates.values())
 
     @classmethod
+    def combine(cls, parts):
+        """One result from independent runs of the same call (chunks of replicates, own streams).
+
+        Declared estimates and the fields of `_combine_fields` combine by their rule
+        (their ``_se`` fields alike), the replicate count adds up, and every other field
+        (the inputs) must be equal in all parts; a field that differs without a rule
+        raises TypeError, so a class that forgot to declare an output never returns one
+        chunk's value as if it were the whole.
+        """
+        parts = list(parts)
+        if not parts:
+            raise ValueError("`parts` must hold at least one result")
+        if len(parts) == 1:
+            return parts[0]
+        if not cls.combinable():
+            raise TypeError(f"the estimates of {cls.__name__} do not combine across chunks")
+        rules = {**cls._estimates, **getattr(cls, "_combine_fields", {})}
+        sizes = np.array([getattr(p, cls._replicates) for p in parts], dtype=np.float64)
+        w = sizes / sizes.sum()
+        names = [f.name for f in dataclasses.fields(cls)]
+        values = {}
+        for name in names:
+            if name in rules:
+                rule = rules[name]
+                vals = [getattr(p, name) for p in parts]
+                se_name = f"{name}_se"
+                ses = [getattr(p, se_name) for p in parts] if se_name in names else None
+                if rule == CONCAT:
+                    values[name] = np.concatenate([np.asarray(v) for v in vals], axis=0)
+                    if ses is not None:
+                        values[se_name] = np.concatenate([np.asarray(v) for v in ses], axis=0)
+                    continue
+                arr = np.array([np.asarray(v, dtype=np.float64) for v in vals])
+                weights = w.reshape((-1,) + (1,) * (arr.ndim - 1)) if rule == MEAN else 1.0
+                combined = np.sum(weights * arr, axis=0)
+                if ses is not None:
+                    se_arr = np.array([np.asarray(v, dtype=np.float64) for v in ses])
+                    values[se_name] = _like(np.sqrt(np.sum((weights * se_arr) ** 2, axis=0)), ses[0])
+                values[name] = _like(combined, vals[0])
+            elif name.endswith("_se") and name[:-3] in rules:
+                continue
+            elif name == cls._replicates:
+                values[name] = int(sum(getattr(p, name) for p in parts))
+            else:
+                first = getattr(parts[0], name)
+                for p in parts[1:]:
+                    if not _same(getattr(p, name), first):
+                        raise TypeError(
+                            f"{cls.__name__}.{name} differs between chunks and has no combination rule"
+                        )
+                values[name] = first
+        return cls(**values)
+
+    @classmethod
     def combine_estimates(cls, parts, sizes) -> dict:
         """Combine the `estimates()` of independent chunks run with `sizes` replicates each.
 
@@ -225,3 +288,57 @@ def declaration_problems(cls) -> list:
         problems.append("_replicates must be a parameter name")
     return problems
 
+
+def _like(value, template):
+    """`value` as the type of `template`: a Python float for scalars, an array (of its dtype) otherwise."""
+    if isinstance(template, np.ndarray):
+        return np.asarray(value).astype(template.dtype if template.dtype.kind in "fc" else np.float64, copy=False)
+    if isinstance(template, (int, np.integer)) and not isinstance(template, bool):
+        return int(round(float(value)))
+    return float(value)
+
+
+def _same(a, b) -> bool:
+    if isinstance(a, np.ndarray) or isinstance(b, np.ndarray):
+        try:
+            return np.array_equal(np.asarray(a), np.asarray(b), equal_nan=True)
+        except TypeError:
+            return np.array_equal(np.asarray(a), np.asarray(b))
+    if isinstance(a, float) and isinstance(b, float) and a != a and b != b:
+        return True
+    return a == b
+
+
+def until_target(run_round, cls, *, target_se, n_per_round, max_sims):
+    """Run rounds until every declared estimate's standard error is at or below `target_se`.
+
+    ``run_round(i)`` runs round i (`n_per_round` replicates from the call's i-th child
+    stream) and returns a `cls` result; rounds combine with `cls.combine`.  An SE of
+    exactly 0 (an exact quantity, or no variation seen) meets any target; NaN never does.
+    Stops when the next round would pass `max_sims` replicates in total, with a
+    `TargetNotReachedWarning` naming the worst estimate.  Returns the combined result.
+    """
+    import warnings
+
+    result = run_round(0)
+    total = n_per_round
+    index = 1
+    while True:
+        worst_name, worst = None, -1.0
+        for name in cls._estimates:
+            se = np.asarray(getattr(result, f"{name}_se"), dtype=np.float64)
+            value = float(np.max(se)) if se.size and not np.isnan(se).any() else math.inf
+            if value > worst:
+                worst_name, worst = name, value
+        if worst <= target_se:
+            return result
+        if total + n_per_round > max_sims:
+            warnings.warn(
+                f"`target_se` = {target_se:g} not reached: {worst_name}_se = {worst:.3g} after {total} replicates "
+                f"(`max_sims` = {max_sims}); the result holds what was reached",
+                TargetNotReachedWarning, stacklevel=3,
+            )
+            return result
+        result = cls.combine([result, run_round(index)])
+        total += n_per_round
+        index += 1

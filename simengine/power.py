@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from simengine import _validate as v
-from simengine._results import MEAN, MonteCarloResult, Result, proportion_se
+from simengine._results import MEAN, MonteCarloResult, Result, TargetNotReachedWarning, proportion_se  # noqa: F401 (the warning is re-exported)
 from simengine._rng import as_seed_sequence, block_generators, n_blocks
 
 __all__ = [
@@ -75,8 +75,6 @@ class PowerTtestResult(Result):
         return float(getattr(self, self.solved_for))
 
 
-class TargetNotReachedWarning(RuntimeWarning):
-    """A solver stopped at a bound: the result holds the value it reached, not the target."""
 
 
 # Smallest `alpha` power_ttest accepts: below it scipy's t quantile (Boost) loses accuracy at

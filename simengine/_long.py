@@ -1,0 +1,159 @@
+"""Long calls: run a kernel's fixed blocks in slices, so that Ctrl-C and a progress bar work.
+
+A Monte Carlo kernel here runs `n_blocks` fixed-size blocks, each with its own random
+stream, and its per-block outputs are reduced in block order afterwards.  `run_blocks`
+calls the kernel on consecutive ranges of blocks (slices of ~0.25 s once warm) and
+concatenates what each slice returns, so the numbers never depend on the slicing.
+Between slices it checks whether SIGINT arrived: during a call the signal only sets a
+flag (a KeyboardInterrupt raised inside numba's dispatcher would surface as a
+SystemError), and the call then raises a plain KeyboardInterrupt within a slice.
+Nothing here imports a kernel.
+"""
+from __future__ import annotations
+
+import signal
+import sys
+import threading
+import time
+
+__all__ = ["interruptible", "run_blocks", "check_progress", "show_progress", "needs_compile"]
+
+# A slice aims at this many seconds once the kernel is warm: Ctrl-C answers within about that.
+SLICE_SECONDS = 0.25
+# A bar appears (progress=None) only for calls expected to take longer than this.
+BAR_SECONDS = 2.0
+
+
+def check_progress(progress, name="progress"):
+    """`progress` must be None, True or False."""
+    if progress is None or progress is True or progress is False:
+        return progress
+    import numpy as np
+
+    if isinstance(progress, np.bool_):
+        return bool(progress)
+    raise TypeError(f"`{name}` must be None, True or False; got {type(progress).__name__}")
+
+
+def show_progress(progress, expected_seconds=None) -> bool:
+    """Whether to draw a bar: True / False as given; None when stderr is a terminal and the call is long."""
+    if progress is not None:
+        return bool(progress)
+    try:
+        interactive = sys.stderr is not None and sys.stderr.isatty()
+    except (AttributeError, ValueError):
+        interactive = False
+    return interactive and (expected_seconds is None or expected_seconds > BAR_SECONDS)
+
+
+def needs_compile(*dispatchers) -> bool:
+    """Whether any of these numba dispatchers has no compiled (or cache-loaded) signature yet."""
+    return any(not getattr(d, "signatures", ()) for d in dispatchers)
+
+
+class interruptible:
+    """Context manager: SIGINT sets `requested` instead of raising inside a kernel.
+
+    Only in the main thread and only while Python's default SIGINT handler is installed
+    (a program with its own handler keeps it).  `check()` raises KeyboardInterrupt when
+    the signal came; leaving the block raises it too if nothing else is propagating, so
+    a Ctrl-C during the last slice is never lost.
+    """
+
+    def __init__(self):
+        self.requested = False
+        self._old = None
+
+    def _handler(self, signum, frame):
+        self.requested = True
+
+    def __enter__(self):
+        if threading.current_thread() is threading.main_thread():
+            try:
+                current = signal.getsignal(signal.SIGINT)
+            except (ValueError, OSError):  # pragma: no cover - no signals on this platform/thread
+                current = None
+            if current is signal.default_int_handler:
+                self._old = current
+                signal.signal(signal.SIGINT, self._handler)
+        return self
+
+    def check(self):
+        if self.requested:
+            self.requested = False
+            raise KeyboardInterrupt
+
+    def __exit__(self, exc_type, exc, tb):
+        if self._old is not None:
+            signal.signal(signal.SIGINT, self._old)
+            self._old = None
+        if exc_type is None and self.requested:
+            raise KeyboardInterrupt
+        return False
+
+
+def run_blocks(call, n_blocks, *, progress=None, desc="simulating", dispatchers=(), first=None, unit="blocks"):
+    """Run ``call(lo, hi)`` over consecutive block ranges covering ``[0, n_blocks)``; return the outputs in order.
+
+    Parameters
+    ----------
+    call : callable
+        ``call(lo, hi)`` runs blocks lo..hi-1 and returns their output (concatenated by
+        the caller afterwards, in order: the result must not depend on the slicing).
+    n_blocks : int
+    progress : None, bool
+        See `show_progress`; the bar counts `unit`.
+    desc : str
+        Bar label, e.g. "simulate_peeking".
+    dispatchers : numba dispatchers
+        The kernels `call` runs: when one is not compiled yet and a bar is wanted, the
+        first slice shows as "compiling <desc> kernels (first call)".
+    first : int, optional
+        Blocks in the first slice (default: 4 per numba thread).
+    """
+    import numba
+
+    threads = max(1, numba.get_num_threads())
+    size = max(1, first if first is not None else 4 * threads)
+    outs = []
+    bar = None
+    want_bar = progress is True or (progress is None and show_progress(None, None))
+    compiling = want_bar and needs_compile(*dispatchers)
+    lo = 0
+    with interruptible() as flag:
+        try:
+            while lo < n_blocks:
+                hi = min(n_blocks, lo + size)
+                if compiling:
+                    from tqdm.auto import tqdm
+
+                    note = tqdm(total=1, desc=f"compiling {desc} kernels (first call)", file=sys.stderr, leave=False)
+                start = time.perf_counter()
+                outs.append(call(lo, hi))
+                elapsed = time.perf_counter() - start
+                if compiling:
+                    note.update(1)
+                    note.close()
+                    compiling = False
+                    elapsed = None  # the compile says nothing about the speed
+                flag.check()
+                done = hi - lo
+                lo = hi
+                if bar is not None:
+                    bar.update(done)
+                if elapsed is not None and elapsed > 0:
+                    per_block = elapsed / done
+                    if bar is None and want_bar and lo < n_blocks:
+                        if progress is True or show_progress(None, per_block * (n_blocks - lo)):
+                            from tqdm.auto import tqdm
+
+                            bar = tqdm(total=n_blocks, initial=lo, desc=desc, unit=unit, file=sys.stderr)
+                    size = max(1, min(int(SLICE_SECONDS / per_block), 64 * size))
+                elif elapsed is None:
+                    size = max(size, 4 * threads)
+                else:
+                    size *= 4
+        finally:
+            if bar is not None:
+                bar.close()
+    return outs
