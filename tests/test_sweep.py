@@ -234,6 +234,24 @@ def test_dask_with_checkpoint(dask_client, tmp_path):
     assert_frame_equal(numbers(local), numbers(remote))
 
 
+def test_target_se_same_numbers_locally_and_on_dask_with_two_workers_or_one_thread(dask_client):
+    from distributed import Client, LocalCluster
+
+    # points need from 1 to ~9 chunks of 1000; Dask runs them in waves and drops chunks past the stop
+    grid = {"p": [0.02, 0.2, 0.5], "label": ["a", "b"]}
+    kwargs = dict(n_sims=1000, target_se=0.0055, max_sims=7000, rng=31, progress=False)
+    with pytest.warns(RuntimeWarning, match="2/6 points did not reach"):
+        local = sweep("test-coin", grid, **kwargs)
+    assert local["n_sims"].nunique() >= 3
+    with pytest.warns(RuntimeWarning, match="2/6 points did not reach"):
+        two = sweep("test-coin", grid, **kwargs, backend="dask", client=dask_client)
+    with LocalCluster(n_workers=1, threads_per_worker=1, processes=False, dashboard_address=":0") as cluster, \
+            Client(cluster) as client, pytest.warns(RuntimeWarning, match="2/6 points did not reach"):
+        one = sweep("test-coin", grid, **kwargs, backend="dask", client=client)
+    assert_frame_equal(numbers(local), numbers(two))
+    assert_frame_equal(numbers(local), numbers(one))
+
+
 # ---------------------------------------------------------------- CLI
 
 
