@@ -149,6 +149,13 @@ def _probe(func, replicates):
     return validate
 
 
+def _probe_estimates(sim, grid, fixed):
+    """Estimate names (those with an ``_se``) of one replicate run at the grid's first point."""
+    point = {k: v[0] for k, v in grid.items()}
+    out = _estimates_of(sim.func(rng=np.random.default_rng(_PROBE_SEED), **{sim.replicates: 1}, **fixed, **point))
+    return [k for k in out if not k.endswith("_se") and f"{k}_se" in out]
+
+
 def _simulation_of(name, func, *, parameters=None, chunk_size=None, description="", validate=None, probe=False):
     result = _result_class(func)
     replicates = result._replicates if result is not None else "n_sims"
@@ -1032,7 +1039,9 @@ def sweep(
         raise ValueError(f"`n_sims` must be an integer in [1, {MAX_COUNT}]; got {n_sims}")
     backend = check_choice(backend, "backend", ("local", "dask"))
     if progress is not None:
-        progress = check_bool(progress, "progress")
+        if not isinstance(progress, (bool, np.bool_)):
+            raise TypeError(f"`progress` must be None, True or False; got {_type_name(progress)}")
+        progress = bool(progress)
     if client is not None and backend != "dask":
         raise ValueError("`client` is only used with backend='dask'")
     plan = _plan(sim, n_sims, target_se, max_sims)

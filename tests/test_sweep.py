@@ -102,6 +102,12 @@ def test_sweep_iv(tmp_path):
         sweep("test-coin", {"p": [0.1]}, client=object())
     with pytest.raises(TypeError, match="`rng` must be None, an int"):
         sweep("test-coin", {"p": [0.1]}, rng="x")
+    with pytest.raises(ValueError, match="`target_se` must be a positive finite number; got -0.1"):
+        sweep("test-coin", {"p": [0.1]}, target_se=-0.1)
+    with pytest.raises(ValueError, match=r"`max_sims` must be at least `n_sims` \(10000\); got 10"):
+        sweep("test-coin", {"p": [0.1]}, target_se=0.1, max_sims=10)
+    with pytest.raises(TypeError, match="`progress` must be None, True or False; got str"):
+        sweep("test-coin", {"p": [0.1]}, progress="yes")
     # an unregistered function runs as it is (issue 13); what it returns is still checked
     with pytest.raises(TypeError, match="must return a dict of estimates or a MonteCarloResult; got None"):
         sweep(lambda **kw: None, {"p": [0.1]}, n_sims=1, progress=False)
