@@ -10,6 +10,9 @@ import time
 
 __all__ = ["main"]
 
+# seconds to wait for a Dask scheduler (--scheduler) to answer and for its first worker to join
+SCHEDULER_WAIT = 60
+
 
 def _print_table(title: str, table, out) -> None:
     import pandas as pd
@@ -174,17 +177,22 @@ def _run_sweep_command(args, out) -> int:
             from distributed import Client
 
             if args.scheduler:
-                client = Client(args.scheduler)
+                client = Client(args.scheduler, timeout=SCHEDULER_WAIT)
+                try:  # tasks would wait forever on a scheduler without workers
+                    client.wait_for_workers(1, timeout=SCHEDULER_WAIT)
+                except TimeoutError:
+                    raise SpecError(f"no Dask worker joined the scheduler {args.scheduler} within {SCHEDULER_WAIT} s; "
+                                    f"start one with `dask worker {args.scheduler}`") from None
             else:
                 from simengine._sweep import _local_cluster
 
                 # numba threads per task are sized on each worker (its cores over its task slots)
                 client = Client(_local_cluster(args.workers))
-        workers = _describe_workers(args.backend, client)
         start = time.perf_counter()
         table = sweep(**spec, backend=args.backend, client=client, checkpoint=args.output,
                       progress=False if args.no_progress else None)
         elapsed = time.perf_counter() - start
+        workers = _describe_workers(args.backend, client)
     finally:
         if client is not None:
             cluster = getattr(client, "cluster", None)

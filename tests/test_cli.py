@@ -278,3 +278,58 @@ def test_sigint_saves_says_so_exits_130_and_the_rerun_resumes_to_the_same_table(
     assert f"seed {seed} (the spec has none" in stdout
     clean = sweep("test-tick", grid, n_sims=50, rng=seed, progress=False)
     assert_frame_equal(pd.read_parquet(out).drop(columns="seconds"), clean.drop(columns="seconds"))
+
+
+def _free_port():
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def test_sweep_on_a_dask_cluster_started_with_the_dask_command_line(tmp_path):
+    """The README recipe: `dask scheduler`, `dask worker ADDRESS`, then `simengine sweep --scheduler ADDRESS`."""
+    import os
+    import shutil
+
+    from pandas.testing import assert_frame_equal
+
+    from simengine import sweep
+
+    dask_cli = shutil.which("dask", path=os.pathsep.join([str(Path(sys.executable).parent), os.environ["PATH"]]))
+    if dask_cli is None:
+        pytest.skip("the `dask` command line is not installed")
+    port = _free_port()
+    address = f"tcp://127.0.0.1:{port}"
+    root = str(HERE.parent)
+    # the worker imports simengine and the test simulations (a pure-NumPy coin: no kernel to compile)
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join([root, str(HERE), os.environ.get("PYTHONPATH", "")]))
+    quiet = dict(stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env, cwd=tmp_path)
+    spec, out = tmp_path / "coin.toml", tmp_path / "coin.parquet"
+    spec.write_text('simulation = "test-coin"\nn_sims = 10000\nseed = 1\n[grid]\np = [0.1, 0.5]\n')
+    # all three start at once (the worker and the client wait for the scheduler): startups overlap;
+    # --no-nanny: one worker process, quicker to start and stop (the README recipe keeps the nanny)
+    procs = [subprocess.Popen([dask_cli, "scheduler", "--host", "127.0.0.1", "--port", str(port), "--no-dashboard"],
+                              **quiet),
+             subprocess.Popen([dask_cli, "worker", address, "--nthreads", "1", "--no-nanny", "--no-dashboard"],
+                              **quiet)]
+    try:
+        command = ["sweep", str(spec), "--backend", "dask", "--scheduler", address, "-o", str(out), "--no-progress"]
+        code = f"import _sweep_sims; from simengine.cli import main; raise SystemExit(main({command!r}))"
+        run = subprocess.run([sys.executable, "-c", code],
+                             capture_output=True, text=True, env=env, cwd=tmp_path, timeout=120)
+        assert run.returncode == 0, run.stderr
+        assert re.search(r"2 points: wall [\d.]+ s; .*dask, 1 workers, 1 task slots\)", run.stdout), run.stdout
+    finally:
+        for proc in reversed(procs):
+            proc.terminate()
+        for proc in reversed(procs):
+            try:
+                proc.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+    _register_test_sims()
+    local = sweep("test-coin", {"p": [0.1, 0.5]}, n_sims=10000, rng=1, progress=False)
+    assert_frame_equal(pd.read_parquet(out).drop(columns="seconds"), local.drop(columns="seconds"))
