@@ -196,7 +196,11 @@ def test_examples_validate_and_run_small(path):
     spec.pop("title")
     estimates = spec.pop("plot")
     spec["n_sims"] = 200  # the examples' own n_sims give the README's figures; here only that they run
+    if spec["target_se"] is not None:
+        spec["target_se"] = 0.03
     table = sweep(**spec, progress=False)
+    if spec["target_se"] is not None:
+        assert table["target_met"].all() and (table[[c for c in table if c.endswith("_se")]] <= 0.03).all().all()
     assert len(table) == int(np.prod([len(v) for v in spec["grid"].values()]))
     for e in estimates or ():
         assert f"{e}_se" in table.columns
