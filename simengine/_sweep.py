@@ -555,7 +555,7 @@ class _PointRun:
             ran = self.ran
             # SE ~ 1/sqrt(n): replicates still needed, in chunks, at least one
             need = ran * ((worst / plan.target) ** 2 - 1.0) if worst > plan.target else plan.step
-            count = max(1, min(64, math.ceil(need / plan.step)))
+            count = max(1, min(64, math.ceil(need / plan.step))) if math.isfinite(need) else 64  # SE inf: many
             out, total = [], ran
             for i in range(self.submitted, self.submitted + count):
                 if total >= plan.cap:

@@ -177,7 +177,13 @@ def _run_sweep_command(args, out) -> int:
             from distributed import Client
 
             if args.scheduler:
-                client = Client(args.scheduler, timeout=SCHEDULER_WAIT)
+                try:
+                    client = Client(args.scheduler, timeout=SCHEDULER_WAIT)
+                except (OSError, TimeoutError) as exc:
+                    raise SpecError(
+                        f"cannot reach the Dask scheduler {args.scheduler} within {SCHEDULER_WAIT} s ({exc}); "
+                        "start one with `dask scheduler` and pass the address it prints"
+                    ) from None
                 try:  # tasks would wait forever on a scheduler without workers
                     client.wait_for_workers(1, timeout=SCHEDULER_WAIT)
                 except TimeoutError:

@@ -333,3 +333,14 @@ def test_sweep_on_a_dask_cluster_started_with_the_dask_command_line(tmp_path):
     _register_test_sims()
     local = sweep("test-coin", {"p": [0.1, 0.5]}, n_sims=10000, rng=1, progress=False)
     assert_frame_equal(pd.read_parquet(out).drop(columns="seconds"), local.drop(columns="seconds"))
+
+
+def test_sweep_scheduler_that_does_not_answer_exits_2_naming_it(tmp_path, capsys, monkeypatch):
+    monkeypatch.setattr(cli, "SCHEDULER_WAIT", 1)
+    spec = tmp_path / "coin.toml"
+    spec.write_text('simulation = "bayes_ab"\nn_sims = 100\nseed = 1\n[grid]\nsuccesses_a = [3]\n'
+                    '[fixed]\ntrials_a = 10\nsuccesses_b = 4\ntrials_b = 10\n')
+    address = f"tcp://127.0.0.1:{_free_port()}"
+    assert cli.main(["sweep", str(spec), "--backend", "dask", "--scheduler", address, "--no-progress"]) == 2
+    err = capsys.readouterr().err
+    assert f"cannot reach the Dask scheduler {address} within 1 s" in err and "dask scheduler" in err
