@@ -292,6 +292,8 @@ def test_sweep_on_a_dask_cluster_started_with_the_dask_command_line(tmp_path):
     """The README recipe: `dask scheduler`, `dask worker ADDRESS`, then `simengine sweep --scheduler ADDRESS`."""
     import os
     import shutil
+    import socket
+    import time
 
     from pandas.testing import assert_frame_equal
 
@@ -308,13 +310,21 @@ def test_sweep_on_a_dask_cluster_started_with_the_dask_command_line(tmp_path):
     quiet = dict(stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env, cwd=tmp_path)
     spec, out = tmp_path / "coin.toml", tmp_path / "coin.parquet"
     spec.write_text('simulation = "test-coin"\nn_sims = 10000\nseed = 1\n[grid]\np = [0.1, 0.5]\n')
-    # all three start at once (the worker and the client wait for the scheduler): startups overlap;
-    # --no-nanny: one worker process, quicker to start and stop (the README recipe keeps the nanny)
+    # the scheduler first (a client or worker that finds no scheduler backs off for seconds), then the worker and
+    # the CLI together; --no-nanny: one worker process, quicker to start and stop (the README recipe keeps it)
     procs = [subprocess.Popen([dask_cli, "scheduler", "--host", "127.0.0.1", "--port", str(port), "--no-dashboard"],
-                              **quiet),
-             subprocess.Popen([dask_cli, "worker", address, "--nthreads", "1", "--no-nanny", "--no-dashboard"],
                               **quiet)]
     try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=1).close()
+                break
+            except OSError:
+                assert time.monotonic() < deadline and procs[0].poll() is None, "the dask scheduler did not start"
+                time.sleep(0.05)
+        procs.append(subprocess.Popen([dask_cli, "worker", address, "--nthreads", "1", "--no-nanny",
+                                       "--no-dashboard"], **quiet))
         command = ["sweep", str(spec), "--backend", "dask", "--scheduler", address, "-o", str(out), "--no-progress"]
         code = f"import _sweep_sims; from simengine.cli import main; raise SystemExit(main({command!r}))"
         run = subprocess.run([sys.executable, "-c", code],
