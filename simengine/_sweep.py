@@ -3,6 +3,8 @@
 Each grid point's random stream is derived from the root seed and the point's
 own parameters, and large `n_sims` are cut into fixed-size chunks, so a point's
 numbers never depend on the other points, the backend or the number of workers.
+With `target_se`, a point adds chunks (a fixed sequence of streams) until its SEs
+meet the target; stopping depends only on its own chunks (`_PointRun`).
 """
 from __future__ import annotations
 
@@ -1031,6 +1033,13 @@ def sweep(
     ...                         fixed={"effect_size": 0.5}, progress=False)
     >>> list(table.columns)[:4]
     ['n', 'power', 'power_se', 'n_sims']
+
+    Precision on demand: each point runs until its SE is at most 0.01.
+
+    >>> precise = simengine.sweep("power", {"n": [20, 50]}, n_sims=1000, target_se=0.01, rng=1,
+    ...                           fixed={"effect_size": 0.5}, progress=False)
+    >>> bool(precise["target_met"].all()), bool((precise["power_se"] <= 0.01).all())
+    (True, True)
     """
     sim = _resolve_simulation(simulation)
     grid, fixed = _check_params(sim, grid, fixed)
