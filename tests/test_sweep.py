@@ -231,6 +231,16 @@ def test_dask_equals_local(dask_client):
     assert_frame_equal(numbers(local), numbers(remote))
 
 
+def test_builtin_sweep_dask_equals_local(dask_client):
+    # a built-in numba simulation (moved from test_sweep_builtins.py to share this module's cluster)
+    grid = {"n_looks": [1, 4], "boundary": ["none", "pocock"]}
+    fixed = {"visitors_per_look": 30}
+    local = sweep("peeking", grid, fixed=fixed, n_sims=20_000, rng=12, progress=False)
+    remote = sweep("peeking", grid, fixed=fixed, n_sims=20_000, rng=12, progress=False, backend="dask",
+                   client=dask_client)
+    assert_frame_equal(numbers(local), numbers(remote))
+
+
 def test_dask_with_checkpoint(dask_client, tmp_path):
     path = tmp_path / "dask.parquet"
     grid = {"p": [0.1, 0.4]}

@@ -174,19 +174,6 @@ def test_builtin_sweeps_are_identical_on_one_and_two_threads():
         assert_frame_equal(a, b)
 
 
-def test_builtin_sweep_dask_equals_local():
-    from distributed import Client, LocalCluster
-
-    grid = {"n_looks": [1, 4], "boundary": ["none", "pocock"]}
-    fixed = {"visitors_per_look": 30}
-    local = sweep("peeking", grid, fixed=fixed, n_sims=20_000, rng=12, progress=False)
-    with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None) as cluster:
-        with Client(cluster) as client:
-            remote = sweep("peeking", grid, fixed=fixed, n_sims=20_000, rng=12, progress=False, backend="dask",
-                           client=client)
-    assert_frame_equal(numbers(local), numbers(remote))
-
-
 # ---------------------------------------------------------------- examples and CLI
 
 
