@@ -1085,8 +1085,6 @@ def _sweep(sim, grid, fixed, plan, rng, backend, client, store, progress, total)
 
     names = list(grid)
     combos = list(itertools.product(*grid.values()))
-    _validate_points(sim, grid, fixed, combos)
-
     done = {}
     if store is not None and store.keys:
         canon = [[_canonical(v) for v in values] for values in grid.values()]
@@ -1094,6 +1092,12 @@ def _sweep(sim, grid, fixed, plan, rng, backend, client, store, progress, total)
             row = store.index.get(_point_identity(names, combo_canon))
             if row is not None:
                 done[index] = row
+    try:
+        _validate_points(sim, grid, fixed, combos)
+    except BaseException as exc:  # Ctrl-C while the points are checked: say so as for a run
+        if _interruption(exc) is None:
+            raise
+        raise _interrupted(len(done), total, store.path if done else None, ss, rng is None) from None
     results = [None] * total  # estimates, n_sims and seconds of each point, in grid order
     for index, row in done.items():
         record = store.records[row]

@@ -161,3 +161,14 @@ def test_seed_is_recorded_and_progress_none_is_quiet_off_a_terminal(capsys):
     again = sweep("test-coin", GRID, n_sims=100, rng=seed, progress=False)
     assert_frame_equal(numbers(table), numbers(again))
     assert capsys.readouterr().err == ""  # progress=None: no bar when stderr is not a terminal
+
+
+def test_interrupt_while_points_are_validated_is_plain_too():
+    def refuse(**params):
+        raise KeyboardInterrupt
+
+    register_simulation("test-stop4", lambda *, rng, n_sims, v: {"x": 1.0, "x_se": 0.0}, parameters=("v",),
+                        validate=refuse, overwrite=True)
+    with pytest.raises(KeyboardInterrupt, match=r"after 0/2 points; nothing saved") as info:
+        sweep("test-stop4", {"v": [1, 2]}, n_sims=1, rng=1, progress=False)
+    assert info.value.__cause__ is None and info.value.total == 2
