@@ -1,8 +1,14 @@
-"""Sweep overhead: wall time of a 100-point grid against the sum of its points' own times.
+"""Sweep overhead and adaptive precision.
 
-The ratio (wall / sum of the `seconds` column) is the overhead factor the issue
-asks about; it is printed and stored in the benchmark's extra_info.
+- Overhead factor: wall time of a 100-point grid against the sum of its points' own times
+  (wall / sum of the `seconds` column), printed and stored in extra_info.
+- Overhead per point: a grid of cheap points (a function returning a constant dict), with and
+  without a checkpoint; the issue's target is <= 2 ms per point.
+- `target_se` against a fixed `n_sims` that reaches the same worst-point SE: total replicates
+  and time (the adaptive sweep spends replicates only where the SE needs them).
 """
+import os
+import tempfile
 import time
 
 import numba
@@ -71,3 +77,58 @@ def test_sweep_overhead_dask(benchmark):
         per_point = (wall - kernel / 2) / n
         benchmark.extra_info["per-point overhead s"] = per_point
         print(f"\ndask sweep: wall {wall:.4f} s, points {kernel:.4f} s, overhead per point {per_point * 1e3:.2f} ms")
+
+
+def constant(*, rng, n_sims, i, j):
+    return {"x": 0.5, "x_se": 0.01}
+
+
+register_simulation("bench-constant", constant, parameters=("i", "j"), overwrite=True)
+MANY = {"i": list(range(100 if QUICK else 1000)), "j": list(range(10 if QUICK else 100))}  # 10**3 / 10**5 points
+
+
+@pytest.mark.parametrize("checkpoint", [False, True], ids=["no checkpoint", "checkpoint"])
+def test_sweep_overhead_per_point(benchmark, checkpoint):
+    n = len(MANY["i"]) * len(MANY["j"])
+    benchmark.group = f"sweep overhead per point: {n} cheap points (local)"
+    sweep("bench-constant", {"i": [0], "j": [0]}, n_sims=1, rng=0, progress=False)
+    folder = tempfile.mkdtemp()
+    runs = []
+
+    def run():
+        path = os.path.join(folder, f"r{len(runs)}.parquet") if checkpoint else None
+        runs.append(sweep("bench-constant", MANY, n_sims=1, rng=1, progress=False, checkpoint=path))
+
+    benchmark.pedantic(run, rounds=1 if not QUICK else 3, iterations=1)
+    per_point = benchmark.stats.stats.min / n
+    benchmark.extra_info["ms per point"] = per_point * 1e3
+    print(f"\n{n} points, checkpoint={checkpoint}: {per_point * 1e3:.3f} ms per point")
+
+
+def coin(*, rng, n_sims, p):
+    est = rng.binomial(n_sims, p) / n_sims
+    return {"rate": est, "rate_se": float(np.sqrt(est * (1 - est) / n_sims))}
+
+
+register_simulation("bench-coin", coin, parameters=("p",), chunk_size=2000, overwrite=True)
+RATES = {"p": [0.001, 0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.3, 0.4, 0.5]}
+TARGET = 0.002
+
+
+@pytest.mark.parametrize("mode", ["fixed n_sims", "target_se"])
+def test_target_se_vs_fixed_n_sims(benchmark, mode):
+    """Same worst-point SE (the point p=0.5 needs ~62 500 replicates): fixed runs that everywhere."""
+    benchmark.group = f"target_se={TARGET} vs fixed n_sims reaching the same worst-point SE ({len(RATES['p'])} points)"
+    adaptive = sweep("bench-coin", RATES, n_sims=2000, target_se=TARGET, rng=1, progress=False)
+    worst = int(adaptive["n_sims"].max())
+    if mode == "target_se":
+        kwargs = dict(n_sims=2000, target_se=TARGET)
+    else:
+        kwargs = dict(n_sims=worst)
+    tables = []
+    benchmark.pedantic(lambda: tables.append(sweep("bench-coin", RATES, rng=1, progress=False, **kwargs)),
+                       rounds=3, iterations=1)
+    table = tables[-1]
+    benchmark.extra_info["total replicates"] = int(table["n_sims"].sum())
+    benchmark.extra_info["worst-point SE"] = float(table["rate_se"].max())
+    print(f"\n{mode}: {int(table['n_sims'].sum()):,} replicates, worst-point SE {table['rate_se'].max():.5f}")

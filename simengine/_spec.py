@@ -24,6 +24,8 @@ _KEYS = {
     "fixed": "table of parameter = value",
     "title": "text shown above the table and plot",
     "plot": "list of estimates to draw with --plot (default: the first four)",
+    "target_se": "run each point until every standard error is at or below this (number > 0)",
+    "max_sims": "cap on a point's replicates with target_se (integer >= n_sims; default 100 * n_sims)",
 }
 
 
@@ -74,9 +76,23 @@ def load_spec(path) -> dict:
         not isinstance(plot, list) or not plot or not all(isinstance(v, str) and v for v in plot)
     ):
         raise SpecError(f"`plot` must be a non-empty list of estimate names; got {plot!r}")
+    target_se = raw.get("target_se")
+    if target_se is not None and (isinstance(target_se, bool) or not isinstance(target_se, (int, float))
+                                  or not 0 < target_se < float("inf")):
+        raise SpecError(f"`target_se` must be a number > 0; got {target_se!r}")
+    max_sims = raw.get("max_sims")
+    if max_sims is not None:
+        if isinstance(max_sims, bool) or not isinstance(max_sims, int) or max_sims < n_sims:
+            raise SpecError(f"`max_sims` must be an integer >= n_sims ({n_sims}); got {max_sims!r}")
+        if target_se is None:
+            raise SpecError("`max_sims` is only used with `target_se`; add `target_se = ...` or remove it")
     # parameter names and value types are checked against the simulation by sweep's own validation
-    from simengine._sweep import _check_params
+    from simengine._sweep import _check_params, _plan
 
     _check_params(registry[sim], grid, fixed)
+    try:
+        _plan(registry[sim], n_sims, target_se, max_sims)
+    except (TypeError, ValueError) as exc:
+        raise SpecError(str(exc)) from None
     return {"simulation": sim, "grid": grid, "fixed": fixed, "n_sims": n_sims, "rng": seed, "title": title,
-            "plot": plot}
+            "plot": plot, "target_se": target_se, "max_sims": max_sims}

@@ -3,6 +3,8 @@
 Each grid point's random stream is derived from the root seed and the point's
 own parameters, and large `n_sims` are cut into fixed-size chunks, so a point's
 numbers never depend on the other points, the backend or the number of workers.
+With `target_se`, a point adds chunks (a fixed sequence of streams) until its SEs
+meet the target; stopping depends only on its own chunks (`_PointRun`).
 """
 from __future__ import annotations
 
@@ -12,6 +14,7 @@ import json
 import math
 import numbers
 import os
+import sys
 import tempfile
 import time
 import warnings
@@ -146,6 +149,13 @@ def _probe(func, replicates):
         _estimates_of(func(rng=np.random.default_rng(_PROBE_SEED), **{replicates: 1}, **params))
 
     return validate
+
+
+def _probe_estimates(sim, grid, fixed):
+    """Estimate names (those with an ``_se``) of one replicate run at the grid's first point."""
+    point = {k: v[0] for k, v in grid.items()}
+    out = _estimates_of(sim.func(rng=np.random.default_rng(_PROBE_SEED), **{sim.replicates: 1}, **fixed, **point))
+    return [k for k in out if not k.endswith("_se") and f"{k}_se" in out]
 
 
 def _simulation_of(name, func, *, parameters=None, chunk_size=None, description="", validate=None, probe=False):
@@ -452,6 +462,143 @@ def _chunks(sim: Simulation, n_sims: int):
     return [sim.chunk_size] * full + ([rest] if rest else [])
 
 
+# Default cap on a point's replicates with `target_se`: this many times `n_sims`.
+MAX_SIMS_FACTOR = 100
+
+
+@dataclass(frozen=True, slots=True)
+class _Plan:
+    """How a point's replicates are cut: `first` chunks always; with a `target`, more chunks of
+    `step` replicates (the last one cut at `cap`) until every SE is at or below the target."""
+
+    n_sims: int
+    first: tuple
+    target: float | None = None
+    step: int = 0
+    cap: int = 0
+
+    def next_size(self, ran: int) -> int:
+        return min(self.step, self.cap - ran)
+
+
+def _plan(sim: Simulation, n_sims, target_se, max_sims) -> _Plan:
+    first = tuple(_chunks(sim, n_sims))
+    if target_se is None:
+        if max_sims is not None:
+            raise ValueError("`max_sims` is only used with `target_se`")
+        return _Plan(n_sims, first)
+    if isinstance(target_se, (bool, np.bool_)) or not isinstance(target_se, numbers.Real):
+        raise TypeError(f"`target_se` must be a positive number or None; got {_type_name(target_se)}")
+    target_se = float(target_se)
+    if not (math.isfinite(target_se) and target_se > 0):
+        raise ValueError(f"`target_se` must be a positive finite number; got {target_se}")
+    if max_sims is None:
+        cap = min(MAX_COUNT, MAX_SIMS_FACTOR * n_sims)
+    else:
+        cap = check_positive_int(max_sims, "max_sims", maximum=MAX_COUNT)
+        if cap < n_sims:
+            raise ValueError(f"`max_sims` must be at least `n_sims` ({n_sims}); got {cap}")
+    if sim.chunk_size is None:
+        raise ValueError(
+            f"`target_se` needs a simulation whose chunks of replicates combine (a result class whose estimates "
+            f"are means or counts, or a function registered with `chunk_size`); {sim.name!r} declares none"
+        )
+    return _Plan(n_sims, first, target_se, min(n_sims, sim.chunk_size), cap)
+
+
+def _needs_more(estimates, target) -> bool | None:
+    """True: some SE is above the target; False: every SE meets it; None: an SE is NaN (can never meet it).
+
+    Exact quantities (SE 0) meet any target; keys without ``_se`` are not standard errors.
+    """
+    more = False
+    for key, value in estimates.items():
+        if key.endswith("_se"):
+            if math.isnan(value):
+                return None
+            if value > target:
+                more = True
+    return more
+
+
+class _PointRun:
+    """One point's chunks, consumed strictly in order; decides when the point is done.
+
+    The same object drives the local and the Dask backends, so both stop after the same
+    chunk: stopping depends only on the point's own chunks.
+    """
+
+    __slots__ = ("plan", "sim", "parts", "sizes", "pending", "submitted", "estimates", "seconds", "met")
+
+    def __init__(self, plan, sim):
+        self.plan, self.sim = plan, sim
+        self.parts, self.sizes = [], []
+        self.pending = {}          # chunk index -> (estimates, seconds), arrived out of order
+        self.submitted = 0         # chunks handed out so far
+        self.estimates = None
+        self.seconds = 0.0
+        self.met = None            # None while running; then True/False with a target, True without
+
+    @property
+    def ran(self) -> int:
+        return sum(self.sizes)
+
+    def wave(self):
+        """Chunks (index, size) to hand out next: the first stage, then as many as the SE suggests.
+
+        The number handed out changes only how much is computed, never the result: chunks
+        past the stopping point are dropped.
+        """
+        plan = self.plan
+        if self.submitted == 0:
+            out = list(enumerate(plan.first))
+        else:
+            worst = max((v for k, v in self.estimates.items() if k.endswith("_se")), default=0.0)
+            ran = self.ran
+            # SE ~ 1/sqrt(n): replicates still needed, in chunks, at least one
+            need = ran * ((worst / plan.target) ** 2 - 1.0) if worst > plan.target else plan.step
+            count = max(1, min(64, math.ceil(need / plan.step))) if math.isfinite(need) else 64  # SE inf: many
+            out, total = [], ran
+            for i in range(self.submitted, self.submitted + count):
+                if total >= plan.cap:
+                    break
+                n = min(plan.step, plan.cap - total)
+                out.append((i, n))
+                total += n
+        self.submitted += len(out)
+        return out
+
+    def add(self, index, part) -> bool:
+        """Take chunk `index`'s result; True once the point is done."""
+        if self.met is not None:
+            return False  # a chunk past the stopping point (Dask): dropped
+        self.pending[index] = part
+        first = len(self.plan.first)
+        while len(self.parts) in self.pending:
+            i = len(self.parts)
+            self.parts.append(self.pending.pop(i))
+            self.sizes.append(self.plan.first[i] if i < first else self.plan.next_size(self.ran))
+            if len(self.parts) < first:
+                continue
+            self.estimates, self.seconds = _combine(self.parts, self.sizes, self.sim)
+            if self.plan.target is None:
+                self.met = True
+                return True
+            more = _needs_more(self.estimates, self.plan.target)
+            if more is False:
+                self.met = True
+            elif more is None or self.ran >= self.plan.cap:
+                self.met = False
+            if self.met is not None:
+                self.pending.clear()
+                return True
+        return False
+
+    def waiting(self) -> bool:
+        """Every handed-out chunk has arrived and the point needs more."""
+        return self.met is None and len(self.parts) == self.submitted
+
+
 def _run_chunk(func, params, entropy, spawn_key, chunk_index, n, threads=None, replicates="n_sims"):
     """One task: one chunk of one grid point.  Runs in this process or on a Dask worker."""
     if threads is not None:
@@ -462,7 +609,12 @@ def _run_chunk(func, params, entropy, spawn_key, chunk_index, n, threads=None, r
     ss = np.random.SeedSequence(entropy=entropy, spawn_key=(*spawn_key, int(chunk_index)))
     rng = np.random.Generator(np.random.PCG64(ss))
     start = time.perf_counter()
-    out = func(rng=rng, **{replicates: n}, **params)
+    try:
+        out = func(rng=rng, **{replicates: n}, **params)
+    except SystemError as exc:
+        if _interruption(exc) is not None:  # Ctrl-C inside a numba kernel: a plain interrupt
+            raise KeyboardInterrupt from None
+        raise
     elapsed = time.perf_counter() - start
     return _estimates_of(out), elapsed
 
@@ -514,7 +666,7 @@ def _combine(parts, sizes, sim=None):
     return out, seconds
 
 
-def _row(point, n_sims, estimates, seconds):
+def _row(point, n_sims, estimates, seconds, met=None):
     row = dict(point)
     for key, value in estimates.items():
         if key.endswith("_se"):
@@ -525,6 +677,8 @@ def _row(point, n_sims, estimates, seconds):
         if key.endswith("_se") and key not in row:
             row[key] = value
     row["n_sims"] = n_sims
+    if met is not None:
+        row["target_met"] = met
     row["seconds"] = seconds
     return row
 
@@ -532,16 +686,19 @@ def _row(point, n_sims, estimates, seconds):
 # ---------------------------------------------------------------- checkpoints
 
 
-def _spec_fingerprint(sim: Simulation, n_sims, ss, grid, fixed):
+def _spec_fingerprint(sim: Simulation, plan, ss, grid, fixed):
     spec = {
         "simulation": sim.name,
-        "n_sims": n_sims,
+        "n_sims": plan.n_sims,
         "entropy": str(ss.entropy),
         "spawn_key": list(ss.spawn_key),
         "chunk_size": sim.chunk_size,
         "parameters": sorted(grid),
         "fixed": fixed,
     }
+    if plan.target is not None:  # absent for fixed runs, so their checkpoints stay as they were
+        spec["target_se"] = plan.target
+        spec["max_sims"] = plan.cap
     return json.dumps(spec, sort_keys=True)
 
 
@@ -781,8 +938,10 @@ def sweep(
     backend="local",
     client=None,
     checkpoint=None,
-    progress=True,
+    progress=None,
     fixed=None,
+    target_se=None,
+    max_sims=None,
 ):
     """Run a simulation over a grid of parameters; one row per point, with standard errors.
 
@@ -796,7 +955,8 @@ def sweep(
         `MAX_GRID_POINTS` points).  Values are numbers, strings, booleans or (nested)
         lists of them.
     n_sims : int
-        Replicates per grid point.
+        Replicates per grid point; with `target_se`, the replicates every point runs
+        first (the minimum).
     rng : None, int, SeedSequence or Generator
         Root seed (SPEC 7).  A point's stream is derived from the root seed and the
         point's parameters, so adding, removing or reordering points never changes
@@ -826,16 +986,45 @@ def sweep(
         readable sweep checkpoint, or one from a different spec (simulation, seed,
         n_sims, fixed parameters, parameter names), is refused.  With ``rng=None`` a
         resumed sweep reuses the checkpoint's seed.
-    progress : bool
-        Show a progress bar.
+    progress : None or bool
+        Show a progress bar (tqdm, on stderr).  None (default): only when stderr is a
+        terminal, and only once the sweep has run for 2 s (so short sweeps print nothing).
     fixed : dict, optional
         Parameters shared by every point.
+    target_se : float, optional
+        Precision on demand: each point runs its `n_sims` replicates (cut in chunks as
+        a fixed run is), then adds chunks of ``min(n_sims, chunk_size)`` replicates,
+        chunk ``i`` always drawing from the point's child stream ``i``, until the
+        standard error of every estimate (every ``*_se`` of the combined chunks) is at
+        or below `target_se`, or the point has run `max_sims` replicates.  Stopping is
+        judged after each chunk, in order, from that point's chunks only, so the
+        numbers depend on the seed alone (not on the backend, workers or order of
+        completion).  An SE of exactly 0 (an exact quantity) meets any target; a NaN SE
+        never does and stays NaN whatever is added, so the point stops at once.  The
+        table gains a bool column ``target_met``; points that stop unmet are named in a
+        RuntimeWarning.  Needs a simulation whose chunks combine: a result class whose
+        estimates are means or counts, or a function registered with `chunk_size`.
+    max_sims : int, optional
+        Cap on a point's replicates with `target_se` (default ``100 * n_sims``, at most
+        ``10**9``); at least `n_sims`.  The last chunk is cut so that no point exceeds it.
 
     Returns
     -------
     pandas.DataFrame
-        Grid parameters, each estimate and its ``_se``, ``n_sims`` and ``seconds``
-        (compute time of the point, summed over its chunks), in grid order.
+        Grid parameters, each estimate and its ``_se``, ``n_sims`` (replicates the point
+        ran), ``target_met`` (with `target_se`) and ``seconds`` (compute time of the
+        point, summed over its chunks: not wall time; with several workers the sum
+        exceeds the wall time), in grid order.  ``table.attrs["seed"]`` holds the root
+        seed's entropy (the seed to pass to repeat a sweep run with ``rng=None``).
+
+    Raises
+    ------
+    KeyboardInterrupt
+        On Ctrl-C (also when it surfaces from a numba kernel as a SystemError), after
+        the finished points are saved; its message says how many points were saved and
+        where, and that rerunning the same sweep resumes (attributes ``saved``,
+        ``total``, ``checkpoint`` and ``seed`` give the same facts).  A resumed sweep
+        prints ``resuming N/M points from FILE`` on stderr.
 
     Examples
     --------
@@ -844,6 +1033,13 @@ def sweep(
     ...                         fixed={"effect_size": 0.5}, progress=False)
     >>> list(table.columns)[:4]
     ['n', 'power', 'power_se', 'n_sims']
+
+    Precision on demand: each point runs until its SE is at most 0.01.
+
+    >>> precise = simengine.sweep("power", {"n": [20, 50]}, n_sims=1000, target_se=0.01, rng=1,
+    ...                           fixed={"effect_size": 0.5}, progress=False)
+    >>> bool(precise["target_met"].all()), bool((precise["power_se"] <= 0.01).all())
+    (True, True)
     """
     sim = _resolve_simulation(simulation)
     grid, fixed = _check_params(sim, grid, fixed)
@@ -851,9 +1047,13 @@ def sweep(
     if n_sims > MAX_COUNT:
         raise ValueError(f"`n_sims` must be an integer in [1, {MAX_COUNT}]; got {n_sims}")
     backend = check_choice(backend, "backend", ("local", "dask"))
-    progress = check_bool(progress, "progress")
+    if progress is not None:
+        if not isinstance(progress, (bool, np.bool_)):
+            raise TypeError(f"`progress` must be None, True or False; got {_type_name(progress)}")
+        progress = bool(progress)
     if client is not None and backend != "dask":
         raise ValueError("`client` is only used with backend='dask'")
+    plan = _plan(sim, n_sims, target_se, max_sims)
     total = _grid_size(grid)
 
     store = None
@@ -861,21 +1061,21 @@ def sweep(
         store = _Checkpoint(checkpoint)
         store.acquire()
     try:
-        return _sweep(sim, grid, fixed, n_sims, rng, backend, client, store, progress, total)
+        return _sweep(sim, grid, fixed, plan, rng, backend, client, store, progress, total)
     finally:
         if store is not None:
             store.release()
 
 
-def _sweep(sim, grid, fixed, n_sims, rng, backend, client, store, progress, total):
+def _sweep(sim, grid, fixed, plan, rng, backend, client, store, progress, total):
     stored_spec = store.read() if store is not None else None
     if stored_spec is not None and rng is None:
         rng = np.random.SeedSequence(entropy=int(stored_spec["entropy"]), spawn_key=tuple(stored_spec["spawn_key"]))
     ss = as_seed_sequence(rng)
-    spec_json = _spec_fingerprint(sim, n_sims, ss, grid, fixed)
+    spec_json = _spec_fingerprint(sim, plan, ss, grid, fixed)
     if stored_spec is not None and json.loads(spec_json) != stored_spec:
         theirs, ours = stored_spec, json.loads(spec_json)
-        diff = sorted(k for k in ours if ours.get(k) != theirs.get(k))
+        diff = sorted(k for k in set(ours) | set(theirs) if ours.get(k) != theirs.get(k))
         raise SpecError(
             f"`checkpoint` {store.path!r} was written by a different sweep (differs in: {', '.join(diff)}); "
             "use another path or delete it"
@@ -885,8 +1085,6 @@ def _sweep(sim, grid, fixed, n_sims, rng, backend, client, store, progress, tota
 
     names = list(grid)
     combos = list(itertools.product(*grid.values()))
-    _validate_points(sim, grid, fixed, combos)
-
     done = {}
     if store is not None and store.keys:
         canon = [[_canonical(v) for v in values] for values in grid.values()]
@@ -894,46 +1092,125 @@ def _sweep(sim, grid, fixed, n_sims, rng, backend, client, store, progress, tota
             row = store.index.get(_point_identity(names, combo_canon))
             if row is not None:
                 done[index] = row
+    try:
+        _validate_points(sim, grid, fixed, combos)
+    except BaseException as exc:  # Ctrl-C while the points are checked: say so as for a run
+        if _interruption(exc) is None:
+            raise
+        raise _interrupted(len(done), total, store.path if done else None, ss, rng is None) from None
     results = [None] * total  # estimates, n_sims and seconds of each point, in grid order
     for index, row in done.items():
         record = store.records[row]
         results[index] = {k: v for k, v in record.items() if k not in grid}
     todo = [index for index in range(total) if index not in done]
+    if done:
+        print(f"resuming {len(done)}/{total} points from {store.path}", file=sys.stderr, flush=True)
 
-    def finished(index, estimates, seconds):
-        row = _row(dict(zip(names, combos[index])), n_sims, estimates, seconds)
+    def finished(index, estimates, seconds, n_run, met):
+        row = _row(dict(zip(names, combos[index])), n_run, estimates, seconds, met)
         results[index] = {k: v for k, v in row.items() if k not in grid}
         if store is not None:
             store.add(_point_identity(names, [_canonical(v) for v in combos[index]]), row)
 
     from tqdm.auto import tqdm
 
-    bar = tqdm(total=total, initial=total - len(todo), desc=f"sweep {sim.name}", disable=not progress)
+    if progress is None:  # interactive only, and only for a sweep that lasts
+        show, delay = _stderr_is_terminal(), 2.0
+    else:
+        show, delay = progress, 0.0
+    bar = tqdm(total=total, initial=total - len(todo), desc=f"sweep {sim.name}", disable=not show,
+               delay=delay, file=sys.stderr)
     try:
         if backend == "local":
-            _run_local(sim, names, combos, todo, fixed, ss, n_sims, finished, bar)
+            _run_local(sim, names, combos, todo, fixed, ss, plan, finished, bar)
         else:
-            _run_dask(sim, names, combos, todo, fixed, ss, n_sims, finished, bar, client)
-    except BaseException:
+            _run_dask(sim, names, combos, todo, fixed, ss, plan, finished, bar, client)
+    except BaseException as exc:
+        interrupt = _interruption(exc)
         # finished points are saved before the error (or Ctrl-C) propagates
+        saved = False
         if store is not None:
             try:
                 store.flush()
+                saved = True
             except Exception as write_error:  # keep the original error; say the save failed
                 warnings.warn(f"the finished points could not be saved to {store.path!r}: {write_error}",
                               RuntimeWarning, stacklevel=3)
-        raise
+        if interrupt is None:
+            raise
+        raise _interrupted(sum(r is not None for r in results), total, store.path if saved else None,
+                           ss, rng is None) from None
     finally:
         bar.close()
     if store is not None:
         store.flush()
 
+    frame = _frame(names, combos, results, grid)
+    frame.attrs["seed"] = int(ss.entropy)
+    if ss.spawn_key:
+        frame.attrs["spawn_key"] = list(ss.spawn_key)
+    if plan.target is not None:
+        _warn_unmet(frame, names, plan)
+    return frame
+
+
+def _frame(names, combos, results, grid):
     import pandas as pd
 
     columns = {name: [combo[i] for combo in combos] for i, name in enumerate(names)}
     frame = pd.concat([pd.DataFrame(columns), pd.DataFrame(results)], axis=1)
-    first = names + [c for c in frame.columns if c not in grid and c not in _RESERVED] + list(_RESERVED)
+    tail = [c for c in ("n_sims", "target_met", "seconds") if c in frame.columns]
+    first = names + [c for c in frame.columns if c not in grid and c not in tail] + tail
     return frame[first].reset_index(drop=True)
+
+
+def _stderr_is_terminal() -> bool:
+    try:
+        return sys.stderr.isatty()
+    except (AttributeError, ValueError):  # replaced or closed stderr
+        return False
+
+
+def _interruption(exc):
+    """The KeyboardInterrupt behind `exc`, or None.
+
+    A SIGINT inside a numba kernel can surface as ``SystemError: ... returned a result
+    with an exception set`` whose context is the KeyboardInterrupt: that is an interrupt too.
+    """
+    if isinstance(exc, KeyboardInterrupt):
+        return exc
+    if isinstance(exc, SystemError):
+        for inner in (exc.__cause__, exc.__context__):
+            if isinstance(inner, KeyboardInterrupt):
+                return inner
+    return None
+
+
+def _interrupted(saved, total, path, ss, fresh_seed):
+    """The plain KeyboardInterrupt a stopped sweep raises: what was saved, where, and how to resume."""
+    if path is not None:
+        text = (f"sweep interrupted: {saved}/{total} points saved to {path}; "
+                "rerun the same sweep (same spec and checkpoint) to resume")
+    else:
+        text = f"sweep interrupted after {saved}/{total} points; nothing saved (pass `checkpoint` to keep finished points)"
+    if fresh_seed:
+        text += f"; seed {int(ss.entropy)} (none was given)"
+    exc = KeyboardInterrupt(text)
+    exc.saved, exc.total, exc.checkpoint, exc.seed = saved, total, path, int(ss.entropy)
+    return exc
+
+
+def _warn_unmet(frame, names, plan):
+    unmet = frame.index[~frame["target_met"].astype(bool)]
+    if len(unmet) == 0:
+        return
+    shown = [f"({_describe_point({k: _plain(frame.at[i, k]) for k in names})})" for i in unmet[:5]]
+    more = f" and {len(unmet) - 5} more" if len(unmet) > 5 else ""
+    warnings.warn(
+        f"{len(unmet)}/{len(frame)} points did not reach target_se={plan.target:g} within max_sims={plan.cap} "
+        f"(or have a NaN standard error): {', '.join(shown)}{more}; their rows have target_met=False",
+        RuntimeWarning, stacklevel=3,
+    )
 
 
 def _point_seed(ss, params):
@@ -943,16 +1220,27 @@ def _point_seed(ss, params):
     return ss.entropy, (*ss.spawn_key, *_param_key(params))
 
 
-def _run_local(sim, names, combos, todo, fixed, ss, n_sims, finished, bar):
-    sizes = _chunks(sim, n_sims)
+def _run_local(sim, names, combos, todo, fixed, ss, plan, finished, bar):
     for index in todo:
         params = {**fixed, **dict(zip(names, combos[index]))}
         entropy, key = _point_seed(ss, params)
-        parts = [_run_chunk(sim.func, params, entropy, key, i, n, None, sim.replicates)
-                 for i, n in enumerate(sizes)]
-        estimates, seconds = _combine(parts, sizes, sim)
-        finished(index, estimates, seconds)
+        point = _PointRun(plan, sim)
+        is_done = False
+        while not is_done:
+            for c_index, n in point.wave() if plan.target is None else _one_at_a_time(point):
+                is_done = point.add(c_index, _run_chunk(sim.func, params, entropy, key, c_index, n, None,
+                                                        sim.replicates))
+        finished(index, point.estimates, point.seconds, point.ran, point.met if plan.target is not None else None)
         bar.update(1)
+
+
+def _one_at_a_time(point):
+    """Locally, extra chunks run one by one (none is wasted); the first stage runs whole."""
+    if point.submitted == 0:
+        return point.wave()
+    i = point.submitted
+    point.submitted += 1
+    return [(i, point.plan.next_size(point.ran))]
 
 
 def _host_slots(client):
@@ -1015,7 +1303,7 @@ def _local_cluster(n_workers):
     return LocalCluster(n_workers=n_workers, threads_per_worker=1, processes=True, dashboard_address=None)
 
 
-def _run_dask(sim, names, combos, todo, fixed, ss, n_sims, finished, bar, client):
+def _run_dask(sim, names, combos, todo, fixed, ss, plan, finished, bar, client):
     try:
         from distributed import Client, as_completed
     except ImportError as exc:  # pragma: no cover - depends on the install
@@ -1027,32 +1315,43 @@ def _run_dask(sim, names, combos, todo, fixed, ss, n_sims, finished, bar, client
         client = Client(cluster)
     elif not isinstance(client, Client):
         raise TypeError(f"`client` must be a distributed.Client; got {_type_name(client)}")
+    futures = {}
     try:
         host_slots = _host_slots(client)
-        sizes = _chunks(sim, n_sims)
-        items, pending = [], {}
+        slots = _task_slots(client)
+        points, seeds, items = {}, {}, []
         for index in todo:
             params = {**fixed, **dict(zip(names, combos[index]))}
             entropy, key = _point_seed(ss, params)
-            pending[index] = [None] * len(sizes)
-            items += [(index, c_index, params, entropy, key, n) for c_index, n in enumerate(sizes)]
-        futures = {}
-        for batch in _batches(items, _task_slots(client)):
-            work = [(params, entropy, key, c_index, n) for _, c_index, params, entropy, key, n in batch]
+            points[index] = _PointRun(plan, sim)
+            seeds[index] = (params, entropy, key)
+            items += [(index, c_index, n) for c_index, n in points[index].wave()]
+
+        def submit(batch):
+            work = [(*seeds[index], c_index, n) for index, c_index, n in batch]
             fut = client.submit(_run_batch, sim.func, work, host_slots, sim.replicates, pure=False)
-            futures[fut] = [(index, c_index) for index, c_index, *_ in batch]
-        try:
-            for fut in as_completed(list(futures)):
-                for (index, c_index), part in zip(futures[fut], fut.result()):
-                    pending[index][c_index] = part
-                    if all(done is not None for done in pending[index]):
-                        estimates, seconds = _combine(pending.pop(index), sizes, sim)
-                        finished(index, estimates, seconds)
-                        bar.update(1)
-        finally:
-            if not own:  # on a shared client, do not leave our tasks running after an error
-                client.cancel(list(futures))
+            futures[fut] = [(index, c_index) for index, c_index, _ in batch]
+            return fut
+
+        # the first stage of every point, batched in grid order; later waves per point (target_se)
+        queue = as_completed([submit(batch) for batch in _batches(items, slots)])
+        for fut in queue:
+            for (index, c_index), part in zip(futures.pop(fut), fut.result()):
+                point = points.get(index)
+                if point is None:
+                    continue  # a chunk of a point already finished
+                if point.add(c_index, part):
+                    del points[index]
+                    finished(index, point.estimates, point.seconds, point.ran,
+                             point.met if plan.target is not None else None)
+                    bar.update(1)
+                elif point.waiting():
+                    wave = [(index, c_index, n) for c_index, n in point.wave()]
+                    for batch in _batches(wave, slots, per_slot=1, most=1):
+                        queue.add(submit(batch))
     finally:
+        if not own and futures:  # on a shared client, do not leave our tasks running after an error
+            client.cancel(list(futures))
         if own:
             client.close()
             cluster.close()

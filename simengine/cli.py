@@ -10,6 +10,9 @@ import time
 
 __all__ = ["main"]
 
+# seconds to wait for a Dask scheduler (--scheduler) to answer and for its first worker to join
+SCHEDULER_WAIT = 60
+
 
 def _print_table(title: str, table, out) -> None:
     import pandas as pd
@@ -84,7 +87,7 @@ def _bench_summary(table):
 
 
 def _cmd_sweep(args, out) -> int:
-    from simengine._sweep import SpecError, simulations, sweep
+    from simengine._sweep import SpecError, simulations
 
     if args.list:
         import pandas as pd
@@ -98,24 +101,94 @@ def _cmd_sweep(args, out) -> int:
     if args.spec is None:
         print("simengine sweep: error: a SPEC.toml file is needed (or --list)", file=sys.stderr)
         return 2
-    from simengine._spec import load_spec
+    try:
+        return _run_sweep_command(args, out)
+    except SpecError as exc:
+        print(f"simengine sweep: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt as exc:
+        if getattr(exc, "total", None) is None:
+            print("simengine sweep: interrupted before any point finished", file=sys.stderr)
+        elif exc.checkpoint is not None:
+            print(f"simengine sweep: interrupted: {exc.saved}/{exc.total} points saved to {exc.checkpoint}; "
+                  "rerun the same command to resume", file=sys.stderr)
+        else:
+            print(f"simengine sweep: interrupted after {exc.saved}/{exc.total} points; nothing saved "
+                  "(use -o FILE.parquet to keep finished points and resume)", file=sys.stderr)
+        if getattr(exc, "seed", None) is not None and not getattr(args, "_spec_seed", True):
+            print(f"simengine sweep: seed {exc.seed} (the spec has none)", file=sys.stderr)
+        return 130
 
+
+def _known_estimates(sim, spec):
+    """Estimate names the sweep's table will hold, when they can be known before it runs (else None)."""
+    if sim.result is not None:
+        return list(sim.result._estimates)
+    try:  # a function returning a dict: one replicate at the first point says what it gives
+        from simengine._sweep import _probe_estimates
+
+        return _probe_estimates(sim, spec["grid"], spec["fixed"])
+    except Exception:  # cannot tell before running; the names are checked after the sweep
+        return None
+
+
+def _check_plot_names(estimates, known):
+    unknown = [e for e in estimates if e not in known]
+    if unknown:
+        from simengine._sweep import SpecError
+
+        raise SpecError(f"`plot` names unknown estimate(s) {unknown}; this simulation gives: {', '.join(known)}")
+
+
+def _run_sweep_command(args, out) -> int:
+    from simengine._spec import load_spec
+    from simengine._sweep import SpecError, _resolve_simulation, sweep
+
+    spec = load_spec(args.spec)
+    args._spec_seed = spec["rng"] is not None
+    if args.target_se is not None:
+        spec["target_se"] = args.target_se
+    if args.max_sims is not None:
+        spec["max_sims"] = args.max_sims
+    if args.scheduler and args.backend != "dask":
+        raise SpecError("--scheduler needs --backend dask")
+    if args.workers is not None and args.backend != "dask":
+        raise SpecError("--workers needs --backend dask")
+    if args.workers is not None and args.workers < 1:
+        raise SpecError(f"--workers must be >= 1; got {args.workers}")
+    title = spec.pop("title")
+    estimates = spec.pop("plot")
+    sim = _resolve_simulation(spec["simulation"])
+    if args.plot and estimates is not None:  # before any work: a typo must not cost a whole sweep
+        known = _known_estimates(sim, spec)
+        if known is not None:
+            _check_plot_names(estimates, known)
+    if spec["target_se"] is not None or spec["max_sims"] is not None:
+        from simengine._sweep import _plan
+
+        try:
+            _plan(sim, spec["n_sims"], spec["target_se"], spec["max_sims"])
+        except (TypeError, ValueError) as exc:
+            raise SpecError(str(exc).replace("`target_se`", "`target_se` (--target-se)")
+                            .replace("`max_sims`", "`max_sims` (--max-sims)")) from None
     client = None
     try:
-        spec = load_spec(args.spec)
-        if args.scheduler and args.backend != "dask":
-            raise SpecError("--scheduler needs --backend dask")
-        if args.workers is not None and args.backend != "dask":
-            raise SpecError("--workers needs --backend dask")
-        if args.workers is not None and args.workers < 1:
-            raise SpecError(f"--workers must be >= 1; got {args.workers}")
-        title = spec.pop("title")
-        estimates = spec.pop("plot")
         if args.backend == "dask" and (args.scheduler or args.workers):
             from distributed import Client
 
             if args.scheduler:
-                client = Client(args.scheduler)
+                try:
+                    client = Client(args.scheduler, timeout=SCHEDULER_WAIT)
+                except (OSError, TimeoutError) as exc:
+                    raise SpecError(
+                        f"cannot reach the Dask scheduler {args.scheduler} within {SCHEDULER_WAIT} s ({exc}); "
+                        "start one with `dask scheduler` and pass the address it prints"
+                    ) from None
+                try:  # tasks would wait forever on a scheduler without workers
+                    client.wait_for_workers(1, timeout=SCHEDULER_WAIT)
+                except TimeoutError:
+                    raise SpecError(f"no Dask worker joined the scheduler {args.scheduler} within {SCHEDULER_WAIT} s; "
+                                    f"start one with `dask worker {args.scheduler}`") from None
             else:
                 from simengine._sweep import _local_cluster
 
@@ -123,11 +196,9 @@ def _cmd_sweep(args, out) -> int:
                 client = Client(_local_cluster(args.workers))
         start = time.perf_counter()
         table = sweep(**spec, backend=args.backend, client=client, checkpoint=args.output,
-                      progress=not args.no_progress)
+                      progress=False if args.no_progress else None)
         elapsed = time.perf_counter() - start
-    except SpecError as exc:
-        print(f"simengine sweep: error: {exc}", file=sys.stderr)
-        return 2
+        workers = _describe_workers(args.backend, client)
     finally:
         if client is not None:
             cluster = getattr(client, "cluster", None)
@@ -135,8 +206,23 @@ def _cmd_sweep(args, out) -> int:
             if cluster is not None:
                 cluster.close()
     shown = table.drop(columns=["seconds"])
-    _print_table(f"{title}: {spec['simulation']} sweep, {spec['n_sims']} simulations per point", shown, out)
-    print(f"({len(table)} points in {elapsed:.2f} s; kernel time {table['seconds'].sum():.2f} s)", file=out)
+    if spec["target_se"] is not None:
+        from simengine._sweep import MAX_COUNT, MAX_SIMS_FACTOR
+
+        cap = spec["max_sims"] or min(MAX_COUNT, MAX_SIMS_FACTOR * spec["n_sims"])
+        per_point = (f"{spec['n_sims']} to {cap} simulations per point, until every SE <= {spec['target_se']:g}")
+    else:
+        per_point = f"{spec['n_sims']} simulations per point"
+    _print_table(f"{title}: {spec['simulation']} sweep, {per_point}", shown, out)
+    print(f"({len(table)} points: wall {elapsed:.2f} s; compute summed over points {table['seconds'].sum():.2f} s "
+          f"(column `seconds`, not shown); {workers})", file=out)
+    if spec["target_se"] is not None:
+        met = int(table["target_met"].sum())
+        print(f"(target_se {spec['target_se']:g} met at {met}/{len(table)} points; "
+              f"{int(table['n_sims'].sum()):,} simulations in all)", file=out)
+    if spec["rng"] is None:
+        print(f"seed {table.attrs['seed']} (the spec has none; add `seed = {table.attrs['seed']}` to repeat)",
+              file=out)
     if args.output:
         print(f"results written to {args.output}", file=out)
     if args.plot:
@@ -144,14 +230,27 @@ def _cmd_sweep(args, out) -> int:
 
         if estimates is not None:
             known = [c[:-3] for c in table.columns if c.endswith("_se") and c[:-3] in table.columns]
-            unknown = [e for e in estimates if e not in known]
-            if unknown:
-                print(f"simengine sweep: error: `plot` names unknown estimate(s) {unknown}; "
-                      f"this simulation gives: {', '.join(known)}", file=sys.stderr)
-                return 2
+            _check_plot_names(estimates, known)
         drawn = plot_sweep(table, list(spec["grid"]), args.plot, title=title, estimates=estimates)
         print(f"plot of {', '.join(drawn)} written to {args.plot}", file=out)
     return 0
+
+
+def _describe_workers(backend, client) -> str:
+    if backend == "local":
+        import numba
+
+        return f"local, {numba.get_num_threads()} numba threads"
+    if client is None:
+        from simengine._sweep import _local_cores
+
+        return f"dask, {_local_cores()} local workers"
+    try:
+        info = client.scheduler_info()["workers"]
+        threads = sum(max(1, int(w.get("nthreads", 1))) for w in info.values())
+        return f"dask, {len(info)} workers, {threads} task slots"
+    except Exception:  # pragma: no cover - a scheduler that does not answer: say less
+        return "dask"
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -187,6 +286,10 @@ def build_parser() -> argparse.ArgumentParser:
     sw.add_argument("--scheduler", metavar="ADDRESS", help="Dask scheduler address (with --backend dask)")
     sw.add_argument("--workers", type=int, metavar="N",
                     help="start a local Dask cluster of N worker processes (default with --backend dask: one per core)")
+    sw.add_argument("--target-se", type=float, metavar="SE",
+                    help="run each point until every standard error is <= SE (overrides the spec's target_se)")
+    sw.add_argument("--max-sims", type=int, metavar="N",
+                    help="cap on a point's simulations with --target-se (overrides the spec's max_sims)")
     sw.add_argument("--plot", metavar="PNG", help="draw estimates against the first grid parameter")
     sw.add_argument("--list", action="store_true", help="list the registered simulations and their parameters")
     sw.add_argument("--no-progress", action="store_true", help="hide progress bars")

@@ -1,7 +1,9 @@
 """The command line: info, demo, bench; and a light `import simengine`."""
 import json
+import re
 import subprocess
 import sys
+from pathlib import Path
 
 import pandas as pd
 import pytest
@@ -160,3 +162,195 @@ def test_sweep_dask_without_workers_uses_every_local_core(tmp_path, monkeypatch)
         cli.main(["sweep", str(spec), "--backend", "dask", "--no-progress"])
     cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
     assert asked == [cores]
+
+
+# ---------------------------------------------------------------- sweep: precision, messages, interrupts
+
+HERE = Path(__file__).resolve().parent
+COIN = 'simulation = "test-coin"\nn_sims = 1000\n[grid]\np = [0.01, 0.1, 0.5]\n'
+
+
+def _register_test_sims():
+    sys.path.insert(0, str(HERE))
+    import _sweep_fault_sims  # noqa: F401
+    import _sweep_sims  # noqa: F401
+
+
+def test_sweep_target_se_from_spec_and_flag_and_the_printed_summary(tmp_path, capsys):
+    from simengine import sweep
+
+    _register_test_sims()
+    spec = tmp_path / "coin.toml"
+    spec.write_text("target_se = 0.006\nseed = 3\n" + COIN)
+    assert cli.main(["sweep", str(spec), "--no-progress"]) == 0
+    text = capsys.readouterr().out
+    assert "1000 to 100000 simulations per point, until every SE <= 0.006" in text
+    assert "target_se 0.006 met at 3/3 points" in text and "target_met" in text
+    # wall time and summed compute time are told apart
+    assert re.search(r"3 points: wall [\d.]+ s; compute summed over points [\d.]+ s \(column `seconds`", text)
+    assert "seed" not in text  # the spec has one
+    expected = sweep("test-coin", {"p": [0.01, 0.1, 0.5]}, n_sims=1000, target_se=0.006, rng=3, progress=False)
+    for n in expected["n_sims"]:
+        assert re.search(rf"\b{n}\b", text)
+    # the flags override the spec; a bad flag is refused naming it, before any work
+    assert cli.main(["sweep", str(spec), "--no-progress", "--target-se", "0.02", "--max-sims", "1000"]) == 0
+    assert "met at 3/3 points; 3,000 simulations in all" in capsys.readouterr().out
+    assert cli.main(["sweep", str(spec), "--no-progress", "--max-sims", "10"]) == 2
+    assert "`max_sims` (--max-sims) must be at least `n_sims` (1000); got 10" in capsys.readouterr().err
+    spec.write_text("max_sims = 5000\n" + COIN)
+    assert cli.main(["sweep", str(spec), "--no-progress"]) == 2
+    assert "`max_sims` is only used with `target_se`" in capsys.readouterr().err
+    spec.write_text("target_se = 0\n" + COIN)
+    assert cli.main(["sweep", str(spec), "--no-progress"]) == 2
+    assert "`target_se` must be a number > 0; got 0" in capsys.readouterr().err
+
+
+def test_sweep_without_seed_prints_the_seed_that_repeats_it(tmp_path, capsys):
+    _register_test_sims()
+    spec = tmp_path / "coin.toml"
+    spec.write_text(COIN)
+    assert cli.main(["sweep", str(spec), "--no-progress"]) == 0
+    first = capsys.readouterr().out
+    seed = int(re.search(r"seed (\d+) \(the spec has none; add `seed = \1` to repeat\)", first).group(1))
+    spec.write_text(f"seed = {seed}\n" + COIN)
+    assert cli.main(["sweep", str(spec), "--no-progress"]) == 0
+    table = lambda text: text.split("==", 2)[-1].split("\n(")[0]  # noqa: E731
+    assert table(capsys.readouterr().out) == table(first)
+
+
+def test_sweep_plot_names_are_checked_before_any_work(tmp_path, capsys, monkeypatch):
+    from simengine import _sweep
+
+    _register_test_sims()
+    ran = []
+    monkeypatch.setattr(_sweep, "_sweep", lambda *a, **k: ran.append(1))
+    spec = tmp_path / "s.toml"
+    # a declared result class: names known without running anything
+    spec.write_text('simulation = "power"\nn_sims = 100000000\nplot = ["powr"]\n[grid]\nn = [10, 20]\n'
+                    '[fixed]\neffect_size = 0.5\n')
+    assert cli.main(["sweep", str(spec), "--no-progress", "--plot", str(tmp_path / "x.png")]) == 2
+    assert re.search(r"unknown estimate\(s\) \['powr'\]; this simulation gives: power", capsys.readouterr().err)
+    # a function returning a dict: one replicate at the first point tells
+    spec.write_text('simulation = "test-coin"\nn_sims = 1000\nplot = ["rat"]\n[grid]\np = [0.1]\n')
+    assert cli.main(["sweep", str(spec), "--no-progress", "--plot", str(tmp_path / "x.png")]) == 2
+    assert "unknown estimate(s) ['rat']; this simulation gives: rate" in capsys.readouterr().err
+    assert ran == []
+
+
+def _cli_process(spec, out, delay):
+    code = (f"import sys; sys.path.insert(0, {str(HERE)!r}); import _sweep_fault_sims as m; m.DELAY = {delay}; "
+            f"from simengine.cli import main; raise SystemExit(main(['sweep', {str(spec)!r}, '-o', {str(out)!r}]))")
+    return subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+
+def test_sigint_saves_says_so_exits_130_and_the_rerun_resumes_to_the_same_table(tmp_path):
+    import signal
+    import time
+
+    from pandas.testing import assert_frame_equal
+
+    from simengine import sweep
+
+    _register_test_sims()
+    spec, out = tmp_path / "tick.toml", tmp_path / "tick.parquet"
+    grid = {"p": [0.2, 0.6], "v": list(range(60))}
+    spec.write_text(f'simulation = "test-tick"\nn_sims = 50\n[grid]\np = {grid["p"]}\nv = {grid["v"]}\n')
+    proc = _cli_process(spec, out, 0.05)  # 120 points of 50 ms: 6 s uninterrupted
+    deadline = time.monotonic() + 60
+    while not out.exists() and time.monotonic() < deadline:  # the first batch is written after ~1 s
+        time.sleep(0.02)
+    proc.send_signal(signal.SIGINT)
+    sent = time.monotonic()
+    stdout, stderr = proc.communicate(timeout=30)
+    assert time.monotonic() - sent < 1.0, stderr
+    assert proc.returncode == 130, stderr
+    saved = re.search(rf"interrupted: (\d+)/120 points saved to {re.escape(str(out))}; rerun the same command to "
+                      r"resume", stderr)
+    assert saved and "Traceback" not in stderr and stdout == "", stderr
+    seed = int(re.search(r"seed (\d+) \(the spec has none\)", stderr).group(1))
+    n_saved = int(saved.group(1))
+    assert 0 < n_saved < 120 and len(pd.read_parquet(out)) == n_saved
+
+    rerun = _cli_process(spec, out, 0.0)
+    stdout, stderr = rerun.communicate(timeout=60)
+    assert rerun.returncode == 0, stderr
+    assert f"resuming {n_saved}/120 points from {out}" in stderr
+    assert f"seed {seed} (the spec has none" in stdout
+    clean = sweep("test-tick", grid, n_sims=50, rng=seed, progress=False)
+    assert_frame_equal(pd.read_parquet(out).drop(columns="seconds"), clean.drop(columns="seconds"))
+
+
+def _free_port():
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def test_sweep_on_a_dask_cluster_started_with_the_dask_command_line(tmp_path):
+    """The README recipe: `dask scheduler`, `dask worker ADDRESS`, then `simengine sweep --scheduler ADDRESS`."""
+    import os
+    import shutil
+    import socket
+    import time
+
+    from pandas.testing import assert_frame_equal
+
+    from simengine import sweep
+
+    dask_cli = shutil.which("dask", path=os.pathsep.join([str(Path(sys.executable).parent), os.environ["PATH"]]))
+    if dask_cli is None:
+        pytest.skip("the `dask` command line is not installed")
+    port = _free_port()
+    address = f"tcp://127.0.0.1:{port}"
+    root = str(HERE.parent)
+    # the worker imports simengine and the test simulations (a pure-NumPy coin: no kernel to compile)
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join([root, str(HERE), os.environ.get("PYTHONPATH", "")]))
+    quiet = dict(stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env, cwd=tmp_path)
+    spec, out = tmp_path / "coin.toml", tmp_path / "coin.parquet"
+    spec.write_text('simulation = "test-coin"\nn_sims = 10000\nseed = 1\n[grid]\np = [0.1, 0.5]\n')
+    # the scheduler first (a client or worker that finds no scheduler backs off for seconds), then the worker and
+    # the CLI together; --no-nanny: one worker process, quicker to start and stop (the README recipe keeps it)
+    procs = [subprocess.Popen([dask_cli, "scheduler", "--host", "127.0.0.1", "--port", str(port), "--no-dashboard"],
+                              **quiet)]
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=1).close()
+                break
+            except OSError:
+                assert time.monotonic() < deadline and procs[0].poll() is None, "the dask scheduler did not start"
+                time.sleep(0.05)
+        procs.append(subprocess.Popen([dask_cli, "worker", address, "--nthreads", "1", "--no-nanny",
+                                       "--no-dashboard"], **quiet))
+        command = ["sweep", str(spec), "--backend", "dask", "--scheduler", address, "-o", str(out), "--no-progress"]
+        code = f"import _sweep_sims; from simengine.cli import main; raise SystemExit(main({command!r}))"
+        run = subprocess.run([sys.executable, "-c", code],
+                             capture_output=True, text=True, env=env, cwd=tmp_path, timeout=120)
+        assert run.returncode == 0, run.stderr
+        assert re.search(r"2 points: wall [\d.]+ s; .*dask, 1 workers, 1 task slots\)", run.stdout), run.stdout
+    finally:
+        for proc in reversed(procs):
+            proc.terminate()
+        for proc in reversed(procs):
+            try:
+                proc.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+    _register_test_sims()
+    local = sweep("test-coin", {"p": [0.1, 0.5]}, n_sims=10000, rng=1, progress=False)
+    assert_frame_equal(pd.read_parquet(out).drop(columns="seconds"), local.drop(columns="seconds"))
+
+
+def test_sweep_scheduler_that_does_not_answer_exits_2_naming_it(tmp_path, capsys, monkeypatch):
+    monkeypatch.setattr(cli, "SCHEDULER_WAIT", 1)
+    spec = tmp_path / "coin.toml"
+    spec.write_text('simulation = "bayes_ab"\nn_sims = 100\nseed = 1\n[grid]\nsuccesses_a = [3]\n'
+                    '[fixed]\ntrials_a = 10\nsuccesses_b = 4\ntrials_b = 10\n')
+    address = f"tcp://127.0.0.1:{_free_port()}"
+    assert cli.main(["sweep", str(spec), "--backend", "dask", "--scheduler", address, "--no-progress"]) == 2
+    err = capsys.readouterr().err
+    assert f"cannot reach the Dask scheduler {address} within 1 s" in err and "dask scheduler" in err

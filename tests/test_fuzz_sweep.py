@@ -26,7 +26,7 @@ def test_good_sweep_runs():
 def _valid_sweep_argument(param, value):
     """Values that are not hostile for `param` (defaults and real seeds/flags): not fuzzed."""
     if value is None:
-        return param in ("fixed", "rng", "client")
+        return param in ("fixed", "rng", "client", "progress", "target_se", "max_sims")
     if param == "rng":
         return isinstance(value, int) and not isinstance(value, bool) and value >= 0
     return param == "progress" and isinstance(value, bool)
@@ -34,18 +34,29 @@ def _valid_sweep_argument(param, value):
 
 SWEEP_CASES = [
     pytest.param(param, value, id=f"{param}-{i}-{type(value).__name__}")
-    for param in ("simulation", "grid", "n_sims", "rng", "backend", "client", "progress", "fixed")
+    for param in ("simulation", "grid", "n_sims", "rng", "backend", "client", "progress", "fixed", "target_se",
+                  "max_sims")
     for i, value in enumerate(ANY_BAD)
     if not _valid_sweep_argument(param, value)
 ]
 
 
+@pytest.mark.filterwarnings("ignore:.*did not reach target_se:RuntimeWarning")  # a tiny valid target_se: expected
 @pytest.mark.parametrize("param, value", SWEEP_CASES)
 def test_sweep_hostile_argument(param, value):
     ok, out = check_call(_sweep, kwargs={param: value}, param=param, timeout=10)
     if ok:
         # accepted only when it really is a valid value for that parameter
-        assert param == "n_sims" and isinstance(value, int) and 1 <= value <= 10**9 or param == "grid", (param, value)
+        assert param == "n_sims" and isinstance(value, int) and 1 <= value <= 10**9 or param == "grid" or (
+            param == "target_se" and isinstance(value, (int, float)) and 0 < value < float("inf")), (param, value)
+
+
+@pytest.mark.parametrize("value", ANY_BAD, ids=lambda v: type(v).__name__)
+def test_sweep_hostile_max_sims_with_a_target(value):
+    # `max_sims` is looked at only with `target_se`; with one, every bad cap is refused by name
+    ok, _ = check_call(_sweep, kwargs={"target_se": 0.5, "max_sims": value}, param="max_sims", timeout=10)
+    if ok:
+        assert value is None or isinstance(value, int) and 200 <= value <= 10**9, value
 
 
 @settings(max_examples=40, deadline=None)

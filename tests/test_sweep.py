@@ -102,6 +102,12 @@ def test_sweep_iv(tmp_path):
         sweep("test-coin", {"p": [0.1]}, client=object())
     with pytest.raises(TypeError, match="`rng` must be None, an int"):
         sweep("test-coin", {"p": [0.1]}, rng="x")
+    with pytest.raises(ValueError, match="`target_se` must be a positive finite number; got -0.1"):
+        sweep("test-coin", {"p": [0.1]}, target_se=-0.1)
+    with pytest.raises(ValueError, match=r"`max_sims` must be at least `n_sims` \(10000\); got 10"):
+        sweep("test-coin", {"p": [0.1]}, target_se=0.1, max_sims=10)
+    with pytest.raises(TypeError, match="`progress` must be None, True or False; got str"):
+        sweep("test-coin", {"p": [0.1]}, progress="yes")
     # an unregistered function runs as it is (issue 13); what it returns is still checked
     with pytest.raises(TypeError, match="must return a dict of estimates or a MonteCarloResult; got None"):
         sweep(lambda **kw: None, {"p": [0.1]}, n_sims=1, progress=False)
@@ -225,6 +231,16 @@ def test_dask_equals_local(dask_client):
     assert_frame_equal(numbers(local), numbers(remote))
 
 
+def test_builtin_sweep_dask_equals_local(dask_client):
+    # a built-in numba simulation (moved from test_sweep_builtins.py to share this module's cluster)
+    grid = {"n_looks": [1, 4], "boundary": ["none", "pocock"]}
+    fixed = {"visitors_per_look": 30}
+    local = sweep("peeking", grid, fixed=fixed, n_sims=20_000, rng=12, progress=False)
+    remote = sweep("peeking", grid, fixed=fixed, n_sims=20_000, rng=12, progress=False, backend="dask",
+                   client=dask_client)
+    assert_frame_equal(numbers(local), numbers(remote))
+
+
 def test_dask_with_checkpoint(dask_client, tmp_path):
     path = tmp_path / "dask.parquet"
     grid = {"p": [0.1, 0.4]}
@@ -232,6 +248,24 @@ def test_dask_with_checkpoint(dask_client, tmp_path):
                    progress=False)
     local = sweep("test-coin", grid, n_sims=5000, rng=2, checkpoint=path, progress=False)
     assert_frame_equal(numbers(local), numbers(remote))
+
+
+def test_target_se_same_numbers_locally_and_on_dask_with_two_workers_or_one_thread(dask_client):
+    from distributed import Client, LocalCluster
+
+    # points need from 1 to ~9 chunks of 1000; Dask runs them in waves and drops chunks past the stop
+    grid = {"p": [0.02, 0.2, 0.5], "label": ["a", "b"]}
+    kwargs = dict(n_sims=1000, target_se=0.0055, max_sims=7000, rng=31, progress=False)
+    with pytest.warns(RuntimeWarning, match="2/6 points did not reach"):
+        local = sweep("test-coin", grid, **kwargs)
+    assert local["n_sims"].nunique() >= 3
+    with pytest.warns(RuntimeWarning, match="2/6 points did not reach"):
+        two = sweep("test-coin", grid, **kwargs, backend="dask", client=dask_client)
+    with LocalCluster(n_workers=1, threads_per_worker=1, processes=False, dashboard_address=":0") as cluster, \
+            Client(cluster) as client, pytest.warns(RuntimeWarning, match="2/6 points did not reach"):
+        one = sweep("test-coin", grid, **kwargs, backend="dask", client=client)
+    assert_frame_equal(numbers(local), numbers(two))
+    assert_frame_equal(numbers(local), numbers(one))
 
 
 # ---------------------------------------------------------------- CLI
