@@ -8,6 +8,7 @@ meet the target; stopping depends only on its own chunks (`_PointRun`).
 """
 from __future__ import annotations
 
+import functools
 import hashlib
 import itertools
 import json
@@ -608,6 +609,8 @@ def _run_chunk(func, params, entropy, spawn_key, chunk_index, n, threads=None, r
     # the chunk's stream is child `chunk_index` of the point's SeedSequence (built in one step)
     ss = np.random.SeedSequence(entropy=entropy, spawn_key=(*spawn_key, int(chunk_index)))
     rng = np.random.Generator(np.random.PCG64(ss))
+    if "progress" not in params and _takes_progress(func):
+        params = {**params, "progress": False}  # the sweep draws its own bar; no bar per chunk
     start = time.perf_counter()
     try:
         out = func(rng=rng, **{replicates: n}, **params)
@@ -617,6 +620,16 @@ def _run_chunk(func, params, entropy, spawn_key, chunk_index, n, threads=None, r
         raise
     elapsed = time.perf_counter() - start
     return _estimates_of(out), elapsed
+
+
+@functools.lru_cache(maxsize=256)
+def _takes_progress(func) -> bool:
+    import inspect
+
+    try:
+        return "progress" in inspect.signature(func).parameters
+    except (TypeError, ValueError):
+        return False
 
 
 def _estimates_of(out) -> dict:
