@@ -609,7 +609,7 @@ def _run_chunk(func, params, entropy, spawn_key, chunk_index, n, threads=None, r
     # the chunk's stream is child `chunk_index` of the point's SeedSequence (built in one step)
     ss = np.random.SeedSequence(entropy=entropy, spawn_key=(*spawn_key, int(chunk_index)))
     rng = np.random.Generator(np.random.PCG64(ss))
-    if "progress" not in params and _takes_progress(func):
+    if "progress" not in params and _takes_progress_safe(func):
         params = {**params, "progress": False}  # the sweep draws its own bar; no bar per chunk
     start = time.perf_counter()
     try:
@@ -630,6 +630,13 @@ def _takes_progress(func) -> bool:
         return "progress" in inspect.signature(func).parameters
     except (TypeError, ValueError):
         return False
+
+
+def _takes_progress_safe(func) -> bool:
+    try:
+        return _takes_progress(func)
+    except TypeError:  # an unhashable callable: look without the cache
+        return _takes_progress.__wrapped__(func)
 
 
 def _estimates_of(out) -> dict:
