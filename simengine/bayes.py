@@ -5,14 +5,16 @@ The public layer validates and broadcasts; the arithmetic is in `kernels.bayes`.
 """
 from __future__ import annotations
 
+import dataclasses
 import math
 import numbers
 from dataclasses import dataclass, field
 
 import numpy as np
 
-from simengine._results import MEAN, MonteCarloResult, Result, mean_se, proportion_se
-from simengine._rng import as_seed_sequence, block_generators, n_blocks
+from simengine._long import check_progress, run_blocks
+from simengine._results import CONCAT, MEAN, SUM, MonteCarloResult, Result, mean_se, proportion_se, until_target
+from simengine._rng import as_seed_sequence, child_seed_sequence, n_blocks
 from simengine._validate import (
     MAX_COUNT,
     as_count_array,
@@ -137,6 +139,42 @@ def _check_generators(count, names):
     """Refuse more block Generators than memory holds (each ~4 KiB and ~0.1 ms to create)."""
     if count * GENERATOR_BYTES > 2**28:
         check_memory(count * GENERATOR_BYTES, names, what="its per-block random generators")
+
+
+def _generators(ss, lo, hi):
+    """`numba.typed.List` of the Generators of blocks lo..hi-1 of `ss`: the streams
+    `block_generators(ss, hi)[lo:hi]` holds, made only for the slice that runs them."""
+    import numba
+
+    plain = [np.random.Generator(np.random.PCG64(child_seed_sequence(ss, i))) for i in range(lo, hi)]
+    gens = numba.typed.List.empty_list(numba.typeof(plain[0]))
+    for g in plain:
+        gens.append(g)
+    return gens
+
+
+def _joined(parts):
+    """Per-slice outputs of `run_blocks` as one array (in block order)."""
+    return parts[0] if len(parts) == 1 else np.concatenate(parts)
+
+
+def _check_adaptive(target_se, max_sims, n_sims):
+    """(target_se, max_sims): a positive finite SE target, and a cap in [n_sims, MAX_COUNT]
+    (default 1000 x `n_sims`, at most MAX_COUNT); `max_sims` needs `target_se`."""
+    if target_se is None:
+        if max_sims is not None:
+            raise ValueError("`max_sims` caps a `target_se` run; give `target_se` too, or leave `max_sims` None")
+        return None, None
+    target_se = check_real(target_se, "target_se", low=0.0, low_inclusive=False)
+    if max_sims is None:
+        return target_se, min(1000 * n_sims, MAX_COUNT)
+    if isinstance(max_sims, (bool, np.bool_)) or not isinstance(max_sims, numbers.Integral):
+        raise TypeError(f"`max_sims` must be an integer in [`n_sims`, {MAX_COUNT}]; got {_describe(max_sims)}")
+    max_sims = int(max_sims)
+    if not n_sims <= max_sims <= MAX_COUNT:
+        raise ValueError(f"`max_sims` must be an integer in [`n_sims` = {n_sims}, {MAX_COUNT}]; got {max_sims}")
+    return target_se, max_sims
+
 
 
 # --------------------------------------------------------------------------- bayes_ab
@@ -281,6 +319,7 @@ def bayes_ab(
     method="exact",
     n_draws=100_000,
     rng=None,
+    progress=None,
 ) -> BayesAbResult:
     """Posterior probability that B beats A, and the expected loss of choosing each arm.
 
@@ -312,6 +351,11 @@ def bayes_ab(
         Monte Carlo draws per arm and scenario (``method="mc"`` only).
     rng : None, int, SeedSequence or Generator
         Randomness for ``method="mc"`` (SPEC 7).
+    progress : None, True or False
+        ``method="mc"`` only (an exact call takes microseconds): True draws a progress
+        bar on stderr, None only when stderr is a terminal and the draws are expected
+        to take more than ~2 s, False never.  Ctrl-C stops a long Monte Carlo call
+        within about a quarter of a second with KeyboardInterrupt, whatever `progress`.
 
     Returns
     -------
@@ -329,6 +373,8 @@ def bayes_ab(
     >>> abs(mc.prob_b_better - res.prob_b_better) < 4 * mc.prob_b_better_se
     True
     """
+    if progress is not None and progress is not True and progress is not False:
+        check_progress(progress)
     priors = fast = None
     if type(method) is str and method == "exact" and bool not in (
         type(successes_a), type(trials_a), type(successes_b), type(trials_b)
@@ -372,8 +418,12 @@ def bayes_ab(
         params, _ = k._beta_posteriors(counts, priors)  # counts validated above
         a1, b1, a2, b2 = params
         bps = n_blocks(n_draws, MC_BLOCK)
-        gens = block_generators(ss, bps * a1.shape[0])
-        part = k._bayes_ab_mc(a1, b1, a2, b2, n_draws, MC_BLOCK, gens)
+
+        def call(lo, hi):
+            return k._bayes_ab_mc(a1, b1, a2, b2, n_draws, MC_BLOCK, _generators(ss, lo, hi), lo)
+
+        part = _joined(run_blocks(call, bps * a1.shape[0], progress=progress, desc="bayes_ab",
+                                  dispatchers=(k._bayes_ab_mc,)))
         sums = part.reshape(a1.shape[0], bps, 5).sum(axis=1)
         p = sums[:, 0] / n_draws
         p_se = proportion_se(p, n_draws)
@@ -429,7 +479,7 @@ class ProbBestResult(MonteCarloResult):
     _chunk_size = 10_000_000
 
 
-def prob_best(successes, trials, *, prior=(1.0, 1.0), n_draws=100_000, rng=None) -> ProbBestResult:
+def prob_best(successes, trials, *, prior=(1.0, 1.0), n_draws=100_000, rng=None, progress=None) -> ProbBestResult:
     """Probability that each of k arms is best, and each arm's expected loss (Monte Carlo).
 
     Each draw takes one sample from every arm's Beta posterior; blocks of draws run
@@ -444,6 +494,10 @@ def prob_best(successes, trials, *, prior=(1.0, 1.0), n_draws=100_000, rng=None)
     n_draws : int, default 100_000
         Draws, in [1, 10**9]; `n_draws` x arms is at most 10**12.
     rng : None, int, SeedSequence or Generator
+    progress : None, True or False
+        True draws a progress bar on stderr, None only when stderr is a terminal and
+        the call is expected to take more than ~2 s, False never.  Ctrl-C stops the
+        call within about a quarter of a second with KeyboardInterrupt.
 
     Returns
     -------
@@ -465,13 +519,18 @@ def prob_best(successes, trials, *, prior=(1.0, 1.0), n_draws=100_000, rng=None)
     _check_generators(n_blocks(n_draws, MC_BLOCK), "`n_draws`")
     if s.shape[0] * 3 * 8 * n_blocks(n_draws, MC_BLOCK) > 2**28:
         check_memory(s.shape[0] * 3 * 8 * n_blocks(n_draws, MC_BLOCK), "`n_draws` x arms", what="per-block sums")
+    progress = check_progress(progress)
     ss = as_seed_sequence(rng)
     alpha = np.ascontiguousarray(pr[0] + s, dtype=np.float64)
     beta = np.ascontiguousarray(pr[1] + (t - s), dtype=np.float64)
     from simengine.kernels import bayes as k
 
-    gens = block_generators(ss, n_blocks(n_draws, MC_BLOCK))
-    sums = k._prob_best_mc(alpha, beta, n_draws, MC_BLOCK, gens).sum(axis=0)
+    def call(lo, hi):
+        return k._prob_best_mc(alpha, beta, n_draws, MC_BLOCK, _generators(ss, lo, hi), lo)
+
+    parts = run_blocks(call, n_blocks(n_draws, MC_BLOCK), progress=progress, desc="prob_best",
+                       dispatchers=(k._prob_best_mc,))
+    sums = _joined(parts).sum(axis=0)
     p = sums[:, 0] / n_draws
     loss, loss_se = mean_se(sums[:, 1], sums[:, 2], n_draws)
     return ProbBestResult(p, proportion_se(p, n_draws), loss, loss_se, n_draws)
@@ -699,6 +758,8 @@ class SimulateCoverageResult(MonteCarloResult):
 
     _estimates = {"coverage": MEAN, "mean_width": MEAN, "exact_coverage": MEAN, "exact_mean_width": MEAN}
     _chunk_size = 1_000_000
+    # every other field is an input (p, n, method) or exact (equal in every chunk)
+    _combine_fields = {}
 
     def to_frame(self):
         """One row per (p, n, method): p, n, method, coverage, coverage_se, mean_width,
@@ -728,6 +789,9 @@ def simulate_coverage(
     prior=(1.0, 1.0),
     alternative="two-sided",
     rng=None,
+    progress=None,
+    target_se=None,
+    max_sims=None,
 ) -> SimulateCoverageResult:
     """Coverage and mean width of binomial intervals by simulation, over a (p, n) grid.
 
@@ -755,6 +819,19 @@ def simulate_coverage(
     alternative : {"two-sided", "larger", "smaller"}, default "two-sided"
         Sides of the intervals, as in `proportion_interval` ("larger": (0, upper bound)).
     rng : None, int, SeedSequence or Generator
+    progress : None, True or False
+        True draws a progress bar on stderr (and a "compiling" step on the first call),
+        None only when stderr is a terminal and the call is expected to take more than
+        ~2 s, False never.  Ctrl-C stops the call within about a quarter of a second
+        with KeyboardInterrupt, whatever `progress`.
+    target_se : float, optional
+        Run rounds of `n_sims` intervals per cell (round i from the i-th child stream of
+        `rng`) until the standard error of every simulated coverage and mean width is at
+        most `target_se`, or `max_sims` is reached (then a `TargetNotReachedWarning`).
+        The result's `n_sims` is the total run.  The exact figures do not depend on it.
+    max_sims : int, optional
+        Cap on the total intervals per cell with `target_se`, in [`n_sims`, 10**9];
+        default 1000 x `n_sims` (at most 10**9).
 
     Returns
     -------
@@ -799,6 +876,8 @@ def simulate_coverage(
     check_memory(table * 8 * (2 * len(methods) + 8), "`p` x `n`", what="the interval tables of every cell")
     check_work(n_sims * cells, "`n_sims` x cells of `p` x `n`", unit="binomial draws")
     _check_generators(n_blocks(n_sims, COVERAGE_BLOCK) * cells, "`n_sims` x cells of `p` x `n`")
+    progress = check_progress(progress)
+    target_se, max_sims = _check_adaptive(target_se, max_sims, n_sims)
     ss = as_seed_sequence(rng)
 
     cell_p = np.repeat(p_arr, n_arr.size)
@@ -821,11 +900,26 @@ def simulate_coverage(
 
     from simengine.kernels import bayes as k
 
+    cell_n64 = cell_n.astype(np.int64)
     bpc = n_blocks(n_sims, COVERAGE_BLOCK)
-    gens = block_generators(ss, bpc * cell_n.size)
-    part = k._coverage_mc(
-        cell_p, cell_n.astype(np.int64), covered, width, offsets, n_sims, COVERAGE_BLOCK, gens
-    )
+
+    def run(seq):
+        def call(lo, hi):
+            return k._coverage_mc(cell_p, cell_n64, covered, width, offsets, n_sims, COVERAGE_BLOCK,
+                                  _generators(seq, lo, hi), lo)
+
+        part = _joined(run_blocks(call, bpc * cell_n.size, progress=progress, desc="simulate_coverage",
+                                  dispatchers=(k._coverage_mc,)))
+        return _coverage_result(part, methods, cell_p, cell_n, bpc, n_sims, exact_cov, exact_width)
+
+    if target_se is None:
+        return run(ss)
+    return until_target(lambda i: run(child_seed_sequence(ss, i)), SimulateCoverageResult,
+                        target_se=target_se, n_per_round=n_sims, max_sims=max_sims)
+
+
+def _coverage_result(part, methods, cell_p, cell_n, bpc, n_sims, exact_cov, exact_width):
+    """The result from the per-block sums of `_coverage_mc`, reduced in block order."""
     sums = part.reshape(cell_n.size, bpc, len(methods), 3).sum(axis=1)  # (cells, methods, 3)
     cov = sums[:, :, 0] / n_sims
     w_mean, w_se = mean_se(sums[:, :, 1], sums[:, :, 2], n_sims)
@@ -886,6 +980,7 @@ class SimulateBayesPeekingResult(MonteCarloResult):
 
     _estimates = {"prob_declare_peeking": MEAN, "prob_declare_final": MEAN}
     _chunk_size = 200_000
+    _combine_fields = {"stop_look_counts": SUM, "first_crossing": CONCAT, "final_prob_b_better": CONCAT}
 
     def to_frame(self):
         """One row: the estimates, their SEs and `n_sims` (the per-look and per-replicate
@@ -907,6 +1002,9 @@ def simulate_bayes_peeking(
     threshold=0.95,
     prior=(1.0, 1.0),
     rng=None,
+    progress=None,
+    target_se=None,
+    max_sims=None,
 ) -> SimulateBayesPeekingResult:
     """Simulate the Bayesian "stop when P(B > A) > threshold" rule under peeking.
 
@@ -934,6 +1032,20 @@ def simulate_bayes_peeking(
     prior : (float, float), default (1, 1)
         Each parameter in [0.05, 1e9].
     rng : None, int, SeedSequence or Generator
+    progress : None, True or False
+        True draws a progress bar on stderr (and a "compiling" step on the first call),
+        None only when stderr is a terminal and the call is expected to take more than
+        ~2 s, False never.  Ctrl-C stops the call with KeyboardInterrupt within about a
+        quarter of a second, or one block of 256 experiments if that takes longer.
+    target_se : float, optional
+        Run rounds of `n_sims` experiments (round i from the i-th child stream of `rng`)
+        until the standard errors of `prob_declare_peeking` and `prob_declare_final` are
+        at most `target_se`, or `max_sims` is reached (then a `TargetNotReachedWarning`).
+        The result's `n_sims` is the total run; per-experiment arrays hold every round,
+        in order.  The work limit applies to one round.
+    max_sims : int, optional
+        Cap on the total experiments with `target_se`, in [`n_sims`, 10**9]; default
+        1000 x `n_sims` (at most 10**9).
 
     Returns
     -------
@@ -972,13 +1084,34 @@ def simulate_bayes_peeking(
         raise ValueError(f"`rate` + `lift` must be in [0, 1]; got {rate_b:g}")
     threshold = check_probability(threshold, "threshold")
     pr = _check_prior(prior)
+    progress = check_progress(progress)
+    target_se, max_sims = _check_adaptive(target_se, max_sims, n_sims)
+    if target_se is not None and max_sims * 16 > 2**28:
+        check_memory(max_sims * 16, "`max_sims`", what="its per-replicate results")
     ss = as_seed_sequence(rng)
     from simengine.kernels import bayes as k
 
-    gens = block_generators(ss, n_blocks(n_sims, PEEKING_BLOCK))
-    first, final = k._bayes_peeking(
-        n_sims, n_looks, visitors, rate, rate_b, float(pr[0]), float(pr[1]), threshold, PEEKING_BLOCK, gens
-    )
+    def run(seq):
+        def call(lo, hi):
+            return k._bayes_peeking(n_sims, n_looks, visitors, rate, rate_b, float(pr[0]), float(pr[1]), threshold,
+                                    PEEKING_BLOCK, _generators(seq, lo, hi), lo)
+
+        parts = run_blocks(call, n_blocks(n_sims, PEEKING_BLOCK), progress=progress, desc="simulate_bayes_peeking",
+                           dispatchers=(k._bayes_peeking,))
+        first = _joined([f for f, _ in parts])
+        final = _joined([f for _, f in parts])
+        return _peeking_result(first, final, n_sims, n_looks, threshold)
+
+    if target_se is None:
+        return run(ss)
+    res = until_target(lambda i: run(child_seed_sequence(ss, i)), SimulateBayesPeekingResult,
+                       target_se=target_se, n_per_round=n_sims, max_sims=max_sims)
+    if res.stop_look_counts.dtype != np.int64:  # combine() adds counts as floats; they are exact integers
+        res = dataclasses.replace(res, stop_look_counts=res.stop_look_counts.astype(np.int64))
+    return res
+
+
+def _peeking_result(first, final, n_sims, n_looks, threshold):
     peek = float(np.mean(first > 0))
     fin = float(np.mean(final > threshold))
     counts = np.bincount(first, minlength=n_looks + 1)[1:]

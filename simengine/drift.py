@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from simengine import _rng
+from simengine._long import check_progress, run_blocks
 from simengine._results import MEAN, NOT_COMBINABLE, MonteCarloResult, Result, proportion_se
 from simengine._validate import (
     MAX_COUNT,
@@ -1102,6 +1103,7 @@ def simulate_drift_detection(
     min_window_length=None,
     grace_period=None,
     rng=None,
+    progress=None,
 ) -> SimulateDriftDetectionResult:
     """Detection rate, false alarms and detection delay of DDM or ADWIN on simulated error streams.
 
@@ -1133,6 +1135,11 @@ def simulate_drift_detection(
         ADWIN's parameters (as in `adwin`); None = its default (0.002, 32, 5, 5, 10).  Giving a parameter
         of the detector not simulated is a ValueError.
     rng : None, int, SeedSequence or Generator
+    progress : None, True or False
+        True draws a progress bar on stderr (and a "compiling" step on the first call), None only when
+        stderr is a terminal and the call is expected to take more than ~2 s, False never.  Ctrl-C stops the
+        call with KeyboardInterrupt within about a quarter of a second, or one block of 64 streams if that
+        takes longer (64 x `n_steps` detector updates).
 
     Returns
     -------
@@ -1145,6 +1152,10 @@ def simulate_drift_detection(
     river's detectors do).  Proportion SEs are binomial, the mean's is the sample SD / sqrt(k), and
     quantile SEs come from the distribution-free binomial order-statistic 95% interval divided by
     2 * 1.96.
+
+    There is no `target_se` here: the delay estimates are a mean over the detecting streams (a random
+    subset) and quantiles, which do not combine across rounds of streams, so a run cannot be extended
+    round by round to a standard error.
 
     Examples
     --------
@@ -1204,13 +1215,38 @@ def simulate_drift_detection(
         fparams = np.array([d])
         iparams = np.array([mb, ml, gp, ck], dtype=np.int64)
         code = 1
+    progress = check_progress(progress)
     ss = _rng.as_seed_sequence(rng)
-    gens = _rng.block_generators(ss, _rng.n_blocks(n_sims, _k.SIM_BLOCK))
-    n_false, first = _k._simulate_detector(gens, n_sims, n_steps, drift_start, end, p0, p1, code, fparams, iparams)
+
+    def call(lo, hi):
+        gens = _block_generators(ss, lo, hi)
+        return _k._simulate_detector(gens, n_sims, n_steps, drift_start, end, p0, p1, code, fparams, iparams, lo)
+
+    parts = run_blocks(call, _rng.n_blocks(n_sims, _k.SIM_BLOCK), progress=progress,
+                       desc="simulate_drift_detection", dispatchers=(_k._simulate_detector,))
+    n_false = _joined([nf for nf, _ in parts])
+    first = _joined([fa for _, fa in parts])
     return _summarise(
         n_false, first, n_sims=n_sims, n_steps=n_steps, detector=detector, drift=drift, drift_start=drift_start,
         drift_end=drift_end, error_before=p0, error_after=p1, detector_settings=settings,
     )
+
+
+def _block_generators(ss, lo, hi):
+    """`numba.typed.List` of the Generators of blocks lo..hi-1 of `ss` (the streams of
+    `_rng.block_generators(ss, hi)[lo:hi]`), made only for the slice that runs them."""
+    import numba
+
+    plain = [np.random.Generator(np.random.PCG64(_rng.child_seed_sequence(ss, i))) for i in range(lo, hi)]
+    gens = numba.typed.List.empty_list(numba.typeof(plain[0]))
+    for g in plain:
+        gens.append(g)
+    return gens
+
+
+def _joined(parts):
+    """Per-slice outputs of `run_blocks` as one array, in block order."""
+    return parts[0] if len(parts) == 1 else np.concatenate(parts)
 
 
 def _summarise(n_false, first, **settings):
