@@ -153,6 +153,18 @@ def _generators(ss, lo, hi):
     return gens
 
 
+def _first_slice(blocks_per_thread):
+    """Blocks of the first slice of `run_blocks`: `blocks_per_thread` for each numba thread.
+
+    The first slice is timed to size the next ones, so it must stay well under the ~1 s a
+    Ctrl-C may wait; as many blocks as take ~0.05 s at the kernel's usual speed let a
+    typical call end in one slice (one parallel launch, as before slicing).
+    """
+    import numba
+
+    return blocks_per_thread * max(1, numba.get_num_threads())
+
+
 def _joined(parts):
     """Per-slice outputs of `run_blocks` as one array (in block order)."""
     return parts[0] if len(parts) == 1 else np.concatenate(parts)
@@ -422,8 +434,9 @@ def bayes_ab(
         def call(lo, hi):
             return k._bayes_ab_mc(a1, b1, a2, b2, n_draws, MC_BLOCK, _generators(ss, lo, hi), lo)
 
+        # a block is 16 384 Beta pairs, ~1 ms
         part = _joined(run_blocks(call, bps * a1.shape[0], progress=progress, desc="bayes_ab",
-                                  dispatchers=(k._bayes_ab_mc,)))
+                                  dispatchers=(k._bayes_ab_mc,), first=_first_slice(32)))
         sums = part.reshape(a1.shape[0], bps, 5).sum(axis=1)
         p = sums[:, 0] / n_draws
         p_se = proportion_se(p, n_draws)
@@ -528,8 +541,9 @@ def prob_best(successes, trials, *, prior=(1.0, 1.0), n_draws=100_000, rng=None,
     def call(lo, hi):
         return k._prob_best_mc(alpha, beta, n_draws, MC_BLOCK, _generators(ss, lo, hi), lo)
 
+    # a block is 16 384 draws of every arm, ~0.5 ms an arm
     parts = run_blocks(call, n_blocks(n_draws, MC_BLOCK), progress=progress, desc="prob_best",
-                       dispatchers=(k._prob_best_mc,))
+                       dispatchers=(k._prob_best_mc,), first=_first_slice(max(1, 64 // s.shape[0])))
     sums = _joined(parts).sum(axis=0)
     p = sums[:, 0] / n_draws
     loss, loss_se = mean_se(sums[:, 1], sums[:, 2], n_draws)
@@ -908,8 +922,9 @@ def simulate_coverage(
             return k._coverage_mc(cell_p, cell_n64, covered, width, offsets, n_sims, COVERAGE_BLOCK,
                                   _generators(seq, lo, hi), lo)
 
+        # a block is 8192 binomial draws, each scored by every method: ~0.5 ms
         part = _joined(run_blocks(call, bpc * cell_n.size, progress=progress, desc="simulate_coverage",
-                                  dispatchers=(k._coverage_mc,)))
+                                  dispatchers=(k._coverage_mc,), first=_first_slice(max(1, 64 // len(methods)))))
         return _coverage_result(part, methods, cell_p, cell_n, bpc, n_sims, exact_cov, exact_width)
 
     if target_se is None:

@@ -98,7 +98,7 @@ def interrupted():
             child.stdin.write("go\n")
             child.stdin.flush()
             assert child.stdout.readline().split() == ["start", name]
-            time.sleep(0.6)  # well inside the call (its first slices run by then)
+            time.sleep(0.4)  # inside the call (its first slice runs by then)
             sent = time.perf_counter()
             child.send_signal(signal.SIGINT)
             line = child.stdout.readline().strip()
@@ -151,28 +151,34 @@ def _equal(a, b):
             assert type(x) is type(y) and x == y, key
 
 
-@pytest.mark.parametrize("name", list(SMALL))
-def test_tiny_slices_give_bit_identical_results(monkeypatch, name):
-    """Every call above runs more blocks than one first slice (8 per two threads): with slices of one block
-    after it, the numbers are the same bits."""
-    whole = SMALL[name]()
+def _first_slice_of_one_block(monkeypatch):
+    """Make every `run_blocks` call of the bayes and drift modules start with a slice of one block; returns
+    the list of the block counts they were called with."""
     calls = []
     real = simengine._long.run_blocks
 
-    def tiny(call, n_blocks, **kwargs):
+    def one_first(call, n_blocks, **kwargs):
         kwargs["first"] = 1
         calls.append(n_blocks)
-        return real(lambda lo, hi: call(lo, hi), n_blocks, **kwargs)
+        return real(call, n_blocks, **kwargs)
 
-    monkeypatch.setattr(simengine._long, "SLICE_SECONDS", 1e-12)
     for module in (simengine.bayes, simengine.drift):
-        monkeypatch.setattr(module, "run_blocks", tiny)
+        monkeypatch.setattr(module, "run_blocks", one_first)
+    return calls
+
+
+@pytest.mark.parametrize("name", list(SMALL))
+def test_tiny_slices_give_bit_identical_results(monkeypatch, name):
+    """Every call above runs several blocks: in slices of one block each, the numbers are the same bits."""
+    whole = SMALL[name]()
+    calls = _first_slice_of_one_block(monkeypatch)
+    monkeypatch.setattr(simengine._long, "SLICE_SECONDS", 1e-12)
     sliced = SMALL[name]()
     assert calls and calls[0] > 1
     _equal(whole, sliced)
 
 
-PROGRESS_CALLS = {  # more blocks than the first slice holds, so that a bar appears after it
+PROGRESS_CALLS = {  # more than one block: the bar appears after a first slice of one block
     "simulate_coverage": (simengine.simulate_coverage, dict(p=0.3, n=20, n_sims=200_000, rng=1)),
     "simulate_bayes_peeking": (simengine.simulate_bayes_peeking,
                                dict(n_sims=3000, n_looks=3, visitors_per_look=50, rate=0.2, rng=1)),
@@ -185,8 +191,9 @@ PROGRESS_CALLS = {  # more blocks than the first slice holds, so that a bar appe
 
 
 @pytest.mark.parametrize("name", list(PROGRESS_CALLS))
-def test_progress_true_draws_a_bar_and_false_does_not(capsys, name):
+def test_progress_true_draws_a_bar_and_false_does_not(capsys, monkeypatch, name):
     func, kwargs = PROGRESS_CALLS[name]
+    _first_slice_of_one_block(monkeypatch)  # a call that ends in its first slice needs no bar
     quiet = func(**kwargs, progress=False)
     assert capsys.readouterr().err == ""
     loud = func(**kwargs, progress=True)
