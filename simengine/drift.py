@@ -663,7 +663,16 @@ def ddm(errors, *, warm_start=30, warning_threshold=2.0, drift_threshold=3.0, re
     x2 = x[None, :] if one_d else x
     _check_memory(2 * x2.size, "`errors`", "the status array")
     status = np.empty(x2.shape, dtype=np.int8)  # NumPy's allocation: huge pages for big outputs
-    fw, fd, n_drifts = _k._ddm_scan(x2, status, wt, dt, ws, reset)
+
+    def call(lo, hi):  # streams never interact: any split of the rows gives the same numbers
+        return _k._ddm_scan(x2[lo:hi], status[lo:hi], wt, dt, ws, reset)
+
+    # one stream, or few short ones: one call, without the few microseconds of installing a signal handler
+    if one_d or x2.shape[0] <= (first := _rows_first(x2.shape[1], 20_000_000)):
+        fw, fd, n_drifts = _k._ddm_scan(x2, status, wt, dt, ws, reset)
+    else:
+        parts = run_blocks(call, x2.shape[0], progress=False, desc="ddm", first=first)
+        fw, fd, n_drifts = (_joined([part[i] for part in parts]) for i in range(3))
     flat, offsets = _k._collect_indices(status, 2, n_drifts, fd)
     idx = np.split(flat, offsets[1:-1])
     if one_d:
@@ -883,7 +892,18 @@ def adwin(values, *, delta=0.002, clock=32, max_buckets=5, min_window_length=5, 
     one_d = x.ndim == 1
     x2 = x[None, :] if one_d else x
     _check_memory(x2.size, "`values`", "the detection flags")
-    det, first, width, est = _k._adwin_scan(x2, d, mb, ml, gp, ck)
+
+    def call(lo, hi):  # streams never interact: any split of the rows gives the same numbers
+        return _k._adwin_scan(x2[lo:hi], d, mb, ml, gp, ck)
+
+    # ~30 ns an update with river's defaults; the cut test visits every bucket, every `clock` updates
+    budget = int(2e6 / (max(1, mb / 5) * max(1, 32 / ck)))
+    # one stream, or few short ones: one call, without the few microseconds of installing a signal handler
+    if one_d or x2.shape[0] <= (first_rows := _rows_first(x2.shape[1], budget)):
+        det, first, width, est = _k._adwin_scan(x2, d, mb, ml, gp, ck)
+    else:
+        parts = run_blocks(call, x2.shape[0], progress=False, desc="adwin", first=first_rows)
+        det, first, width, est = (_joined([part[i] for part in parts]) for i in range(4))
     rows, cols = np.nonzero(det)
     idx = np.split(cols.astype(np.int64), np.searchsorted(rows, np.arange(1, x2.shape[0])))
     n_drifts = np.array([len(i) for i in idx], dtype=np.int64)
@@ -1235,6 +1255,14 @@ def simulate_drift_detection(
         n_false, first, n_sims=n_sims, n_steps=n_steps, detector=detector, drift=drift, drift_start=drift_start,
         drift_end=drift_end, error_before=p0, error_after=p1, detector_settings=settings,
     )
+
+
+def _rows_first(n_steps, updates_per_thread):
+    """Streams in the first slice of a scan over many streams (Ctrl-C is answered between slices): about
+    `updates_per_thread` updates (~0.02-0.05 s) for each numba thread, so that most calls are one slice."""
+    import numba
+
+    return max(1, updates_per_thread // max(1, n_steps)) * max(1, numba.get_num_threads())
 
 
 def _block_generators(ss, lo, hi):

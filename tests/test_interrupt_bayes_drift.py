@@ -1,4 +1,4 @@
-"""Long calls of the Bayesian and drift simulations: Ctrl-C, slicing and progress (issue 14).
+"""Long calls of the Bayesian and drift simulations and drift scans: Ctrl-C, slicing and progress (issue 14).
 
 One child interpreter runs every long call in turn: it warms the kernels, announces each call, and the
 parent sends SIGINT shortly after; the call must end within 1 s with a plain KeyboardInterrupt (no
@@ -46,6 +46,11 @@ CALLS = {
         "simengine.simulate_drift_detection(detector='adwin', n_sims=10**7, n_steps=2000, drift_start=1000, rng=1)",
         "simengine.simulate_drift_detection(detector='adwin', n_sims=300, n_steps=400, drift_start=200, rng=2)",
     ),
+    # a scan of many given streams (a cut test over 200 buckets at every update: ~15 us an update)
+    "adwin": (
+        "simengine.adwin(np.random.default_rng(0).random((400, 5000)), clock=1, max_buckets=200)",
+        "simengine.adwin(np.random.default_rng(1).random((3, 300)), clock=1, max_buckets=200)",
+    ),
 }
 
 _CHILD = textwrap.dedent(
@@ -57,11 +62,16 @@ _CHILD = textwrap.dedent(
 
     CALLS = {calls!r}
 
+    def equal(x, y):
+        if isinstance(x, list):
+            return len(x) == len(y) and all(equal(i, j) for i, j in zip(x, y))
+        if isinstance(x, (dict, str, type(None))):
+            return x == y
+        return np.array_equal(np.asarray(x), np.asarray(y), equal_nan=np.asarray(x).dtype.kind == "f")
+
     def same(a, b):
         a, b = a.to_dict(), b.to_dict()
-        return a.keys() == b.keys() and all(
-            np.array_equal(np.asarray(a[k]), np.asarray(b[k])) if not isinstance(a[k], (dict, str, type(None)))
-            else a[k] == b[k] for k in a)
+        return a.keys() == b.keys() and all(equal(a[k], b[k]) for k in a)
 
     before = {{name: eval(small) for name, (_, small) in CALLS.items()}}  # also compiles every kernel
     print("ready", flush=True)
@@ -135,7 +145,10 @@ SMALL = {
         n_sims=1000, n_steps=600, drift_start=300, rng=8),
     "simulate_drift_detection-adwin": lambda: simengine.simulate_drift_detection(
         detector="adwin", drift="gradual", drift_end=400, n_sims=700, n_steps=600, drift_start=300, rng=9),
+    "ddm": lambda: simengine.ddm(_STREAMS.astype(np.uint8)),
+    "adwin": lambda: simengine.adwin(_STREAMS),
 }
+_STREAMS = (np.random.default_rng(3).random((40, 3000)) < np.where(np.arange(3000) < 1500, 0.15, 0.4)).astype(float)
 
 
 def _equal(a, b):
@@ -143,7 +156,9 @@ def _equal(a, b):
     assert a.keys() == b.keys()
     for key in a:
         x, y = a[key], b[key]
-        if isinstance(x, np.ndarray):
+        if isinstance(x, list):
+            assert len(x) == len(y) and all(i.tobytes() == j.tobytes() for i, j in zip(x, y)), key
+        elif isinstance(x, np.ndarray):
             assert x.dtype == y.dtype and x.tobytes() == y.tobytes() if x.dtype != object else list(x) == list(y), key
         elif isinstance(x, float) and x != x:
             assert y != y, key
@@ -164,6 +179,7 @@ def _first_slice_of_one_block(monkeypatch):
 
     for module in (simengine.bayes, simengine.drift):
         monkeypatch.setattr(module, "run_blocks", one_first)
+    monkeypatch.setattr(simengine.drift, "_rows_first", lambda *args: 1)  # ddm / adwin: slices of one stream
     return calls
 
 
