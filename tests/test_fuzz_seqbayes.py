@@ -63,22 +63,23 @@ CASES = {
     "simulate_coverage": (
         simengine.simulate_coverage,
         dict(p=0.3, n=10, n_sims=100, rng=1),
-        ["p", "n", "methods", "alpha", "n_sims", "prior", "alternative", "rng", "progress", "target_se", "max_sims"],
+        ["p", "n", "methods", "alpha", "n_sims", "prior", "alternative", "rng", "progress", "max_sims"],
     ),
-    "simulate_coverage-target_se": (  # `max_sims` caps a target_se run (the first round meets this target)
+    # a target_se run: the first round meets this target, and a hostile target stops at 4 rounds
+    "simulate_coverage-target_se": (
         simengine.simulate_coverage,
-        dict(p=0.3, n=10, n_sims=100, rng=1, target_se=0.05),
+        dict(p=0.3, n=10, n_sims=100, rng=1, target_se=0.05, max_sims=400),
         ["target_se", "max_sims", "n_sims"],
     ),
     "simulate_bayes_peeking": (
         simengine.simulate_bayes_peeking,
         dict(n_sims=20, n_looks=2, visitors_per_look=10, rate=0.1, rng=1),
         ["n_sims", "n_looks", "visitors_per_look", "rate", "lift", "threshold", "prior", "rng", "progress",
-         "target_se", "max_sims"],
+         "max_sims"],
     ),
     "simulate_bayes_peeking-target_se": (
         simengine.simulate_bayes_peeking,
-        dict(n_sims=20, n_looks=2, visitors_per_look=10, rate=0.1, rng=1, target_se=0.2),
+        dict(n_sims=20, n_looks=2, visitors_per_look=10, rate=0.1, rng=1, target_se=0.2, max_sims=80),
         ["target_se", "max_sims", "n_sims"],
     ),
     "metropolis_hastings": (
