@@ -188,7 +188,6 @@ def _check_adaptive(target_se, max_sims, n_sims):
     return target_se, max_sims
 
 
-
 # --------------------------------------------------------------------------- bayes_ab
 
 

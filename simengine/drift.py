@@ -648,6 +648,9 @@ def ddm(errors, *, warm_start=30, warning_threshold=2.0, drift_threshold=3.0, re
     ``drift_threshold >= warning_threshold``, and the data must be 0/1 (river accepts any values, and any
     number as `x`); `reset=False` (keep the statistics after a drift) is an extension, river always resets.
 
+    Many streams run in slices of streams: Ctrl-C stops a long call between slices (within about a quarter
+    of a second, or one stream if a stream takes longer) with KeyboardInterrupt.  Results do not depend on it.
+
     Examples
     --------
     >>> import numpy as np, simengine
@@ -868,6 +871,9 @@ def adwin(values, *, delta=0.002, clock=32, max_buckets=5, min_window_length=5, 
     1/(n0 - min_window_length + 1) + 1/(n1 - min_window_length + 1) where the paper has 1/n0 + 1/n1, and
     after a detection the whole window is dropped (the paper keeps W1); the first makes cuts come
     earlier, the second restarts the clock and the grace period after each detection.
+
+    Many streams run in slices of streams: Ctrl-C stops a long call between slices (within about a quarter
+    of a second, or one stream if a stream takes longer) with KeyboardInterrupt.  Results do not depend on it.
 
     Examples
     --------
