@@ -46,6 +46,7 @@ __all__ = [
 MC_BLOCK = 16_384  # Beta pairs per generator block in `bayes_ab(method="mc")` and `prob_best`
 COVERAGE_BLOCK = 8192  # binomial draws per block in `simulate_coverage`
 PEEKING_BLOCK = 256  # replicates per block in `simulate_bayes_peeking`
+PEEKING_UNIT = 8  # replicates per work unit of `simulate_bayes_peeking` (a block runs as 32 units, in order)
 # Beta prior parameters accepted everywhere.  Below 0.05 an arm without successes has a posterior with
 # most of its mass under the smallest double: the exact sums, the quadrature and the Beta draws (which tie
 # at 0.0) all fail, e.g. P(B > A) = 0.37 for two identical arms with prior (0.001, 0.001).  Above 1e9 the
@@ -1050,7 +1051,7 @@ def simulate_bayes_peeking(
         True draws a progress bar on stderr (and a "compiling" step on the first call),
         None only when stderr is a terminal and the call is expected to take more than
         ~2 s, False never.  Ctrl-C stops the call with KeyboardInterrupt within about a
-        quarter of a second, or one block of 256 experiments if that takes longer.
+        quarter of a second (or 8 experiments, if those take longer).
     target_se : float, optional
         Run rounds of `n_sims` experiments (round i from the i-th child stream of `rng`)
         until the standard errors of `prob_declare_peeking` and `prob_declare_final` are
@@ -1105,15 +1106,28 @@ def simulate_bayes_peeking(
     ss = as_seed_sequence(rng)
     from simengine.kernels import bayes as k
 
-    def run(seq):
-        def call(lo, hi):
-            return k._bayes_peeking(n_sims, n_looks, visitors, rate, rate_b, float(pr[0]), float(pr[1]), threshold,
-                                    PEEKING_BLOCK, _generators(seq, lo, hi), lo)
+    # A block's 256 experiments run in order from its generator, and can take seconds where every look is a
+    # quadrature; work units of PEEKING_UNIT experiments (one block's parts run part after part, the
+    # generator keeping its state between calls) let Ctrl-C in between.  The first slice holds ~0.05 s of
+    # units a thread by the cost estimate above.
+    nb = n_blocks(n_sims, PEEKING_BLOCK)
+    parts_per_block = PEEKING_BLOCK // PEEKING_UNIT
+    import numba
 
-        parts = run_blocks(call, n_blocks(n_sims, PEEKING_BLOCK), progress=progress, desc="simulate_bayes_peeking",
-                           dispatchers=(k._bayes_peeking,))
-        first = _joined([f for f, _ in parts])
-        final = _joined([f for _, f in parts])
+    threads = max(1, numba.get_num_threads())
+    first_units = threads * max(1, int(50_000 / (PEEKING_UNIT * n_looks * cost_us)))
+
+    def run(seq):
+        gens = _generators(seq, 0, nb)
+        first = np.zeros(n_sims, dtype=np.int64)
+        final = np.empty(n_sims)
+
+        def call(lo, hi):
+            k._bayes_peeking(n_sims, n_looks, visitors, rate, rate_b, float(pr[0]), float(pr[1]), threshold,
+                             PEEKING_BLOCK, PEEKING_UNIT, gens, lo, hi, first, final)
+
+        run_blocks(call, nb * parts_per_block, progress=progress, desc="simulate_bayes_peeking",
+                   dispatchers=(k._bayes_peeking,), first=first_units, unit="units")
         return _peeking_result(first, final, n_sims, n_looks, threshold)
 
     if target_se is None:

@@ -30,6 +30,14 @@ CALLS = {
         "simengine.simulate_bayes_peeking(n_sims=10**7, n_looks=20, visitors_per_look=1000, rate=0.1, rng=1)",
         "simengine.simulate_bayes_peeking(n_sims=600, n_looks=3, visitors_per_look=50, rate=0.1, rng=2)",
     ),
+    # a Jeffreys prior puts every look on quadrature (~1 ms): one block of 256 experiments x 30 looks takes
+    # seconds, so Ctrl-C must come between parts of a block
+    "simulate_bayes_peeking-quadrature": (
+        "simengine.simulate_bayes_peeking(n_sims=10_000, n_looks=30, visitors_per_look=200_000, rate=0.1, "
+        "prior=(0.5, 0.5), rng=1)",
+        "simengine.simulate_bayes_peeking(n_sims=20, n_looks=2, visitors_per_look=500, rate=0.1, prior=(0.5, 0.5), "
+        "rng=2)",
+    ),
     "bayes_ab_mc": (
         "simengine.bayes_ab(120, 2400, 145, 2400, method='mc', n_draws=10**9, rng=1)",
         "simengine.bayes_ab([12, 120], [200, 2400], [15, 145], [200, 2400], method='mc', n_draws=50_000, rng=2)",
@@ -184,13 +192,28 @@ def _first_slice_of_one_block(monkeypatch):
 
 
 @pytest.mark.parametrize("name", list(SMALL))
-def test_tiny_slices_give_bit_identical_results(monkeypatch, name):
-    """Every call above runs several blocks: in slices of one block each, the numbers are the same bits."""
+def test_tiny_and_uneven_slices_give_bit_identical_results(monkeypatch, name):
+    """Every call above runs several blocks (or units, or streams): run in slices of 1, 2, 5, 13, 40, 1, ...
+    of them (some longer than a peeking run has blocks, so that one slice holds several parts of a block),
+    the numbers are the same bits as in one run."""
     whole = SMALL[name]()
-    calls = _first_slice_of_one_block(monkeypatch)
-    monkeypatch.setattr(simengine._long, "SLICE_SECONDS", 1e-12)
+    calls = []
+
+    def uneven(call, n_blocks, **kwargs):
+        calls.append(n_blocks)
+        sizes = (1, 2, 5, 13, 40)
+        outs, lo, i = [], 0, 0
+        while lo < n_blocks:
+            hi = min(n_blocks, lo + sizes[i % len(sizes)])
+            outs.append(call(lo, hi))
+            lo, i = hi, i + 1
+        return outs
+
+    for module in (simengine.bayes, simengine.drift):
+        monkeypatch.setattr(module, "run_blocks", uneven)
+    monkeypatch.setattr(simengine.drift, "_rows_first", lambda *args: 1)  # ddm / adwin: no direct call
     sliced = SMALL[name]()
-    assert calls and calls[0] > 1
+    assert calls and calls[0] > 10
     _equal(whole, sliced)
 
 

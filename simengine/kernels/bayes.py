@@ -497,35 +497,39 @@ def _coverage_mc(p, n, covered, width, offsets, n_sims, block, gens, j0):
 
 
 @pjit
-def _bayes_peeking(n_sims, n_looks, visitors, rate_a, rate_b, prior_a, prior_b, threshold, block, gens, j0):
-    """A/B tests checked after every look with the exact P(B > A) rule.
+def _bayes_peeking(n_sims, n_looks, visitors, rate_a, rate_b, prior_a, prior_b, threshold, block, sub, gens, u0, u1,
+                   first, final):
+    """A/B tests checked after every look with the exact P(B > A) rule, for work units u0..u1-1.
 
-    `gens` are the generators of blocks j0, j0 + 1, ... (block j owns replicates
-    [j * block, (j + 1) * block) of `n_sims`).  Returns, for the replicates of those
-    blocks in order, the first look (1-based) where P(B > A) > threshold (0 if never)
-    and P(B > A) at the final look.
+    Block b (generator ``gens[b]``) owns replicates [b * block, (b + 1) * block), run in order.  A unit is
+    `sub` consecutive replicates of one block: unit u is part u // len(gens) of block u % len(gens), so
+    units are numbered part-major.  Each block's units in [u0, u1) run in order on one thread, and every
+    part of a block runs after the one before it (in an earlier call: a Generator keeps its state between
+    calls), so the draws are those of one pass over the block.  Writes, per replicate, the first look
+    (1-based) where P(B > A) > threshold (0 if never) into `first` (zeros on entry) and P(B > A) at the
+    final look into `final`.
     """
-    r0 = j0 * block
-    r1 = min((j0 + len(gens)) * block, n_sims)
-    first = np.zeros(r1 - r0, dtype=np.int64)
-    final = np.empty(r1 - r0)
-    for jl in numba.prange(len(gens)):
-        j = np.int64(jl)
-        g = gens[j]
-        jg = j0 + j
-        for rg in range(jg * block, min((jg + 1) * block, n_sims)):
-            r = rg - r0
-            sa = 0
-            sb = 0
-            n = 0
-            for look in range(1, n_looks + 1):
-                sa += g.binomial(visitors, rate_a)
-                sb += g.binomial(visitors, rate_b)
-                n += visitors
-                if first[r] == 0 or look == n_looks:
-                    pb = _prob_greater1(prior_a + sa, prior_b + n - sa, prior_a + sb, prior_b + n - sb)
-                    if first[r] == 0 and pb > threshold:
-                        first[r] = look
-                    if look == n_looks:
-                        final[r] = pb
-    return first, final
+    nb = len(gens)
+    # one iteration per block with units in [u0, u1): the blocks of units u0, u0 + 1, ... (distinct up to nb)
+    for il in numba.prange(min(nb, u1 - u0)):
+        u = u0 + np.int64(il)
+        b = u % nb
+        g = gens[b]
+        while u < u1:
+            lo = b * block + (u // nb) * sub
+            hi = min(lo + sub, (b + 1) * block, n_sims)
+            u += nb
+            for r in range(lo, hi):
+                sa = 0
+                sb = 0
+                n = 0
+                for look in range(1, n_looks + 1):
+                    sa += g.binomial(visitors, rate_a)
+                    sb += g.binomial(visitors, rate_b)
+                    n += visitors
+                    if first[r] == 0 or look == n_looks:
+                        pb = _prob_greater1(prior_a + sa, prior_b + n - sa, prior_a + sb, prior_b + n - sb)
+                        if first[r] == 0 and pb > threshold:
+                            first[r] = look
+                        if look == n_looks:
+                            final[r] = pb
