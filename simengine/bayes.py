@@ -142,6 +142,14 @@ def _check_generators(count, names):
         check_memory(count * GENERATOR_BYTES, names, what="its per-block random generators")
 
 
+def _check_block_sums(count, names):
+    """Refuse more per-block partial sums (`count` doubles, kept until the call reduces them) than memory holds.
+
+    The block Generators of the sliced kernels are made per slice, so they no longer count."""
+    if count * 8 > 2**28:
+        check_memory(count * 8, names, what="its per-block sums")
+
+
 def _generators(ss, lo, hi):
     """`numba.typed.List` of the Generators of blocks lo..hi-1 of `ss`: the streams
     `block_generators(ss, hi)[lo:hi]` holds, made only for the slice that runs them."""
@@ -405,7 +413,8 @@ def bayes_ab(
             n_draws = check_count_at_least_one(n_draws, "n_draws")
             m = priors.shape[0] * counts.shape[1]
             check_work(2 * n_draws * m, "`n_draws` x scenarios x priors x 2 arms", unit="Beta draws")
-            _check_generators(n_blocks(n_draws, MC_BLOCK) * m, "`n_draws` x scenarios x priors")
+            # generators are made per slice: what stays is 5 sums a block
+            _check_block_sums(n_blocks(n_draws, MC_BLOCK) * m * 5, "`n_draws` x scenarios x priors")
             ss = as_seed_sequence(rng)
     else:
         counts, shape = fast
@@ -529,9 +538,7 @@ def prob_best(successes, trials, *, prior=(1.0, 1.0), n_draws=100_000, rng=None,
     pr = _check_prior(prior)
     n_draws = check_count_at_least_one(n_draws, "n_draws")
     check_work(n_draws * s.shape[0], "`n_draws` x arms", unit="Beta draws")
-    _check_generators(n_blocks(n_draws, MC_BLOCK), "`n_draws`")
-    if s.shape[0] * 3 * 8 * n_blocks(n_draws, MC_BLOCK) > 2**28:
-        check_memory(s.shape[0] * 3 * 8 * n_blocks(n_draws, MC_BLOCK), "`n_draws` x arms", what="per-block sums")
+    _check_block_sums(n_blocks(n_draws, MC_BLOCK) * s.shape[0] * 3, "`n_draws` x arms")
     progress = check_progress(progress)
     ss = as_seed_sequence(rng)
     alpha = np.ascontiguousarray(pr[0] + s, dtype=np.float64)
@@ -889,7 +896,7 @@ def simulate_coverage(
     check_work(table * len(methods), "`p` x `n` (every k = 0..n of every cell) x `methods`", unit="interval ends")
     check_memory(table * 8 * (2 * len(methods) + 8), "`p` x `n`", what="the interval tables of every cell")
     check_work(n_sims * cells, "`n_sims` x cells of `p` x `n`", unit="binomial draws")
-    _check_generators(n_blocks(n_sims, COVERAGE_BLOCK) * cells, "`n_sims` x cells of `p` x `n`")
+    _check_block_sums(n_blocks(n_sims, COVERAGE_BLOCK) * cells * len(methods) * 3, "`n_sims` x cells of `p` x `n`")
     progress = check_progress(progress)
     target_se, max_sims = _check_adaptive(target_se, max_sims, n_sims)
     ss = as_seed_sequence(rng)
