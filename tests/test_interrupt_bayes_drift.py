@@ -10,6 +10,7 @@ import os
 import signal
 import subprocess
 import sys
+import tempfile
 import textwrap
 import threading
 import time
@@ -103,15 +104,19 @@ _CHILD = textwrap.dedent(
 def interrupted():
     """Run the child; returns {name: (seconds from SIGINT to "interrupted", line, after-line)}."""
     env = dict(os.environ, PYTHONPATH=os.pathsep.join(filter(None, [os.getcwd(), os.environ.get("PYTHONPATH")])))
+    errors = tempfile.TemporaryFile(mode="w+")  # not a pipe: a chatty child must never block on it
     child = subprocess.Popen(
         [sys.executable, "-c", _CHILD.format(calls=CALLS)], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE, text=True, env=env,
+        stderr=errors, text=True, env=env,
     )
     watchdog = threading.Timer(240.0, child.kill)
     watchdog.start()
     out = {}
     try:
-        assert child.stdout.readline().strip() == "ready", child.stderr.read()
+        if child.stdout.readline().strip() != "ready":
+            child.wait(timeout=10)
+            errors.seek(0)
+            pytest.fail("the child did not start:\n" + errors.read()[-3000:])
         for name in CALLS:
             child.stdin.write("go\n")
             child.stdin.flush()
@@ -128,6 +133,8 @@ def interrupted():
         watchdog.cancel()
         if child.poll() is None:
             child.kill()
+            child.wait()
+        errors.close()
     return out
 
 
