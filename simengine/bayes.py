@@ -1139,11 +1139,22 @@ def simulate_bayes_peeking(
 
     if target_se is None:
         return run(ss)
-    res = until_target(lambda i: run(child_seed_sequence(ss, i)), SimulateBayesPeekingResult,
-                       target_se=target_se, n_per_round=n_sims, max_sims=max_sims)
-    if res.stop_look_counts.dtype != np.int64:  # combine() adds counts as floats; they are exact integers
-        res = dataclasses.replace(res, stop_look_counts=res.stop_look_counts.astype(np.int64))
-    return res
+    # combine() would concatenate the per-experiment arrays at every round (quadratic in the rounds): the
+    # rounds hand over empty ones, and the arrays of all rounds are joined once at the end
+    firsts, finals = [], []
+
+    def round_(i):
+        res = run(child_seed_sequence(ss, i))
+        firsts.append(res.first_crossing)
+        finals.append(res.final_prob_b_better)
+        return dataclasses.replace(res, first_crossing=res.first_crossing[:0],
+                                   final_prob_b_better=res.final_prob_b_better[:0])
+
+    res = until_target(round_, SimulateBayesPeekingResult, target_se=target_se, n_per_round=n_sims,
+                       max_sims=max_sims)
+    # every round run is in the result; combine() adds the counts as floats (exact integers)
+    return dataclasses.replace(res, first_crossing=_joined(firsts), final_prob_b_better=_joined(finals),
+                               stop_look_counts=np.asarray(res.stop_look_counts).astype(np.int64))
 
 
 def _peeking_result(first, final, n_sims, n_looks, threshold):
