@@ -121,7 +121,7 @@ def interrupted():
             child.stdin.write("go\n")
             child.stdin.flush()
             assert child.stdout.readline().split() == ["start", name]
-            time.sleep(0.4)  # inside the call (its first slice runs by then)
+            time.sleep(0.25)  # inside the call (its first slice runs by then)
             sent = time.perf_counter()
             child.send_signal(signal.SIGINT)
             line = child.stdout.readline().strip()
