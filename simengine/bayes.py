@@ -5,14 +5,16 @@ The public layer validates and broadcasts; the arithmetic is in `kernels.bayes`.
 """
 from __future__ import annotations
 
+import dataclasses
 import math
 import numbers
 from dataclasses import dataclass, field
 
 import numpy as np
 
-from simengine._results import MEAN, MonteCarloResult, Result, mean_se, proportion_se
-from simengine._rng import as_seed_sequence, block_generators, n_blocks
+from simengine._long import check_progress, run_blocks
+from simengine._results import CONCAT, MEAN, SUM, MonteCarloResult, Result, mean_se, proportion_se, until_target
+from simengine._rng import as_seed_sequence, child_seed_sequence, n_blocks
 from simengine._validate import (
     MAX_COUNT,
     as_count_array,
@@ -44,6 +46,7 @@ __all__ = [
 MC_BLOCK = 16_384  # Beta pairs per generator block in `bayes_ab(method="mc")` and `prob_best`
 COVERAGE_BLOCK = 8192  # binomial draws per block in `simulate_coverage`
 PEEKING_BLOCK = 256  # replicates per block in `simulate_bayes_peeking`
+PEEKING_UNIT = 8  # replicates per work unit of `simulate_bayes_peeking` (a block runs as 32 units, in order)
 # Beta prior parameters accepted everywhere.  Below 0.05 an arm without successes has a posterior with
 # most of its mass under the smallest double: the exact sums, the quadrature and the Beta draws (which tie
 # at 0.0) all fail, e.g. P(B > A) = 0.37 for two identical arms with prior (0.001, 0.001).  Above 1e9 the
@@ -137,6 +140,61 @@ def _check_generators(count, names):
     """Refuse more block Generators than memory holds (each ~4 KiB and ~0.1 ms to create)."""
     if count * GENERATOR_BYTES > 2**28:
         check_memory(count * GENERATOR_BYTES, names, what="its per-block random generators")
+
+
+def _check_block_sums(count, names):
+    """Refuse more per-block partial sums (`count` doubles, kept until the call reduces them) than memory holds.
+
+    The block Generators of the sliced kernels are made per slice, so they no longer count."""
+    if count * 8 > 2**28:
+        check_memory(count * 8, names, what="its per-block sums")
+
+
+def _generators(ss, lo, hi):
+    """`numba.typed.List` of the Generators of blocks lo..hi-1 of `ss`: the streams
+    `block_generators(ss, hi)[lo:hi]` holds, made only for the slice that runs them."""
+    import numba
+
+    plain = [np.random.Generator(np.random.PCG64(child_seed_sequence(ss, i))) for i in range(lo, hi)]
+    gens = numba.typed.List.empty_list(numba.typeof(plain[0]))
+    for g in plain:
+        gens.append(g)
+    return gens
+
+
+def _first_slice(blocks_per_thread):
+    """Blocks of the first slice of `run_blocks`: `blocks_per_thread` for each numba thread.
+
+    The first slice is timed to size the next ones, so it must stay well under the ~1 s a
+    Ctrl-C may wait; as many blocks as take ~0.05 s at the kernel's usual speed let a
+    typical call end in one slice (one parallel launch, as before slicing).
+    """
+    import numba
+
+    return blocks_per_thread * max(1, numba.get_num_threads())
+
+
+def _joined(parts):
+    """Per-slice outputs of `run_blocks` as one array (in block order)."""
+    return parts[0] if len(parts) == 1 else np.concatenate(parts)
+
+
+def _check_adaptive(target_se, max_sims, n_sims):
+    """(target_se, max_sims): a positive finite SE target, and a cap in [n_sims, MAX_COUNT]
+    (default 1000 x `n_sims`, at most MAX_COUNT); `max_sims` needs `target_se`."""
+    if target_se is None:
+        if max_sims is not None:
+            raise ValueError("`max_sims` caps a `target_se` run; give `target_se` too, or leave `max_sims` None")
+        return None, None
+    target_se = check_real(target_se, "target_se", low=0.0, low_inclusive=False)
+    if max_sims is None:
+        return target_se, min(1000 * n_sims, MAX_COUNT)
+    if isinstance(max_sims, (bool, np.bool_)) or not isinstance(max_sims, numbers.Integral):
+        raise TypeError(f"`max_sims` must be an integer in [`n_sims`, {MAX_COUNT}]; got {_describe(max_sims)}")
+    max_sims = int(max_sims)
+    if not n_sims <= max_sims <= MAX_COUNT:
+        raise ValueError(f"`max_sims` must be an integer in [`n_sims` = {n_sims}, {MAX_COUNT}]; got {max_sims}")
+    return target_se, max_sims
 
 
 # --------------------------------------------------------------------------- bayes_ab
@@ -281,6 +339,7 @@ def bayes_ab(
     method="exact",
     n_draws=100_000,
     rng=None,
+    progress=None,
 ) -> BayesAbResult:
     """Posterior probability that B beats A, and the expected loss of choosing each arm.
 
@@ -312,6 +371,11 @@ def bayes_ab(
         Monte Carlo draws per arm and scenario (``method="mc"`` only).
     rng : None, int, SeedSequence or Generator
         Randomness for ``method="mc"`` (SPEC 7).
+    progress : None, True or False
+        ``method="mc"`` only (an exact call takes microseconds): True draws a progress
+        bar on stderr, None only when stderr is a terminal and the draws are expected
+        to take more than ~2 s, False never.  Ctrl-C stops a long Monte Carlo call
+        within about a quarter of a second with KeyboardInterrupt, whatever `progress`.
 
     Returns
     -------
@@ -329,6 +393,8 @@ def bayes_ab(
     >>> abs(mc.prob_b_better - res.prob_b_better) < 4 * mc.prob_b_better_se
     True
     """
+    if progress is not None and progress is not True and progress is not False:
+        check_progress(progress)
     priors = fast = None
     if type(method) is str and method == "exact" and bool not in (
         type(successes_a), type(trials_a), type(successes_b), type(trials_b)
@@ -347,7 +413,8 @@ def bayes_ab(
             n_draws = check_count_at_least_one(n_draws, "n_draws")
             m = priors.shape[0] * counts.shape[1]
             check_work(2 * n_draws * m, "`n_draws` x scenarios x priors x 2 arms", unit="Beta draws")
-            _check_generators(n_blocks(n_draws, MC_BLOCK) * m, "`n_draws` x scenarios x priors")
+            # generators are made per slice: what stays is 5 sums a block
+            _check_block_sums(n_blocks(n_draws, MC_BLOCK) * m * 5, "`n_draws` x scenarios x priors")
             ss = as_seed_sequence(rng)
     else:
         counts, shape = fast
@@ -372,8 +439,13 @@ def bayes_ab(
         params, _ = k._beta_posteriors(counts, priors)  # counts validated above
         a1, b1, a2, b2 = params
         bps = n_blocks(n_draws, MC_BLOCK)
-        gens = block_generators(ss, bps * a1.shape[0])
-        part = k._bayes_ab_mc(a1, b1, a2, b2, n_draws, MC_BLOCK, gens)
+
+        def call(lo, hi):
+            return k._bayes_ab_mc(a1, b1, a2, b2, n_draws, MC_BLOCK, _generators(ss, lo, hi), lo)
+
+        # a block is 16 384 Beta pairs, ~1 ms
+        part = _joined(run_blocks(call, bps * a1.shape[0], progress=progress, desc="bayes_ab",
+                                  dispatchers=(k._bayes_ab_mc,), first=_first_slice(32)))
         sums = part.reshape(a1.shape[0], bps, 5).sum(axis=1)
         p = sums[:, 0] / n_draws
         p_se = proportion_se(p, n_draws)
@@ -429,7 +501,7 @@ class ProbBestResult(MonteCarloResult):
     _chunk_size = 10_000_000
 
 
-def prob_best(successes, trials, *, prior=(1.0, 1.0), n_draws=100_000, rng=None) -> ProbBestResult:
+def prob_best(successes, trials, *, prior=(1.0, 1.0), n_draws=100_000, rng=None, progress=None) -> ProbBestResult:
     """Probability that each of k arms is best, and each arm's expected loss (Monte Carlo).
 
     Each draw takes one sample from every arm's Beta posterior; blocks of draws run
@@ -444,6 +516,10 @@ def prob_best(successes, trials, *, prior=(1.0, 1.0), n_draws=100_000, rng=None)
     n_draws : int, default 100_000
         Draws, in [1, 10**9]; `n_draws` x arms is at most 10**12.
     rng : None, int, SeedSequence or Generator
+    progress : None, True or False
+        True draws a progress bar on stderr, None only when stderr is a terminal and
+        the call is expected to take more than ~2 s, False never.  Ctrl-C stops the
+        call within about a quarter of a second with KeyboardInterrupt.
 
     Returns
     -------
@@ -462,16 +538,20 @@ def prob_best(successes, trials, *, prior=(1.0, 1.0), n_draws=100_000, rng=None)
     pr = _check_prior(prior)
     n_draws = check_count_at_least_one(n_draws, "n_draws")
     check_work(n_draws * s.shape[0], "`n_draws` x arms", unit="Beta draws")
-    _check_generators(n_blocks(n_draws, MC_BLOCK), "`n_draws`")
-    if s.shape[0] * 3 * 8 * n_blocks(n_draws, MC_BLOCK) > 2**28:
-        check_memory(s.shape[0] * 3 * 8 * n_blocks(n_draws, MC_BLOCK), "`n_draws` x arms", what="per-block sums")
+    _check_block_sums(n_blocks(n_draws, MC_BLOCK) * s.shape[0] * 3, "`n_draws` x arms")
+    progress = check_progress(progress)
     ss = as_seed_sequence(rng)
     alpha = np.ascontiguousarray(pr[0] + s, dtype=np.float64)
     beta = np.ascontiguousarray(pr[1] + (t - s), dtype=np.float64)
     from simengine.kernels import bayes as k
 
-    gens = block_generators(ss, n_blocks(n_draws, MC_BLOCK))
-    sums = k._prob_best_mc(alpha, beta, n_draws, MC_BLOCK, gens).sum(axis=0)
+    def call(lo, hi):
+        return k._prob_best_mc(alpha, beta, n_draws, MC_BLOCK, _generators(ss, lo, hi), lo)
+
+    # a block is 16 384 draws of every arm, ~0.5 ms an arm
+    parts = run_blocks(call, n_blocks(n_draws, MC_BLOCK), progress=progress, desc="prob_best",
+                       dispatchers=(k._prob_best_mc,), first=_first_slice(max(1, 64 // s.shape[0])))
+    sums = _joined(parts).sum(axis=0)
     p = sums[:, 0] / n_draws
     loss, loss_se = mean_se(sums[:, 1], sums[:, 2], n_draws)
     return ProbBestResult(p, proportion_se(p, n_draws), loss, loss_se, n_draws)
@@ -699,6 +779,8 @@ class SimulateCoverageResult(MonteCarloResult):
 
     _estimates = {"coverage": MEAN, "mean_width": MEAN, "exact_coverage": MEAN, "exact_mean_width": MEAN}
     _chunk_size = 1_000_000
+    # every other field is an input (p, n, method) or exact (equal in every chunk)
+    _combine_fields = {}
 
     def to_frame(self):
         """One row per (p, n, method): p, n, method, coverage, coverage_se, mean_width,
@@ -728,6 +810,9 @@ def simulate_coverage(
     prior=(1.0, 1.0),
     alternative="two-sided",
     rng=None,
+    progress=None,
+    target_se=None,
+    max_sims=None,
 ) -> SimulateCoverageResult:
     """Coverage and mean width of binomial intervals by simulation, over a (p, n) grid.
 
@@ -755,6 +840,19 @@ def simulate_coverage(
     alternative : {"two-sided", "larger", "smaller"}, default "two-sided"
         Sides of the intervals, as in `proportion_interval` ("larger": (0, upper bound)).
     rng : None, int, SeedSequence or Generator
+    progress : None, True or False
+        True draws a progress bar on stderr (and a "compiling" step on the first call),
+        None only when stderr is a terminal and the call is expected to take more than
+        ~2 s, False never.  Ctrl-C stops the call within about a quarter of a second
+        with KeyboardInterrupt, whatever `progress`.
+    target_se : float, optional
+        Run rounds of `n_sims` intervals per cell (round i from the i-th child stream of
+        `rng`) until the standard error of every simulated coverage and mean width is at
+        most `target_se`, or `max_sims` is reached (then a `TargetNotReachedWarning`).
+        The result's `n_sims` is the total run.  The exact figures do not depend on it.
+    max_sims : int, optional
+        Cap on the total intervals per cell with `target_se`, in [`n_sims`, 10**9];
+        default 1000 x `n_sims` (at most 10**9).
 
     Returns
     -------
@@ -798,7 +896,9 @@ def simulate_coverage(
     check_work(table * len(methods), "`p` x `n` (every k = 0..n of every cell) x `methods`", unit="interval ends")
     check_memory(table * 8 * (2 * len(methods) + 8), "`p` x `n`", what="the interval tables of every cell")
     check_work(n_sims * cells, "`n_sims` x cells of `p` x `n`", unit="binomial draws")
-    _check_generators(n_blocks(n_sims, COVERAGE_BLOCK) * cells, "`n_sims` x cells of `p` x `n`")
+    _check_block_sums(n_blocks(n_sims, COVERAGE_BLOCK) * cells * len(methods) * 3, "`n_sims` x cells of `p` x `n`")
+    progress = check_progress(progress)
+    target_se, max_sims = _check_adaptive(target_se, max_sims, n_sims)
     ss = as_seed_sequence(rng)
 
     cell_p = np.repeat(p_arr, n_arr.size)
@@ -821,11 +921,27 @@ def simulate_coverage(
 
     from simengine.kernels import bayes as k
 
+    cell_n64 = cell_n.astype(np.int64)
     bpc = n_blocks(n_sims, COVERAGE_BLOCK)
-    gens = block_generators(ss, bpc * cell_n.size)
-    part = k._coverage_mc(
-        cell_p, cell_n.astype(np.int64), covered, width, offsets, n_sims, COVERAGE_BLOCK, gens
-    )
+
+    def run(seq):
+        def call(lo, hi):
+            return k._coverage_mc(cell_p, cell_n64, covered, width, offsets, n_sims, COVERAGE_BLOCK,
+                                  _generators(seq, lo, hi), lo)
+
+        # a block is 8192 binomial draws, each scored by every method: ~0.5 ms
+        part = _joined(run_blocks(call, bpc * cell_n.size, progress=progress, desc="simulate_coverage",
+                                  dispatchers=(k._coverage_mc,), first=_first_slice(max(1, 64 // len(methods)))))
+        return _coverage_result(part, methods, cell_p, cell_n, bpc, n_sims, exact_cov, exact_width)
+
+    if target_se is None:
+        return run(ss)
+    return until_target(lambda i: run(child_seed_sequence(ss, i)), SimulateCoverageResult,
+                        target_se=target_se, n_per_round=n_sims, max_sims=max_sims)
+
+
+def _coverage_result(part, methods, cell_p, cell_n, bpc, n_sims, exact_cov, exact_width):
+    """The result from the per-block sums of `_coverage_mc`, reduced in block order."""
     sums = part.reshape(cell_n.size, bpc, len(methods), 3).sum(axis=1)  # (cells, methods, 3)
     cov = sums[:, :, 0] / n_sims
     w_mean, w_se = mean_se(sums[:, :, 1], sums[:, :, 2], n_sims)
@@ -886,6 +1002,7 @@ class SimulateBayesPeekingResult(MonteCarloResult):
 
     _estimates = {"prob_declare_peeking": MEAN, "prob_declare_final": MEAN}
     _chunk_size = 200_000
+    _combine_fields = {"stop_look_counts": SUM, "first_crossing": CONCAT, "final_prob_b_better": CONCAT}
 
     def to_frame(self):
         """One row: the estimates, their SEs and `n_sims` (the per-look and per-replicate
@@ -907,6 +1024,9 @@ def simulate_bayes_peeking(
     threshold=0.95,
     prior=(1.0, 1.0),
     rng=None,
+    progress=None,
+    target_se=None,
+    max_sims=None,
 ) -> SimulateBayesPeekingResult:
     """Simulate the Bayesian "stop when P(B > A) > threshold" rule under peeking.
 
@@ -934,6 +1054,20 @@ def simulate_bayes_peeking(
     prior : (float, float), default (1, 1)
         Each parameter in [0.05, 1e9].
     rng : None, int, SeedSequence or Generator
+    progress : None, True or False
+        True draws a progress bar on stderr (and a "compiling" step on the first call),
+        None only when stderr is a terminal and the call is expected to take more than
+        ~2 s, False never.  Ctrl-C stops the call with KeyboardInterrupt within about a
+        quarter of a second (or 8 experiments, if those take longer).
+    target_se : float, optional
+        Run rounds of `n_sims` experiments (round i from the i-th child stream of `rng`)
+        until the standard errors of `prob_declare_peeking` and `prob_declare_final` are
+        at most `target_se`, or `max_sims` is reached (then a `TargetNotReachedWarning`).
+        The result's `n_sims` is the total run; per-experiment arrays hold every round,
+        in order.  The work limit applies to one round.
+    max_sims : int, optional
+        Cap on the total experiments with `target_se`, in [`n_sims`, 10**9]; default
+        1000 x `n_sims` (at most 10**9).
 
     Returns
     -------
@@ -972,13 +1106,58 @@ def simulate_bayes_peeking(
         raise ValueError(f"`rate` + `lift` must be in [0, 1]; got {rate_b:g}")
     threshold = check_probability(threshold, "threshold")
     pr = _check_prior(prior)
+    progress = check_progress(progress)
+    target_se, max_sims = _check_adaptive(target_se, max_sims, n_sims)
+    if target_se is not None and max_sims * 16 > 2**28:
+        check_memory(max_sims * 16, "`max_sims`", what="its per-replicate results")
     ss = as_seed_sequence(rng)
     from simengine.kernels import bayes as k
 
-    gens = block_generators(ss, n_blocks(n_sims, PEEKING_BLOCK))
-    first, final = k._bayes_peeking(
-        n_sims, n_looks, visitors, rate, rate_b, float(pr[0]), float(pr[1]), threshold, PEEKING_BLOCK, gens
-    )
+    # A block's 256 experiments run in order from its generator, and can take seconds where every look is a
+    # quadrature; work units of PEEKING_UNIT experiments (one block's parts run part after part, the
+    # generator keeping its state between calls) let Ctrl-C in between.  The first slice holds ~0.05 s of
+    # units a thread by the cost estimate above.
+    nb = n_blocks(n_sims, PEEKING_BLOCK)
+    parts_per_block = PEEKING_BLOCK // PEEKING_UNIT
+    import numba
+
+    threads = max(1, numba.get_num_threads())
+    first_units = threads * max(1, int(50_000 / (PEEKING_UNIT * n_looks * cost_us)))
+
+    def run(seq):
+        gens = _generators(seq, 0, nb)
+        first = np.zeros(n_sims, dtype=np.int64)
+        final = np.empty(n_sims)
+
+        def call(lo, hi):
+            k._bayes_peeking(n_sims, n_looks, visitors, rate, rate_b, float(pr[0]), float(pr[1]), threshold,
+                             PEEKING_BLOCK, PEEKING_UNIT, gens, lo, hi, first, final)
+
+        run_blocks(call, nb * parts_per_block, progress=progress, desc="simulate_bayes_peeking",
+                   dispatchers=(k._bayes_peeking,), first=first_units, unit="units")
+        return _peeking_result(first, final, n_sims, n_looks, threshold)
+
+    if target_se is None:
+        return run(ss)
+    # combine() would concatenate the per-experiment arrays at every round (quadratic in the rounds): the
+    # rounds hand over empty ones, and the arrays of all rounds are joined once at the end
+    firsts, finals = [], []
+
+    def round_(i):
+        res = run(child_seed_sequence(ss, i))
+        firsts.append(res.first_crossing)
+        finals.append(res.final_prob_b_better)
+        return dataclasses.replace(res, first_crossing=res.first_crossing[:0],
+                                   final_prob_b_better=res.final_prob_b_better[:0])
+
+    res = until_target(round_, SimulateBayesPeekingResult, target_se=target_se, n_per_round=n_sims,
+                       max_sims=max_sims)
+    # every round run is in the result; combine() adds the counts as floats (exact integers)
+    return dataclasses.replace(res, first_crossing=_joined(firsts), final_prob_b_better=_joined(finals),
+                               stop_look_counts=np.asarray(res.stop_look_counts).astype(np.int64))
+
+
+def _peeking_result(first, final, n_sims, n_looks, threshold):
     peek = float(np.mean(first > 0))
     fin = float(np.mean(final > threshold))
     counts = np.bincount(first, minlength=n_looks + 1)[1:]

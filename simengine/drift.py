@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from simengine import _rng
+from simengine._long import check_progress, run_blocks
 from simengine._results import MEAN, NOT_COMBINABLE, MonteCarloResult, Result, proportion_se
 from simengine._validate import (
     MAX_COUNT,
@@ -647,6 +648,9 @@ def ddm(errors, *, warm_start=30, warning_threshold=2.0, drift_threshold=3.0, re
     ``drift_threshold >= warning_threshold``, and the data must be 0/1 (river accepts any values, and any
     number as `x`); `reset=False` (keep the statistics after a drift) is an extension, river always resets.
 
+    Many streams run in slices of streams: Ctrl-C stops a long call between slices (within about a quarter
+    of a second, or one stream if a stream takes longer) with KeyboardInterrupt.  Results do not depend on it.
+
     Examples
     --------
     >>> import numpy as np, simengine
@@ -662,7 +666,16 @@ def ddm(errors, *, warm_start=30, warning_threshold=2.0, drift_threshold=3.0, re
     x2 = x[None, :] if one_d else x
     _check_memory(2 * x2.size, "`errors`", "the status array")
     status = np.empty(x2.shape, dtype=np.int8)  # NumPy's allocation: huge pages for big outputs
-    fw, fd, n_drifts = _k._ddm_scan(x2, status, wt, dt, ws, reset)
+
+    def call(lo, hi):  # streams never interact: any split of the rows gives the same numbers
+        return _k._ddm_scan(x2[lo:hi], status[lo:hi], wt, dt, ws, reset)
+
+    # one stream, or few short ones: one call, without the few microseconds of installing a signal handler
+    if one_d or x2.shape[0] <= (first := _rows_first(x2.shape[1], 20_000_000)):
+        fw, fd, n_drifts = _k._ddm_scan(x2, status, wt, dt, ws, reset)
+    else:
+        parts = run_blocks(call, x2.shape[0], progress=False, desc="ddm", first=first)
+        fw, fd, n_drifts = (_joined([part[i] for part in parts]) for i in range(3))
     flat, offsets = _k._collect_indices(status, 2, n_drifts, fd)
     idx = np.split(flat, offsets[1:-1])
     if one_d:
@@ -859,6 +872,9 @@ def adwin(values, *, delta=0.002, clock=32, max_buckets=5, min_window_length=5, 
     after a detection the whole window is dropped (the paper keeps W1); the first makes cuts come
     earlier, the second restarts the clock and the grace period after each detection.
 
+    Many streams run in slices of streams: Ctrl-C stops a long call between slices (within about a quarter
+    of a second, or one stream if a stream takes longer) with KeyboardInterrupt.  Results do not depend on it.
+
     Examples
     --------
     >>> import numpy as np, simengine
@@ -882,7 +898,18 @@ def adwin(values, *, delta=0.002, clock=32, max_buckets=5, min_window_length=5, 
     one_d = x.ndim == 1
     x2 = x[None, :] if one_d else x
     _check_memory(x2.size, "`values`", "the detection flags")
-    det, first, width, est = _k._adwin_scan(x2, d, mb, ml, gp, ck)
+
+    def call(lo, hi):  # streams never interact: any split of the rows gives the same numbers
+        return _k._adwin_scan(x2[lo:hi], d, mb, ml, gp, ck)
+
+    # ~30 ns an update with river's defaults; the cut test visits every bucket, every `clock` updates
+    budget = int(2e6 / (max(1, mb / 5) * max(1, 32 / ck)))
+    # one stream, or few short ones: one call, without the few microseconds of installing a signal handler
+    if one_d or x2.shape[0] <= (first_rows := _rows_first(x2.shape[1], budget)):
+        det, first, width, est = _k._adwin_scan(x2, d, mb, ml, gp, ck)
+    else:
+        parts = run_blocks(call, x2.shape[0], progress=False, desc="adwin", first=first_rows)
+        det, first, width, est = (_joined([part[i] for part in parts]) for i in range(4))
     rows, cols = np.nonzero(det)
     idx = np.split(cols.astype(np.int64), np.searchsorted(rows, np.arange(1, x2.shape[0])))
     n_drifts = np.array([len(i) for i in idx], dtype=np.int64)
@@ -1102,6 +1129,7 @@ def simulate_drift_detection(
     min_window_length=None,
     grace_period=None,
     rng=None,
+    progress=None,
 ) -> SimulateDriftDetectionResult:
     """Detection rate, false alarms and detection delay of DDM or ADWIN on simulated error streams.
 
@@ -1133,6 +1161,11 @@ def simulate_drift_detection(
         ADWIN's parameters (as in `adwin`); None = its default (0.002, 32, 5, 5, 10).  Giving a parameter
         of the detector not simulated is a ValueError.
     rng : None, int, SeedSequence or Generator
+    progress : None, True or False
+        True draws a progress bar on stderr (and a "compiling" step on the first call), None only when
+        stderr is a terminal and the call is expected to take more than ~2 s, False never.  Ctrl-C stops the
+        call with KeyboardInterrupt within about a quarter of a second, or one block of 64 streams if that
+        takes longer (64 x `n_steps` detector updates).
 
     Returns
     -------
@@ -1145,6 +1178,10 @@ def simulate_drift_detection(
     river's detectors do).  Proportion SEs are binomial, the mean's is the sample SD / sqrt(k), and
     quantile SEs come from the distribution-free binomial order-statistic 95% interval divided by
     2 * 1.96.
+
+    There is no `target_se` here: the delay estimates are a mean over the detecting streams (a random
+    subset) and quantiles, which do not combine across rounds of streams, so a run cannot be extended
+    round by round to a standard error.
 
     Examples
     --------
@@ -1204,13 +1241,51 @@ def simulate_drift_detection(
         fparams = np.array([d])
         iparams = np.array([mb, ml, gp, ck], dtype=np.int64)
         code = 1
+    progress = check_progress(progress)
     ss = _rng.as_seed_sequence(rng)
-    gens = _rng.block_generators(ss, _rng.n_blocks(n_sims, _k.SIM_BLOCK))
-    n_false, first = _k._simulate_detector(gens, n_sims, n_steps, drift_start, end, p0, p1, code, fparams, iparams)
+
+    def call(lo, hi):
+        gens = _block_generators(ss, lo, hi)
+        return _k._simulate_detector(gens, n_sims, n_steps, drift_start, end, p0, p1, code, fparams, iparams, lo)
+
+    # a block is 64 streams of `n_steps` updates (~2 ns a DDM update, ~30 ns an ADWIN one at worst): a first
+    # slice of ~2 x 10^6 updates a thread ends a typical call in one parallel launch, in well under a second
+    import numba
+
+    first = max(1, 2_000_000 // (_k.SIM_BLOCK * n_steps)) * max(1, numba.get_num_threads())
+    parts = run_blocks(call, _rng.n_blocks(n_sims, _k.SIM_BLOCK), progress=progress,
+                       desc="simulate_drift_detection", dispatchers=(_k._simulate_detector,), first=first)
+    n_false = _joined([nf for nf, _ in parts])
+    first = _joined([fa for _, fa in parts])
     return _summarise(
         n_false, first, n_sims=n_sims, n_steps=n_steps, detector=detector, drift=drift, drift_start=drift_start,
         drift_end=drift_end, error_before=p0, error_after=p1, detector_settings=settings,
     )
+
+
+def _rows_first(n_steps, updates_per_thread):
+    """Streams in the first slice of a scan over many streams (Ctrl-C is answered between slices): about
+    `updates_per_thread` updates (~0.02-0.05 s) for each numba thread, so that most calls are one slice."""
+    import numba
+
+    return max(1, updates_per_thread // max(1, n_steps)) * max(1, numba.get_num_threads())
+
+
+def _block_generators(ss, lo, hi):
+    """`numba.typed.List` of the Generators of blocks lo..hi-1 of `ss` (the streams of
+    `_rng.block_generators(ss, hi)[lo:hi]`), made only for the slice that runs them."""
+    import numba
+
+    plain = [np.random.Generator(np.random.PCG64(_rng.child_seed_sequence(ss, i))) for i in range(lo, hi)]
+    gens = numba.typed.List.empty_list(numba.typeof(plain[0]))
+    for g in plain:
+        gens.append(g)
+    return gens
+
+
+def _joined(parts):
+    """Per-slice outputs of `run_blocks` as one array, in block order."""
+    return parts[0] if len(parts) == 1 else np.concatenate(parts)
 
 
 def _summarise(n_false, first, **settings):

@@ -353,9 +353,15 @@ def test_bayes_ab_iv():
         simengine.bayes_ab(1, 4, 1, 4, method="mc", n_draws=0)
     with pytest.raises(TypeError, match="`rng` must be None"):
         simengine.bayes_ab(1, 4, 1, 4, method="mc", rng="seed")
+    with pytest.raises(TypeError, match="`progress` must be None, True or False"):
+        simengine.bayes_ab(1, 4, 1, 4, progress="yes")
+    with pytest.raises(TypeError, match="`progress` must be None, True or False"):
+        simengine.bayes_ab(1, 4, 1, 4, method="mc", progress=1)
 
 
 def test_prob_best_iv():
+    with pytest.raises(TypeError, match="`progress` must be None, True or False"):
+        simengine.prob_best([1, 1], [10, 10], progress="no")
     with pytest.raises(ValueError, match="at least 2 arms"):
         simengine.prob_best([1], [10])
     with pytest.raises(ValueError, match="`successes` must be <= `trials`"):
@@ -597,6 +603,18 @@ def test_simulate_coverage_iv():
         simengine.simulate_coverage(p=0.5, n=10, alpha=0)
     with pytest.raises(ValueError, match="`alternative` must be one of"):
         simengine.simulate_coverage(p=0.5, n=10, alternative="less")
+    with pytest.raises(TypeError, match="`progress` must be None, True or False"):
+        simengine.simulate_coverage(p=0.5, n=10, progress=0)
+    with pytest.raises(ValueError, match="`target_se` must be in"):
+        simengine.simulate_coverage(p=0.5, n=10, target_se=0.0)
+    with pytest.raises(TypeError, match="`target_se` must be a real number"):
+        simengine.simulate_coverage(p=0.5, n=10, target_se="0.01")
+    with pytest.raises(ValueError, match="`max_sims` caps a `target_se` run"):
+        simengine.simulate_coverage(p=0.5, n=10, max_sims=10**6)
+    with pytest.raises(ValueError, match=r"`max_sims` must be an integer in \[`n_sims` = 1000, "):
+        simengine.simulate_coverage(p=0.5, n=10, n_sims=1000, target_se=0.01, max_sims=999)
+    with pytest.raises(TypeError, match="`max_sims` must be an integer"):
+        simengine.simulate_coverage(p=0.5, n=10, target_se=0.01, max_sims=1e6)
 
 
 # --------------------------------------------------------------------------- peeking
@@ -663,3 +681,70 @@ def test_simulate_bayes_peeking_iv():
         simengine.simulate_bayes_peeking(**{**kw, "visitors_per_look": 2.5})
     with pytest.raises(ValueError, match="`prior` parameters"):
         simengine.simulate_bayes_peeking(**kw, prior=(1, 0))
+    with pytest.raises(TypeError, match="`progress` must be None, True or False"):
+        simengine.simulate_bayes_peeking(**kw, progress="auto")
+    with pytest.raises(ValueError, match="`target_se` must be a finite number"):
+        simengine.simulate_bayes_peeking(**kw, target_se=float("nan"))
+    with pytest.raises(ValueError, match="`max_sims` caps a `target_se` run"):
+        simengine.simulate_bayes_peeking(**kw, max_sims=100)
+    with pytest.raises(ValueError, match=r"`max_sims` must be an integer in \[`n_sims` = 10, 1000000000\]"):
+        simengine.simulate_bayes_peeking(**kw, target_se=0.01, max_sims=10**10)
+
+
+# --------------------------------------------------------------------------- target_se
+
+
+def test_coverage_rounds_combine_like_one_run_of_all_their_intervals():
+    """Rounds of a target_se run are runs on the child streams of the seed: combined, their estimates are
+    the pooled counts over all rounds (and agree with one big run within Monte Carlo error)."""
+    kw = dict(p=[0.05, 0.3], n=[20, 60], methods=("wilson", "beta"), n_sims=4000)
+    ss = as_seed_sequence(11)
+    rounds = [simengine.simulate_coverage(**kw, rng=ss.spawn(1)[0]) for _ in range(3)]
+    both = simengine.SimulateCoverageResult.combine(rounds)
+    assert both.n_sims == 12_000
+    pooled = np.mean([r.coverage for r in rounds], axis=0)  # equal round sizes
+    assert_allclose(both.coverage, pooled, rtol=1e-14)
+    assert_allclose(both.coverage_se, np.sqrt(np.sum([r.coverage_se**2 for r in rounds], axis=0)) / 3, rtol=1e-14)
+    assert_allclose(both.exact_coverage, rounds[0].exact_coverage, rtol=1e-15)
+    assert_array_equal(both.method, rounds[0].method)
+    big = simengine.simulate_coverage(**{**kw, "n_sims": 12_000}, rng=12)
+    se = np.hypot(both.coverage_se, big.coverage_se)
+    assert (np.abs(both.coverage - big.coverage) <= 4 * se + 1e-12).all()
+    assert (np.abs(both.mean_width - big.mean_width) <= 4 * np.hypot(both.mean_width_se, big.mean_width_se)).all()
+
+
+def test_coverage_target_se_met_deterministic_and_capped():
+    kw = dict(p=[0.1, 0.5], n=30, methods=("wilson", "normal"), n_sims=2000)
+    res = simengine.simulate_coverage(**kw, target_se=0.004, rng=5)
+    assert np.max(res.coverage_se) <= 0.004 and np.max(res.mean_width_se) <= 0.004
+    assert res.n_sims % 2000 == 0 and res.n_sims > 2000
+    again = simengine.simulate_coverage(**kw, target_se=0.004, rng=5)
+    assert again.n_sims == res.n_sims and np.array_equal(again.coverage, res.coverage)
+    # round i is the run on the i-th child stream: the first round is that plain run
+    first = simengine.simulate_coverage(**kw, rng=np.random.SeedSequence(5, spawn_key=(0,)))
+    assert_allclose(simengine.SimulateCoverageResult.combine(
+        [first] + [simengine.simulate_coverage(**kw, rng=np.random.SeedSequence(5, spawn_key=(i,)))
+                   for i in range(1, res.n_sims // 2000)]).coverage, res.coverage, rtol=1e-14)
+    with pytest.warns(simengine.TargetNotReachedWarning, match="`target_se` = 0.0001 not reached"):
+        capped = simengine.simulate_coverage(**kw, target_se=1e-4, max_sims=6000, rng=5)
+    assert capped.n_sims == 6000
+
+
+def test_bayes_peeking_target_se_combines_counts_and_replicates():
+    kw = dict(n_looks=3, visitors_per_look=40, rate=0.2, n_sims=500)
+    res = simengine.simulate_bayes_peeking(**kw, target_se=0.008, rng=4)
+    assert res.prob_declare_peeking_se <= 0.008 and res.prob_declare_final_se <= 0.008
+    n = res.n_sims
+    assert n % 500 == 0 and n > 500
+    assert res.first_crossing.shape == (n,) and res.final_prob_b_better.shape == (n,)
+    assert res.stop_look_counts.dtype == np.int64
+    assert_array_equal(res.stop_look_counts, np.bincount(res.first_crossing, minlength=4)[1:])
+    assert_allclose(res.prob_declare_peeking, np.mean(res.first_crossing > 0), rtol=1e-14)
+    assert_allclose(res.prob_declare_final, np.mean(res.final_prob_b_better > 0.95), rtol=1e-14)
+    rounds = [simengine.simulate_bayes_peeking(**kw, rng=np.random.SeedSequence(4, spawn_key=(i,)))
+              for i in range(n // 500)]
+    assert_array_equal(res.first_crossing, np.concatenate([r.first_crossing for r in rounds]))
+    with pytest.warns(simengine.TargetNotReachedWarning):
+        capped = simengine.simulate_bayes_peeking(**kw, target_se=1e-4, max_sims=1000, rng=4)
+    assert capped.n_sims == 1000
+    assert_array_equal(capped.first_crossing, np.concatenate([r.first_crossing for r in rounds[:2]]))

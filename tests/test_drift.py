@@ -962,6 +962,10 @@ def test_simulate_drift_detection_iv():
         f(detector_params={"delta": 0.1})
     with pytest.raises(TypeError, match="`rng` must be None"):
         f(rng="seed")
+    with pytest.raises(TypeError, match="`progress` must be None, True or False"):
+        f(progress="bar")
+    with pytest.raises(TypeError, match="unexpected keyword argument 'target_se'"):
+        f(target_se=0.01)  # delays (means over detecting streams, quantiles) do not combine across rounds
 
 
 # ---------------------------------------------------------------------------------------------------------

@@ -127,7 +127,7 @@ CASES += [
     (f"simulate-{p}", _simulate, p)
     for p in (
         "detector", "drift", "n_sims", "n_steps", "drift_start", "drift_end",
-        "error_before", "error_after", "rng",
+        "error_before", "error_after", "rng", "progress",
     )
 ]
 CASES += [

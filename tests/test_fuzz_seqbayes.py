@@ -43,17 +43,17 @@ CASES = {
     "bayes_ab": (
         simengine.bayes_ab,
         dict(successes_a=3, trials_a=10, successes_b=4, trials_b=10),
-        ["successes_a", "trials_a", "successes_b", "trials_b", "prior", "method"],
+        ["successes_a", "trials_a", "successes_b", "trials_b", "prior", "method", "progress"],
     ),
     "bayes_ab_mc": (
         simengine.bayes_ab,
         dict(successes_a=3, trials_a=10, successes_b=4, trials_b=10, method="mc", n_draws=100, rng=1),
-        ["n_draws", "rng", "prior"],
+        ["n_draws", "rng", "prior", "progress"],
     ),
     "prob_best": (
         simengine.prob_best,
         dict(successes=[3, 4], trials=[10, 10], n_draws=100, rng=1),
-        ["successes", "trials", "prior", "n_draws", "rng"],
+        ["successes", "trials", "prior", "n_draws", "rng", "progress"],
     ),
     "proportion_interval": (
         simengine.proportion_interval,
@@ -63,12 +63,24 @@ CASES = {
     "simulate_coverage": (
         simengine.simulate_coverage,
         dict(p=0.3, n=10, n_sims=100, rng=1),
-        ["p", "n", "methods", "alpha", "n_sims", "prior", "alternative", "rng"],
+        ["p", "n", "methods", "alpha", "n_sims", "prior", "alternative", "rng", "progress", "max_sims"],
+    ),
+    # a target_se run: the first round meets this target, and a hostile target stops at 4 rounds
+    "simulate_coverage-target_se": (
+        simengine.simulate_coverage,
+        dict(p=0.3, n=10, n_sims=100, rng=1, target_se=0.05, max_sims=400),
+        ["target_se", "max_sims", "n_sims"],
     ),
     "simulate_bayes_peeking": (
         simengine.simulate_bayes_peeking,
         dict(n_sims=20, n_looks=2, visitors_per_look=10, rate=0.1, rng=1),
-        ["n_sims", "n_looks", "visitors_per_look", "rate", "lift", "threshold", "prior", "rng"],
+        ["n_sims", "n_looks", "visitors_per_look", "rate", "lift", "threshold", "prior", "rng", "progress",
+         "max_sims"],
+    ),
+    "simulate_bayes_peeking-target_se": (
+        simengine.simulate_bayes_peeking,
+        dict(n_sims=20, n_looks=2, visitors_per_look=10, rate=0.1, rng=1, target_se=0.2, max_sims=80),
+        ["target_se", "max_sims", "n_sims"],
     ),
     "metropolis_hastings": (
         simengine.metropolis_hastings,
@@ -107,7 +119,8 @@ def _valid_result_is_sane(key, out):
     if key == "proportion_interval":
         low, high = (np.asarray(v) for v in out)
         assert np.all((0 <= low) & (low <= high) & (high <= 1))
-    elif key in ("simulate_peeking", "simulate_peeking-total_visitors", "simulate_bayes_peeking"):
+    elif key in ("simulate_peeking", "simulate_peeking-total_visitors", "simulate_bayes_peeking",
+                 "simulate_bayes_peeking-target_se"):
         for name in ("rejected_any_look", "prob_declare_peeking"):
             if hasattr(out, name):
                 assert 0.0 <= getattr(out, name) <= 1.0

@@ -373,20 +373,23 @@ _bayes_ab_counts_serial = njit(_bayes_ab_counts_impl)
 
 
 @pjit
-def _bayes_ab_mc(a1, b1, a2, b2, n_draws, block, gens):
+def _bayes_ab_mc(a1, b1, a2, b2, n_draws, block, gens, j0):
     """Fused Monte Carlo for many scenarios: no arrays of draws.
 
-    Generator j serves scenario j // blocks_per_scenario and draws
-    [(j % bps) * block, ...) of its `n_draws` pairs (A first, then B).  Returns
-    per-generator partial sums (len(gens), 5): count(B > A), sum and sum of
-    squares of max(B - A, 0), sum and sum of squares of max(A - B, 0).
+    `gens` are the generators of blocks j0, j0 + 1, ... (a slice of all of them, so
+    that the public layer can run the blocks in slices).  Block j serves scenario
+    j // blocks_per_scenario and draws [(j % bps) * block, ...) of its `n_draws` pairs
+    (A first, then B).  Returns per-block partial sums (len(gens), 5): count(B > A),
+    sum and sum of squares of max(B - A, 0), sum and sum of squares of max(A - B, 0).
     """
     bps = (n_draws + block - 1) // block
     out = np.zeros((len(gens), 5))
-    for j in numba.prange(len(gens)):
-        g = gens[np.int64(j)]
-        i = j // bps
-        start = (j % bps) * block
+    for jl in numba.prange(len(gens)):
+        j = np.int64(jl)
+        g = gens[j]
+        jg = j0 + j
+        i = jg // bps
+        start = (jg % bps) * block
         stop = min(start + block, n_draws)
         wins = 0.0
         la = 0.0
@@ -431,18 +434,20 @@ def _beta_draw_floor(a1, b1, a2, b2, n_draws, block, gens):
 
 
 @pjit
-def _prob_best_mc(alpha, beta, n_draws, block, gens):
+def _prob_best_mc(alpha, beta, n_draws, block, gens, j0):
     """k-arm Monte Carlo: per-block counts of each arm being best and sums of its loss.
 
-    Returns (len(gens), k, 3): wins, sum of (max - x_j), sum of squares.  Ties go
-    to the lowest index (probability zero for continuous draws).
+    `gens` are the generators of blocks j0, j0 + 1, ...  Returns (len(gens), k, 3):
+    wins, sum of (max - x_j), sum of squares.  Ties go to the lowest index
+    (probability zero for continuous draws).
     """
     k = alpha.shape[0]
     out = np.zeros((len(gens), k, 3))
-    for j in numba.prange(len(gens)):
-        g = gens[np.int64(j)]
+    for jl in numba.prange(len(gens)):
+        j = np.int64(jl)
+        g = gens[j]
         x = np.empty(k)
-        start = j * block
+        start = (j0 + j) * block
         stop = min(start + block, n_draws)
         for _ in range(start, stop):
             best = 0
@@ -460,23 +465,25 @@ def _prob_best_mc(alpha, beta, n_draws, block, gens):
 
 
 @pjit
-def _coverage_mc(p, n, covered, width, offsets, n_sims, block, gens):
+def _coverage_mc(p, n, covered, width, offsets, n_sims, block, gens, j0):
     """Monte Carlo coverage of interval methods for many (p, n) cells.
 
     The interval only depends on the number of successes k, so the public layer
     tabulates ``covered[m, offsets[c] + k]`` and ``width[m, offsets[c] + k]`` for
     each method m and cell c; each replicate draws k ~ Binomial(n[c], p[c]) once and
-    every method is scored on the same draw.  Generator j serves cell
-    j // blocks_per_cell.  Returns (len(gens), methods, 3): covered count, sum and
-    sum of squares of the width.
+    every method is scored on the same draw.  `gens` are the generators of blocks
+    j0, j0 + 1, ...; block j serves cell j // blocks_per_cell.  Returns
+    (len(gens), methods, 3): covered count, sum and sum of squares of the width.
     """
     n_methods = covered.shape[0]
     bpc = (n_sims + block - 1) // block
     out = np.zeros((len(gens), n_methods, 3))
-    for j in numba.prange(len(gens)):
-        g = gens[np.int64(j)]
-        c = j // bpc
-        start = (j % bpc) * block
+    for jl in numba.prange(len(gens)):
+        j = np.int64(jl)
+        g = gens[j]
+        jg = j0 + j
+        c = jg // bpc
+        start = (jg % bpc) * block
         stop = min(start + block, n_sims)
         for _ in range(start, stop):
             k = g.binomial(n[c], p[c])
@@ -490,28 +497,39 @@ def _coverage_mc(p, n, covered, width, offsets, n_sims, block, gens):
 
 
 @pjit
-def _bayes_peeking(n_sims, n_looks, visitors, rate_a, rate_b, prior_a, prior_b, threshold, block, gens):
-    """A/B tests checked after every look with the exact P(B > A) rule.
+def _bayes_peeking(n_sims, n_looks, visitors, rate_a, rate_b, prior_a, prior_b, threshold, block, sub, gens, u0, u1,
+                   first, final):
+    """A/B tests checked after every look with the exact P(B > A) rule, for work units u0..u1-1.
 
-    Returns per replicate the first look (1-based) where P(B > A) > threshold
-    (0 if never) and P(B > A) at the final look.
+    Block b (generator ``gens[b]``) owns replicates [b * block, (b + 1) * block), run in order.  A unit is
+    `sub` consecutive replicates of one block: unit u is part u // len(gens) of block u % len(gens), so
+    units are numbered part-major.  Each block's units in [u0, u1) run in order on one thread, and every
+    part of a block runs after the one before it (in an earlier call: a Generator keeps its state between
+    calls), so the draws are those of one pass over the block.  Writes, per replicate, the first look
+    (1-based) where P(B > A) > threshold (0 if never) into `first` (zeros on entry) and P(B > A) at the
+    final look into `final`.
     """
-    first = np.zeros(n_sims, dtype=np.int64)
-    final = np.empty(n_sims)
-    for j in numba.prange(len(gens)):
-        g = gens[np.int64(j)]
-        for r in range(j * block, min((j + 1) * block, n_sims)):
-            sa = 0
-            sb = 0
-            n = 0
-            for look in range(1, n_looks + 1):
-                sa += g.binomial(visitors, rate_a)
-                sb += g.binomial(visitors, rate_b)
-                n += visitors
-                if first[r] == 0 or look == n_looks:
-                    pb = _prob_greater1(prior_a + sa, prior_b + n - sa, prior_a + sb, prior_b + n - sb)
-                    if first[r] == 0 and pb > threshold:
-                        first[r] = look
-                    if look == n_looks:
-                        final[r] = pb
-    return first, final
+    nb = len(gens)
+    # one iteration per block with units in [u0, u1): the blocks of units u0, u0 + 1, ... (distinct up to nb)
+    for il in numba.prange(min(nb, u1 - u0)):
+        u = u0 + np.int64(il)
+        b = u % nb
+        g = gens[b]
+        while u < u1:
+            lo = b * block + (u // nb) * sub
+            hi = min(lo + sub, (b + 1) * block, n_sims)
+            u += nb
+            for r in range(lo, hi):
+                sa = 0
+                sb = 0
+                n = 0
+                for look in range(1, n_looks + 1):
+                    sa += g.binomial(visitors, rate_a)
+                    sb += g.binomial(visitors, rate_b)
+                    n += visitors
+                    if first[r] == 0 or look == n_looks:
+                        pb = _prob_greater1(prior_a + sa, prior_b + n - sa, prior_a + sb, prior_b + n - sb)
+                        if first[r] == 0 and pb > threshold:
+                            first[r] = look
+                        if look == n_looks:
+                            final[r] = pb

@@ -824,10 +824,11 @@ def _error_rate1(t, drift_start, drift_end, p0, p1):
 
 
 @pjit
-def _simulate_detector(gens, n_streams, n_steps, drift_start, drift_end, p0, p1, detector, fparams, iparams):
+def _simulate_detector(gens, n_streams, n_steps, drift_start, drift_end, p0, p1, detector, fparams, iparams, b0):
     """Generate Bernoulli error streams block by block and run a detector on each, without storing streams.
 
-    Stream s of block b draws u_t = gens[b].random() for t = 0..n_steps-1 (streams of a block in order) and
+    `gens` are the generators of blocks b0, b0 + 1, ... (a slice of all blocks, so that the public layer can
+    run them in slices); the outputs cover the streams of those blocks, in order.  Stream s of block b draws u_t = gens[b].random() for t = 0..n_steps-1 (streams of a block in order) and
     x_t = 1 if u_t < p(t).  detector 0 = DDM (fparams: warning, drift level; iparams: warm_start, reset),
     1 = ADWIN (fparams: delta; iparams: max_buckets, min_len, grace_period, clock).
     A stream stops drawing at its first detection at or after drift_start, so the next stream continues the
@@ -835,18 +836,21 @@ def _simulate_detector(gens, n_streams, n_steps, drift_start, drift_end, p0, p1,
     detection index at or after drift_start (-1 if none).
     """
     nb = len(gens)
-    n_false = np.zeros(n_streams, dtype=np.int64)
-    first_after = np.full(n_streams, -1, dtype=np.int64)
+    s0 = b0 * SIM_BLOCK
+    n_out = min(n_streams, (b0 + nb) * SIM_BLOCK) - s0
+    n_false = np.zeros(n_out, dtype=np.int64)
+    first_after = np.full(n_out, -1, dtype=np.int64)
     if detector == 0:
         size = DDM_STATE_SIZE
     else:
         size = _adwin_state_size(iparams[0])
     for b in numba.prange(nb):
-        bi = np.int64(b)
-        gen = gens[bi]
+        bl = np.int64(b)
+        gen = gens[bl]
+        bi = b0 + bl
         state = np.zeros(size)
         stop = min(n_streams, (bi + 1) * SIM_BLOCK)
-        for s in range(bi * SIM_BLOCK, stop):
+        for s in range(bi * SIM_BLOCK - s0, stop - s0):
             if detector == 0:
                 _ddm_init(state)
             else:

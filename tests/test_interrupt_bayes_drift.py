@@ -1,0 +1,247 @@
+"""Long calls of the Bayesian and drift simulations and drift scans: Ctrl-C, slicing and progress (issue 14).
+
+One child interpreter runs every long call in turn: it warms the kernels, announces each call, and the
+parent sends SIGINT shortly after; the call must end within 1 s with a plain KeyboardInterrupt (no
+SystemError), and a small call afterwards must give the numbers it gave before.  The child is shared by the
+parametrised tests (one interpreter start for all of them).  In-process tests check that running the blocks
+in many tiny slices gives bit-identical results, and that `progress=True` draws a bar.
+"""
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+import textwrap
+import threading
+import time
+
+import numpy as np
+import pytest
+
+import simengine
+import simengine._long
+
+# name -> (long call: >= 10 s on two cores, small call: milliseconds)
+CALLS = {
+    "simulate_coverage": (
+        "simengine.simulate_coverage(p=0.3, n=100, n_sims=400_000_000, rng=1)",
+        "simengine.simulate_coverage(p=[0.3, 0.5], n=30, methods=('wilson', 'beta'), n_sims=20_000, rng=2)",
+    ),
+    "simulate_bayes_peeking": (
+        "simengine.simulate_bayes_peeking(n_sims=10**7, n_looks=20, visitors_per_look=1000, rate=0.1, rng=1)",
+        "simengine.simulate_bayes_peeking(n_sims=600, n_looks=3, visitors_per_look=50, rate=0.1, rng=2)",
+    ),
+    # a Jeffreys prior puts every look on quadrature (~1 ms): one block of 256 experiments x 30 looks takes
+    # seconds, so Ctrl-C must come between parts of a block
+    "simulate_bayes_peeking-quadrature": (
+        "simengine.simulate_bayes_peeking(n_sims=10_000, n_looks=30, visitors_per_look=200_000, rate=0.1, "
+        "prior=(0.5, 0.5), rng=1)",
+        "simengine.simulate_bayes_peeking(n_sims=20, n_looks=2, visitors_per_look=500, rate=0.1, prior=(0.5, 0.5), "
+        "rng=2)",
+    ),
+    "bayes_ab_mc": (
+        "simengine.bayes_ab(120, 2400, 145, 2400, method='mc', n_draws=10**9, rng=1)",
+        "simengine.bayes_ab([12, 120], [200, 2400], [15, 145], [200, 2400], method='mc', n_draws=50_000, rng=2)",
+    ),
+    "prob_best": (
+        "simengine.prob_best([100, 120, 110], [2000, 2000, 2000], n_draws=10**9, rng=1)",
+        "simengine.prob_best([100, 120, 110], [2000, 2000, 2000], n_draws=50_000, rng=2)",
+    ),
+    "simulate_drift_detection-ddm": (
+        "simengine.simulate_drift_detection(n_sims=10**7, n_steps=2000, drift_start=1000, rng=1)",
+        "simengine.simulate_drift_detection(n_sims=300, n_steps=400, drift_start=200, rng=2)",
+    ),
+    "simulate_drift_detection-adwin": (
+        "simengine.simulate_drift_detection(detector='adwin', n_sims=10**7, n_steps=2000, drift_start=1000, rng=1)",
+        "simengine.simulate_drift_detection(detector='adwin', n_sims=300, n_steps=400, drift_start=200, rng=2)",
+    ),
+    # a scan of many given streams (a cut test over 200 buckets at every update: ~15 us an update)
+    "adwin": (
+        "simengine.adwin(np.random.default_rng(0).random((400, 5000)), clock=1, max_buckets=200)",
+        "simengine.adwin(np.random.default_rng(1).random((3, 300)), clock=1, max_buckets=200)",
+    ),
+}
+
+_CHILD = textwrap.dedent(
+    """
+    import signal, sys, time
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+    import numpy as np
+    import simengine
+
+    CALLS = {calls!r}
+
+    def equal(x, y):
+        if isinstance(x, list):
+            return len(x) == len(y) and all(equal(i, j) for i, j in zip(x, y))
+        if isinstance(x, (dict, str, type(None))):
+            return x == y
+        return np.array_equal(np.asarray(x), np.asarray(y), equal_nan=np.asarray(x).dtype.kind == "f")
+
+    def same(a, b):
+        a, b = a.to_dict(), b.to_dict()
+        return a.keys() == b.keys() and all(equal(a[k], b[k]) for k in a)
+
+    before = {{name: eval(small) for name, (_, small) in CALLS.items()}}  # also compiles every kernel
+    print("ready", flush=True)
+    for name, (long, small) in CALLS.items():
+        sys.stdin.readline()  # the parent is listening
+        print("start", name, flush=True)
+        try:
+            eval(long)
+            print("finished", name, flush=True)
+        except KeyboardInterrupt:
+            print("interrupted", name, flush=True)
+        except BaseException as exc:
+            print("error", name, type(exc).__name__, flush=True)
+        handler = signal.getsignal(signal.SIGINT) is signal.default_int_handler
+        print("after", name, same(before[name], eval(small)), handler, flush=True)
+    """
+)
+
+
+@pytest.fixture(scope="module")
+def interrupted():
+    """Run the child; returns {name: (seconds from SIGINT to "interrupted", line, after-line)}."""
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join(filter(None, [os.getcwd(), os.environ.get("PYTHONPATH")])))
+    errors = tempfile.TemporaryFile(mode="w+")  # not a pipe: a chatty child must never block on it
+    child = subprocess.Popen(
+        [sys.executable, "-c", _CHILD.format(calls=CALLS)], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+        stderr=errors, text=True, env=env,
+    )
+    watchdog = threading.Timer(240.0, child.kill)
+    watchdog.start()
+    out = {}
+    try:
+        if child.stdout.readline().strip() != "ready":
+            child.wait(timeout=10)
+            errors.seek(0)
+            pytest.fail("the child did not start:\n" + errors.read()[-3000:])
+        for name in CALLS:
+            child.stdin.write("go\n")
+            child.stdin.flush()
+            assert child.stdout.readline().split() == ["start", name]
+            time.sleep(0.25)  # inside the call (its first slice runs by then)
+            sent = time.perf_counter()
+            child.send_signal(signal.SIGINT)
+            line = child.stdout.readline().strip()
+            elapsed = time.perf_counter() - sent
+            out[name] = (elapsed, line, child.stdout.readline().strip())
+        child.stdin.close()
+        child.wait(timeout=60)
+    finally:
+        watchdog.cancel()
+        if child.poll() is None:
+            child.kill()
+            child.wait()
+        errors.close()
+    return out
+
+
+@pytest.mark.parametrize("name", list(CALLS))
+def test_sigint_returns_within_a_second_and_process_stays_usable(interrupted, name):
+    elapsed, line, after = interrupted[name]
+    assert line == f"interrupted {name}"  # a plain KeyboardInterrupt: not SystemError, not a finished call
+    assert elapsed < 1.0
+    # the same small call gives the same numbers afterwards, and Python's SIGINT handler is back
+    assert after == f"after {name} True True"
+
+
+SMALL = {
+    "simulate_coverage": lambda: simengine.simulate_coverage(
+        p=[0.1, 0.5], n=[10, 37], methods=("wilson", "beta"), n_sims=30_000, rng=3),
+    "simulate_bayes_peeking": lambda: simengine.simulate_bayes_peeking(
+        n_sims=3000, n_looks=4, visitors_per_look=50, rate=0.2, rng=5),
+    "bayes_ab_mc": lambda: simengine.bayes_ab(
+        [12, 120, 5000], [200, 2400, 100000], [15, 165, 5100], [200, 2400, 100000], method="mc", n_draws=70_000,
+        rng=6),
+    "prob_best": lambda: simengine.prob_best([100, 120, 110], [2000, 2000, 2000], n_draws=300_000, rng=7),
+    "simulate_drift_detection-ddm": lambda: simengine.simulate_drift_detection(
+        n_sims=1000, n_steps=600, drift_start=300, rng=8),
+    "simulate_drift_detection-adwin": lambda: simengine.simulate_drift_detection(
+        detector="adwin", drift="gradual", drift_end=400, n_sims=700, n_steps=600, drift_start=300, rng=9),
+    "ddm": lambda: simengine.ddm(_STREAMS.astype(np.uint8)),
+    "adwin": lambda: simengine.adwin(_STREAMS),
+}
+_STREAMS = (np.random.default_rng(3).random((40, 3000)) < np.where(np.arange(3000) < 1500, 0.15, 0.4)).astype(float)
+
+
+def _equal(a, b):
+    a, b = a.to_dict(), b.to_dict()
+    assert a.keys() == b.keys()
+    for key in a:
+        x, y = a[key], b[key]
+        if isinstance(x, list):
+            assert len(x) == len(y) and all(i.tobytes() == j.tobytes() for i, j in zip(x, y)), key
+        elif isinstance(x, np.ndarray):
+            assert x.dtype == y.dtype and x.tobytes() == y.tobytes() if x.dtype != object else list(x) == list(y), key
+        elif isinstance(x, float) and x != x:
+            assert y != y, key
+        else:
+            assert type(x) is type(y) and x == y, key
+
+
+def _first_slice_of_one_block(monkeypatch):
+    """Make every `run_blocks` call of the bayes and drift modules start with a slice of one block; returns
+    the list of the block counts they were called with."""
+    calls = []
+    real = simengine._long.run_blocks
+
+    def one_first(call, n_blocks, **kwargs):
+        kwargs["first"] = 1
+        calls.append(n_blocks)
+        return real(call, n_blocks, **kwargs)
+
+    for module in (simengine.bayes, simengine.drift):
+        monkeypatch.setattr(module, "run_blocks", one_first)
+    monkeypatch.setattr(simengine.drift, "_rows_first", lambda *args: 1)  # ddm / adwin: slices of one stream
+    return calls
+
+
+@pytest.mark.parametrize("name", list(SMALL))
+def test_tiny_and_uneven_slices_give_bit_identical_results(monkeypatch, name):
+    """Every call above runs several blocks (or units, or streams): run in slices of 1, 2, 5, 13, 40, 1, ...
+    of them (some longer than a peeking run has blocks, so that one slice holds several parts of a block),
+    the numbers are the same bits as in one run."""
+    whole = SMALL[name]()
+    calls = []
+
+    def uneven(call, n_blocks, **kwargs):
+        calls.append(n_blocks)
+        sizes = (1, 2, 5, 13, 40)
+        outs, lo, i = [], 0, 0
+        while lo < n_blocks:
+            hi = min(n_blocks, lo + sizes[i % len(sizes)])
+            outs.append(call(lo, hi))
+            lo, i = hi, i + 1
+        return outs
+
+    for module in (simengine.bayes, simengine.drift):
+        monkeypatch.setattr(module, "run_blocks", uneven)
+    monkeypatch.setattr(simengine.drift, "_rows_first", lambda *args: 1)  # ddm / adwin: no direct call
+    sliced = SMALL[name]()
+    assert calls and calls[0] > 10
+    _equal(whole, sliced)
+
+
+PROGRESS_CALLS = {  # more than one block: the bar appears after a first slice of one block
+    "simulate_coverage": (simengine.simulate_coverage, dict(p=0.3, n=20, n_sims=200_000, rng=1)),
+    "simulate_bayes_peeking": (simengine.simulate_bayes_peeking,
+                               dict(n_sims=3000, n_looks=3, visitors_per_look=50, rate=0.2, rng=1)),
+    "bayes_ab": (simengine.bayes_ab, dict(successes_a=1, trials_a=10, successes_b=2, trials_b=10, method="mc",
+                                          n_draws=300_000, rng=1)),
+    "prob_best": (simengine.prob_best, dict(successes=[1, 2], trials=[10, 10], n_draws=300_000, rng=1)),
+    "simulate_drift_detection": (simengine.simulate_drift_detection,
+                                 dict(n_sims=2000, n_steps=300, drift_start=150, rng=1)),
+}
+
+
+@pytest.mark.parametrize("name", list(PROGRESS_CALLS))
+def test_progress_true_draws_a_bar_and_false_does_not(capsys, monkeypatch, name):
+    func, kwargs = PROGRESS_CALLS[name]
+    _first_slice_of_one_block(monkeypatch)  # a call that ends in its first slice needs no bar
+    quiet = func(**kwargs, progress=False)
+    assert capsys.readouterr().err == ""
+    loud = func(**kwargs, progress=True)
+    assert name in capsys.readouterr().err
+    _equal(quiet, loud)
