@@ -126,6 +126,10 @@ def _result_class(func):
     return hint if isinstance(hint, type) and issubclass(hint, MonteCarloResult) else None
 
 
+# a sweep sets these itself (its own bar, its own target_se per point), so a grid may not
+_SWEEP_CONTROLLED = ("progress", "target_se", "max_sims")
+
+
 def _signature_parameters(func, replicates):
     """Keyword parameters of `func` a grid may set (None when it takes ``**kwargs``)."""
     import inspect
@@ -138,7 +142,8 @@ def _signature_parameters(func, replicates):
         return None
     return tuple(
         name for name, p in sig.parameters.items()
-        if p.kind in (p.KEYWORD_ONLY, p.POSITIONAL_OR_KEYWORD) and name not in ("rng", replicates)
+        if p.kind in (p.KEYWORD_ONLY, p.POSITIONAL_OR_KEYWORD)
+        and name not in ("rng", replicates, *_SWEEP_CONTROLLED)
     )
 
 
