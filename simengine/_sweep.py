@@ -377,6 +377,12 @@ def _check_params(sim: Simulation, grid, fixed):
         allowed = ", ".join(sim.parameters)
         for where, given in (("grid", clean_grid), ("fixed", clean_fixed)):
             unknown = [n for n in given if n not in sim.parameters]
+            controlled = [n for n in unknown if n in _SWEEP_CONTROLLED]
+            if controlled:
+                raise SpecError(
+                    f"`{where}` names {controlled}: the sweep sets these itself; pass them to sweep() "
+                    "(target_se=, max_sims=, progress=) or as top-level keys of a spec"
+                )
             if unknown:
                 raise SpecError(f"`{where}` names unknown parameter(s) {unknown} for simulation {sim.name!r}; allowed: {allowed}")
     return clean_grid, clean_fixed
