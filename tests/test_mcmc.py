@@ -1,4 +1,5 @@
 """Tests for simengine.mcmc (Metropolis-Hastings, R-hat, ESS) and simengine.targets."""
+import dataclasses
 import math
 import warnings
 
@@ -212,13 +213,44 @@ def test_mh_adapt_reaches_target_and_uses_cov():
     assert np.all(res.proposal_scale > 0.5)  # grew from a far too small start
     thin = simengine.metropolis_hastings(GAUSS, np.zeros(2), n_steps=1001, burn_in=1, thin=7, n_chains=2, rng=3)
     assert thin.samples.shape == (2, 1000 // 7, 2)
-    quiet = simengine.metropolis_hastings(GAUSS, np.zeros(2), n_steps=1001, burn_in=1, thin=7, n_chains=2, rng=3,
-                                          diagnostics=False)
-    assert_array_equal(quiet.samples, thin.samples)
-    assert np.isnan(quiet.ess).all() and np.isnan(quiet.rhat).all()
     r, e = simengine.rhat(thin.samples), simengine.ess(thin.samples)
     assert_allclose(thin.rhat, r, rtol=1e-14)
     assert_allclose(thin.ess, e, rtol=1e-14)
+
+
+def test_mh_diagnostics_are_lazy_cached_and_equal_arviz():
+    az = _arviz()
+    res = simengine.metropolis_hastings(GAUSS, np.zeros(2), n_steps=3001, burn_in=1, n_chains=3, rng=11)
+    # nothing computed yet: the slots are unset until first read
+    assert "ess" not in _set_slots(res) and "rhat" not in _set_slots(res)
+    r = res.rhat
+    assert _set_slots(res) >= {"ess", "rhat"}  # both from one ranking of the draws
+    assert res.rhat is r and res.ess is res.ess  # cached
+    for j in range(2):
+        assert_allclose(res.rhat[j], float(az.rhat(res.samples[:, :, j], method="rank")), rtol=1e-10)
+        assert_allclose(res.ess[j], float(az.ess(res.samples[:, :, j], method="bulk")), rtol=1e-10)
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        res.rhat = r
+    with pytest.raises(AttributeError, match="no attribute 'nope'"):
+        res.nope  # noqa: B018
+    assert "rhat=array(" in repr(res) and "samples" not in repr(res)
+    assert set(res.to_dict()) == {"samples", "log_density", "acceptance_rate", "ess", "rhat", "proposal_scale"}
+    # a fresh result (to_dict reads them) and one with too few kept draws (NaN)
+    fresh = simengine.metropolis_hastings(GAUSS, np.zeros(2), n_steps=3001, burn_in=1, n_chains=3, rng=11)
+    assert_array_equal(fresh.to_dict()["ess"], res.ess)
+    short = simengine.metropolis_hastings(GAUSS, np.zeros(2), n_steps=4, burn_in=1, n_chains=2, rng=1)
+    assert np.isnan(short.ess).all() and np.isnan(short.rhat).all() and short.ess.shape == (2,)
+
+
+def _set_slots(res):
+    out = set()
+    for name in ("samples", "log_density", "acceptance_rate", "ess", "rhat", "proposal_scale"):
+        try:
+            type(res).__dict__[name].__get__(res)
+        except AttributeError:
+            continue
+        out.add(name)
+    return out
 
 
 def _replay(log_density, x0, chol, scale, n_steps, burn_in, thin, adapt, seed):
@@ -417,8 +449,8 @@ def test_metropolis_hastings_iv():
         simengine.metropolis_hastings(GAUSS, np.zeros(2), n_steps=10, adapt=True)
     with pytest.raises(TypeError, match="`adapt` must be True or False"):
         simengine.metropolis_hastings(GAUSS, np.zeros(2), n_steps=10, burn_in=2, adapt=1)
-    with pytest.raises(TypeError, match="`diagnostics` must be True or False"):
-        simengine.metropolis_hastings(GAUSS, np.zeros(2), n_steps=10, diagnostics="yes")
+    with pytest.raises(TypeError, match="unexpected keyword argument 'diagnostics'"):  # removed: R-hat/ESS are lazy
+        simengine.metropolis_hastings(GAUSS, np.zeros(2), n_steps=10, diagnostics=False)
     with pytest.raises(ValueError, match="`x0` must be finite"):
         simengine.metropolis_hastings(GAUSS, np.array([0.0, np.nan]), n_steps=10)
     with pytest.raises(ValueError, match="`thin` must be <="):
