@@ -96,6 +96,16 @@ def test_rhat_ess_match_arviz_with_ties_and_params():
     assert_allclose(mcse(x), _az_params("mcse", x, method="mean"), rtol=1e-10)
 
 
+def test_naive_baseline_equals_the_kernels():
+    from simengine import naive
+
+    rng = np.random.default_rng(4)
+    x = np.stack([_ar1(rng, 3, 201, 0.8), rng.poisson(2.0, (3, 201)).astype(float)], axis=-1)
+    r, e = naive.rhat_ess_numpy(x)
+    assert_allclose(r, simengine.rhat(x), rtol=1e-10)
+    assert_allclose(e, simengine.ess(x), rtol=1e-10)
+
+
 def _az_params(name, x, **kwargs):
     """arviz's diagnostic `name` of each parameter of (chains, draws, params), as an array."""
     az = _arviz()
