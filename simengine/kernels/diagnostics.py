@@ -409,15 +409,12 @@ def tail_ess(x, half, index_kind, prob_low, prob_high, max_lag, ess, series, fal
     route is flagged in ``fallback[:, j]`` and copied to ``series[:, j]``.
     """
     for j in numba.prange(x.shape[2]):
-        for side in range(2):
-            ess[side, j], fallback[side, j] = _tail_parameter(x, j, half, index_kind,
-                                                              prob_low if side == 0 else prob_high, max_lag,
-                                                              series[side])
+        _tail_parameter(x, j, half, index_kind, prob_low, prob_high, max_lag, ess, series, fallback)
 
 
 @njit
-def _tail_parameter(x, j, half, index_kind, prob, max_lag, series):
-    """`tail_ess` for parameter j and one quantile: (ess, whether it needs the FFT route)."""
+def _tail_parameter(x, j, half, index_kind, prob_low, prob_high, max_lag, ess, series, fallback):
+    """`tail_ess` for parameter j: one sort for both quantiles."""
     c, n = x.shape[0], x.shape[1]
     m = 2 * c
     size = m * half
@@ -429,17 +426,21 @@ def _tail_parameter(x, j, half, index_kind, prob, max_lag, series):
             draws[k * n + i] = v
             finite &= math.isfinite(v)
     if not finite:
-        return math.nan, False
+        ess[0, j] = math.nan
+        ess[1, j] = math.nan
+        return
     ordered, _ = _sort_with_order(draws, index_kind)
-    q = _quantile7(ordered, prob)
-    buf = np.empty(size)
-    _gather_split(x, j, half, buf)
-    for i in range(size):
-        buf[i] = 1.0 if buf[i] <= q else 0.0
-    e, done = _ess_series(buf, m, half, max_lag)
-    if not done:
-        series[j, :] = buf
-    return e, not done
+    split = np.empty(size)
+    _gather_split(x, j, half, split)
+    ind = np.empty(size)
+    for side in range(2):
+        q = _quantile7(ordered, prob_low if side == 0 else prob_high)
+        for i in range(size):
+            ind[i] = 1.0 if split[i] <= q else 0.0
+        ess[side, j], done = _ess_series(ind, m, half, max_lag)
+        if not done:
+            fallback[side, j] = True
+            series[side, j, :] = ind
 
 
 @pjit
