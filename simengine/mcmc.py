@@ -424,20 +424,32 @@ def _ess_fft(series, m, n):
     return out
 
 
-def _diagnostics(x, want_rhat=True, want_ess=True):
-    """(rhat, ess) of (chains, draws >= 4, params), from one sort of each parameter's draws."""
+def _per_parameter(x, what):
+    """The (2, params) rows of `kernels.diagnostics.per_parameter` for `what`, FFT route included."""
+    kd = _diag_kernels()
     x = np.ascontiguousarray(x, dtype=np.float64)
     c, n, p = x.shape
     half = n // 2
     size = 2 * c * half
-    rhat_ = np.full(p, np.nan)
-    ess_ = np.full(p, np.nan)
-    fallback = np.zeros(p, dtype=np.bool_)
-    series = np.empty((p if want_ess else 0, size))  # touched only for flagged parameters
-    _diag_kernels().rank_diagnostics(x, half, _score_table(size), _index_kind(size), want_rhat, want_ess,
-                                     _max_lag(half), rhat_, ess_, series, fallback)
+    ranked = what & (kd.RHAT | kd.BULK)
+    table = _score_table(size) if ranked else _NO_TABLE
+    index_kind = _index_kind(c * n if what & kd.TAIL else size)
+    out = np.empty((2, p))
+    fallback = np.zeros((2, p), dtype=np.bool_)
+    series = np.empty((2, p if what != kd.RHAT else 0, size))  # touched only for flagged series
+    kd.per_parameter(x, half, what, table, index_kind, _max_lag(half), out, series, fallback)
     if fallback.any():
-        ess_[fallback] = _ess_fft(series[fallback], 2 * c, half)
+        out[fallback] = _ess_fft(series[fallback], 2 * c, half)
+    return out
+
+
+_NO_TABLE = np.empty(0)
+
+
+def _diagnostics(x):
+    """(rhat, ess) of (chains, draws >= 4, params), from one sort of each parameter's draws."""
+    kd = _diag_kernels()
+    rhat_, ess_ = _per_parameter(x, kd.RHAT | kd.BULK)
     return rhat_, ess_
 
 
@@ -469,7 +481,7 @@ def rhat(samples):
     1.0
     """
     x, shape = _as_draws(samples)
-    out, _ = _diagnostics(x, want_ess=False)
+    out = _per_parameter(x, _diag_kernels().RHAT)[0]
     return out if shape else float(out[0])
 
 
@@ -504,24 +516,13 @@ def ess(samples, method="bulk"):
     """
     method = check_choice(method, "method", ("bulk", "tail"))
     x, shape = _as_draws(samples)
+    kd = _diag_kernels()
     if method == "bulk":
-        _, out = _diagnostics(x, want_rhat=False)
+        out = _per_parameter(x, kd.BULK)[1]
     else:
-        out = _tail_ess(x)
+        low, high = _per_parameter(x, kd.TAIL)
+        out = np.where(high < low, high, low)  # Python's min(low, high), as arviz: a NaN `low` stays
     return out if shape else float(out[0])
-
-
-def _tail_ess(x):
-    c, n, p = x.shape
-    half = n // 2
-    out = np.full((2, p), np.nan)
-    fallback = np.zeros((2, p), dtype=np.bool_)
-    series = np.empty((2, p, 2 * c * half))  # touched only for flagged series
-    _diag_kernels().tail_ess(x, half, _index_kind(c * n), 0.05, 0.95, _max_lag(half), out, series, fallback)
-    if fallback.any():
-        out[fallback] = _ess_fft(series[fallback], 2 * c, half)
-    low, high = out
-    return np.where(high < low, high, low)  # Python's min(low, high), as arviz: a NaN `low` stays
 
 
 def mcse(samples):
@@ -549,14 +550,6 @@ def mcse(samples):
     True
     """
     x, shape = _as_draws(samples)
-    c, n, p = x.shape
-    half = n // 2
-    ess_ = np.full(p, np.nan)
-    sd = np.full(p, np.nan)
-    fallback = np.zeros(p, dtype=np.bool_)
-    series = np.empty((p, 2 * c * half))
-    _diag_kernels().mean_ess_sd(x, half, _max_lag(half), ess_, sd, series, fallback)
-    if fallback.any():
-        ess_[fallback] = _ess_fft(series[fallback], 2 * c, half)
+    ess_, sd = _per_parameter(x, _diag_kernels().MEAN)
     out = sd / np.sqrt(ess_)
     return out if shape else float(out[0])

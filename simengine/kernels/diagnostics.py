@@ -1,4 +1,4 @@
-"""Convergence diagnostics of MCMC draws (Vehtari et al. 2021), one parameter per `prange` iteration.
+"""Convergence diagnostics of MCMC draws (Vehtari et al. 2021), parameter by parameter.
 
 Rank-normalised split R-hat and bulk ESS share one sort per parameter (the folded draws'
 order follows from it by a merge), tail ESS and the ESS behind the MCSE of the mean sum
@@ -9,10 +9,9 @@ the FFT and calls `ess_from_acov`).
 """
 import math
 
-import numba
 import numpy as np
 
-from simengine._jit import njit, pjit
+from simengine._jit import njit
 from simengine.kernels.special import norm_ppf
 
 # arviz treats a series whose range is below this as constant (ESS = its size)
@@ -339,44 +338,66 @@ def _gather_split(x, j, half, out):
     return finite
 
 
-@pjit
-def rank_diagnostics(x, half, table, index_kind, want_rhat, want_ess, max_lag, rhat, ess, series, fallback):
-    """Rank-normalised split R-hat (max of bulk and folded) and bulk ESS of every parameter of `x`.
+RHAT, BULK, TAIL, MEAN = 1, 2, 4, 8  # what `per_parameter` computes (RHAT | BULK shares the ranking)
+TAIL_PROBS = (0.05, 0.95)  # arviz's tail ESS: the smaller of the ESS at these quantiles
 
-    `x` is (chains, draws, params); `table` holds the normal scores of ranks 1..S (S =
-    2 x chains x `half`); orderings have the dtype of `index_kind`.  Fills `rhat` and
-    `ess` (NaN for a parameter with a non-finite draw); an ESS whose Geyer sequence runs
-    past `max_lag` is left NaN, flagged in `fallback` and its rank scores copied to
-    ``series[j]`` for the FFT route.
+
+@njit  # serial, not prange: see below
+def per_parameter(x, half, what, table, index_kind, max_lag, out, series, fallback):
+    """Diagnostics of every parameter of `x` (chains, draws, params), one parameter per thread.
+
+    `what` picks the rows of `out` (2, params), NaN for a parameter with a non-finite draw:
+    RHAT and/or BULK: rank-normalised split R-hat (max of bulk and folded) and bulk ESS;
+    TAIL: ESS at the two `TAIL_PROBS` quantiles; MEAN: ESS of the split chains and the
+    standard deviation of all draws.  `table` holds the normal scores of ranks 1..S
+    (S = 2 x chains x `half`, split draws); orderings have the dtype of `index_kind`.
+    An ESS whose Geyer sequence runs past `max_lag` lags is left NaN, flagged in
+    ``fallback[row, j]`` and its series copied to ``series[row, j]`` for the FFT route.
+
+    One kernel for all of them, and serial over parameters: a `prange` version took twice
+    as long to compile cold (44 s against 20 s on the loaded 2-core CI machine, for
+    milliseconds of work) and was slower there (17 ms against 11 ms for rhat + ess on
+    4 x 10^4 x 5), as the second core is rarely free.
     """
-    for j in numba.prange(x.shape[2]):
-        rhat[j], ess[j], fallback[j] = _rank_parameter(x, j, half, table, index_kind, want_rhat, want_ess, max_lag,
-                                                       series)
+    for j in range(x.shape[2]):
+        if what & TAIL:
+            _tail_parameter(x, j, half, index_kind, max_lag, out, series, fallback)
+        elif what & MEAN:
+            _mean_parameter(x, j, half, max_lag, out, series, fallback)
+        else:
+            _rank_parameter(x, j, half, table, index_kind, what & RHAT != 0, what & BULK != 0, max_lag, out, series,
+                            fallback)
 
 
 @njit
-def _rank_parameter(x, j, half, table, index_kind, want_rhat, want_ess, max_lag, series):
-    """`rank_diagnostics` for parameter j: (rhat, ess, whether the ESS needs the FFT route)."""
+def _rank_parameter(x, j, half, table, index_kind, want_rhat, want_ess, max_lag, out, series, fallback):
+    """`per_parameter` with RHAT / BULK for parameter j: out[0, j] = R-hat, out[1, j] = bulk ESS."""
     m = 2 * x.shape[0]
     size = m * half
+    out[0, j] = math.nan
+    out[1, j] = math.nan
     buf = np.empty(size)
     if not _gather_split(x, j, half, buf):
-        return math.nan, math.nan, False
+        return
     sorted_values, order = _sort_with_order(buf, index_kind)
     z = np.empty(size)
     _rank_scores(sorted_values, order, table, z)
-    r = math.nan
-    e = math.nan
-    done = True
     if want_rhat:
         tail = np.empty(size)
         _folded_scores(sorted_values, order, table, tail)
-        r = _fmax(_rhat_chains(z, m, half), _rhat_chains(tail, m, half))
+        out[0, j] = _fmax(_rhat_chains(z, m, half), _rhat_chains(tail, m, half))
     if want_ess:
-        e, done = _ess_series(z, m, half, max_lag)
-        if not done:
-            series[j, :] = z
-    return r, e, not done
+        _ess_into(z, m, half, max_lag, out, series, fallback, 1, j)
+
+
+@njit
+def _ess_into(y, m, n, max_lag, out, series, fallback, row, j):
+    """out[row, j] = ESS of `y`, or flag it for the FFT route with its series."""
+    e, done = _ess_series(y, m, n, max_lag)
+    out[row, j] = e
+    if not done:
+        fallback[row, j] = True
+        series[row, j, :] = y
 
 
 @njit
@@ -400,24 +421,14 @@ def _quantile7(sorted_values, p):
     return (1.0 - gamma) * sorted_values[k - 1] + gamma * sorted_values[k]
 
 
-@pjit
-def tail_ess(x, half, index_kind, prob_low, prob_high, max_lag, ess, series, fallback):
-    """ESS of the indicators ``x <= q`` for the `prob_low` and `prob_high` quantiles q of every parameter.
-
-    Quantiles are over all draws (type 7); the indicators' ESS over split chains.  Fills
-    ``ess[0, j]`` and ``ess[1, j]`` (NaN for a non-finite draw); a series needing the FFT
-    route is flagged in ``fallback[:, j]`` and copied to ``series[:, j]``.
-    """
-    for j in numba.prange(x.shape[2]):
-        _tail_parameter(x, j, half, index_kind, prob_low, prob_high, max_lag, ess, series, fallback)
-
-
 @njit
-def _tail_parameter(x, j, half, index_kind, prob_low, prob_high, max_lag, ess, series, fallback):
-    """`tail_ess` for parameter j: one sort for both quantiles."""
+def _tail_parameter(x, j, half, index_kind, max_lag, out, series, fallback):
+    """`per_parameter` with TAIL for parameter j: out[k, j] = ESS of ``x <= q_k`` (type-7 quantiles of all draws)."""
     c, n = x.shape[0], x.shape[1]
     m = 2 * c
     size = m * half
+    out[0, j] = math.nan
+    out[1, j] = math.nan
     draws = np.empty(c * n)
     finite = True
     for k in range(c):
@@ -426,42 +437,28 @@ def _tail_parameter(x, j, half, index_kind, prob_low, prob_high, max_lag, ess, s
             draws[k * n + i] = v
             finite &= math.isfinite(v)
     if not finite:
-        ess[0, j] = math.nan
-        ess[1, j] = math.nan
         return
-    ordered, _ = _sort_with_order(draws, index_kind)
+    ordered, _ = _sort_with_order(draws, index_kind)  # one sort for both quantiles
     split = np.empty(size)
     _gather_split(x, j, half, split)
-    ind = np.empty(size)
     for side in range(2):
-        q = _quantile7(ordered, prob_low if side == 0 else prob_high)
+        q = _quantile7(ordered, TAIL_PROBS[side])
+        ind = np.empty(size)
         for i in range(size):
             ind[i] = 1.0 if split[i] <= q else 0.0
-        ess[side, j], done = _ess_series(ind, m, half, max_lag)
-        if not done:
-            fallback[side, j] = True
-            series[side, j, :] = ind
-
-
-@pjit
-def mean_ess_sd(x, half, max_lag, ess, sd, series, fallback):
-    """ESS of the split chains and standard deviation (ddof 1, all draws) of every parameter.
-
-    What arviz's MCSE of the mean divides; NaN for a non-finite draw.  A series needing the
-    FFT route is flagged in `fallback` and copied to ``series[j]``.
-    """
-    for j in numba.prange(x.shape[2]):
-        ess[j], sd[j], fallback[j] = _mean_parameter(x, j, half, max_lag, series)
+        _ess_into(ind, m, half, max_lag, out, series, fallback, side, j)
 
 
 @njit
-def _mean_parameter(x, j, half, max_lag, series):
-    """`mean_ess_sd` for parameter j: (ess, sd, whether the ESS needs the FFT route)."""
+def _mean_parameter(x, j, half, max_lag, out, series, fallback):
+    """`per_parameter` with MEAN for parameter j: out[0, j] = ESS of the split chains, out[1, j] = sd (ddof 1)."""
     c, n = x.shape[0], x.shape[1]
     m = 2 * c
+    out[0, j] = math.nan
+    out[1, j] = math.nan
     buf = np.empty(m * half)
     if not _gather_split(x, j, half, buf):
-        return math.nan, math.nan, False
+        return
     s = 0.0
     for k in range(c):
         for i in range(n):
@@ -472,7 +469,5 @@ def _mean_parameter(x, j, half, max_lag, series):
         for i in range(n):
             d = x[k, i, j] - mu
             ss += d * d
-    e, done = _ess_series(buf, m, half, max_lag)
-    if not done:
-        series[j, :] = buf
-    return e, math.sqrt(ss / (c * n - 1.0)), not done
+    out[1, j] = math.sqrt(ss / (c * n - 1.0))
+    _ess_into(buf, m, half, max_lag, out, series, fallback, 0, j)
