@@ -79,8 +79,11 @@ def test_mh_gaussian(run, benchmark, impl, n_steps):
         # a new seed every round: one chain repeated lets the branch predictor learn its accept/reject pattern
         f = targets.multivariate_normal(np.zeros(2), cov)
         seeds = itertools.count()
-        run(lambda: simengine.metropolis_hastings(f, np.zeros(2), n_steps=n_steps, n_chains=1, rng=next(seeds),
-                                                  diagnostics=impl != "simengine"))
+        if impl == "simengine":  # the default call: R-hat and ESS wait until read
+            run(lambda: simengine.metropolis_hastings(f, np.zeros(2), n_steps=n_steps, n_chains=1, rng=next(seeds)))
+        else:
+            run(lambda: simengine.metropolis_hastings(f, np.zeros(2), n_steps=n_steps, n_chains=1,
+                                                      rng=next(seeds)).rhat)
 
 
 @pytest.mark.parametrize("impl", ["statsmodels", "simengine"])
@@ -102,13 +105,33 @@ def _have_arviz():
     return importlib.util.find_spec("arviz") is not None
 
 
-@pytest.mark.parametrize("impl", (["arviz"] if _have_arviz() else []) + ["simengine"])
+@pytest.mark.parametrize("impl", ["naive"] + (["arviz"] if _have_arviz() else []) + ["simengine"])
 def test_rhat_ess(run, benchmark, impl):
     benchmark.group = "rhat + ess: 4 chains x 10^4 draws x 5 params"
     x = np.random.default_rng(0).standard_normal((4, 10_000, 5))
-    if impl == "arviz":
+    if impl == "naive":
+        run(naive.rhat_ess_numpy, x)
+    elif impl == "arviz":
         import arviz as az
 
         run(lambda: (az.rhat(az.convert_to_dataset(x)), az.ess(az.convert_to_dataset(x), method="bulk")))
     else:
         run(lambda: (simengine.rhat(x), simengine.ess(x)))
+
+
+@pytest.mark.parametrize("impl", (["arviz"] if _have_arviz() else []) + ["simengine"])
+@pytest.mark.parametrize("what", ["ess tail", "mcse mean"])
+def test_tail_ess_mcse(run, benchmark, impl, what):
+    benchmark.group = f"{what}: 4 chains x 10^4 draws x 5 params"
+    x = np.random.default_rng(0).standard_normal((4, 10_000, 5))
+    if impl == "arviz":
+        import arviz as az
+
+        fn = az.ess if what == "ess tail" else az.mcse
+        run(lambda: fn(az.convert_to_dataset(x), method=what.split()[1]))
+    elif what == "ess tail":
+        run(simengine.ess, x, method="tail")
+    else:
+        from simengine.mcmc import mcse  # also `simengine.mcse` once exported
+
+        run(mcse, x)

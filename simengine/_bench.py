@@ -235,13 +235,34 @@ def _make_mh(quick):
     return {
         "naive": lambda: naive.metropolis_hastings_2d(np.zeros(2), cov, np.zeros(2), steps, 1.0, 0),
         "floor (NumPy draws alone)": floor,
-        "with diagnostics": lambda: simengine.metropolis_hastings(
+        "reading rhat/ess": lambda: simengine.metropolis_hastings(
             f, np.zeros(2), n_steps=steps, n_chains=1, rng=next(seeds)
-        ),
-        "simengine": lambda: simengine.metropolis_hastings(
-            f, np.zeros(2), n_steps=steps, n_chains=1, rng=next(seeds), diagnostics=False
-        ),
+        ).rhat,
+        # the default call: R-hat and ESS wait until read
+        "simengine": lambda: simengine.metropolis_hastings(f, np.zeros(2), n_steps=steps, n_chains=1, rng=next(seeds)),
     }
+
+
+def _make_diagnostics(quick):
+    import warnings
+
+    import numpy as np
+
+    import simengine
+    from simengine import naive
+
+    x = np.random.default_rng(0).standard_normal((4, 2_000 if quick else 10_000, 5))
+    impls = {"naive": lambda: naive.rhat_ess_numpy(x)}
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # arviz's import warns on some NumPy / xarray versions
+            import arviz as az
+    except ImportError:  # arviz is a test extra, not a dependency
+        pass
+    else:
+        impls["arviz"] = lambda: (az.rhat(az.convert_to_dataset(x)), az.ess(az.convert_to_dataset(x), method="bulk"))
+    impls["simengine"] = lambda: (simengine.rhat(x), simengine.ess(x))
+    return impls
 
 
 def _make_intervals(quick):
@@ -265,6 +286,7 @@ TASKS += [
     BenchTask("bayes_ab mc, five scenarios", "bayes", _make_bayes_mc),
     BenchTask("Clopper-Pearson intervals (naive: 2000 scalar calls)", "bayes", _make_intervals),
     BenchTask("MH 2-D Gaussian rho=0.7, one chain", "mcmc", _make_mh),
+    BenchTask("rhat + ess (bulk), 4 chains x 10^4 draws x 5 params", "mcmc", _make_diagnostics),
 ]
 
 

@@ -2,12 +2,14 @@
 
 `metropolis_hastings` validates, builds the proposal Cholesky factor and one
 PCG64 block state per chain, runs the kernels of `kernels.mcmc.mh_kernels` (one chain
-without a parallel region) and raises if a chain failed.
-`rhat` and `ess` are vectorised NumPy (FFT autocovariances) plus a small kernel for
-Geyer's truncation.
+without a parallel region) and raises if a chain failed; the result computes R-hat and
+ESS when first read.  `rhat`, `ess` and `mcse` validate and run the per-parameter
+kernels of `kernels.diagnostics`, doing here only the normal-score table and the FFT
+autocovariances of the rare series whose autocorrelations decay too slowly for direct sums.
 """
 from __future__ import annotations
 
+import functools
 import math
 import numbers
 import platform
@@ -24,6 +26,7 @@ from simengine._validate import (
     as_float_array,
     as_real_array,
     check_bool,
+    check_choice,
     check_count,
     check_int,
     check_memory,
@@ -32,7 +35,7 @@ from simengine._validate import (
     check_work,
 )
 
-__all__ = ["MetropolisHastingsResult", "metropolis_hastings", "rhat", "ess"]
+__all__ = ["MetropolisHastingsResult", "metropolis_hastings", "rhat", "ess", "mcse"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,10 +55,12 @@ class MetropolisHastingsResult(Result):
     acceptance_rate : ndarray, shape (n_chains,)
         Fraction of accepted proposals per chain after burn-in (all steps, not only kept ones).
     ess : ndarray, shape (dim,)
-        Bulk effective sample size per coordinate, all chains pooled (Vehtari et al. 2021).
+        Bulk effective sample size per coordinate, all chains pooled (Vehtari et al. 2021):
+        ``simengine.ess(samples)``.
     rhat : ndarray, shape (dim,)
-        Split rank-normalised R-hat per coordinate.  Both are NaN with ``diagnostics=False``
-        or fewer than 4 kept draws per chain.
+        Split rank-normalised R-hat per coordinate: ``simengine.rhat(samples)``.  Both are
+        computed together when either is first read (ranking the draws can cost more than
+        sampling a short chain), then kept; NaN with fewer than 4 kept draws per chain.
     proposal_scale : ndarray, shape (n_chains,)
         Scale multiplying the proposal Cholesky factor after burn-in (the adapted value with ``adapt=True``).
     """
@@ -63,9 +68,24 @@ class MetropolisHastingsResult(Result):
     samples: np.ndarray = field(repr=False)
     log_density: np.ndarray = field(repr=False)
     acceptance_rate: np.ndarray
-    ess: np.ndarray
-    rhat: np.ndarray
+    # unset slots until first read: the lookup then fails and `__getattr__` fills both
+    ess: np.ndarray = field(init=False, compare=False)
+    rhat: np.ndarray = field(init=False, compare=False)
     proposal_scale: np.ndarray
+
+    def __getattr__(self, name):
+        # called only when normal lookup fails, i.e. for `ess` / `rhat` before they are set
+        if name not in ("ess", "rhat"):
+            raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
+        samples = self.samples
+        if samples.shape[1] >= 4:
+            rhat_, ess_ = _diagnostics(samples)
+        else:
+            ess_ = np.full(samples.shape[2], np.nan)
+            rhat_ = ess_.copy()
+        object.__setattr__(self, "ess", ess_)  # frozen to users; a cache slot filled once here
+        object.__setattr__(self, "rhat", rhat_)
+        return ess_ if name == "ess" else rhat_
 
     def to_frame(self):
         """Kept draws, one row per (chain, draw): chain, draw, x0 .. x{dim-1}, log_density."""
@@ -105,7 +125,6 @@ def metropolis_hastings(
     burn_in=0,
     thin=1,
     adapt=False,
-    diagnostics=True,
     rng=None,
 ) -> MetropolisHastingsResult:
     """Gaussian random-walk Metropolis-Hastings, several chains in parallel.
@@ -140,15 +159,14 @@ def metropolis_hastings(
         Tune ``log s`` per chain during burn-in with a Robbins-Monro recursion (step size
         ``t**-0.6``) towards 0.234 acceptance (Roberts, Gelman & Gilks 1997), then freeze
         it, so the kept chain is a valid time-homogeneous Markov chain.  Needs ``burn_in > 0``.
-    diagnostics : bool, default True
-        Compute `rhat` and `ess` of the kept samples (NaN when False or with fewer than 4
-        kept draws).  Ranking the draws can cost more than sampling a short chain.
     rng : None, int, SeedSequence or Generator
         Randomness (SPEC 7).
 
     Returns
     -------
     MetropolisHastingsResult
+        Its `rhat` and `ess` are computed when first read, so a call that does not read
+        them does not pay for ranking the draws.
 
     Raises
     ------
@@ -194,7 +212,6 @@ def metropolis_hastings(
     if thin > n_steps - burn_in:
         raise ValueError(f"`thin` must be <= `n_steps` - `burn_in` ({n_steps - burn_in}) to keep any step; got {thin}")
     adapt = check_bool(adapt, "adapt")
-    diagnostics = check_bool(diagnostics, "diagnostics")
     if adapt and burn_in == 0:
         raise ValueError("`adapt=True` tunes the scale during burn-in; set `burn_in` > 0")
     if type(proposal_scale) is float and 0.0 < proposal_scale < math.inf:
@@ -256,18 +273,10 @@ def metropolis_hastings(
         ) from exc
     if failed:
         _raise_failure(log_density, counts[:, 1], counts[:, 2], fail_x)
-    if diagnostics and samples.shape[1] >= 4:
-        rhat_, ess_ = _diagnostics(samples)
-    else:
-        ess_ = np.empty(dim)
-        ess_.fill(np.nan)
-        rhat_ = ess_.copy()
     return MetropolisHastingsResult(
         samples=samples,
         log_density=logps,
         acceptance_rate=counts[:, 0] / float(n_steps - burn_in),
-        ess=ess_,
-        rhat=rhat_,
         proposal_scale=scales,
     )
 
@@ -340,113 +349,108 @@ def _mcmc_kernels():
     return _K
 
 
-
-
 # --------------------------------------------------------------------------- diagnostics
 
 
 def _as_draws(samples, name="samples"):
-    """(chains, draws, params) float64 view of 1-D, 2-D or 3-D input; and the output shape."""
+    """(chains, draws, params) C-contiguous float64 view of 1-D, 2-D or 3-D input; and the output shape."""
     arr = as_real_array(samples, name, ndim=(1, 2, 3), finite=False)
     if arr.ndim == 1:
-        return arr[None, :, None], ()
-    if arr.ndim == 2:
-        return arr[:, :, None], ()
-    return arr, (arr.shape[2],)
+        arr, shape = arr[None, :, None], ()
+    elif arr.ndim == 2:
+        arr, shape = arr[:, :, None], ()
+    else:
+        shape = (arr.shape[2],)
+    if arr.shape[1] < 4:
+        raise ValueError(f"`samples` needs at least 4 draws per chain for split chains; got {arr.shape[1]}")
+    return np.ascontiguousarray(arr), shape
 
 
-def _split(x):
-    """Split each chain in two halves (dropping the middle draw of an odd chain)."""
-    half = x.shape[1] // 2
-    return np.concatenate([x[:, :half], x[:, x.shape[1] - half :]], axis=0)
+def _diag_kernels():
+    from simengine.kernels import diagnostics
+
+    return diagnostics
 
 
-def _average_ranks(v):
-    """1-based ranks of a 1-D array, ties sharing their average rank."""
-    order = np.argsort(v)  # any order of ties gives the same average ranks; the default sort is SIMD and ~7x faster
-    sv = v[order]
-    starts = np.flatnonzero(np.concatenate(([True], sv[1:] != sv[:-1])))
-    ends = np.append(starts[1:], sv.size)
-    avg = 0.5 * (starts + ends + 1.0)  # mean of ranks start+1 .. end
-    ranks = np.empty(v.size)
-    ranks[order] = np.repeat(avg, ends - starts)
-    return ranks
+def _max_lag(n):
+    """Lags summed directly before FFT autocovariances of chains of n draws are cheaper (measured)."""
+    return max(32, 10 * int(2 * n).bit_length())
 
 
-def _z_scale(x):
-    """Rank-normalise all draws of each parameter jointly: Phi^-1((rank - 3/8) / (S + 1/4))."""
+def _score_table(size):
+    """Normal scores of ranks 1..size as arviz computes them: ndtri((r - 3/8) / (size + 1/4)).
+
+    Kept for a few sizes up to 2**20 (8 MiB each): rhat and ess of the same draws, or
+    the diagnostics of repeated chains, need the same table, which costs a third of a
+    parameter's ranking.
+    """
+    return _score_table_cached(size) if size <= 2**20 else _score_table_of(size)
+
+
+def _score_table_of(size):
     from scipy.special import ndtri
 
-    c, n, p = x.shape
-    flat = x.reshape(c * n, p)
-    ranks = np.empty((c * n, p))
-    for j in range(p):  # parameters, not replicates
-        ranks[:, j] = _average_ranks(flat[:, j])
-    return ndtri((ranks - 0.375) / (c * n + 0.25)).reshape(c, n, p)
+    return ndtri((np.arange(1.0, size + 1.0) - 0.375) / (size + 0.25))
 
 
-def _rhat_basic(x):
-    """Gelman-Rubin potential scale reduction on (chains, draws, params)."""
-    n = x.shape[1]
-    within = x.var(axis=1, ddof=1).mean(axis=0)
-    between = n * x.mean(axis=1).var(axis=0, ddof=1)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        return np.sqrt((between / within + n - 1.0) / n)
+_score_table_cached = functools.lru_cache(maxsize=4)(_score_table_of)
 
 
-def _autocov(x):
-    """Autocovariance (biased, divisor n) of each chain along axis 1, via zero-padded FFT."""
-    n = x.shape[1]
-    m = 1 << int(2 * n - 1).bit_length()
-    dev = x - x.mean(axis=1, keepdims=True)
-    f = np.fft.rfft(dev, n=m, axis=1)
-    return np.fft.irfft(f * np.conjugate(f), n=m, axis=1)[:, :n] / n
+def _index_kind(size):
+    """A 0-length array whose dtype the kernels use for orderings of `size` draws."""
+    return _INDEX32 if size < 2**31 else _INDEX64
 
 
-def _ess_basic(x):
-    """ESS of each parameter of (chains, draws, params) by Geyer's initial monotone sequence."""
-    from simengine.kernels.mcmc import _geyer_tau1
+_INDEX32 = np.empty(0, dtype=np.int32)
+_INDEX64 = np.empty(0, dtype=np.int64)
 
-    c, n, p = x.shape
-    out = np.empty(p)
-    acov = _autocov(x)
-    mean_var = acov[:, 0, :].mean(axis=0) * n / (n - 1.0)
-    var_plus = mean_var * (n - 1.0) / n
-    if c > 1:
-        var_plus = var_plus + x.mean(axis=1).var(axis=0, ddof=1)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        rho = 1.0 - (mean_var[None, :] - acov.mean(axis=0)) / var_plus[None, :]
-    total = c * n
-    for j in range(p):  # over parameters, not replicates
-        col = x[:, :, j]
-        if not np.isfinite(col).all():
-            out[j] = np.nan
-            continue
-        if col.max() - col.min() < np.finfo(float).resolution:
-            out[j] = total
-            continue
-        tau, ok = _geyer_tau1(np.ascontiguousarray(rho[:, j]))
-        tau = max(tau, 1.0 / np.log10(total))
-        out[j] = total / tau if ok else np.nan
+
+def _ess_fft(series, m, n):
+    """ESS of each row of `series` (m split chains of n draws each) from FFT autocovariances.
+
+    For the series whose Geyer sequence ran past `_max_lag` lags in the kernels; the
+    autocovariances are arviz's (zero padding to a 5-smooth length >= 2n, divisor n).
+    """
+    from scipy.fft import next_fast_len
+
+    y = series.reshape(-1, m, n)
+    dev = y - y.mean(axis=2, keepdims=True)
+    size = next_fast_len(2 * n, real=True)
+    f = np.fft.rfft(dev, n=size, axis=2)
+    f *= np.conjugate(f)
+    acov = np.fft.irfft(f, n=size, axis=2)[:, :, :n] / n
+    out = np.empty(series.shape[0])
+    _diag_kernels().ess_from_acov(np.ascontiguousarray(series), m, n, np.ascontiguousarray(acov.mean(axis=1)), out)
     return out
 
 
-def _rhat_from_split(s, z_bulk):
-    bulk = _rhat_basic(z_bulk)
-    folded = np.abs(s - np.median(s, axis=(0, 1), keepdims=True))
-    tail = _rhat_basic(_z_scale(folded))
-    return np.fmax(bulk, tail)
+def _per_parameter(x, what):
+    """The (2, params) rows of `kernels.diagnostics.per_parameter` for `what`, FFT route included."""
+    kd = _diag_kernels()
+    x = np.ascontiguousarray(x, dtype=np.float64)
+    c, n, p = x.shape
+    half = n // 2
+    size = 2 * c * half
+    ranked = what & (kd.RHAT | kd.BULK)
+    table = _score_table(size) if ranked else _NO_TABLE
+    index_kind = _index_kind(c * n if what & kd.TAIL else size)
+    out = np.empty((2, p))
+    fallback = np.zeros((2, p), dtype=np.bool_)
+    series = np.empty((2, p if what != kd.RHAT else 0, size))  # touched only for flagged series
+    kd.per_parameter(x, half, what, table, index_kind, _max_lag(half), out, series, fallback)
+    if fallback.any():
+        out[fallback] = _ess_fft(series[fallback], 2 * c, half)
+    return out
+
+
+_NO_TABLE = np.empty(0)
 
 
 def _diagnostics(x):
-    """(rhat, ess) of (chains, draws, params) sharing the rank-normalised split chains."""
-    s = _split(x)
-    z = _z_scale(s)
-    r, e = _rhat_from_split(s, z), _ess_basic(z)
-    bad = ~np.isfinite(x).all(axis=(0, 1))
-    r[bad] = np.nan
-    e[bad] = np.nan
-    return r, e
+    """(rhat, ess) of (chains, draws >= 4, params), from one sort of each parameter's draws."""
+    kd = _diag_kernels()
+    rhat_, ess_ = _per_parameter(x, kd.RHAT | kd.BULK)
+    return rhat_, ess_
 
 
 def rhat(samples):
@@ -454,12 +458,15 @@ def rhat(samples):
 
     The maximum of the bulk R-hat (on rank-normalised split chains) and the tail
     R-hat (on rank-normalised split chains folded about their median).  Values
-    above 1.01 suggest the chains have not mixed.
+    above 1.01 suggest the chains have not mixed.  Equal to arviz's
+    ``rhat(method="rank")``, except that one chain gives its split R-hat (as Stan)
+    where arviz gives NaN.
 
     Parameters
     ----------
     samples : array_like, shape (n_chains, n_draws[, n_params])
-        Draws; a 1-D array is one chain.
+        Draws, at least 4 per chain; a 1-D array is one chain.  A parameter with a
+        non-finite draw gets NaN.
 
     Returns
     -------
@@ -474,25 +481,24 @@ def rhat(samples):
     1.0
     """
     x, shape = _as_draws(samples)
-    if x.shape[1] < 4:
-        raise ValueError(f"`samples` needs at least 4 draws per chain for split R-hat; got {x.shape[1]}")
-    s = _split(x)
-    out = _rhat_from_split(s, _z_scale(s))
-    out[~np.isfinite(x).all(axis=(0, 1))] = np.nan
+    out = _per_parameter(x, _diag_kernels().RHAT)[0]
     return out if shape else float(out[0])
 
 
-def ess(samples):
-    """Bulk effective sample size (Vehtari et al. 2021): ESS of rank-normalised split chains.
+def ess(samples, method="bulk"):
+    """Effective sample size of MCMC draws (Vehtari et al. 2021), as arviz's ``ess``.
 
-    Autocorrelations come from FFT autocovariances combined across chains
-    (Gelman et al. BDA3, eq. 11.7) and are truncated by Geyer's (1992) initial
-    monotone sequence.
+    ``"bulk"``: ESS of the rank-normalised split chains.  ``"tail"``: the smaller of
+    the ESS of the indicators ``draw <= q`` for the 5% and 95% quantiles q of all draws
+    (type 7), on split chains.  Autocorrelations are combined across chains (Gelman et
+    al. BDA3, eq. 11.7) and truncated by Geyer's (1992) initial monotone sequence.
 
     Parameters
     ----------
     samples : array_like, shape (n_chains, n_draws[, n_params])
-        Draws; a 1-D array is one chain.
+        Draws, at least 4 per chain; a 1-D array is one chain.  A parameter with a
+        non-finite draw gets NaN.
+    method : {"bulk", "tail"}, default "bulk"
 
     Returns
     -------
@@ -505,10 +511,45 @@ def ess(samples):
     >>> draws = np.random.default_rng(0).standard_normal((4, 1000))
     >>> 3000 < simengine.ess(draws) < 5000
     True
+    >>> 2000 < simengine.ess(draws, method="tail") < 5000
+    True
+    """
+    method = check_choice(method, "method", ("bulk", "tail"))
+    x, shape = _as_draws(samples)
+    kd = _diag_kernels()
+    if method == "bulk":
+        out = _per_parameter(x, kd.BULK)[1]
+    else:
+        low, high = _per_parameter(x, kd.TAIL)
+        out = np.where(high < low, high, low)  # Python's min(low, high), as arviz: a NaN `low` stays
+    return out if shape else float(out[0])
+
+
+def mcse(samples):
+    """Monte Carlo standard error of the mean of MCMC draws, as arviz's ``mcse(method="mean")``.
+
+    The standard deviation of all draws (ddof 1) over the square root of the ESS of the
+    (not rank-normalised) split chains.
+
+    Parameters
+    ----------
+    samples : array_like, shape (n_chains, n_draws[, n_params])
+        Draws, at least 4 per chain; a 1-D array is one chain.  A parameter with a
+        non-finite draw gets NaN.
+
+    Returns
+    -------
+    float or ndarray of shape (n_params,)
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import simengine
+    >>> draws = np.random.default_rng(0).standard_normal((4, 1000))
+    >>> 0.01 < simengine.mcse(draws) < 0.02
+    True
     """
     x, shape = _as_draws(samples)
-    if x.shape[1] < 4:
-        raise ValueError(f"`samples` needs at least 4 draws per chain for split ESS; got {x.shape[1]}")
-    out = _ess_basic(_z_scale(_split(x)))
-    out[~np.isfinite(x).all(axis=(0, 1))] = np.nan
+    ess_, sd = _per_parameter(x, _diag_kernels().MEAN)
+    out = sd / np.sqrt(ess_)
     return out if shape else float(out[0])

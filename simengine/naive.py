@@ -157,6 +157,67 @@ def metropolis_hastings_2d(mean, cov, x0, n_steps, proposal_scale=1.0, rng=None)
     return chain
 
 
+def rhat_ess_numpy(samples):
+    """(rank-normalised split R-hat, bulk ESS) of (chains, draws, params), the textbook way.
+
+    Per parameter: split the chains, `scipy.stats.rankdata` + `ndtri` for the normal scores
+    (again for the draws folded about their median), FFT autocovariances of every lag and
+    Geyer's initial monotone sequence in a Python loop (Vehtari et al. 2021, as arviz).
+    """
+    from scipy.special import ndtri
+    from scipy.stats import rankdata
+
+    x = np.asarray(samples, dtype=float)
+    half = x.shape[1] // 2
+    split = np.concatenate([x[:, :half], x[:, x.shape[1] - half:]], axis=0)
+    m, n = split.shape[:2]
+
+    def z_scale(a):
+        return ndtri((rankdata(a, method="average").reshape(a.shape) - 0.375) / (a.size + 0.25))
+
+    def rhat_basic(z):
+        within = z.var(axis=1, ddof=1).mean()
+        between = n * z.mean(axis=1).var(ddof=1)
+        return np.sqrt((between / within + n - 1.0) / n)
+
+    def ess_basic(z):
+        if z.max() - z.min() < np.finfo(float).resolution:
+            return float(z.size)
+        dev = z - z.mean(axis=1, keepdims=True)
+        f = np.fft.rfft(dev, n=2 * n, axis=1)
+        acov = np.fft.irfft(f * np.conjugate(f), n=2 * n, axis=1)[:, :n] / n
+        mean_var = acov[:, 0].mean() * n / (n - 1.0)
+        var_plus = mean_var * (n - 1.0) / n + (z.mean(axis=1).var(ddof=1) if m > 1 else 0.0)
+        rho = 1.0 - (mean_var - acov.mean(axis=0)) / var_plus
+        r = np.zeros(n)
+        r[0], r[1] = 1.0, rho[1]
+        even, odd, t = 1.0, rho[1], 1
+        while t < n - 3 and even + odd > 0.0:
+            even, odd = rho[t + 1], rho[t + 2]
+            if even + odd >= 0.0:
+                r[t + 1], r[t + 2] = even, odd
+            t += 2
+        last = t - 2
+        if even > 0.0:
+            r[last + 1] = even
+        t = 1
+        while t <= last - 2:
+            if r[t + 1] + r[t + 2] > r[t - 1] + r[t]:
+                r[t + 1] = r[t + 2] = (r[t - 1] + r[t]) / 2.0
+            t += 2
+        tau = max(-1.0 + 2.0 * r[: last + 1].sum() + r[last + 1: last + 2].sum(), 1.0 / np.log10(z.size))
+        return z.size / tau
+
+    rhat, ess = [], []
+    for j in range(x.shape[2]):
+        s = split[:, :, j]
+        z = z_scale(s)
+        folded = z_scale(np.abs(s - np.median(s)))
+        rhat.append(max(rhat_basic(z), rhat_basic(folded)))
+        ess.append(ess_basic(z))
+    return np.array(rhat), np.array(ess)
+
+
 # ---------------------------------------------------------------------------------------------------------
 # drift detection (issue 6): PSI, DDM, ADWIN
 # ---------------------------------------------------------------------------------------------------------

@@ -17,6 +17,7 @@ from numpy.testing import assert_allclose
 import simengine
 from simengine import targets
 from simengine.bayes import INTERVAL_METHODS
+from simengine.mcmc import mcse  # also `simengine.mcse` once exported
 from simengine.sequential import _boundaries_cached, _crossing_probabilities
 from _fuzz import ANY_BAD, FuzzFailure, bad_values, check_call, run_isolated
 
@@ -86,10 +87,16 @@ CASES = {
         simengine.metropolis_hastings,
         dict(log_density=GAUSS2, x0=np.zeros(2), n_steps=20, n_chains=1, rng=1),  # one chain kernel to compile
         ["log_density", "x0", "n_steps", "proposal_scale", "proposal_cov", "n_chains", "burn_in", "thin", "adapt",
-         "diagnostics", "rng"],
+         "rng"],
     ),
     "rhat": (simengine.rhat, dict(samples=np.random.default_rng(0).standard_normal((2, 10))), ["samples"]),
-    "ess": (simengine.ess, dict(samples=np.random.default_rng(0).standard_normal((2, 10))), ["samples"]),
+    "ess": (simengine.ess, dict(samples=np.random.default_rng(0).standard_normal((2, 10))), ["samples", "method"]),
+    "ess-tail": (
+        simengine.ess,
+        dict(samples=np.random.default_rng(0).standard_normal((2, 10)), method="tail"),
+        ["samples"],
+    ),
+    "mcse": (mcse, dict(samples=np.random.default_rng(0).standard_normal((2, 10))), ["samples"]),
     "targets.multivariate_normal": (targets.multivariate_normal, dict(mean=[0.0, 0.0], cov=np.eye(2)), ["mean", "cov"]),
     "targets.banana": (targets.banana, dict(), ["b", "a", "sigma1"]),
     "targets.mixture": (

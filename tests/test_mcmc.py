@@ -1,4 +1,5 @@
 """Tests for simengine.mcmc (Metropolis-Hastings, R-hat, ESS) and simengine.targets."""
+import dataclasses
 import math
 import warnings
 
@@ -15,6 +16,7 @@ import simengine
 from simengine import targets
 from simengine._rng import as_seed_sequence, numpy_block_generators, pcg64_block_states
 from simengine.kernels import mcmc as kmcmc
+from simengine.mcmc import mcse
 from _subproc import run_with_threads
 
 RHO = 0.7
@@ -77,6 +79,8 @@ def test_rhat_ess_match_arviz(chains, draws, phi, offset):
     else:
         assert 0.99 < simengine.rhat(x) < 1.02
     assert_allclose(simengine.ess(x), float(az.ess(x, method="bulk")), rtol=1e-10)
+    assert_allclose(simengine.ess(x, method="tail"), float(az.ess(x, method="tail")), rtol=1e-10)
+    assert_allclose(mcse(x), np.asarray(az.mcse(x, method="mean")).item(), rtol=1e-10)
 
 
 def test_rhat_ess_match_arviz_with_ties_and_params():
@@ -88,6 +92,120 @@ def test_rhat_ess_match_arviz_with_ties_and_params():
     for j in range(2):
         assert_allclose(r[j], float(az.rhat(x[:, :, j], method="rank")), rtol=1e-10)
         assert_allclose(e[j], float(az.ess(x[:, :, j], method="bulk")), rtol=1e-10)
+    assert_allclose(simengine.ess(x, method="tail"), _az_params("ess", x, method="tail"), rtol=1e-10)
+    assert_allclose(mcse(x), _az_params("mcse", x, method="mean"), rtol=1e-10)
+
+
+def test_naive_baseline_equals_the_kernels():
+    from simengine import naive
+
+    rng = np.random.default_rng(4)
+    x = np.stack([_ar1(rng, 3, 201, 0.8), rng.poisson(2.0, (3, 201)).astype(float)], axis=-1)
+    r, e = naive.rhat_ess_numpy(x)
+    assert_allclose(r, simengine.rhat(x), rtol=1e-10)
+    assert_allclose(e, simengine.ess(x), rtol=1e-10)
+
+
+def _az_params(name, x, **kwargs):
+    """arviz's diagnostic `name` of each parameter of (chains, draws, params), as an array."""
+    az = _arviz()
+    fn = getattr(az, name)
+    return np.array([np.asarray(fn(np.ascontiguousarray(x[:, :, j]), **kwargs)).item() for j in range(x.shape[2])])
+
+
+def _all_four(x):
+    return simengine.rhat(x), simengine.ess(x), simengine.ess(x, method="tail"), mcse(x)
+
+
+def _all_four_arviz(x):
+    nan = np.full(x.shape[2], np.nan)
+    rhat_ = _az_params("rhat", x, method="rank") if x.shape[0] > 1 else nan
+    return rhat_, _az_params("ess", x, method="bulk"), _az_params("ess", x, method="tail"), _az_params("mcse", x)
+
+
+def test_diagnostics_of_constant_ties_and_non_finite_parameters_match_arviz():
+    rng = np.random.default_rng(8)
+    x = np.empty((3, 9, 7))  # odd draws: the middle draw is dropped from the split chains
+    x[:, :, 0] = 2.5  # constant: R-hat NaN (0/0), ESS = split draws, MCSE 0
+    x[:, :, 1] = rng.integers(0, 2, (3, 9))  # two values: half-integer average ranks
+    x[:, :, 2] = np.where(rng.random((3, 9)) < 0.5, -0.0, 0.0) + rng.integers(0, 3, (3, 9))  # -0.0 ties 0.0
+    x[:, :, 3] = np.repeat(np.arange(3.0), 9).reshape(3, 9)  # constant within chains, different between
+    x[:, :, 4] = rng.standard_normal((3, 9))
+    x[1, 4, 4] = np.nan  # the middle draw of an odd chain: dropped from the split chains, still NaN (arviz)
+    x[:, :, 5] = rng.standard_normal((3, 9))
+    x[0, 0, 5] = np.inf
+    x[:, :, 6] = np.round(rng.standard_normal((3, 9)), 0)
+    az = _arviz()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # arviz warns about the NaN parameter
+        ours, theirs = _all_four(x), _all_four_arviz(x)
+    for name, a, b in zip(("rhat", "ess bulk", "ess tail", "mcse"), ours, theirs):
+        assert a.shape == (7,)
+        # arviz ranks +inf like any draw; we give NaN for any non-finite draw (as before): not compared
+        keep = np.arange(7) != 5
+        assert_allclose(a[keep], b[keep], rtol=1e-10, err_msg=name)
+    assert np.isnan(ours[0][[0, 4, 5]]).all() and ours[1][0] == ours[2][0] == 3 * 8 and ours[3][0] == 0.0
+    assert np.isnan([o[4] for o in ours]).all() and np.isnan([o[5] for o in ours]).all()
+    assert az is not None
+
+
+def test_diagnostics_fft_route_equals_direct_lag_sums(monkeypatch):
+    # series whose Geyer sequence runs past `_max_lag` lags get FFT autocovariances; forcing
+    # every series through that route changes nothing but rounding
+    from simengine import mcmc as m
+
+    rng = np.random.default_rng(9)
+    x = np.stack([_ar1(rng, 3, 301, phi) for phi in (0.0, 0.6, 0.97)], axis=-1)
+    direct = _all_four(x)
+    monkeypatch.setattr(m, "_max_lag", lambda n: 2)
+    forced = _all_four(x)
+    for a, b in zip(direct, forced):
+        assert_allclose(a, b, rtol=1e-12)
+    # and a chain slow enough to need it at the default, against arviz
+    monkeypatch.undo()
+    slow = _ar1(rng, 2, 2000, 0.999)[:, :, None]
+    for a, b in zip(_all_four(slow), _all_four_arviz(slow)):
+        assert_allclose(a, b, rtol=1e-10)
+
+
+@settings(max_examples=15, deadline=None)
+@given(st.integers(1, 4), st.integers(4, 40), st.integers(1, 3), st.sampled_from(["normal", "ties", "ar"]),
+       st.integers(0, 2**32 - 1))
+def test_diagnostics_match_arviz_hypothesis(chains, draws, params, kind, seed):
+    rng = np.random.default_rng(seed)
+    if kind == "normal":
+        x = rng.standard_normal((chains, draws, params)) * 10.0 ** rng.integers(-3, 4)
+    elif kind == "ties":
+        x = rng.integers(-2, 3, (chains, draws, params)).astype(float)
+    else:
+        x = np.stack([_ar1(rng, chains, draws, 0.9) for _ in range(params)], axis=-1)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        theirs = _all_four_arviz(x)
+    ours = _all_four(x)
+    for name, a, b in zip(("rhat", "ess bulk", "ess tail", "mcse"), ours, theirs):
+        if name == "rhat" and chains == 1:
+            continue  # arviz gives NaN for one chain
+        assert_allclose(a, b, rtol=1e-10, atol=1e-300, err_msg=name)
+
+
+@pytest.mark.parametrize("kind,values", [(np.int32, "normal"), (np.int32, "narrow"), (np.int32, "ties"),
+                                         (np.int32, "short"), (np.int64, "ties")])  # int64: past 2**31 draws
+def test_radix_sort_kernel(kind, values):
+    from simengine.kernels import diagnostics as kd
+
+    rng = np.random.default_rng(3)
+    v = {
+        "normal": rng.standard_normal(5000) * 1e3,
+        "narrow": 1.0 + rng.random(5000),  # sign and exponent bits shared: the top passes are skipped
+        "ties": np.where(rng.random(5000) < 0.5, -0.0, 0.0) + rng.integers(-3, 3, 5000),
+        "short": rng.standard_normal(100),  # below the radix threshold: numba's argsort
+    }[values]
+    sorted_values, order = kd._sort_with_order(v, np.empty(0, kind))
+    assert order.dtype == kind
+    assert_array_equal(sorted_values, np.sort(v))
+    assert_array_equal(v[order], sorted_values)
+    assert_array_equal(np.sort(order), np.arange(v.size))
 
 
 def test_ess_independent_draws_near_total_and_constant_chain():
@@ -121,6 +239,19 @@ def test_ess_iv():
         simengine.ess(np.zeros(3))
     with pytest.raises(ValueError, match="`samples` must not be empty"):
         simengine.ess(np.zeros((2, 0)))
+    with pytest.raises(ValueError, match="`method` must be one of 'bulk', 'tail'; got 'mean'"):
+        simengine.ess(np.zeros((2, 10)), method="mean")
+    with pytest.raises(TypeError, match="`method` must be one of 'bulk', 'tail'"):
+        simengine.ess(np.zeros((2, 10)), method=None)
+
+
+def test_mcse_iv():
+    with pytest.raises(ValueError, match="at least 4 draws"):
+        mcse(np.zeros((3, 3)))
+    with pytest.raises(ValueError, match="`samples` must be 1-D or 2-D or 3-D"):
+        mcse(np.zeros((2, 3, 4, 5)))
+    with pytest.raises(TypeError, match="`samples` must contain real numbers"):
+        mcse(np.array([["a"] * 5]))
 
 
 # --------------------------------------------------------------------------- targets
@@ -212,13 +343,44 @@ def test_mh_adapt_reaches_target_and_uses_cov():
     assert np.all(res.proposal_scale > 0.5)  # grew from a far too small start
     thin = simengine.metropolis_hastings(GAUSS, np.zeros(2), n_steps=1001, burn_in=1, thin=7, n_chains=2, rng=3)
     assert thin.samples.shape == (2, 1000 // 7, 2)
-    quiet = simengine.metropolis_hastings(GAUSS, np.zeros(2), n_steps=1001, burn_in=1, thin=7, n_chains=2, rng=3,
-                                          diagnostics=False)
-    assert_array_equal(quiet.samples, thin.samples)
-    assert np.isnan(quiet.ess).all() and np.isnan(quiet.rhat).all()
     r, e = simengine.rhat(thin.samples), simengine.ess(thin.samples)
     assert_allclose(thin.rhat, r, rtol=1e-14)
     assert_allclose(thin.ess, e, rtol=1e-14)
+
+
+def test_mh_diagnostics_are_lazy_cached_and_equal_arviz():
+    az = _arviz()
+    res = simengine.metropolis_hastings(GAUSS, np.zeros(2), n_steps=3001, burn_in=1, n_chains=3, rng=11)
+    # nothing computed yet: the slots are unset until first read
+    assert "ess" not in _set_slots(res) and "rhat" not in _set_slots(res)
+    r = res.rhat
+    assert _set_slots(res) >= {"ess", "rhat"}  # both from one ranking of the draws
+    assert res.rhat is r and res.ess is res.ess  # cached
+    for j in range(2):
+        assert_allclose(res.rhat[j], float(az.rhat(res.samples[:, :, j], method="rank")), rtol=1e-10)
+        assert_allclose(res.ess[j], float(az.ess(res.samples[:, :, j], method="bulk")), rtol=1e-10)
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        res.rhat = r
+    with pytest.raises(AttributeError, match="no attribute 'nope'"):
+        res.nope  # noqa: B018
+    assert "rhat=array(" in repr(res) and "samples" not in repr(res)
+    assert set(res.to_dict()) == {"samples", "log_density", "acceptance_rate", "ess", "rhat", "proposal_scale"}
+    # a fresh result (to_dict reads them) and one with too few kept draws (NaN)
+    fresh = simengine.metropolis_hastings(GAUSS, np.zeros(2), n_steps=3001, burn_in=1, n_chains=3, rng=11)
+    assert_array_equal(fresh.to_dict()["ess"], res.ess)
+    short = simengine.metropolis_hastings(GAUSS, np.zeros(2), n_steps=4, burn_in=1, n_chains=2, rng=1)
+    assert np.isnan(short.ess).all() and np.isnan(short.rhat).all() and short.ess.shape == (2,)
+
+
+def _set_slots(res):
+    out = set()
+    for name in ("samples", "log_density", "acceptance_rate", "ess", "rhat", "proposal_scale"):
+        try:
+            type(res).__dict__[name].__get__(res)
+        except AttributeError:
+            continue
+        out.add(name)
+    return out
 
 
 def _replay(log_density, x0, chol, scale, n_steps, burn_in, thin, adapt, seed):
@@ -417,8 +579,8 @@ def test_metropolis_hastings_iv():
         simengine.metropolis_hastings(GAUSS, np.zeros(2), n_steps=10, adapt=True)
     with pytest.raises(TypeError, match="`adapt` must be True or False"):
         simengine.metropolis_hastings(GAUSS, np.zeros(2), n_steps=10, burn_in=2, adapt=1)
-    with pytest.raises(TypeError, match="`diagnostics` must be True or False"):
-        simengine.metropolis_hastings(GAUSS, np.zeros(2), n_steps=10, diagnostics="yes")
+    with pytest.raises(TypeError, match="unexpected keyword argument 'diagnostics'"):  # removed: R-hat/ESS are lazy
+        simengine.metropolis_hastings(GAUSS, np.zeros(2), n_steps=10, diagnostics=False)
     with pytest.raises(ValueError, match="`x0` must be finite"):
         simengine.metropolis_hastings(GAUSS, np.array([0.0, np.nan]), n_steps=10)
     with pytest.raises(ValueError, match="`thin` must be <="):
