@@ -38,7 +38,7 @@ from simengine.drift import (
     psi_monitor,
     simulate_drift_detection,
 )
-from simengine.mcmc import MetropolisHastingsResult, ess, metropolis_hastings, rhat
+from simengine.mcmc import MetropolisHastingsResult, ess, mcse, metropolis_hastings, rhat
 from simengine.multitest import MultipletestsResult, SimulateMultipleTestingResult, multipletests, simulate_multiple_testing
 from simengine.permutation import PermutationTestResult, permutation_test
 from simengine.power import (
@@ -88,6 +88,7 @@ __all__ = [
     "MetropolisHastingsResult",
     "rhat",
     "ess",
+    "mcse",
     "targets",
     # drift detection
     "psi",

@@ -74,6 +74,18 @@ def _warm_mcmc():
     simengine.metropolis_hastings(f, np.zeros(2), n_steps=20, n_chains=1, rng=0)
 
 
+def _warm_diagnostics():
+    import numpy as np
+
+    import simengine
+
+    draws = np.random.default_rng(0).normal(size=(2, 50, 2))
+    simengine.rhat(draws)
+    simengine.ess(draws)
+    simengine.ess(draws, method="tail")
+    simengine.mcse(draws)
+
+
 # name -> warm-up function; later families add themselves here.
 FAMILIES = {
     "rng blocks": _warm_rng,
@@ -83,6 +95,7 @@ FAMILIES = {
 }
 FAMILIES["bayes"] = _warm_bayes
 FAMILIES["mcmc (per log density)"] = _warm_mcmc
+FAMILIES["mcmc diagnostics"] = _warm_diagnostics
 
 
 def warm_family(name: str) -> float:

@@ -50,7 +50,7 @@ CALLS = {
     "simulate_drift_detection": ((), dict(n_sims=20, n_steps=200, drift_start=100, rng=0), None),
 }
 # public functions that return plain arrays / floats / tables by design (like the calls they mirror)
-NOT_RESULTS = {"group_sequential_boundaries", "rhat", "ess", "psi", "sweep", "register_simulation", "simulations"}
+NOT_RESULTS = {"group_sequential_boundaries", "rhat", "ess", "mcse", "psi", "sweep", "register_simulation", "simulations"}
 
 
 def _camel(name):
