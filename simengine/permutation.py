@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from simengine import _validate as v
+from simengine._long import run_blocks
 from simengine._numba_compat import CPUDispatcher, NumbaError
 from simengine._results import Result
 from simengine._rng import as_seed_sequence, block_generators, n_blocks
@@ -281,13 +282,48 @@ def _permutation_rows(xr, yr, kind, func, alternative, n_resamples, ss):
     gens = block_generators(ss, n_gens)
     from simengine.kernels import permutation as kp
 
+    # The kernels fill these in place, a slice of PERM_BLOCK-resample units per call (see run_blocks):
+    # every resample's statistic depends only on its split, so the slicing never changes a number.
+    units = n_blocks(n_null, PERM_BLOCK)
+    observed = np.empty(k)
+    null = np.empty((k, n_null))
+    comb = np.arange(min(nx, ny), dtype=np.int64)  # exact: the first split of the next slice
+    comb_next = comb.copy()
+    done = np.zeros(k if exact else units, dtype=np.bool_)
+    ok = np.ones(k, dtype=np.bool_)  # exact: rows that ran to the end of every slice
     tol = None
+    if kind == "custom":
+        def kernel(lo, hi):
+            kp._perm_null_custom(xr, yr, func, n_null, exact, gens, PERM_BLOCK, lo, hi, observed, comb, comb_next,
+                                 null, done)
+        dispatcher = kp._perm_null_custom
+    else:
+        tol = np.empty(k)
+        vals = np.empty((k, nx + ny))
+        rank = np.empty((0, 0) if exact else (k, nx + ny), dtype=np.int64)
+        code = kp.MEAN if kind == "mean" else kp.MEDIAN
+
+        def kernel(lo, hi):
+            kp._perm_null_builtin(xr, yr, code, n_null, exact, gens, PERM_BLOCK, lo, hi, observed, tol, vals, rank,
+                                  comb, comb_next, null, done)
+        dispatcher = kp._perm_null_builtin
+
+    def call(lo, hi):
+        kernel(lo, hi)
+        if exact:
+            ok[:] &= done
+            done[:] = False
+            comb[:] = comb_next
+
     try:
+        # no `progress` parameter (a test, like scipy's): Ctrl-C is answered, no bar is drawn
         if kind == "custom":
-            observed, null, done = _run_custom(kp, xr, yr, func, n_null, exact, gens)
+            _run_custom(lambda: run_blocks(call, units, progress=False, desc="permutation_test",
+                                           dispatchers=(dispatcher,)))
         else:
-            code = kp.MEAN if kind == "mean" else kp.MEDIAN
-            observed, null, tol, done = kp._perm_null_builtin(xr, yr, code, n_null, exact, gens, PERM_BLOCK)
+            run_blocks(call, units, progress=False, desc="permutation_test", dispatchers=(dispatcher,))
+        if exact:
+            done = ok
     except MemoryError:
         done = None
     except SystemError as exc:
@@ -385,9 +421,9 @@ def _check_perm_size(k, n, n_null, n_gens):
     )
 
 
-def _run_custom(kp, xr, yr, func, n_null, exact, gens):
+def _run_custom(run):
     try:
-        return kp._perm_null_custom(xr, yr, func, n_null, exact, gens, PERM_BLOCK)
+        return run()
     except NumbaError as exc:
         # the statistic does not compile with two 1-D float64 arrays -> float
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
