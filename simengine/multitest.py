@@ -394,10 +394,11 @@ def simulate_multiple_testing(
         with a plain KeyboardInterrupt, whatever `progress` is.
     target_se : float, optional
         Precision on demand: run rounds of `n_sims` families (round i from the i-th child stream of
-        `rng`) until every standard error (``fwer_se``, ``fdr_se``, ``power_se``,
-        ``mean_rejections_se``, of every method; power is left out when ``n_true = 0``) is at most
-        `target_se`, or `max_sims` is reached (then a `TargetNotReachedWarning`).  The result's
-        `n_sims` is the total run.
+        `rng`) until the standard errors of the rates (``fwer_se``, ``fdr_se`` and ``power_se``, of
+        every method; power is left out when ``n_true = 0``, where it is NaN) are at most
+        `target_se`, or `max_sims` is reached (then a `TargetNotReachedWarning`).
+        ``mean_rejections`` counts tests, so it does not decide.  The result's `n_sims` is the
+        total run; the same seed gives the same result.
     max_sims : int, optional
         Cap on the total families with `target_se` (default 1000 x `n_sims`, at most 10**9); at
         least `n_sims`.
@@ -433,7 +434,7 @@ def simulate_multiple_testing(
     n_per_group = v.check_bounded_count(n_per_group, "n_per_group", minimum=2)
     n_sims = v.check_bounded_count(n_sims, "n_sims")
     progress = check_progress(progress)
-    from simengine.sequential import check_target
+    from simengine.sequential import check_target, target_view
 
     target_se, max_sims = check_target(target_se, max_sims, n_sims)
     one = isinstance(methods, str)
@@ -464,17 +465,11 @@ def simulate_multiple_testing(
 
     if target_se is None:
         return run(n_sims, ss)
-    cls = SimulateMultipleTestingResult if n_true else _WithoutPower
-    return until_target(lambda i: run(n_sims, child_seed_sequence(ss, i)), cls,
+    # the rates decide (mean_rejections counts tests); power is undefined (NaN) without true effects
+    rates = ("fwer", "fdr", "power") if n_true else ("fwer", "fdr")
+    return until_target(lambda i: run(n_sims, child_seed_sequence(ss, i)),
+                        target_view(SimulateMultipleTestingResult, rates),
                         target_se=target_se, n_per_round=n_sims, max_sims=max_sims)
-
-
-class _WithoutPower:
-    """What `until_target` reads of SimulateMultipleTestingResult when ``n_true = 0``: power is undefined
-    (NaN) there, so it cannot hold a run back; the other estimates decide."""
-
-    _estimates = {k: r for k, r in SimulateMultipleTestingResult._estimates.items() if k != "power"}
-    combine = SimulateMultipleTestingResult.combine
 
 
 def _family_counts(t, methods, inputs):
@@ -510,16 +505,16 @@ def _multiple_testing_run(n_sims, ss, methods, one, inputs, progress):
     the numbers do not depend on the slicing.
     """
     from simengine._results import mean_se, proportion_se
-    from simengine._rng import block_generators, n_blocks
+    from simengine._rng import n_blocks
     from simengine.kernels.power import _family_t_normal
+    from simengine.sequential import first_slice, slice_generators
 
     n_tests, n_true = inputs["n_tests"], inputs["n_true"]
     blocks = n_blocks(n_sims, FAMILY_BLOCK)
-    gens = block_generators(ss, blocks)
 
     def call(lo, hi):
         try:
-            t = _family_t_normal(gens, FAMILY_BLOCK, n_sims, n_tests, n_true, inputs["n_per_group"],
+            t = _family_t_normal(slice_generators(ss, lo, hi), FAMILY_BLOCK, n_sims, n_tests, n_true, inputs["n_per_group"],
                                  inputs["effect_size"], lo, hi)
         except MemoryError:
             raise MemoryError(
@@ -527,8 +522,11 @@ def _multiple_testing_run(n_sims, ss, methods, one, inputs, progress):
             ) from None
         return _family_counts(t, methods, inputs)
 
+    # ~1 us per test and method (Hommel: O(tests^2) per family) on a loaded machine
+    hommel = sum(m.lower() != "none" and ALIASES[m.lower()] == "hommel" for m in methods)
+    block_seconds = FAMILY_BLOCK * n_tests * (len(methods) + hommel * n_tests * 1e-3) * 1e-6
     parts = run_blocks(call, blocks, progress=progress, desc="simulate_multiple_testing",
-                       dispatchers=(_family_t_normal,))
+                       dispatchers=(_family_t_normal,), first=first_slice(block_seconds))
     false_all, n_rej_all, true_all = (
         parts[0] if len(parts) == 1 else [np.concatenate([p[k] for p in parts]) for k in range(3)]
     )

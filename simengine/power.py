@@ -16,8 +16,8 @@ from simengine import _validate as v
 from simengine._long import check_progress, run_blocks
 from simengine._results import MEAN, MonteCarloResult, Result, TargetNotReachedWarning, proportion_se  # noqa: F401 (the warning is re-exported)
 from simengine._results import until_target
-from simengine.sequential import check_target
-from simengine._rng import as_seed_sequence, block_generators, child_seed_sequence, n_blocks
+from simengine.sequential import check_target, first_slice, slice_generators
+from simengine._rng import as_seed_sequence, child_seed_sequence, n_blocks
 
 __all__ = [
     "power_ttest",
@@ -585,10 +585,9 @@ def _power_run(n_sims, ss, ns, n_max, scalar, suffstat, code, progress, inputs):
     block = SUFFSTAT_BLOCK if suffstat else SAMPLE_BLOCK
     jobs = ns.size * n_blocks(n_sims, block)
     try:
-        gens = block_generators(ss, jobs)
         stat = np.empty((ns.size, n_sims))
         if suffstat:
-            run_blocks(lambda lo, hi: kp._power_t_normal(gens, block, ns, n_sims, shift, lo, hi, stat), jobs,
+            run_blocks(lambda lo, hi: kp._power_t_normal(slice_generators(ss, lo, hi), block, ns, n_sims, shift, lo, hi, stat), jobs,
                        progress=progress, desc="simulate_power", dispatchers=(kp._power_t_normal,))
             done = True
         else:
@@ -596,11 +595,15 @@ def _power_run(n_sims, ss, ns, n_max, scalar, suffstat, code, progress, inputs):
             dcode = {"normal": kp.NORMAL, "lognormal": kp.LOGNORMAL, "exponential": kp.EXPONENTIAL}[distribution]
             df = np.zeros((ns.size, n_sims))
             ok = np.zeros(jobs, dtype=np.bool_)
-            # the kernel fills stat, df and its completion flags in place
+            # the kernel fills stat, df and its completion flags in place; ~3 ns per element operation
+            per_rep = 2 * n_max * (math.log2(2 * n_max) if test == "mannwhitney" else 1.0)
+            if test == "permutation":
+                per_rep += n_max * n_resamples
             run_blocks(
-                lambda lo, hi: kp._power_samples(gens, block, ns, n_sims, shift, tcode, dcode, code, n_resamples,
+                lambda lo, hi: kp._power_samples(slice_generators(ss, lo, hi), block, ns, n_sims, shift, tcode, dcode, code, n_resamples,
                                                  lo, hi, stat, df, ok),
-                jobs, progress=progress, desc="simulate_power", dispatchers=(kp._power_samples,))
+                jobs, progress=progress, desc="simulate_power", dispatchers=(kp._power_samples,),
+                first=first_slice(block * per_rep * 3e-9))
             done = bool(ok.all())
     except (MemoryError, SystemError):
         # SystemError: numba's parallel loop returned with the allocation failure set

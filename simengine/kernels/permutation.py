@@ -142,8 +142,8 @@ def _perm_null_builtin(x, y, stat, n_null, exact, gens, block, lo, hi, observed,
     Exact: all `n_null` splits in lexicographic order of the drawn group's sorted positions;
     `comb` is the first split of unit lo, and the first split after unit hi - 1 is written to
     `comb_next`; done[r] is set for each row that ran to the end.  Random: unit b draws from
-    gens[b], each drawn split serves every row, done[b] is set for each unit that ran to the
-    end (an iteration whose scratch allocation fails stops without raising: numba's parallel
+    gens[b - lo], each drawn split serves every row, done[b] is set for each unit that ran to the
+    end; gens holds the streams of units lo..hi-1 (an iteration whose scratch allocation fails stops without raising: numba's parallel
     loops do not re-raise).
     """
     k, nx = x.shape
@@ -183,7 +183,7 @@ def _perm_null_builtin(x, y, stat, n_null, exact, gens, block, lo, hi, observed,
     # column's result does not depend on the other columns of the batch.
     for j in numba.prange(hi - lo):
         b = lo + np.int64(j)
-        g = gens[b]
+        g = gens[np.int64(j)]
         mask = np.zeros(n, dtype=np.bool_)
         perm = np.arange(n)
         for t in range(b * block, min((b + 1) * block, n_null)):
@@ -252,7 +252,7 @@ def _perm_null_custom(x, y, func, n_null, exact, gens, block, lo, hi, observed, 
         return observed, null, done
     for j in numba.prange(hi - lo):
         b = lo + np.int64(j)
-        g = gens[b]
+        g = gens[np.int64(j)]
         mask = np.zeros(n, dtype=np.bool_)
         perm = np.arange(n)
         xb = np.empty(nx)

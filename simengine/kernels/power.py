@@ -40,7 +40,7 @@ def _power_t_normal(gens, block, n_arr, n_sims, shift, lo, hi, t):
     Sample mean ~ N(mu, 1/n) and sum of squared deviations ~ chi-square(n - 1),
     independent (Cochran's theorem), so a replicate costs four draws instead of 2n.
     Job i * n_blocks + b is block b of size index i; it fills its part of t (n_points, n_sims),
-    sample 1 minus sample 2, and draws from gens[job] alone (the caller runs the jobs in slices).
+    sample 1 minus sample 2, and draws from gens[job - lo] alone (`gens` holds the slice's streams).
     Returns t.
     """
     nb = (n_sims + block - 1) // block
@@ -48,7 +48,7 @@ def _power_t_normal(gens, block, n_arr, n_sims, shift, lo, hi, t):
         job = lo + np.int64(j)
         i = job // nb
         b = job - i * nb
-        g = gens[job]
+        g = gens[np.int64(j)]
         n = float(n_arr[i])
         sd_mean = 1.0 / math.sqrt(n)
         for r in range(b * block, min((b + 1) * block, n_sims)):
@@ -134,7 +134,7 @@ def _power_samples(gens, block, n_arr, n_sims, shift, test, dist, alternative, n
         job = lo + np.int64(j)
         i = job // nb
         b = job - i * nb
-        g = gens[job]
+        g = gens[np.int64(j)]
         n = n_arr[i]
         x = np.empty(n)
         y = np.empty(n)
@@ -166,7 +166,7 @@ def _family_t_normal(gens, block, n_families, n_tests, n_true, n, shift, lo, hi)
 
     The first `n_true` tests of a family have group 1 shifted by `shift`, the
     rest are null; sufficient statistics are drawn exactly as in `_power_t_normal`.
-    Block b holds families b * block .. (b + 1) * block - 1 and draws from gens[b] alone.
+    Block b holds families b * block .. (b + 1) * block - 1 and draws from gens[b - lo] alone.
     """
     first = lo * block
     t = np.empty((min(hi * block, n_families) - first, n_tests))
@@ -174,7 +174,7 @@ def _family_t_normal(gens, block, n_families, n_tests, n_true, n, shift, lo, hi)
     sd_mean = 1.0 / math.sqrt(fn)
     for jb in numba.prange(hi - lo):
         b = lo + np.int64(jb)
-        g = gens[b]
+        g = gens[np.int64(jb)]
         for f in range(b * block, min((b + 1) * block, n_families)):
             for j in range(n_tests):
                 mu = shift if j < n_true else 0.0

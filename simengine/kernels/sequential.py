@@ -137,7 +137,8 @@ def _peeking(gens, block, n_sims, lo, hi, metric, visitors, paramA, paramB, sd, 
 
     paramA/paramB are the arms' rates (binary) or means (normal).  sure/never/level are per-look arrays of
     the sequential rule; final_* is the fixed-horizon rule applied at the last look alone.  Block b draws
-    from gens[b] alone, so the counts do not depend on which blocks run in one call (the caller slices).
+    from gens[b - lo] alone (`gens` holds the slice's streams), so the counts do not depend on which blocks
+    run in one call (the caller slices).
     Returns (first_rejection counts, shape (hi - lo, n_looks); fixed-horizon rejection counts per block).
     """
     n_looks = visitors.shape[0]
@@ -146,7 +147,7 @@ def _peeking(gens, block, n_sims, lo, hi, metric, visitors, paramA, paramB, sd, 
     final = np.zeros(nb, dtype=np.int64)
     for j in numba.prange(nb):
         b = lo + np.int64(j)  # prange indices are unsigned; typed.List wants int64
-        g = gens[b]
+        g = gens[np.int64(j)]
         for r in range(b * block, min((b + 1) * block, n_sims)):
             n = 0.0
             countA = 0
