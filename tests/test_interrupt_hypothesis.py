@@ -134,12 +134,15 @@ def test_sigint_leaves_no_system_error(interrupted):
 # -------------------------------------------------------------------- slicing never changes a number
 @pytest.fixture
 def tiny_slices(monkeypatch):
-    """Every run_blocks call of the four modules runs one block per slice (exact permutation units of 2 splits)."""
+    """Every run_blocks call of the four modules runs one block per slice (exact permutation: small units)."""
     from simengine import multitest, permutation, power, sequential
 
     monkeypatch.setattr(_long, "SLICE_SECONDS", 1e-12)
-    monkeypatch.setattr(permutation, "_EXACT_UNIT_OPS", 64)
-    sliced = functools.partial(_long.run_blocks, first=1)
+    monkeypatch.setattr(permutation, "_EXACT_UNIT_OPS", 2000)
+
+    def sliced(*args, **kwargs):
+        return _long.run_blocks(*args, **{**kwargs, "first": 1})
+
     for module in (sequential, power, multitest, permutation):
         monkeypatch.setattr(module, "run_blocks", sliced)
 
@@ -183,3 +186,96 @@ def test_tiny_slices_give_identical_results(name, request):
     whole = CALLS[name]()
     request.getfixturevalue("tiny_slices")
     _same(CALLS[name](), whole)
+
+
+# -------------------------------------------------------------------- progress and target_se
+from simengine._results import TargetNotReachedWarning  # noqa: E402
+from simengine._rng import child_seed_sequence  # noqa: E402
+
+# function, a cheap call, the rates a target decides on
+ADAPTIVE = {
+    "peeking": (simengine.simulate_peeking, dict(n_sims=400, n_looks=4, visitors_per_look=50),
+                ("rejected_any_look", "rejected_final")),
+    "power": (simengine.simulate_power, dict(effect_size=0.3, n=[20, 60], n_sims=400), ("power",)),
+    "multiple_testing": (simengine.simulate_multiple_testing,
+                         dict(effect_size=0.4, n_per_group=15, n_tests=6, n_sims=400, methods=("holm", "fdr_bh")),
+                         ("fwer", "fdr", "power")),
+}
+
+
+@pytest.mark.parametrize("name", list(ADAPTIVE))
+def test_progress_bar_on_stderr_only_when_asked(name, capsys, tiny_slices):
+    fn, kw, _ = ADAPTIVE[name]
+    # tiny slices: the bar is drawn after the first
+    fn(**kw, rng=1, progress=False)
+    assert capsys.readouterr().err == ""
+    fn(**{**kw, "n_sims": 5000}, rng=1, progress=True)
+    assert f"simulate_{name}" in capsys.readouterr().err
+    fn(**kw, rng=1)  # None: stderr is not a terminal here
+    assert capsys.readouterr().err == ""
+
+
+@pytest.mark.parametrize("name", list(ADAPTIVE))
+def test_target_se_is_met_deterministic_and_the_rounds_combined(name):
+    fn, kw, rates = ADAPTIVE[name]
+    first = fn(**kw, rng=child_seed_sequence(np.random.SeedSequence(7), 0))
+    target = 0.6 * max(float(np.max(getattr(first, f"{rate}_se"))) for rate in rates)  # a few rounds
+    res = fn(**kw, rng=7, target_se=target)
+    for rate in rates:
+        assert np.all(np.asarray(getattr(res, f"{rate}_se")) <= target), rate
+    assert res.n_sims % kw["n_sims"] == 0 and res.n_sims > kw["n_sims"]
+    _same(fn(**kw, rng=7, target_se=target), res)  # same seed, same result
+    # round i is the plain call from the i-th child stream, and the rounds combine by the declared rules
+    ss = np.random.SeedSequence(7)
+    rounds = [fn(**kw, rng=child_seed_sequence(ss, i)) for i in range(res.n_sims // kw["n_sims"])]
+    combined = functools.reduce(lambda a, b: type(res).combine([a, b]), rounds)  # as the rounds ran
+    for field in type(res)._estimates:
+        assert_array_equal(getattr(combined, field), getattr(res, field))
+        assert_array_equal(getattr(combined, f"{field}_se"), getattr(res, f"{field}_se"))
+
+
+@pytest.mark.parametrize("name", list(ADAPTIVE))
+def test_target_se_warns_at_the_cap(name):
+    fn, kw, _ = ADAPTIVE[name]
+    with pytest.warns(TargetNotReachedWarning, match="`max_sims` = 1200"):
+        res = fn(**kw, rng=3, target_se=1e-4, max_sims=1200)
+    assert res.n_sims == 1200
+
+
+def test_peeking_rounds_combine_exactly_and_agree_with_one_big_run():
+    kw = dict(n_looks=5, visitors_per_look=40, rate=0.2)
+    ss = np.random.SeedSequence(11)
+    parts = [simengine.simulate_peeking(n_sims=3000, rng=child_seed_sequence(ss, i), **kw) for i in range(4)]
+    both = simengine.SimulatePeekingResult.combine(parts)
+    counts = sum(p.first_rejection_look for p in parts)
+    assert_array_equal(both.first_rejection_look, counts)  # counts add exactly
+    assert both.n_sims == 12_000
+    np.testing.assert_allclose(both.cumulative_rejection, np.cumsum(counts) / 12_000, rtol=1e-14)
+    np.testing.assert_allclose(both.rejected_any_look, counts.sum() / 12_000, rtol=1e-14)
+    final = sum(round(p.rejected_final * p.n_sims) for p in parts)
+    np.testing.assert_allclose(both.rejected_final, final / 12_000, rtol=1e-14)
+    big = simengine.simulate_peeking(n_sims=12_000, rng=12, **kw)  # an independent run: within 4 SE
+    for name in ("rejected_any_look", "rejected_final", "expected_visitors_per_arm"):
+        se = np.hypot(getattr(both, f"{name}_se"), getattr(big, f"{name}_se"))
+        assert abs(getattr(both, name) - getattr(big, name)) <= 4 * se, name
+    np.testing.assert_allclose(both.rejected_any_look_se,
+                               np.sqrt(both.rejected_any_look * (1 - both.rejected_any_look) / 12_000), rtol=0.02)
+
+
+def test_multiple_testing_and_power_rounds_agree_with_one_big_run():
+    ss = np.random.SeedSequence(13)
+    kw = dict(effect_size=0.4, n_per_group=15, n_tests=6, methods=("holm", "fdr_bh"))
+    parts = [simengine.simulate_multiple_testing(n_sims=2000, rng=child_seed_sequence(ss, i), **kw) for i in range(3)]
+    both = simengine.SimulateMultipleTestingResult.combine(parts)
+    big = simengine.simulate_multiple_testing(n_sims=6000, rng=14, **kw)
+    for name in ("fwer", "fdr", "power", "mean_rejections"):
+        se = np.hypot(getattr(both, f"{name}_se"), getattr(big, f"{name}_se"))
+        assert np.all(np.abs(getattr(both, name) - getattr(big, name)) <= 4 * se), name
+    # fwer is a fraction of families: the combined value is a whole count over the total
+    assert_array_equal(np.round(both.fwer * 6000), both.fwer * 6000)
+    parts = [simengine.simulate_power(effect_size=0.3, n=[20, 60], n_sims=3000, rng=child_seed_sequence(ss, i))
+             for i in range(2)]
+    both = simengine.SimulatePowerResult.combine(parts)
+    big = simengine.simulate_power(effect_size=0.3, n=[20, 60], n_sims=6000, rng=15)
+    assert np.all(np.abs(both.power - big.power) <= 4 * np.hypot(both.power_se, big.power_se))
+    np.testing.assert_allclose(both.power * 6000, np.round(both.power * 6000), atol=1e-9)
