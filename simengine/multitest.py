@@ -514,8 +514,8 @@ def _multiple_testing_run(n_sims, ss, methods, one, inputs, progress):
 
     def call(lo, hi):
         try:
-            t = _family_t_normal(slice_generators(ss, lo, hi), FAMILY_BLOCK, n_sims, n_tests, n_true, inputs["n_per_group"],
-                                 inputs["effect_size"], lo, hi)
+            t = _family_t_normal(slice_generators(ss, lo, hi), FAMILY_BLOCK, n_sims, n_tests, n_true,
+                                 inputs["n_per_group"], inputs["effect_size"], lo, hi)
         except MemoryError:
             raise MemoryError(
                 f"simulate_multiple_testing ran out of memory for `n_sims` x `n_tests` = {n_sims} x {n_tests}"

@@ -531,6 +531,9 @@ def simulate_power(
     >>> res = simengine.simulate_power(effect_size=0.2, n=[100, 394, 600], rng=1)
     >>> res.power.round(2), res.power_se.round(3)
     (array([0.3 , 0.8 , 0.93]), array([0.005, 0.004, 0.003]))
+    >>> res = simengine.simulate_power(effect_size=0.2, n=[100, 394], n_sims=2000, target_se=0.005, rng=1)
+    >>> res.n_sims, bool((res.power_se <= 0.005).all())
+    (10000, True)
     """
     test = v.check_choice(test, "test", ("t", "welch", "mannwhitney", "permutation"))
     effect_size = v.check_real(effect_size, "effect_size")
@@ -587,8 +590,9 @@ def _power_run(n_sims, ss, ns, n_max, scalar, suffstat, code, progress, inputs):
     try:
         stat = np.empty((ns.size, n_sims))
         if suffstat:
-            run_blocks(lambda lo, hi: kp._power_t_normal(slice_generators(ss, lo, hi), block, ns, n_sims, shift, lo, hi, stat), jobs,
-                       progress=progress, desc="simulate_power", dispatchers=(kp._power_t_normal,))
+            run_blocks(
+                lambda lo, hi: kp._power_t_normal(slice_generators(ss, lo, hi), block, ns, n_sims, shift, lo, hi, stat),
+                jobs, progress=progress, desc="simulate_power", dispatchers=(kp._power_t_normal,))
             done = True
         else:
             tcode = {"t": kp.T, "welch": kp.WELCH, "mannwhitney": kp.MANNWHITNEY, "permutation": kp.PERMUTATION}[test]
@@ -600,8 +604,8 @@ def _power_run(n_sims, ss, ns, n_max, scalar, suffstat, code, progress, inputs):
             if test == "permutation":
                 per_rep += n_max * n_resamples
             run_blocks(
-                lambda lo, hi: kp._power_samples(slice_generators(ss, lo, hi), block, ns, n_sims, shift, tcode, dcode, code, n_resamples,
-                                                 lo, hi, stat, df, ok),
+                lambda lo, hi: kp._power_samples(slice_generators(ss, lo, hi), block, ns, n_sims, shift, tcode,
+                                                 dcode, code, n_resamples, lo, hi, stat, df, ok),
                 jobs, progress=progress, desc="simulate_power", dispatchers=(kp._power_samples,),
                 first=first_slice(block * per_rep * 3e-9))
             done = bool(ok.all())
