@@ -2,7 +2,9 @@
 
 `simulate_peeking` runs A/A or A/B experiments analysed at every look (with no correction, a Pocock or
 O'Brien-Fleming boundary, or an always-valid mSPRT); `group_sequential_boundaries` computes the boundaries by
-recursive numerical integration.  The kernels live in `simengine.kernels.sequential`.
+recursive numerical integration.  The kernels live in `simengine.kernels.sequential`.  Also holds the small
+long-call helpers the hypothesis-test simulators share (per-slice streams, first-slice size, `target_se`
+checks); they would sit in `simengine._long` but for the file ownership of issue 14.
 """
 from __future__ import annotations
 
