@@ -4,7 +4,7 @@
 O'Brien-Fleming boundary, or an always-valid mSPRT); `group_sequential_boundaries` computes the boundaries by
 recursive numerical integration.  The kernels live in `simengine.kernels.sequential`.  Also holds the small
 long-call helpers the hypothesis-test simulators share (per-slice streams, first-slice size, `target_se`
-checks); they would sit in `simengine._long` but for the file ownership of issue 14.
+checks; candidates for `simengine._long`).
 """
 from __future__ import annotations
 
