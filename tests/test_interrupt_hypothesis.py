@@ -31,10 +31,11 @@ CASES = {
         "se.simulate_peeking(n_sims=2_000_000, n_looks=20, rng=0)",
         "se.simulate_peeking(n_sims=1000, rng=1).rejected_any_look",
     ),
-    # the sufficient-statistic path needs 8 bytes per replicate: 3e7 is a few seconds, not 10
+    # the sufficient-statistic path keeps 8 bytes per replicate (and checks 32): 2e7 is a few seconds, not 10,
+    # so that 640 MB of memory suffices
     "power-t": (
         "se.simulate_power(effect_size=0.2, n=394, n_sims=1000, rng=0)",
-        "se.simulate_power(effect_size=0.2, n=394, n_sims=30_000_000, rng=0)",
+        "se.simulate_power(effect_size=0.2, n=394, n_sims=20_000_000, rng=0)",
         "se.simulate_power(effect_size=0.2, n=[100, 394], rng=1).power.tolist()",
     ),
     "power-welch": (
