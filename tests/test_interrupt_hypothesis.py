@@ -55,7 +55,7 @@ CASES = {
     ),
     "multiple_testing": (
         "se.simulate_multiple_testing(effect_size=0.3, n_per_group=20, n_sims=1000, rng=0)",
-        "se.simulate_multiple_testing(effect_size=0.3, n_per_group=20, n_sims=1_000_000, rng=0)",
+        "se.simulate_multiple_testing(effect_size=0.3, n_per_group=20, n_sims=300_000, rng=0)",
         "se.simulate_multiple_testing(effect_size=0.3, n_per_group=20, n_sims=2000, methods='holm', rng=1).fwer",
     ),
     "permutation_test": (
