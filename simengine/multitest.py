@@ -11,7 +11,9 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from simengine import _validate as v
-from simengine._results import MEAN, MonteCarloResult, Result
+from simengine._long import check_progress, run_blocks
+from simengine._results import MEAN, MonteCarloResult, Result, until_target
+from simengine._rng import child_seed_sequence
 
 __all__ = [
     "multipletests",
@@ -358,6 +360,9 @@ def simulate_multiple_testing(
     methods=("none", "bonferroni", "holm", "hommel", "fdr_bh", "fdr_by"),
     alpha=0.05,
     rng=None,
+    progress=None,
+    target_se=None,
+    max_sims=None,
 ) -> SimulateMultipleTestingResult:
     """FWER, FDR and power of multiple-testing corrections on simulated families of t-tests.
 
@@ -382,6 +387,21 @@ def simulate_multiple_testing(
     alpha : float, default 0.05
     rng : None, int, SeedSequence or Generator
         Seed (SPEC 7); families are drawn in blocks of `FAMILY_BLOCK`, each with its own stream.
+    progress : None, True or False
+        A progress bar on stderr: True always, False never, None (default) only when stderr is a
+        terminal and the rest of the call is expected to take more than ~2 s (a first call shows
+        compiling the kernels as a step of its own).  Ctrl-C stops the call within about a second
+        with a plain KeyboardInterrupt, whatever `progress` is.
+    target_se : float, optional
+        Precision on demand: run rounds of `n_sims` families (round i from the i-th child stream of
+        `rng`) until the standard errors of the rates (``fwer_se``, ``fdr_se`` and ``power_se``, of
+        every method; power is left out when ``n_true = 0``, where it is NaN) are at most
+        `target_se`, or `max_sims` is reached (then a `TargetNotReachedWarning`).
+        ``mean_rejections`` counts tests, so it does not decide.  The result's `n_sims` is the
+        total run; the same seed gives the same result.
+    max_sims : int, optional
+        Cap on the total families with `target_se` (default 1000 x `n_sims`, at most 10**9); at
+        least `n_sims`.
 
     Returns
     -------
@@ -406,14 +426,17 @@ def simulate_multiple_testing(
     >>> type(holm.fwer)
     <class 'float'>
     """
-    from simengine._results import mean_se, proportion_se
-    from simengine._rng import as_seed_sequence, block_generators, n_blocks
+    from simengine._rng import as_seed_sequence, n_blocks
 
     n_tests = v.check_bounded_count(n_tests, "n_tests")
     n_true = v.check_int(n_true, "n_true", minimum=0, maximum=n_tests)
     effect_size = v.check_real(effect_size, "effect_size")
     n_per_group = v.check_bounded_count(n_per_group, "n_per_group", minimum=2)
     n_sims = v.check_bounded_count(n_sims, "n_sims")
+    progress = check_progress(progress)
+    from simengine.sequential import check_target, target_view
+
+    target_se, max_sims = check_target(target_se, max_sims, n_sims)
     one = isinstance(methods, str)
     if one:
         methods = (methods,)
@@ -435,38 +458,87 @@ def simulate_multiple_testing(
     v.check_memory(48 * cells + 3000 * n_blocks(n_sims, FAMILY_BLOCK), "`n_sims` x `n_tests`",
                    what="the simulated p-values and their corrections")
     ss = as_seed_sequence(rng)
-    from simengine.kernels.power import _family_t_normal
+    inputs = dict(n_tests=n_tests, n_true=n_true, effect_size=effect_size, n_per_group=n_per_group, alpha=alpha)
+
+    def run(n, seed_seq):
+        return _multiple_testing_run(n, seed_seq, methods, one, inputs, progress)
+
+    if target_se is None:
+        return run(n_sims, ss)
+    # the rates decide (mean_rejections counts tests); power is undefined (NaN) without true effects
+    rates = ("fwer", "fdr", "power") if n_true else ("fwer", "fdr")
+    return until_target(lambda i: run(n_sims, child_seed_sequence(ss, i)),
+                        target_view(SimulateMultipleTestingResult, rates),
+                        target_se=target_se, n_per_round=n_sims, max_sims=max_sims)
+
+
+def _family_counts(t, methods, inputs):
+    """Per family and method: (false rejections, rejections, true rejections), each (families, methods)."""
     from simengine.twosample import _t_pvalue
 
-    gens = block_generators(ss, n_blocks(n_sims, FAMILY_BLOCK))
-    try:
-        t = _family_t_normal(gens, FAMILY_BLOCK, n_sims, n_tests, n_true, n_per_group, effect_size)
-    except MemoryError:
-        raise MemoryError(
-            f"simulate_multiple_testing ran out of memory for `n_sims` x `n_tests` = {n_sims} x {n_tests}"
-        ) from None
-    p = _t_pvalue(t, 2.0 * n_per_group - 2.0, "two-sided")
+    n_tests, n_true, alpha = inputs["n_tests"], inputs["n_true"], inputs["alpha"]
+    p = _t_pvalue(t, 2.0 * inputs["n_per_group"] - 2.0, "two-sided")
     is_true = np.arange(n_tests) < n_true
-    out = {name: [] for name in _RATES}
-    out.update({f"{name}_se": [] for name in _RATES})
-    for m in methods:
+    shape = (t.shape[0], len(methods))
+    false_rej, n_rej, true_rej = np.empty(shape, np.int64), np.empty(shape, np.int64), np.empty(shape, np.int64)
+    for col, m in enumerate(methods):
         if m.lower() == "none":
             reject = p <= alpha
         elif ALIASES[m.lower()] == "lfdr" and not (p > 0.0).all():
             raise ValueError(
                 f"`methods` {m!r} (local FDR) cannot correct a simulated family holding a p-value of 0 "
-                f"(`effect_size` = {effect_size:g} with `n_per_group` = {n_per_group} gives t-tests beyond "
-                "double precision); drop it or use a smaller effect"
+                f"(`effect_size` = {inputs['effect_size']:g} with `n_per_group` = {inputs['n_per_group']} gives "
+                "t-tests beyond double precision); drop it or use a smaller effect"
             )
         else:
             reject = multipletests(p, alpha=alpha, method=m).reject
-        false_rej = (reject & ~is_true).sum(axis=1)
-        n_rej = reject.sum(axis=1)
+        false_rej[:, col] = (reject & ~is_true).sum(axis=1)
+        n_rej[:, col] = reject.sum(axis=1)
+        true_rej[:, col] = (reject & is_true).sum(axis=1)
+    return false_rej, n_rej, true_rej
+
+
+def _multiple_testing_run(n_sims, ss, methods, one, inputs, progress):
+    """One run of `n_sims` families from `ss`: simulation and corrections per slice of blocks, then the rates.
+
+    Each slice keeps only integer counts per family, and the rates are formed from all of them at once, so
+    the numbers do not depend on the slicing.
+    """
+    from simengine._results import mean_se, proportion_se
+    from simengine._rng import n_blocks
+    from simengine.kernels.power import _family_t_normal
+    from simengine.sequential import first_slice, slice_generators
+
+    n_tests, n_true = inputs["n_tests"], inputs["n_true"]
+    blocks = n_blocks(n_sims, FAMILY_BLOCK)
+
+    def call(lo, hi):
+        try:
+            t = _family_t_normal(slice_generators(ss, lo, hi), FAMILY_BLOCK, n_sims, n_tests, n_true,
+                                 inputs["n_per_group"], inputs["effect_size"], lo, hi)
+        except MemoryError:
+            raise MemoryError(
+                f"simulate_multiple_testing ran out of memory for `n_sims` x `n_tests` = {n_sims} x {n_tests}"
+            ) from None
+        return _family_counts(t, methods, inputs)
+
+    # ~1 us per test and method (Hommel: O(tests^2) per family) on a loaded machine
+    hommel = sum(m.lower() != "none" and ALIASES[m.lower()] == "hommel" for m in methods)
+    block_seconds = FAMILY_BLOCK * n_tests * (len(methods) + hommel * n_tests * 1e-3) * 1e-6
+    parts = run_blocks(call, blocks, progress=progress, desc="simulate_multiple_testing",
+                       dispatchers=(_family_t_normal,), first=first_slice(block_seconds))
+    false_all, n_rej_all, true_all = (
+        parts[0] if len(parts) == 1 else [np.concatenate([p[k] for p in parts]) for k in range(3)]
+    )
+    out = {name: [] for name in _RATES}
+    out.update({f"{name}_se": [] for name in _RATES})
+    for col in range(len(methods)):
+        false_rej, n_rej = false_all[:, col], n_rej_all[:, col]
         fwer = float((false_rej > 0).mean())
         fdp = false_rej / np.maximum(n_rej, 1)
         fdr, fdr_se = mean_se(fdp.sum(), (fdp * fdp).sum(), n_sims)
         if n_true:
-            tpr = (reject & is_true).sum(axis=1) / n_true
+            tpr = true_all[:, col] / n_true
             power, power_se = mean_se(tpr.sum(), (tpr * tpr).sum(), n_sims)
         else:
             power = power_se = np.nan
@@ -481,7 +553,4 @@ def simulate_multiple_testing(
     else:
         fields = {name: np.array(vals) for name, vals in out.items()}
         method = np.array(methods, dtype=object)
-    return SimulateMultipleTestingResult(
-        method=method, **fields, n_sims=n_sims, n_tests=n_tests, n_true=n_true, effect_size=effect_size,
-        n_per_group=n_per_group, alpha=alpha,
-    )
+    return SimulateMultipleTestingResult(method=method, **fields, n_sims=n_sims, **inputs)

@@ -14,15 +14,19 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from simengine import _validate as v
+from simengine._long import run_blocks
 from simengine._numba_compat import CPUDispatcher, NumbaError
 from simengine._results import Result
-from simengine._rng import as_seed_sequence, block_generators, n_blocks
+from simengine._rng import as_seed_sequence, n_blocks
 
 __all__ = ["permutation_test", "PermutationTestResult", "PERM_BLOCK", "NAN_POLICIES"]
 
 # Resamples per random stream.  A constant of the algorithm (never the thread
 # count): 9 999 resamples make four nearly equal blocks.
 PERM_BLOCK = 2500
+
+# Work of one unit of the exact enumeration (splits x rows x observations), see `_permutation_rows`.
+_EXACT_UNIT_OPS = 2**22
 
 # scipy's relative tolerance: null values within 100 ulp-scale of the observed
 # statistic count as equal to it (kept, next to the tolerance relative to the data).
@@ -278,16 +282,64 @@ def _permutation_rows(xr, yr, kind, func, alternative, n_resamples, ss):
     n_null = n_max if exact else n_resamples
     n_gens = 1 if exact else n_blocks(n_null, PERM_BLOCK)
     _check_perm_size(k, nx + ny, n_null, n_gens)
-    gens = block_generators(ss, n_gens)
     from simengine.kernels import permutation as kp
+    from simengine.sequential import first_slice, slice_generators
 
+    # The kernels fill these in place, a slice of units of resamples per call (see run_blocks):
+    # every resample's statistic depends only on its split, so the slicing never changes a number.
+    # Exact splits draw nothing, so their unit is free: about 2**22 statistic element operations, so that
+    # a slice stays short even for one long column (random units are the RNG blocks).
+    unit = max(1, min(PERM_BLOCK, _EXACT_UNIT_OPS // (k * (nx + ny)))) if exact else PERM_BLOCK
+    units = n_blocks(n_null, unit)
+    observed = np.empty(k)
+    null = np.empty((k, n_null))
+    comb = np.arange(min(nx, ny), dtype=np.int64)  # exact: the first split of the next slice
+    comb_next = comb.copy()
+    done = np.zeros(k if exact else units, dtype=np.bool_)
+    ok = np.ones(k, dtype=np.bool_)  # exact: rows that ran to the end of every slice
     tol = None
-    try:
-        if kind == "custom":
-            observed, null, done = _run_custom(kp, xr, yr, func, n_null, exact, gens)
+    if kind == "custom":
+        def kernel(gens, lo, hi):
+            kp._perm_null_custom(xr, yr, func, n_null, exact, gens, unit, lo, hi, observed, comb, comb_next,
+                                 null, done)
+        dispatcher = kp._perm_null_custom
+    else:
+        tol = np.empty(k)
+        vals = np.empty((k, nx + ny))
+        rank = np.empty((0, 0) if exact else (k, nx + ny), dtype=np.int64)
+        code = kp.MEAN if kind == "mean" else kp.MEDIAN
+
+        def kernel(gens, lo, hi):
+            kp._perm_null_builtin(xr, yr, code, n_null, exact, gens, unit, lo, hi, observed, tol, vals, rank,
+                                  comb, comb_next, null, done)
+        dispatcher = kp._perm_null_builtin
+
+    exact_gens = []  # exact draws nothing, but the kernel's signature holds a list of streams
+
+    def call(lo, hi):
+        if exact:
+            if not exact_gens:
+                exact_gens.append(slice_generators(ss, 0, 1))
+            gens = exact_gens[0]
         else:
-            code = kp.MEAN if kind == "mean" else kp.MEDIAN
-            observed, null, tol, done = kp._perm_null_builtin(xr, yr, code, n_null, exact, gens, PERM_BLOCK)
+            gens = slice_generators(ss, lo, hi)
+        kernel(gens, lo, hi)
+        if exact:
+            ok[:] &= done
+            done[:] = False
+            comb[:] = comb_next
+
+    # ~3 ns per element operation; exact units run their rows in parallel, one unit at a time
+    first = max(1, 4 * _EXACT_UNIT_OPS // (unit * k * (nx + ny))) if exact else first_slice(unit * k * (nx + ny) * 3e-9)
+    try:
+        # no `progress` parameter (a test, like scipy's): Ctrl-C is answered, no bar is drawn
+        if kind == "custom":
+            _run_custom(lambda: run_blocks(call, units, progress=False, desc="permutation_test",
+                                           dispatchers=(dispatcher,), first=first))
+        else:
+            run_blocks(call, units, progress=False, desc="permutation_test", dispatchers=(dispatcher,), first=first)
+        if exact:
+            done = ok
     except MemoryError:
         done = None
     except SystemError as exc:
@@ -385,9 +437,9 @@ def _check_perm_size(k, n, n_null, n_gens):
     )
 
 
-def _run_custom(kp, xr, yr, func, n_null, exact, gens):
+def _run_custom(run):
     try:
-        return kp._perm_null_custom(xr, yr, func, n_null, exact, gens, PERM_BLOCK)
+        return run()
     except NumbaError as exc:
         # the statistic does not compile with two 1-D float64 arrays -> float
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__

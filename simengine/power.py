@@ -13,8 +13,11 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from simengine import _validate as v
+from simengine._long import check_progress, run_blocks
 from simengine._results import MEAN, MonteCarloResult, Result, TargetNotReachedWarning, proportion_se  # noqa: F401 (the warning is re-exported)
-from simengine._rng import as_seed_sequence, block_generators, n_blocks
+from simengine._results import until_target
+from simengine.sequential import check_target, first_slice, slice_generators
+from simengine._rng import as_seed_sequence, child_seed_sequence, n_blocks
 
 __all__ = [
     "power_ttest",
@@ -461,6 +464,9 @@ def simulate_power(
     alternative="two-sided",
     n_resamples=999,
     rng=None,
+    progress=None,
+    target_se=None,
+    max_sims=None,
 ) -> SimulatePowerResult:
     """Monte Carlo power of a two-sample test under a shift alternative.
 
@@ -493,6 +499,18 @@ def simulate_power(
         Permutations per replicate for ``test="permutation"``.
     rng : None, int, SeedSequence or Generator
         Seed (SPEC 7); replicates are drawn in fixed blocks, each with its own stream.
+    progress : None, True or False
+        A progress bar on stderr: True always, False never, None (default) only when stderr is a
+        terminal and the rest of the call is expected to take more than ~2 s (a first call shows
+        compiling the kernels as a step of its own).  Ctrl-C stops the call within about a second
+        with a plain KeyboardInterrupt, whatever `progress` is.
+    target_se : float, optional
+        Precision on demand: run rounds of `n_sims` replicates (round i from the i-th child stream
+        of `rng`) until `power_se` is at most `target_se` for every `n`, or `max_sims` is reached
+        (then a `TargetNotReachedWarning`).  The result's `n_sims` is the total per `n`.
+    max_sims : int, optional
+        Cap on the total replicates per `n` with `target_se` (default 1000 x `n_sims`, at most
+        10**9); at least `n_sims`.
 
     Returns
     -------
@@ -513,6 +531,9 @@ def simulate_power(
     >>> res = simengine.simulate_power(effect_size=0.2, n=[100, 394, 600], rng=1)
     >>> res.power.round(2), res.power_se.round(3)
     (array([0.3 , 0.8 , 0.93]), array([0.005, 0.004, 0.003]))
+    >>> res = simengine.simulate_power(effect_size=0.2, n=[100, 394], n_sims=2000, target_se=0.005, rng=1)
+    >>> res.n_sims, bool((res.power_se <= 0.005).all())
+    (10000, True)
     """
     test = v.check_choice(test, "test", ("t", "welch", "mannwhitney", "permutation"))
     effect_size = v.check_real(effect_size, "effect_size")
@@ -531,6 +552,8 @@ def simulate_power(
     if n_max > v.MAX_COUNT:
         raise ValueError(f"`n` must be an integer in [2, {v.MAX_COUNT}]; got {n_max}")
     n_sims = v.check_bounded_count(n_sims, "n_sims")
+    progress = check_progress(progress)
+    target_se, max_sims = check_target(target_se, max_sims, n_sims)
     alpha = v.check_probability(alpha, "alpha")
     if alpha < MIN_ALPHA:
         raise ValueError(
@@ -543,19 +566,48 @@ def simulate_power(
     suffstat = test == "t" and distribution == "normal"
     _check_power_size(test, suffstat, ns, n_max, n_sims, n_resamples)
     ss = as_seed_sequence(rng)
+    inputs = dict(effect_size=effect_size, alpha=alpha, test=test, distribution=distribution,
+                  alternative=alternative, n_resamples=n_resamples)
+
+    def run(n_run, seed_seq):
+        return _power_run(n_run, seed_seq, ns, n_max, scalar, suffstat, code, progress, inputs)
+
+    if target_se is None:
+        return run(n_sims, ss)
+    return until_target(lambda i: run(n_sims, child_seed_sequence(ss, i)), SimulatePowerResult,
+                        target_se=target_se, n_per_round=n_sims, max_sims=max_sims)
+
+
+def _power_run(n_sims, ss, ns, n_max, scalar, suffstat, code, progress, inputs):
+    """One run of `n_sims` replicates per `n` from `ss`: the kernel's jobs in slices, then the rejections."""
     from simengine.kernels import power as kp
 
-    shift = effect_size * _SD[distribution]
+    test, distribution, alternative = inputs["test"], inputs["distribution"], inputs["alternative"]
+    alpha, n_resamples = inputs["alpha"], inputs["n_resamples"]
+    shift = inputs["effect_size"] * _SD[distribution]
+    block = SUFFSTAT_BLOCK if suffstat else SAMPLE_BLOCK
+    jobs = ns.size * n_blocks(n_sims, block)
     try:
+        stat = np.empty((ns.size, n_sims))
         if suffstat:
-            gens = block_generators(ss, ns.size * n_blocks(n_sims, SUFFSTAT_BLOCK))
-            stat = kp._power_t_normal(gens, SUFFSTAT_BLOCK, ns, n_sims, shift)
+            run_blocks(
+                lambda lo, hi: kp._power_t_normal(slice_generators(ss, lo, hi), block, ns, n_sims, shift, lo, hi, stat),
+                jobs, progress=progress, desc="simulate_power", dispatchers=(kp._power_t_normal,))
             done = True
         else:
-            gens = block_generators(ss, ns.size * n_blocks(n_sims, SAMPLE_BLOCK))
             tcode = {"t": kp.T, "welch": kp.WELCH, "mannwhitney": kp.MANNWHITNEY, "permutation": kp.PERMUTATION}[test]
             dcode = {"normal": kp.NORMAL, "lognormal": kp.LOGNORMAL, "exponential": kp.EXPONENTIAL}[distribution]
-            stat, df, ok = kp._power_samples(gens, SAMPLE_BLOCK, ns, n_sims, shift, tcode, dcode, code, n_resamples)
+            df = np.zeros((ns.size, n_sims))
+            ok = np.zeros(jobs, dtype=np.bool_)
+            # the kernel fills stat, df and its completion flags in place; ~3 ns per element operation
+            per_rep = 2 * n_max * (math.log2(2 * n_max) if test == "mannwhitney" else 1.0)
+            if test == "permutation":
+                per_rep += n_max * n_resamples
+            run_blocks(
+                lambda lo, hi: kp._power_samples(slice_generators(ss, lo, hi), block, ns, n_sims, shift, tcode,
+                                                 dcode, code, n_resamples, lo, hi, stat, df, ok),
+                jobs, progress=progress, desc="simulate_power", dispatchers=(kp._power_samples,),
+                first=first_slice(block * per_rep * 3e-9))
             done = bool(ok.all())
     except (MemoryError, SystemError):
         # SystemError: numba's parallel loop returned with the allocation failure set
@@ -594,11 +646,6 @@ def simulate_power(
         power=float(pw[0]) if scalar else pw,
         power_se=float(se[0]) if scalar else se,
         n=int(ns[0]) if scalar else ns,
-        effect_size=effect_size,
-        alpha=alpha,
-        test=test,
-        distribution=distribution,
-        alternative=alternative,
         n_sims=n_sims,
-        n_resamples=n_resamples,
+        **inputs,
     )

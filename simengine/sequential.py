@@ -2,10 +2,13 @@
 
 `simulate_peeking` runs A/A or A/B experiments analysed at every look (with no correction, a Pocock or
 O'Brien-Fleming boundary, or an always-valid mSPRT); `group_sequential_boundaries` computes the boundaries by
-recursive numerical integration.  The kernels live in `simengine.kernels.sequential`.
+recursive numerical integration.  The kernels live in `simengine.kernels.sequential`.  Also holds the small
+long-call helpers the hypothesis-test simulators share (per-slice streams, first-slice size, `target_se`
+checks; candidates for `simengine._long`).
 """
 from __future__ import annotations
 
+import dataclasses
 import functools
 import math
 import numbers
@@ -14,9 +17,11 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from simengine._results import MEAN, MonteCarloResult, proportion_se
-from simengine._rng import as_seed_sequence, block_generators, n_blocks
+from simengine._long import check_progress, run_blocks
+from simengine._results import MEAN, SUM, MonteCarloResult, proportion_se, until_target
+from simengine._rng import as_seed_sequence, child_seed_sequence, n_blocks
 from simengine._validate import (
+    MAX_COUNT,
     alternative_code,
     as_count_array,
     as_real_array,
@@ -308,6 +313,7 @@ class SimulatePeekingResult(MonteCarloResult):
     """
 
     _estimates = {"rejected_any_look": MEAN, "rejected_final": MEAN, "expected_visitors_per_arm": MEAN}
+    _combine_fields = {"first_rejection_look": SUM, "cumulative_rejection": MEAN}
     _replicates = "n_sims"
     _chunk_size = 200_000
 
@@ -429,6 +435,9 @@ def simulate_peeking(
     boundary="none",
     tau=None,
     rng=None,
+    progress=None,
+    target_se=None,
+    max_sims=None,
 ) -> SimulatePeekingResult:
     """Monte Carlo of an A/B (or A/A) test analysed at every look: the cost of peeking and of its fixes.
 
@@ -495,6 +504,21 @@ def simulate_peeking(
         critical |z|.  Only for ``test="msprt"``.
     rng : None, int, SeedSequence or Generator
         Randomness (SPEC 7); the same seed gives the same result on any number of threads.
+    progress : None, True or False
+        A progress bar on stderr: True always, False never, None (default) only when stderr is a
+        terminal and the rest of the call is expected to take more than ~2 s.  A first call shows
+        compiling the kernels as a step of its own.  Ctrl-C stops the call within about a second
+        with a plain KeyboardInterrupt, whatever `progress` is.
+    target_se : float, optional
+        Precision on demand: run rounds of `n_sims` experiments (round i from the i-th child stream
+        of `rng`) until the standard errors of the rates `rejected_any_look` and `rejected_final`
+        are both at most `target_se`, or `max_sims` is reached (then a `TargetNotReachedWarning`).
+        (`expected_visitors_per_arm` is in visitors, so it does not decide; its SE shrinks too.)
+        Rounds combine exactly: counts add, rates are replicate-weighted means.  The result's
+        `n_sims` is the total run; the same seed gives the same result.  Default: one run of `n_sims`.
+    max_sims : int, optional
+        Cap on the total experiments with `target_se` (default 1000 x `n_sims`, at most 10**9);
+        at least `n_sims`.
 
     Returns
     -------
@@ -523,9 +547,9 @@ def simulate_peeking(
     >>> simengine.simulate_peeking(n_sims=1000, n_looks=3, total_visitors=1000, rng=1).visitors_per_look
     array([333, 334, 333])
     """
-    from simengine.kernels.sequential import _peeking
-
     n_sims = check_count_at_least_one(n_sims, "n_sims")
+    progress = check_progress(progress)
+    target_se, max_sims = check_target(target_se, max_sims, n_sims)
     n_looks = check_positive_int(n_looks, "n_looks", maximum=MAX_LOOKS)
     if total_visitors is None:
         visitors = _visitors(100 if visitors_per_look is None else visitors_per_look, n_looks)
@@ -605,13 +629,40 @@ def simulate_peeking(
         sure, never = _critical_band(test_code, alt, levels, n_cum)
         fs, fn = _critical_band(test_code, alt, [alpha], n_cum[-1:])
         final_sure, final_never = float(fs[0]), float(fn[0])
-    gens = block_generators(ss, blocks)
-    first, final = _peeking(
-        gens, BLOCK, n_sims, METRICS[metric], visitors, float(param_a), float(param_b), float(kernel_sd),
-        test_code, alt, float(tau2), np.ascontiguousarray(sure, dtype=np.float64),
-        np.ascontiguousarray(never, dtype=np.float64), np.ascontiguousarray(levels, dtype=np.float64),
-        float(final_sure), float(final_never), float(alpha),
+    kernel_args = (
+        METRICS[metric], visitors, float(param_a), float(param_b), float(kernel_sd), test_code, alt, float(tau2),
+        np.ascontiguousarray(sure, dtype=np.float64), np.ascontiguousarray(never, dtype=np.float64),
+        np.ascontiguousarray(levels, dtype=np.float64), float(final_sure), float(final_never), float(alpha),
     )
+    inputs = dict(
+        critical_values=np.asarray(critical, dtype=np.float64), nominal_alpha=np.asarray(levels, dtype=np.float64),
+        visitors_per_look=visitors, n_looks=n_looks, total_visitors=total_visitors, metric=metric, rate=rate,
+        mean=mean, sd=sd, lift=lift, test=test_name, alpha=alpha, alternative=alternative, boundary=boundary_name,
+        tau=tau if test_name == "msprt" else None,
+    )
+
+    def run(n, seed_seq):
+        return _peeking_run(n, seed_seq, kernel_args, n_cum, inputs, progress)
+
+    if target_se is None:
+        return run(n_sims, ss)
+    res = until_target(lambda i: run(n_sims, child_seed_sequence(ss, i)), _PEEKING_TARGET,
+                       target_se=target_se, n_per_round=n_sims, max_sims=max_sims)
+    # combine() adds counts as floats (exact below 2**53): give them back their integer dtype
+    return dataclasses.replace(res, first_rejection_look=np.asarray(res.first_rejection_look).astype(np.int64))
+
+
+def _peeking_run(n_sims, ss, kernel_args, n_cum, inputs, progress):
+    """One run of `n_sims` experiments from `ss`: the kernel in slices of blocks, then the reductions."""
+    from simengine.kernels.sequential import _peeking
+
+    blocks = n_blocks(n_sims, BLOCK)
+    # ~0.4 us per experiment and look (a t-test p-value near the boundary) on a loaded machine
+    first = first_slice(BLOCK * len(n_cum) * 4e-7)
+    parts = run_blocks(lambda lo, hi: _peeking(slice_generators(ss, lo, hi), BLOCK, n_sims, lo, hi, *kernel_args),
+                       blocks, progress=progress, desc="simulate_peeking", dispatchers=(_peeking,), first=first)
+    first = parts[0][0] if len(parts) == 1 else np.concatenate([p[0] for p in parts])
+    final = parts[0][1] if len(parts) == 1 else np.concatenate([p[1] for p in parts])
     first = first.sum(axis=0)
     cumulative = np.cumsum(first) / n_sims
     any_look = float(cumulative[-1])
@@ -630,23 +681,72 @@ def simulate_peeking(
         cumulative_rejection_se=proportion_se(cumulative, n_sims),
         expected_visitors_per_arm=exp_n,
         expected_visitors_per_arm_se=math.sqrt(var_n / n_sims),
-        critical_values=np.asarray(critical, dtype=np.float64),
-        nominal_alpha=np.asarray(levels, dtype=np.float64),
-        visitors_per_look=visitors,
         n_sims=n_sims,
-        n_looks=n_looks,
-        total_visitors=total_visitors,
-        metric=metric,
-        rate=rate,
-        mean=mean,
-        sd=sd,
-        lift=lift,
-        test=test_name,
-        alpha=alpha,
-        alternative=alternative,
-        boundary=boundary_name,
-        tau=tau if test_name == "msprt" else None,
+        **inputs,
     )
+
+
+def slice_generators(seed_seq, lo, hi):
+    """`numba.typed.List` of the Generators of blocks lo..hi-1 (those `block_generators` gives at lo..hi-1).
+
+    Made inside each slice of `run_blocks`, so that a Ctrl-C while they are made is deferred like one
+    during the kernel (appending to a typed list runs compiled code), and a long call never holds
+    more streams than one slice needs.
+    """
+    import numba
+
+    first = np.random.Generator(np.random.PCG64(child_seed_sequence(seed_seq, lo)))
+    gens = numba.typed.List.empty_list(numba.typeof(first))
+    gens.append(first)
+    for i in range(lo + 1, hi):
+        gens.append(np.random.Generator(np.random.PCG64(child_seed_sequence(seed_seq, i))))
+    return gens
+
+
+def first_slice(block_seconds, budget=0.1):
+    """Blocks in the first slice of `run_blocks` from a rough estimate of one block's seconds.
+
+    `run_blocks` sizes later slices from the time measured, but the first runs 4 blocks per thread
+    blind: with blocks of a second (10 000 looks, large samples) Ctrl-C would wait for all four.
+    """
+    import numba
+
+    threads = max(1, numba.get_num_threads())
+    return threads * max(1, min(4, int(budget / max(block_seconds, 1e-12))))
+
+
+def target_view(cls, names):
+    """What `until_target` reads of `cls` when only the estimates `names` decide when to stop.
+
+    A rate's standard error is on the scale of `target_se`; an estimate in other units (visitors,
+    rejections per family) would hold every run to the cap.  The rounds still combine as `cls`.
+    """
+    return type(f"{cls.__name__}Target", (), {
+        "_estimates": {name: cls._estimates[name] for name in names}, "combine": cls.combine,
+    })
+
+
+# simulate_peeking's target: the two rejection rates (expected_visitors_per_arm is in visitors)
+_PEEKING_TARGET = target_view(SimulatePeekingResult, ("rejected_any_look", "rejected_final"))
+
+
+def check_target(target_se, max_sims, n_sims):
+    """Validate `target_se` / `max_sims` of an adaptive call; returns them (max_sims defaulted).
+
+    `max_sims` defaults to 1000 x `n_sims` (at most 10**9) and must be at least `n_sims`
+    (one round); it only applies with `target_se`.
+    """
+    if target_se is None:
+        if max_sims is not None:
+            raise ValueError(f"`max_sims` only applies with `target_se`; got max_sims={max_sims!r}"[:160])
+        return None, None
+    target_se = check_real(target_se, "target_se", low=0.0, low_inclusive=False)
+    if max_sims is None:
+        max_sims = min(1000 * n_sims, MAX_COUNT)
+    max_sims = check_int(max_sims, "max_sims", minimum=1, maximum=MAX_COUNT)
+    if max_sims < n_sims:
+        raise ValueError(f"`max_sims` must be at least `n_sims` = {n_sims} (one round); got {max_sims}")
+    return target_se, max_sims
 
 
 def _split_visitors(total_visitors, n_looks):

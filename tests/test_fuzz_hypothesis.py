@@ -57,6 +57,10 @@ CASES = {
         dict(test="permutation", effect_size=0.5, n=[5, 6], n_sims=20, alpha=0.05, distribution="exponential",
              alternative="greater", n_resamples=19, rng=1),
     ),
+    "simulate_power-adaptive": (  # issue 14: progress bar, precision on demand
+        se.simulate_power,
+        dict(effect_size=0.5, n=10, n_sims=50, progress=False, target_se=0.2, max_sims=200),
+    ),
     "multipletests": (
         se.multipletests,
         dict(pvals=[0.01, 0.2, 0.03], alpha=0.05, method="fdr_tsbky", maxiter=1, is_sorted=False, returnsorted=False),
@@ -65,6 +69,11 @@ CASES = {
         _simulate_multiple_testing_frame,
         dict(n_tests=5, n_true=1, effect_size=0.5, n_per_group=10, n_sims=20, methods=("holm", "fdr_bh"),
              alpha=0.05, rng=1),
+    ),
+    "simulate_multiple_testing-adaptive": (
+        _simulate_multiple_testing_frame,
+        dict(effect_size=0.5, n_per_group=10, n_sims=20, methods="holm", progress=False, target_se=0.3,
+             max_sims=100),
     ),
 }
 PARAMS = [(case, param) for case, (_, base) in CASES.items() for param in base]

@@ -251,6 +251,14 @@ def test_simulate_multiple_testing_iv():
         simulate_multiple_testing(n_sims=0, **kw)
     with pytest.raises(TypeError, match="`effect_size` must be a real number"):
         simulate_multiple_testing(effect_size="big", n_per_group=20)
+    with pytest.raises(TypeError, match="`progress` must be None, True or False"):
+        simulate_multiple_testing(progress="verbose", **kw)
+    with pytest.raises(TypeError, match="`target_se` must be a real number"):
+        simulate_multiple_testing(target_se=[0.01], **kw)
+    with pytest.raises(ValueError, match="`max_sims` only applies with `target_se`"):
+        simulate_multiple_testing(max_sims=10**5, **kw)
+    with pytest.raises(ValueError, match=r"`max_sims` must be an integer in \[1, 1000000000\]"):
+        simulate_multiple_testing(target_se=0.01, max_sims=0, **kw)
 
 
 # --- issue 12: bounds, hostile `methods`, failures inside the kernel ---

@@ -189,6 +189,14 @@ def test_simulate_power_iv():
         simulate_power(test="permutation", effect_size=0.2, n=10, n_resamples=0)
     with pytest.raises(TypeError, match="`rng` must be None"):
         simulate_power(effect_size=0.2, n=10, rng=1.5)
+    with pytest.raises(TypeError, match="`progress` must be None, True or False"):
+        simulate_power(effect_size=0.2, n=10, progress="on")
+    with pytest.raises(ValueError, match=r"`target_se` must be in \(0, inf\)"):
+        simulate_power(effect_size=0.2, n=10, target_se=-0.01)
+    with pytest.raises(ValueError, match="`max_sims` only applies with `target_se`"):
+        simulate_power(effect_size=0.2, n=10, max_sims=10**5)
+    with pytest.raises(ValueError, match="`max_sims` must be at least `n_sims` = 10000"):
+        simulate_power(effect_size=0.2, n=10, target_se=0.01, max_sims=9999)
 
 
 # --- issue 12: extreme inputs, solver bounds, hangs ---

@@ -538,6 +538,15 @@ def test_simulate_peeking_iv():
         (ValueError, "`total_visitors` must be an integer in", dict(total_visitors=0)),
         (ValueError, r"`total_visitors` must be an integer in \[1, 9007199254740992\]", dict(total_visitors=2**53 + 1)),
         (ValueError, "`total_visitors` must be at least `n_looks` = 14", dict(total_visitors=13)),
+        (TypeError, "`progress` must be None, True or False", dict(progress="yes")),
+        (TypeError, "`progress` must be None, True or False", dict(progress=1)),
+        (ValueError, r"`target_se` must be in \(0, inf\)", dict(target_se=0.0)),
+        (ValueError, "`target_se` must be a finite number", dict(target_se=np.nan)),
+        (TypeError, "`target_se` must be a real number", dict(target_se="0.01")),
+        (ValueError, "`max_sims` only applies with `target_se`", dict(max_sims=10**6)),
+        (ValueError, "`max_sims` must be at least `n_sims` = 10000", dict(target_se=0.01, max_sims=100)),
+        (ValueError, r"`max_sims` must be an integer in \[1, 1000000000\]", dict(target_se=0.01, max_sims=10**10)),
+        (TypeError, "`max_sims` must be an integer", dict(target_se=0.01, max_sims=1e6)),
     ]
     for exc, msg, kw in cases:
         with pytest.raises(exc, match=msg):

@@ -129,62 +129,61 @@ def _next_combination1(c, n):
 
 
 @pjit
-def _perm_null_builtin(x, y, stat, n_null, exact, gens, block):
-    """Observed statistic and null distribution of `stat` (MEAN / MEDIAN) for every row.
+def _perm_null_builtin(x, y, stat, n_null, exact, gens, block, lo, hi, observed, tol, vals, rank, comb, comb_next,
+                       null, done):
+    """Units lo..hi-1 of the null distribution of `stat` (MEAN / MEDIAN) for every row, filled in place.
 
-    x: (k, nx), y: (k, ny).  Exact mode enumerates all `n_null` splits (drawn
-    group in lexicographic order); otherwise resamples are cut into blocks of
-    `block`, block b draws from gens[b], and each drawn split serves every row.
-    Returns (observed, null, tol, done): tol[r] is row r's tie tolerance (see
-    `_sorted_row1`); done[i] is True for each parallel iteration (row when exact,
-    block otherwise) that ran to the end.
+    x: (k, nx), y: (k, ny); null (k, n_null).  The resamples are cut into units of `block`:
+    unit u holds resamples u * block .. (u + 1) * block - 1, so the caller can run the units
+    in slices (the numbers do not depend on the slicing).  The call with lo == 0 first fills
+    observed, tol (row r's tie tolerance, see `_sorted_row1`), vals (sorted centred rows) and,
+    when random, rank (original index -> sorted position).
+
+    Exact: all `n_null` splits in lexicographic order of the drawn group's sorted positions;
+    `comb` is the first split of unit lo, and the first split after unit hi - 1 is written to
+    `comb_next`; done[r] is set for each row that ran to the end.  Random: unit b draws from
+    gens[b - lo], each drawn split serves every row, done[b] is set for each unit that ran to the
+    end; gens holds the streams of units lo..hi-1 (an iteration whose scratch allocation fails stops without raising: numba's parallel
+    loops do not re-raise).
     """
     k, nx = x.shape
     ny = y.shape[1]
     n = nx + ny
     drawn_is_x = nx <= ny
     m = nx if drawn_is_x else ny
-    observed = np.empty(k)
-    tol = np.empty(k)
-    null = np.empty((k, n_null))
-    # one flag per parallel iteration, set when it ran to the end: an iteration whose scratch
-    # allocation fails stops without raising (numba's parallel loops do not re-raise)
-    done = np.zeros(k if exact else (n_null + block - 1) // block, dtype=np.bool_)
+    if lo == 0:
+        for r in numba.prange(k):
+            v_r, from_x, tol[r] = _sorted_row1(x[r], y[r])
+            vals[r] = v_r
+            if not exact:
+                order = np.argsort(np.concatenate((x[r], y[r])), kind="mergesort")
+                for i in range(n):
+                    rank[r, order[i]] = i
+            mask = from_x if drawn_is_x else ~from_x
+            observed[r] = _split_stat1(v_r, mask, drawn_is_x, nx, ny, stat)
+    t_lo = lo * block
+    t_hi = min(hi * block, n_null)
     if exact:
         for r in numba.prange(k):
-            vals, from_x, tol[r] = _sorted_row1(x[r], y[r])
-            mask = from_x if drawn_is_x else ~from_x
-            observed[r] = _split_stat1(vals, mask, drawn_is_x, nx, ny, stat)
-            mask[:] = False
-            c = np.arange(m)
-            t = 0
-            while True:
+            mask = np.zeros(n, dtype=np.bool_)
+            c = comb.copy()
+            for t in range(t_lo, t_hi):
                 for i in range(m):
                     mask[c[i]] = True
-                null[r, t] = _split_stat1(vals, mask, drawn_is_x, nx, ny, stat)
+                null[r, t] = _split_stat1(vals[r], mask, drawn_is_x, nx, ny, stat)
                 for i in range(m):
                     mask[c[i]] = False
-                t += 1
-                if not _next_combination1(c, n):
-                    break
+                _next_combination1(c, n)
+            if r == 0:
+                comb_next[:] = c
             done[r] = True
         return observed, null, tol, done
     # Random splits are drawn once per resample, as subsets of original indices,
     # and shared by every row (scipy applies one permutation to all slices too), so a
     # column's result does not depend on the other columns of the batch.
-    vals = np.empty((k, n))
-    rank = np.empty((k, n), dtype=np.int64)  # original index -> sorted position
-    for r in numba.prange(k):
-        v_r, from_x, tol[r] = _sorted_row1(x[r], y[r])
-        vals[r] = v_r
-        order = np.argsort(np.concatenate((x[r], y[r])), kind="mergesort")
-        for i in range(n):
-            rank[r, order[i]] = i
-        mask = from_x if drawn_is_x else ~from_x
-        observed[r] = _split_stat1(v_r, mask, drawn_is_x, nx, ny, stat)
-    nb = (n_null + block - 1) // block
-    for b in numba.prange(nb):
-        g = gens[np.int64(b)]
+    for j in numba.prange(hi - lo):
+        b = lo + np.int64(j)
+        g = gens[np.int64(j)]
         mask = np.zeros(n, dtype=np.bool_)
         perm = np.arange(n)
         for t in range(b * block, min((b + 1) * block, n_null)):
@@ -216,45 +215,44 @@ def _fill_split1(pooled, mask, drawn_is_x, xb, yb):
 # Specialised on the user's jitted statistic, whose numba type differs in every process, so an on-disk
 # cache entry could never be reused: it would only add a file per process. Compiled per process instead.
 @pjit(cache=False)
-def _perm_null_custom(x, y, func, n_null, exact, gens, block):
+def _perm_null_custom(x, y, func, n_null, exact, gens, block, lo, hi, observed, comb, comb_next, null, done):
     """Like `_perm_null_builtin` for a jitted ``func(x, y) -> float`` on the split groups.
 
     Each group is passed in pooled-index order, so the observed split gives
-    exactly ``func(x, y)``.
+    exactly ``func(x, y)``; exact splits enumerate the drawn group's pooled indices.
     """
     k, nx = x.shape
     ny = y.shape[1]
     n = nx + ny
     drawn_is_x = nx <= ny
     m = nx if drawn_is_x else ny
-    observed = np.empty(k)
-    null = np.empty((k, n_null))
-    done = np.zeros(k if exact else (n_null + block - 1) // block, dtype=np.bool_)  # see _perm_null_builtin
-    for r in range(k):
-        observed[r] = func(x[r].copy(), y[r].copy())
+    if lo == 0:
+        for r in range(k):
+            observed[r] = func(x[r].copy(), y[r].copy())
+    t_lo = lo * block
+    t_hi = min(hi * block, n_null)
     if exact:
         for r in numba.prange(k):
             pooled = np.concatenate((x[r], y[r]))
             mask = np.zeros(n, dtype=np.bool_)
             xb = np.empty(nx)
             yb = np.empty(ny)
-            c = np.arange(m)
-            t = 0
-            while True:
+            c = comb.copy()
+            for t in range(t_lo, t_hi):
                 for i in range(m):
                     mask[c[i]] = True
                 _fill_split1(pooled, mask, drawn_is_x, xb, yb)
                 null[r, t] = func(xb, yb)
                 for i in range(m):
                     mask[c[i]] = False
-                t += 1
-                if not _next_combination1(c, n):
-                    break
+                _next_combination1(c, n)
+            if r == 0:
+                comb_next[:] = c
             done[r] = True
         return observed, null, done
-    nb = (n_null + block - 1) // block
-    for b in numba.prange(nb):
-        g = gens[np.int64(b)]
+    for j in numba.prange(hi - lo):
+        b = lo + np.int64(j)
+        g = gens[np.int64(j)]
         mask = np.zeros(n, dtype=np.bool_)
         perm = np.arange(n)
         xb = np.empty(nx)

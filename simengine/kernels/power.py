@@ -34,20 +34,21 @@ EXPONENTIAL = 2
 
 
 @pjit
-def _power_t_normal(gens, block, n_arr, n_sims, shift):
-    """Student t for every replicate from exact sufficient statistics of normal samples.
+def _power_t_normal(gens, block, n_arr, n_sims, shift, lo, hi, t):
+    """Student t for the replicates of jobs lo..hi-1 from exact sufficient statistics of normal samples.
 
     Sample mean ~ N(mu, 1/n) and sum of squared deviations ~ chi-square(n - 1),
     independent (Cochran's theorem), so a replicate costs four draws instead of 2n.
-    Returns t (n_points, n_sims), sample 1 minus sample 2.
+    Job i * n_blocks + b is block b of size index i; it fills its part of t (n_points, n_sims),
+    sample 1 minus sample 2, and draws from gens[job - lo] alone (`gens` holds the slice's streams).
+    Returns t.
     """
-    n_points = n_arr.shape[0]
     nb = (n_sims + block - 1) // block
-    t = np.empty((n_points, n_sims))
-    for job in numba.prange(n_points * nb):
+    for j in numba.prange(hi - lo):
+        job = lo + np.int64(j)
         i = job // nb
         b = job - i * nb
-        g = gens[np.int64(job)]
+        g = gens[np.int64(j)]
         n = float(n_arr[i])
         sd_mean = 1.0 / math.sqrt(n)
         for r in range(b * block, min((b + 1) * block, n_sims)):
@@ -118,25 +119,22 @@ def _perm_pvalue1(g, x, y, alternative, n_resamples, pooled, perm):
 
 
 @pjit
-def _power_samples(gens, block, n_arr, n_sims, shift, test, dist, alternative, n_resamples):
-    """Draw full samples per replicate and store the test's statistic.
+def _power_samples(gens, block, n_arr, n_sims, shift, test, dist, alternative, n_resamples, lo, hi, stat, df, done):
+    """Draw full samples per replicate of jobs lo..hi-1 and store the test's statistic.
 
-    Returns (stat, df, done): stat and df are (n_points, n_sims): t and df for T / WELCH,
+    Fills and returns (stat, df, done): stat and df are (n_points, n_sims): t and df for T / WELCH,
     the standardised U (scipy's z for `alternative`) for MANNWHITNEY, and the
     randomised p-value for PERMUTATION (df is unused except for t tests); done[job]
-    is True for every job that ran to the end.
+    is set True for every job that ran to the end.  Jobs are numbered as in `_power_t_normal`.
     """
-    n_points = n_arr.shape[0]
     nb = (n_sims + block - 1) // block
-    stat = np.empty((n_points, n_sims))
-    df = np.zeros((n_points, n_sims))
     # a job whose scratch allocation fails stops without raising (numba's parallel loops do
     # not re-raise), so each job flags its completion and the caller checks every flag
-    done = np.zeros(n_points * nb, dtype=np.bool_)
-    for job in numba.prange(n_points * nb):
+    for j in numba.prange(hi - lo):
+        job = lo + np.int64(j)
         i = job // nb
         b = job - i * nb
-        g = gens[np.int64(job)]
+        g = gens[np.int64(j)]
         n = n_arr[i]
         x = np.empty(n)
         y = np.empty(n)
@@ -163,18 +161,20 @@ def _power_samples(gens, block, n_arr, n_sims, shift, test, dist, alternative, n
 
 
 @pjit
-def _family_t_normal(gens, block, n_families, n_tests, n_true, n, shift):
-    """Pooled t of every test in every family (families x tests), normal data.
+def _family_t_normal(gens, block, n_families, n_tests, n_true, n, shift, lo, hi):
+    """Pooled t of every test in the families of blocks lo..hi-1 (their families x tests), normal data.
 
     The first `n_true` tests of a family have group 1 shifted by `shift`, the
     rest are null; sufficient statistics are drawn exactly as in `_power_t_normal`.
+    Block b holds families b * block .. (b + 1) * block - 1 and draws from gens[b - lo] alone.
     """
-    nb = (n_families + block - 1) // block
-    t = np.empty((n_families, n_tests))
+    first = lo * block
+    t = np.empty((min(hi * block, n_families) - first, n_tests))
     fn = float(n)
     sd_mean = 1.0 / math.sqrt(fn)
-    for b in numba.prange(nb):
-        g = gens[np.int64(b)]
+    for jb in numba.prange(hi - lo):
+        b = lo + np.int64(jb)
+        g = gens[np.int64(jb)]
         for f in range(b * block, min((b + 1) * block, n_families)):
             for j in range(n_tests):
                 mu = shift if j < n_true else 0.0
@@ -182,5 +182,5 @@ def _family_t_normal(gens, block, n_families, n_tests, n_true, n, shift):
                 m2 = sd_mean * g.standard_normal()
                 s1 = g.chisquare(fn - 1.0)
                 s2 = g.chisquare(fn - 1.0)
-                t[f, j] = _ttest_pooled1(fn, m1, s1, fn, m2, s2)[0]
+                t[f - first, j] = _ttest_pooled1(fn, m1, s1, fn, m2, s2)[0]
     return t

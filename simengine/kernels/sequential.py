@@ -131,20 +131,23 @@ def _draw_normal_look1(g, m, mean, sd):
 
 
 @pjit
-def _peeking(gens, block, n_sims, metric, visitors, paramA, paramB, sd, test, alternative, tau2,
+def _peeking(gens, block, n_sims, lo, hi, metric, visitors, paramA, paramB, sd, test, alternative, tau2,
              sure, never, level, final_sure, final_never, final_level):
-    """Run `n_sims` two-arm experiments with `len(visitors)` looks; count rejections per block.
+    """Run blocks lo..hi-1 of `n_sims` two-arm experiments with `len(visitors)` looks; count rejections per block.
 
     paramA/paramB are the arms' rates (binary) or means (normal).  sure/never/level are per-look arrays of
-    the sequential rule; final_* is the fixed-horizon rule applied at the last look alone.
-    Returns (first_rejection counts, shape (n_blocks, n_looks); fixed-horizon rejection counts per block).
+    the sequential rule; final_* is the fixed-horizon rule applied at the last look alone.  Block b draws
+    from gens[b - lo] alone (`gens` holds the slice's streams), so the counts do not depend on which blocks
+    run in one call (the caller slices).
+    Returns (first_rejection counts, shape (hi - lo, n_looks); fixed-horizon rejection counts per block).
     """
     n_looks = visitors.shape[0]
-    nb = len(gens)
+    nb = hi - lo
     first = np.zeros((nb, n_looks), dtype=np.int64)
     final = np.zeros(nb, dtype=np.int64)
-    for b in numba.prange(nb):
-        g = gens[np.int64(b)]  # prange indices are unsigned; typed.List wants int64
+    for j in numba.prange(nb):
+        b = lo + np.int64(j)  # prange indices are unsigned; typed.List wants int64
+        g = gens[np.int64(j)]
         for r in range(b * block, min((b + 1) * block, n_sims)):
             n = 0.0
             countA = 0
@@ -173,10 +176,10 @@ def _peeking(gens, block, n_sims, metric, visitors, paramA, paramB, sd, test, al
                     continue  # later looks only matter for the fixed-horizon analysis
                 stat, df = _look_statistic1(test, metric, n, meanA, ssdA, n, meanB, ssdB, sd, tau2)
                 if not stopped and _reject1(test, alternative, stat, df, sure[k], never[k], level[k]):
-                    first[b, k] += 1
+                    first[j, k] += 1
                     stopped = True
                 if last and _reject1(test, alternative, stat, df, final_sure, final_never, final_level):
-                    final[b] += 1
+                    final[j] += 1
     return first, final
 
 
