@@ -16,7 +16,7 @@ import numpy as np
 
 __all__ = [
     "proportion_se", "mean_se", "Result", "MonteCarloResult", "MEAN", "SUM", "CONCAT", "NOT_COMBINABLE",
-    "TargetNotReachedWarning", "until_target",
+    "TargetNotReachedWarning", "until_target", "worst_se",
 ]
 
 #: combine chunks by the replicate-weighted mean (a fraction or a mean over replicates)
@@ -161,6 +161,14 @@ class MonteCarloResult(Result):
     _estimates: dict = {}
     _replicates: str = "n_sims"
     _chunk_size = None
+    # the estimates a `target_se` applies to (None: all): an estimate in other units than a
+    # rate (visitors, tests per family) would otherwise hold every adaptive run to its cap
+    _target_estimates = None
+
+    @classmethod
+    def target_names(cls) -> tuple:
+        """The estimates whose standard errors decide when an adaptive (`target_se`) run stops."""
+        return tuple(cls._target_estimates) if cls._target_estimates is not None else tuple(cls._estimates)
 
     def _primary(self) -> tuple:
         out = []
@@ -313,8 +321,8 @@ def until_target(run_round, cls, *, target_se, n_per_round, max_sims):
     """Run rounds until every declared estimate's standard error is at or below `target_se`.
 
     ``run_round(i)`` runs round i (`n_per_round` replicates from the call's i-th child
-    stream) and returns a `cls` result; rounds combine with `cls.combine`.  An SE of
-    exactly 0 (an exact quantity, or no variation seen) meets any target; NaN never does.
+    stream) and returns a `cls` result; rounds combine with `cls.combine`.  The estimates
+    are `cls.target_names()`, read as `worst_se` reads them.
     Stops when the next round would pass `max_sims` replicates in total, with a
     `TargetNotReachedWarning` naming the worst estimate.  Returns the combined result.
     """
@@ -323,14 +331,16 @@ def until_target(run_round, cls, *, target_se, n_per_round, max_sims):
     result = run_round(0)
     total = n_per_round
     index = 1
+    names = cls.target_names()
     while True:
-        worst_name, worst = None, -1.0
-        for name in cls._estimates:
-            se = np.asarray(getattr(result, f"{name}_se"), dtype=np.float64)
-            value = float(np.max(se)) if se.size and not np.isnan(se).any() else math.inf
-            if value > worst:
-                worst_name, worst = name, value
+        worst_name, worst = worst_se({n: getattr(result, n) for n in names}, {n: getattr(result, f"{n}_se") for n in names})
         if worst <= target_se:
+            return result
+        if math.isinf(worst):  # an undefined standard error: more rounds cannot help
+            warnings.warn(
+                f"`target_se` = {target_se:g} cannot be reached: {worst_name}_se is NaN after {total} replicates",
+                TargetNotReachedWarning, stacklevel=3,
+            )
             return result
         if total + n_per_round > max_sims:
             warnings.warn(
@@ -342,3 +352,27 @@ def until_target(run_round, cls, *, target_se, n_per_round, max_sims):
         result = cls.combine([result, run_round(index)])
         total += n_per_round
         index += 1
+
+
+def worst_se(values, ses):
+    """The largest standard error among estimates, by the one stopping rule of `target_se`.
+
+    `values` and `ses` map estimate names to values (scalars or arrays) and their SEs.
+    An element whose estimate is NaN is undefined for the scenario (e.g. power without
+    true effects) and is skipped; an SE of 0 (an exact quantity) meets any target; a NaN
+    SE of a defined estimate never does (returned as inf).  Returns (name, worst SE).
+    """
+    worst_name, worst = None, 0.0
+    for name, value in values.items():
+        v = np.asarray(value, dtype=np.float64).reshape(-1)
+        se = np.asarray(ses[name], dtype=np.float64).reshape(-1)
+        if se.size == 1 and v.size > 1:
+            se = np.broadcast_to(se, v.shape)
+        defined = ~np.isnan(v) if v.size == se.size else np.ones(se.shape, dtype=bool)
+        se = se[defined]
+        if se.size == 0:
+            continue
+        this = math.inf if np.isnan(se).any() else float(se.max())
+        if worst_name is None or this > worst:
+            worst_name, worst = name, this
+    return worst_name, worst

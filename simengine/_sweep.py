@@ -518,19 +518,30 @@ def _plan(sim: Simulation, n_sims, target_se, max_sims) -> _Plan:
     return _Plan(n_sims, first, target_se, min(n_sims, sim.chunk_size), cap)
 
 
-def _needs_more(estimates, target) -> bool | None:
+def _target_names(sim, estimates):
+    """The estimates a point's `target_se` applies to: the result class's, or every ``x`` with ``x_se``."""
+    if sim is not None and sim.result is not None:
+        return [n for n in sim.result.target_names() if n in estimates]
+    return [k[:-3] for k in estimates if k.endswith("_se") and k[:-3] in estimates]
+
+
+def _worst(sim, estimates):
+    from simengine._results import worst_se
+
+    names = _target_names(sim, estimates)
+    return worst_se({n: estimates[n] for n in names}, {n: estimates[f"{n}_se"] for n in names})[1]
+
+
+def _needs_more(estimates, target, sim=None) -> bool | None:
     """True: some SE is above the target; False: every SE meets it; None: an SE is NaN (can never meet it).
 
-    Exact quantities (SE 0) meet any target; keys without ``_se`` are not standard errors.
+    The rule is `simengine._results.worst_se`'s: exact quantities (SE 0) meet any target, an
+    undefined (NaN) estimate is skipped, a NaN SE of a defined estimate never meets it.
     """
-    more = False
-    for key, value in estimates.items():
-        if key.endswith("_se"):
-            if math.isnan(value):
-                return None
-            if value > target:
-                more = True
-    return more
+    worst = _worst(sim, estimates)
+    if math.isinf(worst):
+        return None
+    return worst > target
 
 
 class _PointRun:
@@ -565,7 +576,7 @@ class _PointRun:
         if self.submitted == 0:
             out = list(enumerate(plan.first))
         else:
-            worst = max((v for k, v in self.estimates.items() if k.endswith("_se")), default=0.0)
+            worst = _worst(self.sim, self.estimates)
             ran = self.ran
             # SE ~ 1/sqrt(n): replicates still needed, in chunks, at least one
             need = ran * ((worst / plan.target) ** 2 - 1.0) if worst > plan.target else plan.step
@@ -596,7 +607,7 @@ class _PointRun:
             if self.plan.target is None:
                 self.met = True
                 return True
-            more = _needs_more(self.estimates, self.plan.target)
+            more = _needs_more(self.estimates, self.plan.target, self.sim)
             if more is False:
                 self.met = True
             elif more is None or self.ran >= self.plan.cap:

@@ -320,6 +320,8 @@ class SimulateMultipleTestingResult(MonteCarloResult):
     _estimates = {"fwer": MEAN, "fdr": MEAN, "power": MEAN, "mean_rejections": MEAN}
     _replicates = "n_sims"
     _chunk_size = 100_000
+    # the rates decide (mean_rejections counts tests); power is NaN, so skipped, without true effects
+    _target_estimates = ("fwer", "fdr", "power")
 
     method: object
     fwer: object
@@ -434,7 +436,7 @@ def simulate_multiple_testing(
     n_per_group = v.check_bounded_count(n_per_group, "n_per_group", minimum=2)
     n_sims = v.check_bounded_count(n_sims, "n_sims")
     progress = check_progress(progress)
-    from simengine.sequential import check_target, target_view
+    from simengine.sequential import check_target
 
     target_se, max_sims = check_target(target_se, max_sims, n_sims)
     one = isinstance(methods, str)
@@ -465,10 +467,7 @@ def simulate_multiple_testing(
 
     if target_se is None:
         return run(n_sims, ss)
-    # the rates decide (mean_rejections counts tests); power is undefined (NaN) without true effects
-    rates = ("fwer", "fdr", "power") if n_true else ("fwer", "fdr")
-    return until_target(lambda i: run(n_sims, child_seed_sequence(ss, i)),
-                        target_view(SimulateMultipleTestingResult, rates),
+    return until_target(lambda i: run(n_sims, child_seed_sequence(ss, i)), SimulateMultipleTestingResult,
                         target_se=target_se, n_per_round=n_sims, max_sims=max_sims)
 
 

@@ -314,6 +314,7 @@ class SimulatePeekingResult(MonteCarloResult):
 
     _estimates = {"rejected_any_look": MEAN, "rejected_final": MEAN, "expected_visitors_per_arm": MEAN}
     _combine_fields = {"first_rejection_look": SUM, "cumulative_rejection": MEAN}
+    _target_estimates = ("rejected_any_look", "rejected_final")  # expected_visitors_per_arm is in visitors
     _replicates = "n_sims"
     _chunk_size = 200_000
 
@@ -646,7 +647,7 @@ def simulate_peeking(
 
     if target_se is None:
         return run(n_sims, ss)
-    res = until_target(lambda i: run(n_sims, child_seed_sequence(ss, i)), _PEEKING_TARGET,
+    res = until_target(lambda i: run(n_sims, child_seed_sequence(ss, i)), SimulatePeekingResult,
                        target_se=target_se, n_per_round=n_sims, max_sims=max_sims)
     # combine() adds counts as floats (exact below 2**53): give them back their integer dtype
     return dataclasses.replace(res, first_rejection_look=np.asarray(res.first_rejection_look).astype(np.int64))
@@ -713,21 +714,6 @@ def first_slice(block_seconds, budget=0.1):
 
     threads = max(1, numba.get_num_threads())
     return threads * max(1, min(4, int(budget / max(block_seconds, 1e-12))))
-
-
-def target_view(cls, names):
-    """What `until_target` reads of `cls` when only the estimates `names` decide when to stop.
-
-    A rate's standard error is on the scale of `target_se`; an estimate in other units (visitors,
-    rejections per family) would hold every run to the cap.  The rounds still combine as `cls`.
-    """
-    return type(f"{cls.__name__}Target", (), {
-        "_estimates": {name: cls._estimates[name] for name in names}, "combine": cls.combine,
-    })
-
-
-# simulate_peeking's target: the two rejection rates (expected_visitors_per_arm is in visitors)
-_PEEKING_TARGET = target_view(SimulatePeekingResult, ("rejected_any_look", "rejected_final"))
 
 
 def check_target(target_se, max_sims, n_sims):

@@ -276,3 +276,27 @@ def test_an_unregistered_function_returning_a_result_runs_directly():
 
     t = simengine.sweep(coin, {"p": [0.2, 0.8]}, n_sims=1000, rng=0, progress=False)
     assert list(t.columns[:3]) == ["p", "rate", "rate_se"]
+
+
+# ---------------------------------------------------------------- one stopping rule for target_se
+
+
+def test_worst_se_skips_undefined_estimates_and_never_meets_a_nan_se():
+    from simengine._results import worst_se
+
+    assert worst_se({"a": 0.5, "b": np.nan}, {"a": 0.01, "b": np.nan}) == ("a", 0.01)  # b undefined: skipped
+    assert worst_se({"a": 0.5}, {"a": np.nan})[1] == np.inf  # a defined estimate without an SE
+    assert worst_se({"a": np.array([0.1, 0.2])}, {"a": np.array([0.0, 0.03])}) == ("a", 0.03)
+    assert worst_se({"a": 1.0}, {"a": 0.0}) == ("a", 0.0)  # exact quantities meet any target
+
+
+def test_target_se_applies_to_rates_not_to_counts_in_other_units():
+    # peeking's expected visitors (SE of a few visitors) and multiple testing's mean rejections are not rates
+    assert simengine.SimulatePeekingResult.target_names() == ("rejected_any_look", "rejected_final")
+    assert "mean_rejections" not in simengine.SimulateMultipleTestingResult.target_names()
+    t = simengine.sweep("peeking", {"n_looks": [2]}, fixed={"visitors_per_look": 50}, n_sims=2000, target_se=0.005,
+                        rng=1, progress=False)
+    assert bool(t["target_met"][0]) and t["rejected_any_look_se"][0] <= 0.005
+    assert t["expected_visitors_per_arm_se"][0] > 0.005  # in visitors: never held the point back
+    direct = simengine.simulate_peeking(n_looks=2, visitors_per_look=50, n_sims=2000, target_se=0.005, rng=1)
+    assert direct.rejected_any_look_se <= 0.005 and direct.n_sims < 2000 * 1000
