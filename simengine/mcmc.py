@@ -13,12 +13,15 @@ import functools
 import math
 import numbers
 import platform
+import sys
+import time
 import weakref
 from dataclasses import dataclass, field
 
 import numpy as np
 
 from simengine._numba_compat import CPUDispatcher, TypingError
+from simengine._long import check_progress
 from simengine._results import Result
 from simengine._rng import pcg64_block_states
 from simengine._validate import (
@@ -125,6 +128,7 @@ def metropolis_hastings(
     burn_in=0,
     thin=1,
     adapt=False,
+    progress=None,
     rng=None,
 ) -> MetropolisHastingsResult:
     """Gaussian random-walk Metropolis-Hastings, several chains in parallel.
@@ -159,6 +163,12 @@ def metropolis_hastings(
         Tune ``log s`` per chain during burn-in with a Robbins-Monro recursion (step size
         ``t**-0.6``) towards 0.234 acceptance (Roberts, Gelman & Gilks 1997), then freeze
         it, so the kept chain is a valid time-homogeneous Markov chain.  Needs ``burn_in > 0``.
+    progress : None, True or False
+        A progress bar on stderr: None (default) shows one only for long runs (at least
+        2**20 steps in total, expected to take over 2 s) in an interactive session; True
+        always, False never.  Runs of 2**20 steps or more (or with ``progress=True``) go to a
+        worker thread so that Ctrl-C stops every chain within a segment of 65 536 steps
+        and raises a plain KeyboardInterrupt; the chains are the same either way.
     rng : None, int, SeedSequence or Generator
         Randomness (SPEC 7).
 
@@ -212,6 +222,7 @@ def metropolis_hastings(
     if thin > n_steps - burn_in:
         raise ValueError(f"`thin` must be <= `n_steps` - `burn_in` ({n_steps - burn_in}) to keep any step; got {thin}")
     adapt = check_bool(adapt, "adapt")
+    progress = check_progress(progress)
     if adapt and burn_in == 0:
         raise ValueError("`adapt=True` tunes the scale during burn-in; set `burn_in` > 0")
     if type(proposal_scale) is float and 0.0 < proposal_scale < math.inf:
@@ -262,10 +273,15 @@ def metropolis_hastings(
     counts = np.empty((n_chains, 3), dtype=np.int64)  # accepted moves, status, failing step
     scales = np.empty(n_chains)
     fail_x = np.zeros((n_chains, dim))
+    control = np.zeros(n_chains + 1, dtype=np.int64)  # stop flag, then steps done per chain
     args = (log_density, x0, chol, proposal_cov is None, scale, n_steps, burn_in, thin, adapt, k.AUTO, _CAN_TIME,
-            pcg64_block_states(rng, n_chains), samples, logps, counts, scales, fail_x)
+            pcg64_block_states(rng, n_chains), samples, logps, counts, scales, fail_x, control)
+    kernel = one if n_chains == 1 else many
     try:
-        failed = _call(one if n_chains == 1 else many, args)
+        if n_chains * n_steps < _WATCHED_STEPS and progress is not True:
+            failed = _call(kernel, args)  # short: milliseconds at most, nothing to watch
+        else:
+            failed = _watched(kernel, args, control, n_chains * n_steps, progress)
     except TypingError as exc:
         raise TypeError(
             "`log_density` must take a 1-D float64 array and return a float; numba could not "
@@ -279,6 +295,74 @@ def metropolis_hastings(
         acceptance_rate=counts[:, 0] / float(n_steps - burn_in),
         proposal_scale=scales,
     )
+
+
+# Chains with at least this many steps in total run in a worker thread watched by the caller's
+# thread, which answers Ctrl-C and draws the bar; shorter ones (milliseconds) are called directly.
+_WATCHED_STEPS = 1 << 20
+
+
+def _watched(kernel, args, control, total_steps, progress):
+    """Run the chain kernel in a worker thread; Ctrl-C stops the chains within a segment.
+
+    The kernel releases the GIL (nogil) and looks at ``control[0]`` every `SEGMENT` steps
+    per chain, writing its progress to ``control[1:]``; the numbers never depend on it.
+    """
+    import threading
+
+    from simengine._long import interruptible, needs_compile, show_progress
+
+    out = {}
+
+    def work():
+        try:
+            out["failed"] = _call(kernel, args)
+        except BaseException as exc:  # handed to the caller's thread
+            out["error"] = exc
+
+    want_bar = progress is True or (progress is None and show_progress(None, None))
+    bar = note = None
+    if want_bar and needs_compile(kernel):
+        from tqdm.auto import tqdm
+
+        note = tqdm(total=1, desc="compiling metropolis_hastings kernels (first call)", file=sys.stderr, leave=False)
+    thread = threading.Thread(target=work, name="simengine-mh", daemon=True)
+    start = time.perf_counter()
+    with interruptible() as flag:
+        thread.start()
+        try:
+            while thread.is_alive():
+                thread.join(0.05)
+                if flag.requested:
+                    control[0] = 1  # every chain stops at its next segment boundary
+                    thread.join()
+                    flag.check()
+                done = int(control[1:].sum())
+                if note is not None and done > 0:
+                    note.update(1)
+                    note.close()
+                    note = None
+                    start = time.perf_counter()
+                if bar is None and want_bar and note is None and done > 0:
+                    rate = done / max(time.perf_counter() - start, 1e-9)
+                    if progress is True or show_progress(None, (total_steps - done) / max(rate, 1e-9)):
+                        from tqdm.auto import tqdm
+
+                        bar = tqdm(total=total_steps, desc="metropolis_hastings", unit="steps", file=sys.stderr)
+                if bar is not None:
+                    bar.update(max(0, done - bar.n))
+        finally:
+            if thread.is_alive():  # an error in this thread: stop the chains before leaving
+                control[0] = 1
+                thread.join()
+            if note is not None:
+                note.close()
+            if bar is not None:
+                bar.update(max(0, int(control[1:].sum()) - bar.n))
+                bar.close()
+    if "error" in out:
+        raise out["error"]
+    return out["failed"]
 
 
 def _check_sizes(n_chains, dim, n_steps, kept):

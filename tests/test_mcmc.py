@@ -448,8 +448,9 @@ def _run_kernel(f, x0, mode, *, n_steps, burn_in=0, thin=1, adapt=False, scale=1
     scales = np.empty(n)
     fail_x = np.zeros((n, dim))
     kernel = one if n == 1 else many  # as the public function picks them (fewer compilations per density)
+    control = np.zeros(n + 1, dtype=np.int64)  # stop flag and steps done per chain (the Ctrl-C path)
     kernel(f, x0, chol, cov is None, scale, n_steps, burn_in, thin, adapt, mode, True, pcg64_block_states(seed, n),
-           samples, logps, counts, scales, fail_x)
+           samples, logps, counts, scales, fail_x, control)
     return samples, logps, counts, scales, fail_x
 
 

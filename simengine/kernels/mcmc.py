@@ -26,12 +26,16 @@ OK = 0
 NAN_DENSITY = 1  # log density returned NaN (or +inf)
 RAISED = 2  # log density raised an exception
 ZERO_DENSITY = 3  # log density is -inf at the starting point
+STOPPED = 4  # the caller asked the chain to stop (Ctrl-C): control[0] != 0
 
 TARGET_ACCEPT = 0.234  # Roberts, Gelman & Gilks (1997) optimum for random-walk proposals
 
 AUTO, PLAIN, SPECULATIVE = -1, 0, 1  # how the post-burn-in steps run (same chain either way)
 _PROBE_STEPS = 128  # steps timed per strategy when choosing automatically
 _UNROLL_MAX = 8  # dimensions up to this get a kernel with the dimension as a constant
+# Steps a chain runs between looks at its control array (stop flag, progress): a few ms at most,
+# and the segments continue one another exactly, so the chain does not depend on it.
+SEGMENT = 1 << 16
 
 
 _MACHINE = platform.machine().lower()
@@ -242,7 +246,7 @@ def _make_chain(D):
 
     @njit(cache=False)  # specialised on the log density: see the module note
     def chain1(ld, x0, chol, identity, scale, n_steps, burn_in, thin, adapt, mode, can_time, state,
-               samples, logps, fail_x):
+               samples, logps, fail_x, control, c):
         """Run one chain of ``n_steps`` Gaussian random-walk steps from `x0`, drawing from PCG64 `state`.
 
         Step t draws ``dim`` standard normals z, proposes ``x + s * chol @ z``, draws
@@ -257,8 +261,10 @@ def _make_chain(D):
         speculation, costly ones lose up to half.  The chain does not depend on it.
 
         Fills `samples` (kept, dim) and `logps` (kept,) with every `thin`-th state after
-        burn-in; on failure writes the offending point into `fail_x`.  Returns
-        (accepted moves after burn-in, final scale, status, failing step or -1).
+        burn-in; on failure writes the offending point into `fail_x`.  Every `SEGMENT`
+        steps it writes its step count to ``control[1 + c]`` and stops with status
+        STOPPED when ``control[0]`` is set (Ctrl-C).  Returns (accepted moves after
+        burn-in, final scale, status, failing step or -1).
         """
         dim = x0.shape[0] if D == 0 else D
         sh, sl, ih, il = state[0], state[1], state[2], state[3]
@@ -282,11 +288,15 @@ def _make_chain(D):
         t = np.int64(0)
         adapt_until = burn_in if adapt else np.int64(0)
         if adapt:
-            t, lp, lp_y, st_y, neg_e, s, log_s, accepted, j, countdown, sh, sl, st = _plain(
-                ld, t, burn_in, x, lp, y, lp_y, st_y, neg_e, inc, chol, identity, s, log_s, adapt_until, burn_in, thin,
-                samples, logps, accepted, j, countdown, sh, sl, ih, il, fail_x)
-            if st != OK:
-                return accepted, s, st, t + 1
+            while t < burn_in:
+                if control[0] != 0:
+                    return accepted, s, STOPPED, t
+                t, lp, lp_y, st_y, neg_e, s, log_s, accepted, j, countdown, sh, sl, st = _plain(
+                    ld, t, min(burn_in, t + SEGMENT), x, lp, y, lp_y, st_y, neg_e, inc, chol, identity, s, log_s,
+                    adapt_until, burn_in, thin, samples, logps, accepted, j, countdown, sh, sl, ih, il, fail_x)
+                if st != OK:
+                    return accepted, s, st, t + 1
+                control[1 + c] = t
         speculate = mode == SPECULATIVE
         if mode == AUTO:
             speculate = False
@@ -304,30 +314,36 @@ def _make_chain(D):
                 if st != OK:
                     return accepted, s, st, t + 1
                 speculate = _cycles() - c1 < c1 - c0
-        if speculate:
-            t, lp, lp_y, st_y, neg_e, accepted, j, countdown, sh, sl, st = _speculative(
-                ld, t, n_steps, x, lp, y, lp_y, st_y, neg_e, chol, identity, s, burn_in, thin,
-                samples, logps, accepted, j, countdown, sh, sl, ih, il, fail_x)
-        else:
-            t, lp, lp_y, st_y, neg_e, s, log_s, accepted, j, countdown, sh, sl, st = _plain(
-                ld, t, n_steps, x, lp, y, lp_y, st_y, neg_e, inc, chol, identity, s, log_s, adapt_until, burn_in, thin,
-                samples, logps, accepted, j, countdown, sh, sl, ih, il, fail_x)
-        if st != OK:
-            return accepted, s, st, t + 1
+        while t < n_steps:
+            if control[0] != 0:
+                return accepted, s, STOPPED, t
+            t_end = min(n_steps, t + SEGMENT)
+            if speculate:
+                t, lp, lp_y, st_y, neg_e, accepted, j, countdown, sh, sl, st = _speculative(
+                    ld, t, t_end, x, lp, y, lp_y, st_y, neg_e, chol, identity, s, burn_in, thin,
+                    samples, logps, accepted, j, countdown, sh, sl, ih, il, fail_x)
+            else:
+                t, lp, lp_y, st_y, neg_e, s, log_s, accepted, j, countdown, sh, sl, st = _plain(
+                    ld, t, t_end, x, lp, y, lp_y, st_y, neg_e, inc, chol, identity, s, log_s, adapt_until, burn_in,
+                    thin, samples, logps, accepted, j, countdown, sh, sl, ih, il, fail_x)
+            if st != OK:
+                return accepted, s, st, t + 1
+            control[1 + c] = t
         return accepted, s, OK, -1
 
-    @njit(cache=False)  # specialised on the log density: see the module note
+    # nogil: a long call runs in a worker thread while the caller's thread waits for Ctrl-C
+    @njit(cache=False, nogil=True)  # specialised on the log density: see the module note
     def one(ld, x0, chol, identity, scale, n_steps, burn_in, thin, adapt, mode, can_time, states,
-            samples, logps, counts, scales, fail_x):
+            samples, logps, counts, scales, fail_x, control):
         """`chains` for a single chain: no parallel region to start for a short chain."""
         counts[0, 0], scales[0], counts[0, 1], counts[0, 2] = chain1(
             ld, x0[0], chol, identity, scale, n_steps, burn_in, thin, adapt, mode, can_time, states[0],
-            samples[0], logps[0], fail_x[0])
+            samples[0], logps[0], fail_x[0], control, 0)
         return counts[0, 1] != OK
 
-    @pjit(cache=False)  # specialised on the log density: see the module note
+    @pjit(cache=False, nogil=True)  # specialised on the log density: see the module note
     def chains(ld, x0, chol, identity, scale, n_steps, burn_in, thin, adapt, mode, can_time, states,
-               samples, logps, counts, scales, fail_x):
+               samples, logps, counts, scales, fail_x, control):
         """Run ``x0.shape[0]`` chains in parallel, chain c from ``x0[c]`` drawing from PCG64 ``states[c]``.
 
         Fills samples (chains, kept, dim), their log densities (chains, kept), per
@@ -338,7 +354,7 @@ def _make_chain(D):
         for c in numba.prange(x0.shape[0]):
             counts[c, 0], scales[c], counts[c, 1], counts[c, 2] = chain1(
                 ld, x0[c], chol, identity, scale, n_steps, burn_in, thin, adapt, mode, can_time, states[c],
-                samples[c], logps[c], fail_x[c])
+                samples[c], logps[c], fail_x[c], control, c)
         failed = False
         for c in range(x0.shape[0]):
             failed |= counts[c, 1] != OK
