@@ -372,6 +372,13 @@ _bayes_ab_counts = pjit(_bayes_ab_counts_impl)
 _bayes_ab_counts_serial = njit(_bayes_ab_counts_impl)
 
 
+@njit(inline="always")
+def _block_span(j, blocks_per_cell, block, n):
+    """Block j of cells of `n` replicates cut into `blocks_per_cell` blocks of `block`: (cell, start, stop)."""
+    start = (j % blocks_per_cell) * block
+    return j // blocks_per_cell, start, min(start + block, n)
+
+
 @pjit
 def _bayes_ab_mc(a1, b1, a2, b2, n_draws, block, gens, j0):
     """Fused Monte Carlo for many scenarios: no arrays of draws.
@@ -387,10 +394,7 @@ def _bayes_ab_mc(a1, b1, a2, b2, n_draws, block, gens, j0):
     for jl in numba.prange(len(gens)):
         j = np.int64(jl)
         g = gens[j]
-        jg = j0 + j
-        i = jg // bps
-        start = (jg % bps) * block
-        stop = min(start + block, n_draws)
+        i, start, stop = _block_span(j0 + j, bps, block, n_draws)
         wins = 0.0
         la = 0.0
         la2 = 0.0
@@ -422,9 +426,7 @@ def _beta_draw_floor(a1, b1, a2, b2, n_draws, block, gens):
     out = np.zeros(len(gens))
     for j in numba.prange(len(gens)):
         g = gens[np.int64(j)]
-        i = j // bps
-        start = (j % bps) * block
-        stop = min(start + block, n_draws)
+        i, start, stop = _block_span(np.int64(j), bps, block, n_draws)
         acc = 0.0
         for _ in range(start, stop):
             acc += g.beta(a1[i], b1[i])
@@ -481,10 +483,7 @@ def _coverage_mc(p, n, covered, width, offsets, n_sims, block, gens, j0):
     for jl in numba.prange(len(gens)):
         j = np.int64(jl)
         g = gens[j]
-        jg = j0 + j
-        c = jg // bpc
-        start = (jg % bpc) * block
-        stop = min(start + block, n_sims)
+        c, start, stop = _block_span(j0 + j, bpc, block, n_sims)
         for _ in range(start, stop):
             k = g.binomial(n[c], p[c])
             idx = offsets[c] + k
