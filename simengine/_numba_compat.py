@@ -37,4 +37,18 @@ __all__ = [
     "ziggurat_exp_r",
     "ziggurat_nor_inv_r",
     "ziggurat_nor_r",
+    "compiled_entry_point",
 ]
+
+
+def compiled_entry_point(dispatcher, args):
+    """The compiled C entry point of `dispatcher` for the numba types of `args`, or None.
+
+    Calling it skips the dispatcher's argument typing (a few microseconds); only safe when
+    the caller fixes every argument's numba type by construction.  Reads the dispatcher's
+    `overloads` and the compile result's `entry_point`, neither documented API.
+    """
+    import numba
+
+    compiled = dispatcher.overloads.get(tuple(numba.typeof(a) for a in args))
+    return None if compiled is None else compiled.entry_point

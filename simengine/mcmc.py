@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from simengine._numba_compat import CPUDispatcher, TypingError
+from simengine._numba_compat import CPUDispatcher, TypingError, compiled_entry_point
 from simengine._long import check_progress
 from simengine._results import Result
 from simengine._rng import pcg64_block_states
@@ -416,11 +416,9 @@ def _call(kernel, args):
     if entry is not None:
         return entry(*args)
     out = kernel(*args)
-    import numba
-
-    compiled = kernel.overloads.get(tuple(numba.typeof(a) for a in args))
-    if compiled is not None:
-        _ENTRY_POINTS.setdefault(density, {})[kernel] = compiled.entry_point
+    entry = compiled_entry_point(kernel, args)
+    if entry is not None:
+        _ENTRY_POINTS.setdefault(density, {})[kernel] = entry
     return out
 
 

@@ -294,3 +294,9 @@ def test_numba_internals_are_where_the_compat_module_expects():
         assert np.asarray(getattr(nc, name)).shape == (256,), name
     assert abs(nc.ziggurat_nor_r - 3.6541528853610088) < 1e-15
     assert abs(nc.ziggurat_exp_r - 7.69711747013104972) < 1e-15
+    # the compiled entry point metropolis_hastings calls directly on repeated calls
+    add = numba.njit(lambda a, b: a + b)
+    assert nc.compiled_entry_point(add, (1.0, 2.0)) is None  # not compiled for these types yet
+    assert add(1.0, 2.0) == 3.0
+    entry = nc.compiled_entry_point(add, (1.0, 2.0))
+    assert callable(entry) and entry(1.0, 2.0) == 3.0
