@@ -300,8 +300,8 @@ def test_sweep_on_a_dask_cluster_started_with_the_dask_command_line(tmp_path):
     from simengine import sweep
 
     dask_cli = shutil.which("dask", path=os.pathsep.join([str(Path(sys.executable).parent), os.environ["PATH"]]))
-    if dask_cli is None:
-        pytest.skip("the `dask` command line is not installed")
+    # the [test] extras install dask and distributed, whose `dask` command this recipe documents
+    assert dask_cli is not None, "the `dask` command line is missing: pip install -e '.[test]'"
     port = _free_port()
     address = f"tcp://127.0.0.1:{port}"
     root = str(HERE.parent)
