@@ -13,6 +13,7 @@ import numpy as np
 
 from simengine._jit import njit
 from simengine.kernels.special import norm_ppf
+from simengine.kernels.twosample import _mean_ssd1
 
 # arviz treats a series whose range is below this as constant (ESS = its size)
 RESOLUTION = float(np.finfo(np.float64).resolution)
@@ -163,16 +164,7 @@ def _rhat_chains(z, m, n):
 @njit
 def _var1(v):
     """Sample variance (ddof 1) of a short vector, two-pass."""
-    m = v.shape[0]
-    s = 0.0
-    for c in range(m):
-        s += v[c]
-    mu = s / m
-    ss = 0.0
-    for c in range(m):
-        d = v[c] - mu
-        ss += d * d
-    return ss / (m - 1.0)
+    return _mean_ssd1(v)[1] / (v.shape[0] - 1.0)
 
 
 @njit
