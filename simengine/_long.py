@@ -16,7 +16,9 @@ import sys
 import threading
 import time
 
-__all__ = ["interruptible", "run_blocks", "check_progress", "show_progress", "needs_compile"]
+__all__ = [
+    "interruptible", "run_blocks", "check_progress", "show_progress", "needs_compile", "first_slice", "check_target", "joined",
+]
 
 # A slice aims at this many seconds once the kernel is warm: Ctrl-C answers within about that.
 SLICE_SECONDS = 0.25
@@ -33,6 +35,56 @@ def check_progress(progress, name="progress"):
     if isinstance(progress, np.bool_):
         return bool(progress)
     raise TypeError(f"`{name}` must be None, True or False; got {type(progress).__name__}")
+
+
+def joined(parts):
+    """The per-slice outputs of `run_blocks` as one array, in block order."""
+    import numpy as np
+
+    return parts[0] if len(parts) == 1 else np.concatenate(parts)
+
+
+def first_slice(block_seconds, budget=0.1):
+    """Blocks in the first slice of `run_blocks` from a rough estimate of one block's seconds.
+
+    `run_blocks` sizes later slices from the time measured, but the first runs blind: with
+    blocks of a second (10 000 looks, large samples) Ctrl-C would wait for all of them.
+    At most 4 blocks per numba thread, at least one.
+    """
+    import numba
+
+    threads = max(1, numba.get_num_threads())
+    return threads * max(1, min(4, int(budget / max(block_seconds, 1e-12))))
+
+
+def check_target(target_se, max_sims, n_sims):
+    """Validate `target_se` / `max_sims` of an adaptive (precision on demand) call.
+
+    Returns (target_se, max_sims), both None without a target.  `max_sims` defaults to
+    1000 x `n_sims` (at most MAX_COUNT), must be in [`n_sims`, MAX_COUNT] (one round at
+    least) and only applies with `target_se`.
+    """
+    import numbers
+
+    import numpy as np
+
+    from simengine._validate import MAX_COUNT, check_real
+
+    if target_se is None:
+        if max_sims is not None:
+            raise ValueError("`max_sims` only applies with `target_se` (it caps a `target_se` run); give "
+                             "`target_se` too, or leave `max_sims` None")
+        return None, None
+    target_se = check_real(target_se, "target_se", low=0.0, low_inclusive=False)
+    if max_sims is None:
+        return target_se, min(1000 * n_sims, MAX_COUNT)
+    allowed = f"`max_sims` must be an integer in [`n_sims` = {n_sims}, {MAX_COUNT}]"
+    if isinstance(max_sims, (bool, np.bool_)) or not isinstance(max_sims, numbers.Integral):
+        raise TypeError(f"{allowed}; got {type(max_sims).__name__}")
+    max_sims = int(max_sims)
+    if not n_sims <= max_sims <= MAX_COUNT:
+        raise ValueError(f"{allowed}; got {max_sims}")
+    return target_se, max_sims
 
 
 def show_progress(progress, expected_seconds=None) -> bool:

@@ -98,13 +98,24 @@ def block_generators(seed_seq: np.random.SeedSequence, count: int):
     Kernels index it with the block number inside a `prange`, so no Generator is
     ever shared between threads.
     """
+    return slice_generators(seed_seq, 0, count)
+
+
+def slice_generators(seed_seq: np.random.SeedSequence, lo: int, hi: int):
+    """`numba.typed.List` of the Generators of blocks lo..hi-1 (those `block_generators` gives at lo..hi-1).
+
+    Made inside each slice of `_long.run_blocks`, so that a Ctrl-C while they are made is
+    deferred like one during the kernel (appending to a typed list runs compiled code), and
+    a long call never holds more streams than one slice needs.
+    """
     import numba
 
-    plain = numpy_block_generators(seed_seq, count)
+    first = np.random.Generator(np.random.PCG64(child_seed_sequence(seed_seq, lo)))
     # empty_list with an explicit item type compiles far less than List(iterable).
-    gens = numba.typed.List.empty_list(numba.typeof(plain[0]))
-    for g in plain:
-        gens.append(g)
+    gens = numba.typed.List.empty_list(numba.typeof(first))
+    gens.append(first)
+    for i in range(lo + 1, hi):
+        gens.append(np.random.Generator(np.random.PCG64(child_seed_sequence(seed_seq, i))))
     return gens
 
 

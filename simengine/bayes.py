@@ -12,11 +12,10 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from simengine._long import check_progress, run_blocks
+from simengine._long import check_progress, check_target, joined, run_blocks
 from simengine._results import CONCAT, MEAN, SUM, MonteCarloResult, Result, mean_se, proportion_se, until_target
-from simengine._rng import as_seed_sequence, child_seed_sequence, n_blocks
+from simengine._rng import as_seed_sequence, child_seed_sequence, n_blocks, slice_generators
 from simengine._validate import (
-    MAX_COUNT,
     as_count_array,
     as_real_array,
     check_choice,
@@ -150,18 +149,6 @@ def _check_block_sums(count, names):
         check_memory(count * 8, names, what="its per-block sums")
 
 
-def _generators(ss, lo, hi):
-    """`numba.typed.List` of the Generators of blocks lo..hi-1 of `ss`: the streams
-    `block_generators(ss, hi)[lo:hi]` holds, made only for the slice that runs them."""
-    import numba
-
-    plain = [np.random.Generator(np.random.PCG64(child_seed_sequence(ss, i))) for i in range(lo, hi)]
-    gens = numba.typed.List.empty_list(numba.typeof(plain[0]))
-    for g in plain:
-        gens.append(g)
-    return gens
-
-
 def _first_slice(blocks_per_thread):
     """Blocks of the first slice of `run_blocks`: `blocks_per_thread` for each numba thread.
 
@@ -172,29 +159,6 @@ def _first_slice(blocks_per_thread):
     import numba
 
     return blocks_per_thread * max(1, numba.get_num_threads())
-
-
-def _joined(parts):
-    """Per-slice outputs of `run_blocks` as one array (in block order)."""
-    return parts[0] if len(parts) == 1 else np.concatenate(parts)
-
-
-def _check_adaptive(target_se, max_sims, n_sims):
-    """(target_se, max_sims): a positive finite SE target, and a cap in [n_sims, MAX_COUNT]
-    (default 1000 x `n_sims`, at most MAX_COUNT); `max_sims` needs `target_se`."""
-    if target_se is None:
-        if max_sims is not None:
-            raise ValueError("`max_sims` caps a `target_se` run; give `target_se` too, or leave `max_sims` None")
-        return None, None
-    target_se = check_real(target_se, "target_se", low=0.0, low_inclusive=False)
-    if max_sims is None:
-        return target_se, min(1000 * n_sims, MAX_COUNT)
-    if isinstance(max_sims, (bool, np.bool_)) or not isinstance(max_sims, numbers.Integral):
-        raise TypeError(f"`max_sims` must be an integer in [`n_sims`, {MAX_COUNT}]; got {_describe(max_sims)}")
-    max_sims = int(max_sims)
-    if not n_sims <= max_sims <= MAX_COUNT:
-        raise ValueError(f"`max_sims` must be an integer in [`n_sims` = {n_sims}, {MAX_COUNT}]; got {max_sims}")
-    return target_se, max_sims
 
 
 # --------------------------------------------------------------------------- bayes_ab
@@ -441,10 +405,10 @@ def bayes_ab(
         bps = n_blocks(n_draws, MC_BLOCK)
 
         def call(lo, hi):
-            return k._bayes_ab_mc(a1, b1, a2, b2, n_draws, MC_BLOCK, _generators(ss, lo, hi), lo)
+            return k._bayes_ab_mc(a1, b1, a2, b2, n_draws, MC_BLOCK, slice_generators(ss, lo, hi), lo)
 
         # a block is 16 384 Beta pairs, ~1 ms
-        part = _joined(run_blocks(call, bps * a1.shape[0], progress=progress, desc="bayes_ab",
+        part = joined(run_blocks(call, bps * a1.shape[0], progress=progress, desc="bayes_ab",
                                   dispatchers=(k._bayes_ab_mc,), first=_first_slice(32)))
         sums = part.reshape(a1.shape[0], bps, 5).sum(axis=1)
         p = sums[:, 0] / n_draws
@@ -546,12 +510,12 @@ def prob_best(successes, trials, *, prior=(1.0, 1.0), n_draws=100_000, rng=None,
     from simengine.kernels import bayes as k
 
     def call(lo, hi):
-        return k._prob_best_mc(alpha, beta, n_draws, MC_BLOCK, _generators(ss, lo, hi), lo)
+        return k._prob_best_mc(alpha, beta, n_draws, MC_BLOCK, slice_generators(ss, lo, hi), lo)
 
     # a block is 16 384 draws of every arm, ~0.5 ms an arm
     parts = run_blocks(call, n_blocks(n_draws, MC_BLOCK), progress=progress, desc="prob_best",
                        dispatchers=(k._prob_best_mc,), first=_first_slice(max(1, 64 // s.shape[0])))
-    sums = _joined(parts).sum(axis=0)
+    sums = joined(parts).sum(axis=0)
     p = sums[:, 0] / n_draws
     loss, loss_se = mean_se(sums[:, 1], sums[:, 2], n_draws)
     return ProbBestResult(p, proportion_se(p, n_draws), loss, loss_se, n_draws)
@@ -586,7 +550,7 @@ def _interval_table(k, n, alpha, method, prior, alternative="two-sided"):
     of every method here is a bound at level 1 - alpha / 2 on its own) and puts the
     other at 0 or 1, as `statsmodels.stats.proportion.proportion_confint` does.
     """
-    from scipy import special, stats
+    from scipy import stats
 
     q = k / n
     a2 = alpha / 2.0 if alternative == "two-sided" else alpha
@@ -898,7 +862,7 @@ def simulate_coverage(
     check_work(n_sims * cells, "`n_sims` x cells of `p` x `n`", unit="binomial draws")
     _check_block_sums(n_blocks(n_sims, COVERAGE_BLOCK) * cells * len(methods) * 3, "`n_sims` x cells of `p` x `n`")
     progress = check_progress(progress)
-    target_se, max_sims = _check_adaptive(target_se, max_sims, n_sims)
+    target_se, max_sims = check_target(target_se, max_sims, n_sims)
     ss = as_seed_sequence(rng)
 
     cell_p = np.repeat(p_arr, n_arr.size)
@@ -927,10 +891,10 @@ def simulate_coverage(
     def run(seq):
         def call(lo, hi):
             return k._coverage_mc(cell_p, cell_n64, covered, width, offsets, n_sims, COVERAGE_BLOCK,
-                                  _generators(seq, lo, hi), lo)
+                                  slice_generators(seq, lo, hi), lo)
 
         # a block is 8192 binomial draws, each scored by every method: ~0.5 ms
-        part = _joined(run_blocks(call, bpc * cell_n.size, progress=progress, desc="simulate_coverage",
+        part = joined(run_blocks(call, bpc * cell_n.size, progress=progress, desc="simulate_coverage",
                                   dispatchers=(k._coverage_mc,), first=_first_slice(max(1, 64 // len(methods)))))
         return _coverage_result(part, methods, cell_p, cell_n, bpc, n_sims, exact_cov, exact_width)
 
@@ -1107,7 +1071,7 @@ def simulate_bayes_peeking(
     threshold = check_probability(threshold, "threshold")
     pr = _check_prior(prior)
     progress = check_progress(progress)
-    target_se, max_sims = _check_adaptive(target_se, max_sims, n_sims)
+    target_se, max_sims = check_target(target_se, max_sims, n_sims)
     if target_se is not None and max_sims * 16 > 2**28:
         check_memory(max_sims * 16, "`max_sims`", what="its per-replicate results")
     ss = as_seed_sequence(rng)
@@ -1125,7 +1089,7 @@ def simulate_bayes_peeking(
     first_units = threads * max(1, int(50_000 / (PEEKING_UNIT * n_looks * cost_us)))
 
     def run(seq):
-        gens = _generators(seq, 0, nb)
+        gens = slice_generators(seq, 0, nb)
         first = np.zeros(n_sims, dtype=np.int64)
         final = np.empty(n_sims)
 
@@ -1153,7 +1117,7 @@ def simulate_bayes_peeking(
     res = until_target(round_, SimulateBayesPeekingResult, target_se=target_se, n_per_round=n_sims,
                        max_sims=max_sims)
     # every round run is in the result; combine() adds the counts as floats (exact integers)
-    return dataclasses.replace(res, first_crossing=_joined(firsts), final_prob_b_better=_joined(finals),
+    return dataclasses.replace(res, first_crossing=joined(firsts), final_prob_b_better=joined(finals),
                                stop_look_counts=np.asarray(res.stop_look_counts).astype(np.int64))
 
 

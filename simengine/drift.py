@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from simengine import _rng
-from simengine._long import check_progress, run_blocks
+from simengine._long import check_progress, joined, run_blocks
 from simengine._results import MEAN, NOT_COMBINABLE, MonteCarloResult, Result, proportion_se
 from simengine._validate import (
     MAX_COUNT,
@@ -675,7 +675,7 @@ def ddm(errors, *, warm_start=30, warning_threshold=2.0, drift_threshold=3.0, re
         fw, fd, n_drifts = _k._ddm_scan(x2, status, wt, dt, ws, reset)
     else:
         parts = run_blocks(call, x2.shape[0], progress=False, desc="ddm", first=first)
-        fw, fd, n_drifts = (_joined([part[i] for part in parts]) for i in range(3))
+        fw, fd, n_drifts = (joined([part[i] for part in parts]) for i in range(3))
     flat, offsets = _k._collect_indices(status, 2, n_drifts, fd)
     idx = np.split(flat, offsets[1:-1])
     if one_d:
@@ -909,7 +909,7 @@ def adwin(values, *, delta=0.002, clock=32, max_buckets=5, min_window_length=5, 
         det, first, width, est = _k._adwin_scan(x2, d, mb, ml, gp, ck)
     else:
         parts = run_blocks(call, x2.shape[0], progress=False, desc="adwin", first=first_rows)
-        det, first, width, est = (_joined([part[i] for part in parts]) for i in range(4))
+        det, first, width, est = (joined([part[i] for part in parts]) for i in range(4))
     rows, cols = np.nonzero(det)
     idx = np.split(cols.astype(np.int64), np.searchsorted(rows, np.arange(1, x2.shape[0])))
     n_drifts = np.array([len(i) for i in idx], dtype=np.int64)
@@ -1245,7 +1245,7 @@ def simulate_drift_detection(
     ss = _rng.as_seed_sequence(rng)
 
     def call(lo, hi):
-        gens = _block_generators(ss, lo, hi)
+        gens = _rng.slice_generators(ss, lo, hi)
         return _k._simulate_detector(gens, n_sims, n_steps, drift_start, end, p0, p1, code, fparams, iparams, lo)
 
     # a block is 64 streams of `n_steps` updates (~2 ns a DDM update, ~30 ns an ADWIN one at worst): a first
@@ -1255,8 +1255,8 @@ def simulate_drift_detection(
     first = max(1, 2_000_000 // (_k.SIM_BLOCK * n_steps)) * max(1, numba.get_num_threads())
     parts = run_blocks(call, _rng.n_blocks(n_sims, _k.SIM_BLOCK), progress=progress,
                        desc="simulate_drift_detection", dispatchers=(_k._simulate_detector,), first=first)
-    n_false = _joined([nf for nf, _ in parts])
-    first = _joined([fa for _, fa in parts])
+    n_false = joined([nf for nf, _ in parts])
+    first = joined([fa for _, fa in parts])
     return _summarise(
         n_false, first, n_sims=n_sims, n_steps=n_steps, detector=detector, drift=drift, drift_start=drift_start,
         drift_end=drift_end, error_before=p0, error_after=p1, detector_settings=settings,
@@ -1269,23 +1269,6 @@ def _rows_first(n_steps, updates_per_thread):
     import numba
 
     return max(1, updates_per_thread // max(1, n_steps)) * max(1, numba.get_num_threads())
-
-
-def _block_generators(ss, lo, hi):
-    """`numba.typed.List` of the Generators of blocks lo..hi-1 of `ss` (the streams of
-    `_rng.block_generators(ss, hi)[lo:hi]`), made only for the slice that runs them."""
-    import numba
-
-    plain = [np.random.Generator(np.random.PCG64(_rng.child_seed_sequence(ss, i))) for i in range(lo, hi)]
-    gens = numba.typed.List.empty_list(numba.typeof(plain[0]))
-    for g in plain:
-        gens.append(g)
-    return gens
-
-
-def _joined(parts):
-    """Per-slice outputs of `run_blocks` as one array, in block order."""
-    return parts[0] if len(parts) == 1 else np.concatenate(parts)
 
 
 def _summarise(n_false, first, **settings):

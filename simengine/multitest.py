@@ -436,7 +436,7 @@ def simulate_multiple_testing(
     n_per_group = v.check_bounded_count(n_per_group, "n_per_group", minimum=2)
     n_sims = v.check_bounded_count(n_sims, "n_sims")
     progress = check_progress(progress)
-    from simengine.sequential import check_target
+    from simengine._long import check_target
 
     target_se, max_sims = check_target(target_se, max_sims, n_sims)
     one = isinstance(methods, str)
@@ -506,7 +506,8 @@ def _multiple_testing_run(n_sims, ss, methods, one, inputs, progress):
     from simengine._results import mean_se, proportion_se
     from simengine._rng import n_blocks
     from simengine.kernels.power import _family_t_normal
-    from simengine.sequential import first_slice, slice_generators
+    from simengine._long import first_slice
+    from simengine._rng import slice_generators
 
     n_tests, n_true = inputs["n_tests"], inputs["n_true"]
     blocks = n_blocks(n_sims, FAMILY_BLOCK)

@@ -283,7 +283,8 @@ def _permutation_rows(xr, yr, kind, func, alternative, n_resamples, ss):
     n_gens = 1 if exact else n_blocks(n_null, PERM_BLOCK)
     _check_perm_size(k, nx + ny, n_null, n_gens)
     from simengine.kernels import permutation as kp
-    from simengine.sequential import first_slice, slice_generators
+    from simengine._long import first_slice
+    from simengine._rng import slice_generators
 
     # The kernels fill these in place, a slice of units of resamples per call (see run_blocks):
     # every resample's statistic depends only on its split, so the slicing never changes a number.

@@ -16,7 +16,8 @@ from simengine import _validate as v
 from simengine._long import check_progress, run_blocks
 from simengine._results import MEAN, MonteCarloResult, Result, TargetNotReachedWarning, proportion_se  # noqa: F401 (the warning is re-exported)
 from simengine._results import until_target
-from simengine.sequential import check_target, first_slice, slice_generators
+from simengine._long import check_target, first_slice
+from simengine._rng import slice_generators
 from simengine._rng import as_seed_sequence, child_seed_sequence, n_blocks
 
 __all__ = [

@@ -17,11 +17,10 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from simengine._long import check_progress, run_blocks
+from simengine._long import check_progress, check_target, first_slice, run_blocks
 from simengine._results import MEAN, SUM, MonteCarloResult, proportion_se, until_target
-from simengine._rng import as_seed_sequence, child_seed_sequence, n_blocks
+from simengine._rng import as_seed_sequence, child_seed_sequence, n_blocks, slice_generators
 from simengine._validate import (
-    MAX_COUNT,
     alternative_code,
     as_count_array,
     as_real_array,
@@ -685,54 +684,6 @@ def _peeking_run(n_sims, ss, kernel_args, n_cum, inputs, progress):
         n_sims=n_sims,
         **inputs,
     )
-
-
-def slice_generators(seed_seq, lo, hi):
-    """`numba.typed.List` of the Generators of blocks lo..hi-1 (those `block_generators` gives at lo..hi-1).
-
-    Made inside each slice of `run_blocks`, so that a Ctrl-C while they are made is deferred like one
-    during the kernel (appending to a typed list runs compiled code), and a long call never holds
-    more streams than one slice needs.
-    """
-    import numba
-
-    first = np.random.Generator(np.random.PCG64(child_seed_sequence(seed_seq, lo)))
-    gens = numba.typed.List.empty_list(numba.typeof(first))
-    gens.append(first)
-    for i in range(lo + 1, hi):
-        gens.append(np.random.Generator(np.random.PCG64(child_seed_sequence(seed_seq, i))))
-    return gens
-
-
-def first_slice(block_seconds, budget=0.1):
-    """Blocks in the first slice of `run_blocks` from a rough estimate of one block's seconds.
-
-    `run_blocks` sizes later slices from the time measured, but the first runs 4 blocks per thread
-    blind: with blocks of a second (10 000 looks, large samples) Ctrl-C would wait for all four.
-    """
-    import numba
-
-    threads = max(1, numba.get_num_threads())
-    return threads * max(1, min(4, int(budget / max(block_seconds, 1e-12))))
-
-
-def check_target(target_se, max_sims, n_sims):
-    """Validate `target_se` / `max_sims` of an adaptive call; returns them (max_sims defaulted).
-
-    `max_sims` defaults to 1000 x `n_sims` (at most 10**9) and must be at least `n_sims`
-    (one round); it only applies with `target_se`.
-    """
-    if target_se is None:
-        if max_sims is not None:
-            raise ValueError(f"`max_sims` only applies with `target_se`; got max_sims={max_sims!r}"[:160])
-        return None, None
-    target_se = check_real(target_se, "target_se", low=0.0, low_inclusive=False)
-    if max_sims is None:
-        max_sims = min(1000 * n_sims, MAX_COUNT)
-    max_sims = check_int(max_sims, "max_sims", minimum=1, maximum=MAX_COUNT)
-    if max_sims < n_sims:
-        raise ValueError(f"`max_sims` must be at least `n_sims` = {n_sims} (one round); got {max_sims}")
-    return target_se, max_sims
 
 
 def _split_visitors(total_visitors, n_looks):

@@ -609,7 +609,7 @@ def test_simulate_coverage_iv():
         simengine.simulate_coverage(p=0.5, n=10, target_se=0.0)
     with pytest.raises(TypeError, match="`target_se` must be a real number"):
         simengine.simulate_coverage(p=0.5, n=10, target_se="0.01")
-    with pytest.raises(ValueError, match="`max_sims` caps a `target_se` run"):
+    with pytest.raises(ValueError, match="`max_sims` only applies with `target_se`"):
         simengine.simulate_coverage(p=0.5, n=10, max_sims=10**6)
     with pytest.raises(ValueError, match=r"`max_sims` must be an integer in \[`n_sims` = 1000, "):
         simengine.simulate_coverage(p=0.5, n=10, n_sims=1000, target_se=0.01, max_sims=999)
@@ -685,7 +685,7 @@ def test_simulate_bayes_peeking_iv():
         simengine.simulate_bayes_peeking(**kw, progress="auto")
     with pytest.raises(ValueError, match="`target_se` must be a finite number"):
         simengine.simulate_bayes_peeking(**kw, target_se=float("nan"))
-    with pytest.raises(ValueError, match="`max_sims` caps a `target_se` run"):
+    with pytest.raises(ValueError, match="`max_sims` only applies with `target_se`"):
         simengine.simulate_bayes_peeking(**kw, max_sims=100)
     with pytest.raises(ValueError, match=r"`max_sims` must be an integer in \[`n_sims` = 10, 1000000000\]"):
         simengine.simulate_bayes_peeking(**kw, target_se=0.01, max_sims=10**10)

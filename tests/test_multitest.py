@@ -257,7 +257,7 @@ def test_simulate_multiple_testing_iv():
         simulate_multiple_testing(target_se=[0.01], **kw)
     with pytest.raises(ValueError, match="`max_sims` only applies with `target_se`"):
         simulate_multiple_testing(max_sims=10**5, **kw)
-    with pytest.raises(ValueError, match=r"`max_sims` must be an integer in \[1, 1000000000\]"):
+    with pytest.raises(ValueError, match=r"`max_sims` must be an integer in \[`n_sims` = 10000, 1000000000\]; got 0"):
         simulate_multiple_testing(target_se=0.01, max_sims=0, **kw)
 
 

@@ -195,7 +195,7 @@ def test_simulate_power_iv():
         simulate_power(effect_size=0.2, n=10, target_se=-0.01)
     with pytest.raises(ValueError, match="`max_sims` only applies with `target_se`"):
         simulate_power(effect_size=0.2, n=10, max_sims=10**5)
-    with pytest.raises(ValueError, match="`max_sims` must be at least `n_sims` = 10000"):
+    with pytest.raises(ValueError, match=r"`max_sims` must be an integer in \[`n_sims` = 10000, 1000000000\]; got 9999"):
         simulate_power(effect_size=0.2, n=10, target_se=0.01, max_sims=9999)
 
 

@@ -544,8 +544,8 @@ def test_simulate_peeking_iv():
         (ValueError, "`target_se` must be a finite number", dict(target_se=np.nan)),
         (TypeError, "`target_se` must be a real number", dict(target_se="0.01")),
         (ValueError, "`max_sims` only applies with `target_se`", dict(max_sims=10**6)),
-        (ValueError, "`max_sims` must be at least `n_sims` = 10000", dict(target_se=0.01, max_sims=100)),
-        (ValueError, r"`max_sims` must be an integer in \[1, 1000000000\]", dict(target_se=0.01, max_sims=10**10)),
+        (ValueError, r"`max_sims` must be an integer in \[`n_sims` = 10000, 1000000000\]; got 100$", dict(target_se=0.01, max_sims=100)),
+        (ValueError, r"`max_sims` must be an integer in \[`n_sims` = 10000, 1000000000\]; got 10000000000", dict(target_se=0.01, max_sims=10**10)),
         (TypeError, "`max_sims` must be an integer", dict(target_se=0.01, max_sims=1e6)),
     ]
     for exc, msg, kw in cases:
