@@ -320,12 +320,17 @@ def _watched(kernel, args, control, total_steps, progress):
         except BaseException as exc:  # handed to the caller's thread
             out["error"] = exc
 
+    from tqdm.auto import tqdm
+
+    def new_bar():
+        return tqdm(total=total_steps, desc="metropolis_hastings", unit="steps", file=sys.stderr)
+
     want_bar = progress is True or (progress is None and show_progress(None, None))
     bar = note = None
     if want_bar and needs_compile(kernel):
-        from tqdm.auto import tqdm
-
         note = tqdm(total=1, desc="compiling metropolis_hastings kernels (first call)", file=sys.stderr, leave=False)
+    elif progress is True:  # asked for: shown from the start, however short the run
+        bar = new_bar()
     thread = threading.Thread(target=work, name="simengine-mh", daemon=True)
     start = time.perf_counter()
     with interruptible() as flag:
@@ -346,9 +351,7 @@ def _watched(kernel, args, control, total_steps, progress):
                 if bar is None and want_bar and note is None and done > 0:
                     rate = done / max(time.perf_counter() - start, 1e-9)
                     if progress is True or show_progress(None, (total_steps - done) / max(rate, 1e-9)):
-                        from tqdm.auto import tqdm
-
-                        bar = tqdm(total=total_steps, desc="metropolis_hastings", unit="steps", file=sys.stderr)
+                        bar = new_bar()
                 if bar is not None:
                     bar.update(max(0, done - bar.n))
         finally:
@@ -357,6 +360,8 @@ def _watched(kernel, args, control, total_steps, progress):
                 thread.join()
             if note is not None:
                 note.close()
+            if bar is None and progress is True:  # the chains finished before the first look
+                bar = new_bar()
             if bar is not None:
                 bar.update(max(0, int(control[1:].sum()) - bar.n))
                 bar.close()

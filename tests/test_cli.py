@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+from _child import default_sigint
 
 from simengine import _bench, _compile, cli
 
@@ -240,7 +241,8 @@ def test_sweep_plot_names_are_checked_before_any_work(tmp_path, capsys, monkeypa
 def _cli_process(spec, out, delay):
     code = (f"import sys; sys.path.insert(0, {str(HERE)!r}); import _sweep_fault_sims as m; m.DELAY = {delay}; "
             f"from simengine.cli import main; raise SystemExit(main(['sweep', {str(spec)!r}, '-o', {str(out)!r}]))")
-    return subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    return subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            preexec_fn=default_sigint)
 
 
 def test_sigint_saves_says_so_exits_130_and_the_rerun_resumes_to_the_same_table(tmp_path):

@@ -6,17 +6,13 @@ SystemError), and a small call afterwards must give the numbers it gave before. 
 parametrised tests (one interpreter start for all of them).  In-process tests check that running the blocks
 in many tiny slices gives bit-identical results, and that `progress=True` draws a bar.
 """
-import os
 import signal
-import subprocess
-import sys
-import tempfile
 import textwrap
-import threading
 import time
 
 import numpy as np
 import pytest
+from _child import Child
 
 import simengine
 import simengine._long
@@ -100,41 +96,31 @@ _CHILD = textwrap.dedent(
 )
 
 
+# A cold child compiles every kernel first (a minute or more on two loaded cores); each call after that
+# answers within seconds.
+READY_SECONDS = 600.0
+CALL_SECONDS = 60.0
+
+
 @pytest.fixture(scope="module")
 def interrupted():
     """Run the child; returns {name: (seconds from SIGINT to "interrupted", line, after-line)}."""
-    env = dict(os.environ, PYTHONPATH=os.pathsep.join(filter(None, [os.getcwd(), os.environ.get("PYTHONPATH")])))
-    errors = tempfile.TemporaryFile(mode="w+")  # not a pipe: a chatty child must never block on it
-    child = subprocess.Popen(
-        [sys.executable, "-c", _CHILD.format(calls=CALLS)], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-        stderr=errors, text=True, env=env,
-    )
-    watchdog = threading.Timer(240.0, child.kill)
-    watchdog.start()
+    child = Child(_CHILD.format(calls=CALLS))
     out = {}
     try:
-        if child.stdout.readline().strip() != "ready":
-            child.wait(timeout=10)
-            errors.seek(0)
-            pytest.fail("the child did not start:\n" + errors.read()[-3000:])
+        assert child.line(READY_SECONDS, "compiling every kernel") == "ready"
         for name in CALLS:
-            child.stdin.write("go\n")
-            child.stdin.flush()
-            assert child.stdout.readline().split() == ["start", name]
+            child.send("go")
+            assert child.line(CALL_SECONDS, f"starting {name}").split() == ["start", name]
             time.sleep(0.25)  # inside the call (its first slice runs by then)
             sent = time.perf_counter()
-            child.send_signal(signal.SIGINT)
-            line = child.stdout.readline().strip()
+            child.proc.send_signal(signal.SIGINT)
+            line = child.line(CALL_SECONDS, f"SIGINT during {name}")
             elapsed = time.perf_counter() - sent
-            out[name] = (elapsed, line, child.stdout.readline().strip())
-        child.stdin.close()
-        child.wait(timeout=60)
+            out[name] = (elapsed, line, child.line(CALL_SECONDS, f"the small call after {name}"))
+        child.finish()
     finally:
-        watchdog.cancel()
-        if child.poll() is None:
-            child.kill()
-            child.wait()
-        errors.close()
+        child.close()
     return out
 
 

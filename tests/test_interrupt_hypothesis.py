@@ -7,16 +7,16 @@ and print its result (the process is usable afterwards).  One child for all case
 interpreter start-up and kernel loading to one payment.
 """
 import functools
-import os
 import signal
-import subprocess
 import sys
 import time
 
 import numpy as np
 import pytest
-from numpy.testing import assert_array_equal
+
 # the jitted statistic test_permutation uses: a custom statistic compiles per function, so share it
+from _child import Child
+from numpy.testing import assert_array_equal
 from test_permutation import _jit_mean_xy
 
 import simengine
@@ -94,28 +94,22 @@ WAIT = 0.4
 @pytest.fixture(scope="module")
 def interrupted():
     """Run every case in one child; returns {case: (seconds from SIGINT to "interrupted", line, after)}."""
-    code = f"CASES = {CASES!r}\n" + CHILD
-    proc = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                            text=True, env=dict(os.environ))
+    child = Child(f"CASES = {CASES!r}\n" + CHILD)
     out = {}
     try:
         for case in CASES:
-            line = proc.stdout.readline()
-            assert line.strip() == f"ready {case}", (line, proc.stderr.read() if not line else "")
+            # the first case compiles its kernels cold (a minute on two loaded cores)
+            assert child.line(600.0, f"warming {case}") == f"ready {case}"
             time.sleep(WAIT)
-            proc.send_signal(signal.SIGINT)
+            child.proc.send_signal(signal.SIGINT)
             sent = time.perf_counter()
-            reply = proc.stdout.readline().strip()
+            reply = child.line(60.0, f"SIGINT during {case}").strip()
             took = time.perf_counter() - sent
-            after = proc.stdout.readline().strip()
+            after = child.line(60.0, f"the small call after {case}").strip()
             out[case] = (took, reply, after)
-        proc.stdout.close()
-        err = proc.stderr.read()
-        assert proc.wait(timeout=60) == 0, err
+        err = child.finish()
     finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
+        child.close()
     out["stderr"] = err
     return out
 

@@ -4,14 +4,13 @@ A run of 2**20 steps or more goes to a worker thread (the kernels release the GI
 thread answers SIGINT by setting the chains' stop flag, which each chain reads every 65 536
 steps, and raises a plain KeyboardInterrupt.  The chains never depend on the path they ran on.
 """
-import os
 import signal
-import subprocess
 import sys
 import time
 
 import numpy as np
 import pytest
+from _child import Child
 from numpy.testing import assert_array_equal
 
 import simengine
@@ -39,28 +38,21 @@ for n_chains in (4,):
 
 
 def test_sigint_stops_the_chains_within_a_second():
-    proc = subprocess.Popen([sys.executable, "-c", CHILD], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                            text=True, env=dict(os.environ))
+    child = Child(CHILD)
     try:
         for n_chains in (4,):
-            line = proc.stdout.readline()
-            assert line.strip() == f"ready {n_chains}", (line, proc.stderr.read() if not line else "")
+            assert child.line(600.0, "compiling the chain kernel") == f"ready {n_chains}"
             time.sleep(0.4)
-            proc.send_signal(signal.SIGINT)
+            child.proc.send_signal(signal.SIGINT)
             sent = time.perf_counter()
-            reply = proc.stdout.readline().strip()
+            reply = child.line(60.0, f"SIGINT during {n_chains} chains").strip()
             took = time.perf_counter() - sent
             assert reply == "interrupted", reply
             assert took < 1.0, f"{n_chains} chains: {took:.2f} s from SIGINT to KeyboardInterrupt"
-            assert proc.stdout.readline().strip() == "after (2, 1000, 2)"
-        proc.stdout.close()
-        err = proc.stderr.read()
-        assert proc.wait(timeout=60) == 0, err
-        assert "SystemError" not in err and "Traceback" not in err, err
+            assert child.line(60.0, "the small call after").strip() == "after (2, 1000, 2)"
+        child.finish()
     finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
+        child.close()
 
 
 GAUSS = targets.multivariate_normal([0.0, 0.0], [[1.0, 0.7], [0.7, 1.0]])
