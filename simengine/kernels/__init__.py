@@ -163,7 +163,7 @@ __all__ = [
 _HOMES = ("special", "api")
 
 
-def __getattr__(name: str):
+def __getattr__(name: str) -> object:
     if name in __all__:
         for home in _HOMES:
             module = importlib.import_module(f"simengine.kernels.{home}")
@@ -172,5 +172,5 @@ def __getattr__(name: str):
     raise AttributeError(f"module 'simengine.kernels' has no attribute {name!r}")
 
 
-def __dir__():
+def __dir__() -> list[str]:
     return sorted({*globals(), *__all__})

@@ -150,7 +150,7 @@ def beta_sf(x, a, b):
 
 @njit
 def _binom_args_ok(n, p):
-    return n >= 0.0 and n == math.floor(n) and n < math.inf and 0.0 <= p <= 1.0
+    return 0.0 <= n < math.inf and n == np.floor(n) and 0.0 <= p <= 1.0
 
 
 @njit
@@ -181,7 +181,7 @@ def binom_pmf(k, n, p):
     p = float(p)
     if math.isnan(k) or not _binom_args_ok(n, p):
         return math.nan
-    if k < 0.0 or k > n or k != math.floor(k):
+    if k < 0.0 or k > n or k != np.floor(k):
         return 0.0
     if p == 0.0:
         return 1.0 if k == 0.0 else 0.0
@@ -212,7 +212,7 @@ def binom_cdf(k, n, p):
         0 for k < 0, 1 for k >= n, otherwise 1 - I_p(k + 1, n - k) computed directly (accurate in the
         lower tail); nan for NaN arguments, n not a whole number >= 0, or p outside [0, 1].
     """
-    k = math.floor(float(k))
+    k = np.floor(float(k))  # np.floor: math.floor gives an int, undefined for NaN
     n = float(n)
     p = float(p)
     if math.isnan(k) or not _binom_args_ok(n, p):
@@ -246,7 +246,7 @@ def binom_sf(k, n, p):
         1 for k < 0, 0 for k >= n, otherwise I_p(k + 1, n - k) computed directly (accurate in the
         upper tail); nan for NaN arguments, n not a whole number >= 0, or p outside [0, 1].
     """
-    k = math.floor(float(k))
+    k = np.floor(float(k))
     n = float(n)
     p = float(p)
     if math.isnan(k) or not _binom_args_ok(n, p):
@@ -308,8 +308,9 @@ def student_t_from_stats(n1, mean1, var1, n2, mean2, var2):
     Returns
     -------
     t, df : float64
-        t = (mean1 - mean2) / sqrt(s_p^2 (1/n1 + 1/n2)) and df = n1 + n2 - 2.  A NaN input gives nan;
-        zero variances give t = +-inf for different means and nan for equal ones, as NumPy arithmetic
+        t = (mean1 - mean2) / sqrt(s_p^2 (1/n1 + 1/n2)) and df = n1 + n2 - 2.  A NaN mean or
+        variance gives t = nan (df depends on the counts only: nan only for a NaN count); zero
+        variances give t = +-inf for different means and nan for equal ones, as NumPy arithmetic
         does.  Turn t into a p-value with `t_pvalue`.
     """
     a = float(n1)
@@ -580,8 +581,9 @@ def ddm_update(state, x, warning_threshold, drift_threshold, warm_start, reset):
         0 normal, 1 warning, 2 drift.  A NaN `x` makes the error rate nan for good: every later
         status is 0 (until a reset, which a nan rate never triggers).
     """
-    return _drift._ddm_step(state, float(x), float(warning_threshold), float(drift_threshold), int(warm_start),
-                            bool(reset))
+    return _drift._ddm_step(
+        state, float(x), float(warning_threshold), float(drift_threshold), int(warm_start), bool(reset)
+    )
 
 
 @njit
@@ -678,8 +680,9 @@ def adwin_update(state, x, delta, clock, max_buckets, min_window_length, grace_p
     mb = int(max_buckets)
     if state.shape[0] != _drift._adwin_state_size(mb):
         raise ValueError("adwin_update: `state` was not made by adwin_state(max_buckets) for this `max_buckets`")
-    return _drift._adwin_step(state, float(x), float(delta), mb, int(min_window_length), int(grace_period),
-                              int(clock))
+    return _drift._adwin_step(
+        state, float(x), float(delta), mb, int(min_window_length), int(grace_period), int(clock)
+    )
 
 
 @njit
@@ -789,8 +792,8 @@ def psi_from_counts(ref_counts, cur_counts, eps):
 def psi_block(reference, current, edges, eps):
     """PSI of a current block against a reference block on fixed bin edges.
 
-    Signature ``psi_block(reference: float64[:], current: float64[:], edges: float64[:], eps: float64)
-    -> float64``.  The same number as ``simengine.psi(reference, current, bins=edges, eps=eps,
+    Signature ``psi_block(reference: float64[:], current: float64[:], edges: float64[:],
+    eps: float64) -> float64``.  The same number as ``simengine.psi(reference, current, bins=edges, eps=eps,
     nan_policy="omit")``.
 
     Parameters
