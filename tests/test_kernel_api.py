@@ -31,7 +31,7 @@ SPECIAL = {
     "betaln", "beta_logpdf", "betainc", "betaincc",
 }  # fmt: skip
 API = {
-    "t_isf", "beta_cdf", "beta_sf", "binom_pmf", "binom_cdf", "binom_sf",
+    "t_isf", "beta_cdf", "beta_sf", "beta_ppf", "beta_isf", "binom_pmf", "binom_cdf", "binom_sf",
     "TWO_SIDED", "LESS", "GREATER",
     "mean_var", "student_t_from_stats", "welch_t_from_stats", "t_pvalue", "z_pvalue", "two_proportion_z",
     "mannwhitneyu_u", "mannwhitneyu_z", "mannwhitneyu_pvalue", "mannwhitneyu_asymptotic",
@@ -125,7 +125,7 @@ def _user_special(xs, ps, dfs, ab, bx):
         for i in range(npr):
             t[4, j, i] = kernels.t_ppf(ps[i], dfs[j])
             t[5, j, i] = kernels.t_isf(ps[i], dfs[j])
-    beta = np.empty((6, nab, nb))
+    beta = np.empty((8, nab, nb))
     for j in range(nab):
         a = ab[j, 0]
         b = ab[j, 1]
@@ -136,6 +136,8 @@ def _user_special(xs, ps, dfs, ab, bx):
             beta[3, j, i] = kernels.betaincc(a, b, bx[i])
             beta[4, j, i] = kernels.beta_cdf(bx[i], a, b)
             beta[5, j, i] = kernels.beta_sf(bx[i], a, b)
+            beta[6, j, i] = kernels.beta_ppf(bx[i], a, b)
+            beta[7, j, i] = kernels.beta_isf(bx[i], a, b)
     return norm, t, beta
 
 
@@ -165,10 +167,48 @@ def test_special_functions_from_user_njit_match_scipy():
         assert_allclose(beta[3, j], sc.betaincc(a, b, BETA_X), rtol=RTOL, atol=TINY)
         assert_allclose(beta[4, j], stats.beta.cdf(BETA_X, a, b), rtol=RTOL, atol=TINY)
         assert_allclose(beta[5, j], stats.beta.sf(BETA_X, a, b), rtol=RTOL, atol=TINY)
+        # quantiles: the smaller of x and 1 - x to 1e-11, or to a rounding of 1 - x (2.3e-16)
+        for row, ref in ((6, sc.betaincinv(a, b, BETA_X)), (7, sc.betainccinv(a, b, BETA_X))):
+            assert_allclose(np.minimum(beta[row, j], 1.0 - beta[row, j]), np.minimum(ref, 1.0 - ref),
+                            rtol=1e-11, atol=2.3e-16)  # fmt: skip
     # NaN in, nan out, for every scalar special function
     nan1 = np.array([NAN])
     norm, t, beta = _user_special(nan1, nan1, np.array([3.0]), np.array([[NAN, 2.0]]), np.array([NAN]))
     assert np.isnan(norm).all() and np.isnan(t[:6]).all() and np.isnan(beta).all()
+
+
+@njit
+def _user_beta_tails(rows):
+    """beta_ppf / beta_isf of tiny tails and the tail of the answer, through betainc / betaincc."""
+    out = np.empty((4, rows.shape[0]))
+    for i in range(rows.shape[0]):
+        a, b, q = rows[i, 0], rows[i, 1], rows[i, 2]
+        out[0, i] = kernels.beta_ppf(q, a, b)
+        out[1, i] = kernels.betainc(a, b, out[0, i])
+        out[2, i] = kernels.beta_isf(q, a, b)
+        out[3, i] = kernels.betaincc(a, b, out[2, i])
+    return out
+
+
+def test_beta_quantiles_of_tiny_tails_round_trip():
+    # scipy's inverses are off by up to 1e6 x in the tail here (e.g. a=505.5, b=25, p=1.9e-291); the
+    # answer's own tail, by the scipy-checked betainc/betaincc, must give q back to 1e-11.  Upper
+    # quantiles are checked where they lie well below 1: near 1, x itself cannot resolve such a tail.
+    lower = np.array([(505.5, 25.0, 1.9e-291), (30.0, 1e4, 1e-300), (0.5, 0.5, 1e-150), (2.0, 1e7, 1e-100),
+                      (1e3, 1e7, 1e-8), (0.05, 40.0, 1e-15), (7.5, 0.5, 1e-250)])  # fmt: skip
+    upper = np.array([(24.0, 610.0, 9.4e-284), (30.0, 1e4, 1e-300), (2.0, 1e7, 1e-100), (1e3, 1e7, 1e-8),
+                      (39.7, 5839.6, 1.7e-268)])  # fmt: skip
+    out = _user_beta_tails(lower)
+    assert_allclose(out[1], lower[:, 2], rtol=1e-11)
+    assert (out[0] > 0.0).all()
+    out = _user_beta_tails(upper)
+    assert_allclose(out[3], upper[:, 2], rtol=1e-11)
+    assert (out[2] < 0.75).all()
+    # edges and bad arguments
+    edge = _user_beta_tails(np.array([(2.0, 3.0, 0.0), (2.0, 3.0, 1.0), (2.0, 3.0, NAN), (0.0, 3.0, 0.5),
+                                      (2.0, 3.0, 1.5)]))  # fmt: skip
+    assert (edge[0, 0], edge[2, 0], edge[0, 1], edge[2, 1]) == (0.0, 1.0, 1.0, 0.0)
+    assert np.isnan(edge[[0, 2], 2:]).all()
 
 
 @njit

@@ -27,7 +27,7 @@ From `simengine.kernels.special` (float64 scalars in and out, scipy's meaning):
     t_pdf, t_cdf, t_sf, t_ppf, t_pvalue_two_sided,
     betaln, beta_logpdf, betainc, betaincc
 From `simengine.kernels.api`:
-    distributions: t_isf, beta_cdf, beta_sf, binom_pmf, binom_cdf, binom_sf
+    distributions: t_isf, beta_cdf, beta_sf, beta_ppf, beta_isf, binom_pmf, binom_cdf, binom_sf
     two-sample tests: TWO_SIDED, LESS, GREATER, mean_var, student_t_from_stats,
         welch_t_from_stats, t_pvalue, z_pvalue, two_proportion_z, mannwhitneyu_u,
         mannwhitneyu_z, mannwhitneyu_pvalue, mannwhitneyu_asymptotic
@@ -55,6 +55,8 @@ if TYPE_CHECKING:  # the lazy names below, for type checkers and IDEs
         adwin_width,
         bayes_ab_beta,
         beta_cdf,
+        beta_isf,
+        beta_ppf,
         beta_prob_greater,
         beta_sf,
         binom_cdf,
@@ -120,6 +122,8 @@ __all__ = [
     "t_isf",
     "beta_cdf",
     "beta_sf",
+    "beta_ppf",
+    "beta_isf",
     "binom_pmf",
     "binom_cdf",
     "binom_sf",

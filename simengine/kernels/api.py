@@ -23,6 +23,8 @@ __all__ = [
     "t_isf",
     "beta_cdf",
     "beta_sf",
+    "beta_ppf",
+    "beta_isf",
     "binom_pmf",
     "binom_cdf",
     "binom_sf",
@@ -146,6 +148,137 @@ def beta_sf(x, a, b):
             return math.nan
         return 1.0 if x <= 0.0 else 0.0
     return _special.betaincc(a, b, x)
+
+
+@njit
+def _beta_root(target, upper, a, b):
+    """x with I_x(a, b) = target (or 1 - I_x(a, b) = target if `upper`), for 0 < target <= 1/2.
+
+    Newton on log(tail) - log(target), a near-linear function in the tails, stepping in log x
+    while x <= 1/2 and in log(1 - x) above (both tails are close to powers there), and kept
+    inside a bracket [lo, hi] on the root: a step that leaves it bisects it instead
+    (geometrically while it spans decades).  Both tails are computed directly, never as
+    1 - the other, so the residual keeps its relative accuracy.
+    """
+    lt = math.log(target)
+    lbeta = _special.betaln(a, b)
+    # start: the power-law form of the tail that is solved, I_x ~ x^a / (a B(a, b)), else the mean
+    if upper:
+        ly = (lt + math.log(b) + lbeta) / b
+        x = 1.0 - math.exp(ly) if ly < -0.7 else a / (a + b)
+    else:
+        lx = (lt + math.log(a) + lbeta) / a
+        x = math.exp(lx) if lx < -0.7 else a / (a + b)
+    lo = 0.0
+    hi = 1.0
+    for _ in range(400):
+        tail = _special.betaincc(a, b, x) if upper else _special.betainc(a, b, x)
+        if tail > 0.0:
+            ltail = math.log(tail)
+            h = ltail - lt
+        else:  # the tail underflowed: far beyond the root
+            ltail = -math.inf
+            h = -math.inf
+        if h == 0.0:
+            return x
+        if (h < 0.0) != upper:  # the lower tail grows with x, the upper one shrinks
+            lo = x
+        else:
+            hi = x
+        # d log(tail) / dx = +-pdf(x) / tail
+        slope = math.exp(_special.beta_logpdf(x, a, b) - ltail)
+        if upper:
+            slope = -slope
+        if x <= 0.5:
+            x_new = x * math.exp(-h / (slope * x))
+        else:
+            y = 1.0 - x
+            x_new = 1.0 - y * math.exp(h / (slope * y))
+        if not (lo < x_new < hi):  # also catches nan steps
+            if lo == 0.0 and hi <= 0.5:
+                x_new = hi * 1e-4
+            elif hi == 1.0 and lo >= 0.5:
+                x_new = 1.0 - (1.0 - lo) * 1e-4
+            elif 0.0 < lo and hi <= 0.5 and hi > 16.0 * lo:
+                x_new = math.sqrt(lo) * math.sqrt(hi)
+            elif lo >= 0.5 and hi < 1.0 and (1.0 - lo) > 16.0 * (1.0 - hi):
+                x_new = 1.0 - math.sqrt(1.0 - lo) * math.sqrt(1.0 - hi)
+            else:
+                x_new = 0.5 * (lo + hi)
+            if not (lo < x_new < hi):  # the geometric point rounded onto an end
+                x_new = 0.5 * (lo + hi)
+        if abs(x_new - x) <= 1e-15 * min(x_new, 1.0 - x_new) or x_new == x:
+            return x_new
+        x = x_new
+    return x
+
+
+@njit
+def _beta_quantile_args_ok(q, a, b):
+    return 0.0 <= q <= 1.0 and 0.0 < a < math.inf and 0.0 < b < math.inf
+
+
+@njit
+def beta_ppf(p, a, b):
+    """Beta(a, b) quantile: the x with P(X <= x) = p (scipy.stats.beta.ppf(p, a, b)).
+
+    Signature ``beta_ppf(p: float64, a: float64, b: float64) -> float64``.
+
+    Parameters
+    ----------
+    p : float64
+        Lower-tail probability in [0, 1].
+    a, b : float64
+        Shape parameters, > 0 and finite.
+
+    Returns
+    -------
+    float64
+        The quantile in [0, 1]: 0 for p = 0, 1 for p = 1; nan for NaN, p outside [0, 1] or a shape
+        not in (0, inf).  The smaller of the two tails is solved for (p > 1/2 through the upper
+        tail 1 - p), so a tiny tail keeps full relative accuracy; use `beta_isf` for an upper
+        quantile with tiny q.
+    """
+    if not _beta_quantile_args_ok(p, a, b):
+        return math.nan
+    if p == 0.0:
+        return 0.0
+    if p == 1.0:
+        return 1.0
+    if p <= 0.5:
+        return _beta_root(p, False, float(a), float(b))
+    return _beta_root(1.0 - p, True, float(a), float(b))  # 1 - p is exact for p >= 1/2
+
+
+@njit
+def beta_isf(q, a, b):
+    """Beta(a, b) inverse survival function: the x with P(X > x) = q (scipy.stats.beta.isf(q, a, b)).
+
+    Signature ``beta_isf(q: float64, a: float64, b: float64) -> float64``.  Use it for upper
+    quantiles with a tiny q, where ``beta_ppf(1 - q, a, b)`` would lose q to rounding.
+
+    Parameters
+    ----------
+    q : float64
+        Upper-tail probability in [0, 1].
+    a, b : float64
+        Shape parameters, > 0 and finite.
+
+    Returns
+    -------
+    float64
+        The quantile in [0, 1]: 1 for q = 0, 0 for q = 1; nan for NaN, q outside [0, 1] or a shape
+        not in (0, inf).
+    """
+    if not _beta_quantile_args_ok(q, a, b):
+        return math.nan
+    if q == 0.0:
+        return 1.0
+    if q == 1.0:
+        return 0.0
+    if q <= 0.5:
+        return _beta_root(q, True, float(a), float(b))
+    return _beta_root(1.0 - q, False, float(a), float(b))
 
 
 @njit
