@@ -14,6 +14,8 @@ import sys
 
 import numpy as np
 import pytest
+from hypothesis import assume, given, settings
+from hypothesis import strategies as st
 from numba import njit
 from numpy.testing import assert_allclose, assert_array_equal
 from scipy import special as sc
@@ -464,3 +466,49 @@ def test_beta_ab_from_user_njit_matches_public_bayes_ab_and_quadrature():
     assert_allclose(_user_bayes(np.array([[a1, b1, a2, b2]]))[0, 0], ref, rtol=1e-9)
     bad = _user_bayes(np.array([[NAN, 1.0, 1.0, 1.0], [1.0, 0.0, 1.0, 1.0], [1.0, 1.0, math.inf, 1.0]]))
     assert np.isnan(bad).all()
+
+
+# --------------------------------------------------------------------------- properties over generated inputs
+
+_SAMPLE = st.lists(st.integers(-20, 20).map(lambda v: v / 4.0), min_size=2, max_size=25).map(np.array)  # ties
+
+
+@settings(max_examples=40, deadline=None)
+@given(x=_SAMPLE, y=_SAMPLE, alternative=st.sampled_from(["two-sided", "less", "greater"]))
+def test_two_sample_kernels_agree_with_scipy_on_generated_samples(x, y, alternative):
+    code = {"two-sided": kernels.TWO_SIDED, "less": kernels.LESS, "greater": kernels.GREATER}[alternative]
+    assume(np.ptp(np.r_[x, y]) > 0)  # not all tied: scipy's z is then 0/0 as ours
+    res = _user_mwu(x, y, True, code)
+    ref = stats.mannwhitneyu(x, y, alternative=alternative, method="asymptotic")
+    assert res[0] == ref.statistic
+    assert_allclose(res[3], ref.pvalue, rtol=RTOL)
+    assume(x.var() > 0 and y.var() > 0)
+    _, student, welch = _user_ttests(x, y, code)
+    for res, equal_var in ((student, True), (welch, False)):
+        ref = stats.ttest_ind(x, y, equal_var=equal_var, alternative=alternative)
+        assert_allclose(res, [ref.statistic, ref.df, ref.pvalue], rtol=1e-9, atol=1e-12)  # t ~ 0: rounding
+
+
+@settings(max_examples=30, deadline=None)
+@given(
+    ref=st.lists(st.floats(-50, 50) | st.just(NAN), min_size=1, max_size=40).map(np.array),
+    cur=st.lists(st.floats(-50, 50) | st.just(NAN), min_size=1, max_size=40).map(np.array),
+    edges=st.lists(st.floats(-40, 40), min_size=2, max_size=8).map(sorted).map(np.array),
+)
+def test_psi_block_agrees_with_public_psi_on_generated_data(ref, cur, edges):
+    assume(not np.isnan(ref).all() and not np.isnan(cur).all())
+    assume(edges[-1] > edges[0])  # the public layer refuses edges that span nothing
+    assert _user_psi(ref, cur, edges, 1e-7)[3] == simengine.psi(ref, cur, bins=edges, nan_policy="omit")
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    a=st.floats(0.1, 1e4),
+    b=st.floats(0.1, 1e4),
+    p=st.floats(1e-300, 0.5) | st.floats(-300, -1).map(lambda e: 10.0**e),
+)
+def test_beta_ppf_inverts_betainc_on_generated_arguments(a, b, p):
+    out = _user_beta_tails(np.array([(a, b, p)]))
+    x = out[0, 0]
+    assume(1e-300 < x <= 0.5)  # below: the quantile underflows; above: see beta_isf
+    assert_allclose(out[1, 0], p, rtol=1e-10)
