@@ -8,6 +8,7 @@ underflowing tails; statistics whose arithmetic differs from scipy's only by rou
 (DDM, ADWIN, PSI, Beta A/B) exactly, since the same step functions give the same bits.
 Each group compiles one user function, so the file stays cheap.
 """
+import inspect
 import math
 import subprocess
 import sys
@@ -76,6 +77,14 @@ def test_exported_names_are_pinned():
         assert name in kernels.__doc__
         doc = value.__doc__
         assert f"Signature ``{name}(" in doc and ") -> " in doc, name
+        # numpydoc: a Returns section, and every argument documented under Parameters
+        assert "\n    Returns\n    -------\n" in doc, name
+        args = inspect.signature(value.py_func).parameters
+        if args:
+            params = doc.split("\n    Parameters\n    ----------\n")[1].split("\n    Returns\n")[0]
+            documented = {n.strip() for line in params.splitlines() if not line.startswith("        ")
+                          for n in line.split(" : ")[0].split(",")}  # fmt: skip
+            assert documented == set(args), name
         if name not in STATE_ONLY:
             assert "nan" in doc.lower(), f"{name}'s docstring does not say what NaN does"
     assert set(dir(kernels)) >= SPECIAL | API

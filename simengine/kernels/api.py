@@ -724,6 +724,16 @@ def ddm_drift_detected(state):
     """True if the last `ddm_update` of `state` reported a drift (status 2).
 
     Signature ``ddm_drift_detected(state: float64[:]) -> bool``.
+
+    Parameters
+    ----------
+    state : 1-D float64 array
+        From `ddm_state`.
+
+    Returns
+    -------
+    bool
+        The drift flag of the last update (False before the first).
     """
     return state[5] != 0.0
 
@@ -733,6 +743,16 @@ def ddm_n(state):
     """Samples seen since the start or the last reset (`simengine.DDM.n`).
 
     Signature ``ddm_n(state: float64[:]) -> int64``.
+
+    Parameters
+    ----------
+    state : 1-D float64 array
+        From `ddm_state`.
+
+    Returns
+    -------
+    int64
+        The count.
     """
     return np.int64(state[0])
 
@@ -741,7 +761,17 @@ def ddm_n(state):
 def ddm_error_rate(state):
     """Mean error rate of the samples since the start or the last reset (`simengine.DDM.error_rate`).
 
-    Signature ``ddm_error_rate(state: float64[:]) -> float64``; 0.0 before the first update.
+    Signature ``ddm_error_rate(state: float64[:]) -> float64``.
+
+    Parameters
+    ----------
+    state : 1-D float64 array
+        From `ddm_state`.
+
+    Returns
+    -------
+    float64
+        The rate; 0.0 before the first update, nan after a NaN update.
     """
     return state[1]
 
@@ -823,6 +853,16 @@ def adwin_drift_detected(state):
     """True if the last `adwin_update` of `state` cut the window (`simengine.ADWIN.drift_detected`).
 
     Signature ``adwin_drift_detected(state: float64[:]) -> bool``.
+
+    Parameters
+    ----------
+    state : 1-D float64 array
+        From `adwin_state`.
+
+    Returns
+    -------
+    bool
+        The drift flag of the last update (False before the first).
     """
     return state[5] != 0.0
 
@@ -832,6 +872,16 @@ def adwin_width(state):
     """Number of values in the window (`simengine.ADWIN.width`).
 
     Signature ``adwin_width(state: float64[:]) -> int64``.
+
+    Parameters
+    ----------
+    state : 1-D float64 array
+        From `adwin_state`.
+
+    Returns
+    -------
+    int64
+        The width.
     """
     return np.int64(state[0])
 
@@ -841,6 +891,16 @@ def adwin_estimation(state):
     """Mean of the window, 0.0 when it is empty (`simengine.ADWIN.estimation`).
 
     Signature ``adwin_estimation(state: float64[:]) -> float64``.
+
+    Parameters
+    ----------
+    state : 1-D float64 array
+        From `adwin_state`.
+
+    Returns
+    -------
+    float64
+        The mean; nan after a NaN update.
     """
     return state[1] / state[0] if state[0] > 0.0 else 0.0
 
@@ -850,6 +910,16 @@ def adwin_variance(state):
     """Variance of the window (sum of squared deviations / width), 0.0 when empty (`simengine.ADWIN.variance`).
 
     Signature ``adwin_variance(state: float64[:]) -> float64``.
+
+    Parameters
+    ----------
+    state : 1-D float64 array
+        From `adwin_state`.
+
+    Returns
+    -------
+    float64
+        The variance; nan after a NaN update.
     """
     return state[2] / state[0] if state[0] > 0.0 else 0.0
 
@@ -859,6 +929,16 @@ def adwin_n_detections(state):
     """Detections since the state was made (`simengine.ADWIN.n_detections`).
 
     Signature ``adwin_n_detections(state: float64[:]) -> int64``.
+
+    Parameters
+    ----------
+    state : 1-D float64 array
+        From `adwin_state`.
+
+    Returns
+    -------
+    int64
+        The count.
     """
     return np.int64(state[4])
 

@@ -65,8 +65,17 @@ _DF_NORMAL = 1e20
 def norm_pdf(x):
     """Standard normal density (scipy.stats.norm.pdf).
 
-    Signature ``norm_pdf(x: float64) -> float64``: exp(-x^2 / 2) / sqrt(2 pi); 0 at +-inf, nan for
-    NaN.
+    Signature ``norm_pdf(x: float64) -> float64``.
+
+    Parameters
+    ----------
+    x : float64
+        Point.
+
+    Returns
+    -------
+    float64
+        exp(-x^2 / 2) / sqrt(2 pi); 0 at +-inf, nan for NaN.
     """
     return _INV_SQRT_2PI * math.exp(-0.5 * x * x)
 
@@ -75,7 +84,17 @@ def norm_pdf(x):
 def norm_cdf(x):
     """Standard normal CDF P(Z <= x) (scipy.special.ndtr); erfc keeps relative accuracy deep in the lower tail.
 
-    Signature ``norm_cdf(x: float64) -> float64``: 0 at -inf, 1 at inf, nan for NaN.
+    Signature ``norm_cdf(x: float64) -> float64``.
+
+    Parameters
+    ----------
+    x : float64
+        Point.
+
+    Returns
+    -------
+    float64
+        The probability; 0 at -inf, 1 at inf, nan for NaN.
     """
     return 0.5 * math.erfc(-x * _SQRT1_2)
 
@@ -84,7 +103,17 @@ def norm_cdf(x):
 def norm_sf(x):
     """Standard normal survival function P(Z > x) = 1 - CDF, accurate in the upper tail.
 
-    Signature ``norm_sf(x: float64) -> float64``: 1 at -inf, 0 at inf, nan for NaN.
+    Signature ``norm_sf(x: float64) -> float64``.
+
+    Parameters
+    ----------
+    x : float64
+        Point.
+
+    Returns
+    -------
+    float64
+        The probability; 1 at -inf, 0 at inf, nan for NaN.
     """
     return 0.5 * math.erfc(x * _SQRT1_2)
 
@@ -93,7 +122,17 @@ def norm_sf(x):
 def norm_logcdf(x):
     """log of the standard normal CDF (scipy.special.log_ndtr), finite far beyond where the CDF underflows.
 
-    Signature ``norm_logcdf(x: float64) -> float64``: -inf at -inf, 0 at inf, nan for NaN.
+    Signature ``norm_logcdf(x: float64) -> float64``.
+
+    Parameters
+    ----------
+    x : float64
+        Point.
+
+    Returns
+    -------
+    float64
+        log P(Z <= x); -inf at -inf, 0 at inf, nan for NaN.
     """
     if x > 0.0:
         return math.log1p(-norm_sf(x))
@@ -155,8 +194,17 @@ def _norm_ppf_lower(p):
 def norm_ppf(p):
     """Standard normal quantile, the inverse CDF (scipy.special.ndtri).
 
-    Signature ``norm_ppf(p: float64) -> float64``: p = 0 gives -inf, p = 1 gives inf; nan for NaN or
-    p outside [0, 1].
+    Signature ``norm_ppf(p: float64) -> float64``.
+
+    Parameters
+    ----------
+    p : float64
+        Lower-tail probability in [0, 1].
+
+    Returns
+    -------
+    float64
+        The z with P(Z <= z) = p; -inf for p = 0, inf for p = 1, nan for NaN or p outside [0, 1].
     """
     if not (0.0 <= p <= 1.0):
         return math.nan
@@ -174,8 +222,17 @@ def norm_ppf(p):
 def norm_isf(q):
     """Upper-tail normal quantile: the z with P(Z > z) = q, i.e. -norm_ppf(q), accurate for tiny q.
 
-    Signature ``norm_isf(q: float64) -> float64``: q = 0 gives inf, q = 1 gives -inf; nan for NaN or
-    q outside [0, 1].
+    Signature ``norm_isf(q: float64) -> float64``.
+
+    Parameters
+    ----------
+    q : float64
+        Upper-tail probability in [0, 1].
+
+    Returns
+    -------
+    float64
+        The quantile; inf for q = 0, -inf for q = 1, nan for NaN or q outside [0, 1].
     """
     if not (0.0 <= q <= 1.0):
         return math.nan
@@ -207,8 +264,17 @@ def stirlerr(z):
 def betaln(a, b):
     """log of the Beta function B(a, b) (scipy.special.betaln), accurate for arguments up to 1e300.
 
-    Signature ``betaln(a: float64, b: float64) -> float64``: nan for NaN, a or b <= 0, or an
-    infinite argument.
+    Signature ``betaln(a: float64, b: float64) -> float64``.
+
+    Parameters
+    ----------
+    a, b : float64
+        Arguments, > 0 and finite.
+
+    Returns
+    -------
+    float64
+        log B(a, b); nan for NaN, a or b <= 0, or an infinite argument.
     """
     if a > b:
         a, b = b, a
@@ -295,8 +361,20 @@ def beta_power_terms(a, b, x, y):
 def beta_logpdf(x, a, b):
     """log density of Beta(a, b) at x (scipy.stats.beta.logpdf(x, a, b)).
 
-    Signature ``beta_logpdf(x: float64, a: float64, b: float64) -> float64``: -inf outside [0, 1];
-    at x = 0 or 1 scipy's convention (finite, inf or -inf by the shape); nan for NaN or a shape <= 0.
+    Signature ``beta_logpdf(x: float64, a: float64, b: float64) -> float64``.
+
+    Parameters
+    ----------
+    x : float64
+        Point.
+    a, b : float64
+        Shape parameters, > 0.
+
+    Returns
+    -------
+    float64
+        The log density; -inf outside [0, 1], scipy's convention at x = 0 and 1 (finite, inf or -inf
+        by the shape); nan for NaN or a shape <= 0.
     """
     if math.isnan(x) or not (a > 0.0) or not (b > 0.0):
         return math.nan
@@ -409,8 +487,19 @@ def _betainc_xy(a, b, x, y):
 def betainc(a, b, x):
     """Regularized incomplete beta function I_x(a, b) (scipy.special.betainc), the Beta(a, b) CDF at x.
 
-    Signature ``betainc(a: float64, b: float64, x: float64) -> float64``: nan for NaN, x outside
-    [0, 1], or a shape that is not in (0, inf).
+    Signature ``betainc(a: float64, b: float64, x: float64) -> float64``.
+
+    Parameters
+    ----------
+    a, b : float64
+        Shape parameters, > 0 and finite.
+    x : float64
+        Point in [0, 1].
+
+    Returns
+    -------
+    float64
+        I_x(a, b); nan for NaN, x outside [0, 1], or a shape that is not in (0, inf).
     """
     if not (0.0 <= x <= 1.0):
         return math.nan
@@ -421,8 +510,19 @@ def betainc(a, b, x):
 def betaincc(a, b, x):
     """Complement 1 - I_x(a, b) (scipy.special.betaincc), computed directly so small values keep their accuracy.
 
-    Signature ``betaincc(a: float64, b: float64, x: float64) -> float64``: nan for NaN, x outside
-    [0, 1], or a shape that is not in (0, inf).
+    Signature ``betaincc(a: float64, b: float64, x: float64) -> float64``.
+
+    Parameters
+    ----------
+    a, b : float64
+        Shape parameters, > 0 and finite.
+    x : float64
+        Point in [0, 1].
+
+    Returns
+    -------
+    float64
+        1 - I_x(a, b); nan for NaN, x outside [0, 1], or a shape that is not in (0, inf).
     """
     if not (0.0 <= x <= 1.0):
         return math.nan
@@ -474,8 +574,19 @@ def _t_log_two_tail(at, df):
 def t_pvalue_two_sided(t, df):
     """Two-sided p-value 2 P(T > |t|) = I_{df/(df+t^2)}(df/2, 1/2) for T ~ Student t(df).
 
-    Signature ``t_pvalue_two_sided(t: float64, df: float64) -> float64``: df = inf gives the normal,
-    |t| = inf gives 0; nan for NaN or df <= 0.
+    Signature ``t_pvalue_two_sided(t: float64, df: float64) -> float64``.
+
+    Parameters
+    ----------
+    t : float64
+        Test statistic.
+    df : float64
+        Degrees of freedom, > 0 (need not be whole); inf gives the normal.
+
+    Returns
+    -------
+    float64
+        The p-value; 0 for |t| = inf, nan for NaN or df <= 0.
     """
     if math.isnan(t) or not (df > 0.0):
         return math.nan
@@ -486,8 +597,19 @@ def t_pvalue_two_sided(t, df):
 def t_sf(t, df):
     """Student t survival function P(T > t) (scipy.stats.t.sf(t, df)).
 
-    Signature ``t_sf(t: float64, df: float64) -> float64``: df > 0 need not be whole, df = inf gives
-    the normal; 0 at t = inf, 1 at -inf; nan for NaN or df <= 0.
+    Signature ``t_sf(t: float64, df: float64) -> float64``.
+
+    Parameters
+    ----------
+    t : float64
+        Point.
+    df : float64
+        Degrees of freedom, > 0 (need not be whole); inf gives the normal.
+
+    Returns
+    -------
+    float64
+        The probability; 0 at t = inf, 1 at -inf, nan for NaN or df <= 0.
     """
     if math.isnan(t) or not (df > 0.0):
         return math.nan
@@ -501,8 +623,19 @@ def t_sf(t, df):
 def t_cdf(t, df):
     """Student t CDF P(T <= t) (scipy.special.stdtr(df, t)).
 
-    Signature ``t_cdf(t: float64, df: float64) -> float64``: df > 0 need not be whole, df = inf gives
-    the normal; 1 at t = inf, 0 at -inf; nan for NaN or df <= 0.
+    Signature ``t_cdf(t: float64, df: float64) -> float64``.
+
+    Parameters
+    ----------
+    t : float64
+        Point.
+    df : float64
+        Degrees of freedom, > 0 (need not be whole); inf gives the normal.
+
+    Returns
+    -------
+    float64
+        The probability; 1 at t = inf, 0 at -inf, nan for NaN or df <= 0.
     """
     if math.isnan(t) or not (df > 0.0):
         return math.nan
@@ -527,8 +660,19 @@ def _t_logpdf(t, df):
 def t_pdf(t, df):
     """Student t density (scipy.stats.t.pdf(t, df)).
 
-    Signature ``t_pdf(t: float64, df: float64) -> float64``: df = inf gives the normal density;
-    nan for NaN or df <= 0.
+    Signature ``t_pdf(t: float64, df: float64) -> float64``.
+
+    Parameters
+    ----------
+    t : float64
+        Point.
+    df : float64
+        Degrees of freedom, > 0; inf gives the normal density.
+
+    Returns
+    -------
+    float64
+        The density; nan for NaN or df <= 0.
     """
     if math.isnan(t) or not (df > 0.0):
         return math.nan
@@ -626,9 +770,21 @@ def _t_isf_half(q, df):
 def t_ppf(p, df):
     """Student t quantile, the inverse CDF (scipy.stats.t.ppf(p, df)).
 
-    Signature ``t_ppf(p: float64, df: float64) -> float64``: p = 0 gives -inf, p = 1 gives inf,
-    df = inf gives the normal quantile; nan for NaN, p outside [0, 1] or df <= 0.  For an upper-tail
-    quantile with tiny q use ``-t_ppf(q, df)`` (`simengine.kernels.t_isf`), exact by symmetry.
+    Signature ``t_ppf(p: float64, df: float64) -> float64``.
+
+    Parameters
+    ----------
+    p : float64
+        Lower-tail probability in [0, 1].
+    df : float64
+        Degrees of freedom, > 0; inf gives the normal quantile.
+
+    Returns
+    -------
+    float64
+        The t with P(T <= t) = p; -inf for p = 0, inf for p = 1, nan for NaN, p outside [0, 1] or
+        df <= 0.  For an upper-tail quantile with tiny q use `simengine.kernels.t_isf` (``-t_ppf(q,
+        df)``, exact by symmetry).
     """
     if not (0.0 <= p <= 1.0) or not (df > 0.0):
         return math.nan
