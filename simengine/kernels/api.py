@@ -13,10 +13,7 @@ import math
 import numpy as np
 
 from simengine._jit import njit
-from simengine.kernels import bayes as _bayes
-from simengine.kernels import drift as _drift
-from simengine.kernels import special as _special
-from simengine.kernels import twosample as _ts
+from simengine.kernels import bayes as _bayes, drift as _drift, special as _special, twosample as _ts
 
 __all__ = [
     # distributions not in `special`
