@@ -1,11 +1,30 @@
 """Scalar special functions that @njit kernels call: normal, Student t, beta and incomplete beta.
 
 float64 scalars in and out, tested against scipy in tests/test_special.py.  No array
-functions and no validation: a bad argument gives nan, never an exception.
+functions and no validation: a bad argument gives nan, never an exception.  The names in
+`__all__` are part of the public kernel API (`simengine.kernels`); the others are internal.
 """
 import math
 
 from simengine._jit import njit
+
+__all__ = [
+    "norm_pdf",
+    "norm_cdf",
+    "norm_sf",
+    "norm_logcdf",
+    "norm_ppf",
+    "norm_isf",
+    "t_pdf",
+    "t_cdf",
+    "t_sf",
+    "t_ppf",
+    "t_pvalue_two_sided",
+    "betaln",
+    "beta_logpdf",
+    "betainc",
+    "betaincc",
+]
 
 _LN_SQRT_2PI = 0.9189385332046728  # 0.5 * log(2 pi)
 _INV_SQRT_2PI = 0.3989422804014327
@@ -44,25 +63,77 @@ _DF_NORMAL = 1e20
 
 @njit
 def norm_pdf(x):
-    """Standard normal density."""
+    """Standard normal density (scipy.stats.norm.pdf).
+
+    Signature ``norm_pdf(x: float64) -> float64``.
+
+    Parameters
+    ----------
+    x : float64
+        Point.
+
+    Returns
+    -------
+    float64
+        exp(-x^2 / 2) / sqrt(2 pi); 0 at +-inf, nan for NaN.
+    """
     return _INV_SQRT_2PI * math.exp(-0.5 * x * x)
 
 
 @njit
 def norm_cdf(x):
-    """Standard normal CDF; erfc keeps relative accuracy deep in the lower tail."""
+    """Standard normal CDF P(Z <= x) (scipy.special.ndtr); erfc keeps relative accuracy deep in the lower tail.
+
+    Signature ``norm_cdf(x: float64) -> float64``.
+
+    Parameters
+    ----------
+    x : float64
+        Point.
+
+    Returns
+    -------
+    float64
+        The probability; 0 at -inf, 1 at inf, nan for NaN.
+    """
     return 0.5 * math.erfc(-x * _SQRT1_2)
 
 
 @njit
 def norm_sf(x):
-    """Standard normal survival function 1 - CDF, accurate in the upper tail."""
+    """Standard normal survival function P(Z > x) = 1 - CDF, accurate in the upper tail.
+
+    Signature ``norm_sf(x: float64) -> float64``.
+
+    Parameters
+    ----------
+    x : float64
+        Point.
+
+    Returns
+    -------
+    float64
+        The probability; 1 at -inf, 0 at inf, nan for NaN.
+    """
     return 0.5 * math.erfc(x * _SQRT1_2)
 
 
 @njit
 def norm_logcdf(x):
-    """log of the standard normal CDF, finite far beyond where the CDF underflows."""
+    """log of the standard normal CDF (scipy.special.log_ndtr), finite far beyond where the CDF underflows.
+
+    Signature ``norm_logcdf(x: float64) -> float64``.
+
+    Parameters
+    ----------
+    x : float64
+        Point.
+
+    Returns
+    -------
+    float64
+        log P(Z <= x); -inf at -inf, 0 at inf, nan for NaN.
+    """
     if x > 0.0:
         return math.log1p(-norm_sf(x))
     if x > -20.0:
@@ -121,7 +192,20 @@ def _norm_ppf_lower(p):
 
 @njit
 def norm_ppf(p):
-    """Standard normal quantile (inverse CDF); p = 0 -> -inf, p = 1 -> inf, outside [0, 1] -> nan."""
+    """Standard normal quantile, the inverse CDF (scipy.special.ndtri).
+
+    Signature ``norm_ppf(p: float64) -> float64``.
+
+    Parameters
+    ----------
+    p : float64
+        Lower-tail probability in [0, 1].
+
+    Returns
+    -------
+    float64
+        The z with P(Z <= z) = p; -inf for p = 0, inf for p = 1, nan for NaN or p outside [0, 1].
+    """
     if not (0.0 <= p <= 1.0):
         return math.nan
     if p == 0.0:
@@ -136,7 +220,20 @@ def norm_ppf(p):
 
 @njit
 def norm_isf(q):
-    """Upper-tail normal quantile, -norm_ppf(q), accurate for tiny q."""
+    """Upper-tail normal quantile: the z with P(Z > z) = q, i.e. -norm_ppf(q), accurate for tiny q.
+
+    Signature ``norm_isf(q: float64) -> float64``.
+
+    Parameters
+    ----------
+    q : float64
+        Upper-tail probability in [0, 1].
+
+    Returns
+    -------
+    float64
+        The quantile; inf for q = 0, -inf for q = 1, nan for NaN or q outside [0, 1].
+    """
     if not (0.0 <= q <= 1.0):
         return math.nan
     if q == 0.0:
@@ -165,7 +262,20 @@ def stirlerr(z):
 
 @njit
 def betaln(a, b):
-    """log of the Beta function B(a, b) for a, b > 0, accurate for arguments up to 1e300."""
+    """log of the Beta function B(a, b) (scipy.special.betaln), accurate for arguments up to 1e300.
+
+    Signature ``betaln(a: float64, b: float64) -> float64``.
+
+    Parameters
+    ----------
+    a, b : float64
+        Arguments, > 0 and finite.
+
+    Returns
+    -------
+    float64
+        log B(a, b); nan for NaN, a or b <= 0, or an infinite argument.
+    """
     if a > b:
         a, b = b, a
     if not (a > 0.0) or b == math.inf or math.isnan(b):
@@ -249,7 +359,23 @@ def beta_power_terms(a, b, x, y):
 
 @njit
 def beta_logpdf(x, a, b):
-    """log density of Beta(a, b) at x; -inf outside [0, 1]."""
+    """log density of Beta(a, b) at x (scipy.stats.beta.logpdf(x, a, b)).
+
+    Signature ``beta_logpdf(x: float64, a: float64, b: float64) -> float64``.
+
+    Parameters
+    ----------
+    x : float64
+        Point.
+    a, b : float64
+        Shape parameters, > 0.
+
+    Returns
+    -------
+    float64
+        The log density; -inf outside [0, 1], scipy's convention at x = 0 and 1 (finite, inf or -inf
+        by the shape); nan for NaN or a shape <= 0.
+    """
     if math.isnan(x) or not (a > 0.0) or not (b > 0.0):
         return math.nan
     if x < 0.0 or x > 1.0:
@@ -359,7 +485,22 @@ def _betainc_xy(a, b, x, y):
 
 @njit
 def betainc(a, b, x):
-    """Regularized incomplete beta function I_x(a, b) (scipy.special.betainc)."""
+    """Regularized incomplete beta function I_x(a, b) (scipy.special.betainc), the Beta(a, b) CDF at x.
+
+    Signature ``betainc(a: float64, b: float64, x: float64) -> float64``.
+
+    Parameters
+    ----------
+    a, b : float64
+        Shape parameters, > 0 and finite.
+    x : float64
+        Point in [0, 1].
+
+    Returns
+    -------
+    float64
+        I_x(a, b); nan for NaN, x outside [0, 1], or a shape that is not in (0, inf).
+    """
     if not (0.0 <= x <= 1.0):
         return math.nan
     return _betainc_pair(a, b, x, 1.0 - x)[0]
@@ -367,7 +508,22 @@ def betainc(a, b, x):
 
 @njit
 def betaincc(a, b, x):
-    """Complement 1 - I_x(a, b), computed directly so small values keep their accuracy."""
+    """Complement 1 - I_x(a, b) (scipy.special.betaincc), computed directly so small values keep their accuracy.
+
+    Signature ``betaincc(a: float64, b: float64, x: float64) -> float64``.
+
+    Parameters
+    ----------
+    a, b : float64
+        Shape parameters, > 0 and finite.
+    x : float64
+        Point in [0, 1].
+
+    Returns
+    -------
+    float64
+        1 - I_x(a, b); nan for NaN, x outside [0, 1], or a shape that is not in (0, inf).
+    """
     if not (0.0 <= x <= 1.0):
         return math.nan
     return _betainc_pair(a, b, x, 1.0 - x)[1]
@@ -416,7 +572,22 @@ def _t_log_two_tail(at, df):
 
 @njit
 def t_pvalue_two_sided(t, df):
-    """Two-sided p-value 2 * P(T > |t|) = I_{df/(df+t^2)}(df/2, 1/2); df = inf gives the normal."""
+    """Two-sided p-value 2 P(T > |t|) = I_{df/(df+t^2)}(df/2, 1/2) for T ~ Student t(df).
+
+    Signature ``t_pvalue_two_sided(t: float64, df: float64) -> float64``.
+
+    Parameters
+    ----------
+    t : float64
+        Test statistic.
+    df : float64
+        Degrees of freedom, > 0 (need not be whole); inf gives the normal.
+
+    Returns
+    -------
+    float64
+        The p-value; 0 for |t| = inf, nan for NaN or df <= 0.
+    """
     if math.isnan(t) or not (df > 0.0):
         return math.nan
     return _t_two_tail(abs(t), df)[0]
@@ -424,7 +595,22 @@ def t_pvalue_two_sided(t, df):
 
 @njit
 def t_sf(t, df):
-    """Student t survival function P(T > t)."""
+    """Student t survival function P(T > t) (scipy.stats.t.sf(t, df)).
+
+    Signature ``t_sf(t: float64, df: float64) -> float64``.
+
+    Parameters
+    ----------
+    t : float64
+        Point.
+    df : float64
+        Degrees of freedom, > 0 (need not be whole); inf gives the normal.
+
+    Returns
+    -------
+    float64
+        The probability; 0 at t = inf, 1 at -inf, nan for NaN or df <= 0.
+    """
     if math.isnan(t) or not (df > 0.0):
         return math.nan
     tail, middle = _t_two_tail(abs(t), df)
@@ -435,7 +621,22 @@ def t_sf(t, df):
 
 @njit
 def t_cdf(t, df):
-    """Student t CDF P(T <= t); df = inf gives the normal."""
+    """Student t CDF P(T <= t) (scipy.special.stdtr(df, t)).
+
+    Signature ``t_cdf(t: float64, df: float64) -> float64``.
+
+    Parameters
+    ----------
+    t : float64
+        Point.
+    df : float64
+        Degrees of freedom, > 0 (need not be whole); inf gives the normal.
+
+    Returns
+    -------
+    float64
+        The probability; 1 at t = inf, 0 at -inf, nan for NaN or df <= 0.
+    """
     if math.isnan(t) or not (df > 0.0):
         return math.nan
     tail, middle = _t_two_tail(abs(t), df)
@@ -457,7 +658,22 @@ def _t_logpdf(t, df):
 
 @njit
 def t_pdf(t, df):
-    """Student t density; df = inf gives the normal."""
+    """Student t density (scipy.stats.t.pdf(t, df)).
+
+    Signature ``t_pdf(t: float64, df: float64) -> float64``.
+
+    Parameters
+    ----------
+    t : float64
+        Point.
+    df : float64
+        Degrees of freedom, > 0; inf gives the normal density.
+
+    Returns
+    -------
+    float64
+        The density; nan for NaN or df <= 0.
+    """
     if math.isnan(t) or not (df > 0.0):
         return math.nan
     if df > _DF_NORMAL:
@@ -552,7 +768,24 @@ def _t_isf_half(q, df):
 
 @njit
 def t_ppf(p, df):
-    """Student t quantile; p = 0 -> -inf, p = 1 -> inf, df = inf gives the normal."""
+    """Student t quantile, the inverse CDF (scipy.stats.t.ppf(p, df)).
+
+    Signature ``t_ppf(p: float64, df: float64) -> float64``.
+
+    Parameters
+    ----------
+    p : float64
+        Lower-tail probability in [0, 1].
+    df : float64
+        Degrees of freedom, > 0; inf gives the normal quantile.
+
+    Returns
+    -------
+    float64
+        The t with P(T <= t) = p; -inf for p = 0, inf for p = 1, nan for NaN, p outside [0, 1] or
+        df <= 0.  For an upper-tail quantile with tiny q use `simengine.kernels.t_isf` (``-t_ppf(q,
+        df)``, exact by symmetry).
+    """
     if not (0.0 <= p <= 1.0) or not (df > 0.0):
         return math.nan
     if p == 0.0:
