@@ -389,8 +389,8 @@ def _drift_section(quick, rng):
     try:
         out.append((title, _retraining_table(g, quick)))
     except ModuleNotFoundError as exc:  # scikit-learn comes with the compare extra
-        out.append((title, f"skipped: {exc.name.split('.')[0]} is not installed "
-                    '(python -m pip install "numba-simengine[compare]")'))
+        note = f"skipped: {exc.name.split('.')[0]} is not installed (python -m pip install \"numba-simengine[compare]\")"
+        out.append((title, note))
     return out
 
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import itertools
 
-__all__ = ["plot_sweep", "sweep_figure", "ESTIMATE_LABELS", "PARAMETER_LABELS", "VALUE_LABELS"]
+__all__ = ["ESTIMATE_LABELS", "PARAMETER_LABELS", "VALUE_LABELS", "plot_sweep", "sweep_figure"]
 
 # estimate -> axis label in words (an estimate not listed shows its name with spaces)
 ESTIMATE_LABELS = {
@@ -87,7 +87,6 @@ VALUE_LABELS = {
 
 _MARKERS = ("o", "s", "^", "D", "v", "P", "X", "*", "<", ">")
 _LINESTYLES = ("-", "--", ":", "-.")
-_FALSE_POSITIVE = ("rejected_any_look", "rejected_final", "prob_declare_peeking", "prob_declare_final")
 
 
 def _words(name: str) -> str:
@@ -101,11 +100,12 @@ def _value_label(value) -> str:
 def _reference(estimate: str, simulation, fixed: dict):
     """(y, label) of the line the question measures this estimate against, or None."""
     alpha = fixed.get("alpha", 0.05)
-    if not isinstance(alpha, (int, float)):
+    grid = fixed.get("_grid", ())
+    if not isinstance(alpha, (int, float)) or "alpha" in grid:  # no single nominal level to draw
         return None
-    if estimate in ("rejected_any_look", "rejected_final") and simulation in (None, "peeking"):
-        if fixed.get("lift", 0.0) == 0 and "lift" not in fixed.get("_grid", ()):  # an A/A test: a false positive
-            return alpha, f"nominal alpha = {alpha:g}"
+    a_a = fixed.get("lift", 0.0) == 0 and "lift" not in grid  # an A/A test: every rejection is a false positive
+    if estimate in ("rejected_any_look", "rejected_final") and simulation in (None, "peeking") and a_a:
+        return alpha, f"nominal alpha = {alpha:g}"
     if estimate in ("fwer", "fdr"):
         return alpha, f"alpha = {alpha:g}"
     if estimate in ("coverage", "exact_coverage"):

@@ -14,7 +14,7 @@ if sys.version_info >= (3, 11):
 else:  # pragma: no cover - Python 3.10
     import tomli as tomllib
 
-__all__ = ["load_spec", "example_specs", "example_path"]
+__all__ = ["example_path", "example_specs", "example_summary", "load_spec"]
 
 _KEYS = {
     "simulation": "name of a registered simulation",

@@ -122,7 +122,7 @@ def test_examples_lists_and_prints_the_shipped_specs(capsys):
     assert cli.main(["examples"]) == 0
     listing = capsys.readouterr().out
     for path in sorted((root / "examples").glob("*.toml")):
-        assert re.search(rf"^  {path.stem} +\S", listing, re.M), listing
+        assert re.search(rf"^  {path.stem} +\S", listing, re.MULTILINE), listing
     assert "simengine sweep --example NAME" in listing
     assert cli.main(["examples", "peeking"]) == 0
     assert capsys.readouterr().out == (root / "examples" / "peeking.toml").read_text()
