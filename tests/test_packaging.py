@@ -50,7 +50,7 @@ def dists(tmp_path_factory):
             shutil.copy2(path, src / name)
     out = src / "dist"
     run = subprocess.run([sys.executable, "-m", "build", "--no-isolation", "--outdir", str(out), str(src)],
-                         capture_output=True, text=True, timeout=300)
+                         check=False, capture_output=True, text=True, timeout=300)
     assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
     (wheel,) = out.glob("*.whl")
     (sdist,) = out.glob("*.tar.gz")
@@ -95,22 +95,24 @@ def test_the_built_package_installs_and_runs_in_a_fresh_venv(kind, dists, tmp_pa
     env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "NUMBA_CACHE_DIR")}
     install = subprocess.run([sys.executable, "-m", "pip", "--python", str(python), "install", "--quiet",
                               "--no-deps", "--no-index", "--no-build-isolation", str(dists[kind])],
-                             capture_output=True, text=True, env=env, cwd=tmp_path, timeout=300)
+                             check=False, capture_output=True, text=True, env=env, cwd=tmp_path, timeout=300)
     assert install.returncode == 0, install.stdout[-3000:] + install.stderr[-3000:]
     code = ("import simengine, sys\n"
             "low, high = simengine.proportion_interval(12, 100)\n"
             "print(simengine.__file__)\n"
             "print(f'{low:.4f} {high:.4f}')\n")
-    smoke = subprocess.run([str(python), "-c", code], capture_output=True, text=True, env=env, cwd=tmp_path,
+    smoke = subprocess.run([str(python), "-c", code],
+                           check=False, capture_output=True, text=True, env=env, cwd=tmp_path,
                            timeout=300)
     assert smoke.returncode == 0, smoke.stderr[-3000:]
     where, interval = smoke.stdout.split("\n")[:2]
     assert Path(where).resolve().is_relative_to(venv.resolve())  # the installed copy, not this checkout
     assert interval == "0.0700 0.1981"  # the README's Wilson interval
-    listing = subprocess.run([str(venv / "bin" / "simengine"), "examples"], capture_output=True, text=True,
+    listing = subprocess.run([str(venv / "bin" / "simengine"), "examples"], check=False, capture_output=True, text=True,
                              env=env, cwd=tmp_path, timeout=120)
     assert listing.returncode == 0, listing.stderr
     assert "peeking" in listing.stdout and str(venv.resolve()) in listing.stdout
-    shown = subprocess.run([str(venv / "bin" / "simengine"), "examples", "peeking"], capture_output=True, text=True,
+    shown = subprocess.run([str(venv / "bin" / "simengine"), "examples", "peeking"],
+                           check=False, capture_output=True, text=True,
                            env=env, cwd=tmp_path, timeout=120)
     assert shown.stdout == (ROOT / "examples" / "peeking.toml").read_text()

@@ -18,8 +18,8 @@ import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 README = (ROOT / "README.md").read_text()
-PYTHON_BLOCKS = re.findall(r"^```python\n(.*?)^```", README, re.S | re.M)
-BASH_BLOCKS = re.findall(r"^```bash\n(.*?)^```", README, re.S | re.M)
+PYTHON_BLOCKS = re.findall(r"^```python\n(.*?)^```", README, re.DOTALL | re.MULTILINE)
+BASH_BLOCKS = re.findall(r"^```bash\n(.*?)^```", README, re.DOTALL | re.MULTILINE)
 
 # runs in the child: each block in a fresh namespace; doctest blocks compared, others executed
 _CHILD = r'''
@@ -47,7 +47,8 @@ print("REPORT " + json.dumps(report))
 @pytest.fixture(scope="module")
 def block_reports(tmp_path_factory):
     cwd = tmp_path_factory.mktemp("readme")  # blocks may write files (a sweep's checkpoint)
-    out = subprocess.run([sys.executable, "-c", _CHILD], input=json.dumps(PYTHON_BLOCKS), capture_output=True,
+    out = subprocess.run([sys.executable, "-c", _CHILD], input=json.dumps(PYTHON_BLOCKS),
+                         check=False, capture_output=True,
                          text=True, cwd=cwd, timeout=600)
     lines = [line for line in out.stdout.splitlines() if line.startswith("REPORT ")]
     assert out.returncode == 0 and lines, out.stdout[-3000:] + out.stderr[-3000:]
@@ -80,7 +81,8 @@ def test_readme_listing_commands_run():
     lines = _cheap_command_lines()
     assert ["simengine", "sweep", "--list"] in lines and ["simengine", "examples"] in lines
     for words in lines:
-        out = subprocess.run([sys.executable, "-m", "simengine", *words[1:]], capture_output=True, text=True,
+        out = subprocess.run([sys.executable, "-m", "simengine", *words[1:]],
+                             check=False, capture_output=True, text=True,
                              cwd=ROOT, timeout=120)
         assert out.returncode == 0 and out.stdout, (words, out.stderr)
 
@@ -89,12 +91,13 @@ def test_readme_toml_is_the_shipped_spec_and_gives_the_python_calls_numbers():
     from simengine import sweep
     from simengine._spec import load_spec
 
-    (shown,) = [b for b in re.findall(r"^```toml\n(.*?)^```", README, re.S | re.M) if 'simulation = "peeking"' in b]
+    tomls = re.findall(r"^```toml\n(.*?)^```", README, re.DOTALL | re.MULTILINE)
+    (shown,) = [b for b in tomls if 'simulation = "peeking"' in b]
     path = ROOT / "examples" / "peeking.toml"
     assert shown == path.read_text()
     # the README's Python sweep shows rejected_any_look at 10 looks, no boundary; the spec's point must equal it
     (block,) = [b for b in PYTHON_BLOCKS if 'se.sweep(\n...     "peeking"' in b]
-    (value,) = re.findall(r"^\d+\s+10\s+([0-9.]+)\s", block, re.M)
+    (value,) = re.findall(r"^\d+\s+10\s+([0-9.]+)\s", block, re.MULTILINE)
     spec = load_spec(path)
     # a point's stream depends only on its own parameters, so the one point alone gives the same numbers
     table = sweep(spec["simulation"], {"n_looks": [10], "boundary": ["none"]}, fixed=spec["fixed"],
