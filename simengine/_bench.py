@@ -44,30 +44,54 @@ def time_call(fn, *, min_time: float = 0.2, max_repeats: int = 50, max_time: flo
     return best
 
 
+def _missing(fn):
+    """Call `fn` once (warm-up); the name of the missing package if it needs one that is not installed."""
+    try:
+        fn()
+    except ModuleNotFoundError as exc:
+        return (exc.name or str(exc)).split(".")[0]
+    return None
+
+
 def run_tasks(tasks, *, quick: bool = False, progress: bool = True):
-    """Time every task; returns a DataFrame with one row per task."""
+    """Time every task; returns a DataFrame with one row per task.
+
+    An implementation that needs a library which is not installed (statsmodels, river, arviz: the `compare`
+    extra) leaves its column empty; ``table.attrs["notes"]`` says which and how to install it.
+    """
     import pandas as pd
     from tqdm.auto import tqdm
 
     rows = []
+    notes = []
     for task in tqdm(list(tasks), desc="bench", disable=not progress, leave=False):
         impls = task.make(quick)
         engine = impls["simengine"]
         engine()  # compile / load from cache before timing
         min_time = 0.05 if quick else 0.3
         t_engine = time_call(engine, min_time=min_time)
-        t_naive = time_call(impls["naive"], min_time=min_time, max_repeats=3)
+        try:  # the naive baseline is timed cold, as before (a warm-up call of a slow loop would double it)
+            t_naive = time_call(impls["naive"], min_time=min_time, max_repeats=3)
+            absent = {"naive": None}
+        except ModuleNotFoundError as exc:
+            t_naive, absent = float("nan"), {"naive": (exc.name or str(exc)).split(".")[0]}
+        absent.update({name: _missing(fn) for name, fn in impls.items() if name not in ("naive", "simengine")})
+        for name, module in absent.items():
+            if module is not None:
+                notes.append(f"{task.name}: {name!r} column skipped ({module} is not installed; "
+                             f'python -m pip install "numba-simengine[compare]" adds it)')
         row = {"task": task.name, "naive s": t_naive}
-        library = [k for k in impls if k not in ("naive", "simengine")]
+        library = [k for k in impls if k not in ("naive", "simengine") and absent[k] is None]
         for lib in library:
-            impls[lib]()
             row[f"{lib} s"] = time_call(impls[lib], min_time=min_time, max_repeats=5)
         row["simengine s"] = t_engine
         row["speed-up vs naive"] = t_naive / t_engine
         for lib in library:
             row[f"speed-up vs {lib}"] = row[f"{lib} s"] / t_engine
         rows.append(row)
-    return pd.DataFrame(rows)
+    table = pd.DataFrame(rows)
+    table.attrs["notes"] = notes
+    return table
 
 
 # --- hypothesis testing (issue 3) ---
@@ -253,30 +277,40 @@ def _make_diagnostics(quick):
 
     x = np.random.default_rng(0).standard_normal((4, 2_000 if quick else 10_000, 5))
     impls = {"naive": lambda: naive.rhat_ess_numpy(x)}
-    try:
+
+    def arviz_call():
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # arviz's import warns on some NumPy / xarray versions
-            import arviz as az
-    except ImportError:  # arviz is a test extra, not a dependency
-        pass
-    else:
-        impls["arviz"] = lambda: (az.rhat(az.convert_to_dataset(x)), az.ess(az.convert_to_dataset(x), method="bulk"))
+            import arviz as az  # the compare extra; skipped when absent
+        return az.rhat(az.convert_to_dataset(x)), az.ess(az.convert_to_dataset(x), method="bulk")
+
+    impls["arviz"] = arviz_call
     impls["simengine"] = lambda: (simengine.rhat(x), simengine.ess(x))
     return impls
 
 
 def _make_intervals(quick):
     import numpy as np
-    from statsmodels.stats.proportion import proportion_confint
 
     import simengine
 
     rng = np.random.default_rng(0)
     n = rng.integers(1, 1000, 10_000 if quick else 100_000)
     k = rng.integers(0, n + 1)
+
+    def statsmodels_call():
+        from statsmodels.stats.proportion import proportion_confint  # the compare extra; skipped when absent
+
+        return proportion_confint(k, n, method="beta")
+
+    def naive():
+        from statsmodels.stats.proportion import proportion_confint
+
+        return [proportion_confint(int(a), int(b), method="beta") for a, b in zip(k[:2000], n[:2000])]
+
     return {
-        "naive": lambda: [proportion_confint(int(a), int(b), method="beta") for a, b in zip(k[:2000], n[:2000])],
-        "statsmodels": lambda: proportion_confint(k, n, method="beta"),
+        "naive": naive,
+        "statsmodels": statsmodels_call,
         "simengine": lambda: simengine.proportion_interval(k, n, method="beta"),
     }
 

@@ -14,7 +14,7 @@ if sys.version_info >= (3, 11):
 else:  # pragma: no cover - Python 3.10
     import tomli as tomllib
 
-__all__ = ["load_spec"]
+__all__ = ["example_path", "example_specs", "example_summary", "load_spec"]
 
 _KEYS = {
     "simulation": "name of a registered simulation",
@@ -96,3 +96,57 @@ def load_spec(path) -> dict:
         raise SpecError(str(exc)) from None
     return {"simulation": sim, "grid": grid, "fixed": fixed, "n_sims": n_sims, "rng": seed, "title": title,
             "plot": plot, "target_se": target_se, "max_sims": max_sims}
+
+
+def _examples_dir():
+    """The folder of shipped example specs: `simengine/examples` in an installed wheel, `examples/` in a checkout.
+
+    The repository keeps the specs at its root; the build maps that folder to the package `simengine.examples`
+    (an editable install maps it too), so the same names work from a wheel, an editable install and a checkout.
+    """
+    import importlib.util
+    from pathlib import Path
+
+    here = Path(__file__).resolve().parent
+    candidates = [here / "examples"]
+    try:
+        spec = importlib.util.find_spec("simengine.examples")
+    except (ImportError, ValueError):
+        spec = None
+    if spec is not None and spec.submodule_search_locations:
+        candidates += [Path(p) for p in spec.submodule_search_locations]
+    # a source checkout run without installing (PYTHONPATH=.): only beside this project's own pyproject.toml
+    root = here.parent
+    if (root / "pyproject.toml").is_file() and 'name = "numba-simengine"' in (root / "pyproject.toml").read_text():
+        candidates.append(root / "examples")
+    for folder in candidates:
+        if folder.is_dir() and any(folder.glob("*.toml")):
+            return folder
+    raise FileNotFoundError("the example specs are missing from this installation of simengine; reinstall it")
+
+
+def example_specs() -> dict:
+    """Shipped example specs: ``{name: path}`` in name order (``peeking`` is ``examples/peeking.toml``)."""
+    folder = _examples_dir()
+    return {p.stem: p for p in sorted(folder.glob("*.toml"))}
+
+
+def example_path(name):
+    """Path of the shipped example spec `name`; a `SpecError` lists the names when it is unknown."""
+    specs = example_specs()
+    if name not in specs:
+        raise SpecError(f"no example spec named {name!r}; choose from {', '.join(specs)} (see `simengine examples`)")
+    return specs[name]
+
+
+def example_summary(path) -> str:
+    """The spec's `title` (or its first comment line) for `simengine examples`."""
+    text = path.read_text()
+    try:
+        title = tomllib.loads(text).get("title")
+    except tomllib.TOMLDecodeError:
+        title = None
+    if isinstance(title, str):
+        return title
+    comments = [line.lstrip("# ").strip() for line in text.splitlines() if line.startswith("#")]
+    return comments[0] if comments else ""

@@ -1,4 +1,4 @@
-"""The `simengine` command line: `info`, `demo`, `bench` (and later `sweep`).
+"""The `simengine` command line: `info`, `demo`, `bench`, `sweep` and `examples`.
 
 Parsing and printing only; the work is done by the public API.
 """
@@ -64,6 +64,8 @@ def _cmd_bench(args, out) -> int:
     tasks = [t for t in TASKS if not args.only or t.family in args.only]
     table = run_tasks(tasks, quick=args.quick, progress=not args.no_progress)
     _print_table("naive vs simengine (best wall time, seconds)", _bench_summary(table), out)
+    for note in table.attrs.get("notes", []):
+        print(f"note: {note}", file=out)
     return 0
 
 
@@ -86,6 +88,51 @@ def _bench_summary(table):
     return frame.set_index("task")
 
 
+# optional packages behind command-line features: feature -> (modules, the extra that installs them)
+_OPTIONAL = {
+    "-o": (("pyarrow",), "parquet"),
+    "--plot": (("matplotlib",), "plot"),
+    "--backend dask": (("dask", "distributed"), "dask"),
+}
+
+
+def _check_optional(feature: str) -> None:
+    """Refuse a requested feature whose optional package is missing, in one line, before any work starts."""
+    import importlib
+
+    from simengine._sweep import SpecError
+
+    modules, extra = _OPTIONAL[feature]
+    for module in modules:
+        try:
+            importlib.import_module(module)
+        except ImportError:
+            raise SpecError(f"{feature} needs {module}, which is not installed; install it with "
+                            f"python -m pip install \"numba-simengine[{extra}]\" (or [all])") from None
+
+
+def _cmd_examples(args, out) -> int:
+    from simengine._spec import example_path, example_specs, example_summary
+    from simengine._sweep import SpecError
+
+    if args.name is None:
+        specs = example_specs()
+        width = max(map(len, specs))
+        print(f"example specs shipped with simengine (in {next(iter(specs.values())).parent}):", file=out)
+        for name, path in specs.items():
+            print(f"  {name:<{width}}  {example_summary(path)}", file=out)
+        print("run one: simengine sweep --example NAME    copy one to edit: simengine examples NAME > my.toml",
+              file=out)
+        return 0
+    try:
+        path = example_path(args.name)
+    except SpecError as exc:
+        print(f"simengine examples: error: {exc}", file=sys.stderr)
+        return 2
+    out.write(path.read_text())
+    return 0
+
+
 def _cmd_sweep(args, out) -> int:
     from simengine._sweep import SpecError, simulations
 
@@ -98,10 +145,17 @@ def _cmd_sweep(args, out) -> int:
         ).set_index("simulation")
         _print_table("registered simulations", table, out)
         return 0
-    if args.spec is None:
-        print("simengine sweep: error: a SPEC.toml file is needed (or --list)", file=sys.stderr)
+    if args.spec is None and args.example is None:
+        print("simengine sweep: error: a SPEC.toml file or --example NAME is needed (or --list)", file=sys.stderr)
+        return 2
+    if args.spec is not None and args.example is not None:
+        print("simengine sweep: error: give a SPEC.toml file or --example NAME, not both", file=sys.stderr)
         return 2
     try:
+        if args.example is not None:
+            from simengine._spec import example_path
+
+            args.spec = str(example_path(args.example))
         return _run_sweep_command(args, out)
     except SpecError as exc:
         print(f"simengine sweep: error: {exc}", file=sys.stderr)
@@ -144,6 +198,10 @@ def _run_sweep_command(args, out) -> int:
     from simengine._spec import load_spec
     from simengine._sweep import SpecError, _resolve_simulation, sweep
 
+    # a missing optional package is named before the spec is read, let alone run
+    for feature, wanted in (("-o", args.output), ("--plot", args.plot), ("--backend dask", args.backend == "dask")):
+        if wanted:
+            _check_optional(feature)
     spec = load_spec(args.spec)
     args._spec_seed = spec["rng"] is not None
     if args.target_se is not None:
@@ -231,7 +289,9 @@ def _run_sweep_command(args, out) -> int:
         if estimates is not None:
             known = [c[:-3] for c in table.columns if c.endswith("_se") and c[:-3] in table.columns]
             _check_plot_names(estimates, known)
-        drawn = plot_sweep(table, list(spec["grid"]), args.plot, title=title, estimates=estimates)
+        drawn = plot_sweep(table, spec["grid"], args.plot, title=title, estimates=estimates, fixed=spec["fixed"],
+                           simulation=spec["simulation"] if isinstance(spec["simulation"], str) else None,
+                           seed=table.attrs.get("seed"), target_se=spec["target_se"])
         print(f"plot of {', '.join(drawn)} written to {args.plot}", file=out)
     return 0
 
@@ -280,6 +340,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     sw = sub.add_parser("sweep", help="run a parameter sweep described by a TOML spec")
     sw.add_argument("spec", nargs="?", help="TOML spec: simulation, n_sims, seed, [grid], [fixed]")
+    sw.add_argument("--example", metavar="NAME",
+                    help="run a shipped example spec instead of a file (names: simengine examples)")
     sw.add_argument("-o", "--output", metavar="PARQUET",
                     help="write results here; also the checkpoint, so a rerun resumes an interrupted sweep")
     sw.add_argument("--backend", choices=("local", "dask"), default="local", help="where to run (default local)")
@@ -294,6 +356,10 @@ def build_parser() -> argparse.ArgumentParser:
     sw.add_argument("--list", action="store_true", help="list the registered simulations and their parameters")
     sw.add_argument("--no-progress", action="store_true", help="hide progress bars")
     sw.set_defaults(func=_cmd_sweep)
+
+    ex = sub.add_parser("examples", help="list the shipped example specs, or print one")
+    ex.add_argument("name", nargs="?", help="print this spec (e.g. simengine examples peeking > my.toml)")
+    ex.set_defaults(func=_cmd_examples)
     return parser
 
 

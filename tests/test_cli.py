@@ -107,11 +107,87 @@ def test_readme_commands_match_ci_and_examples():
     root = Path(__file__).resolve().parent.parent
     blocks = re.findall(r"```bash\n(.*?)```", (root / "README.md").read_text(), re.S)
     main_job, test_cmd = blocks[0].strip(), blocks[1].strip()
-    assert main_job.startswith('python3 -m pip install ".[all]" && python3 -m simengine sweep ')
-    spec = main_job.split(" sweep ")[1].split()[0]
-    assert (root / spec).is_file()
+    # both set-up commands make and use a virtual environment (a Debian system Python refuses pip)
+    venv = "python3 -m venv .venv && .venv/bin/python -m pip install "
+    assert main_job.startswith(venv + '".[all]" && .venv/bin/python -m simengine sweep --example ')
+    assert test_cmd.startswith(venv + '-e ".[test]" && .venv/bin/python -m pytest ')
+    example = main_job.split(" --example ")[1].split()[0]
+    assert (root / "examples" / f"{example}.toml").is_file()
     ci = (root / ".ci" / "run").read_text().splitlines()
     assert test_cmd in ci  # .ci/run runs the README's test command verbatim
+
+
+def test_examples_lists_and_prints_the_shipped_specs(capsys):
+    root = Path(__file__).resolve().parent.parent
+    assert cli.main(["examples"]) == 0
+    listing = capsys.readouterr().out
+    for path in sorted((root / "examples").glob("*.toml")):
+        assert re.search(rf"^  {path.stem} +\S", listing, re.MULTILINE), listing
+    assert "simengine sweep --example NAME" in listing
+    assert cli.main(["examples", "peeking"]) == 0
+    assert capsys.readouterr().out == (root / "examples" / "peeking.toml").read_text()
+    assert cli.main(["examples", "peking"]) == 2
+    err = capsys.readouterr().err
+    assert "no example spec named 'peking'; choose from coverage, drift, peeking, power, precision" in err
+
+
+def test_sweep_example_runs_a_shipped_spec(capsys, monkeypatch):
+    from simengine import _sweep
+
+    calls = []
+
+    def fake_sweep(**kwargs):  # the spec as the sweep would get it; stop there (running it is the README test's)
+        calls.append(kwargs)
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(_sweep, "sweep", fake_sweep)
+    assert cli.main(["sweep", "--example", "precision", "--no-progress"]) == 130
+    (kwargs,) = calls
+    assert kwargs["simulation"] == "power" and kwargs["grid"] == {"n": [5, 10, 20, 30, 50, 75, 100]}
+    assert (kwargs["n_sims"], kwargs["rng"], kwargs["target_se"], kwargs["max_sims"]) == (1000, 2026, 0.005, 20000)
+    capsys.readouterr()
+    assert cli.main(["sweep", "--example", "nope", "--no-progress"]) == 2
+    assert "no example spec named 'nope'" in capsys.readouterr().err
+    assert cli.main(["sweep", "spec.toml", "--example", "power", "--no-progress"]) == 2
+    assert "not both" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("flags, module, extra", [
+    (["-o", "r.parquet"], "pyarrow", "parquet"),
+    (["--plot", "p.png"], "matplotlib", "plot"),
+    (["--backend", "dask"], "distributed", "dask"),
+])
+def test_sweep_missing_optional_package_is_one_line_before_any_work(flags, module, extra, tmp_path, capsys,
+                                                                    monkeypatch):
+    from simengine import _sweep
+
+    for name in [m for m in sys.modules if m == module or m.startswith(module + ".")] + [module]:
+        monkeypatch.setitem(sys.modules, name, None)  # import fails as if the package were not installed
+    ran = []
+    monkeypatch.setattr(_sweep, "_sweep", lambda *a, **k: ran.append(1))
+    monkeypatch.chdir(tmp_path)
+    # the spec does not even exist: the missing package is named before the spec is read
+    assert cli.main(["sweep", "missing.toml", *flags, "--no-progress"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "Traceback" not in err
+    assert f"{flags[0]}" in err and f"needs {module}, which is not installed" in err
+    assert f'python -m pip install "numba-simengine[{extra}]"' in err
+    assert ran == [] and list(tmp_path.iterdir()) == []
+
+
+def test_bench_skips_a_missing_comparison_library_with_a_note(monkeypatch, capsys):
+    for name in [m for m in sys.modules if m.startswith("statsmodels.")] + ["statsmodels"]:
+        monkeypatch.setitem(sys.modules, name, None)
+    tasks = [t for t in _bench.TASKS if t.name.startswith("Clopper-Pearson")]
+    monkeypatch.setattr(_bench, "TASKS", tasks)
+    table = _bench.run_tasks(tasks, quick=True, progress=False)
+    assert "statsmodels s" not in table.columns and table["naive s"].isna().all()
+    assert table["simengine s"].iloc[0] > 0
+    assert len(table.attrs["notes"]) == 2 and all("statsmodels is not installed" in n for n in table.attrs["notes"])
+    assert cli.main(["bench", "--quick", "--no-progress"]) == 0
+    out = capsys.readouterr().out
+    assert "note: Clopper-Pearson" in out and "'statsmodels' column skipped" in out
+    assert 'numba-simengine[compare]' in out
 
 
 def test_benchmark_suite_is_collected_from_its_folder():
@@ -356,3 +432,67 @@ def test_sweep_scheduler_that_does_not_answer_exits_2_naming_it(tmp_path, capsys
     assert cli.main(["sweep", str(spec), "--backend", "dask", "--scheduler", address, "--no-progress"]) == 2
     err = capsys.readouterr().err
     assert f"cannot reach the Dask scheduler {address} within 1 s" in err and "dask scheduler" in err
+
+
+def _peeking_like_table():
+    rows = []
+    for boundary in ["obrien-fleming", "none", "pocock"]:  # not the spec's order: the legend must follow the spec
+        for n_looks in [1, 2, 5]:
+            rows.append({"n_looks": n_looks, "boundary": boundary, "rejected_any_look": 0.05,  # all lines coincide
+                         "rejected_any_look_se": 0.004, "n_sims": 2000, "seconds": 0.01})
+    table = pd.DataFrame(rows)
+    table.attrs["seed"] = 7
+    return table
+
+
+def test_sweep_figure_reads_like_a_figure_in_a_paper():
+    import matplotlib.pyplot as plt
+
+    from simengine._plot import sweep_figure
+
+    grid = {"n_looks": [1, 2, 5], "boundary": ["none", "pocock", "obrien-fleming"]}
+    fig = sweep_figure(_peeking_like_table(), grid, title="A/A", fixed={"total_visitors": 1400, "alpha": 0.05},
+                       simulation="peeking")
+    try:
+        (ax,) = fig.axes
+        assert ax.get_ylabel() == "P(reject at any look)" and ax.get_xlabel() == "number of looks"
+        assert [t.get_text() for t in ax.get_xticklabels()] == ["1", "2", "5"]  # integer ticks at the values
+        legend = ax.get_legend()
+        assert [t.get_text() for t in legend.get_texts()] == ["no boundary", "Pocock", "O'Brien-Fleming",
+                                                              "nominal alpha = 0.05"]
+        assert legend.get_title().get_text() == "boundary"
+        ref = [line for line in ax.get_lines() if line.get_label() == "nominal alpha = 0.05"]
+        assert len(ref) == 1 and list(ref[0].get_ydata()) == [0.05, 0.05]
+        # the three lines have equal values: distinct markers and small sideways shifts keep each visible
+        data = [container.lines[0] for container in ax.containers]  # each errorbar's data line
+        assert [c.get_label() for c in ax.containers] == ["no boundary", "Pocock", "O'Brien-Fleming"]
+        assert len({line.get_marker() for line in data}) == 3
+        xs = [tuple(line.get_xdata()) for line in data]
+        assert len(set(xs)) == 3 and all(abs(a - b) < 0.2 for x in xs for a, b in zip(x, (1, 2, 5)))
+        caption = " ".join(t.get_text() for t in fig.texts)
+        assert "2,000 simulations per point" in caption and "seed 7" in caption and "1.96 SE" in caption
+        assert "total_visitors = 1400" in caption
+        assert fig._suptitle.get_text() == "A/A"
+    finally:
+        plt.close(fig)
+
+
+def test_sweep_figure_reference_lines_and_log_axis_for_crowded_values():
+    import matplotlib.pyplot as plt
+
+    from simengine._plot import sweep_figure
+
+    n = [10, 20, 30, 50, 100, 200, 500]
+    table = pd.DataFrame({"n": n, "coverage": 0.95, "coverage_se": 0.001, "power": 0.5, "power_se": 0.01,
+                          "n_sims": [1000, 2000, 3000, 1000, 1000, 1000, 1000]})
+    fig = sweep_figure(table, ["n"], fixed={"alpha": 0.1}, seed=3, target_se=0.01)
+    try:
+        cov, power = fig.axes
+        assert cov.get_xscale() == "log" and [t.get_text() for t in cov.get_xticklabels()] == list(map(str, n))
+        assert [t.get_text() for t in cov.get_legend().get_texts()] == ["nominal 90%"]
+        assert [t.get_text() for t in power.get_legend().get_texts()] == ["target power 0.8"]
+        assert power.get_ylabel() == "power: P(reject)" and cov.get_xlabel() == "sample size n"
+        caption = " ".join(t.get_text() for t in fig.texts)
+        assert "1,000 to 3,000 simulations per point (until every SE <= 0.01)" in caption
+    finally:
+        plt.close(fig)
