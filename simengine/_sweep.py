@@ -19,15 +19,22 @@ import sys
 import tempfile
 import time
 import warnings
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
-from typing import Callable, Mapping
+from typing import TYPE_CHECKING, Any, Literal, TypeVar, overload
 
 import numpy as np
 
 from simengine._rng import as_seed_sequence
+from simengine._typing import Progress, SeedLike
 from simengine._validate import MAX_COUNT, check_bool, check_choice, check_positive_int
 
 __all__ = ["sweep", "register_simulation", "simulations", "Simulation", "SpecError", "MAX_GRID_POINTS"]
+
+if TYPE_CHECKING:  # pandas is imported when a sweep runs, not with the package
+    import pandas as pd
+
+_F = TypeVar("_F", bound=Callable[..., Any])
 
 _RESERVED = ("n_sims", "seconds")
 
@@ -78,11 +85,11 @@ class Simulation:
     """
 
     name: str
-    func: Callable
-    parameters: tuple | None = None
+    func: Callable[..., Any]
+    parameters: tuple[str, ...] | None = None
     chunk_size: int | None = None
     description: str = ""
-    validate: Callable | None = None
+    validate: Callable[..., object] | None = None
     result: type | None = None
     replicates: str = "n_sims"
 
@@ -187,9 +194,42 @@ def _builtin(name) -> Simulation:
     return sim
 
 
+@overload
 def register_simulation(
-    name, func=None, *, parameters=None, chunk_size=None, description="", validate=None, overwrite=False
-):
+    name: str,
+    func: None = None,
+    *,
+    parameters: Iterable[str] | None = None,
+    chunk_size: int | None = None,
+    description: str = "",
+    validate: Callable[..., object] | None = None,
+    overwrite: bool = False,
+) -> Callable[[_F], _F]: ...
+
+
+@overload
+def register_simulation(
+    name: str,
+    func: _F,
+    *,
+    parameters: Iterable[str] | None = None,
+    chunk_size: int | None = None,
+    description: str = "",
+    validate: Callable[..., object] | None = None,
+    overwrite: bool = False,
+) -> _F: ...
+
+
+def register_simulation(
+    name: str,
+    func: _F | None = None,
+    *,
+    parameters: Iterable[str] | None = None,
+    chunk_size: int | None = None,
+    description: str = "",
+    validate: Callable[..., object] | None = None,
+    overwrite: bool = False,
+) -> _F | Callable[[_F], _F]:
     """Register `func` under `name` for `sweep` and ``simengine sweep``.
 
     A function that returns a `MonteCarloResult` (declared by its return annotation)
@@ -243,7 +283,7 @@ def register_simulation(
     if not isinstance(description, str):
         raise TypeError(f"`description` must be a string; got {_type_name(description)}")
 
-    def _register(f):
+    def _register(f: _F) -> _F:
         if not callable(f):
             raise TypeError(f"`func` must be callable; got {_type_name(f)}")
         if (name in _USER or name in _BUILTINS) and not overwrite:
@@ -256,7 +296,7 @@ def register_simulation(
     return _register if func is None else _register(func)
 
 
-def simulations() -> dict:
+def simulations() -> dict[str, Simulation]:
     """The simulations `sweep` knows by name: the built-ins, then registered ones (which may shadow them)."""
     out = {name: _builtin(name) for name in _BUILTINS if name not in _USER}
     out.update(_USER)
@@ -972,19 +1012,19 @@ class _Checkpoint:
 
 
 def sweep(
-    simulation,
-    grid,
+    simulation: str | Callable[..., Any] | Simulation,
+    grid: Mapping[str, Any],
     *,
-    n_sims=10_000,
-    rng=None,
-    backend="local",
-    client=None,
-    checkpoint=None,
-    progress=None,
-    fixed=None,
-    target_se=None,
-    max_sims=None,
-):
+    n_sims: int = 10_000,
+    rng: SeedLike = None,
+    backend: Literal["local", "dask"] = "local",
+    client: Any = None,
+    checkpoint: str | os.PathLike[str] | None = None,
+    progress: Progress = None,
+    fixed: Mapping[str, Any] | None = None,
+    target_se: float | None = None,
+    max_sims: int | None = None,
+) -> pd.DataFrame:
     """Run a simulation over a grid of parameters; one row per point, with standard errors.
 
     Parameters

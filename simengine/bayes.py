@@ -8,13 +8,16 @@ from __future__ import annotations
 import dataclasses
 import math
 import numbers
+from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import Literal
 
 import numpy as np
 
 from simengine._long import check_progress, check_target, joined, run_blocks
 from simengine._results import CONCAT, MEAN, SUM, MonteCarloResult, Result, mean_se, proportion_se, until_target
 from simengine._rng import as_seed_sequence, child_seed_sequence, n_blocks, slice_generators
+from simengine._typing import ArrayLike, Progress, SeedLike
 from simengine._validate import (
     as_count_array,
     as_real_array,
@@ -59,6 +62,7 @@ MAX_PEEKING_WORK = 10**9
 # incomplete-beta inverse returns NaN or out-of-order ends for large counts), and no design needs it.
 MIN_INTERVAL_ALPHA = 1e-100
 INTERVAL_METHODS = ("normal", "wilson", "agresti_coull", "beta", "jeffreys", "bayes")
+IntervalMethod = Literal["normal", "wilson", "agresti_coull", "beta", "jeffreys", "bayes"]
 # Sides of `proportion_interval`, with the words of statsmodels' `proportion_confint`: "larger" keeps the
 # upper bound (the interval is (0, upper)), "smaller" the lower bound ((lower, 1)).
 ALTERNATIVES = ("two-sided", "larger", "smaller")
@@ -294,16 +298,16 @@ _K = None
 
 
 def bayes_ab(
-    successes_a,
-    trials_a,
-    successes_b,
-    trials_b,
+    successes_a: int | ArrayLike,
+    trials_a: int | ArrayLike,
+    successes_b: int | ArrayLike,
+    trials_b: int | ArrayLike,
     *,
-    prior=(1.0, 1.0),
-    method="exact",
-    n_draws=100_000,
-    rng=None,
-    progress=None,
+    prior: tuple[float, float] | ArrayLike = (1.0, 1.0),
+    method: Literal["exact", "mc"] = "exact",
+    n_draws: int = 100_000,
+    rng: SeedLike = None,
+    progress: Progress = None,
 ) -> BayesAbResult:
     """Posterior probability that B beats A, and the expected loss of choosing each arm.
 
@@ -465,7 +469,15 @@ class ProbBestResult(MonteCarloResult):
     _chunk_size = 10_000_000
 
 
-def prob_best(successes, trials, *, prior=(1.0, 1.0), n_draws=100_000, rng=None, progress=None) -> ProbBestResult:
+def prob_best(
+    successes: ArrayLike,
+    trials: ArrayLike,
+    *,
+    prior: tuple[float, float] = (1.0, 1.0),
+    n_draws: int = 100_000,
+    rng: SeedLike = None,
+    progress: Progress = None,
+) -> ProbBestResult:
     """Probability that each of k arms is best, and each arm's expected loss (Monte Carlo).
 
     Each draw takes one sample from every arm's Beta posterior; blocks of draws run
@@ -634,8 +646,15 @@ def _check_alpha(alpha):
     return alpha
 
 
-def proportion_interval(successes, trials, *, alpha=0.05, method="wilson", prior=(1.0, 1.0),
-                        alternative="two-sided") -> ProportionIntervalResult:
+def proportion_interval(
+    successes: int | ArrayLike,
+    trials: int | ArrayLike,
+    *,
+    alpha: float = 0.05,
+    method: IntervalMethod = "wilson",
+    prior: tuple[float, float] = (1.0, 1.0),
+    alternative: Literal["two-sided", "larger", "smaller"] = "two-sided",
+) -> ProportionIntervalResult:
     """Confidence (or credible) interval for a binomial proportion, two- or one-sided, batched.
 
     A drop-in for ``statsmodels.stats.proportion.proportion_confint(count, nobs, alpha,
@@ -766,17 +785,17 @@ class SimulateCoverageResult(MonteCarloResult):
 
 def simulate_coverage(
     *,
-    p,
-    n,
-    methods=("normal", "wilson", "agresti_coull", "beta", "jeffreys"),
-    alpha=0.05,
-    n_sims=100_000,
-    prior=(1.0, 1.0),
-    alternative="two-sided",
-    rng=None,
-    progress=None,
-    target_se=None,
-    max_sims=None,
+    p: float | ArrayLike,
+    n: int | ArrayLike,
+    methods: Sequence[IntervalMethod] = ("normal", "wilson", "agresti_coull", "beta", "jeffreys"),
+    alpha: float = 0.05,
+    n_sims: int = 100_000,
+    prior: tuple[float, float] = (1.0, 1.0),
+    alternative: Literal["two-sided", "larger", "smaller"] = "two-sided",
+    rng: SeedLike = None,
+    progress: Progress = None,
+    target_se: float | None = None,
+    max_sims: int | None = None,
 ) -> SimulateCoverageResult:
     """Coverage and mean width of binomial intervals by simulation, over a (p, n) grid.
 
@@ -980,17 +999,17 @@ class SimulateBayesPeekingResult(MonteCarloResult):
 
 def simulate_bayes_peeking(
     *,
-    n_sims,
-    n_looks,
-    visitors_per_look,
-    rate,
-    lift=0.0,
-    threshold=0.95,
-    prior=(1.0, 1.0),
-    rng=None,
-    progress=None,
-    target_se=None,
-    max_sims=None,
+    n_sims: int,
+    n_looks: int,
+    visitors_per_look: int,
+    rate: float,
+    lift: float = 0.0,
+    threshold: float = 0.95,
+    prior: tuple[float, float] = (1.0, 1.0),
+    rng: SeedLike = None,
+    progress: Progress = None,
+    target_se: float | None = None,
+    max_sims: int | None = None,
 ) -> SimulateBayesPeekingResult:
     """Simulate the Bayesian "stop when P(B > A) > threshold" rule under peeking.
 

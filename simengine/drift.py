@@ -6,13 +6,16 @@ Public layer only: validation, conversion and result objects.  The numerical wor
 from __future__ import annotations
 
 import numbers
+from collections.abc import Iterable
 from dataclasses import dataclass, field
+from typing import Any, Literal
 
 import numpy as np
 
 from simengine import _rng
 from simengine._long import check_progress, joined, run_blocks
 from simengine._results import MEAN, NOT_COMBINABLE, MonteCarloResult, Result, proportion_se
+from simengine._typing import ArrayLike, Progress, SeedLike
 from simengine._validate import (
     MAX_COUNT,
     _describe,
@@ -170,7 +173,16 @@ def _quantile_edges(reference, bins, halved=False):
     return edges
 
 
-def psi(reference, current, *, bins=10, binning="equal-width", eps=1e-7, axis=0, nan_policy="raise"):
+def psi(
+    reference: ArrayLike,
+    current: ArrayLike,
+    *,
+    bins: int | ArrayLike = 10,
+    binning: Literal["equal-width", "quantile"] = "equal-width",
+    eps: float = 1e-7,
+    axis: int = 0,
+    nan_policy: Literal["raise", "omit"] = "raise",
+) -> Any:  # float, ndarray, or a pandas Series for DataFrame input
     """Population stability index between a reference sample and a current sample.
 
     PSI = sum_b (c_b - r_b) * ln(c_b / r_b), with r_b and c_b the proportions of the reference and of the
@@ -417,7 +429,16 @@ def _windows_flat(windows):
     return np.ascontiguousarray(flat), offsets
 
 
-def psi_monitor(reference, windows, *, threshold=0.2, consecutive=3, bins=10, binning="quantile", eps=1e-7) -> PsiMonitorResult:
+def psi_monitor(
+    reference: ArrayLike,
+    windows: ArrayLike | Iterable[ArrayLike],
+    *,
+    threshold: float = 0.2,
+    consecutive: int = 3,
+    bins: int | ArrayLike = 10,
+    binning: Literal["quantile", "equal-width"] = "quantile",
+    eps: float = 1e-7,
+) -> PsiMonitorResult:
     """PSI of a sequence of windows against a fixed reference, with drift flags, streaks and alerts.
 
     Bin edges come from the reference only (its quantiles, or equal width over its min..max), so every
@@ -488,7 +509,16 @@ class PSIMonitor:
     (True, 3)
     """
 
-    def __init__(self, reference, *, threshold=0.2, consecutive=3, bins=10, binning="quantile", eps=1e-7):
+    def __init__(
+        self,
+        reference: ArrayLike,
+        *,
+        threshold: float = 0.2,
+        consecutive: int = 3,
+        bins: int | ArrayLike = 10,
+        binning: Literal["quantile", "equal-width"] = "quantile",
+        eps: float = 1e-7,
+    ) -> None:
         self.threshold, self.consecutive, self.edges, self._ref_props, self.eps = _monitor_setup(
             reference, threshold, consecutive, bins, binning, eps
         )
@@ -499,7 +529,7 @@ class PSIMonitor:
         self.drift_detected = False
         self.alert = False
 
-    def update(self, window):
+    def update(self, window: ArrayLike) -> PSIMonitor:
         """Add one window (1-D array of finite values); returns self."""
         w = _float_array(window, "window", ndim=_ANY_NDIM, finite=False)
         # the conversion makes 0-d input 1-D: read the dimensions of what was passed
@@ -523,7 +553,7 @@ class PSIMonitor:
         self.alert = self.streak >= self.consecutive
         return self
 
-    def result(self):
+    def result(self) -> PsiMonitorResult:
         """`PsiMonitorResult` over every window seen so far."""
         return _monitor_result(self._history, self.edges, self.threshold, self.consecutive)
 
@@ -612,7 +642,14 @@ class DdmResult(Result):
         )
 
 
-def ddm(errors, *, warm_start=30, warning_threshold=2.0, drift_threshold=3.0, reset=True) -> DdmResult:
+def ddm(
+    errors: ArrayLike,
+    *,
+    warm_start: int = 30,
+    warning_threshold: float = 2.0,
+    drift_threshold: float = 3.0,
+    reset: bool = True,
+) -> DdmResult:
     """Drift Detection Method (Gama et al. 2004) over one stream or many streams in parallel.
 
     Parameters and defaults are those of ``river.drift.binary.DDM``, and on every stream the warnings and
@@ -706,7 +743,9 @@ class DDM:
     True
     """
 
-    def __init__(self, warm_start=30, warning_threshold=2.0, drift_threshold=3.0, *, reset=True):
+    def __init__(
+        self, warm_start: int = 30, warning_threshold: float = 2.0, drift_threshold: float = 3.0, *, reset: bool = True
+    ) -> None:
         self.warm_start, self.warning_threshold, self.drift_threshold, self.reset = _check_ddm_params(
             warm_start, warning_threshold, drift_threshold, reset
         )
@@ -714,7 +753,7 @@ class DDM:
         _k._ddm_init(self._state)
         self.status = 0
 
-    def update(self, x):
+    def update(self, x: float | bool) -> DDM:
         """Add one error indicator (0 or 1, or bool); returns self.
 
         Raises TypeError for anything that is not a real number or bool (a string raises an error that is
@@ -815,7 +854,15 @@ class AdwinResult(Result):
         )
 
 
-def adwin(values, *, delta=0.002, clock=32, max_buckets=5, min_window_length=5, grace_period=10) -> AdwinResult:
+def adwin(
+    values: ArrayLike,
+    *,
+    delta: float = 0.002,
+    clock: int = 32,
+    max_buckets: int = 5,
+    min_window_length: int = 5,
+    grace_period: int = 10,
+) -> AdwinResult:
     """ADWIN adaptive windowing (Bifet & Gavalda 2007) exactly as ``river.drift.ADWIN``, over many streams.
 
     Parameters and defaults are river's, and on every stream the detections are river's, step for step
@@ -954,7 +1001,14 @@ class ADWIN:
     True
     """
 
-    def __init__(self, delta=0.002, clock=32, max_buckets=5, min_window_length=5, grace_period=10):
+    def __init__(
+        self,
+        delta: float = 0.002,
+        clock: int = 32,
+        max_buckets: int = 5,
+        min_window_length: int = 5,
+        grace_period: int = 10,
+    ) -> None:
         self.delta, self.clock, self.max_buckets, self.min_window_length, self.grace_period = _check_adwin_params(
             delta, clock, max_buckets, min_window_length, grace_period
         )
@@ -962,7 +1016,7 @@ class ADWIN:
         _k._adwin_init(self._state)
         self.drift_detected = False
 
-    def update(self, x):
+    def update(self, x: float | bool) -> ADWIN:
         """Add one value (a finite real number with |x| <= 1e100, or a bool); returns self.
 
         Raises TypeError for anything that is not a real number or bool, ValueError for NaN, inf and
@@ -1111,25 +1165,25 @@ _ADWIN_KEYS = ("delta", "clock", "max_buckets", "min_window_length", "grace_peri
 
 def simulate_drift_detection(
     *,
-    detector="ddm",
-    drift="sudden",
-    n_sims=10_000,
-    n_steps=1_000,
-    drift_start=500,
-    drift_end=None,
-    error_before=0.15,
-    error_after=0.40,
-    warm_start=None,
-    warning_threshold=None,
-    drift_threshold=None,
-    reset=None,
-    delta=None,
-    clock=None,
-    max_buckets=None,
-    min_window_length=None,
-    grace_period=None,
-    rng=None,
-    progress=None,
+    detector: Literal["ddm", "adwin"] = "ddm",
+    drift: Literal["sudden", "gradual"] = "sudden",
+    n_sims: int = 10_000,
+    n_steps: int = 1_000,
+    drift_start: int = 500,
+    drift_end: int | None = None,
+    error_before: float = 0.15,
+    error_after: float = 0.40,
+    warm_start: int | None = None,
+    warning_threshold: float | None = None,
+    drift_threshold: float | None = None,
+    reset: bool | None = None,
+    delta: float | None = None,
+    clock: int | None = None,
+    max_buckets: int | None = None,
+    min_window_length: int | None = None,
+    grace_period: int | None = None,
+    rng: SeedLike = None,
+    progress: Progress = None,
 ) -> SimulateDriftDetectionResult:
     """Detection rate, false alarms and detection delay of DDM or ADWIN on simulated error streams.
 

@@ -16,14 +16,17 @@ import platform
 import sys
 import time
 import weakref
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Literal
 
 import numpy as np
 
-from simengine._numba_compat import CPUDispatcher, TypingError, compiled_entry_point
 from simengine._long import check_progress
+from simengine._numba_compat import CPUDispatcher, TypingError, compiled_entry_point
 from simengine._results import Result
 from simengine._rng import pcg64_block_states
+from simengine._typing import ArrayLike, FloatOrArray, Progress, SeedLike
 from simengine._validate import (
     MAX_COUNT,
     as_float_array,
@@ -118,18 +121,18 @@ def _check_log_density(log_density):
 
 
 def metropolis_hastings(
-    log_density,
-    x0,
+    log_density: Callable[..., float],
+    x0: ArrayLike,
     *,
-    n_steps,
-    proposal_scale=1.0,
-    proposal_cov=None,
-    n_chains=4,
-    burn_in=0,
-    thin=1,
-    adapt=False,
-    progress=None,
-    rng=None,
+    n_steps: int,
+    proposal_scale: float = 1.0,
+    proposal_cov: ArrayLike | None = None,
+    n_chains: int = 4,
+    burn_in: int = 0,
+    thin: int = 1,
+    adapt: bool = False,
+    progress: Progress = None,
+    rng: SeedLike = None,
 ) -> MetropolisHastingsResult:
     """Gaussian random-walk Metropolis-Hastings, several chains in parallel.
 
@@ -540,7 +543,7 @@ def _diagnostics(x):
     return rhat_, ess_
 
 
-def rhat(samples):
+def rhat(samples: ArrayLike) -> FloatOrArray:
     """Split, rank-normalised R-hat (Vehtari, Gelman, Simpson, Carpenter & Buerkner 2021).
 
     The maximum of the bulk R-hat (on rank-normalised split chains) and the tail
@@ -572,7 +575,7 @@ def rhat(samples):
     return out if shape else float(out[0])
 
 
-def ess(samples, method="bulk"):
+def ess(samples: ArrayLike, method: Literal["bulk", "tail"] = "bulk") -> FloatOrArray:
     """Effective sample size of MCMC draws (Vehtari et al. 2021), as arviz's ``ess``.
 
     ``"bulk"``: ESS of the rank-normalised split chains.  ``"tail"``: the smaller of
@@ -612,7 +615,7 @@ def ess(samples, method="bulk"):
     return out if shape else float(out[0])
 
 
-def mcse(samples):
+def mcse(samples: ArrayLike) -> FloatOrArray:
     """Monte Carlo standard error of the mean of MCMC draws, as arviz's ``mcse(method="mean")``.
 
     The standard deviation of all draws (ddof 1) over the square root of the ESS of the

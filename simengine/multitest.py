@@ -6,6 +6,7 @@ estimates FWER, FDR and power of each correction on simulated two-sample t-test 
 from __future__ import annotations
 
 import numbers
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -14,6 +15,7 @@ from simengine import _validate as v
 from simengine._long import check_progress, run_blocks
 from simengine._results import MEAN, MonteCarloResult, Result, until_target
 from simengine._rng import child_seed_sequence
+from simengine._typing import ArrayLike, Progress, SeedLike
 
 __all__ = [
     "multipletests",
@@ -131,7 +133,14 @@ def _check_pvals(rows):
     return lo
 
 
-def multipletests(pvals, alpha=0.05, method="hs", maxiter=1, is_sorted=False, returnsorted=False) -> MultipletestsResult:
+def multipletests(
+    pvals: ArrayLike,
+    alpha: float = 0.05,
+    method: str = "hs",
+    maxiter: int | bool | None = 1,
+    is_sorted: bool = False,
+    returnsorted: bool = False,
+) -> MultipletestsResult:
     """Adjust p-values for multiple testing, one family per row, rows in parallel.
 
     ``statsmodels.stats.multitest.multipletests`` with the same arguments (order, names and
@@ -354,17 +363,17 @@ class SimulateMultipleTestingResult(MonteCarloResult):
 
 def simulate_multiple_testing(
     *,
-    n_tests=20,
-    n_true=2,
-    effect_size,
-    n_per_group,
-    n_sims=10_000,
-    methods=("none", "bonferroni", "holm", "hommel", "fdr_bh", "fdr_by"),
-    alpha=0.05,
-    rng=None,
-    progress=None,
-    target_se=None,
-    max_sims=None,
+    n_tests: int = 20,
+    n_true: int = 2,
+    effect_size: float,
+    n_per_group: int,
+    n_sims: int = 10_000,
+    methods: Sequence[str] = ("none", "bonferroni", "holm", "hommel", "fdr_bh", "fdr_by"),
+    alpha: float = 0.05,
+    rng: SeedLike = None,
+    progress: Progress = None,
+    target_se: float | None = None,
+    max_sims: int | None = None,
 ) -> SimulateMultipleTestingResult:
     """FWER, FDR and power of multiple-testing corrections on simulated families of t-tests.
 
@@ -503,11 +512,10 @@ def _multiple_testing_run(n_sims, ss, methods, one, inputs, progress):
     Each slice keeps only integer counts per family, and the rates are formed from all of them at once, so
     the numbers do not depend on the slicing.
     """
-    from simengine._results import mean_se, proportion_se
-    from simengine._rng import n_blocks
-    from simengine.kernels.power import _family_t_normal
     from simengine._long import first_slice
-    from simengine._rng import slice_generators
+    from simengine._results import mean_se, proportion_se
+    from simengine._rng import n_blocks, slice_generators
+    from simengine.kernels.power import _family_t_normal
 
     n_tests, n_true = inputs["n_tests"], inputs["n_true"]
     blocks = n_blocks(n_sims, FAMILY_BLOCK)

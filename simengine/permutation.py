@@ -9,7 +9,9 @@ conversion of the two-sample tests (`_as_rows`, scipy's `nan_policy`).
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Literal
 
 import numpy as np
 
@@ -18,6 +20,7 @@ from simengine._long import run_blocks
 from simengine._numba_compat import CPUDispatcher, NumbaError
 from simengine._results import Result
 from simengine._rng import as_seed_sequence, n_blocks
+from simengine._typing import Alternative, ArrayLike, NanPolicy, SeedLike
 
 __all__ = ["permutation_test", "PermutationTestResult", "PERM_BLOCK", "NAN_POLICIES"]
 
@@ -181,7 +184,15 @@ def _pvalues(observed, null, alternative, exact, n_null, tol):
 
 
 def permutation_test(
-    x, y, *, statistic="mean", alternative="two-sided", n_resamples=9999, axis=0, rng=None, nan_policy="propagate"
+    x: ArrayLike,
+    y: ArrayLike,
+    *,
+    statistic: Literal["mean", "median"] | Callable[..., float] = "mean",
+    alternative: Alternative = "two-sided",
+    n_resamples: int = 9999,
+    axis: int = 0,
+    rng: SeedLike = None,
+    nan_policy: NanPolicy = "propagate",
 ) -> PermutationTestResult:
     """Two-sample permutation test of ``statistic(x, y)`` (x minus y), one test per column.
 
@@ -282,9 +293,9 @@ def _permutation_rows(xr, yr, kind, func, alternative, n_resamples, ss):
     n_null = n_max if exact else n_resamples
     n_gens = 1 if exact else n_blocks(n_null, PERM_BLOCK)
     _check_perm_size(k, nx + ny, n_null, n_gens)
-    from simengine.kernels import permutation as kp
     from simengine._long import first_slice
     from simengine._rng import slice_generators
+    from simengine.kernels import permutation as kp
 
     # The kernels fill these in place, a slice of units of resamples per call (see run_blocks):
     # every resample's statistic depends only on its split, so the slicing never changes a number.

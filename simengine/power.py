@@ -9,16 +9,15 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
+from typing import Literal
 
 import numpy as np
 
 from simengine import _validate as v
-from simengine._long import check_progress, run_blocks
-from simengine._results import MEAN, MonteCarloResult, Result, TargetNotReachedWarning, proportion_se  # noqa: F401 (the warning is re-exported)
-from simengine._results import until_target
-from simengine._long import check_target, first_slice
-from simengine._rng import slice_generators
-from simengine._rng import as_seed_sequence, child_seed_sequence, n_blocks
+from simengine._long import check_progress, check_target, first_slice, run_blocks
+from simengine._results import MEAN, MonteCarloResult, Result, TargetNotReachedWarning, proportion_se, until_target  # noqa: F401 (the warning is re-exported)
+from simengine._rng import as_seed_sequence, child_seed_sequence, n_blocks, slice_generators
+from simengine._typing import Alternative, ArrayLike, Progress, SeedLike
 
 __all__ = [
     "power_ttest",
@@ -217,7 +216,15 @@ def _brentq(f, lo, hi, xtol, name):
     return root
 
 
-def power_ttest(*, effect_size=None, n=None, alpha=0.05, power=None, ratio=1.0, alternative="two-sided") -> PowerTtestResult:
+def power_ttest(
+    *,
+    effect_size: float | None = None,
+    n: float | None = None,
+    alpha: float = 0.05,
+    power: float | None = None,
+    ratio: float = 1.0,
+    alternative: Alternative = "two-sided",
+) -> PowerTtestResult:
     """Solve the power equation of the two-sample t-test for the one missing quantity.
 
     Exactly one of `effect_size`, `n`, `power` is None; it is found from the
@@ -456,18 +463,18 @@ def _check_power_size(test, suffstat, ns, n_max, n_sims, n_resamples):
 
 def simulate_power(
     *,
-    test="t",
-    effect_size,
-    n,
-    n_sims=10_000,
-    alpha=0.05,
-    distribution="normal",
-    alternative="two-sided",
-    n_resamples=999,
-    rng=None,
-    progress=None,
-    target_se=None,
-    max_sims=None,
+    test: Literal["t", "welch", "mannwhitney", "permutation"] = "t",
+    effect_size: float,
+    n: int | ArrayLike,
+    n_sims: int = 10_000,
+    alpha: float = 0.05,
+    distribution: Literal["normal", "lognormal", "exponential"] = "normal",
+    alternative: Alternative = "two-sided",
+    n_resamples: int = 999,
+    rng: SeedLike = None,
+    progress: Progress = None,
+    target_se: float | None = None,
+    max_sims: int | None = None,
 ) -> SimulatePowerResult:
     """Monte Carlo power of a two-sample test under a shift alternative.
 

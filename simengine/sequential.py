@@ -14,12 +14,14 @@ import math
 import numbers
 import warnings
 from dataclasses import dataclass, field
+from typing import Literal
 
 import numpy as np
 
 from simengine._long import check_progress, check_target, first_slice, run_blocks
 from simengine._results import MEAN, SUM, MonteCarloResult, proportion_se, until_target
 from simengine._rng import as_seed_sequence, child_seed_sequence, n_blocks, slice_generators
+from simengine._typing import Alternative, ArrayLike, FloatArray, Progress, SeedLike
 from simengine._validate import (
     alternative_code,
     as_count_array,
@@ -128,7 +130,14 @@ def _information_fractions(n_looks, information):
     return info / info[-1]
 
 
-def group_sequential_boundaries(n_looks, *, alpha=0.05, kind="pocock", alternative="two-sided", information=None) -> np.ndarray:
+def group_sequential_boundaries(
+    n_looks: int,
+    *,
+    alpha: float = 0.05,
+    kind: Literal["pocock", "obrien-fleming"] = "pocock",
+    alternative: Literal["two-sided", "one-sided", "greater", "less"] = "two-sided",
+    information: ArrayLike | None = None,
+) -> FloatArray:
     """Critical |z| values of a Pocock or O'Brien-Fleming group-sequential design.
 
     Pocock (1977) uses one constant critical value c at every look; O'Brien & Fleming (1979) use
@@ -420,24 +429,24 @@ def _critical_band(test, alternative, levels, n_cum):
 
 def simulate_peeking(
     *,
-    n_sims=10_000,
-    n_looks=14,
-    visitors_per_look=None,
-    total_visitors=None,
-    metric="binary",
-    rate=0.10,
-    mean=0.0,
-    sd=1.0,
-    lift=0.0,
-    test="t",
-    alpha=0.05,
-    alternative="two-sided",
-    boundary="none",
-    tau=None,
-    rng=None,
-    progress=None,
-    target_se=None,
-    max_sims=None,
+    n_sims: int = 10_000,
+    n_looks: int = 14,
+    visitors_per_look: int | ArrayLike | None = None,
+    total_visitors: int | None = None,
+    metric: Literal["binary", "normal"] = "binary",
+    rate: float = 0.10,
+    mean: float = 0.0,
+    sd: float = 1.0,
+    lift: float = 0.0,
+    test: Literal["t", "welch", "z", "msprt"] = "t",
+    alpha: float = 0.05,
+    alternative: Alternative = "two-sided",
+    boundary: Literal["none", "pocock", "obrien-fleming"] = "none",
+    tau: float | None = None,
+    rng: SeedLike = None,
+    progress: Progress = None,
+    target_se: float | None = None,
+    max_sims: int | None = None,
 ) -> SimulatePeekingResult:
     """Monte Carlo of an A/B (or A/A) test analysed at every look: the cost of peeking and of its fixes.
 

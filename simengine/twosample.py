@@ -7,11 +7,13 @@ exact null distribution of U) so they agree with `scipy.stats`.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Literal
 
 import numpy as np
 
 from simengine import _validate as v
 from simengine._results import Result
+from simengine._typing import Alternative, ArrayLike, FloatOrArray, NanPolicy
 from simengine.permutation import _as_rows, _blank_rows, _check_nan_policy, _n_splits, _omitted
 
 __all__ = ["ttest_ind", "mannwhitneyu", "TtestIndResult", "MannwhitneyuResult"]
@@ -35,9 +37,9 @@ class TtestIndResult(Result):
         Degrees of freedom (n1 + n2 - 2, or Welch-Satterthwaite).
     """
 
-    statistic: float | np.ndarray
-    pvalue: float | np.ndarray
-    df: float | np.ndarray
+    statistic: FloatOrArray
+    pvalue: FloatOrArray
+    df: FloatOrArray
 
     _unpack = ("statistic", "pvalue")
 
@@ -56,8 +58,8 @@ class MannwhitneyuResult(Result):
         p-value for `alternative`, exact or from the normal approximation (see `method`).
     """
 
-    statistic: float | np.ndarray
-    pvalue: float | np.ndarray
+    statistic: FloatOrArray
+    pvalue: FloatOrArray
 
     _unpack = ("statistic", "pvalue")
 
@@ -100,7 +102,15 @@ def _rescaled_ttest(xr, yr, equal_var, t, df, overflow):
     return t, df
 
 
-def ttest_ind(x, y, *, axis=0, equal_var=True, nan_policy="propagate", alternative="two-sided") -> TtestIndResult:
+def ttest_ind(
+    x: ArrayLike,
+    y: ArrayLike,
+    *,
+    axis: int = 0,
+    equal_var: bool = True,
+    nan_policy: NanPolicy = "propagate",
+    alternative: Alternative = "two-sided",
+) -> TtestIndResult:
     """Two-sample t-test (Student's pooled, or Welch's) of x minus y, one test per column.
 
     Agrees with ``scipy.stats.ttest_ind(x, y, axis=..., equal_var=..., nan_policy=...,
@@ -182,7 +192,14 @@ def _ttest_rows(xr, yr, equal_var, alternative):
 
 
 def mannwhitneyu(
-    x, y, *, use_continuity=True, alternative="two-sided", axis=0, method="auto", nan_policy="propagate"
+    x: ArrayLike,
+    y: ArrayLike,
+    *,
+    use_continuity: bool = True,
+    alternative: Alternative = "two-sided",
+    axis: int = 0,
+    method: Literal["auto", "exact", "asymptotic"] = "auto",
+    nan_policy: NanPolicy = "propagate",
 ) -> MannwhitneyuResult:
     """Mann-Whitney U test of x against y, exact or asymptotic, one test per column.
 
