@@ -17,7 +17,8 @@ import threading
 import time
 
 __all__ = [
-    "interruptible", "run_blocks", "check_progress", "show_progress", "needs_compile", "first_slice", "check_target", "joined",
+    "interruptible", "run_blocks", "check_progress", "show_progress", "needs_compile", "first_slice", "check_target",
+    "joined",
 ]
 
 # A slice aims at this many seconds once the kernel is warm: Ctrl-C answers within about that.
@@ -182,7 +183,7 @@ def run_blocks(call, n_blocks, *, progress=None, desc="simulating", dispatchers=
                     note = tqdm(total=1, desc=f"compiling {desc} kernels (first call)", file=sys.stderr, leave=False)
                 start = time.perf_counter()
                 outs.append(call(lo, hi))
-                elapsed = time.perf_counter() - start
+                elapsed: float | None = time.perf_counter() - start
                 if compiling:
                     note.update(1)
                     note.close()

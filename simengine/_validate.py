@@ -9,9 +9,11 @@ import math
 import numbers
 import operator
 import os
-from typing import Iterable
+from typing import Any, Iterable, TypeVar
 
 import numpy as np
+
+_T = TypeVar("_T")
 
 __all__ = [
     "as_float_array",
@@ -103,7 +105,9 @@ def check_real(
         value = math.inf if value > 0 else -math.inf
     lo = "-inf" if low is None else f"{low:g}"
     hi = "inf" if high is None else f"{high:g}"
-    interval = f"{'[' if low_inclusive and low is not None else '('}{lo}, {hi}{']' if high_inclusive and high is not None else ')'}"
+    opening = "[" if low_inclusive and low is not None else "("
+    closing = "]" if high_inclusive and high is not None else ")"
+    interval = f"{opening}{lo}, {hi}{closing}"
     if np.isnan(value) or (np.isinf(value) and not allow_inf):
         raise ValueError(f"`{name}` must be a finite number in {interval}; got {value}")
     if low is not None and (value < low or (value == low and not low_inclusive)):
@@ -118,8 +122,8 @@ def check_probability(value, name: str, *, closed: bool = False) -> float:
     return check_real(value, name, low=0.0, high=1.0, low_inclusive=closed, high_inclusive=closed)
 
 
-def check_choice(value, name: str, choices: Iterable[str]) -> str:
-    """One of a fixed set of strings."""
+def check_choice(value: _T, name: str, choices: Iterable[str]) -> _T:
+    """One of a fixed set of strings (returned as given, so a Literal-typed argument keeps its type)."""
     choices = tuple(choices)
     allowed = ", ".join(repr(c) for c in choices)
     if not isinstance(value, str):
@@ -183,20 +187,26 @@ def _as_array(value, name):
     try:
         arr = np.asarray(value)
     except (ValueError, TypeError):  # ragged lists and the like: NumPy's own text would only confuse
-        raise TypeError(f"`{name}` must be a rectangular array of real numbers; got a ragged list (rows of unequal length)") from None
+        raise TypeError(
+            f"`{name}` must be a rectangular array of real numbers; got a ragged list (rows of unequal length)"
+        ) from None
     if arr.dtype == object or arr.dtype.kind not in "biuf":
         raise TypeError(f"`{name}` must contain real numbers; got dtype {arr.dtype}")
     return arr
 
 
-def as_int_array(value, name: str, *, ndim: int | tuple[int, ...] = (0, 1, 2), minimum: int | None = None) -> np.ndarray:
+def as_int_array(
+    value: Any, name: str, *, ndim: int | tuple[int, ...] = (0, 1, 2), minimum: int | None = None
+) -> np.ndarray:
     """A C-contiguous int64 array of whole numbers (floats that are whole are accepted)."""
     if isinstance(value, (str, bytes)):
         raise TypeError(f"`{name}` must be array-like of integers; got a string")
     try:
         arr = np.asarray(value)
     except (ValueError, TypeError):
-        raise TypeError(f"`{name}` must be a rectangular array of integers; got a ragged list (rows of unequal length)") from None
+        raise TypeError(
+            f"`{name}` must be a rectangular array of integers; got a ragged list (rows of unequal length)"
+        ) from None
     if arr.dtype == object or arr.dtype.kind not in "biuf":
         raise TypeError(f"`{name}` must contain integers; got dtype {arr.dtype}")
     allowed = (ndim,) if isinstance(ndim, int) else tuple(ndim)
@@ -310,7 +320,9 @@ def as_count_array(value, name: str, *, ndim=(0, 1, 2), minimum: int | None = 0,
     try:
         arr = np.asarray(value)
     except (TypeError, ValueError, OverflowError):  # ragged nesting and the like
-        raise TypeError(f"`{name}` must be a rectangular array of integers; got a ragged list (rows of unequal length)") from None
+        raise TypeError(
+            f"`{name}` must be a rectangular array of integers; got a ragged list (rows of unequal length)"
+        ) from None
     if arr.dtype == object:
         items = arr.ravel().tolist()  # only odd input gets here (Python ints beyond int64, mixed objects)
         if items and all(isinstance(v, numbers.Integral) and not isinstance(v, bool) for v in items):
@@ -356,7 +368,9 @@ def as_real_array(value, name: str, **kwargs) -> np.ndarray:
         try:
             value = np.asarray(value)
         except (TypeError, ValueError, OverflowError):
-            raise TypeError(f"`{name}` must be a rectangular array of real numbers; got a ragged list (rows of unequal length)") from None
+            raise TypeError(
+                f"`{name}` must be a rectangular array of real numbers; got a ragged list (rows of unequal length)"
+            ) from None
     if value.dtype.kind == "b":
         raise TypeError(f"`{name}` must be array-like of real numbers; got booleans")
     return as_float_array(value, name, **kwargs)

@@ -10,7 +10,7 @@ import math
 import numbers
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 
@@ -29,6 +29,9 @@ from simengine._validate import (
     check_real,
     check_work,
 )
+
+if TYPE_CHECKING:  # pandas is imported when a frame is made, not with the package
+    import pandas as pd
 
 __all__ = [
     "BayesAbResult",
@@ -129,7 +132,9 @@ def _counts(successes, trials, s_name, t_name, *, min_trials=0):
     try:
         s, t = np.broadcast_arrays(s, t)
     except ValueError:
-        raise ValueError(f"`{s_name}` and `{t_name}` must have broadcastable shapes; got {s.shape} and {t.shape}") from None
+        raise ValueError(
+            f"`{s_name}` and `{t_name}` must have broadcastable shapes; got {s.shape} and {t.shape}"
+        ) from None
     if (s > t).any():
         raise ValueError(f"`{s_name}` must be <= `{t_name}` elementwise")
     return s, t
@@ -235,7 +240,9 @@ def _ab_counts(successes_a, trials_a, successes_b, trials_b):
     try:
         shape = np.broadcast_shapes(sa.shape, sb.shape)
     except ValueError:
-        raise ValueError(f"arm A counts of shape {sa.shape} and arm B counts of shape {sb.shape} do not broadcast") from None
+        raise ValueError(
+            f"arm A counts of shape {sa.shape} and arm B counts of shape {sb.shape} do not broadcast"
+        ) from None
     size = math.prod(shape)
     if size > 2**22:  # counts, posteriors and results: about 12 float64 arrays of the broadcast shape
         check_memory(size * 8 * 12, "the broadcast counts", what=f"{size:.3g} scenarios")
@@ -294,7 +301,7 @@ def _bayes_kernels():
     return _K
 
 
-_K = None
+_K: Any = None
 
 
 def bayes_ab(
@@ -765,7 +772,7 @@ class SimulateCoverageResult(MonteCarloResult):
     # every other field is an input (p, n, method) or exact (equal in every chunk)
     _combine_fields = {}
 
-    def to_frame(self):
+    def to_frame(self) -> pd.DataFrame:
         """One row per (p, n, method): p, n, method, coverage, coverage_se, mean_width,
         mean_width_se, exact_coverage, exact_mean_width (the exact figures' zero SEs are
         left out)."""
@@ -863,7 +870,7 @@ def simulate_coverage(
         raise ValueError("`p` must be in [0, 1]")
     n_arr = np.atleast_1d(as_count_array(n, "n", ndim=(0, 1), minimum=1))
     if isinstance(methods, str):
-        methods = (methods,)
+        methods = (methods,)  # type: ignore[assignment]  # one name passed as a string
     if not isinstance(methods, (tuple, list)):
         raise TypeError(f"`methods` must be a method name or a sequence of them; got {_describe(methods)}")
     methods = tuple(check_choice(m, "methods", INTERVAL_METHODS) for m in methods)
@@ -987,7 +994,7 @@ class SimulateBayesPeekingResult(MonteCarloResult):
     _chunk_size = 200_000
     _combine_fields = {"stop_look_counts": SUM, "first_crossing": CONCAT, "final_prob_b_better": CONCAT}
 
-    def to_frame(self):
+    def to_frame(self) -> pd.DataFrame:
         """One row: the estimates, their SEs and `n_sims` (the per-look and per-replicate
         arrays are in `to_dict()`)."""
         import pandas as pd

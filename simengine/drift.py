@@ -8,14 +8,14 @@ from __future__ import annotations
 import numbers
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 
 from simengine import _rng
 from simengine._long import check_progress, joined, run_blocks
 from simengine._results import MEAN, NOT_COMBINABLE, MonteCarloResult, Result, proportion_se
-from simengine._typing import ArrayLike, Progress, SeedLike
+from simengine._typing import ArrayLike, FloatOrArray, IntOrArray, Progress, SeedLike
 from simengine._validate import (
     MAX_COUNT,
     _describe,
@@ -29,6 +29,9 @@ from simengine._validate import (
     check_work,
 )
 from simengine.kernels import drift as _k
+
+if TYPE_CHECKING:  # pandas is imported when a frame is made, not with the package
+    import pandas as pd
 
 __all__ = [
     "psi",
@@ -220,8 +223,9 @@ def psi(
     (explicit or reference-quantile edges) go to the end bins.  Repeated edges (discrete reference data)
     give empty bins, which contribute 0 unless current values fall there: a value equal to a repeated edge
     goes to the last bin starting at it (as ``np.histogram``), a value below the lowest edge to the first
-    bin, so new values below a reference point mass still count as drift.  A constant feature (combined min == max under equal-width) puts
-    every value in one bin: PSI 0.  Empty input raises ValueError; inf is always refused.
+    bin, so new values below a reference point mass still count as drift.  A constant feature (combined
+    min == max under equal-width) puts every value in one bin: PSI 0.  Empty input raises ValueError; inf is
+    always refused.
 
     Values anywhere in the float64 range are binned correctly: where max - min (equal-width) or the
     quantile interpolation overflows (data spanning more than ~1.8e308), the edges are computed without
@@ -246,9 +250,9 @@ def psi(
     if _is_dataframe(reference) or _is_dataframe(current):
         if not (_is_dataframe(reference) and _is_dataframe(current)):
             raise TypeError("`reference` and `current` must both be DataFrames or both be arrays")
-        if list(reference.columns) != list(current.columns):
+        if list(reference.columns) != list(current.columns):  # type: ignore[union-attr]  # DataFrames
             raise ValueError("`reference` and `current` must have the same columns in the same order")
-        columns = reference.columns
+        columns = reference.columns  # type: ignore[union-attr]  # DataFrames
         reference = _frame_values(reference, "reference")
         current = _frame_values(current, "current")
     # equal-width binning reads min, max and NaN count in one pass that also checks the values
@@ -305,7 +309,9 @@ def _check_psi_memory(ref, cur, k, quantile):
 def _psi_shapes(ref, cur, axis):
     """(ref, cur, one_d) as (rows x features) C-contiguous arrays; ValueError for mismatched shapes or axis."""
     if ref.ndim != cur.ndim:
-        raise ValueError(f"`reference` and `current` must have the same number of dimensions; got {ref.ndim} and {cur.ndim}")
+        raise ValueError(
+            f"`reference` and `current` must have the same number of dimensions; got {ref.ndim} and {cur.ndim}"
+        )
     one_d = ref.ndim == 1
     if one_d:
         return ref[:, None], cur[:, None], True
@@ -362,7 +368,7 @@ class PsiMonitorResult(Result):
     threshold: float
     consecutive: int
 
-    def to_frame(self):
+    def to_frame(self) -> pd.DataFrame:
         """One row per window: psi, drift, streak, alert."""
         import pandas as pd
 
@@ -470,7 +476,9 @@ def psi_monitor(
     >>> res.alert_windows.tolist()
     [6]
     """
-    threshold, consecutive, edges, ref_props, eps = _monitor_setup(reference, threshold, consecutive, bins, binning, eps)
+    threshold, consecutive, edges, ref_props, eps = _monitor_setup(
+        reference, threshold, consecutive, bins, binning, eps
+    )
     flat, offsets = _windows_flat(windows)
     values = _k._psi_windows(ref_props, edges, _is_uniform(edges), flat, offsets, eps)
     return _monitor_result(values, edges, threshold, consecutive)
@@ -523,7 +531,7 @@ class PSIMonitor:
             reference, threshold, consecutive, bins, binning, eps
         )
         self._uniform = _is_uniform(self.edges)
-        self._history = []
+        self._history: list[float] = []
         self.psi = float("nan")
         self.streak = 0
         self.drift_detected = False
@@ -623,12 +631,12 @@ class DdmResult(Result):
     """
 
     status: np.ndarray = field(repr=False)
-    first_warning: object
-    first_drift: object
+    first_warning: IntOrArray
+    first_drift: IntOrArray
     drift_indices: object = field(repr=False)
-    n_drifts: object
+    n_drifts: IntOrArray
 
-    def to_frame(self):
+    def to_frame(self) -> pd.DataFrame:
         """One row per stream: first_warning, first_drift, n_drifts (the per-step `status` is left to
         `to_dict`)."""
         import pandas as pd
@@ -765,7 +773,9 @@ class DDM:
         if x != 0 and x != 1:
             raise ValueError(f"`x` must be 0 or 1; got {_describe(x)}")
         self.status = int(
-            _k._ddm_step(self._state, float(x), self.warning_threshold, self.drift_threshold, self.warm_start, self.reset)
+            _k._ddm_step(
+                self._state, float(x), self.warning_threshold, self.drift_threshold, self.warm_start, self.reset
+            )
         )
         return self
 
@@ -833,13 +843,13 @@ class AdwinResult(Result):
     """
 
     detected: np.ndarray = field(repr=False)
-    first_drift: object
+    first_drift: IntOrArray
     drift_indices: object = field(repr=False)
-    n_drifts: object
-    width: object
-    estimation: object
+    n_drifts: IntOrArray
+    width: IntOrArray
+    estimation: FloatOrArray
 
-    def to_frame(self):
+    def to_frame(self) -> pd.DataFrame:
         """One row per stream: first_drift, n_drifts, width, estimation (the per-step `detected` is left
         to `to_dict`)."""
         import pandas as pd
@@ -1028,7 +1038,8 @@ class ADWIN:
             raise ValueError(f"`x` must be a finite real number in [-1e100, 1e100]; got {_describe(x)}")
         self.drift_detected = bool(
             _k._adwin_step(
-                self._state, float(x), self.delta, self.max_buckets, self.min_window_length, self.grace_period, self.clock
+                self._state, float(x), self.delta, self.max_buckets, self.min_window_length, self.grace_period,
+                self.clock,
             )
         )
         return self
@@ -1144,7 +1155,7 @@ class SimulateDriftDetectionResult(MonteCarloResult):
     error_after: float
     detector_settings: dict
 
-    def to_frame(self):
+    def to_frame(self) -> pd.DataFrame:
         """Summary as a one-column DataFrame (estimate, SE)."""
         import pandas as pd
 

@@ -18,7 +18,7 @@ import time
 import weakref
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 
@@ -40,6 +40,9 @@ from simengine._validate import (
     check_real,
     check_work,
 )
+
+if TYPE_CHECKING:  # pandas is imported when a frame is made, not with the package
+    import pandas as pd
 
 __all__ = ["MetropolisHastingsResult", "metropolis_hastings", "rhat", "ess", "mcse"]
 
@@ -93,7 +96,7 @@ class MetropolisHastingsResult(Result):
         object.__setattr__(self, "rhat", rhat_)
         return ess_ if name == "ess" else rhat_
 
-    def to_frame(self):
+    def to_frame(self) -> pd.DataFrame:
         """Kept draws, one row per (chain, draw): chain, draw, x0 .. x{dim-1}, log_density."""
         import pandas as pd
 
@@ -410,7 +413,7 @@ _NO_CHOL = np.zeros((1, 1))  # stands in for the Cholesky factor of an identity 
 _CAN_TIME = platform.machine().lower() in ("x86_64", "amd64")
 # log density -> {kernel: compiled entry point}: a repeated call skips numba's argument typing,
 # which for a dispatcher argument alone costs a few microseconds
-_ENTRY_POINTS = weakref.WeakKeyDictionary()
+_ENTRY_POINTS: weakref.WeakKeyDictionary[Any, dict[Any, Any]] = weakref.WeakKeyDictionary()
 
 
 def _call(kernel, args):
@@ -445,6 +448,7 @@ def _mcmc_kernels():
 def _as_draws(samples, name="samples"):
     """(chains, draws, params) C-contiguous float64 view of 1-D, 2-D or 3-D input; and the output shape."""
     arr = as_real_array(samples, name, ndim=(1, 2, 3), finite=False)
+    shape: tuple[int, ...]
     if arr.ndim == 1:
         arr, shape = arr[None, :, None], ()
     elif arr.ndim == 2:

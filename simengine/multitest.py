@@ -8,6 +8,7 @@ from __future__ import annotations
 import numbers
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -16,6 +17,9 @@ from simengine._long import check_progress, run_blocks
 from simengine._results import MEAN, MonteCarloResult, Result, until_target
 from simengine._rng import child_seed_sequence
 from simengine._typing import ArrayLike, Progress, SeedLike
+
+if TYPE_CHECKING:  # pandas is imported when a frame is made, not with the package
+    import pandas as pd
 
 __all__ = [
     "multipletests",
@@ -116,7 +120,9 @@ def _check_maxiter(maxiter, n):
     if maxiter == -1:
         return n
     if maxiter < 0:
-        raise ValueError(f"`maxiter` must be an integer >= -1 (-1: iterate to convergence), None or a bool; got {maxiter}")
+        raise ValueError(
+            f"`maxiter` must be an integer >= -1 (-1: iterate to convergence), None or a bool; got {maxiter}"
+        )
     # the iteration ends after at most n + 1 stages (the rejections grow each stage or it stops)
     return min(maxiter, n + 2)
 
@@ -348,11 +354,11 @@ class SimulateMultipleTestingResult(MonteCarloResult):
     n_per_group: int
     alpha: float
 
-    def to_frame(self):
+    def to_frame(self) -> pd.DataFrame:
         """One row per method (index ``method``): each rate followed by its ``*_se``."""
         import pandas as pd
 
-        methods = [self.method] if isinstance(self.method, str) else list(self.method)
+        methods = [self.method] if isinstance(self.method, str) else list(self.method)  # type: ignore[call-overload]  # a str or a sequence of names
         columns = {}
         for name in _RATES:
             for col in (name, f"{name}_se"):
@@ -450,7 +456,7 @@ def simulate_multiple_testing(
     target_se, max_sims = check_target(target_se, max_sims, n_sims)
     one = isinstance(methods, str)
     if one:
-        methods = (methods,)
+        methods = (methods,)  # type: ignore[assignment]  # one name passed as a string
     elif isinstance(methods, (bytes, dict, set, frozenset)) or not hasattr(methods, "__iter__"):
         raise TypeError(f"`methods` must be a method name or a sequence of them; got {v._describe(methods)}")
     try:
@@ -538,7 +544,7 @@ def _multiple_testing_run(n_sims, ss, methods, one, inputs, progress):
     false_all, n_rej_all, true_all = (
         parts[0] if len(parts) == 1 else [np.concatenate([p[k] for p in parts]) for k in range(3)]
     )
-    out = {name: [] for name in _RATES}
+    out: dict[str, list[Any]] = {name: [] for name in _RATES}
     out.update({f"{name}_se": [] for name in _RATES})
     for col in range(len(methods)):
         false_rej, n_rej = false_all[:, col], n_rej_all[:, col]

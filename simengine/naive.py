@@ -131,7 +131,10 @@ def bayes_ab_mc(successes_a, trials_a, successes_b, trials_b, *, prior=(1.0, 1.0
 def beta_draws(alpha_a, beta_a, alpha_b, beta_b, n_draws, rng=None):
     """Only the Beta draws of a Monte Carlo A/B comparison (the floor of any MC method)."""
     rng = np.random.default_rng(rng)
-    return [(rng.beta(a1, b1, n_draws), rng.beta(a2, b2, n_draws)) for a1, b1, a2, b2 in zip(alpha_a, beta_a, alpha_b, beta_b)]
+    return [
+        (rng.beta(a1, b1, n_draws), rng.beta(a2, b2, n_draws))
+        for a1, b1, a2, b2 in zip(alpha_a, beta_a, alpha_b, beta_b)
+    ]
 
 
 def metropolis_hastings_2d(mean, cov, x0, n_steps, proposal_scale=1.0, rng=None):
@@ -310,8 +313,8 @@ def adwin_exact(values, delta=0.002, clock=32, min_window_length=5, grace_period
     oldest value; after a detection the next update starts from an empty window.  Returns the list of
     steps at which the window was cut.
     """
-    window = []
-    hits = []
+    window: list[float] = []
+    hits: list[int] = []
     tick = 0
     for t, x in enumerate(values):
         if hits and hits[-1] == t - 1:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 
@@ -21,6 +21,9 @@ from simengine._numba_compat import CPUDispatcher, NumbaError
 from simengine._results import Result
 from simengine._rng import as_seed_sequence, n_blocks
 from simengine._typing import Alternative, ArrayLike, NanPolicy, SeedLike
+
+if TYPE_CHECKING:  # pandas is imported when a frame is made, not with the package
+    import pandas as pd
 
 __all__ = ["permutation_test", "PermutationTestResult", "PERM_BLOCK", "NAN_POLICIES"]
 
@@ -70,7 +73,7 @@ class PermutationTestResult(Result):
     exact: bool
     n_resamples: int
 
-    def to_frame(self):
+    def to_frame(self) -> pd.DataFrame:
         """One row per test (statistic, pvalue, exact, n_resamples); the null distribution is in `to_dict`."""
         import pandas as pd
 
@@ -326,7 +329,7 @@ def _permutation_rows(xr, yr, kind, func, alternative, n_resamples, ss):
                                   comb, comb_next, null, done)
         dispatcher = kp._perm_null_builtin
 
-    exact_gens = []  # exact draws nothing, but the kernel's signature holds a list of streams
+    exact_gens: list[Any] = []  # exact draws nothing, but the kernel's signature holds a list of streams
 
     def call(lo, hi):
         if exact:
@@ -353,12 +356,12 @@ def _permutation_rows(xr, yr, kind, func, alternative, n_resamples, ss):
         if exact:
             done = ok
     except MemoryError:
-        done = None
+        done = None  # type: ignore[assignment]  # None: the kernel could not run
     except SystemError as exc:
         # numba's parallel loop returned with an exception set (a statistic that raised, or
         # an allocation that failed inside the loop)
         if kind != "custom" or isinstance(exc.__context__, MemoryError):
-            done = None
+            done = None  # type: ignore[assignment]  # None: the kernel could not run
         else:
             raise ValueError(
                 "`statistic` raised an exception while computing the null distribution: "

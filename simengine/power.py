@@ -311,9 +311,9 @@ def power_ttest(
     if solved in ("n", "effect_size"):
         if effect_size == 0.0:
             raise ValueError("`effect_size` must be nonzero to solve for `n`: an effect of 0 is never detected")
-        if power <= alpha and not (alternative == "two-sided"):
+        if power <= alpha and not (alternative == "two-sided"):  # type: ignore[operator]  # only the solved one of effect_size/n/power was None
             raise ValueError(f"`power` must be > `alpha` ({alpha:g}) to solve for {solved}; got {power:g}")
-        if alternative == "two-sided" and power <= alpha:
+        if alternative == "two-sided" and power <= alpha:  # type: ignore[operator]  # only the solved one of effect_size/n/power was None
             raise ValueError(f"`power` must be > `alpha` ({alpha:g}) to solve for {solved}; got {power:g}")
         if alternative != "two-sided" and effect_size is not None:
             if (alternative == "greater") != (effect_size > 0):
@@ -370,7 +370,7 @@ def power_ttest(
             if hi > MAX_EFFECT_SIZE:
                 raise ValueError(
                     f"no effect size up to {MAX_EFFECT_SIZE:g} reaches `power` = {power:g} with "
-                    f"n = {n:g} (the t-test has df = {n * (1 + ratio) - 2:g}); use a larger `n` or a smaller `power`"
+                    f"n = {n:g} (the t-test has df = {n * (1 + ratio) - 2:g}); use a larger `n` or a smaller `power`"  # type: ignore[operator]  # only the solved one of effect_size/n/power was None
                 )
         d = _brentq(gap_d, 0.0, hi, 1e-14, "effect_size")
         effect_size = sign * d
@@ -378,12 +378,12 @@ def power_ttest(
         if abs(reached - power) > 1e-6:
             power = reached
     # a float n that is whole up to rounding (e.g. 64.00000000001) must not round up to 65
-    n_ceil = int(math.ceil(n - 1e-9 * max(1.0, n)))
+    n_ceil = int(math.ceil(n - 1e-9 * max(1.0, n)))  # type: ignore[operator, type-var]  # only the solved one of effect_size/n/power was None
     n_ceil = max(n_ceil, 2)
     return PowerTtestResult(
-        effect_size=float(effect_size),
-        n=float(n),
-        power=float(power),
+        effect_size=float(effect_size),  # type: ignore[arg-type]  # only the solved one of effect_size/n/power was None
+        n=float(n),  # type: ignore[arg-type]  # only the solved one of effect_size/n/power was None
+        power=float(power),  # type: ignore[arg-type]  # only the solved one of effect_size/n/power was None
         alpha=alpha,
         ratio=ratio,
         alternative=alternative,

@@ -14,7 +14,7 @@ import math
 import numbers
 import warnings
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 import numpy as np
 
@@ -35,6 +35,9 @@ from simengine._validate import (
     check_real,
     check_work,
 )
+
+if TYPE_CHECKING:  # pandas is imported when a frame is made, not with the package
+    import pandas as pd
 
 __all__ = ["simulate_peeking", "SimulatePeekingResult", "group_sequential_boundaries"]
 
@@ -241,11 +244,11 @@ def _boundaries_cached(n_looks, alpha, kind, two_sided, t):
         c = optimize.brentq(excess, lo, hi, xtol=1e-10, rtol=1e-12)
         return tuple(c * shape)
     # Many looks (or very unequal ones, where the smallest increment's step would cap every grid at
-    # `max_points` and leave the others too coarse): an evaluation costs ~K^1.5 grid points, so evaluations must be few.  With the grid sizes
-    # following c, the crossing probability jumps by ~1e-9 whenever a look gains a grid point and root
-    # finders end in bisection; fixed sizes (those of the largest c in the bracket: every step at most the
-    # target step) keep it smooth.  A solve on a 4x coarser grid (1/16 of the cost) gives a start within
-    # ~1e-5, and secant steps at full resolution finish in three or four evaluations.
+    # `max_points` and leave the others too coarse): an evaluation costs ~K^1.5 grid points, so evaluations
+    # must be few.  With the grid sizes following c, the crossing probability jumps by ~1e-9 whenever a look
+    # gains a grid point and root finders end in bisection; fixed sizes (those of the largest c in the bracket:
+    # every step at most the target step) keep it smooth.  A solve on a 4x coarser grid (1/16 of the cost)
+    # gives a start within ~1e-5, and secant steps at full resolution finish in three or four evaluations.
     coarse = _grid_counts(hi * shape, t, two_sided, resolution=2.0)
     c0 = optimize.brentq(
         lambda c: _crossing_probabilities(c * shape, t, two_sided, counts=coarse).sum() - alpha,
@@ -255,7 +258,7 @@ def _boundaries_cached(n_looks, alpha, kind, two_sided, t):
 
     seen = {}
 
-    def excess(c):
+    def excess(c):  # type: ignore[no-redef]  # the other branch's excess is defined under a condition
         if c not in seen:
             seen[c] = _crossing_probabilities(c * shape, t, two_sided, counts=counts).sum() - alpha
         return seen[c]
@@ -352,7 +355,7 @@ class SimulatePeekingResult(MonteCarloResult):
     boundary: str
     tau: float | None
 
-    def to_frame(self):
+    def to_frame(self) -> pd.DataFrame:
         """One row per look, ready to plot: cumulative visitors, critical value, rejections and their SEs.
 
         Columns: look, visitors_per_arm (cumulative), critical_value, nominal_alpha, first_rejections,
@@ -618,7 +621,9 @@ def simulate_peeking(
     tail_factor = 2.0 if alt == 0 else 1.0
     if test_name == "msprt":
         if tau is None:
-            sigma2 = kernel_sd * kernel_sd if metric == "normal" else (rate * (1.0 - rate) if 0.0 < rate < 1.0 else 0.25)
+            sigma2 = (
+                kernel_sd * kernel_sd if metric == "normal" else (rate * (1.0 - rate) if 0.0 < rate < 1.0 else 0.25)
+            )
             tau2 = _msprt_default_tau2(alpha, sigma2 * 2.0 / n_cum[-1])
             tau = math.sqrt(tau2) * scale
         else:

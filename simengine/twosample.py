@@ -170,7 +170,9 @@ def ttest_ind(
             for r in np.flatnonzero(nan_rows):
                 a, b = _omitted(xr, yr, r)
                 if a.size and b.size:
-                    t[r : r + 1], p[r : r + 1], df[r : r + 1] = _ttest_rows(a[None, :], b[None, :], equal_var, alternative)
+                    t[r : r + 1], p[r : r + 1], df[r : r + 1] = _ttest_rows(
+                        a[None, :], b[None, :], equal_var, alternative
+                    )
     else:
         t, p, df = _ttest_rows(xr, yr, equal_var, alternative)
     return TtestIndResult(*_unwrap(one_d, t, p, df))
@@ -206,7 +208,8 @@ def mannwhitneyu(
     Agrees with ``scipy.stats.mannwhitneyu(x, y, use_continuity=..., alternative=...,
     axis=..., method=..., nan_policy=...)``: the same statistic (U1, of `x`) and p-values
     (to rtol 1e-12; for the exact method bit for bit while comb(n1 + n2, n1) < 2**53, where
-    scipy's own counts are exact; ours stay exact up to 2**62) for every method (Mann & Whitney 1947; tie correction as in scipy's reference).
+    scipy's own counts are exact; ours stay exact up to 2**62) for every method (Mann & Whitney 1947; tie
+    correction as in scipy's reference).
     Differences: arguments after `y` are keyword-only, scipy's `PermutationMethod` is not
     accepted as `method` (use `permutation_test`), inf is refused, and no `keepdims`.
 
@@ -271,7 +274,9 @@ def mannwhitneyu(
             for r in np.flatnonzero(nan_rows):
                 a, b = _omitted(xr, yr, r)
                 if a.size and b.size:
-                    u[r : r + 1], p[r : r + 1] = _mwu_rows(a[None, :], b[None, :], use_continuity, code, method, per_row=True)
+                    u[r : r + 1], p[r : r + 1] = _mwu_rows(
+                        a[None, :], b[None, :], use_continuity, code, method, per_row=True
+                    )
     return MannwhitneyuResult(*_unwrap(one_d, u, p))
 
 
