@@ -2,10 +2,22 @@
 value of the others, with 1.96-SE error bars."""
 from __future__ import annotations
 
+import os
+from collections.abc import Sequence
+from typing import Any
+
 __all__ = ["plot_sweep"]
 
 
-def plot_sweep(frame, grid_keys, path, *, title=None, estimates=None, max_panels=4):
+def plot_sweep(
+    frame: Any,
+    grid_keys: Sequence[str],
+    path: str | os.PathLike[str],
+    *,
+    title: str | None = None,
+    estimates: Sequence[str] | None = None,
+    max_panels: int = 4,
+) -> list[str]:
     """Draw `frame` (a `sweep` table) to `path`; returns the list of estimates drawn."""
     import matplotlib
 

@@ -5,7 +5,9 @@ into exit status 2.
 """
 from __future__ import annotations
 
+import os
 import sys
+from typing import Any
 
 from simengine._sweep import SpecError, simulations
 
@@ -29,7 +31,7 @@ _KEYS = {
 }
 
 
-def load_spec(path) -> dict:
+def load_spec(path: str | os.PathLike[str]) -> dict[str, Any]:
     """Read and validate a TOML sweep spec; return keyword arguments for `sweep` plus `title`."""
     try:
         with open(path, "rb") as fh:

@@ -675,9 +675,9 @@ def _peeking_run(n_sims, ss, kernel_args, n_cum, inputs, progress):
     first = first_slice(BLOCK * len(n_cum) * 4e-7)
     parts = run_blocks(lambda lo, hi: _peeking(slice_generators(ss, lo, hi), BLOCK, n_sims, lo, hi, *kernel_args),
                        blocks, progress=progress, desc="simulate_peeking", dispatchers=(_peeking,), first=first)
-    first = parts[0][0] if len(parts) == 1 else np.concatenate([p[0] for p in parts])
+    first = parts[0][0] if len(parts) == 1 else np.concatenate([p[0] for p in parts])  # type: ignore[assignment]
     final = parts[0][1] if len(parts) == 1 else np.concatenate([p[1] for p in parts])
-    first = first.sum(axis=0)
+    first = first.sum(axis=0)  # type: ignore[attr-defined]
     cumulative = np.cumsum(first) / n_sims
     any_look = float(cumulative[-1])
     fixed = float(final.sum()) / n_sims
