@@ -22,6 +22,7 @@ __all__ = [
     "NanPolicy",
     "Progress",
     "SeedLike",
+    "StrOrArray",
 ]
 
 ArrayLike = npt.ArrayLike
@@ -38,3 +39,4 @@ BoolArray = npt.NDArray[np.bool_]
 #: a scalar for 1-D input, one value per column (an array) for 2-D input
 FloatOrArray = Union[float, npt.NDArray[Any]]
 IntOrArray = Union[int, npt.NDArray[Any]]
+StrOrArray = Union[str, npt.NDArray[Any]]

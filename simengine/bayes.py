@@ -17,7 +17,7 @@ import numpy as np
 from simengine._long import check_progress, check_target, joined, run_blocks
 from simengine._results import CONCAT, MEAN, SUM, MonteCarloResult, Result, mean_se, proportion_se, until_target
 from simengine._rng import as_seed_sequence, child_seed_sequence, n_blocks, slice_generators
-from simengine._typing import ArrayLike, Progress, SeedLike
+from simengine._typing import ArrayLike, FloatOrArray, IntOrArray, Progress, SeedLike, StrOrArray
 from simengine._validate import (
     as_count_array,
     as_real_array,
@@ -201,12 +201,12 @@ class BayesAbResult(MonteCarloResult):
         Monte Carlo draws per arm and scenario (0 for "exact").
     """
 
-    prob_b_better: object
-    expected_loss_a: object
-    expected_loss_b: object
-    prob_b_better_se: object
-    expected_loss_a_se: object
-    expected_loss_b_se: object
+    prob_b_better: FloatOrArray
+    expected_loss_a: FloatOrArray
+    expected_loss_b: FloatOrArray
+    prob_b_better_se: FloatOrArray
+    expected_loss_a_se: FloatOrArray
+    expected_loss_b_se: FloatOrArray
     alpha_a: np.ndarray = field(repr=False)
     beta_a: np.ndarray = field(repr=False)
     alpha_b: np.ndarray = field(repr=False)
@@ -556,8 +556,8 @@ class ProportionIntervalResult(Result):
         Upper end (1.0 for ``alternative="smaller"``).
     """
 
-    low: object
-    high: object
+    low: FloatOrArray
+    high: FloatOrArray
 
     _unpack = ("low", "high")
 
@@ -754,17 +754,17 @@ class SimulateCoverageResult(MonteCarloResult):
         Simulated intervals per row.
     """
 
-    p: object
-    n: object
-    method: object
-    coverage: object
-    coverage_se: object
-    mean_width: object
-    mean_width_se: object
-    exact_coverage: object
-    exact_coverage_se: object
-    exact_mean_width: object
-    exact_mean_width_se: object
+    p: FloatOrArray
+    n: IntOrArray
+    method: StrOrArray
+    coverage: FloatOrArray
+    coverage_se: FloatOrArray
+    mean_width: FloatOrArray
+    mean_width_se: FloatOrArray
+    exact_coverage: FloatOrArray
+    exact_coverage_se: FloatOrArray
+    exact_mean_width: FloatOrArray
+    exact_mean_width_se: FloatOrArray
     n_sims: int = 0
 
     _estimates = {"coverage": MEAN, "mean_width": MEAN, "exact_coverage": MEAN, "exact_mean_width": MEAN}

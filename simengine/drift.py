@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
+import numpy.typing as npt
 
 from simengine import _rng
 from simengine._long import check_progress, joined, run_blocks
@@ -633,7 +634,7 @@ class DdmResult(Result):
     status: np.ndarray = field(repr=False)
     first_warning: IntOrArray
     first_drift: IntOrArray
-    drift_indices: object = field(repr=False)
+    drift_indices: npt.NDArray[np.int64] | list[npt.NDArray[np.int64]] = field(repr=False)
     n_drifts: IntOrArray
 
     def to_frame(self) -> pd.DataFrame:
@@ -844,7 +845,7 @@ class AdwinResult(Result):
 
     detected: np.ndarray = field(repr=False)
     first_drift: IntOrArray
-    drift_indices: object = field(repr=False)
+    drift_indices: npt.NDArray[np.int64] | list[npt.NDArray[np.int64]] = field(repr=False)
     n_drifts: IntOrArray
     width: IntOrArray
     estimation: FloatOrArray
@@ -1150,7 +1151,7 @@ class SimulateDriftDetectionResult(MonteCarloResult):
     detector: str
     drift: str
     drift_start: int
-    drift_end: object
+    drift_end: int | None
     error_before: float
     error_after: float
     detector_settings: dict

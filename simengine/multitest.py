@@ -16,7 +16,7 @@ from simengine import _validate as v
 from simengine._long import check_progress, run_blocks
 from simengine._results import MEAN, MonteCarloResult, Result, until_target
 from simengine._rng import child_seed_sequence
-from simengine._typing import ArrayLike, Progress, SeedLike
+from simengine._typing import ArrayLike, FloatOrArray, Progress, SeedLike, StrOrArray
 
 if TYPE_CHECKING:  # pandas is imported when a frame is made, not with the package
     import pandas as pd
@@ -338,15 +338,15 @@ class SimulateMultipleTestingResult(MonteCarloResult):
     # the rates decide (mean_rejections counts tests); power is NaN, so skipped, without true effects
     _target_estimates = ("fwer", "fdr", "power")
 
-    method: object
-    fwer: object
-    fwer_se: object
-    fdr: object
-    fdr_se: object
-    power: object
-    power_se: object
-    mean_rejections: object
-    mean_rejections_se: object
+    method: StrOrArray
+    fwer: FloatOrArray
+    fwer_se: FloatOrArray
+    fdr: FloatOrArray
+    fdr_se: FloatOrArray
+    power: FloatOrArray
+    power_se: FloatOrArray
+    mean_rejections: FloatOrArray
+    mean_rejections_se: FloatOrArray
     n_sims: int
     n_tests: int
     n_true: int
@@ -358,7 +358,7 @@ class SimulateMultipleTestingResult(MonteCarloResult):
         """One row per method (index ``method``): each rate followed by its ``*_se``."""
         import pandas as pd
 
-        methods = [self.method] if isinstance(self.method, str) else list(self.method)  # type: ignore[call-overload]  # a str or a sequence of names
+        methods = [self.method] if isinstance(self.method, str) else list(self.method)
         columns = {}
         for name in _RATES:
             for col in (name, f"{name}_se"):

@@ -4,6 +4,7 @@ ruff and mypy read their settings from pyproject.toml ([tool.ruff], [tool.mypy])
 extra.  mypy keeps its cache in the repository's `.mypy_cache` (ignored by git through the `.gitignore` mypy
 writes there), so only the first run in a checkout is cold.
 """
+import dataclasses
 import inspect
 import subprocess
 import sys
@@ -76,6 +77,13 @@ def test_public_annotations_resolve():
     for name, func in _public():
         hints = typing.get_type_hints(func, localns={"pd": pd})
         assert "return" in hints, name
+    # result fields (what an editor completes on a result)
+    for name in simengine.__all__:
+        obj = getattr(simengine, name)
+        if dataclasses.is_dataclass(obj):
+            hints = typing.get_type_hints(obj)
+            untyped = [f.name for f in dataclasses.fields(obj) if hints[f.name] is object]
+            assert not untyped, f"{name}: fields typed `object`: {untyped}"
     # the simulations a sweep runs resolve with no help, and name their result class
     for name in ("simulate_power", "simulate_peeking", "simulate_coverage", "simulate_bayes_peeking",
                  "simulate_multiple_testing", "simulate_drift_detection"):
