@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
+import numpy.typing as npt
 
 from simengine import _validate as v
 from simengine._long import run_blocks
@@ -102,13 +103,15 @@ def _check_statistic(statistic):
     )
 
 
-def _check_nan_policy(nan_policy):
+def _check_nan_policy(nan_policy: NanPolicy) -> NanPolicy:
     if type(nan_policy) is str and nan_policy == "propagate":  # the default: no tuple scan
         return nan_policy
     return v.check_choice(nan_policy, "nan_policy", NAN_POLICIES)
 
 
-def _as_rows(x, y, axis, nan_policy="propagate"):
+def _as_rows(
+    x: ArrayLike, y: ArrayLike, axis: int, nan_policy: str = "propagate"
+) -> tuple[npt.NDArray[Any], npt.NDArray[Any], bool, npt.NDArray[Any] | None]:
     """(k, nx), (k, ny) C-contiguous rows, one test per row, whether the input was 1-D, and
     the rows holding a NaN (None when there is none).
 
@@ -130,7 +133,9 @@ def _as_rows(x, y, axis, nan_policy="propagate"):
     return xr, yr, one_d, nan_rows
 
 
-def _blank_rows(xr, yr, nan_rows):
+def _blank_rows(
+    xr: npt.NDArray[Any], yr: npt.NDArray[Any], nan_rows: npt.NDArray[Any]
+) -> tuple[npt.NDArray[Any], npt.NDArray[Any]]:
     """Copies with the rows holding NaN set to 0 (their results are replaced afterwards)."""
     xr, yr = xr.copy(), yr.copy()
     xr[nan_rows] = 0.0
@@ -138,7 +143,9 @@ def _blank_rows(xr, yr, nan_rows):
     return xr, yr
 
 
-def _omitted(xr, yr, r):
+def _omitted(
+    xr: npt.NDArray[Any], yr: npt.NDArray[Any], r: int | np.integer[Any]
+) -> tuple[npt.NDArray[Any], npt.NDArray[Any]]:
     """Row r of each sample without its NaNs."""
     a, b = xr[r], yr[r]
     return a[~np.isnan(a)], b[~np.isnan(b)]
@@ -418,7 +425,7 @@ def _permutation_with_nan(xr, yr, one_d, nan_rows, nan_policy, ss, kwargs):
     return PermutationTestResult(observed, pvalue, np.ascontiguousarray(null.T), exact, n_null)
 
 
-def _n_splits(nx, ny, limit):
+def _n_splits(nx: int, ny: int, limit: int) -> int:
     """comb(nx + ny, nx) if it is at most `limit`, else limit + 1.
 
     math.comb itself takes 40 s for two samples of 10**6 (a 600 000-digit number) only to

@@ -7,9 +7,10 @@ exact null distribution of U) so they agree with `scipy.stats`.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Literal
+from typing import Any, Literal
 
 import numpy as np
+import numpy.typing as npt
 
 from simengine import _validate as v
 from simengine._results import Result
@@ -64,11 +65,11 @@ class MannwhitneyuResult(Result):
     _unpack = ("statistic", "pvalue")
 
 
-def _unwrap(one_d, *arrays):
+def _unwrap(one_d: bool, *arrays: npt.NDArray[Any]) -> tuple[Any, ...]:
     return tuple(float(a[0]) for a in arrays) if one_d else arrays
 
 
-def _t_pvalue(t, df, alternative):
+def _t_pvalue(t: npt.NDArray[Any], df: npt.NDArray[Any], alternative: str) -> Any:
     """scipy's t-test p-value from t and df (via the Student-t CDF, `scipy.special.stdtr`)."""
     from scipy import special
 
@@ -81,7 +82,14 @@ def _t_pvalue(t, df, alternative):
     return np.clip(p, 0.0, 1.0)
 
 
-def _rescaled_ttest(xr, yr, equal_var, t, df, overflow):
+def _rescaled_ttest(
+    xr: npt.NDArray[Any],
+    yr: npt.NDArray[Any],
+    equal_var: bool,
+    t: npt.NDArray[Any],
+    df: npt.NDArray[Any],
+    overflow: npt.NDArray[Any],
+) -> tuple[npt.NDArray[Any], npt.NDArray[Any]]:
     """Recompute the rows whose moments over- or underflowed on data scaled by a power of two.
 
     t and df are scale-free and scaling by 2**-e is exact (barring values under 1e-300 that
@@ -178,7 +186,7 @@ def ttest_ind(
     return TtestIndResult(*_unwrap(one_d, t, p, df))
 
 
-def _ttest_rows(xr, yr, equal_var, alternative):
+def _ttest_rows(xr: npt.NDArray[Any], yr: npt.NDArray[Any], equal_var: bool, alternative: str) -> tuple[Any, Any, Any]:
     from simengine.kernels.hypothesis import _ttest_ind_rows
 
     with np.errstate(divide="ignore", invalid="ignore"):
@@ -280,7 +288,9 @@ def mannwhitneyu(
     return MannwhitneyuResult(*_unwrap(one_d, u, p))
 
 
-def _mwu_rows(xr, yr, continuity, code, method, per_row):
+def _mwu_rows(
+    xr: npt.NDArray[Any], yr: npt.NDArray[Any], continuity: bool, code: int, method: str, per_row: bool
+) -> tuple[Any, Any]:
     """U1 and p-values of rows without NaN; `per_row`: "auto" decides row by row."""
     from scipy import special
 
@@ -315,7 +325,7 @@ def _mwu_rows(xr, yr, continuity, code, method, per_row):
 _MWU_EXACT_WORK = 10**10
 
 
-def _mwu_exact_sf(stat, n1, n2):
+def _mwu_exact_sf(stat: npt.NDArray[Any], n1: int, n2: int) -> Any:
     """P(U >= stat) under the null, as scipy's exact method computes it.
 
     The statistic is truncated to an integer (scipy's ``np.asarray(U, np.int64)``); the
