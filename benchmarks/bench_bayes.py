@@ -42,7 +42,9 @@ def test_bayes_ab_exact(run, benchmark, impl):
 
 
 @pytest.mark.parametrize("n_draws", sizes(20_000, 1_000_000))
-@pytest.mark.parametrize("impl", ["naive MC", "numpy beta draws only", "floor: simengine beta draws only", "simengine mc"])
+@pytest.mark.parametrize(
+    "impl", ["naive MC", "numpy beta draws only", "floor: simengine beta draws only", "simengine mc"]
+)
 def test_bayes_ab_mc(run, benchmark, impl, n_draws):
     benchmark.group = f"bayes_ab mc: five scenarios, {n_draws} draws per arm"
     r = simengine.bayes_ab(SA, NA, SB, NB)

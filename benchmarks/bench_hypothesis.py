@@ -8,8 +8,7 @@ import numpy as np
 import pytest
 from conftest import sizes
 
-from simengine import multipletests, permutation_test, simulate_power
-from simengine import naive
+from simengine import multipletests, naive, permutation_test, simulate_power
 
 IMPLS = ["naive", "library", "simengine"]
 

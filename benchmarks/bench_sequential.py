@@ -5,14 +5,13 @@ at 10^6 simulations the engine within 2x of only drawing the same binomial count
 """
 import numpy as np
 import pytest
+from conftest import sizes
 
 from simengine import group_sequential_boundaries, simulate_peeking
 from simengine._rng import as_seed_sequence, block_generators, n_blocks
 from simengine.kernels.sequential import _binomial_floor
 from simengine.naive import peeking_per_visitor, peeking_vectorised_binary
 from simengine.sequential import BLOCK
-
-from conftest import sizes
 
 LOOKS, VISITORS, RATE = 14, 100, 0.10
 

@@ -11,11 +11,10 @@ import os
 import tempfile
 import time
 
-import numba
 import numpy as np
 import pytest
-
 from conftest import QUICK
+
 from simengine import register_simulation, sweep
 from simengine._jit import njit
 

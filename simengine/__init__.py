@@ -39,7 +39,12 @@ from simengine.drift import (
     simulate_drift_detection,
 )
 from simengine.mcmc import MetropolisHastingsResult, ess, mcse, metropolis_hastings, rhat
-from simengine.multitest import MultipletestsResult, SimulateMultipleTestingResult, multipletests, simulate_multiple_testing
+from simengine.multitest import (
+    MultipletestsResult,
+    SimulateMultipleTestingResult,
+    multipletests,
+    simulate_multiple_testing,
+)
 from simengine.permutation import PermutationTestResult, permutation_test
 from simengine.power import (
     PowerTtestResult,

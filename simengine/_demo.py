@@ -57,7 +57,9 @@ def _hypothesis(quick, rng):
     )
     need = pd.DataFrame(
         {
-            "n (exact)": [se.power_ttest(effect_size=0.2, power=0.8, alternative=a).n for a in ("two-sided", "greater")],
+            "n (exact)": [
+                se.power_ttest(effect_size=0.2, power=0.8, alternative=a).n for a in ("two-sided", "greater")
+            ],
             "n per group (rounded up)": [
                 se.power_ttest(effect_size=0.2, power=0.8, alternative=a).n_ceil for a in ("two-sided", "greater")
             ],
@@ -147,7 +149,8 @@ def _bayes(quick, rng):
     lo_a, hi_a = simengine.proportion_interval(sa, n, method="bayes")
     lo_b, hi_b = simengine.proportion_interval(sb, n, method="bayes")
     out.append((
-        f"Sequential posterior updates (true rates A {rate_a}, B {rate_b}; {per_day} visitors/arm/day; Beta(1,1) prior)",
+        f"Sequential posterior updates (true rates A {rate_a}, B {rate_b}; {per_day} visitors/arm/day; "
+        "Beta(1,1) prior)",
         pd.DataFrame({
             "day": np.arange(1, days + 1), "visitors/arm": n, "conv A": sa, "conv B": sb,
             "A 95% CrI": [f"[{a:.4f}, {b:.4f}]" for a, b in zip(lo_a, hi_a)],
@@ -199,7 +202,8 @@ def _bayes(quick, rng):
     for looks in (1, 5, 20):
         r = simengine.simulate_bayes_peeking(n_sims=2_000 if quick else 20_000, n_looks=looks,
                                              visitors_per_look=10_000 // looks, rate=0.1, rng=peek_seed)
-        rows.append({"looks": looks, "declare B better (peeking)": f"{r.prob_declare_peeking:.4f} +- {r.prob_declare_peeking_se:.4f}",
+        rows.append({"looks": looks,
+                     "declare B better (peeking)": f"{r.prob_declare_peeking:.4f} +- {r.prob_declare_peeking_se:.4f}",
                      "declare at the end only": f"{r.prob_declare_final:.4f} +- {r.prob_declare_final_se:.4f}"})
     out.append(("A/A test, rule 'stop when P(B > A) > 0.95', 10 000 visitors/arm in total", pd.DataFrame(rows)))
     return out
@@ -389,7 +393,8 @@ def _drift_section(quick, rng):
     try:
         out.append((title, _retraining_table(g, quick)))
     except ModuleNotFoundError as exc:  # scikit-learn comes with the compare extra
-        note = f"skipped: {exc.name.split('.')[0]} is not installed (python -m pip install \"numba-simengine[compare]\")"
+        missing = (exc.name or "a library").split(".")[0]
+        note = f"skipped: {missing} is not installed (python -m pip install \"numba-simengine[compare]\")"
         out.append((title, note))
     return out
 

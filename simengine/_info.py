@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import platform
+from typing import Any
 
 __all__ = ["environment"]
 
@@ -14,10 +15,11 @@ def _threading_layer() -> str:
     _parallel_probe(np.zeros(4))  # the layer is only chosen once a parallel kernel has run
     import numba
 
-    return numba.threading_layer()
+    layer: str = numba.threading_layer()
+    return layer
 
 
-def environment() -> dict:
+def environment() -> dict[str, Any]:
     import numba
     import numpy as np
 

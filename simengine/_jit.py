@@ -13,6 +13,7 @@ import stat
 import tempfile
 import warnings
 from pathlib import Path
+from typing import Any
 
 import numba
 
@@ -39,7 +40,7 @@ def _is_writable(directory: Path) -> bool:
     return True
 
 
-def unsafe_reason(directory, uid: int | None = None) -> str | None:
+def unsafe_reason(directory: str | os.PathLike[str], uid: int | None = None) -> str | None:
     """Why `directory` must not hold compiled kernels, or None if it is safe.
 
     numba's cache index files are pickles, loaded (and so run) on import of a cached
@@ -152,7 +153,7 @@ def cache_dir() -> Path | None:
     return _CACHE_DIR
 
 
-def njit(*args, **kwargs):
+def njit(*args: Any, **kwargs: Any) -> Any:
     """`numba.njit` with simengine's options; keyword arguments override them."""
     options = {**OPTIONS, **kwargs}
     if args and callable(args[0]):
@@ -160,6 +161,6 @@ def njit(*args, **kwargs):
     return numba.njit(*args, **options)
 
 
-def pjit(*args, **kwargs):
+def pjit(*args: Any, **kwargs: Any) -> Any:
     """`njit` with ``parallel=True``, for kernels whose outer loop is a `prange`."""
     return njit(*args, parallel=True, **kwargs)

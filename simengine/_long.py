@@ -15,9 +15,15 @@ import signal
 import sys
 import threading
 import time
+from collections.abc import Callable, Sequence
+from types import FrameType, TracebackType
+from typing import Any, Literal, TypeVar
+
+_T = TypeVar("_T")
 
 __all__ = [
-    "interruptible", "run_blocks", "check_progress", "show_progress", "needs_compile", "first_slice", "check_target", "joined",
+    "interruptible", "run_blocks", "check_progress", "show_progress", "needs_compile", "first_slice", "check_target",
+    "joined",
 ]
 
 # A slice aims at this many seconds once the kernel is warm: Ctrl-C answers within about that.
@@ -26,7 +32,7 @@ SLICE_SECONDS = 0.25
 BAR_SECONDS = 2.0
 
 
-def check_progress(progress, name="progress"):
+def check_progress(progress: object, name: str = "progress") -> bool | None:
     """`progress` must be None, True or False."""
     if progress is None or progress is True or progress is False:
         return progress
@@ -37,14 +43,14 @@ def check_progress(progress, name="progress"):
     raise TypeError(f"`{name}` must be None, True or False; got {type(progress).__name__}")
 
 
-def joined(parts):
+def joined(parts: Sequence[Any]) -> Any:
     """The per-slice outputs of `run_blocks` as one array, in block order."""
     import numpy as np
 
     return parts[0] if len(parts) == 1 else np.concatenate(parts)
 
 
-def first_slice(block_seconds, budget=0.1):
+def first_slice(block_seconds: float, budget: float = 0.1) -> int:
     """Blocks in the first slice of `run_blocks` from a rough estimate of one block's seconds.
 
     `run_blocks` sizes later slices from the time measured, but the first runs blind: with
@@ -53,14 +59,14 @@ def first_slice(block_seconds, budget=0.1):
     """
     import numba
 
-    threads = max(1, numba.get_num_threads())
+    threads: int = max(1, numba.get_num_threads())
     return threads * max(1, min(4, int(budget / max(block_seconds, 1e-12))))
 
 
-def check_target(target_se, max_sims, n_sims):
+def check_target(target_se: float | None, max_sims: int | None, n_sims: int) -> tuple[Any, Any]:
     """Validate `target_se` / `max_sims` of an adaptive (precision on demand) call.
 
-    Returns (target_se, max_sims), both None without a target.  `max_sims` defaults to
+    Returns (target_se, max_sims): (float, int), or (None, None) without a target.  `max_sims` defaults to
     1000 x `n_sims` (at most MAX_COUNT), must be in [`n_sims`, MAX_COUNT] (one round at
     least) and only applies with `target_se`.
     """
@@ -87,7 +93,7 @@ def check_target(target_se, max_sims, n_sims):
     return target_se, max_sims
 
 
-def show_progress(progress, expected_seconds=None) -> bool:
+def show_progress(progress: bool | None, expected_seconds: float | None = None) -> bool:
     """Whether to draw a bar: True / False as given; None when stderr is a terminal and the call is long."""
     if progress is not None:
         return bool(progress)
@@ -98,7 +104,7 @@ def show_progress(progress, expected_seconds=None) -> bool:
     return interactive and (expected_seconds is None or expected_seconds > BAR_SECONDS)
 
 
-def needs_compile(*dispatchers) -> bool:
+def needs_compile(*dispatchers: Any) -> bool:
     """Whether any of these numba dispatchers has no compiled (or cache-loaded) signature yet."""
     return any(not getattr(d, "signatures", ()) for d in dispatchers)
 
@@ -112,14 +118,14 @@ class interruptible:
     a Ctrl-C during the last slice is never lost.
     """
 
-    def __init__(self):
+    def __init__(self) -> None:
         self.requested = False
-        self._old = None
+        self._old: Any = None
 
-    def _handler(self, signum, frame):
+    def _handler(self, signum: int, frame: FrameType | None) -> None:
         self.requested = True
 
-    def __enter__(self):
+    def __enter__(self) -> interruptible:
         if threading.current_thread() is threading.main_thread():
             try:
                 current = signal.getsignal(signal.SIGINT)
@@ -130,12 +136,14 @@ class interruptible:
                 signal.signal(signal.SIGINT, self._handler)
         return self
 
-    def check(self):
+    def check(self) -> None:
         if self.requested:
             self.requested = False
             raise KeyboardInterrupt
 
-    def __exit__(self, exc_type, exc, tb):
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> Literal[False]:
         if self._old is not None:
             signal.signal(signal.SIGINT, self._old)
             self._old = None
@@ -144,7 +152,16 @@ class interruptible:
         return False
 
 
-def run_blocks(call, n_blocks, *, progress=None, desc="simulating", dispatchers=(), first=None, unit="blocks"):
+def run_blocks(
+    call: Callable[[int, int], _T],
+    n_blocks: int,
+    *,
+    progress: bool | None = None,
+    desc: str = "simulating",
+    dispatchers: Sequence[Any] = (),
+    first: int | None = None,
+    unit: str = "blocks",
+) -> list[_T]:
     """Run ``call(lo, hi)`` over consecutive block ranges covering ``[0, n_blocks)``; return the outputs in order.
 
     Parameters
@@ -182,7 +199,7 @@ def run_blocks(call, n_blocks, *, progress=None, desc="simulating", dispatchers=
                     note = tqdm(total=1, desc=f"compiling {desc} kernels (first call)", file=sys.stderr, leave=False)
                 start = time.perf_counter()
                 outs.append(call(lo, hi))
-                elapsed = time.perf_counter() - start
+                elapsed: float | None = time.perf_counter() - start
                 if compiling:
                     note.update(1)
                     note.close()

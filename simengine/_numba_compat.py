@@ -5,6 +5,8 @@ top-level API and could move between releases; `tests/test_jit.py` imports this
 module and checks every name, so a move fails loudly in one test, not deep inside a
 kernel. Kernels and the public layer import these names from here, never directly.
 """
+from typing import Any
+
 from numba.core.errors import NumbaError, TypingError
 from numba.core.extending import intrinsic
 from numba.core.registry import CPUDispatcher
@@ -41,7 +43,7 @@ __all__ = [
 ]
 
 
-def compiled_entry_point(dispatcher, args):
+def compiled_entry_point(dispatcher: Any, args: tuple[Any, ...]) -> Any:
     """The compiled C entry point of `dispatcher` for the numba types of `args`, or None.
 
     Calling it skips the dispatcher's argument typing (a few microseconds); only safe when

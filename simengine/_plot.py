@@ -6,6 +6,13 @@ Drawing only (matplotlib, imported on use); the numbers come from the table.
 from __future__ import annotations
 
 import itertools
+import os
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING, Any, cast
+
+if TYPE_CHECKING:
+    import pandas as pd
+    from matplotlib.figure import Figure
 
 __all__ = ["ESTIMATE_LABELS", "PARAMETER_LABELS", "VALUE_LABELS", "plot_sweep", "sweep_figure"]
 
@@ -93,11 +100,11 @@ def _words(name: str) -> str:
     return name.replace("_", " ")
 
 
-def _value_label(value) -> str:
+def _value_label(value: object) -> str:
     return VALUE_LABELS.get(value, str(value)) if isinstance(value, str) else str(value)
 
 
-def _reference(estimate: str, simulation, fixed: dict):
+def _reference(estimate: str, simulation: str | None, fixed: dict[str, Any]) -> tuple[float, str] | None:
     """(y, label) of the line the question measures this estimate against, or None."""
     alpha = fixed.get("alpha", 0.05)
     grid = fixed.get("_grid", ())
@@ -115,7 +122,7 @@ def _reference(estimate: str, simulation, fixed: dict):
     return None
 
 
-def _caption(frame, fixed: dict, seed, target_se) -> str:
+def _caption(frame: pd.DataFrame, fixed: dict[str, Any], seed: object, target_se: float | None) -> str:
     parts = []
     if "n_sims" in frame.columns and len(frame):
         lo, hi = int(frame["n_sims"].min()), int(frame["n_sims"].max())
@@ -133,7 +140,7 @@ def _caption(frame, fixed: dict, seed, target_se) -> str:
     return text
 
 
-def _groups(frame, line_keys, grid):
+def _groups(frame: pd.DataFrame, line_keys: list[str], grid: dict[str, Any] | None) -> list[tuple[str, ...]]:
     """Line groups (tuples of the line parameters' values) in the spec's order."""
     present = {tuple(row) for row in frame[line_keys].astype(str).itertuples(index=False, name=None)}
     if grid is not None:
@@ -144,8 +151,9 @@ def _groups(frame, line_keys, grid):
     return [g for g in ordered if g in present]
 
 
-def sweep_figure(frame, grid, *, title=None, estimates=None, max_panels=4, fixed=None, simulation=None,
-                 seed=None, target_se=None):
+def sweep_figure(frame: pd.DataFrame, grid: Mapping[str, Any] | Sequence[str], *, title: str | None = None,
+                 estimates: Sequence[str] | None = None, max_panels: int = 4, fixed: Mapping[str, Any] | None = None,
+                 simulation: str | None = None, seed: object = None, target_se: float | None = None) -> Figure:
     """The matplotlib Figure of a `sweep` table; see `plot_sweep`."""
     import matplotlib
 
@@ -192,6 +200,7 @@ def sweep_figure(frame, grid, *, title=None, estimates=None, max_panels=4, fixed
             xs = x.to_numpy(dtype=float) if numeric else np.array([positions[str(v)] for v in x], dtype=float)
             shift = (i - (len(groups) - 1) / 2) * step
             xs = xs * np.exp(shift) if log_x else xs + shift
+            label: str | None
             if len(line_keys) == 1:
                 label = _value_label(sub[line_keys[0]].iloc[0])
             else:
@@ -230,11 +239,13 @@ def sweep_figure(frame, grid, *, title=None, estimates=None, max_panels=4, fixed
     fig.text(0.01, 0.01, _caption(frame, fixed, seed, target_se), fontsize=7.5, color="0.25", va="bottom")
     n_caption_lines = 2 if fixed else 1
     fig.tight_layout(rect=(0, 0.035 * n_caption_lines + 0.01, 1, 1))
-    return fig
+    return cast("Figure", fig)
 
 
-def plot_sweep(frame, grid_keys, path, *, title=None, estimates=None, max_panels=4, fixed=None, simulation=None,
-               seed=None, target_se=None):
+def plot_sweep(frame: pd.DataFrame, grid_keys: Mapping[str, Any] | Sequence[str], path: str | os.PathLike[str], *,
+               title: str | None = None, estimates: Sequence[str] | None = None, max_panels: int = 4,
+               fixed: Mapping[str, Any] | None = None, simulation: str | None = None, seed: object = None,
+               target_se: float | None = None) -> list[str]:
     """Draw `frame` (a `sweep` table) to the PNG `path`; returns the list of estimates drawn.
 
     `grid_keys` is the sweep's grid (a dict keeps the spec's value order for the legend) or its parameter names;

@@ -11,8 +11,16 @@ from __future__ import annotations
 import dataclasses
 import math
 import numbers
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 import numpy as np
+import numpy.typing as npt
+
+from simengine._typing import ArrayLike
+
+if TYPE_CHECKING:  # pandas is imported when a frame is made, not with the package
+    import pandas as pd
 
 __all__ = [
     "proportion_se", "mean_se", "Result", "MonteCarloResult", "MEAN", "SUM", "CONCAT", "NOT_COMBINABLE",
@@ -30,18 +38,20 @@ NOT_COMBINABLE = None
 
 _RULES = (MEAN, SUM, NOT_COMBINABLE)
 
+_R = TypeVar("_R", bound="MonteCarloResult")
+
 
 class TargetNotReachedWarning(RuntimeWarning):
     """A solver or an adaptive run stopped at a bound: the result holds what it reached, not the target."""
 
 
-def proportion_se(p, n):
+def proportion_se(p: ArrayLike, n: Any) -> Any:
     """Monte Carlo standard error of a proportion `p` estimated from `n` replicates."""
     p = np.asarray(p, dtype=np.float64)
     return np.sqrt(p * (1.0 - p) / n)
 
 
-def mean_se(total, total_sq, n):
+def mean_se(total: ArrayLike, total_sq: ArrayLike, n: int) -> tuple[Any, Any]:
     """Mean and its standard error from a sum and a sum of squares of `n` replicates."""
     total = np.asarray(total, dtype=np.float64)
     mean = total / n
@@ -49,13 +59,13 @@ def mean_se(total, total_sq, n):
     return mean, np.sqrt(var / n)
 
 
-def _is_scalar(value) -> bool:
+def _is_scalar(value: object) -> bool:
     return value is None or isinstance(value, (numbers.Number, str, bool, np.generic)) or (
         isinstance(value, np.ndarray) and value.ndim == 0
     )
 
 
-def _scalar(value):
+def _scalar(value: Any) -> Any:
     if isinstance(value, np.ndarray):
         value = value[()]
     return value.item() if isinstance(value, np.generic) else value
@@ -71,10 +81,10 @@ class Result:
     """
 
     __slots__ = ()
-    _unpack: tuple = ()
+    _unpack: tuple[str, ...] = ()
 
     # ------------------------------------------------------------ tuple behaviour
-    def _tuple(self) -> tuple:
+    def _tuple(self) -> tuple[Any, ...]:
         if not self._unpack:
             raise TypeError(
                 f"{type(self).__name__} does not unpack (the call it replaces returns one object); "
@@ -82,39 +92,39 @@ class Result:
             )
         return tuple(getattr(self, name) for name in self._unpack)
 
-    def __iter__(self):
+    def __iter__(self) -> Iterator[Any]:
         return iter(self._tuple())
 
     def __len__(self) -> int:
         return len(self._tuple())
 
-    def __getitem__(self, index):
+    def __getitem__(self, index: int) -> Any:
         return self._tuple()[index]
 
     def __bool__(self) -> bool:  # a result is never "empty", whatever __len__ says
         return True
 
     # ------------------------------------------------------------ views
-    def to_dict(self) -> dict:
+    def to_dict(self) -> dict[str, Any]:
         """Every field by name (arrays stay arrays)."""
-        return {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
+        return {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}  # type: ignore[arg-type]
 
-    def _frame_fields(self) -> list:
+    def _frame_fields(self) -> list[str]:
         """Field names in the order `to_frame` tries them: unpacked/estimates first, then the rest."""
-        names = [f.name for f in dataclasses.fields(self)]
+        names = [f.name for f in dataclasses.fields(self)]  # type: ignore[arg-type]  # subclasses are dataclasses
         first = [n for n in self._primary() if n in names]
         return first + [n for n in names if n not in first]
 
-    def _primary(self) -> tuple:
+    def _primary(self) -> tuple[str, ...]:
         return tuple(self._unpack)
 
-    def to_frame(self):
+    def to_frame(self) -> pd.DataFrame:
         """A pandas DataFrame of the result.
 
         Scalar results give one row; when the main fields (those unpacked, or the
         estimates; for a result with neither, any field) are arrays, one row per
-        element, with every field of that shape as a column and scalar fields repeated.  Fields of other shapes (and dicts) are left
-        to `to_dict`.
+        element, with every field of that shape as a column and scalar fields repeated.  Fields of other
+        shapes (and dicts) are left to `to_dict`.
         """
         import pandas as pd
 
@@ -158,25 +168,27 @@ class MonteCarloResult(Result):
     """
 
     __slots__ = ()
-    _estimates: dict = {}
+    _estimates: dict[str, str | None] = {}
+    # further fields with a combination rule (per-replicate arrays, counts that are not estimates)
+    _combine_fields: dict[str, str | None] = {}
     _replicates: str = "n_sims"
-    _chunk_size = None
+    _chunk_size: int | None = None
     # the estimates a `target_se` applies to (None: all): an estimate in other units than a
     # rate (visitors, tests per family) would otherwise hold every adaptive run to its cap
-    _target_estimates = None
+    _target_estimates: tuple[str, ...] | None = None
 
     @classmethod
-    def target_names(cls) -> tuple:
+    def target_names(cls) -> tuple[str, ...]:
         """The estimates whose standard errors decide when an adaptive (`target_se`) run stops."""
         return tuple(cls._target_estimates) if cls._target_estimates is not None else tuple(cls._estimates)
 
-    def _primary(self) -> tuple:
-        out = []
+    def _primary(self) -> tuple[str, ...]:
+        out: list[str] = []
         for name in self._estimates:
             out += [name, f"{name}_se"]
         return tuple(self._unpack) + tuple(out)
 
-    def estimates(self) -> dict:
+    def estimates(self) -> dict[str, Any]:
         """Each declared estimate and its standard error: ``{"x": ..., "x_se": ..., ...}``."""
         out = {}
         for name in self._estimates:
@@ -190,7 +202,7 @@ class MonteCarloResult(Result):
         return cls._chunk_size is not None and all(rule is not NOT_COMBINABLE for rule in cls._estimates.values())
 
     @classmethod
-    def combine(cls, parts):
+    def combine(cls: type[_R], parts: Iterable[_R]) -> _R:
         """One result from independent runs of the same call (chunks of replicates, own streams).
 
         Declared estimates and the fields of `_combine_fields` combine by their rule
@@ -209,8 +221,8 @@ class MonteCarloResult(Result):
         rules = {**cls._estimates, **getattr(cls, "_combine_fields", {})}
         sizes = np.array([getattr(p, cls._replicates) for p in parts], dtype=np.float64)
         w = sizes / sizes.sum()
-        names = [f.name for f in dataclasses.fields(cls)]
-        values = {}
+        names = [f.name for f in dataclasses.fields(cls)]  # type: ignore[arg-type]  # subclasses are dataclasses
+        values: dict[str, Any] = {}
         for name in names:
             if name in rules:
                 rule = rules[name]
@@ -244,7 +256,9 @@ class MonteCarloResult(Result):
         return cls(**values)
 
     @classmethod
-    def combine_estimates(cls, parts, sizes) -> dict:
+    def combine_estimates(
+        cls, parts: Sequence[Mapping[str, Any]], sizes: Sequence[int] | npt.NDArray[Any]
+    ) -> dict[str, Any]:
         """Combine the `estimates()` of independent chunks run with `sizes` replicates each.
 
         Means are weighted by replicates and their SEs combine as those of independent
@@ -270,10 +284,10 @@ class MonteCarloResult(Result):
         return out
 
 
-def declaration_problems(cls) -> list:
+def declaration_problems(cls: type[MonteCarloResult]) -> list[str]:
     """What is wrong with a MonteCarloResult subclass's declaration (empty when it is sound)."""
-    problems = []
-    names = {f.name for f in dataclasses.fields(cls)} if dataclasses.is_dataclass(cls) else set()
+    problems: list[str] = []
+    names: set[str] = {f.name for f in dataclasses.fields(cls)} if dataclasses.is_dataclass(cls) else set()
     if not dataclasses.is_dataclass(cls):
         problems.append("not a dataclass")
     if not cls._estimates:
@@ -297,7 +311,7 @@ def declaration_problems(cls) -> list:
     return problems
 
 
-def _like(value, template):
+def _like(value: Any, template: Any) -> Any:
     """`value` as the type of `template`: a Python float for scalars, an array (of its dtype) otherwise."""
     if isinstance(template, np.ndarray):
         return np.asarray(value).astype(template.dtype if template.dtype.kind in "fc" else np.float64, copy=False)
@@ -306,7 +320,7 @@ def _like(value, template):
     return float(value)
 
 
-def _same(a, b) -> bool:
+def _same(a: Any, b: Any) -> bool:
     if isinstance(a, np.ndarray) or isinstance(b, np.ndarray):
         try:
             return np.array_equal(np.asarray(a), np.asarray(b), equal_nan=True)
@@ -314,10 +328,12 @@ def _same(a, b) -> bool:
             return np.array_equal(np.asarray(a), np.asarray(b))
     if isinstance(a, float) and isinstance(b, float) and a != a and b != b:
         return True
-    return a == b
+    return cast(bool, a == b)
 
 
-def until_target(run_round, cls, *, target_se, n_per_round, max_sims):
+def until_target(
+    run_round: Callable[[int], _R], cls: type[_R], *, target_se: float, n_per_round: int, max_sims: int
+) -> _R:
     """Run rounds until every declared estimate's standard error is at or below `target_se`.
 
     ``run_round(i)`` runs round i (`n_per_round` replicates from the call's i-th child
@@ -333,7 +349,9 @@ def until_target(run_round, cls, *, target_se, n_per_round, max_sims):
     index = 1
     names = cls.target_names()
     while True:
-        worst_name, worst = worst_se({n: getattr(result, n) for n in names}, {n: getattr(result, f"{n}_se") for n in names})
+        worst_name, worst = worst_se(
+            {n: getattr(result, n) for n in names}, {n: getattr(result, f"{n}_se") for n in names}
+        )
         if worst <= target_se:
             return result
         if math.isinf(worst):  # an undefined standard error: more rounds cannot help
@@ -354,7 +372,7 @@ def until_target(run_round, cls, *, target_se, n_per_round, max_sims):
         index += 1
 
 
-def worst_se(values, ses):
+def worst_se(values: Mapping[str, Any], ses: Mapping[str, Any]) -> tuple[str | None, float]:
     """The largest standard error among estimates, by the one stopping rule of `target_se`.
 
     `values` and `ses` map estimate names to values (scalars or arrays) and their SEs.

@@ -7,8 +7,12 @@ only on the seed and the parameters, never on the thread count or the scheduler.
 from __future__ import annotations
 
 import numbers
+from typing import Any
 
 import numpy as np
+import numpy.typing as npt
+
+from simengine._typing import SeedLike
 
 __all__ = [
     "as_seed_sequence",
@@ -21,10 +25,10 @@ __all__ = [
     "RNGLike",
 ]
 
-RNGLike = "None | int | np.random.SeedSequence | np.random.Generator"
+RNGLike = SeedLike  # what `rng` accepts: None | int | SeedSequence | Generator
 
 
-def as_seed_sequence(rng=None, name: str = "rng") -> np.random.SeedSequence:
+def as_seed_sequence(rng: SeedLike = None, name: str = "rng") -> np.random.SeedSequence:
     """Normalise a SPEC 7 `rng` argument to a SeedSequence.
 
     ``None`` draws fresh OS entropy; an int or a SeedSequence is used as is
@@ -73,12 +77,12 @@ def n_blocks(n_sims: int, block_size: int) -> int:
     return -(-int(n_sims) // int(block_size))
 
 
-def numpy_block_generators(seed_seq: np.random.SeedSequence, count: int) -> list:
+def numpy_block_generators(seed_seq: np.random.SeedSequence, count: int) -> list[np.random.Generator]:
     """Plain list of the `count` block Generators (for NumPy replays in tests)."""
     return [np.random.Generator(np.random.PCG64(child_seed_sequence(seed_seq, i))) for i in range(count)]
 
 
-def block_generator(rng, index: int = 0, name: str = "rng") -> np.random.Generator:
+def block_generator(rng: SeedLike, index: int = 0, name: str = "rng") -> np.random.Generator:
     """The Generator of block `index` for a SPEC 7 `rng` argument.
 
     The same stream as ``numpy_block_generators(as_seed_sequence(rng), index + 1)[index]``;
@@ -92,7 +96,7 @@ def block_generator(rng, index: int = 0, name: str = "rng") -> np.random.Generat
     return np.random.Generator(np.random.PCG64(ss))
 
 
-def block_generators(seed_seq: np.random.SeedSequence, count: int):
+def block_generators(seed_seq: np.random.SeedSequence, count: int) -> Any:
     """`numba.typed.List` of the `count` block Generators, ready to pass to a kernel.
 
     Kernels index it with the block number inside a `prange`, so no Generator is
@@ -101,7 +105,7 @@ def block_generators(seed_seq: np.random.SeedSequence, count: int):
     return slice_generators(seed_seq, 0, count)
 
 
-def slice_generators(seed_seq: np.random.SeedSequence, lo: int, hi: int):
+def slice_generators(seed_seq: np.random.SeedSequence, lo: int, hi: int) -> Any:
     """`numba.typed.List` of the Generators of blocks lo..hi-1 (those `block_generators` gives at lo..hi-1).
 
     Made inside each slice of `_long.run_blocks`, so that a Ctrl-C while they are made is
@@ -119,7 +123,7 @@ def slice_generators(seed_seq: np.random.SeedSequence, lo: int, hi: int):
     return gens
 
 
-def _int_words(value: int, pool_size: int) -> np.ndarray:
+def _int_words(value: int, pool_size: int) -> npt.NDArray[np.uint32]:
     """An int as SeedSequence reads it: little-endian uint32 words ([0] for 0), zero-padded to `pool_size`."""
     if value < 4294967296:
         words = [value]
@@ -132,10 +136,10 @@ def _int_words(value: int, pool_size: int) -> np.ndarray:
     return np.array(words, dtype=np.uint32)
 
 
-_PCG = None
+_PCG: Any = None
 
 
-def _pcg_kernels():
+def _pcg_kernels() -> Any:
     global _PCG
     if _PCG is None:
         from simengine.kernels import rng
@@ -144,7 +148,7 @@ def _pcg_kernels():
     return _PCG
 
 
-def pcg64_block_states(rng, count: int, name: str = "rng") -> np.ndarray:
+def pcg64_block_states(rng: SeedLike, count: int, name: str = "rng") -> npt.NDArray[np.uint64]:
     """Starting PCG64 states, shape (count, 4) uint64, of the `count` block streams of a SPEC 7 `rng`.
 
     Row ``i`` is the state of ``numpy_block_generators(as_seed_sequence(rng), count)[i]``
@@ -154,7 +158,9 @@ def pcg64_block_states(rng, count: int, name: str = "rng") -> np.ndarray:
     """
     k = _pcg_kernels()
     if type(rng) is int and 0 <= rng:
-        return k._pcg64_block_states(_int_words(rng, 4), 4, 0, count)
+        states: npt.NDArray[np.uint64] = k._pcg64_block_states(_int_words(rng, 4), 4, 0, count)
+        return states
     seed_seq = as_seed_sequence(rng, name)
     pools = np.stack([child_seed_sequence(seed_seq, i).pool for i in range(count)])
-    return k._pcg64_states_from_pools(pools)
+    states = k._pcg64_states_from_pools(pools)
+    return states

@@ -5,7 +5,10 @@ into exit status 2.
 """
 from __future__ import annotations
 
+import os
 import sys
+from pathlib import Path
+from typing import Any
 
 from simengine._sweep import SpecError, simulations
 
@@ -29,7 +32,7 @@ _KEYS = {
 }
 
 
-def load_spec(path) -> dict:
+def load_spec(path: str | os.PathLike[str]) -> dict[str, Any]:
     """Read and validate a TOML sweep spec; return keyword arguments for `sweep` plus `title`."""
     try:
         with open(path, "rb") as fh:
@@ -98,14 +101,13 @@ def load_spec(path) -> dict:
             "plot": plot, "target_se": target_se, "max_sims": max_sims}
 
 
-def _examples_dir():
+def _examples_dir() -> Path:
     """The folder of shipped example specs: `simengine/examples` in an installed wheel, `examples/` in a checkout.
 
     The repository keeps the specs at its root; the build maps that folder to the package `simengine.examples`
     (an editable install maps it too), so the same names work from a wheel, an editable install and a checkout.
     """
     import importlib.util
-    from pathlib import Path
 
     here = Path(__file__).resolve().parent
     candidates = [here / "examples"]
@@ -125,13 +127,13 @@ def _examples_dir():
     raise FileNotFoundError("the example specs are missing from this installation of simengine; reinstall it")
 
 
-def example_specs() -> dict:
+def example_specs() -> dict[str, Path]:
     """Shipped example specs: ``{name: path}`` in name order (``peeking`` is ``examples/peeking.toml``)."""
     folder = _examples_dir()
     return {p.stem: p for p in sorted(folder.glob("*.toml"))}
 
 
-def example_path(name):
+def example_path(name: str) -> Path:
     """Path of the shipped example spec `name`; a `SpecError` lists the names when it is unknown."""
     specs = example_specs()
     if name not in specs:
@@ -139,7 +141,7 @@ def example_path(name):
     return specs[name]
 
 
-def example_summary(path) -> str:
+def example_summary(path: Path) -> str:
     """The spec's `title` (or its first comment line) for `simengine examples`."""
     text = path.read_text()
     try:

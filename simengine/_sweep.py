@@ -19,15 +19,22 @@ import sys
 import tempfile
 import time
 import warnings
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
-from typing import Callable, Mapping
+from typing import TYPE_CHECKING, Any, Literal, TypeVar, overload
 
 import numpy as np
 
 from simengine._rng import as_seed_sequence
+from simengine._typing import Progress, SeedLike
 from simengine._validate import MAX_COUNT, check_bool, check_choice, check_positive_int
 
 __all__ = ["sweep", "register_simulation", "simulations", "Simulation", "SpecError", "MAX_GRID_POINTS"]
+
+if TYPE_CHECKING:  # pandas is imported when a sweep runs, not with the package
+    import pandas as pd
+
+_F = TypeVar("_F", bound=Callable[..., Any])
 
 _RESERVED = ("n_sims", "seconds")
 
@@ -78,11 +85,11 @@ class Simulation:
     """
 
     name: str
-    func: Callable
-    parameters: tuple | None = None
+    func: Callable[..., Any]
+    parameters: tuple[str, ...] | None = None
     chunk_size: int | None = None
     description: str = ""
-    validate: Callable | None = None
+    validate: Callable[..., object] | None = None
     result: type | None = None
     replicates: str = "n_sims"
 
@@ -187,21 +194,48 @@ def _builtin(name) -> Simulation:
     return sim
 
 
+@overload
 def register_simulation(
-    name, func=None, *, parameters=None, chunk_size=None, description="", validate=None, overwrite=False
-):
+    name: str,
+    func: None = None,
+    *,
+    parameters: Iterable[str] | None = None,
+    chunk_size: int | None = None,
+    description: str = "",
+    validate: Callable[..., object] | None = None,
+    overwrite: bool = False,
+) -> Callable[[_F], _F]: ...
+
+
+@overload
+def register_simulation(
+    name: str,
+    func: _F,
+    *,
+    parameters: Iterable[str] | None = None,
+    chunk_size: int | None = None,
+    description: str = "",
+    validate: Callable[..., object] | None = None,
+    overwrite: bool = False,
+) -> _F: ...
+
+
+def register_simulation(
+    name: str,
+    func: _F | None = None,
+    *,
+    parameters: Iterable[str] | None = None,
+    chunk_size: int | None = None,
+    description: str = "",
+    validate: Callable[..., object] | None = None,
+    overwrite: bool = False,
+) -> _F | Callable[[_F], _F]:
     """Register `func` under `name` for `sweep` and ``simengine sweep``.
 
     A function that returns a `MonteCarloResult` (declared by its return annotation)
     needs nothing else: its estimates, replicate keyword and chunking come from the
     result class.  A function returning a dict of estimates and their ``*_se`` works too.
-    Usable directly or as a decorator::
-
-        @simengine.register_simulation("coin", parameters=("p",), chunk_size=100_000)
-        def coin(*, rng, n_sims, p):
-            heads = rng.binomial(n_sims, p)
-            est = heads / n_sims
-            return {"rate": est, "rate_se": (est * (1 - est) / n_sims) ** 0.5}
+    Usable directly or as a decorator (see Examples).
 
     Parameters
     ----------
@@ -225,11 +259,34 @@ def register_simulation(
         for every point before the sweep runs any.
     overwrite : bool
         Replace an existing registration (or shadow a built-in) instead of raising.
+
+    Returns
+    -------
+    callable
+        `func` itself; without `func`, a decorator that registers and returns the function.
+
+    Examples
+    --------
+    >>> import simengine
+    >>> @simengine.register_simulation("coin", parameters=("p",), chunk_size=100_000)
+    ... def coin(*, rng, n_sims, p):
+    ...     heads = rng.binomial(n_sims, p)
+    ...     est = heads / n_sims
+    ...     return {"rate": est, "rate_se": (est * (1 - est) / n_sims) ** 0.5}
+    >>> table = simengine.sweep("coin", {"p": [0.1, 0.5]}, n_sims=10_000, rng=0, progress=False)
+    >>> table[["p", "rate", "rate_se"]].round(3)
+         p   rate  rate_se
+    0  0.1  0.102    0.003
+    1  0.5  0.502    0.005
     """
     if not isinstance(name, str) or not name:
         raise TypeError(f"`name` must be a non-empty string; got {name!r}")
     if parameters is not None:
-        if isinstance(parameters, (str, bytes, Mapping)) or not hasattr(parameters, "__iter__") or getattr(parameters, "ndim", 1) == 0:
+        if (
+            isinstance(parameters, (str, bytes, Mapping))
+            or not hasattr(parameters, "__iter__")
+            or getattr(parameters, "ndim", 1) == 0
+        ):
             raise TypeError(f"`parameters` must be a list of parameter names or None; got {_type_name(parameters)}")
         parameters = tuple(parameters)
         bad = [p for p in parameters if not isinstance(p, str) or p in _RESERVED or p == "rng"]
@@ -243,7 +300,7 @@ def register_simulation(
     if not isinstance(description, str):
         raise TypeError(f"`description` must be a string; got {_type_name(description)}")
 
-    def _register(f):
+    def _register(f: _F) -> _F:
         if not callable(f):
             raise TypeError(f"`func` must be callable; got {_type_name(f)}")
         if (name in _USER or name in _BUILTINS) and not overwrite:
@@ -256,8 +313,16 @@ def register_simulation(
     return _register if func is None else _register(func)
 
 
-def simulations() -> dict:
-    """The simulations `sweep` knows by name: the built-ins, then registered ones (which may shadow them)."""
+def simulations() -> dict[str, Simulation]:
+    """The simulations `sweep` knows by name: the built-ins, then registered ones (which may shadow them).
+
+    Examples
+    --------
+    >>> import simengine
+    >>> sims = simengine.simulations()
+    >>> "peeking" in sims and sims["peeking"].replicates
+    'n_sims'
+    """
     out = {name: _builtin(name) for name in _BUILTINS if name not in _USER}
     out.update(_USER)
     return out
@@ -300,7 +365,9 @@ def _check_value(key, value, where):
         return _check_value(key, value.item(), where)
     if isinstance(value, (list, tuple, np.ndarray)):
         return [_check_value(key, v, where) for v in value]
-    raise SpecError(f"`{where}.{key}` values must be numbers, strings, booleans or lists of them; got {_type_name(value)}")
+    raise SpecError(
+        f"`{where}.{key}` values must be numbers, strings, booleans or lists of them; got {_type_name(value)}"
+    )
 
 
 def _canonical(value) -> str:
@@ -384,7 +451,9 @@ def _check_params(sim: Simulation, grid, fixed):
                     "(target_se=, max_sims=, progress=) or as top-level keys of a spec"
                 )
             if unknown:
-                raise SpecError(f"`{where}` names unknown parameter(s) {unknown} for simulation {sim.name!r}; allowed: {allowed}")
+                raise SpecError(
+                    f"`{where}` names unknown parameter(s) {unknown} for simulation {sim.name!r}; allowed: {allowed}"
+                )
     return clean_grid, clean_fixed
 
 
@@ -777,14 +846,19 @@ class _Checkpoint:
         self.lock_path = path + ".lock"
         self._lock_fd = None
         if os.path.isdir(path):
-            raise SpecError(f"`checkpoint` {path!r} is a directory; give a file path such as {os.path.join(path, 'results.parquet')!r}")
+            raise SpecError(
+                f"`checkpoint` {path!r} is a directory; give a file path such as "
+                f"{os.path.join(path, 'results.parquet')!r}"
+            )
         if not os.path.isdir(self.directory):
             what = "is not a directory" if os.path.exists(self.directory) else "does not exist"
-            raise SpecError(f"`checkpoint` {path!r}: its directory {self.directory!r} {what}; create it or choose another path")
+            raise SpecError(
+                f"`checkpoint` {path!r}: its directory {self.directory!r} {what}; create it or choose another path"
+            )
         if os.path.exists(path) and not os.path.isfile(path):
             raise SpecError(f"`checkpoint` {path!r} is not a regular file; choose another path")
         self.tmp_prefix = f".{os.path.basename(path)}.sweep-"
-        self.spec_json = None
+        self.spec_json: str | None = None
         self.keys = []       # identity of each stored row, in row order
         self.records = []    # the rows themselves (plain Python values)
         self.index = {}      # identity -> row number
@@ -800,7 +874,7 @@ class _Checkpoint:
         try:
             import fcntl
         except ImportError:  # pragma: no cover - Windows: no flock; one writer is then the user's job
-            fcntl = None
+            fcntl = None  # type: ignore[assignment]
         while True:
             try:
                 fd = os.open(self.lock_path, os.O_RDWR | os.O_CREAT, 0o644)
@@ -940,7 +1014,7 @@ class _Checkpoint:
                     columns[name] = pa.array([json.dumps(v) for v in values], type=pa.string())
                     json_columns.append(name)
             table = pa.table(columns)
-        meta = {**(table.schema.metadata or {}), _META_SPEC: self.spec_json.encode(),
+        meta = {**(table.schema.metadata or {}), _META_SPEC: self.spec_json.encode(),  # type: ignore[union-attr]  # set before any write
                 _META_POINTS: json.dumps(self.keys, separators=(",", ":")).encode(),
                 _META_JSON_COLUMNS: json.dumps(json_columns).encode()}
         return table.replace_schema_metadata(meta)
@@ -972,19 +1046,19 @@ class _Checkpoint:
 
 
 def sweep(
-    simulation,
-    grid,
+    simulation: str | Callable[..., Any] | Simulation,
+    grid: Mapping[str, Any],
     *,
-    n_sims=10_000,
-    rng=None,
-    backend="local",
-    client=None,
-    checkpoint=None,
-    progress=None,
-    fixed=None,
-    target_se=None,
-    max_sims=None,
-):
+    n_sims: int = 10_000,
+    rng: SeedLike = None,
+    backend: Literal["local", "dask"] = "local",
+    client: Any = None,
+    checkpoint: str | os.PathLike[str] | None = None,
+    progress: Progress = None,
+    fixed: Mapping[str, Any] | None = None,
+    target_se: float | None = None,
+    max_sims: int | None = None,
+) -> pd.DataFrame:
     """Run a simulation over a grid of parameters; one row per point, with standard errors.
 
     Parameters
@@ -1140,7 +1214,7 @@ def _sweep(sim, grid, fixed, plan, rng, backend, client, store, progress, total)
         if _interruption(exc) is None:
             raise
         raise _interrupted(len(done), total, store.path if done else None, ss, rng is None) from None
-    results = [None] * total  # estimates, n_sims and seconds of each point, in grid order
+    results: list[dict[str, Any] | None] = [None] * total  # estimates, n_sims and seconds of each point, in grid order
     for index, row in done.items():
         record = store.records[row]
         results[index] = {k: v for k, v in record.items() if k not in grid}
@@ -1188,7 +1262,7 @@ def _sweep(sim, grid, fixed, plan, rng, backend, client, store, progress, total)
         store.flush()
 
     frame = _frame(names, combos, results, grid)
-    frame.attrs["seed"] = int(ss.entropy)
+    frame.attrs["seed"] = int(ss.entropy)  # type: ignore[arg-type]  # entropy of a root sequence is an int
     if ss.spawn_key:
         frame.attrs["spawn_key"] = list(ss.spawn_key)
     if plan.target is not None:
@@ -1234,11 +1308,12 @@ def _interrupted(saved, total, path, ss, fresh_seed):
         text = (f"sweep interrupted: {saved}/{total} points saved to {path}; "
                 "rerun the same sweep (same spec and checkpoint) to resume")
     else:
-        text = f"sweep interrupted after {saved}/{total} points; nothing saved (pass `checkpoint` to keep finished points)"
+        text = (f"sweep interrupted after {saved}/{total} points; nothing saved "
+                "(pass `checkpoint` to keep finished points)")
     if fresh_seed:
         text += f"; seed {int(ss.entropy)} (none was given)"
     exc = KeyboardInterrupt(text)
-    exc.saved, exc.total, exc.checkpoint, exc.seed = saved, total, path, int(ss.entropy)
+    exc.saved, exc.total, exc.checkpoint, exc.seed = saved, total, path, int(ss.entropy)  # type: ignore[attr-defined]
     return exc
 
 
@@ -1287,7 +1362,7 @@ def _one_at_a_time(point):
 
 def _host_slots(client):
     """Task slots (worker threads) per host, so that a task can size numba's threads to its own host."""
-    slots = {}
+    slots: dict[str, int] = {}
     for w in client.scheduler_info()["workers"].values():
         host = w.get("host")
         slots[host] = slots.get(host, 0) + max(1, int(w.get("nthreads", 1)))
@@ -1351,7 +1426,7 @@ def _run_dask(sim, names, combos, todo, fixed, ss, plan, finished, bar, client):
     except ImportError as exc:  # pragma: no cover - depends on the install
         raise ImportError("backend='dask' needs dask.distributed: pip install 'numba-simengine[dask]'") from exc
     own = client is None
-    cluster = None
+    cluster: Any = None
     if own:
         cluster = _local_cluster(_local_cores())
         client = Client(cluster)

@@ -9,9 +9,11 @@ import math
 import numbers
 import operator
 import os
-from typing import Iterable
+from typing import Any, Iterable, TypeVar
 
 import numpy as np
+
+_T = TypeVar("_T")
 
 __all__ = [
     "as_float_array",
@@ -43,12 +45,12 @@ MAX_COUNT = 10**9
 MAX_WORK = 10**12
 
 
-def _describe(value) -> str:
+def _describe(value: object) -> str:
     text = repr(value)
     return text if len(text) <= 60 else text[:57] + "..."
 
 
-def check_bool(value, name: str) -> bool:
+def check_bool(value: object, name: str) -> bool:
     """A real bool (or NumPy bool)."""
     if value is True or value is False:
         return value
@@ -57,7 +59,7 @@ def check_bool(value, name: str) -> bool:
     return bool(value)
 
 
-def check_int(value, name: str, *, minimum: int | None = None, maximum: int | None = None) -> int:
+def check_int(value: object, name: str, *, minimum: int | None = None, maximum: int | None = None) -> int:
     """An integer (not a bool, not a float) within [minimum, maximum]."""
     if (
         type(value) is int  # the common case, without the ABC checks below (a microsecond each)
@@ -77,13 +79,13 @@ def check_int(value, name: str, *, minimum: int | None = None, maximum: int | No
     return value
 
 
-def check_positive_int(value, name: str, *, maximum: int | None = None) -> int:
+def check_positive_int(value: object, name: str, *, maximum: int | None = None) -> int:
     """An integer >= 1."""
     return check_int(value, name, minimum=1, maximum=maximum)
 
 
 def check_real(
-    value,
+    value: object,
     name: str,
     *,
     low: float | None = None,
@@ -100,10 +102,12 @@ def check_real(
     except OverflowError:  # a Python int beyond the float range
         if not allow_inf:
             raise ValueError(f"`{name}` is too large for a float64 (|x| < 1.8e308); got {_describe(value)}") from None
-        value = math.inf if value > 0 else -math.inf
+        value = math.inf if value > 0 else -math.inf  # type: ignore[operator]  # a Python int here
     lo = "-inf" if low is None else f"{low:g}"
     hi = "inf" if high is None else f"{high:g}"
-    interval = f"{'[' if low_inclusive and low is not None else '('}{lo}, {hi}{']' if high_inclusive and high is not None else ')'}"
+    opening = "[" if low_inclusive and low is not None else "("
+    closing = "]" if high_inclusive and high is not None else ")"
+    interval = f"{opening}{lo}, {hi}{closing}"
     if np.isnan(value) or (np.isinf(value) and not allow_inf):
         raise ValueError(f"`{name}` must be a finite number in {interval}; got {value}")
     if low is not None and (value < low or (value == low and not low_inclusive)):
@@ -113,13 +117,13 @@ def check_real(
     return value
 
 
-def check_probability(value, name: str, *, closed: bool = False) -> float:
+def check_probability(value: object, name: str, *, closed: bool = False) -> float:
     """A probability in (0, 1), or [0, 1] with ``closed=True``."""
     return check_real(value, name, low=0.0, high=1.0, low_inclusive=closed, high_inclusive=closed)
 
 
-def check_choice(value, name: str, choices: Iterable[str]) -> str:
-    """One of a fixed set of strings."""
+def check_choice(value: _T, name: str, choices: Iterable[str]) -> _T:
+    """One of a fixed set of strings (returned as given, so a Literal-typed argument keeps its type)."""
     choices = tuple(choices)
     allowed = ", ".join(repr(c) for c in choices)
     if not isinstance(value, str):
@@ -129,7 +133,7 @@ def check_choice(value, name: str, choices: Iterable[str]) -> str:
     return value
 
 
-def check_axis(axis, name: str, ndim: int) -> int:
+def check_axis(axis: object, name: str, ndim: int) -> int:
     """A valid axis for an array of `ndim` dimensions, normalised to be non-negative."""
     axis = check_int(axis, name)
     if not -ndim <= axis < ndim:
@@ -137,7 +141,7 @@ def check_axis(axis, name: str, ndim: int) -> int:
     return axis % ndim
 
 
-def _check_shape(arr, name, ndim, allow_empty):
+def _check_shape(arr: np.ndarray, name: str, ndim: int | Iterable[int], allow_empty: bool) -> None:
     """The dimensionality and emptiness checks every array converter shares."""
     allowed = (ndim,) if isinstance(ndim, int) else tuple(ndim)
     if arr.ndim not in allowed:
@@ -148,7 +152,7 @@ def _check_shape(arr, name, ndim, allow_empty):
 
 
 def as_float_array(
-    value,
+    value: Any,
     name: str,
     *,
     ndim: int | tuple[int, ...] = (1, 2),
@@ -179,24 +183,30 @@ def as_float_array(
     return arr
 
 
-def _as_array(value, name):
+def _as_array(value: Any, name: str) -> np.ndarray:
     try:
         arr = np.asarray(value)
     except (ValueError, TypeError):  # ragged lists and the like: NumPy's own text would only confuse
-        raise TypeError(f"`{name}` must be a rectangular array of real numbers; got a ragged list (rows of unequal length)") from None
+        raise TypeError(
+            f"`{name}` must be a rectangular array of real numbers; got a ragged list (rows of unequal length)"
+        ) from None
     if arr.dtype == object or arr.dtype.kind not in "biuf":
         raise TypeError(f"`{name}` must contain real numbers; got dtype {arr.dtype}")
     return arr
 
 
-def as_int_array(value, name: str, *, ndim: int | tuple[int, ...] = (0, 1, 2), minimum: int | None = None) -> np.ndarray:
+def as_int_array(
+    value: Any, name: str, *, ndim: int | tuple[int, ...] = (0, 1, 2), minimum: int | None = None
+) -> np.ndarray:
     """A C-contiguous int64 array of whole numbers (floats that are whole are accepted)."""
     if isinstance(value, (str, bytes)):
         raise TypeError(f"`{name}` must be array-like of integers; got a string")
     try:
         arr = np.asarray(value)
     except (ValueError, TypeError):
-        raise TypeError(f"`{name}` must be a rectangular array of integers; got a ragged list (rows of unequal length)") from None
+        raise TypeError(
+            f"`{name}` must be a rectangular array of integers; got a ragged list (rows of unequal length)"
+        ) from None
     if arr.dtype == object or arr.dtype.kind not in "biuf":
         raise TypeError(f"`{name}` must contain integers; got dtype {arr.dtype}")
     allowed = (ndim,) if isinstance(ndim, int) else tuple(ndim)
@@ -218,16 +228,16 @@ def as_int_array(value, name: str, *, ndim: int | tuple[int, ...] = (0, 1, 2), m
     return out
 
 
-def check_count(value, name: str, *, minimum: int = 1, maximum: int = MAX_COUNT) -> int:
+def check_count(value: object, name: str, *, minimum: int = 1, maximum: int = MAX_COUNT) -> int:
     """A count (replicates, resamples, steps...) in [minimum, maximum]; MAX_COUNT by default."""
     return check_int(value, name, minimum=minimum, maximum=maximum)
 
 
-def _gib(nbytes) -> str:
+def _gib(nbytes: float) -> str:
     return f"{nbytes / 2**30:.3g} GiB"
 
 
-def check_work(total, names: str, *, limit: int = MAX_WORK, unit: str = "random draws") -> int:
+def check_work(total: int, names: str, *, limit: int = MAX_WORK, unit: str = "random draws") -> int:
     """Refuse a call whose total work (a product of counts, as a Python int) exceeds `limit`.
 
     `names` names the parameters whose product it is, e.g. "`n_sims` x `n`".
@@ -255,7 +265,7 @@ def memory_limit() -> int:
         return 16 * 2**30
 
 
-def check_memory(nbytes, names: str, *, what: str = "its arrays") -> int:
+def check_memory(nbytes: int, names: str, *, what: str = "its arrays") -> int:
     """Refuse a call whose arrays (`nbytes`, a Python int) would not fit in memory.
 
     The message names the parameters (`names`), the memory needed and the limit, so that
@@ -274,7 +284,7 @@ def check_memory(nbytes, names: str, *, what: str = "its arrays") -> int:
 ALTERNATIVES = {"two-sided": 0, "less": 1, "greater": 2}
 
 
-def alternative_code(alternative, name: str = "alternative") -> int:
+def alternative_code(alternative: str, name: str = "alternative") -> int:
     """Map scipy's `alternative` string to the int code kernels use."""
     return ALTERNATIVES[check_choice(alternative, name, ALTERNATIVES)]
 
@@ -282,7 +292,7 @@ def alternative_code(alternative, name: str = "alternative") -> int:
 # --- hypothesis-tests slice (issue 12) ---
 
 
-def check_bounded_count(value, name: str, *, minimum: int = 1, maximum: int = MAX_COUNT) -> int:
+def check_bounded_count(value: object, name: str, *, minimum: int = 1, maximum: int = MAX_COUNT) -> int:
     """`check_count`, keeping the message a count had before the cap ("an integer >= 1") for
     values below `minimum`, so that only values above `maximum` get the new range message."""
     if type(value) is int and minimum <= value <= maximum:
@@ -301,8 +311,15 @@ _INT64_MAX = 2**63 - 1
 _F64 = np.dtype(np.float64)
 
 
-def as_count_array(value, name: str, *, ndim=(0, 1, 2), minimum: int | None = 0, maximum: int | None = None,
-                   allow_empty: bool = False) -> np.ndarray:
+def as_count_array(
+    value: Any,
+    name: str,
+    *,
+    ndim: int | tuple[int, ...] = (0, 1, 2),
+    minimum: int | None = 0,
+    maximum: int | None = None,
+    allow_empty: bool = False,
+) -> np.ndarray:
     """Like `as_int_array`, for counts typed by users: also refuses ragged or non-numeric input and bools
     (TypeError), and values beyond int64 or `maximum` (ValueError), all without NumPy's own messages."""
     if value is None or isinstance(value, (str, bytes, bool, np.bool_)):
@@ -310,7 +327,9 @@ def as_count_array(value, name: str, *, ndim=(0, 1, 2), minimum: int | None = 0,
     try:
         arr = np.asarray(value)
     except (TypeError, ValueError, OverflowError):  # ragged nesting and the like
-        raise TypeError(f"`{name}` must be a rectangular array of integers; got a ragged list (rows of unequal length)") from None
+        raise TypeError(
+            f"`{name}` must be a rectangular array of integers; got a ragged list (rows of unequal length)"
+        ) from None
     if arr.dtype == object:
         items = arr.ravel().tolist()  # only odd input gets here (Python ints beyond int64, mixed objects)
         if items and all(isinstance(v, numbers.Integral) and not isinstance(v, bool) for v in items):
@@ -338,7 +357,7 @@ def as_count_array(value, name: str, *, ndim=(0, 1, 2), minimum: int | None = 0,
     return out
 
 
-def check_count_at_least_one(value, name: str, *, maximum: int = MAX_COUNT) -> int:
+def check_count_at_least_one(value: object, name: str, *, maximum: int = MAX_COUNT) -> int:
     """`check_positive_int` (its ">= 1" message) with `check_count`'s upper bound."""
     value = check_int(value, name, minimum=1)
     if value > maximum:
@@ -346,7 +365,7 @@ def check_count_at_least_one(value, name: str, *, maximum: int = MAX_COUNT) -> i
     return value
 
 
-def as_real_array(value, name: str, **kwargs) -> np.ndarray:
+def as_real_array(value: Any, name: str, **kwargs: Any) -> np.ndarray:
     """`as_float_array`, also refusing ragged nesting and bools with a TypeError of its own words."""
     if type(value) is np.ndarray and value.dtype is _F64:
         return as_float_array(value, name, **kwargs)  # the common case: no extra check
@@ -356,7 +375,9 @@ def as_real_array(value, name: str, **kwargs) -> np.ndarray:
         try:
             value = np.asarray(value)
         except (TypeError, ValueError, OverflowError):
-            raise TypeError(f"`{name}` must be a rectangular array of real numbers; got a ragged list (rows of unequal length)") from None
+            raise TypeError(
+                f"`{name}` must be a rectangular array of real numbers; got a ragged list (rows of unequal length)"
+            ) from None
     if value.dtype.kind == "b":
         raise TypeError(f"`{name}` must be array-like of real numbers; got booleans")
     return as_float_array(value, name, **kwargs)

@@ -8,13 +8,16 @@ from __future__ import annotations
 import dataclasses
 import math
 import numbers
+from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 
 from simengine._long import check_progress, check_target, joined, run_blocks
 from simengine._results import CONCAT, MEAN, SUM, MonteCarloResult, Result, mean_se, proportion_se, until_target
 from simengine._rng import as_seed_sequence, child_seed_sequence, n_blocks, slice_generators
+from simengine._typing import ArrayLike, FloatOrArray, IntOrArray, Progress, SeedLike, StrOrArray
 from simengine._validate import (
     as_count_array,
     as_real_array,
@@ -26,6 +29,9 @@ from simengine._validate import (
     check_real,
     check_work,
 )
+
+if TYPE_CHECKING:  # pandas is imported when a frame is made, not with the package
+    import pandas as pd
 
 __all__ = [
     "BayesAbResult",
@@ -59,6 +65,7 @@ MAX_PEEKING_WORK = 10**9
 # incomplete-beta inverse returns NaN or out-of-order ends for large counts), and no design needs it.
 MIN_INTERVAL_ALPHA = 1e-100
 INTERVAL_METHODS = ("normal", "wilson", "agresti_coull", "beta", "jeffreys", "bayes")
+IntervalMethod = Literal["normal", "wilson", "agresti_coull", "beta", "jeffreys", "bayes"]
 # Sides of `proportion_interval`, with the words of statsmodels' `proportion_confint`: "larger" keeps the
 # upper bound (the interval is (0, upper)), "smaller" the lower bound ((lower, 1)).
 ALTERNATIVES = ("two-sided", "larger", "smaller")
@@ -125,7 +132,9 @@ def _counts(successes, trials, s_name, t_name, *, min_trials=0):
     try:
         s, t = np.broadcast_arrays(s, t)
     except ValueError:
-        raise ValueError(f"`{s_name}` and `{t_name}` must have broadcastable shapes; got {s.shape} and {t.shape}") from None
+        raise ValueError(
+            f"`{s_name}` and `{t_name}` must have broadcastable shapes; got {s.shape} and {t.shape}"
+        ) from None
     if (s > t).any():
         raise ValueError(f"`{s_name}` must be <= `{t_name}` elementwise")
     return s, t
@@ -192,12 +201,12 @@ class BayesAbResult(MonteCarloResult):
         Monte Carlo draws per arm and scenario (0 for "exact").
     """
 
-    prob_b_better: object
-    expected_loss_a: object
-    expected_loss_b: object
-    prob_b_better_se: object
-    expected_loss_a_se: object
-    expected_loss_b_se: object
+    prob_b_better: FloatOrArray
+    expected_loss_a: FloatOrArray
+    expected_loss_b: FloatOrArray
+    prob_b_better_se: FloatOrArray
+    expected_loss_a_se: FloatOrArray
+    expected_loss_b_se: FloatOrArray
     alpha_a: np.ndarray = field(repr=False)
     beta_a: np.ndarray = field(repr=False)
     alpha_b: np.ndarray = field(repr=False)
@@ -231,7 +240,9 @@ def _ab_counts(successes_a, trials_a, successes_b, trials_b):
     try:
         shape = np.broadcast_shapes(sa.shape, sb.shape)
     except ValueError:
-        raise ValueError(f"arm A counts of shape {sa.shape} and arm B counts of shape {sb.shape} do not broadcast") from None
+        raise ValueError(
+            f"arm A counts of shape {sa.shape} and arm B counts of shape {sb.shape} do not broadcast"
+        ) from None
     size = math.prod(shape)
     if size > 2**22:  # counts, posteriors and results: about 12 float64 arrays of the broadcast shape
         check_memory(size * 8 * 12, "the broadcast counts", what=f"{size:.3g} scenarios")
@@ -290,20 +301,20 @@ def _bayes_kernels():
     return _K
 
 
-_K = None
+_K: Any = None
 
 
 def bayes_ab(
-    successes_a,
-    trials_a,
-    successes_b,
-    trials_b,
+    successes_a: int | ArrayLike,
+    trials_a: int | ArrayLike,
+    successes_b: int | ArrayLike,
+    trials_b: int | ArrayLike,
     *,
-    prior=(1.0, 1.0),
-    method="exact",
-    n_draws=100_000,
-    rng=None,
-    progress=None,
+    prior: tuple[float, float] | ArrayLike = (1.0, 1.0),
+    method: Literal["exact", "mc"] = "exact",
+    n_draws: int = 100_000,
+    rng: SeedLike = None,
+    progress: Progress = None,
 ) -> BayesAbResult:
     """Posterior probability that B beats A, and the expected loss of choosing each arm.
 
@@ -465,7 +476,15 @@ class ProbBestResult(MonteCarloResult):
     _chunk_size = 10_000_000
 
 
-def prob_best(successes, trials, *, prior=(1.0, 1.0), n_draws=100_000, rng=None, progress=None) -> ProbBestResult:
+def prob_best(
+    successes: ArrayLike,
+    trials: ArrayLike,
+    *,
+    prior: tuple[float, float] = (1.0, 1.0),
+    n_draws: int = 100_000,
+    rng: SeedLike = None,
+    progress: Progress = None,
+) -> ProbBestResult:
     """Probability that each of k arms is best, and each arm's expected loss (Monte Carlo).
 
     Each draw takes one sample from every arm's Beta posterior; blocks of draws run
@@ -537,8 +556,8 @@ class ProportionIntervalResult(Result):
         Upper end (1.0 for ``alternative="smaller"``).
     """
 
-    low: object
-    high: object
+    low: FloatOrArray
+    high: FloatOrArray
 
     _unpack = ("low", "high")
 
@@ -634,8 +653,15 @@ def _check_alpha(alpha):
     return alpha
 
 
-def proportion_interval(successes, trials, *, alpha=0.05, method="wilson", prior=(1.0, 1.0),
-                        alternative="two-sided") -> ProportionIntervalResult:
+def proportion_interval(
+    successes: int | ArrayLike,
+    trials: int | ArrayLike,
+    *,
+    alpha: float = 0.05,
+    method: IntervalMethod = "wilson",
+    prior: tuple[float, float] = (1.0, 1.0),
+    alternative: Literal["two-sided", "larger", "smaller"] = "two-sided",
+) -> ProportionIntervalResult:
     """Confidence (or credible) interval for a binomial proportion, two- or one-sided, batched.
 
     A drop-in for ``statsmodels.stats.proportion.proportion_confint(count, nobs, alpha,
@@ -728,17 +754,17 @@ class SimulateCoverageResult(MonteCarloResult):
         Simulated intervals per row.
     """
 
-    p: object
-    n: object
-    method: object
-    coverage: object
-    coverage_se: object
-    mean_width: object
-    mean_width_se: object
-    exact_coverage: object
-    exact_coverage_se: object
-    exact_mean_width: object
-    exact_mean_width_se: object
+    p: FloatOrArray
+    n: IntOrArray
+    method: StrOrArray
+    coverage: FloatOrArray
+    coverage_se: FloatOrArray
+    mean_width: FloatOrArray
+    mean_width_se: FloatOrArray
+    exact_coverage: FloatOrArray
+    exact_coverage_se: FloatOrArray
+    exact_mean_width: FloatOrArray
+    exact_mean_width_se: FloatOrArray
     n_sims: int = 0
 
     _estimates = {"coverage": MEAN, "mean_width": MEAN, "exact_coverage": MEAN, "exact_mean_width": MEAN}
@@ -746,7 +772,7 @@ class SimulateCoverageResult(MonteCarloResult):
     # every other field is an input (p, n, method) or exact (equal in every chunk)
     _combine_fields = {}
 
-    def to_frame(self):
+    def to_frame(self) -> pd.DataFrame:
         """One row per (p, n, method): p, n, method, coverage, coverage_se, mean_width,
         mean_width_se, exact_coverage, exact_mean_width (the exact figures' zero SEs are
         left out)."""
@@ -766,17 +792,17 @@ class SimulateCoverageResult(MonteCarloResult):
 
 def simulate_coverage(
     *,
-    p,
-    n,
-    methods=("normal", "wilson", "agresti_coull", "beta", "jeffreys"),
-    alpha=0.05,
-    n_sims=100_000,
-    prior=(1.0, 1.0),
-    alternative="two-sided",
-    rng=None,
-    progress=None,
-    target_se=None,
-    max_sims=None,
+    p: float | ArrayLike,
+    n: int | ArrayLike,
+    methods: Sequence[IntervalMethod] = ("normal", "wilson", "agresti_coull", "beta", "jeffreys"),
+    alpha: float = 0.05,
+    n_sims: int = 100_000,
+    prior: tuple[float, float] = (1.0, 1.0),
+    alternative: Literal["two-sided", "larger", "smaller"] = "two-sided",
+    rng: SeedLike = None,
+    progress: Progress = None,
+    target_se: float | None = None,
+    max_sims: int | None = None,
 ) -> SimulateCoverageResult:
     """Coverage and mean width of binomial intervals by simulation, over a (p, n) grid.
 
@@ -844,7 +870,7 @@ def simulate_coverage(
         raise ValueError("`p` must be in [0, 1]")
     n_arr = np.atleast_1d(as_count_array(n, "n", ndim=(0, 1), minimum=1))
     if isinstance(methods, str):
-        methods = (methods,)
+        methods = (methods,)  # type: ignore[assignment]  # one name passed as a string
     if not isinstance(methods, (tuple, list)):
         raise TypeError(f"`methods` must be a method name or a sequence of them; got {_describe(methods)}")
     methods = tuple(check_choice(m, "methods", INTERVAL_METHODS) for m in methods)
@@ -968,7 +994,7 @@ class SimulateBayesPeekingResult(MonteCarloResult):
     _chunk_size = 200_000
     _combine_fields = {"stop_look_counts": SUM, "first_crossing": CONCAT, "final_prob_b_better": CONCAT}
 
-    def to_frame(self):
+    def to_frame(self) -> pd.DataFrame:
         """One row: the estimates, their SEs and `n_sims` (the per-look and per-replicate
         arrays are in `to_dict()`)."""
         import pandas as pd
@@ -980,17 +1006,17 @@ class SimulateBayesPeekingResult(MonteCarloResult):
 
 def simulate_bayes_peeking(
     *,
-    n_sims,
-    n_looks,
-    visitors_per_look,
-    rate,
-    lift=0.0,
-    threshold=0.95,
-    prior=(1.0, 1.0),
-    rng=None,
-    progress=None,
-    target_se=None,
-    max_sims=None,
+    n_sims: int,
+    n_looks: int,
+    visitors_per_look: int,
+    rate: float,
+    lift: float = 0.0,
+    threshold: float = 0.95,
+    prior: tuple[float, float] = (1.0, 1.0),
+    rng: SeedLike = None,
+    progress: Progress = None,
+    target_se: float | None = None,
+    max_sims: int | None = None,
 ) -> SimulateBayesPeekingResult:
     """Simulate the Bayesian "stop when P(B > A) > threshold" rule under peeking.
 

@@ -375,8 +375,8 @@ def main(argv=None) -> int:
         parser.print_help()
         return 2
     if getattr(args, "only", None):
-        import simengine._demo as demo_mod
         import simengine._bench as bench_mod
+        import simengine._demo as demo_mod
 
         known = {s[0] for s in demo_mod.SECTIONS} if args.command == "demo" else {t.family for t in bench_mod.TASKS}
         unknown = sorted(set(args.only) - known)

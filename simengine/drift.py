@@ -6,13 +6,17 @@ Public layer only: validation, conversion and result objects.  The numerical wor
 from __future__ import annotations
 
 import numbers
+from collections.abc import Iterable
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
+import numpy.typing as npt
 
 from simengine import _rng
 from simengine._long import check_progress, joined, run_blocks
 from simengine._results import MEAN, NOT_COMBINABLE, MonteCarloResult, Result, proportion_se
+from simengine._typing import ArrayLike, FloatOrArray, IntOrArray, Progress, SeedLike
 from simengine._validate import (
     MAX_COUNT,
     _describe,
@@ -26,6 +30,9 @@ from simengine._validate import (
     check_work,
 )
 from simengine.kernels import drift as _k
+
+if TYPE_CHECKING:  # pandas is imported when a frame is made, not with the package
+    import pandas as pd
 
 __all__ = [
     "psi",
@@ -170,7 +177,16 @@ def _quantile_edges(reference, bins, halved=False):
     return edges
 
 
-def psi(reference, current, *, bins=10, binning="equal-width", eps=1e-7, axis=0, nan_policy="raise"):
+def psi(
+    reference: ArrayLike,
+    current: ArrayLike,
+    *,
+    bins: int | ArrayLike = 10,
+    binning: Literal["equal-width", "quantile"] = "equal-width",
+    eps: float = 1e-7,
+    axis: int = 0,
+    nan_policy: Literal["raise", "omit"] = "raise",
+) -> Any:  # float, ndarray, or a pandas Series for DataFrame input
     """Population stability index between a reference sample and a current sample.
 
     PSI = sum_b (c_b - r_b) * ln(c_b / r_b), with r_b and c_b the proportions of the reference and of the
@@ -208,8 +224,9 @@ def psi(reference, current, *, bins=10, binning="equal-width", eps=1e-7, axis=0,
     (explicit or reference-quantile edges) go to the end bins.  Repeated edges (discrete reference data)
     give empty bins, which contribute 0 unless current values fall there: a value equal to a repeated edge
     goes to the last bin starting at it (as ``np.histogram``), a value below the lowest edge to the first
-    bin, so new values below a reference point mass still count as drift.  A constant feature (combined min == max under equal-width) puts
-    every value in one bin: PSI 0.  Empty input raises ValueError; inf is always refused.
+    bin, so new values below a reference point mass still count as drift.  A constant feature (combined
+    min == max under equal-width) puts every value in one bin: PSI 0.  Empty input raises ValueError; inf is
+    always refused.
 
     Values anywhere in the float64 range are binned correctly: where max - min (equal-width) or the
     quantile interpolation overflows (data spanning more than ~1.8e308), the edges are computed without
@@ -234,9 +251,9 @@ def psi(reference, current, *, bins=10, binning="equal-width", eps=1e-7, axis=0,
     if _is_dataframe(reference) or _is_dataframe(current):
         if not (_is_dataframe(reference) and _is_dataframe(current)):
             raise TypeError("`reference` and `current` must both be DataFrames or both be arrays")
-        if list(reference.columns) != list(current.columns):
+        if list(reference.columns) != list(current.columns):  # type: ignore[union-attr]  # DataFrames
             raise ValueError("`reference` and `current` must have the same columns in the same order")
-        columns = reference.columns
+        columns = reference.columns  # type: ignore[union-attr]  # DataFrames
         reference = _frame_values(reference, "reference")
         current = _frame_values(current, "current")
     # equal-width binning reads min, max and NaN count in one pass that also checks the values
@@ -293,7 +310,9 @@ def _check_psi_memory(ref, cur, k, quantile):
 def _psi_shapes(ref, cur, axis):
     """(ref, cur, one_d) as (rows x features) C-contiguous arrays; ValueError for mismatched shapes or axis."""
     if ref.ndim != cur.ndim:
-        raise ValueError(f"`reference` and `current` must have the same number of dimensions; got {ref.ndim} and {cur.ndim}")
+        raise ValueError(
+            f"`reference` and `current` must have the same number of dimensions; got {ref.ndim} and {cur.ndim}"
+        )
     one_d = ref.ndim == 1
     if one_d:
         return ref[:, None], cur[:, None], True
@@ -350,7 +369,7 @@ class PsiMonitorResult(Result):
     threshold: float
     consecutive: int
 
-    def to_frame(self):
+    def to_frame(self) -> pd.DataFrame:
         """One row per window: psi, drift, streak, alert."""
         import pandas as pd
 
@@ -417,7 +436,16 @@ def _windows_flat(windows):
     return np.ascontiguousarray(flat), offsets
 
 
-def psi_monitor(reference, windows, *, threshold=0.2, consecutive=3, bins=10, binning="quantile", eps=1e-7) -> PsiMonitorResult:
+def psi_monitor(
+    reference: ArrayLike,
+    windows: ArrayLike | Iterable[ArrayLike],
+    *,
+    threshold: float = 0.2,
+    consecutive: int = 3,
+    bins: int | ArrayLike = 10,
+    binning: Literal["quantile", "equal-width"] = "quantile",
+    eps: float = 1e-7,
+) -> PsiMonitorResult:
     """PSI of a sequence of windows against a fixed reference, with drift flags, streaks and alerts.
 
     Bin edges come from the reference only (its quantiles, or equal width over its min..max), so every
@@ -449,7 +477,9 @@ def psi_monitor(reference, windows, *, threshold=0.2, consecutive=3, bins=10, bi
     >>> res.alert_windows.tolist()
     [6]
     """
-    threshold, consecutive, edges, ref_props, eps = _monitor_setup(reference, threshold, consecutive, bins, binning, eps)
+    threshold, consecutive, edges, ref_props, eps = _monitor_setup(
+        reference, threshold, consecutive, bins, binning, eps
+    )
     flat, offsets = _windows_flat(windows)
     values = _k._psi_windows(ref_props, edges, _is_uniform(edges), flat, offsets, eps)
     return _monitor_result(values, edges, threshold, consecutive)
@@ -488,18 +518,27 @@ class PSIMonitor:
     (True, 3)
     """
 
-    def __init__(self, reference, *, threshold=0.2, consecutive=3, bins=10, binning="quantile", eps=1e-7):
+    def __init__(
+        self,
+        reference: ArrayLike,
+        *,
+        threshold: float = 0.2,
+        consecutive: int = 3,
+        bins: int | ArrayLike = 10,
+        binning: Literal["quantile", "equal-width"] = "quantile",
+        eps: float = 1e-7,
+    ) -> None:
         self.threshold, self.consecutive, self.edges, self._ref_props, self.eps = _monitor_setup(
             reference, threshold, consecutive, bins, binning, eps
         )
         self._uniform = _is_uniform(self.edges)
-        self._history = []
+        self._history: list[float] = []
         self.psi = float("nan")
         self.streak = 0
         self.drift_detected = False
         self.alert = False
 
-    def update(self, window):
+    def update(self, window: ArrayLike) -> PSIMonitor:
         """Add one window (1-D array of finite values); returns self."""
         w = _float_array(window, "window", ndim=_ANY_NDIM, finite=False)
         # the conversion makes 0-d input 1-D: read the dimensions of what was passed
@@ -523,7 +562,7 @@ class PSIMonitor:
         self.alert = self.streak >= self.consecutive
         return self
 
-    def result(self):
+    def result(self) -> PsiMonitorResult:
         """`PsiMonitorResult` over every window seen so far."""
         return _monitor_result(self._history, self.edges, self.threshold, self.consecutive)
 
@@ -593,12 +632,12 @@ class DdmResult(Result):
     """
 
     status: np.ndarray = field(repr=False)
-    first_warning: object
-    first_drift: object
-    drift_indices: object = field(repr=False)
-    n_drifts: object
+    first_warning: IntOrArray
+    first_drift: IntOrArray
+    drift_indices: npt.NDArray[np.int64] | list[npt.NDArray[np.int64]] = field(repr=False)
+    n_drifts: IntOrArray
 
-    def to_frame(self):
+    def to_frame(self) -> pd.DataFrame:
         """One row per stream: first_warning, first_drift, n_drifts (the per-step `status` is left to
         `to_dict`)."""
         import pandas as pd
@@ -612,7 +651,14 @@ class DdmResult(Result):
         )
 
 
-def ddm(errors, *, warm_start=30, warning_threshold=2.0, drift_threshold=3.0, reset=True) -> DdmResult:
+def ddm(
+    errors: ArrayLike,
+    *,
+    warm_start: int = 30,
+    warning_threshold: float = 2.0,
+    drift_threshold: float = 3.0,
+    reset: bool = True,
+) -> DdmResult:
     """Drift Detection Method (Gama et al. 2004) over one stream or many streams in parallel.
 
     Parameters and defaults are those of ``river.drift.binary.DDM``, and on every stream the warnings and
@@ -706,7 +752,9 @@ class DDM:
     True
     """
 
-    def __init__(self, warm_start=30, warning_threshold=2.0, drift_threshold=3.0, *, reset=True):
+    def __init__(
+        self, warm_start: int = 30, warning_threshold: float = 2.0, drift_threshold: float = 3.0, *, reset: bool = True
+    ) -> None:
         self.warm_start, self.warning_threshold, self.drift_threshold, self.reset = _check_ddm_params(
             warm_start, warning_threshold, drift_threshold, reset
         )
@@ -714,7 +762,7 @@ class DDM:
         _k._ddm_init(self._state)
         self.status = 0
 
-    def update(self, x):
+    def update(self, x: float | bool) -> DDM:
         """Add one error indicator (0 or 1, or bool); returns self.
 
         Raises TypeError for anything that is not a real number or bool (a string raises an error that is
@@ -726,7 +774,9 @@ class DDM:
         if x != 0 and x != 1:
             raise ValueError(f"`x` must be 0 or 1; got {_describe(x)}")
         self.status = int(
-            _k._ddm_step(self._state, float(x), self.warning_threshold, self.drift_threshold, self.warm_start, self.reset)
+            _k._ddm_step(
+                self._state, float(x), self.warning_threshold, self.drift_threshold, self.warm_start, self.reset
+            )
         )
         return self
 
@@ -794,13 +844,13 @@ class AdwinResult(Result):
     """
 
     detected: np.ndarray = field(repr=False)
-    first_drift: object
-    drift_indices: object = field(repr=False)
-    n_drifts: object
-    width: object
-    estimation: object
+    first_drift: IntOrArray
+    drift_indices: npt.NDArray[np.int64] | list[npt.NDArray[np.int64]] = field(repr=False)
+    n_drifts: IntOrArray
+    width: IntOrArray
+    estimation: FloatOrArray
 
-    def to_frame(self):
+    def to_frame(self) -> pd.DataFrame:
         """One row per stream: first_drift, n_drifts, width, estimation (the per-step `detected` is left
         to `to_dict`)."""
         import pandas as pd
@@ -815,7 +865,15 @@ class AdwinResult(Result):
         )
 
 
-def adwin(values, *, delta=0.002, clock=32, max_buckets=5, min_window_length=5, grace_period=10) -> AdwinResult:
+def adwin(
+    values: ArrayLike,
+    *,
+    delta: float = 0.002,
+    clock: int = 32,
+    max_buckets: int = 5,
+    min_window_length: int = 5,
+    grace_period: int = 10,
+) -> AdwinResult:
     """ADWIN adaptive windowing (Bifet & Gavalda 2007) exactly as ``river.drift.ADWIN``, over many streams.
 
     Parameters and defaults are river's, and on every stream the detections are river's, step for step
@@ -954,7 +1012,14 @@ class ADWIN:
     True
     """
 
-    def __init__(self, delta=0.002, clock=32, max_buckets=5, min_window_length=5, grace_period=10):
+    def __init__(
+        self,
+        delta: float = 0.002,
+        clock: int = 32,
+        max_buckets: int = 5,
+        min_window_length: int = 5,
+        grace_period: int = 10,
+    ) -> None:
         self.delta, self.clock, self.max_buckets, self.min_window_length, self.grace_period = _check_adwin_params(
             delta, clock, max_buckets, min_window_length, grace_period
         )
@@ -962,7 +1027,7 @@ class ADWIN:
         _k._adwin_init(self._state)
         self.drift_detected = False
 
-    def update(self, x):
+    def update(self, x: float | bool) -> ADWIN:
         """Add one value (a finite real number with |x| <= 1e100, or a bool); returns self.
 
         Raises TypeError for anything that is not a real number or bool, ValueError for NaN, inf and
@@ -974,7 +1039,8 @@ class ADWIN:
             raise ValueError(f"`x` must be a finite real number in [-1e100, 1e100]; got {_describe(x)}")
         self.drift_detected = bool(
             _k._adwin_step(
-                self._state, float(x), self.delta, self.max_buckets, self.min_window_length, self.grace_period, self.clock
+                self._state, float(x), self.delta, self.max_buckets, self.min_window_length, self.grace_period,
+                self.clock,
             )
         )
         return self
@@ -1085,12 +1151,12 @@ class SimulateDriftDetectionResult(MonteCarloResult):
     detector: str
     drift: str
     drift_start: int
-    drift_end: object
+    drift_end: int | None
     error_before: float
     error_after: float
     detector_settings: dict
 
-    def to_frame(self):
+    def to_frame(self) -> pd.DataFrame:
         """Summary as a one-column DataFrame (estimate, SE)."""
         import pandas as pd
 
@@ -1111,25 +1177,25 @@ _ADWIN_KEYS = ("delta", "clock", "max_buckets", "min_window_length", "grace_peri
 
 def simulate_drift_detection(
     *,
-    detector="ddm",
-    drift="sudden",
-    n_sims=10_000,
-    n_steps=1_000,
-    drift_start=500,
-    drift_end=None,
-    error_before=0.15,
-    error_after=0.40,
-    warm_start=None,
-    warning_threshold=None,
-    drift_threshold=None,
-    reset=None,
-    delta=None,
-    clock=None,
-    max_buckets=None,
-    min_window_length=None,
-    grace_period=None,
-    rng=None,
-    progress=None,
+    detector: Literal["ddm", "adwin"] = "ddm",
+    drift: Literal["sudden", "gradual"] = "sudden",
+    n_sims: int = 10_000,
+    n_steps: int = 1_000,
+    drift_start: int = 500,
+    drift_end: int | None = None,
+    error_before: float = 0.15,
+    error_after: float = 0.40,
+    warm_start: int | None = None,
+    warning_threshold: float | None = None,
+    drift_threshold: float | None = None,
+    reset: bool | None = None,
+    delta: float | None = None,
+    clock: int | None = None,
+    max_buckets: int | None = None,
+    min_window_length: int | None = None,
+    grace_period: int | None = None,
+    rng: SeedLike = None,
+    progress: Progress = None,
 ) -> SimulateDriftDetectionResult:
     """Detection rate, false alarms and detection delay of DDM or ADWIN on simulated error streams.
 

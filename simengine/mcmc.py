@@ -16,14 +16,17 @@ import platform
 import sys
 import time
 import weakref
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 
-from simengine._numba_compat import CPUDispatcher, TypingError, compiled_entry_point
 from simengine._long import check_progress
+from simengine._numba_compat import CPUDispatcher, TypingError, compiled_entry_point
 from simengine._results import Result
 from simengine._rng import pcg64_block_states
+from simengine._typing import ArrayLike, FloatOrArray, Progress, SeedLike
 from simengine._validate import (
     MAX_COUNT,
     as_float_array,
@@ -37,6 +40,9 @@ from simengine._validate import (
     check_real,
     check_work,
 )
+
+if TYPE_CHECKING:  # pandas is imported when a frame is made, not with the package
+    import pandas as pd
 
 __all__ = ["MetropolisHastingsResult", "metropolis_hastings", "rhat", "ess", "mcse"]
 
@@ -90,7 +96,7 @@ class MetropolisHastingsResult(Result):
         object.__setattr__(self, "rhat", rhat_)
         return ess_ if name == "ess" else rhat_
 
-    def to_frame(self):
+    def to_frame(self) -> pd.DataFrame:
         """Kept draws, one row per (chain, draw): chain, draw, x0 .. x{dim-1}, log_density."""
         import pandas as pd
 
@@ -118,18 +124,18 @@ def _check_log_density(log_density):
 
 
 def metropolis_hastings(
-    log_density,
-    x0,
+    log_density: Callable[..., float],
+    x0: ArrayLike,
     *,
-    n_steps,
-    proposal_scale=1.0,
-    proposal_cov=None,
-    n_chains=4,
-    burn_in=0,
-    thin=1,
-    adapt=False,
-    progress=None,
-    rng=None,
+    n_steps: int,
+    proposal_scale: float = 1.0,
+    proposal_cov: ArrayLike | None = None,
+    n_chains: int = 4,
+    burn_in: int = 0,
+    thin: int = 1,
+    adapt: bool = False,
+    progress: Progress = None,
+    rng: SeedLike = None,
 ) -> MetropolisHastingsResult:
     """Gaussian random-walk Metropolis-Hastings, several chains in parallel.
 
@@ -407,7 +413,7 @@ _NO_CHOL = np.zeros((1, 1))  # stands in for the Cholesky factor of an identity 
 _CAN_TIME = platform.machine().lower() in ("x86_64", "amd64")
 # log density -> {kernel: compiled entry point}: a repeated call skips numba's argument typing,
 # which for a dispatcher argument alone costs a few microseconds
-_ENTRY_POINTS = weakref.WeakKeyDictionary()
+_ENTRY_POINTS: weakref.WeakKeyDictionary[Any, dict[Any, Any]] = weakref.WeakKeyDictionary()
 
 
 def _call(kernel, args):
@@ -442,6 +448,7 @@ def _mcmc_kernels():
 def _as_draws(samples, name="samples"):
     """(chains, draws, params) C-contiguous float64 view of 1-D, 2-D or 3-D input; and the output shape."""
     arr = as_real_array(samples, name, ndim=(1, 2, 3), finite=False)
+    shape: tuple[int, ...]
     if arr.ndim == 1:
         arr, shape = arr[None, :, None], ()
     elif arr.ndim == 2:
@@ -540,7 +547,7 @@ def _diagnostics(x):
     return rhat_, ess_
 
 
-def rhat(samples):
+def rhat(samples: ArrayLike) -> FloatOrArray:
     """Split, rank-normalised R-hat (Vehtari, Gelman, Simpson, Carpenter & Buerkner 2021).
 
     The maximum of the bulk R-hat (on rank-normalised split chains) and the tail
@@ -572,7 +579,7 @@ def rhat(samples):
     return out if shape else float(out[0])
 
 
-def ess(samples, method="bulk"):
+def ess(samples: ArrayLike, method: Literal["bulk", "tail"] = "bulk") -> FloatOrArray:
     """Effective sample size of MCMC draws (Vehtari et al. 2021), as arviz's ``ess``.
 
     ``"bulk"``: ESS of the rank-normalised split chains.  ``"tail"``: the smaller of
@@ -612,7 +619,7 @@ def ess(samples, method="bulk"):
     return out if shape else float(out[0])
 
 
-def mcse(samples):
+def mcse(samples: ArrayLike) -> FloatOrArray:
     """Monte Carlo standard error of the mean of MCMC draws, as arviz's ``mcse(method="mean")``.
 
     The standard deviation of all draws (ddof 1) over the square root of the ESS of the

@@ -6,7 +6,9 @@ estimates FWER, FDR and power of each correction on simulated two-sample t-test 
 from __future__ import annotations
 
 import numbers
+from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -14,6 +16,10 @@ from simengine import _validate as v
 from simengine._long import check_progress, run_blocks
 from simengine._results import MEAN, MonteCarloResult, Result, until_target
 from simengine._rng import child_seed_sequence
+from simengine._typing import ArrayLike, FloatOrArray, Progress, SeedLike, StrOrArray
+
+if TYPE_CHECKING:  # pandas is imported when a frame is made, not with the package
+    import pandas as pd
 
 __all__ = [
     "multipletests",
@@ -114,7 +120,9 @@ def _check_maxiter(maxiter, n):
     if maxiter == -1:
         return n
     if maxiter < 0:
-        raise ValueError(f"`maxiter` must be an integer >= -1 (-1: iterate to convergence), None or a bool; got {maxiter}")
+        raise ValueError(
+            f"`maxiter` must be an integer >= -1 (-1: iterate to convergence), None or a bool; got {maxiter}"
+        )
     # the iteration ends after at most n + 1 stages (the rejections grow each stage or it stops)
     return min(maxiter, n + 2)
 
@@ -131,7 +139,14 @@ def _check_pvals(rows):
     return lo
 
 
-def multipletests(pvals, alpha=0.05, method="hs", maxiter=1, is_sorted=False, returnsorted=False) -> MultipletestsResult:
+def multipletests(
+    pvals: ArrayLike,
+    alpha: float = 0.05,
+    method: str = "hs",
+    maxiter: int | bool | None = 1,
+    is_sorted: bool = False,
+    returnsorted: bool = False,
+) -> MultipletestsResult:
     """Adjust p-values for multiple testing, one family per row, rows in parallel.
 
     ``statsmodels.stats.multitest.multipletests`` with the same arguments (order, names and
@@ -323,15 +338,15 @@ class SimulateMultipleTestingResult(MonteCarloResult):
     # the rates decide (mean_rejections counts tests); power is NaN, so skipped, without true effects
     _target_estimates = ("fwer", "fdr", "power")
 
-    method: object
-    fwer: object
-    fwer_se: object
-    fdr: object
-    fdr_se: object
-    power: object
-    power_se: object
-    mean_rejections: object
-    mean_rejections_se: object
+    method: StrOrArray
+    fwer: FloatOrArray
+    fwer_se: FloatOrArray
+    fdr: FloatOrArray
+    fdr_se: FloatOrArray
+    power: FloatOrArray
+    power_se: FloatOrArray
+    mean_rejections: FloatOrArray
+    mean_rejections_se: FloatOrArray
     n_sims: int
     n_tests: int
     n_true: int
@@ -339,7 +354,7 @@ class SimulateMultipleTestingResult(MonteCarloResult):
     n_per_group: int
     alpha: float
 
-    def to_frame(self):
+    def to_frame(self) -> pd.DataFrame:
         """One row per method (index ``method``): each rate followed by its ``*_se``."""
         import pandas as pd
 
@@ -354,17 +369,17 @@ class SimulateMultipleTestingResult(MonteCarloResult):
 
 def simulate_multiple_testing(
     *,
-    n_tests=20,
-    n_true=2,
-    effect_size,
-    n_per_group,
-    n_sims=10_000,
-    methods=("none", "bonferroni", "holm", "hommel", "fdr_bh", "fdr_by"),
-    alpha=0.05,
-    rng=None,
-    progress=None,
-    target_se=None,
-    max_sims=None,
+    n_tests: int = 20,
+    n_true: int = 2,
+    effect_size: float,
+    n_per_group: int,
+    n_sims: int = 10_000,
+    methods: Sequence[str] = ("none", "bonferroni", "holm", "hommel", "fdr_bh", "fdr_by"),
+    alpha: float = 0.05,
+    rng: SeedLike = None,
+    progress: Progress = None,
+    target_se: float | None = None,
+    max_sims: int | None = None,
 ) -> SimulateMultipleTestingResult:
     """FWER, FDR and power of multiple-testing corrections on simulated families of t-tests.
 
@@ -441,7 +456,7 @@ def simulate_multiple_testing(
     target_se, max_sims = check_target(target_se, max_sims, n_sims)
     one = isinstance(methods, str)
     if one:
-        methods = (methods,)
+        methods = (methods,)  # type: ignore[assignment]  # one name passed as a string
     elif isinstance(methods, (bytes, dict, set, frozenset)) or not hasattr(methods, "__iter__"):
         raise TypeError(f"`methods` must be a method name or a sequence of them; got {v._describe(methods)}")
     try:
@@ -503,11 +518,10 @@ def _multiple_testing_run(n_sims, ss, methods, one, inputs, progress):
     Each slice keeps only integer counts per family, and the rates are formed from all of them at once, so
     the numbers do not depend on the slicing.
     """
-    from simengine._results import mean_se, proportion_se
-    from simengine._rng import n_blocks
-    from simengine.kernels.power import _family_t_normal
     from simengine._long import first_slice
-    from simengine._rng import slice_generators
+    from simengine._results import mean_se, proportion_se
+    from simengine._rng import n_blocks, slice_generators
+    from simengine.kernels.power import _family_t_normal
 
     n_tests, n_true = inputs["n_tests"], inputs["n_true"]
     blocks = n_blocks(n_sims, FAMILY_BLOCK)
@@ -530,7 +544,7 @@ def _multiple_testing_run(n_sims, ss, methods, one, inputs, progress):
     false_all, n_rej_all, true_all = (
         parts[0] if len(parts) == 1 else [np.concatenate([p[k] for p in parts]) for k in range(3)]
     )
-    out = {name: [] for name in _RATES}
+    out: dict[str, list[Any]] = {name: [] for name in _RATES}
     out.update({f"{name}_se": [] for name in _RATES})
     for col in range(len(methods)):
         false_rej, n_rej = false_all[:, col], n_rej_all[:, col]

@@ -5,7 +5,13 @@ them.  They favour obviousness over speed on purpose; never optimise them.
 """
 from __future__ import annotations
 
+from collections.abc import Iterable
+from typing import Any
+
 import numpy as np
+import numpy.typing as npt
+
+from simengine._typing import ArrayLike, SeedLike
 
 __all__: list[str] = []
 
@@ -13,7 +19,7 @@ __all__: list[str] = []
 # --- hypothesis testing (issue 3): permutation tests, power, multiple testing ---
 
 
-def permutation_median_loop(x, y, n_resamples=9999, rng=None):
+def permutation_median_loop(x: ArrayLike, y: ArrayLike, n_resamples: int = 9999, rng: SeedLike = None) -> float:
     """Two-sided permutation p-value of median(x) - median(y) (scipy's sign): shuffle + np.median per resample."""
     rng = np.random.default_rng(rng)
     x = np.asarray(x, dtype=float)
@@ -27,10 +33,13 @@ def permutation_median_loop(x, y, n_resamples=9999, rng=None):
     gamma = abs(100 * np.finfo(float).eps * observed)
     p_less = (np.count_nonzero(null <= observed + gamma) + 1) / (n_resamples + 1)
     p_greater = (np.count_nonzero(null >= observed - gamma) + 1) / (n_resamples + 1)
-    return min(1.0, 2 * min(p_less, p_greater))
+    p: float = min(1.0, 2 * min(p_less, p_greater))
+    return p
 
 
-def multipletests_loop(pvals, alpha=0.05, method="hs"):
+def multipletests_loop(
+    pvals: ArrayLike, alpha: float = 0.05, method: str = "hs"
+) -> tuple[npt.NDArray[Any], npt.NDArray[Any]]:
     """statsmodels' `multipletests` called once per family (row); returns (reject, pvals_corrected)."""
     from statsmodels.stats.multitest import multipletests
 
@@ -42,7 +51,9 @@ def multipletests_loop(pvals, alpha=0.05, method="hs"):
     return reject, corrected
 
 
-def ttest_power_loop(effect_size, n, n_sims=10_000, alpha=0.05, rng=None):
+def ttest_power_loop(
+    effect_size: float, n: int, n_sims: int = 10_000, alpha: float = 0.05, rng: SeedLike = None
+) -> float:
     """Monte Carlo power of the pooled t-test: draw both groups, call scipy's ttest_ind, n_sims times."""
     from scipy import stats
 
@@ -55,8 +66,22 @@ def ttest_power_loop(effect_size, n, n_sims=10_000, alpha=0.05, rng=None):
     return hits / n_sims
 # --- sequential testing (peeking) ---------------------------------------------------------------------------
 
-def peeking_per_visitor(n_sims, n_looks, visitors_per_look, *, metric="binary", rate=0.10, mean=0.0, sd=1.0,
-                        lift=0.0, alpha=0.05, equal_var=True, alternative="two-sided", levels=None, rng=None):
+def peeking_per_visitor(
+    n_sims: int,
+    n_looks: int,
+    visitors_per_look: int,
+    *,
+    metric: str = "binary",
+    rate: float = 0.10,
+    mean: float = 0.0,
+    sd: float = 1.0,
+    lift: float = 0.0,
+    alpha: float = 0.05,
+    equal_var: bool = True,
+    alternative: str = "two-sided",
+    levels: ArrayLike | None = None,
+    rng: SeedLike = None,
+) -> tuple[npt.NDArray[Any], int]:
     """Peeking the obvious way: draw every visitor, run scipy.stats.ttest_ind(B, A) at every look.
 
     `levels` gives each look's nominal level (default `alpha` everywhere).  Returns
@@ -91,7 +116,16 @@ def peeking_per_visitor(n_sims, n_looks, visitors_per_look, *, metric="binary", 
     return first, final
 
 
-def peeking_vectorised_binary(n_sims, n_looks, visitors_per_look, *, rate=0.10, lift=0.0, alpha=0.05, rng=None):
+def peeking_vectorised_binary(
+    n_sims: int,
+    n_looks: int,
+    visitors_per_look: int,
+    *,
+    rate: float = 0.10,
+    lift: float = 0.0,
+    alpha: float = 0.05,
+    rng: SeedLike = None,
+) -> tuple[npt.NDArray[Any], int]:
     """Peeking with whole-array NumPy: binomial counts of shape (n_sims, n_looks), pooled t at every look.
 
     The fast way to write it without a compiler (memory O(n_sims x n_looks)); two-sided, nominal `alpha`.
@@ -116,7 +150,16 @@ def peeking_vectorised_binary(n_sims, n_looks, visitors_per_look, *, rate=0.10, 
 # --------------------------------------------------------------------------- Bayesian A/B and MCMC (issue 5)
 
 
-def bayes_ab_mc(successes_a, trials_a, successes_b, trials_b, *, prior=(1.0, 1.0), n_draws=50_000, rng=None):
+def bayes_ab_mc(
+    successes_a: ArrayLike,
+    trials_a: ArrayLike,
+    successes_b: ArrayLike,
+    trials_b: ArrayLike,
+    *,
+    prior: tuple[float, float] = (1.0, 1.0),
+    n_draws: int = 50_000,
+    rng: SeedLike = None,
+) -> npt.NDArray[Any]:
     """P(B > A) and expected losses by drawing `n_draws` Beta variates per arm, one scenario at a time."""
     rng = np.random.default_rng(rng)
     sa, ta, sb, tb = (np.atleast_1d(np.asarray(v)) for v in (successes_a, trials_a, successes_b, trials_b))
@@ -128,20 +171,32 @@ def bayes_ab_mc(successes_a, trials_a, successes_b, trials_b, *, prior=(1.0, 1.0
     return out
 
 
-def beta_draws(alpha_a, beta_a, alpha_b, beta_b, n_draws, rng=None):
+def beta_draws(
+    alpha_a: npt.NDArray[Any],
+    beta_a: npt.NDArray[Any],
+    alpha_b: npt.NDArray[Any],
+    beta_b: npt.NDArray[Any],
+    n_draws: int,
+    rng: SeedLike = None,
+) -> list[tuple[npt.NDArray[Any], npt.NDArray[Any]]]:
     """Only the Beta draws of a Monte Carlo A/B comparison (the floor of any MC method)."""
     rng = np.random.default_rng(rng)
-    return [(rng.beta(a1, b1, n_draws), rng.beta(a2, b2, n_draws)) for a1, b1, a2, b2 in zip(alpha_a, beta_a, alpha_b, beta_b)]
+    return [
+        (rng.beta(a1, b1, n_draws), rng.beta(a2, b2, n_draws))
+        for a1, b1, a2, b2 in zip(alpha_a, beta_a, alpha_b, beta_b)
+    ]
 
 
-def metropolis_hastings_2d(mean, cov, x0, n_steps, proposal_scale=1.0, rng=None):
+def metropolis_hastings_2d(
+    mean: ArrayLike, cov: ArrayLike, x0: ArrayLike, n_steps: int, proposal_scale: float = 1.0, rng: SeedLike = None
+) -> npt.NDArray[Any]:
     """Random-walk MH on a Gaussian target, the textbook way: NumPy proposal and
     `np.linalg.inv` inside the log density at every step."""
     rng = np.random.default_rng(rng)
     mean = np.asarray(mean, dtype=float)
     cov = np.asarray(cov, dtype=float)
 
-    def log_density(x):
+    def log_density(x: npt.NDArray[Any]) -> Any:
         d = x - mean
         return -0.5 * d @ np.linalg.inv(cov) @ d
 
@@ -157,7 +212,7 @@ def metropolis_hastings_2d(mean, cov, x0, n_steps, proposal_scale=1.0, rng=None)
     return chain
 
 
-def rhat_ess_numpy(samples):
+def rhat_ess_numpy(samples: ArrayLike) -> tuple[npt.NDArray[Any], npt.NDArray[Any]]:
     """(rank-normalised split R-hat, bulk ESS) of (chains, draws, params), the textbook way.
 
     Per parameter: split the chains, `scipy.stats.rankdata` + `ndtri` for the normal scores
@@ -172,15 +227,15 @@ def rhat_ess_numpy(samples):
     split = np.concatenate([x[:, :half], x[:, x.shape[1] - half:]], axis=0)
     m, n = split.shape[:2]
 
-    def z_scale(a):
+    def z_scale(a: npt.NDArray[Any]) -> Any:
         return ndtri((rankdata(a, method="average").reshape(a.shape) - 0.375) / (a.size + 0.25))
 
-    def rhat_basic(z):
+    def rhat_basic(z: npt.NDArray[Any]) -> Any:
         within = z.var(axis=1, ddof=1).mean()
         between = n * z.mean(axis=1).var(ddof=1)
         return np.sqrt((between / within + n - 1.0) / n)
 
-    def ess_basic(z):
+    def ess_basic(z: npt.NDArray[Any]) -> Any:
         if z.max() - z.min() < np.finfo(float).resolution:
             return float(z.size)
         dev = z - z.mean(axis=1, keepdims=True)
@@ -223,7 +278,7 @@ def rhat_ess_numpy(samples):
 # ---------------------------------------------------------------------------------------------------------
 
 
-def psi_numpy(reference, current, edges, eps=1e-7):
+def psi_numpy(reference: ArrayLike, current: ArrayLike, edges: npt.NDArray[Any], eps: float = 1e-7) -> float:
     """PSI of two 1-D samples on given sorted `edges`, with np.histogram.
 
     Values below edges[0] are counted in the first bin and values above edges[-1] in the last one (so with
@@ -231,7 +286,7 @@ def psi_numpy(reference, current, edges, eps=1e-7):
     reference's point mass).
     """
 
-    def counts(x):
+    def counts(x: ArrayLike) -> Any:
         x = np.asarray(x, dtype=np.float64)
         n = np.histogram(x, bins=edges)[0]
         n[0] += np.sum(x < edges[0])
@@ -243,16 +298,22 @@ def psi_numpy(reference, current, edges, eps=1e-7):
     return float(np.sum((c - r) * np.log(c / r)))
 
 
-def psi_equal_width_edges(reference, current, bins):
+def psi_equal_width_edges(reference: ArrayLike, current: ArrayLike, bins: int) -> npt.NDArray[Any]:
     """Equal-width edges over the combined min..max (one bin holding everything for a constant sample)."""
     lo = min(np.min(reference), np.min(current))
     hi = max(np.max(reference), np.max(current))
-    edges = lo + np.arange(bins + 1) * ((hi - lo) / bins)
+    edges: npt.NDArray[Any] = lo + np.arange(bins + 1) * ((hi - lo) / bins)
     edges[-1] = hi
     return edges
 
 
-def psi_per_feature(reference, current, bins=10, binning="equal-width", eps=1e-7):
+def psi_per_feature(
+    reference: npt.NDArray[Any],
+    current: npt.NDArray[Any],
+    bins: int = 10,
+    binning: str = "equal-width",
+    eps: float = 1e-7,
+) -> npt.NDArray[Any]:
     """PSI per column of two (rows x features) arrays: a Python loop over features of `psi_numpy`."""
     out = np.empty(reference.shape[1])
     for j in range(reference.shape[1]):
@@ -265,7 +326,13 @@ def psi_per_feature(reference, current, bins=10, binning="equal-width", eps=1e-7
     return out
 
 
-def ddm_python(errors, warning_threshold=2.0, drift_threshold=3.0, warm_start=30, track_from_start=False):
+def ddm_python(
+    errors: Iterable[float],
+    warning_threshold: float = 2.0,
+    drift_threshold: float = 3.0,
+    warm_start: int = 30,
+    track_from_start: bool = False,
+) -> list[int]:
     """DDM (Gama et al. 2004) in plain Python, resetting after a drift; status list 0/1/2 per step.
 
     With ``track_from_start=True`` it is the naive variant that tracks p_min + s_min from the first
@@ -300,7 +367,9 @@ def ddm_python(errors, warning_threshold=2.0, drift_threshold=3.0, warm_start=30
     return status
 
 
-def adwin_exact(values, delta=0.002, clock=32, min_window_length=5, grace_period=10):
+def adwin_exact(
+    values: Iterable[float], delta: float = 0.002, clock: int = 32, min_window_length: int = 5, grace_period: int = 10
+) -> list[int]:
     """Exact ADWIN with river's rules: keep every value of the window and test every split (brute force,
     O(W^2) per step).
 
@@ -310,8 +379,8 @@ def adwin_exact(values, delta=0.002, clock=32, min_window_length=5, grace_period
     oldest value; after a detection the next update starts from an empty window.  Returns the list of
     steps at which the window was cut.
     """
-    window = []
-    hits = []
+    window: list[float] = []
+    hits: list[int] = []
     tick = 0
     for t, x in enumerate(values):
         if hits and hits[-1] == t - 1:
@@ -328,7 +397,7 @@ def adwin_exact(values, delta=0.002, clock=32, min_window_length=5, grace_period
     return hits
 
 
-def _adwin_exact_split(window, delta, min_len):
+def _adwin_exact_split(window: list[float], delta: float, min_len: int) -> bool:
     """Whether some split of `window` is significant under river's bound (see `adwin_exact`)."""
     import math
 

@@ -9,15 +9,22 @@ conversion of the two-sample tests (`_as_rows`, scipy's `nan_policy`).
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
+import numpy.typing as npt
 
 from simengine import _validate as v
 from simengine._long import run_blocks
 from simengine._numba_compat import CPUDispatcher, NumbaError
 from simengine._results import Result
 from simengine._rng import as_seed_sequence, n_blocks
+from simengine._typing import Alternative, ArrayLike, NanPolicy, SeedLike
+
+if TYPE_CHECKING:  # pandas is imported when a frame is made, not with the package
+    import pandas as pd
 
 __all__ = ["permutation_test", "PermutationTestResult", "PERM_BLOCK", "NAN_POLICIES"]
 
@@ -67,7 +74,7 @@ class PermutationTestResult(Result):
     exact: bool
     n_resamples: int
 
-    def to_frame(self):
+    def to_frame(self) -> pd.DataFrame:
         """One row per test (statistic, pvalue, exact, n_resamples); the null distribution is in `to_dict`."""
         import pandas as pd
 
@@ -96,13 +103,15 @@ def _check_statistic(statistic):
     )
 
 
-def _check_nan_policy(nan_policy):
+def _check_nan_policy(nan_policy: NanPolicy) -> NanPolicy:
     if type(nan_policy) is str and nan_policy == "propagate":  # the default: no tuple scan
         return nan_policy
     return v.check_choice(nan_policy, "nan_policy", NAN_POLICIES)
 
 
-def _as_rows(x, y, axis, nan_policy="propagate"):
+def _as_rows(
+    x: ArrayLike, y: ArrayLike, axis: int, nan_policy: str = "propagate"
+) -> tuple[npt.NDArray[Any], npt.NDArray[Any], bool, npt.NDArray[Any] | None]:
     """(k, nx), (k, ny) C-contiguous rows, one test per row, whether the input was 1-D, and
     the rows holding a NaN (None when there is none).
 
@@ -124,7 +133,9 @@ def _as_rows(x, y, axis, nan_policy="propagate"):
     return xr, yr, one_d, nan_rows
 
 
-def _blank_rows(xr, yr, nan_rows):
+def _blank_rows(
+    xr: npt.NDArray[Any], yr: npt.NDArray[Any], nan_rows: npt.NDArray[Any]
+) -> tuple[npt.NDArray[Any], npt.NDArray[Any]]:
     """Copies with the rows holding NaN set to 0 (their results are replaced afterwards)."""
     xr, yr = xr.copy(), yr.copy()
     xr[nan_rows] = 0.0
@@ -132,7 +143,9 @@ def _blank_rows(xr, yr, nan_rows):
     return xr, yr
 
 
-def _omitted(xr, yr, r):
+def _omitted(
+    xr: npt.NDArray[Any], yr: npt.NDArray[Any], r: int | np.integer[Any]
+) -> tuple[npt.NDArray[Any], npt.NDArray[Any]]:
     """Row r of each sample without its NaNs."""
     a, b = xr[r], yr[r]
     return a[~np.isnan(a)], b[~np.isnan(b)]
@@ -181,7 +194,15 @@ def _pvalues(observed, null, alternative, exact, n_null, tol):
 
 
 def permutation_test(
-    x, y, *, statistic="mean", alternative="two-sided", n_resamples=9999, axis=0, rng=None, nan_policy="propagate"
+    x: ArrayLike,
+    y: ArrayLike,
+    *,
+    statistic: Literal["mean", "median"] | Callable[..., float] = "mean",
+    alternative: Alternative = "two-sided",
+    n_resamples: int = 9999,
+    axis: int = 0,
+    rng: SeedLike = None,
+    nan_policy: NanPolicy = "propagate",
 ) -> PermutationTestResult:
     """Two-sample permutation test of ``statistic(x, y)`` (x minus y), one test per column.
 
@@ -282,9 +303,9 @@ def _permutation_rows(xr, yr, kind, func, alternative, n_resamples, ss):
     n_null = n_max if exact else n_resamples
     n_gens = 1 if exact else n_blocks(n_null, PERM_BLOCK)
     _check_perm_size(k, nx + ny, n_null, n_gens)
-    from simengine.kernels import permutation as kp
     from simengine._long import first_slice
     from simengine._rng import slice_generators
+    from simengine.kernels import permutation as kp
 
     # The kernels fill these in place, a slice of units of resamples per call (see run_blocks):
     # every resample's statistic depends only on its split, so the slicing never changes a number.
@@ -315,7 +336,7 @@ def _permutation_rows(xr, yr, kind, func, alternative, n_resamples, ss):
                                   comb, comb_next, null, done)
         dispatcher = kp._perm_null_builtin
 
-    exact_gens = []  # exact draws nothing, but the kernel's signature holds a list of streams
+    exact_gens: list[Any] = []  # exact draws nothing, but the kernel's signature holds a list of streams
 
     def call(lo, hi):
         if exact:
@@ -342,12 +363,12 @@ def _permutation_rows(xr, yr, kind, func, alternative, n_resamples, ss):
         if exact:
             done = ok
     except MemoryError:
-        done = None
+        done = None  # type: ignore[assignment]  # None: the kernel could not run
     except SystemError as exc:
         # numba's parallel loop returned with an exception set (a statistic that raised, or
         # an allocation that failed inside the loop)
         if kind != "custom" or isinstance(exc.__context__, MemoryError):
-            done = None
+            done = None  # type: ignore[assignment]  # None: the kernel could not run
         else:
             raise ValueError(
                 "`statistic` raised an exception while computing the null distribution: "
@@ -404,7 +425,7 @@ def _permutation_with_nan(xr, yr, one_d, nan_rows, nan_policy, ss, kwargs):
     return PermutationTestResult(observed, pvalue, np.ascontiguousarray(null.T), exact, n_null)
 
 
-def _n_splits(nx, ny, limit):
+def _n_splits(nx: int, ny: int, limit: int) -> int:
     """comb(nx + ny, nx) if it is at most `limit`, else limit + 1.
 
     math.comb itself takes 40 s for two samples of 10**6 (a 600 000-digit number) only to

@@ -9,16 +9,15 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
+from typing import Literal
 
 import numpy as np
 
 from simengine import _validate as v
-from simengine._long import check_progress, run_blocks
-from simengine._results import MEAN, MonteCarloResult, Result, TargetNotReachedWarning, proportion_se  # noqa: F401 (the warning is re-exported)
-from simengine._results import until_target
-from simengine._long import check_target, first_slice
-from simengine._rng import slice_generators
-from simengine._rng import as_seed_sequence, child_seed_sequence, n_blocks
+from simengine._long import check_progress, check_target, first_slice, run_blocks
+from simengine._results import MEAN, MonteCarloResult, Result, TargetNotReachedWarning, proportion_se, until_target  # noqa: F401 (the warning is re-exported)
+from simengine._rng import as_seed_sequence, child_seed_sequence, n_blocks, slice_generators
+from simengine._typing import Alternative, ArrayLike, Progress, SeedLike
 
 __all__ = [
     "power_ttest",
@@ -217,7 +216,15 @@ def _brentq(f, lo, hi, xtol, name):
     return root
 
 
-def power_ttest(*, effect_size=None, n=None, alpha=0.05, power=None, ratio=1.0, alternative="two-sided") -> PowerTtestResult:
+def power_ttest(
+    *,
+    effect_size: float | None = None,
+    n: float | None = None,
+    alpha: float = 0.05,
+    power: float | None = None,
+    ratio: float = 1.0,
+    alternative: Alternative = "two-sided",
+) -> PowerTtestResult:
     """Solve the power equation of the two-sample t-test for the one missing quantity.
 
     Exactly one of `effect_size`, `n`, `power` is None; it is found from the
@@ -304,9 +311,9 @@ def power_ttest(*, effect_size=None, n=None, alpha=0.05, power=None, ratio=1.0, 
     if solved in ("n", "effect_size"):
         if effect_size == 0.0:
             raise ValueError("`effect_size` must be nonzero to solve for `n`: an effect of 0 is never detected")
-        if power <= alpha and not (alternative == "two-sided"):
+        if power <= alpha and not (alternative == "two-sided"):  # type: ignore[operator]  # only the solved one of effect_size/n/power was None
             raise ValueError(f"`power` must be > `alpha` ({alpha:g}) to solve for {solved}; got {power:g}")
-        if alternative == "two-sided" and power <= alpha:
+        if alternative == "two-sided" and power <= alpha:  # type: ignore[operator]  # only the solved one of effect_size/n/power was None
             raise ValueError(f"`power` must be > `alpha` ({alpha:g}) to solve for {solved}; got {power:g}")
         if alternative != "two-sided" and effect_size is not None:
             if (alternative == "greater") != (effect_size > 0):
@@ -363,7 +370,7 @@ def power_ttest(*, effect_size=None, n=None, alpha=0.05, power=None, ratio=1.0, 
             if hi > MAX_EFFECT_SIZE:
                 raise ValueError(
                     f"no effect size up to {MAX_EFFECT_SIZE:g} reaches `power` = {power:g} with "
-                    f"n = {n:g} (the t-test has df = {n * (1 + ratio) - 2:g}); use a larger `n` or a smaller `power`"
+                    f"n = {n:g} (the t-test has df = {n * (1 + ratio) - 2:g}); use a larger `n` or a smaller `power`"  # type: ignore[operator]  # only the solved one of effect_size/n/power was None
                 )
         d = _brentq(gap_d, 0.0, hi, 1e-14, "effect_size")
         effect_size = sign * d
@@ -371,12 +378,12 @@ def power_ttest(*, effect_size=None, n=None, alpha=0.05, power=None, ratio=1.0, 
         if abs(reached - power) > 1e-6:
             power = reached
     # a float n that is whole up to rounding (e.g. 64.00000000001) must not round up to 65
-    n_ceil = int(math.ceil(n - 1e-9 * max(1.0, n)))
+    n_ceil = int(math.ceil(n - 1e-9 * max(1.0, n)))  # type: ignore[operator, type-var]  # only the solved one of effect_size/n/power was None
     n_ceil = max(n_ceil, 2)
     return PowerTtestResult(
-        effect_size=float(effect_size),
-        n=float(n),
-        power=float(power),
+        effect_size=float(effect_size),  # type: ignore[arg-type]  # only the solved one of effect_size/n/power was None
+        n=float(n),  # type: ignore[arg-type]  # only the solved one of effect_size/n/power was None
+        power=float(power),  # type: ignore[arg-type]  # only the solved one of effect_size/n/power was None
         alpha=alpha,
         ratio=ratio,
         alternative=alternative,
@@ -456,18 +463,18 @@ def _check_power_size(test, suffstat, ns, n_max, n_sims, n_resamples):
 
 def simulate_power(
     *,
-    test="t",
-    effect_size,
-    n,
-    n_sims=10_000,
-    alpha=0.05,
-    distribution="normal",
-    alternative="two-sided",
-    n_resamples=999,
-    rng=None,
-    progress=None,
-    target_se=None,
-    max_sims=None,
+    test: Literal["t", "welch", "mannwhitney", "permutation"] = "t",
+    effect_size: float,
+    n: int | ArrayLike,
+    n_sims: int = 10_000,
+    alpha: float = 0.05,
+    distribution: Literal["normal", "lognormal", "exponential"] = "normal",
+    alternative: Alternative = "two-sided",
+    n_resamples: int = 999,
+    rng: SeedLike = None,
+    progress: Progress = None,
+    target_se: float | None = None,
+    max_sims: int | None = None,
 ) -> SimulatePowerResult:
     """Monte Carlo power of a two-sample test under a shift alternative.
 

@@ -14,12 +14,14 @@ import math
 import numbers
 import warnings
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Literal
 
 import numpy as np
 
 from simengine._long import check_progress, check_target, first_slice, run_blocks
 from simengine._results import MEAN, SUM, MonteCarloResult, proportion_se, until_target
 from simengine._rng import as_seed_sequence, child_seed_sequence, n_blocks, slice_generators
+from simengine._typing import Alternative, ArrayLike, FloatArray, Progress, SeedLike
 from simengine._validate import (
     alternative_code,
     as_count_array,
@@ -33,6 +35,9 @@ from simengine._validate import (
     check_real,
     check_work,
 )
+
+if TYPE_CHECKING:  # pandas is imported when a frame is made, not with the package
+    import pandas as pd
 
 __all__ = ["simulate_peeking", "SimulatePeekingResult", "group_sequential_boundaries"]
 
@@ -128,7 +133,14 @@ def _information_fractions(n_looks, information):
     return info / info[-1]
 
 
-def group_sequential_boundaries(n_looks, *, alpha=0.05, kind="pocock", alternative="two-sided", information=None) -> np.ndarray:
+def group_sequential_boundaries(
+    n_looks: int,
+    *,
+    alpha: float = 0.05,
+    kind: Literal["pocock", "obrien-fleming"] = "pocock",
+    alternative: Literal["two-sided", "one-sided", "greater", "less"] = "two-sided",
+    information: ArrayLike | None = None,
+) -> FloatArray:
     """Critical |z| values of a Pocock or O'Brien-Fleming group-sequential design.
 
     Pocock (1977) uses one constant critical value c at every look; O'Brien & Fleming (1979) use
@@ -232,11 +244,11 @@ def _boundaries_cached(n_looks, alpha, kind, two_sided, t):
         c = optimize.brentq(excess, lo, hi, xtol=1e-10, rtol=1e-12)
         return tuple(c * shape)
     # Many looks (or very unequal ones, where the smallest increment's step would cap every grid at
-    # `max_points` and leave the others too coarse): an evaluation costs ~K^1.5 grid points, so evaluations must be few.  With the grid sizes
-    # following c, the crossing probability jumps by ~1e-9 whenever a look gains a grid point and root
-    # finders end in bisection; fixed sizes (those of the largest c in the bracket: every step at most the
-    # target step) keep it smooth.  A solve on a 4x coarser grid (1/16 of the cost) gives a start within
-    # ~1e-5, and secant steps at full resolution finish in three or four evaluations.
+    # `max_points` and leave the others too coarse): an evaluation costs ~K^1.5 grid points, so evaluations
+    # must be few.  With the grid sizes following c, the crossing probability jumps by ~1e-9 whenever a look
+    # gains a grid point and root finders end in bisection; fixed sizes (those of the largest c in the bracket:
+    # every step at most the target step) keep it smooth.  A solve on a 4x coarser grid (1/16 of the cost)
+    # gives a start within ~1e-5, and secant steps at full resolution finish in three or four evaluations.
     coarse = _grid_counts(hi * shape, t, two_sided, resolution=2.0)
     c0 = optimize.brentq(
         lambda c: _crossing_probabilities(c * shape, t, two_sided, counts=coarse).sum() - alpha,
@@ -246,7 +258,7 @@ def _boundaries_cached(n_looks, alpha, kind, two_sided, t):
 
     seen = {}
 
-    def excess(c):
+    def excess(c):  # type: ignore[no-redef]  # the other branch's excess is defined under a condition
         if c not in seen:
             seen[c] = _crossing_probabilities(c * shape, t, two_sided, counts=counts).sum() - alpha
         return seen[c]
@@ -343,7 +355,7 @@ class SimulatePeekingResult(MonteCarloResult):
     boundary: str
     tau: float | None
 
-    def to_frame(self):
+    def to_frame(self) -> pd.DataFrame:
         """One row per look, ready to plot: cumulative visitors, critical value, rejections and their SEs.
 
         Columns: look, visitors_per_arm (cumulative), critical_value, nominal_alpha, first_rejections,
@@ -420,24 +432,24 @@ def _critical_band(test, alternative, levels, n_cum):
 
 def simulate_peeking(
     *,
-    n_sims=10_000,
-    n_looks=14,
-    visitors_per_look=None,
-    total_visitors=None,
-    metric="binary",
-    rate=0.10,
-    mean=0.0,
-    sd=1.0,
-    lift=0.0,
-    test="t",
-    alpha=0.05,
-    alternative="two-sided",
-    boundary="none",
-    tau=None,
-    rng=None,
-    progress=None,
-    target_se=None,
-    max_sims=None,
+    n_sims: int = 10_000,
+    n_looks: int = 14,
+    visitors_per_look: int | ArrayLike | None = None,
+    total_visitors: int | None = None,
+    metric: Literal["binary", "normal"] = "binary",
+    rate: float = 0.10,
+    mean: float = 0.0,
+    sd: float = 1.0,
+    lift: float = 0.0,
+    test: Literal["t", "welch", "z", "msprt"] = "t",
+    alpha: float = 0.05,
+    alternative: Alternative = "two-sided",
+    boundary: Literal["none", "pocock", "obrien-fleming"] = "none",
+    tau: float | None = None,
+    rng: SeedLike = None,
+    progress: Progress = None,
+    target_se: float | None = None,
+    max_sims: int | None = None,
 ) -> SimulatePeekingResult:
     """Monte Carlo of an A/B (or A/A) test analysed at every look: the cost of peeking and of its fixes.
 
@@ -609,7 +621,9 @@ def simulate_peeking(
     tail_factor = 2.0 if alt == 0 else 1.0
     if test_name == "msprt":
         if tau is None:
-            sigma2 = kernel_sd * kernel_sd if metric == "normal" else (rate * (1.0 - rate) if 0.0 < rate < 1.0 else 0.25)
+            sigma2 = (
+                kernel_sd * kernel_sd if metric == "normal" else (rate * (1.0 - rate) if 0.0 < rate < 1.0 else 0.25)
+            )
             tau2 = _msprt_default_tau2(alpha, sigma2 * 2.0 / n_cum[-1])
             tau = math.sqrt(tau2) * scale
         else:
@@ -661,9 +675,9 @@ def _peeking_run(n_sims, ss, kernel_args, n_cum, inputs, progress):
     first = first_slice(BLOCK * len(n_cum) * 4e-7)
     parts = run_blocks(lambda lo, hi: _peeking(slice_generators(ss, lo, hi), BLOCK, n_sims, lo, hi, *kernel_args),
                        blocks, progress=progress, desc="simulate_peeking", dispatchers=(_peeking,), first=first)
-    first = parts[0][0] if len(parts) == 1 else np.concatenate([p[0] for p in parts])
+    first = parts[0][0] if len(parts) == 1 else np.concatenate([p[0] for p in parts])  # type: ignore[assignment]
     final = parts[0][1] if len(parts) == 1 else np.concatenate([p[1] for p in parts])
-    first = first.sum(axis=0)
+    first = first.sum(axis=0)  # type: ignore[attr-defined]
     cumulative = np.cumsum(first) / n_sims
     any_look = float(cumulative[-1])
     fixed = float(final.sum()) / n_sims

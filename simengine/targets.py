@@ -7,15 +7,23 @@ Each factory validates its parameters, precomputes what the density needs
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 
+from simengine._typing import ArrayLike, FloatArray
 from simengine._validate import as_real_array, check_real
 
 __all__ = ["multivariate_normal", "banana", "mixture"]
 
+#: what the factories return: a ``numba.njit`` function of a 1-D float64 array (a numba dispatcher)
+LogDensity = Callable[[FloatArray], float]
 
-def _mvn_parts(mean, cov, name_mean="mean", name_cov="cov"):
+
+def _mvn_parts(
+    mean: ArrayLike, cov: ArrayLike, name_mean: str = "mean", name_cov: str = "cov"
+) -> tuple[FloatArray, FloatArray, float]:
     """Mean, inverse Cholesky factor L^-1 (so that (x-m)' cov^-1 (x-m) = |L^-1 (x-m)|^2), log normaliser."""
     mean = as_real_array(mean, name_mean, ndim=1)
     cov = as_real_array(cov, name_cov, ndim=2)
@@ -35,11 +43,11 @@ def _mvn_parts(mean, cov, name_mean="mean", name_cov="cov"):
     return mean, np.ascontiguousarray(inv_chol), log_norm
 
 
-def _make_mvn_logpdf():
+def _make_mvn_logpdf() -> Any:
     from simengine._jit import njit
 
     @njit
-    def mvn_logpdf(x, mean, inv_chol, log_norm):
+    def mvn_logpdf(x: FloatArray, mean: FloatArray, inv_chol: FloatArray, log_norm: float) -> float:
         # |L^-1 (x - mean)|^2 row by row: no scratch array, so no allocation per call.
         d = mean.shape[0]
         q = 0.0
@@ -53,17 +61,17 @@ def _make_mvn_logpdf():
     return mvn_logpdf
 
 
-_MVN = None
+_MVN: Any = None
 
 
-def _mvn_logpdf():
+def _mvn_logpdf() -> Any:
     global _MVN
     if _MVN is None:
         _MVN = _make_mvn_logpdf()
     return _MVN
 
 
-def multivariate_normal(mean, cov):
+def multivariate_normal(mean: ArrayLike, cov: ArrayLike) -> LogDensity:
     """Log density of the multivariate normal N(`mean`, `cov`), normalised.
 
     Parameters
@@ -91,13 +99,13 @@ def multivariate_normal(mean, cov):
     logpdf = _mvn_logpdf()
 
     @numba.njit
-    def log_density(x):
+    def log_density(x: FloatArray) -> float:
         return logpdf(x, mean, inv_chol, log_norm)
 
     return log_density
 
 
-def banana(b=0.1, a=1.0, sigma1=10.0):
+def banana(b: float = 0.1, a: float = 1.0, sigma1: float = 10.0) -> LogDensity:
     """Haario et al. (1999) "banana": a 2-D Gaussian twisted along a parabola.
 
     ``x1 ~ N(0, sigma1**2)``, ``x2 - b * (x1**2 - sigma1**2) ~ N(0, a**2)`` (the twist keeps
@@ -133,7 +141,7 @@ def banana(b=0.1, a=1.0, sigma1=10.0):
     log_norm = -math.log(2.0 * math.pi) - math.log(a) - math.log(sigma1)
 
     @numba.njit
-    def log_density(x):
+    def log_density(x: FloatArray) -> float:
         u = x[0] / sigma1
         v = (x[1] - b * (x[0] * x[0] - sigma1 * sigma1)) / a
         return log_norm - 0.5 * (u * u + v * v)
@@ -141,7 +149,7 @@ def banana(b=0.1, a=1.0, sigma1=10.0):
     return log_density
 
 
-def mixture(weights, means, covs):
+def mixture(weights: ArrayLike, means: ArrayLike, covs: ArrayLike) -> LogDensity:
     """Log density of a finite mixture of multivariate normals, via log-sum-exp.
 
     Parameters
@@ -186,7 +194,7 @@ def mixture(weights, means, covs):
     zero = np.zeros(k)
 
     @numba.njit
-    def log_density(x):
+    def log_density(x: FloatArray) -> float:
         best = -np.inf
         # one-pass log-sum-exp: rescale the running total when a new maximum appears
         total = 0.0

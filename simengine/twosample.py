@@ -7,11 +7,14 @@ exact null distribution of U) so they agree with `scipy.stats`.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any, Literal
 
 import numpy as np
+import numpy.typing as npt
 
 from simengine import _validate as v
 from simengine._results import Result
+from simengine._typing import Alternative, ArrayLike, FloatOrArray, NanPolicy
 from simengine.permutation import _as_rows, _blank_rows, _check_nan_policy, _n_splits, _omitted
 
 __all__ = ["ttest_ind", "mannwhitneyu", "TtestIndResult", "MannwhitneyuResult"]
@@ -35,9 +38,9 @@ class TtestIndResult(Result):
         Degrees of freedom (n1 + n2 - 2, or Welch-Satterthwaite).
     """
 
-    statistic: float | np.ndarray
-    pvalue: float | np.ndarray
-    df: float | np.ndarray
+    statistic: FloatOrArray
+    pvalue: FloatOrArray
+    df: FloatOrArray
 
     _unpack = ("statistic", "pvalue")
 
@@ -56,17 +59,17 @@ class MannwhitneyuResult(Result):
         p-value for `alternative`, exact or from the normal approximation (see `method`).
     """
 
-    statistic: float | np.ndarray
-    pvalue: float | np.ndarray
+    statistic: FloatOrArray
+    pvalue: FloatOrArray
 
     _unpack = ("statistic", "pvalue")
 
 
-def _unwrap(one_d, *arrays):
+def _unwrap(one_d: bool, *arrays: npt.NDArray[Any]) -> tuple[Any, ...]:
     return tuple(float(a[0]) for a in arrays) if one_d else arrays
 
 
-def _t_pvalue(t, df, alternative):
+def _t_pvalue(t: npt.NDArray[Any], df: npt.NDArray[Any], alternative: str) -> Any:
     """scipy's t-test p-value from t and df (via the Student-t CDF, `scipy.special.stdtr`)."""
     from scipy import special
 
@@ -79,7 +82,14 @@ def _t_pvalue(t, df, alternative):
     return np.clip(p, 0.0, 1.0)
 
 
-def _rescaled_ttest(xr, yr, equal_var, t, df, overflow):
+def _rescaled_ttest(
+    xr: npt.NDArray[Any],
+    yr: npt.NDArray[Any],
+    equal_var: bool,
+    t: npt.NDArray[Any],
+    df: npt.NDArray[Any],
+    overflow: npt.NDArray[Any],
+) -> tuple[npt.NDArray[Any], npt.NDArray[Any]]:
     """Recompute the rows whose moments over- or underflowed on data scaled by a power of two.
 
     t and df are scale-free and scaling by 2**-e is exact (barring values under 1e-300 that
@@ -100,7 +110,15 @@ def _rescaled_ttest(xr, yr, equal_var, t, df, overflow):
     return t, df
 
 
-def ttest_ind(x, y, *, axis=0, equal_var=True, nan_policy="propagate", alternative="two-sided") -> TtestIndResult:
+def ttest_ind(
+    x: ArrayLike,
+    y: ArrayLike,
+    *,
+    axis: int = 0,
+    equal_var: bool = True,
+    nan_policy: NanPolicy = "propagate",
+    alternative: Alternative = "two-sided",
+) -> TtestIndResult:
     """Two-sample t-test (Student's pooled, or Welch's) of x minus y, one test per column.
 
     Agrees with ``scipy.stats.ttest_ind(x, y, axis=..., equal_var=..., nan_policy=...,
@@ -160,13 +178,15 @@ def ttest_ind(x, y, *, axis=0, equal_var=True, nan_policy="propagate", alternati
             for r in np.flatnonzero(nan_rows):
                 a, b = _omitted(xr, yr, r)
                 if a.size and b.size:
-                    t[r : r + 1], p[r : r + 1], df[r : r + 1] = _ttest_rows(a[None, :], b[None, :], equal_var, alternative)
+                    t[r : r + 1], p[r : r + 1], df[r : r + 1] = _ttest_rows(
+                        a[None, :], b[None, :], equal_var, alternative
+                    )
     else:
         t, p, df = _ttest_rows(xr, yr, equal_var, alternative)
     return TtestIndResult(*_unwrap(one_d, t, p, df))
 
 
-def _ttest_rows(xr, yr, equal_var, alternative):
+def _ttest_rows(xr: npt.NDArray[Any], yr: npt.NDArray[Any], equal_var: bool, alternative: str) -> tuple[Any, Any, Any]:
     from simengine.kernels.hypothesis import _ttest_ind_rows
 
     with np.errstate(divide="ignore", invalid="ignore"):
@@ -182,14 +202,22 @@ def _ttest_rows(xr, yr, equal_var, alternative):
 
 
 def mannwhitneyu(
-    x, y, *, use_continuity=True, alternative="two-sided", axis=0, method="auto", nan_policy="propagate"
+    x: ArrayLike,
+    y: ArrayLike,
+    *,
+    use_continuity: bool = True,
+    alternative: Alternative = "two-sided",
+    axis: int = 0,
+    method: Literal["auto", "exact", "asymptotic"] = "auto",
+    nan_policy: NanPolicy = "propagate",
 ) -> MannwhitneyuResult:
     """Mann-Whitney U test of x against y, exact or asymptotic, one test per column.
 
     Agrees with ``scipy.stats.mannwhitneyu(x, y, use_continuity=..., alternative=...,
     axis=..., method=..., nan_policy=...)``: the same statistic (U1, of `x`) and p-values
     (to rtol 1e-12; for the exact method bit for bit while comb(n1 + n2, n1) < 2**53, where
-    scipy's own counts are exact; ours stay exact up to 2**62) for every method (Mann & Whitney 1947; tie correction as in scipy's reference).
+    scipy's own counts are exact; ours stay exact up to 2**62) for every method (Mann & Whitney 1947; tie
+    correction as in scipy's reference).
     Differences: arguments after `y` are keyword-only, scipy's `PermutationMethod` is not
     accepted as `method` (use `permutation_test`), inf is refused, and no `keepdims`.
 
@@ -254,11 +282,15 @@ def mannwhitneyu(
             for r in np.flatnonzero(nan_rows):
                 a, b = _omitted(xr, yr, r)
                 if a.size and b.size:
-                    u[r : r + 1], p[r : r + 1] = _mwu_rows(a[None, :], b[None, :], use_continuity, code, method, per_row=True)
+                    u[r : r + 1], p[r : r + 1] = _mwu_rows(
+                        a[None, :], b[None, :], use_continuity, code, method, per_row=True
+                    )
     return MannwhitneyuResult(*_unwrap(one_d, u, p))
 
 
-def _mwu_rows(xr, yr, continuity, code, method, per_row):
+def _mwu_rows(
+    xr: npt.NDArray[Any], yr: npt.NDArray[Any], continuity: bool, code: int, method: str, per_row: bool
+) -> tuple[Any, Any]:
     """U1 and p-values of rows without NaN; `per_row`: "auto" decides row by row."""
     from scipy import special
 
@@ -293,7 +325,7 @@ def _mwu_rows(xr, yr, continuity, code, method, per_row):
 _MWU_EXACT_WORK = 10**10
 
 
-def _mwu_exact_sf(stat, n1, n2):
+def _mwu_exact_sf(stat: npt.NDArray[Any], n1: int, n2: int) -> Any:
     """P(U >= stat) under the null, as scipy's exact method computes it.
 
     The statistic is truncated to an integer (scipy's ``np.asarray(U, np.int64)``); the

@@ -5,7 +5,6 @@ import numpy as np
 
 from simengine._sweep import register_simulation
 
-
 DELAY = 0.0  # seconds per point, set by subprocess scripts (outside the parameters, so a resume may skip it)
 
 

@@ -1,17 +1,15 @@
 """Tests for simengine.bayes: exact Beta comparisons, Monte Carlo, intervals, coverage, peeking."""
 import numpy as np
 import pytest
-from hypothesis import assume, given, settings
-from hypothesis import strategies as st
+from hypothesis import assume, given, settings, strategies as st
 from numpy.testing import assert_allclose, assert_array_equal
 from scipy import integrate, stats
 
 import simengine
+from _subproc import run_with_threads
 from simengine._rng import as_seed_sequence, numpy_block_generators
 from simengine.bayes import COVERAGE_BLOCK, MC_BLOCK, PEEKING_BLOCK
 from simengine.kernels import bayes as kb
-from _subproc import run_with_threads
-
 
 # --------------------------------------------------------------------------- references
 

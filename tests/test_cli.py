@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-from _child import default_sigint
 
+from _child import default_sigint
 from simengine import _bench, _compile, cli
 
 

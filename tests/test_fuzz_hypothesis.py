@@ -13,13 +13,12 @@ import warnings
 import numpy as np
 import pandas as pd
 import pytest
-from _fuzz import ANY_BAD, bad_values, check_call
-from hypothesis import HealthCheck, assume, given, settings
-from hypothesis import strategies as st
+from hypothesis import HealthCheck, assume, given, settings, strategies as st
 from numpy.testing import assert_allclose
 from scipy import stats
 
 import simengine as se
+from _fuzz import ANY_BAD, bad_values, check_call
 from simengine._validate import MAX_COUNT
 
 X = np.linspace(0.0, 1.0, 8)

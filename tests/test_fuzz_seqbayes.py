@@ -10,16 +10,15 @@ import textwrap
 import numba
 import numpy as np
 import pytest
-from hypothesis import assume, given, settings
-from hypothesis import strategies as st
+from hypothesis import assume, given, settings, strategies as st
 from numpy.testing import assert_allclose
 
 import simengine
+from _fuzz import ANY_BAD, FuzzFailure, bad_values, check_call, run_isolated
 from simengine import targets
 from simengine.bayes import INTERVAL_METHODS
 from simengine.mcmc import mcse  # also `simengine.mcse` once exported
 from simengine.sequential import _boundaries_cached, _crossing_probabilities
-from _fuzz import ANY_BAD, FuzzFailure, bad_values, check_call, run_isolated
 
 GAUSS2 = targets.multivariate_normal([0.0, 0.0], np.eye(2))
 

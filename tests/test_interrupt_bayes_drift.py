@@ -12,10 +12,10 @@ import time
 
 import numpy as np
 import pytest
-from _child import Child
 
 import simengine
 import simengine._long
+from _child import Child
 
 # name -> (long call: >= 10 s on two cores, small call: milliseconds)
 CALLS = {

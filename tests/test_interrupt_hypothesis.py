@@ -13,13 +13,13 @@ import time
 
 import numpy as np
 import pytest
-
-# the jitted statistic test_permutation uses: a custom statistic compiles per function, so share it
-from _child import Child
 from numpy.testing import assert_array_equal
 from test_permutation import _jit_mean_xy
 
 import simengine
+
+# the jitted statistic test_permutation uses: a custom statistic compiles per function, so share it
+from _child import Child
 from simengine import _long
 
 pytestmark = pytest.mark.skipif(sys.platform == "win32", reason="SIGINT to a child needs POSIX signals")

@@ -10,10 +10,10 @@ import time
 
 import numpy as np
 import pytest
-from _child import Child
 from numpy.testing import assert_array_equal
 
 import simengine
+from _child import Child
 from simengine import mcmc, targets
 
 pytestmark = pytest.mark.skipif(sys.platform == "win32", reason="SIGINT to a child needs POSIX signals")

@@ -6,18 +6,17 @@ import warnings
 import numba
 import numpy as np
 import pytest
-from hypothesis import given, settings
-from hypothesis import strategies as st
+from hypothesis import given, settings, strategies as st
 from numpy.testing import assert_allclose, assert_array_equal
 from scipy import stats
 from scipy.special import logsumexp
 
 import simengine
+from _subproc import run_with_threads
 from simengine import targets
 from simengine._rng import as_seed_sequence, numpy_block_generators, pcg64_block_states
 from simengine.kernels import mcmc as kmcmc
 from simengine.mcmc import mcse
-from _subproc import run_with_threads
 
 RHO = 0.7
 COV = np.array([[1.0, RHO], [RHO, 1.0]])

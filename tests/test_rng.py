@@ -2,8 +2,7 @@
 import numba
 import numpy as np
 import pytest
-from hypothesis import given, settings
-from hypothesis import strategies as st
+from hypothesis import given, settings, strategies as st
 from numpy.random.bit_generator import _coerce_to_uint32_array
 from numpy.testing import assert_array_equal
 

@@ -8,19 +8,17 @@ import math
 
 import numpy as np
 import pytest
-from hypothesis import assume, given, settings
-from hypothesis import strategies as st
+from hypothesis import assume, given, settings, strategies as st
 from numpy.testing import assert_allclose, assert_array_equal
 from scipy import stats
 
 import simengine
+from _subproc import run_with_threads
 from simengine import group_sequential_boundaries, simulate_peeking
 from simengine._rng import as_seed_sequence, n_blocks, numpy_block_generators
 from simengine.kernels import sequential as K
 from simengine.naive import peeking_per_visitor, peeking_vectorised_binary
 from simengine.sequential import BLOCK, _crossing_probabilities
-
-from _subproc import run_with_threads
 
 
 def within_4se(a, b, se):

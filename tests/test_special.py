@@ -9,8 +9,7 @@ import math
 import numpy as np
 import pytest
 import scipy.special as sc
-from hypothesis import assume, given, settings
-from hypothesis import strategies as st
+from hypothesis import assume, given, settings, strategies as st
 from numpy.testing import assert_allclose
 from scipy import stats
 

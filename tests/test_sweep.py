@@ -1,5 +1,4 @@
 """The sweep engine: seeding per point, chunking, backends, checkpoints, CLI specs."""
-import os
 import signal
 import subprocess
 import sys
@@ -12,7 +11,6 @@ import pytest
 from pandas.testing import assert_frame_equal
 
 import _sweep_sims
-import simengine
 from simengine import cli
 from simengine._sweep import SpecError, register_simulation, simulations, sweep
 

@@ -1,6 +1,5 @@
 """Precision on demand (`target_se` / `max_sims`) and interrupts of the sweep engine."""
 import math
-import warnings
 
 import numpy as np
 import pandas as pd
@@ -8,7 +7,6 @@ import pytest
 from pandas.testing import assert_frame_equal
 
 import _sweep_sims  # noqa: F401  (registers test-coin: chunks of 4000)
-from simengine import _sweep
 from simengine._rng import as_seed_sequence, child_seed_sequence
 from simengine._sweep import SpecError, _param_key, register_simulation, sweep
 

@@ -15,13 +15,12 @@ import numpy as np
 import pandas as pd
 import pyarrow.parquet as pq
 import pytest
-from hypothesis import given, settings
-from hypothesis import strategies as st
+from hypothesis import given, settings, strategies as st
 from pandas.testing import assert_frame_equal
 
 import _sweep_fault_sims  # noqa: F401  (registers test-tick)
-from _fuzz import bad_values, check_call
 import _sweep_sims  # noqa: F401  (registers test-coin)
+from _fuzz import bad_values, check_call
 from simengine import _sweep, cli
 from simengine._sweep import MAX_GRID_POINTS, SpecError, register_simulation, sweep
 

@@ -2,13 +2,11 @@
 nan_policy, constant samples, direction agreement with permutation_test, properties, errors."""
 import itertools
 import math
-
 import warnings
 
 import numpy as np
 import pytest
-from hypothesis import assume, given, settings
-from hypothesis import strategies as st
+from hypothesis import assume, given, settings, strategies as st
 from hypothesis.extra import numpy as hnp
 from numpy.testing import assert_allclose, assert_array_equal
 from scipy import stats
