@@ -370,8 +370,8 @@ def _rank_rows(pvals):
 
 
 @pjit
-def _multipletests(pvals, raw, method, cuts, factors, params, presorted, returnsorted):
-    """Correct every row of `pvals` (families x tests); returns (ok, reject, pvals_corrected).
+def _multipletests(pvals, raw, method, cuts, factors, params, presorted, returnsorted, reject, corrected):
+    """Correct every row of `pvals` (families x tests) into `reject` / `corrected` (same shape); returns ok.
 
     `raw` has the shape of `pvals` for the Sidak methods (see `_correct_sorted1`)
     and is ignored otherwise.  `presorted`: rows are taken as sorted, as they come
@@ -379,12 +379,11 @@ def _multipletests(pvals, raw, method, cuts, factors, params, presorted, returns
     order.  The range check rides along: a row with NaN or a value outside [0, 1]
     is skipped and `ok` is False, and the caller must then discard the (partly
     unwritten) outputs and raise; `ok` is also False if a chunk of rows did not
-    finish (its scratch allocation failed).
+    finish (its scratch allocation failed).  The caller runs slices of rows (row views of
+    its arrays): rows never interact, so the slicing changes no number.
     """
     n_fam, n = pvals.shape
     use_raw = method == SIDAK or method == HOLM_SIDAK
-    reject = np.empty((n_fam, n), dtype=np.bool_)
-    corrected = np.empty((n_fam, n))
     n_chunks = (n_fam + _ROWS - 1) // _ROWS
     bad = np.zeros(n_chunks, dtype=np.bool_)
     # a chunk whose scratch allocation fails stops without raising (numba's parallel loops do
@@ -422,7 +421,7 @@ def _multipletests(pvals, raw, method, cuts, factors, params, presorted, returns
                     reject[r, i] = rej[k]
                     corrected[r, i] = adj[k]
         done[c] = True
-    return not bad.any() and done.all(), reject, corrected
+    return not bad.any() and done.all()
 
 
 @pjit
@@ -441,3 +440,27 @@ def _nan_min_max(p):
                 lo[c] = min(lo[c], v)
                 hi[c] = max(hi[c], v)
     return bad.any(), lo.min(), hi.max()
+
+
+@njit
+def _hommel_steps(ps, adj, m_hi, m_lo):
+    """Stages m = m_hi, m_hi - 1, ..., m_lo + 1 of `_hommel1` on sorted `ps`, updating `adj` in place.
+
+    `adj` starts as a copy of `ps`; running all stages n..2 in consecutive ranges gives
+    `_hommel1`'s values bit for bit (same operations in the same order), so a long family
+    can run in slices.
+    """
+    n = ps.shape[0]
+    for m in range(m_hi, m_lo, -1):
+        cim = math.inf
+        for j in range(m):
+            v = m * ps[n - m + j] / (j + 1.0)
+            if v < cim:
+                cim = v
+        for i in range(n - m, n):
+            if cim > adj[i]:
+                adj[i] = cim
+        for i in range(n - m):
+            v = min(m * ps[i], cim)
+            if v > adj[i]:
+                adj[i] = v
