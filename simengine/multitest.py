@@ -269,7 +269,7 @@ class _BadRows(Exception):
 
 def _correct_rows(rows, method, alpha, maxiter, is_sorted, returnsorted, reject, corrected):
     """Families shorter than `_HUGE` (rows), in slices of rows: each row's result depends on it alone."""
-    from simengine.kernels.multitest import _ROWS, _multipletests, _rank_rows
+    from simengine.kernels.multitest import _ROWS, _lfdr_rows, _multipletests, _rank_rows
 
     n_fam, n = rows.shape
     code = METHODS[method]
@@ -319,8 +319,11 @@ def _correct_rows(rows, method, alpha, maxiter, is_sorted, returnsorted, reject,
             with np.errstate(divide="ignore"):
                 raw = -np.expm1((n - rank) * np.log1p(-part))
         try:
-            ok = _multipletests(part, raw, code, cuts, factors, params, is_sorted, returnsorted, reject[a:b],
-                                corrected[a:b])
+            if method == "lfdr":
+                ok = _lfdr_rows(part, alpha, is_sorted, returnsorted, reject[a:b], corrected[a:b])
+            else:
+                ok = _multipletests(part, raw, code, cuts, factors, params, is_sorted, returnsorted, reject[a:b],
+                                    corrected[a:b])
         except (MemoryError, SystemError):  # SystemError: the parallel loop returned with it set
             raise MemoryError(
                 f"multipletests ran out of memory for {n_fam} families of {n} p-values (`pvals`)") from None

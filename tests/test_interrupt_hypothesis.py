@@ -70,7 +70,8 @@ CASES = {
         "se.permutation_test(X[:3], X[3:9], alternative='greater').pvalue",
     ),
     # single-pass calls cut into slices (issue 14): one family of 10**7 p-values, 10**4 families of 1000
-    # (Hommel: O(tests^2) each), 6000 columns of 10**4 (t-test: memory-bound, a few seconds), 1000 columns
+    # (Hommel: O(tests^2) each), 6000 columns of 10**4 (t-test: memory-bound, 0.6-2 s; contiguous input, since
+    # copying a reversed or transposed 480 MB array is one NumPy call that Ctrl-C cannot cut), 1000 columns
     # of 10**4 + 10**4 and one column of 10**7 + 10**7 (Mann-Whitney: a sort each)
     "multipletests-family": (
         "se.multipletests(P[:2**20 + 1], method='fdr_bh')",
@@ -84,7 +85,7 @@ CASES = {
     ),
     "ttest_ind-columns": (
         "se.ttest_ind(A[:2], A[2:4], axis=1)",
-        "se.ttest_ind(A, A[::-1], axis=1)",
+        "se.ttest_ind(A, A, axis=1)",
         "se.ttest_ind(X[:50], X[50:100]).pvalue",
     ),
     "mannwhitneyu-columns": (
