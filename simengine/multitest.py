@@ -351,10 +351,8 @@ def _ranks(rows, kernel):
     """Stable rank of every value within its row: NumPy's stable argsort for small calls, else `kernel`."""
     if rows.size > _NUMPY_RANKS:
         return kernel(rows)
-    order = np.argsort(rows, axis=1, kind="stable")
-    rank = np.empty_like(order)
-    np.put_along_axis(rank, order, np.broadcast_to(np.arange(rows.shape[1]), rows.shape), axis=1)
-    return rank
+    # the rank is the inverse of the stable order, and argsort inverts a permutation
+    return np.argsort(np.argsort(rows, axis=1, kind="stable"), axis=1, kind="stable")
 
 
 def _chunked(n, step, reverse=False):
