@@ -35,7 +35,15 @@ def _warm_rng():
 def _warm_hypothesis():
     import numpy as np
 
-    from simengine import mannwhitneyu, multipletests, permutation_test, simulate_power, ttest_ind
+    from simengine import (
+        mannwhitneyu,
+        multipletests,
+        permutation_test,
+        power_ttest,
+        simulate_multiple_testing,
+        simulate_power,
+        ttest_ind,
+    )
 
     x, y = np.arange(6.0), np.arange(6.0) + 0.5
     permutation_test(x, y, statistic="mean", n_resamples=50, rng=0)
@@ -45,6 +53,8 @@ def _warm_hypothesis():
     multipletests([0.01, 0.2, 0.03], method="holm")
     simulate_power(effect_size=0.5, n=5, n_sims=10, rng=0)
     simulate_power(test="mannwhitney", effect_size=0.5, n=5, n_sims=10, rng=0)
+    power_ttest(effect_size=0.5, n=20)
+    simulate_multiple_testing(effect_size=0.5, n_per_group=5, n_sims=10, methods=("holm", "fdr_bh"), rng=0)
 
 
 def _warm_sequential():

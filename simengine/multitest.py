@@ -128,10 +128,22 @@ def _check_maxiter(maxiter, n):
 
 
 def _check_pvals(rows):
-    """Raise if `rows` holds NaN or a value outside [0, 1] (one parallel pass)."""
+    """Raise if `rows` holds NaN or a value outside [0, 1] (one parallel pass, in slices); returns the minimum."""
     from simengine.kernels.multitest import _nan_min_max
 
-    has_nan, lo, hi = _nan_min_max(rows)
+    flat = rows.reshape(-1)
+    size = flat.shape[0]
+    unit = 2**16  # values per unit: any cut gives the same (any NaN, min, max)
+
+    def call(lo, hi):
+        a, b = lo * unit, min(size, hi * unit)
+        part = flat[a:b]
+        return _nan_min_max(part.reshape(-1, 256) if (b - a) % 256 == 0 else part.reshape(1, -1))
+
+    parts = run_blocks(call, -(-size // unit), progress=False, desc="multipletests", first=64)
+    has_nan = any(part[0] for part in parts)
+    lo = min(part[1] for part in parts)
+    hi = max(part[2] for part in parts)
     if has_nan:
         raise ValueError("`pvals` must not contain NaN")
     if lo < 0 or hi > 1:
@@ -218,7 +230,6 @@ def multipletests(
     'holm-sidak'
     """
     method = _check_method(method)
-    code = METHODS[method]
     alpha = v.check_probability(alpha, "alpha")
     is_sorted = v.check_bool(is_sorted, "is_sorted")
     returnsorted = v.check_bool(returnsorted, "returnsorted")
@@ -229,43 +240,70 @@ def multipletests(
     rows = p.reshape(-1, n)
     if method == "hommel":  # O(tests^2) per family, like statsmodels' implementation
         v.check_work(rows.shape[0] * n * n, "`pvals` (families x tests^2 for method='hommel')", unit="steps")
-    if p.size > 10**7:  # outputs (bool + float) and, for the Sidak methods, one more float array
-        v.check_memory(17 * p.size + 48 * n, "`pvals`", what="the corrected p-values")
-    from simengine.kernels.multitest import _multipletests, _rank_rows
-
-    if method in ("sidak", "holm-sidak", "lfdr"):
-        # NumPy transforms these p-values before the kernel runs, so check them first
-        # (the other methods have the kernel check each row as it loads it)
+    huge = n >= (_HUGE_HOMMEL if method == "hommel" else _HUGE)
+    if p.size > 10**7 or huge:  # outputs (bool + float) and, for the Sidak methods, one more float array
+        # a long family is sorted in slices: its values, order and ping-pong copies, and the sorted outputs
+        v.check_memory(17 * p.size + 48 * n + (57 * n if huge else 0), "`pvals`", what="the corrected p-values")
+    if method in ("sidak", "holm-sidak", "lfdr") or huge:
+        # NumPy transforms these p-values before the kernel runs (and a long family is sorted
+        # first), so check them first; the other methods have the kernel check each row as it loads it
         lo = _check_pvals(rows)
         if method == "lfdr" and lo == 0.0:  # statsmodels fails too (a zero-width first gap)
             raise ValueError(
                 "`pvals` must be > 0 for method='lfdr' (the density estimate needs a positive first gap); "
                 "got a p-value of 0"
             )
+    reject = np.empty(rows.shape, dtype=np.bool_)
+    corrected = np.empty(rows.shape)
+    if huge:
+        for r in range(rows.shape[0]):
+            _correct_long_family(rows[r], method, alpha, maxiter, is_sorted, returnsorted, reject[r], corrected[r])
+    else:
+        _correct_rows(rows, method, alpha, maxiter, is_sorted, returnsorted, reject, corrected)
+    return MultipletestsResult(
+        reject=reject.reshape(shape),
+        pvals_corrected=corrected.reshape(shape),
+        alphacSidak=float(1 - np.power(1.0 - alpha, 1.0 / n)),
+        alphacBonf=alpha / float(n),
+        method=method,
+        alpha=alpha,
+    )
 
+
+# Families of at least this many tests (Hommel's O(tests^2) method: _HUGE_HOMMEL) are corrected one
+# at a time in slices (sorted by `_sorted_in_slices`, then NumPy passes over chunks of `_CHUNK`):
+# a family sorted in one kernel call takes ~1 s per 10**6 p-values on a loaded machine.
+_HUGE = 2**20
+_HUGE_HOMMEL = 2**13
+_CHUNK = 2**16
+
+
+class _BadRows(Exception):
+    """A slice of `_multipletests` met invalid p-values or could not allocate its scratch."""
+
+
+def _correct_rows(rows, method, alpha, maxiter, is_sorted, returnsorted, reject, corrected):
+    """Families shorter than `_HUGE` (rows), in slices of rows: each row's result depends on it alone."""
+    from simengine.kernels.multitest import _ROWS, _lfdr_rows, _multipletests, _rank_rows
+
+    n_fam, n = rows.shape
+    code = METHODS[method]
     # Thresholds, ecdf factors and Sidak terms use NumPy's own ufuncs, operation for
     # operation as statsmodels writes them, so results match it to the last bit
     # (libm's pow/log1p/expm1 inside numba differ from NumPy's in the last ulp).
     k_down = np.arange(n, 0, -1)
     ecdf = np.arange(1, n + 1) / float(n)
     factors = ecdf
-    raw = np.empty((0, 0))
     # (alpha, first-stage alpha, factor 1 + alpha or 1, iterations) for the two-stage and adaptive FDR methods
     params = np.array([alpha, alpha, 1.0, float(maxiter)])
     if method == "bonferroni":
         cuts = np.full(n, alpha / float(n))
     elif method == "sidak":
         cuts = np.full(n, 1 - np.power(1.0 - alpha, 1.0 / n))
-        with np.errstate(divide="ignore"):  # log1p(-1) = -inf: p = 1 maps to 1, as in statsmodels
-            raw = -np.expm1(n * np.log1p(-rows))
     elif method == "holm":
         cuts = alpha / k_down
     elif method == "holm-sidak":
         cuts = 1 - np.power(1.0 - alpha, 1.0 / k_down)
-        # statsmodels multiplies the i-th value of the family as sorted (or as given, when is_sorted)
-        rank = np.broadcast_to(np.arange(n), rows.shape) if is_sorted else _rank_rows(rows)
-        with np.errstate(divide="ignore"):
-            raw = -np.expm1((n - rank) * np.log1p(-rows))
     elif method == "simes-hochberg":
         cuts = alpha / k_down
     elif method == "hommel":
@@ -280,27 +318,233 @@ def multipletests(
         if method == "fdr_tsbky":
             fact = 1.0 + alpha
             params[1:3] = alpha / fact, fact
+    cuts = np.ascontiguousarray(cuts, dtype=np.float64)
+    empty = np.empty((0, 0))
+
+    def call(lo, hi):
+        a, b = lo * _ROWS, min(n_fam, hi * _ROWS)
+        part = rows[a:b]
+        raw = empty
+        if method == "sidak":
+            with np.errstate(divide="ignore"):  # log1p(-1) = -inf: p = 1 maps to 1, as in statsmodels
+                raw = -np.expm1(n * np.log1p(-part))
+        elif method == "holm-sidak":
+            # statsmodels multiplies the i-th value of the family as sorted (or as given, when is_sorted)
+            rank = np.broadcast_to(np.arange(n), part.shape) if is_sorted else _ranks(part, _rank_rows)
+            with np.errstate(divide="ignore"):
+                raw = -np.expm1((n - rank) * np.log1p(-part))
+        try:
+            if method == "lfdr":
+                ok = _lfdr_rows(part, alpha, is_sorted, returnsorted, reject[a:b], corrected[a:b])
+            else:
+                ok = _multipletests(part, raw, code, cuts, factors, params, is_sorted, returnsorted, reject[a:b],
+                                    corrected[a:b])
+        except (MemoryError, SystemError):  # SystemError: the parallel loop returned with it set
+            raise MemoryError(
+                f"multipletests ran out of memory for {n_fam} families of {n} p-values (`pvals`)") from None
+        if not ok:
+            raise _BadRows
+
+    # ~5 ns per p-value (Hommel: per step of its O(tests^2) loop), a few times that on a loaded machine:
+    # a first slice of ~2**22 of them is ~0.05 s, and a call of 10**5 families of 20 is one slice
+    per_row = n + (n * n // 4 if method == "hommel" else 0)
     try:
-        ok, reject, corrected = _multipletests(
-            rows, np.ascontiguousarray(raw), code, np.ascontiguousarray(cuts, dtype=np.float64), factors, params,
-            is_sorted, returnsorted,
-        )
-    except (MemoryError, SystemError):  # SystemError: the parallel loop returned with it set
-        ok = reject = corrected = None
-    if ok is None:
-        raise MemoryError(f"multipletests ran out of memory for {rows.shape[0]} families of {n} p-values (`pvals`)")
-    if not ok:  # the kernel met NaN or a value outside [0, 1]; its outputs are incomplete
+        run_blocks(call, -(-n_fam // _ROWS), progress=False, desc="multipletests",
+                   first=max(1, 2**22 // (_ROWS * per_row)))
+    except _BadRows:  # the kernel met NaN or a value outside [0, 1]; its outputs are incomplete
         _check_pvals(rows)
         # valid p-values, yet a chunk did not finish: its scratch could not be allocated
-        raise MemoryError(f"multipletests ran out of memory for families of {n} p-values (`pvals`)")
-    return MultipletestsResult(
-        reject=reject.reshape(shape),
-        pvals_corrected=corrected.reshape(shape),
-        alphacSidak=float(1 - np.power(1.0 - alpha, 1.0 / n)),
-        alphacBonf=alpha / float(n),
-        method=method,
-        alpha=alpha,
-    )
+        raise MemoryError(f"multipletests ran out of memory for families of {n} p-values (`pvals`)") from None
+
+
+# Below this many p-values NumPy ranks them (~25 ns each, 5x the kernel): a first call of the default
+# method (Holm-Sidak) then does not compile the parallel rank kernel (~5 s of CPU).
+_NUMPY_RANKS = 2**16
+
+
+def _ranks(rows, kernel):
+    """Stable rank of every value within its row: NumPy's stable argsort for small calls, else `kernel`."""
+    if rows.size > _NUMPY_RANKS:
+        return kernel(rows)
+    # the rank is the inverse of the stable order, and argsort inverts a permutation
+    return np.argsort(np.argsort(rows, axis=1, kind="stable"), axis=1, kind="stable")
+
+
+def _chunked(n, step, reverse=False):
+    """``step(a, b)`` over consecutive chunks covering [0, n) (from the end when `reverse`), in slices."""
+    def call(lo, hi):
+        if reverse:
+            step(max(0, n - hi * _CHUNK), n - lo * _CHUNK)
+        else:
+            step(lo * _CHUNK, min(n, hi * _CHUNK))
+
+    run_blocks(call, -(-n // _CHUNK), progress=False, desc="multipletests", first=16)
+
+
+class _Running:
+    """A running minimum or maximum carried from chunk to chunk: exact, so it equals one sequential pass."""
+
+    def __init__(self, ufunc, start):
+        self.ufunc, self.value = ufunc, start
+
+    def __call__(self, values):
+        acc = self.ufunc(self.ufunc.accumulate(values), self.value)
+        self.value = acc[-1]
+        return acc
+
+
+def _correct_long_family(row, method, alpha, maxiter, is_sorted, returnsorted, rej_out, adj_out):
+    """One family of at least `_HUGE` tests (valid p-values), in slices; the same numbers as the kernel.
+
+    The kernel's per-method passes (see `kernels.multitest._correct_sorted1`) run as NumPy
+    passes over chunks of the sorted values, with the same operations on the same operands:
+    thresholds as statsmodels forms them, element by element, and the running minima and
+    maxima carried across chunks (exact).  Local FDR runs as one kernel call on the sorted
+    values (linear time, ~1 s per 10**8 tests); Hommel's stages run in slices of stages.
+    """
+    from simengine.kernels.multitest import _hommel_steps, _lfdr1
+    from simengine.twosample import _sorted_in_slices
+
+    n = row.shape[0]
+    ps, order = (row, None) if is_sorted else _sorted_in_slices(row, "multipletests")
+    rej = np.empty(n, dtype=np.bool_)
+    adj = np.empty(n)
+    fn = float(n)
+    found = {"stop": n, "last": -1}
+
+    def first_above(cut_of):  # first k with ps[k] > cut(k) (n if none): where a step-down stops
+        def step(a, b):
+            if found["stop"] == n:
+                hit = np.flatnonzero(ps[a:b] > cut_of(a, b))
+                if hit.size:
+                    found["stop"] = a + int(hit[0])
+        _chunked(n, step)
+        return found["stop"]
+
+    def last_below(cut_of):  # last k with ps[k] <= cut(k) (-1 if none): where a step-up ends
+        last = [-1]
+
+        def step(a, b):
+            hit = np.flatnonzero(ps[a:b] <= cut_of(a, b))
+            if hit.size:
+                last[0] = a + int(hit[-1])
+        _chunked(n, step)
+        return last[0]
+
+    def running(raw_of, ufunc, start, reverse, then=None):  # adj = running min / max of raw
+        acc = _Running(ufunc, start)
+
+        def step(a, b):
+            raw = raw_of(a, b)
+            if reverse:
+                adj[a:b] = acc(raw[::-1])[::-1]
+            else:
+                adj[a:b] = acc(raw)
+            if then is not None:
+                then(a, b)
+        _chunked(n, step, reverse)
+
+    def k_down(a, b):
+        return n - np.arange(a, b)
+
+    def ecdf(a, b):
+        return np.arange(a + 1, b + 1) / fn
+
+    with np.errstate(divide="ignore"):
+        if method in ("bonferroni", "sidak"):
+            cut = alpha / fn if method == "bonferroni" else 1 - np.power(1.0 - alpha, 1.0 / n)
+
+            def step(a, b):
+                seg = ps[a:b]
+                rej[a:b] = seg <= cut
+                adj[a:b] = seg * fn if method == "bonferroni" else -np.expm1(n * np.log1p(-seg))
+            _chunked(n, step)
+        elif method in ("holm", "holm-sidak"):
+            if method == "holm":
+                stop = first_above(lambda a, b: alpha / k_down(a, b))
+                running(lambda a, b: ps[a:b] * k_down(a, b), np.maximum, -np.inf, False)
+            else:
+                stop = first_above(lambda a, b: 1 - np.power(1.0 - alpha, 1.0 / k_down(a, b)))
+                running(lambda a, b: -np.expm1(k_down(a, b) * np.log1p(-ps[a:b])), np.maximum, -np.inf, False)
+            rej[:stop] = True
+            rej[stop:] = False
+        elif method in ("simes-hochberg", "fdr_bh", "fdr_by"):
+            if method == "simes-hochberg":
+                last = last_below(lambda a, b: alpha / k_down(a, b))
+                running(lambda a, b: k_down(a, b) * ps[a:b], np.minimum, np.inf, True)
+            else:
+                const = np.sum(1.0 / np.arange(1, n + 1)) if method == "fdr_by" else None
+
+                def factors(a, b):
+                    return ecdf(a, b) if const is None else ecdf(a, b) / const
+                last = last_below(lambda a, b: factors(a, b) * alpha)
+                running(lambda a, b: ps[a:b] / factors(a, b), np.minimum, np.inf, True)
+            rej[: last + 1] = True
+            rej[last + 1 :] = False
+        elif method in ("fdr_tsbh", "fdr_tsbky"):
+            fact = 1.0 + alpha if method == "fdr_tsbky" else 1.0
+            alpha_prime = alpha / fact if method == "fdr_tsbky" else alpha
+
+            def bh_count(level):
+                return last_below(lambda a, b: ecdf(a, b) * level) + 1
+
+            running(lambda a, b: ps[a:b] / ecdf(a, b), np.minimum, np.inf, True)
+            _chunked(n, lambda a, b: np.minimum(adj[a:b], 1.0, out=adj[a:b]))
+            r1 = bh_count(alpha_prime)
+            scales = []
+            if r1 == 0 or r1 == n:
+                ri = r1
+                scales.append(fact)
+            else:
+                ri_old = ri = r1
+                ntests0 = fn
+                for it in range(maxiter):
+                    ntests0 = 1.0 * n - ri_old
+                    alpha_star = alpha_prime * n / ntests0 if ntests0 else np.inf
+                    ri = bh_count(alpha_star)
+                    if it >= maxiter - 1 or ri == ri_old:
+                        break
+                    ri_old = ri
+                scales.append(ntests0 * 1.0 / n)
+                if fact != 1.0:
+                    scales.append(fact)
+
+            def scale(a, b):
+                for f in scales:
+                    adj[a:b] *= f
+            _chunked(n, scale)
+            rej[:ri] = True
+            rej[ri:] = False
+        elif method == "fdr_gbs":
+            def q(a, b):
+                ii = np.arange(a, b) + 1.0
+                seg = ps[a:b]
+                return (n + 1.0 - ii) / ii * seg / (1.0 - seg)
+            running(q, np.maximum, -np.inf, False)
+
+            def reject_where(a, b):
+                rej[a:b] = adj[a:b] <= alpha
+            running(lambda a, b: adj[a:b].copy(), np.minimum, np.inf, True, then=reject_where)
+        elif method == "lfdr":
+            _lfdr1(ps, alpha, rej, adj)
+        else:  # hommel
+            adj[:] = ps
+            per = max(1, 2**20 // n)  # stages per unit, ~n steps each
+            units = -(-(n - 1) // per)
+            run_blocks(lambda lo, hi: _hommel_steps(ps, adj, n - lo * per, max(1, n - hi * per)), units,
+                       progress=False, desc="multipletests", first=4)
+            _chunked(n, lambda a, b: np.less_equal(adj[a:b], alpha, out=rej[a:b]))
+
+    def write(a, b):
+        np.minimum(adj[a:b], 1.0, out=adj[a:b])
+        if order is None or returnsorted:
+            rej_out[a:b] = rej[a:b]
+            adj_out[a:b] = adj[a:b]
+        else:
+            idx = order[a:b]
+            rej_out[idx] = rej[a:b]
+            adj_out[idx] = adj[a:b]
+    _chunked(n, write)
 
 
 # Families per random stream (a constant of the algorithm).

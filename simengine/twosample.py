@@ -6,6 +6,7 @@ exact null distribution of U) so they agree with `scipy.stats`.
 """
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -13,9 +14,12 @@ import numpy as np
 import numpy.typing as npt
 
 from simengine import _validate as v
+from simengine._long import run_blocks
 from simengine._results import Result
 from simengine._typing import Alternative, ArrayLike, FloatOrArray, NanPolicy
 from simengine.permutation import _as_rows, _blank_rows, _check_nan_policy, _n_splits, _omitted
+
+Arr = npt.NDArray[Any]
 
 __all__ = ["ttest_ind", "mannwhitneyu", "TtestIndResult", "MannwhitneyuResult"]
 
@@ -65,7 +69,41 @@ class MannwhitneyuResult(Result):
     _unpack = ("statistic", "pvalue")
 
 
-def _unwrap(one_d: bool, *arrays: npt.NDArray[Any]) -> tuple[Any, ...]:
+# Values per run of the sliced stable sort (a power of two: the merge segments are runs too).
+SORT_RUN = 2**16
+
+
+def _sorted_in_slices(x: Arr, desc: str) -> tuple[Arr, Arr]:
+    """(sorted values, stable order) of a long 1-D float64 array, in slices Ctrl-C can stop.
+
+    Runs of `SORT_RUN` values are sorted, then merged pairwise in passes, each pass cut into
+    independent output segments (see `kernels.twosample._merge_pass`); every step is a
+    `run_blocks` call, so SIGINT is answered between slices of ~0.25 s.  A stable order is
+    unique, so it equals ``np.argsort(x, kind="stable")`` whatever the slicing.
+    """
+    from simengine.kernels.twosample import _merge_pass, _sort_runs
+
+    n = x.shape[0]
+    run = SORT_RUN
+    units = -(-n // run)
+    keys, order = np.empty(n), np.empty(n, dtype=np.int64)
+    # ~1 us per value to sort a run on a loaded machine, ~20 ns per value to merge: first slices of ~0.1 s
+    run_blocks(lambda lo, hi: _sort_runs(x, run, lo, hi, keys, order), units, progress=False, desc=desc,
+               first=2)
+    if units > 1:
+        keys2, order2 = np.empty(n), np.empty(n, dtype=np.int64)
+        width = run
+        while width < n:
+            def merge(lo: int, hi: int, k: Arr = keys, o: Arr = order, w: int = width, k2: Arr = keys2,
+                      o2: Arr = order2) -> None:
+                _merge_pass(k, o, w, run, lo, hi, k2, o2)
+            run_blocks(merge, units, progress=False, desc=desc, first=64)
+            keys, keys2, order, order2 = keys2, keys, order2, order
+            width *= 2
+    return keys, order
+
+
+def _unwrap(one_d: bool, *arrays: Arr) -> tuple[Any, ...]:
     return tuple(float(a[0]) for a in arrays) if one_d else arrays
 
 
@@ -186,11 +224,68 @@ def ttest_ind(
     return TtestIndResult(*_unwrap(one_d, t, p, df))
 
 
-def _ttest_rows(xr: npt.NDArray[Any], yr: npt.NDArray[Any], equal_var: bool, alternative: str) -> tuple[Any, Any, Any]:
+# Rows with at least this many observations (both samples) run one at a time, each sample's two
+# passes in segments (`_long_ttest_row`); Mann-Whitney sorts such rows in slices (`_long_mwu_row`).
+_LONG_TTEST = 2**24
+_LONG_MWU = 2**20
+# elements per unit of a long row's passes
+_SEGMENT = 2**20
+
+
+def _ttest_kernel(xr: Arr, yr: Arr, equal_var: bool) -> tuple[Arr, Arr, Arr]:
+    """t, df and overflow flags of every row: slices of rows (rows never interact), long rows in segments."""
     from simengine.kernels.hypothesis import _ttest_ind_rows
 
+    k, n1 = xr.shape
+    n = n1 + yr.shape[1]
+    if n >= _LONG_TTEST:
+        t, df, overflow = np.empty(k), np.empty(k), np.empty(k, dtype=np.bool_)
+        for r in range(k):
+            t[r], df[r], overflow[r] = _long_ttest_row(xr[r], yr[r], equal_var)
+        return t, df, overflow
+    # ~2 ns per observation and pass: a first slice of 2**23 observations is ~0.05 s
+    parts = run_blocks(lambda lo, hi: _ttest_ind_rows(xr[lo:hi], yr[lo:hi], equal_var), k, progress=False,
+                       desc="ttest_ind", first=max(1, 2**23 // n))
+    if len(parts) == 1:
+        return parts[0]  # type: ignore[no-any-return]  # the kernel's (t, df, overflow)
+    t, df, overflow = (np.concatenate([part[i] for part in parts]) for i in range(3))
+    return t, df, overflow
+
+
+def _segments(n: int, step: Callable[[int, int], None]) -> None:
+    """``step(a, b)`` over consecutive segments of `_SEGMENT` covering [0, n), in slices, in order."""
+    run_blocks(lambda lo, hi: step(lo * _SEGMENT, min(n, hi * _SEGMENT)), -(-n // _SEGMENT), progress=False,
+               desc="two-sample test", first=16)
+
+
+def _long_ttest_row(x: Arr, y: Arr, equal_var: bool) -> tuple[float, float, bool]:
+    """`_ttest_ind_rows` for one long row: the shifted two-pass moments in segments, bit for bit."""
+    from simengine.kernels.hypothesis import _shifted_ssd_seg, _shifted_sum_seg, _ttest_moments1
+
+    moments = []
+    for sample in (x, y):
+        n = sample.shape[0]
+        x0 = float(sample[0])
+        acc = [0.0]
+
+        def add(a: int, b: int, s: Arr = sample, x0: float = x0, acc: list[float] = acc) -> None:
+            acc[0] = _shifted_sum_seg(s, x0, a, b, acc[0])
+        _segments(n, add)
+        dm = acc[0] / n
+        acc[0] = 0.0
+
+        def add_sq(a: int, b: int, s: Arr = sample, x0: float = x0, dm: float = dm, acc: list[float] = acc) -> None:
+            acc[0] = _shifted_ssd_seg(s, x0, dm, a, b, acc[0])
+        _segments(n, add_sq)
+        moments += [x0 + dm, acc[0]]
+    t, df, overflow = _ttest_moments1(x.shape[0], moments[0], moments[1], y.shape[0], moments[2], moments[3],
+                                      equal_var)
+    return float(t), float(df), bool(overflow)
+
+
+def _ttest_rows(xr: Arr, yr: Arr, equal_var: bool, alternative: str) -> tuple[Any, Any, Any]:
     with np.errstate(divide="ignore", invalid="ignore"):
-        t, df, overflow = _ttest_ind_rows(np.ascontiguousarray(xr), np.ascontiguousarray(yr), equal_var)
+        t, df, overflow = _ttest_kernel(np.ascontiguousarray(xr), np.ascontiguousarray(yr), equal_var)
         if overflow.any():
             t, df = _rescaled_ttest(xr, yr, equal_var, t, df, overflow)
         if not equal_var:
@@ -297,9 +392,20 @@ def _mwu_rows(
     from simengine.kernels.hypothesis import _mannwhitneyu_rows
 
     n1, n2 = xr.shape[1], yr.shape[1]
+    xr, yr = np.ascontiguousarray(xr), np.ascontiguousarray(yr)
     try:
-        u, z, ties, done = _mannwhitneyu_rows(np.ascontiguousarray(xr), np.ascontiguousarray(yr), continuity, code)
-        done = done.all()
+        if n1 + n2 >= _LONG_MWU:
+            u, z, ties = np.empty(len(xr)), np.empty(len(xr)), np.empty(len(xr))
+            for r in range(len(xr)):
+                u[r], z[r], ties[r] = _long_mwu_row(xr[r], yr[r], continuity, code)
+            done = True
+        else:
+            # ~0.5 us per observation to sort on a loaded machine: a first slice of 2**17 is ~0.05 s
+            parts = run_blocks(lambda lo, hi: _mannwhitneyu_rows(xr[lo:hi], yr[lo:hi], continuity, code), len(xr),
+                               progress=False, desc="mannwhitneyu", first=max(1, 2**17 // (n1 + n2)))
+            u, z, ties, ok = (parts[0] if len(parts) == 1
+                              else [np.concatenate([part[i] for part in parts]) for i in range(4)])
+            done = bool(ok.all())
     except (MemoryError, SystemError):  # SystemError: raised inside the parallel loop
         done = False
     if not done:
@@ -319,6 +425,23 @@ def _mwu_rows(
         p = np.where(exact, 0.0, p)
         p[exact] = _mwu_exact_sf(stat[exact], n1, n2)
     return u, np.clip(p * factor, 0.0, 1.0)
+
+
+def _long_mwu_row(x: Arr, y: Arr, continuity: bool, code: int) -> tuple[float, float, float]:
+    """U1, z and tie term of one long row (`_mannwhitneyu_rows`' values): a sliced sort, then a sliced scan."""
+    from simengine.kernels.hypothesis import _mwu_scan_seg
+    from simengine.kernels.twosample import _mwu_z1
+
+    n1, n2 = x.shape[0], y.shape[0]
+    keys, order = _sorted_in_slices(np.concatenate((x, y)), "mannwhitneyu")
+    state: list[Any] = [0, 0.0, 0.0]  # next tie group's start, rank sum of x, tie term
+
+    def scan(a: int, b: int) -> None:
+        state[:] = _mwu_scan_seg(keys, order, n1, state[0], b, state[1], state[2])
+    _segments(n1 + n2, scan)
+    u1 = state[1] - n1 * (n1 + 1) / 2.0
+    tie_term = state[2]
+    return u1, _mwu_z1(u1, float(n1), float(n2), tie_term, continuity, code), tie_term
 
 
 # counting the exact null distribution beyond this many operations is refused

@@ -69,6 +69,35 @@ CASES = {
         "se.permutation_test(X[:1], np.tile(X, 100), n_resamples=10**6)",
         "se.permutation_test(X[:3], X[3:9], alternative='greater').pvalue",
     ),
+    # single-pass calls cut into slices (issue 14): one family of 10**7 p-values, 10**4 families of 1000
+    # (Hommel: O(tests^2) each), 6000 columns of 10**4 (t-test: memory-bound, 0.6-2 s; contiguous input, since
+    # copying a reversed or transposed 480 MB array is one NumPy call that Ctrl-C cannot cut), 1000 columns
+    # of 10**4 + 10**4 and one column of 10**7 + 10**7 (Mann-Whitney: a sort each)
+    "multipletests-family": (
+        "se.multipletests(P[:2**20 + 1], method='fdr_bh')",
+        "se.multipletests(P, method='holm-sidak')",
+        "se.multipletests(P[:100], method='fdr_bh').pvals_corrected[0]",
+    ),
+    "multipletests-families": (
+        "se.multipletests(P[:2000].reshape(-1, 1000), method='hommel')",
+        "se.multipletests(P.reshape(-1, 1000), method='hommel')",
+        "se.multipletests(P[:3000].reshape(-1, 30), method='holm').reject.sum()",
+    ),
+    "ttest_ind-columns": (
+        "se.ttest_ind(A[:2], A[2:4], axis=1)",
+        "se.ttest_ind(A, A, axis=1)",
+        "se.ttest_ind(X[:50], X[50:100]).pvalue",
+    ),
+    "mannwhitneyu-columns": (
+        "se.mannwhitneyu(A[:2], A[2:4], axis=1)",
+        "se.mannwhitneyu(A[:1000], A[1000:2000], axis=1)",
+        "se.mannwhitneyu(X[:50], X[50:100]).pvalue",
+    ),
+    "mannwhitneyu-column": (
+        "se.mannwhitneyu(A.ravel()[:2**19], A.ravel()[2**19:2**20])",
+        "se.mannwhitneyu(A.ravel()[:10**7], A.ravel()[10**7:2 * 10**7])",
+        "se.mannwhitneyu(X[:50], X[50:100], method='exact').pvalue",
+    ),
 }
 
 CHILD = r"""
@@ -76,6 +105,8 @@ import sys, time
 import numpy as np
 import simengine as se
 X = np.random.default_rng(0).normal(size=1000)
+P = np.random.default_rng(1).uniform(size=10**7)
+A = np.random.default_rng(2).normal(size=(6000, 10**4))
 for case, (warm, long, small) in CASES.items():
     eval(warm)
     print("ready", case, flush=True)
@@ -130,15 +161,21 @@ def test_sigint_leaves_no_system_error(interrupted):
 @pytest.fixture
 def tiny_slices(monkeypatch):
     """Every run_blocks call of the four modules runs one block per slice (exact permutation: small units)."""
-    from simengine import multitest, permutation, power, sequential
+    from simengine import multitest, permutation, power, sequential, twosample
 
     monkeypatch.setattr(_long, "SLICE_SECONDS", 1e-12)
     monkeypatch.setattr(permutation, "_EXACT_UNIT_OPS", 2000)
+    # long families, long columns: their sliced paths (sort, passes in chunks) from a few hundred values
+    for module, name, value in ((multitest, "_HUGE", 1500), (multitest, "_HUGE_HOMMEL", 300),
+                                (multitest, "_CHUNK", 64), (twosample, "_LONG_TTEST", 1000),
+                                (twosample, "_LONG_MWU", 1000), (twosample, "_SEGMENT", 64),
+                                (twosample, "SORT_RUN", 128)):
+        monkeypatch.setattr(module, name, value)
 
     def sliced(*args, **kwargs):
         return _long.run_blocks(*args, **{**kwargs, "first": 1})
 
-    for module in (sequential, power, multitest, permutation):
+    for module in (sequential, power, multitest, permutation, twosample):
         monkeypatch.setattr(module, "run_blocks", sliced)
 
 
@@ -173,7 +210,19 @@ CALLS = {
         np.arange(5.0), np.arange(6.0) ** 1.2, statistic=_jit_mean_xy, n_resamples=500),
     "permutation_test-custom": lambda: simengine.permutation_test(
         np.arange(15.0), np.arange(16.0) ** 1.2, statistic=_jit_mean_xy, n_resamples=5001, rng=10),
+    # many rows: slices of rows; long rows (above the fixture's thresholds): sliced sorts and segmented passes
+    "multipletests-families": lambda: simengine.multipletests(_P[:21_000].reshape(-1, 30) ** 2, method="holm-sidak"),
+    "multipletests-hommel": lambda: simengine.multipletests(_P[:20_000].reshape(-1, 40), method="hommel"),
+    "ttest_ind-columns": lambda: simengine.ttest_ind(_X[:, :30], _X[:, 30:], axis=1, equal_var=False),
+    "ttest_ind-long": lambda: simengine.ttest_ind(_X[:2].ravel(), _X[2:4].ravel() + 0.1),
+    "ttest_ind-long-columns": lambda: simengine.ttest_ind(_X[:600].T, _X[600:1200].T),
+    "mannwhitneyu-columns": lambda: simengine.mannwhitneyu(_X[:, :30], _X[:, 30:], axis=1),
+    "mannwhitneyu-long": lambda: simengine.mannwhitneyu(np.round(_X[:2].ravel(), 1), np.round(_X[2:4].ravel(), 1),
+                                                        alternative="less"),
 }
+
+_P = np.random.default_rng(21).uniform(size=21_000)
+_X = np.random.default_rng(22).normal(size=(1200, 70))
 
 
 @pytest.mark.parametrize("name", list(CALLS))
@@ -181,6 +230,22 @@ def test_tiny_slices_give_identical_results(name, request):
     whole = CALLS[name]()
     request.getfixturevalue("tiny_slices")
     _same(CALLS[name](), whole)
+
+
+def test_long_family_in_slices_is_bit_identical_for_every_method(request):
+    from simengine.multitest import METHODS
+
+    # ties, exact 0s and 1s (not for lfdr, which refuses 0), sorted and unsorted, both output orders
+    p = np.round(_P[:2400] ** 3, 3)
+    p[:4] = [0.0, 1.0, 0.0, 1.0]
+    calls = [(m, kw) for m in METHODS
+             for kw in ({}, {"is_sorted": True}, {"returnsorted": True}, {"maxiter": -1, "alpha": 0.3})]
+    whole = [simengine.multipletests(p[p > 0] if m == "lfdr" else p, method=m, **kw) for m, kw in calls]
+    request.getfixturevalue("tiny_slices")
+    for (m, kw), ref in zip(calls, whole):
+        res = simengine.multipletests(p[p > 0] if m == "lfdr" else p, method=m, **kw)
+        assert_array_equal(res.reject, ref.reject, err_msg=f"{m} {kw}", strict=True)
+        assert_array_equal(res.pvals_corrected, ref.pvals_corrected, err_msg=f"{m} {kw}", strict=True)
 
 
 # -------------------------------------------------------------------- progress and target_se

@@ -84,7 +84,9 @@ def _load_row1(pvals, r, buf):
     return ok
 
 
-@njit(inline="always")  # per-row helper: see the note at _ROWS
+# not inlined: one call per family costs ~15% of the fastest methods, but the driver's parallel loop
+# then compiles 5 s faster (issue 15, cold start)
+@njit
 def _correct_sorted1(ps, raws, method, cuts, factors, params, rej, adj):
     """Correct one family of sorted p-values `ps` into `rej` / `adj` (sorted order).
 
@@ -106,9 +108,7 @@ def _correct_sorted1(ps, raws, method, cuts, factors, params, rej, adj):
         _two_stage1(ps, factors, params, rej, adj)
     elif method == FDR_GBS:
         _gbs1(ps, params[0], rej, adj)
-    elif method == LFDR:
-        _lfdr1(ps, params[0], rej, adj)
-    else:
+    else:  # HOMMEL (LFDR runs in `_lfdr_rows`: its density fit compiles for 4 s, only when asked for)
         _hommel1(ps, cuts, rej, adj)
     for i in range(ps.shape[0]):
         if adj[i] > 1.0:
@@ -370,8 +370,8 @@ def _rank_rows(pvals):
 
 
 @pjit
-def _multipletests(pvals, raw, method, cuts, factors, params, presorted, returnsorted):
-    """Correct every row of `pvals` (families x tests); returns (ok, reject, pvals_corrected).
+def _multipletests(pvals, raw, method, cuts, factors, params, presorted, returnsorted, reject, corrected):
+    """Correct every row of `pvals` (families x tests) into `reject` / `corrected` (same shape); returns ok.
 
     `raw` has the shape of `pvals` for the Sidak methods (see `_correct_sorted1`)
     and is ignored otherwise.  `presorted`: rows are taken as sorted, as they come
@@ -379,12 +379,11 @@ def _multipletests(pvals, raw, method, cuts, factors, params, presorted, returns
     order.  The range check rides along: a row with NaN or a value outside [0, 1]
     is skipped and `ok` is False, and the caller must then discard the (partly
     unwritten) outputs and raise; `ok` is also False if a chunk of rows did not
-    finish (its scratch allocation failed).
+    finish (its scratch allocation failed).  The caller runs slices of rows (row views of
+    its arrays): rows never interact, so the slicing changes no number.
     """
     n_fam, n = pvals.shape
     use_raw = method == SIDAK or method == HOLM_SIDAK
-    reject = np.empty((n_fam, n), dtype=np.bool_)
-    corrected = np.empty((n_fam, n))
     n_chunks = (n_fam + _ROWS - 1) // _ROWS
     bad = np.zeros(n_chunks, dtype=np.bool_)
     # a chunk whose scratch allocation fails stops without raising (numba's parallel loops do
@@ -422,7 +421,47 @@ def _multipletests(pvals, raw, method, cuts, factors, params, presorted, returns
                     reject[r, i] = rej[k]
                     corrected[r, i] = adj[k]
         done[c] = True
-    return not bad.any() and done.all(), reject, corrected
+    return not bad.any() and done.all()
+
+
+@pjit
+def _lfdr_rows(pvals, alpha, presorted, returnsorted, reject, corrected):
+    """`_multipletests` for the local FDR (rows of valid p-values, checked by the caller); returns ok.
+
+    A kernel of its own so that the other methods never compile the density fit.
+    """
+    n_fam, n = pvals.shape
+    n_chunks = (n_fam + _ROWS - 1) // _ROWS
+    done = np.zeros(n_chunks, dtype=np.bool_)
+    for c in numba.prange(n_chunks):
+        buf = np.full(_padded(n), np.inf)
+        rank = np.empty(n, dtype=np.int64)
+        ps = np.empty(n)
+        rej = np.empty(n, dtype=np.bool_)
+        adj = np.empty(n)
+        for r in range(c * _ROWS, min((c + 1) * _ROWS, n_fam)):
+            _load_row1(pvals, r, buf)
+            if presorted:
+                for i in range(n):
+                    rank[i] = i
+                    ps[i] = buf[i]
+            else:
+                _rank_stable1(buf, n, rank, ps)
+            _lfdr1(ps, alpha, rej, adj)
+            for i in range(n):
+                if adj[i] > 1.0:
+                    adj[i] = 1.0
+            if returnsorted:
+                for k in range(n):
+                    reject[r, k] = rej[k]
+                    corrected[r, k] = adj[k]
+            else:
+                for i in range(n):
+                    k = rank[i]
+                    reject[r, i] = rej[k]
+                    corrected[r, i] = adj[k]
+        done[c] = True
+    return done.all()
 
 
 @pjit
@@ -441,3 +480,27 @@ def _nan_min_max(p):
                 lo[c] = min(lo[c], v)
                 hi[c] = max(hi[c], v)
     return bad.any(), lo.min(), hi.max()
+
+
+@njit
+def _hommel_steps(ps, adj, m_hi, m_lo):
+    """Stages m = m_hi, m_hi - 1, ..., m_lo + 1 of `_hommel1` on sorted `ps`, updating `adj` in place.
+
+    `adj` starts as a copy of `ps`; running all stages n..2 in consecutive ranges gives
+    `_hommel1`'s values bit for bit (same operations in the same order), so a long family
+    can run in slices.
+    """
+    n = ps.shape[0]
+    for m in range(m_hi, m_lo, -1):
+        cim = math.inf
+        for j in range(m):
+            v = m * ps[n - m + j] / (j + 1.0)
+            if v < cim:
+                cim = v
+        for i in range(n - m, n):
+            if cim > adj[i]:
+                adj[i] = cim
+        for i in range(n - m):
+            v = min(m * ps[i], cim)
+            if v > adj[i]:
+                adj[i] = v

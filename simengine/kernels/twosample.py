@@ -7,9 +7,10 @@ t = +-inf and p = 0; a zero difference gives nan.
 """
 import math
 
+import numba
 import numpy as np
 
-from simengine._jit import njit
+from simengine._jit import njit, pjit
 from simengine.kernels import special
 
 TWO_SIDED = 0
@@ -208,3 +209,62 @@ def _mwu_pmf_float1(m, n, maxu):
             for u in range(maxu, -1, -1):
                 row[u] = a * row[u] + (b * prev[u - k] if u >= k else 0.0)
     return p[m].copy()
+
+
+# --- a stable argsort in slices, for single samples too long to sort in one uninterruptible call ---
+
+
+@pjit
+def _sort_runs(x, run, lo, hi, keys, order):
+    """Runs lo..hi-1 of `x` (`run` values each, the last maybe shorter) stably sorted, in place.
+
+    keys[a:b] gets the run's values in ascending order and order[a:b] their indices into
+    `x` (ties in index order), for every run [a, b) = [u * run, (u + 1) * run).
+    """
+    n = x.shape[0]
+    for j in numba.prange(hi - lo):
+        a = (lo + np.int64(j)) * run
+        b = min(a + run, n)
+        o = np.argsort(x[a:b], kind="mergesort")
+        for i in range(b - a):
+            order[a + i] = a + o[i]
+            keys[a + i] = x[a + o[i]]
+
+
+@pjit
+def _merge_pass(keys, order, width, seg, lo, hi, keys_out, order_out):
+    """Output segments lo..hi-1 (`seg` positions each) of one merge pass of sorted runs of `width`.
+
+    Runs [s, s + width) and [s + width, s + 2 width) merge stably (on equal keys the
+    first run's value comes first) into the same positions of keys_out / order_out.  A
+    segment finds where it starts in the two runs by bisection (its co-rank), so segments
+    are independent; `seg` divides 2 x `width`, so no segment straddles two pairs.  Every
+    stable sort gives the same order, so the result does not depend on run, seg or slicing.
+    """
+    n = keys.shape[0]
+    for j in numba.prange(hi - lo):
+        o_lo = (lo + np.int64(j)) * seg
+        o_hi = min(o_lo + seg, n)
+        s = o_lo // (2 * width) * (2 * width)
+        a_end = min(s + width, n)
+        b_end = min(s + 2 * width, n)
+        k = o_lo - s
+        i_lo = max(0, k - (b_end - a_end))
+        i_hi = min(k, a_end - s)
+        while i_lo < i_hi:  # the number of first-run values among the pair's first k outputs
+            mid = (i_lo + i_hi) // 2
+            if keys[a_end + (k - mid) - 1] >= keys[s + mid]:
+                i_lo = mid + 1
+            else:
+                i_hi = mid
+        i = s + i_lo
+        jj = a_end + (k - i_lo)
+        for o in range(o_lo, o_hi):
+            if jj >= b_end or (i < a_end and keys[i] <= keys[jj]):
+                keys_out[o] = keys[i]
+                order_out[o] = order[i]
+                i += 1
+            else:
+                keys_out[o] = keys[jj]
+                order_out[o] = order[jj]
+                jj += 1
