@@ -648,8 +648,9 @@ def ddm(errors, *, warm_start=30, warning_threshold=2.0, drift_threshold=3.0, re
     ``drift_threshold >= warning_threshold``, and the data must be 0/1 (river accepts any values, and any
     number as `x`); `reset=False` (keep the statistics after a drift) is an extension, river always resets.
 
-    Many streams run in slices of streams: Ctrl-C stops a long call between slices (within about a quarter
-    of a second, or one stream if a stream takes longer) with KeyboardInterrupt.  Results do not depend on it.
+    A long call runs in slices (of streams, or of steps with each detector's state carried from one segment
+    to the next, so one long stream is cut too): Ctrl-C stops it within about a quarter of a second with
+    KeyboardInterrupt.  Results do not depend on the slicing.
 
     Examples
     --------
@@ -666,22 +667,23 @@ def ddm(errors, *, warm_start=30, warning_threshold=2.0, drift_threshold=3.0, re
     x2 = x[None, :] if one_d else x
     _check_memory(2 * x2.size, "`errors`", "the status array")
     status = np.empty(x2.shape, dtype=np.int8)  # NumPy's allocation: huge pages for big outputs
+    found = np.empty((x2.shape[0], 3), dtype=np.int64)  # first warning, first drift, drifts so far
 
-    def call(lo, hi):  # streams never interact: any split of the rows gives the same numbers
-        return _k._ddm_scan(x2[lo:hi], status[lo:hi], wt, dt, ws, reset)
+    def piece(state, r0, r1, t0, t1):
+        before = found[r0:r1, 2].copy()
+        _k._ddm_scan(x2, status, state, found, r0, r1, t0, t1, wt, dt, ws, reset)
+        counts = found[r0:r1, 2] - (before if t0 else 0)
+        flat, offsets = _k._collect_indices(status, 2, counts, np.ascontiguousarray(found[r0:r1, 1]), r0, t0, t1)
+        return r0, flat, offsets
 
-    # one stream, or few short ones: one call, without the few microseconds of installing a signal handler
-    if one_d or x2.shape[0] <= (first := _rows_first(x2.shape[1], 20_000_000)):
-        fw, fd, n_drifts = _k._ddm_scan(x2, status, wt, dt, ws, reset)
-    else:
-        parts = run_blocks(call, x2.shape[0], progress=False, desc="ddm", first=first)
-        fw, fd, n_drifts = (joined([part[i] for part in parts]) for i in range(3))
-    flat, offsets = _k._collect_indices(status, 2, n_drifts, fd)
-    idx = np.split(flat, offsets[1:-1])
+    # ~1 ns an update as SIMD over many streams, ~5-10 ns one stream alone
+    budget = 20_000_000 if x2.shape[0] > _k.DDM_ROWS_MAX else 4_000_000
+    pieces = _run_scan(piece, x2.shape, budget, _k.DDM_STATE_SIZE, "ddm")
+    idx = _indices(pieces, x2.shape[0])
+    fw, fd, n_drifts = found[:, 0], found[:, 1], found[:, 2]
     if one_d:
         return DdmResult(status[0], int(fw[0]), int(fd[0]), idx[0], int(n_drifts[0]))
-    return DdmResult(status, fw, fd, idx, n_drifts)
-
+    return DdmResult(status, fw.copy(), fd.copy(), idx, n_drifts.copy())
 
 
 class DDM:
@@ -872,8 +874,9 @@ def adwin(values, *, delta=0.002, clock=32, max_buckets=5, min_window_length=5, 
     after a detection the whole window is dropped (the paper keeps W1); the first makes cuts come
     earlier, the second restarts the clock and the grace period after each detection.
 
-    Many streams run in slices of streams: Ctrl-C stops a long call between slices (within about a quarter
-    of a second, or one stream if a stream takes longer) with KeyboardInterrupt.  Results do not depend on it.
+    A long call runs in slices (of streams, or of steps with each detector's state carried from one segment
+    to the next, so one long stream is cut too): Ctrl-C stops it within about a quarter of a second with
+    KeyboardInterrupt.  Results do not depend on the slicing.
 
     Examples
     --------
@@ -899,23 +902,28 @@ def adwin(values, *, delta=0.002, clock=32, max_buckets=5, min_window_length=5, 
     x2 = x[None, :] if one_d else x
     _check_memory(x2.size, "`values`", "the detection flags")
 
-    def call(lo, hi):  # streams never interact: any split of the rows gives the same numbers
-        return _k._adwin_scan(x2[lo:hi], d, mb, ml, gp, ck)
+    ns, nt = x2.shape
+    detected = np.zeros(x2.shape, dtype=np.bool_)
+    summary = np.empty((ns, 3), dtype=np.int64)  # first detection, width, detections so far
+    est = np.zeros(ns)
+
+    def piece(state, r0, r1, t0, t1):
+        _k._adwin_scan(x2, detected, state, summary, r0, r1, t0, t1, d, mb, ml, gp, ck)
+        if t1 == nt:  # the window mean, as river's estimation (0 for an empty window)
+            np.divide(state[:, 1], state[:, 0], out=est[r0:r1], where=state[:, 0] > 0)
+        rows, cols = np.nonzero(detected[r0:r1, t0:t1])
+        offsets = np.zeros(r1 - r0 + 1, dtype=np.int64)
+        np.cumsum(np.bincount(rows, minlength=r1 - r0), out=offsets[1:])
+        return r0, cols.astype(np.int64) + t0, offsets
 
     # ~30 ns an update with river's defaults; the cut test visits every bucket, every `clock` updates
     budget = int(2e6 / (max(1, mb / 5) * max(1, 32 / ck)))
-    # one stream, or few short ones: one call, without the few microseconds of installing a signal handler
-    if one_d or x2.shape[0] <= (first_rows := _rows_first(x2.shape[1], budget)):
-        det, first, width, est = _k._adwin_scan(x2, d, mb, ml, gp, ck)
-    else:
-        parts = run_blocks(call, x2.shape[0], progress=False, desc="adwin", first=first_rows)
-        det, first, width, est = (joined([part[i] for part in parts]) for i in range(4))
-    rows, cols = np.nonzero(det)
-    idx = np.split(cols.astype(np.int64), np.searchsorted(rows, np.arange(1, x2.shape[0])))
-    n_drifts = np.array([len(i) for i in idx], dtype=np.int64)
+    pieces = _run_scan(piece, x2.shape, budget, int(_k._adwin_state_size(mb)), "adwin")
+    idx = _indices(pieces, ns)
+    first, width, n_drifts = summary[:, 0].copy(), summary[:, 1].copy(), summary[:, 2].copy()
     if one_d:
-        return AdwinResult(det[0], int(first[0]), idx[0], int(n_drifts[0]), int(width[0]), float(est[0]))
-    return AdwinResult(det, first, idx, n_drifts, width, est)
+        return AdwinResult(detected[0], int(first[0]), idx[0], int(n_drifts[0]), int(width[0]), float(est[0]))
+    return AdwinResult(detected, first, idx, n_drifts, width, est)
 
 
 def _adwin_x(x):
@@ -1269,6 +1277,81 @@ def _rows_first(n_steps, updates_per_thread):
     import numba
 
     return max(1, updates_per_thread // max(1, n_steps)) * max(1, numba.get_num_threads())
+
+
+# A scan in segments keeps the detector states of one group of streams: at most this many bytes of them.
+_SCAN_STATE_BYTES = 2**26
+
+
+def _scan_plan(n_streams, n_steps, updates_per_thread, state_doubles):
+    """How a scan too long for whole streams is cut: (streams per group, steps per segment), or None when
+    whole streams do (a stream alone is at most `updates_per_thread` updates, or the call is one slice).
+
+    A segment of a group is about `updates_per_thread` updates for each thread it can keep busy, so no piece
+    of the scan takes longer than a slice, however long one stream is; the groups bound the memory of the
+    states carried from segment to segment.
+    """
+    import numba
+
+    threads = max(1, numba.get_num_threads())
+    if n_steps <= updates_per_thread or n_streams * n_steps <= updates_per_thread * threads:
+        return None
+    rows = max(1, min(n_streams, _SCAN_STATE_BYTES // (8 * state_doubles)))
+    return rows, max(1, updates_per_thread * min(rows, threads) // rows)
+
+
+def _run_scan(piece, shape, updates_per_thread, state_doubles, desc):
+    """Run a detector scan over all streams and steps in pieces, answering Ctrl-C between slices.
+
+    ``piece(state, r0, r1, t0, t1)`` runs streams [r0, r1) over steps [t0, t1) from `state` (one row of
+    `state_doubles` per stream, fresh when t0 == 0, carried otherwise) and returns what it found; returns
+    those outputs in order.  Streams never interact and the states carry over exactly, so any cut gives the
+    numbers of one pass.  A short call is one piece, run directly (no signal handler, no slicing).
+    """
+    ns, nt = shape
+    plan = _scan_plan(ns, nt, updates_per_thread, state_doubles)
+    if plan is None:
+        cap = max(1, _SCAN_STATE_BYTES // (8 * state_doubles))  # streams whose states one piece keeps
+
+        def call(lo, hi):
+            state = np.empty((min(cap, hi - lo), state_doubles))
+            return [piece(state[: min(hi, r0 + cap) - r0], r0, min(hi, r0 + cap), 0, nt) for r0 in range(lo, hi, cap)]
+
+        first = _rows_first(nt, updates_per_thread)
+        parts = [call(0, ns)] if ns <= first else run_blocks(call, ns, progress=False, desc=desc, first=first)
+        return [out for part in parts for out in part]
+    rows, steps = plan
+    n_seg = -(-nt // steps)
+    states = {}
+
+    def call_segments(lo, hi):
+        # blocks are (group, segment) in group-major order: the segments of a group carry its states
+        outs = []
+        while lo < hi:
+            g, s = divmod(lo, n_seg)
+            end = min(hi, (g + 1) * n_seg)
+            r0, r1 = g * rows, min(ns, (g + 1) * rows)
+            if s == 0:
+                states.clear()
+                states[g] = np.empty((r1 - r0, state_doubles))
+            outs.append(piece(states[g], r0, r1, s * steps, min(nt, (end - g * n_seg) * steps)))
+            lo = end
+        return outs
+
+    parts = run_blocks(call_segments, -(-ns // rows) * n_seg, progress=False, desc=desc, first=1)
+    return [out for part in parts for out in part]
+
+
+def _indices(pieces, n_streams):
+    """Per-stream arrays of the indices found by the pieces of `_run_scan`: (r0, flat, offsets) each, the
+    indices of stream r0 + i at flat[offsets[i]:offsets[i + 1]], pieces of a stream in step order."""
+    if len(pieces) == 1:
+        _, flat, offsets = pieces[0]
+        return np.split(flat, offsets[1:-1])
+    rows = np.concatenate([np.repeat(np.arange(r0, r0 + offsets.size - 1), np.diff(offsets)) for r0, _, offsets in pieces])
+    flat = np.concatenate([f for _, f, _ in pieces])
+    flat = flat[np.argsort(rows, kind="stable")]  # by stream; within one, the pieces' (step) order
+    return np.split(flat, np.cumsum(np.bincount(rows, minlength=n_streams))[:-1])
 
 
 def _summarise(n_false, first, **settings):

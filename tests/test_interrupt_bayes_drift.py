@@ -56,6 +56,16 @@ CALLS = {
         "simengine.adwin(np.random.default_rng(0).random((400, 5000)), clock=1, max_buckets=200)",
         "simengine.adwin(np.random.default_rng(1).random((3, 300)), clock=1, max_buckets=200)",
     ),
+    # one stream: cut into segments of steps, each detector's state carried between them (np.zeros maps its
+    # pages lazily, so the 10^9-value input costs no memory; the status array is 1 GB)
+    "ddm-one-stream": (
+        "simengine.ddm(np.zeros(10**9, dtype=np.uint8))",
+        "simengine.ddm(np.random.default_rng(1).random(3000) < np.where(np.arange(3000) < 1500, 0.1, 0.4))",
+    ),
+    "adwin-one-stream": (
+        "simengine.adwin(np.random.default_rng(0).random(500_000), clock=1, max_buckets=200)",
+        "simengine.adwin(np.random.default_rng(1).random(400), clock=1, max_buckets=200)",
+    ),
 }
 
 _CHILD = textwrap.dedent(
@@ -231,3 +241,60 @@ def test_progress_true_draws_a_bar_and_false_does_not(capsys, monkeypatch, name)
     loud = func(**kwargs, progress=True)
     assert name in capsys.readouterr().err
     _equal(quiet, loud)
+
+
+# ---------------------------------------------------------------------------------------------------------
+# One long stream: `ddm` / `adwin` in segments of steps, the detector states carried between them
+# ---------------------------------------------------------------------------------------------------------
+
+_LONG = np.random.default_rng(11).random((5, 2400)) < np.where(np.arange(2400) < 1200, 0.1, 0.35)
+SEGMENTED = {
+    "ddm": lambda x: simengine.ddm(x),
+    "ddm-no-reset": lambda x: simengine.ddm(x, reset=False, warm_start=5, warning_threshold=1.5),
+    "adwin": lambda x: simengine.adwin(x.astype(float)),
+    "adwin-clock-grace": lambda x: simengine.adwin(x + 0.25 * (x == 0), clock=3, grace_period=40, max_buckets=2,
+                                                   min_window_length=2),
+}
+
+
+@pytest.mark.parametrize("steps, span", [(1, slice(1000, 1400)), (7, slice(600, 1800)), (1000, slice(None))])
+@pytest.mark.parametrize("name", list(SEGMENTED))
+def test_segments_of_a_stream_give_bit_identical_results(monkeypatch, name, steps, span):
+    """A stream cut into segments of 1, 7 or 1000 updates (one stream alone, and groups of 2 of 5 streams)
+    gives the same bits as one pass: the segments carry each detector's state exactly."""
+    x = _LONG[:, span]
+    whole_1d, whole_2d = SEGMENTED[name](x[2]), SEGMENTED[name](x)
+    assert whole_2d.n_drifts.sum() > 0
+    pieces = []
+    real = simengine.drift._run_scan
+
+    def counting(piece, *args, **kwargs):
+        def counted(*a):
+            pieces.append(a[1:])
+            return piece(*a)
+        return real(counted, *args, **kwargs)
+
+    def one_by_one(call, n_blocks, **kwargs):  # one segment per call: each piece is one segment
+        return [call(b, b + 1) for b in range(n_blocks)]
+
+    monkeypatch.setattr(simengine.drift, "_run_scan", counting)
+    monkeypatch.setattr(simengine.drift, "run_blocks", one_by_one)
+    monkeypatch.setattr(simengine.drift, "_scan_plan", lambda *args: (2, steps))
+    _equal(whole_1d, SEGMENTED[name](x[2]))
+    _equal(whole_2d, SEGMENTED[name](x))
+    assert len(pieces) >= 4 * x.shape[1] // steps and all(t1 - t0 <= steps for _, _, t0, t1 in pieces)
+
+
+def test_scan_plan_sizes_segments_by_work():
+    """No piece of a long scan is longer than the per-thread budget (times the threads it keeps busy), one
+    stream of 10^9 updates included; short calls are not cut."""
+    import numba
+
+    threads = numba.get_num_threads()
+    plan = simengine.drift._scan_plan
+    assert plan(1, 10**9, 20_000_000, 6) == (1, 20_000_000)
+    rows, steps = plan(3, 4 * 10**8, 20_000_000, 6)
+    assert rows == 3 and rows * steps <= 20_000_000 * threads
+    rows, steps = plan(400, 5000, 1562, 19351)  # ADWIN with 200 buckets: the states of a group stay bounded
+    assert rows * 19351 * 8 <= simengine.drift._SCAN_STATE_BYTES and rows * steps <= 1562 * threads
+    assert plan(1, 10**6, 20_000_000, 6) is None and plan(10**4, 10**4, 20_000_000, 6) is None

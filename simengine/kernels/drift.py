@@ -470,15 +470,15 @@ def _ddm_update(n, p, p_min, s_min, ps_min, drifted, x, warning_threshold, drift
 
 
 @njit
-def _ddm_row(x, status, warning_threshold, drift_threshold, warm_start, reset):
-    """DDM over one stream `x` (1-D, 0/1) from a fresh state, writing `status`; returns (first_warning,
-    first_drift, n_drifts)."""
-    state = np.empty(DDM_STATE_SIZE)
-    _ddm_init(state)
-    fw = -1
-    fd = -1
-    nd = 0
-    for t in range(x.shape[0]):
+def _ddm_row(x, status, state, t_lo, t_hi, fwdn, warning_threshold, drift_threshold, warm_start, reset):
+    """DDM over steps [t_lo, t_hi) of one stream `x` (1-D, 0/1) from `state`, writing `status`.
+
+    `fwdn` holds (first_warning, first_drift, n_drifts) so far, -1 where none; updated in place, as `state`
+    is, so that a stream can run in segments with the same numbers as in one pass."""
+    fw = fwdn[0]
+    fd = fwdn[1]
+    nd = fwdn[2]
+    for t in range(t_lo, t_hi):
         st = _ddm_step(state, float(x[t]), warning_threshold, drift_threshold, warm_start, reset)
         status[t] = st
         if st == 1:
@@ -488,7 +488,9 @@ def _ddm_row(x, status, warning_threshold, drift_threshold, warm_start, reset):
             nd += 1
             if fd < 0:
                 fd = t
-    return fw, fd, nd
+    fwdn[0] = fw
+    fwdn[1] = fd
+    fwdn[2] = nd
 
 
 # A thread steps a group of up to DDM_GROUP streams in lockstep, their states held field by field across
@@ -508,17 +510,25 @@ DDM_ROWS_MAX = 8
 
 
 @pjit
-def _ddm_scan(errors, status, warning_threshold, drift_threshold, warm_start, reset):
-    """DDM over each row of `errors` (streams x steps, values 0/1), rows in parallel, into `status`.
+def _ddm_scan(errors, status, state, fwdn, r_lo, r_hi, t_lo, t_hi, warning_threshold, drift_threshold, warm_start,
+              reset):
+    """DDM over rows [r_lo, r_hi) and steps [t_lo, t_hi) of `errors` (streams x steps, values 0/1), rows in
+    parallel, into `status`.
 
-    `status` (int8, the shape of `errors`) comes from the caller: NumPy asks the kernel for huge pages for
-    big arrays, numba's allocator does not, and first-touch page faults on 10^8 bytes of 4 KiB pages
-    cost about a third of the scan.  Returns (first_warning, first_drift, n_drifts), -1 where none.
+    `state` (r_hi - r_lo rows of DDM_STATE_SIZE) holds each stream's detector and `fwdn` (streams x 3:
+    first_warning, first_drift, n_drifts, -1 where none) what it found so far; both are read and updated, so a
+    stream cut into segments of steps gives exactly the numbers of one pass.  With t_lo == 0 the states start
+    fresh and `fwdn` from (-1, -1, 0).  `status` (int8, the shape of `errors`) comes from the caller: NumPy
+    asks the kernel for huge pages for big arrays, numba's allocator does not, and first-touch page faults on
+    10^8 bytes of 4 KiB pages cost about a third of the scan.
     """
-    ns, nt = errors.shape
-    first_warning = np.full(ns, -1, dtype=np.int64)
-    first_drift = np.full(ns, -1, dtype=np.int64)
-    n_drifts = np.zeros(ns, dtype=np.int64)
+    ns = r_hi - r_lo
+    if t_lo == 0:
+        for i in range(ns):
+            _ddm_init(state[i])
+            fwdn[r_lo + i, 0] = -1
+            fwdn[r_lo + i, 1] = -1
+            fwdn[r_lo + i, 2] = 0
     # as few groups as groups of DDM_GROUP need, but of even sizes, so that threads get even shares
     n_groups = (ns + DDM_GROUP - 1) // DDM_GROUP
     size = (ns + n_groups - 1) // n_groups
@@ -527,11 +537,11 @@ def _ddm_scan(errors, status, warning_threshold, drift_threshold, warm_start, re
         m = min(ns, lo + size) - lo
         if m <= DDM_ROWS_MAX:
             for i in range(lo, lo + m):
-                first_warning[i], first_drift[i], n_drifts[i] = _ddm_row(
-                    errors[i], status[i], warning_threshold, drift_threshold, warm_start, reset
-                )
+                _ddm_row(errors[r_lo + i], status[r_lo + i], state[i], t_lo, t_hi, fwdn[r_lo + i],
+                         warning_threshold, drift_threshold, warm_start, reset)
             continue
         lanes = max(DDM_MIN_LANES, (m + DDM_LANES - 1) // DDM_LANES * DDM_LANES)
+        # padding streams m..lanes-1 start fresh and read only zeros; their results are dropped
         sn = np.zeros(lanes)
         sp = np.zeros(lanes)
         sp_min = np.full(lanes, math.nan)
@@ -541,13 +551,24 @@ def _ddm_scan(errors, status, warning_threshold, drift_threshold, warm_start, re
         fw = np.full(lanes, -1, dtype=np.int64)
         fd = np.full(lanes, -1, dtype=np.int64)
         nd = np.zeros(lanes, dtype=np.int64)
-        xb = np.zeros((DDM_BLOCK, lanes), dtype=np.uint8)  # padding streams m..lanes-1 stay all zero
+        for r in range(m):
+            s = state[lo + r]
+            sn[r] = s[0]
+            sp[r] = s[1]
+            sp_min[r] = s[2]
+            ss_min[r] = s[3]
+            sps_min[r] = s[4]
+            sdrift[r] = s[5] != 0.0
+            fw[r] = fwdn[r_lo + lo + r, 0]
+            fd[r] = fwdn[r_lo + lo + r, 1]
+            nd[r] = fwdn[r_lo + lo + r, 2]
+        xb = np.zeros((DDM_BLOCK, lanes), dtype=np.uint8)
         sb = np.empty((DDM_BLOCK, lanes), dtype=np.int8)
-        for t0 in range(0, nt, DDM_BLOCK):
-            tn = min(DDM_BLOCK, nt - t0)
+        for t0 in range(t_lo, t_hi, DDM_BLOCK):
+            tn = min(DDM_BLOCK, t_hi - t0)
             for r in range(m):
                 for t in range(tn):
-                    xb[t, r] = errors[lo + r, t0 + t]
+                    xb[t, r] = errors[r_lo + lo + r, t0 + t]
             for t in range(tn):
                 for r in range(lanes):
                     n, p, p_min, s_min, ps_min, drift, st = _ddm_update(
@@ -567,22 +588,29 @@ def _ddm_scan(errors, status, warning_threshold, drift_threshold, warm_start, re
                     nd[r] += drift
             for r in range(m):
                 for t in range(tn):
-                    status[lo + r, t0 + t] = sb[t, r]
+                    status[r_lo + lo + r, t0 + t] = sb[t, r]
         for r in range(m):
-            first_warning[lo + r] = fw[r]
-            first_drift[lo + r] = fd[r]
-            n_drifts[lo + r] = nd[r]
-    return first_warning, first_drift, n_drifts
+            s = state[lo + r]
+            s[0] = sn[r]
+            s[1] = sp[r]
+            s[2] = sp_min[r]
+            s[3] = ss_min[r]
+            s[4] = sps_min[r]
+            s[5] = 1.0 if sdrift[r] else 0.0
+            fwdn[r_lo + lo + r, 0] = fw[r]
+            fwdn[r_lo + lo + r, 1] = fd[r]
+            fwdn[r_lo + lo + r, 2] = nd[r]
 
 
 @pjit
-def _collect_indices(flags, value, counts, first):
-    """Flat positions t where flags[i, t] == value, row by row, with row offsets.
+def _collect_indices(flags, value, counts, first, r_lo, t_lo, t_hi):
+    """Positions t in [t_lo, t_hi) where flags[i, t] == value, for rows r_lo .. r_lo + len(counts) - 1, row by
+    row, with row offsets.
 
-    `counts` (how many per row) and `first` (first such t per row) come from the scan, so each row is read
-    from its first hit on and rows without any are skipped.
+    `counts` (how many per row in the range) and `first` (no hit before it, per row) come from the scan, so
+    each row is read from max(t_lo, first) on, only until its last hit, and rows without any are skipped.
     """
-    ns, nt = flags.shape
+    ns = counts.shape[0]
     offsets = np.zeros(ns + 1, dtype=np.int64)
     for i in range(ns):
         offsets[i + 1] = offsets[i] + counts[i]
@@ -593,9 +621,10 @@ def _collect_indices(flags, value, counts, first):
             continue
         k = offsets[ii]
         end = offsets[ii + 1]
-        t = first[ii]
-        while k < end:
-            if flags[ii, t] == value:
+        t = max(t_lo, first[ii])
+        row = flags[r_lo + ii]
+        while k < end and t < t_hi:
+            if row[t] == value:
                 flat[k] = t
                 k += 1
             t += 1
@@ -775,32 +804,35 @@ def _adwin_step(state, x, delta, max_buckets, min_len, grace_period, clock):
 
 
 @pjit
-def _adwin_scan(values, delta, max_buckets, min_len, grace_period, clock):
-    """ADWIN over each row of `values` (streams x steps), rows in parallel.
+def _adwin_scan(values, detected, state, summary, r_lo, r_hi, t_lo, t_hi, delta, max_buckets, min_len,
+                grace_period, clock):
+    """ADWIN over rows [r_lo, r_hi) and steps [t_lo, t_hi) of `values` (streams x steps), rows in parallel.
 
-    Returns (detected bool streams x steps, first_drift, final width, final mean).
+    Sets detected[i, t] (bool, streams x steps, False on entry) at each detection.  `state` (r_hi - r_lo rows
+    of `_adwin_state_size(max_buckets)`) holds each stream's detector and is read and updated, so a stream
+    cut into segments of steps gives exactly the numbers of one pass; with t_lo == 0 the states start fresh.
+    Writes summary[i] = (first detection or -1, width, number of detections) so far, and returns nothing
+    else: the window mean is state[i, 1] / state[i, 0] (0 for an empty window).
     """
-    ns, nt = values.shape
-    detected = np.zeros((ns, nt), dtype=np.bool_)
-    first = np.full(ns, -1, dtype=np.int64)
-    width = np.zeros(ns, dtype=np.int64)
-    mean = np.zeros(ns)
-    size = _adwin_state_size(max_buckets)
+    ns = r_hi - r_lo
     for i in numba.prange(ns):
         ii = np.int64(i)
-        state = np.zeros(size)
-        _adwin_init(state)
-        row = values[ii]
-        fd = -1
-        for t in range(nt):
-            if _adwin_step(state, row[t], delta, max_buckets, min_len, grace_period, clock):
-                detected[ii, t] = True
+        s = state[ii]
+        r = r_lo + ii
+        if t_lo == 0:
+            s[:] = 0.0
+            _adwin_init(s)
+            summary[r, 0] = -1
+        row = values[r]
+        fd = summary[r, 0]
+        for t in range(t_lo, t_hi):
+            if _adwin_step(s, row[t], delta, max_buckets, min_len, grace_period, clock):
+                detected[r, t] = True
                 if fd < 0:
                     fd = t
-        first[ii] = fd
-        width[ii] = int(state[0])
-        mean[ii] = state[1] / state[0] if state[0] > 0 else 0.0
-    return detected, first, width, mean
+        summary[r, 0] = fd
+        summary[r, 1] = int(s[0])
+        summary[r, 2] = int(s[4])
 
 
 # ----------------------------------------------------------------------------------------------------------
