@@ -66,6 +66,29 @@ CALLS = {
         "simengine.adwin(np.random.default_rng(0).random(500_000), clock=1, max_buckets=200)",
         "simengine.adwin(np.random.default_rng(1).random(400), clock=1, max_buckets=200)",
     ),
+    # psi / psi_monitor: every pass over the data in slices of rows (windows: of work); zeros again cost no
+    # memory, and constant data checks every value against the edges (the slowest counting)
+    "psi-one-column": (
+        "simengine.psi(np.zeros(10**8), np.zeros(10**8))",
+        "simengine.psi(np.random.default_rng(1).normal(size=3000), np.random.default_rng(2).normal(0.3, 1, 2000))",
+    ),
+    "psi-many-columns": (
+        "simengine.psi(np.zeros((10**7, 100)), np.zeros((10**7, 100)))",
+        "simengine.psi(np.random.default_rng(1).normal(size=(300, 120)), np.random.default_rng(2).normal(size=(200, 120)))",
+    ),
+    "psi-quantile-columns": (
+        "simengine.psi(np.zeros((10**6, 300)), np.zeros((10**6, 300)), binning='quantile')",
+        "simengine.psi(np.random.default_rng(1).normal(size=(300, 3)), np.random.default_rng(2).normal(size=(200, 3)), "
+        "binning='quantile')",
+    ),
+    "psi_monitor-one-long-window": (
+        "simengine.psi_monitor(np.arange(1000.0), [np.zeros(10**8)])",
+        "simengine.psi_monitor(np.arange(1000.0), [np.arange(0.0, 1000.0, 3.0), np.arange(500.0)])",
+    ),
+    "psi_monitor-many-windows": (
+        "simengine.psi_monitor(np.arange(1000.0), np.zeros((10**5, 10**4)))",
+        "simengine.psi_monitor(np.arange(1000.0), np.arange(3000.0).reshape(3, 1000) % 1100)",
+    ),
 }
 
 _CHILD = textwrap.dedent(
@@ -85,6 +108,8 @@ _CHILD = textwrap.dedent(
         return np.array_equal(np.asarray(x), np.asarray(y), equal_nan=np.asarray(x).dtype.kind == "f")
 
     def same(a, b):
+        if not hasattr(a, "to_dict"):  # psi: a float or an array
+            return equal(a, b)
         a, b = a.to_dict(), b.to_dict()
         return a.keys() == b.keys() and all(equal(a[k], b[k]) for k in a)
 
@@ -298,3 +323,54 @@ def test_scan_plan_sizes_segments_by_work():
     rows, steps = plan(400, 5000, 1562, 19351)  # ADWIN with 200 buckets: the states of a group stay bounded
     assert rows * 19351 * 8 <= simengine.drift._SCAN_STATE_BYTES and rows * steps <= 1562 * threads
     assert plan(1, 10**6, 20_000_000, 6) is None and plan(10**4, 10**4, 20_000_000, 6) is None
+
+
+# ---------------------------------------------------------------------------------------------------------
+# psi / psi_monitor: their passes over big data run in slices of rows (and windows in pieces)
+# ---------------------------------------------------------------------------------------------------------
+
+_G = np.random.default_rng(12)
+_REF = _G.normal(size=(3000, 4)) * [1.0, 2.0, 1.0, 5.0]
+_CUR = _G.normal(0.2, 1.1, size=(2500, 4)) * [1.0, 2.0, 1.0, 5.0]
+_REF_NAN, _CUR_NAN = _REF.copy(), _CUR.copy()
+_REF_NAN[::7, 1] = np.nan
+_CUR_NAN[::5, 2] = np.nan
+_CUR_NAN[:, 3] = np.nan
+PSI_CALLS = {
+    "equal-width 1-D": lambda: simengine.psi(_REF[:, 0], _CUR[:, 0]),
+    "equal-width, NaN omitted": lambda: simengine.psi(_REF_NAN, _CUR_NAN, nan_policy="omit"),
+    "quantile, NaN omitted": lambda: simengine.psi(_REF_NAN, _CUR_NAN, binning="quantile", nan_policy="omit"),
+    "quantile 1-D": lambda: simengine.psi(_REF[:, 1], _CUR[:, 1], binning="quantile", bins=37),
+    "explicit edges": lambda: simengine.psi(_REF, _CUR, bins=np.array([-4.0, -1.0, -0.2, 0.0, 0.7, 3.0])),
+    "uniform edges, axis 1": lambda: simengine.psi(_REF.T, _CUR.T, bins=np.linspace(-3, 3, 25), axis=1),
+    "monitor, windows of many sizes": lambda: simengine.psi_monitor(
+        _REF[:, 0], [_CUR[:n, 0] + 0.1 * w for w, n in enumerate([5, 700, 1, 2500, 40, 300, 1200, 9])],
+        consecutive=2).psi,
+    "monitor, equal-width 2-D windows": lambda: simengine.psi_monitor(
+        _REF[:, 0], _CUR[:2400, 0].reshape(60, 40), binning="equal-width", bins=25).psi,
+}
+
+
+@pytest.mark.parametrize("name", list(PSI_CALLS))
+def test_psi_passes_in_tiny_slices_give_bit_identical_results(monkeypatch, name):
+    """Forced into slices of a few rows (uneven sizes) and windows into pieces of 64 values, every pass of
+    psi and psi_monitor gives the same bits as one call: counts are integers, min and max exact."""
+    whole = np.asarray(PSI_CALLS[name]())
+    calls = []
+
+    def uneven(call, n_blocks, **kwargs):
+        calls.append(n_blocks)
+        sizes = (1, 2, 5, 13, 40)
+        outs, lo, i = [], 0, 0
+        while lo < n_blocks:
+            hi = min(n_blocks, lo + sizes[i % len(sizes)])
+            outs.append(call(lo, hi))
+            lo, i = hi, i + 1
+        return outs
+
+    monkeypatch.setattr(simengine.drift, "run_blocks", uneven)
+    monkeypatch.setattr(simengine.drift, "_PASS_FIRST", 300)
+    monkeypatch.setattr(simengine.drift, "_WINDOW_PIECE", 64)
+    sliced = np.asarray(PSI_CALLS[name]())
+    assert calls and max(calls) > 10
+    assert whole.dtype == sliced.dtype and whole.tobytes() == sliced.tobytes()

@@ -365,16 +365,23 @@ def _psi_windows(ref_props, edges, uniform, values, offsets, eps):
                 continue
             cnt[_bin_index1(v, edges, lo, norm, uniform)] += 1
             nvalid += 1
-        if nvalid == 0:
-            out[wi] = math.nan
-            continue
-        total = 0.0
-        for b in range(k):
-            c = cnt[b] / nvalid + eps
-            r = ref_props[b]
-            total += (c - r) * math.log(c / r)
-        out[wi] = total
+        out[wi] = _psi_props1(cnt, nvalid, ref_props, eps)
     return out
+
+
+@njit
+def _psi_props1(cnt, nvalid, ref_props, eps):
+    """PSI of one window's bin counts `cnt` (int64, `nvalid` values in all) against reference proportions
+    `ref_props` (eps already added); nan for an empty window.  `_psi_windows` uses it for every window, and
+    the public layer for a window counted in pieces, so both give the same bits."""
+    if nvalid == 0:
+        return math.nan
+    total = 0.0
+    for b in range(cnt.shape[0]):
+        c = cnt[b] / nvalid + eps
+        r = ref_props[b]
+        total += (c - r) * math.log(c / r)
+    return total
 
 
 @njit
