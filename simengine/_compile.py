@@ -147,7 +147,7 @@ def _warm_drift():
     simengine.DDM().update(1)
     simengine.adwin(x)
     simengine.ADWIN().update(0.5)
-    simengine.simulate_drift_detection(n_streams=2, n_steps=50, drift_start=25, rng=0)
+    simengine.simulate_drift_detection(n_sims=2, n_steps=50, drift_start=25, rng=0)
 
 
 FAMILIES["drift detection"] = _warm_drift

@@ -293,14 +293,6 @@ def _psi_columns(ref_counts, ref_valid, cur_counts, cur_valid, eps):
     return out
 
 
-@njit  # the parallel work is in the counting passes it calls
-def _psi_2d(reference, current, edges, uniform, eps, has_nan):
-    """One PSI per column of two (rows x cols) arrays with per-column `edges`; two counting passes."""
-    rc, rv = _colwise_counts(reference, edges, uniform, has_nan)
-    cc, cv = _colwise_counts(current, edges, uniform, has_nan)
-    return _psi_columns(rc, rv, cc, cv, eps)
-
-
 @njit
 def _equal_width_edges(lo, hi, bins):
     """Equal-width edges (cols x bins+1) over per-column [lo, hi], the last edge exactly hi.
@@ -328,17 +320,6 @@ def _equal_width_edges(lo, hi, bins):
                 edges[j, b] = a * ((bins - b) / bins) + z * (b / bins)
         edges[j, bins] = z
     return edges
-
-
-@njit  # the parallel work is in the passes it calls
-def _psi_2d_equal_width(reference, current, lo, hi, bins, eps, has_nan):
-    """Equal-width PSI per column: edges over the combined NaN-ignoring min..max of both arrays.
-
-    `lo` and `hi` are those combined per-column min and max (from `_colwise_scan` of both arrays, which the
-    public layer also uses to check the data), so this reads each array once more, to count.
-    """
-    edges = _equal_width_edges(lo, hi, bins)
-    return _psi_2d(reference, current, edges, True, eps, has_nan), edges
 
 
 @pjit
