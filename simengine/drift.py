@@ -274,8 +274,8 @@ def psi(reference, current, *, bins=10, binning="equal-width", eps=1e-7, axis=0,
     else:
         uniform = False
         edges = _quantile_edges(ref, k, nan=bool(nan_r.any()))
-    rc, rv = _counts(ref, edges, uniform, has_nan)
-    cc, cv = _counts(cur, edges, uniform, has_nan)
+    rc, rv = _counts(ref, edges, uniform, nan_r if has_nan else None)
+    cc, cv = _counts(cur, edges, uniform, nan_c if has_nan else None)
     out = _k._psi_columns(rc, rv, cc, cv, eps)
     if one_d:
         return float(out[0])
@@ -328,29 +328,61 @@ def _pass_rows(call, n_rows, n_cols, desc, fast=None):
     return run_blocks(call, n_rows, progress=False, desc=desc, first=first)
 
 
+def _chunks(n_rows):
+    return max(1, -(-n_rows // _k.PSI_CHUNK))
+
+
+def _scan1(arr):
+    """`_k._colwise_scan` of one slice, reduced over its row chunks: (min, max, NaN count) per column."""
+    c, p = _chunks(arr.shape[0]), arr.shape[1]
+    mins, maxs, nans = np.full((c, p), np.inf), np.full((c, p), -np.inf), np.zeros((c, p), dtype=np.int64)
+    _k._colwise_scan(arr, mins, maxs, nans)
+    return mins.min(axis=0), maxs.max(axis=0), nans.sum(axis=0)
+
+
 def _scan(arr):
     """Per-column min, max (NaN ignored) and NaN count of (rows x cols) `arr`, in slices of rows: min and max
     of slices are exact and counts are integers, so the slicing never changes them."""
-    parts = _pass_rows(lambda lo, hi: _k._colwise_scan(arr[lo:hi]), arr.shape[0], arr.shape[1], "psi")
+    parts = _pass_rows(lambda lo, hi: _scan1(arr[lo:hi]), arr.shape[0], arr.shape[1], "psi")
     if len(parts) == 1:
         return parts[0]
     return (np.minimum.reduce([p[0] for p in parts]), np.maximum.reduce([p[1] for p in parts]),
             np.sum([p[2] for p in parts], axis=0))
 
 
-def _counts(arr, edges, uniform, has_nan):
-    """Bin counts per column (cols x bins) and non-NaN count per column, in slices of rows (integer sums)."""
-    parts = _pass_rows(lambda lo, hi: _k._colwise_counts(arr[lo:hi], edges, uniform, has_nan),
-                       arr.shape[0], arr.shape[1], "psi")
-    if len(parts) == 1:
-        return parts[0]
-    return np.sum([p[0] for p in parts], axis=0), np.sum([p[1] for p in parts], axis=0)
+def _counts1(arr, edges, uniform):
+    """Bin counts (cols x bins) of one slice, NaN counted in bin 0."""
+    part = np.zeros((_chunks(arr.shape[0]), arr.shape[1], edges.shape[1] - 1), dtype=np.int64)
+    lo_t, norm_t, tol_t, base_t, uniform = _k._count_tables(edges, _k._tile_len(arr.shape[1]), uniform)
+    if uniform:
+        _k._counts_uniform(arr, edges, part, lo_t, norm_t, tol_t, base_t)
+    else:
+        _k._counts_search(arr, edges, part)
+    return part.sum(axis=0)
+
+
+def _counts(arr, edges, uniform, nan=None):
+    """Bin counts per column (cols x bins) and non-NaN count per column, in slices of rows (integer sums).
+
+    `nan`: NaN count per column (from `_scan`), or None when there is none; NaN lands in bin 0 of the
+    counting pass and is taken out of it here.
+    """
+    parts = _pass_rows(lambda lo, hi: _counts1(arr[lo:hi], edges, uniform), arr.shape[0], arr.shape[1], "psi")
+    counts = parts[0] if len(parts) == 1 else np.sum(parts, axis=0)
+    if nan is not None:
+        counts[:, 0] -= nan
+    return counts, counts.sum(axis=1)
+
+
+def _nonfinite1(flat):
+    acc = np.empty(max(1, -(-flat.size // 65536)), dtype=np.int64)
+    _k._nonfinite_probe(flat, acc)
+    return int(acc.sum())
 
 
 def _nonfinite(flat):
     """Number of NaN and inf values in a 1-D array, in slices."""
-    return sum(int(n) for n in _pass_rows(lambda lo, hi: _k._nonfinite_probe(flat[lo:hi]), flat.size, 1, "psi",
-                                                   fast=True))
+    return sum(_pass_rows(lambda lo, hi: _nonfinite1(flat[lo:hi]), flat.size, 1, "psi", fast=True))
 
 
 def _psi_shapes(ref, cur, axis):
@@ -436,7 +468,7 @@ def _monitor_setup(reference, threshold, consecutive, bins, binning, eps):
             lo, hi, _ = _scan(ref[:, None])
             edges = _equal_width_edges1(float(lo[0]), float(hi[0]), k)
     edges = np.ascontiguousarray(edges, dtype=np.float64)
-    counts, n_valid = _counts(ref[:, None], edges[None, :], _is_uniform(edges), False)
+    counts, n_valid = _counts(ref[:, None], edges[None, :], _is_uniform(edges))
     ref_props = counts[0] / n_valid[0] + eps
     return threshold, consecutive, edges, ref_props, eps
 
@@ -558,8 +590,7 @@ def _window_psi(ref_props, edges, uniform, flat, offsets, eps):
             if a < 0:
                 out[w:end] = _k._psi_windows(ref_props, edges, uniform, flat, offsets[w : end + 1], eps)
                 continue
-            c, _ = _k._colwise_counts(flat[a:b][:, None], e2, uniform, False)
-            cnt[:] += c[0]
+            cnt[:] += _counts1(flat[a:b][:, None], e2, uniform)[0]
             if b == offsets[w + 1]:
                 out[w] = _k._psi_props1(cnt, int(sizes[w]), ref_props, eps)
                 cnt[:] = 0

@@ -38,18 +38,16 @@ def _count_nonfinite(block):
 
 
 @pjit
-def _nonfinite_probe(flat):
-    """Number of NaN and +-inf values in the 1-D array, in parallel over fixed chunks.
+def _nonfinite_probe(flat, acc):
+    """Number of NaN and +-inf values per chunk of 65 536 values of the 1-D array, into `acc` (one slot per
+    chunk, from the caller, who sums them), in parallel.
 
     One read with no temporary arrays, so validating big inputs costs about one memory pass.
     """
     n = flat.shape[0]
-    nchunks = max(1, (n + 65536 - 1) // 65536)
-    acc = np.zeros(nchunks, dtype=np.int64)
-    for c in numba.prange(nchunks):
+    for c in numba.prange(acc.shape[0]):
         ci = np.int64(c)
         acc[ci] = _count_nonfinite(flat[ci * 65536 : min(n, (ci + 1) * 65536)])
-    return acc.sum()
 
 
 @njit
@@ -104,24 +102,27 @@ def _scan_tiles(flat, start, stop, lo, hi, nn):
 
 
 @pjit
-def _colwise_scan(arr):
-    """Per-column NaN-ignoring min and max, and NaN count, of a C-contiguous (rows x cols) array.
+def _colwise_scan(arr, mins, maxs, nans):
+    """Per-chunk NaN-ignoring min and max, and NaN count, per column of a C-contiguous (rows x cols) array.
 
-    One parallel pass over row chunks that also serves as the NaN/inf check of the public layer: an inf
-    shows up as a min of -inf or a max of +inf, so the data is read once for both.
+    Chunk c (rows c * PSI_CHUNK ...) writes mins[c], maxs[c] (filled with +inf / -inf by the caller) and
+    nans[c] (zeros); the caller reduces them over chunks (min, max and integer sums: any order gives the
+    same).  One parallel pass that also serves as the NaN/inf check of the public layer: an inf shows up as
+    a min of -inf or a max of +inf, so the data is read once for both.  The kernel holds the one `prange`
+    loop and nothing NumPy would turn into another parallel loop, which keeps its compilation short.
     """
     n, p = arr.shape
     flat = arr.reshape(n * p)
     size = _tile_len(p)
-    nchunks = max(1, (n + PSI_CHUNK - 1) // PSI_CHUNK)
-    mins = np.full((nchunks, p), np.inf)
-    maxs = np.full((nchunks, p), -np.inf)
-    nans = np.zeros((nchunks, p), dtype=np.int64)
-    for c in numba.prange(nchunks):
+    for c in numba.prange(mins.shape[0]):
         ci = np.int64(c)
-        lo = np.full(size, np.inf)
-        hi = np.full(size, -np.inf)
-        nn = np.zeros(size, dtype=np.int64)
+        lo = np.empty(size)
+        hi = np.empty(size)
+        nn = np.empty(size, dtype=np.int64)
+        for m in range(size):
+            lo[m] = np.inf
+            hi[m] = -np.inf
+            nn[m] = 0
         _scan_tiles(flat, ci * PSI_CHUNK * p, min(n, (ci + 1) * PSI_CHUNK) * p, lo, hi, nn)
         for m in range(size):
             j = m % p
@@ -130,17 +131,6 @@ def _colwise_scan(arr):
             if hi[m] > maxs[ci, j]:
                 maxs[ci, j] = hi[m]
             nans[ci, j] += nn[m]
-    out_lo = np.full(p, np.inf)
-    out_hi = np.full(p, -np.inf)
-    out_nan = np.zeros(p, dtype=np.int64)
-    for c in range(nchunks):
-        for j in range(p):
-            if mins[c, j] < out_lo[j]:
-                out_lo[j] = mins[c, j]
-            if maxs[c, j] > out_hi[j]:
-                out_hi[j] = maxs[c, j]
-            out_nan[j] += nans[c, j]
-    return out_lo, out_hi, out_nan
 
 
 @njit
@@ -204,71 +194,68 @@ def _count_rows_search(arr, start, stop, cnt, edges):
             cnt[j * k + _bin_index1(row[j], edges[j], 0.0, 0.0, False)] += 1
 
 
-@pjit
-def _colwise_counts(arr, edges, uniform, has_nan):
-    """Histogram counts per column: counts[j, b] for edges[j] (cols x (k+1)); NaN is not counted.
-
-    Returns (counts, n_valid) with n_valid[j] the number of non-NaN values of column j.  The counting loop
-    has no NaN test (a NaN fails every comparison and lands in bin 0); with `has_nan` a second pass counts
-    the NaNs and takes them out of bin 0.
-    """
-    n, p = arr.shape
+@njit
+def _count_tables(edges, size, uniform):
+    """Per-slot tables of the uniform counting pass for tiles of `size` values (whole rows of p columns):
+    lo, norm, tol and base (= j * k) of column j = m % p at slot m; and whether the uniform guess applies."""
+    p = edges.shape[0]
     k = edges.shape[1] - 1
-    nchunks = max(1, (n + PSI_CHUNK - 1) // PSI_CHUNK)
-    part = np.zeros((nchunks, p, k), dtype=np.int64)
-    lo = np.empty(p)
-    norm = np.empty(p)
-    tol = np.empty(p)
-    for j in range(p):
-        lo[j] = edges[j, 0]
-        width = edges[j, k] - edges[j, 0]
-        if not (width < np.inf):
-            # the span overflows float64 (edges near +-1.8e308): no bin guess from it, search the edges
-            uniform = False
-        norm[j] = k / width if width > 0 else 0.0
-        # generous bound (64 ulps) on the rounding error of t = (v - lo) * norm relative to the computed edges,
-        # in bin units; when it is not small every value is checked against the edges
-        tol[j] = 64.0 * 2.0 ** -52 * (k + (abs(edges[j, 0]) + abs(edges[j, k])) * norm[j])
-        if not (tol[j] < 0.25) or not (0.0 < width < np.inf):
-            tol[j] = 1.0
-    flat = arr.reshape(n * p)
-    size = _tile_len(p)
     lo_t = np.empty(size)
     norm_t = np.empty(size)
     tol_t = np.empty(size)
     base_t = np.empty(size, dtype=np.int64)
-    for m in range(size):
-        lo_t[m] = lo[m % p]
-        norm_t[m] = norm[m % p]
-        tol_t[m] = tol[m % p]
-        base_t[m] = (m % p) * k
-    for c in numba.prange(nchunks):
-        ci = np.int64(c)
-        cnt = part[ci].reshape(p * k)  # flat per-chunk counts: bin b of column j at j * k + b
-        stop = min(n, (ci + 1) * PSI_CHUNK)
-        if uniform:
-            idx = np.empty(size, dtype=np.int64)
-            _count_tiles_uniform(flat, ci * PSI_CHUNK * p, stop * p, cnt, edges, lo_t, norm_t, tol_t, base_t, idx)
-        else:
-            _count_rows_search(arr, ci * PSI_CHUNK, stop, cnt, edges)
-    counts = np.zeros((p, k), dtype=np.int64)
-    for c in range(nchunks):
-        counts += part[c]
-    if has_nan:
-        nan_part = np.zeros((nchunks, p), dtype=np.int64)
-        for c in numba.prange(nchunks):
-            ci = np.int64(c)
-            for i in range(ci * PSI_CHUNK, min(n, (ci + 1) * PSI_CHUNK)):
-                for j in range(p):
-                    if arr[i, j] != arr[i, j]:
-                        nan_part[ci, j] += 1
-        for c in range(nchunks):
-            for j in range(p):
-                counts[j, 0] -= nan_part[c, j]
-    n_valid = np.zeros(p, dtype=np.int64)
     for j in range(p):
-        n_valid[j] = counts[j].sum()
-    return counts, n_valid
+        width = edges[j, k] - edges[j, 0]
+        if not (width < np.inf):
+            # the span overflows float64 (edges near +-1.8e308): no bin guess from it, search the edges
+            uniform = False
+    for m in range(size):
+        j = m % p
+        lo = edges[j, 0]
+        width = edges[j, k] - edges[j, 0]
+        norm = k / width if width > 0 else 0.0
+        # generous bound (64 ulps) on the rounding error of t = (v - lo) * norm relative to the computed edges,
+        # in bin units; when it is not small every value is checked against the edges
+        tol = 64.0 * 2.0 ** -52 * (k + (abs(edges[j, 0]) + abs(edges[j, k])) * norm)
+        if not (tol < 0.25) or not (0.0 < width < np.inf):
+            tol = 1.0
+        lo_t[m] = lo
+        norm_t[m] = norm
+        tol_t[m] = tol
+        base_t[m] = j * k
+    return lo_t, norm_t, tol_t, base_t, uniform
+
+
+@pjit
+def _counts_uniform(arr, edges, part, lo_t, norm_t, tol_t, base_t):
+    """Histogram counts per row chunk and column for uniform edges: part[c, j, b] += values of chunk c
+    (PSI_CHUNK rows) of column j in bin b of edges[j] (part: chunks x cols x k, zeros from the caller).
+
+    The per-slot tables come from `_count_tables`.  NaN is not tested for: it fails every comparison and
+    lands in bin 0, and the caller takes the NaN counts of its scan out of bin 0; the caller also sums the
+    chunks (integers: any order gives the same).  Only the `prange` loop runs here (no NumPy call that the
+    parallel compiler would turn into another parallel loop), and the edge search is a kernel of its own
+    (`_counts_search`), which keeps each compilation short.
+    """
+    n, p = arr.shape
+    size = lo_t.shape[0]
+    flat = arr.reshape(n * p)
+    for c in numba.prange(part.shape[0]):
+        ci = np.int64(c)
+        cnt = part[ci].reshape(p * (edges.shape[1] - 1))  # flat per-chunk counts: bin b of column j at j * k + b
+        idx = np.empty(size, dtype=np.int64)
+        _count_tiles_uniform(flat, ci * PSI_CHUNK * p, min(n, (ci + 1) * PSI_CHUNK) * p, cnt, edges, lo_t, norm_t,
+                             tol_t, base_t, idx)
+
+
+@pjit
+def _counts_search(arr, edges, part):
+    """`_counts_uniform` by binary search in each column's edges (any sorted edges)."""
+    n, p = arr.shape
+    for c in numba.prange(part.shape[0]):
+        ci = np.int64(c)
+        cnt = part[ci].reshape(p * (edges.shape[1] - 1))
+        _count_rows_search(arr, ci * PSI_CHUNK, min(n, (ci + 1) * PSI_CHUNK), cnt, edges)
 
 
 @njit
