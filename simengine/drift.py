@@ -818,7 +818,10 @@ def ddm(errors, *, warm_start=30, warning_threshold=2.0, drift_threshold=3.0, re
         before = found[r0:r1, 2].copy()
         _k._ddm_scan(x2, status, state, found, r0, r1, t0, t1, wt, dt, ws, reset)
         counts = found[r0:r1, 2] - (before if t0 else 0)
-        flat, offsets = _k._collect_indices(status, 2, counts, np.ascontiguousarray(found[r0:r1, 1]), r0, t0, t1)
+        offsets = np.zeros(r1 - r0 + 1, dtype=np.int64)
+        np.cumsum(counts, out=offsets[1:])
+        flat = np.empty(offsets[-1], dtype=np.int64)
+        _k._collect_indices(status, 2, counts, np.ascontiguousarray(found[r0:r1, 1]), r0, t0, t1, offsets, flat)
         return r0, flat, offsets
 
     # ~1 ns an update as SIMD over many streams, ~5-10 ns one stream alone

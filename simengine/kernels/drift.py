@@ -516,16 +516,30 @@ def _ddm_scan(errors, status, state, fwdn, r_lo, r_hi, t_lo, t_hi, warning_thres
                          warning_threshold, drift_threshold, warm_start, reset)
             continue
         lanes = max(DDM_MIN_LANES, (m + DDM_LANES - 1) // DDM_LANES * DDM_LANES)
-        # padding streams m..lanes-1 start fresh and read only zeros; their results are dropped
-        sn = np.zeros(lanes)
-        sp = np.zeros(lanes)
-        sp_min = np.full(lanes, math.nan)
-        ss_min = np.full(lanes, math.nan)
-        sps_min = np.full(lanes, math.inf)
-        sdrift = np.zeros(lanes, dtype=np.bool_)
-        fw = np.full(lanes, -1, dtype=np.int64)
-        fd = np.full(lanes, -1, dtype=np.int64)
-        nd = np.zeros(lanes, dtype=np.int64)
+        # padding streams m..lanes-1 start fresh and read only zeros; their results are dropped.  Plain loops
+        # rather than np.zeros / np.full, which the parallel compiler would turn into loops of its own.
+        sn = np.empty(lanes)
+        sp = np.empty(lanes)
+        sp_min = np.empty(lanes)
+        ss_min = np.empty(lanes)
+        sps_min = np.empty(lanes)
+        sdrift = np.empty(lanes, dtype=np.bool_)
+        fw = np.empty(lanes, dtype=np.int64)
+        fd = np.empty(lanes, dtype=np.int64)
+        nd = np.empty(lanes, dtype=np.int64)
+        xb = np.empty((DDM_BLOCK, lanes), dtype=np.uint8)
+        for r in range(lanes):
+            sn[r] = 0.0
+            sp[r] = 0.0
+            sp_min[r] = math.nan
+            ss_min[r] = math.nan
+            sps_min[r] = math.inf
+            sdrift[r] = False
+            fw[r] = -1
+            fd[r] = -1
+            nd[r] = 0
+            for t in range(DDM_BLOCK):
+                xb[t, r] = 0
         for r in range(m):
             s = state[lo + r]
             sn[r] = s[0]
@@ -537,7 +551,6 @@ def _ddm_scan(errors, status, state, fwdn, r_lo, r_hi, t_lo, t_hi, warning_thres
             fw[r] = fwdn[r_lo + lo + r, 0]
             fd[r] = fwdn[r_lo + lo + r, 1]
             nd[r] = fwdn[r_lo + lo + r, 2]
-        xb = np.zeros((DDM_BLOCK, lanes), dtype=np.uint8)
         sb = np.empty((DDM_BLOCK, lanes), dtype=np.int8)
         for t0 in range(t_lo, t_hi, DDM_BLOCK):
             tn = min(DDM_BLOCK, t_hi - t0)
@@ -578,19 +591,14 @@ def _ddm_scan(errors, status, state, fwdn, r_lo, r_hi, t_lo, t_hi, warning_thres
 
 
 @pjit
-def _collect_indices(flags, value, counts, first, r_lo, t_lo, t_hi):
+def _collect_indices(flags, value, counts, first, r_lo, t_lo, t_hi, offsets, flat):
     """Positions t in [t_lo, t_hi) where flags[i, t] == value, for rows r_lo .. r_lo + len(counts) - 1, row by
-    row, with row offsets.
+    row, into flat[offsets[i]:offsets[i + 1]] (offsets: the cumulative `counts`, from the caller).
 
     `counts` (how many per row in the range) and `first` (no hit before it, per row) come from the scan, so
     each row is read from max(t_lo, first) on, only until its last hit, and rows without any are skipped.
     """
-    ns = counts.shape[0]
-    offsets = np.zeros(ns + 1, dtype=np.int64)
-    for i in range(ns):
-        offsets[i + 1] = offsets[i] + counts[i]
-    flat = np.empty(offsets[ns], dtype=np.int64)
-    for i in numba.prange(ns):
+    for i in numba.prange(counts.shape[0]):
         ii = np.int64(i)
         if counts[ii] == 0:
             continue
@@ -603,7 +611,6 @@ def _collect_indices(flags, value, counts, first, r_lo, t_lo, t_hi):
                 flat[k] = t
                 k += 1
             t += 1
-    return flat, offsets
 
 
 # ----------------------------------------------------------------------------------------------------------
@@ -795,7 +802,7 @@ def _adwin_scan(values, detected, state, summary, r_lo, r_hi, t_lo, t_hi, delta,
         s = state[ii]
         r = r_lo + ii
         if t_lo == 0:
-            s[:] = 0.0
+            s[4] = 0.0  # no detections yet (`_adwin_init` keeps that count and clears the rest)
             _adwin_init(s)
             summary[r, 0] = -1
         row = values[r]
