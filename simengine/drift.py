@@ -816,7 +816,8 @@ def ddm(errors, *, warm_start=30, warning_threshold=2.0, drift_threshold=3.0, re
 
     def piece(state, r0, r1, t0, t1):
         before = found[r0:r1, 2].copy()
-        _k._ddm_scan(x2, status, state, found, r0, r1, t0, t1, wt, dt, ws, reset)
+        scan = _k._ddm_scan_rows if r1 - r0 <= _k.DDM_ROWS_MAX else _k._ddm_scan  # one stream by one / SIMD lanes
+        scan(x2, status, state, found, r0, r1, t0, t1, wt, dt, ws, reset)
         counts = found[r0:r1, 2] - (before if t0 else 0)
         offsets = np.zeros(r1 - r0 + 1, dtype=np.int64)
         np.cumsum(counts, out=offsets[1:])

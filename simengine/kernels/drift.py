@@ -474,8 +474,8 @@ def _ddm_row(x, status, state, t_lo, t_hi, fwdn, warning_threshold, drift_thresh
 # reads and writes the group's streams contiguously.  The stream loop runs over at least DDM_MIN_LANES
 # lanes, rounded up to a multiple of DDM_LANES (the AVX-512 width in doubles), padding with all-zero
 # streams whose results are dropped: LLVM keeps the scalar loop below about 24 iterations (the price of its
-# run-time alias checks), and 24 SIMD lanes still beat 9 or more streams run one by one.  A group of at
-# most DDM_ROWS_MAX streams runs them one by one through `_ddm_step`.  Streams never interact, so none of
+# run-time alias checks), and 24 SIMD lanes still beat 9 or more streams run one by one.  At most
+# DDM_ROWS_MAX streams run one by one through `_ddm_step` (`_ddm_scan_rows`).  Streams never interact, so none of
 # this changes a result.
 DDM_GROUP = 64
 DDM_BLOCK = 64
@@ -484,11 +484,36 @@ DDM_MIN_LANES = 24
 DDM_ROWS_MAX = 8
 
 
+@njit
+def _ddm_fresh(state, fwdn, r_lo, r_hi):
+    """Fresh detectors for streams [r_lo, r_hi): states (rows from 0) and (first_warning, first_drift,
+    n_drifts) = (-1, -1, 0)."""
+    for i in range(r_hi - r_lo):
+        _ddm_init(state[i])
+        fwdn[r_lo + i, 0] = -1
+        fwdn[r_lo + i, 1] = -1
+        fwdn[r_lo + i, 2] = 0
+
+
+@pjit
+def _ddm_scan_rows(errors, status, state, fwdn, r_lo, r_hi, t_lo, t_hi, warning_threshold, drift_threshold,
+                   warm_start, reset):
+    """`_ddm_scan` for at most DDM_ROWS_MAX streams: each through `_ddm_step` (one stream alone runs faster on
+    its well-predicted branches than in SIMD lanes).  A kernel of its own, so that a call compiles only the
+    path it runs."""
+    if t_lo == 0:
+        _ddm_fresh(state, fwdn, r_lo, r_hi)
+    for i in numba.prange(r_hi - r_lo):
+        ii = np.int64(i)
+        _ddm_row(errors[r_lo + ii], status[r_lo + ii], state[ii], t_lo, t_hi, fwdn[r_lo + ii],
+                 warning_threshold, drift_threshold, warm_start, reset)
+
+
 @pjit
 def _ddm_scan(errors, status, state, fwdn, r_lo, r_hi, t_lo, t_hi, warning_threshold, drift_threshold, warm_start,
               reset):
-    """DDM over rows [r_lo, r_hi) and steps [t_lo, t_hi) of `errors` (streams x steps, values 0/1), rows in
-    parallel, into `status`.
+    """DDM over rows [r_lo, r_hi) (more than DDM_ROWS_MAX of them; fewer: `_ddm_scan_rows`) and steps
+    [t_lo, t_hi) of `errors` (streams x steps, values 0/1), groups of streams in parallel, into `status`.
 
     `state` (r_hi - r_lo rows of DDM_STATE_SIZE) holds each stream's detector and `fwdn` (streams x 3:
     first_warning, first_drift, n_drifts, -1 where none) what it found so far; both are read and updated, so a
@@ -499,22 +524,14 @@ def _ddm_scan(errors, status, state, fwdn, r_lo, r_hi, t_lo, t_hi, warning_thres
     """
     ns = r_hi - r_lo
     if t_lo == 0:
-        for i in range(ns):
-            _ddm_init(state[i])
-            fwdn[r_lo + i, 0] = -1
-            fwdn[r_lo + i, 1] = -1
-            fwdn[r_lo + i, 2] = 0
-    # as few groups as groups of DDM_GROUP need, but of even sizes, so that threads get even shares
+        _ddm_fresh(state, fwdn, r_lo, r_hi)
+    # as few groups as groups of DDM_GROUP need, but of even sizes, so that threads get even shares (more
+    # than DDM_ROWS_MAX streams: every group has more than DDM_ROWS_MAX too; fewer run in `_ddm_scan_rows`)
     n_groups = (ns + DDM_GROUP - 1) // DDM_GROUP
     size = (ns + n_groups - 1) // n_groups
     for grp in numba.prange(n_groups):
         lo = np.int64(grp) * size
         m = min(ns, lo + size) - lo
-        if m <= DDM_ROWS_MAX:
-            for i in range(lo, lo + m):
-                _ddm_row(errors[r_lo + i], status[r_lo + i], state[i], t_lo, t_hi, fwdn[r_lo + i],
-                         warning_threshold, drift_threshold, warm_start, reset)
-            continue
         lanes = max(DDM_MIN_LANES, (m + DDM_LANES - 1) // DDM_LANES * DDM_LANES)
         # padding streams m..lanes-1 start fresh and read only zeros; their results are dropped.  Plain loops
         # rather than np.zeros / np.full, which the parallel compiler would turn into loops of its own.
