@@ -1403,7 +1403,11 @@ def simulate_drift_detection(
 
     def call(lo, hi):
         gens = _rng.slice_generators(ss, lo, hi)
-        return _k._simulate_detector(gens, n_sims, n_steps, drift_start, end, p0, p1, code, fparams, iparams, lo)
+        n_out = min(n_sims, hi * _k.SIM_BLOCK) - lo * _k.SIM_BLOCK
+        n_false, first_after = np.empty(n_out, dtype=np.int64), np.empty(n_out, dtype=np.int64)
+        _k._simulate_detector(gens, n_sims, n_steps, drift_start, end, p0, p1, code, fparams, iparams, lo, n_false,
+                              first_after)
+        return n_false, first_after
 
     # a block is 64 streams of `n_steps` updates (~2 ns a DDM update, ~30 ns an ADWIN one at worst): a first
     # slice of ~2 x 10^6 updates a thread ends a typical call in one parallel launch, in well under a second

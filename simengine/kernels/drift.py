@@ -855,7 +855,8 @@ def _error_rate1(t, drift_start, drift_end, p0, p1):
 
 
 @pjit
-def _simulate_detector(gens, n_streams, n_steps, drift_start, drift_end, p0, p1, detector, fparams, iparams, b0):
+def _simulate_detector(gens, n_streams, n_steps, drift_start, drift_end, p0, p1, detector, fparams, iparams, b0,
+                       n_false, first_after):
     """Generate Bernoulli error streams block by block and run a detector on each, without storing streams.
 
     `gens` are the generators of blocks b0, b0 + 1, ... (a slice of all blocks, so that the public layer can
@@ -863,14 +864,13 @@ def _simulate_detector(gens, n_streams, n_steps, drift_start, drift_end, p0, p1,
     x_t = 1 if u_t < p(t).  detector 0 = DDM (fparams: warning, drift level; iparams: warm_start, reset),
     1 = ADWIN (fparams: delta; iparams: max_buckets, min_len, grace_period, clock).
     A stream stops drawing at its first detection at or after drift_start, so the next stream continues the
-    block's generator from there.  Returns per stream: number of detections before drift_start, and the first
-    detection index at or after drift_start (-1 if none).
+    block's generator from there.  Writes per stream of these blocks (arrays from the caller, one slot per
+    stream, so that no NumPy constructor becomes a parallel loop of its own): number of detections before
+    drift_start into `n_false`, and the first detection index at or after drift_start (-1 if none) into
+    `first_after`.
     """
     nb = len(gens)
     s0 = b0 * SIM_BLOCK
-    n_out = min(n_streams, (b0 + nb) * SIM_BLOCK) - s0
-    n_false = np.zeros(n_out, dtype=np.int64)
-    first_after = np.full(n_out, -1, dtype=np.int64)
     if detector == 0:
         size = DDM_STATE_SIZE
     else:
@@ -879,7 +879,8 @@ def _simulate_detector(gens, n_streams, n_steps, drift_start, drift_end, p0, p1,
         bl = np.int64(b)
         gen = gens[bl]
         bi = b0 + bl
-        state = np.zeros(size)
+        state = np.empty(size)  # each stream starts from a fresh detector below
+        state[4] = 0.0  # (ADWIN's running count of detections, kept by `_adwin_init`)
         stop = min(n_streams, (bi + 1) * SIM_BLOCK)
         for s in range(bi * SIM_BLOCK - s0, stop - s0):
             if detector == 0:
@@ -902,4 +903,3 @@ def _simulate_detector(gens, n_streams, n_steps, drift_start, drift_end, p0, p1,
                         break  # the rest of this stream cannot change the result
             n_false[s] = nf
             first_after[s] = fa
-    return n_false, first_after
