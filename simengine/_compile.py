@@ -153,11 +153,12 @@ def _warm_drift():
     simengine.psi(x, x + 1.0)
     simengine.psi(x, x, binning="quantile")
     simengine.psi_monitor(x[0], x)
-    simengine.ddm(x.astype(np.uint8))
+    simengine.ddm(x.astype(np.uint8))  # up to 8 streams: one by one
+    simengine.ddm(np.zeros((9, 40), dtype=np.uint8))  # more: SIMD lanes, a kernel of its own
     simengine.DDM().update(1)
     simengine.adwin(x)
     simengine.ADWIN().update(0.5)
-    simengine.simulate_drift_detection(n_streams=2, n_steps=50, drift_start=25, rng=0)
+    simengine.simulate_drift_detection(n_sims=2, n_steps=50, drift_start=25, rng=0)
 
 
 FAMILIES["drift detection"] = _warm_drift

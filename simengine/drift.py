@@ -110,7 +110,7 @@ def _as_data(value, name, nan_policy, check_values=True):
 
 
 def _check_values(arr, name, nan_policy):
-    if not _k._nonfinite_probe(arr.reshape(-1)):
+    if not _nonfinite(arr.reshape(-1)):
         return  # all finite: one fast pass instead of two with temporaries
     if np.isinf(arr).any():
         raise ValueError(f"`{name}` must not contain inf")
@@ -153,25 +153,36 @@ def _is_uniform(edges):
         return bool(d.size and 0 < d[0] < np.inf and np.allclose(d, d[0], rtol=1e-12, atol=0.0))
 
 
-def _quantile_edges(reference, bins, halved=False):
-    """Reference quantiles (np.quantile, linear interpolation) per column, NaN ignored: (cols x bins+1)."""
-    q = np.linspace(0.0, 1.0, bins + 1)
-    if np.isnan(reference).any():
-        import warnings
+def _quantile_edges(reference, bins, halved=False, nan=None):
+    """Reference quantiles (np.quantile, linear interpolation) per column, NaN ignored: (cols x bins+1).
 
-        with warnings.catch_warnings():
-            # an all-NaN column gets nan edges, replaced below; its PSI is nan by definition
-            warnings.simplefilter("ignore", RuntimeWarning)
-            edges = np.nanquantile(reference, q, axis=0)
-    else:
+    `nan`: whether `reference` has NaN (None: look).  Columns are independent, so many columns run in slices
+    of columns (Ctrl-C between them); one column is one NumPy call.
+    """
+    q = np.linspace(0.0, 1.0, bins + 1)
+    if nan is None:
+        nan = bool(np.isnan(reference).any())
+
+    def call(lo, hi):
+        part = reference[:, lo:hi]
+        if nan:
+            import warnings
+
+            with warnings.catch_warnings():
+                # an all-NaN column gets nan edges, replaced below; its PSI is nan by definition
+                warnings.simplefilter("ignore", RuntimeWarning)
+                return np.nanquantile(part, q, axis=0)
         with np.errstate(over="ignore", invalid="ignore"):  # the overflow near +-1.8e308 is handled below
-            edges = np.quantile(reference, q, axis=0)
+            return np.quantile(part, q, axis=0)
+
+    parts = _pass_rows(call, reference.shape[1], reference.shape[0], "psi", fast=False)
+    edges = parts[0] if len(parts) == 1 else np.concatenate(parts, axis=1)
     edges = np.ascontiguousarray(np.asarray(edges, dtype=np.float64).T)
     bad = ~np.isfinite(edges)
     if not halved and bad.any() and (bad & ~np.isnan(reference).all(axis=0)[:, None]).any():
         # np.quantile interpolates as a + (b - a) t, and b - a overflows for values near +-1.8e308:
         # halving is exact, so the quantiles of reference / 2, doubled, are the exact quantiles
-        return _quantile_edges(reference * 0.5, bins, halved=True) * 2.0
+        return _quantile_edges(reference * 0.5, bins, halved=True, nan=nan) * 2.0
     # all-NaN columns: put every (absent) value in one bin; their PSI is nan anyway
     edges[np.isnan(edges)] = 0.0
     return edges
@@ -256,32 +267,33 @@ def psi(
         columns = reference.columns  # type: ignore[union-attr]  # DataFrames
         reference = _frame_values(reference, "reference")
         current = _frame_values(current, "current")
-    # equal-width binning reads min, max and NaN count in one pass that also checks the values
-    fused = edges is None and binning == "equal-width"
-    ref = _as_data(reference, "reference", nan_policy, check_values=not fused)
-    cur = _as_data(current, "current", nan_policy, check_values=not fused)
+    # the values are checked by the pass that also reads each column's min, max and NaN count
+    ref = _as_data(reference, "reference", nan_policy, check_values=False)
+    cur = _as_data(current, "current", nan_policy, check_values=False)
     try:
         ref, cur, one_d = _psi_shapes(ref, cur, axis)
     except (TypeError, ValueError):
-        if fused:  # value errors come first, as on the unfused path
-            _check_values(ref, "reference", nan_policy)
-            _check_values(cur, "current", nan_policy)
+        _check_values(ref, "reference", nan_policy)  # value errors come first
+        _check_values(cur, "current", nan_policy)
         raise
     _check_psi_memory(ref, cur, k, binning == "quantile" and edges is None)
-    if fused:
-        lo_r, hi_r, nan_r = _k._colwise_scan(ref)
-        lo_c, hi_c, nan_c = _k._colwise_scan(cur)
-        _check_scan("reference", nan_policy, lo_r, hi_r, nan_r)
-        _check_scan("current", nan_policy, lo_c, hi_c, nan_c)
-        has_nan = bool(nan_r.any() or nan_c.any())
-        out, _ = _k._psi_2d_equal_width(ref, cur, np.minimum(lo_r, lo_c), np.maximum(hi_r, hi_c), k, eps, has_nan)
+    lo_r, hi_r, nan_r = _scan(ref)
+    lo_c, hi_c, nan_c = _scan(cur)
+    _check_scan("reference", nan_policy, lo_r, hi_r, nan_r)
+    _check_scan("current", nan_policy, lo_c, hi_c, nan_c)
+    has_nan = bool(nan_r.any() or nan_c.any())
+    if edges is not None:
+        uniform = _is_uniform(edges)
+        edges = np.ascontiguousarray(np.broadcast_to(edges, (ref.shape[1], edges.size)))
+    elif binning == "equal-width":
+        uniform = True
+        edges = _k._equal_width_edges(np.minimum(lo_r, lo_c), np.maximum(hi_r, hi_c), k)
     else:
-        has_nan = nan_policy == "omit" and bool(np.isnan(ref).any() or np.isnan(cur).any())
-        if edges is not None:
-            e = np.ascontiguousarray(np.broadcast_to(edges, (ref.shape[1], edges.size)))
-            out = _k._psi_2d(ref, cur, e, _is_uniform(edges), eps, has_nan)
-        else:
-            out = _k._psi_2d(ref, cur, _quantile_edges(ref, k), False, eps, has_nan)
+        uniform = False
+        edges = _quantile_edges(ref, k, nan=bool(nan_r.any()))
+    rc, rv = _counts(ref, edges, uniform, nan_r if has_nan else None)
+    cc, cv = _counts(cur, edges, uniform, nan_c if has_nan else None)
+    out = _k._psi_columns(rc, rv, cc, cv, eps)
     if one_d:
         return float(out[0])
     if columns is not None:
@@ -305,6 +317,89 @@ def _check_psi_memory(ref, cur, k, quantile):
     chunks = -(-n // _k.PSI_CHUNK)
     nbytes = 8 * p * (k + 1) * (chunks + 4 + 2 * quantile)
     _check_memory(nbytes, "`bins` x features", "the bin counts")
+
+
+# Values in the first slice of a pass over big data: ~10 ms once warm at ~2 ns a value, 0.2 s at the ~40 ns
+# a value of the slowest case (every value checked against the edges, as for constant data).  Smaller inputs
+# are one call, with no signal handler and no slicing; longer passes run in slices of rows (~0.25 s each,
+# sized by `run_blocks` from the first) and answer Ctrl-C between them.
+_PASS_FIRST = 2**22
+# Values (counted, or bins summed) in one piece of `psi_monitor`'s windows: a window longer than this is
+# counted in pieces of it.
+_WINDOW_PIECE = 2**20
+
+
+def _pass_rows(call, n_rows, n_cols, desc, fast=None):
+    """``call(lo, hi)`` over consecutive ranges of rows of a (n_rows x n_cols) pass; the outputs in order.
+
+    One direct call when the data is small; otherwise slices (`run_blocks`: ~0.25 s each once warm, Ctrl-C
+    between them), whole PSI_CHUNK row chunks in the first one.  `fast` (default: rows of at least 64
+    values, whose tile loops vectorise, ~2 ns a value) lets a first slice hold `_PASS_FIRST` values; other
+    passes (few columns: 20-80 ns a value counted; NumPy's quantiles) start with 1/16 of that.
+    """
+    fast = n_cols >= 64 if fast is None else fast
+    first = max(1, (_PASS_FIRST if fast else _PASS_FIRST // 16) // max(1, n_cols))
+    if n_rows <= first:
+        return [call(0, n_rows)]
+    first = max(1, first // _k.PSI_CHUNK) * _k.PSI_CHUNK if first >= _k.PSI_CHUNK else first
+    return run_blocks(call, n_rows, progress=False, desc=desc, first=first)
+
+
+def _chunks(n_rows):
+    return max(1, -(-n_rows // _k.PSI_CHUNK))
+
+
+def _scan1(arr):
+    """`_k._colwise_scan` of one slice, reduced over its row chunks: (min, max, NaN count) per column."""
+    c, p = _chunks(arr.shape[0]), arr.shape[1]
+    mins, maxs, nans = np.full((c, p), np.inf), np.full((c, p), -np.inf), np.zeros((c, p), dtype=np.int64)
+    _k._colwise_scan(arr, mins, maxs, nans)
+    return mins.min(axis=0), maxs.max(axis=0), nans.sum(axis=0)
+
+
+def _scan(arr):
+    """Per-column min, max (NaN ignored) and NaN count of (rows x cols) `arr`, in slices of rows: min and max
+    of slices are exact and counts are integers, so the slicing never changes them."""
+    parts = _pass_rows(lambda lo, hi: _scan1(arr[lo:hi]), arr.shape[0], arr.shape[1], "psi")
+    if len(parts) == 1:
+        return parts[0]
+    return (np.minimum.reduce([p[0] for p in parts]), np.maximum.reduce([p[1] for p in parts]),
+            np.sum([p[2] for p in parts], axis=0))
+
+
+def _counts1(arr, edges, uniform):
+    """Bin counts (cols x bins) of one slice, NaN counted in bin 0."""
+    part = np.zeros((_chunks(arr.shape[0]), arr.shape[1], edges.shape[1] - 1), dtype=np.int64)
+    lo_t, norm_t, tol_t, base_t, uniform = _k._count_tables(edges, _k._tile_len(arr.shape[1]), uniform)
+    if uniform:
+        _k._counts_uniform(arr, edges, part, lo_t, norm_t, tol_t, base_t)
+    else:
+        _k._counts_search(arr, edges, part)
+    return part.sum(axis=0)
+
+
+def _counts(arr, edges, uniform, nan=None):
+    """Bin counts per column (cols x bins) and non-NaN count per column, in slices of rows (integer sums).
+
+    `nan`: NaN count per column (from `_scan`), or None when there is none; NaN lands in bin 0 of the
+    counting pass and is taken out of it here.
+    """
+    parts = _pass_rows(lambda lo, hi: _counts1(arr[lo:hi], edges, uniform), arr.shape[0], arr.shape[1], "psi")
+    counts = parts[0] if len(parts) == 1 else np.sum(parts, axis=0)
+    if nan is not None:
+        counts[:, 0] -= nan
+    return counts, counts.sum(axis=1)
+
+
+def _nonfinite1(flat):
+    acc = np.empty(max(1, -(-flat.size // 65536)), dtype=np.int64)
+    _k._nonfinite_probe(flat, acc)
+    return int(acc.sum())
+
+
+def _nonfinite(flat):
+    """Number of NaN and inf values in a 1-D array, in slices."""
+    return sum(_pass_rows(lambda lo, hi: _nonfinite1(flat[lo:hi]), flat.size, 1, "psi", fast=True))
 
 
 def _psi_shapes(ref, cur, axis):
@@ -387,11 +482,12 @@ def _monitor_setup(reference, threshold, consecutive, bins, binning, eps):
         raise ValueError(f"`reference` must be 1-D; got {ref.ndim}-D with shape {ref.shape}")
     if edges is None:
         if binning == "quantile":
-            edges = _quantile_edges(ref[:, None], k)[0]
+            edges = _quantile_edges(ref[:, None], k, nan=False)[0]
         else:
-            edges = _equal_width_edges1(float(ref.min()), float(ref.max()), k)
+            lo, hi, _ = _scan(ref[:, None])
+            edges = _equal_width_edges1(float(lo[0]), float(hi[0]), k)
     edges = np.ascontiguousarray(edges, dtype=np.float64)
-    counts, n_valid = _k._colwise_counts(ref[:, None], edges[None, :], _is_uniform(edges), False)
+    counts, n_valid = _counts(ref[:, None], edges[None, :], _is_uniform(edges))
     ref_props = counts[0] / n_valid[0] + eps
     return threshold, consecutive, edges, ref_props, eps
 
@@ -430,10 +526,11 @@ def _windows_flat(windows):
             raise ValueError("`windows` must contain at least one window")
         offsets = np.zeros(len(parts) + 1, dtype=np.int64)
         offsets[1:] = np.cumsum([p.size for p in parts])
-        flat = np.concatenate(parts)
-    if np.isnan(flat).any() or np.isinf(flat).any():
+        flat = parts[0] if len(parts) == 1 else np.concatenate(parts)  # one window: no copy
+    flat = np.ascontiguousarray(flat)
+    if _nonfinite(flat):
         raise ValueError("`windows` must be finite; it contains NaN or inf")
-    return np.ascontiguousarray(flat), offsets
+    return flat, offsets
 
 
 def psi_monitor(
@@ -481,8 +578,56 @@ def psi_monitor(
         reference, threshold, consecutive, bins, binning, eps
     )
     flat, offsets = _windows_flat(windows)
-    values = _k._psi_windows(ref_props, edges, _is_uniform(edges), flat, offsets, eps)
+    values = _window_psi(ref_props, edges, _is_uniform(edges), flat, offsets, eps)
     return _monitor_result(values, edges, threshold, consecutive)
+
+
+def _window_psi(ref_props, edges, uniform, flat, offsets, eps):
+    """`_k._psi_windows` over all windows, in slices of about equal work when that is long.
+
+    The work of a window is its values plus its bins.  Runs of windows of at most `_WINDOW_PIECE` work are
+    tasks of about that much work, each computed by `_psi_windows`; a longer window is counted in pieces of
+    `_WINDOW_PIECE` values (integer counts, summed) and its PSI computed from the sum with `_psi_props1`, the
+    very function `_psi_windows` uses: the same bits either way.
+    """
+    sizes = np.diff(offsets)
+    k = edges.size - 1
+    work = sizes + k
+    total = int(work.sum())
+    if total <= _PASS_FIRST // 16:  # ~5-20 ns a value: at most ~0.1-0.5 s in one call
+        return _k._psi_windows(ref_props, edges, uniform, flat, offsets, eps)
+    piece = _WINDOW_PIECE
+    big = (work > piece) & (sizes > 0)
+    # task list: (first window, end window, first value, end value); a run of small windows shares one task
+    # while its cumulative work stays within one multiple of `piece`
+    start = np.cumsum(work) - work
+    new = np.ones(sizes.size, dtype=bool)
+    new[1:] = big[1:] | big[:-1] | (start[1:] // piece != start[:-1] // piece)
+    tasks = []
+    heads = np.flatnonzero(new).tolist() + [sizes.size]
+    for w, end in zip(heads[:-1], heads[1:]):
+        if big[w]:
+            a, b = int(offsets[w]), int(offsets[w + 1])
+            tasks.extend((w, w + 1, v, min(b, v + piece)) for v in range(a, b, piece))
+        else:
+            tasks.append((w, end, -1, -1))
+    out = np.empty(sizes.size)
+    cnt = np.zeros(k, dtype=np.int64)  # counts of the big window being counted, carried between slices
+    e2 = edges[None, :]
+
+    def call(lo, hi):
+        for w, end, a, b in tasks[lo:hi]:
+            if a < 0:
+                out[w:end] = _k._psi_windows(ref_props, edges, uniform, flat, offsets[w : end + 1], eps)
+                continue
+            cnt[:] += _counts1(flat[a:b][:, None], e2, uniform)[0]
+            if b == offsets[w + 1]:
+                out[w] = _k._psi_props1(cnt, int(sizes[w]), ref_props, eps)
+                cnt[:] = 0
+
+    first = max(1, _PASS_FIRST // 16 // piece)
+    run_blocks(call, len(tasks), progress=False, desc="psi_monitor", first=first)
+    return out
 
 
 def _monitor_result(values, edges, threshold, consecutive):
@@ -694,8 +839,9 @@ def ddm(
     ``drift_threshold >= warning_threshold``, and the data must be 0/1 (river accepts any values, and any
     number as `x`); `reset=False` (keep the statistics after a drift) is an extension, river always resets.
 
-    Many streams run in slices of streams: Ctrl-C stops a long call between slices (within about a quarter
-    of a second, or one stream if a stream takes longer) with KeyboardInterrupt.  Results do not depend on it.
+    A long call runs in slices (of streams, or of steps with each detector's state carried from one segment
+    to the next, so one long stream is cut too): Ctrl-C stops it within about a quarter of a second with
+    KeyboardInterrupt.  Results do not depend on the slicing.
 
     Examples
     --------
@@ -712,22 +858,27 @@ def ddm(
     x2 = x[None, :] if one_d else x
     _check_memory(2 * x2.size, "`errors`", "the status array")
     status = np.empty(x2.shape, dtype=np.int8)  # NumPy's allocation: huge pages for big outputs
+    found = np.empty((x2.shape[0], 3), dtype=np.int64)  # first warning, first drift, drifts so far
 
-    def call(lo, hi):  # streams never interact: any split of the rows gives the same numbers
-        return _k._ddm_scan(x2[lo:hi], status[lo:hi], wt, dt, ws, reset)
+    def piece(state, r0, r1, t0, t1):
+        before = found[r0:r1, 2].copy()
+        scan = _k._ddm_scan_rows if r1 - r0 <= _k.DDM_ROWS_MAX else _k._ddm_scan  # one stream by one / SIMD lanes
+        scan(x2, status, state, found, r0, r1, t0, t1, wt, dt, ws, reset)
+        counts = found[r0:r1, 2] - (before if t0 else 0)
+        offsets = np.zeros(r1 - r0 + 1, dtype=np.int64)
+        np.cumsum(counts, out=offsets[1:])
+        flat = np.empty(offsets[-1], dtype=np.int64)
+        _k._collect_indices(status, 2, counts, np.ascontiguousarray(found[r0:r1, 1]), r0, t0, t1, offsets, flat)
+        return r0, flat, offsets
 
-    # one stream, or few short ones: one call, without the few microseconds of installing a signal handler
-    if one_d or x2.shape[0] <= (first := _rows_first(x2.shape[1], 20_000_000)):
-        fw, fd, n_drifts = _k._ddm_scan(x2, status, wt, dt, ws, reset)
-    else:
-        parts = run_blocks(call, x2.shape[0], progress=False, desc="ddm", first=first)
-        fw, fd, n_drifts = (joined([part[i] for part in parts]) for i in range(3))
-    flat, offsets = _k._collect_indices(status, 2, n_drifts, fd)
-    idx = np.split(flat, offsets[1:-1])
+    # ~1 ns an update as SIMD over many streams, ~5-10 ns one stream alone
+    budget = 20_000_000 if x2.shape[0] > _k.DDM_ROWS_MAX else 4_000_000
+    pieces = _run_scan(piece, x2.shape, budget, _k.DDM_STATE_SIZE, "ddm")
+    idx = _indices(pieces, x2.shape[0])
+    fw, fd, n_drifts = found[:, 0], found[:, 1], found[:, 2]
     if one_d:
         return DdmResult(status[0], int(fw[0]), int(fd[0]), idx[0], int(n_drifts[0]))
-    return DdmResult(status, fw, fd, idx, n_drifts)
-
+    return DdmResult(status, fw.copy(), fd.copy(), idx, n_drifts.copy())
 
 
 class DDM:
@@ -930,8 +1081,9 @@ def adwin(
     after a detection the whole window is dropped (the paper keeps W1); the first makes cuts come
     earlier, the second restarts the clock and the grace period after each detection.
 
-    Many streams run in slices of streams: Ctrl-C stops a long call between slices (within about a quarter
-    of a second, or one stream if a stream takes longer) with KeyboardInterrupt.  Results do not depend on it.
+    A long call runs in slices (of streams, or of steps with each detector's state carried from one segment
+    to the next, so one long stream is cut too): Ctrl-C stops it within about a quarter of a second with
+    KeyboardInterrupt.  Results do not depend on the slicing.
 
     Examples
     --------
@@ -957,23 +1109,28 @@ def adwin(
     x2 = x[None, :] if one_d else x
     _check_memory(x2.size, "`values`", "the detection flags")
 
-    def call(lo, hi):  # streams never interact: any split of the rows gives the same numbers
-        return _k._adwin_scan(x2[lo:hi], d, mb, ml, gp, ck)
+    ns, nt = x2.shape
+    detected = np.zeros(x2.shape, dtype=np.bool_)
+    summary = np.empty((ns, 3), dtype=np.int64)  # first detection, width, detections so far
+    est = np.zeros(ns)
+
+    def piece(state, r0, r1, t0, t1):
+        _k._adwin_scan(x2, detected, state, summary, r0, r1, t0, t1, d, mb, ml, gp, ck)
+        if t1 == nt:  # the window mean, as river's estimation (0 for an empty window)
+            np.divide(state[:, 1], state[:, 0], out=est[r0:r1], where=state[:, 0] > 0)
+        rows, cols = np.nonzero(detected[r0:r1, t0:t1])
+        offsets = np.zeros(r1 - r0 + 1, dtype=np.int64)
+        np.cumsum(np.bincount(rows, minlength=r1 - r0), out=offsets[1:])
+        return r0, cols.astype(np.int64) + t0, offsets
 
     # ~30 ns an update with river's defaults; the cut test visits every bucket, every `clock` updates
     budget = int(2e6 / (max(1, mb / 5) * max(1, 32 / ck)))
-    # one stream, or few short ones: one call, without the few microseconds of installing a signal handler
-    if one_d or x2.shape[0] <= (first_rows := _rows_first(x2.shape[1], budget)):
-        det, first, width, est = _k._adwin_scan(x2, d, mb, ml, gp, ck)
-    else:
-        parts = run_blocks(call, x2.shape[0], progress=False, desc="adwin", first=first_rows)
-        det, first, width, est = (joined([part[i] for part in parts]) for i in range(4))
-    rows, cols = np.nonzero(det)
-    idx = np.split(cols.astype(np.int64), np.searchsorted(rows, np.arange(1, x2.shape[0])))
-    n_drifts = np.array([len(i) for i in idx], dtype=np.int64)
+    pieces = _run_scan(piece, x2.shape, budget, int(_k._adwin_state_size(mb)), "adwin")
+    idx = _indices(pieces, ns)
+    first, width, n_drifts = summary[:, 0].copy(), summary[:, 1].copy(), summary[:, 2].copy()
     if one_d:
-        return AdwinResult(det[0], int(first[0]), idx[0], int(n_drifts[0]), int(width[0]), float(est[0]))
-    return AdwinResult(det, first, idx, n_drifts, width, est)
+        return AdwinResult(detected[0], int(first[0]), idx[0], int(n_drifts[0]), int(width[0]), float(est[0]))
+    return AdwinResult(detected, first, idx, n_drifts, width, est)
 
 
 def _adwin_x(x):
@@ -1312,7 +1469,11 @@ def simulate_drift_detection(
 
     def call(lo, hi):
         gens = _rng.slice_generators(ss, lo, hi)
-        return _k._simulate_detector(gens, n_sims, n_steps, drift_start, end, p0, p1, code, fparams, iparams, lo)
+        n_out = min(n_sims, hi * _k.SIM_BLOCK) - lo * _k.SIM_BLOCK
+        n_false, first_after = np.empty(n_out, dtype=np.int64), np.empty(n_out, dtype=np.int64)
+        _k._simulate_detector(gens, n_sims, n_steps, drift_start, end, p0, p1, code, fparams, iparams, lo, n_false,
+                              first_after)
+        return n_false, first_after
 
     # a block is 64 streams of `n_steps` updates (~2 ns a DDM update, ~30 ns an ADWIN one at worst): a first
     # slice of ~2 x 10^6 updates a thread ends a typical call in one parallel launch, in well under a second
@@ -1335,6 +1496,81 @@ def _rows_first(n_steps, updates_per_thread):
     import numba
 
     return max(1, updates_per_thread // max(1, n_steps)) * max(1, numba.get_num_threads())
+
+
+# A scan in segments keeps the detector states of one group of streams: at most this many bytes of them.
+_SCAN_STATE_BYTES = 2**26
+
+
+def _scan_plan(n_streams, n_steps, updates_per_thread, state_doubles):
+    """How a scan too long for whole streams is cut: (streams per group, steps per segment), or None when
+    whole streams do (a stream alone is at most `updates_per_thread` updates, or the call is one slice).
+
+    A segment of a group is about `updates_per_thread` updates for each thread it can keep busy, so no piece
+    of the scan takes longer than a slice, however long one stream is; the groups bound the memory of the
+    states carried from segment to segment.
+    """
+    import numba
+
+    threads = max(1, numba.get_num_threads())
+    if n_steps <= updates_per_thread or n_streams * n_steps <= updates_per_thread * threads:
+        return None
+    rows = max(1, min(n_streams, _SCAN_STATE_BYTES // (8 * state_doubles)))
+    return rows, max(1, updates_per_thread * min(rows, threads) // rows)
+
+
+def _run_scan(piece, shape, updates_per_thread, state_doubles, desc):
+    """Run a detector scan over all streams and steps in pieces, answering Ctrl-C between slices.
+
+    ``piece(state, r0, r1, t0, t1)`` runs streams [r0, r1) over steps [t0, t1) from `state` (one row of
+    `state_doubles` per stream, fresh when t0 == 0, carried otherwise) and returns what it found; returns
+    those outputs in order.  Streams never interact and the states carry over exactly, so any cut gives the
+    numbers of one pass.  A short call is one piece, run directly (no signal handler, no slicing).
+    """
+    ns, nt = shape
+    plan = _scan_plan(ns, nt, updates_per_thread, state_doubles)
+    if plan is None:
+        cap = max(1, _SCAN_STATE_BYTES // (8 * state_doubles))  # streams whose states one piece keeps
+
+        def call(lo, hi):
+            state = np.empty((min(cap, hi - lo), state_doubles))
+            return [piece(state[: min(hi, r0 + cap) - r0], r0, min(hi, r0 + cap), 0, nt) for r0 in range(lo, hi, cap)]
+
+        first = _rows_first(nt, updates_per_thread)
+        parts = [call(0, ns)] if ns <= first else run_blocks(call, ns, progress=False, desc=desc, first=first)
+        return [out for part in parts for out in part]
+    rows, steps = plan
+    n_seg = -(-nt // steps)
+    states = {}
+
+    def call_segments(lo, hi):
+        # blocks are (group, segment) in group-major order: the segments of a group carry its states
+        outs = []
+        while lo < hi:
+            g, s = divmod(lo, n_seg)
+            end = min(hi, (g + 1) * n_seg)
+            r0, r1 = g * rows, min(ns, (g + 1) * rows)
+            if s == 0:
+                states.clear()
+                states[g] = np.empty((r1 - r0, state_doubles))
+            outs.append(piece(states[g], r0, r1, s * steps, min(nt, (end - g * n_seg) * steps)))
+            lo = end
+        return outs
+
+    parts = run_blocks(call_segments, -(-ns // rows) * n_seg, progress=False, desc=desc, first=1)
+    return [out for part in parts for out in part]
+
+
+def _indices(pieces, n_streams):
+    """Per-stream arrays of the indices found by the pieces of `_run_scan`: (r0, flat, offsets) each, the
+    indices of stream r0 + i at flat[offsets[i]:offsets[i + 1]], pieces of a stream in step order."""
+    if len(pieces) == 1:
+        _, flat, offsets = pieces[0]
+        return np.split(flat, offsets[1:-1])
+    rows = np.concatenate([np.repeat(np.arange(r0, r0 + offsets.size - 1), np.diff(offsets)) for r0, _, offsets in pieces])
+    flat = np.concatenate([f for _, f, _ in pieces])
+    flat = flat[np.argsort(rows, kind="stable")]  # by stream; within one, the pieces' (step) order
+    return np.split(flat, np.cumsum(np.bincount(rows, minlength=n_streams))[:-1])
 
 
 def _summarise(n_false, first, **settings):

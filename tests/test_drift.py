@@ -195,13 +195,13 @@ def test_psi_scan_and_probe_kernels():
         expected_lo, expected_hi = np.nanmin(x, axis=0), np.nanmax(x, axis=0)
     expected_lo[3], expected_hi[3] = np.inf, -np.inf  # no value: the empty min and max
     for cols in ([4], [0, 5, 3], list(range(19))):  # tiles of 256, 255 and 247 values
-        lo, hi, n_nan = kd._colwise_scan(np.ascontiguousarray(x[:, cols]))
+        lo, hi, n_nan = simengine.drift._scan1(np.ascontiguousarray(x[:, cols]))  # the kernel, chunks reduced
         assert_array_equal(lo, expected_lo[cols])
         assert_array_equal(hi, expected_hi[cols])
         assert_array_equal(n_nan, np.isnan(x[:, cols]).sum(axis=0))
     flat = x.reshape(-1)
-    assert kd._nonfinite_probe(flat) == np.count_nonzero(~np.isfinite(flat))
-    assert kd._nonfinite_probe(np.nan_to_num(flat, posinf=0.0, neginf=0.0)) == 0
+    assert simengine.drift._nonfinite1(flat) == np.count_nonzero(~np.isfinite(flat))  # the kernel, chunks summed
+    assert simengine.drift._nonfinite1(np.nan_to_num(flat, posinf=0.0, neginf=0.0)) == 0
 
 
 @pytest.mark.parametrize("has_nan", [False, True])
@@ -229,8 +229,9 @@ def test_psi_uniform_counts_equal_edge_search(has_nan, p):
     x[:, -2] = 5.0 + g.integers(-1, 2, size=n)
     if has_nan:
         x[g.random(x.shape) < 0.05] = np.nan
-    fast, fast_valid = kd._colwise_counts(x, edges, True, has_nan)
-    search, search_valid = kd._colwise_counts(x, edges, False, has_nan)
+    nan = np.isnan(x).sum(axis=0) if has_nan else None
+    fast, fast_valid = simengine.drift._counts(x, edges, True, nan)  # the kernel, chunks summed, NaN out of bin 0
+    search, search_valid = simengine.drift._counts(x, edges, False, nan)
     assert_array_equal(fast, search)
     assert_array_equal(fast_valid, search_valid)
     for j in range(p):

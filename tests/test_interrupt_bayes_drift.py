@@ -56,6 +56,39 @@ CALLS = {
         "simengine.adwin(np.random.default_rng(0).random((400, 5000)), clock=1, max_buckets=200)",
         "simengine.adwin(np.random.default_rng(1).random((3, 300)), clock=1, max_buckets=200)",
     ),
+    # one stream: cut into segments of steps, each detector's state carried between them (np.zeros maps its
+    # pages lazily, so the 10^9-value input costs no memory; the status array is 1 GB)
+    "ddm-one-stream": (
+        "simengine.ddm(np.zeros(10**9, dtype=np.uint8))",
+        "simengine.ddm(np.random.default_rng(1).random(3000) < np.where(np.arange(3000) < 1500, 0.1, 0.4))",
+    ),
+    "adwin-one-stream": (
+        "simengine.adwin(np.random.default_rng(0).random(500_000), clock=1, max_buckets=200)",
+        "simengine.adwin(np.random.default_rng(1).random(400), clock=1, max_buckets=200)",
+    ),
+    # psi / psi_monitor: every pass over the data in slices of rows (windows: of work); zeros again cost no
+    # memory, and constant data checks every value against the edges (the slowest counting)
+    "psi-one-column": (
+        "simengine.psi(np.zeros(10**8), np.zeros(10**8))",
+        "simengine.psi(np.random.default_rng(1).normal(size=3000), np.random.default_rng(2).normal(0.3, 1, 2000))",
+    ),
+    "psi-many-columns": (
+        "simengine.psi(np.zeros((10**7, 100)), np.zeros((10**7, 100)))",
+        "simengine.psi(np.random.default_rng(1).normal(size=(300, 120)), np.random.default_rng(2).normal(size=(200, 120)))",
+    ),
+    "psi-quantile-columns": (
+        "simengine.psi(np.zeros((10**6, 300)), np.zeros((10**6, 300)), binning='quantile')",
+        "simengine.psi(np.random.default_rng(1).normal(size=(300, 3)), np.random.default_rng(2).normal(size=(200, 3)), "
+        "binning='quantile')",
+    ),
+    "psi_monitor-one-long-window": (
+        "simengine.psi_monitor(np.arange(1000.0), [np.zeros(10**8)])",
+        "simengine.psi_monitor(np.arange(1000.0), [np.arange(0.0, 1000.0, 3.0), np.arange(500.0)])",
+    ),
+    "psi_monitor-many-windows": (
+        "simengine.psi_monitor(np.arange(1000.0), np.zeros((10**5, 10**4)))",
+        "simengine.psi_monitor(np.arange(1000.0), np.arange(3000.0).reshape(3, 1000) % 1100)",
+    ),
 }
 
 _CHILD = textwrap.dedent(
@@ -75,6 +108,8 @@ _CHILD = textwrap.dedent(
         return np.array_equal(np.asarray(x), np.asarray(y), equal_nan=np.asarray(x).dtype.kind == "f")
 
     def same(a, b):
+        if not hasattr(a, "to_dict"):  # psi: a float or an array
+            return equal(a, b)
         a, b = a.to_dict(), b.to_dict()
         return a.keys() == b.keys() and all(equal(a[k], b[k]) for k in a)
 
@@ -231,3 +266,111 @@ def test_progress_true_draws_a_bar_and_false_does_not(capsys, monkeypatch, name)
     loud = func(**kwargs, progress=True)
     assert name in capsys.readouterr().err
     _equal(quiet, loud)
+
+
+# ---------------------------------------------------------------------------------------------------------
+# One long stream: `ddm` / `adwin` in segments of steps, the detector states carried between them
+# ---------------------------------------------------------------------------------------------------------
+
+_LONG = np.random.default_rng(11).random((5, 2400)) < np.where(np.arange(2400) < 1200, 0.1, 0.35)
+SEGMENTED = {
+    "ddm": lambda x: simengine.ddm(x),
+    "ddm-no-reset": lambda x: simengine.ddm(x, reset=False, warm_start=5, warning_threshold=1.5),
+    "adwin": lambda x: simengine.adwin(x.astype(float)),
+    "adwin-clock-grace": lambda x: simengine.adwin(x + 0.25 * (x == 0), clock=3, grace_period=40, max_buckets=2,
+                                                   min_window_length=2),
+}
+
+
+@pytest.mark.parametrize("steps, span", [(1, slice(1000, 1400)), (7, slice(600, 1800)), (1000, slice(None))])
+@pytest.mark.parametrize("name", list(SEGMENTED))
+def test_segments_of_a_stream_give_bit_identical_results(monkeypatch, name, steps, span):
+    """A stream cut into segments of 1, 7 or 1000 updates (one stream alone, and groups of 2 of 5 streams)
+    gives the same bits as one pass: the segments carry each detector's state exactly."""
+    x = _LONG[:, span]
+    whole_1d, whole_2d = SEGMENTED[name](x[2]), SEGMENTED[name](x)
+    assert whole_2d.n_drifts.sum() > 0
+    pieces = []
+    real = simengine.drift._run_scan
+
+    def counting(piece, *args, **kwargs):
+        def counted(*a):
+            pieces.append(a[1:])
+            return piece(*a)
+        return real(counted, *args, **kwargs)
+
+    def one_by_one(call, n_blocks, **kwargs):  # one segment per call: each piece is one segment
+        return [call(b, b + 1) for b in range(n_blocks)]
+
+    monkeypatch.setattr(simengine.drift, "_run_scan", counting)
+    monkeypatch.setattr(simengine.drift, "run_blocks", one_by_one)
+    monkeypatch.setattr(simengine.drift, "_scan_plan", lambda *args: (2, steps))
+    _equal(whole_1d, SEGMENTED[name](x[2]))
+    _equal(whole_2d, SEGMENTED[name](x))
+    assert len(pieces) >= 4 * x.shape[1] // steps and all(t1 - t0 <= steps for _, _, t0, t1 in pieces)
+
+
+def test_scan_plan_sizes_segments_by_work():
+    """No piece of a long scan is longer than the per-thread budget (times the threads it keeps busy), one
+    stream of 10^9 updates included; short calls are not cut."""
+    import numba
+
+    threads = numba.get_num_threads()
+    plan = simengine.drift._scan_plan
+    assert plan(1, 10**9, 20_000_000, 6) == (1, 20_000_000)
+    rows, steps = plan(3, 4 * 10**8, 20_000_000, 6)
+    assert rows == 3 and rows * steps <= 20_000_000 * threads
+    rows, steps = plan(400, 5000, 1562, 19351)  # ADWIN with 200 buckets: the states of a group stay bounded
+    assert rows * 19351 * 8 <= simengine.drift._SCAN_STATE_BYTES and rows * steps <= 1562 * threads
+    assert plan(1, 10**6, 20_000_000, 6) is None and plan(10**4, 10**4, 20_000_000, 6) is None
+
+
+# ---------------------------------------------------------------------------------------------------------
+# psi / psi_monitor: their passes over big data run in slices of rows (and windows in pieces)
+# ---------------------------------------------------------------------------------------------------------
+
+_G = np.random.default_rng(12)
+_REF = _G.normal(size=(3000, 4)) * [1.0, 2.0, 1.0, 5.0]
+_CUR = _G.normal(0.2, 1.1, size=(2500, 4)) * [1.0, 2.0, 1.0, 5.0]
+_REF_NAN, _CUR_NAN = _REF.copy(), _CUR.copy()
+_REF_NAN[::7, 1] = np.nan
+_CUR_NAN[::5, 2] = np.nan
+_CUR_NAN[:, 3] = np.nan
+PSI_CALLS = {
+    "equal-width 1-D": lambda: simengine.psi(_REF[:, 0], _CUR[:, 0]),
+    "equal-width, NaN omitted": lambda: simengine.psi(_REF_NAN, _CUR_NAN, nan_policy="omit"),
+    "quantile, NaN omitted": lambda: simengine.psi(_REF_NAN, _CUR_NAN, binning="quantile", nan_policy="omit"),
+    "quantile 1-D": lambda: simengine.psi(_REF[:, 1], _CUR[:, 1], binning="quantile", bins=37),
+    "explicit edges": lambda: simengine.psi(_REF, _CUR, bins=np.array([-4.0, -1.0, -0.2, 0.0, 0.7, 3.0])),
+    "uniform edges, axis 1": lambda: simengine.psi(_REF.T, _CUR.T, bins=np.linspace(-3, 3, 25), axis=1),
+    "monitor, windows of many sizes": lambda: simengine.psi_monitor(
+        _REF[:, 0], [_CUR[:n, 0] + 0.1 * w for w, n in enumerate([5, 700, 1, 2500, 40, 300, 1200, 9])],
+        consecutive=2).psi,
+    "monitor, equal-width 2-D windows": lambda: simengine.psi_monitor(
+        _REF[:, 0], _CUR[:2400, 0].reshape(60, 40), binning="equal-width", bins=25).psi,
+}
+
+
+@pytest.mark.parametrize("name", list(PSI_CALLS))
+def test_psi_passes_in_tiny_slices_give_bit_identical_results(monkeypatch, name):
+    """Forced into slices of a few rows (uneven sizes) and windows into pieces of 64 values, every pass of
+    psi and psi_monitor gives the same bits as one call: counts are integers, min and max exact."""
+    whole = np.asarray(PSI_CALLS[name]())
+    calls = []
+
+    def uneven(call, n_blocks, **kwargs):
+        calls.append(n_blocks)
+        sizes = (1, 2, 5, 13, 40)
+        outs, lo, i = [], 0, 0
+        while lo < n_blocks:
+            hi = min(n_blocks, lo + sizes[i % len(sizes)])
+            outs.append(call(lo, hi))
+            lo, i = hi, i + 1
+        return outs
+
+    monkeypatch.setattr(simengine.drift, "run_blocks", uneven)
+    monkeypatch.setattr(simengine.drift, "_PASS_FIRST", 300)
+    monkeypatch.setattr(simengine.drift, "_WINDOW_PIECE", 64)
+    sliced = np.asarray(PSI_CALLS[name]())
+    assert calls and max(calls) > 10
+    assert whole.dtype == sliced.dtype and whole.tobytes() == sliced.tobytes()

@@ -38,18 +38,16 @@ def _count_nonfinite(block):
 
 
 @pjit
-def _nonfinite_probe(flat):
-    """Number of NaN and +-inf values in the 1-D array, in parallel over fixed chunks.
+def _nonfinite_probe(flat, acc):
+    """Number of NaN and +-inf values per chunk of 65 536 values of the 1-D array, into `acc` (one slot per
+    chunk, from the caller, who sums them), in parallel.
 
     One read with no temporary arrays, so validating big inputs costs about one memory pass.
     """
     n = flat.shape[0]
-    nchunks = max(1, (n + 65536 - 1) // 65536)
-    acc = np.zeros(nchunks, dtype=np.int64)
-    for c in numba.prange(nchunks):
+    for c in numba.prange(acc.shape[0]):
         ci = np.int64(c)
         acc[ci] = _count_nonfinite(flat[ci * 65536 : min(n, (ci + 1) * 65536)])
-    return acc.sum()
 
 
 @njit
@@ -104,24 +102,27 @@ def _scan_tiles(flat, start, stop, lo, hi, nn):
 
 
 @pjit
-def _colwise_scan(arr):
-    """Per-column NaN-ignoring min and max, and NaN count, of a C-contiguous (rows x cols) array.
+def _colwise_scan(arr, mins, maxs, nans):
+    """Per-chunk NaN-ignoring min and max, and NaN count, per column of a C-contiguous (rows x cols) array.
 
-    One parallel pass over row chunks that also serves as the NaN/inf check of the public layer: an inf
-    shows up as a min of -inf or a max of +inf, so the data is read once for both.
+    Chunk c (rows c * PSI_CHUNK ...) writes mins[c], maxs[c] (filled with +inf / -inf by the caller) and
+    nans[c] (zeros); the caller reduces them over chunks (min, max and integer sums: any order gives the
+    same).  One parallel pass that also serves as the NaN/inf check of the public layer: an inf shows up as
+    a min of -inf or a max of +inf, so the data is read once for both.  The kernel holds the one `prange`
+    loop and nothing NumPy would turn into another parallel loop, which keeps its compilation short.
     """
     n, p = arr.shape
     flat = arr.reshape(n * p)
     size = _tile_len(p)
-    nchunks = max(1, (n + PSI_CHUNK - 1) // PSI_CHUNK)
-    mins = np.full((nchunks, p), np.inf)
-    maxs = np.full((nchunks, p), -np.inf)
-    nans = np.zeros((nchunks, p), dtype=np.int64)
-    for c in numba.prange(nchunks):
+    for c in numba.prange(mins.shape[0]):
         ci = np.int64(c)
-        lo = np.full(size, np.inf)
-        hi = np.full(size, -np.inf)
-        nn = np.zeros(size, dtype=np.int64)
+        lo = np.empty(size)
+        hi = np.empty(size)
+        nn = np.empty(size, dtype=np.int64)
+        for m in range(size):
+            lo[m] = np.inf
+            hi[m] = -np.inf
+            nn[m] = 0
         _scan_tiles(flat, ci * PSI_CHUNK * p, min(n, (ci + 1) * PSI_CHUNK) * p, lo, hi, nn)
         for m in range(size):
             j = m % p
@@ -130,17 +131,6 @@ def _colwise_scan(arr):
             if hi[m] > maxs[ci, j]:
                 maxs[ci, j] = hi[m]
             nans[ci, j] += nn[m]
-    out_lo = np.full(p, np.inf)
-    out_hi = np.full(p, -np.inf)
-    out_nan = np.zeros(p, dtype=np.int64)
-    for c in range(nchunks):
-        for j in range(p):
-            if mins[c, j] < out_lo[j]:
-                out_lo[j] = mins[c, j]
-            if maxs[c, j] > out_hi[j]:
-                out_hi[j] = maxs[c, j]
-            out_nan[j] += nans[c, j]
-    return out_lo, out_hi, out_nan
 
 
 @njit
@@ -204,71 +194,68 @@ def _count_rows_search(arr, start, stop, cnt, edges):
             cnt[j * k + _bin_index1(row[j], edges[j], 0.0, 0.0, False)] += 1
 
 
-@pjit
-def _colwise_counts(arr, edges, uniform, has_nan):
-    """Histogram counts per column: counts[j, b] for edges[j] (cols x (k+1)); NaN is not counted.
-
-    Returns (counts, n_valid) with n_valid[j] the number of non-NaN values of column j.  The counting loop
-    has no NaN test (a NaN fails every comparison and lands in bin 0); with `has_nan` a second pass counts
-    the NaNs and takes them out of bin 0.
-    """
-    n, p = arr.shape
+@njit
+def _count_tables(edges, size, uniform):
+    """Per-slot tables of the uniform counting pass for tiles of `size` values (whole rows of p columns):
+    lo, norm, tol and base (= j * k) of column j = m % p at slot m; and whether the uniform guess applies."""
+    p = edges.shape[0]
     k = edges.shape[1] - 1
-    nchunks = max(1, (n + PSI_CHUNK - 1) // PSI_CHUNK)
-    part = np.zeros((nchunks, p, k), dtype=np.int64)
-    lo = np.empty(p)
-    norm = np.empty(p)
-    tol = np.empty(p)
-    for j in range(p):
-        lo[j] = edges[j, 0]
-        width = edges[j, k] - edges[j, 0]
-        if not (width < np.inf):
-            # the span overflows float64 (edges near +-1.8e308): no bin guess from it, search the edges
-            uniform = False
-        norm[j] = k / width if width > 0 else 0.0
-        # generous bound (64 ulps) on the rounding error of t = (v - lo) * norm relative to the computed edges,
-        # in bin units; when it is not small every value is checked against the edges
-        tol[j] = 64.0 * 2.0 ** -52 * (k + (abs(edges[j, 0]) + abs(edges[j, k])) * norm[j])
-        if not (tol[j] < 0.25) or not (0.0 < width < np.inf):
-            tol[j] = 1.0
-    flat = arr.reshape(n * p)
-    size = _tile_len(p)
     lo_t = np.empty(size)
     norm_t = np.empty(size)
     tol_t = np.empty(size)
     base_t = np.empty(size, dtype=np.int64)
-    for m in range(size):
-        lo_t[m] = lo[m % p]
-        norm_t[m] = norm[m % p]
-        tol_t[m] = tol[m % p]
-        base_t[m] = (m % p) * k
-    for c in numba.prange(nchunks):
-        ci = np.int64(c)
-        cnt = part[ci].reshape(p * k)  # flat per-chunk counts: bin b of column j at j * k + b
-        stop = min(n, (ci + 1) * PSI_CHUNK)
-        if uniform:
-            idx = np.empty(size, dtype=np.int64)
-            _count_tiles_uniform(flat, ci * PSI_CHUNK * p, stop * p, cnt, edges, lo_t, norm_t, tol_t, base_t, idx)
-        else:
-            _count_rows_search(arr, ci * PSI_CHUNK, stop, cnt, edges)
-    counts = np.zeros((p, k), dtype=np.int64)
-    for c in range(nchunks):
-        counts += part[c]
-    if has_nan:
-        nan_part = np.zeros((nchunks, p), dtype=np.int64)
-        for c in numba.prange(nchunks):
-            ci = np.int64(c)
-            for i in range(ci * PSI_CHUNK, min(n, (ci + 1) * PSI_CHUNK)):
-                for j in range(p):
-                    if arr[i, j] != arr[i, j]:
-                        nan_part[ci, j] += 1
-        for c in range(nchunks):
-            for j in range(p):
-                counts[j, 0] -= nan_part[c, j]
-    n_valid = np.zeros(p, dtype=np.int64)
     for j in range(p):
-        n_valid[j] = counts[j].sum()
-    return counts, n_valid
+        width = edges[j, k] - edges[j, 0]
+        if not (width < np.inf):
+            # the span overflows float64 (edges near +-1.8e308): no bin guess from it, search the edges
+            uniform = False
+    for m in range(size):
+        j = m % p
+        lo = edges[j, 0]
+        width = edges[j, k] - edges[j, 0]
+        norm = k / width if width > 0 else 0.0
+        # generous bound (64 ulps) on the rounding error of t = (v - lo) * norm relative to the computed edges,
+        # in bin units; when it is not small every value is checked against the edges
+        tol = 64.0 * 2.0 ** -52 * (k + (abs(edges[j, 0]) + abs(edges[j, k])) * norm)
+        if not (tol < 0.25) or not (0.0 < width < np.inf):
+            tol = 1.0
+        lo_t[m] = lo
+        norm_t[m] = norm
+        tol_t[m] = tol
+        base_t[m] = j * k
+    return lo_t, norm_t, tol_t, base_t, uniform
+
+
+@pjit
+def _counts_uniform(arr, edges, part, lo_t, norm_t, tol_t, base_t):
+    """Histogram counts per row chunk and column for uniform edges: part[c, j, b] += values of chunk c
+    (PSI_CHUNK rows) of column j in bin b of edges[j] (part: chunks x cols x k, zeros from the caller).
+
+    The per-slot tables come from `_count_tables`.  NaN is not tested for: it fails every comparison and
+    lands in bin 0, and the caller takes the NaN counts of its scan out of bin 0; the caller also sums the
+    chunks (integers: any order gives the same).  Only the `prange` loop runs here (no NumPy call that the
+    parallel compiler would turn into another parallel loop), and the edge search is a kernel of its own
+    (`_counts_search`), which keeps each compilation short.
+    """
+    n, p = arr.shape
+    size = lo_t.shape[0]
+    flat = arr.reshape(n * p)
+    for c in numba.prange(part.shape[0]):
+        ci = np.int64(c)
+        cnt = part[ci].reshape(p * (edges.shape[1] - 1))  # flat per-chunk counts: bin b of column j at j * k + b
+        idx = np.empty(size, dtype=np.int64)
+        _count_tiles_uniform(flat, ci * PSI_CHUNK * p, min(n, (ci + 1) * PSI_CHUNK) * p, cnt, edges, lo_t, norm_t,
+                             tol_t, base_t, idx)
+
+
+@pjit
+def _counts_search(arr, edges, part):
+    """`_counts_uniform` by binary search in each column's edges (any sorted edges)."""
+    n, p = arr.shape
+    for c in numba.prange(part.shape[0]):
+        ci = np.int64(c)
+        cnt = part[ci].reshape(p * (edges.shape[1] - 1))
+        _count_rows_search(arr, ci * PSI_CHUNK, min(n, (ci + 1) * PSI_CHUNK), cnt, edges)
 
 
 @njit
@@ -291,14 +278,6 @@ def _psi_columns(ref_counts, ref_valid, cur_counts, cur_valid, eps):
     for j in range(p):
         out[j] = _psi_from_counts1(ref_counts[j], ref_valid[j], cur_counts[j], cur_valid[j], eps)
     return out
-
-
-@njit  # the parallel work is in the counting passes it calls
-def _psi_2d(reference, current, edges, uniform, eps, has_nan):
-    """One PSI per column of two (rows x cols) arrays with per-column `edges`; two counting passes."""
-    rc, rv = _colwise_counts(reference, edges, uniform, has_nan)
-    cc, cv = _colwise_counts(current, edges, uniform, has_nan)
-    return _psi_columns(rc, rv, cc, cv, eps)
 
 
 @njit
@@ -330,17 +309,6 @@ def _equal_width_edges(lo, hi, bins):
     return edges
 
 
-@njit  # the parallel work is in the passes it calls
-def _psi_2d_equal_width(reference, current, lo, hi, bins, eps, has_nan):
-    """Equal-width PSI per column: edges over the combined NaN-ignoring min..max of both arrays.
-
-    `lo` and `hi` are those combined per-column min and max (from `_colwise_scan` of both arrays, which the
-    public layer also uses to check the data), so this reads each array once more, to count.
-    """
-    edges = _equal_width_edges(lo, hi, bins)
-    return _psi_2d(reference, current, edges, True, eps, has_nan), edges
-
-
 @pjit
 def _psi_windows(ref_props, edges, uniform, values, offsets, eps):
     """PSI of each window values[offsets[w]:offsets[w+1]] against fixed reference proportions.
@@ -365,16 +333,23 @@ def _psi_windows(ref_props, edges, uniform, values, offsets, eps):
                 continue
             cnt[_bin_index1(v, edges, lo, norm, uniform)] += 1
             nvalid += 1
-        if nvalid == 0:
-            out[wi] = math.nan
-            continue
-        total = 0.0
-        for b in range(k):
-            c = cnt[b] / nvalid + eps
-            r = ref_props[b]
-            total += (c - r) * math.log(c / r)
-        out[wi] = total
+        out[wi] = _psi_props1(cnt, nvalid, ref_props, eps)
     return out
+
+
+@njit
+def _psi_props1(cnt, nvalid, ref_props, eps):
+    """PSI of one window's bin counts `cnt` (int64, `nvalid` values in all) against reference proportions
+    `ref_props` (eps already added); nan for an empty window.  `_psi_windows` uses it for every window, and
+    the public layer for a window counted in pieces, so both give the same bits."""
+    if nvalid == 0:
+        return math.nan
+    total = 0.0
+    for b in range(cnt.shape[0]):
+        c = cnt[b] / nvalid + eps
+        r = ref_props[b]
+        total += (c - r) * math.log(c / r)
+    return total
 
 
 @njit
@@ -470,15 +445,15 @@ def _ddm_update(n, p, p_min, s_min, ps_min, drifted, x, warning_threshold, drift
 
 
 @njit
-def _ddm_row(x, status, warning_threshold, drift_threshold, warm_start, reset):
-    """DDM over one stream `x` (1-D, 0/1) from a fresh state, writing `status`; returns (first_warning,
-    first_drift, n_drifts)."""
-    state = np.empty(DDM_STATE_SIZE)
-    _ddm_init(state)
-    fw = -1
-    fd = -1
-    nd = 0
-    for t in range(x.shape[0]):
+def _ddm_row(x, status, state, t_lo, t_hi, fwdn, warning_threshold, drift_threshold, warm_start, reset):
+    """DDM over steps [t_lo, t_hi) of one stream `x` (1-D, 0/1) from `state`, writing `status`.
+
+    `fwdn` holds (first_warning, first_drift, n_drifts) so far, -1 where none; updated in place, as `state`
+    is, so that a stream can run in segments with the same numbers as in one pass."""
+    fw = fwdn[0]
+    fd = fwdn[1]
+    nd = fwdn[2]
+    for t in range(t_lo, t_hi):
         st = _ddm_step(state, float(x[t]), warning_threshold, drift_threshold, warm_start, reset)
         status[t] = st
         if st == 1:
@@ -488,7 +463,9 @@ def _ddm_row(x, status, warning_threshold, drift_threshold, warm_start, reset):
             nd += 1
             if fd < 0:
                 fd = t
-    return fw, fd, nd
+    fwdn[0] = fw
+    fwdn[1] = fd
+    fwdn[2] = nd
 
 
 # A thread steps a group of up to DDM_GROUP streams in lockstep, their states held field by field across
@@ -497,8 +474,8 @@ def _ddm_row(x, status, warning_threshold, drift_threshold, warm_start, reset):
 # reads and writes the group's streams contiguously.  The stream loop runs over at least DDM_MIN_LANES
 # lanes, rounded up to a multiple of DDM_LANES (the AVX-512 width in doubles), padding with all-zero
 # streams whose results are dropped: LLVM keeps the scalar loop below about 24 iterations (the price of its
-# run-time alias checks), and 24 SIMD lanes still beat 9 or more streams run one by one.  A group of at
-# most DDM_ROWS_MAX streams runs them one by one through `_ddm_step`.  Streams never interact, so none of
+# run-time alias checks), and 24 SIMD lanes still beat 9 or more streams run one by one.  At most
+# DDM_ROWS_MAX streams run one by one through `_ddm_step` (`_ddm_scan_rows`).  Streams never interact, so none of
 # this changes a result.
 DDM_GROUP = 64
 DDM_BLOCK = 64
@@ -507,47 +484,96 @@ DDM_MIN_LANES = 24
 DDM_ROWS_MAX = 8
 
 
-@pjit
-def _ddm_scan(errors, status, warning_threshold, drift_threshold, warm_start, reset):
-    """DDM over each row of `errors` (streams x steps, values 0/1), rows in parallel, into `status`.
+@njit
+def _ddm_fresh(state, fwdn, r_lo, r_hi):
+    """Fresh detectors for streams [r_lo, r_hi): states (rows from 0) and (first_warning, first_drift,
+    n_drifts) = (-1, -1, 0)."""
+    for i in range(r_hi - r_lo):
+        _ddm_init(state[i])
+        fwdn[r_lo + i, 0] = -1
+        fwdn[r_lo + i, 1] = -1
+        fwdn[r_lo + i, 2] = 0
 
-    `status` (int8, the shape of `errors`) comes from the caller: NumPy asks the kernel for huge pages for
-    big arrays, numba's allocator does not, and first-touch page faults on 10^8 bytes of 4 KiB pages
-    cost about a third of the scan.  Returns (first_warning, first_drift, n_drifts), -1 where none.
+
+@pjit
+def _ddm_scan_rows(errors, status, state, fwdn, r_lo, r_hi, t_lo, t_hi, warning_threshold, drift_threshold,
+                   warm_start, reset):
+    """`_ddm_scan` for at most DDM_ROWS_MAX streams: each through `_ddm_step` (one stream alone runs faster on
+    its well-predicted branches than in SIMD lanes).  A kernel of its own, so that a call compiles only the
+    path it runs."""
+    if t_lo == 0:
+        _ddm_fresh(state, fwdn, r_lo, r_hi)
+    for i in numba.prange(r_hi - r_lo):
+        ii = np.int64(i)
+        _ddm_row(errors[r_lo + ii], status[r_lo + ii], state[ii], t_lo, t_hi, fwdn[r_lo + ii],
+                 warning_threshold, drift_threshold, warm_start, reset)
+
+
+@pjit
+def _ddm_scan(errors, status, state, fwdn, r_lo, r_hi, t_lo, t_hi, warning_threshold, drift_threshold, warm_start,
+              reset):
+    """DDM over rows [r_lo, r_hi) (more than DDM_ROWS_MAX of them; fewer: `_ddm_scan_rows`) and steps
+    [t_lo, t_hi) of `errors` (streams x steps, values 0/1), groups of streams in parallel, into `status`.
+
+    `state` (r_hi - r_lo rows of DDM_STATE_SIZE) holds each stream's detector and `fwdn` (streams x 3:
+    first_warning, first_drift, n_drifts, -1 where none) what it found so far; both are read and updated, so a
+    stream cut into segments of steps gives exactly the numbers of one pass.  With t_lo == 0 the states start
+    fresh and `fwdn` from (-1, -1, 0).  `status` (int8, the shape of `errors`) comes from the caller: NumPy
+    asks the kernel for huge pages for big arrays, numba's allocator does not, and first-touch page faults on
+    10^8 bytes of 4 KiB pages cost about a third of the scan.
     """
-    ns, nt = errors.shape
-    first_warning = np.full(ns, -1, dtype=np.int64)
-    first_drift = np.full(ns, -1, dtype=np.int64)
-    n_drifts = np.zeros(ns, dtype=np.int64)
-    # as few groups as groups of DDM_GROUP need, but of even sizes, so that threads get even shares
+    ns = r_hi - r_lo
+    if t_lo == 0:
+        _ddm_fresh(state, fwdn, r_lo, r_hi)
+    # as few groups as groups of DDM_GROUP need, but of even sizes, so that threads get even shares (more
+    # than DDM_ROWS_MAX streams: every group has more than DDM_ROWS_MAX too; fewer run in `_ddm_scan_rows`)
     n_groups = (ns + DDM_GROUP - 1) // DDM_GROUP
     size = (ns + n_groups - 1) // n_groups
     for grp in numba.prange(n_groups):
         lo = np.int64(grp) * size
         m = min(ns, lo + size) - lo
-        if m <= DDM_ROWS_MAX:
-            for i in range(lo, lo + m):
-                first_warning[i], first_drift[i], n_drifts[i] = _ddm_row(
-                    errors[i], status[i], warning_threshold, drift_threshold, warm_start, reset
-                )
-            continue
         lanes = max(DDM_MIN_LANES, (m + DDM_LANES - 1) // DDM_LANES * DDM_LANES)
-        sn = np.zeros(lanes)
-        sp = np.zeros(lanes)
-        sp_min = np.full(lanes, math.nan)
-        ss_min = np.full(lanes, math.nan)
-        sps_min = np.full(lanes, math.inf)
-        sdrift = np.zeros(lanes, dtype=np.bool_)
-        fw = np.full(lanes, -1, dtype=np.int64)
-        fd = np.full(lanes, -1, dtype=np.int64)
-        nd = np.zeros(lanes, dtype=np.int64)
-        xb = np.zeros((DDM_BLOCK, lanes), dtype=np.uint8)  # padding streams m..lanes-1 stay all zero
+        # padding streams m..lanes-1 start fresh and read only zeros; their results are dropped.  Plain loops
+        # rather than np.zeros / np.full, which the parallel compiler would turn into loops of its own.
+        sn = np.empty(lanes)
+        sp = np.empty(lanes)
+        sp_min = np.empty(lanes)
+        ss_min = np.empty(lanes)
+        sps_min = np.empty(lanes)
+        sdrift = np.empty(lanes, dtype=np.bool_)
+        fw = np.empty(lanes, dtype=np.int64)
+        fd = np.empty(lanes, dtype=np.int64)
+        nd = np.empty(lanes, dtype=np.int64)
+        xb = np.empty((DDM_BLOCK, lanes), dtype=np.uint8)
+        for r in range(lanes):
+            sn[r] = 0.0
+            sp[r] = 0.0
+            sp_min[r] = math.nan
+            ss_min[r] = math.nan
+            sps_min[r] = math.inf
+            sdrift[r] = False
+            fw[r] = -1
+            fd[r] = -1
+            nd[r] = 0
+            for t in range(DDM_BLOCK):
+                xb[t, r] = 0
+        for r in range(m):
+            s = state[lo + r]
+            sn[r] = s[0]
+            sp[r] = s[1]
+            sp_min[r] = s[2]
+            ss_min[r] = s[3]
+            sps_min[r] = s[4]
+            sdrift[r] = s[5] != 0.0
+            fw[r] = fwdn[r_lo + lo + r, 0]
+            fd[r] = fwdn[r_lo + lo + r, 1]
+            nd[r] = fwdn[r_lo + lo + r, 2]
         sb = np.empty((DDM_BLOCK, lanes), dtype=np.int8)
-        for t0 in range(0, nt, DDM_BLOCK):
-            tn = min(DDM_BLOCK, nt - t0)
+        for t0 in range(t_lo, t_hi, DDM_BLOCK):
+            tn = min(DDM_BLOCK, t_hi - t0)
             for r in range(m):
                 for t in range(tn):
-                    xb[t, r] = errors[lo + r, t0 + t]
+                    xb[t, r] = errors[r_lo + lo + r, t0 + t]
             for t in range(tn):
                 for r in range(lanes):
                     n, p, p_min, s_min, ps_min, drift, st = _ddm_update(
@@ -567,39 +593,41 @@ def _ddm_scan(errors, status, warning_threshold, drift_threshold, warm_start, re
                     nd[r] += drift
             for r in range(m):
                 for t in range(tn):
-                    status[lo + r, t0 + t] = sb[t, r]
+                    status[r_lo + lo + r, t0 + t] = sb[t, r]
         for r in range(m):
-            first_warning[lo + r] = fw[r]
-            first_drift[lo + r] = fd[r]
-            n_drifts[lo + r] = nd[r]
-    return first_warning, first_drift, n_drifts
+            s = state[lo + r]
+            s[0] = sn[r]
+            s[1] = sp[r]
+            s[2] = sp_min[r]
+            s[3] = ss_min[r]
+            s[4] = sps_min[r]
+            s[5] = 1.0 if sdrift[r] else 0.0
+            fwdn[r_lo + lo + r, 0] = fw[r]
+            fwdn[r_lo + lo + r, 1] = fd[r]
+            fwdn[r_lo + lo + r, 2] = nd[r]
 
 
 @pjit
-def _collect_indices(flags, value, counts, first):
-    """Flat positions t where flags[i, t] == value, row by row, with row offsets.
+def _collect_indices(flags, value, counts, first, r_lo, t_lo, t_hi, offsets, flat):
+    """Positions t in [t_lo, t_hi) where flags[i, t] == value, for rows r_lo .. r_lo + len(counts) - 1, row by
+    row, into flat[offsets[i]:offsets[i + 1]] (offsets: the cumulative `counts`, from the caller).
 
-    `counts` (how many per row) and `first` (first such t per row) come from the scan, so each row is read
-    from its first hit on and rows without any are skipped.
+    `counts` (how many per row in the range) and `first` (no hit before it, per row) come from the scan, so
+    each row is read from max(t_lo, first) on, only until its last hit, and rows without any are skipped.
     """
-    ns, nt = flags.shape
-    offsets = np.zeros(ns + 1, dtype=np.int64)
-    for i in range(ns):
-        offsets[i + 1] = offsets[i] + counts[i]
-    flat = np.empty(offsets[ns], dtype=np.int64)
-    for i in numba.prange(ns):
+    for i in numba.prange(counts.shape[0]):
         ii = np.int64(i)
         if counts[ii] == 0:
             continue
         k = offsets[ii]
         end = offsets[ii + 1]
-        t = first[ii]
-        while k < end:
-            if flags[ii, t] == value:
+        t = max(t_lo, first[ii])
+        row = flags[r_lo + ii]
+        while k < end and t < t_hi:
+            if row[t] == value:
                 flat[k] = t
                 k += 1
             t += 1
-    return flat, offsets
 
 
 # ----------------------------------------------------------------------------------------------------------
@@ -775,32 +803,35 @@ def _adwin_step(state, x, delta, max_buckets, min_len, grace_period, clock):
 
 
 @pjit
-def _adwin_scan(values, delta, max_buckets, min_len, grace_period, clock):
-    """ADWIN over each row of `values` (streams x steps), rows in parallel.
+def _adwin_scan(values, detected, state, summary, r_lo, r_hi, t_lo, t_hi, delta, max_buckets, min_len,
+                grace_period, clock):
+    """ADWIN over rows [r_lo, r_hi) and steps [t_lo, t_hi) of `values` (streams x steps), rows in parallel.
 
-    Returns (detected bool streams x steps, first_drift, final width, final mean).
+    Sets detected[i, t] (bool, streams x steps, False on entry) at each detection.  `state` (r_hi - r_lo rows
+    of `_adwin_state_size(max_buckets)`) holds each stream's detector and is read and updated, so a stream
+    cut into segments of steps gives exactly the numbers of one pass; with t_lo == 0 the states start fresh.
+    Writes summary[i] = (first detection or -1, width, number of detections) so far, and returns nothing
+    else: the window mean is state[i, 1] / state[i, 0] (0 for an empty window).
     """
-    ns, nt = values.shape
-    detected = np.zeros((ns, nt), dtype=np.bool_)
-    first = np.full(ns, -1, dtype=np.int64)
-    width = np.zeros(ns, dtype=np.int64)
-    mean = np.zeros(ns)
-    size = _adwin_state_size(max_buckets)
+    ns = r_hi - r_lo
     for i in numba.prange(ns):
         ii = np.int64(i)
-        state = np.zeros(size)
-        _adwin_init(state)
-        row = values[ii]
-        fd = -1
-        for t in range(nt):
-            if _adwin_step(state, row[t], delta, max_buckets, min_len, grace_period, clock):
-                detected[ii, t] = True
+        s = state[ii]
+        r = r_lo + ii
+        if t_lo == 0:
+            s[4] = 0.0  # no detections yet (`_adwin_init` keeps that count and clears the rest)
+            _adwin_init(s)
+            summary[r, 0] = -1
+        row = values[r]
+        fd = summary[r, 0]
+        for t in range(t_lo, t_hi):
+            if _adwin_step(s, row[t], delta, max_buckets, min_len, grace_period, clock):
+                detected[r, t] = True
                 if fd < 0:
                     fd = t
-        first[ii] = fd
-        width[ii] = int(state[0])
-        mean[ii] = state[1] / state[0] if state[0] > 0 else 0.0
-    return detected, first, width, mean
+        summary[r, 0] = fd
+        summary[r, 1] = int(s[0])
+        summary[r, 2] = int(s[4])
 
 
 # ----------------------------------------------------------------------------------------------------------
@@ -824,7 +855,8 @@ def _error_rate1(t, drift_start, drift_end, p0, p1):
 
 
 @pjit
-def _simulate_detector(gens, n_streams, n_steps, drift_start, drift_end, p0, p1, detector, fparams, iparams, b0):
+def _simulate_detector(gens, n_streams, n_steps, drift_start, drift_end, p0, p1, detector, fparams, iparams, b0,
+                       n_false, first_after):
     """Generate Bernoulli error streams block by block and run a detector on each, without storing streams.
 
     `gens` are the generators of blocks b0, b0 + 1, ... (a slice of all blocks, so that the public layer can
@@ -832,14 +864,13 @@ def _simulate_detector(gens, n_streams, n_steps, drift_start, drift_end, p0, p1,
     x_t = 1 if u_t < p(t).  detector 0 = DDM (fparams: warning, drift level; iparams: warm_start, reset),
     1 = ADWIN (fparams: delta; iparams: max_buckets, min_len, grace_period, clock).
     A stream stops drawing at its first detection at or after drift_start, so the next stream continues the
-    block's generator from there.  Returns per stream: number of detections before drift_start, and the first
-    detection index at or after drift_start (-1 if none).
+    block's generator from there.  Writes per stream of these blocks (arrays from the caller, one slot per
+    stream, so that no NumPy constructor becomes a parallel loop of its own): number of detections before
+    drift_start into `n_false`, and the first detection index at or after drift_start (-1 if none) into
+    `first_after`.
     """
     nb = len(gens)
     s0 = b0 * SIM_BLOCK
-    n_out = min(n_streams, (b0 + nb) * SIM_BLOCK) - s0
-    n_false = np.zeros(n_out, dtype=np.int64)
-    first_after = np.full(n_out, -1, dtype=np.int64)
     if detector == 0:
         size = DDM_STATE_SIZE
     else:
@@ -848,7 +879,8 @@ def _simulate_detector(gens, n_streams, n_steps, drift_start, drift_end, p0, p1,
         bl = np.int64(b)
         gen = gens[bl]
         bi = b0 + bl
-        state = np.zeros(size)
+        state = np.empty(size)  # each stream starts from a fresh detector below
+        state[4] = 0.0  # (ADWIN's running count of detections, kept by `_adwin_init`)
         stop = min(n_streams, (bi + 1) * SIM_BLOCK)
         for s in range(bi * SIM_BLOCK - s0, stop - s0):
             if detector == 0:
@@ -871,4 +903,3 @@ def _simulate_detector(gens, n_streams, n_steps, drift_start, drift_end, p0, p1,
                         break  # the rest of this stream cannot change the result
             n_false[s] = nf
             first_after[s] = fa
-    return n_false, first_after
