@@ -603,7 +603,7 @@ def _window_psi(ref_props, edges, uniform, flat, offsets, eps):
     start = np.cumsum(work) - work
     new = np.ones(sizes.size, dtype=bool)
     new[1:] = big[1:] | big[:-1] | (start[1:] // piece != start[:-1] // piece)
-    tasks = []
+    tasks: list[tuple[int, int, int, int]] = []
     heads = np.flatnonzero(new).tolist() + [sizes.size]
     for w, end in zip(heads[:-1], heads[1:]):
         if big[w]:
@@ -1541,7 +1541,7 @@ def _run_scan(piece, shape, updates_per_thread, state_doubles, desc):
         return [out for part in parts for out in part]
     rows, steps = plan
     n_seg = -(-nt // steps)
-    states = {}
+    states: dict[int, Any] = {}
 
     def call_segments(lo, hi):
         # blocks are (group, segment) in group-major order: the segments of a group carry its states
@@ -1567,7 +1567,8 @@ def _indices(pieces, n_streams):
     if len(pieces) == 1:
         _, flat, offsets = pieces[0]
         return np.split(flat, offsets[1:-1])
-    rows = np.concatenate([np.repeat(np.arange(r0, r0 + offsets.size - 1), np.diff(offsets)) for r0, _, offsets in pieces])
+    rows = np.concatenate([np.repeat(np.arange(r0, r0 + offsets.size - 1), np.diff(offsets))
+                           for r0, _, offsets in pieces])
     flat = np.concatenate([f for _, f, _ in pieces])
     flat = flat[np.argsort(rows, kind="stable")]  # by stream; within one, the pieces' (step) order
     return np.split(flat, np.cumsum(np.bincount(rows, minlength=n_streams))[:-1])
