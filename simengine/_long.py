@@ -217,7 +217,7 @@ def run_blocks(
                             from tqdm.auto import tqdm
 
                             bar = tqdm(total=n_blocks, initial=lo, desc=desc, unit=unit, file=sys.stderr)
-                    size = max(1, min(int(SLICE_SECONDS / per_block), 64 * size))
+                    size = max(1, min(int(SLICE_SECONDS / per_block), 4 * size))
                 elif elapsed is None:
                     size = max(size, 4 * threads)
                 else:

@@ -69,7 +69,7 @@ CALLS = {
     # psi / psi_monitor: every pass over the data in slices of rows (windows: of work); zeros again cost no
     # memory, and constant data checks every value against the edges (the slowest counting)
     "psi-one-column": (
-        "simengine.psi(np.zeros(10**8), np.zeros(10**8))",
+        "simengine.psi(np.zeros(3 * 10**8), np.zeros(3 * 10**8))",
         "simengine.psi(np.random.default_rng(1).normal(size=3000), np.random.default_rng(2).normal(0.3, 1, 2000))",
     ),
     "psi-many-columns": (
@@ -82,7 +82,7 @@ CALLS = {
         "binning='quantile')",
     ),
     "psi_monitor-one-long-window": (
-        "simengine.psi_monitor(np.arange(1000.0), [np.zeros(10**8)])",
+        "simengine.psi_monitor(np.arange(1000.0), [np.zeros(2 * 10**9)])",
         "simengine.psi_monitor(np.arange(1000.0), [np.arange(0.0, 1000.0, 3.0), np.arange(500.0)])",
     ),
     "psi_monitor-many-windows": (
