@@ -299,7 +299,7 @@ def _ess_series(y, m, n, max_lag):
     cap = min(n, max_lag)
     acov = np.empty(cap)
     n_lags = min(cap, 4)  # well-mixed chains stop after a few lags
-    _fill_lags(dev, m, n, acov, 0, n_lags)
+    _fill_lags(dev, m, n, acov, np.int64(0), n_lags)  # np.int64: a literal 0 would compile it twice
     while True:
         ess, done = _geyer_ess(acov, n_lags, n, var_means, m)
         if done or n_lags == cap:
@@ -391,7 +391,7 @@ def _rank_parameter(x, j, half, table, index_kind, want_rhat, want_ess, max_lag,
         _folded_scores(sorted_values, order, table, tail)
         out[0, j] = _fmax(_rhat_chains(z, m, half), _rhat_chains(tail, m, half))
     if want_ess:
-        _ess_into(z, m, half, max_lag, out, series, fallback, 1, j)
+        _ess_into(z, m, half, max_lag, out, series, fallback, np.int64(1), j)  # not a literal: one compile
 
 
 @njit
@@ -475,4 +475,4 @@ def _mean_parameter(x, j, half, max_lag, out, series, fallback):
             d = x[k, i, j] - mu
             ss += d * d
     out[1, j] = math.sqrt(ss / (c * n - 1.0))
-    _ess_into(buf, m, half, max_lag, out, series, fallback, 0, j)
+    _ess_into(buf, m, half, max_lag, out, series, fallback, np.int64(0), j)  # not a literal: one compile
