@@ -124,6 +124,10 @@ def _special():
     return special
 
 
+def _xy():
+    return _np().arange(6.0), _np().arange(6.0) + 0.5
+
+
 def _mh_density():
     from simengine import targets
 
@@ -140,6 +144,28 @@ FUNCTIONS = {
         "kernels.special.norm_ppf": lambda: _special().norm_ppf(0.3),
         "kernels.special.t_pvalue_two_sided": lambda: _special().t_pvalue_two_sided(1.5, 10.0),
         "kernels.special.betainc": lambda: _special().betainc(2.0, 3.0, 0.4),
+    },
+    # hypothesis tests and drift detection: their slices own the warm-ups above; these are the single calls
+    "hypothesis tests": {
+        "permutation_test (mean)": lambda: _se().permutation_test(*_xy(), statistic="mean", n_resamples=50, rng=0),
+        "permutation_test (median)":
+            lambda: _se().permutation_test(*_xy(), statistic="median", n_resamples=1000, rng=0),
+        "ttest_ind": lambda: _se().ttest_ind(*_xy()),
+        "mannwhitneyu": lambda: _se().mannwhitneyu(*_xy()),
+        "multipletests": lambda: _se().multipletests([0.01, 0.2, 0.03], method="holm"),
+        "simulate_power (t)": lambda: _se().simulate_power(effect_size=0.5, n=5, n_sims=10, rng=0),
+        "simulate_power (mannwhitney)":
+            lambda: _se().simulate_power(test="mannwhitney", effect_size=0.5, n=5, n_sims=10, rng=0),
+    },
+    "drift detection": {
+        "psi": lambda: _se().psi(_np().zeros((2, 40)), _np().ones((2, 40))),
+        "psi_monitor": lambda: _se().psi_monitor(_np().zeros(40), _np().zeros((2, 40))),
+        "ddm": lambda: _se().ddm(_np().zeros((2, 40), dtype=_np().uint8)),
+        "DDM.update": lambda: _se().DDM().update(1),
+        "adwin": lambda: _se().adwin(_np().zeros((2, 40))),
+        "ADWIN.update": lambda: _se().ADWIN().update(0.5),
+        "simulate_drift_detection":
+            lambda: _se().simulate_drift_detection(n_sims=2, n_steps=50, drift_start=25, rng=0),
     },
     "sequential testing": {
         "simulate_peeking": lambda: _se().simulate_peeking(n_sims=10, n_looks=2, visitors_per_look=5, rng=0),

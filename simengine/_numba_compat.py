@@ -52,13 +52,16 @@ except ImportError as exc:  # pragma: no cover - only on a numba release that mo
     raise _moved("numba.np.random._constants (NumPy's ziggurat tables)", exc) from exc
 
 __all__ = [
+    "X86_64",
     "CPUDispatcher",
     "NumbaError",
     "TypingError",
-    "X86_64",
-    "intrinsic",
+    "coerce_to_uint32_array",
+    "compiled_entry_point",
     "fe_double",
     "fi_double",
+    "intrinsic",
+    "is_x86_64",
     "ke_double",
     "ki_double",
     "we_double",
@@ -66,9 +69,6 @@ __all__ = [
     "ziggurat_exp_r",
     "ziggurat_nor_inv_r",
     "ziggurat_nor_r",
-    "coerce_to_uint32_array",
-    "compiled_entry_point",
-    "is_x86_64",
 ]
 
 
