@@ -287,14 +287,20 @@ def _time_in_subprocess(kind: str, name: str, cache_dir: str) -> dict:
 
 def _measure(kind: str, name: str, family: str) -> dict:
     """One row: the first call with an empty cache, then (a new process) with the cache it left."""
-    with tempfile.TemporaryDirectory(prefix="simengine-cache-") as tmp:
-        cold = _time_in_subprocess(kind, name, tmp)
-        warm = _time_in_subprocess(kind, name, tmp)
+    row = {"kind": kind, "name": name, "family": family}
+    try:
+        with tempfile.TemporaryDirectory(prefix="simengine-cache-") as tmp:
+            cold = _time_in_subprocess(kind, name, tmp)
+            warm = _time_in_subprocess(kind, name, tmp)
+    except RuntimeError as exc:  # one broken warm-up must not cost the rest of the table
+        nan = float("nan")
+        return {**row, "empty cache s": nan, "empty cache cpu s": nan, "warm cache s": nan,
+                "warm cache cpu s": nan, "import s": nan, "error": str(exc)}
     return {
-        "kind": kind, "name": name, "family": family,
+        **row,
         "empty cache s": cold["wall s"], "empty cache cpu s": cold["cpu s"],
         "warm cache s": warm["wall s"], "warm cache cpu s": warm["cpu s"],
-        "import s": warm["import wall s"],
+        "import s": warm["import wall s"], "error": "",
     }
 
 

@@ -41,10 +41,15 @@ def _cmd_info(args, out) -> int:
             rows = measure_compile_times(args.only, progress=bar, functions=True, examples=True)
         table = pd.DataFrame(rows).set_index("name")
         title = "first call (fresh process each; empty cache, then warm; wall and CPU seconds)"
-        _print_table(title, table[[c for c in table.columns if c != "kind"]], out)
+        _print_table(title, table[[c for c in table.columns if c not in ("kind", "error")]], out)
+        errors = table["error"].fillna("") if "error" in table else pd.Series(dtype=str)
+        failed = errors[errors.astype(bool)]
         families = table[table["kind"] == "family"]
         print(f"all families, empty cache: {families['empty cache s'].sum():.1f} s wall, "
               f"{families['empty cache cpu s'].sum():.1f} s CPU", file=out)
+        for name, message in failed.items():  # a broken warm-up: its row is NaN, the others were measured
+            print(f"{name}: {message}", file=out)
+        return 1 if len(failed) else 0
     return 0
 
 

@@ -79,6 +79,19 @@ def test_info_compile_table(monkeypatch, capsys):
     assert calls[:2] == [("family", "bayes"), ("function", "bayes_ab (exact)")]
 
 
+def test_info_compile_keeps_measuring_past_a_broken_warm_up(monkeypatch, capsys):
+    def fail(kind, name, cache_dir):
+        raise RuntimeError(f"timing {name!r} failed in its child process: TypeError: boom")
+
+    monkeypatch.setattr(_compile, "_time_in_subprocess", fail)
+    monkeypatch.setattr(_compile, "FAMILIES", {"rng blocks": None, "bayes": None})
+    monkeypatch.setattr(_compile, "FUNCTIONS", {})
+    monkeypatch.setattr(_compile, "EXAMPLES", {})
+    assert cli.main(["info", "--compile", "--no-progress"]) == 1
+    text = capsys.readouterr().out
+    assert "rng blocks: timing 'rng blocks' failed" in text and "bayes: timing 'bayes' failed" in text
+
+
 def test_first_call_is_timed_in_fresh_processes():
     row = _compile._measure("function", "kernels.special.norm_cdf", "special functions")  # compiles in ~0.3 s
     assert row["empty cache cpu s"] > 0 and row["warm cache cpu s"] > 0 and 0 < row["import s"] < 30
