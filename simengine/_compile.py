@@ -12,7 +12,7 @@ import sys
 import tempfile
 import time
 
-__all__ = ["FAMILIES", "warm_family", "measure_compile_times"]
+__all__ = ["EXAMPLES", "FAMILIES", "FUNCTIONS", "fill_cache", "measure_compile_times", "warm_family"]
 
 
 def _warm_special():
@@ -108,6 +108,154 @@ FAMILIES["mcmc (per log density)"] = _warm_mcmc
 FAMILIES["mcmc diagnostics"] = _warm_diagnostics
 
 
+# Each public function's first call on its own (fresh process, empty cache): what a user who calls
+# only that function waits.  family -> {label: warm-up}; a family without an entry is timed as a whole.
+def _np():
+    import numpy as np
+
+    return np
+
+
+def _se():
+    import simengine
+
+    return simengine
+
+
+def _rng():
+    from simengine import _rng
+
+    return _rng
+
+
+def _special():
+    from simengine.kernels import special
+
+    return special
+
+
+def _xy():
+    return _np().arange(6.0), _np().arange(6.0) + 0.5
+
+
+def _mh_density():
+    from simengine import targets
+
+    return targets.multivariate_normal(_np().zeros(2), _np().eye(2))
+
+
+FUNCTIONS = {
+    "rng blocks": {
+        "block_generators": lambda: _rng().block_generators(_rng().as_seed_sequence(0), 2),
+        "pcg64_block_states": lambda: _rng().pcg64_block_states(0, 2),
+    },
+    "special functions": {
+        "kernels.special.norm_cdf": lambda: _special().norm_cdf(0.5),
+        "kernels.special.norm_ppf": lambda: _special().norm_ppf(0.3),
+        "kernels.special.t_pvalue_two_sided": lambda: _special().t_pvalue_two_sided(1.5, 10.0),
+        "kernels.special.betainc": lambda: _special().betainc(2.0, 3.0, 0.4),
+    },
+    # hypothesis tests and drift detection: their slices own the warm-ups above; these are the single calls
+    "hypothesis tests": {
+        "permutation_test (mean)": lambda: _se().permutation_test(*_xy(), statistic="mean", n_resamples=50, rng=0),
+        "permutation_test (median)":
+            lambda: _se().permutation_test(*_xy(), statistic="median", n_resamples=1000, rng=0),
+        "ttest_ind": lambda: _se().ttest_ind(*_xy()),
+        "mannwhitneyu": lambda: _se().mannwhitneyu(*_xy()),
+        "multipletests": lambda: _se().multipletests([0.01, 0.2, 0.03], method="holm"),
+        "simulate_power (t)": lambda: _se().simulate_power(effect_size=0.5, n=5, n_sims=10, rng=0),
+        "simulate_power (mannwhitney)":
+            lambda: _se().simulate_power(test="mannwhitney", effect_size=0.5, n=5, n_sims=10, rng=0),
+    },
+    "drift detection": {
+        "psi": lambda: _se().psi(_np().zeros((2, 40)), _np().ones((2, 40))),
+        "psi_monitor": lambda: _se().psi_monitor(_np().zeros(40), _np().zeros((2, 40))),
+        "ddm": lambda: _se().ddm(_np().zeros((2, 40), dtype=_np().uint8)),
+        "DDM.update": lambda: _se().DDM().update(1),
+        "adwin": lambda: _se().adwin(_np().zeros((2, 40))),
+        "ADWIN.update": lambda: _se().ADWIN().update(0.5),
+        "simulate_drift_detection":
+            lambda: _se().simulate_drift_detection(n_sims=2, n_steps=50, drift_start=25, rng=0),
+    },
+    "sequential testing": {
+        "simulate_peeking": lambda: _se().simulate_peeking(n_sims=10, n_looks=2, visitors_per_look=5, rng=0),
+        "simulate_peeking (msprt)":
+            lambda: _se().simulate_peeking(n_sims=10, n_looks=2, visitors_per_look=5, test="msprt", rng=0),
+        "group_sequential_boundaries": lambda: _se().group_sequential_boundaries(2),
+    },
+    "bayes": {
+        "bayes_ab (exact)": lambda: _se().bayes_ab([3, 30], [10, 100], [4, 35], [10, 100]),
+        "bayes_ab (quadrature)": lambda: _se().bayes_ab(3, 10, 4, 10, prior=(0.5, 0.5)),
+        "bayes_ab (mc)": lambda: _se().bayes_ab(3, 10, 4, 10, method="mc", n_draws=100, rng=0),
+        "prob_best": lambda: _se().prob_best([3, 4, 5], [10, 10, 10], n_draws=100, rng=0),
+        "proportion_interval": lambda: _se().proportion_interval(3, 10),
+        "simulate_coverage":
+            lambda: _se().simulate_coverage(p=0.3, n=10, methods=("wilson",), n_sims=100, rng=0),
+        "simulate_bayes_peeking":
+            lambda: _se().simulate_bayes_peeking(n_sims=10, n_looks=2, visitors_per_look=10, rate=0.3, rng=0),
+    },
+    "mcmc (per log density)": {
+        "metropolis_hastings (1 chain)":
+            lambda: _se().metropolis_hastings(_mh_density(), _np().zeros(2), n_steps=20, n_chains=1, rng=0),
+        "metropolis_hastings (2 chains)":
+            lambda: _se().metropolis_hastings(_mh_density(), _np().zeros(2), n_steps=20, n_chains=2, rng=0),
+    },
+    "mcmc diagnostics": {
+        "rhat": lambda: _se().rhat(_np().random.default_rng(0).normal(size=(2, 50, 2))),
+        "ess": lambda: _se().ess(_np().random.default_rng(0).normal(size=(2, 50, 2))),
+        "ess (tail)": lambda: _se().ess(_np().random.default_rng(0).normal(size=(2, 50, 2)), method="tail"),
+        "mcse": lambda: _se().mcse(_np().random.default_rng(0).normal(size=(2, 50, 2))),
+    },
+}
+
+
+def _readme_long_runs():
+    # README "Long runs": the first code block a reader runs, as printed there
+    simengine = _se()
+    simengine.simulate_power(effect_size=0.3, n=50, n_sims=2000, target_se=0.005, rng=1)
+    simengine.sweep("power", {"n": [5, 20, 50, 100]}, fixed={"effect_size": 0.5}, n_sims=1000,
+                    target_se=0.005, rng=2026)
+
+
+def _peeking_spec():
+    """The main job's example spec (shipped in the package or beside it in a checkout), or None."""
+    from pathlib import Path
+
+    here = Path(__file__).resolve().parent
+    for path in (here / "examples" / "peeking.toml", here.parent / "examples" / "peeking.toml"):
+        if path.is_file():
+            return path
+    return None
+
+
+def _sweep_peeking():
+    import contextlib
+    import io
+
+    from simengine import cli
+
+    with contextlib.redirect_stdout(io.StringIO()):
+        cli.main(["sweep", str(_peeking_spec()), "--no-progress"])
+
+
+# The README's first examples, run whole (their own work included, not only compiling).
+EXAMPLES = {
+    "README Long runs example (simulate_power + sweep, target_se)": _readme_long_runs,
+    "simengine sweep examples/peeking.toml": _sweep_peeking,
+}
+
+
+def _lookup(kind: str, name: str):
+    if kind == "family":
+        return FAMILIES[name]
+    if kind == "example":
+        return EXAMPLES[name]
+    for calls in FUNCTIONS.values():
+        if name in calls:
+            return calls[name]
+    raise KeyError(name)
+
+
 def warm_family(name: str) -> float:
     """Run one family's warm-up in this process; return the seconds it took."""
     start = time.perf_counter()
@@ -115,33 +263,135 @@ def warm_family(name: str) -> float:
     return time.perf_counter() - start
 
 
-def _time_in_subprocess(name: str, cache_dir: str) -> float:
+def _first_call(kind: str, name: str, imported: dict) -> dict:
+    """Wall and CPU seconds of one warm-up in this (fresh) process, with `imported` (the import's).
+
+    CPU time is the whole process's (all threads): less disturbed by other load than wall time.
+    """
+    call = _lookup(kind, name)
+    wall, cpu = time.perf_counter(), time.process_time()
+    call()
+    return {"wall s": time.perf_counter() - wall, "cpu s": time.process_time() - cpu, **imported}
+
+
+# The child times `import simengine` itself, before anything of simengine is loaded.
+_CHILD = """\
+import json, time
+wall, cpu = time.perf_counter(), time.process_time()
+import simengine
+imported = {{"import wall s": time.perf_counter() - wall, "import cpu s": time.process_time() - cpu}}
+import simengine._compile as c
+print(json.dumps(c._first_call({kind!r}, {name!r}, imported)))
+"""
+
+
+def _time_in_subprocess(kind: str, name: str, cache_dir: str) -> dict:
     env = dict(os.environ, NUMBA_CACHE_DIR=cache_dir)
-    code = (
-        "import json, simengine._compile as c; "
-        f"print(json.dumps(c.warm_family({name!r})))"
-    )
-    out = subprocess.run(
-        [sys.executable, "-c", code], env=env, check=True, capture_output=True, text=True
-    )
-    return float(json.loads(out.stdout.strip().splitlines()[-1]))
+    code = _CHILD.format(kind=kind, name=name)
+    out = subprocess.run([sys.executable, "-c", code], check=False, env=env, capture_output=True, text=True)
+    if out.returncode != 0:
+        tail = (out.stderr.strip().splitlines() or ["(no output)"])[-1]
+        raise RuntimeError(f"timing {name!r} failed in its child process: {tail}")
+    return json.loads(out.stdout.strip().splitlines()[-1])
 
 
-def measure_compile_times(names=None, progress=None):
-    """First-call seconds per family with an empty cache and then with a warm cache.
+def _measure(kind: str, name: str, family: str) -> dict:
+    """One row: the first call with an empty cache, then (a new process) with the cache it left."""
+    row = {"kind": kind, "name": name, "family": family}
+    try:
+        with tempfile.TemporaryDirectory(prefix="simengine-cache-") as tmp:
+            cold = _time_in_subprocess(kind, name, tmp)
+            warm = _time_in_subprocess(kind, name, tmp)
+    except RuntimeError as exc:  # one broken warm-up must not cost the rest of the table
+        nan = float("nan")
+        return {**row, "empty cache s": nan, "empty cache cpu s": nan, "warm cache s": nan,
+                "warm cache cpu s": nan, "import s": nan, "error": str(exc)}
+    return {
+        **row,
+        "empty cache s": cold["wall s"], "empty cache cpu s": cold["cpu s"],
+        "warm cache s": warm["wall s"], "warm cache cpu s": warm["cpu s"],
+        "import s": warm["import wall s"], "error": "",
+    }
 
-    Each measurement runs in a fresh interpreter (a cache only helps a new
-    process); the empty cache is a new temporary NUMBA_CACHE_DIR.
+
+def measurement_plan(names=None, *, functions: bool = True, examples: bool = True) -> list:
+    """(kind, name, family) of every row `measure_compile_times` produces, in order."""
+    plan = []
+    for family in names or list(FAMILIES):
+        plan.append(("family", family, family))
+        if functions:
+            plan += [("function", fn, family) for fn in FUNCTIONS.get(family, {})]
+    if examples:
+        plan += [("example", ex, "") for ex in EXAMPLES if ex != "simengine sweep examples/peeking.toml"
+                 or _peeking_spec() is not None]
+    return plan
+
+
+def measure_compile_times(names=None, progress=None, *, functions: bool = False, examples: bool = False):
+    """First-call seconds (wall and CPU) with an empty cache and then with a warm cache.
+
+    One row per family in `names` (default all), then, with `functions`, one per public
+    function of the family on its own, and with `examples`, one per README example.  Each
+    measurement runs in a fresh interpreter (a cache only helps a new process); the empty
+    cache is a new temporary NUMBA_CACHE_DIR per row.
     """
     rows = []
-    for name in names or list(FAMILIES):
-        with tempfile.TemporaryDirectory(prefix="simengine-cache-") as tmp:
-            cold = _time_in_subprocess(name, tmp)
-            warm = _time_in_subprocess(name, tmp)
-        rows.append({"family": name, "empty cache s": cold, "warm cache s": warm})
+    for kind, name, family in measurement_plan(names, functions=functions, examples=examples):
+        row = _measure(kind, name, family)
+        if kind == "family":  # the historical column name, kept for scripts reading the table
+            row["family"] = name
+        rows.append(row)
         if progress is not None:
             progress.update(1)
     return rows
+
+
+def _fill_one(name: str) -> dict:
+    env = dict(os.environ)
+    code = (
+        "import json, time, simengine._compile as c; c0 = time.process_time(); "
+        f"s = c.warm_family({name!r}); print(json.dumps([s, time.process_time() - c0]))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], check=False, env=env, capture_output=True, text=True)
+    if out.returncode != 0:
+        tail = (out.stderr.strip().splitlines() or ["(no output)"])[-1]
+        return {"family": name, "seconds": float("nan"), "cpu s": float("nan"), "error": tail}
+    wall, cpu = json.loads(out.stdout.strip().splitlines()[-1])
+    return {"family": name, "seconds": wall, "cpu s": cpu, "error": ""}
+
+
+# Compiled first, one at a time, by `fill_cache`: kernels every other family calls, so the parallel
+# processes after them load these from the cache instead of each compiling (and writing) them again.
+_SHARED_FIRST = ("rng blocks", "special functions")
+
+
+def fill_cache(names=None, workers: int | None = None, on_done=None) -> list:
+    """Compile every family in `names` (default all) into this installation's cache directory.
+
+    Each family runs its warm-up in a process of its own, `workers` at a time (default: the
+    CPU count); the shared families go first.  Returns one row per family: wall and CPU
+    seconds of its process's warm-up, and the last error line if it failed.
+    """
+    from concurrent.futures import ThreadPoolExecutor
+
+    names = list(names or FAMILIES)
+    unknown = [n for n in names if n not in FAMILIES]
+    if unknown:
+        raise ValueError(f"unknown famil{'y' if len(unknown) == 1 else 'ies'} {unknown}; choose from {list(FAMILIES)}")
+    first = [n for n in names if n in _SHARED_FIRST]
+    rest = [n for n in names if n not in _SHARED_FIRST]
+    rows = {}
+    for name in first:
+        rows[name] = _fill_one(name)
+        if on_done is not None:
+            on_done(rows[name])
+    workers = max(1, workers or os.cpu_count() or 1)
+    with ThreadPoolExecutor(max_workers=workers) as pool:  # threads only wait for the processes
+        for row in pool.map(_fill_one, rest):
+            rows[row["family"]] = row
+            if on_done is not None:
+                on_done(row)
+    return [rows[n] for n in names]
 
 
 def _warm_drift():

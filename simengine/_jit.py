@@ -29,15 +29,14 @@ OPTIONS = {"cache": True, "fastmath": False, "error_model": "numpy", "nogil": Tr
 
 
 def _is_writable(directory: Path) -> bool:
-    """True if numba could write its index files into `directory`/__pycache__."""
+    """True if numba could write its cache files into `directory`/__pycache__.
+
+    Asked of the system (access(2), which also refuses a read-only mount, even to root),
+    not tried: importing simengine writes nothing into the package directory.  Without a
+    __pycache__ (no bytecode written there) the in-tree cache is not used.
+    """
     target = directory / "__pycache__"
-    try:
-        target.mkdir(mode=0o700, exist_ok=True)
-        with tempfile.NamedTemporaryFile(dir=target, prefix=".simengine-probe-"):
-            pass
-    except OSError:
-        return False
-    return True
+    return target.is_dir() and os.access(target, os.W_OK | os.X_OK)
 
 
 def unsafe_reason(directory: str | os.PathLike[str], uid: int | None = None) -> str | None:

@@ -1,37 +1,69 @@
-"""The one place where simengine reaches into numba's non-top-level modules.
+"""The one place where simengine reaches into numba's and NumPy's non-public modules, and
+where the kernels learn what the processor lets them do.
 
-Each name below lives in a numba submodule that is not part of numba's documented
-top-level API and could move between releases; `tests/test_jit.py` imports this
-module and checks every name, so a move fails loudly in one test, not deep inside a
-kernel. Kernels and the public layer import these names from here, never directly.
+Each name below lives in a module that is not part of numba's (or NumPy's) documented API
+and could move between releases; `tests/test_jit.py` checks every name, so a move fails
+loudly in one test, not deep inside a kernel, and importing simengine then says which
+internal is missing and which numba / NumPy version moved it.  Kernels, the public layer
+and the tests import these names from here, never directly.
+
+`X86_64` decides, from LLVM's process triple, whether the Metropolis-Hastings kernels may
+read the cycle counter (``llvm.readcyclecounter``: ``rdtsc`` on x86-64, but a trap on
+AArch64 where user space cannot read the counter) and use their inline-asm register
+barrier; everywhere else they take the portable path, which gives the same chains.
 """
+from __future__ import annotations
+
 from typing import Any
 
-from numba.core.errors import NumbaError, TypingError
-from numba.core.extending import intrinsic
-from numba.core.registry import CPUDispatcher
+import numba
+import numpy as np
+
+
+def _moved(what: str, exc: Exception) -> ImportError:
+    return ImportError(
+        f"simengine needs {what}, which this installation does not have (numba {numba.__version__}, "
+        f"NumPy {np.__version__}; this simengine was last checked with numba 0.68 and NumPy 2.4): {exc}. "
+        "Install a numba / NumPy release it supports, or a simengine release that supports yours."
+    )
+
+
+try:
+    from numba.core.errors import NumbaError, TypingError
+    from numba.core.extending import intrinsic
+    from numba.core.registry import CPUDispatcher
+except ImportError as exc:  # pragma: no cover - only on a numba release that moved them
+    raise _moved("numba.core.errors / extending / registry (NumbaError, TypingError, intrinsic, CPUDispatcher)",
+                 exc) from exc
 
 # NumPy's ziggurat tables as numba ships them for its own Generator support; kernels/rng.py
 # rebuilds NumPy's normal and exponential draws from them bit for bit.
-from numba.np.random._constants import (
-    fe_double,
-    fi_double,
-    ke_double,
-    ki_double,
-    we_double,
-    wi_double,
-    ziggurat_exp_r,
-    ziggurat_nor_inv_r,
-    ziggurat_nor_r,
-)
+try:
+    from numba.np.random._constants import (
+        fe_double,
+        fi_double,
+        ke_double,
+        ki_double,
+        we_double,
+        wi_double,
+        ziggurat_exp_r,
+        ziggurat_nor_inv_r,
+        ziggurat_nor_r,
+    )
+except ImportError as exc:  # pragma: no cover - only on a numba release that moved them
+    raise _moved("numba.np.random._constants (NumPy's ziggurat tables)", exc) from exc
 
 __all__ = [
+    "X86_64",
     "CPUDispatcher",
     "NumbaError",
     "TypingError",
-    "intrinsic",
+    "coerce_to_uint32_array",
+    "compiled_entry_point",
     "fe_double",
     "fi_double",
+    "intrinsic",
+    "is_x86_64",
     "ke_double",
     "ki_double",
     "we_double",
@@ -39,8 +71,33 @@ __all__ = [
     "ziggurat_exp_r",
     "ziggurat_nor_inv_r",
     "ziggurat_nor_r",
-    "compiled_entry_point",
 ]
+
+
+def is_x86_64(triple: str) -> bool:
+    """True if LLVM target `triple` (e.g. ``x86_64-unknown-linux-gnu``) is an x86-64 processor."""
+    arch = triple.split("-", 1)[0].lower()
+    return arch in ("x86_64", "amd64")
+
+
+def _process_triple() -> str:
+    from llvmlite.binding import get_process_triple
+
+    return str(get_process_triple())
+
+
+# Decided once, from the triple LLVM compiles the kernels for (not `platform.machine()`, which
+# an x86-64 Python under Rosetta or an emulator reports as it was built, not as LLVM targets).
+X86_64 = is_x86_64(_process_triple())
+
+
+def coerce_to_uint32_array(value: Any) -> Any:
+    """NumPy's ``SeedSequence`` word splitting of an int or int sequence (``numpy.random.bit_generator``)."""
+    try:
+        from numpy.random.bit_generator import _coerce_to_uint32_array  # type: ignore[attr-defined]
+    except ImportError as exc:
+        raise _moved("numpy.random.bit_generator._coerce_to_uint32_array", exc) from exc
+    return _coerce_to_uint32_array(value)
 
 
 def compiled_entry_point(dispatcher: Any, args: tuple[Any, ...]) -> Any:
@@ -50,7 +107,5 @@ def compiled_entry_point(dispatcher: Any, args: tuple[Any, ...]) -> Any:
     the caller fixes every argument's numba type by construction.  Reads the dispatcher's
     `overloads` and the compile result's `entry_point`, neither documented API.
     """
-    import numba
-
     compiled = dispatcher.overloads.get(tuple(numba.typeof(a) for a in args))
     return None if compiled is None else compiled.entry_point

@@ -12,7 +12,6 @@ from __future__ import annotations
 import functools
 import math
 import numbers
-import platform
 import sys
 import time
 import weakref
@@ -280,7 +279,7 @@ def metropolis_hastings(
     scales = np.empty(n_chains)
     fail_x = np.zeros((n_chains, dim))
     control = np.zeros(n_chains + 1, dtype=np.int64)  # stop flag, then steps done per chain
-    args = (log_density, x0, chol, proposal_cov is None, scale, n_steps, burn_in, thin, adapt, k.AUTO, _CAN_TIME,
+    args = (log_density, x0, chol, proposal_cov is None, scale, n_steps, burn_in, thin, adapt, k.AUTO, k.CAN_TIME,
             pcg64_block_states(rng, n_chains), samples, logps, counts, scales, fail_x, control)
     kernel = one if n_chains == 1 else many
     try:
@@ -409,8 +408,6 @@ def _raise_failure(log_density, status, fail_step, fail_x):
 _K = None
 _F64 = np.dtype(np.float64)
 _NO_CHOL = np.zeros((1, 1))  # stands in for the Cholesky factor of an identity proposal covariance
-# the chain kernels time their two strategies with the x86 cycle counter; elsewhere they take the plain one
-_CAN_TIME = platform.machine().lower() in ("x86_64", "amd64")
 # log density -> {kernel: compiled entry point}: a repeated call skips numba's argument typing,
 # which for a dispatcher argument alone costs a few microseconds
 _ENTRY_POINTS: weakref.WeakKeyDictionary[Any, dict[Any, Any]] = weakref.WeakKeyDictionary()

@@ -1,5 +1,6 @@
 """The command line: info, demo, bench; and a light `import simengine`."""
 import json
+import os
 import re
 import subprocess
 import sys
@@ -53,13 +54,75 @@ def test_info_reports_environment(capsys):
         assert key in text
 
 
-def test_info_compile_times_each_family(monkeypatch, capsys):
-    monkeypatch.setattr(_compile, "FAMILIES", {"rng blocks": _compile.FAMILIES["rng blocks"]})
-    rows = _compile.measure_compile_times()
-    assert [r["family"] for r in rows] == ["rng blocks"]
-    assert rows[0]["empty cache s"] > 0 and rows[0]["warm cache s"] > 0
+def test_info_compile_table(monkeypatch, capsys):
+    # the table and totals, with the child processes stubbed (the real timing is the next test)
+    calls = []
+
+    def fake(kind, name, family):
+        calls.append((kind, name))
+        return {"kind": kind, "name": name, "family": family, "empty cache s": 2.0, "empty cache cpu s": 1.0,
+                "warm cache s": 0.5, "warm cache cpu s": 0.25, "import s": 0.1}
+
+    monkeypatch.setattr(_compile, "_measure", fake)
+    monkeypatch.setattr(_compile, "FAMILIES", {"rng blocks": None, "bayes": None})
+    monkeypatch.setattr(_compile, "FUNCTIONS", {"bayes": {"bayes_ab (exact)": None}})
+    monkeypatch.setattr(_compile, "EXAMPLES", {"README example": None})
     assert cli.main(["info", "--compile", "--no-progress"]) == 0
-    assert "empty cache s" in capsys.readouterr().out
+    assert calls == [("family", "rng blocks"), ("family", "bayes"), ("function", "bayes_ab (exact)"),
+                     ("example", "README example")]
+    text = capsys.readouterr().out
+    for column in ("empty cache s", "empty cache cpu s", "warm cache s", "warm cache cpu s", "import s"):
+        assert column in text
+    assert "all families, empty cache: 4.0 s wall, 2.0 s CPU" in text
+    calls.clear()
+    assert cli.main(["info", "--compile", "--only", "bayes", "--no-progress"]) == 0
+    assert calls[:2] == [("family", "bayes"), ("function", "bayes_ab (exact)")]
+
+
+def test_info_compile_keeps_measuring_past_a_broken_warm_up(monkeypatch, capsys):
+    def fail(kind, name, cache_dir):
+        raise RuntimeError(f"timing {name!r} failed in its child process: TypeError: boom")
+
+    monkeypatch.setattr(_compile, "_time_in_subprocess", fail)
+    monkeypatch.setattr(_compile, "FAMILIES", {"rng blocks": None, "bayes": None})
+    monkeypatch.setattr(_compile, "FUNCTIONS", {})
+    monkeypatch.setattr(_compile, "EXAMPLES", {})
+    assert cli.main(["info", "--compile", "--no-progress"]) == 1
+    text = capsys.readouterr().out
+    assert "rng blocks: timing 'rng blocks' failed" in text and "bayes: timing 'bayes' failed" in text
+
+
+def test_first_call_is_timed_in_fresh_processes():
+    row = _compile._measure("function", "kernels.special.norm_cdf", "special functions")  # compiles in ~0.3 s
+    assert row["empty cache cpu s"] > 0 and row["warm cache cpu s"] > 0 and 0 < row["import s"] < 30
+    assert row["empty cache s"] > 0 and row["warm cache s"] > 0
+
+
+def test_compile_fills_the_cache_directory(tmp_path):
+    cache = tmp_path / "cache"
+    env = dict(os.environ, NUMBA_CACHE_DIR=str(cache))
+    out = subprocess.run([sys.executable, "-m", "simengine", "compile", "--only", "rng blocks"],
+                         check=False, env=env, capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr
+    assert f"compiling into {cache}" in out.stdout
+    assert re.search(r"rng blocks: [0-9.]+ s \([0-9.]+ s CPU\)", out.stdout)
+    assert list(cache.rglob("*.nbi")) and list(cache.rglob("*.nbc"))  # index and compiled code
+
+
+
+def test_compile_refuses_unknown_families(capsys):
+    with pytest.raises(SystemExit) as exc:
+        cli.main(["compile", "--only", "nope"])
+    assert exc.value.code == 2 and "unknown name(s) for --only: nope" in capsys.readouterr().err
+
+
+def test_fill_cache_reports_a_failing_family(monkeypatch):
+    # a family whose process fails is reported with its last error line; the others still run
+    monkeypatch.setattr(_compile, "FAMILIES", {"rng blocks": None, "missing": None})
+    rows = _compile.fill_cache(["missing"], workers=1)
+    assert rows[0]["family"] == "missing" and "KeyError" in rows[0]["error"]
+    with pytest.raises(ValueError, match="unknown family"):
+        _compile.fill_cache(["nope"])
 
 
 def test_demo_runs_every_section_quickly(capsys):

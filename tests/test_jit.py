@@ -300,3 +300,16 @@ def test_numba_internals_are_where_the_compat_module_expects():
     assert add(1.0, 2.0) == 3.0
     entry = nc.compiled_entry_point(add, (1.0, 2.0))
     assert callable(entry) and entry(1.0, 2.0) == 3.0
+
+
+def test_import_writes_nothing_into_the_package(tmp_path):
+    # -B: Python's own bytecode aside, importing simengine (and a kernel module) must not touch the install
+    site = _install_copy(tmp_path)
+    before = sorted(str(p.relative_to(site)) for p in site.rglob("*"))
+    env = {k: v for k, v in os.environ.items() if k not in ("NUMBA_CACHE_DIR", "PYTHONPATH")}
+    env.update(PYTHONPATH=str(site), XDG_CACHE_HOME=str(tmp_path / "xdg"))
+    code = "import simengine, simengine.kernels.special, simengine._jit as j; print(j.cache_dir())"
+    out = subprocess.run([sys.executable, "-B", "-c", code], env=env, cwd=tmp_path, capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr
+    assert sorted(str(p.relative_to(site)) for p in site.rglob("*")) == before
+    assert out.stdout.strip() == str(tmp_path / "xdg" / "simengine" / "numba")  # no __pycache__: the user cache

@@ -198,7 +198,7 @@ def test_radix_sort_kernel(kind, values):
         "normal": rng.standard_normal(5000) * 1e3,
         "narrow": 1.0 + rng.random(5000),  # sign and exponent bits shared: the top passes are skipped
         "ties": np.where(rng.random(5000) < 0.5, -0.0, 0.0) + rng.integers(-3, 3, 5000),
-        "short": rng.standard_normal(100),  # below the radix threshold: numba's argsort
+        "short": rng.standard_normal(100),  # a short series: radix too (no argsort path to compile)
     }[values]
     sorted_values, order = kd._sort_with_order(v, np.empty(0, kind))
     assert order.dtype == kind
@@ -435,8 +435,12 @@ def test_mh_single_chain_kernel_equals_chain_zero():
     assert_allclose(adapted.samples, ref, rtol=1e-13, atol=1e-14)
 
 
-def _run_kernel(f, x0, mode, *, n_steps, burn_in=0, thin=1, adapt=False, scale=1.0, cov=None, seed=0):
-    """The chain kernels called directly with a chosen strategy (the public function always uses AUTO)."""
+def _run_kernel(f, x0, mode, *, n_steps, burn_in=0, thin=1, adapt=False, scale=1.0, cov=None, seed=0,
+                can_time=kmcmc.CAN_TIME):
+    """The chain kernels called directly with a chosen strategy (the public function always uses AUTO).
+
+    `can_time` is the platform's decision (the cycle counter only on x86-64), as the public function passes it.
+    """
     x0 = np.atleast_2d(np.asarray(x0, dtype=float))
     n, dim = x0.shape
     one, many = kmcmc.mh_kernels(dim)
@@ -448,7 +452,7 @@ def _run_kernel(f, x0, mode, *, n_steps, burn_in=0, thin=1, adapt=False, scale=1
     fail_x = np.zeros((n, dim))
     kernel = one if n == 1 else many  # as the public function picks them (fewer compilations per density)
     control = np.zeros(n + 1, dtype=np.int64)  # stop flag and steps done per chain (the Ctrl-C path)
-    kernel(f, x0, chol, cov is None, scale, n_steps, burn_in, thin, adapt, mode, True, pcg64_block_states(seed, n),
+    kernel(f, x0, chol, cov is None, scale, n_steps, burn_in, thin, adapt, mode, can_time, pcg64_block_states(seed, n),
            samples, logps, counts, scales, fail_x, control)
     return samples, logps, counts, scales, fail_x
 
@@ -587,3 +591,26 @@ def test_metropolis_hastings_iv():
         simengine.metropolis_hastings(GAUSS, np.zeros(2), n_steps=10, burn_in=5, thin=6)
     with pytest.raises(ValueError, match="`n_chains` must be an integer >= 1"):
         simengine.metropolis_hastings(GAUSS, np.zeros(2), n_steps=10, n_chains=0)
+
+
+def test_mh_portable_path_gives_the_same_chain(monkeypatch):
+    # Off x86-64 the kernels neither read the cycle counter (a trap on AArch64) nor use the inline-asm
+    # barrier; forcing that path here must give the chain of the x86-64 path value for value.
+    from simengine import _numba_compat
+
+    assert kmcmc.CAN_TIME == kmcmc._ASM_BARRIER == _numba_compat.X86_64  # one decision, from the triple
+    assert _numba_compat.is_x86_64("x86_64-unknown-linux-gnu")
+    assert not _numba_compat.is_x86_64("aarch64-unknown-linux-gnu")
+    assert not _numba_compat.is_x86_64("arm64-apple-darwin23.0.0")
+    kw = dict(n_steps=2000, burn_in=200, thin=2, scale=0.9, cov=COV, seed=3)  # > 4 x 128 steps: AUTO times
+    native = _run_kernel(GAUSS, [[0.3, -0.2]], kmcmc.AUTO, **kw)
+    monkeypatch.setattr(kmcmc, "_ASM_BARRIER", False)  # read when a kernel is compiled
+    portable_density = targets.multivariate_normal([0.0, 0.0], COV)  # a new dispatcher: compiled afresh
+    portable = _run_kernel(portable_density, [[0.3, -0.2]], kmcmc.AUTO, can_time=False, **kw)
+    for a, b in zip(native, portable):
+        assert_array_equal(a, b)
+    one, _ = kmcmc.mh_kernels(2)
+    ir = {density: [text for sig, text in one.inspect_llvm().items() if sig[0] == numba.typeof(density)]
+          for density in (GAUSS, portable_density)}
+    assert len(ir[portable_density]) == 1 and " asm " not in ir[portable_density][0]
+    assert (" asm " in ir[GAUSS][0]) == _numba_compat.X86_64  # the check above can see a barrier

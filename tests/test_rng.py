@@ -3,11 +3,11 @@ import numba
 import numpy as np
 import pytest
 from hypothesis import given, settings, strategies as st
-from numpy.random.bit_generator import _coerce_to_uint32_array
 from numpy.testing import assert_array_equal
 
 from _blockkernel import block_means, numpy_replay
 from _subproc import run_with_threads
+from simengine._numba_compat import coerce_to_uint32_array
 from simengine._rng import (
     as_seed_sequence,
     block_generator,
@@ -187,8 +187,8 @@ def test_seed_pool_equals_seed_sequence_pool():
     for entropy, key in [(0, (0,)), (2**70 + 3, (5, 6)), ([7, 2**40], ())]:
         ss = np.random.SeedSequence(entropy, spawn_key=key)
         # assembled as NumPy's SeedSequence does: run entropy padded to the pool size, then the spawn key
-        run = _coerce_to_uint32_array(ss.entropy)
-        spawn = _coerce_to_uint32_array(ss.spawn_key)
+        run = coerce_to_uint32_array(ss.entropy)
+        spawn = coerce_to_uint32_array(ss.spawn_key)
         if len(spawn) and len(run) < ss.pool_size:
             run = np.concatenate([run, np.zeros(ss.pool_size - len(run), dtype=np.uint32)])
         assembled = np.concatenate([run, spawn]).astype(np.uint32)

@@ -216,13 +216,17 @@ def _prob_greater_quad1(a1, b1, a2, b2):
     """P(X2 > X1) by quadrature over the narrower Beta's mass, split at its mean."""
     s1 = _beta_mean_sd(a1, b1)[1]
     s2 = _beta_mean_sd(a2, b2)[1]
-    if s2 <= s1:
-        # integral of f2(x) * F1(x)
-        m, lo, hi = _window1(a2, b2)
-        return _tanh_sinh_piece1(0, lo, m, a2, b2, a1, b1, False) + _tanh_sinh_piece1(1, hi, m, a2, b2, a1, b1, False)
-    # integral of f1(x) * (1 - F2(x))
-    m, lo, hi = _window1(a1, b1)
-    return _tanh_sinh_piece1(0, lo, m, a1, b1, a2, b2, True) + _tanh_sinh_piece1(1, hi, m, a1, b1, a2, b2, True)
+    # `side` and `upper_tail` are run-time values, not literals: numba would compile the
+    # quadrature once per literal combination (four copies, seconds on a cold cache)
+    upper_tail = not s2 <= s1
+    if upper_tail:  # integral of f1(x) * (1 - F2(x))
+        da, db, oa, ob = a1, b1, a2, b2
+    else:  # integral of f2(x) * F1(x)
+        da, db, oa, ob = a2, b2, a1, b1
+    m, lo, hi = _window1(da, db)
+    side = np.int64(0)
+    low = _tanh_sinh_piece1(side, lo, m, da, db, oa, ob, upper_tail)
+    return low + _tanh_sinh_piece1(side + 1, hi, m, da, db, oa, ob, upper_tail)
 
 
 @njit

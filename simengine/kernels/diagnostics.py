@@ -22,7 +22,6 @@ _RADIX_BITS = 11
 _RADIX = 1 << _RADIX_BITS
 _MASK = np.uint64(_RADIX - 1)
 _PASSES = 6  # 6 x 11 bits cover the 64 of a float
-_RADIX_MIN = 512  # below this numba's quicksort beats clearing and summing the radix histograms
 
 
 # --------------------------------------------------------------------------- sorting and ranks
@@ -36,12 +35,11 @@ def _sort_with_order(v, index_kind):
     (3x faster than NumPy's argsort on 4 x 10^4 draws); passes whose digit is the same
     for every key are skipped.  The ordering has the dtype of `index_kind` (int32 while
     it fits: half the memory traffic).  -0.0 sorts just before 0.0, so equal values stay
-    adjacent.
+    adjacent.  Radix for every size: below ~512 draws numba's argsort would be a few
+    microseconds faster, but compiling it costs seconds on a cold cache (callers average
+    ties, so the order within a tie never shows).
     """
     n = v.shape[0]
-    if n < _RADIX_MIN:
-        order = np.argsort(v).astype(index_kind.dtype)
-        return v[order], order
     bits = v.view(np.uint64)
     keys = np.empty(n, np.uint64)
     hist = np.zeros((_PASSES, _RADIX), index_kind.dtype)
@@ -301,7 +299,7 @@ def _ess_series(y, m, n, max_lag):
     cap = min(n, max_lag)
     acov = np.empty(cap)
     n_lags = min(cap, 4)  # well-mixed chains stop after a few lags
-    _fill_lags(dev, m, n, acov, 0, n_lags)
+    _fill_lags(dev, m, n, acov, np.int64(0), n_lags)  # np.int64: a literal 0 would compile it twice
     while True:
         ess, done = _geyer_ess(acov, n_lags, n, var_means, m)
         if done or n_lags == cap:
@@ -393,7 +391,7 @@ def _rank_parameter(x, j, half, table, index_kind, want_rhat, want_ess, max_lag,
         _folded_scores(sorted_values, order, table, tail)
         out[0, j] = _fmax(_rhat_chains(z, m, half), _rhat_chains(tail, m, half))
     if want_ess:
-        _ess_into(z, m, half, max_lag, out, series, fallback, 1, j)
+        _ess_into(z, m, half, max_lag, out, series, fallback, np.int64(1), j)  # not a literal: one compile
 
 
 @njit
@@ -403,7 +401,8 @@ def _ess_into(y, m, n, max_lag, out, series, fallback, row, j):
     out[row, j] = e
     if not done:
         fallback[row, j] = True
-        series[row, j, :] = y
+        for i in range(y.shape[0]):  # a loop: a slice assignment compiles numba's shape check (seconds, cold)
+            series[row, j, i] = y[i]
 
 
 @njit
@@ -476,4 +475,4 @@ def _mean_parameter(x, j, half, max_lag, out, series, fallback):
             d = x[k, i, j] - mu
             ss += d * d
     out[1, j] = math.sqrt(ss / (c * n - 1.0))
-    _ess_into(buf, m, half, max_lag, out, series, fallback, 0, j)
+    _ess_into(buf, m, half, max_lag, out, series, fallback, np.int64(0), j)  # not a literal: one compile

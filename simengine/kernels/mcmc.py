@@ -11,7 +11,6 @@ Failures never raise here: each chain reports a status and the step where it
 stopped; the public layer raises.
 """
 import math
-import platform
 
 import numba
 import numpy as np
@@ -19,7 +18,7 @@ from llvmlite import ir
 from numba import types
 
 from simengine._jit import njit, pjit
-from simengine._numba_compat import intrinsic
+from simengine._numba_compat import X86_64, intrinsic
 from simengine.kernels.rng import _std_exponential1, _std_normal1
 
 OK = 0
@@ -38,8 +37,11 @@ _UNROLL_MAX = 8  # dimensions up to this get a kernel with the dimension as a co
 SEGMENT = 1 << 16
 
 
-_MACHINE = platform.machine().lower()
-_FLOAT_REG = {"x86_64": "x", "amd64": "x", "aarch64": "w", "arm64": "w"}.get(_MACHINE)
+# The cycle counter and the inline-asm barrier below are used only on x86-64 (`X86_64`, from the
+# process triple): elsewhere `_opaque` is the identity and the chains time nothing (the caller
+# passes `can_time=CAN_TIME`).  Read when a kernel is compiled, so a test can switch it off.
+CAN_TIME = X86_64
+_ASM_BARRIER = X86_64
 
 
 @intrinsic
@@ -50,20 +52,20 @@ def _opaque(typingctx, v):
     a select between two loads into a load from a selected address, and x86's
     cmov-to-branch pass then into a branch on `take`, which the CPU mispredicts at
     every other step of a chain; passing the loaded values through here keeps the
-    select a select (a blend on registers).  Where the register class is not known
-    the value is returned as is.
+    select a select (a blend on registers).  Off x86-64 (`_ASM_BARRIER` false) and for
+    values no register holds, the value is returned as is: the same number, maybe a branch.
     """
     sig = v(v)
 
     def codegen(context, builder, sig, args):
         ty = args[0].type
+        if not _ASM_BARRIER:
+            return args[0]
         if isinstance(ty, ir.IntType):
             reg = "r"
         elif isinstance(ty, (ir.DoubleType, ir.FloatType)):
-            reg = _FLOAT_REG
+            reg = "x"  # an SSE register
         else:  # e.g. the optional value of a density that can only raise: no register holds a struct
-            reg = None
-        if reg is None:
             return args[0]
         return builder.asm(ir.FunctionType(ty, [ty]), "", f"={reg},0", [args[0]], side_effect=False)
 
@@ -72,7 +74,11 @@ def _opaque(typingctx, v):
 
 @intrinsic
 def _cycles(typingctx):
-    """The CPU's cycle counter (``rdtsc`` on x86-64); only differences mean anything."""
+    """The CPU's cycle counter (``rdtsc`` on x86-64); only differences mean anything.
+
+    Only reached with ``can_time`` true, i.e. on x86-64 (`CAN_TIME`): on AArch64 reading
+    it from user space traps (SIGILL).
+    """
     sig = types.int64()
 
     def codegen(context, builder, sig, args):

@@ -210,7 +210,8 @@ def _pcg64_block_states(run_entropy, pool_size, first_key, count):
     """
     n = run_entropy.shape[0]
     entropy = np.empty(n + 1, dtype=np.uint32)
-    entropy[:n] = run_entropy
+    for i in range(n):  # a loop, not a slice assignment: numba compiles the slice's shape check for seconds
+        entropy[i] = run_entropy[i]
     out = np.empty((count, 4), dtype=np.uint64)
     for c in range(count):
         entropy[n] = np.uint32(first_key + c)

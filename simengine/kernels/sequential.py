@@ -327,7 +327,8 @@ def _gs_crossing(bound, t, drift, two_sided, step, max_points, counts):
     out[0] = _gs_tails1(bound[0], -bound[0], drift * t[0], sd[0], two_sided)
     if n_looks == 1:
         return out
-    lo, hi, m = _gs_grid1(0, bound, t, drift, two_sided, step, max_points, counts)
+    # np.int64: with a literal 0 numba would compile _gs_grid1 a second time
+    lo, hi, m = _gs_grid1(np.int64(0), bound, t, drift, two_sided, step, max_points, counts)
     if m == 0:
         return out
     size = int(max_points) + 1
