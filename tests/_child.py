@@ -90,7 +90,7 @@ class Child:
         except subprocess.TimeoutExpired:
             self.fail(f"the child did not exit within {timeout:.0f} s")
         err = self.stderr()
-        assert code == 0, err[-4000:]
+        assert code == 0, f"exit code {code}; stderr:\n{err[-4000:]}"
         return err
 
     def close(self):

@@ -80,9 +80,15 @@ def _fresh_venv(path):
                              capture_output=True, text=True, check=True).stdout.strip()
     # this environment's dependencies, as plain paths (its .pth files, e.g. an editable simengine, are not run);
     # never this checkout or its tests, which a developer's PYTHONPATH may hold
+    # (CI's environment lives inside the checkout, in .venv: its site-packages are dependencies, not the checkout)
     stdlib = Path(sysconfig.get_paths()["stdlib"]).resolve()
+    prefix = Path(sys.prefix).resolve()
+
+    def checkout(p):
+        return p.is_relative_to(ROOT) and not p.is_relative_to(prefix)
+
     deps = [p for p in dict.fromkeys(sys.path + [sysconfig.get_paths()["purelib"], sysconfig.get_paths()["platlib"]])
-            if p and Path(p).is_dir() and not Path(p).resolve().is_relative_to(ROOT)
+            if p and Path(p).is_dir() and not checkout(Path(p).resolve())
             and not Path(p).resolve().is_relative_to(stdlib)]
     (Path(purelib) / "_outer_dependencies.pth").write_text("\n".join(deps) + "\n")
     return python
