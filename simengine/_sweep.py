@@ -857,6 +857,11 @@ class _Checkpoint:
             )
         if os.path.exists(path) and not os.path.isfile(path):
             raise SpecError(f"`checkpoint` {path!r} is not a regular file; choose another path")
+        try:  # the file is Parquet: without pyarrow the first write would fail after the first points ran
+            import pyarrow.parquet  # noqa: F401
+        except ImportError:
+            raise ImportError("`checkpoint` needs pyarrow, which is not installed; install it with "
+                              'python -m pip install "numba-simengine[parquet]" (or [all])') from None
         self.tmp_prefix = f".{os.path.basename(path)}.sweep-"
         self.spec_json: str | None = None
         self.keys = []       # identity of each stored row, in row order

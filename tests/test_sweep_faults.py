@@ -117,6 +117,15 @@ def test_checkpoint_from_before_identities_is_read(tmp_path, counting):
 # ---------------------------------------------------------------- the checkpoint path
 
 
+def test_checkpoint_without_pyarrow_is_refused_before_any_work(tmp_path, counting, monkeypatch):
+    for name in [m for m in sys.modules if m == "pyarrow" or m.startswith("pyarrow.")] + ["pyarrow"]:
+        monkeypatch.setitem(sys.modules, name, None)  # import fails as if pyarrow were not installed
+    with pytest.raises(ImportError, match=r'`checkpoint` needs pyarrow.*numba-simengine\[parquet\]'):
+        sweep("test-tick", {"p": [0.3], "v": [1]}, n_sims=10, rng=1, checkpoint=tmp_path / "x.parquet",
+              progress=False)
+    assert counting == [] and list(tmp_path.iterdir()) == []
+
+
 def test_checkpoint_path_is_checked_before_any_work(tmp_path, counting):
     grid = {"p": [0.3], "v": [1]}
     with pytest.raises(SpecError, match=r"`checkpoint` '.*' is a directory; give a file path"):
