@@ -1,7 +1,9 @@
 """@njit kernels only: arrays and scalars in, arrays or scalars out.
 
 No validation, no defaults that matter, no Python objects.  Nothing here imports
-the public layer except `simengine._jit` for the numba options.
+the public layer; kernels import only `simengine._jit` (the numba options) and
+`simengine._numba_compat` (the one door to numba's / NumPy's internals, and the
+x86-64 decision of the MH kernels), neither of which imports the public layer.
 
 The names in `__all__` are the public kernel API: documented, stable @njit functions
 (and three constants) to call from your own numba code, e.g.::

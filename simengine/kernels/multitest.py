@@ -330,23 +330,11 @@ def _lfdr1(ps, alpha, rej, adj):
 
 @njit(inline="always")  # per-row helper: see the note at _ROWS
 def _hommel1(ps, cuts, rej, adj):
-    # statsmodels' O(n^2) form
+    # statsmodels' O(n^2) form: every stage m = n..2 (a long family runs them in slices instead)
     n = ps.shape[0]
     for i in range(n):
         adj[i] = ps[i]
-    for m in range(n, 1, -1):
-        cim = math.inf
-        for j in range(m):
-            v = m * ps[n - m + j] / (j + 1.0)
-            if v < cim:
-                cim = v
-        for i in range(n - m, n):
-            if cim > adj[i]:
-                adj[i] = cim
-        for i in range(n - m):
-            v = min(m * ps[i], cim)
-            if v > adj[i]:
-                adj[i] = v
+    _hommel_steps(ps, adj, n, 1)
     for i in range(n):
         rej[i] = adj[i] <= cuts[i]
 
@@ -484,7 +472,7 @@ def _nan_min_max(p):
 
 @njit
 def _hommel_steps(ps, adj, m_hi, m_lo):
-    """Stages m = m_hi, m_hi - 1, ..., m_lo + 1 of `_hommel1` on sorted `ps`, updating `adj` in place.
+    """Stages m = m_hi, m_hi - 1, ..., m_lo + 1 of Hommel's method on sorted `ps`, updating `adj` in place.
 
     `adj` starts as a copy of `ps`; running all stages n..2 in consecutive ranges gives
     `_hommel1`'s values bit for bit (same operations in the same order), so a long family
