@@ -17,19 +17,26 @@ import threading
 import time
 from collections.abc import Callable, Sequence
 from types import FrameType, TracebackType
-from typing import Any, Literal, TypeVar
+from typing import TYPE_CHECKING, Any, Literal, TypeVar
+
+if TYPE_CHECKING:  # NumPy is imported only where used: `import simengine` stays light
+    import numpy as np
+    import numpy.typing as npt
 
 _T = TypeVar("_T")
 
 __all__ = [
     "interruptible", "run_blocks", "check_progress", "show_progress", "needs_compile", "first_slice", "check_target",
-    "joined",
+    "joined", "contiguous", "all_finite",
 ]
 
 # A slice aims at this many seconds once the kernel is warm: Ctrl-C answers within about that.
 SLICE_SECONDS = 0.25
 # A bar appears (progress=None) only for calls expected to take longer than this.
 BAR_SECONDS = 2.0
+# Array copies and checks of the input run in pieces of about this many bytes (~10-50 ms each), so that
+# converting a huge input answers Ctrl-C too; inputs up to this size are one NumPy call, as before.
+COPY_BYTES = 1 << 26
 
 
 def check_progress(progress: object, name: str = "progress") -> bool | None:
@@ -226,3 +233,54 @@ def run_blocks(
             if bar is not None:
                 bar.close()
     return outs
+
+
+def _pieces(shape: tuple[int, ...], itemsize: int) -> list[tuple[int | slice, ...]]:
+    """Index tuples covering a 1-D or 2-D array of `shape` in C order, each about COPY_BYTES."""
+    per = max(1, COPY_BYTES // max(1, itemsize))
+    if len(shape) == 1:
+        return [(slice(a, min(a + per, shape[0])),) for a in range(0, shape[0], per)]
+    rows, cols = shape
+    if cols >= per:  # long rows: pieces of one row
+        return [(i, slice(a, min(a + per, cols))) for i in range(rows) for a in range(0, cols, per)]
+    step = max(1, per // max(1, cols))
+    return [(slice(a, min(a + step, rows)),) for a in range(0, rows, step)]
+
+
+def contiguous(arr: np.ndarray, dtype: npt.DTypeLike | None = None) -> np.ndarray:
+    """``np.ascontiguousarray(arr, dtype)`` with the shape kept (0-d too), answering Ctrl-C on huge input.
+
+    Up to COPY_BYTES (and for arrays of more than two dimensions) this is one NumPy call; a
+    larger 1-D or 2-D array is copied piece by piece (rows, or parts of one long row) with
+    SIGINT checked between pieces.  The values are those of the one-call conversion: an
+    element's cast does not depend on which piece it is in.
+    """
+    import numpy as np
+
+    dtype = arr.dtype if dtype is None else np.dtype(dtype)
+    if arr.dtype == dtype and arr.flags.c_contiguous:
+        return arr
+    size = max(arr.itemsize, dtype.itemsize) * arr.size
+    if arr.ndim not in (1, 2) or size <= COPY_BYTES:
+        return np.asarray(arr, dtype=dtype, order="C")
+    out = np.empty(arr.shape, dtype=dtype)
+    with interruptible() as flag:
+        for piece in _pieces(arr.shape, max(arr.itemsize, dtype.itemsize)):
+            out[piece] = arr[piece]
+            flag.check()
+    return out
+
+
+def all_finite(arr: np.ndarray) -> bool:
+    """``np.isfinite(arr).all()`` for a C-contiguous array, in pieces (Ctrl-C answered, memory bounded)."""
+    import numpy as np
+
+    if arr.size * arr.itemsize <= COPY_BYTES:
+        return bool(np.isfinite(arr).all())
+    flat = arr.reshape(-1)
+    with interruptible() as flag:
+        for (piece,) in _pieces(flat.shape, arr.itemsize):
+            if not np.isfinite(flat[piece]).all():
+                return False
+            flag.check()
+    return True

@@ -13,6 +13,8 @@ from typing import Any, Iterable, TypeVar
 
 import numpy as np
 
+from simengine._long import all_finite, contiguous
+
 _T = TypeVar("_T")
 
 __all__ = [
@@ -172,8 +174,8 @@ def as_float_array(
     else:
         arr = _as_array(value, name)
     _check_shape(arr, name, ndim, allow_empty)
-    arr = np.asarray(arr, dtype=np.float64, order="C")  # keeps 0-d input 0-d (ascontiguousarray would not)
-    if finite and arr.size and not np.isfinite(arr).all():
+    arr = contiguous(arr, np.float64)  # keeps 0-d input 0-d; huge input in pieces (Ctrl-C answered)
+    if finite and arr.size and not all_finite(arr):
         bad = "NaN" if np.isnan(arr).any() else "inf"
         raise ValueError(f"`{name}` must be finite; it contains {bad}")
     if not arr.flags.writeable:
@@ -220,7 +222,8 @@ def as_int_array(
         raise ValueError(f"`{name}` must be below 2**63; got {arr.max()}")
     if arr.dtype.kind == "f" and arr.size and np.abs(arr).max() >= 2.0**63:
         raise ValueError(f"`{name}` must be below 2**63 in magnitude; got {np.abs(arr).max():g}")
-    out = np.ascontiguousarray(arr, dtype=np.int64)
+    # as np.ascontiguousarray: 0-d input becomes shape (1,); huge input in pieces (Ctrl-C answered)
+    out = contiguous(arr if arr.ndim else arr.reshape(1), np.int64)
     if not out.flags.writeable:
         out = out.copy()  # see as_float_array
     if minimum is not None and out.size and out.min() < minimum:
@@ -346,7 +349,7 @@ def as_count_array(
             raise ValueError(f"`{name}` must be integers within int64; got {np.abs(arr).max():g}")
     elif arr.dtype.kind == "u" and arr.size and arr.max() > _INT64_MAX:
         raise ValueError(f"`{name}` must be integers within int64; got {arr.max()}")
-    out = np.ascontiguousarray(arr, dtype=np.int64).reshape(arr.shape)
+    out = contiguous(arr, np.int64)
     if not out.flags.writeable:
         out = out.copy()  # see as_float_array
     if out.size:
