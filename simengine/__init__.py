@@ -47,9 +47,11 @@ from simengine.multitest import (
 )
 from simengine.permutation import PermutationTestResult, permutation_test
 from simengine.power import (
+    PowerProportionsResult,
     PowerTtestResult,
     SimulatePowerResult,
     TargetNotReachedWarning,
+    power_proportions,
     power_ttest,
     simulate_power,
 )
@@ -67,6 +69,8 @@ __all__ = [
     "MannwhitneyuResult",
     "power_ttest",
     "PowerTtestResult",
+    "power_proportions",
+    "PowerProportionsResult",
     "TargetNotReachedWarning",
     "simulate_power",
     "SimulatePowerResult",

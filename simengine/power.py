@@ -25,6 +25,8 @@ __all__ = [
     "TargetNotReachedWarning",
     "simulate_power",
     "SimulatePowerResult",
+    "power_proportions",
+    "PowerProportionsResult",
     "SUFFSTAT_BLOCK",
     "SAMPLE_BLOCK",
 ]
@@ -665,3 +667,326 @@ def _power_run(n_sims, ss, ns, n_max, scalar, suffstat, code, progress, inputs):
         n_sims=n_sims,
         **inputs,
     )
+
+
+# ---------------------------------------------------------------- power of a two-proportion test
+
+_PROP_METHODS = ("normal", "arcsine")
+
+
+@dataclass(frozen=True, slots=True)
+class PowerProportionsResult(Result):
+    """Result of `power_proportions`: the design of a two-proportion test, the solved quantity filled in.
+
+    Every numeric field is a float (an int for `n_ceil`) when all inputs are scalars, else an
+    array of their broadcast shape; ``float(result)`` is the solved value (scalar inputs).
+    The result does not unpack.
+
+    Attributes
+    ----------
+    n : float or ndarray
+        Observations in group 1 (not rounded); group 2 has ``ratio * n``.
+    n_ceil : int or ndarray
+        `n` rounded up (at least 1): the smallest whole group size reaching `power` when solving for `n`.
+    power : float or ndarray
+        Power at `n` (the target when solving for `n`).
+    p1, p2 : float or ndarray
+        The two success rates.
+    alpha, ratio : float or ndarray
+    alternative, method, solved_for : str
+        `solved_for` is "n" or "power".
+    power_at_n_ceil : float or ndarray
+        Power with ``n_ceil`` in group 1 and ``ratio * n_ceil`` in group 2.
+    simulated_power, simulated_power_se : float, ndarray or None
+        With ``simulate=True``: the rejection rate of the actual test on simulated binomial
+        counts, with ``n_ceil`` in group 1 and ``round(ratio * n_ceil)`` in group 2, and its
+        Monte Carlo standard error; None otherwise.
+    n_sims : int
+        Simulated experiments per design (0 without `simulate`).
+    """
+
+    n: float | np.ndarray
+    n_ceil: int | np.ndarray
+    power: float | np.ndarray
+    p1: float | np.ndarray
+    p2: float | np.ndarray
+    alpha: float | np.ndarray
+    ratio: float | np.ndarray
+    alternative: str
+    method: str
+    solved_for: str
+    power_at_n_ceil: float | np.ndarray
+    simulated_power: float | np.ndarray | None = None
+    simulated_power_se: float | np.ndarray | None = None
+    n_sims: int = 0
+
+    def __float__(self) -> float:
+        return float(getattr(self, self.solved_for))
+
+    def _primary(self) -> tuple[str, ...]:
+        return ("n", "n_ceil", "power", "simulated_power", "simulated_power_se")
+
+
+def _prop_rates(value, name):
+    arr = v.as_real_array(value, name, ndim=(0, 1, 2))
+    if not ((arr > 0.0) & (arr < 1.0)).all():
+        raise ValueError(f"`{name}` must be in (0, 1) (a rate of exactly 0 or 1 has no variance); "
+                         f"got {arr.min() if (arr <= 0.0).any() else arr.max():g}")
+    return arr
+
+
+def _prop_positive(value, name, *, upper=None):
+    arr = v.as_real_array(value, name, ndim=(0, 1, 2))
+    bad = ~(arr > 0.0) if upper is None else ~((arr > 0.0) & (arr < upper))
+    if bad.any():
+        interval = "(0, inf)" if upper is None else f"(0, {upper:g})"
+        raise ValueError(f"`{name}` must be in {interval}; got {arr[bad].reshape(-1)[0]:g}")
+    return arr
+
+
+def _prop_terms(p1, p2, ratio, alternative, method):
+    """(effect in the tested direction, SD under H0, SD under H1), per observation of group 1.
+
+    "normal": the difference p1 - p2 with the pooled SD under H0 and the unpooled SD under
+    H1; "arcsine": Cohen's h = 2 asin sqrt(p1) - 2 asin sqrt(p2), SD 1 under both, scaled
+    by the effective size n1 n2 / (n1 + n2) = n1 ratio / (1 + ratio).
+    """
+    if method == "normal":
+        effect = p1 - p2
+        pbar = (p1 + ratio * p2) / (1.0 + ratio)
+        sd0 = np.sqrt(pbar * (1.0 - pbar) * (1.0 + 1.0 / ratio))
+        sd1 = np.sqrt(p1 * (1.0 - p1) + p2 * (1.0 - p2) / ratio)
+    else:
+        effect = 2.0 * np.arcsin(np.sqrt(p1)) - 2.0 * np.arcsin(np.sqrt(p2))
+        sd0 = sd1 = np.sqrt((1.0 + ratio) / ratio)
+    if alternative == "less":
+        effect = -effect
+    elif alternative == "two-sided" and method == "normal":
+        effect = np.abs(effect)
+    return effect, sd0, sd1
+
+
+def _prop_power(n1, p1, p2, alpha, ratio, alternative, method):
+    """Power of the two-proportion test at n1 observations in group 1 (arrays broadcast)."""
+    from scipy.special import ndtr, ndtri
+
+    effect, sd0, sd1 = _prop_terms(p1, p2, ratio, alternative, method)
+    a = alpha / 2.0 if alternative == "two-sided" else alpha
+    z = -ndtri(a)  # the upper critical value
+    root_n = np.sqrt(n1)
+    power = ndtr((effect * root_n - z * sd0) / sd1)
+    if method == "arcsine" and alternative == "two-sided":
+        power = power + ndtr((-effect * root_n - z * sd0) / sd1)  # statsmodels counts both tails
+    return power
+
+
+def _prop_solve_n(power, p1, p2, alpha, ratio, alternative, method):
+    """n1 reaching `power`: closed form, except the two-tailed arcsine power (a root in a bracket)."""
+    from scipy.special import ndtr, ndtri
+
+    effect, sd0, sd1 = _prop_terms(p1, p2, ratio, alternative, method)
+    a = alpha / 2.0 if alternative == "two-sided" else alpha
+    z_a, z_b = -ndtri(a), ndtri(power)
+    top = z_a * sd0 + z_b * sd1
+    if alternative != "two-sided" or method == "normal":
+        if (effect <= 0.0).any():
+            i = np.flatnonzero((effect <= 0.0).reshape(-1))[0]
+            which = "p1 > p2" if alternative == "greater" else "p1 < p2" if alternative == "less" else "p1 != p2"
+            raise ValueError(f"solving for `n` needs {which} for alternative={alternative!r}; got p1 = "
+                             f"{np.broadcast_to(p1, effect.shape).reshape(-1)[i]:g}, p2 = "
+                             f"{np.broadcast_to(p2, effect.shape).reshape(-1)[i]:g}")
+        if (top <= 0.0).any():
+            floor = float(np.max(np.broadcast_to(ndtr(-z_a * sd0 / sd1), top.shape)))
+            raise ValueError(f"`power` must exceed the power of the smallest design ({floor:.6g} here: the test "
+                             "rejects that often as n -> 0); ask for more power")
+        return (top / effect) ** 2
+    # two-tailed arcsine: one tail's closed form overshoots a little (the other tail adds power)
+    if (effect == 0.0).any():
+        raise ValueError("solving for `n` needs p1 != p2: an effect of 0 is never detected")
+    if (power <= alpha).any():
+        raise ValueError("`power` must be > `alpha` to solve for `n` (the two-sided test rejects at rate alpha "
+                         "as n -> 0)")
+    out = np.empty(np.broadcast(power, p1, p2, alpha, ratio).shape)
+    args = [np.broadcast_to(x, out.shape).reshape(-1) for x in (power, p1, p2, alpha, ratio)]
+    for i, (pw, q1, q2, al, r) in enumerate(zip(*args)):
+        hi = float((((-ndtri(al / 2.0)) + ndtri(pw)) / abs(float(_prop_terms(q1, q2, r, "two-sided", method)[0]))) ** 2
+                   * (1.0 + r) / r)
+
+        def gap(n1, pw=pw, q1=q1, q2=q2, al=al, r=r):
+            return float(_prop_power(n1, q1, q2, al, r, "two-sided", method)) - pw
+
+        lo = hi / 2.0
+        while gap(lo) > 0.0:
+            lo /= 2.0
+        out.reshape(-1)[i] = _brentq(gap, lo, hi, 1e-12 * hi, "n") if gap(hi) > 0.0 else hi
+    return out
+
+
+def power_proportions(
+    p1: ArrayLike,
+    p2: ArrayLike,
+    *,
+    n: ArrayLike | None = None,
+    power: ArrayLike | None = None,
+    alpha: ArrayLike = 0.05,
+    ratio: ArrayLike = 1.0,
+    alternative: Alternative = "two-sided",
+    method: Literal["normal", "arcsine"] = "normal",
+    simulate: bool = False,
+    n_sims: int = 10_000,
+    rng: SeedLike = None,
+) -> PowerProportionsResult:
+    """Power or sample size of the two-sample test of proportions (conversion rates), for one missing quantity.
+
+    Exactly one of `n` (observations in group 1) and `power` is None and is solved for.
+    ``method="normal"`` is the classic z-test formula of R's ``power.prop.test`` (pooled
+    variance under H0, unpooled under H1) with its default ``strict = FALSE``: a two-sided
+    test counts rejections in the direction of the effect only; unlike R it takes `ratio`
+    (group 2 has ``ratio * n``) and one-sided directions ("greater": p1 > p2), and solves
+    for `n` in closed form (R's ``uniroot`` stops at a tolerance of ~1e-4).
+    ``method="arcsine"`` equals ``statsmodels.stats.power.NormalIndPower().solve_power`` with
+    ``effect_size=proportion_effectsize(p1, p2)`` (a two-sided test counts both tails; `n`
+    is statsmodels' `nobs1`; "greater" is its "larger").  Arguments broadcast, so a power
+    curve is one call.  ``simulate=True`` also runs the actual test on `n_sims` simulated
+    pairs of binomial counts per design and reports its rejection rate with a standard error.
+
+    Parameters
+    ----------
+    p1, p2 : float or array_like
+        Success rates in (0, 1) of group 1 and group 2.
+    n : float, array_like or None
+        Observations in group 1 (> 0); group 2 has ``ratio * n``.
+    power : float, array_like or None
+        Target power in (0, 1) when solving for `n`.
+    alpha : float or array_like, default 0.05
+    ratio : float or array_like, default 1.0
+        n2 / n1.
+    alternative : {"two-sided", "greater", "less"}, default "two-sided"
+        "greater": p1 > p2.
+    method : {"normal", "arcsine"}, default "normal"
+    simulate : bool, default False
+        Also estimate the power of the actual test (pooled z-test for "normal", the
+        arcsine-difference z-test for "arcsine") by simulation, at ``n_ceil`` in group 1
+        and ``round(ratio * n_ceil)`` in group 2.
+    n_sims : int, default 10000
+        Simulated experiments per design (with `simulate`).
+    rng : None, int, SeedSequence or Generator
+        Seed of the simulation (SPEC 7); design i of the broadcast grid (C order) draws from
+        child stream i, so a design's numbers do not depend on the others.
+
+    Returns
+    -------
+    PowerProportionsResult
+
+    Raises
+    ------
+    ValueError
+        Bad inputs; not exactly one of `n` / `power` None; solving for `n` with p1 = p2, with
+        a one-sided `alternative` pointing away from the effect, or with a target power
+        below what the test reaches as n -> 0.
+
+    Examples
+    --------
+    >>> import simengine
+    >>> res = simengine.power_proportions(0.10, 0.12, power=0.8)
+    >>> round(res.n, 1), res.n_ceil
+    (3840.8, 3841)
+    >>> round(float(simengine.power_proportions(0.5, 0.75, n=50).power), 4)
+    0.7402
+    """
+    v.check_choice(alternative, "alternative", v.ALTERNATIVES)
+    v.check_choice(method, "method", _PROP_METHODS)
+    simulate = v.check_bool(simulate, "simulate")
+    p1a, p2a = _prop_rates(p1, "p1"), _prop_rates(p2, "p2")
+    alpha_a = _prop_positive(alpha, "alpha", upper=1.0)
+    ratio_a = _prop_positive(ratio, "ratio")
+    if (ratio_a < 1e-300).any():  # 1 / ratio (the variance of group 2's share) must stay finite
+        raise ValueError(f"`ratio` must be at least 1e-300; got {ratio_a.min():g}")
+    if (n is None) == (power is None):
+        raise ValueError("exactly one of `n` and `power` must be None (it is solved for); "
+                         f"got {'both' if n is None else 'neither'}")
+    if n is not None:
+        n_a = _prop_positive(n, "n")
+        if not (n_a <= MAX_N).all():
+            raise ValueError(f"`n` must be at most {MAX_N:g}; got {n_a.max():g}")
+        solved = "power"
+    else:
+        power_a = _prop_positive(power, "power", upper=1.0)
+        solved = "n"
+    given = n_a if n is not None else power_a
+    try:
+        shape = np.broadcast(p1a, p2a, alpha_a, ratio_a, given).shape
+    except ValueError:
+        raise ValueError("`p1`, `p2`, `alpha`, `ratio` and `n` / `power` must broadcast to one shape; got shapes "
+                         f"{[np.shape(x) for x in (p1a, p2a, alpha_a, ratio_a, given)]}") from None
+    if simulate:
+        n_sims = v.check_count(n_sims, "n_sims")
+        size = int(np.prod(shape, dtype=np.int64)) if shape else 1
+        v.check_work(size * n_sims, "`n_sims` x designs", unit="simulated experiments")
+        ss = as_seed_sequence(rng)
+    if solved == "power":
+        n1 = np.broadcast_to(n_a, shape).astype(np.float64)
+        pw = _prop_power(n1, p1a, p2a, alpha_a, ratio_a, alternative, method)
+    else:
+        pw = np.broadcast_to(power_a, shape).astype(np.float64)
+        n1 = np.broadcast_to(_prop_solve_n(power_a, p1a, p2a, alpha_a, ratio_a, alternative, method),
+                             shape).astype(np.float64)
+        if not np.isfinite(n1).all() or (n1 > MAX_N).any():
+            raise ValueError(f"no sample size up to {MAX_N:g} reaches `power` (is |p1 - p2| tiny?)")
+    if not (n1 * ratio_a <= MAX_N).all():
+        raise ValueError(f"`ratio` x `n` (group 2) must be at most {MAX_N:g}; got {np.max(n1 * ratio_a):g}")
+    # a float n that is whole up to rounding (e.g. 64.00000000001) must not round up to 65
+    n_ceil = np.maximum(np.ceil(n1 - 1e-9 * np.maximum(1.0, n1)), 1.0)
+    if simulate and not (np.maximum(n_ceil, n_ceil * ratio_a) <= v.MAX_COUNT).all():
+        raise ValueError(f"`simulate` draws binomial counts of at most {v.MAX_COUNT:g} trials per group; this "
+                         f"design has {np.max(np.maximum(n_ceil, n_ceil * ratio_a)):g} (`n` / `ratio`)")
+    at_ceil = _prop_power(n_ceil, p1a, p2a, alpha_a, ratio_a, alternative, method)
+    sim = sim_se = None
+    if simulate:
+        sim, sim_se = _prop_simulate(n_ceil, p1a, p2a, alpha_a, ratio_a, alternative, method, n_sims, ss)
+
+    def out(x, kind=float):
+        x = np.broadcast_to(np.asarray(x, dtype=np.float64), shape)
+        if shape:
+            return np.ascontiguousarray(x).astype(np.int64) if kind is int else np.ascontiguousarray(x)
+        return kind(x[()])
+
+    def keep(x):
+        return out(x) if np.ndim(x) or shape else float(x)
+
+    return PowerProportionsResult(
+        n=out(n1), n_ceil=out(n_ceil, int), power=out(pw), p1=keep(p1a), p2=keep(p2a),
+        alpha=keep(alpha_a), ratio=keep(ratio_a), alternative=alternative, method=method, solved_for=solved,
+        power_at_n_ceil=out(at_ceil),
+        simulated_power=None if sim is None else out(sim), simulated_power_se=None if sim_se is None else out(sim_se),
+        n_sims=n_sims if simulate else 0,
+    )
+
+
+def _prop_simulate(n_ceil, p1, p2, alpha, ratio, alternative, method, n_sims, ss):
+    """Rejection rate (and SE) of the actual test on binomial counts, per design (child stream i for design i)."""
+    from scipy.special import ndtri
+
+    shape = n_ceil.shape
+    grid = [np.broadcast_to(x, shape).reshape(-1) for x in (n_ceil, p1, p2, alpha, ratio)]
+    rate = np.empty(max(1, int(np.prod(shape, dtype=np.int64))))
+    code = v.ALTERNATIVES[alternative]
+    for i, (m1, q1, q2, al, r) in enumerate(zip(*grid)):
+        m1 = int(m1)
+        m2 = max(1, int(round(r * m1)))
+        gen = np.random.Generator(np.random.PCG64(child_seed_sequence(ss, i)))
+        x1 = gen.binomial(m1, q1, n_sims)
+        x2 = gen.binomial(m2, q2, n_sims)
+        f1, f2 = x1 / m1, x2 / m2
+        with np.errstate(divide="ignore", invalid="ignore"):
+            if method == "normal":
+                pooled = (x1 + x2) / (m1 + m2)
+                z = (f1 - f2) / np.sqrt(pooled * (1.0 - pooled) * (1.0 / m1 + 1.0 / m2))
+            else:
+                z = (2.0 * np.arcsin(np.sqrt(f1)) - 2.0 * np.arcsin(np.sqrt(f2))) * math.sqrt(m1 * m2 / (m1 + m2))
+        crit = -ndtri(al / 2.0 if code == 0 else al)
+        # a z of 0/0 (no variation in either group) never rejects
+        reject = np.abs(z) > crit if code == 0 else (z > crit if code == 2 else z < -crit)
+        rate[i] = np.count_nonzero(reject) / n_sims
+    rate = rate.reshape(shape)
+    return rate, proportion_se(rate, n_sims)

@@ -32,6 +32,7 @@ CALLS = {
     "ttest_ind": ((_X, _Y), {}, 2),
     "mannwhitneyu": ((_X, _Y), {}, 2),
     "power_ttest": ((), dict(effect_size=0.5, n=20), None),
+    "power_proportions": ((0.1, 0.2), dict(n=100), None),
     "simulate_power": ((), dict(effect_size=0.5, n=20, n_sims=200, rng=0), None),
     "multipletests": (([0.01, 0.02, 0.5],), {}, 4),
     "simulate_multiple_testing": ((), dict(effect_size=0.5, n_per_group=10, n_sims=50, rng=0), None),
