@@ -13,6 +13,7 @@ import functools
 import math
 import numbers
 import warnings
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Literal
 
@@ -39,6 +40,8 @@ from simengine._validate import (
 if TYPE_CHECKING:  # pandas is imported when a frame is made, not with the package
     import pandas as pd
 
+BoundaryKind = Literal["obrien-fleming", "pocock", "ld-obrien-fleming", "ld-pocock", "hsd", "kim-demets"]
+
 __all__ = ["simulate_peeking", "SimulatePeekingResult", "group_sequential_boundaries"]
 
 # Replicates per RNG block: a constant of the algorithm (SPEC 7), small enough that the 1 000-replicate seed
@@ -48,6 +51,7 @@ BLOCK = 512
 METRICS = {"binary": 0, "normal": 1}
 TESTS = {"t": 0, "welch": 1, "z": 2, "msprt": 3}
 BOUNDARY_KINDS = ("pocock", "obrien-fleming")
+SPENDING_KINDS = ("ld-obrien-fleming", "ld-pocock", "hsd", "kim-demets")  # simengine._groupseq.SPENDING_KINDS
 GS_ALTERNATIVES = ("two-sided", "one-sided", "greater", "less")
 
 # Visitors per arm over all looks: counts stay exact in float64 (the kernels hold n as a double) and
@@ -134,68 +138,145 @@ def _information_fractions(n_looks, information):
 
 
 def group_sequential_boundaries(
-    n_looks: int,
+    n_looks: int | None = None,
     *,
-    alpha: float = 0.05,
-    kind: Literal["pocock", "obrien-fleming"] = "pocock",
-    alternative: Literal["two-sided", "one-sided", "greater", "less"] = "two-sided",
     information: ArrayLike | None = None,
+    alpha: float = 0.05,
+    kind: BoundaryKind | Callable[[FloatArray], ArrayLike] = "obrien-fleming",
+    alternative: Literal["two-sided", "one-sided", "greater", "less"] = "two-sided",
+    gamma: float | None = None,
+    rho: float | None = None,
 ) -> FloatArray:
-    """Critical |z| values of a Pocock or O'Brien-Fleming group-sequential design.
+    """Critical z values of a group-sequential design: Pocock, O'Brien-Fleming or an alpha-spending function.
 
-    Pocock (1977) uses one constant critical value c at every look; O'Brien & Fleming (1979) use
-    c / sqrt(t_k), where t_k is the information fraction at look k (c sqrt(K/k) for equal looks).  The
-    constant c is the root of P(the z statistic crosses the boundary at some look | H0) = alpha, and that
-    probability is computed by recursive numerical integration of the score statistic's sub-density over the
-    looks (Armitage, McPherson & Rowe 1969; Jennison & Turnbull 2000, ch. 19), not by simulation.  Critical
-    values are accurate to about 1e-6.
+    The default `kind` is "obrien-fleming" (it was "pocock" before version 0.16, as were the
+    positional `n_looks` and keyword `alpha`, `kind`, `alternative`, `information` arguments,
+    which still work).  Pocock (1977) uses one constant critical value c at every look and O'Brien
+    & Fleming (1979) use c / sqrt(t_k) at information fraction t_k, c solved so that the overall
+    type I error is `alpha`.  The spending kinds (Lan & DeMets 1983) release a cumulative error
+    alpha(t_k) by look k and solve each look's critical value in turn at the information fractions
+    actually given, so looks may be unequal and unplanned: "ld-obrien-fleming" 2 - 2 Phi(z_{1-a/2} /
+    sqrt(t)), "ld-pocock" a log(1 + (e - 1) t), "hsd" (Hwang, Shih & DeCani 1990) a (1 - e^{-gamma
+    t}) / (1 - e^{-gamma}), "kim-demets" a t^rho, or any callable ``spending(t) -> cumulative alpha``
+    (non-decreasing, 0 at 0, `alpha` at 1).  Two-sided designs are symmetric and spend alpha / 2 on
+    each side (a = alpha / 2: gsDesign's and ldbounds' convention); one-sided designs spend alpha on
+    the tested side.  Crossing probabilities come from recursive numerical integration of the score
+    statistic (Armitage, McPherson & Rowe 1969; Jennison & Turnbull 2000, ch. 19), not simulation;
+    critical values are accurate to about 1e-6.
 
     Parameters
     ----------
-    n_looks : int
-        Number of analyses K, in [1, 1000].  One look gives the fixed-sample critical value; 1 000 looks
-        take a few seconds (the work grows as K^1.5).
+    n_looks : int, optional
+        Number of analyses K, in [1, 1000]; may be left out when `information` is given.
+    information : array_like of shape (n_looks,), optional
+        Cumulative information (e.g. sample size) at each look, positive and strictly increasing; only ratios
+        matter, and every increment must be at least 1e-6 of the last value.  Default equal increments.
     alpha : float, default 0.05
         Overall type I error, in [1e-20, 1).
-    kind : {"pocock", "obrien-fleming"}
-        Boundary shape.
+    kind : {"obrien-fleming", "pocock", "ld-obrien-fleming", "ld-pocock", "hsd", "kim-demets"} or callable
+        Boundary shape or spending function.
     alternative : {"two-sided", "one-sided", "greater", "less"}
         Two-sided designs reject when |Z_k| >= c_k; one-sided ones ("greater" and "less" are synonyms of
         "one-sided", the boundary being the same value of the statistic in the tested direction) reject when
         the directional statistic reaches c_k, with no futility boundary.
-    information : array_like of shape (n_looks,), optional
-        Cumulative information (e.g. sample size) at each look, positive and strictly increasing; only ratios
-        matter, and every increment must be at least 1e-6 of the last value.  Default equal increments.
+    gamma : float, optional
+        Parameter of "hsd" (default -4, gsDesign's; -4 is close to O'Brien-Fleming, 1 to Pocock).
+    rho : float, optional
+        Parameter of "kim-demets", > 0 (default 1, rpact's: alpha spent in proportion to information; 3 is
+        close to O'Brien-Fleming).
 
     Returns
     -------
     ndarray of shape (n_looks,)
-        Critical value of the (directional or absolute) z statistic at each look.
+        Critical value of the (directional or absolute) z statistic at each look; +inf at a look where the
+        spending function releases no error.
 
     Notes
     -----
     Two-sided alpha = 0.05 with equal looks reproduces Jennison & Turnbull (2000), Tables 2.1 and 2.3:
     Pocock C_P(K) = 2.178, 2.289, 2.361, 2.413 for K = 2..5 and 2.555 for K = 10; O'Brien-Fleming
-    C_B(K) = 1.977, 2.004, 2.024, 2.040 for K = 2..5 (the final-look value).
+    C_B(K) = 1.977, 2.004, 2.024, 2.040 for K = 2..5 (the final-look value); and the Lan-DeMets
+    O'Brien-Fleming spending boundaries of gsDesign / ldbounds, e.g. 3.710, 2.511, 1.993 for K = 3.
 
     Examples
     --------
     >>> import simengine
     >>> simengine.group_sequential_boundaries(5, kind="pocock").round(3)
     array([2.413, 2.413, 2.413, 2.413, 2.413])
-    >>> simengine.group_sequential_boundaries(3, kind="obrien-fleming").round(3)
+    >>> simengine.group_sequential_boundaries(3).round(3)
     array([3.471, 2.454, 2.004])
+    >>> simengine.group_sequential_boundaries(information=[0.2, 0.5, 1.0], kind="ld-obrien-fleming").round(3)
+    array([4.877, 2.963, 1.969])
     """
-    n_looks = check_positive_int(n_looks, "n_looks", maximum=MAX_BOUNDARY_LOOKS)
     alpha = check_probability(alpha, "alpha")
-    kind = check_choice(kind, "kind", BOUNDARY_KINDS)
+    if callable(kind):
+        spend = kind
+        kind_name = "custom"
+    else:
+        kind_name = check_choice(kind, "kind", BOUNDARY_KINDS + SPENDING_KINDS)
     alternative = check_choice(alternative, "alternative", GS_ALTERNATIVES)
+    if n_looks is None:
+        if information is None:
+            raise ValueError("give `n_looks` or `information` (the looks' cumulative information)")
+        info = as_real_array(information, "information", ndim=1)
+        n_looks = check_positive_int(info.shape[0], "information (its length)", maximum=MAX_BOUNDARY_LOOKS)
+    n_looks = check_positive_int(n_looks, "n_looks", maximum=MAX_BOUNDARY_LOOKS)
+    gamma, rho = _spending_parameters(kind_name, gamma, rho)
     t = _information_fractions(n_looks, information)
-    return _boundaries(n_looks, alpha, kind, alternative == "two-sided", t)
+    two_sided = alternative == "two-sided"
+    if kind_name in BOUNDARY_KINDS:
+        return _boundaries(n_looks, alpha, kind_name, two_sided, t)
+    _check_looks(n_looks, alpha, t, "information")
+    if kind_name == "custom":
+        _check_spending(spend, t, alpha)
+        from simengine._groupseq import spending_boundaries
+
+        return spending_boundaries(t, alpha, spend, two_sided)[0]
+    return np.array(_spending_cached(alpha, kind_name, two_sided, tuple(float(v) for v in t), gamma, rho))
 
 
-def _boundaries(n_looks, alpha, kind, two_sided, t, name="information"):
-    # Sweeps call this with the same design many times; the cache key is exact (floats as given).
+def _spending_parameters(kind, gamma, rho):
+    """`gamma` / `rho` checked, defaulted for their kind and refused for any other."""
+    if gamma is not None:
+        if kind != "hsd":
+            raise ValueError(f"`gamma` only applies to kind='hsd'; got kind={kind!r}")
+        gamma = check_real(gamma, "gamma", low=-40.0, high=40.0)
+    if rho is not None:
+        if kind != "kim-demets":
+            raise ValueError(f"`rho` only applies to kind='kim-demets'; got kind={kind!r}")
+        rho = check_real(rho, "rho", low=0.0, low_inclusive=False, high=100.0)
+    if kind == "hsd" and gamma is None:
+        gamma = -4.0
+    if kind == "kim-demets" and rho is None:
+        rho = 1.0
+    return gamma, rho
+
+
+def _check_spending(spend, t, alpha):
+    """A user's spending function, evaluated at the looks: non-decreasing from >= 0 to `alpha` at t = 1."""
+    try:
+        values = np.asarray(spend(t.copy()), dtype=np.float64)
+    except Exception as exc:  # the user's function: any failure is reported as a bad `kind`
+        raise ValueError(f"`kind` (a spending function) raised {type(exc).__name__}: {exc}") from None
+    if values.shape != t.shape or not np.isfinite(values).all():
+        raise ValueError(f"`kind` (a spending function) must return {t.shape[0]} finite values for the "
+                         f"{t.shape[0]} information fractions; got {values.shape} values")
+    if values[0] < 0 or np.any(np.diff(values) < 0) or values[-1] > alpha * (1 + 1e-9):
+        raise ValueError("`kind` (a spending function) must be non-decreasing, from >= 0 to at most `alpha`; "
+                         f"got {np.array2string(values, precision=4)}")
+    if abs(values[-1] - alpha) > 1e-9 * alpha:
+        raise ValueError(f"`kind` (a spending function) must spend `alpha` = {alpha:g} at the last look "
+                         f"(t = 1); got {values[-1]:.6g}")
+
+
+@functools.lru_cache(maxsize=256)
+def _spending_cached(alpha, kind, two_sided, t, gamma, rho):
+    from simengine._groupseq import spending_boundaries
+
+    return tuple(spending_boundaries(np.asarray(t), alpha, kind, two_sided, gamma, rho)[0])
+
+
+def _check_looks(n_looks, alpha, t, name):
     if n_looks > 1 and np.diff(np.concatenate([[0.0], t])).min() < MIN_INCREMENT:
         raise ValueError(
             f"`{name}` must give every look at least {MIN_INCREMENT:g} of the final information (the "
@@ -206,6 +287,11 @@ def _boundaries(n_looks, alpha, kind, two_sided, t, name="information"):
             f"`alpha` must be in [{MIN_GS_ALPHA:g}, 1) for group-sequential boundaries; got {alpha:g} "
             "(below it the crossing probabilities are too small for the recursion's accuracy)"
         )
+
+
+def _boundaries(n_looks, alpha, kind, two_sided, t, name="information"):
+    # Sweeps call this with the same design many times; the cache key is exact (floats as given).
+    _check_looks(n_looks, alpha, t, name)
     try:
         return np.array(_boundaries_cached(n_looks, alpha, kind, two_sided, tuple(float(v) for v in t)))
     except ValueError as exc:  # a root finder without a sign change: the integration cannot resolve alpha

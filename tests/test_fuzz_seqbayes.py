@@ -45,6 +45,16 @@ CASES = {
         dict(n_looks=3),
         ["n_looks", "alpha", "kind", "alternative", "information"],
     ),
+    "group_sequential_boundaries-hsd": (  # issue 16: spending functions and their parameters
+        simengine.group_sequential_boundaries,
+        dict(information=[1.0, 2.5, 4.0], kind="hsd", gamma=-2.0),
+        ["information", "gamma", "alpha"],
+    ),
+    "group_sequential_boundaries-kim-demets": (
+        simengine.group_sequential_boundaries,
+        dict(n_looks=2, kind="kim-demets", rho=2.0, alternative="greater"),
+        ["rho", "n_looks"],
+    ),
     "bayes_ab": (
         simengine.bayes_ab,
         dict(successes_a=3, trials_a=10, successes_b=4, trials_b=10),
@@ -139,6 +149,8 @@ def _valid_result_is_sane(key, out):
             assert np.all(np.cumsum(out.visitors_per_look) > 0)
     elif key == "group_sequential_boundaries":
         assert np.all(np.isfinite(out))
+    elif key.startswith("group_sequential_boundaries-"):  # spending: +inf where a look spends nothing
+        assert not np.isnan(out).any() and np.all(out > 0) and np.isfinite(out).any()
     elif key in ("bayes_ab", "bayes_ab_mc"):
         assert 0.0 <= np.min(out.prob_b_better) <= np.max(out.prob_b_better) <= 1.0
 
@@ -286,7 +298,7 @@ def test_group_sequential_boundaries_documented_maximum_finishes():
         """
         import time, numpy as np, simengine
         t = time.perf_counter()
-        c = simengine.group_sequential_boundaries(1000)
+        c = simengine.group_sequential_boundaries(1000, kind="pocock")
         print(time.perf_counter() - t, c[0], c[-1])
         """
     )
@@ -334,7 +346,7 @@ def test_boundaries_refuse_looks_the_recursion_cannot_resolve():
         simengine.group_sequential_boundaries(3, information=[1, 1 + 1e-8, 2])
     with pytest.raises(ValueError, match="`visitors_per_look` must give every look at least 1e-06"):
         simengine.simulate_peeking(n_sims=10, n_looks=2, visitors_per_look=[1, 10**7], boundary="pocock")
-    c = simengine.group_sequential_boundaries(3, information=[1e-6, 1e-3, 1.0])
+    c = simengine.group_sequential_boundaries(3, information=[1e-6, 1e-3, 1.0], kind="pocock")
     assert abs(c[-1] - (-ndtri((1 - 0.95 ** (1 / 3)) / 2))) < 2e-3
 
 
