@@ -55,7 +55,13 @@ from simengine.power import (
     power_ttest,
     simulate_power,
 )
-from simengine.sequential import SimulatePeekingResult, group_sequential_boundaries, simulate_peeking
+from simengine.sequential import (
+    GroupSequentialDesignResult,
+    SimulatePeekingResult,
+    group_sequential_boundaries,
+    group_sequential_design,
+    simulate_peeking,
+)
 from simengine.twosample import MannwhitneyuResult, TtestIndResult, mannwhitneyu, ttest_ind
 
 __all__ = [
@@ -82,6 +88,8 @@ __all__ = [
     "simulate_peeking",
     "SimulatePeekingResult",
     "group_sequential_boundaries",
+    "group_sequential_design",
+    "GroupSequentialDesignResult",
     # Bayesian A/B, intervals, MCMC
     "bayes_ab",
     "BayesAbResult",

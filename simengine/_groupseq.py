@@ -164,3 +164,98 @@ def spending_boundaries(t: np.ndarray, alpha: float, kind: str | Callable[[Any],
         if k + 1 < t.shape[0]:
             rec.advance(k, out[k], -out[k] if two_sided else -math.inf)
     return out, cumulative * (2.0 if two_sided else 1.0)
+
+
+def _solve_lower(rec: Recursion, k: int, target: float, upper: float) -> float:
+    """Futility z at look k whose first-exit probability below it (upper boundary `upper` above) is `target`."""
+    from scipy.optimize import brentq
+
+    if target <= 0.0:
+        return -math.inf
+
+    def spent(a: float) -> float:
+        return rec.tails(k, upper, a)[1] - target
+
+    top = upper if math.isfinite(upper) else _Z_MAX
+    if spent(top) <= 0.0:  # even stopping everything below the efficacy bound spends no more than asked
+        return top
+    if spent(-_Z_MAX) >= 0.0:
+        return -_Z_MAX
+    return float(brentq(spent, -_Z_MAX, top, xtol=1e-12, rtol=1e-14, maxiter=200))
+
+
+def design_at(theta: float, t: np.ndarray, efficacy: np.ndarray | None, alpha_increments: np.ndarray | None,
+              beta_increments: np.ndarray | None, two_sided: bool) -> dict[str, Any]:
+    """Boundaries and exit probabilities of a design whose drift under H1 is `theta` (S_k's mean theta t_k).
+
+    `efficacy`: fixed efficacy z per look (non-binding or no futility), or None to solve them from
+    `alpha_increments` under H0 with the futility boundaries in force (binding).  `beta_increments`:
+    the beta spent per look (futility), or None for no futility boundary.  Returns the boundaries, the
+    probability of crossing the efficacy boundary under H1 (power), and the probabilities of stopping at
+    each look under H0 and H1 (`stop_h0`, `stop_h1`: efficacy either side, or futility; the last look takes
+    what remains), split into `efficacy_h0/h1` and `futility_h0/h1` exits.
+    """
+    n_looks = t.shape[0]
+    h0, h1 = Recursion(t, 0.0), Recursion(t, theta)
+    eff = np.empty(n_looks)
+    fut = np.full(n_looks, -math.inf)
+    exits = {name: np.zeros(n_looks) for name in ("efficacy_h0", "efficacy_h1", "futility_h0", "futility_h1")}
+    power = 0.0
+    for k in range(n_looks):
+        if efficacy is None:
+            eff[k] = _solve_upper(h0, k, float(alpha_increments[k]), two_sided)  # type: ignore[index]
+        else:
+            eff[k] = efficacy[k]
+        if beta_increments is not None:
+            fut[k] = eff[k] if k == n_looks - 1 else _solve_lower(h1, k, float(beta_increments[k]), eff[k])
+        lower = -eff[k] if two_sided else fut[k]
+        up1, lo1 = h1.tails(k, eff[k], lower)
+        up0, lo0 = h0.tails(k, eff[k], lower)
+        power += up1
+        if two_sided:  # the lower boundary is efficacy too
+            up0, lo0, up1, lo1 = up0 + lo0, 0.0, up1 + lo1, 0.0
+        exits["efficacy_h0"][k], exits["futility_h0"][k] = up0, lo0
+        exits["efficacy_h1"][k], exits["futility_h1"][k] = up1, lo1
+        if k + 1 < n_looks:
+            h0.advance(k, eff[k], lower)
+            h1.advance(k, eff[k], lower)
+    out: dict[str, Any] = {"efficacy": eff, "futility": fut if beta_increments is not None else None, "power": power}
+    for h in ("h0", "h1"):
+        stop = exits[f"efficacy_{h}"] + exits[f"futility_{h}"]
+        stop[-1] = max(0.0, 1.0 - stop[:-1].sum())  # the last look ends every experiment still running
+        out[f"stop_{h}"] = stop
+    out.update(exits)
+    return out
+
+
+def design(t: np.ndarray, alpha: float, power: float, efficacy: np.ndarray | None,
+           alpha_increments: np.ndarray | None, beta_increments: np.ndarray | None,
+           two_sided: bool) -> tuple[float, dict[str, Any]]:
+    """The drift theta at which the design has `power`, and the design there (see `design_at`).
+
+    Without futility the efficacy boundaries do not depend on theta and power rises with it; with
+    futility (beta spending, last look's futility = efficacy) the power at theta is 1 - (beta spent),
+    and theta is where that equals `power`.  theta / (z_{alpha'} + z_{beta}) squared is the inflation
+    factor (alpha' = alpha / 2 two-sided).
+    """
+    from scipy.optimize import brentq
+    from scipy.special import ndtri
+
+    side = alpha / 2.0 if two_sided else alpha
+    fixed = float(-ndtri(side) - ndtri(1.0 - power))
+    cache: dict[float, dict[str, Any]] = {}
+
+    def gap(theta: float) -> float:
+        if theta not in cache:
+            cache[theta] = design_at(theta, t, efficacy, alpha_increments, beta_increments, two_sided)
+        return float(cache[theta]["power"]) - power
+
+    lo, hi = fixed, 1.05 * fixed
+    while gap(hi) < 0.0:
+        lo, hi = hi, hi * 1.25
+        if hi > 50.0 * fixed:
+            raise ValueError("no maximum information reaches `power` with these boundaries")
+    while gap(lo) > 0.0 and lo > 0.2 * fixed:  # futility designs can need less than the fixed design? never
+        lo *= 0.9
+    theta = float(brentq(gap, lo, hi, xtol=1e-12, rtol=1e-13, maxiter=100))
+    return theta, design_at(theta, t, efficacy, alpha_increments, beta_increments, two_sided)

@@ -18,15 +18,17 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Literal
 
 import numpy as np
+import numpy.typing as npt
 
 from simengine._long import check_progress, check_target, first_slice, run_blocks
-from simengine._results import MEAN, SUM, MonteCarloResult, proportion_se, until_target
+from simengine._results import MEAN, SUM, MonteCarloResult, Result, proportion_se, until_target
 from simengine._rng import as_seed_sequence, child_seed_sequence, n_blocks, slice_generators
 from simengine._typing import Alternative, ArrayLike, FloatArray, Progress, SeedLike
 from simengine._validate import (
     alternative_code,
     as_count_array,
     as_real_array,
+    check_bool,
     check_choice,
     check_count_at_least_one,
     check_int,
@@ -42,7 +44,10 @@ if TYPE_CHECKING:  # pandas is imported when a frame is made, not with the packa
 
 BoundaryKind = Literal["obrien-fleming", "pocock", "ld-obrien-fleming", "ld-pocock", "hsd", "kim-demets"]
 
-__all__ = ["simulate_peeking", "SimulatePeekingResult", "group_sequential_boundaries"]
+__all__ = [
+    "simulate_peeking", "SimulatePeekingResult", "group_sequential_boundaries", "group_sequential_design",
+    "GroupSequentialDesignResult",
+]
 
 # Replicates per RNG block: a constant of the algorithm (SPEC 7), small enough that the 1 000-replicate seed
 # scenario still spreads over two threads, large enough that generator set-up stays ~3% of a 10^6 run.
@@ -252,20 +257,20 @@ def _spending_parameters(kind, gamma, rho):
     return gamma, rho
 
 
-def _check_spending(spend, t, alpha):
+def _check_spending(spend, t, alpha, name="kind", total="`alpha`"):
     """A user's spending function, evaluated at the looks: non-decreasing from >= 0 to `alpha` at t = 1."""
     try:
         values = np.asarray(spend(t.copy()), dtype=np.float64)
     except Exception as exc:  # the user's function: any failure is reported as a bad `kind`
-        raise ValueError(f"`kind` (a spending function) raised {type(exc).__name__}: {exc}") from None
+        raise ValueError(f"`{name}` (a spending function) raised {type(exc).__name__}: {exc}") from None
     if values.shape != t.shape or not np.isfinite(values).all():
-        raise ValueError(f"`kind` (a spending function) must return {t.shape[0]} finite values for the "
+        raise ValueError(f"`{name}` (a spending function) must return {t.shape[0]} finite values for the "
                          f"{t.shape[0]} information fractions; got {values.shape} values")
     if values[0] < 0 or np.any(np.diff(values) < 0) or values[-1] > alpha * (1 + 1e-9):
-        raise ValueError("`kind` (a spending function) must be non-decreasing, from >= 0 to at most `alpha`; "
+        raise ValueError(f"`{name}` (a spending function) must be non-decreasing, from >= 0 to at most {total}; "
                          f"got {np.array2string(values, precision=4)}")
     if abs(values[-1] - alpha) > 1e-9 * alpha:
-        raise ValueError(f"`kind` (a spending function) must spend `alpha` = {alpha:g} at the last look "
+        raise ValueError(f"`{name}` (a spending function) must spend {total} = {alpha:g} at the last look "
                          f"(t = 1); got {values[-1]:.6g}")
 
 
@@ -361,6 +366,200 @@ def _boundaries_cached(n_looks, alpha, kind, two_sided, t):
 
 _FIXED_GRIDS = 20  # looks above which `_boundaries_cached` fixes the grid sizes while it solves for c
 _SD_RATIO = 100.0  # ... and the ratio of the largest to the smallest increment's sd above which it does too
+
+
+# --------------------------------------------------------------------------------------------------------------
+# Group-sequential designs: efficacy and futility boundaries, maximum and expected sample size
+# --------------------------------------------------------------------------------------------------------------
+
+FUTILITY_KINDS = ("ld-obrien-fleming", "ld-pocock", "hsd")
+
+
+@dataclass(frozen=True, slots=True)
+class GroupSequentialDesignResult(Result):
+    """A group-sequential design from `group_sequential_design`; ``to_frame()`` gives one row per look.
+
+    Attributes
+    ----------
+    information : ndarray, shape (n_looks,)
+        Information fractions t_k (last 1).
+    efficacy : ndarray, shape (n_looks,)
+        Critical z per look (|z| for two-sided designs); +inf where no error is spent.
+    futility : ndarray or None
+        Futility z per look (stop for futility when z <= it; -inf where no beta is spent; the last equals the
+        last efficacy value), or None without futility.
+    alpha_spent : ndarray, shape (n_looks,)
+        Cumulative type I error spent by each look (both sides for two-sided designs), futility ignored for a
+        non-binding design and in force for a binding one.
+    beta_spent : ndarray or None
+        Cumulative type II error spent by each look under the design alternative (futility designs).
+    inflation_factor : float
+        Maximum information over the fixed design's information for the same alpha and power.
+    expected_sample_fraction_h0, expected_sample_fraction_h1 : float
+        Expected sample size as a fraction of the fixed design's, under H0 and under the design alternative
+        (futility boundaries obeyed, binding or not).
+    alpha, power, kind, futility_kind, binding, alternative
+        The inputs (`kind` / `futility_kind` "custom" for a callable).
+    """
+
+    information: FloatArray
+    efficacy: FloatArray
+    futility: FloatArray | None
+    alpha_spent: FloatArray
+    beta_spent: FloatArray | None
+    inflation_factor: float
+    expected_sample_fraction_h0: float
+    expected_sample_fraction_h1: float
+    alpha: float
+    power: float
+    kind: str
+    futility_kind: str | None
+    binding: bool
+    alternative: str
+
+    def _primary(self) -> tuple[str, ...]:
+        return ("information", "efficacy", "futility", "alpha_spent", "beta_spent")
+
+    def sample_size(self, n_fixed: float) -> npt.NDArray[np.int64]:
+        """Cumulative sample size at each look, from the fixed design's `n_fixed` (e.g. `power_ttest`'s n).
+
+        ``ceil(n_fixed * inflation_factor * t_k)`` per look: per group if `n_fixed` is per group.
+        """
+        n_fixed = check_real(n_fixed, "n_fixed", low=0.0, low_inclusive=False, high=1e15)
+        total = n_fixed * self.inflation_factor * self.information
+        return np.ceil(total - 1e-9 * np.maximum(1.0, total)).astype(np.int64)
+
+
+def group_sequential_design(
+    n_looks: int | None = None,
+    *,
+    information: ArrayLike | None = None,
+    alpha: float = 0.05,
+    power: float = 0.9,
+    kind: BoundaryKind | Callable[[FloatArray], ArrayLike] = "obrien-fleming",
+    futility: Literal["ld-obrien-fleming", "ld-pocock", "hsd"] | Callable[[FloatArray], ArrayLike] | None = None,
+    binding: bool = False,
+    alternative: Literal["two-sided", "one-sided", "greater", "less"] = "two-sided",
+    gamma: float | None = None,
+    rho: float | None = None,
+    futility_gamma: float | None = None,
+) -> GroupSequentialDesignResult:
+    """A group-sequential design: efficacy (and futility) boundaries, inflation factor, expected sample size.
+
+    The efficacy boundaries are `group_sequential_boundaries`' for the same `kind` (see there, with
+    `gamma` / `rho`); `power` is reached under the design alternative by choosing the maximum
+    information, reported as `inflation_factor` over the fixed-sample design with the same alpha and
+    power (Jennison & Turnbull 2000, ch. 2 and 7).  `futility` adds a lower boundary by beta spending
+    (Pampallona, Tsiatis & Kim 2001): the spending function, with total beta = 1 - `power`, releases
+    the type II error that may be spent by stopping for futility at each look, under the alternative;
+    the last look's futility value equals its efficacy value, so the design has exactly `power`.
+    Non-binding designs (the default, as regulators expect) compute the efficacy boundaries ignoring
+    futility, so the type I error stays at most alpha whether or not futility is obeyed; binding designs
+    count futility stops under H0 and spend alpha exactly only if they are obeyed.  Futility needs a
+    one-sided design ("greater" / "less" / "one-sided": gsDesign's test.type 3 and 4); a two-sided
+    design is symmetric, with efficacy on both sides.
+
+    Parameters
+    ----------
+    n_looks, information, alpha, kind, alternative, gamma, rho
+        As in `group_sequential_boundaries`.
+    power : float, default 0.9
+        Power under the design alternative, in (alpha', 1) with alpha' = alpha / 2 two-sided.
+    futility : {"ld-obrien-fleming", "ld-pocock", "hsd"}, callable or None
+        Beta-spending function of the futility boundary (a callable returns the cumulative beta spent at
+        the information fractions: non-decreasing, 0 at 0, 1 - `power` at 1); None: no futility boundary.
+    binding : bool, default False
+        Whether futility stops are binding (count under H0 when the efficacy boundaries are solved); needs a
+        spending `kind` and a `futility`.
+    futility_gamma : float, optional
+        Parameter of the "hsd" futility function (default -2, gsDesign's).
+
+    Returns
+    -------
+    GroupSequentialDesignResult
+
+    Examples
+    --------
+    >>> import simengine
+    >>> d = simengine.group_sequential_design(5, power=0.9)
+    >>> round(d.inflation_factor, 3), round(d.expected_sample_fraction_h1, 3)
+    (1.026, 0.75)
+    >>> d.sample_size(100).tolist()
+    [21, 42, 62, 83, 103]
+    """
+    alpha = check_probability(alpha, "alpha")
+    power = check_probability(power, "power")
+    alternative = check_choice(alternative, "alternative", GS_ALTERNATIVES)
+    two_sided = alternative == "two-sided"
+    binding = check_bool(binding, "binding")
+    side = alpha / 2.0 if two_sided else alpha
+    if power <= side:
+        raise ValueError(f"`power` must be above the one-sided alpha ({side:g}); got {power:g}")
+    if futility is not None:
+        fut_name = "custom" if callable(futility) else check_choice(futility, "futility", FUTILITY_KINDS)
+        if two_sided:
+            raise ValueError("`futility` needs a one-sided design (`alternative` 'greater', 'less' or 'one-sided'); "
+                             "a two-sided design stops for efficacy on either side")
+    else:
+        fut_name = None
+    if futility_gamma is not None:
+        if fut_name != "hsd":
+            raise ValueError(f"`futility_gamma` only applies to futility='hsd'; got futility={fut_name!r}")
+        futility_gamma = check_real(futility_gamma, "futility_gamma", low=-40.0, high=40.0)
+    elif fut_name == "hsd":
+        futility_gamma = -2.0
+    efficacy = group_sequential_boundaries(n_looks, information=information, alpha=alpha, kind=kind,
+                                           alternative=alternative, gamma=gamma, rho=rho)
+    kind_name = "custom" if callable(kind) else kind
+    if binding:
+        if fut_name is None:
+            raise ValueError("`binding` needs a `futility` boundary")
+        if kind_name in BOUNDARY_KINDS:
+            raise ValueError(f"`binding` needs a spending `kind` (the boundary of {kind_name!r} is fixed by its "
+                             "shape); use e.g. 'ld-obrien-fleming'")
+    n = efficacy.shape[0]
+    t = _information_fractions(n, information)
+    from scipy.special import ndtri
+
+    from simengine import _groupseq as gs
+
+    beta = 1.0 - power
+    beta_inc = None
+    if fut_name is not None:
+        if fut_name == "custom":
+            _check_spending(futility, t, beta, name="futility", total="1 - `power`")
+            cum_beta = np.asarray(futility(t.copy()), dtype=np.float64)  # type: ignore[operator, misc]
+        else:
+            cum_beta = gs.spending(fut_name, t, beta, futility_gamma)
+        cum_beta = np.minimum(np.maximum.accumulate(cum_beta), beta)
+        beta_inc = np.diff(np.concatenate([[0.0], cum_beta]))
+    alpha_inc = None
+    if binding:
+        gamma_, rho_ = _spending_parameters(kind_name, gamma, rho)
+        if kind_name == "custom":
+            cum_alpha = np.asarray(kind(t.copy()), dtype=np.float64)  # type: ignore[operator]
+        else:
+            cum_alpha = gs.spending(kind_name, t, side, gamma_, rho_)
+        cum_alpha = np.minimum(np.maximum.accumulate(cum_alpha), side)
+        cum_alpha[-1] = side
+        alpha_inc = np.diff(np.concatenate([[0.0], cum_alpha]))
+    theta, found = gs.design(t, alpha, power, None if binding else efficacy, alpha_inc, beta_inc, two_sided)
+    fixed = float(-ndtri(side) - ndtri(beta))
+    inflation = (theta / fixed) ** 2
+    eff = found["efficacy"]
+    fut = found["futility"]
+    # alpha spent: efficacy exits under H0 (both sides two-sided), futility in force only when binding
+    spent_a = np.cumsum(found["efficacy_h0"] if binding else
+                        gs.design_at(0.0, t, eff, None, None, two_sided)["efficacy_h0"])
+    beta_spent = None if fut is None else np.cumsum(found["futility_h1"])
+    return GroupSequentialDesignResult(
+        information=t, efficacy=eff, futility=fut, alpha_spent=spent_a, beta_spent=beta_spent,
+        inflation_factor=float(inflation),
+        expected_sample_fraction_h0=float(inflation * (t @ found["stop_h0"])),
+        expected_sample_fraction_h1=float(inflation * (t @ found["stop_h1"])),
+        alpha=alpha, power=power, kind=kind_name, futility_kind=fut_name, binding=bool(binding),
+        alternative=alternative,
+    )
 
 
 # --------------------------------------------------------------------------------------------------------------

@@ -50,6 +50,17 @@ CASES = {
         dict(information=[1.0, 2.5, 4.0], kind="hsd", gamma=-2.0),
         ["information", "gamma", "alpha"],
     ),
+    "group_sequential_design": (
+        simengine.group_sequential_design,
+        dict(n_looks=3, alpha=0.025, power=0.8, kind="ld-obrien-fleming", futility="hsd", binding=True,
+             alternative="greater", futility_gamma=-1.0),
+        ["n_looks", "alpha", "power", "kind", "futility", "binding", "alternative", "futility_gamma"],
+    ),
+    "group_sequential_design-information": (
+        simengine.group_sequential_design,
+        dict(information=[2.0, 3.0, 7.0], kind="hsd", gamma=-3.0),
+        ["information", "gamma", "rho"],
+    ),
     "group_sequential_boundaries-kim-demets": (
         simengine.group_sequential_boundaries,
         dict(n_looks=2, kind="kim-demets", rho=2.0, alternative="greater"),
@@ -149,6 +160,9 @@ def _valid_result_is_sane(key, out):
             assert np.all(np.cumsum(out.visitors_per_look) > 0)
     elif key == "group_sequential_boundaries":
         assert np.all(np.isfinite(out))
+    elif key.startswith("group_sequential_design"):
+        assert 1.0 <= out.inflation_factor < 10 and 0 < out.expected_sample_fraction_h1 <= out.inflation_factor
+        assert not np.isnan(out.efficacy).any() and np.all(np.diff(out.information) > 0)
     elif key.startswith("group_sequential_boundaries-"):  # spending: +inf where a look spends nothing
         assert not np.isnan(out).any() and np.all(out > 0) and np.isfinite(out).any()
     elif key in ("bayes_ab", "bayes_ab_mc"):
