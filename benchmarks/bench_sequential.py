@@ -52,3 +52,25 @@ def test_floor(run, benchmark, impl, n_sims):
 def test_boundaries(run, benchmark, kind, n_looks):
     benchmark.group = f"group_sequential_boundaries K={n_looks}"
     run(group_sequential_boundaries, n_looks, kind=kind)
+
+
+@pytest.mark.parametrize("n_looks", sizes(5, 20))
+def test_spending_boundaries(run, benchmark, n_looks):
+    """Target (issue 16): <= 50 ms for K <= 20 looks (the lru cache cleared: the computation, not the lookup)."""
+    from simengine import sequential
+
+    benchmark.group = f"alpha-spending boundaries K={n_looks}"
+
+    def call():
+        sequential._spending_cached.cache_clear()
+        return group_sequential_boundaries(n_looks, kind="ld-obrien-fleming")
+
+    run(call)
+
+
+def test_design_with_futility(run, benchmark):
+    """Target (issue 16): a design with beta-spending futility in < 200 ms."""
+    from simengine import group_sequential_design
+
+    benchmark.group = "group_sequential_design with futility, K=5"
+    run(group_sequential_design, 5, alpha=0.025, alternative="greater", kind="hsd", futility="hsd", binding=True)

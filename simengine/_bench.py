@@ -191,6 +191,29 @@ TASKS.append(BenchTask("peeking seed scenario (1000 A/A x 14 looks, t-test)", "s
 TASKS.append(BenchTask("peeking 10^6 sims vs binomial RNG floor", "sequential", _make_peeking_floor))
 
 
+def _make_spending(quick):
+    import numpy as np
+
+    from simengine import group_sequential_boundaries, naive, sequential
+    from simengine._groupseq import spending
+
+    t = np.arange(1, 21) / 20
+    target = 2 * spending("ld-obrien-fleming", t, 0.025)
+
+    def engine():  # the design is cached per argument set: time the computation, not the cache
+        sequential._spending_cached.cache_clear()
+        return group_sequential_boundaries(20, kind="ld-obrien-fleming")
+
+    # target (issue 16): K <= 20 looks in < 50 ms; "naive" solves the same boundaries by simulating paths
+    return {
+        "naive": lambda: naive.spending_boundaries_mc(t, target, 20_000 if quick else 200_000, 0),
+        "simengine": engine,
+    }
+
+
+TASKS.append(BenchTask("alpha-spending boundaries, 20 looks (ld-obrien-fleming)", "sequential", _make_spending))
+
+
 # --------------------------------------------------------------------------- Bayesian A/B and MCMC (issue 5)
 
 
