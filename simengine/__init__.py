@@ -57,9 +57,11 @@ from simengine.power import (
 )
 from simengine.sequential import (
     GroupSequentialDesignResult,
+    MsprtResult,
     SimulatePeekingResult,
     group_sequential_boundaries,
     group_sequential_design,
+    msprt,
     simulate_peeking,
 )
 from simengine.twosample import MannwhitneyuResult, TtestIndResult, mannwhitneyu, ttest_ind
@@ -90,6 +92,8 @@ __all__ = [
     "group_sequential_boundaries",
     "group_sequential_design",
     "GroupSequentialDesignResult",
+    "msprt",
+    "MsprtResult",
     # Bayesian A/B, intervals, MCMC
     "bayes_ab",
     "BayesAbResult",

@@ -46,7 +46,7 @@ BoundaryKind = Literal["obrien-fleming", "pocock", "ld-obrien-fleming", "ld-poco
 
 __all__ = [
     "simulate_peeking", "SimulatePeekingResult", "group_sequential_boundaries", "group_sequential_design",
-    "GroupSequentialDesignResult",
+    "GroupSequentialDesignResult", "msprt", "MsprtResult",
 ]
 
 # Replicates per RNG block: a constant of the algorithm (SPEC 7), small enough that the 1 000-replicate seed
@@ -559,6 +559,185 @@ def group_sequential_design(
         expected_sample_fraction_h1=float(inflation * (t @ found["stop_h1"])),
         alpha=alpha, power=power, kind=kind_name, futility_kind=fut_name, binding=bool(binding),
         alternative=alternative,
+    )
+
+
+# --------------------------------------------------------------------------------------------------------------
+# Always-valid inference on observed data: the mSPRT
+# --------------------------------------------------------------------------------------------------------------
+
+@dataclass(frozen=True, slots=True)
+class MsprtResult(Result):
+    """Result of `msprt`: the always-valid p-value and confidence sequence at every analysis.
+
+    ``to_frame()`` gives one row per analysis (observation pair, or look).
+
+    Attributes
+    ----------
+    pvalue : ndarray
+        Always-valid p-value after each analysis: the running minimum of 1 / Lambda_k (capped at 1), so it
+        never increases; rejecting the first time it is <= alpha keeps the type I error at most alpha however
+        often one looks.
+    ci_low, ci_high : ndarray
+        The (1 - alpha) confidence sequence for the difference mean(x) - mean(y): the running intersection of
+        every analysis' interval {delta : Lambda_k(delta) < 1 / alpha}; it covers the true difference at all
+        analyses at once with probability at least 1 - alpha.
+    difference : ndarray
+        mean(x) - mean(y) at each analysis.
+    statistic : ndarray
+        log Lambda_k, the log mixture likelihood ratio against difference 0.
+    first_rejection : int
+        Index of the first analysis with pvalue <= alpha, or -1.
+    n_x, n_y : ndarray of int64
+        Observations of each arm at each analysis.
+    tau, alpha : float
+    metric : str
+    """
+
+    pvalue: FloatArray
+    ci_low: FloatArray
+    ci_high: FloatArray
+    difference: FloatArray
+    statistic: FloatArray
+    first_rejection: int
+    n_x: npt.NDArray[np.int64]
+    n_y: npt.NDArray[np.int64]
+    tau: float
+    alpha: float
+    metric: str
+
+    def _primary(self) -> tuple[str, ...]:
+        return ("pvalue", "ci_low", "ci_high", "difference", "statistic", "n_x", "n_y")
+
+
+def _arm_moments(data, name, metric):
+    """(n, mean, sum of squared deviations) per analysis of one arm, as float arrays."""
+    if data.ndim == 1:  # observations in arrival order: analysis k sees the first k + 1
+        if metric == "binary" and not np.isin(data, (0.0, 1.0)).all():
+            raise ValueError(f"`{name}` must hold 0/1 outcomes for metric='binary'")
+        n = np.arange(1, data.shape[0] + 1, dtype=np.float64)
+        # running sums about the sample's mean (any centre gives the same sums algebraically; the mean keeps
+        # the running sum of squares from cancelling when the data sit far from 0)
+        centre = float(np.mean(data))
+        dev = data - centre
+        total = np.cumsum(dev)
+        mean = centre + total / n
+        ssd = np.maximum(np.cumsum(dev * dev) - total * total / n, 0.0)
+        return n, mean, ssd
+    cols = 2 if metric == "binary" else 3
+    if data.shape[1] != cols:
+        what = "(successes, trials)" if metric == "binary" else "(count, mean, variance)"
+        raise ValueError(f"`{name}` per look must have {cols} columns {what} for metric={metric!r}; "
+                         f"got {data.shape[1]}")
+    n = data[:, 1] if metric == "binary" else data[:, 0]
+    if (n < 1).any() or (n != np.round(n)).any() or np.any(np.diff(n) < 0):
+        raise ValueError(f"`{name}`: the cumulative counts per look must be whole numbers >= 1, non-decreasing")
+    if metric == "binary":
+        succ = data[:, 0]
+        if (succ < 0).any() or (succ > n).any() or (succ != np.round(succ)).any() or np.any(np.diff(succ) < 0):
+            raise ValueError(f"`{name}`: successes must be whole numbers in [0, trials], non-decreasing")
+        return n, succ / n, succ * (n - succ) / n
+    if (data[:, 2] < 0).any():
+        raise ValueError(f"`{name}`: variances must be >= 0")
+    return n, data[:, 1], data[:, 2] * np.maximum(n - 1.0, 0.0)
+
+
+def msprt(
+    x: ArrayLike,
+    y: ArrayLike,
+    *,
+    metric: Literal["normal", "binary"] = "normal",
+    tau: float | None = None,
+    alpha: float = 0.05,
+) -> MsprtResult:
+    """Always-valid p-values and confidence sequence of the mixture SPRT on data as it arrived.
+
+    The mixture sequential probability ratio test of Johari, Pekelis & Walsh (2022) for the difference of
+    means mean(x) - mean(y), with a N(0, tau^2) mixture over the difference and a plug-in variance V_k of the
+    difference (per-arm Bernoulli variances for binary data, the pooled sample variance for normal data):
+    Lambda_k = sqrt(V_k / (V_k + tau^2)) exp(tau^2 d_k^2 / (2 V_k (V_k + tau^2))), the same statistic
+    ``simulate_peeking(test="msprt")`` uses (its arm B is `x`, A is `y`).  Its running minimum of 1 / Lambda
+    is a p-value that stays valid however often and whenever one looks, and the running intersection of the
+    intervals where Lambda_k(delta) < 1 / alpha is a confidence sequence.
+
+    Parameters
+    ----------
+    x, y : array_like
+        Observations of each arm in arrival order (1-D, equal lengths: analysis k uses the first k + 1 of
+        each; 0/1 for binary), or cumulative summaries per look (2-D, one row per look): (successes, trials)
+        for binary, (count, mean, variance with ddof = 1) for normal; the arms may then differ in size.
+    metric : {"normal", "binary"}, default "normal"
+    tau : float, optional
+        Mixing standard deviation, in the units of the difference, in [1e-100, 1e100].  Default: the simulator's,
+        tau^2 = c* V with V = sigma^2 (1 / n_x + 1 / n_y) at the last analysis and sigma^2 estimated from all
+        the data (the pooled variance, or p (1 - p) at the pooled rate); this looks at the whole sample, which
+        suits the analysis of a finished experiment; for monitoring, fix `tau` in advance (e.g. from
+        historical data), as the guarantee assumes.
+    alpha : float, default 0.05
+
+    Returns
+    -------
+    MsprtResult
+
+    Notes
+    -----
+    Analyses where V_k is 0 or undefined (no variation yet, or fewer than three observations in all for
+    normal data) give no interval (-inf, inf); their Lambda follows the simulator's limits (1 / Lambda = 0 when
+    the difference is nonzero, else 1).
+
+    Examples
+    --------
+    >>> import numpy as np, simengine
+    >>> rng = np.random.default_rng(1)
+    >>> res = simengine.msprt(rng.normal(0.3, 1, 2000), rng.normal(0.0, 1, 2000), tau=0.1)
+    >>> res.first_rejection, round(float(res.pvalue[-1]), 6)
+    (387, 0.0)
+    """
+    metric = check_choice(metric, "metric", tuple(METRICS))
+    alpha = check_probability(alpha, "alpha")
+    if tau is not None:  # tau^2 must stay a normal float next to the data's variances
+        tau = check_real(tau, "tau", low=1e-100, high=1e100)
+    xa = as_real_array(x, "x", ndim=(1, 2))
+    ya = as_real_array(y, "y", ndim=(1, 2))
+    if xa.ndim != ya.ndim:
+        raise ValueError(f"`x` and `y` must both be observations (1-D) or both per-look summaries (2-D); "
+                         f"got {xa.ndim}-D and {ya.ndim}-D")
+    if xa.shape[0] != ya.shape[0]:
+        what = "observations (pairs in arrival order)" if xa.ndim == 1 else "looks"
+        raise ValueError(f"`x` and `y` must have the same number of {what}; got {xa.shape[0]} and {ya.shape[0]}")
+    nx, mx, sx = _arm_moments(xa, "x", metric)
+    ny, my, sy = _arm_moments(ya, "y", metric)
+    d = mx - my
+    with np.errstate(divide="ignore", invalid="ignore"):
+        if metric == "binary":
+            var = mx * (1.0 - mx) / nx + my * (1.0 - my) / ny
+            pooled = (mx[-1] * nx[-1] + my[-1] * ny[-1]) / (nx[-1] + ny[-1])
+            sigma2 = pooled * (1.0 - pooled) if 0.0 < pooled < 1.0 else 0.25
+        else:
+            df = nx + ny - 2.0
+            var = np.where(df > 0, (sx + sy) / np.where(df > 0, df, 1.0), np.nan) * (1.0 / nx + 1.0 / ny)
+            sigma2 = float((sx[-1] + sy[-1]) / df[-1]) if df[-1] > 0 else math.nan
+    if tau is None:
+        if not (math.isfinite(sigma2) and sigma2 > 0):
+            raise ValueError("the data have no variation to set the default `tau` from; pass `tau`")
+        tau2 = _msprt_default_tau2(alpha, sigma2 * (1.0 / nx[-1] + 1.0 / ny[-1]))
+        tau = math.sqrt(tau2)
+    else:
+        tau2 = tau * tau
+    ok = np.isfinite(var) & (var > 0)
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+        stat = np.where(ok, 0.5 * np.log(var / (var + tau2)) + tau2 * d * d / (2.0 * var * (var + tau2)),
+                        np.where(np.isnan(var), np.nan, np.where(d != 0.0, np.inf, -np.inf)))
+        inv = np.where(np.isnan(stat), 1.0, np.minimum(1.0, np.exp(-stat)))
+        half = np.sqrt(var * (var + tau2) / tau2 * (2.0 * math.log(1.0 / alpha) + np.log((var + tau2) / var)))
+    pvalue = np.minimum.accumulate(inv)
+    low = np.maximum.accumulate(np.where(ok, d - half, -np.inf))
+    high = np.minimum.accumulate(np.where(ok, d + half, np.inf))
+    hits = np.flatnonzero(pvalue <= alpha)
+    return MsprtResult(
+        pvalue=pvalue, ci_low=low, ci_high=high, difference=d, statistic=stat,
+        first_rejection=int(hits[0]) if hits.size else -1, n_x=nx.astype(np.int64), n_y=ny.astype(np.int64),
+        tau=float(tau), alpha=alpha, metric=metric,
     )
 
 

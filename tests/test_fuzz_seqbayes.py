@@ -61,6 +61,16 @@ CASES = {
         dict(information=[2.0, 3.0, 7.0], kind="hsd", gamma=-3.0),
         ["information", "gamma", "rho"],
     ),
+    "msprt": (
+        simengine.msprt,
+        dict(x=[0.5, 1.5, 0.2, 2.0, 1.0], y=[0.1, 0.4, 1.1, 0.3, 0.9], metric="normal", tau=0.5, alpha=0.05),
+        ["x", "y", "metric", "tau", "alpha"],
+    ),
+    "msprt-binary-looks": (
+        simengine.msprt,
+        dict(x=[[3, 10], [9, 20]], y=[[2, 10], [5, 20]], metric="binary"),
+        ["x", "y"],
+    ),
     "group_sequential_boundaries-kim-demets": (
         simengine.group_sequential_boundaries,
         dict(n_looks=2, kind="kim-demets", rho=2.0, alternative="greater"),
@@ -160,6 +170,9 @@ def _valid_result_is_sane(key, out):
             assert np.all(np.cumsum(out.visitors_per_look) > 0)
     elif key == "group_sequential_boundaries":
         assert np.all(np.isfinite(out))
+    elif key.startswith("msprt"):
+        assert np.all((out.pvalue >= 0) & (out.pvalue <= 1)) and np.all(np.diff(out.pvalue) <= 0)
+        assert np.all(out.ci_low <= out.ci_high) or out.first_rejection >= 0
     elif key.startswith("group_sequential_design"):
         assert 1.0 <= out.inflation_factor < 10 and 0 < out.expected_sample_fraction_h1 <= out.inflation_factor
         assert not np.isnan(out.efficacy).any() and np.all(np.diff(out.information) > 0)

@@ -38,6 +38,7 @@ CALLS = {
     "simulate_multiple_testing": ((), dict(effect_size=0.5, n_per_group=10, n_sims=50, rng=0), None),
     "simulate_peeking": ((), dict(n_sims=100, n_looks=3, visitors_per_look=50, rng=0), None),
     "group_sequential_design": ((3,), dict(alternative="greater", futility="hsd"), None),
+    "msprt": ((np.arange(20.0) % 3, np.arange(20.0) % 4), dict(tau=0.5), None),
     "bayes_ab": ((10, 100, 12, 100), {}, None),
     "prob_best": (([10, 12, 11], [100, 100, 100]), dict(n_draws=1000, rng=0), None),
     "proportion_interval": ((5, 20), {}, 2),
