@@ -34,9 +34,12 @@ PERM_BLOCK = 2500
 
 # Work of one unit of the exact enumeration (splits x rows x observations), see `_run_exact`.
 _EXACT_UNIT_OPS = 2**22
-# Work of one unit of random splits (resamples x rows x observations, ~0.01-0.05 s), see `_run_random`:
-# below it a unit is a whole block of PERM_BLOCK resamples.
-_RANDOM_UNIT_OPS = 2**22
+# Work of one unit of random splits (resamples x rows x observations), see `_run_random`: below it a unit
+# is a whole block of PERM_BLOCK resamples.  ~3 ns per element in cache, ~30 ns on rows of 10**6 (10 and
+# 100 ns on a loaded core): a unit takes ~0.01-0.1 s, unless one resample alone is more.
+_RANDOM_UNIT_OPS = 2**20
+# Rows at least this long (x and y together) are sorted in slices (see `_permutation_rows`).
+_LONG_ROW = 2**18
 
 # scipy's relative tolerance: null values within 100 ulp-scale of the observed
 # statistic count as equal to it (kept, next to the tolerance relative to the data).
@@ -309,8 +312,8 @@ def _permutation_rows(xr, yr, kind, func, alternative, n_resamples, ss):
 
     threads = max(1, numba.get_num_threads())
     # Random splits: a block of PERM_BLOCK resamples runs as parts of `sub` resamples, about
-    # _RANDOM_UNIT_OPS element operations each (one column of 10**6 + 10**6 would otherwise be one
-    # 15-second call); a long call holds the streams and Fisher-Yates states of `group` blocks at a time.
+    # _RANDOM_UNIT_OPS element operations each (a block of one column of 10**6 + 10**6 would otherwise be
+    # one call of minutes); a long call holds the streams and Fisher-Yates states of `group` blocks at a time.
     sub = max(1, min(PERM_BLOCK, _RANDOM_UNIT_OPS // (k * n)))
     group = threads if sub < PERM_BLOCK else 0
     n_gens = 1 if exact else n_blocks(n_null, PERM_BLOCK)
@@ -331,12 +334,21 @@ def _permutation_rows(xr, yr, kind, func, alternative, n_resamples, ss):
             from_x = np.empty((k, n), dtype=np.bool_)
             rank = np.empty((k, 0 if exact else n), dtype=np.int64)
 
-            def sort_rows(r0, r1):
-                kp._sorted_rows(xr, yr, r0, r1, vals, from_x, rank, tol)
+            if n < _LONG_ROW:
+                def sort_rows(r0, r1):
+                    kp._sorted_rows(xr, yr, r0, r1, vals, from_x, rank, tol)
 
-            # rows in slices too: sorting many long columns takes seconds (~5 ns x n log2 n each)
-            run_blocks(sort_rows, k, progress=False, desc="permutation_test", dispatchers=(kp._sorted_rows,),
-                       first=max(1, int(0.05 / (n * max(1.0, np.log2(n)) * 5e-9))))
+                # rows in slices: sorting many columns can take seconds (~10 ns x n log2 n each, loaded)
+                run_blocks(sort_rows, k, progress=False, desc="permutation_test", dispatchers=(kp._sorted_rows,),
+                           first=max(1, int(0.05 / (n * max(1.0, np.log2(n)) * 1e-8))))
+            else:
+                # a long row alone takes seconds to sort: mannwhitneyu's merge sort in slices
+                from simengine.twosample import _sorted_in_slices
+
+                for r in range(k):
+                    pooled = np.concatenate((xr[r], yr[r]))
+                    order = _sorted_in_slices(pooled, "permutation_test")[1]
+                    tol[r] = kp._centre_row1(pooled, order, vals[r], from_x[r], rank[r], nx)
             if exact:
                 _run_exact(vals, from_x, kind, None, n_null, observed, null, nx=nx, ny=ny)
             else:
@@ -441,7 +453,7 @@ def _run_random(a, b, kind, c, n_null, sub, group, ss, observed, null, *, nx=Non
         kernel = kp._perm_random_mean if kind == "mean" else kp._perm_random_median
     n = nx + ny
     nb = n_blocks(n_null, PERM_BLOCK)
-    parts = n_blocks(PERM_BLOCK, sub)
+    parts = n_blocks(min(PERM_BLOCK, n_null), sub)  # (units past the end of the last block do nothing)
     done = np.zeros(nb, dtype=np.int64)
 
     def run(gens, base, u0, u1, perms):
@@ -471,8 +483,8 @@ def _run_random(a, b, kind, c, n_null, sub, group, ss, observed, null, *, nx=Non
                 run(state["gens"], base, lo - start, stop - start, state["perms"])
                 lo = stop
         units = (nb - 1) // group * size + (nb - (nb - 1) // group * group) * parts
-    # ~3 ns per element operation
-    first = first_slice(sub * k * n * 3e-9)
+    # ~3 ns per element operation in cache, ~30 ns on long rows (whose rank, perm and mask do not fit)
+    first = first_slice(sub * k * n * (3e-9 if n <= 2**15 else 3e-8))
     # no `progress` parameter (a test, like scipy's): Ctrl-C is answered, no bar is drawn
     run_blocks(call, units, progress=False, desc="permutation_test", dispatchers=(kernel,), first=first)
     if not (done == parts).all():

@@ -154,9 +154,10 @@ def test_batched_equals_column_by_column_randomized():
 
 
 def test_random_blocks_in_tiny_units_are_bit_identical(monkeypatch):
-    # a block of PERM_BLOCK resamples cut into parts of 7 (which do not divide it), one part per slice: the
-    # block's stream and Fisher-Yates state carry from part to part, so every number is the same
-    from simengine import _long, permutation
+    # a block of PERM_BLOCK resamples cut into parts of 97 (which do not divide it), one part per slice: the
+    # block's stream and Fisher-Yates state carry from part to part, so every number is the same; the
+    # observed statistics and tolerances are those of the rows sorted whole
+    from simengine import _long, permutation, twosample
 
     rng = np.random.default_rng(13)
     X, Y = rng.normal(size=(20, 3)), rng.normal(size=(25, 3))
@@ -167,7 +168,10 @@ def test_random_blocks_in_tiny_units_are_bit_identical(monkeypatch):
 
     whole = calls()
     assert 3 * 45 * PERM_BLOCK <= permutation._RANDOM_UNIT_OPS  # the default runs whole blocks
-    monkeypatch.setattr(permutation, "_RANDOM_UNIT_OPS", 7 * 3 * 45)
+    monkeypatch.setattr(permutation, "_RANDOM_UNIT_OPS", 97 * 3 * 45)
+    # and long rows' sort in slices (runs of 8 values merged in passes) from 40 values on
+    monkeypatch.setattr(permutation, "_LONG_ROW", 40)
+    monkeypatch.setattr(twosample, "SORT_RUN", 8)
     monkeypatch.setattr(_long, "SLICE_SECONDS", 1e-12)
     sliced = []
 
@@ -180,7 +184,7 @@ def test_random_blocks_in_tiny_units_are_bit_identical(monkeypatch):
         assert_array_equal(a.null_distribution, b.null_distribution, strict=True)
         assert_array_equal(a.pvalue, b.pvalue, strict=True)
         assert_array_equal(a.statistic, b.statistic, strict=True)
-    assert max(sliced) == 3 * 358  # 3 blocks of ceil(2500 / 7) units each
+    assert max(sliced) == 3 * 26  # 3 blocks of ceil(2500 / 97) units each
 
 
 def test_randomized_reproducible_and_seed_sensitive():

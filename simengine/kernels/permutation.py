@@ -85,20 +85,41 @@ _EPS = 2.220446049250313e-16
 
 
 @njit
-def _sorted_rows(x, y, r0, r1, vals, from_x, rank, tol):
-    """Rows r0..r1-1 of x (k, nx) and y (k, ny): fill vals (k, n) with each pooled row sorted (stable) and
-    centred at its midrange, from_x (k, n) with the mask of sorted positions that came from `x`, rank
-    ((k, n), or (k, 0) when the caller needs none) with each pooled index's sorted position, and tol (k,)
-    with the tie tolerance of the statistics of the row's splits.
+def _centre_row1(pooled, order, vals, from_x, rank, nx):
+    """Fill `vals` with the pooled row in stable sorted order (`order`) centred at its midrange,
+    `from_x` with the mask of sorted positions that came from `x` (pooled indices below nx) and,
+    when `rank` is not empty, `rank` with each pooled index's sorted position; return the tie
+    tolerance of the statistics of the row's splits.
 
     Mean and median differences do not depend on the centre; centring keeps their rounding
     relative to the spread S (differences of values within a factor of two are exact),
     not to the magnitude M of the data.  Two splits whose statistics are equal in exact
     arithmetic on the decimal data give computed statistics closer than
     ``4 eps (M + n S)``: each datum carries a representation error below eps M / 2, and
-    each group sum a rounding error below n eps S.  Copies are loops: a slice assignment
-    would compile numba's shape-mismatch message machinery (seconds, issue 15).  One thread:
-    a sort is log2(n) scans, against the n_resamples scans of the resampling.
+    each group sum a rounding error below n eps S.
+    """
+    n = pooled.shape[0]
+    lo = pooled[order[0]]
+    hi = pooled[order[n - 1]]
+    centre = 0.5 * lo + 0.5 * hi  # halves first: lo + hi may overflow
+    for i in range(n):
+        vals[i] = pooled[order[i]] - centre
+        from_x[i] = order[i] < nx
+    if rank.shape[0] > 0:
+        for i in range(n):
+            rank[order[i]] = i
+    spread = max(abs(vals[0]), abs(vals[n - 1]))
+    return 4.0 * _EPS * (max(abs(lo), abs(hi)) + n * spread)
+
+
+@njit
+def _sorted_rows(x, y, r0, r1, vals, from_x, rank, tol):
+    """`_centre_row1` of rows r0..r1-1 of x (k, nx) and y (k, ny), sorted here: vals, from_x (k, n), rank
+    ((k, n), or (k, 0) when the caller needs none) and tol (k,).
+
+    Copies are loops: a slice assignment would compile numba's shape-mismatch message machinery
+    (seconds, issue 15).  One thread: a sort is log2(n) scans, against the n_resamples scans of the
+    resampling, and a parallel launch costs more than the sort of a short row.
     """
     nx = x.shape[1]
     n = nx + y.shape[1]
@@ -108,18 +129,7 @@ def _sorted_rows(x, y, r0, r1, vals, from_x, rank, tol):
             pooled[i] = x[r, i]
         for i in range(nx, n):
             pooled[i] = y[r, i - nx]
-        order = argsort_stable(pooled)
-        lo = pooled[order[0]]
-        hi = pooled[order[n - 1]]
-        centre = 0.5 * lo + 0.5 * hi  # halves first: lo + hi may overflow
-        for i in range(n):
-            vals[r, i] = pooled[order[i]] - centre
-            from_x[r, i] = order[i] < nx
-        if rank.shape[1] > 0:
-            for i in range(n):
-                rank[r, order[i]] = i
-        spread = max(abs(vals[r, 0]), abs(vals[r, n - 1]))
-        tol[r] = 4.0 * _EPS * (max(abs(lo), abs(hi)) + n * spread)
+        tol[r] = _centre_row1(pooled, argsort_stable(pooled), vals[r], from_x[r], rank[r], nx)
     return tol
 
 
