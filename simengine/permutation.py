@@ -40,6 +40,9 @@ _EXACT_UNIT_OPS = 2**22
 _RANDOM_UNIT_OPS = 2**20
 # Rows at least this long (x and y together) are sorted in slices (see `_permutation_rows`).
 _LONG_ROW = 2**18
+# Columns (rows here) run in batches of at most this many values together (unless one row is more), so that
+# one resample of all rows of a batch stays well under a slice (see `_permutation_rows`).
+_ROW_CHUNK_OPS = 2**22
 
 # scipy's relative tolerance: null values within 100 ulp-scale of the observed
 # statistic count as equal to it (kept, next to the tolerance relative to the data).
@@ -300,7 +303,7 @@ def permutation_test(
     return PermutationTestResult(observed, pvalue, np.ascontiguousarray(null.T), exact, n_null)
 
 
-def _permutation_rows(xr, yr, kind, func, alternative, n_resamples, ss):
+def _permutation_rows(xr, yr, kind, func, alternative, n_resamples, ss, *, checked=False):
     """The test on rows without NaN: (observed, pvalue, null (k, R), exact, R)."""
     k, nx = xr.shape
     ny = yr.shape[1]
@@ -317,7 +320,18 @@ def _permutation_rows(xr, yr, kind, func, alternative, n_resamples, ss):
     sub = max(1, min(PERM_BLOCK, _RANDOM_UNIT_OPS // (k * n)))
     group = threads if sub < PERM_BLOCK else 0
     n_gens = 1 if exact else n_blocks(n_null, PERM_BLOCK)
-    _check_perm_size(k, n, n_null, n_gens, group)
+    if not checked:
+        _check_perm_size(k, n, n_null, n_gens, group)
+        rows = max(1, _ROW_CHUNK_OPS // n)
+        if k > rows:
+            # One resample (or exact split) of many long columns alone would take seconds: the columns run
+            # in batches of `rows`, each a whole test.  Every column uses the same splits whatever the
+            # batch (as a single-column call with the same seed would), so nothing changes but the redraws.
+            outs = [_permutation_rows(np.ascontiguousarray(xr[a:a + rows]), np.ascontiguousarray(yr[a:a + rows]),
+                                      kind, func, alternative, n_resamples, ss, checked=True)
+                    for a in range(0, k, rows)]
+            return (np.concatenate([o[0] for o in outs]), np.concatenate([o[1] for o in outs]),
+                    np.concatenate([o[2] for o in outs]), exact, n_null)
     from simengine.kernels import permutation as kp
 
     observed = np.empty(k)

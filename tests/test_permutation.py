@@ -185,6 +185,14 @@ def test_random_blocks_in_tiny_units_are_bit_identical(monkeypatch):
         assert_array_equal(a.pvalue, b.pvalue, strict=True)
         assert_array_equal(a.statistic, b.statistic, strict=True)
     assert max(sliced) == 3 * 26  # 3 blocks of ceil(2500 / 97) units each
+    # many long columns run in batches of columns (here one each), every batch with the same splits
+    monkeypatch.undo()
+    exact = permutation_test(X[:5], Y[:6], statistic="median", n_resamples=500)
+    monkeypatch.setattr(permutation, "_ROW_CHUNK_OPS", 12)
+    for a, b in zip(whole + [exact], calls() + [permutation_test(X[:5], Y[:6], statistic="median",
+                                                                 n_resamples=500)]):
+        assert_array_equal(a.null_distribution, b.null_distribution, strict=True)
+        assert_array_equal(a.pvalue, b.pvalue, strict=True)
 
 
 def test_randomized_reproducible_and_seed_sensitive():
