@@ -32,8 +32,17 @@ __all__ = ["permutation_test", "PermutationTestResult", "PERM_BLOCK", "NAN_POLIC
 # count): 9 999 resamples make four nearly equal blocks.
 PERM_BLOCK = 2500
 
-# Work of one unit of the exact enumeration (splits x rows x observations), see `_permutation_rows`.
+# Work of one unit of the exact enumeration (splits x rows x observations), see `_run_exact`.
 _EXACT_UNIT_OPS = 2**22
+# Work of one unit of random splits (resamples x rows x observations), see `_run_random`: below it a unit
+# is a whole block of PERM_BLOCK resamples.  ~3 ns per element in cache, ~30 ns on rows of 10**6 (10 and
+# 100 ns on a loaded core): a unit takes ~0.01-0.1 s, unless one resample alone is more.
+_RANDOM_UNIT_OPS = 2**20
+# Rows at least this long (x and y together) are sorted in slices (see `_permutation_rows`).
+_LONG_ROW = 2**18
+# Columns (rows here) run in batches of at most this many values together (unless one row is more), so that
+# one resample of all rows of a batch stays well under a slice (see `_permutation_rows`).
+_ROW_CHUNK_OPS = 2**22
 
 # scipy's relative tolerance: null values within 100 ulp-scale of the observed
 # statistic count as equal to it (kept, next to the tolerance relative to the data).
@@ -294,92 +303,90 @@ def permutation_test(
     return PermutationTestResult(observed, pvalue, np.ascontiguousarray(null.T), exact, n_null)
 
 
-def _permutation_rows(xr, yr, kind, func, alternative, n_resamples, ss):
+def _permutation_rows(xr, yr, kind, func, alternative, n_resamples, ss, *, checked=False):
     """The test on rows without NaN: (observed, pvalue, null (k, R), exact, R)."""
     k, nx = xr.shape
     ny = yr.shape[1]
     n_max = _n_splits(nx, ny, n_resamples)
     exact = n_max <= n_resamples
     n_null = n_max if exact else n_resamples
+    n = nx + ny
+    import numba
+
+    threads = max(1, numba.get_num_threads())
+    # Random splits: a block of PERM_BLOCK resamples runs as parts of `sub` resamples, about
+    # _RANDOM_UNIT_OPS element operations each (a block of one column of 10**6 + 10**6 would otherwise be
+    # one call of minutes); a long call holds the streams and Fisher-Yates states of `group` blocks at a time.
+    sub = max(1, min(PERM_BLOCK, _RANDOM_UNIT_OPS // (k * n)))
+    group = threads if sub < PERM_BLOCK else 0
     n_gens = 1 if exact else n_blocks(n_null, PERM_BLOCK)
-    _check_perm_size(k, nx + ny, n_null, n_gens)
-    from simengine._long import first_slice
-    from simengine._rng import slice_generators
+    if not checked:
+        _check_perm_size(k, n, n_null, n_gens, group)
+        rows = max(1, _ROW_CHUNK_OPS // n)
+        if k > rows:
+            # One resample (or exact split) of many long columns alone would take seconds: the columns run
+            # in batches of `rows`, each a whole test.  Every column uses the same splits whatever the
+            # batch (as a single-column call with the same seed would), so nothing changes but the redraws.
+            outs = [_permutation_rows(np.ascontiguousarray(xr[a:a + rows]), np.ascontiguousarray(yr[a:a + rows]),
+                                      kind, func, alternative, n_resamples, ss, checked=True)
+                    for a in range(0, k, rows)]
+            return (np.concatenate([o[0] for o in outs]), np.concatenate([o[1] for o in outs]),
+                    np.concatenate([o[2] for o in outs]), exact, n_null)
     from simengine.kernels import permutation as kp
 
-    # The kernels fill these in place, a slice of units of resamples per call (see run_blocks):
-    # every resample's statistic depends only on its split, so the slicing never changes a number.
-    # Exact splits draw nothing, so their unit is free: about 2**22 statistic element operations, so that
-    # a slice stays short even for one long column (random units are the RNG blocks).
-    unit = max(1, min(PERM_BLOCK, _EXACT_UNIT_OPS // (k * (nx + ny)))) if exact else PERM_BLOCK
-    units = n_blocks(n_null, unit)
     observed = np.empty(k)
     null = np.empty((k, n_null))
-    comb = np.arange(min(nx, ny), dtype=np.int64)  # exact: the first split of the next slice
-    comb_next = comb.copy()
-    done = np.zeros(k if exact else units, dtype=np.bool_)
-    ok = np.ones(k, dtype=np.bool_)  # exact: rows that ran to the end of every slice
-    tol = None
-    if kind == "custom":
-        def kernel(gens, lo, hi):
-            kp._perm_null_custom(xr, yr, func, n_null, exact, gens, unit, lo, hi, observed, comb, comb_next,
-                                 null, done)
-        dispatcher = kp._perm_null_custom
-    else:
-        tol = np.empty(k)
-        vals = np.empty((k, nx + ny))
-        rank = np.empty((0, 0) if exact else (k, nx + ny), dtype=np.int64)
-        code = kp.MEAN if kind == "mean" else kp.MEDIAN
-
-        def kernel(gens, lo, hi):
-            kp._perm_null_builtin(xr, yr, code, n_null, exact, gens, unit, lo, hi, observed, tol, vals, rank,
-                                  comb, comb_next, null, done)
-        dispatcher = kp._perm_null_builtin
-
-    exact_gens: list[Any] = []  # exact draws nothing, but the kernel's signature holds a list of streams
-
-    def call(lo, hi):
-        if exact:
-            if not exact_gens:
-                exact_gens.append(slice_generators(ss, 0, 1))
-            gens = exact_gens[0]
-        else:
-            gens = slice_generators(ss, lo, hi)
-        kernel(gens, lo, hi)
-        if exact:
-            ok[:] &= done
-            done[:] = False
-            comb[:] = comb_next
-
-    # ~3 ns per element operation; exact units run their rows in parallel, one unit at a time
-    first = max(1, 4 * _EXACT_UNIT_OPS // (unit * k * (nx + ny))) if exact else first_slice(unit * k * (nx + ny) * 3e-9)
+    failed = None  # why the null distribution is not whole: None, "memory" or "statistic"
     try:
-        # no `progress` parameter (a test, like scipy's): Ctrl-C is answered, no bar is drawn
         if kind == "custom":
-            _run_custom(lambda: run_blocks(call, units, progress=False, desc="permutation_test",
-                                           dispatchers=(dispatcher,), first=first))
+            tol = None
+            _run_custom(lambda: _run_exact(xr, yr, kind, func, n_null, observed, null) if exact
+                        else _run_random(xr, yr, kind, func, n_null, sub, group, ss, observed, null))
         else:
-            run_blocks(call, units, progress=False, desc="permutation_test", dispatchers=(dispatcher,), first=first)
-        if exact:
-            done = ok
+            tol = np.empty(k)
+            vals = np.empty((k, n))
+            from_x = np.empty((k, n), dtype=np.bool_)
+            rank = np.empty((k, 0 if exact else n), dtype=np.int64)
+
+            if n < _LONG_ROW:
+                def sort_rows(r0, r1):
+                    kp._sorted_rows(xr, yr, r0, r1, vals, from_x, rank, tol)
+
+                # rows in slices: sorting many columns can take seconds (~10 ns x n log2 n each, loaded)
+                run_blocks(sort_rows, k, progress=False, desc="permutation_test", dispatchers=(kp._sorted_rows,),
+                           first=max(1, int(0.05 / (n * max(1.0, np.log2(n)) * 1e-8))))
+            else:
+                # a long row alone takes seconds to sort: mannwhitneyu's merge sort in slices
+                from simengine.twosample import _sorted_in_slices
+
+                for r in range(k):
+                    pooled = np.concatenate((xr[r], yr[r]))
+                    order = _sorted_in_slices(pooled, "permutation_test")[1]
+                    tol[r] = kp._centre_row1(pooled, order, vals[r], from_x[r], rank[r], nx)
+            if exact:
+                _run_exact(vals, from_x, kind, None, n_null, observed, null, nx=nx, ny=ny)
+            else:
+                _run_random(vals, from_x, kind, rank, n_null, sub, group, ss, observed, null, nx=nx, ny=ny)
     except MemoryError:
-        done = None  # type: ignore[assignment]  # None: the kernel could not run
+        failed = "memory"
+    except _Incomplete:
+        failed = "statistic" if kind == "custom" else "memory"
     except SystemError as exc:
         # numba's parallel loop returned with an exception set (a statistic that raised, or
         # an allocation that failed inside the loop)
         if kind != "custom" or isinstance(exc.__context__, MemoryError):
-            done = None  # type: ignore[assignment]  # None: the kernel could not run
+            failed = "memory"
         else:
             raise ValueError(
                 "`statistic` raised an exception while computing the null distribution: "
                 f"{type(exc.__context__).__name__}: {exc.__context__}"
             ) from None
-    if done is None or not done.all():
-        if kind == "custom" and done is not None:
-            raise ValueError(
-                "`statistic` raised an exception while computing the null distribution "
-                "(or memory ran out); call it on the data directly to see the error"
-            )
+    if failed == "statistic":
+        raise ValueError(
+            "`statistic` raised an exception while computing the null distribution "
+            "(or memory ran out); call it on the data directly to see the error"
+        )
+    if failed == "memory":
         raise MemoryError(
             f"permutation_test ran out of memory for {k} test(s) of {nx} + {ny} observations "
             f"(`x`, `y`) with `n_resamples` = {n_resamples}; use fewer columns or resamples"
@@ -389,6 +396,113 @@ def _permutation_rows(xr, yr, kind, func, alternative, n_resamples, ss):
         tol = _TIE_RTOL * np.abs(null).max(axis=1)
     pvalue = _pvalues(observed, null, alternative, exact, n_null, tol)
     return observed, pvalue, null, exact, n_null
+
+
+class _Incomplete(Exception):
+    """A kernel's parallel loop skipped work without raising (an allocation failed, or a statistic raised)."""
+
+
+def _run_exact(a, b, kind, func, n_null, observed, null, *, nx=None, ny=None):
+    """All splits, in units of about _EXACT_UNIT_OPS element operations run in slices.
+
+    a, b: the rows x, y (custom statistic) or the sorted rows and their masks of x's positions.
+    Exact splits draw nothing, so their unit is free: a slice stays short even for one long column;
+    the next split is carried from one slice to the next.
+    """
+    from simengine.kernels import permutation as kp
+
+    k = a.shape[0]
+    if kind == "custom":
+        nx, ny = a.shape[1], b.shape[1]
+    n = nx + ny
+    unit = max(1, min(PERM_BLOCK, _EXACT_UNIT_OPS // (k * n)))
+    units = n_blocks(n_null, unit)
+    comb = np.arange(min(nx, ny), dtype=np.int64)  # the first split of the next slice
+    comb_next = comb.copy()
+    done = np.zeros(k, dtype=np.bool_)
+    ok = np.ones(k, dtype=np.bool_)  # rows that ran to the end of every slice
+    if kind == "custom":
+        kernel = kp._perm_custom_exact
+
+        def run(lo, hi):
+            return kernel(a, b, func, n_null, unit, lo, hi, comb, comb_next, observed, null, done)
+    else:
+        kernel = kp._perm_exact_mean if kind == "mean" else kp._perm_exact_median
+
+        def run(lo, hi):
+            return kernel(a, b, nx, ny, n_null, unit, lo, hi, comb, comb_next, observed, null, done)
+
+    def call(lo, hi):
+        run(lo, hi)
+        ok[:] &= done
+        done[:] = False
+        comb[:] = comb_next
+
+    # ~3 ns per element operation; exact units run their rows in parallel, one unit at a time
+    first = max(1, 4 * _EXACT_UNIT_OPS // (unit * k * n))
+    # no `progress` parameter (a test, like scipy's): Ctrl-C is answered, no bar is drawn
+    run_blocks(call, units, progress=False, desc="permutation_test", dispatchers=(kernel,), first=first)
+    if not ok.all():
+        raise _Incomplete
+
+
+def _run_random(a, b, kind, c, n_null, sub, group, ss, observed, null, *, nx=None, ny=None):
+    """`n_null` random splits in blocks of PERM_BLOCK, each from its own stream, run in slices.
+
+    a, b, c: x, y and the statistic (custom), or the sorted rows, their masks of x's positions
+    and the ranks.  With ``sub == PERM_BLOCK`` a unit is a block and a slice makes the streams of
+    its own blocks; otherwise blocks run in groups of `group`, a group's units (one part of `sub`
+    resamples of one block) part-major, each block's stream and Fisher-Yates state carried from
+    one part to the next (see the kernels), so the numbers never depend on `sub` or the slicing.
+    """
+    from simengine._long import first_slice
+    from simengine._rng import slice_generators
+    from simengine.kernels import permutation as kp
+
+    k = a.shape[0]
+    if kind == "custom":
+        nx, ny = a.shape[1], b.shape[1]
+        kernel = kp._perm_custom_random
+    else:
+        kernel = kp._perm_random_mean if kind == "mean" else kp._perm_random_median
+    n = nx + ny
+    nb = n_blocks(n_null, PERM_BLOCK)
+    parts = n_blocks(min(PERM_BLOCK, n_null), sub)  # (units past the end of the last block do nothing)
+    done = np.zeros(nb, dtype=np.int64)
+
+    def run(gens, base, u0, u1, perms):
+        if kind == "custom":
+            kernel(a, b, c, n_null, PERM_BLOCK, gens, base, sub, u0, u1, perms, observed, null, done)
+        else:
+            kernel(a, b, c, nx, ny, n_null, PERM_BLOCK, gens, base, sub, u0, u1, perms, observed, null, done)
+
+    if parts == 1:
+        def call(lo, hi):
+            run(slice_generators(ss, lo, hi), lo, 0, hi - lo, np.empty((hi - lo, n), dtype=np.int64))
+        units = nb
+    else:
+        size = group * parts  # units of a full group
+        state: dict[str, Any] = {"index": -1}
+
+        def call(lo, hi):
+            while lo < hi:
+                index = lo // size
+                base = index * group
+                width = min(group, nb - base)
+                start = index * size
+                stop = min(hi, start + width * parts)
+                if state["index"] != index:  # a new group: its streams and states (the old ones are done)
+                    state.update(index=index, gens=slice_generators(ss, base, base + width),
+                                 perms=np.empty((width, n), dtype=np.int64))
+                run(state["gens"], base, lo - start, stop - start, state["perms"])
+                lo = stop
+        units = (nb - 1) // group * size + (nb - (nb - 1) // group * group) * parts
+    # ~3 ns per element operation in cache, ~30 ns on long rows (whose rank, perm and mask do not fit)
+    first = first_slice(sub * k * n * (3e-9 if n <= 2**15 else 3e-8))
+    # no `progress` parameter (a test, like scipy's): Ctrl-C is answered, no bar is drawn
+    run_blocks(call, units, progress=False, desc="permutation_test", dispatchers=(kernel,), first=first)
+    if not (done == parts).all():
+        raise _Incomplete
 
 
 def _permutation_with_nan(xr, yr, one_d, nan_rows, nan_policy, ss, kwargs):
@@ -446,14 +560,15 @@ def _n_splits(nx: int, ny: int, limit: int) -> int:
 _GEN_BYTES = 3000
 
 
-def _check_perm_size(k, n, n_null, n_gens):
+def _check_perm_size(k, n, n_null, n_gens, group):
     """Refuse work and memory beyond the shared limits (Python ints: nothing wraps)."""
     v.check_work(
         n_null * k * n, "`n_resamples` x columns x (len(`x`) + len(`y`))", unit="statistic element operations"
     )
-    # null (k, R), its transposed copy and the p-value temporaries; sorted rows and ranks; streams
+    # null (k, R), its transposed copy and the p-value temporaries; sorted rows, masks and ranks; streams
+    # (and the Fisher-Yates states of a group of blocks run in parts)
     v.check_memory(
-        20 * k * n_null + 16 * k * n + _GEN_BYTES * n_gens,
+        20 * k * n_null + 17 * k * n + _GEN_BYTES * n_gens + 8 * n * group,
         "`n_resamples` x columns of `x`",
         what="the null distribution",
     )

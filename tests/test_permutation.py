@@ -153,6 +153,48 @@ def test_batched_equals_column_by_column_randomized():
             assert_array_equal(res.null_distribution[:, j], single.null_distribution)
 
 
+def test_random_blocks_in_tiny_units_are_bit_identical(monkeypatch):
+    # a block of PERM_BLOCK resamples cut into parts of 97 (which do not divide it), one part per slice: the
+    # block's stream and Fisher-Yates state carry from part to part, so every number is the same; the
+    # observed statistics and tolerances are those of the rows sorted whole
+    from simengine import _long, permutation, twosample
+
+    rng = np.random.default_rng(13)
+    X, Y = rng.normal(size=(20, 3)), rng.normal(size=(25, 3))
+
+    def calls():
+        return [permutation_test(X, Y, statistic=stat, n_resamples=5001, rng=5)
+                for stat in ("mean", "median", _jit_mean_xy)]
+
+    whole = calls()
+    assert 3 * 45 * PERM_BLOCK <= permutation._RANDOM_UNIT_OPS  # the default runs whole blocks
+    monkeypatch.setattr(permutation, "_RANDOM_UNIT_OPS", 97 * 3 * 45)
+    # and long rows' sort in slices (runs of 8 values merged in passes) from 40 values on
+    monkeypatch.setattr(permutation, "_LONG_ROW", 40)
+    monkeypatch.setattr(twosample, "SORT_RUN", 8)
+    monkeypatch.setattr(_long, "SLICE_SECONDS", 1e-12)
+    sliced = []
+
+    def one_unit(call, n_units, **kwargs):
+        sliced.append(n_units)
+        return _long.run_blocks(call, n_units, **{**kwargs, "first": 1})
+
+    monkeypatch.setattr(permutation, "run_blocks", one_unit)
+    for a, b in zip(whole, calls()):
+        assert_array_equal(a.null_distribution, b.null_distribution, strict=True)
+        assert_array_equal(a.pvalue, b.pvalue, strict=True)
+        assert_array_equal(a.statistic, b.statistic, strict=True)
+    assert max(sliced) == 3 * 26  # 3 blocks of ceil(2500 / 97) units each
+    # many long columns run in batches of columns (here one each), every batch with the same splits
+    monkeypatch.undo()
+    exact = permutation_test(X[:5], Y[:6], statistic="median", n_resamples=500)
+    monkeypatch.setattr(permutation, "_ROW_CHUNK_OPS", 12)
+    for a, b in zip(whole + [exact], calls() + [permutation_test(X[:5], Y[:6], statistic="median",
+                                                                 n_resamples=500)]):
+        assert_array_equal(a.null_distribution, b.null_distribution, strict=True)
+        assert_array_equal(a.pvalue, b.pvalue, strict=True)
+
+
 def test_randomized_reproducible_and_seed_sensitive():
     rng = np.random.default_rng(4)
     X, Y = rng.normal(size=(30, 3)), rng.normal(size=(30, 3))
@@ -174,7 +216,8 @@ def test_thread_count_does_not_change_results():
         "x, y = r.normal(size=(52, 3)), r.normal(size=(52, 3))\n"
         "a = permutation_test(x, y, statistic='median', rng=7)\n"
         "b = permutation_test(x[:, 0], y[:, 0], statistic='mean', n_resamples=5001, rng=8)\n"
-        "result = (a.pvalue, a.null_distribution, b.pvalue, b.null_distribution)\n"
+        "c = permutation_test(r.normal(size=1500), r.normal(size=1000), n_resamples=5001, rng=9)\n"  # blocks in parts
+        "result = (a.pvalue, a.null_distribution, b.pvalue, b.null_distribution, c.null_distribution)\n"
     )
     one = run_with_threads(code, 1)
     two = run_with_threads(code, 2)
@@ -280,24 +323,28 @@ def test_statistic_raising_inside_the_parallel_loop_is_a_value_error(monkeypatch
     # holds garbage) or returns with it set (SystemError); both become one clear ValueError
     from simengine.kernels import permutation as kp
 
-    real = kp._perm_null_custom
+    def swallowed(real):
+        def kernel(*args):
+            done = real(*args)
+            done[-1] = 0  # as if the last row's (exact) or block's (random) iteration had stopped early
+            return done
+        return kernel
 
-    def swallowed(*args):
-        observed, null, done = real(*args)
-        done[-1] = False
-        return observed, null, done
-
-    def set_but_returned(*args):
-        try:
-            raise ZeroDivisionError("boom")
-        except ZeroDivisionError:
-            raise SystemError("returned a result with an exception set")
+    def set_but_returned(real):
+        def kernel(*args):
+            try:
+                raise ZeroDivisionError("boom")
+            except ZeroDivisionError:
+                raise SystemError("returned a result with an exception set")
+        return kernel
 
     x, y = np.arange(6.0), np.arange(6.0) + 0.5
-    for fake in (swallowed, set_but_returned):
-        monkeypatch.setattr(kp, "_perm_null_custom", fake)
-        with pytest.raises(ValueError, match="`statistic` raised an exception"):
-            permutation_test(x, y, statistic=_jit_mean_xy, n_resamples=99, rng=1)
+    for name, n_resamples in (("_perm_custom_random", 99), ("_perm_custom_exact", 999)):
+        for fake in (swallowed, set_but_returned):
+            monkeypatch.setattr(kp, name, fake(getattr(kp, name)))
+            with pytest.raises(ValueError, match="`statistic` raised an exception"):
+                permutation_test(x, y, statistic=_jit_mean_xy, n_resamples=n_resamples, rng=1)
+            monkeypatch.undo()
 
 
 def test_overflowing_means_are_refused():
@@ -329,16 +376,19 @@ def test_n_resamples_and_memory_are_capped(monkeypatch):
 def test_kernel_that_stops_early_is_a_memory_error(monkeypatch):
     from simengine.kernels import permutation as kp
 
-    real = kp._perm_null_builtin
+    def failing(real):
+        def kernel(*args):
+            done = real(*args)
+            done[0] = 0  # as if the first block's (row's) scratch allocation had failed
+            return done
+        return kernel
 
-    def failing(*args):
-        observed, null, tol, done = real(*args)
-        done[0] = False  # as if the first block's scratch allocation had failed
-        return observed, null, tol, done
-
-    monkeypatch.setattr(kp, "_perm_null_builtin", failing)
-    with pytest.raises(MemoryError, match="`n_resamples` = 999"):
-        permutation_test(np.arange(10.0), np.arange(10.0), n_resamples=999, rng=1)
+    for name, statistic, n_resamples in (("_perm_random_mean", "mean", 999), ("_perm_random_median", "median", 999),
+                                         ("_perm_exact_mean", "mean", 10**6), ("_perm_exact_median", "median", 10**6)):
+        monkeypatch.setattr(kp, name, failing(getattr(kp, name)))
+        with pytest.raises(MemoryError, match=f"`n_resamples` = {n_resamples}"):
+            permutation_test(np.arange(10.0), np.arange(10.0), statistic=statistic, n_resamples=n_resamples, rng=1)
+        monkeypatch.undo()
 
 
 def test_exact_threshold_without_the_huge_binomial():

@@ -12,9 +12,7 @@ import numba
 import numpy as np
 
 from simengine._jit import njit, pjit
-
-MEAN = 0
-MEDIAN = 1
+from simengine.kernels.sort import argsort_stable
 
 
 @njit(inline="always")
@@ -32,21 +30,25 @@ def _random_subset(g, perm, m, n):
 
 
 @njit
-def _split_stat1(vals, mask, drawn_is_x, nx, ny, stat):
-    """Statistic (x minus y) of the split `mask` (True = drawn group) over sorted `vals`."""
+def _split_mean1(vals, mask, drawn_is_x, nx, ny):
+    """Mean difference (x minus y) of the split `mask` (True = drawn group) over sorted `vals`."""
+    s_in = 0.0
+    s_out = 0.0
+    for i in range(vals.shape[0]):
+        # selects instead of branches: the mask is random, branches would mispredict
+        w = vals[i]
+        s_in += w if mask[i] else 0.0
+        s_out += 0.0 if mask[i] else w
+    if drawn_is_x:
+        return s_in / nx - s_out / ny
+    return s_out / nx - s_in / ny
+
+
+@njit
+def _split_median1(vals, mask, drawn_is_x, nx, ny):
+    """Median difference (x minus y) of the split `mask`: order statistics lo/hi of each group
+    from one pass over sorted `vals`."""
     n = vals.shape[0]
-    if stat == MEAN:
-        s_in = 0.0
-        s_out = 0.0
-        for i in range(n):
-            # selects instead of branches: the mask is random, branches would mispredict
-            w = vals[i]
-            s_in += w if mask[i] else 0.0
-            s_out += 0.0 if mask[i] else w
-        if drawn_is_x:
-            return s_in / nx - s_out / ny
-        return s_out / nx - s_in / ny
-    # MEDIAN: order statistics lo/hi of each group from one pass over sorted values
     n_in = nx if drawn_is_x else ny
     n_out = n - n_in
     lo_in = (n_in - 1) // 2
@@ -83,9 +85,11 @@ _EPS = 2.220446049250313e-16
 
 
 @njit
-def _sorted_row1(x, y):
-    """Pooled row sorted (stable) and centred at its midrange, the mask of sorted positions
-    that came from `x`, and the tie tolerance of the statistics of its splits.
+def _centre_row1(pooled, order, vals, from_x, rank, nx):
+    """Fill `vals` with the pooled row in stable sorted order (`order`) centred at its midrange,
+    `from_x` with the mask of sorted positions that came from `x` (pooled indices below nx) and,
+    when `rank` is not empty, `rank` with each pooled index's sorted position; return the tie
+    tolerance of the statistics of the row's splits.
 
     Mean and median differences do not depend on the centre; centring keeps their rounding
     relative to the spread S (differences of values within a factor of two are exact),
@@ -94,23 +98,39 @@ def _sorted_row1(x, y):
     ``4 eps (M + n S)``: each datum carries a representation error below eps M / 2, and
     each group sum a rounding error below n eps S.
     """
-    nx = x.shape[0]
-    n = nx + y.shape[0]
-    pooled = np.empty(n)
-    pooled[:nx] = x
-    pooled[nx:] = y
-    order = np.argsort(pooled, kind="mergesort")
+    n = pooled.shape[0]
     lo = pooled[order[0]]
     hi = pooled[order[n - 1]]
     centre = 0.5 * lo + 0.5 * hi  # halves first: lo + hi may overflow
-    vals = np.empty(n)
-    from_x = np.zeros(n, dtype=np.bool_)
     for i in range(n):
         vals[i] = pooled[order[i]] - centre
         from_x[i] = order[i] < nx
+    if rank.shape[0] > 0:
+        for i in range(n):
+            rank[order[i]] = i
     spread = max(abs(vals[0]), abs(vals[n - 1]))
-    tol = 4.0 * _EPS * (max(abs(lo), abs(hi)) + n * spread)
-    return vals, from_x, tol
+    return 4.0 * _EPS * (max(abs(lo), abs(hi)) + n * spread)
+
+
+@njit
+def _sorted_rows(x, y, r0, r1, vals, from_x, rank, tol):
+    """`_centre_row1` of rows r0..r1-1 of x (k, nx) and y (k, ny), sorted here: vals, from_x (k, n), rank
+    ((k, n), or (k, 0) when the caller needs none) and tol (k,).
+
+    Copies are loops: a slice assignment would compile numba's shape-mismatch message machinery
+    (seconds, issue 15).  One thread: a sort is log2(n) scans, against the n_resamples scans of the
+    resampling, and a parallel launch costs more than the sort of a short row.
+    """
+    nx = x.shape[1]
+    n = nx + y.shape[1]
+    pooled = np.empty(n)
+    for r in range(r0, r1):
+        for i in range(nx):
+            pooled[i] = x[r, i]
+        for i in range(nx, n):
+            pooled[i] = y[r, i - nx]
+        tol[r] = _centre_row1(pooled, argsort_stable(pooled), vals[r], from_x[r], rank[r], nx)
+    return tol
 
 
 @njit
@@ -128,74 +148,167 @@ def _next_combination1(c, n):
     return True
 
 
+# The built-in statistics have one kernel per statistic and path (exact / random), so that a call
+# compiles only the one it runs (issue 15: a single kernel for all compiled every path, ~10 s).
+# Their loops are the same; only the split statistic differs.
+#
+# Exact kernels: x splits t_lo..t_hi-1 in lexicographic order of the drawn group's sorted positions,
+# t = lo * unit .. min(hi * unit, n_null); `comb` is split t_lo, and the split after t_hi - 1 is written
+# to `comb_next`; done[r] is set for each row that ran to the end.  The call with lo == 0 also fills
+# observed.
+#
+# Random kernels: resamples of block b (PERM_BLOCK resamples, t = b * block ..) come from the block's
+# generator, each drawn split serving every row (as scipy applies one permutation to all slices), so a
+# column's result does not depend on the other columns.  A block runs as parts of `sub` resamples, in
+# order: a work unit is one part of one block of a group of len(gens) blocks (gens[i] and perms[i] are
+# block base + i's generator and Fisher-Yates state), numbered part-major, so unit u is part
+# u // len(gens) of block base + u % len(gens).  A call runs the group's units u0..u1-1; each block's
+# parts run in order on one thread and the generator and perm keep their state between calls, so the
+# draws are those of one pass over the block, whatever `sub` and the slicing.  done[b] counts the units
+# of block b that ran (an iteration whose scratch allocation fails stops without raising: numba's
+# parallel loops do not re-raise).  The first call (base == 0, u0 == 0) also fills observed.
+
+
 @pjit
-def _perm_null_builtin(x, y, stat, n_null, exact, gens, block, lo, hi, observed, tol, vals, rank, comb, comb_next,
-                       null, done):
-    """Units lo..hi-1 of the null distribution of `stat` (MEAN / MEDIAN) for every row, filled in place.
+def _perm_exact_mean(vals, from_x, nx, ny, n_null, unit, lo, hi, comb, comb_next, observed, null, done):
+    """Exact null distribution of the mean difference, units lo..hi-1 (see above)."""
+    k, n = vals.shape
+    drawn_is_x = nx <= ny
+    m = comb.shape[0]
+    if lo == 0:
+        obs = np.empty(n, dtype=np.bool_)
+        for r in range(k):
+            for i in range(n):
+                obs[i] = from_x[r, i] == drawn_is_x
+            observed[r] = _split_mean1(vals[r], obs, drawn_is_x, nx, ny)
+    t_lo = lo * unit
+    t_hi = min(hi * unit, n_null)
+    for r in numba.prange(k):
+        mask = np.zeros(n, dtype=np.bool_)
+        c = comb.copy()
+        for t in range(t_lo, t_hi):
+            for i in range(m):
+                mask[c[i]] = True
+            null[r, t] = _split_mean1(vals[r], mask, drawn_is_x, nx, ny)
+            for i in range(m):
+                mask[c[i]] = False
+            _next_combination1(c, n)
+        if r == 0:
+            for i in range(m):
+                comb_next[i] = c[i]
+        done[r] = True
+    return done
 
-    x: (k, nx), y: (k, ny); null (k, n_null).  The resamples are cut into units of `block`:
-    unit u holds resamples u * block .. (u + 1) * block - 1, so the caller can run the units
-    in slices (the numbers do not depend on the slicing).  The call with lo == 0 first fills
-    observed, tol (row r's tie tolerance, see `_sorted_row1`), vals (sorted centred rows) and,
-    when random, rank (original index -> sorted position).
 
-    Exact: all `n_null` splits in lexicographic order of the drawn group's sorted positions;
-    `comb` is the first split of unit lo, and the first split after unit hi - 1 is written to
-    `comb_next`; done[r] is set for each row that ran to the end.  Random: unit b draws from
-    gens[b - lo], each drawn split serves every row, done[b] is set for each unit that ran to the
-    end; gens holds the streams of units lo..hi-1 (an iteration whose scratch allocation fails stops without raising: numba's parallel
-    loops do not re-raise).
-    """
-    k, nx = x.shape
-    ny = y.shape[1]
-    n = nx + ny
+@pjit
+def _perm_exact_median(vals, from_x, nx, ny, n_null, unit, lo, hi, comb, comb_next, observed, null, done):
+    """Exact null distribution of the median difference, units lo..hi-1 (see above)."""
+    k, n = vals.shape
+    drawn_is_x = nx <= ny
+    m = comb.shape[0]
+    if lo == 0:
+        obs = np.empty(n, dtype=np.bool_)
+        for r in range(k):
+            for i in range(n):
+                obs[i] = from_x[r, i] == drawn_is_x
+            observed[r] = _split_median1(vals[r], obs, drawn_is_x, nx, ny)
+    t_lo = lo * unit
+    t_hi = min(hi * unit, n_null)
+    for r in numba.prange(k):
+        mask = np.zeros(n, dtype=np.bool_)
+        c = comb.copy()
+        for t in range(t_lo, t_hi):
+            for i in range(m):
+                mask[c[i]] = True
+            null[r, t] = _split_median1(vals[r], mask, drawn_is_x, nx, ny)
+            for i in range(m):
+                mask[c[i]] = False
+            _next_combination1(c, n)
+        if r == 0:
+            for i in range(m):
+                comb_next[i] = c[i]
+        done[r] = True
+    return done
+
+
+@pjit
+def _perm_random_mean(vals, from_x, rank, nx, ny, n_null, block, gens, base, sub, u0, u1, perms, observed, null,
+                      done):
+    """Random-split null distribution of the mean difference, units u0..u1-1 of a group (see above)."""
+    k, n = vals.shape
     drawn_is_x = nx <= ny
     m = nx if drawn_is_x else ny
-    if lo == 0:
-        for r in numba.prange(k):
-            v_r, from_x, tol[r] = _sorted_row1(x[r], y[r])
-            vals[r] = v_r
-            if not exact:
-                order = np.argsort(np.concatenate((x[r], y[r])), kind="mergesort")
-                for i in range(n):
-                    rank[r, order[i]] = i
-            mask = from_x if drawn_is_x else ~from_x
-            observed[r] = _split_stat1(v_r, mask, drawn_is_x, nx, ny, stat)
-    t_lo = lo * block
-    t_hi = min(hi * block, n_null)
-    if exact:
-        for r in numba.prange(k):
-            mask = np.zeros(n, dtype=np.bool_)
-            c = comb.copy()
-            for t in range(t_lo, t_hi):
-                for i in range(m):
-                    mask[c[i]] = True
-                null[r, t] = _split_stat1(vals[r], mask, drawn_is_x, nx, ny, stat)
-                for i in range(m):
-                    mask[c[i]] = False
-                _next_combination1(c, n)
-            if r == 0:
-                comb_next[:] = c
-            done[r] = True
-        return observed, null, tol, done
-    # Random splits are drawn once per resample, as subsets of original indices,
-    # and shared by every row (scipy applies one permutation to all slices too), so a
-    # column's result does not depend on the other columns of the batch.
-    for j in numba.prange(hi - lo):
-        b = lo + np.int64(j)
-        g = gens[np.int64(j)]
+    if base == 0 and u0 == 0:
+        obs = np.empty(n, dtype=np.bool_)
+        for r in range(k):
+            for i in range(n):
+                obs[i] = from_x[r, i] == drawn_is_x
+            observed[r] = _split_mean1(vals[r], obs, drawn_is_x, nx, ny)
+    nb = len(gens)
+    for j in numba.prange(min(nb, u1 - u0)):
+        u = u0 + np.int64(j)
+        i = u % nb
+        b = base + i
+        g = gens[i]
+        perm = perms[i]
         mask = np.zeros(n, dtype=np.bool_)
-        perm = np.arange(n)
-        for t in range(b * block, min((b + 1) * block, n_null)):
-            _random_subset(g, perm, m, n)
-            for r in range(k):
-                for i in range(m):
-                    mask[rank[r, perm[i]]] = True
-                null[r, t] = _split_stat1(vals[r], mask, drawn_is_x, nx, ny, stat)
-                for i in range(m):
-                    mask[rank[r, perm[i]]] = False
-        done[b] = True
-    return observed, null, tol, done
+        while u < u1:
+            part = u // nb
+            if part == 0:
+                for q in range(n):
+                    perm[q] = q
+            t0 = b * block + part * sub
+            for t in range(t0, min(t0 + sub, (b + 1) * block, n_null)):
+                _random_subset(g, perm, m, n)
+                for r in range(k):
+                    for q in range(m):
+                        mask[rank[r, perm[q]]] = True
+                    null[r, t] = _split_mean1(vals[r], mask, drawn_is_x, nx, ny)
+                    for q in range(m):
+                        mask[rank[r, perm[q]]] = False
+            done[b] += 1
+            u += nb
+    return done
+
+
+@pjit
+def _perm_random_median(vals, from_x, rank, nx, ny, n_null, block, gens, base, sub, u0, u1, perms, observed, null,
+                        done):
+    """Random-split null distribution of the median difference, units u0..u1-1 of a group (see above)."""
+    k, n = vals.shape
+    drawn_is_x = nx <= ny
+    m = nx if drawn_is_x else ny
+    if base == 0 and u0 == 0:
+        obs = np.empty(n, dtype=np.bool_)
+        for r in range(k):
+            for i in range(n):
+                obs[i] = from_x[r, i] == drawn_is_x
+            observed[r] = _split_median1(vals[r], obs, drawn_is_x, nx, ny)
+    nb = len(gens)
+    for j in numba.prange(min(nb, u1 - u0)):
+        u = u0 + np.int64(j)
+        i = u % nb
+        b = base + i
+        g = gens[i]
+        perm = perms[i]
+        mask = np.zeros(n, dtype=np.bool_)
+        while u < u1:
+            part = u // nb
+            if part == 0:
+                for q in range(n):
+                    perm[q] = q
+            t0 = b * block + part * sub
+            for t in range(t0, min(t0 + sub, (b + 1) * block, n_null)):
+                _random_subset(g, perm, m, n)
+                for r in range(k):
+                    for q in range(m):
+                        mask[rank[r, perm[q]]] = True
+                    null[r, t] = _split_median1(vals[r], mask, drawn_is_x, nx, ny)
+                    for q in range(m):
+                        mask[rank[r, perm[q]]] = False
+            done[b] += 1
+            u += nb
+    return done
 
 
 @njit
@@ -215,59 +328,85 @@ def _fill_split1(pooled, mask, drawn_is_x, xb, yb):
 # Specialised on the user's jitted statistic, whose numba type differs in every process, so an on-disk
 # cache entry could never be reused: it would only add a file per process. Compiled per process instead.
 @pjit(cache=False)
-def _perm_null_custom(x, y, func, n_null, exact, gens, block, lo, hi, observed, comb, comb_next, null, done):
-    """Like `_perm_null_builtin` for a jitted ``func(x, y) -> float`` on the split groups.
+def _perm_custom_exact(x, y, func, n_null, unit, lo, hi, comb, comb_next, observed, null, done):
+    """Like `_perm_exact_mean` for a jitted ``func(x, y) -> float`` on the split groups.
 
-    Each group is passed in pooled-index order, so the observed split gives
-    exactly ``func(x, y)``; exact splits enumerate the drawn group's pooled indices.
+    Each group is passed in pooled-index order, so the observed split gives exactly
+    ``func(x, y)``; splits enumerate the drawn group's pooled indices.
     """
     k, nx = x.shape
     ny = y.shape[1]
     n = nx + ny
     drawn_is_x = nx <= ny
-    m = nx if drawn_is_x else ny
+    m = comb.shape[0]
     if lo == 0:
         for r in range(k):
             observed[r] = func(x[r].copy(), y[r].copy())
-    t_lo = lo * block
-    t_hi = min(hi * block, n_null)
-    if exact:
-        for r in numba.prange(k):
-            pooled = np.concatenate((x[r], y[r]))
-            mask = np.zeros(n, dtype=np.bool_)
-            xb = np.empty(nx)
-            yb = np.empty(ny)
-            c = comb.copy()
-            for t in range(t_lo, t_hi):
-                for i in range(m):
-                    mask[c[i]] = True
-                _fill_split1(pooled, mask, drawn_is_x, xb, yb)
-                null[r, t] = func(xb, yb)
-                for i in range(m):
-                    mask[c[i]] = False
-                _next_combination1(c, n)
-            if r == 0:
-                comb_next[:] = c
-            done[r] = True
-        return observed, null, done
-    for j in numba.prange(hi - lo):
-        b = lo + np.int64(j)
-        g = gens[np.int64(j)]
+    t_lo = lo * unit
+    t_hi = min(hi * unit, n_null)
+    for r in numba.prange(k):
+        pooled = np.concatenate((x[r], y[r]))
         mask = np.zeros(n, dtype=np.bool_)
-        perm = np.arange(n)
+        xb = np.empty(nx)
+        yb = np.empty(ny)
+        c = comb.copy()
+        for t in range(t_lo, t_hi):
+            for i in range(m):
+                mask[c[i]] = True
+            _fill_split1(pooled, mask, drawn_is_x, xb, yb)
+            null[r, t] = func(xb, yb)
+            for i in range(m):
+                mask[c[i]] = False
+            _next_combination1(c, n)
+        if r == 0:
+            for i in range(m):
+                comb_next[i] = c[i]
+        done[r] = True
+    return done
+
+
+@pjit(cache=False)
+def _perm_custom_random(x, y, func, n_null, block, gens, base, sub, u0, u1, perms, observed, null, done):
+    """Like `_perm_random_mean` for a jitted ``func(x, y) -> float`` on the split groups (in pooled-index
+    order; the drawn subsets are of pooled indices)."""
+    k, nx = x.shape
+    ny = y.shape[1]
+    n = nx + ny
+    drawn_is_x = nx <= ny
+    m = nx if drawn_is_x else ny
+    if base == 0 and u0 == 0:
+        for r in range(k):
+            observed[r] = func(x[r].copy(), y[r].copy())
+    nb = len(gens)
+    for j in numba.prange(min(nb, u1 - u0)):
+        u = u0 + np.int64(j)
+        i = u % nb
+        b = base + i
+        g = gens[i]
+        perm = perms[i]
+        mask = np.zeros(n, dtype=np.bool_)
         xb = np.empty(nx)
         yb = np.empty(ny)
         pooled = np.empty(n)
-        for t in range(b * block, min((b + 1) * block, n_null)):
-            _random_subset(g, perm, m, n)
-            for i in range(m):
-                mask[perm[i]] = True
-            for r in range(k):
-                pooled[:nx] = x[r]
-                pooled[nx:] = y[r]
-                _fill_split1(pooled, mask, drawn_is_x, xb, yb)
-                null[r, t] = func(xb, yb)
-            for i in range(m):
-                mask[perm[i]] = False
-        done[b] = True
-    return observed, null, done
+        while u < u1:
+            part = u // nb
+            if part == 0:
+                for q in range(n):
+                    perm[q] = q
+            t0 = b * block + part * sub
+            for t in range(t0, min(t0 + sub, (b + 1) * block, n_null)):
+                _random_subset(g, perm, m, n)
+                for q in range(m):
+                    mask[perm[q]] = True
+                for r in range(k):
+                    for q in range(nx):
+                        pooled[q] = x[r, q]
+                    for q in range(ny):
+                        pooled[nx + q] = y[r, q]
+                    _fill_split1(pooled, mask, drawn_is_x, xb, yb)
+                    null[r, t] = func(xb, yb)
+                for q in range(m):
+                    mask[perm[q]] = False
+            done[b] += 1
+            u += nb
+    return done
