@@ -400,7 +400,7 @@ def one(ld, dimtag, x0, chol, identity, scale, n_steps, burn_in, thin, adapt, mo
     """`chains` for a single chain: no parallel region to start for a short chain."""
     counts[0, 0], scales[0], counts[0, 1], counts[0, 2] = chain1(
         ld, dimtag, x0[0], chol, identity, scale, n_steps, burn_in, thin, adapt, mode, can_time, states[0],
-        samples[0], logps[0], fail_x[0], control, 0)
+        samples[0], logps[0], fail_x[0], control, np.int64(0))  # the type `chains` passes: one compile of chain1
     return counts[0, 1] != OK
 
 
@@ -417,7 +417,7 @@ def chains(ld, dimtag, x0, chol, identity, scale, n_steps, burn_in, thin, adapt,
     for c in numba.prange(x0.shape[0]):
         counts[c, 0], scales[c], counts[c, 1], counts[c, 2] = chain1(
             ld, dimtag, x0[c], chol, identity, scale, n_steps, burn_in, thin, adapt, mode, can_time, states[c],
-            samples[c], logps[c], fail_x[c], control, c)
+            samples[c], logps[c], fail_x[c], control, np.int64(c))  # prange's index is unsigned: int64 as in `one`
     failed = False
     for c in range(x0.shape[0]):
         failed |= counts[c, 1] != OK
