@@ -36,6 +36,11 @@ def _raise_far(x):
 
 
 @numba.njit
+def _always_raises(x):
+    raise ValueError("never defined")
+
+
+@numba.njit
 def _returns_array(x):
     return x * 2.0
 
@@ -543,11 +548,28 @@ def test_mh_zero_density_region_and_thread_invariance():
         "from simengine import targets\n"
         "f = targets.banana(b=0.05)\n"
         "r = simengine.metropolis_hastings(f, np.zeros(2), n_steps=3000, burn_in=500, adapt=True, n_chains=3, rng=9)\n"
-        "result = (r.samples, r.acceptance_rate, r.proposal_scale)\n"
+        "from simengine.kernels import mcmc\n"
+        "result = (r.samples, r.acceptance_rate, r.proposal_scale, sum(mcmc.chains.stats.cache_misses.values()))\n"
     )
     one, two = run_with_threads(code, 1), run_with_threads(code, 2)
-    for a, b in zip(one, two):
+    for a, b in zip(one[:3], two[:3]):
         assert_array_equal(a, b)
+    # a new density in a new process: the chain kernels come from the disk cache (the first child saved them)
+    from simengine._jit import cache_dir
+
+    assert two[3] == 0 or cache_dir() is None
+
+
+def test_mh_new_density_reuses_the_compiled_chain_kernels():
+    simengine.metropolis_hastings(GAUSS, np.zeros(2), n_steps=10, n_chains=1, rng=0)
+    compiled = len(kmcmc.one.signatures)
+    other = targets.multivariate_normal([1.0, 2.0], COV)  # a new dispatcher
+    res = simengine.metropolis_hastings(other, np.zeros(2), n_steps=300, n_chains=1, rng=0)
+    assert len(kmcmc.one.signatures) == compiled
+    wrapper = getattr(other, mcmc._CFUNC_ATTR)
+    simengine.metropolis_hastings(other, np.zeros(2), n_steps=10, n_chains=1, rng=0)
+    assert getattr(other, mcmc._CFUNC_ATTR) is wrapper  # the density's C wrapper is compiled once
+    assert_array_equal(res.log_density, [[other(v) for v in res.samples[0]]])
 
 
 def test_mh_failures_name_the_step():
@@ -557,6 +579,8 @@ def test_mh_failures_name_the_step():
         simengine.metropolis_hastings(_raise_far, np.zeros(1), n_steps=5000, proposal_scale=3.0, rng=0)
     with pytest.raises(RuntimeError, match="raised at step 0 of chain 1"):
         simengine.metropolis_hastings(_raise_far, np.array([[0.0], [3.0]]), n_steps=10, proposal_scale=0.01, rng=0)
+    with pytest.raises(RuntimeError, match="raised at step 0 of chain 0.*never defined"):  # typed as returning None
+        simengine.metropolis_hastings(_always_raises, np.zeros(1), n_steps=10, n_chains=1, rng=0)
     with pytest.raises(ValueError, match="`x0` of chain 0 has zero density"):
         simengine.metropolis_hastings(_half_line, np.array([-1.0]), n_steps=10, n_chains=1, rng=0)
 

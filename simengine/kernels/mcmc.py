@@ -18,7 +18,7 @@ from llvmlite import ir
 from numba import types
 
 from simengine._jit import njit, pjit
-from simengine._numba_compat import X86_64, intrinsic
+from simengine._numba_compat import X86_64, TypingError, intrinsic
 from simengine.kernels.rng import _std_exponential1, _std_normal1
 
 OK = 0
@@ -111,7 +111,8 @@ def compile_density(log_density):
 
     Compiles the density for a C-contiguous float64 array (``numba.carray`` over the
     kernel's pointer: the type a direct call with a NumPy array uses) and a wrapper that
-    returns `RAISED_VALUE` if it raised.  Raises numba's TypingError if the density does
+    returns `RAISED_VALUE` if it raised.  A density typed as returning None (one that can
+    only raise) gives NaN when it returns.  Raises numba's TypingError if the density does
     not take such an array or does not return a number.
     """
     raised = RAISED_VALUE
@@ -122,7 +123,22 @@ def compile_density(log_density):
         except Exception:  # any user exception; the public layer re-raises it with context
             return raised
 
-    return numba.cfunc(DENSITY_SIG, cache=False)(density)  # a closure over the user's dispatcher: not cached
+    def density_without_value(x, dim):
+        try:
+            log_density(numba.carray(x, dim))
+        except Exception:
+            return raised
+        return math.nan
+
+    # a closure over the user's dispatcher: never cached
+    try:
+        return numba.cfunc(DENSITY_SIG, cache=False)(density)
+    except TypingError:
+        returns = [sig.return_type for sig in log_density.nopython_signatures
+                   if sig.args == (types.float64[::1],)]
+        if returns != [types.none]:
+            raise
+    return numba.cfunc(DENSITY_SIG, cache=False)(density_without_value)
 
 
 @intrinsic
