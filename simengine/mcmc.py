@@ -203,6 +203,10 @@ def metropolis_hastings(
     keeps the faster); the chain is the same either way, and a failure at a point the
     chain never proposes is ignored.  `log_density` should therefore be a pure function.
 
+    The chain kernels are compiled once and cached on disk; a new `log_density` compiles
+    only itself and a small C wrapper (``numba.cfunc``) through which the kernels call it,
+    a fraction of a second, kept with the dispatcher for later calls.
+
     Examples
     --------
     >>> import numpy as np
