@@ -1,7 +1,8 @@
 """Random-walk Metropolis-Hastings and the Vehtari et al. (2021) convergence diagnostics.
 
 `metropolis_hastings` validates, builds the proposal Cholesky factor and one
-PCG64 block state per chain, runs the kernels of `kernels.mcmc.mh_kernels` (one chain
+PCG64 block state per chain, compiles the log density into a C function
+(`kernels.mcmc.compile_density`), runs the cached chain kernels on its address (one chain
 without a parallel region) and raises if a chain failed; the result computes R-hat and
 ESS when first read.  `rhat`, `ess` and `mcse` validate and run the per-parameter
 kernels of `kernels.diagnostics`, doing here only the normal-score table and the FFT
@@ -14,7 +15,6 @@ import math
 import numbers
 import sys
 import time
-import weakref
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any, Literal
 import numpy as np
 
 from simengine._long import check_progress
-from simengine._numba_compat import CPUDispatcher, TypingError, compiled_entry_point
+from simengine._numba_compat import CPUDispatcher, NumbaError, compiled_entry_point
 from simengine._results import Result
 from simengine._rng import pcg64_block_states
 from simengine._typing import ArrayLike, FloatOrArray, Progress, SeedLike
@@ -203,6 +203,10 @@ def metropolis_hastings(
     keeps the faster); the chain is the same either way, and a failure at a point the
     chain never proposes is ignored.  `log_density` should therefore be a pure function.
 
+    The chain kernels are compiled once and cached on disk; a new `log_density` compiles
+    only itself and a small C wrapper (``numba.cfunc``) through which the kernels call it,
+    a fraction of a second, kept with the dispatcher for later calls.
+
     Examples
     --------
     >>> import numpy as np
@@ -272,26 +276,20 @@ def metropolis_hastings(
     if n_chains * n_steps * (dim + 1) > 2**25:  # bounds both the kept samples and the work: one product
         _check_sizes(n_chains, dim, n_steps, kept)
     k = _mcmc_kernels()
-    one, many = k.mh_kernels(dim)
+    density = _compiled_density(log_density)  # kept referenced for the call: the kernels hold its address only
     samples = np.empty((n_chains, kept, dim))
     logps = np.empty(samples.shape[:2])
     counts = np.empty((n_chains, 3), dtype=np.int64)  # accepted moves, status, failing step
     scales = np.empty(n_chains)
     fail_x = np.zeros((n_chains, dim))
     control = np.zeros(n_chains + 1, dtype=np.int64)  # stop flag, then steps done per chain
-    args = (log_density, x0, chol, proposal_cov is None, scale, n_steps, burn_in, thin, adapt, k.AUTO, k.CAN_TIME,
-            pcg64_block_states(rng, n_chains), samples, logps, counts, scales, fail_x, control)
-    kernel = one if n_chains == 1 else many
-    try:
-        if n_chains * n_steps < _WATCHED_STEPS and progress is not True:
-            failed = _call(kernel, args)  # short: milliseconds at most, nothing to watch
-        else:
-            failed = _watched(kernel, args, control, n_chains * n_steps, progress)
-    except TypingError as exc:
-        raise TypeError(
-            "`log_density` must take a 1-D float64 array and return a float; numba could not "
-            f"compile it inside the sampler: {str(exc).splitlines()[0]}"
-        ) from exc
+    args = (density.address, k.dim_tag(dim), x0, chol, proposal_cov is None, scale, n_steps, burn_in, thin, adapt,
+            k.AUTO, k.CAN_TIME, pcg64_block_states(rng, n_chains), samples, logps, counts, scales, fail_x, control)
+    kernel = k.one if n_chains == 1 else k.chains
+    if n_chains * n_steps < _WATCHED_STEPS and progress is not True:
+        failed = _call(kernel, args)  # short: milliseconds at most, nothing to watch
+    else:
+        failed = _watched(kernel, args, control, n_chains * n_steps, progress)
     if failed:
         _raise_failure(log_density, counts[:, 1], counts[:, 2], fail_x)
     return MetropolisHastingsResult(
@@ -408,26 +406,50 @@ def _raise_failure(log_density, status, fail_step, fail_x):
 _K = None
 _F64 = np.dtype(np.float64)
 _NO_CHOL = np.zeros((1, 1))  # stands in for the Cholesky factor of an identity proposal covariance
-# log density -> {kernel: compiled entry point}: a repeated call skips numba's argument typing,
-# which for a dispatcher argument alone costs a few microseconds
-_ENTRY_POINTS: weakref.WeakKeyDictionary[Any, dict[Any, Any]] = weakref.WeakKeyDictionary()
+# (kernel, dimension tag) -> compiled entry point: a repeated call skips numba's argument typing
+_ENTRY_POINTS: dict[tuple[Any, int], Any] = {}
 
 
 def _call(kernel, args):
     """``kernel(*args)``, through the compiled entry point once the kernel has been compiled for `args`.
 
-    Safe because every argument's numba type is fixed by construction here: C-contiguous float64
-    arrays of fixed rank, a uint64 state array, Python ints, floats and bools.
+    Safe because every argument's numba type is fixed by construction here: an int address, a
+    tuple of float zeros (its length the dimension tag), C-contiguous float64 arrays of fixed
+    rank, a uint64 state array, Python ints, floats and bools.
     """
-    density = args[0]
-    entry = _ENTRY_POINTS.get(density, {}).get(kernel)
+    key = (kernel, len(args[1]))
+    entry = _ENTRY_POINTS.get(key)
     if entry is not None:
         return entry(*args)
     out = kernel(*args)
     entry = compiled_entry_point(kernel, args)
     if entry is not None:
-        _ENTRY_POINTS.setdefault(density, {})[kernel] = entry
+        _ENTRY_POINTS[key] = entry
     return out
+
+
+# Attribute of the user's dispatcher holding its compiled C wrapper: it lives as long as the density
+# (a cycle through the wrapper's closure, which the garbage collector frees), compiled once per density.
+_CFUNC_ATTR = "_simengine_mh_cfunc"
+
+
+def _compiled_density(log_density):
+    """The ``numba.cfunc`` wrapping `log_density` for the chain kernels, compiled on first use."""
+    density = getattr(log_density, _CFUNC_ATTR, None)
+    if density is not None:
+        return density
+    try:
+        density = _mcmc_kernels().compile_density(log_density)
+    except NumbaError as exc:
+        raise TypeError(
+            "`log_density` must take a 1-D float64 array and return a float; numba could not "
+            f"compile it for the sampler: {str(exc).splitlines()[0]}"
+        ) from exc
+    try:
+        setattr(log_density, _CFUNC_ATTR, density)
+    except AttributeError:  # a dispatcher that takes no attributes: compiled again next call
+        pass
+    return density
 
 
 def _mcmc_kernels():

@@ -23,7 +23,7 @@ import numpy as np
 import simengine
 from simengine import targets
 f = targets.multivariate_normal([0.0, 0.0], [[1.0, 0.7], [0.7, 1.0]])
-# the parallel many-chain kernel (one compile per log density; the one-chain kernel shares its chain loop)
+# the parallel many-chain kernel (compiled once and cached; the one-chain kernel shares its chain loop)
 for n_chains in (4,):
     simengine.metropolis_hastings(f, np.zeros(2), n_steps=2**20, n_chains=n_chains, thin=1024, rng=0)
     print("ready", n_chains, flush=True)
@@ -58,8 +58,8 @@ def test_sigint_stops_the_chains_within_a_second():
 GAUSS = targets.multivariate_normal([0.0, 0.0], [[1.0, 0.7], [0.7, 1.0]])
 
 
-# one chain each: the chain loop with its segments is shared by both kernels, and each kernel is
-# compiled per log density (seconds), so one kernel serves both cases
+# one chain each: the chain loop with its segments is shared by both kernels, and each kernel is a
+# compile of seconds on an empty cache, so one kernel serves both cases
 @pytest.mark.parametrize("kw", [dict(n_chains=1), dict(n_chains=1, burn_in=70_000, adapt=True, thin=7)],
                          ids=["plain", "adapt-thin"])
 def test_watched_path_gives_the_same_chains(monkeypatch, kw):

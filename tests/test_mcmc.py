@@ -13,7 +13,7 @@ from scipy.special import logsumexp
 
 import simengine
 from _subproc import run_with_threads
-from simengine import targets
+from simengine import mcmc, targets
 from simengine._rng import as_seed_sequence, numpy_block_generators, pcg64_block_states
 from simengine.kernels import mcmc as kmcmc
 from simengine.mcmc import mcse
@@ -33,6 +33,11 @@ def _raise_far(x):
     if x[0] > 2.0:
         raise ValueError("density undefined beyond 2")
     return -0.5 * x[0] * x[0]
+
+
+@numba.njit
+def _always_raises(x):
+    raise ValueError("never defined")
 
 
 @numba.njit
@@ -443,17 +448,17 @@ def _run_kernel(f, x0, mode, *, n_steps, burn_in=0, thin=1, adapt=False, scale=1
     """
     x0 = np.atleast_2d(np.asarray(x0, dtype=float))
     n, dim = x0.shape
-    one, many = kmcmc.mh_kernels(dim)
     chol = np.zeros((1, 1)) if cov is None else np.ascontiguousarray(np.linalg.cholesky(cov))
     samples = np.empty((n, (n_steps - burn_in) // thin, dim))
     logps = np.empty(samples.shape[:2])
     counts = np.empty((n, 3), dtype=np.int64)
     scales = np.empty(n)
     fail_x = np.zeros((n, dim))
-    kernel = one if n == 1 else many  # as the public function picks them (fewer compilations per density)
+    kernel = kmcmc.one if n == 1 else kmcmc.chains  # as the public function picks them
     control = np.zeros(n + 1, dtype=np.int64)  # stop flag and steps done per chain (the Ctrl-C path)
-    kernel(f, x0, chol, cov is None, scale, n_steps, burn_in, thin, adapt, mode, can_time, pcg64_block_states(seed, n),
-           samples, logps, counts, scales, fail_x, control)
+    density = mcmc._compiled_density(f)  # the public function's C wrapper of the density, compiled once
+    kernel(density.address, kmcmc.dim_tag(dim), x0, chol, cov is None, scale, n_steps, burn_in, thin, adapt, mode,
+           can_time, pcg64_block_states(seed, n), samples, logps, counts, scales, fail_x, control)
     return samples, logps, counts, scales, fail_x
 
 
@@ -543,11 +548,28 @@ def test_mh_zero_density_region_and_thread_invariance():
         "from simengine import targets\n"
         "f = targets.banana(b=0.05)\n"
         "r = simengine.metropolis_hastings(f, np.zeros(2), n_steps=3000, burn_in=500, adapt=True, n_chains=3, rng=9)\n"
-        "result = (r.samples, r.acceptance_rate, r.proposal_scale)\n"
+        "from simengine.kernels import mcmc\n"
+        "result = (r.samples, r.acceptance_rate, r.proposal_scale, sum(mcmc.chains.stats.cache_misses.values()))\n"
     )
     one, two = run_with_threads(code, 1), run_with_threads(code, 2)
-    for a, b in zip(one, two):
+    for a, b in zip(one[:3], two[:3]):
         assert_array_equal(a, b)
+    # a new density in a new process: the chain kernels come from the disk cache (the first child saved them)
+    from simengine._jit import cache_dir
+
+    assert two[3] == 0 or cache_dir() is None
+
+
+def test_mh_new_density_reuses_the_compiled_chain_kernels():
+    simengine.metropolis_hastings(GAUSS, np.zeros(2), n_steps=10, n_chains=1, rng=0)
+    compiled = len(kmcmc.one.signatures)
+    other = targets.multivariate_normal([1.0, 2.0], COV)  # a new dispatcher
+    res = simengine.metropolis_hastings(other, np.zeros(2), n_steps=300, n_chains=1, rng=0)
+    assert len(kmcmc.one.signatures) == compiled
+    wrapper = getattr(other, mcmc._CFUNC_ATTR)
+    simengine.metropolis_hastings(other, np.zeros(2), n_steps=10, n_chains=1, rng=0)
+    assert getattr(other, mcmc._CFUNC_ATTR) is wrapper  # the density's C wrapper is compiled once
+    assert_array_equal(res.log_density, [[other(v) for v in res.samples[0]]])
 
 
 def test_mh_failures_name_the_step():
@@ -557,6 +579,8 @@ def test_mh_failures_name_the_step():
         simengine.metropolis_hastings(_raise_far, np.zeros(1), n_steps=5000, proposal_scale=3.0, rng=0)
     with pytest.raises(RuntimeError, match="raised at step 0 of chain 1"):
         simengine.metropolis_hastings(_raise_far, np.array([[0.0], [3.0]]), n_steps=10, proposal_scale=0.01, rng=0)
+    with pytest.raises(RuntimeError, match="raised at step 0 of chain 0.*never defined"):  # typed as returning None
+        simengine.metropolis_hastings(_always_raises, np.zeros(1), n_steps=10, n_chains=1, rng=0)
     with pytest.raises(ValueError, match="`x0` of chain 0 has zero density"):
         simengine.metropolis_hastings(_half_line, np.array([-1.0]), n_steps=10, n_chains=1, rng=0)
 
@@ -605,12 +629,21 @@ def test_mh_portable_path_gives_the_same_chain(monkeypatch):
     kw = dict(n_steps=2000, burn_in=200, thin=2, scale=0.9, cov=COV, seed=3)  # > 4 x 128 steps: AUTO times
     native = _run_kernel(GAUSS, [[0.3, -0.2]], kmcmc.AUTO, **kw)
     monkeypatch.setattr(kmcmc, "_ASM_BARRIER", False)  # read when a kernel is compiled
-    portable_density = targets.multivariate_normal([0.0, 0.0], COV)  # a new dispatcher: compiled afresh
-    portable = _run_kernel(portable_density, [[0.3, -0.2]], kmcmc.AUTO, can_time=False, **kw)
+    # the kernels are compiled once and cached: uncached copies of the chain loop, compiled now without the barrier
+    for name in ("_plain", "_speculative", "chain1", "one"):
+        kernel = getattr(kmcmc, name)
+        options = {k: v for k, v in kernel.targetoptions.items() if k != "nopython"}
+        monkeypatch.setattr(kmcmc, name, numba.njit(**options)(kernel.py_func))
+    portable = _run_kernel(GAUSS, [[0.3, -0.2]], kmcmc.AUTO, can_time=False, **kw)
     for a, b in zip(native, portable):
         assert_array_equal(a, b)
-    one, _ = kmcmc.mh_kernels(2)
-    ir = {density: [text for sig, text in one.inspect_llvm().items() if sig[0] == numba.typeof(density)]
-          for density in (GAUSS, portable_density)}
-    assert len(ir[portable_density]) == 1 and " asm " not in ir[portable_density][0]
-    assert (" asm " in ir[GAUSS][0]) == _numba_compat.X86_64  # the check above can see a barrier
+    (ir,) = kmcmc.one.inspect_llvm().values()
+    assert "_speculative" in ir and " asm " not in ir
+    monkeypatch.setattr(kmcmc, "_ASM_BARRIER", True)  # the check above can see a barrier
+
+    @numba.njit(cache=False)
+    def pick(take, a, b):
+        return kmcmc._select(take, a, b)
+
+    pick(True, 1.0, 2.0)
+    assert " asm " in next(iter(pick.inspect_llvm().values()))

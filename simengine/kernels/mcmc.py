@@ -1,10 +1,10 @@
 """Random-walk Metropolis-Hastings chains, each drawing from its own PCG64 block stream.
 
-The user's log density is a numba dispatcher passed in as a first-class function
-(numba compiles the chain once per density and, for small dimensions, once per
-dimension, so that the per-coordinate loops unroll).  The kernels that take it are
-not cached on disk: a dispatcher's numba type differs in every process, so a cache
-entry could never be reused and each process would only add another file.
+The chain kernels are compiled once and cached on disk, whatever the log density: the
+user's density reaches them as the address of a C function (`compile_density` wraps the
+numba dispatcher in a `numba.cfunc`, which compiles only the density), called through
+`_density_at`.  Small dimensions get their own compiled copy (the dimension is the length
+of the `dimtag` tuple, a constant of the compiled code), so that per-coordinate loops unroll.
 Draws come from `kernels.rng` (NumPy's PCG64 and ziggurat, bit-identical to a
 Generator on the same block stream) with the state in registers.
 Failures never raise here: each chain reports a status and the step where it
@@ -18,7 +18,7 @@ from llvmlite import ir
 from numba import types
 
 from simengine._jit import njit, pjit
-from simengine._numba_compat import X86_64, intrinsic
+from simengine._numba_compat import X86_64, TypingError, intrinsic
 from simengine.kernels.rng import _std_exponential1, _std_normal1
 
 OK = 0
@@ -96,13 +96,81 @@ def _select(take, a, b):
     return a if take else b
 
 
-@njit(cache=False)  # specialised on the log density: see the module note
-def _safe_logp1(log_density, x):
-    """(value, status): the density's value, or status RAISED if it threw."""
+# What the wrapper of `compile_density` returns when the density raised: a quiet NaN with a payload
+# no arithmetic produces (NaNs from arithmetic carry none), so the chain fails at that step as for a
+# NaN, and the status says it raised.  The bits travel with the value through the speculative selects.
+RAISED_BITS = 0x7FF8_5AFE_0BAD_C0DE
+RAISED_VALUE = float(np.array([RAISED_BITS], dtype=np.uint64).view(np.float64)[0])
+
+#: C signature of a compiled log density: ``double f(double *x, intp dim)``
+DENSITY_SIG = types.float64(types.CPointer(types.float64), types.intp)
+
+
+def compile_density(log_density):
+    """The numba ``cfunc`` through which the chain kernels call `log_density` (pass its ``.address``).
+
+    Compiles the density for a C-contiguous float64 array (``numba.carray`` over the
+    kernel's pointer: the type a direct call with a NumPy array uses) and a wrapper that
+    returns `RAISED_VALUE` if it raised.  A density typed as returning None (one that can
+    only raise) gives NaN when it returns.  Raises numba's TypingError if the density does
+    not take such an array or does not return a number.
+    """
+    raised = RAISED_VALUE
+
+    def density(x, dim):
+        try:
+            return log_density(numba.carray(x, dim))
+        except Exception:  # any user exception; the public layer re-raises it with context
+            return raised
+
+    def density_without_value(x, dim):
+        try:
+            log_density(numba.carray(x, dim))
+        except Exception:
+            return raised
+        return math.nan
+
+    # a closure over the user's dispatcher: never cached
     try:
-        return log_density(x), OK
-    except Exception:  # any user exception; the public layer re-raises it with context
-        return math.nan, RAISED
+        return numba.cfunc(DENSITY_SIG, cache=False)(density)
+    except TypingError:
+        returns = [sig.return_type for sig in log_density.nopython_signatures
+                   if sig.args == (types.float64[::1],)]
+        if returns != [types.none]:
+            raise
+    return numba.cfunc(DENSITY_SIG, cache=False)(density_without_value)
+
+
+@intrinsic
+def _density_at(typingctx, address, x):
+    """``f(x)`` for the C function at `address` (`DENSITY_SIG`), with `x` a C-contiguous float64 array."""
+    sig = types.float64(types.int64, x)
+
+    def codegen(context, builder, sig, args):
+        arr = context.make_array(sig.args[1])(context, builder, args[1])
+        fnty = ir.FunctionType(ir.DoubleType(), [ir.DoubleType().as_pointer(), ir.IntType(64)])
+        fn = builder.inttoptr(args[0], fnty.as_pointer())
+        return builder.call(fn, [arr.data, builder.extract_value(arr.shape, 0)])
+
+    return sig, codegen
+
+
+@intrinsic
+def _bits(typingctx, v):
+    """The IEEE bits of float64 `v` as an int64."""
+    sig = types.int64(types.float64)
+
+    def codegen(context, builder, sig, args):
+        return builder.bitcast(args[0], ir.IntType(64))
+
+    return sig, codegen
+
+
+@njit(inline="always")
+def _safe_logp1(ld, x):
+    """(value, status) of the density at `ld` (an address) at `x`: status RAISED if it threw."""
+    lp = _density_at(ld, x)
+    return lp, RAISED if _bits(lp) == RAISED_BITS else OK
 
 
 @njit(inline="always")
@@ -136,248 +204,250 @@ def _keep(samples, logps, j, x, lp):
     logps[j] = lp
 
 
-def _make_chain(D):
-    """The one-chain kernel, with the dimension `D` a compile-time constant (0: read it from `x0`)."""
+@njit(inline="always")  # see the note above `_chol_row`
+def _propose(ld, dimtag, x, y, inc, chol, identity, s, sh, sl, ih, il):
+    """A step's draws in stream order (z, then E), its proposal ``y = x + s * chol @ z`` and log density.
 
-    @njit(inline="always")  # specialised on the log density with its caller (see the note above `_chol_row`)
-    def _propose(ld, x, y, inc, chol, identity, s, sh, sl, ih, il):
-        """A step's draws in stream order (z, then E), its proposal ``y = x + s * chol @ z`` and log density.
+    Returns (-E, log density at y, its status, sh, sl); `inc` is scratch for z.
+    """
+    D = len(dimtag)
+    dim = x.shape[0] if D == 0 else D
+    for d in range(dim):
+        inc[d], sh, sl = _std_normal1(sh, sl, ih, il)
+    for d in range(dim):
+        y[d] = x[d] + s * (inc[d] if identity else _chol_row(chol, inc, d))
+    e, sh, sl = _std_exponential1(sh, sl, ih, il)
+    lp_y, st_y = _safe_logp1(ld, y)
+    return -e, lp_y, st_y, sh, sl
 
-        Returns (-E, log density at y, its status, sh, sl); `inc` is scratch for z.
-        """
-        dim = x.shape[0] if D == 0 else D
+
+@njit
+def _plain(ld, dimtag, t, t_end, x, lp, y, lp_y, st_y, neg_e, inc, chol, identity, s, log_s, adapt_until, burn_in, thin,
+           samples, logps, accepted, j, countdown, sh, sl, ih, il, fail_x):
+    """Steps t .. t_end-1, one density evaluation per step, after the accept decision.
+
+    On entry `y` is step t's proposal with log density `lp_y` (status `st_y`) and
+    `neg_e` = -E of step t; so on return for step `t_end`.  Steps before
+    `adapt_until` (`burn_in` with adaptation, else 0) move log(s) by Robbins-Monro
+    towards 0.234 acceptance.
+    """
+    D = len(dimtag)
+    dim = x.shape[0] if D == 0 else D
+    while t < t_end:
+        if _bad_value(lp_y, st_y):
+            for d in range(dim):
+                fail_x[d] = y[d]
+            return t, lp, lp_y, st_y, neg_e, s, log_s, accepted, j, countdown, sh, sl, _fail_status(st_y)
+        log_ratio = lp_y - lp
+        take = log_ratio >= neg_e
+        for d in range(dim):
+            x[d] = _select(take, y[d], x[d])
+        lp = _select(take, lp_y, lp)
+        if t < burn_in:
+            if t < adapt_until:
+                alpha = 1.0 if log_ratio >= 0.0 else math.exp(log_ratio)
+                log_s += (alpha - TARGET_ACCEPT) / (t + 1.0) ** 0.6
+                s = math.exp(log_s)
+        else:  # count the move; keep every `thin`-th state (a counter: no division per step)
+            accepted += take
+            countdown -= 1
+            if countdown == 0:
+                countdown = thin
+                _keep(samples, logps, j, x, lp)
+                j += 1
+        neg_e, lp_y, st_y, sh, sl = _propose(ld, dimtag, x, y, inc, chol, identity, s, sh, sl, ih, il)
+        t += 1
+    return t, lp, lp_y, st_y, neg_e, s, log_s, accepted, j, countdown, sh, sl, OK
+
+
+@njit
+def _speculative(ld, dimtag, t, t_end, x, lp, y, lp_y, st_y, neg_e, chol, identity, s, burn_in, thin,
+                 samples, logps, accepted, j, countdown, sh, sl, ih, il, fail_x):
+    """`_plain` without adaptation, evaluating the density at both possible next proposals.
+
+    Step t+1's proposal is ``x + inc`` if step t rejects and ``y + inc`` if it
+    accepts; both are evaluated while step t's decision is still pending, so a
+    decision waits on a select instead of a density evaluation and the chain's
+    latency is halved, for one more evaluation per step.  The chain is the same
+    as `_plain`'s (same draws, same arithmetic, same decisions).  A failure at the
+    point not taken is never seen.
+    """
+    D = len(dimtag)
+    dim = x.shape[0] if D == 0 else D
+    # private copies of the work arrays: LLVM then knows no store to `samples` can change them
+    # (~3% a step); copied back on return (on failure only `fail_x` matters)
+    xo = x
+    yo = y
+    x = np.empty(dim)
+    y = np.empty(dim)
+    qa = np.empty(dim)
+    qb = np.empty(dim)
+    inc = np.empty(dim)
+    for d in range(dim):
+        x[d] = xo[d]
+        y[d] = yo[d]
+    while t < t_end:
+        if _bad_value(lp_y, st_y):
+            for d in range(dim):
+                fail_x[d] = y[d]
+            return t, lp, lp_y, st_y, neg_e, accepted, j, countdown, sh, sl, _fail_status(st_y)
         for d in range(dim):
             inc[d], sh, sl = _std_normal1(sh, sl, ih, il)
-        for d in range(dim):
-            y[d] = x[d] + s * (inc[d] if identity else _chol_row(chol, inc, d))
         e, sh, sl = _std_exponential1(sh, sl, ih, il)
-        lp_y, st_y = _safe_logp1(ld, y)
-        return -e, lp_y, st_y, sh, sl
-
-    @njit(cache=False)  # specialised on the log density; one copy however many call sites
-    def _plain(ld, t, t_end, x, lp, y, lp_y, st_y, neg_e, inc, chol, identity, s, log_s, adapt_until, burn_in, thin,
-               samples, logps, accepted, j, countdown, sh, sl, ih, il, fail_x):
-        """Steps t .. t_end-1, one density evaluation per step, after the accept decision.
-
-        On entry `y` is step t's proposal with log density `lp_y` (status `st_y`) and
-        `neg_e` = -E of step t; so on return for step `t_end`.  Steps before
-        `adapt_until` (`burn_in` with adaptation, else 0) move log(s) by Robbins-Monro
-        towards 0.234 acceptance.
-        """
-        dim = x.shape[0] if D == 0 else D
-        while t < t_end:
-            if _bad_value(lp_y, st_y):
-                for d in range(dim):
-                    fail_x[d] = y[d]
-                return t, lp, lp_y, st_y, neg_e, s, log_s, accepted, j, countdown, sh, sl, _fail_status(st_y)
-            log_ratio = lp_y - lp
-            take = log_ratio >= neg_e
-            for d in range(dim):
-                x[d] = _select(take, y[d], x[d])
-            lp = _select(take, lp_y, lp)
-            if t < burn_in:
-                if t < adapt_until:
-                    alpha = 1.0 if log_ratio >= 0.0 else math.exp(log_ratio)
-                    log_s += (alpha - TARGET_ACCEPT) / (t + 1.0) ** 0.6
-                    s = math.exp(log_s)
-            else:  # count the move; keep every `thin`-th state (a counter: no division per step)
-                accepted += take
-                countdown -= 1
-                if countdown == 0:
-                    countdown = thin
-                    _keep(samples, logps, j, x, lp)
-                    j += 1
-            neg_e, lp_y, st_y, sh, sl = _propose(ld, x, y, inc, chol, identity, s, sh, sl, ih, il)
-            t += 1
-        return t, lp, lp_y, st_y, neg_e, s, log_s, accepted, j, countdown, sh, sl, OK
-
-    @njit(cache=False)  # specialised on the log density; one copy however many call sites
-    def _speculative(ld, t, t_end, x, lp, y, lp_y, st_y, neg_e, chol, identity, s, burn_in, thin,
-                     samples, logps, accepted, j, countdown, sh, sl, ih, il, fail_x):
-        """`_plain` without adaptation, evaluating the density at both possible next proposals.
-
-        Step t+1's proposal is ``x + inc`` if step t rejects and ``y + inc`` if it
-        accepts; both are evaluated while step t's decision is still pending, so a
-        decision waits on a select instead of a density evaluation and the chain's
-        latency is halved, for one more evaluation per step.  The chain is the same
-        as `_plain`'s (same draws, same arithmetic, same decisions).  A failure at the
-        point not taken is never seen.
-        """
-        dim = x.shape[0] if D == 0 else D
-        # private copies of the work arrays: LLVM then knows no store to `samples` can change them
-        # (~3% a step); copied back on return (on failure only `fail_x` matters)
-        xo = x
-        yo = y
-        x = np.empty(dim)
-        y = np.empty(dim)
-        qa = np.empty(dim)
-        qb = np.empty(dim)
-        inc = np.empty(dim)
         for d in range(dim):
-            x[d] = xo[d]
-            y[d] = yo[d]
-        while t < t_end:
-            if _bad_value(lp_y, st_y):
-                for d in range(dim):
-                    fail_x[d] = y[d]
-                return t, lp, lp_y, st_y, neg_e, accepted, j, countdown, sh, sl, _fail_status(st_y)
-            for d in range(dim):
-                inc[d], sh, sl = _std_normal1(sh, sl, ih, il)
-            e, sh, sl = _std_exponential1(sh, sl, ih, il)
-            for d in range(dim):
-                step = s * (inc[d] if identity else _chol_row(chol, inc, d))
-                qa[d] = x[d] + step
-                qb[d] = y[d] + step
-            lp_a, st_a = _safe_logp1(ld, qa)
-            lp_b, st_b = _safe_logp1(ld, qb)
-            take = lp_y - lp >= neg_e
-            lp = _select(take, lp_y, lp)
-            lp_y = _select(take, lp_b, lp_a)
-            st_y = _select(take, st_b, st_a)
-            neg_e = -e
-            for d in range(dim):
-                x[d], y[d] = _select(take, y[d], x[d]), _select(take, qb[d], qa[d])
-            if t >= burn_in:
-                accepted += take
-                countdown -= 1
-                if countdown == 0:
-                    countdown = thin
-                    _keep(samples, logps, j, x, lp)
-                    j += 1
-            t += 1
+            step = s * (inc[d] if identity else _chol_row(chol, inc, d))
+            qa[d] = x[d] + step
+            qb[d] = y[d] + step
+        lp_a, st_a = _safe_logp1(ld, qa)
+        lp_b, st_b = _safe_logp1(ld, qb)
+        take = lp_y - lp >= neg_e
+        lp = _select(take, lp_y, lp)
+        lp_y = _select(take, lp_b, lp_a)
+        st_y = _select(take, st_b, st_a)
+        neg_e = -e
         for d in range(dim):
-            xo[d] = x[d]
-            yo[d] = y[d]
-        return t, lp, lp_y, st_y, neg_e, accepted, j, countdown, sh, sl, OK
+            x[d], y[d] = _select(take, y[d], x[d]), _select(take, qb[d], qa[d])
+        if t >= burn_in:
+            accepted += take
+            countdown -= 1
+            if countdown == 0:
+                countdown = thin
+                _keep(samples, logps, j, x, lp)
+                j += 1
+        t += 1
+    for d in range(dim):
+        xo[d] = x[d]
+        yo[d] = y[d]
+    return t, lp, lp_y, st_y, neg_e, accepted, j, countdown, sh, sl, OK
 
-    @njit(cache=False)  # specialised on the log density: see the module note
-    def chain1(ld, x0, chol, identity, scale, n_steps, burn_in, thin, adapt, mode, can_time, state,
-               samples, logps, fail_x, control, c):
-        """Run one chain of ``n_steps`` Gaussian random-walk steps from `x0`, drawing from PCG64 `state`.
 
-        Step t draws ``dim`` standard normals z, proposes ``x + s * chol @ z``, draws
-        one standard exponential E and accepts when ``log p(x') - log p(x) >= -E`` (the
-        event ``log U < log p(x') - log p(x)`` with ``U = exp(-E)`` uniform, without a
-        log per step).  With `adapt`, ``log(s)`` follows a Robbins-Monro recursion
-        towards 0.234 acceptance during the first `burn_in` steps, then is frozen.
+@njit
+def chain1(ld, dimtag, x0, chol, identity, scale, n_steps, burn_in, thin, adapt, mode, can_time, state,
+           samples, logps, fail_x, control, c):
+    """Run one chain of ``n_steps`` Gaussian random-walk steps from `x0`, drawing from PCG64 `state`.
 
-        After burn-in (or from the start without `adapt`) the steps run `_plain` or
-        `_speculative` (`mode`); AUTO times both on the first steps with the cycle
-        counter (when `can_time`) and keeps the faster: cheap densities gain from
-        speculation, costly ones lose up to half.  The chain does not depend on it.
+    Step t draws ``dim`` standard normals z, proposes ``x + s * chol @ z``, draws
+    one standard exponential E and accepts when ``log p(x') - log p(x) >= -E`` (the
+    event ``log U < log p(x') - log p(x)`` with ``U = exp(-E)`` uniform, without a
+    log per step).  With `adapt`, ``log(s)`` follows a Robbins-Monro recursion
+    towards 0.234 acceptance during the first `burn_in` steps, then is frozen.
 
-        Fills `samples` (kept, dim) and `logps` (kept,) with every `thin`-th state after
-        burn-in; on failure writes the offending point into `fail_x`.  Every `SEGMENT`
-        steps it writes its step count to ``control[1 + c]`` and stops with status
-        STOPPED when ``control[0]`` is set (Ctrl-C).  Returns (accepted moves after
-        burn-in, final scale, status, failing step or -1).
-        """
-        dim = x0.shape[0] if D == 0 else D
-        sh, sl, ih, il = state[0], state[1], state[2], state[3]
-        x = np.empty(dim)
-        y = np.empty(dim)
-        inc = np.empty(dim)
+    After burn-in (or from the start without `adapt`) the steps run `_plain` or
+    `_speculative` (`mode`); AUTO times both on the first steps with the cycle
+    counter (when `can_time`) and keeps the faster: cheap densities gain from
+    speculation, costly ones lose up to half.  The chain does not depend on it.
+
+    Fills `samples` (kept, dim) and `logps` (kept,) with every `thin`-th state after
+    burn-in; on failure writes the offending point into `fail_x`.  Every `SEGMENT`
+    steps it writes its step count to ``control[1 + c]`` and stops with status
+    STOPPED when ``control[0]`` is set (Ctrl-C).  Returns (accepted moves after
+    burn-in, final scale, status, failing step or -1).
+    """
+    D = len(dimtag)
+    dim = x0.shape[0] if D == 0 else D
+    sh, sl, ih, il = state[0], state[1], state[2], state[3]
+    x = np.empty(dim)
+    y = np.empty(dim)
+    inc = np.empty(dim)
+    for d in range(dim):
+        x[d] = x0[d]
+    lp, st = _safe_logp1(ld, x)
+    if _bad_value(lp, st) or lp == -math.inf:
         for d in range(dim):
-            x[d] = x0[d]
-        lp, st = _safe_logp1(ld, x)
-        if _bad_value(lp, st) or lp == -math.inf:
-            for d in range(dim):
-                fail_x[d] = x0[d]
-            return 0, scale, ZERO_DENSITY if st == OK and lp == -math.inf else _fail_status(st), 0
-        s = scale
-        log_s = math.log(scale)
-        # np.int64, not a literal 0: numba would compile `_plain` once more for literal arguments
-        accepted = np.int64(0)
-        j = np.int64(0)
-        countdown = thin
-        neg_e, lp_y, st_y, sh, sl = _propose(ld, x, y, inc, chol, identity, s, sh, sl, ih, il)  # step 0's
-        t = np.int64(0)
-        adapt_until = burn_in if adapt else np.int64(0)
-        if adapt:
-            while t < burn_in:
-                if control[0] != 0:
-                    return accepted, s, STOPPED, t
-                t, lp, lp_y, st_y, neg_e, s, log_s, accepted, j, countdown, sh, sl, st = _plain(
-                    ld, t, min(burn_in, t + SEGMENT), x, lp, y, lp_y, st_y, neg_e, inc, chol, identity, s, log_s,
-                    adapt_until, burn_in, thin, samples, logps, accepted, j, countdown, sh, sl, ih, il, fail_x)
-                if st != OK:
-                    return accepted, s, st, t + 1
-                control[1 + c] = t
-        speculate = mode == SPECULATIVE
-        if mode == AUTO:
-            speculate = False
-            if can_time and n_steps - t > 4 * _PROBE_STEPS:
-                c0 = _cycles()
-                t, lp, lp_y, st_y, neg_e, s, log_s, accepted, j, countdown, sh, sl, st = _plain(
-                    ld, t, t + _PROBE_STEPS, x, lp, y, lp_y, st_y, neg_e, inc, chol, identity, s, log_s, adapt_until,
-                    burn_in, thin, samples, logps, accepted, j, countdown, sh, sl, ih, il, fail_x)
-                if st != OK:
-                    return accepted, s, st, t + 1
-                c1 = _cycles()
-                t, lp, lp_y, st_y, neg_e, accepted, j, countdown, sh, sl, st = _speculative(
-                    ld, t, t + _PROBE_STEPS, x, lp, y, lp_y, st_y, neg_e, chol, identity, s, burn_in,
-                    thin, samples, logps, accepted, j, countdown, sh, sl, ih, il, fail_x)
-                if st != OK:
-                    return accepted, s, st, t + 1
-                speculate = _cycles() - c1 < c1 - c0
-        while t < n_steps:
+            fail_x[d] = x0[d]
+        return 0, scale, ZERO_DENSITY if st == OK and lp == -math.inf else _fail_status(st), 0
+    s = scale
+    log_s = math.log(scale)
+    # np.int64, not a literal 0: numba would compile `_plain` once more for literal arguments
+    accepted = np.int64(0)
+    j = np.int64(0)
+    countdown = thin
+    neg_e, lp_y, st_y, sh, sl = _propose(ld, dimtag, x, y, inc, chol, identity, s, sh, sl, ih, il)  # step 0's
+    t = np.int64(0)
+    adapt_until = burn_in if adapt else np.int64(0)
+    if adapt:
+        while t < burn_in:
             if control[0] != 0:
                 return accepted, s, STOPPED, t
-            t_end = min(n_steps, t + SEGMENT)
-            if speculate:
-                t, lp, lp_y, st_y, neg_e, accepted, j, countdown, sh, sl, st = _speculative(
-                    ld, t, t_end, x, lp, y, lp_y, st_y, neg_e, chol, identity, s, burn_in, thin,
-                    samples, logps, accepted, j, countdown, sh, sl, ih, il, fail_x)
-            else:
-                t, lp, lp_y, st_y, neg_e, s, log_s, accepted, j, countdown, sh, sl, st = _plain(
-                    ld, t, t_end, x, lp, y, lp_y, st_y, neg_e, inc, chol, identity, s, log_s, adapt_until, burn_in,
-                    thin, samples, logps, accepted, j, countdown, sh, sl, ih, il, fail_x)
+            t, lp, lp_y, st_y, neg_e, s, log_s, accepted, j, countdown, sh, sl, st = _plain(
+                ld, dimtag, t, min(burn_in, t + SEGMENT), x, lp, y, lp_y, st_y, neg_e, inc, chol, identity, s, log_s,
+                adapt_until, burn_in, thin, samples, logps, accepted, j, countdown, sh, sl, ih, il, fail_x)
             if st != OK:
                 return accepted, s, st, t + 1
             control[1 + c] = t
-        return accepted, s, OK, -1
-
-    # nogil: a long call runs in a worker thread while the caller's thread waits for Ctrl-C
-    @njit(cache=False, nogil=True)  # specialised on the log density: see the module note
-    def one(ld, x0, chol, identity, scale, n_steps, burn_in, thin, adapt, mode, can_time, states,
-            samples, logps, counts, scales, fail_x, control):
-        """`chains` for a single chain: no parallel region to start for a short chain."""
-        counts[0, 0], scales[0], counts[0, 1], counts[0, 2] = chain1(
-            ld, x0[0], chol, identity, scale, n_steps, burn_in, thin, adapt, mode, can_time, states[0],
-            samples[0], logps[0], fail_x[0], control, 0)
-        return counts[0, 1] != OK
-
-    @pjit(cache=False, nogil=True)  # specialised on the log density: see the module note
-    def chains(ld, x0, chol, identity, scale, n_steps, burn_in, thin, adapt, mode, can_time, states,
-               samples, logps, counts, scales, fail_x, control):
-        """Run ``x0.shape[0]`` chains in parallel, chain c from ``x0[c]`` drawing from PCG64 ``states[c]``.
-
-        Fills samples (chains, kept, dim), their log densities (chains, kept), per
-        chain `counts` (accepted post-burn-in moves, status, failing step or -1) and
-        final `scales`, and the point where a chain failed (chains, dim).  Returns
-        whether any chain failed.
-        """
-        for c in numba.prange(x0.shape[0]):
-            counts[c, 0], scales[c], counts[c, 1], counts[c, 2] = chain1(
-                ld, x0[c], chol, identity, scale, n_steps, burn_in, thin, adapt, mode, can_time, states[c],
-                samples[c], logps[c], fail_x[c], control, c)
-        failed = False
-        for c in range(x0.shape[0]):
-            failed |= counts[c, 1] != OK
-        return failed
-
-    return one, chains
-
-
-_KERNELS = {}
+    speculate = mode == SPECULATIVE
+    if mode == AUTO:
+        speculate = False
+        if can_time and n_steps - t > 4 * _PROBE_STEPS:
+            c0 = _cycles()
+            t, lp, lp_y, st_y, neg_e, s, log_s, accepted, j, countdown, sh, sl, st = _plain(
+                ld, dimtag, t, t + _PROBE_STEPS, x, lp, y, lp_y, st_y, neg_e, inc, chol, identity, s, log_s, adapt_until,
+                burn_in, thin, samples, logps, accepted, j, countdown, sh, sl, ih, il, fail_x)
+            if st != OK:
+                return accepted, s, st, t + 1
+            c1 = _cycles()
+            t, lp, lp_y, st_y, neg_e, accepted, j, countdown, sh, sl, st = _speculative(
+                ld, dimtag, t, t + _PROBE_STEPS, x, lp, y, lp_y, st_y, neg_e, chol, identity, s, burn_in,
+                thin, samples, logps, accepted, j, countdown, sh, sl, ih, il, fail_x)
+            if st != OK:
+                return accepted, s, st, t + 1
+            speculate = _cycles() - c1 < c1 - c0
+    while t < n_steps:
+        if control[0] != 0:
+            return accepted, s, STOPPED, t
+        t_end = min(n_steps, t + SEGMENT)
+        if speculate:
+            t, lp, lp_y, st_y, neg_e, accepted, j, countdown, sh, sl, st = _speculative(
+                ld, dimtag, t, t_end, x, lp, y, lp_y, st_y, neg_e, chol, identity, s, burn_in, thin,
+                samples, logps, accepted, j, countdown, sh, sl, ih, il, fail_x)
+        else:
+            t, lp, lp_y, st_y, neg_e, s, log_s, accepted, j, countdown, sh, sl, st = _plain(
+                ld, dimtag, t, t_end, x, lp, y, lp_y, st_y, neg_e, inc, chol, identity, s, log_s, adapt_until, burn_in,
+                thin, samples, logps, accepted, j, countdown, sh, sl, ih, il, fail_x)
+        if st != OK:
+            return accepted, s, st, t + 1
+        control[1 + c] = t
+    return accepted, s, OK, -1
 
 
-def mh_kernels(dim):
-    """(one-chain kernel, parallel many-chain kernel) for chains of dimension `dim`.
+@njit(nogil=True)  # a long call runs in a worker thread while the caller's thread waits for Ctrl-C
+def one(ld, dimtag, x0, chol, identity, scale, n_steps, burn_in, thin, adapt, mode, can_time, states,
+        samples, logps, counts, scales, fail_x, control):
+    """`chains` for a single chain: no parallel region to start for a short chain."""
+    counts[0, 0], scales[0], counts[0, 1], counts[0, 2] = chain1(
+        ld, dimtag, x0[0], chol, identity, scale, n_steps, burn_in, thin, adapt, mode, can_time, states[0],
+        samples[0], logps[0], fail_x[0], control, np.int64(0))  # the type `chains` passes: one compile of chain1
+    return counts[0, 1] != OK
 
-    Dimensions up to `_UNROLL_MAX` get kernels of their own, built on first use.
+
+@pjit(nogil=True)
+def chains(ld, dimtag, x0, chol, identity, scale, n_steps, burn_in, thin, adapt, mode, can_time, states,
+           samples, logps, counts, scales, fail_x, control):
+    """Run ``x0.shape[0]`` chains in parallel, chain c from ``x0[c]`` drawing from PCG64 ``states[c]``.
+
+    Fills samples (chains, kept, dim), their log densities (chains, kept), per
+    chain `counts` (accepted post-burn-in moves, status, failing step or -1) and
+    final `scales`, and the point where a chain failed (chains, dim).  Returns
+    whether any chain failed.
     """
-    key = dim if dim <= _UNROLL_MAX else 0
-    if key not in _KERNELS:
-        _KERNELS[key] = _make_chain(key)
-    return _KERNELS[key]
+    for c in numba.prange(x0.shape[0]):
+        counts[c, 0], scales[c], counts[c, 1], counts[c, 2] = chain1(
+            ld, dimtag, x0[c], chol, identity, scale, n_steps, burn_in, thin, adapt, mode, can_time, states[c],
+            samples[c], logps[c], fail_x[c], control, np.int64(c))  # prange's index is unsigned: int64 as in `one`
+    failed = False
+    for c in range(x0.shape[0]):
+        failed |= counts[c, 1] != OK
+    return failed
+
+
+_TAGS = tuple((0.0,) * d for d in range(_UNROLL_MAX + 1))
+
+
+def dim_tag(dim):
+    """The `dimtag` argument of the kernels for chains of dimension `dim`.
+
+    A tuple of `dim` zeros up to `_UNROLL_MAX` dimensions (its length is then a constant
+    of the compiled code, one compiled copy per dimension, so that the per-coordinate loops
+    unroll); the empty tuple above (the kernels read the dimension from `x0`).
+    """
+    return _TAGS[dim] if dim <= _UNROLL_MAX else ()
