@@ -492,3 +492,64 @@ def _hommel_steps(ps, adj, m_hi, m_lo):
             v = min(m * ps[i], cim)
             if v > adj[i]:
                 adj[i] = v
+
+
+@njit
+def _pava_steps(x, w, r, m, state, fstate, budget):
+    """At most `budget` steps of `_pava_increasing1`'s pooling loop, from and back into `state` / `fstate`.
+
+    The loop as a machine of small steps, with the same operations in the same order, so that
+    running it in calls of any size gives `_pava_increasing1`'s blocks bit for bit (before its
+    spreading, which the caller does).  `state` = (i, b, phase), `fstate` = (xb_prev, wb_prev,
+    sb, wb, xb); phase 0 starts element i, 1 pools forward, 2 pools backward, 3 stores the
+    block.  Start: i = 1, b = 0, phase 0, xb_prev = x[0], wb_prev = w[0], r[:2] = 0, 1.
+    Returns True when the fit is done (then x[:b + 1] and r[:b + 2] hold the blocks).
+    """
+    i, b, phase = state[0], state[1], state[2]
+    xb_prev, wb_prev, sb, wb, xb = fstate[0], fstate[1], fstate[2], fstate[3], fstate[4]
+    done = False
+    for _ in range(budget):
+        if phase == 0:
+            if i >= m:
+                done = True
+                break
+            b += 1
+            xb = x[i]
+            wb = w[i]
+            if xb_prev >= xb:  # a violation: pool with the previous block, then repair up and down
+                b -= 1
+                sb = wb_prev * xb_prev + wb * xb
+                wb += wb_prev
+                xb = sb / wb
+                phase = 1
+            else:
+                phase = 3
+        elif phase == 1:
+            if i < m - 1 and xb >= x[i + 1]:
+                i += 1
+                sb += w[i] * x[i]
+                wb += w[i]
+                xb = sb / wb
+            else:
+                phase = 2
+        elif phase == 2:
+            if b > 0 and x[b - 1] >= xb:
+                b -= 1
+                sb += w[b] * x[b]
+                wb += w[b]
+                xb = sb / wb
+            else:
+                phase = 3
+        else:
+            x[b] = xb
+            xb_prev = xb
+            w[b] = wb
+            wb_prev = wb
+            r[b + 1] = i + 1
+            i += 1
+            phase = 0
+    if not done and phase == 0 and i >= m:
+        done = True
+    state[0], state[1], state[2] = i, b, phase
+    fstate[0], fstate[1], fstate[2], fstate[3], fstate[4] = xb_prev, wb_prev, sb, wb, xb
+    return done
