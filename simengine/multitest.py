@@ -279,12 +279,14 @@ _CHUNK = 2**16
 
 
 class _BadRows(Exception):
-    """A slice of `_multipletests` met invalid p-values or could not allocate its scratch."""
+    """A slice of a row driver (`kernels.multitest._step_up_rows`, ...) met invalid p-values or could not
+    allocate its scratch."""
 
 
 def _correct_rows(rows, method, alpha, maxiter, is_sorted, returnsorted, reject, corrected):
     """Families shorter than `_HUGE` (rows), in slices of rows: each row's result depends on it alone."""
-    from simengine.kernels.multitest import _ROWS, _lfdr_rows, _multipletests, _rank_rows
+    from simengine.kernels import multitest as k
+    from simengine.kernels.multitest import _ROWS, _rank_rows
 
     n_fam, n = rows.shape
     code = METHODS[method]
@@ -333,12 +335,31 @@ def _correct_rows(rows, method, alpha, maxiter, is_sorted, returnsorted, reject,
             rank = np.broadcast_to(np.arange(n), part.shape) if is_sorted else _ranks(part, _rank_rows)
             with np.errstate(divide="ignore"):
                 raw = -np.expm1((n - rank) * np.log1p(-part))
+        rej, adj = reject[a:b], corrected[a:b]
+        # one chunk of rows: its serial kernel, directly (a first small call then does not compile the
+        # parallel driver, ~3 s of CPU); more: the parallel driver over chunks
+        one = b - a <= _ROWS
         try:
             if method == "lfdr":
-                ok = _lfdr_rows(part, alpha, is_sorted, returnsorted, reject[a:b], corrected[a:b])
+                ok = k._lfdr_rows(part, alpha, is_sorted, returnsorted, rej, adj)
+            elif method in ("bonferroni", "sidak"):
+                args = (part, raw, code, cuts, is_sorted, returnsorted, rej, adj)
+                ok = k._single_step_chunk(*args, 0) if one else k._single_step_rows(*args)
+            elif method in ("holm", "holm-sidak"):
+                args = (part, raw, code, cuts, is_sorted, returnsorted, rej, adj)
+                ok = k._step_down_chunk(*args, 0) if one else k._step_down_rows(*args)
+            elif method in ("simes-hochberg", "fdr_bh", "fdr_by"):
+                args = (part, code, cuts, factors, is_sorted, returnsorted, rej, adj)
+                ok = k._step_up_chunk(*args, 0) if one else k._step_up_rows(*args)
+            elif method in ("fdr_tsbh", "fdr_tsbky"):
+                args = (part, factors, params, is_sorted, returnsorted, rej, adj)
+                ok = k._two_stage_chunk(*args, 0) if one else k._two_stage_rows(*args)
+            elif method == "fdr_gbs":
+                args = (part, alpha, is_sorted, returnsorted, rej, adj)
+                ok = k._gbs_chunk(*args, 0) if one else k._gbs_rows(*args)
             else:
-                ok = _multipletests(part, raw, code, cuts, factors, params, is_sorted, returnsorted, reject[a:b],
-                                    corrected[a:b])
+                args = (part, cuts, is_sorted, returnsorted, rej, adj)
+                ok = k._hommel_chunk(*args, 0) if one else k._hommel_rows(*args)
         except (MemoryError, SystemError):  # SystemError: the parallel loop returned with it set
             raise MemoryError(
                 f"multipletests ran out of memory for {n_fam} families of {n} p-values (`pvals`)") from None
@@ -396,7 +417,7 @@ class _Running:
 def _correct_long_family(row, method, alpha, maxiter, is_sorted, returnsorted, rej_out, adj_out):
     """One family of at least `_HUGE` tests (valid p-values), in slices; the same numbers as the kernel.
 
-    The kernel's per-method passes (see `kernels.multitest._correct_sorted1`) run as NumPy
+    The kernels' per-method passes (`kernels.multitest._step_up1`, ...) run as NumPy
     passes over chunks of the sorted values, with the same operations on the same operands:
     thresholds as statsmodels forms them, element by element, and the running minima and
     maxima carried across chunks (exact).  Local FDR runs as one kernel call on the sorted
