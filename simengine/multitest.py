@@ -681,6 +681,11 @@ _UNIT_CELLS = 2**16
 _RATES = ("fwer", "fdr", "power", "mean_rejections")
 
 
+def _block_generator(ss, b):
+    """The Generator of block `b`, as `_rng.slice_generators` makes it."""
+    return np.random.Generator(np.random.PCG64(child_seed_sequence(ss, b)))
+
+
 @dataclass(frozen=True, slots=True)
 class SimulateMultipleTestingResult(MonteCarloResult):
     """Result of `simulate_multiple_testing`: error rates and power of each correction.
@@ -919,14 +924,6 @@ def _multiple_testing_run(n_sims, ss, methods, one, inputs, progress):
         f0, f_end = c_lo // n_tests, c_hi // n_tests  # families f0..f_end-1 complete in this slice
         try:
             b_lo, b_hi = c_lo // per_block, (c_hi - 1) // per_block + 1
-            if c_lo % per_block:  # the block the last slice cut: its generator goes on where it stopped
-                # (typed-list appends, not item assignment, which compiles for a second in every process)
-                gens = numba.typed.List.empty_list(numba.typeof(carried["gen"]))
-                gens.append(carried["gen"])
-                for b in range(b_lo + 1, b_hi):  # as slice_generators makes them (SIGINT only sets a flag here)
-                    gens.append(np.random.Generator(np.random.PCG64(child_seed_sequence(ss, b))))
-            else:
-                gens = slice_generators(ss, b_lo, b_hi)
             rows = -(-c_hi // n_tests) - f0
             row = carried["row"]
             if row is not None and rows == 1:
@@ -935,13 +932,24 @@ def _multiple_testing_run(n_sims, ss, methods, one, inputs, progress):
                 t = np.empty((rows, n_tests))
                 if row is not None:
                     t[0, : c_lo - f0 * n_tests] = row[0, : c_lo - f0 * n_tests]
-            _family_t_normal(gens, FAMILY_BLOCK, n_tests, n_true, inputs["n_per_group"], inputs["effect_size"],
-                             c_lo, c_hi, t, f0)
+            args = (FAMILY_BLOCK, n_tests, n_true, inputs["n_per_group"], inputs["effect_size"], c_lo, c_hi, t, f0)
+            # (a one-block slice could run `_family_t_block` alone, 3 s less to compile on a first call, but a
+            # later call of many blocks would then load the parallel driver inside a slice Ctrl-C must wait for)
+            if c_lo % per_block:  # the block the last slice cut: its generator goes on where it stopped
+                # (typed-list appends, not item assignment, which compiles for a second in every process)
+                gens = numba.typed.List.empty_list(numba.typeof(carried["gen"]))
+                gens.append(carried["gen"])
+                for b in range(b_lo + 1, b_hi):  # as slice_generators makes them (SIGINT only sets a flag)
+                    gens.append(_block_generator(ss, b))
+            else:
+                gens = slice_generators(ss, b_lo, b_hi)
+            _family_t_normal(gens, *args)
+            last_gen = gens[len(gens) - 1]
         except MemoryError:
             raise MemoryError(
                 f"simulate_multiple_testing ran out of memory for `n_sims` x `n_tests` = {n_sims} x {n_tests}"
             ) from None
-        carried["gen"] = gens[len(gens) - 1] if c_hi % per_block else None
+        carried["gen"] = last_gen if c_hi % per_block else None
         carried["row"] = None if c_hi % n_tests == 0 else (t if rows == 1 else t[rows - 1 :].copy())
         if f_end == f0:
             empty = np.empty((0, len(methods)), np.int64)
