@@ -25,7 +25,7 @@ pytestmark = pytest.mark.skipif(sys.platform == "win32", reason="SIGINT to a chi
 
 # case -> (warm-up call, long call (seconds on an idle 2-core machine), small call after)
 CASES = {
-    # one family of 10**7: sorted in slices, then the constant (pairwise-sum nodes) and the passes
+    # one family of 2**22 (five times): sorted in slices, then the constant (pairwise-sum nodes) and the passes
     "multipletests-fdr_by": (
         "se.multipletests(P[:2**20 + 1], method='fdr_by')",
         "[se.multipletests(P, method='fdr_by') for _ in range(5)]",
@@ -51,7 +51,7 @@ CASES = {
 CHILD = r"""
 import numpy as np
 import simengine as se
-P = 1.0 - np.random.default_rng(1).uniform(size=10**7)  # in (0, 1]: local FDR refuses 0
+P = 1.0 - np.random.default_rng(1).uniform(size=2**22)  # in (0, 1]: local FDR refuses 0
 S = np.sort(P)
 for case, (warm, long, small) in CASES.items():
     eval(warm)
