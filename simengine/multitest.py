@@ -279,12 +279,14 @@ _CHUNK = 2**16
 
 
 class _BadRows(Exception):
-    """A slice of `_multipletests` met invalid p-values or could not allocate its scratch."""
+    """A slice of a row driver (`kernels.multitest._step_up_rows`, ...) met invalid p-values or could not
+    allocate its scratch."""
 
 
 def _correct_rows(rows, method, alpha, maxiter, is_sorted, returnsorted, reject, corrected):
     """Families shorter than `_HUGE` (rows), in slices of rows: each row's result depends on it alone."""
-    from simengine.kernels.multitest import _ROWS, _lfdr_rows, _multipletests, _rank_rows
+    from simengine.kernels import multitest as k
+    from simengine.kernels.multitest import _ROWS, _rank_rows
 
     n_fam, n = rows.shape
     code = METHODS[method]
@@ -333,12 +335,31 @@ def _correct_rows(rows, method, alpha, maxiter, is_sorted, returnsorted, reject,
             rank = np.broadcast_to(np.arange(n), part.shape) if is_sorted else _ranks(part, _rank_rows)
             with np.errstate(divide="ignore"):
                 raw = -np.expm1((n - rank) * np.log1p(-part))
+        rej, adj = reject[a:b], corrected[a:b]
+        # one chunk of rows: its serial kernel, directly (a first small call then does not compile the
+        # parallel driver, ~3 s of CPU); more: the parallel driver over chunks
+        one = b - a <= _ROWS
         try:
             if method == "lfdr":
-                ok = _lfdr_rows(part, alpha, is_sorted, returnsorted, reject[a:b], corrected[a:b])
+                ok = k._lfdr_rows(part, alpha, is_sorted, returnsorted, rej, adj)
+            elif method in ("bonferroni", "sidak"):
+                args = (part, raw, code, cuts, is_sorted, returnsorted, rej, adj)
+                ok = k._single_step_chunk(*args, 0) if one else k._single_step_rows(*args)
+            elif method in ("holm", "holm-sidak"):
+                args = (part, raw, code, cuts, is_sorted, returnsorted, rej, adj)
+                ok = k._step_down_chunk(*args, 0) if one else k._step_down_rows(*args)
+            elif method in ("simes-hochberg", "fdr_bh", "fdr_by"):
+                args = (part, code, cuts, factors, is_sorted, returnsorted, rej, adj)
+                ok = k._step_up_chunk(*args, 0) if one else k._step_up_rows(*args)
+            elif method in ("fdr_tsbh", "fdr_tsbky"):
+                args = (part, factors, params, is_sorted, returnsorted, rej, adj)
+                ok = k._two_stage_chunk(*args, 0) if one else k._two_stage_rows(*args)
+            elif method == "fdr_gbs":
+                args = (part, alpha, is_sorted, returnsorted, rej, adj)
+                ok = k._gbs_chunk(*args, 0) if one else k._gbs_rows(*args)
             else:
-                ok = _multipletests(part, raw, code, cuts, factors, params, is_sorted, returnsorted, reject[a:b],
-                                    corrected[a:b])
+                args = (part, cuts, is_sorted, returnsorted, rej, adj)
+                ok = k._hommel_chunk(*args, 0) if one else k._hommel_rows(*args)
         except (MemoryError, SystemError):  # SystemError: the parallel loop returned with it set
             raise MemoryError(
                 f"multipletests ran out of memory for {n_fam} families of {n} p-values (`pvals`)") from None
@@ -396,13 +417,13 @@ class _Running:
 def _correct_long_family(row, method, alpha, maxiter, is_sorted, returnsorted, rej_out, adj_out):
     """One family of at least `_HUGE` tests (valid p-values), in slices; the same numbers as the kernel.
 
-    The kernel's per-method passes (see `kernels.multitest._correct_sorted1`) run as NumPy
+    The kernels' per-method passes (`kernels.multitest._step_up1`, ...) run as NumPy
     passes over chunks of the sorted values, with the same operations on the same operands:
     thresholds as statsmodels forms them, element by element, and the running minima and
     maxima carried across chunks (exact).  Local FDR runs as one kernel call on the sorted
     values (linear time, ~1 s per 10**8 tests); Hommel's stages run in slices of stages.
     """
-    from simengine.kernels.multitest import _hommel_steps, _lfdr1
+    from simengine.kernels.multitest import _hommel_steps
     from simengine.twosample import _sorted_in_slices
 
     n = row.shape[0]
@@ -473,7 +494,7 @@ def _correct_long_family(row, method, alpha, maxiter, is_sorted, returnsorted, r
                 last = last_below(lambda a, b: alpha / k_down(a, b))
                 running(lambda a, b: k_down(a, b) * ps[a:b], np.minimum, np.inf, True)
             else:
-                const = np.sum(1.0 / np.arange(1, n + 1)) if method == "fdr_by" else None
+                const = _harmonic_sum(n) if method == "fdr_by" else None
 
                 def factors(a, b):
                     return ecdf(a, b) if const is None else ecdf(a, b) / const
@@ -526,7 +547,7 @@ def _correct_long_family(row, method, alpha, maxiter, is_sorted, returnsorted, r
                 rej[a:b] = adj[a:b] <= alpha
             running(lambda a, b: adj[a:b].copy(), np.minimum, np.inf, True, then=reject_where)
         elif method == "lfdr":
-            _lfdr1(ps, alpha, rej, adj)
+            _lfdr_long(ps, alpha, rej, adj)
         else:  # hommel
             adj[:] = ps
             per = max(1, 2**20 // n)  # stages per unit, ~n steps each
@@ -547,10 +568,122 @@ def _correct_long_family(row, method, alpha, maxiter, is_sorted, returnsorted, r
     _chunked(n, write)
 
 
+
+def _harmonic_sum(n):
+    """``np.sum(1.0 / np.arange(1, n + 1))`` (Benjamini-Yekutieli's constant), bit for bit, in slices.
+
+    NumPy sums a contiguous float64 array pairwise: halves (the first rounded down to a multiple
+    of 8) down to runs of at most 128, each summed in 8 lanes.  The halving tree is cut at nodes of
+    at most `_CHUNK` terms; each is `np.sum` of its own terms (the same pairwise sum, as a node's
+    subtree is the sum's tree of that node alone), and the node sums are added back up the tree in
+    its order.  No array of n terms is made.
+    """
+    leaf = max(_CHUNK, 128)  # NumPy's runs of <= 128 terms are not halved
+    nodes = []  # (first term, terms) of every leaf, in order
+
+    def tree(lo, size):
+        if size <= leaf:
+            nodes.append((lo, size))
+            return len(nodes) - 1
+        half = size // 2
+        half -= half % 8
+        return (tree(lo, half), tree(lo + half, size - half))
+
+    root = tree(0, n)
+    sums = np.concatenate(run_blocks(
+        lambda a, b: np.array([np.sum(1.0 / np.arange(lo + 1, lo + size + 1)) for lo, size in nodes[a:b]]),
+        len(nodes), progress=False, desc="multipletests", first=16))
+
+    def add(node):
+        return sums[node] if isinstance(node, int) else add(node[0]) + add(node[1])
+
+    return float(add(root))
+
+
+# Steps of the sliced pool-adjacent-violators fit per kernel call (~10 ms)
+_PAVA_STEPS = 2**21
+
+
+def _lfdr_long(ps, alpha, rej, adj):
+    """`kernels.multitest._lfdr1` on one long family of valid p-values (> 0), in slices; the same numbers.
+
+    The kernel's passes (sort check, distinct values and their counts, the slopes and gaps, the
+    isotonic fit, spreading the fit back) run as NumPy passes over chunks, with the same
+    operations on the same operands; the fit runs in slices of steps, its state carried exactly
+    from one to the next (`kernels.multitest._pava_steps`).
+    """
+    from simengine._long import interruptible
+    from simengine.kernels.multitest import _pava_steps
+    from simengine.twosample import _sorted_in_slices
+
+    n = ps.shape[0]
+    unsorted = [False]
+
+    def check(a, b):
+        a = max(a, 1)
+        if not unsorted[0] and b > a and (ps[a:b] < ps[a - 1 : b - 1]).any():
+            unsorted[0] = True
+    _chunked(n, check)
+    srt = _sorted_in_slices(ps, "multipletests")[0] if unsorted[0] else ps
+    # starts[j]: where the j-th distinct value begins in `srt` (starts[m] = n)
+    starts = np.empty(n + 1, dtype=np.int64)
+    found = [0]
+
+    def distinct(a, b):
+        new = srt[a:b] != srt[a - 1 : b - 1] if a else np.concatenate(([True], srt[1:b] != srt[: b - 1]))
+        idx = np.flatnonzero(new) + a
+        starts[found[0] : found[0] + idx.shape[0]] = idx
+        found[0] += idx.shape[0]
+    _chunked(n, distinct)
+    m = found[0]
+    starts[m] = n
+    # slopes count / (n * gap) and gaps, reversed: the fit is non-decreasing, as scipy's
+    x = np.empty(m)
+    w = np.empty(m)
+
+    def slopes(a, b):
+        vals = srt[starts[a:b]]
+        prev = np.empty(b - a)
+        prev[0] = srt[starts[a - 1]] if a else 0.0
+        prev[1:] = vals[:-1]
+        gap = vals - prev
+        x[m - b : m - a] = (np.diff(starts[a : b + 1]) / (n * gap))[::-1]
+        w[m - b : m - a] = gap[::-1]
+    _chunked(m, slopes)
+    r = np.empty(m + 1, dtype=np.int64)
+    state = np.zeros(3, dtype=np.int64)  # i, b, phase (see _pava_steps)
+    fstate = np.array([x[0], w[0], 0.0, 0.0, 0.0])
+    r[0], r[1], state[0] = 0, 1, 1
+    with interruptible() as flag:
+        while not _pava_steps(x, w, r, m, state, fstate, _PAVA_STEPS):
+            flag.check()
+    blocks = state[1] + 1  # x[:blocks] holds the block values, r[:blocks + 1] their starts
+
+    def spread(a, b):  # from the end, as the kernel (a block's value sits at or before its members)
+        x[a:b] = x[np.searchsorted(r[1 : blocks + 1], np.arange(a, b), side="right")]
+    _chunked(m, spread, reverse=True)
+
+    def lfdr(a, b):  # value of the j-th distinct p-value, j in [a, b), into w (no longer needed)
+        w[a:b] = np.minimum(1.0, 1.0 / x[m - b : m - a][::-1])
+    _chunked(m, lfdr)
+
+    def write(a, b):
+        adj[a:b] = w[np.searchsorted(starts[: m + 1], np.arange(a, b), side="right") - 1]
+        np.less_equal(adj[a:b], alpha, out=rej[a:b])
+    _chunked(n, write)
+
 # Families per random stream (a constant of the algorithm).
 FAMILY_BLOCK = 1000
+# Most tests per work unit of `simulate_multiple_testing` (any size gives the same numbers: see
+# `_multiple_testing_run`); ~0.01-0.05 s of drawing and correcting on a loaded machine.
+_UNIT_CELLS = 2**16
 
 _RATES = ("fwer", "fdr", "power", "mean_rejections")
+
+
+def _block_generator(ss, b):
+    """The Generator of block `b`, as `_rng.slice_generators` makes it."""
+    return np.random.Generator(np.random.PCG64(child_seed_sequence(ss, b)))
 
 
 @dataclass(frozen=True, slots=True)
@@ -757,34 +890,79 @@ def _family_counts(t, methods, inputs):
 
 
 def _multiple_testing_run(n_sims, ss, methods, one, inputs, progress):
-    """One run of `n_sims` families from `ss`: simulation and corrections per slice of blocks, then the rates.
+    """One run of `n_sims` families from `ss`: simulation and corrections per slice of units, then the rates.
 
-    Each slice keeps only integer counts per family, and the rates are formed from all of them at once, so
-    the numbers do not depend on the slicing.
+    The families' cells (one test each, family after family) run in work units, consecutive
+    units in slices: a block is one unit, or, when it holds more than `_UNIT_CELLS` cells,
+    equal parts of at most that many.  A block's cells are drawn in order from its generator,
+    which keeps its state from one slice to the next, so a block of huge families is cut
+    anywhere and the draws are those of one call.  Each slice keeps only integer counts per family it
+    completes (a family cut by the slice's end waits for the next), and the rates are formed
+    from all of them at once, so the numbers do not depend on the slicing.
     """
+    import numba
+
     from simengine._long import first_slice
     from simengine._results import mean_se, proportion_se
     from simengine._rng import n_blocks, slice_generators
     from simengine.kernels.power import _family_t_normal
 
     n_tests, n_true = inputs["n_tests"], inputs["n_true"]
-    blocks = n_blocks(n_sims, FAMILY_BLOCK)
+    cells = n_sims * n_tests
+    per_block = FAMILY_BLOCK * n_tests
+    # the generator of a block cut by a slice's end, and the first tests of a family cut there
+    carried: dict[str, Any] = {"gen": None, "row": None}
+
+    parts_per_block = -(-per_block // _UNIT_CELLS)
+    part = -(-per_block // parts_per_block)  # cells per unit
+
+    def start(u):  # first cell of unit u
+        return min(cells, u // parts_per_block * per_block + u % parts_per_block * part)
 
     def call(lo, hi):
+        c_lo, c_hi = start(lo), min(cells, start(hi - 1) + part, (hi - 1) // parts_per_block * per_block + per_block)
+        f0, f_end = c_lo // n_tests, c_hi // n_tests  # families f0..f_end-1 complete in this slice
         try:
-            t = _family_t_normal(slice_generators(ss, lo, hi), FAMILY_BLOCK, n_sims, n_tests, n_true,
-                                 inputs["n_per_group"], inputs["effect_size"], lo, hi)
+            b_lo, b_hi = c_lo // per_block, (c_hi - 1) // per_block + 1
+            rows = -(-c_hi // n_tests) - f0
+            row = carried["row"]
+            if row is not None and rows == 1:
+                t = row  # the slice stays inside the family the last one cut
+            else:
+                t = np.empty((rows, n_tests))
+                if row is not None:
+                    t[0, : c_lo - f0 * n_tests] = row[0, : c_lo - f0 * n_tests]
+            args = (FAMILY_BLOCK, n_tests, n_true, inputs["n_per_group"], inputs["effect_size"], c_lo, c_hi, t, f0)
+            # (a one-block slice could run `_family_t_block` alone, 3 s less to compile on a first call, but a
+            # later call of many blocks would then load the parallel driver inside a slice Ctrl-C must wait for)
+            if c_lo % per_block:  # the block the last slice cut: its generator goes on where it stopped
+                # (typed-list appends, not item assignment, which compiles for a second in every process)
+                gens = numba.typed.List.empty_list(numba.typeof(carried["gen"]))
+                gens.append(carried["gen"])
+                for b in range(b_lo + 1, b_hi):  # as slice_generators makes them (SIGINT only sets a flag)
+                    gens.append(_block_generator(ss, b))
+            else:
+                gens = slice_generators(ss, b_lo, b_hi)
+            _family_t_normal(gens, *args)
+            last_gen = gens[len(gens) - 1]
         except MemoryError:
             raise MemoryError(
                 f"simulate_multiple_testing ran out of memory for `n_sims` x `n_tests` = {n_sims} x {n_tests}"
             ) from None
-        return _family_counts(t, methods, inputs)
+        carried["gen"] = last_gen if c_hi % per_block else None
+        carried["row"] = None if c_hi % n_tests == 0 else (t if rows == 1 else t[rows - 1 :].copy())
+        if f_end == f0:
+            empty = np.empty((0, len(methods)), np.int64)
+            return empty, empty, empty
+        return _family_counts(t[: f_end - f0], methods, inputs)
 
     # ~1 us per test and method (Hommel: O(tests^2) per family) on a loaded machine
     hommel = sum(m.lower() != "none" and ALIASES[m.lower()] == "hommel" for m in methods)
-    block_seconds = FAMILY_BLOCK * n_tests * (len(methods) + hommel * n_tests * 1e-3) * 1e-6
-    parts = run_blocks(call, blocks, progress=progress, desc="simulate_multiple_testing",
-                       dispatchers=(_family_t_normal,), first=first_slice(block_seconds))
+    unit_seconds = part * (len(methods) + hommel * n_tests * 1e-3) * 1e-6
+    last = (n_blocks(n_sims, FAMILY_BLOCK) - 1) * per_block  # first cell of the last block
+    units = last // per_block * parts_per_block + -(-(cells - last) // part)
+    parts = run_blocks(call, units, progress=progress, desc="simulate_multiple_testing",
+                       dispatchers=(_family_t_normal,), first=first_slice(unit_seconds), unit="units")
     false_all, n_rej_all, true_all = (
         parts[0] if len(parts) == 1 else [np.concatenate([p[k] for p in parts]) for k in range(3)]
     )

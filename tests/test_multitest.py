@@ -294,15 +294,17 @@ def test_multipletests_chunk_that_stops_early_is_a_memory_error(monkeypatch):
     from simengine import multitest
     from simengine.kernels import multitest as km
 
-    real = km._multipletests
+    # a call of one chunk of rows runs the chunk's kernel directly; more rows, the parallel driver
+    for name, rows in (("_step_up_chunk", 3), ("_step_up_rows", km._ROWS + 1)):
+        real = getattr(km, name)
 
-    def failing(*args):
-        real(*args)
-        return False  # valid p-values, yet a chunk did not finish
+        def failing(*args, real=real):
+            real(*args)
+            return False  # valid p-values, yet a chunk did not finish
 
-    monkeypatch.setattr(km, "_multipletests", failing)
-    with pytest.raises(MemoryError, match="`pvals`"):
-        multitest.multipletests(np.full((3, 4), 0.5), method="fdr_bh")
+        monkeypatch.setattr(km, name, failing)
+        with pytest.raises(MemoryError, match="`pvals`"):
+            multitest.multipletests(np.full((rows, 4), 0.5), method="fdr_bh")
 
 
 def test_hommel_quadratic_work_is_capped():

@@ -11,6 +11,7 @@ import numba
 import numpy as np
 
 from simengine._jit import njit, pjit
+from simengine.kernels.sort import argsort_stable
 
 BONFERRONI = 0
 SIDAK = 1
@@ -46,7 +47,7 @@ def _rank_stable1(p, n, rank, ps):
     so the counting loop compiles to whole SIMD compares with no scalar tail.
     """
     if n > _COUNT_MAX:
-        order = np.argsort(p[:n], kind="mergesort")
+        order = argsort_stable(p[:n])  # numba's own mergesort compiles for a second per caller
         for k in range(n):
             rank[order[k]] = k
             ps[k] = p[order[k]]
@@ -84,35 +85,41 @@ def _load_row1(pvals, r, buf):
     return ok
 
 
-# not inlined: one call per family costs ~15% of the fastest methods, but the driver's parallel loop
-# then compiles 5 s faster (issue 15, cold start)
-@njit
-def _correct_sorted1(ps, raws, method, cuts, factors, params, rej, adj):
-    """Correct one family of sorted p-values `ps` into `rej` / `adj` (sorted order).
+@njit(inline="always")  # per-row helper: see the note at _ROWS
+def _sorted_row1(pvals, r, presorted, buf, rank, ps):
+    """Row `r` sorted into `ps` (stably; as given when `presorted`), ranks into `rank`; False if invalid.
 
-    `cuts[i]` is the rejection threshold of the i-th smallest p-value and
-    `factors` the Benjamini-Hochberg/Yekutieli ecdf factors, both computed by the
-    caller with NumPy exactly as statsmodels does.  For the Sidak methods `raws`
-    holds the unmonotonised adjusted p-values, computed with NumPy's log1p/expm1
-    (whose last bit differs from libm's); other methods only need + * / here.
-    `params` = (alpha, first-stage alpha, 1 + alpha or 1, maxiter) for the
-    two-stage and adaptive FDR methods.
+    A row with NaN or a value outside [0, 1] is left unsorted: the driver skips it and reports.
     """
-    if method == BONFERRONI or method == SIDAK:
-        _single_step1(ps, raws, method, cuts, rej, adj)
-    elif method == HOLM or method == HOLM_SIDAK:
-        _step_down1(ps, raws, method, cuts, rej, adj)
-    elif method == SIMES_HOCHBERG or method == FDR_BH or method == FDR_BY:
-        _step_up1(ps, method, cuts, factors, rej, adj)
-    elif method == FDR_TSBH or method == FDR_TSBKY:
-        _two_stage1(ps, factors, params, rej, adj)
-    elif method == FDR_GBS:
-        _gbs1(ps, params[0], rej, adj)
-    else:  # HOMMEL (LFDR runs in `_lfdr_rows`: its density fit compiles for 4 s, only when asked for)
-        _hommel1(ps, cuts, rej, adj)
-    for i in range(ps.shape[0]):
+    n = pvals.shape[1]
+    if not _load_row1(pvals, r, buf):
+        return False
+    if presorted:
+        for i in range(n):
+            rank[i] = i
+            ps[i] = buf[i]
+    else:
+        _rank_stable1(buf, n, rank, ps)
+    return True
+
+
+@njit(inline="always")  # per-row helper: see the note at _ROWS
+def _store_row1(r, rank, rej, adj, returnsorted, reject, corrected):
+    """Row `r` of the outputs from the sorted-order `rej` / `adj` (clipped to 1 here), in input order unless
+    `returnsorted`."""
+    n = rank.shape[0]
+    for i in range(n):
         if adj[i] > 1.0:
             adj[i] = 1.0
+    if returnsorted:
+        for k in range(n):
+            reject[r, k] = rej[k]
+            corrected[r, k] = adj[k]
+    else:
+        for i in range(n):
+            k = rank[i]
+            reject[r, i] = rej[k]
+            corrected[r, i] = adj[k]
 
 
 @njit(inline="always")  # per-row helper: see the note at _ROWS
@@ -357,66 +364,221 @@ def _rank_rows(pvals):
     return rank
 
 
-@pjit
-def _multipletests(pvals, raw, method, cuts, factors, params, presorted, returnsorted, reject, corrected):
-    """Correct every row of `pvals` (families x tests) into `reject` / `corrected` (same shape); returns ok.
+# One parallel driver per group of methods (the public layer picks it), so that a call compiles only the
+# corrections it runs (issue 15, cold start: one driver for all methods took 5 s of CPU on a first call);
+# a chunk of rows runs in a serial function of its own, so the parallel lowering sees only a call (and a
+# call of one chunk, `_ROWS` rows or fewer, runs it directly, without compiling the parallel driver).
+# Each takes rows of `pvals` (families x tests) and writes `reject` / `corrected` (same shape); returns ok.
+# `presorted`: rows are taken as sorted, as they come (statsmodels' ``is_sorted=True``); `returnsorted`:
+# outputs stay in sorted order.  The range check rides along: a row with NaN or a value outside [0, 1]
+# is skipped and `ok` is False, and the caller must then discard the (partly unwritten) outputs and
+# raise; `ok` is also False if a chunk of rows did not finish (its scratch allocation failed: numba's
+# parallel loops do not re-raise, so each chunk flags its completion).  The caller runs slices of rows
+# (row views of its arrays): rows never interact, so the slicing changes no number.
+# For the Sidak methods `raw` (the shape of `pvals`) holds the unmonotonised adjusted p-values, computed
+# with NumPy's log1p/expm1 (whose last bit differs from libm's); `cuts[i]` is the rejection threshold of
+# the i-th smallest p-value and `factors` the Benjamini-Hochberg/Yekutieli ecdf factors, both computed by
+# the caller with NumPy exactly as statsmodels does; other operations here are only + * /.
 
-    `raw` has the shape of `pvals` for the Sidak methods (see `_correct_sorted1`)
-    and is ignored otherwise.  `presorted`: rows are taken as sorted, as they come
-    (statsmodels' ``is_sorted=True``); `returnsorted`: outputs stay in sorted
-    order.  The range check rides along: a row with NaN or a value outside [0, 1]
-    is skipped and `ok` is False, and the caller must then discard the (partly
-    unwritten) outputs and raise; `ok` is also False if a chunk of rows did not
-    finish (its scratch allocation failed).  The caller runs slices of rows (row views of
-    its arrays): rows never interact, so the slicing changes no number.
-    """
+
+@njit
+def _single_step_chunk(pvals, raw, method, cuts, presorted, returnsorted, reject, corrected, c):
+    """Rows of chunk `c` (`_ROWS` rows): Bonferroni and Sidak (`method`); False if a row was invalid (skipped)."""
     n_fam, n = pvals.shape
-    use_raw = method == SIDAK or method == HOLM_SIDAK
-    n_chunks = (n_fam + _ROWS - 1) // _ROWS
-    bad = np.zeros(n_chunks, dtype=np.bool_)
-    # a chunk whose scratch allocation fails stops without raising (numba's parallel loops do
-    # not re-raise): each chunk flags its completion, and ok is False unless all finished
+    ok = True
+    buf = np.full(_padded(n), np.inf)  # scratch once per chunk of rows, not per row
+    rank = np.empty(n, dtype=np.int64)
+    ps = np.empty(n)
+    rs = np.zeros(n)
+    rej = np.empty(n, dtype=np.bool_)
+    adj = np.empty(n)
+    for r in range(c * _ROWS, min((c + 1) * _ROWS, n_fam)):
+        if not _sorted_row1(pvals, r, presorted, buf, rank, ps):
+            ok = False
+            continue
+        if method == SIDAK:
+            for i in range(n):
+                rs[rank[i]] = raw[r, i]
+        _single_step1(ps, rs, method, cuts, rej, adj)
+        _store_row1(r, rank, rej, adj, returnsorted, reject, corrected)
+    return ok
+
+
+@pjit
+def _single_step_rows(pvals, raw, method, cuts, presorted, returnsorted, reject, corrected):
+    """Bonferroni and Sidak (`method`), chunks of rows in parallel; see the note above."""
+    n_chunks = (pvals.shape[0] + _ROWS - 1) // _ROWS
+    ok = np.zeros(n_chunks, dtype=np.bool_)
     done = np.zeros(n_chunks, dtype=np.bool_)
     for c in numba.prange(n_chunks):
-        # scratch once per chunk of rows, not per row
-        buf = np.full(_padded(n), np.inf)
-        rank = np.empty(n, dtype=np.int64)
-        ps = np.empty(n)
-        rs = np.zeros(n)
-        rej = np.empty(n, dtype=np.bool_)
-        adj = np.empty(n)
-        for r in range(c * _ROWS, min((c + 1) * _ROWS, n_fam)):
-            if not _load_row1(pvals, r, buf):
-                bad[c] = True
-                continue
-            if presorted:
-                for i in range(n):
-                    rank[i] = i
-                    ps[i] = buf[i]
-            else:
-                _rank_stable1(buf, n, rank, ps)
-            if use_raw:
-                for i in range(n):
-                    rs[rank[i]] = raw[r, i]
-            _correct_sorted1(ps, rs, method, cuts, factors, params, rej, adj)
-            if returnsorted:
-                for k in range(n):
-                    reject[r, k] = rej[k]
-                    corrected[r, k] = adj[k]
-            else:
-                for i in range(n):
-                    k = rank[i]
-                    reject[r, i] = rej[k]
-                    corrected[r, i] = adj[k]
+        ok[c] = _single_step_chunk(pvals, raw, method, cuts, presorted, returnsorted, reject, corrected, np.int64(c))
         done[c] = True
-    return not bad.any() and done.all()
+    return ok.all() and done.all()
+
+
+@njit
+def _step_down_chunk(pvals, raw, method, cuts, presorted, returnsorted, reject, corrected, c):
+    """Rows of chunk `c` (`_ROWS` rows): Holm and Holm-Sidak (`method`); False if a row was invalid (skipped)."""
+    n_fam, n = pvals.shape
+    ok = True
+    buf = np.full(_padded(n), np.inf)  # scratch once per chunk of rows, not per row
+    rank = np.empty(n, dtype=np.int64)
+    ps = np.empty(n)
+    rs = np.zeros(n)
+    rej = np.empty(n, dtype=np.bool_)
+    adj = np.empty(n)
+    for r in range(c * _ROWS, min((c + 1) * _ROWS, n_fam)):
+        if not _sorted_row1(pvals, r, presorted, buf, rank, ps):
+            ok = False
+            continue
+        if method == HOLM_SIDAK:
+            for i in range(n):
+                rs[rank[i]] = raw[r, i]
+        _step_down1(ps, rs, method, cuts, rej, adj)
+        _store_row1(r, rank, rej, adj, returnsorted, reject, corrected)
+    return ok
+
+
+@pjit
+def _step_down_rows(pvals, raw, method, cuts, presorted, returnsorted, reject, corrected):
+    """Holm and Holm-Sidak (`method`), chunks of rows in parallel; see the note above."""
+    n_chunks = (pvals.shape[0] + _ROWS - 1) // _ROWS
+    ok = np.zeros(n_chunks, dtype=np.bool_)
+    done = np.zeros(n_chunks, dtype=np.bool_)
+    for c in numba.prange(n_chunks):
+        ok[c] = _step_down_chunk(pvals, raw, method, cuts, presorted, returnsorted, reject, corrected, np.int64(c))
+        done[c] = True
+    return ok.all() and done.all()
+
+
+@njit
+def _step_up_chunk(pvals, method, cuts, factors, presorted, returnsorted, reject, corrected, c):
+    """Rows of chunk `c` (`_ROWS` rows): Simes-Hochberg, Benjamini-Hochberg and Benjamini-Yekutieli (`method`); False if a row was invalid (skipped)."""
+    n_fam, n = pvals.shape
+    ok = True
+    buf = np.full(_padded(n), np.inf)  # scratch once per chunk of rows, not per row
+    rank = np.empty(n, dtype=np.int64)
+    ps = np.empty(n)
+    rej = np.empty(n, dtype=np.bool_)
+    adj = np.empty(n)
+    for r in range(c * _ROWS, min((c + 1) * _ROWS, n_fam)):
+        if not _sorted_row1(pvals, r, presorted, buf, rank, ps):
+            ok = False
+            continue
+        _step_up1(ps, method, cuts, factors, rej, adj)
+        _store_row1(r, rank, rej, adj, returnsorted, reject, corrected)
+    return ok
+
+
+@pjit
+def _step_up_rows(pvals, method, cuts, factors, presorted, returnsorted, reject, corrected):
+    """Simes-Hochberg, Benjamini-Hochberg and Benjamini-Yekutieli (`method`), chunks of rows in parallel; see the note above."""
+    n_chunks = (pvals.shape[0] + _ROWS - 1) // _ROWS
+    ok = np.zeros(n_chunks, dtype=np.bool_)
+    done = np.zeros(n_chunks, dtype=np.bool_)
+    for c in numba.prange(n_chunks):
+        ok[c] = _step_up_chunk(pvals, method, cuts, factors, presorted, returnsorted, reject, corrected, np.int64(c))
+        done[c] = True
+    return ok.all() and done.all()
+
+
+@njit
+def _two_stage_chunk(pvals, factors, params, presorted, returnsorted, reject, corrected, c):
+    """Rows of chunk `c` (`_ROWS` rows): The two-stage FDR methods (`params`: see `_two_stage1`); False if a row was invalid (skipped)."""
+    n_fam, n = pvals.shape
+    ok = True
+    buf = np.full(_padded(n), np.inf)  # scratch once per chunk of rows, not per row
+    rank = np.empty(n, dtype=np.int64)
+    ps = np.empty(n)
+    rej = np.empty(n, dtype=np.bool_)
+    adj = np.empty(n)
+    for r in range(c * _ROWS, min((c + 1) * _ROWS, n_fam)):
+        if not _sorted_row1(pvals, r, presorted, buf, rank, ps):
+            ok = False
+            continue
+        _two_stage1(ps, factors, params, rej, adj)
+        _store_row1(r, rank, rej, adj, returnsorted, reject, corrected)
+    return ok
+
+
+@pjit
+def _two_stage_rows(pvals, factors, params, presorted, returnsorted, reject, corrected):
+    """The two-stage FDR methods (`params`: see `_two_stage1`), chunks of rows in parallel; see the note above."""
+    n_chunks = (pvals.shape[0] + _ROWS - 1) // _ROWS
+    ok = np.zeros(n_chunks, dtype=np.bool_)
+    done = np.zeros(n_chunks, dtype=np.bool_)
+    for c in numba.prange(n_chunks):
+        ok[c] = _two_stage_chunk(pvals, factors, params, presorted, returnsorted, reject, corrected, np.int64(c))
+        done[c] = True
+    return ok.all() and done.all()
+
+
+@njit
+def _gbs_chunk(pvals, alpha, presorted, returnsorted, reject, corrected, c):
+    """Rows of chunk `c` (`_ROWS` rows): The adaptive step-down of Gavrilov, Benjamini & Sarkar; False if a row was invalid (skipped)."""
+    n_fam, n = pvals.shape
+    ok = True
+    buf = np.full(_padded(n), np.inf)  # scratch once per chunk of rows, not per row
+    rank = np.empty(n, dtype=np.int64)
+    ps = np.empty(n)
+    rej = np.empty(n, dtype=np.bool_)
+    adj = np.empty(n)
+    for r in range(c * _ROWS, min((c + 1) * _ROWS, n_fam)):
+        if not _sorted_row1(pvals, r, presorted, buf, rank, ps):
+            ok = False
+            continue
+        _gbs1(ps, alpha, rej, adj)
+        _store_row1(r, rank, rej, adj, returnsorted, reject, corrected)
+    return ok
+
+
+@pjit
+def _gbs_rows(pvals, alpha, presorted, returnsorted, reject, corrected):
+    """The adaptive step-down of Gavrilov, Benjamini & Sarkar, chunks of rows in parallel; see the note above."""
+    n_chunks = (pvals.shape[0] + _ROWS - 1) // _ROWS
+    ok = np.zeros(n_chunks, dtype=np.bool_)
+    done = np.zeros(n_chunks, dtype=np.bool_)
+    for c in numba.prange(n_chunks):
+        ok[c] = _gbs_chunk(pvals, alpha, presorted, returnsorted, reject, corrected, np.int64(c))
+        done[c] = True
+    return ok.all() and done.all()
+
+
+@njit
+def _hommel_chunk(pvals, cuts, presorted, returnsorted, reject, corrected, c):
+    """Rows of chunk `c` (`_ROWS` rows): Hommel's method; False if a row was invalid (skipped)."""
+    n_fam, n = pvals.shape
+    ok = True
+    buf = np.full(_padded(n), np.inf)  # scratch once per chunk of rows, not per row
+    rank = np.empty(n, dtype=np.int64)
+    ps = np.empty(n)
+    rej = np.empty(n, dtype=np.bool_)
+    adj = np.empty(n)
+    for r in range(c * _ROWS, min((c + 1) * _ROWS, n_fam)):
+        if not _sorted_row1(pvals, r, presorted, buf, rank, ps):
+            ok = False
+            continue
+        _hommel1(ps, cuts, rej, adj)
+        _store_row1(r, rank, rej, adj, returnsorted, reject, corrected)
+    return ok
+
+
+@pjit
+def _hommel_rows(pvals, cuts, presorted, returnsorted, reject, corrected):
+    """Hommel's method, chunks of rows in parallel; see the note above."""
+    n_chunks = (pvals.shape[0] + _ROWS - 1) // _ROWS
+    ok = np.zeros(n_chunks, dtype=np.bool_)
+    done = np.zeros(n_chunks, dtype=np.bool_)
+    for c in numba.prange(n_chunks):
+        ok[c] = _hommel_chunk(pvals, cuts, presorted, returnsorted, reject, corrected, np.int64(c))
+        done[c] = True
+    return ok.all() and done.all()
 
 
 @pjit
 def _lfdr_rows(pvals, alpha, presorted, returnsorted, reject, corrected):
-    """`_multipletests` for the local FDR (rows of valid p-values, checked by the caller); returns ok.
-
-    A kernel of its own so that the other methods never compile the density fit.
+    """The local FDR (rows of valid p-values, checked by the caller); returns ok (see the note above
+    `_single_step_rows`).
     """
     n_fam, n = pvals.shape
     n_chunks = (n_fam + _ROWS - 1) // _ROWS
@@ -492,3 +654,64 @@ def _hommel_steps(ps, adj, m_hi, m_lo):
             v = min(m * ps[i], cim)
             if v > adj[i]:
                 adj[i] = v
+
+
+@njit
+def _pava_steps(x, w, r, m, state, fstate, budget):
+    """At most `budget` steps of `_pava_increasing1`'s pooling loop, from and back into `state` / `fstate`.
+
+    The loop as a machine of small steps, with the same operations in the same order, so that
+    running it in calls of any size gives `_pava_increasing1`'s blocks bit for bit (before its
+    spreading, which the caller does).  `state` = (i, b, phase), `fstate` = (xb_prev, wb_prev,
+    sb, wb, xb); phase 0 starts element i, 1 pools forward, 2 pools backward, 3 stores the
+    block.  Start: i = 1, b = 0, phase 0, xb_prev = x[0], wb_prev = w[0], r[:2] = 0, 1.
+    Returns True when the fit is done (then x[:b + 1] and r[:b + 2] hold the blocks).
+    """
+    i, b, phase = state[0], state[1], state[2]
+    xb_prev, wb_prev, sb, wb, xb = fstate[0], fstate[1], fstate[2], fstate[3], fstate[4]
+    done = False
+    for _ in range(budget):
+        if phase == 0:
+            if i >= m:
+                done = True
+                break
+            b += 1
+            xb = x[i]
+            wb = w[i]
+            if xb_prev >= xb:  # a violation: pool with the previous block, then repair up and down
+                b -= 1
+                sb = wb_prev * xb_prev + wb * xb
+                wb += wb_prev
+                xb = sb / wb
+                phase = 1
+            else:
+                phase = 3
+        elif phase == 1:
+            if i < m - 1 and xb >= x[i + 1]:
+                i += 1
+                sb += w[i] * x[i]
+                wb += w[i]
+                xb = sb / wb
+            else:
+                phase = 2
+        elif phase == 2:
+            if b > 0 and x[b - 1] >= xb:
+                b -= 1
+                sb += w[b] * x[b]
+                wb += w[b]
+                xb = sb / wb
+            else:
+                phase = 3
+        else:
+            x[b] = xb
+            xb_prev = xb
+            w[b] = wb
+            wb_prev = wb
+            r[b + 1] = i + 1
+            i += 1
+            phase = 0
+    if not done and phase == 0 and i >= m:
+        done = True
+    state[0], state[1], state[2] = i, b, phase
+    fstate[0], fstate[1], fstate[2], fstate[3], fstate[4] = xb_prev, wb_prev, sb, wb, xb
+    return done

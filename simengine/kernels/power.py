@@ -160,27 +160,40 @@ def _power_samples(gens, block, n_arr, n_sims, shift, test, dist, alternative, n
     return stat, df, done
 
 
+@njit
+def _family_t_block(g, block, n_tests, n_true, n, shift, c_lo, c_hi, t, f0, b):
+    """`_family_t_normal`'s cells of block `b` within c_lo..c_hi-1, drawn in order from its generator `g`."""
+    per_block = block * n_tests
+    fn = float(n)
+    sd_mean = 1.0 / math.sqrt(fn)
+    start = max(c_lo, b * per_block)
+    f = start // n_tests
+    j = start - f * n_tests
+    for _ in range(min(c_hi, (b + 1) * per_block) - start):
+        mu = shift if j < n_true else 0.0
+        m1 = mu + sd_mean * g.standard_normal()
+        m2 = sd_mean * g.standard_normal()
+        s1 = g.chisquare(fn - 1.0)
+        s2 = g.chisquare(fn - 1.0)
+        t[f - f0, j] = _ttest_pooled1(fn, m1, s1, fn, m2, s2)[0]
+        j += 1
+        if j == n_tests:
+            j = 0
+            f += 1
+
+
 @pjit
-def _family_t_normal(gens, block, n_families, n_tests, n_true, n, shift, lo, hi):
-    """Pooled t of every test in the families of blocks lo..hi-1 (their families x tests), normal data.
+def _family_t_normal(gens, block, n_tests, n_true, n, shift, c_lo, c_hi, t, f0):
+    """Pooled t of the cells c_lo..c_hi-1 (cell f * n_tests + j: test j of family f) into t[f - f0, j].
 
     The first `n_true` tests of a family have group 1 shifted by `shift`, the
     rest are null; sufficient statistics are drawn exactly as in `_power_t_normal`.
-    Block b holds families b * block .. (b + 1) * block - 1 and draws from gens[b - lo] alone.
+    Block b holds families b * block .. (b + 1) * block - 1 and draws their cells in order
+    from its own generator, gens[b - c_lo // (block * n_tests)]; blocks run in parallel.  A generator keeps
+    its state between calls, so any cut of the cells into consecutive calls (the caller
+    passing a cut block's generator again) gives the same t.
     """
-    first = lo * block
-    t = np.empty((min(hi * block, n_families) - first, n_tests))
-    fn = float(n)
-    sd_mean = 1.0 / math.sqrt(fn)
-    for jb in numba.prange(hi - lo):
-        b = lo + np.int64(jb)
-        g = gens[np.int64(jb)]
-        for f in range(b * block, min((b + 1) * block, n_families)):
-            for j in range(n_tests):
-                mu = shift if j < n_true else 0.0
-                m1 = mu + sd_mean * g.standard_normal()
-                m2 = sd_mean * g.standard_normal()
-                s1 = g.chisquare(fn - 1.0)
-                s2 = g.chisquare(fn - 1.0)
-                t[f - first, j] = _ttest_pooled1(fn, m1, s1, fn, m2, s2)[0]
-    return t
+    b_lo = c_lo // (block * n_tests)
+    for jb in numba.prange((c_hi - 1) // (block * n_tests) + 1 - b_lo):
+        _family_t_block(gens[np.int64(jb)], block, n_tests, n_true, n, shift, c_lo, c_hi, t, f0,
+                        b_lo + np.int64(jb))
