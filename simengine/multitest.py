@@ -339,6 +339,7 @@ def _correct_rows(rows, method, alpha, maxiter, is_sorted, returnsorted, reject,
         # one chunk of rows: its serial kernel, directly (a first small call then does not compile the
         # parallel driver, ~3 s of CPU); more: the parallel driver over chunks
         one = b - a <= _ROWS
+        args: tuple[Any, ...]  # each group of methods has its kernels' own argument list
         try:
             if method == "lfdr":
                 ok = k._lfdr_rows(part, alpha, is_sorted, returnsorted, rej, adj)
