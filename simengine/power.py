@@ -586,6 +586,78 @@ def simulate_power(
                         target_se=target_se, n_per_round=n_sims, max_sims=max_sims)
 
 
+# Full-sample paths run a block's replicates in work units of about this many seconds (by
+# `_replicate_seconds`), so that Ctrl-C is answered between units even where one block of SAMPLE_BLOCK
+# replicates takes seconds (large `n`, Mann-Whitney's sorts, permutations).  A block that fits in one
+# unit runs whole, as before.
+UNIT_SECONDS = 0.05
+
+
+def _replicate_seconds(test, n, n_resamples):
+    """Rough seconds of one full-sample replicate with `n` per group on one loaded core.
+
+    ~10 ns per draw; Mann-Whitney ~30 ns per element and merge level of the pooled sort; the
+    permutation test ~3 ns per element of group 1 and resample.
+    """
+    seconds = 2.0 * n * 10e-9
+    if test == "mannwhitney":
+        seconds += 2.0 * n * math.log2(2.0 * n) * 30e-9
+    elif test == "permutation":
+        seconds += n * n_resamples * 3e-9
+    return seconds
+
+
+def _unit_size(replicate_seconds, block):
+    """Replicates per work unit: a block's share of `UNIT_SECONDS`, between 1 and the whole block."""
+    return max(1, min(block, int(UNIT_SECONDS / replicate_seconds)))
+
+
+def _run_samples(kp, ss, ns, n_max, n_sims, shift, test, distribution, code, n_resamples, stat, progress):
+    """The full-sample kernel of `test` over every work unit, in slices; returns (all units done, df or None).
+
+    A block of SAMPLE_BLOCK replicates (job i * n_blocks + b: block b of size index i) runs as parts of
+    `_unit_size` replicates from its one Generator; when a block is one part, each slice makes the
+    streams of its own blocks, otherwise every block's Generator lives through the call (carrying its
+    state from part to part) and units run part-major, so a slice spreads over blocks (threads).
+    """
+    block = SAMPLE_BLOCK
+    dcode = {"normal": kp.NORMAL, "lognormal": kp.LOGNORMAL, "exponential": kp.EXPONENTIAL}[distribution]
+    jobs = ns.size * n_blocks(n_sims, block)
+    per_rep = _replicate_seconds(test, n_max, n_resamples)
+    unit = _unit_size(per_rep, block)
+    parts = -(-block // unit)
+    df = None
+    if test in ("t", "welch"):
+        df = np.zeros((ns.size, n_sims))
+        kernel = kp._power_t_samples
+        welch = test == "welch"
+
+        def run(gens, g0, lo, hi, done):
+            return kernel(gens, g0, block, unit, ns, n_sims, shift, dcode, welch, lo, hi, stat, df, done)[2]
+    elif test == "mannwhitney":
+        kernel = kp._power_mwu_samples
+
+        def run(gens, g0, lo, hi, done):
+            return kernel(gens, g0, block, unit, ns, n_sims, shift, dcode, code, lo, hi, stat, done)[1]
+    else:
+        kernel = kp._power_perm_samples
+
+        def run(gens, g0, lo, hi, done):
+            return kernel(gens, g0, block, unit, ns, n_sims, shift, dcode, code, n_resamples, lo, hi, stat, done)[1]
+
+    if parts == 1:
+        def call(lo, hi):
+            return run(slice_generators(ss, lo, hi), lo, lo, hi, np.zeros(hi - lo, dtype=np.bool_))
+    else:
+        gens = slice_generators(ss, 0, jobs)
+
+        def call(lo, hi):
+            return run(gens, 0, lo, hi, np.zeros(hi - lo, dtype=np.bool_))
+    flags = run_blocks(call, jobs * parts, progress=progress, desc="simulate_power", dispatchers=(kernel,),
+                       first=first_slice(unit * per_rep), unit="blocks" if parts == 1 else "units")
+    return all(bool(f.all()) for f in flags), df
+
+
 def _power_run(n_sims, ss, ns, n_max, scalar, suffstat, code, progress, inputs):
     """One run of `n_sims` replicates per `n` from `ss`: the kernel's jobs in slices, then the rejections."""
     from simengine.kernels import power as kp
@@ -603,22 +675,8 @@ def _power_run(n_sims, ss, ns, n_max, scalar, suffstat, code, progress, inputs):
                 jobs, progress=progress, desc="simulate_power", dispatchers=(kp._power_t_normal,))
             done = True
         else:
-            tcode = {"t": kp.T, "welch": kp.WELCH, "mannwhitney": kp.MANNWHITNEY, "permutation": kp.PERMUTATION}[test]
-            dcode = {"normal": kp.NORMAL, "lognormal": kp.LOGNORMAL, "exponential": kp.EXPONENTIAL}[distribution]
-            df = np.zeros((ns.size, n_sims))
-            ok = np.zeros(jobs, dtype=np.bool_)
-            # the kernel fills stat, df and its completion flags in place; ~3 ns per element operation
-            # (numba's merge sort: ~30 ns per element and level on a loaded machine, so the blind first
-            # slice of Mann-Whitney blocks stays near 0.1 s instead of a second)
-            per_rep = 2 * n_max * (10.0 * math.log2(2 * n_max) if test == "mannwhitney" else 1.0)
-            if test == "permutation":
-                per_rep += n_max * n_resamples
-            run_blocks(
-                lambda lo, hi: kp._power_samples(slice_generators(ss, lo, hi), block, ns, n_sims, shift, tcode,
-                                                 dcode, code, n_resamples, lo, hi, stat, df, ok),
-                jobs, progress=progress, desc="simulate_power", dispatchers=(kp._power_samples,),
-                first=first_slice(block * per_rep * 3e-9))
-            done = bool(ok.all())
+            done, df = _run_samples(kp, ss, ns, n_max, n_sims, shift, test, distribution, code, n_resamples, stat,
+                                    progress)
     except (MemoryError, SystemError):
         # SystemError: numba's parallel loop returned with the allocation failure set
         done = False

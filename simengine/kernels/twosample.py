@@ -12,6 +12,7 @@ import numpy as np
 
 from simengine._jit import njit, pjit
 from simengine.kernels import special
+from simengine.kernels.sort import argsort_stable
 
 TWO_SIDED = 0
 LESS = 1
@@ -119,14 +120,17 @@ def _mean_ssd_shifted1(x):
 def _mwu_u1(x, y):
     """Mann-Whitney U of `x` (scipy's U1) and the tie term sum(t**3 - t) of the pooled sample.
 
-    Average ranks for ties, from one stable sort of the pooled values.
+    Average ranks for ties, from one stable sort of the pooled values (the shared merge sort, and
+    copies written as loops: numba's mergesort and slice assignment each cost ~1-2 s to compile).
     """
     n1 = x.shape[0]
     n = n1 + y.shape[0]
     pooled = np.empty(n)
-    pooled[:n1] = x
-    pooled[n1:] = y
-    order = np.argsort(pooled, kind="mergesort")
+    for k in range(n1):
+        pooled[k] = x[k]
+    for k in range(n - n1):
+        pooled[n1 + k] = y[k]
+    order = argsort_stable(pooled)
     r1 = 0.0
     tie_term = 0.0
     i = 0
@@ -225,7 +229,7 @@ def _sort_runs(x, run, lo, hi, keys, order):
     for j in numba.prange(hi - lo):
         a = (lo + np.int64(j)) * run
         b = min(a + run, n)
-        o = np.argsort(x[a:b], kind="mergesort")
+        o = argsort_stable(x[a:b])
         for i in range(b - a):
             order[a + i] = a + o[i]
             keys[a + i] = x[a + o[i]]
