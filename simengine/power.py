@@ -617,54 +617,75 @@ def _run_samples(kp, ss, ns, n_max, n_sims, shift, test, distribution, code, n_r
     """The full-sample kernel of `test` over every work unit, in slices; returns (all units done, df or None).
 
     A block of SAMPLE_BLOCK replicates (job i * n_blocks + b: block b of size index i) runs as parts of
-    `_unit_size` replicates from its one Generator; when a block is one part, each slice makes the
-    streams of its own blocks, otherwise every block's Generator lives through the call (carrying its
-    state from part to part) and units run part-major, so a slice spreads over blocks (threads).
+    `_unit_size` replicates from its one Generator.  When a block is one part, each slice runs (and makes
+    the streams of) its own blocks.  Otherwise jobs run in groups of `_GROUP_PER_THREAD` per thread, a
+    group's units part-major (so a slice spreads over the group's blocks, i.e. threads), and only the
+    current group's Generators live, each carrying its state from part to part.
     """
+    import numba
+
     block = SAMPLE_BLOCK
     dcode = {"normal": kp.NORMAL, "lognormal": kp.LOGNORMAL, "exponential": kp.EXPONENTIAL}[distribution]
     jobs = ns.size * n_blocks(n_sims, block)
     per_rep = _replicate_seconds(test, n_max, n_resamples)
     unit = _unit_size(per_rep, block)
     parts = -(-block // unit)
+    threads = max(1, numba.get_num_threads())
     df = None
     if test in ("t", "welch"):
         df = np.zeros((ns.size, n_sims))
         kernel = kp._power_t_samples
         welch = test == "welch"
 
-        def run(gens, g0, lo, hi, done):
-            return kernel(gens, g0, block, unit, ns, n_sims, shift, dcode, welch, lo, hi, stat, df, done)[2]
+        def run(gens, j0, nj, u0, u1):
+            done = np.zeros(u1 - u0, dtype=np.bool_)
+            return kernel(gens, j0, nj, block, unit, ns, n_sims, shift, dcode, welch, u0, u1, stat, df, done)[2]
     elif test == "mannwhitney":
         kernel = kp._power_mwu_samples
 
-        def run(gens, g0, lo, hi, done):
-            return kernel(gens, g0, block, unit, ns, n_sims, shift, dcode, code, lo, hi, stat, done)[1]
+        def run(gens, j0, nj, u0, u1):
+            done = np.zeros(u1 - u0, dtype=np.bool_)
+            return kernel(gens, j0, nj, block, unit, ns, n_sims, shift, dcode, code, u0, u1, stat, done)[1]
     else:
         kernel = kp._power_perm_samples
 
-        def run(gens, g0, lo, hi, done):
-            return kernel(gens, g0, block, unit, ns, n_sims, shift, dcode, code, n_resamples, lo, hi, stat, done)[1]
+        def run(gens, j0, nj, u0, u1):
+            done = np.zeros(u1 - u0, dtype=np.bool_)
+            return kernel(gens, j0, nj, block, unit, ns, n_sims, shift, dcode, code, n_resamples, u0, u1, stat,
+                          done)[1]
 
     if parts == 1:
         def call(lo, hi):
-            return run(slice_generators(ss, lo, hi), lo, lo, hi, np.zeros(hi - lo, dtype=np.bool_))
+            return [run(slice_generators(ss, lo, hi), lo, hi - lo, 0, hi - lo)]
     else:
-        gens = slice_generators(ss, 0, jobs)
+        group = _GROUP_PER_THREAD * threads
+        current = [-1, None]  # the group whose Generators are alive, and they
 
         def call(lo, hi):
-            return run(gens, 0, lo, hi, np.zeros(hi - lo, dtype=np.bool_))
+            flags = []
+            while lo < hi:  # the slice's units, cut at group boundaries
+                g = lo // (group * parts)
+                j0 = g * group
+                nj = min(group, jobs - j0)
+                first_unit = j0 * parts
+                stop = min(hi, first_unit + nj * parts)
+                if current[0] != g:
+                    current[0], current[1] = g, slice_generators(ss, j0, j0 + nj)
+                flags.append(run(current[1], j0, nj, lo - first_unit, stop - first_unit))
+                lo = stop
+            return flags
     # a blind first slice of ~0.1 s a thread; a block's units run one after another on one thread, so
     # with fewer blocks than threads only that many units run side by side
     first = first_slice(unit * per_rep)
     if parts > 1:
-        import numba
-
-        threads = max(1, numba.get_num_threads())
         first = first // threads * min(threads, jobs)
     flags = run_blocks(call, jobs * parts, progress=progress, desc="simulate_power", dispatchers=(kernel,),
                        first=first, unit="blocks" if parts == 1 else "units")
-    return all(bool(f.all()) for f in flags), df
+    return all(bool(f.all()) for part in flags for f in part), df
+
+
+# With blocks cut into units, jobs run in groups of this many per numba thread (see `_run_samples`).
+_GROUP_PER_THREAD = 8
 
 
 def _power_run(n_sims, ss, ns, n_max, scalar, suffstat, code, progress, inputs):

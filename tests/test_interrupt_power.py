@@ -115,10 +115,10 @@ def test_long_calls_would_run_as_one_unit_each_without_units():
 # -------------------------------------------------------------------- units never change a number
 # every test and distribution, several sizes (the jobs of a power curve), a short last block
 UNIT_CALLS = {
-    "t-lognormal": dict(test="t", distribution="lognormal", n=[5, 8], n_sims=1100),
-    "welch": dict(test="welch", distribution="exponential", n=[6, 3], n_sims=1003),
-    "mannwhitney": dict(test="mannwhitney", n=[7, 12], n_sims=1100, alternative="less"),
-    "permutation": dict(test="permutation", n=[4, 6], n_sims=700, n_resamples=9, alternative="greater"),
+    "t-lognormal": dict(test="t", distribution="lognormal", n=[5, 8], n_sims=610),
+    "welch": dict(test="welch", distribution="exponential", n=[6, 3], n_sims=603),
+    "mannwhitney": dict(test="mannwhitney", n=[7, 12], n_sims=610, alternative="less"),
+    "permutation": dict(test="permutation", n=[4, 6], n_sims=607, n_resamples=9, alternative="greater"),
 }
 
 
@@ -140,6 +140,8 @@ def test_units_give_identical_results(monkeypatch, name, unit):
     assert power._unit_size(power._replicate_seconds(kw["test"], 12, 9), power.SAMPLE_BLOCK) == power.SAMPLE_BLOCK
     monkeypatch.setattr(power, "_unit_size", lambda seconds, block: unit)
     _same(simengine.simulate_power(**kw), whole)
+    monkeypatch.setattr(power, "_GROUP_PER_THREAD", 1)  # more groups of jobs, each with its own Generators
+    _same(simengine.simulate_power(**kw), whole)
 
 
 @pytest.mark.parametrize("name", list(UNIT_CALLS))
@@ -148,6 +150,7 @@ def test_one_unit_per_slice_gives_identical_results(monkeypatch, name):
     kw = dict(effect_size=0.4, rng=12, **{**UNIT_CALLS[name], "n_sims": 520})
     whole = simengine.simulate_power(**kw)
     monkeypatch.setattr(power, "_unit_size", lambda seconds, block: 60)
+    monkeypatch.setattr(power, "_GROUP_PER_THREAD", 1)
     monkeypatch.setattr(_long, "SLICE_SECONDS", 1e-12)
     monkeypatch.setattr(power, "run_blocks", lambda *a, **k: _long.run_blocks(*a, **{**k, "first": 1}))
     _same(simengine.simulate_power(**kw), whole)

@@ -116,44 +116,44 @@ def _perm_pvalue1(g, x, y, alternative, n_resamples, pooled, perm):
 
 
 @njit
-def _unit_replicates(u, n_jobs, nb, block, unit, n_sims):
-    """Size index and replicate range [lo, hi) of work unit u (part u // n_jobs of job u % n_jobs).
+def _unit_replicates(u, j0, nj, nb, block, unit, n_sims):
+    """Size index and replicate range [lo, hi) of work unit u of the group of jobs j0..j0+nj-1.
 
     Jobs are numbered as in `_power_t_normal`; a job's block of replicates is cut into parts of
-    `unit` replicates (one part when `unit` >= `block`), numbered part-major.
+    `unit` replicates (one part when `unit` >= `block`), and a group's units are numbered part-major:
+    unit u is part u // nj of job j0 + u % nj.
     """
-    job = u % n_jobs
+    job = j0 + u % nj
     i = job // nb
     b = job - i * nb
-    lo = b * block + (u // n_jobs) * unit
+    lo = b * block + (u // nj) * unit
     hi = min(lo + unit, (b + 1) * block, n_sims)
     return i, lo, hi
 
 
-# The full-sample kernels below run work units u0..u1-1 (see `_unit_replicates`).  Job j draws from
-# gens[j - g0] alone; each prange iteration takes one job and runs its units of [u0, u1) in order, and a
-# job's parts in later calls continue its Generator's stream (a Generator passed in keeps its state), so
-# the draws are those of one pass over the block whatever the unit size or slicing.  A job whose scratch
-# allocation fails stops without raising (numba's parallel loops do not re-raise), so each unit sets its
-# flag in `done` (indexed by u - u0) and the caller checks every flag.  One kernel per test: a call
-# compiles only its own test's path.
+# The full-sample kernels below run units u0..u1-1 of the group of jobs j0..j0+nj-1 (see
+# `_unit_replicates`); job j0 + k draws from gens[k] alone.  Each prange iteration takes one job and runs
+# its units of [u0, u1) in order, and a job's parts in later calls continue its Generator's stream (a
+# Generator passed in keeps its state), so the draws are those of one pass over the block whatever the
+# unit size or slicing.  A job whose scratch allocation fails stops without raising (numba's parallel
+# loops do not re-raise), so each unit sets its flag in `done` (indexed by u - u0) and the caller checks
+# every flag.  One kernel per test: a call compiles only its own test's path.
 
 
 @pjit
-def _power_t_samples(gens, g0, block, unit, n_arr, n_sims, shift, dist, welch, u0, u1, stat, df, done):
+def _power_t_samples(gens, j0, nj, block, unit, n_arr, n_sims, shift, dist, welch, u0, u1, stat, df, done):
     """Pooled (or, with `welch`, Welch) t and df of full samples: fills stat and df (n_points, n_sims)."""
     nb = (n_sims + block - 1) // block
-    n_jobs = n_arr.shape[0] * nb
-    for il in numba.prange(min(n_jobs, u1 - u0)):
+    for il in numba.prange(min(nj, u1 - u0)):
         u = u0 + np.int64(il)
-        g = gens[u % n_jobs - g0]
-        i = _unit_replicates(u, n_jobs, nb, block, unit, n_sims)[0]
+        g = gens[u % nj]
+        i = _unit_replicates(u, j0, nj, nb, block, unit, n_sims)[0]
         n = n_arr[i]
         fn = float(n)
         x = np.empty(n)
         y = np.empty(n)
         while u < u1:
-            i, lo, hi = _unit_replicates(u, n_jobs, nb, block, unit, n_sims)
+            i, lo, hi = _unit_replicates(u, j0, nj, nb, block, unit, n_sims)
             for r in range(lo, hi):
                 _draw1(g, dist, x, shift)
                 _draw1(g, dist, y, 0.0)
@@ -164,26 +164,26 @@ def _power_t_samples(gens, g0, block, unit, n_arr, n_sims, shift, dist, welch, u
                 else:
                     stat[i, r], df[i, r] = _ttest_pooled1(fn, m1, s1, fn, m2, s2)
             done[u - u0] = True
-            u += n_jobs
+            u += nj
     return stat, df, done
 
 
 @pjit
-def _power_mwu_samples(gens, g0, block, unit, n_arr, n_sims, shift, dist, alternative, u0, u1, stat, done):
+def _power_mwu_samples(gens, j0, nj, block, unit, n_arr, n_sims, shift, dist, alternative, u0, u1, stat,
+                       done):
     """Standardised U (scipy's z for `alternative`, continuity-corrected) of full samples: fills stat."""
     nb = (n_sims + block - 1) // block
-    n_jobs = n_arr.shape[0] * nb
-    for il in numba.prange(min(n_jobs, u1 - u0)):
+    for il in numba.prange(min(nj, u1 - u0)):
         u = u0 + np.int64(il)
-        g = gens[u % n_jobs - g0]
-        i = _unit_replicates(u, n_jobs, nb, block, unit, n_sims)[0]
+        g = gens[u % nj]
+        i = _unit_replicates(u, j0, nj, nb, block, unit, n_sims)[0]
         n = n_arr[i]
         fn = float(n)
         x = np.empty(n)
         y = np.empty(n)
         tmp = np.empty(n)
         while u < u1:
-            i, lo, hi = _unit_replicates(u, n_jobs, nb, block, unit, n_sims)
+            i, lo, hi = _unit_replicates(u, j0, nj, nb, block, unit, n_sims)
             for r in range(lo, hi):
                 _draw1(g, dist, x, shift)
                 _draw1(g, dist, y, 0.0)
@@ -193,33 +193,32 @@ def _power_mwu_samples(gens, g0, block, unit, n_arr, n_sims, shift, dist, altern
                 u1_, tie_term = _mwu_sorted1(x, y)
                 stat[i, r] = _mwu_z1(u1_, fn, fn, tie_term, True, alternative)
             done[u - u0] = True
-            u += n_jobs
+            u += nj
     return stat, done
 
 
 @pjit
-def _power_perm_samples(gens, g0, block, unit, n_arr, n_sims, shift, dist, alternative, n_resamples, u0, u1, stat,
-                        done):
+def _power_perm_samples(gens, j0, nj, block, unit, n_arr, n_sims, shift, dist, alternative, n_resamples, u0, u1,
+                        stat, done):
     """Randomised permutation p-value of mean(x) - mean(y) of full samples: fills stat."""
     nb = (n_sims + block - 1) // block
-    n_jobs = n_arr.shape[0] * nb
-    for il in numba.prange(min(n_jobs, u1 - u0)):
+    for il in numba.prange(min(nj, u1 - u0)):
         u = u0 + np.int64(il)
-        g = gens[u % n_jobs - g0]
-        i = _unit_replicates(u, n_jobs, nb, block, unit, n_sims)[0]
+        g = gens[u % nj]
+        i = _unit_replicates(u, j0, nj, nb, block, unit, n_sims)[0]
         n = n_arr[i]
         x = np.empty(n)
         y = np.empty(n)
         pooled = np.empty(2 * n)
         perm = np.empty(2 * n, dtype=np.int64)
         while u < u1:
-            i, lo, hi = _unit_replicates(u, n_jobs, nb, block, unit, n_sims)
+            i, lo, hi = _unit_replicates(u, j0, nj, nb, block, unit, n_sims)
             for r in range(lo, hi):
                 _draw1(g, dist, x, shift)
                 _draw1(g, dist, y, 0.0)
                 stat[i, r] = _perm_pvalue1(g, x, y, alternative, n_resamples, pooled, perm)
             done[u - u0] = True
-            u += n_jobs
+            u += nj
     return stat, done
 
 
