@@ -120,16 +120,25 @@ def _mean_ssd_shifted1(x):
 def _sort_inplace1(a, tmp):
     """Sort the 1-D float64 array `a` ascending in place (NaN last), using `tmp` (at least as long) as scratch.
 
-    Values only, no order: runs of 16 insertion-sorted, then merged bottom-up between `a` and `tmp`.
+    Values only, no order: NaNs are moved to the end first (so the sort compares numbers only, with
+    plain comparisons), then runs of 16 are insertion-sorted and merged bottom-up between `a` and `tmp`.
     Equal values are indistinguishable to the rank sums below, so stability does not matter here.
     """
     n = a.shape[0]
-    for s in range(0, n, _RUN):
-        e = min(s + _RUN, n)
+    m = 0
+    for k in range(n):
+        v = a[k]
+        if v == v:
+            a[m] = v
+            m += 1
+    for k in range(m, n):
+        a[k] = math.nan
+    for s in range(0, m, _RUN):
+        e = min(s + _RUN, m)
         for i in range(s + 1, e):
             v = a[i]
             j = i - 1
-            while j >= s and _after(a[j], v):
+            while j >= s and a[j] > v:
                 a[j + 1] = a[j]
                 j -= 1
             a[j + 1] = v
@@ -137,22 +146,22 @@ def _sort_inplace1(a, tmp):
     dst = tmp
     in_tmp = False
     width = _RUN
-    while width < n:
-        for s in range(0, n, 2 * width):
-            m = min(s + width, n)
-            e = min(s + 2 * width, n)
+    while width < m:
+        for s in range(0, m, 2 * width):
+            mid = min(s + width, m)
+            e = min(s + 2 * width, m)
             i = s
-            j = m
+            j = mid
             k = s
-            while i < m and j < e:
-                if _after(src[i], src[j]):
+            while i < mid and j < e:
+                if src[j] < src[i]:
                     dst[k] = src[j]
                     j += 1
                 else:
                     dst[k] = src[i]
                     i += 1
                 k += 1
-            while i < m:
+            while i < mid:
                 dst[k] = src[i]
                 i += 1
                 k += 1
@@ -164,7 +173,7 @@ def _sort_inplace1(a, tmp):
         in_tmp = not in_tmp
         width *= 2
     if in_tmp:
-        for k in range(n):
+        for k in range(m):
             a[k] = tmp[k]
 
 
