@@ -588,6 +588,108 @@ def simulate_power(
                         target_se=target_se, n_per_round=n_sims, max_sims=max_sims)
 
 
+# Full-sample paths run a block's replicates in work units of about this many seconds (by
+# `_replicate_seconds`), so that Ctrl-C is answered between units even where one block of SAMPLE_BLOCK
+# replicates takes seconds (large `n`, Mann-Whitney's sorts, permutations).  A block that fits in one
+# unit runs whole, as before.
+UNIT_SECONDS = 0.05
+
+
+def _replicate_seconds(test, n, n_resamples):
+    """Rough seconds of one full-sample replicate with `n` per group on one loaded core.
+
+    ~10 ns per draw; Mann-Whitney ~20 ns per element and merge level of the pooled sort; the
+    permutation test ~10 ns per element of group 1 and resample (a uniform draw and a swap each).
+    Measured on a loaded core: 6, 12 and 7 ns.
+    """
+    seconds = 2.0 * n * 10e-9
+    if test == "mannwhitney":
+        seconds += 2.0 * n * math.log2(2.0 * n) * 20e-9
+    elif test == "permutation":
+        seconds += n * n_resamples * 10e-9
+    return seconds
+
+
+def _unit_size(replicate_seconds, block):
+    """Replicates per work unit: a block's share of `UNIT_SECONDS`, between 1 and the whole block."""
+    return max(1, min(block, int(UNIT_SECONDS / replicate_seconds)))
+
+
+def _run_samples(kp, ss, ns, n_max, n_sims, shift, test, distribution, code, n_resamples, stat, progress):
+    """The full-sample kernel of `test` over every work unit, in slices; returns (all units done, df or None).
+
+    A block of SAMPLE_BLOCK replicates (job i * n_blocks + b: block b of size index i) runs as parts of
+    `_unit_size` replicates from its one Generator.  When a block is one part, each slice runs (and makes
+    the streams of) its own blocks.  Otherwise jobs run in groups of `_GROUP_PER_THREAD` per thread, a
+    group's units part-major (so a slice spreads over the group's blocks, i.e. threads), and only the
+    current group's Generators live, each carrying its state from part to part.
+    """
+    import numba
+
+    block = SAMPLE_BLOCK
+    dcode = {"normal": kp.NORMAL, "lognormal": kp.LOGNORMAL, "exponential": kp.EXPONENTIAL}[distribution]
+    jobs = ns.size * n_blocks(n_sims, block)
+    per_rep = _replicate_seconds(test, n_max, n_resamples)
+    unit = _unit_size(per_rep, block)
+    parts = -(-block // unit)
+    threads = max(1, numba.get_num_threads())
+    df = None
+    if test in ("t", "welch"):
+        df = np.zeros((ns.size, n_sims))
+        kernel = kp._power_t_samples
+        welch = test == "welch"
+
+        def run(gens, j0, nj, u0, u1):
+            done = np.zeros(u1 - u0, dtype=np.bool_)
+            return kernel(gens, j0, nj, block, unit, ns, n_sims, shift, dcode, welch, u0, u1, stat, df, done)[2]
+    elif test == "mannwhitney":
+        kernel = kp._power_mwu_samples
+
+        def run(gens, j0, nj, u0, u1):
+            done = np.zeros(u1 - u0, dtype=np.bool_)
+            return kernel(gens, j0, nj, block, unit, ns, n_sims, shift, dcode, code, u0, u1, stat, done)[1]
+    else:
+        kernel = kp._power_perm_samples
+
+        def run(gens, j0, nj, u0, u1):
+            done = np.zeros(u1 - u0, dtype=np.bool_)
+            return kernel(gens, j0, nj, block, unit, ns, n_sims, shift, dcode, code, n_resamples, u0, u1, stat,
+                          done)[1]
+
+    if parts == 1:
+        def call(lo, hi):
+            return [run(slice_generators(ss, lo, hi), lo, hi - lo, 0, hi - lo)]
+    else:
+        group = _GROUP_PER_THREAD * threads
+        current = [-1, None]  # the group whose Generators are alive, and they
+
+        def call(lo, hi):
+            flags = []
+            while lo < hi:  # the slice's units, cut at group boundaries
+                g = lo // (group * parts)
+                j0 = g * group
+                nj = min(group, jobs - j0)
+                first_unit = j0 * parts
+                stop = min(hi, first_unit + nj * parts)
+                if current[0] != g:
+                    current[0], current[1] = g, slice_generators(ss, j0, j0 + nj)
+                flags.append(run(current[1], j0, nj, lo - first_unit, stop - first_unit))
+                lo = stop
+            return flags
+    # a blind first slice of ~0.1 s a thread; a block's units run one after another on one thread, so
+    # with fewer blocks than threads only that many units run side by side
+    first = first_slice(unit * per_rep)
+    if parts > 1:
+        first = first // threads * min(threads, jobs)
+    flags = run_blocks(call, jobs * parts, progress=progress, desc="simulate_power", dispatchers=(kernel,),
+                       first=first, unit="blocks" if parts == 1 else "units")
+    return all(bool(f.all()) for part in flags for f in part), df
+
+
+# With blocks cut into units, jobs run in groups of this many per numba thread (see `_run_samples`).
+_GROUP_PER_THREAD = 8
+
+
 def _power_run(n_sims, ss, ns, n_max, scalar, suffstat, code, progress, inputs):
     """One run of `n_sims` replicates per `n` from `ss`: the kernel's jobs in slices, then the rejections."""
     from simengine.kernels import power as kp
@@ -605,22 +707,8 @@ def _power_run(n_sims, ss, ns, n_max, scalar, suffstat, code, progress, inputs):
                 jobs, progress=progress, desc="simulate_power", dispatchers=(kp._power_t_normal,))
             done = True
         else:
-            tcode = {"t": kp.T, "welch": kp.WELCH, "mannwhitney": kp.MANNWHITNEY, "permutation": kp.PERMUTATION}[test]
-            dcode = {"normal": kp.NORMAL, "lognormal": kp.LOGNORMAL, "exponential": kp.EXPONENTIAL}[distribution]
-            df = np.zeros((ns.size, n_sims))
-            ok = np.zeros(jobs, dtype=np.bool_)
-            # the kernel fills stat, df and its completion flags in place; ~3 ns per element operation
-            # (numba's merge sort: ~30 ns per element and level on a loaded machine, so the blind first
-            # slice of Mann-Whitney blocks stays near 0.1 s instead of a second)
-            per_rep = 2 * n_max * (10.0 * math.log2(2 * n_max) if test == "mannwhitney" else 1.0)
-            if test == "permutation":
-                per_rep += n_max * n_resamples
-            run_blocks(
-                lambda lo, hi: kp._power_samples(slice_generators(ss, lo, hi), block, ns, n_sims, shift, tcode,
-                                                 dcode, code, n_resamples, lo, hi, stat, df, ok),
-                jobs, progress=progress, desc="simulate_power", dispatchers=(kp._power_samples,),
-                first=first_slice(block * per_rep * 3e-9))
-            done = bool(ok.all())
+            done, df = _run_samples(kp, ss, ns, n_max, n_sims, shift, test, distribution, code, n_resamples, stat,
+                                    progress)
     except (MemoryError, SystemError):
         # SystemError: numba's parallel loop returned with the allocation failure set
         done = False

@@ -297,14 +297,14 @@ def test_simulate_power_huge_n_refused_before_any_kernel():
 def test_simulate_power_allocation_failure_in_kernel_is_a_memory_error(monkeypatch):
     from simengine.kernels import power as kp
 
-    real = kp._power_samples
+    real = kp._power_t_samples
 
     def failing(*args):
         stat, df, done = real(*args)
         done[-1] = False  # as if the last block's scratch allocation had failed
         return stat, df, done
 
-    monkeypatch.setattr(kp, "_power_samples", failing)
+    monkeypatch.setattr(kp, "_power_t_samples", failing)
     with pytest.raises(MemoryError, match="`n` = 10 and `n_sims` = 600"):
         simulate_power(test="welch", effect_size=0.5, n=10, n_sims=600, rng=1)
 

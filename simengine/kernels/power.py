@@ -4,7 +4,8 @@ Sample 1 (treatment) is the base distribution shifted by `shift`, sample 2 the
 base distribution; each replicate stores one statistic (t, z, or a permutation
 p-value) and the public layer turns them into rejections.  Replicates of one
 sample size are cut into fixed blocks; block b of size index i draws only from
-gens[i * n_blocks + b].
+gens[i * n_blocks + b].  The full-sample kernels (one per test) also cut a block
+into work units of replicates, run in order from the block's Generator.
 """
 import math
 
@@ -16,17 +17,13 @@ from simengine.kernels.twosample import (
     GREATER,
     LESS,
     _mean_ssd1,
-    _mwu_u1,
+    _mwu_sorted1,
     _mwu_z1,
+    _sort_inplace1,
     _ttest_pooled1,
     _ttest_welch1,
 )
 
-# tests
-T = 0
-WELCH = 1
-MANNWHITNEY = 2
-PERMUTATION = 3
 # base distributions (mean of sample 2; the shift is added to sample 1)
 NORMAL = 0
 LOGNORMAL = 1
@@ -118,46 +115,111 @@ def _perm_pvalue1(g, x, y, alternative, n_resamples, pooled, perm):
     return min(min(p_le, p_ge) * 2.0, 1.0)
 
 
-@pjit
-def _power_samples(gens, block, n_arr, n_sims, shift, test, dist, alternative, n_resamples, lo, hi, stat, df, done):
-    """Draw full samples per replicate of jobs lo..hi-1 and store the test's statistic.
+@njit
+def _unit_replicates(u, j0, nj, nb, block, unit, n_sims):
+    """Size index and replicate range [lo, hi) of work unit u of the group of jobs j0..j0+nj-1.
 
-    Fills and returns (stat, df, done): stat and df are (n_points, n_sims): t and df for T / WELCH,
-    the standardised U (scipy's z for `alternative`) for MANNWHITNEY, and the
-    randomised p-value for PERMUTATION (df is unused except for t tests); done[job]
-    is set True for every job that ran to the end.  Jobs are numbered as in `_power_t_normal`.
+    Jobs are numbered as in `_power_t_normal`; a job's block of replicates is cut into parts of
+    `unit` replicates (one part when `unit` >= `block`), and a group's units are numbered part-major:
+    unit u is part u // nj of job j0 + u % nj.
     """
+    job = j0 + u % nj
+    i = job // nb
+    b = job - i * nb
+    lo = b * block + (u // nj) * unit
+    hi = min(lo + unit, (b + 1) * block, n_sims)
+    return i, lo, hi
+
+
+# The full-sample kernels below run units u0..u1-1 of the group of jobs j0..j0+nj-1 (see
+# `_unit_replicates`); job j0 + k draws from gens[k] alone.  Each prange iteration takes one job and runs
+# its units of [u0, u1) in order, and a job's parts in later calls continue its Generator's stream (a
+# Generator passed in keeps its state), so the draws are those of one pass over the block whatever the
+# unit size or slicing.  A job whose scratch allocation fails stops without raising (numba's parallel
+# loops do not re-raise), so each unit sets its flag in `done` (indexed by u - u0) and the caller checks
+# every flag.  One kernel per test: a call compiles only its own test's path.
+
+
+@pjit
+def _power_t_samples(gens, j0, nj, block, unit, n_arr, n_sims, shift, dist, welch, u0, u1, stat, df, done):
+    """Pooled (or, with `welch`, Welch) t and df of full samples: fills stat and df (n_points, n_sims)."""
     nb = (n_sims + block - 1) // block
-    # a job whose scratch allocation fails stops without raising (numba's parallel loops do
-    # not re-raise), so each job flags its completion and the caller checks every flag
-    for j in numba.prange(hi - lo):
-        job = lo + np.int64(j)
-        i = job // nb
-        b = job - i * nb
-        g = gens[np.int64(j)]
+    for il in numba.prange(min(nj, u1 - u0)):
+        u = u0 + np.int64(il)
+        g = gens[u % nj]
+        i = _unit_replicates(u, j0, nj, nb, block, unit, n_sims)[0]
+        n = n_arr[i]
+        fn = float(n)
+        x = np.empty(n)
+        y = np.empty(n)
+        while u < u1:
+            i, lo, hi = _unit_replicates(u, j0, nj, nb, block, unit, n_sims)
+            for r in range(lo, hi):
+                _draw1(g, dist, x, shift)
+                _draw1(g, dist, y, 0.0)
+                m1, s1 = _mean_ssd1(x)
+                m2, s2 = _mean_ssd1(y)
+                if welch:
+                    stat[i, r], df[i, r] = _ttest_welch1(fn, m1, s1, fn, m2, s2)
+                else:
+                    stat[i, r], df[i, r] = _ttest_pooled1(fn, m1, s1, fn, m2, s2)
+            done[u - u0] = True
+            u += nj
+    return stat, df, done
+
+
+@pjit
+def _power_mwu_samples(gens, j0, nj, block, unit, n_arr, n_sims, shift, dist, alternative, u0, u1, stat,
+                       done):
+    """Standardised U (scipy's z for `alternative`, continuity-corrected) of full samples: fills stat."""
+    nb = (n_sims + block - 1) // block
+    for il in numba.prange(min(nj, u1 - u0)):
+        u = u0 + np.int64(il)
+        g = gens[u % nj]
+        i = _unit_replicates(u, j0, nj, nb, block, unit, n_sims)[0]
+        n = n_arr[i]
+        fn = float(n)
+        x = np.empty(n)
+        y = np.empty(n)
+        tmp = np.empty(n)
+        while u < u1:
+            i, lo, hi = _unit_replicates(u, j0, nj, nb, block, unit, n_sims)
+            for r in range(lo, hi):
+                _draw1(g, dist, x, shift)
+                _draw1(g, dist, y, 0.0)
+                # the samples are not needed after ranking: sorted in place, no allocation per replicate
+                _sort_inplace1(x, tmp)
+                _sort_inplace1(y, tmp)
+                u1_, tie_term = _mwu_sorted1(x, y)
+                stat[i, r] = _mwu_z1(u1_, fn, fn, tie_term, True, alternative)
+            done[u - u0] = True
+            u += nj
+    return stat, done
+
+
+@pjit
+def _power_perm_samples(gens, j0, nj, block, unit, n_arr, n_sims, shift, dist, alternative, n_resamples, u0, u1,
+                        stat, done):
+    """Randomised permutation p-value of mean(x) - mean(y) of full samples: fills stat."""
+    nb = (n_sims + block - 1) // block
+    for il in numba.prange(min(nj, u1 - u0)):
+        u = u0 + np.int64(il)
+        g = gens[u % nj]
+        i = _unit_replicates(u, j0, nj, nb, block, unit, n_sims)[0]
         n = n_arr[i]
         x = np.empty(n)
         y = np.empty(n)
         pooled = np.empty(2 * n)
         perm = np.empty(2 * n, dtype=np.int64)
-        fn = float(n)
-        for r in range(b * block, min((b + 1) * block, n_sims)):
-            _draw1(g, dist, x, shift)
-            _draw1(g, dist, y, 0.0)
-            if test == T or test == WELCH:
-                m1, s1 = _mean_ssd1(x)
-                m2, s2 = _mean_ssd1(y)
-                if test == T:
-                    stat[i, r], df[i, r] = _ttest_pooled1(fn, m1, s1, fn, m2, s2)
-                else:
-                    stat[i, r], df[i, r] = _ttest_welch1(fn, m1, s1, fn, m2, s2)
-            elif test == MANNWHITNEY:
-                u1, tie_term = _mwu_u1(x, y)
-                stat[i, r] = _mwu_z1(u1, fn, fn, tie_term, True, alternative)
-            else:
+        while u < u1:
+            i, lo, hi = _unit_replicates(u, j0, nj, nb, block, unit, n_sims)
+            for r in range(lo, hi):
+                _draw1(g, dist, x, shift)
+                _draw1(g, dist, y, 0.0)
                 stat[i, r] = _perm_pvalue1(g, x, y, alternative, n_resamples, pooled, perm)
-        done[job] = True
-    return stat, df, done
+            done[u - u0] = True
+            u += nj
+    return stat, done
 
 
 @njit

@@ -12,6 +12,7 @@ import numpy as np
 
 from simengine._jit import njit, pjit
 from simengine.kernels import special
+from simengine.kernels.sort import _RUN, _after, argsort_stable
 
 TWO_SIDED = 0
 LESS = 1
@@ -116,33 +117,132 @@ def _mean_ssd_shifted1(x):
 
 
 @njit
+def _sort_inplace1(a, tmp):
+    """Sort the 1-D float64 array `a` ascending in place (NaN last), using `tmp` (at least as long) as scratch.
+
+    Values only, no order: NaNs are moved to the end first (so the sort compares numbers only, with
+    plain comparisons), then runs of 16 are insertion-sorted and merged bottom-up between `a` and `tmp`.
+    Equal values are indistinguishable to the rank sums below, so stability does not matter here.
+    """
+    n = a.shape[0]
+    m = 0
+    for k in range(n):
+        v = a[k]
+        if v == v:
+            a[m] = v
+            m += 1
+    for k in range(m, n):
+        a[k] = math.nan
+    for s in range(0, m, _RUN):
+        e = min(s + _RUN, m)
+        for i in range(s + 1, e):
+            v = a[i]
+            j = i - 1
+            while j >= s and a[j] > v:
+                a[j + 1] = a[j]
+                j -= 1
+            a[j + 1] = v
+    src = a
+    dst = tmp
+    in_tmp = False
+    width = _RUN
+    while width < m:
+        for s in range(0, m, 2 * width):
+            mid = min(s + width, m)
+            e = min(s + 2 * width, m)
+            i = s
+            j = mid
+            k = s
+            while i < mid and j < e:
+                if src[j] < src[i]:
+                    dst[k] = src[j]
+                    j += 1
+                else:
+                    dst[k] = src[i]
+                    i += 1
+                k += 1
+            while i < mid:
+                dst[k] = src[i]
+                i += 1
+                k += 1
+            while j < e:
+                dst[k] = src[j]
+                j += 1
+                k += 1
+        src, dst = dst, src
+        in_tmp = not in_tmp
+        width *= 2
+    if in_tmp:
+        for k in range(m):
+            a[k] = tmp[k]
+
+
+@njit
+def _mwu_sorted1(xs, ys):
+    """Mann-Whitney U of `x` (scipy's U1) and the tie term sum(t**3 - t), from both samples sorted ascending.
+
+    Walks the two sorted samples as one pooled sorted sample: tie groups in ascending order, each
+    giving its average rank to its members from `x` one addition at a time, so the sums are those of
+    ranking the stably sorted pooled sample.  A NaN (sorted last; never equal to itself) is a group
+    of one, those of `x` first, as the stable pooled order puts them.
+    """
+    n1 = xs.shape[0]
+    n2 = ys.shape[0]
+    a = 0
+    b = 0
+    pos = 0
+    r1 = 0.0
+    tie_term = 0.0
+    while a < n1 or b < n2:
+        from_x = b >= n2 or (a < n1 and not _after(xs[a], ys[b]))
+        v = xs[a] if from_x else ys[b]
+        cx = 0
+        cy = 0
+        if v != v:
+            if from_x:
+                a += 1
+                cx = 1
+            else:
+                b += 1
+                cy = 1
+        else:
+            while a < n1 and xs[a] == v:
+                a += 1
+                cx += 1
+            while b < n2 and ys[b] == v:
+                b += 1
+                cy += 1
+        i = pos
+        j = pos + cx + cy - 1
+        t = j - i + 1.0
+        rank = (i + j) / 2.0 + 1.0  # average of ranks i+1 .. j+1
+        for _ in range(cx):
+            r1 += rank
+        tie_term += t * t * t - t
+        pos = j + 1
+    return r1 - n1 * (n1 + 1) / 2.0, tie_term
+
+
+@njit
 def _mwu_u1(x, y):
     """Mann-Whitney U of `x` (scipy's U1) and the tie term sum(t**3 - t) of the pooled sample.
 
-    Average ranks for ties, from one stable sort of the pooled values.
+    Average ranks for ties: sorted copies of the two samples walked as one (`_mwu_sorted1`).  Copies
+    are written as loops and the sort is a small value sort: numba's mergesort and slice assignment
+    each cost ~1-2 s to compile.
     """
     n1 = x.shape[0]
-    n = n1 + y.shape[0]
-    pooled = np.empty(n)
-    pooled[:n1] = x
-    pooled[n1:] = y
-    order = np.argsort(pooled, kind="mergesort")
-    r1 = 0.0
-    tie_term = 0.0
-    i = 0
-    while i < n:
-        j = i
-        v = pooled[order[i]]
-        while j + 1 < n and pooled[order[j + 1]] == v:
-            j += 1
-        t = j - i + 1.0
-        rank = (i + j) / 2.0 + 1.0  # average of ranks i+1 .. j+1
-        for k in range(i, j + 1):
-            if order[k] < n1:
-                r1 += rank
-        tie_term += t * t * t - t
-        i = j + 1
-    return r1 - n1 * (n1 + 1) / 2.0, tie_term
+    n2 = y.shape[0]
+    xs = np.empty(n1)
+    ys = np.empty(n2)
+    for k in range(n1):
+        xs[k] = x[k]
+    for k in range(n2):
+        ys[k] = y[k]
+    tmp = np.empty(max(n1, n2))
+    _sort_inplace1(xs, tmp)
+    _sort_inplace1(ys, tmp)
+    return _mwu_sorted1(xs, ys)
 
 
 @njit
@@ -225,7 +325,7 @@ def _sort_runs(x, run, lo, hi, keys, order):
     for j in numba.prange(hi - lo):
         a = (lo + np.int64(j)) * run
         b = min(a + run, n)
-        o = np.argsort(x[a:b], kind="mergesort")
+        o = argsort_stable(x[a:b])
         for i in range(b - a):
             order[a + i] = a + o[i]
             keys[a + i] = x[a + o[i]]
