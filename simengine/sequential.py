@@ -13,8 +13,9 @@ import functools
 import math
 import numbers
 import warnings
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
 import numpy as np
 
@@ -40,6 +41,8 @@ if TYPE_CHECKING:  # pandas is imported when a frame is made, not with the packa
     import pandas as pd
 
 __all__ = ["simulate_peeking", "SimulatePeekingResult", "group_sequential_boundaries"]
+
+_T = TypeVar("_T")
 
 # Replicates per RNG block: a constant of the algorithm (SPEC 7), small enough that the 1 000-replicate seed
 # scenario still spreads over two threads, large enough that generator set-up stays ~3% of a 10^6 run.
@@ -709,7 +712,7 @@ def _peeking_run(n_sims, ss, path, kernel_args, n_cum, inputs, progress):
     )
 
 
-def threaded_blocks(run_block, lo, hi):
+def threaded_blocks(run_block: Callable[[int], _T], lo: int, hi: int) -> list[_T]:
     """``[run_block(b) for b in range(lo, hi)]``, the blocks spread over numba's thread count in Python threads.
 
     For serial kernels of one block each that release the GIL: a prange kernel costs ~2 s more to compile
@@ -721,14 +724,14 @@ def threaded_blocks(run_block, lo, hi):
 
     import numba
 
-    out = [None] * (hi - lo)
+    out: list[Any] = [None] * (hi - lo)
     threads = min(max(1, numba.get_num_threads()), hi - lo)
     if threads == 1:
         return [run_block(b) for b in range(lo, hi)]
     counter = itertools.count(lo)  # next() on it is atomic under the GIL
-    errors = []
+    errors: list[BaseException] = []
 
-    def work():
+    def work() -> None:
         try:
             for b in counter:
                 if b >= hi or errors:
