@@ -405,13 +405,15 @@ def bayes_ab(
         # Few scenarios run serially, by a kernel that compiles only the method they need: with no whole-number
         # prior parameter every posterior takes quadrature; with only whole ones (the default prior) exact sums
         # as a rule, the full kernel finishing the call if one scenario needs quadrature after all.
-        whole = priors == np.floor(priors)
         done = False
-        if m < k.PARALLEL_MIN and not whole.any():
-            params, res, ok = k._bayes_ab_counts_quad(counts, priors)
-            done = True
-        elif m < k.PARALLEL_MIN and whole.all():
-            params, res, ok, done = k._bayes_ab_counts_sums(counts, priors)
+        if m < k.PARALLEL_MIN:
+            flat = priors.ravel().tolist()  # at most 2 x 63 values: Python is quicker than ufuncs here
+            whole = sum(v == math.floor(v) for v in flat)
+            if whole == 0:
+                params, res, ok = k._bayes_ab_counts_quad(counts, priors)
+                done = True
+            elif whole == len(flat):
+                params, res, ok, done = k._bayes_ab_counts_sums(counts, priors)
         if not done:
             kernel = k._bayes_ab_counts if m >= k.PARALLEL_MIN else k._bayes_ab_counts_serial
             params, res, ok = kernel(counts, priors)
