@@ -749,6 +749,8 @@ def test_bayes_peeking_target_se_combines_counts_and_replicates():
 
 
 def test_method_specific_kernels_equal_the_full_kernels():
+    import numba
+
     # Calls that need only exact sums, or only quadrature, run kernels compiled without the other method (cold
     # start): they must give the full kernels' numbers bit for bit, and the sums kernel must hand a scenario
     # without a short enough sum back to the full kernel.
@@ -767,8 +769,11 @@ def test_method_specific_kernels_equal_the_full_kernels():
     outs = []
     for kernel in (kb._bayes_peeking, kb._bayes_peeking_sums):
         first, final = np.zeros(300, dtype=np.int64), np.empty(300)
+        g = np.random.default_rng(5)
+        gens = numba.typed.List.empty_list(numba.typeof(g))
+        gens.append(g)
         # one block of 300 experiments as one unit: 4 looks of 50 visitors, rates 0.1 and 0.12, uniform prior
-        kernel(np.random.default_rng(5), 0, 0, 1, 1, 300, 4, 50, 0.1, 0.12, 1.0, 1.0, 0.9, 300, 300, first, final)
+        kernel(gens, 0, 1, 0, 1, 300, 4, 50, 0.1, 0.12, 1.0, 1.0, 0.9, 300, 300, first, final)
         outs.append((first, final))
     assert outs[0][0].any()
     assert_array_equal(outs[0][0], outs[1][0])

@@ -552,59 +552,71 @@ def _coverage_mc(p, n, covered, width, offsets, n_sims, block, g, j):
 
 
 @njit
-def _bayes_peeking(g, b, u, u1, nb, n_sims, n_looks, visitors, rate_a, rate_b, prior_a, prior_b, threshold, block,
-                   sub, first, final):
-    """A/B tests checked after every look with the exact P(B > A) rule: block b's work units u, u + nb, ... < u1.
+def _bayes_peeking(gens, t, step, u0, u1, n_sims, n_looks, visitors, rate_a, rate_b, prior_a, prior_b, threshold,
+                   block, sub, first, final):
+    """A/B tests checked after every look with the exact P(B > A) rule, for work units u0..u1-1.
 
-    Block b (generator `g`) owns replicates [b * block, (b + 1) * block), run in order.  A unit is `sub`
-    consecutive replicates of one block: unit u is part u // nb of block u % nb of the `nb` blocks, so units
-    are numbered part-major.  The public layer runs each block's units in order on one thread, and every part
-    of a block after the one before it (in an earlier call: a Generator keeps its state between calls), so
-    the draws are those of one pass over the block; blocks run on threads of their own (a serial kernel: a
-    prange kernel costs ~2 s more to compile).  Writes, per replicate, the first look (1-based) where
-    P(B > A) > threshold (0 if never) into `first` (zeros on entry) and P(B > A) at the final look into `final`.
+    Block b (generator ``gens[b]``; `gens` holds at least the blocks these units touch) owns replicates
+    [b * block, (b + 1) * block), run in order.  A unit is `sub` consecutive replicates of one block: unit u is
+    part u // nb of block u % nb of the nb = ceil(n_sims / block) blocks, so units are numbered part-major.
+    Each block's units in [u0, u1) run in order in one call, and every part of a block after the one before
+    it (in an earlier call: a Generator keeps its state between calls), so the draws are those of one pass
+    over the block.  This call runs the blocks of units u0 + t, u0 + t + step, ... (the public layer runs
+    t = 0..step-1 on `step` threads: a serial kernel, as a prange kernel costs ~2 s more to compile).
+    Writes, per replicate, the first look (1-based) where P(B > A) > threshold (0 if never) into `first`
+    (zeros on entry) and P(B > A) at the final look into `final`.
     """
-    while u < u1:
-        lo = b * block + (u // nb) * sub
-        hi = min(lo + sub, (b + 1) * block, n_sims)
-        u += nb
-        for r in range(lo, hi):
-            sa = 0
-            sb = 0
-            n = 0
-            for look in range(1, n_looks + 1):
-                sa += g.binomial(visitors, rate_a)
-                sb += g.binomial(visitors, rate_b)
-                n += visitors
-                if first[r] == 0 or look == n_looks:
-                    pb = _prob_greater1(prior_a + sa, prior_b + n - sa, prior_a + sb, prior_b + n - sb)
-                    if first[r] == 0 and pb > threshold:
-                        first[r] = look
-                    if look == n_looks:
-                        final[r] = pb
+    nb = (n_sims + block - 1) // block
+    for il in range(t, min(nb, u1 - u0), step):
+        u = u0 + il
+        b = u % nb
+        g = gens[b]
+        while u < u1:
+            lo = b * block + (u // nb) * sub
+            hi = min(lo + sub, (b + 1) * block, n_sims)
+            u += nb
+            for r in range(lo, hi):
+                sa = 0
+                sb = 0
+                n = 0
+                for look in range(1, n_looks + 1):
+                    sa += g.binomial(visitors, rate_a)
+                    sb += g.binomial(visitors, rate_b)
+                    n += visitors
+                    if first[r] == 0 or look == n_looks:
+                        pb = _prob_greater1(prior_a + sa, prior_b + n - sa, prior_a + sb, prior_b + n - sb)
+                        if first[r] == 0 and pb > threshold:
+                            first[r] = look
+                        if look == n_looks:
+                            final[r] = pb
 
 
 @njit
-def _bayes_peeking_sums(g, b, u, u1, nb, n_sims, n_looks, visitors, rate_a, rate_b, prior_a, prior_b, threshold,
-                        block, sub, first, final):
+def _bayes_peeking_sums(gens, t, step, u0, u1, n_sims, n_looks, visitors, rate_a, rate_b, prior_a, prior_b,
+                        threshold, block, sub, first, final):
     """`_bayes_peeking` for designs where every look has an exact sum (whole-number priors and few enough
     visitors, decided by the public layer): the same loop without the quadrature (~3 s less to compile)."""
-    while u < u1:
-        lo = b * block + (u // nb) * sub
-        hi = min(lo + sub, (b + 1) * block, n_sims)
-        u += nb
-        for r in range(lo, hi):
-            sa = 0
-            sb = 0
-            n = 0
-            for look in range(1, n_looks + 1):
-                sa += g.binomial(visitors, rate_a)
-                sb += g.binomial(visitors, rate_b)
-                n += visitors
-                if first[r] == 0 or look == n_looks:
-                    a1, b1, a2, b2 = prior_a + sa, prior_b + n - sa, prior_a + sb, prior_b + n - sb
-                    pb = _prob_greater_sums1(_shortest_sum1(a1, b1, a2, b2), a1, b1, a2, b2)
-                    if first[r] == 0 and pb > threshold:
-                        first[r] = look
-                    if look == n_looks:
-                        final[r] = pb
+    nb = (n_sims + block - 1) // block
+    for il in range(t, min(nb, u1 - u0), step):
+        u = u0 + il
+        b = u % nb
+        g = gens[b]
+        while u < u1:
+            lo = b * block + (u // nb) * sub
+            hi = min(lo + sub, (b + 1) * block, n_sims)
+            u += nb
+            for r in range(lo, hi):
+                sa = 0
+                sb = 0
+                n = 0
+                for look in range(1, n_looks + 1):
+                    sa += g.binomial(visitors, rate_a)
+                    sb += g.binomial(visitors, rate_b)
+                    n += visitors
+                    if first[r] == 0 or look == n_looks:
+                        a1, b1, a2, b2 = prior_a + sa, prior_b + n - sa, prior_a + sb, prior_b + n - sb
+                        pb = _prob_greater_sums1(_shortest_sum1(a1, b1, a2, b2), a1, b1, a2, b2)
+                        if first[r] == 0 and pb > threshold:
+                            first[r] = look
+                        if look == n_looks:
+                            final[r] = pb
