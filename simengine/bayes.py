@@ -16,7 +16,7 @@ import numpy as np
 
 from simengine._long import check_progress, check_target, joined, run_blocks
 from simengine._results import CONCAT, MEAN, SUM, MonteCarloResult, Result, mean_se, proportion_se, until_target
-from simengine._rng import as_seed_sequence, child_seed_sequence, n_blocks, slice_generators
+from simengine._rng import as_seed_sequence, child_seed_sequence, n_blocks
 from simengine._typing import ArrayLike, FloatOrArray, IntOrArray, Progress, SeedLike, StrOrArray
 from simengine._validate import (
     as_count_array,
@@ -29,6 +29,7 @@ from simengine._validate import (
     check_real,
     check_work,
 )
+from simengine.sequential import threaded_blocks
 
 if TYPE_CHECKING:  # pandas is imported when a frame is made, not with the package
     import pandas as pd
@@ -401,8 +402,21 @@ def bayes_ab(
         m = priors.shape[0] * counts.shape[1]
         if m > _COST_CHECK_MIN:
             _check_exact_cost(counts, priors.shape[0])
-        kernel = k._bayes_ab_counts if m >= k.PARALLEL_MIN else k._bayes_ab_counts_serial
-        params, res, ok = kernel(counts, priors)
+        # Few scenarios run serially, by a kernel that compiles only the method they need: with no whole-number
+        # prior parameter every posterior takes quadrature; with only whole ones (the default prior) exact sums
+        # as a rule, the full kernel finishing the call if one scenario needs quadrature after all.
+        done = False
+        if m < k.PARALLEL_MIN:
+            flat = priors.ravel().tolist()  # at most 2 x 63 values: Python is quicker than ufuncs here
+            whole = sum(v == math.floor(v) for v in flat)
+            if whole == 0:
+                params, res, ok = k._bayes_ab_counts_quad(counts, priors)
+                done = True
+            elif whole == len(flat):
+                params, res, ok, done = k._bayes_ab_counts_sums(counts, priors)
+        if not done:
+            kernel = k._bayes_ab_counts if m >= k.PARALLEL_MIN else k._bayes_ab_counts_serial
+            params, res, ok = kernel(counts, priors)
         if not ok:
             _ab_counts(successes_a, trials_a, successes_b, trials_b)  # raises the precise error
             raise ValueError("`successes_a` and `successes_b` must be in [0, trials] elementwise")
@@ -415,8 +429,12 @@ def bayes_ab(
         a1, b1, a2, b2 = params
         bps = n_blocks(n_draws, MC_BLOCK)
 
+        def block(j):
+            g = np.random.Generator(np.random.PCG64(child_seed_sequence(ss, j)))
+            return k._bayes_ab_mc(a1, b1, a2, b2, n_draws, MC_BLOCK, g, j)
+
         def call(lo, hi):
-            return k._bayes_ab_mc(a1, b1, a2, b2, n_draws, MC_BLOCK, slice_generators(ss, lo, hi), lo)
+            return np.array(threaded_blocks(block, lo, hi))
 
         # a block is 16 384 Beta pairs, ~1 ms
         part = joined(run_blocks(call, bps * a1.shape[0], progress=progress, desc="bayes_ab",
@@ -528,8 +546,12 @@ def prob_best(
     beta = np.ascontiguousarray(pr[1] + (t - s), dtype=np.float64)
     from simengine.kernels import bayes as k
 
+    def block(j):
+        g = np.random.Generator(np.random.PCG64(child_seed_sequence(ss, j)))
+        return k._prob_best_mc(alpha, beta, n_draws, MC_BLOCK, g, j)
+
     def call(lo, hi):
-        return k._prob_best_mc(alpha, beta, n_draws, MC_BLOCK, slice_generators(ss, lo, hi), lo)
+        return np.array(threaded_blocks(block, lo, hi))
 
     # a block is 16 384 draws of every arm, ~0.5 ms an arm
     parts = run_blocks(call, n_blocks(n_draws, MC_BLOCK), progress=progress, desc="prob_best",
@@ -915,9 +937,12 @@ def simulate_coverage(
     bpc = n_blocks(n_sims, COVERAGE_BLOCK)
 
     def run(seq):
+        def block(j):
+            g = np.random.Generator(np.random.PCG64(child_seed_sequence(seq, j)))
+            return k._coverage_mc(cell_p, cell_n64, covered, width, offsets, n_sims, COVERAGE_BLOCK, g, j)
+
         def call(lo, hi):
-            return k._coverage_mc(cell_p, cell_n64, covered, width, offsets, n_sims, COVERAGE_BLOCK,
-                                  slice_generators(seq, lo, hi), lo)
+            return np.array(threaded_blocks(block, lo, hi))
 
         # a block is 8192 binomial draws, each scored by every method: ~0.5 ms
         part = joined(run_blocks(call, bpc * cell_n.size, progress=progress, desc="simulate_coverage",
@@ -1114,17 +1139,29 @@ def simulate_bayes_peeking(
     threads = max(1, numba.get_num_threads())
     first_units = threads * max(1, int(50_000 / (PEEKING_UNIT * n_looks * cost_us)))
 
+    # Whole-number priors: every posterior has an exact sum while the shortest, at most half of
+    # a + b = prior_a + prior_b + visitors, stays within MAX_TERMS; then a kernel without quadrature runs.
+    sums = pr[0] == math.floor(pr[0]) and pr[1] == math.floor(pr[1]) and pr[0] + pr[1] + total <= 2 * k.MAX_TERMS
+    kernel = k._bayes_peeking_sums if sums else k._bayes_peeking
+
     def run(seq):
-        gens = slice_generators(seq, 0, nb)
+        # Each block's Generator is made when its first unit runs (part 0 of every block comes first, in block
+        # order), inside the timed slices, and keeps its state until the block's last unit; a typed list makes
+        # a kernel call cheap (passing Generators one by one would unbox each, ~0.05 ms, at every call).
+        gens = numba.typed.List.empty_list(numba.typeof(np.random.Generator(np.random.PCG64(0))))
         first = np.zeros(n_sims, dtype=np.int64)
         final = np.empty(n_sims)
 
         def call(lo, hi):
-            k._bayes_peeking(n_sims, n_looks, visitors, rate, rate_b, float(pr[0]), float(pr[1]), threshold,
-                             PEEKING_BLOCK, PEEKING_UNIT, gens, lo, hi, first, final)
+            for b in range(len(gens), min(nb, hi)):  # SIGINT only sets a flag here (run_blocks)
+                gens.append(np.random.Generator(np.random.PCG64(child_seed_sequence(seq, b))))
+            step = min(threads, hi - lo)
+            threaded_blocks(lambda t: kernel(gens, t, step, lo, hi, n_sims, n_looks, visitors, rate, rate_b,
+                                             float(pr[0]), float(pr[1]), threshold, PEEKING_BLOCK, PEEKING_UNIT,
+                                             first, final), 0, step)
 
         run_blocks(call, nb * parts_per_block, progress=progress, desc="simulate_bayes_peeking",
-                   dispatchers=(k._bayes_peeking,), first=first_units, unit="units")
+                   dispatchers=(kernel,), first=first_units, unit="units")
         return _peeking_result(first, final, n_sims, n_looks, threshold)
 
     if target_se is None:

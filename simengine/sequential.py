@@ -15,14 +15,14 @@ import numbers
 import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
 import numpy as np
 import numpy.typing as npt
 
 from simengine._long import check_progress, check_target, first_slice, run_blocks
 from simengine._results import MEAN, SUM, MonteCarloResult, Result, proportion_se, until_target
-from simengine._rng import as_seed_sequence, child_seed_sequence, n_blocks, slice_generators
+from simengine._rng import as_seed_sequence, child_seed_sequence, n_blocks
 from simengine._typing import Alternative, ArrayLike, FloatArray, Progress, SeedLike
 from simengine._validate import (
     alternative_code,
@@ -48,6 +48,8 @@ __all__ = [
     "simulate_peeking", "SimulatePeekingResult", "group_sequential_boundaries", "group_sequential_design",
     "GroupSequentialDesignResult", "msprt", "MsprtResult",
 ]
+
+_T = TypeVar("_T")
 
 # Replicates per RNG block: a constant of the algorithm (SPEC 7), small enough that the 1 000-replicate seed
 # scenario still spreads over two threads, large enough that generator set-up stays ~3% of a 10^6 run.
@@ -1107,10 +1109,10 @@ def simulate_peeking(
         sure, never = _critical_band(test_code, alt, levels, n_cum)
         fs, fn = _critical_band(test_code, alt, [alpha], n_cum[-1:])
         final_sure, final_never = float(fs[0]), float(fn[0])
+    looks = np.ascontiguousarray(np.stack([visitors, sure, never, levels]), dtype=np.float64)
     kernel_args = (
-        METRICS[metric], visitors, float(param_a), float(param_b), float(kernel_sd), test_code, alt, float(tau2),
-        np.ascontiguousarray(sure, dtype=np.float64), np.ascontiguousarray(never, dtype=np.float64),
-        np.ascontiguousarray(levels, dtype=np.float64), float(final_sure), float(final_never), float(alpha),
+        looks, float(param_a), float(param_b), float(kernel_sd), alt, float(tau2), float(final_sure),
+        float(final_never), float(alpha),
     )
     inputs = dict(
         critical_values=np.asarray(critical, dtype=np.float64), nominal_alpha=np.asarray(levels, dtype=np.float64),
@@ -1120,7 +1122,7 @@ def simulate_peeking(
     )
 
     def run(n, seed_seq):
-        return _peeking_run(n, seed_seq, kernel_args, n_cum, inputs, progress)
+        return _peeking_run(n, seed_seq, (METRICS[metric], test_code), kernel_args, n_cum, inputs, progress)
 
     if target_se is None:
         return run(n_sims, ss)
@@ -1130,21 +1132,30 @@ def simulate_peeking(
     return dataclasses.replace(res, first_rejection_look=np.asarray(res.first_rejection_look).astype(np.int64))
 
 
-def _peeking_run(n_sims, ss, kernel_args, n_cum, inputs, progress):
-    """One run of `n_sims` experiments from `ss`: the kernel in slices of blocks, then the reductions."""
-    from simengine.kernels.sequential import _peeking
+def _peeking_run(n_sims, ss, path, kernel_args, n_cum, inputs, progress):
+    """One run of `n_sims` experiments from `ss`: the kernel of `path` (metric and test codes) over the blocks, in
+    slices, then the reductions."""
+    from simengine.kernels.sequential import PEEKING_KERNELS
 
+    kernel = PEEKING_KERNELS[path]  # one kernel per metric and test, so a call compiles only its own path
     blocks = n_blocks(n_sims, BLOCK)
+
+    def block(b):
+        g = np.random.Generator(np.random.PCG64(child_seed_sequence(ss, b)))
+        return kernel(g, min(BLOCK, n_sims - b * BLOCK), *kernel_args)
+
+    def run_slice(lo, hi):  # integer counts: summing per slice gives the same totals as any other order
+        outs = threaded_blocks(block, lo, hi)
+        return np.sum([f for f, _ in outs], axis=0), sum(n for _, n in outs)
+
     # ~0.4 us per experiment and look (a t-test p-value near the boundary) on a loaded machine
-    first = first_slice(BLOCK * len(n_cum) * 4e-7)
-    parts = run_blocks(lambda lo, hi: _peeking(slice_generators(ss, lo, hi), BLOCK, n_sims, lo, hi, *kernel_args),
-                       blocks, progress=progress, desc="simulate_peeking", dispatchers=(_peeking,), first=first)
-    first = parts[0][0] if len(parts) == 1 else np.concatenate([p[0] for p in parts])  # type: ignore[assignment]
-    final = parts[0][1] if len(parts) == 1 else np.concatenate([p[1] for p in parts])
-    first = first.sum(axis=0)  # type: ignore[attr-defined]
+    parts = run_blocks(run_slice, blocks, progress=progress, desc="simulate_peeking", dispatchers=(kernel,),
+                       first=first_slice(BLOCK * len(n_cum) * 4e-7))
+    first = np.sum([f for f, _ in parts], axis=0)
+    final = sum(n for _, n in parts)
     cumulative = np.cumsum(first) / n_sims
     any_look = float(cumulative[-1])
-    fixed = float(final.sum()) / n_sims
+    fixed = float(final) / n_sims
     stop_n = np.append(n_cum, n_cum[-1]).astype(np.float64)
     weights = np.append(first, n_sims - first.sum()).astype(np.float64)
     exp_n = float(weights @ stop_n) / n_sims
@@ -1162,6 +1173,45 @@ def _peeking_run(n_sims, ss, kernel_args, n_cum, inputs, progress):
         n_sims=n_sims,
         **inputs,
     )
+
+
+def threaded_blocks(run_block: Callable[[int], _T], lo: int, hi: int) -> list[_T]:
+    """``[run_block(b) for b in range(lo, hi)]``, the blocks spread over numba's thread count in Python threads.
+
+    For serial kernels of one block each that release the GIL: a prange kernel costs ~2 s more to compile
+    (numba's parfor passes and gufunc), and a block's output depends on its own stream alone, so the outputs
+    do not depend on which thread ran which block.  Threads take the next block as they finish one.
+    """
+    import itertools
+    import threading
+
+    import numba
+
+    out: list[Any] = [None] * (hi - lo)
+    threads = min(max(1, numba.get_num_threads()), hi - lo)
+    if threads == 1:
+        return [run_block(b) for b in range(lo, hi)]
+    counter = itertools.count(lo)  # next() on it is atomic under the GIL
+    errors: list[BaseException] = []
+
+    def work() -> None:
+        try:
+            for b in counter:
+                if b >= hi or errors:
+                    return
+                out[b - lo] = run_block(b)
+        except BaseException as exc:  # re-raised in the calling thread
+            errors.append(exc)
+
+    helpers = [threading.Thread(target=work, daemon=True) for _ in range(threads - 1)]
+    for t in helpers:
+        t.start()
+    work()
+    for t in helpers:
+        t.join()
+    if errors:
+        raise errors[0]
+    return out
 
 
 def _split_visitors(total_visitors, n_looks):

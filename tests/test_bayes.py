@@ -746,3 +746,35 @@ def test_bayes_peeking_target_se_combines_counts_and_replicates():
         capped = simengine.simulate_bayes_peeking(**kw, target_se=1e-4, max_sims=1000, rng=4)
     assert capped.n_sims == 1000
     assert_array_equal(capped.first_crossing, np.concatenate([r.first_crossing for r in rounds[:2]]))
+
+
+def test_method_specific_kernels_equal_the_full_kernels():
+    import numba
+
+    # Calls that need only exact sums, or only quadrature, run kernels compiled without the other method (cold
+    # start): they must give the full kernels' numbers bit for bit, and the sums kernel must hand a scenario
+    # without a short enough sum back to the full kernel.
+    counts = np.array([[3, 30, 0, 500], [10, 100, 5, 1000], [4, 35, 5, 520], [10, 100, 5, 1000]], dtype=np.int64)
+    for priors, kernel in ((np.array([[1.0, 1.0], [2.0, 3.0]]), kb._bayes_ab_counts_sums),
+                           (np.array([[0.5, 0.5], [0.5, 2.5]]), kb._bayes_ab_counts_quad)):
+        full = kb._bayes_ab_counts_serial(counts, priors)
+        part = kernel(counts, priors)
+        assert part[2] and (len(part) == 3 or part[3])
+        assert_array_equal(part[0], full[0])
+        assert_array_equal(part[1], full[1])
+    big = np.array([[2_000_000], [4_000_000], [2_000_100], [4_000_000]], dtype=np.int64)
+    assert not kb._bayes_ab_counts_sums(big, np.array([[1.0, 1.0]]))[3]
+    res = simengine.bayes_ab(2_000_000, 4_000_000, 2_000_100, 4_000_000)  # falls back to the full kernel
+    assert_array_equal(res.prob_b_better, kb._bayes_ab_counts_serial(big, np.array([[1.0, 1.0]]))[1][0, 0])
+    outs = []
+    for kernel in (kb._bayes_peeking, kb._bayes_peeking_sums):
+        first, final = np.zeros(300, dtype=np.int64), np.empty(300)
+        g = np.random.default_rng(5)
+        gens = numba.typed.List.empty_list(numba.typeof(g))
+        gens.append(g)
+        # one block of 300 experiments as one unit: 4 looks of 50 visitors, rates 0.1 and 0.12, uniform prior
+        kernel(gens, 0, 1, 0, 1, 300, 4, 50, 0.1, 0.12, 1.0, 1.0, 0.9, 300, 300, first, final)
+        outs.append((first, final))
+    assert outs[0][0].any()
+    assert_array_equal(outs[0][0], outs[1][0])
+    assert_array_equal(outs[0][1], outs[1][1])

@@ -252,12 +252,9 @@ def _shortest_sum1(a1, b1, a2, b2):
 
 
 @njit
-def _prob_greater1(a1, b1, a2, b2):
-    """P(X2 > X1) for independent X1 ~ Beta(a1, b1), X2 ~ Beta(a2, b2)."""
-    which = _shortest_sum1(a1, b1, a2, b2)
-    if which < 0:
-        p = _prob_greater_quad1(a1, b1, a2, b2)
-    elif which == 0:
+def _prob_greater_sums1(which, a1, b1, a2, b2):
+    """`_prob_greater1` from the exact sum `which` (>= 0) of `_shortest_sum1`, without quadrature."""
+    if which == 0:
         p = _miller_sums1(a1, b1, a2, b2)[0]
     elif which == 1:
         p = _miller_sums1(b2, a2, b1, a1)[0]
@@ -269,21 +266,19 @@ def _prob_greater1(a1, b1, a2, b2):
 
 
 @njit
-def _bayes_ab1(a1, b1, a2, b2):
-    """(P(B > A), E[max(B - A, 0)], E[max(A - B, 0)]) for A ~ Beta(a1, b1), B ~ Beta(a2, b2).
-
-    E[B 1{B > A}] = mean_B P(B' > A) with B' ~ Beta(a2 + 1, b2), because
-    x f_B(x) = mean_B f_B'(x); likewise E[A 1{B > A}] = mean_A P(B > A'), so
-    E[max(B - A, 0)] = mean_B P(B' > A) - mean_A P(B > A') and
-    E[max(A - B, 0)] = E[A] - E[B] + E[max(B - A, 0)].  With a sum, all three
-    probabilities come from one pass (`_miller_sums1`).
-    """
+def _prob_greater1(a1, b1, a2, b2):
+    """P(X2 > X1) for independent X1 ~ Beta(a1, b1), X2 ~ Beta(a2, b2)."""
     which = _shortest_sum1(a1, b1, a2, b2)
-    if which < 0:
-        p = _prob_greater_quad1(a1, b1, a2, b2)
-        p_b1 = _prob_greater_quad1(a1, b1, a2 + 1.0, b2)  # P(B' > A)
-        p_a1 = _prob_greater_quad1(a1 + 1.0, b1, a2, b2)  # P(B > A')
-    elif which == 0:
+    if which >= 0:
+        return _prob_greater_sums1(which, a1, b1, a2, b2)
+    return min(1.0, max(0.0, _prob_greater_quad1(a1, b1, a2, b2)))
+
+
+@njit
+def _bayes_ab_sums1(which, a1, b1, a2, b2):
+    """`_bayes_ab1` from the exact sum `which` (>= 0) of `_shortest_sum1`, without quadrature: a kernel that
+    never needs quadrature does not compile it (~3 s)."""
+    if which == 0:
         r = _miller_sums1(a1, b1, a2, b2)
         p, p_b1, p_a1 = r[0], r[3], r[1]
     elif which == 1:
@@ -295,6 +290,35 @@ def _bayes_ab1(a1, b1, a2, b2):
     else:
         r = _miller_sums1(b1, a1, b2, a2)
         p, p_b1, p_a1 = 1.0 - r[0], 1.0 - r[4], 1.0 - r[2]
+    mean1 = a1 / (a1 + b1)
+    mean2 = a2 / (a2 + b2)
+    loss_a = max(mean2 * p_b1 - mean1 * p_a1, 0.0)
+    loss_b = max(mean1 - mean2 + loss_a, 0.0)
+    return min(1.0, max(0.0, p)), loss_a, loss_b
+
+
+@njit
+def _bayes_ab1(a1, b1, a2, b2):
+    """(P(B > A), E[max(B - A, 0)], E[max(A - B, 0)]) for A ~ Beta(a1, b1), B ~ Beta(a2, b2).
+
+    E[B 1{B > A}] = mean_B P(B' > A) with B' ~ Beta(a2 + 1, b2), because
+    x f_B(x) = mean_B f_B'(x); likewise E[A 1{B > A}] = mean_A P(B > A'), so
+    E[max(B - A, 0)] = mean_B P(B' > A) - mean_A P(B > A') and
+    E[max(A - B, 0)] = E[A] - E[B] + E[max(B - A, 0)].  With a sum, all three
+    probabilities come from one pass (`_miller_sums1`, in `_bayes_ab_sums1`).
+    """
+    which = _shortest_sum1(a1, b1, a2, b2)
+    if which >= 0:
+        return _bayes_ab_sums1(which, a1, b1, a2, b2)
+    return _bayes_ab_quad1(a1, b1, a2, b2)
+
+
+@njit
+def _bayes_ab_quad1(a1, b1, a2, b2):
+    """`_bayes_ab1` by quadrature alone (for parameters without an exact sum)."""
+    p = _prob_greater_quad1(a1, b1, a2, b2)
+    p_b1 = _prob_greater_quad1(a1, b1, a2 + 1.0, b2)  # P(B' > A)
+    p_a1 = _prob_greater_quad1(a1 + 1.0, b1, a2, b2)  # P(B > A')
     mean1 = a1 / (a1 + b1)
     mean2 = a2 / (a2 + b2)
     loss_a = max(mean2 * p_b1 - mean1 * p_a1, 0.0)
@@ -376,6 +400,44 @@ _bayes_ab_counts = pjit(_bayes_ab_counts_impl)
 _bayes_ab_counts_serial = njit(_bayes_ab_counts_impl)
 
 
+@njit
+def _bayes_ab_counts_sums(counts, priors):
+    """`_bayes_ab_counts_serial` for calls where every scenario may have an exact sum (some prior parameter a
+    whole number): (params, out, ok, done), `done` False, with `out` partly filled, as soon as a scenario
+    needs quadrature (the caller then runs `_bayes_ab_counts_serial`; the sums agree bit for bit)."""
+    m = priors.shape[0] * counts.shape[1]
+    params = np.empty((4, m))
+    out = np.empty((3, m))
+    ok = _fill_posteriors(counts, priors, params)
+    if ok:
+        for i in range(m):
+            which = _shortest_sum1(params[0, i], params[1, i], params[2, i], params[3, i])
+            if which < 0:
+                return params, out, ok, False
+            p, la, lb = _bayes_ab_sums1(which, params[0, i], params[1, i], params[2, i], params[3, i])
+            out[0, i] = p
+            out[1, i] = la
+            out[2, i] = lb
+    return params, out, ok, True
+
+
+@njit
+def _bayes_ab_counts_quad(counts, priors):
+    """`_bayes_ab_counts_serial` for calls where no prior parameter is a whole number, so that no posterior
+    parameter is one and every scenario takes quadrature: (params, out, ok), without the sums compiled."""
+    m = priors.shape[0] * counts.shape[1]
+    params = np.empty((4, m))
+    out = np.empty((3, m))
+    ok = _fill_posteriors(counts, priors, params)
+    if ok:
+        for i in range(m):
+            p, la, lb = _bayes_ab_quad1(params[0, i], params[1, i], params[2, i], params[3, i])
+            out[0, i] = p
+            out[1, i] = la
+            out[2, i] = lb
+    return params, out, ok
+
+
 @njit(inline="always")
 def _block_span(j, blocks_per_cell, block, n):
     """Block j of cells of `n` replicates cut into `blocks_per_cell` blocks of `block`: (cell, start, stop)."""
@@ -383,43 +445,41 @@ def _block_span(j, blocks_per_cell, block, n):
     return j // blocks_per_cell, start, min(start + block, n)
 
 
-@pjit
-def _bayes_ab_mc(a1, b1, a2, b2, n_draws, block, gens, j0):
-    """Fused Monte Carlo for many scenarios: no arrays of draws.
+# The Monte Carlo kernels below run one block from its Generator `g`; the public layer spreads the blocks over
+# threads (`sequential.threaded_blocks`): serial kernels, as a prange kernel costs ~2 s more to compile.
 
-    `gens` are the generators of blocks j0, j0 + 1, ... (a slice of all of them, so
-    that the public layer can run the blocks in slices).  Block j serves scenario
-    j // blocks_per_scenario and draws [(j % bps) * block, ...) of its `n_draws` pairs
-    (A first, then B).  Returns per-block partial sums (len(gens), 5): count(B > A),
-    sum and sum of squares of max(B - A, 0), sum and sum of squares of max(A - B, 0).
+@njit
+def _bayes_ab_mc(a1, b1, a2, b2, n_draws, block, g, j):
+    """Fused Monte Carlo for many scenarios, block j: no arrays of draws.
+
+    Block j serves scenario j // blocks_per_scenario and draws [(j % bps) * block, ...) of its `n_draws`
+    pairs (A first, then B).  Returns the block's partial sums (5,): count(B > A), sum and sum of squares
+    of max(B - A, 0), sum and sum of squares of max(A - B, 0).
     """
     bps = (n_draws + block - 1) // block
-    out = np.zeros((len(gens), 5))
-    for jl in numba.prange(len(gens)):
-        j = np.int64(jl)
-        g = gens[j]
-        i, start, stop = _block_span(j0 + j, bps, block, n_draws)
-        wins = 0.0
-        la = 0.0
-        la2 = 0.0
-        lb = 0.0
-        lb2 = 0.0
-        for _ in range(start, stop):
-            x = g.beta(a1[i], b1[i])
-            y = g.beta(a2[i], b2[i])
-            d = y - x
-            if d > 0.0:
-                wins += 1.0
-                la += d
-                la2 += d * d
-            else:
-                lb -= d
-                lb2 += d * d
-        out[j, 0] = wins
-        out[j, 1] = la
-        out[j, 2] = la2
-        out[j, 3] = lb
-        out[j, 4] = lb2
+    out = np.zeros(5)
+    i, start, stop = _block_span(j, bps, block, n_draws)
+    wins = 0.0
+    la = 0.0
+    la2 = 0.0
+    lb = 0.0
+    lb2 = 0.0
+    for _ in range(start, stop):
+        x = g.beta(a1[i], b1[i])
+        y = g.beta(a2[i], b2[i])
+        d = y - x
+        if d > 0.0:
+            wins += 1.0
+            la += d
+            la2 += d * d
+        else:
+            lb -= d
+            lb2 += d * d
+    out[0] = wins
+    out[1] = la
+    out[2] = la2
+    out[3] = lb
+    out[4] = lb2
     return out
 
 
@@ -439,83 +499,76 @@ def _beta_draw_floor(a1, b1, a2, b2, n_draws, block, gens):
     return out
 
 
-@pjit
-def _prob_best_mc(alpha, beta, n_draws, block, gens, j0):
-    """k-arm Monte Carlo: per-block counts of each arm being best and sums of its loss.
+@njit
+def _prob_best_mc(alpha, beta, n_draws, block, g, j):
+    """k-arm Monte Carlo, block j: counts of each arm being best and sums of its loss.
 
-    `gens` are the generators of blocks j0, j0 + 1, ...  Returns (len(gens), k, 3):
-    wins, sum of (max - x_j), sum of squares.  Ties go to the lowest index
-    (probability zero for continuous draws).
+    Returns (k, 3): wins, sum of (max - x_j), sum of squares.  Ties go to the lowest index (probability zero
+    for continuous draws).
     """
     k = alpha.shape[0]
-    out = np.zeros((len(gens), k, 3))
-    for jl in numba.prange(len(gens)):
-        j = np.int64(jl)
-        g = gens[j]
-        x = np.empty(k)
-        start = (j0 + j) * block
-        stop = min(start + block, n_draws)
-        for _ in range(start, stop):
-            best = 0
-            for m in range(k):
-                x[m] = g.beta(alpha[m], beta[m])
-                if x[m] > x[best]:
-                    best = m
-            out[j, best, 0] += 1.0
-            top = x[best]
-            for m in range(k):
-                d = top - x[m]
-                out[j, m, 1] += d
-                out[j, m, 2] += d * d
+    out = np.zeros((k, 3))
+    x = np.empty(k)
+    start = j * block
+    stop = min(start + block, n_draws)
+    for _ in range(start, stop):
+        best = 0
+        for m in range(k):
+            x[m] = g.beta(alpha[m], beta[m])
+            if x[m] > x[best]:
+                best = m
+        out[best, 0] += 1.0
+        top = x[best]
+        for m in range(k):
+            d = top - x[m]
+            out[m, 1] += d
+            out[m, 2] += d * d
     return out
 
 
-@pjit
-def _coverage_mc(p, n, covered, width, offsets, n_sims, block, gens, j0):
-    """Monte Carlo coverage of interval methods for many (p, n) cells.
+@njit
+def _coverage_mc(p, n, covered, width, offsets, n_sims, block, g, j):
+    """Monte Carlo coverage of interval methods for many (p, n) cells, block j.
 
     The interval only depends on the number of successes k, so the public layer
     tabulates ``covered[m, offsets[c] + k]`` and ``width[m, offsets[c] + k]`` for
     each method m and cell c; each replicate draws k ~ Binomial(n[c], p[c]) once and
-    every method is scored on the same draw.  `gens` are the generators of blocks
-    j0, j0 + 1, ...; block j serves cell j // blocks_per_cell.  Returns
-    (len(gens), methods, 3): covered count, sum and sum of squares of the width.
+    every method is scored on the same draw.  Block j serves cell j // blocks_per_cell.
+    Returns (methods, 3): covered count, sum and sum of squares of the width.
     """
     n_methods = covered.shape[0]
     bpc = (n_sims + block - 1) // block
-    out = np.zeros((len(gens), n_methods, 3))
-    for jl in numba.prange(len(gens)):
-        j = np.int64(jl)
-        g = gens[j]
-        c, start, stop = _block_span(j0 + j, bpc, block, n_sims)
-        for _ in range(start, stop):
-            k = g.binomial(n[c], p[c])
-            idx = offsets[c] + k
-            for m in range(n_methods):
-                out[j, m, 0] += covered[m, idx]
-                w = width[m, idx]
-                out[j, m, 1] += w
-                out[j, m, 2] += w * w
+    out = np.zeros((n_methods, 3))
+    c, start, stop = _block_span(j, bpc, block, n_sims)
+    for _ in range(start, stop):
+        k = g.binomial(n[c], p[c])
+        idx = offsets[c] + k
+        for m in range(n_methods):
+            out[m, 0] += covered[m, idx]
+            w = width[m, idx]
+            out[m, 1] += w
+            out[m, 2] += w * w
     return out
 
 
-@pjit
-def _bayes_peeking(n_sims, n_looks, visitors, rate_a, rate_b, prior_a, prior_b, threshold, block, sub, gens, u0, u1,
-                   first, final):
+@njit
+def _bayes_peeking(gens, t, step, u0, u1, n_sims, n_looks, visitors, rate_a, rate_b, prior_a, prior_b, threshold,
+                   block, sub, first, final):
     """A/B tests checked after every look with the exact P(B > A) rule, for work units u0..u1-1.
 
-    Block b (generator ``gens[b]``) owns replicates [b * block, (b + 1) * block), run in order.  A unit is
-    `sub` consecutive replicates of one block: unit u is part u // len(gens) of block u % len(gens), so
-    units are numbered part-major.  Each block's units in [u0, u1) run in order on one thread, and every
-    part of a block runs after the one before it (in an earlier call: a Generator keeps its state between
-    calls), so the draws are those of one pass over the block.  Writes, per replicate, the first look
-    (1-based) where P(B > A) > threshold (0 if never) into `first` (zeros on entry) and P(B > A) at the
-    final look into `final`.
+    Block b (generator ``gens[b]``; `gens` holds at least the blocks these units touch) owns replicates
+    [b * block, (b + 1) * block), run in order.  A unit is `sub` consecutive replicates of one block: unit u is
+    part u // nb of block u % nb of the nb = ceil(n_sims / block) blocks, so units are numbered part-major.
+    Each block's units in [u0, u1) run in order in one call, and every part of a block after the one before
+    it (in an earlier call: a Generator keeps its state between calls), so the draws are those of one pass
+    over the block.  This call runs the blocks of units u0 + t, u0 + t + step, ... (the public layer runs
+    t = 0..step-1 on `step` threads: a serial kernel, as a prange kernel costs ~2 s more to compile).
+    Writes, per replicate, the first look (1-based) where P(B > A) > threshold (0 if never) into `first`
+    (zeros on entry) and P(B > A) at the final look into `final`.
     """
-    nb = len(gens)
-    # one iteration per block with units in [u0, u1): the blocks of units u0, u0 + 1, ... (distinct up to nb)
-    for il in numba.prange(min(nb, u1 - u0)):
-        u = u0 + np.int64(il)
+    nb = (n_sims + block - 1) // block
+    for il in range(t, min(nb, u1 - u0), step):
+        u = u0 + il
         b = u % nb
         g = gens[b]
         while u < u1:
@@ -532,6 +585,37 @@ def _bayes_peeking(n_sims, n_looks, visitors, rate_a, rate_b, prior_a, prior_b, 
                     n += visitors
                     if first[r] == 0 or look == n_looks:
                         pb = _prob_greater1(prior_a + sa, prior_b + n - sa, prior_a + sb, prior_b + n - sb)
+                        if first[r] == 0 and pb > threshold:
+                            first[r] = look
+                        if look == n_looks:
+                            final[r] = pb
+
+
+@njit
+def _bayes_peeking_sums(gens, t, step, u0, u1, n_sims, n_looks, visitors, rate_a, rate_b, prior_a, prior_b,
+                        threshold, block, sub, first, final):
+    """`_bayes_peeking` for designs where every look has an exact sum (whole-number priors and few enough
+    visitors, decided by the public layer): the same loop without the quadrature (~3 s less to compile)."""
+    nb = (n_sims + block - 1) // block
+    for il in range(t, min(nb, u1 - u0), step):
+        u = u0 + il
+        b = u % nb
+        g = gens[b]
+        while u < u1:
+            lo = b * block + (u // nb) * sub
+            hi = min(lo + sub, (b + 1) * block, n_sims)
+            u += nb
+            for r in range(lo, hi):
+                sa = 0
+                sb = 0
+                n = 0
+                for look in range(1, n_looks + 1):
+                    sa += g.binomial(visitors, rate_a)
+                    sb += g.binomial(visitors, rate_b)
+                    n += visitors
+                    if first[r] == 0 or look == n_looks:
+                        a1, b1, a2, b2 = prior_a + sa, prior_b + n - sa, prior_a + sb, prior_b + n - sb
+                        pb = _prob_greater_sums1(_shortest_sum1(a1, b1, a2, b2), a1, b1, a2, b2)
                         if first[r] == 0 and pb > threshold:
                             first[r] = look
                         if look == n_looks:

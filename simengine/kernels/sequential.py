@@ -10,6 +10,7 @@ import numba
 import numpy as np
 
 from simengine._jit import njit, pjit
+from simengine.kernels.special import _t_two_tail
 from simengine.kernels.twosample import (
     _pvalue_t1,
     _pvalue_z1,
@@ -48,8 +49,52 @@ def _binary_moments1(successes, n):
 
 
 @njit
+def _stat_welch1(nA, meanA, ssdA, nB, meanB, ssdB):
+    """Welch t of B minus A and its df; df = 1 when both variances are zero (scipy: any df gives the same p)."""
+    t, df = _ttest_welch1(nB, meanB, ssdB, nA, meanA, ssdA)
+    if math.isnan(df):
+        df = 1.0
+    return t, df
+
+
+@njit
+def _stat_z_binary1(nA, meanA, nB, meanB):
+    """Pooled two-proportion z of B minus A."""
+    return _ztest_prop_pooled1(meanB * nB, nB, meanA * nA, nA)
+
+
+@njit
+def _stat_z_normal1(nA, meanA, nB, meanB, sd):
+    """z of B minus A with known `sd`."""
+    return (meanB - meanA) / (sd * math.sqrt(1.0 / nA + 1.0 / nB))
+
+
+@njit
+def _msprt_log_lr1(var, diff, tau2):
+    """log of the mixture likelihood ratio (Johari et al.) for a difference `diff` with variance estimate `var`."""
+    if var == 0.0:
+        # Limit V -> 0: the ratio vanishes unless the difference is nonzero, then it is infinite.
+        return math.inf if diff != 0.0 else -math.inf
+    return 0.5 * math.log(var / (var + tau2)) + tau2 * diff * diff / (2.0 * var * (var + tau2))
+
+
+@njit
+def _stat_msprt_binary1(nA, meanA, nB, meanB, tau2):
+    """mSPRT log Lambda for binary data: N(0, tau2) mixture over the difference in rates."""
+    var = meanA * (1.0 - meanA) / nA + meanB * (1.0 - meanB) / nB
+    return _msprt_log_lr1(var, meanB - meanA, tau2)
+
+
+@njit
+def _stat_msprt_normal1(nA, meanA, ssdA, nB, meanB, ssdB, tau2):
+    """mSPRT log Lambda for normal data, the variance pooled from both arms."""
+    var = (ssdA + ssdB) / (nA + nB - 2.0) * (1.0 / nA + 1.0 / nB)
+    return _msprt_log_lr1(var, meanB - meanA, tau2)
+
+
+@njit
 def _look_statistic1(test, metric, nA, meanA, ssdA, nB, meanB, ssdB, sd, tau2):
-    """(statistic, df) of B minus A at one look.
+    """(statistic, df) of B minus A at one look, any test (the kernels below each call one branch).
 
     t and welch give Student t and its df (scipy's ttest_ind(B, A) convention, including Welch's df = 1 when
     both variances are zero); z gives a standard-normal statistic (pooled two-proportion for binary, known
@@ -58,25 +103,14 @@ def _look_statistic1(test, metric, nA, meanA, ssdA, nB, meanB, ssdB, sd, tau2):
     if test == TEST_T:
         return _ttest_pooled1(nB, meanB, ssdB, nA, meanA, ssdA)
     if test == TEST_WELCH:
-        t, df = _ttest_welch1(nB, meanB, ssdB, nA, meanA, ssdA)
-        if math.isnan(df):
-            # scipy: undefined Welch df means both variances are zero; any df gives the same p.
-            df = 1.0
-        return t, df
+        return _stat_welch1(nA, meanA, ssdA, nB, meanB, ssdB)
     if test == TEST_Z:
         if metric == METRIC_BINARY:
-            return _ztest_prop_pooled1(meanB * nB, nB, meanA * nA, nA), math.inf
-        return (meanB - meanA) / (sd * math.sqrt(1.0 / nA + 1.0 / nB)), math.inf
-    # mSPRT: normal mixture N(0, tau2) over the difference in means; V estimates Var(meanB - meanA).
+            return _stat_z_binary1(nA, meanA, nB, meanB), math.inf
+        return _stat_z_normal1(nA, meanA, nB, meanB, sd), math.inf
     if metric == METRIC_BINARY:
-        var = meanA * (1.0 - meanA) / nA + meanB * (1.0 - meanB) / nB
-    else:
-        var = (ssdA + ssdB) / (nA + nB - 2.0) * (1.0 / nA + 1.0 / nB)
-    diff = meanB - meanA
-    if var == 0.0:
-        # Limit V -> 0: the ratio vanishes unless the difference is nonzero, then it is infinite.
-        return (math.inf if diff != 0.0 else -math.inf), math.nan
-    return 0.5 * math.log(var / (var + tau2)) + tau2 * diff * diff / (2.0 * var * (var + tau2)), math.nan
+        return _stat_msprt_binary1(nA, meanA, nB, meanB, tau2), math.nan
+    return _stat_msprt_normal1(nA, meanA, ssdA, nB, meanB, ssdB, tau2), math.nan
 
 
 @njit
@@ -93,19 +127,46 @@ def _look_pvalue1(test, alternative, stat, df):
     return _pvalue_t1(stat, df, alternative)
 
 
-@njit
-def _reject1(test, alternative, stat, df, sure, never, level):
-    """True if the look rejects at nominal `level`, i.e. its p-value <= level.
+# `sure` / `never` bracket the critical value on the statistic's one-directional scale (|stat| two-sided, stat
+# for greater, -stat for less): beyond `sure` the p-value is certainly <= level, below `never` certainly above,
+# so the costly p-value is evaluated only in the thin band between them.  NaN statistics and level 0 (an
+# infinite critical value; it rejects not even p = 0) never reject.  (Each is written out whole: every small
+# helper function costs ~0.1 s of compilation on a first call.)
 
-    `sure` / `never` bracket the critical value on the statistic's one-directional scale (|stat| two-sided,
-    stat for greater, -stat for less): beyond `sure` the p-value is certainly <= level, below `never`
-    certainly above, so the costly p-value is evaluated only in the thin band between them.
-    For msprt `sure` = `never` = log(1/level) on log Lambda.
+@njit
+def _reject_t1(alternative, stat, df, sure, never, level):
+    """True if a t look rejects at nominal `level`, i.e. its p-value <= level.
+
+    The p-value is kernels.twosample._pvalue_t1's, taken from one _t_two_tail call (t_pvalue_two_sided, t_cdf
+    and t_sf are wrappers around it), so a kernel compiles the one tail routine.
     """
     if math.isnan(stat) or level <= 0.0:
-        return False  # level 0 (an infinite critical value) never rejects, not even p = 0
-    if test == TEST_MSPRT:
-        return stat >= sure
+        return False
+    if alternative == TWO_SIDED:
+        a = abs(stat)
+    elif alternative == GREATER:
+        a = stat
+    else:
+        a = -stat
+    if a >= sure:
+        return True
+    if a < never or not df > 0.0:  # df <= 0 or nan: a nan p-value
+        return False
+    tail, middle = _t_two_tail(abs(stat), df)
+    if alternative == TWO_SIDED:
+        p = tail
+    elif alternative == LESS:  # t_cdf
+        p = 0.5 * tail if stat <= 0.0 else 0.5 + 0.5 * middle
+    else:  # t_sf
+        p = 0.5 * tail if stat >= 0.0 else 0.5 + 0.5 * middle
+    return p <= level
+
+
+@njit
+def _reject_z1(alternative, stat, sure, never, level):
+    """True if a z look rejects at nominal `level`, i.e. its p-value <= level."""
+    if math.isnan(stat) or level <= 0.0:
+        return False
     if alternative == TWO_SIDED:
         a = abs(stat)
     elif alternative == GREATER:
@@ -116,8 +177,15 @@ def _reject1(test, alternative, stat, df, sure, never, level):
         return True
     if a < never:
         return False
-    p = _look_pvalue1(test, alternative, stat, df)
-    return p <= level
+    return _pvalue_z1(stat, alternative) <= level
+
+
+@njit
+def _reject_msprt1(stat, sure, level):
+    """True if an mSPRT look rejects: log Lambda >= `sure` = log(1/level)."""
+    if math.isnan(stat) or level <= 0.0:
+        return False
+    return stat >= sure
 
 
 @njit
@@ -130,57 +198,228 @@ def _draw_normal_look1(g, m, mean, sd):
     return total / m, ssd
 
 
-@pjit
-def _peeking(gens, block, n_sims, lo, hi, metric, visitors, paramA, paramB, sd, test, alternative, tau2,
-             sure, never, level, final_sure, final_never, final_level):
-    """Run blocks lo..hi-1 of `n_sims` two-arm experiments with `len(visitors)` looks; count rejections per block.
+# One kernel per (metric, test), each running the `reps` experiments of one block from that block's Generator
+# `g`: a kernel compiles only its own draws, statistic and p-value (one kernel for all eight paths compiled
+# every one of them on the first call), and it is serial, the public layer spreading blocks over threads (a
+# prange kernel costs ~2 s more to compile).  All take the same arguments: `looks` (4, n_looks) holds each
+# look's visitors per arm (whole numbers <= 2**53, exact as float64) and the sequential rule's sure / never /
+# level (see _reject_t1), one array so that a block call unboxes few objects; pA/pB are the arms' rates
+# (binary) or means (normal); f_sure/f_never/f_level is the fixed-horizon rule applied at the last look alone;
+# `sd` and `tau2` are read only where the path needs them.  Each returns (first-rejection counts per look, fixed-horizon rejection count).  After an experiment's
+# first rejection only its last look is analysed (for the fixed-horizon rule).
 
-    paramA/paramB are the arms' rates (binary) or means (normal).  sure/never/level are per-look arrays of
-    the sequential rule; final_* is the fixed-horizon rule applied at the last look alone.  Block b draws
-    from gens[b - lo] alone (`gens` holds the slice's streams), so the counts do not depend on which blocks
-    run in one call (the caller slices).
-    Returns (first_rejection counts, shape (hi - lo, n_looks); fixed-horizon rejection counts per block).
-    """
-    n_looks = visitors.shape[0]
-    nb = hi - lo
-    first = np.zeros((nb, n_looks), dtype=np.int64)
-    final = np.zeros(nb, dtype=np.int64)
-    for j in numba.prange(nb):
-        b = lo + np.int64(j)  # prange indices are unsigned; typed.List wants int64
-        g = gens[np.int64(j)]
-        for r in range(b * block, min((b + 1) * block, n_sims)):
-            n = 0.0
-            countA = 0
-            countB = 0
-            meanA = 0.0
-            ssdA = 0.0
-            meanB = 0.0
-            ssdB = 0.0
-            stopped = False
-            for k in range(n_looks):
-                m = visitors[k]
-                if metric == METRIC_BINARY:
-                    # Integer counts keep the zero-variance looks exact (scipy's nan / inf cases).
-                    countA += g.binomial(m, paramA)
-                    countB += g.binomial(m, paramB)
-                    n += m
-                    meanA, ssdA = _binary_moments1(countA, n)
-                    meanB, ssdB = _binary_moments1(countB, n)
-                else:
-                    lmA, lsA = _draw_normal_look1(g, m, paramA, sd)
-                    lmB, lsB = _draw_normal_look1(g, m, paramB, sd)
-                    _, meanA, ssdA = _merge_moments1(n, meanA, ssdA, m, lmA, lsA)
-                    n, meanB, ssdB = _merge_moments1(n, meanB, ssdB, m, lmB, lsB)
-                last = k == n_looks - 1
-                if stopped and not last:
-                    continue  # later looks only matter for the fixed-horizon analysis
-                stat, df = _look_statistic1(test, metric, n, meanA, ssdA, n, meanB, ssdB, sd, tau2)
-                if not stopped and _reject1(test, alternative, stat, df, sure[k], never[k], level[k]):
-                    first[j, k] += 1
-                    stopped = True
-                if last and _reject1(test, alternative, stat, df, final_sure, final_never, final_level):
-                    final[j] += 1
+
+@njit
+def _peeking_binary_t(g, reps, looks, pA, pB, sd, alternative, tau2, f_sure, f_never, f_level):
+    n_looks = looks.shape[1]
+    first = np.zeros(n_looks, dtype=np.int64)
+    final = 0
+    for _ in range(reps):
+        n, cA, cB, stopped = 0.0, 0, 0, False
+        for k in range(n_looks):
+            m = np.int64(looks[0, k])
+            # integer counts keep the zero-variance looks exact (scipy's nan / inf cases)
+            cA += g.binomial(m, pA)
+            cB += g.binomial(m, pB)
+            n += m
+            if stopped and k < n_looks - 1:
+                continue
+            mA, sA = _binary_moments1(cA, n)
+            mB, sB = _binary_moments1(cB, n)
+            s, df = _ttest_pooled1(n, mB, sB, n, mA, sA)  # B minus A
+            if not stopped and _reject_t1(alternative, s, df, looks[1, k], looks[2, k], looks[3, k]):
+                first[k] += 1
+                stopped = True
+            if k == n_looks - 1 and _reject_t1(alternative, s, df, f_sure, f_never, f_level):
+                final += 1
     return first, final
+
+
+@njit
+def _peeking_binary_welch(g, reps, looks, pA, pB, sd, alternative, tau2, f_sure, f_never, f_level):
+    n_looks = looks.shape[1]
+    first = np.zeros(n_looks, dtype=np.int64)
+    final = 0
+    for _ in range(reps):
+        n, cA, cB, stopped = 0.0, 0, 0, False
+        for k in range(n_looks):
+            m = np.int64(looks[0, k])
+            # integer counts keep the zero-variance looks exact (scipy's nan / inf cases)
+            cA += g.binomial(m, pA)
+            cB += g.binomial(m, pB)
+            n += m
+            if stopped and k < n_looks - 1:
+                continue
+            mA, sA = _binary_moments1(cA, n)
+            mB, sB = _binary_moments1(cB, n)
+            s, df = _stat_welch1(n, mA, sA, n, mB, sB)
+            if not stopped and _reject_t1(alternative, s, df, looks[1, k], looks[2, k], looks[3, k]):
+                first[k] += 1
+                stopped = True
+            if k == n_looks - 1 and _reject_t1(alternative, s, df, f_sure, f_never, f_level):
+                final += 1
+    return first, final
+
+
+@njit
+def _peeking_binary_z(g, reps, looks, pA, pB, sd, alternative, tau2, f_sure, f_never, f_level):
+    n_looks = looks.shape[1]
+    first = np.zeros(n_looks, dtype=np.int64)
+    final = 0
+    for _ in range(reps):
+        n, cA, cB, stopped = 0.0, 0, 0, False
+        for k in range(n_looks):
+            m = np.int64(looks[0, k])
+            # integer counts keep the zero-variance looks exact (scipy's nan / inf cases)
+            cA += g.binomial(m, pA)
+            cB += g.binomial(m, pB)
+            n += m
+            if stopped and k < n_looks - 1:
+                continue
+            mA, sA = _binary_moments1(cA, n)
+            mB, sB = _binary_moments1(cB, n)
+            s = _stat_z_binary1(n, mA, n, mB)
+            if not stopped and _reject_z1(alternative, s, looks[1, k], looks[2, k], looks[3, k]):
+                first[k] += 1
+                stopped = True
+            if k == n_looks - 1 and _reject_z1(alternative, s, f_sure, f_never, f_level):
+                final += 1
+    return first, final
+
+
+@njit
+def _peeking_binary_msprt(g, reps, looks, pA, pB, sd, alternative, tau2, f_sure, f_never, f_level):
+    n_looks = looks.shape[1]
+    first = np.zeros(n_looks, dtype=np.int64)
+    final = 0
+    for _ in range(reps):
+        n, cA, cB, stopped = 0.0, 0, 0, False
+        for k in range(n_looks):
+            m = np.int64(looks[0, k])
+            # integer counts keep the zero-variance looks exact (scipy's nan / inf cases)
+            cA += g.binomial(m, pA)
+            cB += g.binomial(m, pB)
+            n += m
+            if stopped and k < n_looks - 1:
+                continue
+            mA, sA = _binary_moments1(cA, n)
+            mB, sB = _binary_moments1(cB, n)
+            s = _stat_msprt_binary1(n, mA, n, mB, tau2)
+            if not stopped and _reject_msprt1(s, looks[1, k], looks[3, k]):
+                first[k] += 1
+                stopped = True
+            if k == n_looks - 1 and _reject_msprt1(s, f_sure, f_level):
+                final += 1
+    return first, final
+
+
+@njit
+def _peeking_normal_t(g, reps, looks, pA, pB, sd, alternative, tau2, f_sure, f_never, f_level):
+    n_looks = looks.shape[1]
+    first = np.zeros(n_looks, dtype=np.int64)
+    final = 0
+    for _ in range(reps):
+        n, mA, sA, mB, sB, stopped = 0.0, 0.0, 0.0, 0.0, 0.0, False
+        for k in range(n_looks):
+            m = np.int64(looks[0, k])
+            lmA, lsA = _draw_normal_look1(g, m, pA, sd)
+            lmB, lsB = _draw_normal_look1(g, m, pB, sd)
+            _, mA, sA = _merge_moments1(n, mA, sA, m, lmA, lsA)
+            n, mB, sB = _merge_moments1(n, mB, sB, m, lmB, lsB)
+            if stopped and k < n_looks - 1:
+                continue
+            s, df = _ttest_pooled1(n, mB, sB, n, mA, sA)  # B minus A
+            if not stopped and _reject_t1(alternative, s, df, looks[1, k], looks[2, k], looks[3, k]):
+                first[k] += 1
+                stopped = True
+            if k == n_looks - 1 and _reject_t1(alternative, s, df, f_sure, f_never, f_level):
+                final += 1
+    return first, final
+
+
+@njit
+def _peeking_normal_welch(g, reps, looks, pA, pB, sd, alternative, tau2, f_sure, f_never, f_level):
+    n_looks = looks.shape[1]
+    first = np.zeros(n_looks, dtype=np.int64)
+    final = 0
+    for _ in range(reps):
+        n, mA, sA, mB, sB, stopped = 0.0, 0.0, 0.0, 0.0, 0.0, False
+        for k in range(n_looks):
+            m = np.int64(looks[0, k])
+            lmA, lsA = _draw_normal_look1(g, m, pA, sd)
+            lmB, lsB = _draw_normal_look1(g, m, pB, sd)
+            _, mA, sA = _merge_moments1(n, mA, sA, m, lmA, lsA)
+            n, mB, sB = _merge_moments1(n, mB, sB, m, lmB, lsB)
+            if stopped and k < n_looks - 1:
+                continue
+            s, df = _stat_welch1(n, mA, sA, n, mB, sB)
+            if not stopped and _reject_t1(alternative, s, df, looks[1, k], looks[2, k], looks[3, k]):
+                first[k] += 1
+                stopped = True
+            if k == n_looks - 1 and _reject_t1(alternative, s, df, f_sure, f_never, f_level):
+                final += 1
+    return first, final
+
+
+@njit
+def _peeking_normal_z(g, reps, looks, pA, pB, sd, alternative, tau2, f_sure, f_never, f_level):
+    n_looks = looks.shape[1]
+    first = np.zeros(n_looks, dtype=np.int64)
+    final = 0
+    for _ in range(reps):
+        n, mA, sA, mB, sB, stopped = 0.0, 0.0, 0.0, 0.0, 0.0, False
+        for k in range(n_looks):
+            m = np.int64(looks[0, k])
+            lmA, lsA = _draw_normal_look1(g, m, pA, sd)
+            lmB, lsB = _draw_normal_look1(g, m, pB, sd)
+            _, mA, sA = _merge_moments1(n, mA, sA, m, lmA, lsA)
+            n, mB, sB = _merge_moments1(n, mB, sB, m, lmB, lsB)
+            if stopped and k < n_looks - 1:
+                continue
+            s = _stat_z_normal1(n, mA, n, mB, sd)
+            if not stopped and _reject_z1(alternative, s, looks[1, k], looks[2, k], looks[3, k]):
+                first[k] += 1
+                stopped = True
+            if k == n_looks - 1 and _reject_z1(alternative, s, f_sure, f_never, f_level):
+                final += 1
+    return first, final
+
+
+@njit
+def _peeking_normal_msprt(g, reps, looks, pA, pB, sd, alternative, tau2, f_sure, f_never, f_level):
+    n_looks = looks.shape[1]
+    first = np.zeros(n_looks, dtype=np.int64)
+    final = 0
+    for _ in range(reps):
+        n, mA, sA, mB, sB, stopped = 0.0, 0.0, 0.0, 0.0, 0.0, False
+        for k in range(n_looks):
+            m = np.int64(looks[0, k])
+            lmA, lsA = _draw_normal_look1(g, m, pA, sd)
+            lmB, lsB = _draw_normal_look1(g, m, pB, sd)
+            _, mA, sA = _merge_moments1(n, mA, sA, m, lmA, lsA)
+            n, mB, sB = _merge_moments1(n, mB, sB, m, lmB, lsB)
+            if stopped and k < n_looks - 1:
+                continue
+            s = _stat_msprt_normal1(n, mA, sA, n, mB, sB, tau2)
+            if not stopped and _reject_msprt1(s, looks[1, k], looks[3, k]):
+                first[k] += 1
+                stopped = True
+            if k == n_looks - 1 and _reject_msprt1(s, f_sure, f_level):
+                final += 1
+    return first, final
+
+
+# (metric code, test code) -> its kernel, for the public layer
+PEEKING_KERNELS = {
+    (METRIC_BINARY, TEST_T): _peeking_binary_t,
+    (METRIC_BINARY, TEST_WELCH): _peeking_binary_welch,
+    (METRIC_BINARY, TEST_Z): _peeking_binary_z,
+    (METRIC_BINARY, TEST_MSPRT): _peeking_binary_msprt,
+    (METRIC_NORMAL, TEST_T): _peeking_normal_t,
+    (METRIC_NORMAL, TEST_WELCH): _peeking_normal_welch,
+    (METRIC_NORMAL, TEST_Z): _peeking_normal_z,
+    (METRIC_NORMAL, TEST_MSPRT): _peeking_normal_msprt,
+}
 
 
 @pjit
