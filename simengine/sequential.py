@@ -774,9 +774,13 @@ class SimulatePeekingResult(MonteCarloResult):
     cumulative_rejection_se : ndarray, shape (n_looks,)
         Monte Carlo standard errors of `cumulative_rejection`.
     expected_visitors_per_arm : float
-        Mean visitors per arm when the experiment stops (first rejection, else the last look).
+        Mean visitors per arm when the experiment stops (first rejection or futility stop, else the last look).
     expected_visitors_per_arm_se : float
         Its Monte Carlo standard error.
+    stopped_futility, stopped_futility_se : float
+        Fraction of experiments stopped by the futility boundary (0 without one), and its standard error.
+    futility_look : ndarray of int64, shape (n_looks,)
+        Number of experiments stopped for futility at each look (zeros without a futility boundary).
     critical_values : ndarray, shape (n_looks,)
         Critical value of the z statistic at each look (nominal: the normal quantile of `alpha`); nan for
         mSPRT, whose threshold is a likelihood ratio of 1 / alpha.
@@ -787,10 +791,13 @@ class SimulatePeekingResult(MonteCarloResult):
     n_sims, n_looks, total_visitors, metric, rate, mean, sd, lift, test, alpha, alternative, boundary, tau
         The inputs (`total_visitors` None unless given; `boundary` is "custom" for an array; `tau` is the
         mixing sd used, None unless mSPRT).
+    futility_values : ndarray or None
+        The futility boundary (z per look) simulated, or None.
     """
 
-    _estimates = {"rejected_any_look": MEAN, "rejected_final": MEAN, "expected_visitors_per_arm": MEAN}
-    _combine_fields = {"first_rejection_look": SUM, "cumulative_rejection": MEAN}
+    _estimates = {"rejected_any_look": MEAN, "rejected_final": MEAN, "expected_visitors_per_arm": MEAN,
+                  "stopped_futility": MEAN}
+    _combine_fields = {"first_rejection_look": SUM, "cumulative_rejection": MEAN, "futility_look": SUM}
     _target_estimates = ("rejected_any_look", "rejected_final")  # expected_visitors_per_arm is in visitors
     _replicates = "n_sims"
     _chunk_size = 200_000
@@ -804,6 +811,9 @@ class SimulatePeekingResult(MonteCarloResult):
     cumulative_rejection_se: np.ndarray = field(repr=False)
     expected_visitors_per_arm: float
     expected_visitors_per_arm_se: float
+    stopped_futility: float
+    stopped_futility_se: float
+    futility_look: np.ndarray = field(repr=False)
     critical_values: np.ndarray = field(repr=False)
     nominal_alpha: np.ndarray = field(repr=False)
     visitors_per_look: np.ndarray = field(repr=False)
@@ -820,12 +830,14 @@ class SimulatePeekingResult(MonteCarloResult):
     alternative: str
     boundary: str
     tau: float | None
+    futility_values: np.ndarray | None = field(default=None, repr=False)
 
     def to_frame(self) -> pd.DataFrame:
         """One row per look, ready to plot: cumulative visitors, critical value, rejections and their SEs.
 
         Columns: look, visitors_per_arm (cumulative), critical_value, nominal_alpha, first_rejections,
-        first_rejection_rate, cumulative_rejection, cumulative_rejection_se.
+        first_rejection_rate, cumulative_rejection, cumulative_rejection_se, and with a futility boundary
+        futility_value and futility_stops.
         """
         import pandas as pd
 
@@ -840,6 +852,8 @@ class SimulatePeekingResult(MonteCarloResult):
                 "first_rejection_rate": self.first_rejection_look / n,
                 "cumulative_rejection": self.cumulative_rejection,
                 "cumulative_rejection_se": self.cumulative_rejection_se,
+                **({} if self.futility_values is None else
+                   {"futility_value": self.futility_values, "futility_stops": self.futility_look}),
             }
         )
 
@@ -910,12 +924,14 @@ def simulate_peeking(
     test: Literal["t", "welch", "z", "msprt"] = "t",
     alpha: float = 0.05,
     alternative: Alternative = "two-sided",
-    boundary: Literal["none", "pocock", "obrien-fleming"] = "none",
+    boundary: Literal["none", "pocock", "obrien-fleming", "ld-obrien-fleming", "ld-pocock", "hsd", "kim-demets"]
+    | GroupSequentialDesignResult | ArrayLike = "none",
     tau: float | None = None,
     rng: SeedLike = None,
     progress: Progress = None,
     target_se: float | None = None,
     max_sims: int | None = None,
+    futility: ArrayLike | None = None,
 ) -> SimulatePeekingResult:
     """Monte Carlo of an A/B (or A/A) test analysed at every look: the cost of peeking and of its fixes.
 
@@ -969,12 +985,20 @@ def simulate_peeking(
     alternative : {"two-sided", "less", "greater"}
         As in scipy for ``ttest_ind(B, A)``: "greater" tests whether B is larger than A (``lift > 0``),
         "less" whether B is smaller.  mSPRT is two-sided only.
-    boundary : {"none", "pocock", "obrien-fleming"} or array_like of shape (n_looks,)
-        "none" tests every look at nominal `alpha` (naive peeking).  A named boundary comes from
-        `group_sequential_boundaries` with the information fractions of `visitors_per_look`; an array gives
+    boundary : str, GroupSequentialDesignResult or array_like of shape (n_looks,)
+        "none" tests every look at nominal `alpha` (naive peeking).  A named boundary ("pocock",
+        "obrien-fleming", or a spending function "ld-obrien-fleming", "ld-pocock", "hsd", "kim-demets" with its
+        default parameter) comes from `group_sequential_boundaries` with the information fractions of
+        `visitors_per_look`; a `group_sequential_design` result gives its efficacy and futility boundaries (its
+        information fractions must be those of `visitors_per_look`, its alternative this one); an array gives
         critical values of the z statistic (positive, inf for a look that never rejects).  Look k then
         rejects when its p-value is <= the nominal level of c_k (2 Phi(-c_k) two-sided, Phi(-c_k) one-sided),
         which for t-tests is the usual way of applying z-scale boundaries.  Must be "none" for mSPRT.
+    futility : array_like of shape (n_looks,), optional
+        Futility boundary on the z scale for a one-sided test ("greater" / "less"): look k stops the experiment
+        without rejecting when its one-sided p-value is >= Phi(-f_k) (z <= f_k for a z-test; -inf: no futility
+        stop at that look).  The simulation obeys it, so a non-binding design shows its type I error with
+        futility obeyed.  Default: the design's, when `boundary` is one, else none.
     tau : float, optional
         mSPRT mixing standard deviation, in the units of the difference in means.  Default: tau^2 = c*
         sigma^2 (2 / N), with N the final visitors per arm, sigma^2 = sd^2 (normal) or rate (1 - rate) (binary;
@@ -1077,7 +1101,7 @@ def simulate_peeking(
         if test_name != "msprt":
             raise ValueError(f"`tau` only applies to test='msprt'; got test={test_name!r} with tau={tau!r}")
         tau = check_real(tau, "tau", low=0.0, low_inclusive=False)
-    boundary_name, critical = _boundary(boundary, n_looks, alpha, alt, visitors, test_name)
+    boundary_name, critical, fut = _boundary(boundary, n_looks, alpha, alt, visitors, test_name, futility)
     ss = as_seed_sequence(rng)
 
     from scipy.special import ndtr, ndtri
@@ -1109,7 +1133,13 @@ def simulate_peeking(
         sure, never = _critical_band(test_code, alt, levels, n_cum)
         fs, fn = _critical_band(test_code, alt, [alpha], n_cum[-1:])
         final_sure, final_never = float(fs[0]), float(fn[0])
-    looks = np.ascontiguousarray(np.stack([visitors, sure, never, levels]), dtype=np.float64)
+    rows = [visitors, sure, never, levels]
+    fut_levels = None
+    if fut is not None:  # futile when the one-sided p-value is >= Phi(-f_k): the band of that level
+        fut_levels = ndtr(-fut)
+        fsure, fnever = _critical_band(test_code, alt, fut_levels, n_cum)
+        rows += [fsure, fnever, fut_levels]
+    looks = np.ascontiguousarray(np.stack(rows), dtype=np.float64)
     kernel_args = (
         looks, float(param_a), float(param_b), float(kernel_sd), alt, float(tau2), float(final_sure),
         float(final_never), float(alpha),
@@ -1118,7 +1148,7 @@ def simulate_peeking(
         critical_values=np.asarray(critical, dtype=np.float64), nominal_alpha=np.asarray(levels, dtype=np.float64),
         visitors_per_look=visitors, n_looks=n_looks, total_visitors=total_visitors, metric=metric, rate=rate,
         mean=mean, sd=sd, lift=lift, test=test_name, alpha=alpha, alternative=alternative, boundary=boundary_name,
-        tau=tau if test_name == "msprt" else None,
+        tau=tau if test_name == "msprt" else None, futility_values=fut,
     )
 
     def run(n, seed_seq):
@@ -1129,7 +1159,8 @@ def simulate_peeking(
     res = until_target(lambda i: run(n_sims, child_seed_sequence(ss, i)), SimulatePeekingResult,
                        target_se=target_se, n_per_round=n_sims, max_sims=max_sims)
     # combine() adds counts as floats (exact below 2**53): give them back their integer dtype
-    return dataclasses.replace(res, first_rejection_look=np.asarray(res.first_rejection_look).astype(np.int64))
+    return dataclasses.replace(res, first_rejection_look=np.asarray(res.first_rejection_look).astype(np.int64),
+                               futility_look=np.asarray(res.futility_look).astype(np.int64))
 
 
 def _peeking_run(n_sims, ss, path, kernel_args, n_cum, inputs, progress):
@@ -1151,13 +1182,16 @@ def _peeking_run(n_sims, ss, path, kernel_args, n_cum, inputs, progress):
     # ~0.4 us per experiment and look (a t-test p-value near the boundary) on a loaded machine
     parts = run_blocks(run_slice, blocks, progress=progress, desc="simulate_peeking", dispatchers=(kernel,),
                        first=first_slice(BLOCK * len(n_cum) * 4e-7))
-    first = np.sum([f for f, _ in parts], axis=0)
+    counts = np.sum([f for f, _ in parts], axis=0)
+    n_looks = len(n_cum)
+    first, futile = counts[:n_looks], counts[n_looks:]  # the kernels' one array: rejections, then futility
     final = sum(n for _, n in parts)
     cumulative = np.cumsum(first) / n_sims
     any_look = float(cumulative[-1])
     fixed = float(final) / n_sims
+    stopped_futility = float(futile.sum()) / n_sims
     stop_n = np.append(n_cum, n_cum[-1]).astype(np.float64)
-    weights = np.append(first, n_sims - first.sum()).astype(np.float64)
+    weights = np.append(first + futile, n_sims - first.sum() - futile.sum()).astype(np.float64)
     exp_n = float(weights @ stop_n) / n_sims
     var_n = float(weights @ (stop_n - exp_n) ** 2) / max(n_sims - 1, 1)
     return SimulatePeekingResult(
@@ -1170,6 +1204,9 @@ def _peeking_run(n_sims, ss, path, kernel_args, n_cum, inputs, progress):
         cumulative_rejection_se=proportion_se(cumulative, n_sims),
         expected_visitors_per_arm=exp_n,
         expected_visitors_per_arm_se=math.sqrt(var_n / n_sims),
+        stopped_futility=stopped_futility,
+        stopped_futility_se=float(proportion_se(stopped_futility, n_sims)),
+        futility_look=futile.astype(np.int64),
         n_sims=n_sims,
         **inputs,
     )
@@ -1272,26 +1309,66 @@ def _visitors(visitors_per_look, n_looks):
 _INT64_SAFE = 2**62
 
 
-def _boundary(boundary, n_looks, alpha, alt, visitors, test_name):
-    """(name, critical z values or None for nominal alpha)."""
-    if isinstance(boundary, str):
-        name = check_choice(boundary, "boundary", ("none",) + BOUNDARY_KINDS)
-        if name == "none":
-            return name, None
+def _boundary(boundary, n_looks, alpha, alt, visitors, test_name, futility=None):
+    """(name, critical z values or None for nominal alpha, futility z values or None)."""
+    t = np.cumsum(visitors) / visitors.sum()
+    fut = None
+    if isinstance(boundary, GroupSequentialDesignResult):
         if test_name == "msprt":
-            raise ValueError(f"`boundary` must be 'none' when `test` is 'msprt' (always valid); got {name!r}")
-        if n_looks > MAX_BOUNDARY_LOOKS:
-            raise ValueError(
-                f"`boundary` {name!r} is computed for at most {MAX_BOUNDARY_LOOKS} looks; got `n_looks` = {n_looks} "
-                "(pass the critical values as an array instead)"
-            )
-        t = np.cumsum(visitors) / visitors.sum()
-        return name, _boundaries(n_looks, alpha, name, alt == 0, t, "visitors_per_look")
-    crit = as_real_array(boundary, "boundary", ndim=1, finite=False)
-    if crit.shape[0] != n_looks:
-        raise ValueError(f"`boundary` must have length `n_looks` = {n_looks}; got length {crit.shape[0]}")
-    if np.isnan(crit).any() or (crit <= 0).any():
-        raise ValueError("`boundary` critical values must be positive (inf allowed), without NaN")
-    if test_name == "msprt":
-        raise ValueError("`boundary` must be 'none' when `test` is 'msprt' (always valid); got an array")
-    return "custom", crit
+            raise ValueError("`boundary` must be 'none' when `test` is 'msprt' (always valid); got a design")
+        if boundary.efficacy.shape[0] != n_looks or not np.allclose(boundary.information, t, rtol=1e-9, atol=0):
+            raise ValueError("`boundary` (a design) was made for other looks: its information fractions "
+                             f"{np.round(boundary.information, 4).tolist()} are not those of `visitors_per_look` "
+                             f"{np.round(t, 4).tolist()}; make it with information=visitors_per_look")
+        if (boundary.alternative == "two-sided") != (alt == 0):
+            raise ValueError(f"`boundary` is a {boundary.alternative!r} design; `alternative` must match it")
+        if boundary.alpha != alpha:
+            raise ValueError(f"`boundary` was designed at alpha = {boundary.alpha:g}; `alpha` must be the same "
+                             f"(got {alpha:g}): it also sets the fixed-horizon test")
+        name, crit = "design", np.asarray(boundary.efficacy, dtype=np.float64)
+        fut = None if boundary.futility is None else np.asarray(boundary.futility, dtype=np.float64)
+    elif isinstance(boundary, str):
+        name = check_choice(boundary, "boundary", ("none",) + BOUNDARY_KINDS + SPENDING_KINDS)
+        crit = None
+        if name != "none":
+            if test_name == "msprt":
+                raise ValueError(f"`boundary` must be 'none' when `test` is 'msprt' (always valid); got {name!r}")
+            if n_looks > MAX_BOUNDARY_LOOKS:
+                raise ValueError(
+                    f"`boundary` {name!r} is computed for at most {MAX_BOUNDARY_LOOKS} looks; got `n_looks` = "
+                    f"{n_looks} (pass the critical values as an array instead)"
+                )
+            if name in BOUNDARY_KINDS:
+                crit = _boundaries(n_looks, alpha, name, alt == 0, t, "visitors_per_look")
+            else:
+                _check_looks(n_looks, alpha, t, "visitors_per_look")
+                gamma, rho = _spending_parameters(name, None, None)
+                crit = np.array(_spending_cached(alpha, name, alt == 0, tuple(float(v) for v in t), gamma, rho))
+    else:
+        crit = as_real_array(boundary, "boundary", ndim=1, finite=False)
+        if crit.shape[0] != n_looks:
+            raise ValueError(f"`boundary` must have length `n_looks` = {n_looks}; got length {crit.shape[0]}")
+        if np.isnan(crit).any() or (crit <= 0).any():
+            raise ValueError("`boundary` critical values must be positive (inf allowed), without NaN")
+        if test_name == "msprt":
+            raise ValueError("`boundary` must be 'none' when `test` is 'msprt' (always valid); got an array")
+        name = "custom"
+    if futility is not None:
+        if fut is not None:
+            raise ValueError("`futility` is already given by the design passed as `boundary`; pass one of them")
+        fut = as_real_array(futility, "futility", ndim=1, finite=False)
+        if fut.shape[0] != n_looks:
+            raise ValueError(f"`futility` must have length `n_looks` = {n_looks}; got length {fut.shape[0]}")
+        if np.isnan(fut).any() or np.isposinf(fut).any():
+            raise ValueError("`futility` values must be finite or -inf (no stop at that look), without NaN")
+    if fut is not None:
+        if alt == 0:
+            raise ValueError("`futility` needs a one-sided test (`alternative` 'greater' or 'less')")
+        if test_name not in ("t", "z"):  # Welch's random df would need the p-value at every look
+            raise ValueError(f"`futility` is simulated for test 't' or 'z'; got test={test_name!r}")
+        from scipy.special import ndtri
+
+        upper = crit if crit is not None else np.full(n_looks, -ndtri(alpha))
+        if np.any(fut > upper + 1e-12):
+            raise ValueError("`futility` must not exceed the efficacy critical value at any look")
+    return name, crit, fut

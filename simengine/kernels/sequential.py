@@ -189,6 +189,42 @@ def _reject_msprt1(stat, sure, level):
 
 
 @njit
+def _futile_t1(alternative, stat, df, sure, never, level):
+    """True if a one-sided t look stops for futility: its p-value in the tested direction is >= `level`.
+
+    `level` = Phi(-f) for a futility boundary f on the z scale (1: no futility at this look); `sure` /
+    `never` bracket the critical value as for `_reject_t1` (below `never` certainly futile, at or above
+    `sure` certainly not).
+    """
+    if math.isnan(stat) or level >= 1.0:
+        return False
+    a = stat if alternative == GREATER else -stat
+    if a < never:
+        return True
+    if a >= sure or not df > 0.0:
+        return False
+    tail, middle = _t_two_tail(abs(stat), df)
+    if alternative == LESS:  # t_cdf
+        p = 0.5 * tail if stat <= 0.0 else 0.5 + 0.5 * middle
+    else:  # t_sf
+        p = 0.5 * tail if stat >= 0.0 else 0.5 + 0.5 * middle
+    return p >= level
+
+
+@njit
+def _futile_z1(alternative, stat, sure, never, level):
+    """True if a one-sided z look stops for futility (see `_futile_t1`)."""
+    if math.isnan(stat) or level >= 1.0:
+        return False
+    a = stat if alternative == GREATER else -stat
+    if a < never:
+        return True
+    if a >= sure:
+        return False
+    return _pvalue_z1(stat, alternative) >= level
+
+
+@njit
 def _draw_normal_look1(g, m, mean, sd):
     """One arm's look of `m` normal visitors: (look mean, within-look ssd), exact in distribution."""
     total = m * mean + sd * math.sqrt(m) * g.standard_normal()
@@ -205,14 +241,17 @@ def _draw_normal_look1(g, m, mean, sd):
 # look's visitors per arm (whole numbers <= 2**53, exact as float64) and the sequential rule's sure / never /
 # level (see _reject_t1), one array so that a block call unboxes few objects; pA/pB are the arms' rates
 # (binary) or means (normal); f_sure/f_never/f_level is the fixed-horizon rule applied at the last look alone;
-# `sd` and `tau2` are read only where the path needs them.  Each returns (first-rejection counts per look, fixed-horizon rejection count).  After an experiment's
+# `sd` and `tau2` are read only where the path needs them; rows 4-6 of `looks`, when present, are a
+# futility boundary's sure / never / level (see _futile_t1).  Each returns (first-rejection counts per look followed by
+# futility-stop counts per look (one array: one allocation per block), fixed-horizon rejection count).  After an experiment's
 # first rejection only its last look is analysed (for the fixed-horizon rule).
 
 
 @njit
 def _peeking_binary_t(g, reps, looks, pA, pB, sd, alternative, tau2, f_sure, f_never, f_level):
     n_looks = looks.shape[1]
-    first = np.zeros(n_looks, dtype=np.int64)
+    first = np.zeros(2 * n_looks, dtype=np.int64)  # [0, n): first rejections; [n, 2n): futility stops
+    futile = looks.shape[0] > 4  # rows 4-6: a futility boundary's sure / never / level
     final = 0
     for _ in range(reps):
         n, cA, cB, stopped = 0.0, 0, 0, False
@@ -230,6 +269,9 @@ def _peeking_binary_t(g, reps, looks, pA, pB, sd, alternative, tau2, f_sure, f_n
             if not stopped and _reject_t1(alternative, s, df, looks[1, k], looks[2, k], looks[3, k]):
                 first[k] += 1
                 stopped = True
+            if not stopped and futile and _futile_t1(alternative, s, df, looks[4, k], looks[5, k], looks[6, k]):
+                first[n_looks + k] += 1
+                stopped = True
             if k == n_looks - 1 and _reject_t1(alternative, s, df, f_sure, f_never, f_level):
                 final += 1
     return first, final
@@ -238,7 +280,8 @@ def _peeking_binary_t(g, reps, looks, pA, pB, sd, alternative, tau2, f_sure, f_n
 @njit
 def _peeking_binary_welch(g, reps, looks, pA, pB, sd, alternative, tau2, f_sure, f_never, f_level):
     n_looks = looks.shape[1]
-    first = np.zeros(n_looks, dtype=np.int64)
+    first = np.zeros(2 * n_looks, dtype=np.int64)  # [0, n): first rejections; [n, 2n): futility stops
+    futile = looks.shape[0] > 4  # rows 4-6: a futility boundary's sure / never / level
     final = 0
     for _ in range(reps):
         n, cA, cB, stopped = 0.0, 0, 0, False
@@ -256,6 +299,9 @@ def _peeking_binary_welch(g, reps, looks, pA, pB, sd, alternative, tau2, f_sure,
             if not stopped and _reject_t1(alternative, s, df, looks[1, k], looks[2, k], looks[3, k]):
                 first[k] += 1
                 stopped = True
+            if not stopped and futile and _futile_t1(alternative, s, df, looks[4, k], looks[5, k], looks[6, k]):
+                first[n_looks + k] += 1
+                stopped = True
             if k == n_looks - 1 and _reject_t1(alternative, s, df, f_sure, f_never, f_level):
                 final += 1
     return first, final
@@ -264,7 +310,8 @@ def _peeking_binary_welch(g, reps, looks, pA, pB, sd, alternative, tau2, f_sure,
 @njit
 def _peeking_binary_z(g, reps, looks, pA, pB, sd, alternative, tau2, f_sure, f_never, f_level):
     n_looks = looks.shape[1]
-    first = np.zeros(n_looks, dtype=np.int64)
+    first = np.zeros(2 * n_looks, dtype=np.int64)  # [0, n): first rejections; [n, 2n): futility stops
+    futile = looks.shape[0] > 4  # rows 4-6: a futility boundary's sure / never / level
     final = 0
     for _ in range(reps):
         n, cA, cB, stopped = 0.0, 0, 0, False
@@ -282,6 +329,9 @@ def _peeking_binary_z(g, reps, looks, pA, pB, sd, alternative, tau2, f_sure, f_n
             if not stopped and _reject_z1(alternative, s, looks[1, k], looks[2, k], looks[3, k]):
                 first[k] += 1
                 stopped = True
+            if not stopped and futile and _futile_z1(alternative, s, looks[4, k], looks[5, k], looks[6, k]):
+                first[n_looks + k] += 1
+                stopped = True
             if k == n_looks - 1 and _reject_z1(alternative, s, f_sure, f_never, f_level):
                 final += 1
     return first, final
@@ -290,7 +340,7 @@ def _peeking_binary_z(g, reps, looks, pA, pB, sd, alternative, tau2, f_sure, f_n
 @njit
 def _peeking_binary_msprt(g, reps, looks, pA, pB, sd, alternative, tau2, f_sure, f_never, f_level):
     n_looks = looks.shape[1]
-    first = np.zeros(n_looks, dtype=np.int64)
+    first = np.zeros(2 * n_looks, dtype=np.int64)  # [n, 2n): futility stops (mSPRT has none: zeros)
     final = 0
     for _ in range(reps):
         n, cA, cB, stopped = 0.0, 0, 0, False
@@ -316,7 +366,8 @@ def _peeking_binary_msprt(g, reps, looks, pA, pB, sd, alternative, tau2, f_sure,
 @njit
 def _peeking_normal_t(g, reps, looks, pA, pB, sd, alternative, tau2, f_sure, f_never, f_level):
     n_looks = looks.shape[1]
-    first = np.zeros(n_looks, dtype=np.int64)
+    first = np.zeros(2 * n_looks, dtype=np.int64)  # [0, n): first rejections; [n, 2n): futility stops
+    futile = looks.shape[0] > 4  # rows 4-6: a futility boundary's sure / never / level
     final = 0
     for _ in range(reps):
         n, mA, sA, mB, sB, stopped = 0.0, 0.0, 0.0, 0.0, 0.0, False
@@ -332,6 +383,9 @@ def _peeking_normal_t(g, reps, looks, pA, pB, sd, alternative, tau2, f_sure, f_n
             if not stopped and _reject_t1(alternative, s, df, looks[1, k], looks[2, k], looks[3, k]):
                 first[k] += 1
                 stopped = True
+            if not stopped and futile and _futile_t1(alternative, s, df, looks[4, k], looks[5, k], looks[6, k]):
+                first[n_looks + k] += 1
+                stopped = True
             if k == n_looks - 1 and _reject_t1(alternative, s, df, f_sure, f_never, f_level):
                 final += 1
     return first, final
@@ -340,7 +394,8 @@ def _peeking_normal_t(g, reps, looks, pA, pB, sd, alternative, tau2, f_sure, f_n
 @njit
 def _peeking_normal_welch(g, reps, looks, pA, pB, sd, alternative, tau2, f_sure, f_never, f_level):
     n_looks = looks.shape[1]
-    first = np.zeros(n_looks, dtype=np.int64)
+    first = np.zeros(2 * n_looks, dtype=np.int64)  # [0, n): first rejections; [n, 2n): futility stops
+    futile = looks.shape[0] > 4  # rows 4-6: a futility boundary's sure / never / level
     final = 0
     for _ in range(reps):
         n, mA, sA, mB, sB, stopped = 0.0, 0.0, 0.0, 0.0, 0.0, False
@@ -356,6 +411,9 @@ def _peeking_normal_welch(g, reps, looks, pA, pB, sd, alternative, tau2, f_sure,
             if not stopped and _reject_t1(alternative, s, df, looks[1, k], looks[2, k], looks[3, k]):
                 first[k] += 1
                 stopped = True
+            if not stopped and futile and _futile_t1(alternative, s, df, looks[4, k], looks[5, k], looks[6, k]):
+                first[n_looks + k] += 1
+                stopped = True
             if k == n_looks - 1 and _reject_t1(alternative, s, df, f_sure, f_never, f_level):
                 final += 1
     return first, final
@@ -364,7 +422,8 @@ def _peeking_normal_welch(g, reps, looks, pA, pB, sd, alternative, tau2, f_sure,
 @njit
 def _peeking_normal_z(g, reps, looks, pA, pB, sd, alternative, tau2, f_sure, f_never, f_level):
     n_looks = looks.shape[1]
-    first = np.zeros(n_looks, dtype=np.int64)
+    first = np.zeros(2 * n_looks, dtype=np.int64)  # [0, n): first rejections; [n, 2n): futility stops
+    futile = looks.shape[0] > 4  # rows 4-6: a futility boundary's sure / never / level
     final = 0
     for _ in range(reps):
         n, mA, sA, mB, sB, stopped = 0.0, 0.0, 0.0, 0.0, 0.0, False
@@ -380,6 +439,9 @@ def _peeking_normal_z(g, reps, looks, pA, pB, sd, alternative, tau2, f_sure, f_n
             if not stopped and _reject_z1(alternative, s, looks[1, k], looks[2, k], looks[3, k]):
                 first[k] += 1
                 stopped = True
+            if not stopped and futile and _futile_z1(alternative, s, looks[4, k], looks[5, k], looks[6, k]):
+                first[n_looks + k] += 1
+                stopped = True
             if k == n_looks - 1 and _reject_z1(alternative, s, f_sure, f_never, f_level):
                 final += 1
     return first, final
@@ -388,7 +450,7 @@ def _peeking_normal_z(g, reps, looks, pA, pB, sd, alternative, tau2, f_sure, f_n
 @njit
 def _peeking_normal_msprt(g, reps, looks, pA, pB, sd, alternative, tau2, f_sure, f_never, f_level):
     n_looks = looks.shape[1]
-    first = np.zeros(n_looks, dtype=np.int64)
+    first = np.zeros(2 * n_looks, dtype=np.int64)  # [n, 2n): futility stops (mSPRT has none: zeros)
     final = 0
     for _ in range(reps):
         n, mA, sA, mB, sB, stopped = 0.0, 0.0, 0.0, 0.0, 0.0, False
