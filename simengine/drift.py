@@ -1454,7 +1454,7 @@ def simulate_drift_detection(
         settings = {"warm_start": ws, "warning_threshold": wt, "drift_threshold": dt, "reset": rs}
         fparams = np.array([wt, dt])
         iparams = np.array([ws, int(rs)], dtype=np.int64)
-        code = 0
+        kernel = _k._simulate_ddm
     else:
         d, ck, mb, ml, gp = _check_adwin_params(
             pick("delta", 0.002), pick("clock", 32), pick("max_buckets", 5), pick("min_window_length", 5),
@@ -1463,7 +1463,7 @@ def simulate_drift_detection(
         settings = {"delta": d, "clock": ck, "max_buckets": mb, "min_window_length": ml, "grace_period": gp}
         fparams = np.array([d])
         iparams = np.array([mb, ml, gp, ck], dtype=np.int64)
-        code = 1
+        kernel = _k._simulate_adwin
     progress = check_progress(progress)
     ss = _rng.as_seed_sequence(rng)
 
@@ -1471,8 +1471,7 @@ def simulate_drift_detection(
         gens = _rng.slice_generators(ss, lo, hi)
         n_out = min(n_sims, hi * _k.SIM_BLOCK) - lo * _k.SIM_BLOCK
         n_false, first_after = np.empty(n_out, dtype=np.int64), np.empty(n_out, dtype=np.int64)
-        _k._simulate_detector(gens, n_sims, n_steps, drift_start, end, p0, p1, code, fparams, iparams, lo, n_false,
-                              first_after)
+        kernel(gens, n_sims, n_steps, drift_start, end, p0, p1, fparams, iparams, lo, n_false, first_after)
         return n_false, first_after
 
     # a block is 64 streams of `n_steps` updates (~2 ns a DDM update, ~30 ns an ADWIN one at worst): a first
@@ -1481,7 +1480,7 @@ def simulate_drift_detection(
 
     first = max(1, 2_000_000 // (_k.SIM_BLOCK * n_steps)) * max(1, numba.get_num_threads())
     parts = run_blocks(call, _rng.n_blocks(n_sims, _k.SIM_BLOCK), progress=progress,
-                       desc="simulate_drift_detection", dispatchers=(_k._simulate_detector,), first=first)
+                       desc="simulate_drift_detection", dispatchers=(kernel,), first=first)
     n_false = joined([nf for nf, _ in parts])
     first = joined([fa for _, fa in parts])
     return _summarise(

@@ -855,26 +855,51 @@ def _error_rate1(t, drift_start, drift_end, p0, p1):
 
 
 @pjit
-def _simulate_detector(gens, n_streams, n_steps, drift_start, drift_end, p0, p1, detector, fparams, iparams, b0,
-                       n_false, first_after):
-    """Generate Bernoulli error streams block by block and run a detector on each, without storing streams.
+def _simulate_ddm(gens, n_streams, n_steps, drift_start, drift_end, p0, p1, fparams, iparams, b0, n_false,
+                  first_after):
+    """Generate Bernoulli error streams block by block and run DDM on each, without storing streams.
 
     `gens` are the generators of blocks b0, b0 + 1, ... (a slice of all blocks, so that the public layer can
-    run them in slices); the outputs cover the streams of those blocks, in order.  Stream s of block b draws u_t = gens[b].random() for t = 0..n_steps-1 (streams of a block in order) and
-    x_t = 1 if u_t < p(t).  detector 0 = DDM (fparams: warning, drift level; iparams: warm_start, reset),
-    1 = ADWIN (fparams: delta; iparams: max_buckets, min_len, grace_period, clock).
-    A stream stops drawing at its first detection at or after drift_start, so the next stream continues the
-    block's generator from there.  Writes per stream of these blocks (arrays from the caller, one slot per
-    stream, so that no NumPy constructor becomes a parallel loop of its own): number of detections before
-    drift_start into `n_false`, and the first detection index at or after drift_start (-1 if none) into
-    `first_after`.
+    run them in slices); the outputs cover the streams of those blocks, in order.  Stream s of block b draws
+    u_t = gens[b].random() for t = 0..n_steps-1 (streams of a block in order) and x_t = 1 if u_t < p(t).
+    fparams: warning, drift level; iparams: warm_start, reset.  A stream stops drawing at its first
+    detection at or after drift_start, so the next stream continues the block's generator from there.
+    Writes per stream of these blocks (arrays from the caller, one slot per stream, so that no NumPy
+    constructor becomes a parallel loop of its own): number of detections before drift_start into
+    `n_false`, and the first detection index at or after drift_start (-1 if none) into `first_after`.
+    One kernel per detector (`_simulate_adwin`): a call compiles only the detector it runs.
     """
     nb = len(gens)
     s0 = b0 * SIM_BLOCK
-    if detector == 0:
-        size = DDM_STATE_SIZE
-    else:
-        size = _adwin_state_size(iparams[0])
+    for b in numba.prange(nb):
+        bl = np.int64(b)
+        gen = gens[bl]
+        bi = b0 + bl
+        state = np.empty(DDM_STATE_SIZE)  # each stream starts from a fresh detector below
+        stop = min(n_streams, (bi + 1) * SIM_BLOCK)
+        for s in range(bi * SIM_BLOCK - s0, stop - s0):
+            _ddm_init(state)
+            nf = 0
+            fa = -1
+            for t in range(n_steps):
+                x = 1.0 if gen.random() < _error_rate1(t, drift_start, drift_end, p0, p1) else 0.0
+                if _ddm_step(state, x, fparams[0], fparams[1], iparams[0], iparams[1] != 0) == 2:
+                    if t < drift_start:
+                        nf += 1
+                    else:
+                        fa = t
+                        break  # the rest of this stream cannot change the result
+            n_false[s] = nf
+            first_after[s] = fa
+
+
+@pjit
+def _simulate_adwin(gens, n_streams, n_steps, drift_start, drift_end, p0, p1, fparams, iparams, b0, n_false,
+                    first_after):
+    """`_simulate_ddm` with ADWIN (fparams: delta; iparams: max_buckets, min_len, grace_period, clock)."""
+    nb = len(gens)
+    s0 = b0 * SIM_BLOCK
+    size = _adwin_state_size(iparams[0])
     for b in numba.prange(nb):
         bl = np.int64(b)
         gen = gens[bl]
@@ -883,19 +908,12 @@ def _simulate_detector(gens, n_streams, n_steps, drift_start, drift_end, p0, p1,
         state[4] = 0.0  # (ADWIN's running count of detections, kept by `_adwin_init`)
         stop = min(n_streams, (bi + 1) * SIM_BLOCK)
         for s in range(bi * SIM_BLOCK - s0, stop - s0):
-            if detector == 0:
-                _ddm_init(state)
-            else:
-                _adwin_init(state)
+            _adwin_init(state)
             nf = 0
             fa = -1
             for t in range(n_steps):
                 x = 1.0 if gen.random() < _error_rate1(t, drift_start, drift_end, p0, p1) else 0.0
-                if detector == 0:
-                    hit = _ddm_step(state, x, fparams[0], fparams[1], iparams[0], iparams[1] != 0) == 2
-                else:
-                    hit = _adwin_step(state, x, fparams[0], iparams[0], iparams[1], iparams[2], iparams[3])
-                if hit:
+                if _adwin_step(state, x, fparams[0], iparams[0], iparams[1], iparams[2], iparams[3]):
                     if t < drift_start:
                         nf += 1
                     else:
