@@ -1088,6 +1088,31 @@ def test_psi_quantile_edges_near_float64_limits():
     assert got == simengine.psi(ref / 16, cur / 16, binning="quantile", bins=4)
 
 
+def test_psi_quantile_edges_of_long_columns_sorted_in_tiny_slices(monkeypatch):
+    """Issue 14: a long reference column is sorted in slices for its quantile edges; the edges are np.quantile's
+    (np.nanquantile's with NaN) bit for bit, also in slices of 7 values, near the float64 limits (the halved
+    redo) and for an all-NaN column, and psi gives the same bits as the one-call path."""
+    rng = np.random.default_rng(3)
+    ref = np.stack([rng.normal(size=400), rng.integers(-3, 4, 400).astype(float),
+                    np.where(rng.random(400) < 0.3, np.nan, rng.normal(size=400) * 1e5),
+                    rng.uniform(-1.0, 1.0, 400) * 1.7e308, np.full(400, np.nan)], axis=1)
+    cur = rng.normal(size=(300, 5))
+    whole = [simengine.drift._quantile_edges(ref, bins) for bins in (1, 7, 10)]
+    psi_whole = simengine.psi(ref, cur, binning="quantile", nan_policy="omit")
+    monkeypatch.setattr(simengine.drift, "_SORTED_ROWS", 50)
+    monkeypatch.setattr(simengine.drift, "_SORT_BLOCK", 7)
+    monkeypatch.setattr(simengine.drift, "_SORT_FIRST", 1)
+    for bins, expected in zip((1, 7, 10), whole):
+        got = simengine.drift._quantile_edges(ref, bins)
+        assert_array_equal(got.view(np.uint64), expected.view(np.uint64))
+    q = np.linspace(0.0, 1.0, 11)
+    assert_array_equal(simengine.drift._column_quantiles(ref, 0, q).view(np.uint64),
+                       np.quantile(ref[:, 0], q).view(np.uint64))
+    assert_array_equal(simengine.drift._column_quantiles(ref, 2, q).view(np.uint64),
+                       np.nanquantile(ref[:, 2], q).view(np.uint64))
+    assert_array_equal(simengine.psi(ref, cur, binning="quantile", nan_policy="omit"), psi_whole)
+
+
 def test_update_methods_type_and_value_errors():
     """Issue 12: DDM().update(None) raised ValueError and PSIMonitor.update blamed `windows`."""
     ddm_det, adwin_det = simengine.DDM(), simengine.ADWIN()

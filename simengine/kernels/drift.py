@@ -258,6 +258,50 @@ def _counts_search(arr, edges, part):
         _count_rows_search(arr, ci * PSI_CHUNK, min(n, (ci + 1) * PSI_CHUNK), cnt, edges)
 
 
+# Radix digits of the sliced sort of one reference column (`simengine.drift._column_quantiles`)
+SORT_DIGIT_BITS = 11  # 2048 buckets: the scatter's write streams stay in cache (16 bits: 3x slower)
+SORT_DIGITS = 6  # 6 x 11 bits cover the 64 of a key
+_SORT_MASK = np.uint64((1 << SORT_DIGIT_BITS) - 1)
+
+
+@njit
+def _radix_keys(arr, j, lo, hi, keys, counts):
+    """keys[i] = order-preserving uint64 key of arr[i, j] (NaN: the largest key) for lo <= i < hi, and
+    ``counts[d, digit d of the key] += 1`` for its `SORT_DIGITS` digits; returns the number of NaN."""
+    scratch = np.empty(1)
+    bits = scratch.view(np.uint64)
+    sign = np.uint64(1) << np.uint64(63)
+    n_nan = 0
+    for i in range(lo, hi):
+        v = arr[i, j]
+        if v != v:
+            k = ~np.uint64(0)
+            n_nan += 1
+        else:
+            scratch[0] = v
+            b = bits[0]
+            k = ~b if b & sign else b | sign
+        keys[i] = k
+        for d in range(SORT_DIGITS):
+            counts[d, (k >> np.uint64(SORT_DIGIT_BITS * d)) & _SORT_MASK] += 1
+    return n_nan
+
+
+@njit
+def _radix_scatter(src, dst, lo, hi, shift, starts):
+    """One stable counting-sort step: src[lo:hi] to dst by the digit at `shift`.
+
+    ``starts[d]`` is the next free slot of digit d, advanced here; consecutive ranges of one pass, in
+    order, give the stable scatter of the whole array, so a pass can run in slices.
+    """
+    for i in range(lo, hi):
+        k = src[i]
+        d = (k >> shift) & _SORT_MASK
+        pos = starts[d]
+        starts[d] = pos + 1
+        dst[pos] = k
+
+
 @njit
 def _psi_from_counts1(ref_counts, n_ref, cur_counts, n_cur, eps):
     """sum((c - r) * ln(c / r)) over bins, with `eps` added to both proportions; nan if a side is empty."""
