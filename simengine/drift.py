@@ -409,6 +409,8 @@ _PASS_FIRST = 2**22
 # Values (counted, or bins summed) in one piece of `psi_monitor`'s windows: a window longer than this is
 # counted in pieces of it.
 _WINDOW_PIECE = 2**20
+# Windows of at most this much work (values plus bins) in all go through the serial `_psi_windows1`.
+_SERIAL_WORK = 2**16
 
 
 def _pass_rows(call, n_rows, n_cols, desc, fast=None):
@@ -435,7 +437,7 @@ def _scan1(arr):
     """`_k._colwise_scan` of one slice, reduced over its row chunks: (min, max, NaN count) per column."""
     c, p = _chunks(arr.shape[0]), arr.shape[1]
     mins, maxs, nans = np.full((c, p), np.inf), np.full((c, p), -np.inf), np.zeros((c, p), dtype=np.int64)
-    _k._colwise_scan(arr, mins, maxs, nans)
+    (_k._colwise_scan if c > 1 else _k._colwise_scan1)(arr, mins, maxs, nans)  # one chunk: no threads to compile
     return mins.min(axis=0), maxs.max(axis=0), nans.sum(axis=0)
 
 
@@ -453,10 +455,11 @@ def _counts1(arr, edges, uniform):
     """Bin counts (cols x bins) of one slice, NaN counted in bin 0."""
     part = np.zeros((_chunks(arr.shape[0]), arr.shape[1], edges.shape[1] - 1), dtype=np.int64)
     lo_t, norm_t, tol_t, base_t, uniform = _k._count_tables(edges, _k._tile_len(arr.shape[1]), uniform)
+    one = part.shape[0] == 1  # one row chunk: the serial kernels (no parallel region to compile), same counts
     if uniform:
-        _k._counts_uniform(arr, edges, part, lo_t, norm_t, tol_t, base_t)
+        (_k._counts_uniform1 if one else _k._counts_uniform)(arr, edges, part, lo_t, norm_t, tol_t, base_t)
     else:
-        _k._counts_search(arr, edges, part)
+        (_k._counts_search1 if one else _k._counts_search)(arr, edges, part)
     return part.sum(axis=0)
 
 
@@ -474,6 +477,8 @@ def _counts(arr, edges, uniform, nan=None):
 
 
 def _nonfinite1(flat):
+    if flat.size <= 65536:  # one chunk of the parallel probe: its serial loop (no parallel region to compile)
+        return int(_k._count_nonfinite(flat))
     acc = np.empty(max(1, -(-flat.size // 65536)), dtype=np.int64)
     _k._nonfinite_probe(flat, acc)
     return int(acc.sum())
@@ -677,7 +682,9 @@ def _window_psi(ref_props, edges, uniform, flat, offsets, eps):
     work = sizes + k
     total = int(work.sum())
     if total <= _PASS_FIRST // 16:  # ~5-20 ns a value: at most ~0.1-0.5 s in one call
-        return _k._psi_windows(ref_props, edges, uniform, flat, offsets, eps)
+        # little work: the serial kernel (no parallel region to compile for a small call), the same numbers
+        kernel = _k._psi_windows1 if total <= _SERIAL_WORK else _k._psi_windows
+        return kernel(ref_props, edges, uniform, flat, offsets, eps)
     piece = _WINDOW_PIECE
     big = (work > piece) & (sizes > 0)
     # task list: (first window, end window, first value, end value); a run of small windows shares one task
@@ -781,7 +788,7 @@ class PSIMonitor:
         if not np.isfinite(w).all():
             raise ValueError("`window` must be finite; it contains NaN or inf")
         offsets = np.array([0, w.size], dtype=np.int64)
-        value = float(_k._psi_windows(self._ref_props, self.edges, self._uniform, w, offsets, self.eps)[0])
+        value = float(_k._psi_windows1(self._ref_props, self.edges, self._uniform, w, offsets, self.eps)[0])
         self._history.append(value)
         self.psi = value
         self.drift_detected = value > self.threshold
@@ -1197,7 +1204,9 @@ def adwin(
     est = np.zeros(ns)
 
     def piece(state, r0, r1, t0, t1):
-        _k._adwin_scan(x2, detected, state, summary, r0, r1, t0, t1, d, mb, ml, gp, ck)
+        # little work (~2 ms): the serial kernel, with no parallel region to compile for a small call
+        scan = _k._adwin_scan1 if (r1 - r0) * (t1 - t0) <= _SERIAL_WORK else _k._adwin_scan
+        scan(x2, detected, state, summary, r0, r1, t0, t1, d, mb, ml, gp, ck)
         if t1 == nt:  # the window mean, as river's estimation (0 for an empty window)
             np.divide(state[:, 1], state[:, 0], out=est[r0:r1], where=state[:, 0] > 0)
         rows, cols = np.nonzero(detected[r0:r1, t0:t1])

@@ -134,6 +134,31 @@ def _colwise_scan(arr, mins, maxs, nans):
 
 
 @njit
+def _colwise_scan1(arr, mins, maxs, nans):
+    """`_colwise_scan` serially, for input of one row chunk (``mins.shape[0] == 1``): no parallel region
+    to compile for a small call (the same loop, so the same numbers)."""
+    n, p = arr.shape
+    flat = arr.reshape(n * p)
+    size = _tile_len(p)
+    for ci in range(mins.shape[0]):
+        lo = np.empty(size)
+        hi = np.empty(size)
+        nn = np.empty(size, dtype=np.int64)
+        for m in range(size):
+            lo[m] = np.inf
+            hi[m] = -np.inf
+            nn[m] = 0
+        _scan_tiles(flat, ci * PSI_CHUNK * p, min(n, (ci + 1) * PSI_CHUNK) * p, lo, hi, nn)
+        for m in range(size):
+            j = m % p
+            if lo[m] < mins[ci, j]:
+                mins[ci, j] = lo[m]
+            if hi[m] > maxs[ci, j]:
+                maxs[ci, j] = hi[m]
+            nans[ci, j] += nn[m]
+
+
+@njit
 def _bin_fix1(v, edges_j, lo, norm, k):
     """Exact bin of `v` for uniform edges: the guess from (v - lo) * norm corrected against the edges."""
     t = (v - lo) * norm
@@ -248,6 +273,19 @@ def _counts_uniform(arr, edges, part, lo_t, norm_t, tol_t, base_t):
                              tol_t, base_t, idx)
 
 
+@njit
+def _counts_uniform1(arr, edges, part, lo_t, norm_t, tol_t, base_t):
+    """`_counts_uniform` serially, for input of one row chunk (see `_colwise_scan1`)."""
+    n, p = arr.shape
+    size = lo_t.shape[0]
+    flat = arr.reshape(n * p)
+    for ci in range(part.shape[0]):
+        cnt = part[ci].reshape(p * (edges.shape[1] - 1))
+        idx = np.empty(size, dtype=np.int64)
+        _count_tiles_uniform(flat, ci * PSI_CHUNK * p, min(n, (ci + 1) * PSI_CHUNK) * p, cnt, edges, lo_t, norm_t,
+                             tol_t, base_t, idx)
+
+
 @pjit
 def _counts_search(arr, edges, part):
     """`_counts_uniform` by binary search in each column's edges (any sorted edges)."""
@@ -300,6 +338,15 @@ def _radix_scatter(src, dst, lo, hi, shift, starts):
         pos = starts[d]
         starts[d] = pos + 1
         dst[pos] = k
+
+
+@njit
+def _counts_search1(arr, edges, part):
+    """`_counts_search` serially, for input of one row chunk (see `_colwise_scan1`)."""
+    n, p = arr.shape
+    for ci in range(part.shape[0]):
+        cnt = part[ci].reshape(p * (edges.shape[1] - 1))
+        _count_rows_search(arr, ci * PSI_CHUNK, min(n, (ci + 1) * PSI_CHUNK), cnt, edges)
 
 
 @njit
@@ -369,6 +416,31 @@ def _psi_windows(ref_props, edges, uniform, values, offsets, eps):
         uniform = False
     for w in numba.prange(nw):
         wi = np.int64(w)
+        cnt = np.zeros(k, dtype=np.int64)
+        nvalid = 0
+        for i in range(offsets[wi], offsets[wi + 1]):
+            v = values[i]
+            if v != v:
+                continue
+            cnt[_bin_index1(v, edges, lo, norm, uniform)] += 1
+            nvalid += 1
+        out[wi] = _psi_props1(cnt, nvalid, ref_props, eps)
+    return out
+
+
+@njit
+def _psi_windows1(ref_props, edges, uniform, values, offsets, eps):
+    """`_psi_windows` serially, for little work (one streaming window, a small call): no parallel region to
+    compile; the same loop, so the same numbers."""
+    nw = offsets.shape[0] - 1
+    k = edges.shape[0] - 1
+    out = np.empty(nw)
+    lo = edges[0]
+    width = edges[k] - edges[0]
+    norm = k / width if width > 0 else 0.0
+    if not (width < np.inf):  # the span overflows float64: search the edges instead of guessing
+        uniform = False
+    for wi in range(nw):
         cnt = np.zeros(k, dtype=np.int64)
         nvalid = 0
         for i in range(offsets[wi], offsets[wi + 1]):
@@ -860,6 +932,30 @@ def _adwin_scan(values, detected, state, summary, r_lo, r_hi, t_lo, t_hi, delta,
     ns = r_hi - r_lo
     for i in numba.prange(ns):
         ii = np.int64(i)
+        s = state[ii]
+        r = r_lo + ii
+        if t_lo == 0:
+            s[4] = 0.0  # no detections yet (`_adwin_init` keeps that count and clears the rest)
+            _adwin_init(s)
+            summary[r, 0] = -1
+        row = values[r]
+        fd = summary[r, 0]
+        for t in range(t_lo, t_hi):
+            if _adwin_step(s, row[t], delta, max_buckets, min_len, grace_period, clock):
+                detected[r, t] = True
+                if fd < 0:
+                    fd = t
+        summary[r, 0] = fd
+        summary[r, 1] = int(s[0])
+        summary[r, 2] = int(s[4])
+
+
+@njit
+def _adwin_scan1(values, detected, state, summary, r_lo, r_hi, t_lo, t_hi, delta, max_buckets, min_len,
+                 grace_period, clock):
+    """`_adwin_scan` serially, for little work: no parallel region to compile for a small call; the same
+    loop, so the same numbers."""
+    for ii in range(r_hi - r_lo):
         s = state[ii]
         r = r_lo + ii
         if t_lo == 0:
