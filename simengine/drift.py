@@ -369,7 +369,7 @@ def psi(
         edges = np.ascontiguousarray(np.broadcast_to(edges, (ref.shape[1], edges.size)))
     elif binning == "equal-width":
         uniform = True
-        edges = _k._equal_width_edges(np.minimum(lo_r, lo_c), np.maximum(hi_r, hi_c), k)
+        edges = _equal_width_edges(np.minimum(lo_r, lo_c), np.maximum(hi_r, hi_c), k)
     else:
         uniform = False
         edges = _quantile_edges(ref, k, nan=bool(nan_r.any()))
@@ -451,10 +451,47 @@ def _scan(arr):
             np.sum([p[2] for p in parts], axis=0))
 
 
+def _count_tables(edges, size, uniform):
+    """`_k._count_tables` in NumPy (the same elementwise float operations, so the same numbers; one kernel
+    less to compile for a first call)."""
+    k = edges.shape[1] - 1
+    e0, ek = edges[:, 0], edges[:, k]
+    with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+        width = ek - e0
+        if not (width < np.inf).all():
+            # the span overflows float64 (edges near +-1.8e308): no bin guess from it, search the edges
+            uniform = False
+        norm = np.where(width > 0, k / width, 0.0)
+        tol = 64.0 * 2.0**-52 * (k + (np.abs(e0) + np.abs(ek)) * norm)
+    tol[~(tol < 0.25) | ~((0.0 < width) & (width < np.inf))] = 1.0
+    j = np.arange(size) % edges.shape[0]
+    return e0[j], norm[j], tol[j], j * np.int64(k), uniform
+
+
+def _equal_width_edges(lo, hi, bins):
+    """`_k._equal_width_edges` in NumPy (the same float operations, so the same numbers; one kernel less
+    to compile for a first call): edges (cols x bins+1) over per-column [lo, hi], the last exactly hi."""
+    a = np.array(lo, dtype=np.float64)
+    z = np.array(hi, dtype=np.float64)
+    flat = ~(z > a)  # constant column, or all NaN (lo = inf): every value in one bin
+    a[flat & ~(a < np.inf)] = 0.0
+    z[flat] = a[flat]
+    with np.errstate(over="ignore", invalid="ignore"):
+        step = (z - a) / bins
+        b = np.arange(bins + 1)
+        edges = a[:, None] + b * step[:, None]
+        wide = ~(step < np.inf)
+        if wide.any():  # z - a overflows: weigh the two ends, as the kernel
+            edges[wide] = a[wide, None] * ((bins - b) / bins) + z[wide, None] * (b / bins)
+    edges[:, bins] = z
+    return edges
+
+
 def _counts1(arr, edges, uniform):
     """Bin counts (cols x bins) of one slice, NaN counted in bin 0."""
     part = np.zeros((_chunks(arr.shape[0]), arr.shape[1], edges.shape[1] - 1), dtype=np.int64)
-    lo_t, norm_t, tol_t, base_t, uniform = _k._count_tables(edges, _k._tile_len(arr.shape[1]), uniform)
+    p = arr.shape[1]
+    lo_t, norm_t, tol_t, base_t, uniform = _count_tables(edges, max(1, _k.PSI_TILE // p) * p, uniform)
     one = part.shape[0] == 1  # one row chunk: the serial kernels (no parallel region to compile), same counts
     if uniform:
         (_k._counts_uniform1 if one else _k._counts_uniform)(arr, edges, part, lo_t, norm_t, tol_t, base_t)

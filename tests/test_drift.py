@@ -1113,6 +1113,31 @@ def test_psi_quantile_edges_of_long_columns_sorted_in_tiny_slices(monkeypatch):
     assert_array_equal(simengine.psi(ref, cur, binning="quantile", nan_policy="omit"), psi_whole)
 
 
+def test_numpy_twins_of_the_edge_and_table_kernels_give_the_same_bits():
+    """Issue 15 part 6: psi builds its equal-width edges and counting tables in NumPy (no kernels to compile
+    for a first call); the numbers are the kernels' bit for bit, overflowing spans and empty columns included."""
+    kd = simengine.drift._k
+    rng = np.random.default_rng(4)
+    for t in range(40):
+        p, bins = int(rng.integers(1, 6)), int(rng.integers(1, 30))
+        scale = 10.0 ** rng.integers(-300, 308)
+        lo = rng.normal(size=p) * scale
+        hi = lo + np.abs(rng.normal(size=p)) * scale * rng.integers(0, 3, p)  # some constant columns
+        if t % 5 == 0:
+            lo[0], hi[0] = np.inf, -np.inf  # no value
+        if t % 4 == 0:
+            lo[-1], hi[-1] = -1.7e308, 1.7e308  # the span overflows
+        edges = kd._equal_width_edges(lo, hi, bins)
+        assert_array_equal(simengine.drift._equal_width_edges(lo, hi, bins).view(np.uint64), edges.view(np.uint64))
+        for uniform in (True, False):
+            ours = simengine.drift._count_tables(edges, max(1, 256 // p) * p, uniform)
+            theirs = kd._count_tables(edges, max(1, 256 // p) * p, uniform)
+            for a, b in zip(ours[:4], theirs[:4]):
+                assert a.dtype == b.dtype
+                assert_array_equal(a.view(np.uint64), b.view(np.uint64))
+            assert ours[4] == theirs[4]
+
+
 def test_update_methods_type_and_value_errors():
     """Issue 12: DDM().update(None) raised ValueError and PSIMonitor.update blamed `windows`."""
     ddm_det, adwin_det = simengine.DDM(), simengine.ADWIN()
