@@ -537,15 +537,16 @@ def _ess_rows(y, ok, m, n):
 
 
 def _ranked(x, want_rhat, want_ess):
-    """(R-hat, bulk ESS) of each parameter of (chains, draws, params), from one ranking; None where not wanted."""
+    """(R-hat, bulk ESS) of each parameter of (chains, draws, params), from one ranking (each left unset unless
+    wanted)."""
     kd = _diag_kernels()
     c, n, p = x.shape
     half = n // 2
     size = 2 * c * half
     table = _score_table(size)
     index_kind = _index_kind(size)
-    rhat_ = np.empty(p) if want_rhat else None
-    ess_ = np.empty(p) if want_ess else None
+    rhat_ = np.empty(p)
+    ess_ = np.empty(p)
     for lo, hi in _chunks(p, size):
         z = np.empty((hi - lo, size))
         ok = np.empty(hi - lo, dtype=np.bool_)
