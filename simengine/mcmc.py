@@ -565,12 +565,11 @@ def _tail_ess(x):
     c, n, p = x.shape
     half = n // 2
     size = 2 * c * half
-    index_kind = _index_kind(c * n)
     out = np.empty((p, 2))
     for lo, hi in _chunks(p, 2 * size):
         ind = np.empty((2 * (hi - lo), size))
         ok = np.empty(2 * (hi - lo), dtype=np.bool_)
-        kd.tail_indicators(x, lo, hi, half, index_kind, ind, ok)
+        kd.tail_indicators(x, lo, hi, half, ind, ok)
         out[lo:hi] = _ess_rows(ind, ok, 2 * c, half).reshape(hi - lo, 2)
     return out[:, 0], out[:, 1]
 
