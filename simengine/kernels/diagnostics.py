@@ -5,7 +5,9 @@ order follows from it by a merge), tail ESS and the ESS behind the MCSE of the m
 autocovariances lag by lag until Geyer's sequence stops.  Not here: the normal scores
 of integer ranks (a table from the public layer) and FFT autocovariances for the rare
 series whose sequence runs past `max_lag` (the kernels flag them; the public layer does
-the FFT and calls `ess_from_acov`).
+the FFT and calls `ess_from_acov`).  One kernel per diagnostic (`rank_rhat`, `rank_scores`,
+`tail_indicators`, `mean_split`) fills a buffer of series that `ess_rows` finishes, so a call
+compiles only what it computes.
 """
 import math
 
