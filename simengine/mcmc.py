@@ -553,7 +553,10 @@ def _ranked(x, want_rhat, want_ess):
         if want_rhat:
             kd.rank_rhat(x, lo, hi, half, table, index_kind, z, ok, rhat_)
         else:
-            kd.rank_scores(x, lo, hi, half, table, index_kind, z, ok)
+            redo = np.empty(hi - lo, dtype=np.bool_)
+            kd.rank_scores(x, lo, hi, half, table, index_kind, z, ok, redo)
+            for k in np.flatnonzero(redo).tolist():  # even-sized ties: half-integer ranks (rank_rhat has them)
+                kd.rank_rhat(x, lo + k, lo + k + 1, half, table, index_kind, z[k : k + 1], ok[k : k + 1], rhat_)
         if want_ess:
             ess_[lo:hi] = _ess_rows(z, ok, 2 * c, half)
     return rhat_, ess_

@@ -112,6 +112,31 @@ def _rank_scores(sorted_values, where, table, out):
 
 
 @njit
+def _rank_scores_integer(sorted_values, where, table, out):
+    """`_rank_scores` while every tie has an odd size (integer average ranks, all from `table`).
+
+    Returns False at the first even-sized tie (a half-integer rank), leaving `out` partly
+    written: the caller ranks that series again with `_rank_scores`.  Draws without such
+    ties (continuous draws) then need no `norm_ppf`, so bulk ESS does not compile it.
+    """
+    size = sorted_values.shape[0]
+    a = 0
+    while a < size:
+        v = sorted_values[a]
+        b = a + 1
+        while b < size and sorted_values[b] == v:
+            b += 1
+        twice = a + b + 1  # ranks a+1 .. b: twice their average
+        if twice % 2 == 1:
+            return False
+        z = table[twice // 2 - 1]
+        for k in range(a, b):
+            out[where[k]] = z
+        a = b
+    return True
+
+
+@njit
 def _folded_scores(sorted_values, order, table, out):
     """Rank scores of ``|x - median(x)|`` from the sorted draws, without another sort.
 
@@ -329,20 +354,23 @@ TAIL_PROBS = (0.05, 0.95)  # arviz's tail ESS: the smaller of the ESS at these q
 
 
 @njit
-def rank_scores(x, lo, hi, half, table, index_kind, z, ok):
+def rank_scores(x, lo, hi, half, table, index_kind, z, ok, redo):
     """Bulk ESS input: ``z[j - lo]`` = normal scores of the ranks of parameter j's split draws.
 
     `x` is (chains, draws, params); `table` holds the normal scores of ranks 1..S (S = 2 x
     chains x `half`, the split draws); orderings have the dtype of `index_kind`.
     ``ok[j - lo]`` is False (and the row untouched) if a draw of parameter j is not finite.
+    ``redo[j - lo]`` is True where an even-sized tie stopped the ranking: `rank_rhat` of that
+    parameter fills its row (the same scores, half-integer ranks by `norm_ppf`).
     """
     buf = np.empty(z.shape[1])
     for j in range(lo, hi):
         k = j - lo
         ok[k] = _gather_split(x, j, half, buf)
+        redo[k] = False
         if ok[k]:
             sorted_values, order = _sort_with_order(buf, index_kind)
-            _rank_scores(sorted_values, order, table, z[k])
+            redo[k] = not _rank_scores_integer(sorted_values, order, table, z[k])
 
 
 @njit
