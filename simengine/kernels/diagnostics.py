@@ -14,7 +14,6 @@ import math
 import numpy as np
 
 from simengine._jit import njit
-from simengine.kernels.sort import sort_values
 from simengine.kernels.special import norm_ppf
 
 # arviz treats a series whose range is below this as constant (ESS = its size)
@@ -446,23 +445,65 @@ def _fmax(a, b):
 
 
 @njit
-def _quantile7(sorted_values, p):
-    """R's type-7 quantile of sorted draws, with the arithmetic of scipy's ``mquantiles(alphap=1, betap=1)``."""
-    n = sorted_values.shape[0]
+def _kth_smallest(a, k):
+    """The k-th smallest (from 0) of the finite floats `a`, reordering `a` so that a[k] holds it with
+    nothing larger before it and nothing smaller after it (quickselect, median-of-three pivot,
+    three-way partition so that ties cannot make it quadratic)."""
+    lo = 0
+    hi = a.shape[0] - 1
+    while lo < hi:
+        x = a[lo]
+        y = a[(lo + hi) >> 1]
+        z = a[hi]
+        pivot = max(min(x, y), min(max(x, y), z))
+        lt = lo
+        i = lo
+        gt = hi
+        while i <= gt:
+            v = a[i]
+            if v < pivot:
+                a[i] = a[lt]
+                a[lt] = v
+                lt += 1
+                i += 1
+            elif v > pivot:
+                a[i] = a[gt]
+                a[gt] = v
+                gt -= 1
+            else:
+                i += 1
+        if k < lt:
+            hi = lt - 1
+        elif k > gt:
+            lo = gt + 1
+        else:
+            return pivot
+    return a[k]
+
+
+@njit
+def _quantile7(draws, p):
+    """R's type-7 quantile of finite draws (reordered in place), with the arithmetic of scipy's
+    ``mquantiles(alphap=1, betap=1)``.  The two order statistics it needs come from a selection
+    (O(n), little to compile); only their values matter, so the result is a sort's."""
+    n = draws.shape[0]
     aleph = n * p + (1.0 + p * -1.0)
     k = math.floor(min(max(aleph, 1.0), n - 1.0))
     gamma = min(max(aleph - k, 0.0), 1.0)
     k = int(k)
-    return (1.0 - gamma) * sorted_values[k - 1] + gamma * sorted_values[k]
+    below = _kth_smallest(draws, k - 1)  # sorted[k - 1]; nothing smaller from position k on
+    above = draws[k]
+    for i in range(k + 1, n):
+        above = min(above, draws[i])  # sorted[k]
+    return (1.0 - gamma) * below + gamma * above
 
 
 @njit
 def tail_indicators(x, lo, hi, half, ind, ok):
     """Tail ESS input: rows 2k and 2k + 1 of `ind` = split-chain indicators ``x <= q`` of parameter lo + k.
 
-    q: the type-7 quantiles at `TAIL_PROBS` of all of the parameter's draws (one sort for
-    both, the shared `kernels.sort.sort_values`: only values are needed, and it compiles in a
-    fraction of the radix sort's time); ``ok`` False for both rows if a draw is not finite.
+    q: the type-7 quantiles at `TAIL_PROBS` of all of the parameter's draws (by selection:
+    only two order statistics each are needed); ``ok`` False for both rows if a draw is not finite.
     """
     c, n = x.shape[0], x.shape[1]
     size = ind.shape[1]
@@ -480,10 +521,9 @@ def tail_indicators(x, lo, hi, half, ind, ok):
         ok[2 * k + 1] = finite
         if not finite:
             continue
-        ordered = sort_values(draws)  # -0.0 and 0.0 may swap against a radix sort: the same indicators
         _gather_split(x, j, half, split)
         for side in range(2):
-            q = _quantile7(ordered, TAIL_PROBS[side])
+            q = _quantile7(draws, TAIL_PROBS[side])  # a -0.0 for a 0.0 cannot change an indicator
             row = ind[2 * k + side]
             for i in range(size):
                 row[i] = 1.0 if split[i] <= q else 0.0
