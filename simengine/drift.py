@@ -162,6 +162,12 @@ def _quantile_edges(reference, bins, halved=False, nan=None):
     q = np.linspace(0.0, 1.0, bins + 1)
     if nan is None:
         nan = bool(np.isnan(reference).any())
+    if reference.shape[0] > _SORTED_ROWS:
+        # long columns: each sorted in slices (one np.quantile of 10^8 values would be ~1 s in one piece)
+        edges = np.empty((reference.shape[1], bins + 1))
+        for j in range(reference.shape[1]):
+            edges[j] = _column_quantiles(reference, j, q)
+        return _finish_edges(edges, reference, bins, halved, nan)
 
     def call(lo, hi):
         part = reference[:, lo:hi]
@@ -178,6 +184,11 @@ def _quantile_edges(reference, bins, halved=False, nan=None):
     parts = _pass_rows(call, reference.shape[1], reference.shape[0], "psi", fast=False)
     edges = parts[0] if len(parts) == 1 else np.concatenate(parts, axis=1)
     edges = np.ascontiguousarray(np.asarray(edges, dtype=np.float64).T)
+    return _finish_edges(edges, reference, bins, halved, nan)
+
+
+def _finish_edges(edges, reference, bins, halved, nan):
+    """The overflow-safe redo and the all-NaN columns of `_quantile_edges`."""
     bad = ~np.isfinite(edges)
     if not halved and bad.any() and (bad & ~np.isnan(reference).all(axis=0)[:, None]).any():
         # np.quantile interpolates as a + (b - a) t, and b - a overflows for values near +-1.8e308:
@@ -186,6 +197,77 @@ def _quantile_edges(reference, bins, halved=False, nan=None):
     # all-NaN columns: put every (absent) value in one bin; their PSI is nan anyway
     edges[np.isnan(edges)] = 0.0
     return edges
+
+
+# Reference columns longer than this are sorted in slices for their quantile edges (`_column_quantiles`:
+# about 2.5x np.quantile's time, answering Ctrl-C); shorter ones take one np.quantile call (<= ~0.1 s).
+_SORTED_ROWS = 2**22
+# Values per block of the sliced sort (run_blocks' unit); the first slice of each pass holds `_SORT_FIRST`.
+_SORT_BLOCK = 2**16
+_SORT_FIRST = 16
+_SIGN_BIT = np.uint64(1) << np.uint64(63)
+
+
+def _column_quantiles(reference, j, q):
+    """``np.nanquantile(reference[:, j], q)`` (linear) of a C-contiguous float64 (rows x cols) array, bit for
+    bit, in slices.
+
+    The column's values are sorted by an LSD radix sort on order-preserving 64-bit keys (NaN the largest),
+    each pass over the column in slices of rows (`run_blocks`: Ctrl-C between them); then the order
+    statistics are interpolated exactly as np.quantile does (`_get_indexes`, `_get_gamma`, `_lerp` of
+    NumPy's linear method), so the edges are the same numbers.  Memory: two key arrays of the column's size.
+    """
+    n_all = reference.shape[0]
+    n_blocks = -(-n_all // _SORT_BLOCK)
+    keys = np.empty(n_all, dtype=np.uint64)
+    digits = _k.SORT_DIGITS
+    counts = np.zeros((digits, 1 << _k.SORT_DIGIT_BITS), dtype=np.int64)
+    n_nan = [0]
+
+    def to_keys(lo, hi):
+        n_nan[0] += _k._radix_keys(reference, j, lo * _SORT_BLOCK, min(n_all, hi * _SORT_BLOCK), keys, counts)
+
+    run_blocks(to_keys, n_blocks, progress=False, desc="psi", dispatchers=(_k._radix_keys,), first=_SORT_FIRST)
+    other = np.empty(n_all, dtype=np.uint64)
+    for d in range(digits):
+        if counts[d].max() == n_all:  # one digit value for every key: this pass would change nothing
+            continue
+        starts = np.zeros(1 << _k.SORT_DIGIT_BITS, dtype=np.int64)
+        np.cumsum(counts[d][:-1], out=starts[1:])
+        shift = np.uint64(_k.SORT_DIGIT_BITS * d)
+        src, dst = keys, other
+
+        def scatter(lo, hi, src=src, dst=dst, shift=shift, starts=starts):
+            _k._radix_scatter(src, dst, lo * _SORT_BLOCK, min(n_all, hi * _SORT_BLOCK), shift, starts)
+
+        run_blocks(scatter, n_blocks, progress=False, desc="psi", dispatchers=(_k._radix_scatter,),
+                   first=_SORT_FIRST)
+        keys, other = other, keys
+    del other
+    n = n_all - n_nan[0]
+    if n == 0:
+        return np.full(q.shape, np.nan)
+    # NumPy's linear method on the n sorted non-NaN values
+    virtual = (n - 1) * q
+    prev = np.floor(virtual)
+    above = virtual >= n - 1
+    prev[above] = -1
+    prev = prev.astype(np.intp)
+    nxt = np.where(above, -1, prev + 1)
+    gamma = np.asanyarray(virtual - prev, dtype=virtual.dtype)
+    a = _key_values(keys[np.where(prev < 0, n + prev, prev)])
+    b = _key_values(keys[np.where(nxt < 0, n + nxt, nxt)])
+    with np.errstate(over="ignore", invalid="ignore"):  # the overflow near +-1.8e308 is handled by the caller
+        diff = b - a
+        out = np.add(a, diff * gamma)
+        np.subtract(b, diff * (1 - gamma), out=out, where=gamma >= 0.5)
+    return out
+
+
+def _key_values(keys):
+    """The floats of order-preserving keys (the inverse of `_column_quantiles`' map)."""
+    bits = np.where(keys & _SIGN_BIT, keys ^ _SIGN_BIT, ~keys)
+    return bits.view(np.float64)
 
 
 def psi(
@@ -287,7 +369,7 @@ def psi(
         edges = np.ascontiguousarray(np.broadcast_to(edges, (ref.shape[1], edges.size)))
     elif binning == "equal-width":
         uniform = True
-        edges = _k._equal_width_edges(np.minimum(lo_r, lo_c), np.maximum(hi_r, hi_c), k)
+        edges = _equal_width_edges(np.minimum(lo_r, lo_c), np.maximum(hi_r, hi_c), k)
     else:
         uniform = False
         edges = _quantile_edges(ref, k, nan=bool(nan_r.any()))
@@ -327,6 +409,8 @@ _PASS_FIRST = 2**22
 # Values (counted, or bins summed) in one piece of `psi_monitor`'s windows: a window longer than this is
 # counted in pieces of it.
 _WINDOW_PIECE = 2**20
+# Windows of at most this much work (values plus bins) in all go through the serial `_psi_windows1`.
+_SERIAL_WORK = 2**16
 
 
 def _pass_rows(call, n_rows, n_cols, desc, fast=None):
@@ -353,7 +437,7 @@ def _scan1(arr):
     """`_k._colwise_scan` of one slice, reduced over its row chunks: (min, max, NaN count) per column."""
     c, p = _chunks(arr.shape[0]), arr.shape[1]
     mins, maxs, nans = np.full((c, p), np.inf), np.full((c, p), -np.inf), np.zeros((c, p), dtype=np.int64)
-    _k._colwise_scan(arr, mins, maxs, nans)
+    (_k._colwise_scan if c > 1 else _k._colwise_scan1)(arr, mins, maxs, nans)  # one chunk: no threads to compile
     return mins.min(axis=0), maxs.max(axis=0), nans.sum(axis=0)
 
 
@@ -367,14 +451,52 @@ def _scan(arr):
             np.sum([p[2] for p in parts], axis=0))
 
 
+def _count_tables(edges, size, uniform):
+    """`_k._count_tables` in NumPy (the same elementwise float operations, so the same numbers; one kernel
+    less to compile for a first call)."""
+    k = edges.shape[1] - 1
+    e0, ek = edges[:, 0], edges[:, k]
+    with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+        width = ek - e0
+        if not (width < np.inf).all():
+            # the span overflows float64 (edges near +-1.8e308): no bin guess from it, search the edges
+            uniform = False
+        norm = np.where(width > 0, k / width, 0.0)
+        tol = 64.0 * 2.0**-52 * (k + (np.abs(e0) + np.abs(ek)) * norm)
+    tol[~(tol < 0.25) | ~((0.0 < width) & (width < np.inf))] = 1.0
+    j = np.arange(size) % edges.shape[0]
+    return e0[j], norm[j], tol[j], j * np.int64(k), uniform
+
+
+def _equal_width_edges(lo, hi, bins):
+    """`_k._equal_width_edges` in NumPy (the same float operations, so the same numbers; one kernel less
+    to compile for a first call): edges (cols x bins+1) over per-column [lo, hi], the last exactly hi."""
+    a = np.array(lo, dtype=np.float64)
+    z = np.array(hi, dtype=np.float64)
+    flat = ~(z > a)  # constant column, or all NaN (lo = inf): every value in one bin
+    a[flat & ~(a < np.inf)] = 0.0
+    z[flat] = a[flat]
+    with np.errstate(over="ignore", invalid="ignore"):
+        step = (z - a) / bins
+        b = np.arange(bins + 1)
+        edges = a[:, None] + b * step[:, None]
+        wide = ~(step < np.inf)
+        if wide.any():  # z - a overflows: weigh the two ends, as the kernel
+            edges[wide] = a[wide, None] * ((bins - b) / bins) + z[wide, None] * (b / bins)
+    edges[:, bins] = z
+    return edges
+
+
 def _counts1(arr, edges, uniform):
     """Bin counts (cols x bins) of one slice, NaN counted in bin 0."""
     part = np.zeros((_chunks(arr.shape[0]), arr.shape[1], edges.shape[1] - 1), dtype=np.int64)
-    lo_t, norm_t, tol_t, base_t, uniform = _k._count_tables(edges, _k._tile_len(arr.shape[1]), uniform)
+    p = arr.shape[1]
+    lo_t, norm_t, tol_t, base_t, uniform = _count_tables(edges, max(1, _k.PSI_TILE // p) * p, uniform)
+    one = part.shape[0] == 1  # one row chunk: the serial kernels (no parallel region to compile), same counts
     if uniform:
-        _k._counts_uniform(arr, edges, part, lo_t, norm_t, tol_t, base_t)
+        (_k._counts_uniform1 if one else _k._counts_uniform)(arr, edges, part, lo_t, norm_t, tol_t, base_t)
     else:
-        _k._counts_search(arr, edges, part)
+        (_k._counts_search1 if one else _k._counts_search)(arr, edges, part)
     return part.sum(axis=0)
 
 
@@ -392,6 +514,8 @@ def _counts(arr, edges, uniform, nan=None):
 
 
 def _nonfinite1(flat):
+    if flat.size <= 65536:  # one chunk of the parallel probe: its serial loop (no parallel region to compile)
+        return int(_k._count_nonfinite(flat))
     acc = np.empty(max(1, -(-flat.size // 65536)), dtype=np.int64)
     _k._nonfinite_probe(flat, acc)
     return int(acc.sum())
@@ -595,7 +719,9 @@ def _window_psi(ref_props, edges, uniform, flat, offsets, eps):
     work = sizes + k
     total = int(work.sum())
     if total <= _PASS_FIRST // 16:  # ~5-20 ns a value: at most ~0.1-0.5 s in one call
-        return _k._psi_windows(ref_props, edges, uniform, flat, offsets, eps)
+        # little work: the serial kernel (no parallel region to compile for a small call), the same numbers
+        kernel = _k._psi_windows1 if total <= _SERIAL_WORK else _k._psi_windows
+        return kernel(ref_props, edges, uniform, flat, offsets, eps)
     piece = _WINDOW_PIECE
     big = (work > piece) & (sizes > 0)
     # task list: (first window, end window, first value, end value); a run of small windows shares one task
@@ -699,7 +825,7 @@ class PSIMonitor:
         if not np.isfinite(w).all():
             raise ValueError("`window` must be finite; it contains NaN or inf")
         offsets = np.array([0, w.size], dtype=np.int64)
-        value = float(_k._psi_windows(self._ref_props, self.edges, self._uniform, w, offsets, self.eps)[0])
+        value = float(_k._psi_windows1(self._ref_props, self.edges, self._uniform, w, offsets, self.eps)[0])
         self._history.append(value)
         self.psi = value
         self.drift_detected = value > self.threshold
@@ -1115,7 +1241,9 @@ def adwin(
     est = np.zeros(ns)
 
     def piece(state, r0, r1, t0, t1):
-        _k._adwin_scan(x2, detected, state, summary, r0, r1, t0, t1, d, mb, ml, gp, ck)
+        # little work (~2 ms): the serial kernel, with no parallel region to compile for a small call
+        scan = _k._adwin_scan1 if (r1 - r0) * (t1 - t0) <= _SERIAL_WORK else _k._adwin_scan
+        scan(x2, detected, state, summary, r0, r1, t0, t1, d, mb, ml, gp, ck)
         if t1 == nt:  # the window mean, as river's estimation (0 for an empty window)
             np.divide(state[:, 1], state[:, 0], out=est[r0:r1], where=state[:, 0] > 0)
         rows, cols = np.nonzero(detected[r0:r1, t0:t1])
@@ -1454,7 +1582,7 @@ def simulate_drift_detection(
         settings = {"warm_start": ws, "warning_threshold": wt, "drift_threshold": dt, "reset": rs}
         fparams = np.array([wt, dt])
         iparams = np.array([ws, int(rs)], dtype=np.int64)
-        code = 0
+        kernel = _k._simulate_ddm
     else:
         d, ck, mb, ml, gp = _check_adwin_params(
             pick("delta", 0.002), pick("clock", 32), pick("max_buckets", 5), pick("min_window_length", 5),
@@ -1463,7 +1591,7 @@ def simulate_drift_detection(
         settings = {"delta": d, "clock": ck, "max_buckets": mb, "min_window_length": ml, "grace_period": gp}
         fparams = np.array([d])
         iparams = np.array([mb, ml, gp, ck], dtype=np.int64)
-        code = 1
+        kernel = _k._simulate_adwin
     progress = check_progress(progress)
     ss = _rng.as_seed_sequence(rng)
 
@@ -1471,8 +1599,7 @@ def simulate_drift_detection(
         gens = _rng.slice_generators(ss, lo, hi)
         n_out = min(n_sims, hi * _k.SIM_BLOCK) - lo * _k.SIM_BLOCK
         n_false, first_after = np.empty(n_out, dtype=np.int64), np.empty(n_out, dtype=np.int64)
-        _k._simulate_detector(gens, n_sims, n_steps, drift_start, end, p0, p1, code, fparams, iparams, lo, n_false,
-                              first_after)
+        kernel(gens, n_sims, n_steps, drift_start, end, p0, p1, fparams, iparams, lo, n_false, first_after)
         return n_false, first_after
 
     # a block is 64 streams of `n_steps` updates (~2 ns a DDM update, ~30 ns an ADWIN one at worst): a first
@@ -1481,7 +1608,7 @@ def simulate_drift_detection(
 
     first = max(1, 2_000_000 // (_k.SIM_BLOCK * n_steps)) * max(1, numba.get_num_threads())
     parts = run_blocks(call, _rng.n_blocks(n_sims, _k.SIM_BLOCK), progress=progress,
-                       desc="simulate_drift_detection", dispatchers=(_k._simulate_detector,), first=first)
+                       desc="simulate_drift_detection", dispatchers=(kernel,), first=first)
     n_false = joined([nf for nf, _ in parts])
     first = joined([fa for _, fa in parts])
     return _summarise(

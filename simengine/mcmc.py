@@ -537,33 +537,88 @@ def _ess_fft(series, m, n):
     return out
 
 
-def _per_parameter(x, what):
-    """The (2, params) rows of `kernels.diagnostics.per_parameter` for `what`, FFT route included."""
-    kd = _diag_kernels()
-    x = np.ascontiguousarray(x, dtype=np.float64)
-    c, n, p = x.shape
-    half = n // 2
-    size = 2 * c * half
-    ranked = what & (kd.RHAT | kd.BULK)
-    table = _score_table(size) if ranked else _NO_TABLE
-    index_kind = _index_kind(c * n if what & kd.TAIL else size)
-    out = np.empty((2, p))
-    fallback = np.zeros((2, p), dtype=np.bool_)
-    series = np.empty((2, p if what != kd.RHAT else 0, size))  # touched only for flagged series
-    kd.per_parameter(x, half, what, table, index_kind, _max_lag(half), out, series, fallback)
+# Parameters go through the kernels in chunks of about this many split draws, so their
+# 2-D buffers (ranked, indicator or split series) stay near 32 MiB whatever the input.
+_CHUNK_DRAWS = 2**22
+
+
+def _chunks(params, size):
+    """(lo, hi) ranges of parameters whose buffers of `size` draws each hold about `_CHUNK_DRAWS`."""
+    step = max(1, _CHUNK_DRAWS // size)
+    return [(lo, min(lo + step, params)) for lo in range(0, params, step)]
+
+
+def _ess_rows(y, ok, m, n):
+    """ESS of each row of `y` (m split chains of n draws; NaN where not `ok`), FFT route included."""
+    out = np.empty(y.shape[0])
+    fallback = np.zeros(y.shape[0], dtype=np.bool_)
+    _diag_kernels().ess_rows(y, ok, m, n, _max_lag(n), out, fallback)
     if fallback.any():
-        out[fallback] = _ess_fft(series[fallback], 2 * c, half)
+        out[fallback] = _ess_fft(y[fallback], m, n)
     return out
 
 
-_NO_TABLE = np.empty(0)
+def _ranked(x, want_rhat, want_ess):
+    """(R-hat, bulk ESS) of each parameter of (chains, draws, params), from one ranking (each left unset unless
+    wanted)."""
+    kd = _diag_kernels()
+    c, n, p = x.shape
+    half = n // 2
+    size = 2 * c * half
+    table = _score_table(size)
+    index_kind = _index_kind(size)
+    rhat_ = np.empty(p)
+    ess_ = np.empty(p)
+    for lo, hi in _chunks(p, size):
+        z = np.empty((hi - lo, size))
+        ok = np.empty(hi - lo, dtype=np.bool_)
+        if want_rhat:
+            kd.rank_rhat(x, lo, hi, half, table, index_kind, z, ok, rhat_)
+        else:
+            redo = np.empty(hi - lo, dtype=np.bool_)
+            kd.rank_scores(x, lo, hi, half, table, index_kind, z, ok, redo)
+            for k in np.flatnonzero(redo).tolist():  # even-sized ties: half-integer ranks (rank_rhat has them)
+                kd.rank_rhat(x, lo + k, lo + k + 1, half, table, index_kind, z[k : k + 1], ok[k : k + 1], rhat_)
+        if want_ess:
+            ess_[lo:hi] = _ess_rows(z, ok, 2 * c, half)
+    return rhat_, ess_
+
+
+def _tail_ess(x):
+    """(ESS at the 5% quantile, ESS at the 95% quantile) of each parameter."""
+    kd = _diag_kernels()
+    c, n, p = x.shape
+    half = n // 2
+    size = 2 * c * half
+    out = np.empty((p, 2))
+    for lo, hi in _chunks(p, 2 * size):
+        ind = np.empty((2 * (hi - lo), size))
+        ok = np.empty(2 * (hi - lo), dtype=np.bool_)
+        kd.tail_indicators(x, lo, hi, half, ind, ok)
+        out[lo:hi] = _ess_rows(ind, ok, 2 * c, half).reshape(hi - lo, 2)
+    return out[:, 0], out[:, 1]
+
+
+def _mean_ess(x):
+    """(ESS of the split chains, sd of all draws) of each parameter."""
+    kd = _diag_kernels()
+    c, n, p = x.shape
+    half = n // 2
+    size = 2 * c * half
+    ess_ = np.empty(p)
+    sd = np.empty(p)
+    for lo, hi in _chunks(p, size):
+        y = np.empty((hi - lo, size))
+        ok = np.empty(hi - lo, dtype=np.bool_)
+        kd.mean_split(x, lo, hi, half, y, ok, sd)
+        ess_[lo:hi] = _ess_rows(y, ok, 2 * c, half)
+    return ess_, sd
 
 
 def _diagnostics(x):
     """(rhat, ess) of (chains, draws >= 4, params), from one sort of each parameter's draws."""
-    kd = _diag_kernels()
-    rhat_, ess_ = _per_parameter(x, kd.RHAT | kd.BULK)
-    return rhat_, ess_
+    x = np.ascontiguousarray(x, dtype=np.float64)
+    return _ranked(x, True, True)
 
 
 def rhat(samples: ArrayLike) -> FloatOrArray:
@@ -594,7 +649,7 @@ def rhat(samples: ArrayLike) -> FloatOrArray:
     1.0
     """
     x, shape = _as_draws(samples)
-    out = _per_parameter(x, _diag_kernels().RHAT)[0]
+    out = _ranked(x, True, False)[0]
     return out if shape else float(out[0])
 
 
@@ -629,11 +684,10 @@ def ess(samples: ArrayLike, method: Literal["bulk", "tail"] = "bulk") -> FloatOr
     """
     method = check_choice(method, "method", ("bulk", "tail"))
     x, shape = _as_draws(samples)
-    kd = _diag_kernels()
     if method == "bulk":
-        out = _per_parameter(x, kd.BULK)[1]
+        out = _ranked(x, False, True)[1]
     else:
-        low, high = _per_parameter(x, kd.TAIL)
+        low, high = _tail_ess(x)
         out = np.where(high < low, high, low)  # Python's min(low, high), as arviz: a NaN `low` stays
     return out if shape else float(out[0])
 
@@ -663,6 +717,6 @@ def mcse(samples: ArrayLike) -> FloatOrArray:
     True
     """
     x, shape = _as_draws(samples)
-    ess_, sd = _per_parameter(x, _diag_kernels().MEAN)
+    ess_, sd = _mean_ess(x)
     out = sd / np.sqrt(ess_)
     return out if shape else float(out[0])

@@ -1088,6 +1088,56 @@ def test_psi_quantile_edges_near_float64_limits():
     assert got == simengine.psi(ref / 16, cur / 16, binning="quantile", bins=4)
 
 
+def test_psi_quantile_edges_of_long_columns_sorted_in_tiny_slices(monkeypatch):
+    """Issue 14: a long reference column is sorted in slices for its quantile edges; the edges are np.quantile's
+    (np.nanquantile's with NaN) bit for bit, also in slices of 7 values, near the float64 limits (the halved
+    redo) and for an all-NaN column, and psi gives the same bits as the one-call path."""
+    rng = np.random.default_rng(3)
+    ref = np.stack([rng.normal(size=400), rng.integers(-3, 4, 400).astype(float),
+                    np.where(rng.random(400) < 0.3, np.nan, rng.normal(size=400) * 1e5),
+                    rng.uniform(-1.0, 1.0, 400) * 1.7e308, np.full(400, np.nan)], axis=1)
+    cur = rng.normal(size=(300, 5))
+    whole = [simengine.drift._quantile_edges(ref, bins) for bins in (1, 7, 10)]
+    psi_whole = simengine.psi(ref, cur, binning="quantile", nan_policy="omit")
+    monkeypatch.setattr(simengine.drift, "_SORTED_ROWS", 50)
+    monkeypatch.setattr(simengine.drift, "_SORT_BLOCK", 7)
+    monkeypatch.setattr(simengine.drift, "_SORT_FIRST", 1)
+    for bins, expected in zip((1, 7, 10), whole):
+        got = simengine.drift._quantile_edges(ref, bins)
+        assert_array_equal(got.view(np.uint64), expected.view(np.uint64))
+    q = np.linspace(0.0, 1.0, 11)
+    assert_array_equal(simengine.drift._column_quantiles(ref, 0, q).view(np.uint64),
+                       np.quantile(ref[:, 0], q).view(np.uint64))
+    assert_array_equal(simengine.drift._column_quantiles(ref, 2, q).view(np.uint64),
+                       np.nanquantile(ref[:, 2], q).view(np.uint64))
+    assert_array_equal(simengine.psi(ref, cur, binning="quantile", nan_policy="omit"), psi_whole)
+
+
+def test_numpy_twins_of_the_edge_and_table_kernels_give_the_same_bits():
+    """Issue 15 part 6: psi builds its equal-width edges and counting tables in NumPy (no kernels to compile
+    for a first call); the numbers are the kernels' bit for bit, overflowing spans and empty columns included."""
+    kd = simengine.drift._k
+    rng = np.random.default_rng(4)
+    for t in range(40):
+        p, bins = int(rng.integers(1, 6)), int(rng.integers(1, 30))
+        scale = 10.0 ** rng.integers(-300, 308)
+        lo = rng.normal(size=p) * scale
+        hi = lo + np.abs(rng.normal(size=p)) * scale * rng.integers(0, 3, p)  # some constant columns
+        if t % 5 == 0:
+            lo[0], hi[0] = np.inf, -np.inf  # no value
+        if t % 4 == 0:
+            lo[-1], hi[-1] = -1.7e308, 1.7e308  # the span overflows
+        edges = kd._equal_width_edges(lo, hi, bins)
+        assert_array_equal(simengine.drift._equal_width_edges(lo, hi, bins).view(np.uint64), edges.view(np.uint64))
+        for uniform in (True, False):
+            ours = simengine.drift._count_tables(edges, max(1, 256 // p) * p, uniform)
+            theirs = kd._count_tables(edges, max(1, 256 // p) * p, uniform)
+            for a, b in zip(ours[:4], theirs[:4]):
+                assert a.dtype == b.dtype
+                assert_array_equal(a.view(np.uint64), b.view(np.uint64))
+            assert ours[4] == theirs[4]
+
+
 def test_update_methods_type_and_value_errors():
     """Issue 12: DDM().update(None) raised ValueError and PSIMonitor.update blamed `windows`."""
     ddm_det, adwin_det = simengine.DDM(), simengine.ADWIN()

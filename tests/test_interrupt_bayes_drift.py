@@ -91,6 +91,16 @@ CALLS = {
     ),
 }
 
+# Small calls run serial twins of some parallel kernels (psi, psi_monitor, adwin: nothing parallel to compile for
+# a small first call); these mid-sized calls compile the parallel ones too, so that no long call below compiles
+# a kernel in its first slice (a compilation cannot be interrupted).
+WARM = [
+    "simengine.psi(np.zeros((5000, 3)), np.ones((5000, 3)))",
+    "simengine.psi(np.zeros((5000, 3)), np.ones((5000, 3)), binning='quantile')",
+    "simengine.psi_monitor(np.arange(1000.0), np.zeros((10, 7000)))",
+    "simengine.adwin(np.zeros((20, 4000)))",
+]
+
 _CHILD = textwrap.dedent(
     """
     import signal, sys, time
@@ -99,6 +109,8 @@ _CHILD = textwrap.dedent(
     import simengine
 
     CALLS = {calls!r}
+    for statement in {warm!r}:
+        eval(statement)
 
     def equal(x, y):
         if isinstance(x, list):
@@ -140,7 +152,7 @@ CALL_SECONDS = 60.0
 @pytest.fixture(scope="module")
 def interrupted():
     """Run the child; returns {name: (seconds from SIGINT to "interrupted", line, after-line)}."""
-    child = Child(_CHILD.format(calls=CALLS))
+    child = Child(_CHILD.format(calls=CALLS, warm=WARM))
     out = {}
     try:
         assert child.line(READY_SECONDS, "compiling every kernel") == "ready"

@@ -212,6 +212,23 @@ def test_radix_sort_kernel(kind, values):
     assert_array_equal(np.sort(order), np.arange(v.size))
 
 
+@pytest.mark.parametrize("values", ["normal", "ties", "constant", "sorted", "reversed"])
+def test_tail_quantile_by_selection_equals_the_sorted_draws_type7(values):
+    # tail ESS finds its two type-7 quantiles by quickselect, not a sort: the same numbers
+    from simengine.kernels import diagnostics as kd
+
+    rng = np.random.default_rng(6)
+    v = {"normal": rng.standard_normal(999), "ties": rng.integers(-2, 3, 1000).astype(float),
+         "constant": np.full(64, 2.5), "sorted": np.arange(500.0), "reversed": np.arange(500.0)[::-1].copy()}[values]
+    s = np.sort(v)
+    n = v.size
+    for p in (0.05, 0.95):
+        aleph = n * p + (1.0 + p * -1.0)
+        k = math.floor(min(max(aleph, 1.0), n - 1.0))
+        gamma = min(max(aleph - k, 0.0), 1.0)
+        assert kd._quantile7(v.copy(), p) == (1.0 - gamma) * s[k - 1] + gamma * s[k]
+
+
 def test_ess_independent_draws_near_total_and_constant_chain():
     x = np.random.default_rng(1).standard_normal((4, 2000))
     assert 0.85 * 8000 < simengine.ess(x) < 1.15 * 8000

@@ -5,7 +5,9 @@ order follows from it by a merge), tail ESS and the ESS behind the MCSE of the m
 autocovariances lag by lag until Geyer's sequence stops.  Not here: the normal scores
 of integer ranks (a table from the public layer) and FFT autocovariances for the rare
 series whose sequence runs past `max_lag` (the kernels flag them; the public layer does
-the FFT and calls `ess_from_acov`).
+the FFT and calls `ess_from_acov`).  One kernel per diagnostic (`rank_rhat`, `rank_scores`,
+`tail_indicators`, `mean_split`) fills a buffer of series that `ess_rows` finishes, so a call
+compiles only what it computes.
 """
 import math
 
@@ -13,7 +15,6 @@ import numpy as np
 
 from simengine._jit import njit
 from simengine.kernels.special import norm_ppf
-from simengine.kernels.twosample import _mean_ssd1
 
 # arviz treats a series whose range is below this as constant (ESS = its size)
 RESOLUTION = float(np.finfo(np.float64).resolution)
@@ -42,35 +43,36 @@ def _sort_with_order(v, index_kind):
     n = v.shape[0]
     bits = v.view(np.uint64)
     keys = np.empty(n, np.uint64)
-    hist = np.zeros((_PASSES, _RADIX), index_kind.dtype)
+    hist = np.zeros(_PASSES * _RADIX, index_kind.dtype)
+    order = np.empty(n, index_kind.dtype)
     for i in range(n):
         b = bits[i]
         k = ~b if b & _SIGN else b | _SIGN
         keys[i] = k
+        order[i] = i
         for p in range(_PASSES):
-            hist[p, (k >> np.uint64(_RADIX_BITS * p)) & _MASK] += 1
-    order = np.arange(n).astype(index_kind.dtype)
+            hist[p * _RADIX + ((k >> np.uint64(_RADIX_BITS * p)) & _MASK)] += 1
     keys2 = np.empty(n, np.uint64)
     order2 = np.empty(n, index_kind.dtype)
     for p in range(_PASSES):
-        h = hist[p]
+        base = p * _RADIX
         trivial = False
-        for b in range(_RADIX):
-            if h[b] == n:
+        for b in range(base, base + _RADIX):
+            if hist[b] == n:
                 trivial = True
         if trivial:
             continue
         total = 0
-        for b in range(_RADIX):
-            count = h[b]
-            h[b] = total
+        for b in range(base, base + _RADIX):
+            count = hist[b]
+            hist[b] = total
             total += count
         shift = np.uint64(_RADIX_BITS * p)
         for i in range(n):
             k = keys[i]
-            d = (k >> shift) & _MASK
-            pos = h[d]
-            h[d] = pos + 1
+            d = base + ((k >> shift) & _MASK)
+            pos = hist[d]
+            hist[d] = pos + 1
             keys2[pos] = k
             order2[pos] = order[i]
         keys, keys2 = keys2, keys
@@ -106,6 +108,31 @@ def _rank_scores(sorted_values, where, table, out):
         for k in range(a, b):
             out[where[k]] = z
         a = b
+
+
+@njit
+def _rank_scores_integer(sorted_values, where, table, out):
+    """`_rank_scores` while every tie has an odd size (integer average ranks, all from `table`).
+
+    Returns False at the first even-sized tie (a half-integer rank), leaving `out` partly
+    written: the caller ranks that series again with `_rank_scores`.  Draws without such
+    ties (continuous draws) then need no `norm_ppf`, so bulk ESS does not compile it.
+    """
+    size = sorted_values.shape[0]
+    a = 0
+    while a < size:
+        v = sorted_values[a]
+        b = a + 1
+        while b < size and sorted_values[b] == v:
+            b += 1
+        twice = a + b + 1  # ranks a+1 .. b: twice their average
+        if twice % 2 == 1:
+            return False
+        z = table[twice // 2 - 1]
+        for k in range(a, b):
+            out[where[k]] = z
+        a = b
+    return True
 
 
 @njit
@@ -161,8 +188,17 @@ def _rhat_chains(z, m, n):
 
 @njit
 def _var1(v):
-    """Sample variance (ddof 1) of a short vector, two-pass."""
-    return _mean_ssd1(v)[1] / (v.shape[0] - 1.0)
+    """Sample variance (ddof 1) of a short vector, two-pass (as NumPy's var)."""
+    n = v.shape[0]
+    total = 0.0
+    for i in range(n):
+        total += v[i]
+    mean = total / n
+    ssd = 0.0
+    for i in range(n):
+        d = v[i] - mean
+        ssd += d * d
+    return ssd / (n - 1.0)
 
 
 @njit
@@ -227,16 +263,6 @@ def _deviations(y, m, n, dev):
 
 
 @njit
-def _is_constant(y):
-    lo = y[0]
-    hi = y[0]
-    for i in range(y.shape[0]):
-        lo = min(lo, y[i])
-        hi = max(hi, y[i])
-    return hi - lo < RESOLUTION
-
-
-@njit
 def _geyer_ess(acov, n_lags, n, var_means, m):
     """ESS from chain-averaged autocovariances ``acov[:n_lags]`` of m chains of n draws.
 
@@ -286,30 +312,6 @@ def _geyer_ess(acov, n_lags, n, var_means, m):
 
 
 @njit
-def _ess_series(y, m, n, max_lag):
-    """ESS of m chains of n draws stored chain after chain in `y`, lags summed directly.
-
-    Lags are added in doubling blocks until Geyer's sequence stops; returns (ESS, True),
-    or (NaN, False) if it runs past `max_lag` lags (then FFT autocovariances are cheaper).
-    """
-    if _is_constant(y):
-        return float(m * n), True
-    dev = np.empty(m * n)
-    var_means = _deviations(y, m, n, dev)
-    cap = min(n, max_lag)
-    acov = np.empty(cap)
-    n_lags = min(cap, 4)  # well-mixed chains stop after a few lags
-    _fill_lags(dev, m, n, acov, np.int64(0), n_lags)  # np.int64: a literal 0 would compile it twice
-    while True:
-        ess, done = _geyer_ess(acov, n_lags, n, var_means, m)
-        if done or n_lags == cap:
-            return ess, done
-        more = min(2 * n_lags, cap)
-        _fill_lags(dev, m, n, acov, n_lags, more)
-        n_lags = more
-
-
-@njit
 def ess_from_acov(series, m, n, acov, out):
     """out[k] = ESS of row k of `series` (m chains of n draws) given its chain-averaged autocovariances."""
     for k in range(series.shape[0]):
@@ -318,7 +320,12 @@ def ess_from_acov(series, m, n, acov, out):
         out[k], _ = _geyer_ess(acov[k], n, n, var_means, m)
 
 
-# --------------------------------------------------------------------------- per-parameter passes
+# --------------------------------------------------------------------------- one kernel per diagnostic
+# Each public diagnostic calls only the kernels it needs, over parameters lo..hi-1 (the public
+# layer passes the parameters through in chunks, so the 2-D buffers stay bounded): one kernel
+# that served all of them compiled every path for any one (11-14 s cold).  The ESS of the
+# rows of a buffer is `ess_rows`, shared by bulk, tail and mean; a row whose Geyer sequence
+# runs past `max_lag` lags is flagged and left NaN for the FFT route of the public layer.
 
 
 @njit
@@ -342,67 +349,89 @@ def _gather_split(x, j, half, out):
     return finite
 
 
-RHAT, BULK, TAIL, MEAN = 1, 2, 4, 8  # what `per_parameter` computes (RHAT | BULK shares the ranking)
 TAIL_PROBS = (0.05, 0.95)  # arviz's tail ESS: the smaller of the ESS at these quantiles
 
 
-@njit  # serial, not prange: see below
-def per_parameter(x, half, what, table, index_kind, max_lag, out, series, fallback):
-    """Diagnostics of every parameter of `x` (chains, draws, params), one parameter per thread.
+@njit
+def rank_scores(x, lo, hi, half, table, index_kind, z, ok, redo):
+    """Bulk ESS input: ``z[j - lo]`` = normal scores of the ranks of parameter j's split draws.
 
-    `what` picks the rows of `out` (2, params), NaN for a parameter with a non-finite draw:
-    RHAT and/or BULK: rank-normalised split R-hat (max of bulk and folded) and bulk ESS;
-    TAIL: ESS at the two `TAIL_PROBS` quantiles; MEAN: ESS of the split chains and the
-    standard deviation of all draws.  `table` holds the normal scores of ranks 1..S
-    (S = 2 x chains x `half`, split draws); orderings have the dtype of `index_kind`.
-    An ESS whose Geyer sequence runs past `max_lag` lags is left NaN, flagged in
-    ``fallback[row, j]`` and its series copied to ``series[row, j]`` for the FFT route.
-
-    One kernel for all of them, and serial over parameters: a `prange` version took twice
-    as long to compile cold (44 s against 20 s on the loaded 2-core CI machine, for
-    milliseconds of work) and was slower there (17 ms against 11 ms for rhat + ess on
-    4 x 10^4 x 5), as the second core is rarely free.
+    `x` is (chains, draws, params); `table` holds the normal scores of ranks 1..S (S = 2 x
+    chains x `half`, the split draws); orderings have the dtype of `index_kind`.
+    ``ok[j - lo]`` is False (and the row untouched) if a draw of parameter j is not finite.
+    ``redo[j - lo]`` is True where an even-sized tie stopped the ranking: `rank_rhat` of that
+    parameter fills its row (the same scores, half-integer ranks by `norm_ppf`).
     """
-    for j in range(x.shape[2]):
-        if what & TAIL:
-            _tail_parameter(x, j, half, index_kind, max_lag, out, series, fallback)
-        elif what & MEAN:
-            _mean_parameter(x, j, half, max_lag, out, series, fallback)
-        else:
-            _rank_parameter(x, j, half, table, index_kind, what & RHAT != 0, what & BULK != 0, max_lag, out, series,
-                            fallback)
+    buf = np.empty(z.shape[1])
+    for j in range(lo, hi):
+        k = j - lo
+        ok[k] = _gather_split(x, j, half, buf)
+        redo[k] = False
+        if ok[k]:
+            sorted_values, order = _sort_with_order(buf, index_kind)
+            redo[k] = not _rank_scores_integer(sorted_values, order, table, z[k])
 
 
 @njit
-def _rank_parameter(x, j, half, table, index_kind, want_rhat, want_ess, max_lag, out, series, fallback):
-    """`per_parameter` with RHAT / BULK for parameter j: out[0, j] = R-hat, out[1, j] = bulk ESS."""
+def rank_rhat(x, lo, hi, half, table, index_kind, z, ok, out):
+    """`rank_scores`, and ``out[j]`` = rank-normalised split R-hat (max of bulk and folded; NaN if not `ok`).
+
+    The folded draws' scores follow from the same sort; `z` is left as `rank_scores`
+    leaves it, so R-hat and bulk ESS of the same draws share one ranking.
+    """
     m = 2 * x.shape[0]
-    size = m * half
-    out[0, j] = math.nan
-    out[1, j] = math.nan
-    buf = np.empty(size)
-    if not _gather_split(x, j, half, buf):
-        return
-    sorted_values, order = _sort_with_order(buf, index_kind)
-    z = np.empty(size)
-    _rank_scores(sorted_values, order, table, z)
-    if want_rhat:
-        tail = np.empty(size)
-        _folded_scores(sorted_values, order, table, tail)
-        out[0, j] = _fmax(_rhat_chains(z, m, half), _rhat_chains(tail, m, half))
-    if want_ess:
-        _ess_into(z, m, half, max_lag, out, series, fallback, np.int64(1), j)  # not a literal: one compile
+    buf = np.empty(z.shape[1])
+    folded = np.empty(z.shape[1])
+    for j in range(lo, hi):
+        k = j - lo
+        out[j] = math.nan
+        ok[k] = _gather_split(x, j, half, buf)
+        if ok[k]:
+            sorted_values, order = _sort_with_order(buf, index_kind)
+            _rank_scores(sorted_values, order, table, z[k])
+            _folded_scores(sorted_values, order, table, folded)
+            out[j] = _fmax(_rhat_chains(z[k], m, half), _rhat_chains(folded, m, half))
 
 
 @njit
-def _ess_into(y, m, n, max_lag, out, series, fallback, row, j):
-    """out[row, j] = ESS of `y`, or flag it for the FFT route with its series."""
-    e, done = _ess_series(y, m, n, max_lag)
-    out[row, j] = e
-    if not done:
-        fallback[row, j] = True
-        for i in range(y.shape[0]):  # a loop: a slice assignment compiles numba's shape check (seconds, cold)
-            series[row, j, i] = y[i]
+def ess_rows(y, ok, m, n, max_lag, out, fallback):
+    """``out[k]`` = ESS of row k of `y` (m chains of n draws, chain after chain); NaN where not ``ok[k]``.
+
+    Lags are summed directly, in doubling blocks until Geyer's sequence stops.  A row
+    whose sequence runs past `max_lag` lags is left NaN and flagged in ``fallback[k]``
+    (FFT autocovariances are cheaper there: see `ess_from_acov`).  A row whose range is
+    below `RESOLUTION` is constant to arviz: its ESS is its size.  One flat loop (no
+    per-series helper): each nested kernel layer costs its callees' optimisation again.
+    """
+    size = m * n
+    dev = np.empty(size)
+    cap = min(n, max_lag)
+    acov = np.empty(cap)
+    for k in range(y.shape[0]):
+        out[k] = math.nan
+        if not ok[k]:
+            continue
+        row = y[k]
+        lo = row[0]
+        hi = row[0]
+        for i in range(size):
+            lo = min(lo, row[i])
+            hi = max(hi, row[i])
+        if hi - lo < RESOLUTION:
+            out[k] = float(size)
+            continue
+        var_means = _deviations(row, m, n, dev)
+        n_lags = min(cap, 4)  # well-mixed chains stop after a few lags
+        _fill_lags(dev, m, n, acov, np.int64(0), n_lags)  # np.int64: a literal 0 would compile it twice
+        while True:
+            e, done = _geyer_ess(acov, n_lags, n, var_means, m)
+            if done or n_lags == cap:
+                break
+            more = min(2 * n_lags, cap)
+            _fill_lags(dev, m, n, acov, n_lags, more)
+            n_lags = more
+        out[k] = e
+        fallback[k] = not done
 
 
 @njit
@@ -416,63 +445,111 @@ def _fmax(a, b):
 
 
 @njit
-def _quantile7(sorted_values, p):
-    """R's type-7 quantile of sorted draws, with the arithmetic of scipy's ``mquantiles(alphap=1, betap=1)``."""
-    n = sorted_values.shape[0]
+def _kth_smallest(a, k):
+    """The k-th smallest (from 0) of the finite floats `a`, reordering `a` so that a[k] holds it with
+    nothing larger before it and nothing smaller after it (quickselect, median-of-three pivot,
+    three-way partition so that ties cannot make it quadratic)."""
+    lo = 0
+    hi = a.shape[0] - 1
+    while lo < hi:
+        x = a[lo]
+        y = a[(lo + hi) >> 1]
+        z = a[hi]
+        pivot = max(min(x, y), min(max(x, y), z))
+        lt = lo
+        i = lo
+        gt = hi
+        while i <= gt:
+            v = a[i]
+            if v < pivot:
+                a[i] = a[lt]
+                a[lt] = v
+                lt += 1
+                i += 1
+            elif v > pivot:
+                a[i] = a[gt]
+                a[gt] = v
+                gt -= 1
+            else:
+                i += 1
+        if k < lt:
+            hi = lt - 1
+        elif k > gt:
+            lo = gt + 1
+        else:
+            return pivot
+    return a[k]
+
+
+@njit
+def _quantile7(draws, p):
+    """R's type-7 quantile of finite draws (reordered in place), with the arithmetic of scipy's
+    ``mquantiles(alphap=1, betap=1)``.  The two order statistics it needs come from a selection
+    (O(n), little to compile); only their values matter, so the result is a sort's."""
+    n = draws.shape[0]
     aleph = n * p + (1.0 + p * -1.0)
     k = math.floor(min(max(aleph, 1.0), n - 1.0))
     gamma = min(max(aleph - k, 0.0), 1.0)
     k = int(k)
-    return (1.0 - gamma) * sorted_values[k - 1] + gamma * sorted_values[k]
+    below = _kth_smallest(draws, k - 1)  # sorted[k - 1]; nothing smaller from position k on
+    above = draws[k]
+    for i in range(k + 1, n):
+        above = min(above, draws[i])  # sorted[k]
+    return (1.0 - gamma) * below + gamma * above
 
 
 @njit
-def _tail_parameter(x, j, half, index_kind, max_lag, out, series, fallback):
-    """`per_parameter` with TAIL for parameter j: out[k, j] = ESS of ``x <= q_k`` (type-7 quantiles of all draws)."""
+def tail_indicators(x, lo, hi, half, ind, ok):
+    """Tail ESS input: rows 2k and 2k + 1 of `ind` = split-chain indicators ``x <= q`` of parameter lo + k.
+
+    q: the type-7 quantiles at `TAIL_PROBS` of all of the parameter's draws (by selection:
+    only two order statistics each are needed); ``ok`` False for both rows if a draw is not finite.
+    """
     c, n = x.shape[0], x.shape[1]
-    m = 2 * c
-    size = m * half
-    out[0, j] = math.nan
-    out[1, j] = math.nan
+    size = ind.shape[1]
     draws = np.empty(c * n)
-    finite = True
-    for k in range(c):
-        for i in range(n):
-            v = x[k, i, j]
-            draws[k * n + i] = v
-            finite &= math.isfinite(v)
-    if not finite:
-        return
-    ordered, _ = _sort_with_order(draws, index_kind)  # one sort for both quantiles
     split = np.empty(size)
-    _gather_split(x, j, half, split)
-    for side in range(2):
-        q = _quantile7(ordered, TAIL_PROBS[side])
-        ind = np.empty(size)
-        for i in range(size):
-            ind[i] = 1.0 if split[i] <= q else 0.0
-        _ess_into(ind, m, half, max_lag, out, series, fallback, side, j)
+    for j in range(lo, hi):
+        k = j - lo
+        finite = True
+        for a in range(c):
+            for i in range(n):
+                v = x[a, i, j]
+                draws[a * n + i] = v
+                finite &= math.isfinite(v)
+        ok[2 * k] = finite
+        ok[2 * k + 1] = finite
+        if not finite:
+            continue
+        _gather_split(x, j, half, split)
+        for side in range(2):
+            q = _quantile7(draws, TAIL_PROBS[side])  # a -0.0 for a 0.0 cannot change an indicator
+            row = ind[2 * k + side]
+            for i in range(size):
+                row[i] = 1.0 if split[i] <= q else 0.0
 
 
 @njit
-def _mean_parameter(x, j, half, max_lag, out, series, fallback):
-    """`per_parameter` with MEAN for parameter j: out[0, j] = ESS of the split chains, out[1, j] = sd (ddof 1)."""
+def mean_split(x, lo, hi, half, y, ok, sd):
+    """MCSE input: ``y[j - lo]`` = parameter j's split chains, ``sd[j]`` = sd (ddof 1) of all its draws.
+
+    ``ok[j - lo]`` False and ``sd[j]`` NaN if a draw is not finite.
+    """
     c, n = x.shape[0], x.shape[1]
-    m = 2 * c
-    out[0, j] = math.nan
-    out[1, j] = math.nan
-    buf = np.empty(m * half)
-    if not _gather_split(x, j, half, buf):
-        return
-    s = 0.0
-    for k in range(c):
-        for i in range(n):
-            s += x[k, i, j]
-    mu = s / (c * n)
-    ss = 0.0
-    for k in range(c):
-        for i in range(n):
-            d = x[k, i, j] - mu
-            ss += d * d
-    out[1, j] = math.sqrt(ss / (c * n - 1.0))
-    _ess_into(buf, m, half, max_lag, out, series, fallback, np.int64(0), j)  # not a literal: one compile
+    for j in range(lo, hi):
+        k = j - lo
+        sd[j] = math.nan
+        ok[k] = _gather_split(x, j, half, y[k])
+        if not ok[k]:
+            continue
+        s = 0.0
+        for a in range(c):
+            for i in range(n):
+                s += x[a, i, j]
+        mu = s / (c * n)
+        ss = 0.0
+        for a in range(c):
+            for i in range(n):
+                d = x[a, i, j] - mu
+                ss += d * d
+        sd[j] = math.sqrt(ss / (c * n - 1.0))

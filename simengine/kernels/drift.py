@@ -134,6 +134,31 @@ def _colwise_scan(arr, mins, maxs, nans):
 
 
 @njit
+def _colwise_scan1(arr, mins, maxs, nans):
+    """`_colwise_scan` serially, for input of one row chunk (``mins.shape[0] == 1``): no parallel region
+    to compile for a small call (the same loop, so the same numbers)."""
+    n, p = arr.shape
+    flat = arr.reshape(n * p)
+    size = _tile_len(p)
+    for ci in range(mins.shape[0]):
+        lo = np.empty(size)
+        hi = np.empty(size)
+        nn = np.empty(size, dtype=np.int64)
+        for m in range(size):
+            lo[m] = np.inf
+            hi[m] = -np.inf
+            nn[m] = 0
+        _scan_tiles(flat, ci * PSI_CHUNK * p, min(n, (ci + 1) * PSI_CHUNK) * p, lo, hi, nn)
+        for m in range(size):
+            j = m % p
+            if lo[m] < mins[ci, j]:
+                mins[ci, j] = lo[m]
+            if hi[m] > maxs[ci, j]:
+                maxs[ci, j] = hi[m]
+            nans[ci, j] += nn[m]
+
+
+@njit
 def _bin_fix1(v, edges_j, lo, norm, k):
     """Exact bin of `v` for uniform edges: the guess from (v - lo) * norm corrected against the edges."""
     t = (v - lo) * norm
@@ -248,12 +273,78 @@ def _counts_uniform(arr, edges, part, lo_t, norm_t, tol_t, base_t):
                              tol_t, base_t, idx)
 
 
+@njit
+def _counts_uniform1(arr, edges, part, lo_t, norm_t, tol_t, base_t):
+    """`_counts_uniform` serially, for input of one row chunk (see `_colwise_scan1`)."""
+    n, p = arr.shape
+    size = lo_t.shape[0]
+    flat = arr.reshape(n * p)
+    for ci in range(part.shape[0]):
+        cnt = part[ci].reshape(p * (edges.shape[1] - 1))
+        idx = np.empty(size, dtype=np.int64)
+        _count_tiles_uniform(flat, ci * PSI_CHUNK * p, min(n, (ci + 1) * PSI_CHUNK) * p, cnt, edges, lo_t, norm_t,
+                             tol_t, base_t, idx)
+
+
 @pjit
 def _counts_search(arr, edges, part):
     """`_counts_uniform` by binary search in each column's edges (any sorted edges)."""
     n, p = arr.shape
     for c in numba.prange(part.shape[0]):
         ci = np.int64(c)
+        cnt = part[ci].reshape(p * (edges.shape[1] - 1))
+        _count_rows_search(arr, ci * PSI_CHUNK, min(n, (ci + 1) * PSI_CHUNK), cnt, edges)
+
+
+# Radix digits of the sliced sort of one reference column (`simengine.drift._column_quantiles`)
+SORT_DIGIT_BITS = 11  # 2048 buckets: the scatter's write streams stay in cache (16 bits: 3x slower)
+SORT_DIGITS = 6  # 6 x 11 bits cover the 64 of a key
+_SORT_MASK = np.uint64((1 << SORT_DIGIT_BITS) - 1)
+
+
+@njit
+def _radix_keys(arr, j, lo, hi, keys, counts):
+    """keys[i] = order-preserving uint64 key of arr[i, j] (NaN: the largest key) for lo <= i < hi, and
+    ``counts[d, digit d of the key] += 1`` for its `SORT_DIGITS` digits; returns the number of NaN."""
+    scratch = np.empty(1)
+    bits = scratch.view(np.uint64)
+    sign = np.uint64(1) << np.uint64(63)
+    n_nan = 0
+    for i in range(lo, hi):
+        v = arr[i, j]
+        if v != v:
+            k = ~np.uint64(0)
+            n_nan += 1
+        else:
+            scratch[0] = v
+            b = bits[0]
+            k = ~b if b & sign else b | sign
+        keys[i] = k
+        for d in range(SORT_DIGITS):
+            counts[d, (k >> np.uint64(SORT_DIGIT_BITS * d)) & _SORT_MASK] += 1
+    return n_nan
+
+
+@njit
+def _radix_scatter(src, dst, lo, hi, shift, starts):
+    """One stable counting-sort step: src[lo:hi] to dst by the digit at `shift`.
+
+    ``starts[d]`` is the next free slot of digit d, advanced here; consecutive ranges of one pass, in
+    order, give the stable scatter of the whole array, so a pass can run in slices.
+    """
+    for i in range(lo, hi):
+        k = src[i]
+        d = (k >> shift) & _SORT_MASK
+        pos = starts[d]
+        starts[d] = pos + 1
+        dst[pos] = k
+
+
+@njit
+def _counts_search1(arr, edges, part):
+    """`_counts_search` serially, for input of one row chunk (see `_colwise_scan1`)."""
+    n, p = arr.shape
+    for ci in range(part.shape[0]):
         cnt = part[ci].reshape(p * (edges.shape[1] - 1))
         _count_rows_search(arr, ci * PSI_CHUNK, min(n, (ci + 1) * PSI_CHUNK), cnt, edges)
 
@@ -325,6 +416,31 @@ def _psi_windows(ref_props, edges, uniform, values, offsets, eps):
         uniform = False
     for w in numba.prange(nw):
         wi = np.int64(w)
+        cnt = np.zeros(k, dtype=np.int64)
+        nvalid = 0
+        for i in range(offsets[wi], offsets[wi + 1]):
+            v = values[i]
+            if v != v:
+                continue
+            cnt[_bin_index1(v, edges, lo, norm, uniform)] += 1
+            nvalid += 1
+        out[wi] = _psi_props1(cnt, nvalid, ref_props, eps)
+    return out
+
+
+@njit
+def _psi_windows1(ref_props, edges, uniform, values, offsets, eps):
+    """`_psi_windows` serially, for little work (one streaming window, a small call): no parallel region to
+    compile; the same loop, so the same numbers."""
+    nw = offsets.shape[0] - 1
+    k = edges.shape[0] - 1
+    out = np.empty(nw)
+    lo = edges[0]
+    width = edges[k] - edges[0]
+    norm = k / width if width > 0 else 0.0
+    if not (width < np.inf):  # the span overflows float64: search the edges instead of guessing
+        uniform = False
+    for wi in range(nw):
         cnt = np.zeros(k, dtype=np.int64)
         nvalid = 0
         for i in range(offsets[wi], offsets[wi + 1]):
@@ -834,6 +950,30 @@ def _adwin_scan(values, detected, state, summary, r_lo, r_hi, t_lo, t_hi, delta,
         summary[r, 2] = int(s[4])
 
 
+@njit
+def _adwin_scan1(values, detected, state, summary, r_lo, r_hi, t_lo, t_hi, delta, max_buckets, min_len,
+                 grace_period, clock):
+    """`_adwin_scan` serially, for little work: no parallel region to compile for a small call; the same
+    loop, so the same numbers."""
+    for ii in range(r_hi - r_lo):
+        s = state[ii]
+        r = r_lo + ii
+        if t_lo == 0:
+            s[4] = 0.0  # no detections yet (`_adwin_init` keeps that count and clears the rest)
+            _adwin_init(s)
+            summary[r, 0] = -1
+        row = values[r]
+        fd = summary[r, 0]
+        for t in range(t_lo, t_hi):
+            if _adwin_step(s, row[t], delta, max_buckets, min_len, grace_period, clock):
+                detected[r, t] = True
+                if fd < 0:
+                    fd = t
+        summary[r, 0] = fd
+        summary[r, 1] = int(s[0])
+        summary[r, 2] = int(s[4])
+
+
 # ----------------------------------------------------------------------------------------------------------
 # Detector simulations on Bernoulli error streams: generation fused with detection
 # ----------------------------------------------------------------------------------------------------------
@@ -855,26 +995,51 @@ def _error_rate1(t, drift_start, drift_end, p0, p1):
 
 
 @pjit
-def _simulate_detector(gens, n_streams, n_steps, drift_start, drift_end, p0, p1, detector, fparams, iparams, b0,
-                       n_false, first_after):
-    """Generate Bernoulli error streams block by block and run a detector on each, without storing streams.
+def _simulate_ddm(gens, n_streams, n_steps, drift_start, drift_end, p0, p1, fparams, iparams, b0, n_false,
+                  first_after):
+    """Generate Bernoulli error streams block by block and run DDM on each, without storing streams.
 
     `gens` are the generators of blocks b0, b0 + 1, ... (a slice of all blocks, so that the public layer can
-    run them in slices); the outputs cover the streams of those blocks, in order.  Stream s of block b draws u_t = gens[b].random() for t = 0..n_steps-1 (streams of a block in order) and
-    x_t = 1 if u_t < p(t).  detector 0 = DDM (fparams: warning, drift level; iparams: warm_start, reset),
-    1 = ADWIN (fparams: delta; iparams: max_buckets, min_len, grace_period, clock).
-    A stream stops drawing at its first detection at or after drift_start, so the next stream continues the
-    block's generator from there.  Writes per stream of these blocks (arrays from the caller, one slot per
-    stream, so that no NumPy constructor becomes a parallel loop of its own): number of detections before
-    drift_start into `n_false`, and the first detection index at or after drift_start (-1 if none) into
-    `first_after`.
+    run them in slices); the outputs cover the streams of those blocks, in order.  Stream s of block b draws
+    u_t = gens[b].random() for t = 0..n_steps-1 (streams of a block in order) and x_t = 1 if u_t < p(t).
+    fparams: warning, drift level; iparams: warm_start, reset.  A stream stops drawing at its first
+    detection at or after drift_start, so the next stream continues the block's generator from there.
+    Writes per stream of these blocks (arrays from the caller, one slot per stream, so that no NumPy
+    constructor becomes a parallel loop of its own): number of detections before drift_start into
+    `n_false`, and the first detection index at or after drift_start (-1 if none) into `first_after`.
+    One kernel per detector (`_simulate_adwin`): a call compiles only the detector it runs.
     """
     nb = len(gens)
     s0 = b0 * SIM_BLOCK
-    if detector == 0:
-        size = DDM_STATE_SIZE
-    else:
-        size = _adwin_state_size(iparams[0])
+    for b in numba.prange(nb):
+        bl = np.int64(b)
+        gen = gens[bl]
+        bi = b0 + bl
+        state = np.empty(DDM_STATE_SIZE)  # each stream starts from a fresh detector below
+        stop = min(n_streams, (bi + 1) * SIM_BLOCK)
+        for s in range(bi * SIM_BLOCK - s0, stop - s0):
+            _ddm_init(state)
+            nf = 0
+            fa = -1
+            for t in range(n_steps):
+                x = 1.0 if gen.random() < _error_rate1(t, drift_start, drift_end, p0, p1) else 0.0
+                if _ddm_step(state, x, fparams[0], fparams[1], iparams[0], iparams[1] != 0) == 2:
+                    if t < drift_start:
+                        nf += 1
+                    else:
+                        fa = t
+                        break  # the rest of this stream cannot change the result
+            n_false[s] = nf
+            first_after[s] = fa
+
+
+@pjit
+def _simulate_adwin(gens, n_streams, n_steps, drift_start, drift_end, p0, p1, fparams, iparams, b0, n_false,
+                    first_after):
+    """`_simulate_ddm` with ADWIN (fparams: delta; iparams: max_buckets, min_len, grace_period, clock)."""
+    nb = len(gens)
+    s0 = b0 * SIM_BLOCK
+    size = _adwin_state_size(iparams[0])
     for b in numba.prange(nb):
         bl = np.int64(b)
         gen = gens[bl]
@@ -883,19 +1048,12 @@ def _simulate_detector(gens, n_streams, n_steps, drift_start, drift_end, p0, p1,
         state[4] = 0.0  # (ADWIN's running count of detections, kept by `_adwin_init`)
         stop = min(n_streams, (bi + 1) * SIM_BLOCK)
         for s in range(bi * SIM_BLOCK - s0, stop - s0):
-            if detector == 0:
-                _ddm_init(state)
-            else:
-                _adwin_init(state)
+            _adwin_init(state)
             nf = 0
             fa = -1
             for t in range(n_steps):
                 x = 1.0 if gen.random() < _error_rate1(t, drift_start, drift_end, p0, p1) else 0.0
-                if detector == 0:
-                    hit = _ddm_step(state, x, fparams[0], fparams[1], iparams[0], iparams[1] != 0) == 2
-                else:
-                    hit = _adwin_step(state, x, fparams[0], iparams[0], iparams[1], iparams[2], iparams[3])
-                if hit:
+                if _adwin_step(state, x, fparams[0], iparams[0], iparams[1], iparams[2], iparams[3]):
                     if t < drift_start:
                         nf += 1
                     else:
