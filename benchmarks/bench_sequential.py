@@ -74,3 +74,18 @@ def test_design_with_futility(run, benchmark):
 
     benchmark.group = "group_sequential_design with futility, K=5"
     run(group_sequential_design, 5, alpha=0.025, alternative="greater", kind="hsd", futility="hsd", binding=True)
+
+
+@pytest.mark.parametrize("design", ["obrien-fleming", "ld-obrien-fleming", "design with futility"])
+def test_peeking_with_a_spending_design(run, benchmark, design):
+    """Target (issue 16): a spending design (with futility) simulates within 1.2x the fixed-boundary run."""
+    from simengine import group_sequential_design
+
+    n_sims = sizes(20_000, 200_000)[-1]
+    benchmark.group = f"simulate_peeking one-sided z, 14 looks, {n_sims} sims: boundary kinds"
+    boundary = design
+    if design == "design with futility":
+        boundary = group_sequential_design(14, alpha=0.025, alternative="greater", kind="ld-obrien-fleming",
+                                           futility="hsd")
+    run(simulate_peeking, n_sims=n_sims, n_looks=LOOKS, visitors_per_look=VISITORS, rate=RATE, lift=0.01,
+        test="z", alpha=0.025, alternative="greater", boundary=boundary, rng=0)

@@ -35,6 +35,12 @@ CASES = {
         dict(n_sims=50, n_looks=3, total_visitors=61, rng=1),
         ["n_looks", "total_visitors", "visitors_per_look"],
     ),
+    "simulate_peeking-futility": (  # issue 16: designs with a futility boundary
+        simengine.simulate_peeking,
+        dict(n_sims=50, n_looks=3, visitors_per_look=20, alternative="greater", alpha=0.025,
+             boundary="ld-obrien-fleming", futility=[-1.0, 0.0, 1.0], rng=1),
+        ["futility", "boundary"],
+    ),
     "simulate_peeking-adaptive": (  # issue 14: progress bar, precision on demand
         simengine.simulate_peeking,
         dict(n_sims=50, n_looks=3, visitors_per_look=20, rng=1, progress=False, target_se=0.2, max_sims=200),
@@ -162,6 +168,7 @@ def _valid_result_is_sane(key, out):
         low, high = (np.asarray(v) for v in out)
         assert np.all((0 <= low) & (low <= high) & (high <= 1))
     elif key in ("simulate_peeking", "simulate_peeking-total_visitors", "simulate_peeking-adaptive",
+                 "simulate_peeking-futility",
                  "simulate_bayes_peeking", "simulate_bayes_peeking-target_se"):
         for name in ("rejected_any_look", "prob_declare_peeking"):
             if hasattr(out, name):

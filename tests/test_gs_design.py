@@ -123,3 +123,74 @@ def test_bad_input(kwargs, match):
         gsd(3, binding="yes")
     with pytest.raises(ValueError, match="`n_fixed`"):
         gsd(3).sample_size(-5)
+
+
+# ------------------------------------------------------------------ simulate_peeking runs a design (issue 16)
+
+def _design_and_looks():
+    d = gsd(information=[250, 500, 750, 1000], alpha=0.025, power=0.9, alternative="greater",
+            kind="ld-obrien-fleming", futility="hsd")
+    return d, np.full(4, 250)
+
+
+def test_simulating_the_design_confirms_it():
+    """Normal data with known sd and the z-test is the design's model exactly: power, type I error with futility
+    obeyed, expected sample size and the futility stops per look agree with the design within 4 SE."""
+    from simengine import _groupseq
+
+    d, per_look = _design_and_looks()
+    n_fixed = 1000 / d.inflation_factor  # the fixed design's visitors per arm
+    delta = (float(-ndtri(0.025) - ndtri(0.1))) * math.sqrt(2.0 / n_fixed)  # the design alternative (sd 1)
+    n = 40_000
+    common = dict(n_sims=n, n_looks=4, visitors_per_look=per_look, metric="normal", sd=1.0, test="z",
+                  alpha=0.025, alternative="greater", boundary=d, rng=3)
+    h1 = simengine.simulate_peeking(lift=delta, **common)
+    h0 = simengine.simulate_peeking(lift=0.0, **common)
+    theta = (float(-ndtri(0.025) - ndtri(0.1))) * math.sqrt(d.inflation_factor)
+    exits = _groupseq.design_at(theta, d.information, d.efficacy, None,
+                                np.diff(np.concatenate([[0.0], d.beta_spent])), False)
+    assert abs(h1.rejected_any_look - 0.9) < 4 * h1.rejected_any_look_se
+    assert np.all(np.abs(h1.futility_look / n - exits["futility_h1"]) < 4 * np.sqrt(exits["futility_h1"] / n) + 1e-9)
+    alpha_obeyed = exits["efficacy_h0"].sum()  # non-binding: below alpha when futility is obeyed
+    assert alpha_obeyed < 0.025 and abs(h0.rejected_any_look - alpha_obeyed) < 4 * h0.rejected_any_look_se
+    for res, frac in ((h0, d.expected_sample_fraction_h0), (h1, d.expected_sample_fraction_h1)):
+        assert abs(res.expected_visitors_per_arm - frac * n_fixed) < 4 * res.expected_visitors_per_arm_se
+    assert h0.stopped_futility > 0.9 and h1.first_rejection_look.sum() + h1.futility_look.sum() == n
+    frame = h1.to_frame()
+    assert list(frame.columns[-2:]) == ["futility_value", "futility_stops"]
+
+
+def test_futility_array_and_spending_names():
+    base = dict(n_sims=2000, n_looks=3, visitors_per_look=100, rate=0.1, alpha=0.025, alternative="greater", rng=1)
+    plain = simengine.simulate_peeking(boundary="obrien-fleming", **base)
+    no_stop = simengine.simulate_peeking(boundary="obrien-fleming", futility=[-np.inf] * 3, **base)
+    assert no_stop.rejected_any_look == plain.rejected_any_look and no_stop.stopped_futility == 0
+    assert plain.futility_values is None and "futility_stops" not in plain.to_frame()
+    spend = simengine.simulate_peeking(boundary="ld-pocock", **base)
+    assert np.allclose(spend.critical_values, simengine.group_sequential_boundaries(3, kind="ld-pocock",
+                                                                                    alternative="greater", alpha=0.025))
+
+
+@pytest.mark.parametrize("kwargs, match", [
+    (dict(futility=[0.0, 0.5, 1.0]), "one-sided test"),
+    (dict(futility=[0.0, 0.5, 1.0], alternative="greater", test="welch"), "test 't' or 'z'"),
+    (dict(futility=[0.0, 0.5], alternative="greater"), "length `n_looks`"),
+    (dict(futility=[0.0, 9.0, 1.0], alternative="greater", boundary="pocock"), "must not exceed"),
+    (dict(futility=[0.0, np.nan, 1.0], alternative="greater"), "without NaN"),
+])
+def test_futility_bad_input(kwargs, match):
+    with pytest.raises(ValueError, match=match):
+        simengine.simulate_peeking(n_sims=10, n_looks=3, visitors_per_look=10, **kwargs)
+
+
+def test_design_must_fit_the_simulation():
+    d, per_look = _design_and_looks()
+    base = dict(n_sims=10, n_looks=4, alternative="greater", alpha=0.025)
+    with pytest.raises(ValueError, match="made for other looks"):
+        simengine.simulate_peeking(visitors_per_look=[100, 300, 300, 300], boundary=d, **base)
+    with pytest.raises(ValueError, match="designed at alpha"):
+        simengine.simulate_peeking(visitors_per_look=per_look, boundary=d, **{**base, "alpha": 0.05})
+    with pytest.raises(ValueError, match="`alternative` must match"):
+        simengine.simulate_peeking(visitors_per_look=per_look, boundary=d, **{**base, "alternative": "two-sided"})
+    with pytest.raises(ValueError, match="already given by the design"):
+        simengine.simulate_peeking(visitors_per_look=per_look, boundary=d, futility=[0, 0, 0, 0], **base)
