@@ -27,7 +27,7 @@ _T = TypeVar("_T")
 
 __all__ = [
     "interruptible", "run_blocks", "check_progress", "show_progress", "needs_compile", "first_slice", "check_target",
-    "joined", "contiguous", "all_finite",
+    "joined", "contiguous", "all_finite", "concatenate",
 ]
 
 # A slice aims at this many seconds once the kernel is warm: Ctrl-C answers within about that.
@@ -284,3 +284,24 @@ def all_finite(arr: np.ndarray) -> bool:
                 return False
             flag.check()
     return True
+
+
+def concatenate(parts: Sequence[np.ndarray], dtype: npt.DTypeLike | None = None) -> np.ndarray:
+    """``np.concatenate(parts)`` of 1-D arrays (cast to `dtype`), copied in pieces with Ctrl-C answered between them."""
+    import numpy as np
+
+    dtype = np.result_type(*parts) if dtype is None else np.dtype(dtype)
+    total = sum(p.shape[0] for p in parts)
+    if total * dtype.itemsize <= COPY_BYTES:
+        return np.concatenate(parts).astype(dtype, copy=False)
+    out = np.empty(total, dtype=dtype)
+    at = 0
+    with interruptible() as flag:
+        for part in parts:
+            step = max(1, COPY_BYTES // max(part.itemsize, dtype.itemsize))
+            for a in range(0, part.shape[0], step):
+                b = min(a + step, part.shape[0])
+                out[at + a:at + b] = part[a:b]
+                flag.check()
+            at += part.shape[0]
+    return out

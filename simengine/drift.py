@@ -14,7 +14,7 @@ import numpy as np
 import numpy.typing as npt
 
 from simengine import _rng
-from simengine._long import check_progress, joined, run_blocks
+from simengine._long import check_progress, concatenate, contiguous, joined, run_blocks
 from simengine._results import MEAN, NOT_COMBINABLE, MonteCarloResult, Result, proportion_se
 from simengine._typing import ArrayLike, FloatOrArray, IntOrArray, Progress, SeedLike
 from simengine._validate import (
@@ -539,8 +539,8 @@ def _psi_shapes(ref, cur, axis):
     if axis not in (0, 1, -1, -2):
         raise ValueError(f"`axis` must be 0 or 1 for 2-D input; got {axis}")
     if axis % 2 == 1:
-        ref = np.ascontiguousarray(ref.T)
-        cur = np.ascontiguousarray(cur.T)
+        ref = contiguous(ref.T)  # transposes copied in pieces (Ctrl-C answered)
+        cur = contiguous(cur.T)
     if ref.shape[1] != cur.shape[1]:
         raise ValueError(
             f"`reference` and `current` must have the same number of features; got {ref.shape[1]} and {cur.shape[1]}"
@@ -650,8 +650,8 @@ def _windows_flat(windows):
             raise ValueError("`windows` must contain at least one window")
         offsets = np.zeros(len(parts) + 1, dtype=np.int64)
         offsets[1:] = np.cumsum([p.size for p in parts])
-        flat = parts[0] if len(parts) == 1 else np.concatenate(parts)  # one window: no copy
-    flat = np.ascontiguousarray(flat)
+        flat = parts[0] if len(parts) == 1 else concatenate(parts)  # one window: no copy
+    flat = contiguous(flat)
     if _nonfinite(flat):
         raise ValueError("`windows` must be finite; it contains NaN or inf")
     return flat, offsets

@@ -17,7 +17,7 @@ import numpy as np
 import numpy.typing as npt
 
 from simengine import _validate as v
-from simengine._long import run_blocks
+from simengine._long import contiguous, run_blocks
 from simengine._numba_compat import CPUDispatcher, NumbaError
 from simengine._results import Result
 from simengine._rng import as_seed_sequence, n_blocks
@@ -175,7 +175,7 @@ def _rows(x, y, axis):
         )
     if axis == 0:
         x, y = x.T, y.T
-    return np.ascontiguousarray(x), np.ascontiguousarray(y), False
+    return contiguous(x), contiguous(y), False  # a transpose: copied in pieces (Ctrl-C answered)
 
 
 def _pvalues(observed, null, alternative, exact, n_null, tol):
@@ -300,7 +300,7 @@ def permutation_test(
     observed, pvalue, null, exact, n_null = _permutation_rows(xr, yr, kind, func, alternative, n_resamples, ss)
     if one_d:
         return PermutationTestResult(float(observed[0]), float(pvalue[0]), null[0], exact, n_null)
-    return PermutationTestResult(observed, pvalue, np.ascontiguousarray(null.T), exact, n_null)
+    return PermutationTestResult(observed, pvalue, contiguous(null.T), exact, n_null)
 
 
 def _permutation_rows(xr, yr, kind, func, alternative, n_resamples, ss, *, checked=False):
@@ -536,7 +536,7 @@ def _permutation_with_nan(xr, yr, one_d, nan_rows, nan_policy, ss, kwargs):
                 null[r, : res.null_distribution.size] = res.null_distribution
     if one_d:
         return PermutationTestResult(float(observed[0]), float(pvalue[0]), null[0], exact, n_null)
-    return PermutationTestResult(observed, pvalue, np.ascontiguousarray(null.T), exact, n_null)
+    return PermutationTestResult(observed, pvalue, contiguous(null.T), exact, n_null)
 
 
 def _n_splits(nx: int, ny: int, limit: int) -> int:

@@ -14,7 +14,7 @@ import numpy as np
 import numpy.typing as npt
 
 from simengine import _validate as v
-from simengine._long import run_blocks
+from simengine._long import concatenate, contiguous, run_blocks
 from simengine._results import Result
 from simengine._typing import Alternative, ArrayLike, FloatOrArray, NanPolicy
 from simengine.permutation import _as_rows, _blank_rows, _check_nan_policy, _n_splits, _omitted
@@ -285,7 +285,7 @@ def _long_ttest_row(x: Arr, y: Arr, equal_var: bool) -> tuple[float, float, bool
 
 def _ttest_rows(xr: Arr, yr: Arr, equal_var: bool, alternative: str) -> tuple[Any, Any, Any]:
     with np.errstate(divide="ignore", invalid="ignore"):
-        t, df, overflow = _ttest_kernel(np.ascontiguousarray(xr), np.ascontiguousarray(yr), equal_var)
+        t, df, overflow = _ttest_kernel(contiguous(xr), contiguous(yr), equal_var)
         if overflow.any():
             t, df = _rescaled_ttest(xr, yr, equal_var, t, df, overflow)
         if not equal_var:
@@ -392,7 +392,7 @@ def _mwu_rows(
     from simengine.kernels.hypothesis import _mannwhitneyu_rows
 
     n1, n2 = xr.shape[1], yr.shape[1]
-    xr, yr = np.ascontiguousarray(xr), np.ascontiguousarray(yr)
+    xr, yr = contiguous(xr), contiguous(yr)
     try:
         if n1 + n2 >= _LONG_MWU:
             u, z, ties = np.empty(len(xr)), np.empty(len(xr)), np.empty(len(xr))
@@ -433,7 +433,7 @@ def _long_mwu_row(x: Arr, y: Arr, continuity: bool, code: int) -> tuple[float, f
     from simengine.kernels.twosample import _mwu_z1
 
     n1, n2 = x.shape[0], y.shape[0]
-    keys, order = _sorted_in_slices(np.concatenate((x, y)), "mannwhitneyu")
+    keys, order = _sorted_in_slices(concatenate((x, y)), "mannwhitneyu")
     state: list[Any] = [0, 0.0, 0.0]  # next tie group's start, rank sum of x, tie term
 
     def scan(a: int, b: int) -> None:

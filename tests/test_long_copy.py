@@ -92,3 +92,11 @@ def _interrupt_a_copy():
     assert Interrupting.sent == 3
     # the process is usable and the conversion gives the same values afterwards
     assert np.array_equal(_long.contiguous(arr, np.float64), arr.astype(np.float64))
+
+
+def test_concatenate_in_pieces(tiny_pieces):
+    rng = np.random.default_rng(1)
+    parts = [rng.normal(size=n) for n in (0, 7, 23, 1)] + [np.arange(9, dtype=np.int32)]
+    got = _long.concatenate(parts)
+    assert got.dtype == np.float64 and np.array_equal(got, np.concatenate(parts))
+    assert np.array_equal(_long.concatenate(parts[1:3], np.float64), np.concatenate(parts[1:3]))
