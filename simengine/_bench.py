@@ -214,6 +214,27 @@ def _make_spending(quick):
 TASKS.append(BenchTask("alpha-spending boundaries, 20 looks (ld-obrien-fleming)", "sequential", _make_spending))
 
 
+def _make_peeking_design(quick):
+    from simengine import group_sequential_design, simulate_peeking
+    from simengine.naive import peeking_vectorised_binary
+
+    n = 20_000 if quick else 200_000
+    design = group_sequential_design(14, alpha=0.025, alternative="greater", kind="ld-obrien-fleming",
+                                     futility="hsd")
+    common = dict(n_sims=n, n_looks=14, visitors_per_look=100, rate=0.10, lift=0.01, test="z", alpha=0.025,
+                  alternative="greater", rng=0)
+    # target (issue 16): a spending design with futility within 1.2x the fixed-boundary run, i.e. the speed-up
+    # column vs "fixed OBF boundary" >= 0.83; "naive" is whole-array NumPy peeking (no boundary)
+    return {
+        "naive": lambda: peeking_vectorised_binary(n, 14, 100, rate=0.10, lift=0.01, rng=0),
+        "fixed OBF boundary": lambda: simulate_peeking(boundary="obrien-fleming", **common),
+        "simengine": lambda: simulate_peeking(boundary=design, **common),
+    }
+
+
+TASKS.append(BenchTask("peeking with a spending design + futility (2*10^5 sims)", "sequential", _make_peeking_design))
+
+
 # --------------------------------------------------------------------------- Bayesian A/B and MCMC (issue 5)
 
 
