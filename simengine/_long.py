@@ -128,6 +128,7 @@ class interruptible:
     def __init__(self) -> None:
         self.requested = False
         self._old: Any = None
+        self._outer: interruptible | None = None
 
     def _handler(self, signum: int, frame: FrameType | None) -> None:
         self.requested = True
@@ -141,11 +142,18 @@ class interruptible:
             if current is signal.default_int_handler:
                 self._old = current
                 signal.signal(signal.SIGINT, self._handler)
+            elif isinstance(getattr(current, "__self__", None), interruptible):
+                # nested in another long call's slice (a correction inside simulate_multiple_testing): the
+                # signal sets the outer flag, which this one's checks read too
+                self._outer = current.__self__  # type: ignore[union-attr]
         return self
 
     def check(self) -> None:
-        if self.requested:
+        outer = self._outer
+        if self.requested or (outer is not None and outer.requested):
             self.requested = False
+            if outer is not None:
+                outer.requested = False
             raise KeyboardInterrupt
 
     def __exit__(

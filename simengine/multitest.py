@@ -864,14 +864,12 @@ def simulate_multiple_testing(
                         target_se=target_se, n_per_round=n_sims, max_sims=max_sims)
 
 
-def _family_counts(t, methods, inputs):
-    """Per family and method: (false rejections, rejections, true rejections), each (families, methods)."""
-    from simengine.twosample import _t_pvalue
-
+def _family_counts(p, methods, inputs):
+    """Per family and method: (false rejections, rejections, true rejections), each (families, methods), from
+    the families' two-sided t-test p-values `p` (families, tests)."""
     n_tests, n_true, alpha = inputs["n_tests"], inputs["n_true"], inputs["alpha"]
-    p = _t_pvalue(t, 2.0 * inputs["n_per_group"] - 2.0, "two-sided")
     is_true = np.arange(n_tests) < n_true
-    shape = (t.shape[0], len(methods))
+    shape = (p.shape[0], len(methods))
     false_rej, n_rej, true_rej = np.empty(shape, np.int64), np.empty(shape, np.int64), np.empty(shape, np.int64)
     for col, m in enumerate(methods):
         if m.lower() == "none":
@@ -911,8 +909,13 @@ def _multiple_testing_run(n_sims, ss, methods, one, inputs, progress):
     n_tests, n_true = inputs["n_tests"], inputs["n_true"]
     cells = n_sims * n_tests
     per_block = FAMILY_BLOCK * n_tests
-    # the generator of a block cut by a slice's end, and the first tests of a family cut there
-    carried: dict[str, Any] = {"gen": None, "row": None}
+    from simengine.twosample import _t_pvalue
+
+    df = 2.0 * inputs["n_per_group"] - 2.0
+    # the generator of a block cut by a slice's end, and the first tests of a family cut there (their t
+    # statistics' buffer and their p-values: a slice turns the statistics it draws into p-values at once, so
+    # a huge family's p-values are spread over the slices that draw it)
+    carried: dict[str, Any] = {"gen": None, "row": None, "prow": None}
 
     parts_per_block = -(-per_block // _UNIT_CELLS)
     part = -(-per_block // parts_per_block)  # cells per unit
@@ -926,13 +929,15 @@ def _multiple_testing_run(n_sims, ss, methods, one, inputs, progress):
         try:
             b_lo, b_hi = c_lo // per_block, (c_hi - 1) // per_block + 1
             rows = -(-c_hi // n_tests) - f0
-            row = carried["row"]
+            row, prow = carried["row"], carried["prow"]
+            done = c_lo - f0 * n_tests  # cells of the first family drawn by earlier slices
             if row is not None and rows == 1:
-                t = row  # the slice stays inside the family the last one cut
+                t, pv = row, prow  # the slice stays inside the family the last one cut
             else:
                 t = np.empty((rows, n_tests))
-                if row is not None:
-                    t[0, : c_lo - f0 * n_tests] = row[0, : c_lo - f0 * n_tests]
+                pv = np.empty((rows, n_tests))
+                if prow is not None:
+                    pv[0, :done] = prow[0, :done]
             args = (FAMILY_BLOCK, n_tests, n_true, inputs["n_per_group"], inputs["effect_size"], c_lo, c_hi, t, f0)
             # (a one-block slice could run `_family_t_block` alone, 3 s less to compile on a first call, but a
             # later call of many blocks would then load the parallel driver inside a slice Ctrl-C must wait for)
@@ -946,20 +951,24 @@ def _multiple_testing_run(n_sims, ss, methods, one, inputs, progress):
                 gens = slice_generators(ss, b_lo, b_hi)
             _family_t_normal(gens, *args)
             last_gen = gens[len(gens) - 1]
+            new = slice(done, done + (c_hi - c_lo))  # the cells this slice drew, as flat offsets from family f0
+            pv.reshape(-1)[new] = _t_pvalue(t.reshape(-1)[new], df, "two-sided")
         except MemoryError:
             raise MemoryError(
                 f"simulate_multiple_testing ran out of memory for `n_sims` x `n_tests` = {n_sims} x {n_tests}"
             ) from None
         carried["gen"] = last_gen if c_hi % per_block else None
-        carried["row"] = None if c_hi % n_tests == 0 else (t if rows == 1 else t[rows - 1 :].copy())
+        cut = c_hi % n_tests != 0
+        carried["row"] = None if not cut else (t if rows == 1 else np.empty((1, n_tests)))
+        carried["prow"] = None if not cut else (pv if rows == 1 else pv[rows - 1 :].copy())
         if f_end == f0:
             empty = np.empty((0, len(methods)), np.int64)
             return empty, empty, empty
-        return _family_counts(t[: f_end - f0], methods, inputs)
+        return _family_counts(pv[: f_end - f0], methods, inputs)
 
-    # ~1 us per test and method (Hommel: O(tests^2) per family) on a loaded machine
+    # ~1 us per test and method (Hommel: O(tests^2) per family) on a loaded machine, plus its p-value
     hommel = sum(m.lower() != "none" and ALIASES[m.lower()] == "hommel" for m in methods)
-    unit_seconds = part * (len(methods) + hommel * n_tests * 1e-3) * 1e-6
+    unit_seconds = part * (len(methods) + 0.2 + hommel * n_tests * 1e-3) * 1e-6
     last = (n_blocks(n_sims, FAMILY_BLOCK) - 1) * per_block  # first cell of the last block
     units = last // per_block * parts_per_block + -(-(cells - last) // part)
     parts = run_blocks(call, units, progress=progress, desc="simulate_multiple_testing",

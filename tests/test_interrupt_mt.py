@@ -39,8 +39,10 @@ CASES = {
     ),
     # one block of three families of 4 * 10**6 tests: a single kernel call before units
     "simulate_multiple_testing-wide": (
-        "se.simulate_multiple_testing(effect_size=0.3, n_tests=1000, n_per_group=20, n_sims=3, methods='none', "
-        "rng=0)",
+        # blocks of more than 2**16 tests run in parts: the warm-up compiles that path too (a cold cache would
+        # otherwise compile it inside the long call's first slice, seconds before Ctrl-C is seen)
+        "se.simulate_multiple_testing(effect_size=0.3, n_tests=2**16 + 1000, n_true=10, n_per_group=20, n_sims=3, "
+        "methods=('none', 'bonferroni'), rng=0)",
         "se.simulate_multiple_testing(effect_size=0.3, n_tests=4_000_000, n_true=100, n_per_group=20, n_sims=3, "
         "methods=('none', 'bonferroni'), rng=0)",
         "se.simulate_multiple_testing(effect_size=0.3, n_tests=5000, n_true=50, n_per_group=20, n_sims=3, "

@@ -100,3 +100,19 @@ def test_concatenate_in_pieces(tiny_pieces):
     got = _long.concatenate(parts)
     assert got.dtype == np.float64 and np.array_equal(got, np.concatenate(parts))
     assert np.array_equal(_long.concatenate(parts[1:3], np.float64), np.concatenate(parts[1:3]))
+
+
+def test_nested_long_calls_answer_ctrl_c_inside():
+    """A long call run inside another's slice (a correction inside a simulation) sees the signal too."""
+    import signal
+
+    old = signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            with _long.interruptible() as outer:
+                with _long.interruptible() as inner:
+                    outer._handler(signal.SIGINT, None)  # what the installed handler does on Ctrl-C
+                    inner.check()
+        assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+    finally:
+        signal.signal(signal.SIGINT, old)
