@@ -27,7 +27,7 @@ _T = TypeVar("_T")
 
 __all__ = [
     "interruptible", "run_blocks", "check_progress", "show_progress", "needs_compile", "first_slice", "check_target",
-    "joined", "contiguous", "all_finite", "concatenate",
+    "joined", "contiguous", "all_finite", "concatenate", "asarray",
 ]
 
 # A slice aims at this many seconds once the kernel is warm: Ctrl-C answers within about that.
@@ -37,6 +37,9 @@ BAR_SECONDS = 2.0
 # Array copies and checks of the input run in pieces of about this many bytes (~10-50 ms each), so that
 # converting a huge input answers Ctrl-C too; inputs up to this size are one NumPy call, as before.
 COPY_BYTES = 1 << 26
+# A Python list or tuple longer than this converts to an array in pieces of this many items (NumPy's own
+# conversion of a list of 10^8 numbers is several seconds without a check for Ctrl-C).
+LIST_ITEMS = 1 << 20
 
 
 def check_progress(progress: object, name: str = "progress") -> bool | None:
@@ -312,4 +315,32 @@ def concatenate(parts: Sequence[np.ndarray], dtype: npt.DTypeLike | None = None)
                 out[at + a:at + b] = part[a:b]
                 flag.check()
             at += part.shape[0]
+    return out
+
+
+def asarray(value: Any) -> np.ndarray:
+    """``np.asarray(value)``; a long list or tuple is converted in pieces of items, Ctrl-C answered between them.
+
+    The pieces' arrays must agree in shape beyond the first axis (else ValueError, as NumPy raises for ragged
+    input); the result has their common dtype (``np.result_type``), as one call would give for numbers.
+    """
+    import numpy as np
+
+    if not isinstance(value, (list, tuple)) or len(value) <= LIST_ITEMS:
+        return np.asarray(value)
+    pieces = []
+    with interruptible() as flag:
+        for a in range(0, len(value), LIST_ITEMS):
+            pieces.append(np.asarray(value[a:a + LIST_ITEMS]))
+            flag.check()
+    if any(p.shape[1:] != pieces[0].shape[1:] or p.ndim != pieces[0].ndim for p in pieces):
+        raise ValueError("setting an array element with a sequence: the input is ragged")
+    dtype = np.result_type(*pieces)
+    out = np.empty((len(value),) + pieces[0].shape[1:], dtype=dtype)
+    with interruptible() as flag:
+        at = 0
+        for p in pieces:
+            out[at:at + p.shape[0]] = p
+            at += p.shape[0]
+            flag.check()
     return out

@@ -13,7 +13,7 @@ from typing import Any, Iterable, TypeVar
 
 import numpy as np
 
-from simengine._long import all_finite, contiguous
+from simengine._long import all_finite, asarray, contiguous
 
 _T = TypeVar("_T")
 
@@ -187,7 +187,7 @@ def as_float_array(
 
 def _as_array(value: Any, name: str) -> np.ndarray:
     try:
-        arr = np.asarray(value)
+        arr = asarray(value)
     except (ValueError, TypeError):  # ragged lists and the like: NumPy's own text would only confuse
         raise TypeError(
             f"`{name}` must be a rectangular array of real numbers; got a ragged list (rows of unequal length)"
@@ -204,7 +204,7 @@ def as_int_array(
     if isinstance(value, (str, bytes)):
         raise TypeError(f"`{name}` must be array-like of integers; got a string")
     try:
-        arr = np.asarray(value)
+        arr = asarray(value)
     except (ValueError, TypeError):
         raise TypeError(
             f"`{name}` must be a rectangular array of integers; got a ragged list (rows of unequal length)"
@@ -328,7 +328,7 @@ def as_count_array(
     if value is None or isinstance(value, (str, bytes, bool, np.bool_)):
         raise TypeError(f"`{name}` must be array-like of integers; got {_describe(value)}")
     try:
-        arr = np.asarray(value)
+        arr = asarray(value)
     except (TypeError, ValueError, OverflowError):  # ragged nesting and the like
         raise TypeError(
             f"`{name}` must be a rectangular array of integers; got a ragged list (rows of unequal length)"
@@ -376,7 +376,7 @@ def as_real_array(value: Any, name: str, **kwargs: Any) -> np.ndarray:
         if value is None or isinstance(value, (str, bytes, bool, np.bool_)):
             raise TypeError(f"`{name}` must be array-like of real numbers; got {_describe(value)}")
         try:
-            value = np.asarray(value)
+            value = asarray(value)
         except (TypeError, ValueError, OverflowError):
             raise TypeError(
                 f"`{name}` must be a rectangular array of real numbers; got a ragged list (rows of unequal length)"

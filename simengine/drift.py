@@ -14,7 +14,7 @@ import numpy as np
 import numpy.typing as npt
 
 from simengine import _rng
-from simengine._long import check_progress, concatenate, contiguous, joined, run_blocks
+from simengine._long import asarray, check_progress, concatenate, contiguous, joined, run_blocks
 from simengine._results import MEAN, NOT_COMBINABLE, MonteCarloResult, Result, proportion_se
 from simengine._typing import ArrayLike, FloatOrArray, IntOrArray, Progress, SeedLike
 from simengine._validate import (
@@ -81,7 +81,7 @@ def _float_array(value, name, **kwargs):
     """`as_float_array`, with ragged or mixed sequences refused without NumPy's message."""
     if not isinstance(value, np.ndarray) and isinstance(value, (list, tuple)):
         try:
-            value = np.asarray(value)
+            value = asarray(value)
         except (ValueError, TypeError):
             raise TypeError(f"`{name}` must be array-like of real numbers; got a ragged or mixed sequence") from None
     return as_float_array(value, name, **kwargs)

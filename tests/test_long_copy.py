@@ -116,3 +116,23 @@ def test_nested_long_calls_answer_ctrl_c_inside():
         assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
     finally:
         signal.signal(signal.SIGINT, old)
+
+
+@pytest.mark.parametrize("value", [
+    [0.5, 1, 2, 3.25, -1e300, 7, 8, 9, 10, 11],
+    [1, 2, 3, 4, 5, 6, 7],
+    [True, 2, 3, 4, 5],
+    [[1.0, 2.0], [3, 4], [5, 6], [7, 8], [9, 10]],
+    tuple(range(9)),
+])
+def test_long_lists_convert_in_pieces(monkeypatch, value):
+    monkeypatch.setattr(_long, "LIST_ITEMS", 2)
+    got, want = _long.asarray(value), np.asarray(value)
+    assert got.dtype == want.dtype and got.shape == want.shape and np.array_equal(got, want)
+
+
+def test_long_ragged_list_is_refused_as_before(monkeypatch):
+    monkeypatch.setattr(_long, "LIST_ITEMS", 2)
+    with pytest.raises(TypeError, match="ragged"):
+        as_float_array([[1.0, 2.0], [3.0, 4.0], [5.0]], "x")
+    assert np.array_equal(as_float_array([1, 2, 3, 4, 5], "x"), np.arange(1.0, 6.0))
