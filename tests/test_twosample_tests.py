@@ -346,7 +346,8 @@ def test_mwu_u1_equals_ranking_the_stably_sorted_pooled_sample():
     # _mwu_u1 walks the two samples sorted separately; its sums must be those of ranking the pooled sample
     # in its stable order (the previous kernel's way), bit for bit: ties within and across samples, -0.0
     # against 0.0, NaN (a group of one each, x's first), empty-of-ties and one-value samples
-    from simengine.kernels.twosample import _mwu_u1, _sort_inplace1
+    from simengine.kernels.sort import sort_inplace
+    from simengine.kernels.twosample import _mwu_u1
 
     def replay(x, y):
         pooled = np.concatenate((x, y))
@@ -376,5 +377,5 @@ def test_mwu_u1_equals_ranking_the_stably_sorted_pooled_sample():
     for x, y in cases:
         assert _mwu_u1(x, y) == replay(x, y)
         s = x.copy()
-        _sort_inplace1(s, np.empty(len(s)))
+        sort_inplace(s, np.empty(len(s)))
         assert_array_equal(s, np.sort(x))

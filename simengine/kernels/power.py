@@ -13,13 +13,13 @@ import numba
 import numpy as np
 
 from simengine._jit import njit, pjit
+from simengine.kernels.sort import sort_inplace
 from simengine.kernels.twosample import (
     GREATER,
     LESS,
     _mean_ssd1,
     _mwu_sorted1,
     _mwu_z1,
-    _sort_inplace1,
     _ttest_pooled1,
     _ttest_welch1,
 )
@@ -188,8 +188,8 @@ def _power_mwu_samples(gens, j0, nj, block, unit, n_arr, n_sims, shift, dist, al
                 _draw1(g, dist, x, shift)
                 _draw1(g, dist, y, 0.0)
                 # the samples are not needed after ranking: sorted in place, no allocation per replicate
-                _sort_inplace1(x, tmp)
-                _sort_inplace1(y, tmp)
+                sort_inplace(x, tmp)
+                sort_inplace(y, tmp)
                 u1_, tie_term = _mwu_sorted1(x, y)
                 stat[i, r] = _mwu_z1(u1_, fn, fn, tie_term, True, alternative)
             done[u - u0] = True

@@ -76,10 +76,71 @@ def argsort_stable(x):
 
 
 @njit
+def sort_inplace(a, tmp):
+    """Sort the 1-D float64 array `a` ascending in place (NaN last), using `tmp` (at least as long) as scratch.
+
+    Values only, no order: NaNs are moved to the end first (so the sort compares numbers only, with
+    plain comparisons), then runs of 16 are insertion-sorted and merged bottom-up between `a` and `tmp`.
+    Equal values (-0.0 and 0.0 included) may end in either order: for sorted values alone that is invisible.
+    """
+    n = a.shape[0]
+    m = 0
+    for k in range(n):
+        v = a[k]
+        if v == v:
+            a[m] = v
+            m += 1
+    for k in range(m, n):
+        a[k] = math.nan
+    for s in range(0, m, _RUN):
+        e = min(s + _RUN, m)
+        for i in range(s + 1, e):
+            v = a[i]
+            j = i - 1
+            while j >= s and a[j] > v:
+                a[j + 1] = a[j]
+                j -= 1
+            a[j + 1] = v
+    src = a
+    dst = tmp
+    in_tmp = False
+    width = _RUN
+    while width < m:
+        for s in range(0, m, 2 * width):
+            mid = min(s + width, m)
+            e = min(s + 2 * width, m)
+            i = s
+            j = mid
+            k = s
+            while i < mid and j < e:
+                if src[j] < src[i]:
+                    dst[k] = src[j]
+                    j += 1
+                else:
+                    dst[k] = src[i]
+                    i += 1
+                k += 1
+            while i < mid:
+                dst[k] = src[i]
+                i += 1
+                k += 1
+            while j < e:
+                dst[k] = src[j]
+                j += 1
+                k += 1
+        src, dst = dst, src
+        in_tmp = not in_tmp
+        width *= 2
+    if in_tmp:
+        for k in range(m):
+            a[k] = tmp[k]
+
+
+@njit
 def sort_values(x):
     """A sorted copy of the 1-D float64 array `x` (NumPy's order: NaN last)."""
-    order = argsort_stable(x)
     out = np.empty(x.shape[0], np.float64)
     for i in range(x.shape[0]):
-        out[i] = x[order[i]]
+        out[i] = x[i]
+    sort_inplace(out, np.empty(x.shape[0], np.float64))
     return out

@@ -12,7 +12,7 @@ import numpy as np
 
 from simengine._jit import njit, pjit
 from simengine.kernels import special
-from simengine.kernels.sort import _RUN, _after, argsort_stable
+from simengine.kernels.sort import _after, argsort_stable, sort_inplace
 
 TWO_SIDED = 0
 LESS = 1
@@ -117,67 +117,6 @@ def _mean_ssd_shifted1(x):
 
 
 @njit
-def _sort_inplace1(a, tmp):
-    """Sort the 1-D float64 array `a` ascending in place (NaN last), using `tmp` (at least as long) as scratch.
-
-    Values only, no order: NaNs are moved to the end first (so the sort compares numbers only, with
-    plain comparisons), then runs of 16 are insertion-sorted and merged bottom-up between `a` and `tmp`.
-    Equal values are indistinguishable to the rank sums below, so stability does not matter here.
-    """
-    n = a.shape[0]
-    m = 0
-    for k in range(n):
-        v = a[k]
-        if v == v:
-            a[m] = v
-            m += 1
-    for k in range(m, n):
-        a[k] = math.nan
-    for s in range(0, m, _RUN):
-        e = min(s + _RUN, m)
-        for i in range(s + 1, e):
-            v = a[i]
-            j = i - 1
-            while j >= s and a[j] > v:
-                a[j + 1] = a[j]
-                j -= 1
-            a[j + 1] = v
-    src = a
-    dst = tmp
-    in_tmp = False
-    width = _RUN
-    while width < m:
-        for s in range(0, m, 2 * width):
-            mid = min(s + width, m)
-            e = min(s + 2 * width, m)
-            i = s
-            j = mid
-            k = s
-            while i < mid and j < e:
-                if src[j] < src[i]:
-                    dst[k] = src[j]
-                    j += 1
-                else:
-                    dst[k] = src[i]
-                    i += 1
-                k += 1
-            while i < mid:
-                dst[k] = src[i]
-                i += 1
-                k += 1
-            while j < e:
-                dst[k] = src[j]
-                j += 1
-                k += 1
-        src, dst = dst, src
-        in_tmp = not in_tmp
-        width *= 2
-    if in_tmp:
-        for k in range(m):
-            a[k] = tmp[k]
-
-
-@njit
 def _mwu_sorted1(xs, ys):
     """Mann-Whitney U of `x` (scipy's U1) and the tie term sum(t**3 - t), from both samples sorted ascending.
 
@@ -240,8 +179,8 @@ def _mwu_u1(x, y):
     for k in range(n2):
         ys[k] = y[k]
     tmp = np.empty(max(n1, n2))
-    _sort_inplace1(xs, tmp)
-    _sort_inplace1(ys, tmp)
+    sort_inplace(xs, tmp)
+    sort_inplace(ys, tmp)
     return _mwu_sorted1(xs, ys)
 
 
