@@ -17,7 +17,7 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["SPENDING_KINDS", "spending", "spending_boundaries", "Recursion"]
+__all__ = ["SPENDING_KINDS", "spending", "cumulative_spent", "spending_boundaries", "Recursion", "design", "design_at"]
 
 SPENDING_KINDS = ("ld-obrien-fleming", "ld-pocock", "hsd", "kim-demets")
 
@@ -142,6 +142,23 @@ def _solve_upper(rec: Recursion, k: int, target: float, symmetric: bool) -> floa
     return float(brentq(spent, low, _Z_MAX, xtol=1e-12, rtol=1e-14, maxiter=200))
 
 
+def cumulative_spent(kind: str | Callable[[Any], Any], t: np.ndarray, total: float, two_sided: bool,
+                     gamma: float | None = None, rho: float | None = None) -> np.ndarray:
+    """Cumulative error spent per side by each look: non-decreasing, at most the side's share, exactly it at t = 1.
+
+    A named kind is taken at the side's share (total / 2 two-sided); a callable returns the cumulative total,
+    halved for two sides (it was checked to spend `total` at t = 1 within 1e-9).
+    """
+    side = total / 2.0 if two_sided else total
+    if callable(kind):
+        cumulative = spending(kind, t, total) / (2.0 if two_sided else 1.0)
+    else:
+        cumulative = spending(kind, t, side, gamma, rho)
+    cumulative = np.minimum(np.maximum.accumulate(cumulative), side)
+    cumulative[-1] = side
+    return cumulative
+
+
 def spending_boundaries(t: np.ndarray, alpha: float, kind: str | Callable[[Any], Any], two_sided: bool,
                         gamma: float | None = None, rho: float | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Critical z per look of an error-spending design, and the cumulative alpha it spends (total, both sides).
@@ -149,13 +166,7 @@ def spending_boundaries(t: np.ndarray, alpha: float, kind: str | Callable[[Any],
     `t`: information fractions, increasing, last 1.  Two-sided designs are symmetric: |Z_k| >= c_k
     rejects, alpha / 2 spent per side.  A look whose increment of spending is 0 gets c_k = +inf.
     """
-    side = alpha / 2.0 if two_sided else alpha
-    if callable(kind):
-        cumulative = spending(kind, t, alpha) / (2.0 if two_sided else 1.0)
-    else:
-        cumulative = spending(kind, t, side, gamma, rho)
-    cumulative = np.minimum(np.maximum.accumulate(cumulative), side)
-    cumulative[-1] = side  # t = 1 spends alpha exactly (a callable was checked to within 1e-9)
+    cumulative = cumulative_spent(kind, t, alpha, two_sided, gamma, rho)
     increments = np.diff(np.concatenate([[0.0], cumulative])) * (2.0 if two_sided else 1.0)
     rec = Recursion(t)
     out = np.empty(t.shape[0])

@@ -231,15 +231,13 @@ def group_sequential_boundaries(
     gamma, rho = _spending_parameters(kind_name, gamma, rho)
     t = _information_fractions(n_looks, information)
     two_sided = alternative == "two-sided"
-    if kind_name in BOUNDARY_KINDS:
-        return _boundaries(n_looks, alpha, kind_name, two_sided, t)
+    if kind_name != "custom":
+        return _boundaries(n_looks, alpha, kind_name, two_sided, t, gamma=gamma, rho=rho)
     _check_looks(n_looks, alpha, t, "information")
-    if kind_name == "custom":
-        _check_spending(spend, t, alpha)
-        from simengine._groupseq import spending_boundaries
+    _check_spending(spend, t, alpha)
+    from simengine._groupseq import spending_boundaries
 
-        return spending_boundaries(t, alpha, spend, two_sided)[0]
-    return np.array(_spending_cached(alpha, kind_name, two_sided, tuple(float(v) for v in t), gamma, rho))
+    return spending_boundaries(t, alpha, spend, two_sided)[0]
 
 
 def _spending_parameters(kind, gamma, rho):
@@ -296,9 +294,13 @@ def _check_looks(n_looks, alpha, t, name):
         )
 
 
-def _boundaries(n_looks, alpha, kind, two_sided, t, name="information"):
+def _boundaries(n_looks, alpha, kind, two_sided, t, name="information", gamma=None, rho=None):
+    """Critical z per look of a named `kind`: a constant shape (Pocock, O'Brien-Fleming) or a spending function
+    (with its `gamma` / `rho`).  `name` is the argument the information fractions came from (for messages)."""
     # Sweeps call this with the same design many times; the cache key is exact (floats as given).
     _check_looks(n_looks, alpha, t, name)
+    if kind in SPENDING_KINDS:
+        return np.array(_spending_cached(alpha, kind, two_sided, tuple(float(v) for v in t), gamma, rho))
     try:
         return np.array(_boundaries_cached(n_looks, alpha, kind, two_sided, tuple(float(v) for v in t)))
     except ValueError as exc:  # a root finder without a sign change: the integration cannot resolve alpha
@@ -527,24 +529,15 @@ def group_sequential_design(
 
     beta = 1.0 - power
     beta_inc = None
-    if fut_name is not None:
-        if fut_name == "custom":
+    if futility is not None:
+        if callable(futility):
             _check_spending(futility, t, beta, name="futility", total="1 - `power`")
-            cum_beta = np.asarray(futility(t.copy()), dtype=np.float64)  # type: ignore[operator, misc]
-        else:
-            cum_beta = gs.spending(fut_name, t, beta, futility_gamma)
-        cum_beta = np.minimum(np.maximum.accumulate(cum_beta), beta)
-        beta_inc = np.diff(np.concatenate([[0.0], cum_beta]))
+        beta_inc = np.diff(np.concatenate(
+            [[0.0], gs.cumulative_spent(futility, t, beta, False, futility_gamma)]))
     alpha_inc = None
-    if binding:
+    if binding:  # one-sided (futility needs it): the efficacy spending itself, solved with futility in force
         gamma_, rho_ = _spending_parameters(kind_name, gamma, rho)
-        if kind_name == "custom":
-            cum_alpha = np.asarray(kind(t.copy()), dtype=np.float64)  # type: ignore[operator]
-        else:
-            cum_alpha = gs.spending(kind_name, t, side, gamma_, rho_)
-        cum_alpha = np.minimum(np.maximum.accumulate(cum_alpha), side)
-        cum_alpha[-1] = side
-        alpha_inc = np.diff(np.concatenate([[0.0], cum_alpha]))
+        alpha_inc = np.diff(np.concatenate([[0.0], gs.cumulative_spent(kind, t, alpha, two_sided, gamma_, rho_)]))
     theta, found = gs.design(t, alpha, power, None if binding else efficacy, alpha_inc, beta_inc, two_sided)
     fixed = float(-ndtri(side) - ndtri(beta))
     inflation = (theta / fixed) ** 2
@@ -1338,12 +1331,8 @@ def _boundary(boundary, n_looks, alpha, alt, visitors, test_name, futility=None)
                     f"`boundary` {name!r} is computed for at most {MAX_BOUNDARY_LOOKS} looks; got `n_looks` = "
                     f"{n_looks} (pass the critical values as an array instead)"
                 )
-            if name in BOUNDARY_KINDS:
-                crit = _boundaries(n_looks, alpha, name, alt == 0, t, "visitors_per_look")
-            else:
-                _check_looks(n_looks, alpha, t, "visitors_per_look")
-                gamma, rho = _spending_parameters(name, None, None)
-                crit = np.array(_spending_cached(alpha, name, alt == 0, tuple(float(v) for v in t), gamma, rho))
+            gamma, rho = _spending_parameters(name, None, None)  # a spending kind's default parameter
+            crit = _boundaries(n_looks, alpha, name, alt == 0, t, "visitors_per_look", gamma, rho)
     else:
         crit = as_real_array(boundary, "boundary", ndim=1, finite=False)
         if crit.shape[0] != n_looks:
