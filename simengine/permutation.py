@@ -214,7 +214,10 @@ def permutation_test(
     rng: SeedLike = None,
     nan_policy: NanPolicy = "propagate",
 ) -> PermutationTestResult:
-    """Two-sample permutation test of ``statistic(x, y)`` (x minus y), one test per column.
+    """Permutation test of two samples (independent or paired), of an association, or of k samples.
+
+    One test per column.  ``permutation_type`` and the samples choose the design, with scipy's
+    semantics (``scipy.stats.permutation_test``); the default is the two-sample test below.
 
     Same semantics and sign as ``scipy.stats.permutation_test((x, y), statistic,
     permutation_type="independent")`` with ``statistic(x, y) = mean(x) - mean(y)``
@@ -227,6 +230,26 @@ def permutation_test(
     `n_resamples` random splits give ``p = (k + 1) / (n_resamples + 1)``.  Two-sided
     p-values are twice the smaller one-sided p-value, clipped to 1.
 
+    Designs (``permutation_type``; exact when all distinct resamples fit in `n_resamples`):
+
+    - ``"samples"`` (paired, before/after): each pair's two values may swap (2^n sign flips of
+      the differences ``d = x - y``).  ``"mean"`` is mean(x) - mean(y) = mean(d); ``"median"``
+      is the median of the differences, median(d) (not median(x) - median(y)): scipy's
+      ``permutation_test((x, y), lambda x, y: np.median(x - y), permutation_type="samples")``.
+      A jitted ``f(x, y)`` gets the pairs with some swapped.
+    - ``"pairings"`` (association): y is re-paired with x (n! pairings; scipy permutes both
+      samples and counts (n!)^2, each pairing n! times: the same exact p-value, and we are exact
+      up to n = 7 at the default `n_resamples` where scipy is up to n = 4).  ``"correlation"`` is
+      Pearson's r (scipy's ``pearsonr(x, y).statistic``); or a jitted ``f(x, y)``.
+    - ``"independent"`` with k >= 3 samples (``permutation_test(x, y, z, ...)``), or with
+      ``statistic="f_oneway"`` / ``"kruskal"`` for two: the samples are split anew in groups
+      of their sizes (multinomial count).  ``"f_oneway"`` is the F of ``scipy.stats.f_oneway``,
+      ``"kruskal"`` the H of ``scipy.stats.kruskal`` (with its tie correction); both are
+      increasing functions of the between-groups sum ``sum_j S_j^2 / n_j`` (of the values
+      centred at their midrange, or of the ranks), on which p-values and ties are decided.
+      Usually ``alternative="greater"``.  A jitted statistic is ``f(pooled, sizes)``: the
+      samples one after another (1-D float64) and their lengths (1-D int64).
+
     Ties: a resample's statistic counts as equal to the observed one when they differ by
     at most ``max(100 eps |observed|, tol)`` (scipy uses the first term only, which is 0
     when the observed statistic is 0).  For "mean" and "median", ``tol = 4 eps (M + n S)``
@@ -235,17 +258,27 @@ def permutation_test(
     whose statistics are equal in exact arithmetic on the decimal data then differ by
     less than tol.  Statistics of distinct splits closer than tol (data whose differences
     are ~1e-12 of their spread) count as tied.  For a custom statistic,
-    ``tol = 100 eps max |null_distribution|`` (its scale).
+    ``tol = 100 eps max |null_distribution|`` (its scale).  The other designs use the same idea:
+    sign flips ``4 eps (M + n max|d|)``; Pearson r ``4 eps (n + sqrt(n) (M_x / N_x + M_y / N_y))``
+    (N the norm of the centred sample); F ``4 eps n S (M + (k + 1) S)`` on the between-groups sum;
+    H ``4 (k + 1) eps (n (n + 1) / 2)^2`` on the sum of squared rank sums.  Where scipy's relative
+    tolerance alone misses an exact tie (an observed statistic of 0, or F / H computed in another
+    order), its p-value can differ from ours; ours is that of exact arithmetic.
 
     Parameters
     ----------
-    x, y : array_like
+    x, y, *more_samples : array_like
         Samples, 1-D, or 2-D with one test per column (along `axis`); inf is refused,
-        NaN follows `nan_policy`.
-    statistic : {"mean", "median"} or numba-jitted callable, default "mean"
-        ``"mean"``: mean(x) - mean(y); ``"median"``: median(x) - median(y);
-        or ``f(x, y) -> float`` compiled with ``numba.njit`` (it gets two 1-D
-        float64 arrays and is called from several threads, so it must be pure).
+        NaN follows `nan_policy`.  Paired designs need ``len(x) == len(y)`` and take no
+        more samples.
+    statistic : str or numba-jitted callable, default "mean"
+        Two independent samples: ``"mean"``: mean(x) - mean(y); ``"median"``:
+        median(x) - median(y); or ``f(x, y) -> float`` compiled with ``numba.njit`` (it gets
+        two 1-D float64 arrays and is called from several threads, so it must be pure).
+        Other designs: see above ("mean" / "median" for "samples", "correlation" for
+        "pairings", "f_oneway" / "kruskal" for k samples, or a jitted function).
+    permutation_type : {"independent", "samples", "pairings"}, default "independent"
+        scipy's name: which resamples form the null distribution (see above).
     alternative : {"two-sided", "less", "greater"}, default "two-sided"
         "greater": the statistic is larger than under the null (for the built-in
         statistics: x tends to be larger than y, as in `ttest_ind` and `mannwhitneyu`).
@@ -255,14 +288,15 @@ def permutation_test(
         Axis of 2-D `x`, `y` along which observations lie.
     rng : None, int, SeedSequence or Generator
         Seed (SPEC 7).  Resamples are drawn in blocks of `PERM_BLOCK`, each from
-        its own stream, so results do not depend on the thread count.  As in scipy,
+        its own stream, so results do not depend on the thread count (the new designs
+        use smaller blocks for columns of more than 419 observations, ~2^20 / n each).  As in scipy,
         every column uses the same random splits, so a column's result does not
         depend on the rest of the batch (batched = column-by-column, same seed).
     nan_policy : {"propagate", "omit", "raise"}, default "propagate"
         scipy's: "propagate" gives NaN statistic, p-value and null distribution for a
         column holding NaN; "omit" drops the NaNs of each sample of each column and tests
         what remains (as a call on that column alone with the same seed; NaN if a sample
-        is left empty); "raise" refuses NaN.
+        is left empty; paired designs drop the pairs holding NaN); "raise" refuses NaN.
 
     Returns
     -------
@@ -288,8 +322,24 @@ def permutation_test(
     (-0.451, 0.063)
     >>> simengine.permutation_test([4.0, 5.0, 6.0], [1.0, 2.0, 3.0], alternative="greater").pvalue
     0.05
+
+    Paired (sign flips), correlation and k-sample tests:
+
+    >>> before = rng.normal(10, 2, 30)
+    >>> after = before + rng.normal(0.8, 1.5, 30)
+    >>> res = simengine.permutation_test(after, before, permutation_type="samples", rng=2)
+    >>> round(res.statistic, 3), round(res.pvalue, 4)
+    (0.559, 0.052)
+    >>> res = simengine.permutation_test([1.0, 2, 3, 4, 5], [2.0, 1, 4, 3, 5],
+    ...                                  permutation_type="pairings", statistic="correlation")
+    >>> round(res.statistic, 3), round(res.pvalue, 4), res.n_resamples
+    (0.8, 0.1333, 120)
+    >>> a, b, c = rng.normal(0, 1, 8), rng.normal(0.5, 1, 8), rng.normal(1.5, 1, 8)
+    >>> res = simengine.permutation_test(a, b, c, statistic="kruskal", alternative="greater", rng=3)
+    >>> round(res.statistic, 2), round(res.pvalue, 4)
+    (4.86, 0.09)
     """
-    if not (permutation_type == "independent" and type(permutation_type) is str):
+    if not (type(permutation_type) is str and permutation_type == "independent"):
         v.check_choice(permutation_type, "permutation_type", PERMUTATION_TYPES)
     if more_samples or permutation_type != "independent" or (
             isinstance(statistic, str) and statistic in _DESIGN_CHOICES["groups"]):
@@ -663,8 +713,8 @@ def _check_design_statistic(statistic, design, n_samples):
         return "custom", statistic
     what = "a plain Python callable" if callable(statistic) else v._describe(statistic)
     raise TypeError(
-        f"`statistic` must be {names} or a numba-jitted function {_DESIGN_CUSTOM[design]}; got {what}"
-        + (". Decorate it with @numba.njit" if callable(statistic) else "")
+        f"`statistic` must be {names} or a jitted function {_DESIGN_CUSTOM[design]}, decorated with @njit; "
+        f"got {what}"
     )
 
 

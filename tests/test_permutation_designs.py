@@ -336,9 +336,9 @@ def test_permutation_test_designs_iv():
         permutation_test(x, y, permutation_type="pairings", statistic="mean")
     with pytest.raises(ValueError, match="`statistic` must be 'f_oneway' or 'kruskal'"):
         permutation_test(x, y, x, statistic="correlation")
-    with pytest.raises(TypeError, match=r"a numba-jitted function f\(pooled, sizes\).*plain Python callable"):
+    with pytest.raises(TypeError, match=r"a jitted function f\(pooled, sizes\).*@njit; got a plain Python callable"):
         permutation_test(x, y, x, statistic=lambda p, s: 0.0)
-    with pytest.raises(TypeError, match=r"f\(x, y\) -> float \(y re-paired\); got None"):
+    with pytest.raises(TypeError, match=r"f\(x, y\) -> float \(y re-paired\), decorated with @njit; got None"):
         permutation_test(x, y, permutation_type="pairings", statistic=None)
     with pytest.raises(ValueError, match="`y` is constant: its correlation is undefined"):
         permutation_test(x, np.ones(5), permutation_type="pairings", statistic="correlation")
