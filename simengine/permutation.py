@@ -923,14 +923,7 @@ def _design_rows(design, kind, func, rows, alternative, n_resamples, ss, *, chec
                         return between / within
                 v_rows = w
             else:
-                from scipy.stats import rankdata
-
-                v_rows = np.ascontiguousarray(rankdata(pooled, axis=1))
-                ties = np.empty(k)
-                srt = np.sort(pooled, axis=1)
-                for r in range(k):
-                    counts = np.unique(srt[r], return_counts=True)[1].astype(np.float64)
-                    ties[r] = 1.0 - (counts**3 - counts).sum() / (n**3 - n)
+                v_rows, ties = _midranks(pooled)
                 tol = np.full(k, 4.0 * (n_groups + 1) * _EPS * (n * (n + 1) / 2.0) ** 2)
 
                 def post(ss_between):  # sum_j R_j^2 / n_j -> H (with the tie correction)
@@ -982,6 +975,26 @@ def _design_rows(design, kind, func, rows, alternative, n_resamples, ss, *, chec
 
 
 _EPS = float(np.finfo(np.float64).eps)
+
+
+def _midranks(rows):
+    """Midranks of each row (scipy's rankdata "average") and kruskal's tie correction
+    1 - sum(t^3 - t) / (n^3 - n) (a tie group of t values: t elements of t^2 - 1 each)."""
+    k, n = rows.shape
+    order = np.argsort(rows, axis=1, kind="stable")
+    srt = np.take_along_axis(rows, order, axis=1)
+    idx = np.broadcast_to(np.arange(n), (k, n))
+    start = np.ones((k, n), dtype=bool)
+    start[:, 1:] = srt[:, 1:] != srt[:, :-1]
+    end = np.ones((k, n), dtype=bool)
+    end[:, :-1] = start[:, 1:]
+    first = np.maximum.accumulate(np.where(start, idx, 0), axis=1)
+    last = np.minimum.accumulate(np.where(end, idx, n)[:, ::-1], axis=1)[:, ::-1]
+    ranks = np.empty((k, n))
+    np.put_along_axis(ranks, order, (first + last) / 2.0 + 1.0, axis=1)
+    t = (last - first + 1).astype(np.float64)
+    ties = 1.0 - (t * t - 1.0).sum(axis=1) / (float(n) ** 3 - n)
+    return ranks, ties
 
 
 def _design_exact(kernel, args, state, n_null, k, n, observed, null):
