@@ -343,6 +343,12 @@ def permutation_test(
         v.check_choice(permutation_type, "permutation_type", PERMUTATION_TYPES)
     if more_samples or permutation_type != "independent" or (
             isinstance(statistic, str) and statistic in _DESIGN_CHOICES["groups"]):
+        for i, sample in enumerate(more_samples):
+            if isinstance(sample, str) or callable(sample):
+                raise TypeError(
+                    f"`more_samples[{i}]` must be a sample (array_like); got {v._describe(sample)}. "
+                    "Arguments after the samples are keyword-only (e.g. statistic=...)"
+                )
         if more_samples and permutation_type != "independent":
             raise ValueError(
                 f"`permutation_type` {permutation_type!r} takes two samples `x`, `y` (pairs); "

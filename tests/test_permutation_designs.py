@@ -327,6 +327,8 @@ def test_permutation_test_designs_iv():
         stat = "mean" if ptype == "samples" else "correlation"
         with pytest.raises(ValueError, match=r"`x` and `y` must have the same length \(pairs\).*got 5 and 4"):
             permutation_test(x, y[:4], permutation_type=ptype, statistic=stat)
+    with pytest.raises(TypeError, match=r"`more_samples\[0\]` must be a sample.*keyword-only"):
+        permutation_test(x, y, "median")
     with pytest.raises(ValueError, match="`statistic` 'mean' compares two samples; with 3 samples"):
         permutation_test(x, y, x, statistic="mean")
     with pytest.raises(ValueError, match="`statistic` 'median' compares two samples"):
