@@ -1,7 +1,8 @@
 """Hypothesis-testing kernels vs naive loops and the library a user would pick instead.
 
 Speed targets (issue 3) are read from the ratios within each group:
-median permutation test (52 + 52, 9 999 resamples), multipletests (10^5 x 20),
+median permutation test (52 + 52, 9 999 resamples), paired sign-flip permutation test (50 pairs,
+9 999 resamples: >= 20x scipy, issue 17), multipletests (10^5 x 20),
 simulate_power for the t-test (n = 394, 10 000 replicates).
 """
 import numpy as np
@@ -31,6 +32,28 @@ def test_permutation_median(run, benchmark, impl, n_resamples):
         run(stats.permutation_test, (x, y), _median_xy, vectorized=True, n_resamples=n_resamples, rng=1, rounds=5)
     else:
         run(permutation_test, x, y, statistic="median", n_resamples=n_resamples, rng=1)
+
+
+def _mean_xy(x, y, axis):
+    return np.mean(x, axis=axis) - np.mean(y, axis=axis)
+
+
+@pytest.mark.parametrize("n_resamples", sizes(999, 9999))
+@pytest.mark.parametrize("impl", IMPLS)
+def test_paired_permutation(run, benchmark, impl, n_resamples):
+    benchmark.group = f"paired permutation test (sign flips), 50 pairs, R = {n_resamples}"
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=50)
+    y = x + rng.normal(0.2, 1.0, size=50)
+    if impl == "naive":
+        run(naive.paired_permutation_loop, x, y, n_resamples, 1, rounds=3)
+    elif impl == "library":
+        from scipy import stats
+
+        run(stats.permutation_test, (x, y), _mean_xy, permutation_type="samples", vectorized=True,
+            n_resamples=n_resamples, rng=1, rounds=5)
+    else:
+        run(permutation_test, x, y, permutation_type="samples", n_resamples=n_resamples, rng=1)
 
 
 @pytest.mark.parametrize("n_families", sizes(1000, 100_000))

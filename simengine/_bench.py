@@ -146,8 +146,31 @@ def _make_power_t(quick):
     }
 
 
+def _make_paired_permutation(quick):
+    import numpy as np
+    from scipy import stats
+
+    from simengine import naive, permutation_test
+
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=50)
+    y = x + rng.normal(0.2, 1.0, size=50)
+    r = 999 if quick else 9999
+
+    def mean_diff(a, b, axis):
+        return np.mean(a, axis=axis) - np.mean(b, axis=axis)
+
+    return {
+        "naive": lambda: naive.paired_permutation_loop(x, y, r, 1),
+        "scipy": lambda: stats.permutation_test((x, y), mean_diff, permutation_type="samples", vectorized=True,
+                                                n_resamples=r, rng=1),
+        "simengine": lambda: permutation_test(x, y, permutation_type="samples", n_resamples=r, rng=1),
+    }
+
+
 TASKS += [
     BenchTask("permutation test of medians, 52+52", "hypothesis", _make_permutation_median),
+    BenchTask("paired permutation test (sign flips), 50 pairs", "hypothesis", _make_paired_permutation),
     BenchTask("multipletests fdr_bh, families x 20", "hypothesis", _make_multipletests),
     BenchTask("t-test power, n=394", "hypothesis", _make_power_t),
 ]

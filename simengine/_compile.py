@@ -49,6 +49,13 @@ def _warm_hypothesis():
     x, y = np.arange(6.0), np.arange(6.0) + 0.5
     permutation_test(x, y, statistic="mean", n_resamples=50, rng=0)
     permutation_test(x, y, statistic="median", n_resamples=1000, rng=0)
+    for kw in (dict(permutation_type="samples"), dict(permutation_type="samples", statistic="median"),
+               dict(permutation_type="pairings", statistic="correlation")):
+        permutation_test(x, y, n_resamples=50, rng=0, **kw)  # random paths (2^6, 6! > 50)
+        permutation_test(x, y, n_resamples=10**4, **kw)  # exact paths
+    for stat in ("f_oneway", "kruskal"):
+        permutation_test(x, y, x, statistic=stat, n_resamples=50, rng=0)
+        permutation_test(x[:3], y[:3], x[:2], statistic=stat, n_resamples=10**4)
     ttest_ind(x, y)
     mannwhitneyu(x, y)
     multipletests([0.01, 0.2, 0.03], method="holm")
@@ -161,6 +168,17 @@ FUNCTIONS = {
         "permutation_test (mean)": lambda: _se().permutation_test(*_xy(), statistic="mean", n_resamples=50, rng=0),
         "permutation_test (median)":
             lambda: _se().permutation_test(*_xy(), statistic="median", n_resamples=1000, rng=0),
+        # issue 17: the designs' paths, each a user's first call (random resamples: 50 > 2^6, 6!, 4 splits)
+        "permutation_test (samples, mean)":
+            lambda: _se().permutation_test(*_xy(), permutation_type="samples", n_resamples=50, rng=0),
+        "permutation_test (samples, median)": lambda: _se().permutation_test(
+            *_xy(), permutation_type="samples", statistic="median", n_resamples=50, rng=0),
+        "permutation_test (pairings)": lambda: _se().permutation_test(
+            *_xy(), permutation_type="pairings", statistic="correlation", n_resamples=50, rng=0),
+        "permutation_test (f_oneway)":
+            lambda: _se().permutation_test(*_xy(), _xy()[0], statistic="f_oneway", n_resamples=50, rng=0),
+        "permutation_test (kruskal)":
+            lambda: _se().permutation_test(*_xy(), _xy()[0], statistic="kruskal", n_resamples=50, rng=0),
         "ttest_ind": lambda: _se().ttest_ind(*_xy()),
         "mannwhitneyu": lambda: _se().mannwhitneyu(*_xy()),
         "multipletests": lambda: _se().multipletests([0.01, 0.2, 0.03], method="holm"),

@@ -436,3 +436,22 @@ def _adwin_exact_split(window: list[float], delta: float, min_len: int) -> bool:
         if abs(w[:k].mean() - w[k:].mean()) > eps:
             return True
     return False
+
+
+# --- resampling designs (issue 17): paired permutation test ---
+
+
+def paired_permutation_loop(x: ArrayLike, y: ArrayLike, n_resamples: int = 9999, rng: SeedLike = None) -> float:
+    """Two-sided sign-flip p-value of mean(x - y): one random sign vector and one mean per resample."""
+    rng = np.random.default_rng(rng)
+    d = np.asarray(x, dtype=float) - np.asarray(y, dtype=float)
+    observed = d.mean()
+    null = np.empty(n_resamples)
+    for i in range(n_resamples):
+        signs = rng.choice([-1.0, 1.0], size=d.size)
+        null[i] = (signs * d).mean()
+    gamma = abs(100 * np.finfo(float).eps * observed)
+    p_less = (np.count_nonzero(null <= observed + gamma) + 1) / (n_resamples + 1)
+    p_greater = (np.count_nonzero(null >= observed - gamma) + 1) / (n_resamples + 1)
+    p: float = min(1.0, 2 * min(p_less, p_greater))
+    return p

@@ -31,6 +31,11 @@ def _simulate_multiple_testing_frame(**kwargs):
     return se.simulate_multiple_testing(**kwargs).to_frame()
 
 
+def _permutation_k(x, y, z, **kwargs):
+    """se.permutation_test of three samples (k-sample design: `z` is more_samples[0])."""
+    return se.permutation_test(x, y, z, **kwargs)
+
+
 # (function, a cheap valid call); each parameter of the call is replaced in turn
 CASES = {
     "ttest_ind": (se.ttest_ind, dict(x=X, y=Y, axis=0, equal_var=True, nan_policy="propagate",
@@ -42,6 +47,22 @@ CASES = {
         se.permutation_test,
         dict(x=X[:5], y=Y[:6], statistic="mean", alternative="two-sided", n_resamples=99, axis=0, rng=1,
              nan_policy="propagate"),
+    ),
+    # issue 17: the paired, association and k-sample designs
+    "permutation_test-samples": (
+        se.permutation_test,
+        dict(x=X[:6], y=Y[:6], statistic="median", permutation_type="samples", alternative="less", n_resamples=99,
+             axis=0, rng=1, nan_policy="propagate"),
+    ),
+    "permutation_test-pairings": (
+        se.permutation_test,
+        dict(x=X[:6], y=Y[:6] ** 2, statistic="correlation", permutation_type="pairings", alternative="greater",
+             n_resamples=99, axis=0, rng=1, nan_policy="omit"),
+    ),
+    "permutation_test-k": (
+        _permutation_k,
+        dict(x=X[:5], y=Y[:6], z=X[:4] + 0.5, statistic="kruskal", permutation_type="independent",
+             alternative="greater", n_resamples=99, axis=0, rng=1, nan_policy="propagate"),
     ),
     "power_ttest-power": (se.power_ttest, dict(effect_size=0.5, n=20, alpha=0.05, ratio=1.0, alternative="two-sided")),
     "power_ttest-n": (se.power_ttest, dict(effect_size=0.5, power=0.8, alpha=0.05, ratio=1.0, alternative="greater")),
@@ -122,11 +143,12 @@ def _call(case, param, value):
 
 # hyp slice (issue 13): NaN in the data of the two-sample tests follows `nan_policy` (scipy's
 # "propagate" by default), a documented NaN result rather than a silent wrong number
-_NAN_POLICY_CASES = ("ttest_ind", "mannwhitneyu", "mannwhitneyu-exact", "permutation_test")
+_NAN_POLICY_CASES = ("ttest_ind", "mannwhitneyu", "mannwhitneyu-exact", "permutation_test",
+                     "permutation_test-samples", "permutation_test-pairings", "permutation_test-k")
 
 
 def _propagated_nan(case, param, value):
-    if case not in _NAN_POLICY_CASES or param not in ("x", "y"):
+    if case not in _NAN_POLICY_CASES or param not in ("x", "y", "z"):
         return False
     try:
         return bool(np.isnan(np.asarray(value, dtype=float)).any())

@@ -51,13 +51,18 @@ CALLS = {
     "ddm": ((_ERRORS,), {}, None),
     "adwin": ((_ERRORS.astype(float),), {}, None),
     "simulate_drift_detection": ((), dict(n_sims=20, n_steps=200, drift_start=100, rng=0), None),
+    # a design of a function: "name[design]" calls `name` (issue 17: permutation designs)
+    "permutation_test[samples]": ((_X[:7], _Y), dict(permutation_type="samples", n_resamples=99, rng=0), 2),
+    "permutation_test[pairings]": ((_X[:7], _Y), dict(permutation_type="pairings", statistic="correlation",
+                                                      n_resamples=99, rng=0), 2),
+    "permutation_test[k samples]": ((_X, _Y, _X + 1.0), dict(statistic="kruskal", n_resamples=99, rng=0), 2),
 }
 # public functions that return plain arrays / floats / tables by design (like the calls they mirror)
 NOT_RESULTS = {"group_sequential_boundaries", "rhat", "ess", "mcse", "psi", "sweep", "register_simulation", "simulations"}
 
 
 def _camel(name):
-    return "".join(w.capitalize() for w in name.split("_")) + "Result"
+    return "".join(w.capitalize() for w in name.split("[")[0].split("_")) + "Result"
 
 
 def _public_functions():
@@ -74,7 +79,7 @@ def test_every_public_function_is_covered_here():
 
 @pytest.fixture(scope="module")
 def results():
-    return {name: getattr(simengine, name)(*args, **kwargs) for name, (args, kwargs, _) in CALLS.items()}
+    return {name: getattr(simengine, name.split("[")[0])(*args, **kwargs) for name, (args, kwargs, _) in CALLS.items()}
 
 
 @pytest.mark.parametrize("name", sorted(CALLS))

@@ -248,7 +248,7 @@ def _perm_random_mean(vals, from_x, rank, nx, ny, n_null, block, gens, base, sub
     for j in numba.prange(min(nb, u1 - u0)):
         u = u0 + np.int64(j)
         i = u % nb
-        b = base + i
+        b = base + np.int64(i)
         g = gens[i]
         perm = perms[i]
         mask = np.zeros(n, dtype=np.bool_)
@@ -288,7 +288,7 @@ def _perm_random_median(vals, from_x, rank, nx, ny, n_null, block, gens, base, s
     for j in numba.prange(min(nb, u1 - u0)):
         u = u0 + np.int64(j)
         i = u % nb
-        b = base + i
+        b = base + np.int64(i)
         g = gens[i]
         perm = perms[i]
         mask = np.zeros(n, dtype=np.bool_)
@@ -381,7 +381,7 @@ def _perm_custom_random(x, y, func, n_null, block, gens, base, sub, u0, u1, perm
     for j in numba.prange(min(nb, u1 - u0)):
         u = u0 + np.int64(j)
         i = u % nb
-        b = base + i
+        b = base + np.int64(i)
         g = gens[i]
         perm = perms[i]
         mask = np.zeros(n, dtype=np.bool_)
@@ -410,3 +410,486 @@ def _perm_custom_random(x, y, func, n_null, block, gens, base, sub, u0, u1, perm
             done[b] += 1
             u += nb
     return done
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Designs beyond two independent samples (issue 17): paired sign flips ("samples"), pairings, k samples.
+#
+# Same unit conventions as above, simpler: exact kernels run enumeration units lo..hi-1 (`unit` resamples
+# each) in parallel over rows, the enumeration state (a permutation, or nothing for sign flips, whose
+# resample t is the bit pattern of t) carried from `state` to `state_next`; random kernels run the blocks
+# base..base + len(gens) - 1 of `block` resamples, in parallel over blocks, each from its own generator,
+# one draw serving every row.  Skipped work (a failed allocation or a raising statistic in a parallel loop)
+# leaves the caller's NaN fill in `null`, which the caller refuses.  One small kernel per statistic and
+# path, so that a call compiles only what it runs (issue 15).
+# ---------------------------------------------------------------------------------------------------------
+
+# random bits per uniform draw: the top 52 bits of g.random()'s 53
+_FLIP_BITS = 52
+_TWO52 = 4503599627370496.0
+
+
+@njit
+def _flip_signs(g, words, sgn):
+    """One resample's signs: 52 random bits per uniform draw (`words`), bit i of the resample is bit
+    i % 52 of words[i // 52]; sgn[i] = -1.0 where it is set (pair i swapped), else 1.0."""
+    for q in range(words.shape[0]):
+        words[q] = np.int64(g.random() * _TWO52)
+    _signs_of(words, sgn)
+
+
+@njit
+def _signs_of(words, sgn):
+    """sgn[i] = -1.0 where bit i of the words (52 a word) is set, else 1.0."""
+    n = sgn.shape[0]
+    for q in range(words.shape[0]):
+        w = words[q]
+        for i in range(q * _FLIP_BITS, min(n, (q + 1) * _FLIP_BITS)):
+            sgn[i] = 1.0 - 2.0 * np.float64(w & 1)
+            w >>= 1
+
+
+@njit
+def _flip_mean1(d, sgn):
+    """Mean of the paired differences d with signs sgn (+-1: products are exact, so the observed
+    resample, all +1, gives the mean of d bit for bit); branch-free, sequential sum."""
+    s = 0.0
+    for i in range(d.shape[0]):
+        s += d[i] * sgn[i]
+    return s / d.shape[0]
+
+
+@njit
+def _flip_median1(a, neg, sgn):
+    """Median of the signed differences, a = |d| sorted ascending (negative where `neg` differs from the
+    flip): the signed values in ascending order are the negatives in descending |d|, then the positives in
+    ascending |d|; two passes, no sort."""
+    n = a.shape[0]
+    c = 0
+    for i in range(n):
+        c += np.int64(neg[i] != (sgn[i] < 0.0))
+    lo = (n - 1) // 2
+    hi = n // 2
+    # order statistic j is negative number c-1-j (ascending |d|) if j < c, else positive number j - c
+    lo_neg = lo < c
+    hi_neg = hi < c
+    lo_r = c - 1 - lo if lo_neg else lo - c
+    hi_r = c - 1 - hi if hi_neg else hi - c
+    v_lo = 0.0
+    v_hi = 0.0
+    cn = 0
+    cp = 0
+    for i in range(n):
+        if neg[i] != (sgn[i] < 0.0):
+            if lo_neg and cn == lo_r:
+                v_lo = -a[i]
+            if hi_neg and cn == hi_r:
+                v_hi = -a[i]
+            cn += 1
+        else:
+            if (not lo_neg) and cp == lo_r:
+                v_lo = a[i]
+            if (not hi_neg) and cp == hi_r:
+                v_hi = a[i]
+            cp += 1
+    return v_lo if lo == hi else (v_lo + v_hi) * 0.5
+
+
+@pjit
+def _flip_exact_mean(d, n_null, unit, lo, hi, observed, null):
+    """All 2^n sign flips of the mean difference (resample t flips pair i when bit i of t is set)."""
+    k, n = d.shape
+    if lo == 0:
+        ones = np.ones(n)
+        for r in range(k):
+            observed[r] = _flip_mean1(d[r], ones)
+    t_lo = lo * unit
+    t_hi = min(hi * unit, n_null)
+    for r in numba.prange(k):
+        words = np.zeros(1, dtype=np.int64)
+        sgn = np.empty(n)
+        for t in range(t_lo, t_hi):
+            words[0] = t
+            _signs_of(words, sgn)
+            null[r, t] = _flip_mean1(d[r], sgn)
+    return null
+
+
+@pjit
+def _flip_exact_median(a, neg, n_null, unit, lo, hi, observed, null):
+    """All 2^n sign flips of the median difference (as `_flip_exact_mean`, bit i flipping sorted position i)."""
+    k, n = a.shape
+    if lo == 0:
+        ones = np.ones(n)
+        for r in range(k):
+            observed[r] = _flip_median1(a[r], neg[r], ones)
+    t_lo = lo * unit
+    t_hi = min(hi * unit, n_null)
+    for r in numba.prange(k):
+        words = np.zeros(1, dtype=np.int64)
+        sgn = np.empty(n)
+        for t in range(t_lo, t_hi):
+            words[0] = t
+            _signs_of(words, sgn)
+            null[r, t] = _flip_median1(a[r], neg[r], sgn)
+    return null
+
+
+@pjit
+def _flip_random_mean(d, n_null, block, gens, base, observed, null):
+    """Random sign flips of the mean difference, blocks base.. (one generator each)."""
+    k, n = d.shape
+    nw = (n + _FLIP_BITS - 1) // _FLIP_BITS
+    if base == 0:
+        ones = np.ones(n)
+        for r in range(k):
+            observed[r] = _flip_mean1(d[r], ones)
+    for j in numba.prange(len(gens)):
+        i = np.int64(j)
+        g = gens[i]
+        b = base + i
+        words = np.empty(nw, dtype=np.int64)
+        sgn = np.empty(n)
+        for t in range(b * block, min((b + 1) * block, n_null)):
+            _flip_signs(g, words, sgn)
+            for r in range(k):
+                null[r, t] = _flip_mean1(d[r], sgn)
+    return null
+
+
+@pjit
+def _flip_random_median(a, neg, n_null, block, gens, base, observed, null):
+    """Random sign flips of the median difference (the draws of `_flip_random_mean`)."""
+    k, n = a.shape
+    nw = (n + _FLIP_BITS - 1) // _FLIP_BITS
+    if base == 0:
+        ones = np.ones(n)
+        for r in range(k):
+            observed[r] = _flip_median1(a[r], neg[r], ones)
+    for j in numba.prange(len(gens)):
+        i = np.int64(j)
+        g = gens[i]
+        b = base + i
+        words = np.empty(nw, dtype=np.int64)
+        sgn = np.empty(n)
+        for t in range(b * block, min((b + 1) * block, n_null)):
+            _flip_signs(g, words, sgn)
+            for r in range(k):
+                null[r, t] = _flip_median1(a[r], neg[r], sgn)
+    return null
+
+
+@njit
+def _swap_pairs1(x, y, sgn, xb, yb):
+    """xb, yb = x, y with pair i swapped where sgn[i] < 0."""
+    for i in range(x.shape[0]):
+        f = sgn[i] < 0.0
+        xb[i] = y[i] if f else x[i]
+        yb[i] = x[i] if f else y[i]
+
+
+@pjit(cache=False)  # specialised on the user's statistic (see _perm_custom_exact)
+def _flip_custom_exact(x, y, func, n_null, unit, lo, hi, observed, null):
+    """All 2^n within-pair swaps for a jitted ``func(x, y)``."""
+    k, n = x.shape
+    if lo == 0:
+        for r in range(k):
+            observed[r] = func(x[r].copy(), y[r].copy())
+    t_lo = lo * unit
+    t_hi = min(hi * unit, n_null)
+    for r in numba.prange(k):
+        words = np.zeros(1, dtype=np.int64)
+        sgn = np.empty(n)
+        xb = np.empty(n)
+        yb = np.empty(n)
+        for t in range(t_lo, t_hi):
+            words[0] = t
+            _signs_of(words, sgn)
+            _swap_pairs1(x[r], y[r], sgn, xb, yb)
+            null[r, t] = func(xb, yb)
+    return null
+
+
+@pjit(cache=False)
+def _flip_custom_random(x, y, func, n_null, block, gens, base, observed, null):
+    """Random within-pair swaps for a jitted ``func(x, y)`` (the draws of `_flip_random_mean`)."""
+    k, n = x.shape
+    nw = (n + _FLIP_BITS - 1) // _FLIP_BITS
+    if base == 0:
+        for r in range(k):
+            observed[r] = func(x[r].copy(), y[r].copy())
+    for j in numba.prange(len(gens)):
+        i = np.int64(j)
+        g = gens[i]
+        b = base + i
+        words = np.empty(nw, dtype=np.int64)
+        sgn = np.empty(n)
+        xb = np.empty(n)
+        yb = np.empty(n)
+        for t in range(b * block, min((b + 1) * block, n_null)):
+            _flip_signs(g, words, sgn)
+            for r in range(k):
+                _swap_pairs1(x[r], y[r], sgn, xb, yb)
+                null[r, t] = func(xb, yb)
+    return null
+
+
+@njit
+def _next_permutation1(p):
+    """Advance `p` to the next permutation in lexicographic order (repeated values: the next distinct
+    arrangement, so a label vector enumerates each split once); False after the last."""
+    n = p.shape[0]
+    i = n - 2
+    while i >= 0 and p[i] >= p[i + 1]:
+        i -= 1
+    if i < 0:
+        return False
+    j = n - 1
+    while p[j] <= p[i]:
+        j -= 1
+    tmp = p[i]
+    p[i] = p[j]
+    p[j] = tmp
+    lo = i + 1
+    hi = n - 1
+    while lo < hi:
+        tmp = p[lo]
+        p[lo] = p[hi]
+        p[hi] = tmp
+        lo += 1
+        hi -= 1
+    return True
+
+
+@njit
+def _shuffle1(g, p):
+    """Full Fisher-Yates shuffle of `p` in place (the index rule of `_random_subset`)."""
+    n = p.shape[0]
+    for i in range(n - 1):
+        j = i + np.int64(g.random() * (n - i))
+        tmp = p[i]
+        p[i] = p[j]
+        p[j] = tmp
+
+
+@njit
+def _pair_r1(zx, zy, perm):
+    """Pearson r of x with y re-paired by `perm`, from the standardised rows (sum zx_i zy_perm(i))."""
+    s = 0.0
+    for i in range(zx.shape[0]):
+        s += zx[i] * zy[perm[i]]
+    return s
+
+
+@pjit
+def _pair_exact_r(zx, zy, n_null, unit, lo, hi, state, state_next, observed, null):
+    """All n! pairings of Pearson r, in lexicographic order of the permutation of y."""
+    k, n = zx.shape
+    if lo == 0:
+        ident = np.arange(n)
+        for r in range(k):
+            observed[r] = _pair_r1(zx[r], zy[r], ident)
+    t_lo = lo * unit
+    t_hi = min(hi * unit, n_null)
+    for r in numba.prange(k):
+        p = state.copy()
+        for t in range(t_lo, t_hi):
+            null[r, t] = _pair_r1(zx[r], zy[r], p)
+            _next_permutation1(p)
+        if r == 0:
+            for i in range(n):
+                state_next[i] = p[i]
+    return null
+
+
+@pjit
+def _pair_random_r(zx, zy, n_null, block, gens, base, observed, null):
+    """Random pairings of Pearson r: each block shuffles one permutation of y, from the identity."""
+    k, n = zx.shape
+    if base == 0:
+        ident = np.arange(n)
+        for r in range(k):
+            observed[r] = _pair_r1(zx[r], zy[r], ident)
+    for j in numba.prange(len(gens)):
+        i = np.int64(j)
+        g = gens[i]
+        b = base + i
+        p = np.arange(n)
+        for t in range(b * block, min((b + 1) * block, n_null)):
+            _shuffle1(g, p)
+            for r in range(k):
+                null[r, t] = _pair_r1(zx[r], zy[r], p)
+    return null
+
+
+@njit
+def _repaired1(y, p, yb):
+    for i in range(y.shape[0]):
+        yb[i] = y[p[i]]
+
+
+@pjit(cache=False)
+def _pair_custom_exact(x, y, func, n_null, unit, lo, hi, state, state_next, observed, null):
+    """All n! pairings for a jitted ``func(x, y)`` (y re-paired)."""
+    k, n = x.shape
+    if lo == 0:
+        for r in range(k):
+            observed[r] = func(x[r].copy(), y[r].copy())
+    t_lo = lo * unit
+    t_hi = min(hi * unit, n_null)
+    for r in numba.prange(k):
+        p = state.copy()
+        xb = x[r].copy()
+        yb = np.empty(n)
+        for t in range(t_lo, t_hi):
+            _repaired1(y[r], p, yb)
+            null[r, t] = func(xb, yb)
+            _next_permutation1(p)
+        if r == 0:
+            for i in range(n):
+                state_next[i] = p[i]
+    return null
+
+
+@pjit(cache=False)
+def _pair_custom_random(x, y, func, n_null, block, gens, base, observed, null):
+    """Random pairings for a jitted ``func(x, y)`` (the draws of `_pair_random_r`)."""
+    k, n = x.shape
+    if base == 0:
+        for r in range(k):
+            observed[r] = func(x[r].copy(), y[r].copy())
+    for j in numba.prange(len(gens)):
+        i = np.int64(j)
+        g = gens[i]
+        b = base + i
+        p = np.arange(n)
+        yb = np.empty(n)
+        for t in range(b * block, min((b + 1) * block, n_null)):
+            _shuffle1(g, p)
+            for r in range(k):
+                _repaired1(y[r], p, yb)
+                null[r, t] = func(x[r].copy(), yb)
+    return null
+
+
+@njit
+def _group_ss1(v, lab, sizes, sums):
+    """sum_j S_j^2 / n_j of the groups `lab` (S_j: the sum of group j's values, in index order)."""
+    for j in range(sums.shape[0]):
+        sums[j] = 0.0
+    for i in range(v.shape[0]):
+        sums[lab[i]] += v[i]
+    s = 0.0
+    for j in range(sums.shape[0]):
+        s += sums[j] * sums[j] / sizes[j]
+    return s
+
+
+@pjit
+def _groups_exact_ss(v, sizes, n_null, unit, lo, hi, state, state_next, observed, null):
+    """All multinomial splits of the between-groups sum of squares, in lexicographic order of the labels."""
+    k, n = v.shape
+    g_count = sizes.shape[0]
+    if lo == 0:
+        sums = np.empty(g_count)
+        for r in range(k):
+            observed[r] = _group_ss1(v[r], state, sizes, sums)  # lo == 0: state is the observed labels
+    t_lo = lo * unit
+    t_hi = min(hi * unit, n_null)
+    for r in numba.prange(k):
+        p = state.copy()
+        sums = np.empty(g_count)
+        for t in range(t_lo, t_hi):
+            null[r, t] = _group_ss1(v[r], p, sizes, sums)
+            _next_permutation1(p)
+        if r == 0:
+            for i in range(n):
+                state_next[i] = p[i]
+    return null
+
+
+@pjit
+def _groups_random_ss(v, labels, sizes, n_null, block, gens, base, observed, null):
+    """Random splits of the between-groups sum of squares: each block shuffles the labels, from `labels`."""
+    k, n = v.shape
+    g_count = sizes.shape[0]
+    if base == 0:
+        sums = np.empty(g_count)
+        for r in range(k):
+            observed[r] = _group_ss1(v[r], labels, sizes, sums)
+    for j in numba.prange(len(gens)):
+        i = np.int64(j)
+        g = gens[i]
+        b = base + i
+        p = labels.copy()
+        sums = np.empty(g_count)
+        for t in range(b * block, min((b + 1) * block, n_null)):
+            _shuffle1(g, p)
+            for r in range(k):
+                null[r, t] = _group_ss1(v[r], p, sizes, sums)
+    return null
+
+
+@njit
+def _grouped1(v, lab, starts, buf, fill):
+    """buf = v's values grouped by label (group j from starts[j], each in index order)."""
+    for j in range(starts.shape[0]):
+        fill[j] = starts[j]
+    for i in range(v.shape[0]):
+        buf[fill[lab[i]]] = v[i]
+        fill[lab[i]] += 1
+
+
+@pjit(cache=False)
+def _groups_custom_exact(v, sizes, func, n_null, unit, lo, hi, state, state_next, observed, null):
+    """All multinomial splits for a jitted ``func(pooled, sizes)`` (pooled: the groups one after another)."""
+    k, n = v.shape
+    g_count = sizes.shape[0]
+    starts = np.zeros(g_count, dtype=np.int64)
+    for j in range(1, g_count):
+        starts[j] = starts[j - 1] + sizes[j - 1]
+    if lo == 0:
+        for r in range(k):
+            observed[r] = func(v[r].copy(), sizes.copy())
+    t_lo = lo * unit
+    t_hi = min(hi * unit, n_null)
+    for r in numba.prange(k):
+        p = state.copy()
+        buf = np.empty(n)
+        fill = np.empty(g_count, dtype=np.int64)
+        sz = sizes.copy()
+        for t in range(t_lo, t_hi):
+            _grouped1(v[r], p, starts, buf, fill)
+            null[r, t] = func(buf, sz)
+            _next_permutation1(p)
+        if r == 0:
+            for i in range(n):
+                state_next[i] = p[i]
+    return null
+
+
+@pjit(cache=False)
+def _groups_custom_random(v, labels, sizes, func, n_null, block, gens, base, observed, null):
+    """Random splits for a jitted ``func(pooled, sizes)`` (the draws of `_groups_random_ss`)."""
+    k, n = v.shape
+    g_count = sizes.shape[0]
+    starts = np.zeros(g_count, dtype=np.int64)
+    for j in range(1, g_count):
+        starts[j] = starts[j - 1] + sizes[j - 1]
+    if base == 0:
+        for r in range(k):
+            observed[r] = func(v[r].copy(), sizes.copy())
+    for j in numba.prange(len(gens)):
+        i = np.int64(j)
+        g = gens[i]
+        b = base + i
+        p = labels.copy()
+        buf = np.empty(n)
+        fill = np.empty(g_count, dtype=np.int64)
+        sz = sizes.copy()
+        for t in range(b * block, min((b + 1) * block, n_null)):
+            _shuffle1(g, p)
+            for r in range(k):
+                _grouped1(v[r], p, starts, buf, fill)
+                null[r, t] = func(buf, sz)
+    return null
