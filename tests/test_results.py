@@ -51,6 +51,8 @@ CALLS = {
     "ddm": ((_ERRORS,), {}, None),
     "adwin": ((_ERRORS.astype(float),), {}, None),
     "simulate_drift_detection": ((), dict(n_sims=20, n_steps=200, drift_start=100, rng=0), None),
+    "simulate_load_test": ((), dict(arrival_rate=300.0, workers=12, n_requests=2000, n_sims=5, quantiles=0.99, rng=0),
+                           None),
 }
 # public functions that return plain arrays / floats / tables by design (like the calls they mirror)
 NOT_RESULTS = {"group_sequential_boundaries", "rhat", "ess", "mcse", "psi", "sweep", "register_simulation", "simulations"}
@@ -176,6 +178,7 @@ SWEEPS = {
     "simulate_coverage": ({"methods": ["wilson", "beta"]}, {"p": 0.1, "n": 30}),
     "simulate_bayes_peeking": ({"n_looks": [2, 3]}, {"visitors_per_look": 50, "rate": 0.1}),
     "simulate_drift_detection": ({"detector": ["ddm", "adwin"]}, {"n_steps": 300, "drift_start": 150}),
+    "simulate_load_test": ({"workers": [10, 14]}, {"arrival_rate": 300.0, "n_requests": 200, "quantiles": 0.99}),
     "bayes_ab": ({"method": ["exact", "mc"]}, {"successes_a": 10, "trials_a": 100, "successes_b": 15,
                                                  "trials_b": 100}),
 }
