@@ -39,6 +39,8 @@ ARRIVALS = ("poisson", "deterministic")
 NOTEBOOK_SERVICE = {"mu": 3.2 + math.log(1e-3), "sigma": 0.6}
 DEFAULT_QUANTILES = (0.5, 0.9, 0.95, 0.99, 0.999)
 _MAX_WORKERS = 10**6
+# A run is the unit of work between two checks for Ctrl-C: 10^7 requests are well under a second
+_MAX_REQUESTS = 10**7
 _MAX_CLIENTS = 10**7
 
 
@@ -273,7 +275,8 @@ def simulate_load_test(
     slow_factor : float, default 5.0
         Service-time multiplier of a slowed request, > 0.
     n_requests : int, default 100_000
-        Requests per run, in [2, 10**9]; `n_sims` x `n_requests` is at most 10**12.
+        Requests per run, in [2, 10**7] (a run is what Ctrl-C waits for); `n_sims` x `n_requests` is at most
+        10**12.
     warmup : float, default 0.1
         Fraction of each run's first requests, in [0, 1), left out of its statistics (the queue starts
         empty); at least one request is measured.
@@ -343,7 +346,7 @@ def simulate_load_test(
     name, spec, mean_service = _service_spec(service, service_params)
     slow_prob = check_probability(slow_prob, "slow_prob", closed=True)
     slow_factor = check_real(slow_factor, "slow_factor", low=0.0, low_inclusive=False)
-    n_requests = check_int(n_requests, "n_requests", minimum=2, maximum=MAX_COUNT)
+    n_requests = check_int(n_requests, "n_requests", minimum=2, maximum=_MAX_REQUESTS)
     warmup = check_real(warmup, "warmup", low=0.0, high=1.0, high_inclusive=False)
     n_warm = min(int(math.floor(warmup * n_requests)), n_requests - 1)
     if queue_capacity is not None:
