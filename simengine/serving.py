@@ -95,7 +95,8 @@ class SimulateLoadTestResult(MonteCarloResult):
     throughput, throughput_se : float
         Served requests per second of the measured arrival window.
     utilisation, utilisation_se : float
-        Busy server-seconds of the served requests over `workers` x the measured window.
+        Busy server-seconds of the served requests over `workers` x the measured window (slightly above 1 when
+        an overloaded queue still holds work at the last arrival: that work is counted, its time is not).
     rejected_rate_limit, rejected_rate_limit_se : float
         Fraction of measured requests refused by the token bucket.
     rejected_queue_full, rejected_queue_full_se : float

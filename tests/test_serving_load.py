@@ -317,3 +317,11 @@ def test_simulate_load_test_iv():
     call(arrival_rate=12.0, workers=1, service="deterministic", service_params={"value": 0.1}, timeout=1.0)
     call(arrival_rate=12.0, workers=1, service="deterministic", service_params={"value": 0.1},
          rate_limit=TokenBucket(5, 8.0))
+
+
+def test_load_test_demo_tables():
+    from simengine._demo import _load_test_demo
+
+    tables = _load_test_demo(True, 0)
+    assert [df.shape for _, df in tables] == [(5, 7), (5, 6)]
+    assert all("±" in str(v) for v in tables[0][1]["p99"])
