@@ -101,24 +101,6 @@ def _client1(cdf, u):
 
 
 @njit
-def _heap_replace_top(heap, value):
-    """Replace the smallest of the binary min-heap `heap` by `value` and restore the heap (sift down)."""
-    n = heap.shape[0]
-    i = 0
-    while True:
-        c = 2 * i + 1
-        if c >= n:
-            break
-        if c + 1 < n and heap[c + 1] < heap[c]:
-            c += 1
-        if heap[c] >= value:
-            break
-        heap[i] = heap[c]
-        i = c
-    heap[i] = value
-
-
-@njit
 def _load_run(state, arrival_rate, poisson, lognormal, exponential, deterministic, gamma, sample, slow_prob,
               slow_factor, heap, ring, timeout, bucket, buckets, cdf, arrival, wait, service):
     """One run of the FCFS queue: fills, per request, its arrival time, wait and service time.
@@ -146,7 +128,8 @@ def _load_run(state, arrival_rate, poisson, lognormal, exponential, deterministi
     ih = state[2]
     il = state[3]
     n = arrival.shape[0]
-    for k in range(heap.shape[0]):
+    n_heap = heap.shape[0]
+    for k in range(n_heap):
         heap[k] = 0.0
     pos = 0
     if ring is not None:
@@ -199,7 +182,8 @@ def _load_run(state, arrival_rate, poisson, lognormal, exponential, deterministi
             if not _bucket_admit(buckets, j, t, bucket[0], bucket[1], 1.0):
                 wait[i] = -LIMITED
                 continue
-        w = max(0.0, heap[0] - t)
+        top = heap[0]
+        w = top - t if top > t else 0.0
         if ring is not None:
             if ring.shape[0] == 0:
                 if w > 0.0:
@@ -213,7 +197,21 @@ def _load_run(state, arrival_rate, poisson, lognormal, exponential, deterministi
                 wait[i] = -TIMED_OUT
                 continue
         start = t + w
-        _heap_replace_top(heap, start + s)
+        # the server free earliest takes the request: replace the heap's top and sift it down.  Written out
+        # here: as a call, this loop ran ~4x slower inside the run's loop (~150 ns a request)
+        value = start + s
+        p = 0
+        c = 1
+        while c < n_heap:
+            if c + 1 < n_heap and heap[c + 1] < heap[c]:
+                c += 1
+            hc = heap[c]
+            if hc >= value:
+                break
+            heap[p] = hc
+            p = c
+            c = 2 * p + 1
+        heap[p] = value
         if ring is not None:
             if ring.shape[0] > 0:
                 ring[pos] = start
