@@ -64,6 +64,7 @@ from simengine.sequential import (
     msprt,
     simulate_peeking,
 )
+from simengine.serving import SimulateLoadTestResult, TokenBucket, simulate_load_test
 from simengine.twosample import MannwhitneyuResult, TtestIndResult, mannwhitneyu, ttest_ind
 
 __all__ = [
@@ -124,6 +125,10 @@ __all__ = [
     "AdwinResult",
     "simulate_drift_detection",
     "SimulateDriftDetectionResult",
+    # serving simulation: load tests
+    "simulate_load_test",
+    "SimulateLoadTestResult",
+    "TokenBucket",
     # sweeps
     "sweep",
     "register_simulation",

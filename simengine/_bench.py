@@ -466,3 +466,46 @@ TASKS += [
     BenchTask("ddm 100 x 10^4 (same updates for all)", "drift", _make_ddm),
     BenchTask("adwin 50 x 5000 (clock=32 like river)", "drift", _make_adwin),
 ]
+
+
+# --- serving simulation (issue 18): load tests ---
+
+
+def _make_load_test(quick):
+    """The notebook's scenario: lognormal(3.2, 0.6) ms service, 10% of requests x5 slower, 20 workers, 400
+    requests a second (utilisation 0.82); two runs of 10^5 requests each (quick: 10^4) in every column."""
+    import math
+
+    import numpy as np
+
+    import simengine
+    from simengine import naive
+
+    n = 10_000 if quick else 100_000
+    runs = 2
+    mu, sigma = 3.2 + math.log(1e-3), 0.6
+    params = {"mu": mu, "sigma": sigma}
+    kw = dict(arrival_rate=400.0, workers=20, slow_prob=0.1, slow_factor=5.0)
+
+    def replay():  # the per-request Python reference (heapq, NumPy scalar draws)
+        for r in range(runs):
+            naive.load_test_replay(np.random.default_rng(r), n, service_params=params, **kw)
+
+    def simpy_runs():
+        for r in range(runs):
+            naive.load_test_simpy(n, mu=mu, sigma=sigma, seed=r, **kw)
+
+    def floor():  # drawing the random numbers alone, in bulk: a gap, a normal (and its exp), a uniform a request
+        g = np.random.default_rng(0)
+        for _ in range(runs):
+            g.standard_exponential(n), np.exp(g.standard_normal(n)), g.random(n)
+
+    return {
+        "naive": replay,
+        "simpy": simpy_runs,
+        "floor (NumPy draws alone)": floor,
+        "simengine": lambda: simengine.simulate_load_test(n_requests=n, n_sims=runs, rng=0, **kw),
+    }
+
+
+TASKS.append(BenchTask("load test 2 x 10^5 requests, 20 workers (notebook scenario)", "serving", _make_load_test))

@@ -457,3 +457,28 @@ def _warm_drift():
 
 
 FAMILIES["drift detection"] = _warm_drift
+
+
+def _warm_load_test():
+    # the kernel compiles per set of options (unused ones are None): the default call and the common others
+    import numpy as np
+
+    import simengine
+
+    kw = dict(arrival_rate=20.0, workers=2, n_requests=50, n_sims=2, rng=0)
+    simengine.simulate_load_test(**kw)
+    simengine.simulate_load_test(service="exponential", service_params={"mean": 0.05}, **kw)
+    simengine.simulate_load_test(service="deterministic", service_params={"value": 0.05}, **kw)
+    simengine.simulate_load_test(service=np.array([0.01, 0.05]), **kw)
+    simengine.simulate_load_test(queue_capacity=5, timeout=0.5, **kw)
+    simengine.simulate_load_test(rate_limit=simengine.TokenBucket(10, 1.0), n_clients=3, **kw)
+
+
+FAMILIES["serving load tests"] = _warm_load_test
+FUNCTIONS["serving load tests"] = {
+    "simulate_load_test": lambda: _se().simulate_load_test(arrival_rate=20.0, workers=2, n_requests=50, n_sims=2,
+                                                           rng=0),
+    "simulate_load_test (queue, timeout, rate limit)": lambda: _se().simulate_load_test(
+        arrival_rate=20.0, workers=2, n_requests=50, n_sims=2, queue_capacity=5, timeout=0.5,
+        rate_limit=_se().TokenBucket(10, 1.0), n_clients=3, rng=0),
+}

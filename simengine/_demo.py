@@ -471,3 +471,44 @@ def _sweep_section(quick, rng):
 
 
 SECTIONS.append(("sweep", _sweep_section))
+
+
+# --- serving simulation (issue 18): load tests --------------------------------------------------------------
+
+
+def _load_test_demo(quick, rng):
+    """The notebook's load test (20 workers, lognormal(3.2, 0.6) ms service, 10% of requests x5 slower) as
+    replicated runs: latency percentiles with Monte Carlo errors by load, and what the slow requests do to them."""
+    import pandas as pd
+
+    import simengine
+    from simengine._rng import as_seed_sequence, child_seed_sequence
+
+    ss = child_seed_sequence(as_seed_sequence(rng), 18)
+    n_requests, n_sims = (10_000, 10) if quick else (100_000, 100)
+    base = dict(workers=20, n_requests=n_requests, n_sims=n_sims, progress=False)
+    names = ["p50", "p90", "p95", "p99", "p99.9"]
+
+    def ms(est, se):
+        return f"{1e3 * est:.2f} ± {1e3 * se:.2f}"
+
+    rows = []
+    for i, rate in enumerate((100, 200, 300, 400, 450)):
+        res = simengine.simulate_load_test(arrival_rate=rate, slow_prob=0.1, slow_factor=5.0,
+                                           rng=child_seed_sequence(ss, 0, i), **base)
+        row = {"requests/s": rate, "utilisation": f"{res.utilisation:.3f}"}
+        row.update({n: ms(e, s) for n, e, s in zip(names, res.latency_quantiles, res.latency_quantiles_se)})
+        row["P(wait > 0)"] = f"{res.p_wait:.3f} ± {res.p_wait_se:.3f}"
+        rows.append(row)
+    out = [(f"Load test latency (ms) by load, 20 workers, 10% of requests x5 slower: mean of {n_sims} runs of "
+            f"{n_requests} requests ± Monte Carlo SE", pd.DataFrame(rows).set_index("requests/s"))]
+    rows = []
+    for i, slow in enumerate((0.0, 0.02, 0.05, 0.1, 0.2)):
+        res = simengine.simulate_load_test(arrival_rate=300, slow_prob=slow, slow_factor=5.0,
+                                           rng=child_seed_sequence(ss, 1, i), **base)
+        row = {"slow share": slow, "mean": ms(res.mean_latency, res.mean_latency_se)}
+        row.update({n: ms(e, s) for n, e, s in zip(names, res.latency_quantiles, res.latency_quantiles_se)})
+        rows.append(row)
+    out.append(("Slow requests (GC pauses, x5) and the tail at 300 requests/s, 20 workers (ms ± SE)",
+                pd.DataFrame(rows).set_index("slow share")))
+    return out

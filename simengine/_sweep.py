@@ -112,6 +112,8 @@ _BUILTINS = {
                  "P(B > A) and expected losses for Beta posteriors (exact, or Monte Carlo with n_sims draws)"),
     "drift_detection": ("simengine.drift", "simulate_drift_detection",
                         "DDM / ADWIN over simulated error streams: detection rate, false alarms, delay"),
+    "load_test": ("simengine.serving", "simulate_load_test",
+                  "FCFS multi-server queue load test: latency percentiles, waits, rejections (simulate_load_test)"),
 }
 
 _USER: dict[str, Simulation] = {}

@@ -455,3 +455,131 @@ def paired_permutation_loop(x: ArrayLike, y: ArrayLike, n_resamples: int = 9999,
     p_greater = (np.count_nonzero(null >= observed - gamma) + 1) / (n_resamples + 1)
     p: float = min(1.0, 2 * min(p_less, p_greater))
     return p
+
+
+# ---------------------------------------------------------------------------------------------------------
+# serving simulation (issue 18): load tests
+# ---------------------------------------------------------------------------------------------------------
+
+
+def load_test_replay(
+    gen: np.random.Generator,
+    n_requests: int,
+    *,
+    arrival_rate: float,
+    workers: int,
+    service: str = "lognormal",
+    service_params: dict[str, float] | None = None,
+    sample: ArrayLike | None = None,
+    slow_prob: float = 0.0,
+    slow_factor: float = 5.0,
+    queue_capacity: int | None = None,
+    timeout: float | None = None,
+    arrivals: str = "poisson",
+    rate_limit: tuple[float, float] | None = None,
+    n_clients: int = 1,
+    client_weights: ArrayLike | None = None,
+) -> tuple[npt.NDArray[Any], npt.NDArray[Any], npt.NDArray[Any], npt.NDArray[Any]]:
+    """One run of `simulate_load_test`'s queue, request by request, with `heapq` and NumPy's Generator.
+
+    Returns (arrival, wait, service, status) per request; status 0 served, 1 rate-limited, 2 queue full,
+    3 timed out; the wait is NaN for requests not served.  `rate_limit` is (capacity, refill_per_second).
+    Draw order per request as the kernel: gap, client, service, slowdown (a block's `gen` replays it).
+    """
+    import heapq
+    import math
+
+    params = dict(service_params or {})
+    servers = [0.0] * workers
+    starts: list[float] = []  # service starts of admitted requests, in order (non-decreasing under FCFS)
+    tokens: dict[int, float] = {}
+    last: dict[int, float] = {}
+    weights = None if client_weights is None else np.asarray(client_weights, dtype=float)
+    cdf = None if weights is None else np.cumsum(weights / weights.sum())
+    if cdf is not None:
+        cdf[-1] = 1.0
+    pool = None if sample is None else np.asarray(sample, dtype=float)
+    arrival = np.empty(n_requests)
+    wait = np.full(n_requests, np.nan)
+    serv = np.empty(n_requests)
+    status = np.zeros(n_requests, dtype=np.int8)
+    t = 0.0
+    for i in range(n_requests):
+        t = t + gen.standard_exponential() * (1.0 / arrival_rate) if arrivals == "poisson" else (i + 1) / arrival_rate
+        arrival[i] = t
+        client = 0
+        if rate_limit is not None and n_clients > 1:
+            u = gen.random()
+            client = min(n_clients - 1, int(u * n_clients)) if cdf is None else int(np.searchsorted(cdf, u, "right"))
+        if service == "lognormal":
+            s = math.exp(params["mu"] + params["sigma"] * gen.standard_normal())
+        elif service == "exponential":
+            s = params["mean"] * gen.standard_exponential()
+        elif service == "gamma":
+            s = params["scale"] * gen.standard_gamma(params["shape"])
+        elif service == "empirical":
+            assert pool is not None
+            s = float(pool[min(len(pool) - 1, int(gen.random() * len(pool)))])
+        else:
+            s = params["value"]
+        if slow_prob > 0 and gen.random() < slow_prob:
+            s *= slow_factor
+        serv[i] = s
+        if rate_limit is not None:
+            cap, refill = rate_limit
+            have = cap if client not in last else min(cap, tokens[client] + (t - last[client]) * refill)
+            last[client] = t
+            if have >= 1.0:
+                tokens[client] = have - 1.0
+            else:
+                tokens[client] = have
+                status[i] = 1
+                continue
+        earliest = servers[0]
+        w = max(0.0, earliest - t)
+        waiting = sum(1 for st in starts[-(queue_capacity or 1):] if st > t)
+        if queue_capacity is not None and (w > 0 if queue_capacity == 0 else waiting >= queue_capacity):
+            status[i] = 2
+            continue
+        if timeout is not None and w > timeout:
+            status[i] = 3
+            continue
+        heapq.heapreplace(servers, t + w + s)
+        starts.append(t + w)
+        wait[i] = w
+    return arrival, wait, serv, status
+
+
+def load_test_simpy(
+    n_requests: int, *, arrival_rate: float, workers: int, mu: float, sigma: float, slow_prob: float,
+    slow_factor: float, seed: int = 0,
+) -> npt.NDArray[Any]:
+    """Latencies (seconds) of one run of the lognormal load test as a SimPy model: a process per request
+    holding one of `workers` units of a Resource (FCFS).  What a user would write without simengine."""
+    import random
+
+    import simpy
+
+    rnd = random.Random(seed)
+    env = simpy.Environment()
+    servers = simpy.Resource(env, capacity=workers)
+    latencies: list[float] = []
+
+    def request(env: Any, s: float) -> Any:
+        arrived = env.now
+        with servers.request() as slot:
+            yield slot
+            yield env.timeout(s)
+        latencies.append(env.now - arrived)
+
+    def source(env: Any) -> Any:
+        for _ in range(n_requests):
+            yield env.timeout(rnd.expovariate(arrival_rate))
+            s = rnd.lognormvariate(mu, sigma)
+            if rnd.random() < slow_prob:
+                s *= slow_factor
+            env.process(request(env, s))
+
+    env.process(source(env))
+    env.run()
+    return np.asarray(latencies)

@@ -20,6 +20,7 @@ MODULES = [
     "simengine.bayes",
     "simengine.drift",
     "simengine.mcmc",
+    "simengine.serving",
     "simengine.targets",
     "simengine._sweep",
     "simengine._results",

@@ -56,6 +56,8 @@ CALLS = {
     "permutation_test[pairings]": ((_X[:7], _Y), dict(permutation_type="pairings", statistic="correlation",
                                                       n_resamples=99, rng=0), 2),
     "permutation_test[k samples]": ((_X, _Y, _X + 1.0), dict(statistic="kruskal", n_resamples=99, rng=0), 2),
+    "simulate_load_test": ((), dict(arrival_rate=300.0, workers=12, n_requests=2000, n_sims=5, quantiles=0.99, rng=0),
+                           None),
 }
 # public functions that return plain arrays / floats / tables by design (like the calls they mirror)
 NOT_RESULTS = {"group_sequential_boundaries", "rhat", "ess", "mcse", "psi", "sweep", "register_simulation", "simulations"}
@@ -181,6 +183,7 @@ SWEEPS = {
     "simulate_coverage": ({"methods": ["wilson", "beta"]}, {"p": 0.1, "n": 30}),
     "simulate_bayes_peeking": ({"n_looks": [2, 3]}, {"visitors_per_look": 50, "rate": 0.1}),
     "simulate_drift_detection": ({"detector": ["ddm", "adwin"]}, {"n_steps": 300, "drift_start": 150}),
+    "simulate_load_test": ({"workers": [10, 14]}, {"arrival_rate": 300.0, "n_requests": 200, "quantiles": 0.99}),
     "bayes_ab": ({"method": ["exact", "mc"]}, {"successes_a": 10, "trials_a": 100, "successes_b": 15,
                                                  "trials_b": 100}),
 }
