@@ -109,6 +109,18 @@ FAMILIES["mcmc sampler"] = _warm_mcmc
 FAMILIES["mcmc diagnostics"] = _warm_diagnostics
 
 
+def _warm_paired_power():
+    from simengine import simulate_power
+
+    simulate_power(test="paired_t", effect_size=0.5, n=5, n_sims=10, rng=0)
+    simulate_power(test="paired_t", effect_size=0.5, n=5, n_sims=10, distribution="exponential", rng=0)
+    simulate_power(test="wilcoxon", effect_size=0.5, n=5, n_sims=10, rng=0)
+    simulate_power(test="paired_permutation", effect_size=0.5, n=5, n_sims=10, rng=0)
+
+
+FAMILIES["paired power"] = _warm_paired_power
+
+
 # Each public function's first call on its own (fresh process, empty cache): what a user who calls
 # only that function waits.  family -> {label: warm-up}; a family without an entry is timed as a whole.
 def _np():
@@ -208,6 +220,16 @@ FUNCTIONS = {
         "ess (tail)": lambda: _se().ess(_np().random.default_rng(0).normal(size=(2, 50, 2)), method="tail"),
         "mcse": lambda: _se().mcse(_np().random.default_rng(0).normal(size=(2, 50, 2))),
     },
+}
+
+
+FUNCTIONS["paired power"] = {
+    "simulate_power (paired_t)": lambda: _se().simulate_power(test="paired_t", effect_size=0.5, n=5, n_sims=10, rng=0),
+    "simulate_power (paired_t, full samples)": lambda: _se().simulate_power(
+        test="paired_t", effect_size=0.5, n=5, n_sims=10, distribution="exponential", rng=0),
+    "simulate_power (wilcoxon)": lambda: _se().simulate_power(test="wilcoxon", effect_size=0.5, n=5, n_sims=10, rng=0),
+    "simulate_power (paired_permutation)":
+        lambda: _se().simulate_power(test="paired_permutation", effect_size=0.5, n=5, n_sims=10, rng=0),
 }
 
 

@@ -436,3 +436,37 @@ def _adwin_exact_split(window: list[float], delta: float, min_len: int) -> bool:
         if abs(w[:k].mean() - w[k:].mean()) > eps:
             return True
     return False
+
+
+# --- paired designs in simulate_power (issue 17) ------------------------------------------------------------
+
+
+def paired_power_loop(
+    test: str,
+    effect_size: float,
+    n: int,
+    n_sims: int = 2000,
+    alpha: float = 0.05,
+    n_resamples: int = 999,
+    rng: SeedLike = None,
+) -> float:
+    """Monte Carlo power of a paired test on normal differences N(effect_size, 1): scipy's own test per replicate.
+
+    `test` is "paired_t" (ttest_1samp of the differences, as ttest_rel), "wilcoxon" (scipy's defaults) or
+    "paired_permutation" (permutation_test of the mean difference, permutation_type="samples").
+    """
+    from scipy import stats
+
+    rng = np.random.default_rng(rng)
+    hits = 0
+    for _ in range(n_sims):
+        d = rng.normal(effect_size, 1.0, n)
+        if test == "paired_t":
+            p = stats.ttest_1samp(d, 0.0).pvalue
+        elif test == "wilcoxon":
+            p = stats.wilcoxon(d).pvalue
+        else:
+            p = stats.permutation_test((d,), np.mean, permutation_type="samples", n_resamples=n_resamples,
+                                       rng=rng).pvalue
+        hits += p <= alpha
+    return hits / n_sims
