@@ -24,6 +24,9 @@ from simengine.bayes import (
     simulate_bayes_peeking,
     simulate_coverage,
 )
+
+# issue 17, slice bootcov: coverage of bootstrap intervals
+from simengine.bootstrap import SimulateBootstrapCoverageResult, simulate_bootstrap_coverage
 from simengine.drift import (
     ADWIN,
     DDM,
@@ -124,6 +127,9 @@ __all__ = [
     "AdwinResult",
     "simulate_drift_detection",
     "SimulateDriftDetectionResult",
+    # bootstrap coverage (issue 17)
+    "simulate_bootstrap_coverage",
+    "SimulateBootstrapCoverageResult",
     # sweeps
     "sweep",
     "register_simulation",

@@ -121,6 +121,16 @@ def _warm_paired_power():
 FAMILIES["paired power"] = _warm_paired_power
 
 
+def _warm_bootstrap_coverage():
+    from simengine import simulate_bootstrap_coverage
+
+    simulate_bootstrap_coverage(distribution="normal", n=5, statistic="mean", n_resamples=20, n_sims=10, rng=0)
+    simulate_bootstrap_coverage(distribution="normal", n=5, statistic="median", n_resamples=20, n_sims=10, rng=0)
+
+
+FAMILIES["bootstrap coverage"] = _warm_bootstrap_coverage
+
+
 # Each public function's first call on its own (fresh process, empty cache): what a user who calls
 # only that function waits.  family -> {label: warm-up}; a family without an entry is timed as a whole.
 def _np():
@@ -230,6 +240,14 @@ FUNCTIONS["paired power"] = {
     "simulate_power (wilcoxon)": lambda: _se().simulate_power(test="wilcoxon", effect_size=0.5, n=5, n_sims=10, rng=0),
     "simulate_power (paired_permutation)":
         lambda: _se().simulate_power(test="paired_permutation", effect_size=0.5, n=5, n_sims=10, rng=0),
+}
+
+
+FUNCTIONS["bootstrap coverage"] = {
+    "simulate_bootstrap_coverage (mean)": lambda: _se().simulate_bootstrap_coverage(
+        distribution="normal", n=5, statistic="mean", n_resamples=20, n_sims=10, rng=0),
+    "simulate_bootstrap_coverage (median)": lambda: _se().simulate_bootstrap_coverage(
+        distribution="normal", n=5, statistic="median", n_resamples=20, n_sims=10, rng=0),
 }
 
 

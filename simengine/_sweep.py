@@ -112,6 +112,8 @@ _BUILTINS = {
                  "P(B > A) and expected losses for Beta posteriors (exact, or Monte Carlo with n_sims draws)"),
     "drift_detection": ("simengine.drift", "simulate_drift_detection",
                         "DDM / ADWIN over simulated error streams: detection rate, false alarms, delay"),
+    "bootstrap_coverage": ("simengine.bootstrap", "simulate_bootstrap_coverage",
+                           "Coverage and width of percentile / basic / BCa bootstrap intervals by sample size"),
 }
 
 _USER: dict[str, Simulation] = {}

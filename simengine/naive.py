@@ -470,3 +470,101 @@ def paired_power_loop(
                                        rng=rng).pvalue
         hits += p <= alpha
     return hits / n_sims
+
+
+# --- coverage of bootstrap intervals (issue 17) ---------------------------------------------------------------
+
+
+def _linear_quantile(sorted_x: npt.NDArray[Any], q: float) -> float:
+    """scipy.stats.quantile's "linear" method on a sorted 1-D array, with scipy's arithmetic (jg = q n + 1 - q)."""
+    import math
+
+    n = sorted_x.shape[0]
+    jg = q * n + (1.0 - q)
+    jp1 = math.floor(jg)
+    g = jg - jp1
+    j = jp1 - 1.0
+    if j < 0.0:
+        g = 0.0
+    j = min(max(j, 0.0), n - 1.0)
+    jp1 = min(max(jp1, 0.0), n - 1.0)
+    return float((1.0 - g) * sorted_x[int(j)] + g * sorted_x[int(jp1)])
+
+
+def bootstrap_coverage_replay(
+    distribution: str,
+    n: int,
+    statistic: str | tuple[str, float],
+    methods: Iterable[str] = ("percentile", "basic", "BCa"),
+    confidence_level: float = 0.95,
+    n_resamples: int = 999,
+    n_sims: int = 2000,
+    rng: SeedLike = None,
+    p: float = 0.5,
+) -> dict[str, tuple[npt.NDArray[Any], npt.NDArray[Any]]]:
+    """`simulate_bootstrap_coverage` for one `n`, one replicate at a time in NumPy and scipy.special.
+
+    Same streams (blocks of COVERAGE_BLOCK replicates, block b drawing from child b of `rng`), same draws
+    (the sample, then each resample's indices ``int(u * n)``), and scipy.stats.bootstrap's interval formulas
+    written out (linear quantiles, BCa's z0 from the "mean" percentile of score and the jackknife
+    acceleration).  Returns {method: (low, high)}, arrays of the `n_sims` intervals.
+    """
+    import math
+
+    from scipy import special
+
+    from simengine._rng import as_seed_sequence, n_blocks, numpy_block_generators
+    from simengine.bootstrap import COVERAGE_BLOCK
+
+    q = math.nan if statistic == "mean" else 0.5 if statistic == "median" else float(statistic[1])
+    methods = tuple(methods)
+    block = COVERAGE_BLOCK
+    out = {m: (np.empty(n_sims), np.empty(n_sims)) for m in methods}
+    alpha = (1.0 - confidence_level) / 2.0
+
+    def draw(g: np.random.Generator) -> npt.NDArray[Any]:
+        if distribution == "normal":
+            return g.standard_normal(n)
+        if distribution == "lognormal":
+            return np.array([math.exp(z) for z in g.standard_normal(n)])
+        if distribution == "exponential":
+            return np.array([-math.log1p(-u) for u in g.random(n)])
+        if distribution == "t3":
+            z = g.standard_normal((n, 4))
+            return z[:, 0] / np.sqrt((z[:, 1] * z[:, 1] + z[:, 2] * z[:, 2] + z[:, 3] * z[:, 3]) / 3.0)
+        return np.where(g.random(n) < p, 1.0, 0.0)
+
+    gens = numpy_block_generators(as_seed_sequence(rng), n_blocks(n_sims, block))
+    for r in range(n_sims):
+        g = gens[r // block]
+        x = draw(g)
+        idx = (g.random((n_resamples, n)) * n).astype(np.int64)
+        if math.isnan(q):
+            s = np.cumsum(x)[-1]  # the kernel's sequential sums
+            theta_hat = s / n
+            theta = np.sort(np.cumsum(x[idx], axis=1)[:, -1] / n)
+            jack = (s - x) / (n - 1)
+        else:
+            x = np.sort(x)
+            theta_hat = _linear_quantile(x, q)
+            res = np.sort(x[idx], axis=1)
+            theta = np.sort([_linear_quantile(row, q) for row in res])
+            jack = np.array([_linear_quantile(np.delete(x, j), q) for j in range(n)])
+        for m in methods:
+            if m == "percentile":
+                low, high = _linear_quantile(theta, alpha), _linear_quantile(theta, 1.0 - alpha)
+            elif m == "basic":
+                low = 2.0 * theta_hat - _linear_quantile(theta, 1.0 - alpha)
+                high = 2.0 * theta_hat - _linear_quantile(theta, alpha)
+            else:
+                z0 = special.ndtri((np.sum(theta < theta_hat) + np.sum(theta <= theta_hat)) / (2.0 * n_resamples))
+                u = jack.mean() - jack
+                with np.errstate(invalid="ignore", divide="ignore"):
+                    a = np.sum(u**3) / (6.0 * np.sum(u**2) ** 1.5)
+                z_a = special.ndtri(alpha)
+                a1 = special.ndtr(z0 + (z0 + z_a) / (1.0 - a * (z0 + z_a)))
+                a2 = special.ndtr(z0 + (z0 - z_a) / (1.0 - a * (z0 - z_a)))
+                low = _linear_quantile(theta, a1) if a1 == a1 else math.nan
+                high = _linear_quantile(theta, a2) if a2 == a2 else math.nan
+            out[m][0][r], out[m][1][r] = low, high
+    return out

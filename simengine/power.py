@@ -580,7 +580,7 @@ def simulate_power(
     (10000, True)
     >>> res = simengine.simulate_power(test="paired_t", effect_size=0.5, n=[20, 34], rng=1)
     >>> res.power.round(2)
-    array([0.56, 0.81])
+    array([0.57, 0.81])
     """
     test = v.check_choice(test, "test", TESTS + PAIRED_TESTS)
     effect_size = v.check_real(effect_size, "effect_size")

@@ -51,6 +51,8 @@ CALLS = {
     "ddm": ((_ERRORS,), {}, None),
     "adwin": ((_ERRORS.astype(float),), {}, None),
     "simulate_drift_detection": ((), dict(n_sims=20, n_steps=200, drift_start=100, rng=0), None),
+    "simulate_bootstrap_coverage": ((), dict(distribution="normal", n=10, statistic="mean", n_resamples=49,
+                                             n_sims=40, rng=0), None),
 }
 # public functions that return plain arrays / floats / tables by design (like the calls they mirror)
 NOT_RESULTS = {"group_sequential_boundaries", "rhat", "ess", "mcse", "psi", "sweep", "register_simulation", "simulations"}
@@ -178,6 +180,8 @@ SWEEPS = {
     "simulate_drift_detection": ({"detector": ["ddm", "adwin"]}, {"n_steps": 300, "drift_start": 150}),
     "bayes_ab": ({"method": ["exact", "mc"]}, {"successes_a": 10, "trials_a": 100, "successes_b": 15,
                                                  "trials_b": 100}),
+    "simulate_bootstrap_coverage": ({"n": [8, 12]}, {"distribution": "exponential", "statistic": "mean",
+                                                      "methods": "BCa", "n_resamples": 49}),
 }
 
 
