@@ -568,3 +568,56 @@ def bootstrap_coverage_replay(
                 high = _linear_quantile(theta, a2) if a2 == a2 else math.nan
             out[m][0][r], out[m][1][r] = low, high
     return out
+
+
+def bootstrap_coverage_loop(
+    n: int = 30,
+    n_resamples: int = 999,
+    n_sims: int = 2000,
+    confidence_level: float = 0.95,
+    rng: SeedLike = None,
+) -> dict[str, float]:
+    """Coverage of the percentile, basic and BCa intervals for the mean of N(0, 1) samples: a NumPy loop over
+    replicates, each resampled at once (an (n_resamples, n) index array), intervals by scipy's formulas."""
+    from scipy import special
+
+    rng = np.random.default_rng(rng)
+    alpha = (1.0 - confidence_level) / 2.0
+    hits = {"percentile": 0, "basic": 0, "BCa": 0}
+    for _ in range(n_sims):
+        x = rng.normal(size=n)
+        theta_hat = x.mean()
+        theta = x[rng.integers(0, n, size=(n_resamples, n))].mean(axis=1)
+        lo, hi = np.quantile(theta, [alpha, 1.0 - alpha])
+        jack = (x.sum() - x) / (n - 1)
+        u = jack.mean() - jack
+        a = np.sum(u**3) / (6.0 * np.sum(u**2) ** 1.5)
+        z0 = special.ndtri((np.sum(theta < theta_hat) + np.sum(theta <= theta_hat)) / (2.0 * n_resamples))
+        z = special.ndtri(np.array([alpha, 1.0 - alpha]))
+        levels = special.ndtr(z0 + (z0 + z) / (1.0 - a * (z0 + z)))
+        b_lo, b_hi = np.quantile(theta, levels)
+        hits["percentile"] += lo <= 0.0 <= hi
+        hits["basic"] += 2 * theta_hat - hi <= 0.0 <= 2 * theta_hat - lo
+        hits["BCa"] += b_lo <= 0.0 <= b_hi
+    return {m: h / n_sims for m, h in hits.items()}
+
+
+def bootstrap_coverage_scipy(
+    n: int = 30, n_resamples: int = 999, n_sims: int = 2000, confidence_level: float = 0.95, rng: SeedLike = None
+) -> dict[str, float]:
+    """The same coverage with scipy.stats.bootstrap per replicate: BCa resamples once, percentile and basic
+    reuse its bootstrap distribution (``bootstrap_result=``, ``n_resamples=0``)."""
+    from scipy import stats
+
+    rng = np.random.default_rng(rng)
+    hits = {"percentile": 0, "basic": 0, "BCa": 0}
+    for _ in range(n_sims):
+        x = rng.normal(size=n)
+        res = stats.bootstrap((x,), np.mean, n_resamples=n_resamples, confidence_level=confidence_level,
+                              method="BCa", rng=rng)
+        for m in hits:
+            ci = res.confidence_interval if m == "BCa" else stats.bootstrap(
+                (x,), np.mean, n_resamples=0, bootstrap_result=res, confidence_level=confidence_level, method=m,
+                rng=rng).confidence_interval
+            hits[m] += ci.low <= 0.0 <= ci.high
+    return {m: h / n_sims for m, h in hits.items()}
