@@ -510,8 +510,10 @@ def simulate_power(
     over the SD of the differences, as in statsmodels' ``TTestPower`` (whose power the paired t
     matches; unlike that class, the power here is simulated and the test may be rank-based).
     The paired t on normal differences draws their mean and sum of squares exactly (two draws
-    per replicate).  For a skewed `distribution` the three paired tests test different nulls
-    at ``effect_size=0`` (mean 0; symmetry about 0), so only the t is near `alpha` there.
+    per replicate).  Skewed differences ("lognormal", "exponential") at ``effect_size=0`` have
+    mean 0, the paired t's null, but the one-sample t is then calibrated only as n grows
+    (it rejects 0.16 of lognormal samples of 10 at alpha 0.05), and they are not symmetric
+    about 0, the null of the Wilcoxon and sign-flip tests, which reject them ever more often.
 
     Parameters
     ----------
