@@ -24,6 +24,7 @@ from simengine.bayes import (
     simulate_bayes_peeking,
     simulate_coverage,
 )
+from simengine.bootstrap import BootstrapResult, bootstrap
 from simengine.drift import (
     ADWIN,
     DDM,
@@ -124,6 +125,9 @@ __all__ = [
     "AdwinResult",
     "simulate_drift_detection",
     "SimulateDriftDetectionResult",
+    # bootstrap (issue 17)
+    "bootstrap",
+    "BootstrapResult",
     # sweeps
     "sweep",
     "register_simulation",
