@@ -24,9 +24,12 @@ from simengine.bayes import (
     simulate_bayes_peeking,
     simulate_coverage,
 )
-
-# issue 17, slice bootcov: coverage of bootstrap intervals
-from simengine.bootstrap import SimulateBootstrapCoverageResult, simulate_bootstrap_coverage
+from simengine.bootstrap import (
+    BootstrapResult,
+    SimulateBootstrapCoverageResult,
+    bootstrap,
+    simulate_bootstrap_coverage,
+)
 from simengine.drift import (
     ADWIN,
     DDM,
@@ -127,7 +130,9 @@ __all__ = [
     "AdwinResult",
     "simulate_drift_detection",
     "SimulateDriftDetectionResult",
-    # bootstrap coverage (issue 17)
+    # bootstrap (issue 17)
+    "bootstrap",
+    "BootstrapResult",
     "simulate_bootstrap_coverage",
     "SimulateBootstrapCoverageResult",
     # sweeps
