@@ -636,22 +636,27 @@ def _coverage_distribution(distribution: Any) -> tuple[str, float]:
 
 
 def _coverage_statistic(statistic: Any) -> tuple[str, float]:
-    """(label, q) from `statistic`: "mean" (q NaN), "median" (q 0.5) or ("quantile", q)."""
+    """(label, q) from `statistic`: "mean", "std", "var" (q NaN), "median" (q 0.5) or ("quantile", q)."""
     if isinstance(statistic, tuple):
         if len(statistic) != 2 or statistic[0] != "quantile":
             raise ValueError(f'`statistic` as a tuple must be ("quantile", q); got {statistic!r}')
         q = v.check_real(statistic[1], "statistic", low=0.0, high=1.0)
         return f"quantile({q:g})", q
     if not isinstance(statistic, str):
-        raise TypeError(f'`statistic` must be "mean", "median" or ("quantile", q); got {type(statistic).__name__}')
-    v.check_choice(statistic, "statistic", ("mean", "median"))
-    return statistic, (math.nan if statistic == "mean" else 0.5)
+        raise TypeError(f'`statistic` must be "mean", "median", "std", "var" or ("quantile", q); '
+                        f"got {type(statistic).__name__}")
+    v.check_choice(statistic, "statistic", ("mean", "median", "std", "var"))
+    return statistic, (0.5 if statistic == "median" else math.nan)
 
 
-def _true_value(dist: str, p: float, q: float) -> float:
-    """The population mean (q NaN) or q-quantile of `dist`."""
+def _true_value(dist: str, p: float, label: str, q: float) -> float:
+    """The population mean, variance or SD (by `label`; q NaN) or q-quantile of `dist`."""
     from scipy import special
 
+    if label in ("var", "std"):
+        var = {"normal": 1.0, "lognormal": (math.e - 1.0) * math.e, "exponential": 1.0, "t3": 3.0,
+               "bernoulli": p * (1.0 - p)}[dist]
+        return math.sqrt(var) if label == "std" else var
     if math.isnan(q):
         return {"normal": 0.0, "lognormal": math.exp(0.5), "exponential": 1.0, "t3": 0.0, "bernoulli": p}[dist]
     if dist == "bernoulli":
@@ -675,7 +680,7 @@ def simulate_bootstrap_coverage(
     *,
     distribution: Literal["normal", "lognormal", "exponential", "t3", "bernoulli"] | tuple[str, float],
     n: int | ArrayLike,
-    statistic: Literal["mean", "median"] | tuple[str, float],
+    statistic: Literal["mean", "median", "std", "var"] | tuple[str, float],
     methods: Sequence[Literal["percentile", "basic", "BCa"]] = ("percentile", "basic", "BCa"),
     confidence_level: float = 0.95,
     n_resamples: int = 999,
@@ -700,9 +705,10 @@ def simulate_bootstrap_coverage(
         ("bernoulli" alone: p = 0.5).
     n : int or array_like of int
         Sample sizes (>= 2).
-    statistic : {"mean", "median"} or ("quantile", q)
-        The sample quantiles use the linear method (NumPy's default, scipy.stats.quantile's
-        "linear"); the population value is the distribution's mean or q-quantile.
+    statistic : {"mean", "median", "std", "var"} or ("quantile", q)
+        As in `bootstrap`: "std" and "var" divide by n (NumPy's ddof=0); sample quantiles use the
+        linear method (NumPy's default, scipy.stats.quantile's "linear").  The population value
+        is the distribution's mean, SD, variance or q-quantile.
     methods : sequence of {"percentile", "basic", "BCa"}, default all three
         BCa's acceleration is the jackknife one, as in scipy.
     confidence_level : float, default 0.95
@@ -762,7 +768,7 @@ def simulate_bootstrap_coverage(
     n_resamples = v.check_bounded_count(n_resamples, "n_resamples")
     n_sims = v.check_bounded_count(n_sims, "n_sims")
     progress = check_progress(progress)
-    truth = _true_value(dist, p, q)
+    truth = _true_value(dist, p, label, q)
     ns = np.ascontiguousarray(n_arr.reshape(-1), dtype=np.int64)
     sum_n = int(ns.sum(dtype=object))
     v.check_work(n_sims * sum_n * (n_resamples + 1), "`n_sims` x `n` x `n_resamples`", unit="resample draws")
@@ -784,7 +790,14 @@ def simulate_bootstrap_coverage(
     nb = n_blocks(n_sims, block)
     jobs = ns.size * nb
     sums = np.zeros((jobs, len(methods), 4))
-    kernel = k._coverage_mean1 if math.isnan(q) else k._coverage_quantile1
+    moment = label in ("std", "var")
+    kernel = k._coverage_moment1 if moment else k._coverage_mean1 if math.isnan(q) else k._coverage_quantile1
+    # BCa's z0 = ndtri(k / 2B) for the 2B + 1 possible percentiles of score (scipy's ndtri, tabulated once)
+    from scipy import special
+
+    ztab = special.ndtri(np.arange(2 * n_resamples + 1) / (2.0 * n_resamples))
+    z_alpha = float(special.ndtri((1.0 - confidence_level) / 2.0))
+    use_std = label == "std"
     carry: dict[int, np.random.Generator] = {}  # the Generator of a block cut at the end of the last slice
 
     def call(lo: int, hi: int) -> None:
@@ -794,11 +807,15 @@ def simulate_bootstrap_coverage(
             r0 = b * block + max(lo - jb * block, 0)
             r1 = min(b * block + min(hi - jb * block, block), n_sims)
             if r0 < r1:
-                if math.isnan(q):
-                    kernel(g, ns[i], r0, r1, dcode, p, truth, codes, confidence_level, n_resamples, bca, sums[jb])
+                if moment:
+                    kernel(g, ns[i], r0, r1, dcode, p, use_std, truth, codes, confidence_level, ztab, z_alpha,
+                           n_resamples, bca, sums[jb])
+                elif math.isnan(q):
+                    kernel(g, ns[i], r0, r1, dcode, p, truth, codes, confidence_level, ztab, z_alpha, n_resamples,
+                           bca, sums[jb])
                 else:
-                    kernel(g, ns[i], r0, r1, dcode, p, q, truth, codes, confidence_level, n_resamples, bca,
-                           sums[jb])
+                    kernel(g, ns[i], r0, r1, dcode, p, q, truth, codes, confidence_level, ztab, z_alpha,
+                           n_resamples, bca, sums[jb])
             if hi < (jb + 1) * block:
                 carry[jb] = g
 

@@ -516,7 +516,7 @@ def bootstrap_coverage_replay(
     from simengine._rng import as_seed_sequence, n_blocks, numpy_block_generators
     from simengine.bootstrap import COVERAGE_BLOCK
 
-    q = math.nan if statistic == "mean" else 0.5 if statistic == "median" else float(statistic[1])
+    q = math.nan if statistic in ("mean", "std", "var") else 0.5 if statistic == "median" else float(statistic[1])
     methods = tuple(methods)
     block = COVERAGE_BLOCK
     out = {m: (np.empty(n_sims), np.empty(n_sims)) for m in methods}
@@ -539,7 +539,18 @@ def bootstrap_coverage_replay(
         g = gens[r // block]
         x = draw(g)
         idx = (g.random((n_resamples, n)) * n).astype(np.int64)
-        if math.isnan(q):
+        if statistic in ("std", "var"):
+            root = np.sqrt if statistic == "std" else (lambda v: v)
+            s = np.cumsum(x)[-1]
+            ss = np.cumsum((x - s / n) ** 2)[-1]
+            theta_hat = root(ss / n)
+            counts = np.zeros((n_resamples, n))
+            for b in range(n_resamples):
+                counts[b] = np.bincount(idx[b], minlength=n)
+            m = np.cumsum(counts * x, axis=1)[:, -1] / n
+            theta = np.sort(root(np.cumsum(counts * (x - m[:, None]) ** 2, axis=1)[:, -1] / n))
+            jack = root(np.maximum(ss - (x - s / n) ** 2 * n / (n - 1.0), 0.0) / (n - 1))
+        elif math.isnan(q):
             s = np.cumsum(x)[-1]  # the kernel's sequential sums
             theta_hat = s / n
             theta = np.sort(np.cumsum(x[idx], axis=1)[:, -1] / n)

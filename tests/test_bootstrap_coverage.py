@@ -17,7 +17,7 @@ bootstrap = importlib.import_module("simengine.bootstrap")
 @pytest.mark.parametrize(
     "dist,n,statistic",
     [("normal", 10, "mean"), ("exponential", 9, "median"), ("lognormal", 10, ("quantile", 0.3)), ("t3", 7, "mean"),
-     (("bernoulli", 0.2), 5, "mean")],
+     (("bernoulli", 0.2), 5, "mean"), ("lognormal", 12, "var"), ("t3", 8, "std")],
 )
 def test_coverage_equals_numpy_replay(dist, n, statistic):
     # 70 replicates: two whole blocks of 32 and a short one; Bernoulli samples of one value give NaN BCa ends
@@ -99,9 +99,11 @@ def test_result_shapes_and_frame():
 
 def test_true_values():
     f = bootstrap._true_value
-    assert f("lognormal", 0.5, 0.5) == 1.0 and f("exponential", 0.5, 0.5) == math.log(2)
-    assert f("t3", 0.5, 0.9) == pytest.approx(stats.t.ppf(0.9, 3), rel=1e-12)
-    assert f("bernoulli", 0.3, math.nan) == 0.3 and f("bernoulli", 0.3, 0.5) == 0.0
+    assert f("lognormal", 0.5, "median", 0.5) == 1.0 and f("exponential", 0.5, "median", 0.5) == math.log(2)
+    assert f("t3", 0.5, "q", 0.9) == pytest.approx(stats.t.ppf(0.9, 3), rel=1e-12)
+    assert f("bernoulli", 0.3, "mean", math.nan) == 0.3 and f("bernoulli", 0.3, "median", 0.5) == 0.0
+    assert f("lognormal", 0.5, "var", math.nan) == pytest.approx(stats.lognorm(1.0).var(), rel=1e-12)
+    assert f("t3", 0.5, "std", math.nan) == pytest.approx(stats.t(3).std(), rel=1e-12)
 
 
 def test_simulate_bootstrap_coverage_iv():

@@ -14,10 +14,11 @@ from simengine.kernels.bootstrap import (
     ALT_TWO_SIDED,
     basic_interval1,
     bca_accel,
-    bca_interval1,
+    bca_interval_z1,
     boot_quantile1,
     jackknife_accel_terms1,
     percentile_interval1,
+    percentile_of_score1,
 )
 from simengine.kernels.sort import sort_inplace
 
@@ -56,9 +57,12 @@ def _draw_sample1(g, dist, p, x):
 
 
 @njit
-def _score1(theta, theta_hat, accel, methods, level, truth, out):
+def _score1(theta, theta_hat, accel, methods, level, ztab, z_alpha, truth, out):
     """Score each method's interval of the sorted bootstrap distribution `theta` into out[m]:
-    (covered, width, width**2, NaN intervals); a NaN interval covers nothing and has no width."""
+    (covered, width, width**2, NaN intervals); a NaN interval covers nothing and has no width.
+
+    BCa's z0 is ztab[k], k = 2 B x the percentile of score of `theta_hat` (an integer in 0..2B): the
+    public layer tabulates scipy's ndtri(k / 2B), so no normal quantile is compiled here."""
     for m in range(methods.shape[0]):
         code = methods[m]
         if code == PERCENTILE:
@@ -66,7 +70,8 @@ def _score1(theta, theta_hat, accel, methods, level, truth, out):
         elif code == BASIC:
             low, high = basic_interval1(theta, theta_hat, level, ALT_TWO_SIDED)
         else:
-            low, high = bca_interval1(theta, theta_hat, accel, level, ALT_TWO_SIDED)
+            k = np.int64(percentile_of_score1(theta, theta_hat) * (2.0 * theta.shape[0]) + 0.5)
+            low, high = bca_interval_z1(theta, ztab[k], z_alpha, accel, ALT_TWO_SIDED)
         if low != low or high != high:
             out[m, 3] += 1.0
             continue
@@ -84,7 +89,7 @@ def _score1(theta, theta_hat, accel, methods, level, truth, out):
 
 
 @njit
-def _coverage_mean1(g, n, r0, r1, dist, p, truth, methods, level, n_resamples, bca, out):
+def _coverage_mean1(g, n, r0, r1, dist, p, truth, methods, level, ztab, z_alpha, n_resamples, bca, out):
     """Coverage sums of the intervals for the mean."""
     x = np.empty(n)
     theta = np.empty(n_resamples)
@@ -108,7 +113,7 @@ def _coverage_mean1(g, n, r0, r1, dist, p, truth, methods, level, n_resamples, b
                 jack[j] = (s - x[j]) / (n - 1)
             num, den = jackknife_accel_terms1(jack)
             accel = bca_accel(num, den)
-        _score1(theta, theta_hat, accel, methods, level, truth, out)
+        _score1(theta, theta_hat, accel, methods, level, ztab, z_alpha, truth, out)
     return out
 
 
@@ -133,7 +138,7 @@ def _quantile_without1(xs, q, skip):
 
 
 @njit
-def _coverage_quantile1(g, n, r0, r1, dist, p, q, truth, methods, level, n_resamples, bca, out):
+def _coverage_quantile1(g, n, r0, r1, dist, p, q, truth, methods, level, ztab, z_alpha, n_resamples, bca, out):
     """Coverage sums of the intervals for quantile `q` (linear method; the median is q = 0.5).
 
     The sample is sorted once; a resample is a count per sorted index, so its sorted values (and its
@@ -166,5 +171,54 @@ def _coverage_quantile1(g, n, r0, r1, dist, p, q, truth, methods, level, n_resam
                 jack[j] = _quantile_without1(x, q, j)
             num, den = jackknife_accel_terms1(jack)
             accel = bca_accel(num, den)
-        _score1(theta, theta_hat, accel, methods, level, truth, out)
+        _score1(theta, theta_hat, accel, methods, level, ztab, z_alpha, truth, out)
+    return out
+
+
+@njit
+def _coverage_moment1(g, n, r0, r1, dist, p, use_std, truth, methods, level, ztab, z_alpha, n_resamples, bca,
+                      out):
+    """Coverage sums of the intervals for the variance (or, with `use_std`, the SD), divisor n (NumPy's ddof=0).
+
+    A resample's variance is sum_j c_j (x_j - m)^2 / n over the counts c_j of each observation, m its mean
+    (two passes); the jackknife's from the downdated sum of squares SS - (x_i - mean)^2 n / (n - 1)."""
+    x = np.empty(n)
+    counts = np.zeros(n, dtype=np.int64)
+    theta = np.empty(n_resamples)
+    tmp = np.empty(n_resamples)
+    jack = np.empty(n)
+    for _ in range(r0, r1):
+        _draw_sample1(g, dist, p, x)
+        s = 0.0
+        for j in range(n):
+            s += x[j]
+        mean = s / n
+        ss = 0.0
+        for j in range(n):
+            d = x[j] - mean
+            ss += d * d
+        theta_hat = math.sqrt(ss / n) if use_std else ss / n
+        for b in range(n_resamples):
+            for j in range(n):
+                counts[np.int64(g.random() * n)] += 1
+            t = 0.0
+            for j in range(n):
+                t += counts[j] * x[j]
+            m = t / n
+            v = 0.0
+            for j in range(n):
+                d = x[j] - m
+                v += counts[j] * (d * d)
+                counts[j] = 0
+            theta[b] = math.sqrt(v / n) if use_std else v / n
+        sort_inplace(theta, tmp)
+        accel = 0.0
+        if bca:
+            for j in range(n):
+                d = x[j] - mean
+                ssj = max(ss - d * d * n / (n - 1.0), 0.0)
+                jack[j] = math.sqrt(ssj / (n - 1)) if use_std else ssj / (n - 1)
+            num, den = jackknife_accel_terms1(jack)
+            accel = bca_accel(num, den)
+        _score1(theta, theta_hat, accel, methods, level, ztab, z_alpha, truth, out)
     return out
