@@ -547,8 +547,8 @@ def bootstrap_coverage_replay(
             counts = np.zeros((n_resamples, n))
             for b in range(n_resamples):
                 counts[b] = np.bincount(idx[b], minlength=n)
-            m = np.cumsum(counts * x, axis=1)[:, -1] / n
-            theta = np.sort(root(np.cumsum(counts * (x - m[:, None]) ** 2, axis=1)[:, -1] / n))
+            means = np.cumsum(counts * x, axis=1)[:, -1] / n
+            theta = np.sort(root(np.cumsum(counts * (x - means[:, None]) ** 2, axis=1)[:, -1] / n))
             jack = root(np.maximum(ss - (x - s / n) ** 2 * n / (n - 1.0), 0.0) / (n - 1))
         elif math.isnan(q):
             s = np.cumsum(x)[-1]  # the kernel's sequential sums
