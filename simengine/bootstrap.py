@@ -630,7 +630,7 @@ def _coverage_distribution(distribution: Any) -> tuple[str, float]:
                          high_inclusive=False)
         return "bernoulli", p
     if not isinstance(distribution, str):
-        raise TypeError(f'`distribution` must be a name or ("bernoulli", p); got {type(distribution).__name__}')
+        raise TypeError(f'`distribution` must be a name or ("bernoulli", p); got {v._describe(distribution)}')
     v.check_choice(distribution, "distribution", COVERAGE_DISTRIBUTIONS)
     return distribution, 0.5
 
@@ -644,7 +644,7 @@ def _coverage_statistic(statistic: Any) -> tuple[str, float]:
         return f"quantile({q:g})", q
     if not isinstance(statistic, str):
         raise TypeError(f'`statistic` must be "mean", "median", "std", "var" or ("quantile", q); '
-                        f"got {type(statistic).__name__}")
+                        f"got {v._describe(statistic)}")
     v.check_choice(statistic, "statistic", ("mean", "median", "std", "var"))
     return statistic, (0.5 if statistic == "median" else math.nan)
 
@@ -760,7 +760,7 @@ def simulate_bootstrap_coverage(
     if isinstance(methods, str):
         methods = (methods,)  # type: ignore[assignment]  # one name passed as a string
     if not isinstance(methods, (tuple, list)):
-        raise TypeError(f"`methods` must be a method name or a sequence of them; got {type(methods).__name__}")
+        raise TypeError(f"`methods` must be a method name or a sequence of them; got {v._describe(methods)}")
     methods = tuple(v.check_choice(m, "methods", BOOTSTRAP_METHODS) for m in methods)
     if not methods:
         raise ValueError("`methods` must name at least one method")
