@@ -53,6 +53,8 @@ CALLS = {
     "simulate_drift_detection": ((), dict(n_sims=20, n_steps=200, drift_start=100, rng=0), None),
     "simulate_bootstrap_coverage": ((), dict(distribution="normal", n=10, statistic="mean", n_resamples=49,
                                              n_sims=40, rng=0), None),
+    # slice boot's function, added by bootcov after merging it (drop if boot's own entry lands)
+    "bootstrap": (((_X,),), dict(statistic="mean", n_resamples=99, rng=0), None),
 }
 # public functions that return plain arrays / floats / tables by design (like the calls they mirror)
 NOT_RESULTS = {"group_sequential_boundaries", "rhat", "ess", "mcse", "psi", "sweep", "register_simulation", "simulations"}
