@@ -4,6 +4,7 @@ import math
 
 import numpy as np
 import pytest
+from hypothesis import given, settings, strategies as st
 from numpy.testing import assert_allclose, assert_array_equal
 from scipy import special, stats
 
@@ -148,3 +149,14 @@ def test_simulate_bootstrap_coverage_iv():
         simulate_bootstrap_coverage(**kw, rng=1.5)
     with pytest.raises(TypeError, match="`progress` must be None, True or False"):
         simulate_bootstrap_coverage(**kw, progress="on")
+
+
+@settings(max_examples=8, deadline=None)
+@given(seed=st.integers(0, 2**32 - 1), n=st.integers(2, 9), which=st.sampled_from(["mean", "median", "var"]),
+       subset=st.sampled_from([("percentile",), ("basic",), ("BCa",), ("BCa", "percentile")]))
+def test_property_methods_share_the_samples(seed, n, which, subset):
+    # common random numbers: a subset of the methods gives exactly the rows of the full call
+    kw = dict(distribution="lognormal", n=n, statistic=which, n_resamples=19, n_sims=35, rng=seed)
+    full = simulate_bootstrap_coverage(**kw).to_frame().set_index("method")
+    part = simulate_bootstrap_coverage(methods=subset, **kw).to_frame().set_index("method")
+    assert_array_equal(part.to_numpy(), full.loc[list(subset)].to_numpy())

@@ -8,6 +8,7 @@ import math
 
 import numpy as np
 import pytest
+from hypothesis import given, settings, strategies as st
 from numpy.testing import assert_array_equal
 from scipy import stats
 from statsmodels.stats.power import TTestPower
@@ -214,3 +215,14 @@ def test_paired_power_agrees_with_the_naive_scipy_loop():
         ref = naive.paired_power_loop(test, 0.5, 16, n_sims=300, n_resamples=199, rng=2)
         ours = simulate_power(test=test, effect_size=0.5, n=16, n_sims=4000, n_resamples=199, rng=2).power
         assert abs(ours - ref) <= 4 * math.sqrt(ref * (1 - ref) / 300 + ours * (1 - ours) / 4000)
+
+
+@settings(max_examples=8, deadline=None)
+@given(seed=st.integers(0, 2**32 - 1), n=st.integers(2, 30),
+       test=st.sampled_from(["paired_t", "wilcoxon", "paired_permutation"]),
+       alt=st.sampled_from(["two-sided", "less", "greater"]))
+def test_property_power_grows_with_alpha_on_the_same_draws(seed, n, test, alt):
+    # the same seed gives the same p-values, so a larger alpha rejects a superset
+    kw = dict(test=test, effect_size=0.3, n=n, n_sims=60, n_resamples=19, alternative=alt, rng=seed)
+    powers = [simulate_power(alpha=a, **kw).power for a in (0.01, 0.05, 0.2)]
+    assert powers == sorted(powers)
