@@ -151,7 +151,7 @@ def test_simulate_bootstrap_coverage_iv():
         simulate_bootstrap_coverage(**kw, progress="on")
 
 
-@settings(max_examples=8, deadline=None)
+@settings(max_examples=4, deadline=None)
 @given(seed=st.integers(0, 2**32 - 1), n=st.integers(2, 9), which=st.sampled_from(["mean", "median", "var"]),
        subset=st.sampled_from([("percentile",), ("basic",), ("BCa",), ("BCa", "percentile")]))
 def test_property_methods_share_the_samples(seed, n, which, subset):

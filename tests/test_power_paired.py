@@ -217,12 +217,12 @@ def test_paired_power_agrees_with_the_naive_scipy_loop():
         assert abs(ours - ref) <= 4 * math.sqrt(ref * (1 - ref) / 300 + ours * (1 - ours) / 4000)
 
 
-@settings(max_examples=8, deadline=None)
+@settings(max_examples=4, deadline=None)
 @given(seed=st.integers(0, 2**32 - 1), n=st.integers(2, 30),
        test=st.sampled_from(["paired_t", "wilcoxon", "paired_permutation"]),
        alt=st.sampled_from(["two-sided", "less", "greater"]))
 def test_property_power_grows_with_alpha_on_the_same_draws(seed, n, test, alt):
     # the same seed gives the same p-values, so a larger alpha rejects a superset
     kw = dict(test=test, effect_size=0.3, n=n, n_sims=60, n_resamples=19, alternative=alt, rng=seed)
-    powers = [simulate_power(alpha=a, **kw).power for a in (0.01, 0.05, 0.2)]
+    powers = [simulate_power(alpha=a, **kw).power for a in (0.02, 0.2)]
     assert powers == sorted(powers)
