@@ -62,7 +62,7 @@ def test_paired_t_normal_equals_numpy_replay():
 
 
 def test_paired_t_samples_equal_scipy_replay():
-    n, n_sims, d = 9, 700, 0.5
+    n, n_sims, d = 9, 400, 0.5
     res = simulate_power(test="paired_t", effect_size=d, n=n, n_sims=n_sims, distribution="lognormal", rng=4)
     p = _replay_differences(d, n, n_sims, 4, "lognormal", lambda g, x: stats.ttest_1samp(x, 0.0).pvalue)
     assert res.power == np.mean(p <= 0.05)
@@ -72,7 +72,7 @@ def test_paired_t_samples_equal_scipy_replay():
 def test_wilcoxon_equals_scipy_replay(n, alt):
     # scipy's defaults: exact null distribution for n <= 50 (no zeros or ties), else the normal
     # approximation without continuity correction; identical rejections at three levels
-    n_sims, d, seed = 600, 0.3, 5
+    n_sims, d, seed = 400, 0.3, 5
     p = _replay_differences(d, n, n_sims, seed, "exponential",
                             lambda g, x: stats.wilcoxon(x, alternative=alt).pvalue)
     for alpha in (0.01, 0.05, 0.2):
