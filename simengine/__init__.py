@@ -24,6 +24,12 @@ from simengine.bayes import (
     simulate_bayes_peeking,
     simulate_coverage,
 )
+from simengine.bootstrap import (
+    BootstrapResult,
+    SimulateBootstrapCoverageResult,
+    bootstrap,
+    simulate_bootstrap_coverage,
+)
 from simengine.drift import (
     ADWIN,
     DDM,
@@ -129,6 +135,11 @@ __all__ = [
     "simulate_load_test",
     "SimulateLoadTestResult",
     "TokenBucket",
+    # bootstrap (issue 17)
+    "bootstrap",
+    "BootstrapResult",
+    "simulate_bootstrap_coverage",
+    "SimulateBootstrapCoverageResult",
     # sweeps
     "sweep",
     "register_simulation",

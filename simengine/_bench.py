@@ -509,3 +509,22 @@ def _make_load_test(quick):
 
 
 TASKS.append(BenchTask("load test 2 x 10^5 requests, 20 workers (notebook scenario)", "serving", _make_load_test))
+
+
+# --- coverage of bootstrap intervals (issue 17, slice bootcov) ---
+
+
+def _make_bootstrap_coverage(quick):
+    from simengine import naive, simulate_bootstrap_coverage
+
+    n_sims = 200 if quick else 2000
+    return {
+        "naive": lambda: naive.bootstrap_coverage_loop(30, 999, n_sims, 0.95, 1),
+        "scipy": lambda: naive.bootstrap_coverage_scipy(30, 999, n_sims, 0.95, 1),
+        "simengine": lambda: simulate_bootstrap_coverage(distribution="normal", n=30, statistic="mean",
+                                                         n_resamples=999, n_sims=n_sims, rng=1, progress=False),
+    }
+
+
+TASKS.append(BenchTask("bootstrap coverage, n=30, 999 resamples x 2000 replicates, 3 methods", "bootstrap",
+                       _make_bootstrap_coverage))

@@ -116,6 +116,28 @@ FAMILIES["mcmc sampler"] = _warm_mcmc
 FAMILIES["mcmc diagnostics"] = _warm_diagnostics
 
 
+def _warm_paired_power():
+    from simengine import simulate_power
+
+    simulate_power(test="paired_t", effect_size=0.5, n=5, n_sims=10, rng=0)
+    simulate_power(test="paired_t", effect_size=0.5, n=5, n_sims=10, distribution="exponential", rng=0)
+    simulate_power(test="wilcoxon", effect_size=0.5, n=5, n_sims=10, rng=0)
+    simulate_power(test="paired_permutation", effect_size=0.5, n=5, n_sims=10, rng=0)
+
+
+FAMILIES["paired power"] = _warm_paired_power
+
+
+def _warm_bootstrap_coverage():
+    from simengine import simulate_bootstrap_coverage
+
+    simulate_bootstrap_coverage(distribution="normal", n=5, statistic="mean", n_resamples=20, n_sims=10, rng=0)
+    simulate_bootstrap_coverage(distribution="normal", n=5, statistic="median", n_resamples=20, n_sims=10, rng=0)
+
+
+FAMILIES["bootstrap coverage"] = _warm_bootstrap_coverage
+
+
 # Each public function's first call on its own (fresh process, empty cache): what a user who calls
 # only that function waits.  family -> {label: warm-up}; a family without an entry is timed as a whole.
 def _np():
@@ -226,6 +248,24 @@ FUNCTIONS = {
         "ess (tail)": lambda: _se().ess(_np().random.default_rng(0).normal(size=(2, 50, 2)), method="tail"),
         "mcse": lambda: _se().mcse(_np().random.default_rng(0).normal(size=(2, 50, 2))),
     },
+}
+
+
+FUNCTIONS["paired power"] = {
+    "simulate_power (paired_t)": lambda: _se().simulate_power(test="paired_t", effect_size=0.5, n=5, n_sims=10, rng=0),
+    "simulate_power (paired_t, full samples)": lambda: _se().simulate_power(
+        test="paired_t", effect_size=0.5, n=5, n_sims=10, distribution="exponential", rng=0),
+    "simulate_power (wilcoxon)": lambda: _se().simulate_power(test="wilcoxon", effect_size=0.5, n=5, n_sims=10, rng=0),
+    "simulate_power (paired_permutation)":
+        lambda: _se().simulate_power(test="paired_permutation", effect_size=0.5, n=5, n_sims=10, rng=0),
+}
+
+
+FUNCTIONS["bootstrap coverage"] = {
+    "simulate_bootstrap_coverage (mean)": lambda: _se().simulate_bootstrap_coverage(
+        distribution="normal", n=5, statistic="mean", n_resamples=20, n_sims=10, rng=0),
+    "simulate_bootstrap_coverage (median)": lambda: _se().simulate_bootstrap_coverage(
+        distribution="normal", n=5, statistic="median", n_resamples=20, n_sims=10, rng=0),
 }
 
 

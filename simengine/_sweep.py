@@ -114,6 +114,8 @@ _BUILTINS = {
                         "DDM / ADWIN over simulated error streams: detection rate, false alarms, delay"),
     "load_test": ("simengine.serving", "simulate_load_test",
                   "FCFS multi-server queue load test: latency percentiles, waits, rejections (simulate_load_test)"),
+    "bootstrap_coverage": ("simengine.bootstrap", "simulate_bootstrap_coverage",
+                           "Coverage and width of percentile / basic / BCa bootstrap intervals by sample size"),
 }
 
 _USER: dict[str, Simulation] = {}

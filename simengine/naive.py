@@ -583,3 +583,198 @@ def load_test_simpy(
     env.process(source(env))
     env.run()
     return np.asarray(latencies)
+
+# --- paired designs in simulate_power (issue 17) ------------------------------------------------------------
+
+
+def paired_power_loop(
+    test: str,
+    effect_size: float,
+    n: int,
+    n_sims: int = 2000,
+    alpha: float = 0.05,
+    n_resamples: int = 999,
+    rng: SeedLike = None,
+) -> float:
+    """Monte Carlo power of a paired test on normal differences N(effect_size, 1): scipy's own test per replicate.
+
+    `test` is "paired_t" (ttest_1samp of the differences, as ttest_rel), "wilcoxon" (scipy's defaults) or
+    "paired_permutation" (permutation_test of the mean difference, permutation_type="samples").
+    """
+    from scipy import stats
+
+    rng = np.random.default_rng(rng)
+    hits = 0
+    for _ in range(n_sims):
+        d = rng.normal(effect_size, 1.0, n)
+        if test == "paired_t":
+            p = stats.ttest_1samp(d, 0.0).pvalue
+        elif test == "wilcoxon":
+            p = stats.wilcoxon(d).pvalue
+        else:
+            p = stats.permutation_test((d,), np.mean, permutation_type="samples", n_resamples=n_resamples,
+                                       rng=rng).pvalue
+        hits += p <= alpha
+    return hits / n_sims
+
+
+# --- coverage of bootstrap intervals (issue 17) ---------------------------------------------------------------
+
+
+def _linear_quantile(sorted_x: npt.NDArray[Any], q: float) -> float:
+    """scipy.stats.quantile's "linear" method on a sorted 1-D array, with scipy's arithmetic (jg = q n + 1 - q)."""
+    import math
+
+    n = sorted_x.shape[0]
+    jg = q * n + (1.0 - q)
+    jp1 = math.floor(jg)
+    g = jg - jp1
+    j = jp1 - 1.0
+    if j < 0.0:
+        g = 0.0
+    j = min(max(j, 0.0), n - 1.0)
+    jp1 = min(max(jp1, 0.0), n - 1.0)
+    return float((1.0 - g) * sorted_x[int(j)] + g * sorted_x[int(jp1)])
+
+
+def bootstrap_coverage_replay(
+    distribution: str,
+    n: int,
+    statistic: str | tuple[str, float],
+    methods: Iterable[str] = ("percentile", "basic", "BCa"),
+    confidence_level: float = 0.95,
+    n_resamples: int = 999,
+    n_sims: int = 2000,
+    rng: SeedLike = None,
+    p: float = 0.5,
+) -> dict[str, tuple[npt.NDArray[Any], npt.NDArray[Any]]]:
+    """`simulate_bootstrap_coverage` for one `n`, one replicate at a time in NumPy and scipy.special.
+
+    Same streams (blocks of COVERAGE_BLOCK replicates, block b drawing from child b of `rng`), same draws
+    (the sample, then each resample's indices ``int(u * n)``), and scipy.stats.bootstrap's interval formulas
+    written out (linear quantiles, BCa's z0 from the "mean" percentile of score and the jackknife
+    acceleration).  Returns {method: (low, high)}, arrays of the `n_sims` intervals.
+    """
+    import math
+
+    from scipy import special
+
+    from simengine._rng import as_seed_sequence, n_blocks, numpy_block_generators
+    from simengine.bootstrap import COVERAGE_BLOCK
+
+    q = math.nan if statistic in ("mean", "std", "var") else 0.5 if statistic == "median" else float(statistic[1])
+    methods = tuple(methods)
+    block = COVERAGE_BLOCK
+    out = {m: (np.empty(n_sims), np.empty(n_sims)) for m in methods}
+    alpha = (1.0 - confidence_level) / 2.0
+
+    def draw(g: np.random.Generator) -> npt.NDArray[Any]:
+        if distribution == "normal":
+            return g.standard_normal(n)
+        if distribution == "lognormal":
+            return np.array([math.exp(z) for z in g.standard_normal(n)])
+        if distribution == "exponential":
+            return np.array([-math.log1p(-u) for u in g.random(n)])
+        if distribution == "t3":
+            z = g.standard_normal((n, 4))
+            return z[:, 0] / np.sqrt((z[:, 1] * z[:, 1] + z[:, 2] * z[:, 2] + z[:, 3] * z[:, 3]) / 3.0)
+        return np.where(g.random(n) < p, 1.0, 0.0)
+
+    gens = numpy_block_generators(as_seed_sequence(rng), n_blocks(n_sims, block))
+    for r in range(n_sims):
+        g = gens[r // block]
+        x = draw(g)
+        idx = (g.random((n_resamples, n)) * n).astype(np.int64)
+        if statistic in ("std", "var"):
+            root = np.sqrt if statistic == "std" else (lambda v: v)
+            s = np.cumsum(x)[-1]
+            ss = np.cumsum((x - s / n) ** 2)[-1]
+            theta_hat = root(ss / n)
+            counts = np.zeros((n_resamples, n))
+            for b in range(n_resamples):
+                counts[b] = np.bincount(idx[b], minlength=n)
+            means = np.cumsum(counts * x, axis=1)[:, -1] / n
+            theta = np.sort(root(np.cumsum(counts * (x - means[:, None]) ** 2, axis=1)[:, -1] / n))
+            jack = root(np.maximum(ss - (x - s / n) ** 2 * n / (n - 1.0), 0.0) / (n - 1))
+        elif math.isnan(q):
+            s = np.cumsum(x)[-1]  # the kernel's sequential sums
+            theta_hat = s / n
+            theta = np.sort(np.cumsum(x[idx], axis=1)[:, -1] / n)
+            jack = (s - x) / (n - 1)
+        else:
+            x = np.sort(x)
+            theta_hat = _linear_quantile(x, q)
+            res = np.sort(x[idx], axis=1)
+            theta = np.sort([_linear_quantile(row, q) for row in res])
+            jack = np.array([_linear_quantile(np.delete(x, j), q) for j in range(n)])
+        for m in methods:
+            if m == "percentile":
+                low, high = _linear_quantile(theta, alpha), _linear_quantile(theta, 1.0 - alpha)
+            elif m == "basic":
+                low = 2.0 * theta_hat - _linear_quantile(theta, 1.0 - alpha)
+                high = 2.0 * theta_hat - _linear_quantile(theta, alpha)
+            else:
+                z0 = special.ndtri((np.sum(theta < theta_hat) + np.sum(theta <= theta_hat)) / (2.0 * n_resamples))
+                u = jack.mean() - jack
+                with np.errstate(invalid="ignore", divide="ignore"):
+                    a = np.sum(u**3) / (6.0 * np.sum(u**2) ** 1.5)
+                z_a = special.ndtri(alpha)
+                a1 = special.ndtr(z0 + (z0 + z_a) / (1.0 - a * (z0 + z_a)))
+                a2 = special.ndtr(z0 + (z0 - z_a) / (1.0 - a * (z0 - z_a)))
+                low = _linear_quantile(theta, a1) if a1 == a1 else math.nan
+                high = _linear_quantile(theta, a2) if a2 == a2 else math.nan
+            out[m][0][r], out[m][1][r] = low, high
+    return out
+
+
+def bootstrap_coverage_loop(
+    n: int = 30,
+    n_resamples: int = 999,
+    n_sims: int = 2000,
+    confidence_level: float = 0.95,
+    rng: SeedLike = None,
+) -> dict[str, float]:
+    """Coverage of the percentile, basic and BCa intervals for the mean of N(0, 1) samples: a NumPy loop over
+    replicates, each resampled at once (an (n_resamples, n) index array), intervals by scipy's formulas."""
+    from scipy import special
+
+    rng = np.random.default_rng(rng)
+    alpha = (1.0 - confidence_level) / 2.0
+    hits = {"percentile": 0, "basic": 0, "BCa": 0}
+    for _ in range(n_sims):
+        x = rng.normal(size=n)
+        theta_hat = x.mean()
+        theta = x[rng.integers(0, n, size=(n_resamples, n))].mean(axis=1)
+        lo, hi = np.quantile(theta, [alpha, 1.0 - alpha])
+        jack = (x.sum() - x) / (n - 1)
+        u = jack.mean() - jack
+        a = np.sum(u**3) / (6.0 * np.sum(u**2) ** 1.5)
+        z0 = special.ndtri((np.sum(theta < theta_hat) + np.sum(theta <= theta_hat)) / (2.0 * n_resamples))
+        z = special.ndtri(np.array([alpha, 1.0 - alpha]))
+        levels = special.ndtr(z0 + (z0 + z) / (1.0 - a * (z0 + z)))
+        b_lo, b_hi = np.quantile(theta, levels)
+        hits["percentile"] += lo <= 0.0 <= hi
+        hits["basic"] += 2 * theta_hat - hi <= 0.0 <= 2 * theta_hat - lo
+        hits["BCa"] += b_lo <= 0.0 <= b_hi
+    return {m: h / n_sims for m, h in hits.items()}
+
+
+def bootstrap_coverage_scipy(
+    n: int = 30, n_resamples: int = 999, n_sims: int = 2000, confidence_level: float = 0.95, rng: SeedLike = None
+) -> dict[str, float]:
+    """The same coverage with scipy.stats.bootstrap per replicate: BCa resamples once, percentile and basic
+    reuse its bootstrap distribution (``bootstrap_result=``, ``n_resamples=0``)."""
+    from scipy import stats
+
+    rng = np.random.default_rng(rng)
+    hits = {"percentile": 0, "basic": 0, "BCa": 0}
+    for _ in range(n_sims):
+        x = rng.normal(size=n)
+        res = stats.bootstrap((x,), np.mean, n_resamples=n_resamples, confidence_level=confidence_level,
+                              method="BCa", rng=rng)
+        for m in hits:
+            ci = res.confidence_interval if m == "BCa" else stats.bootstrap(
+                (x,), np.mean, n_resamples=0, bootstrap_result=res, confidence_level=confidence_level, method=m,
+                rng=rng).confidence_interval
+            hits[m] += ci.low <= 0.0 <= ci.high
+    return {m: h / n_sims for m, h in hits.items()}

@@ -406,7 +406,7 @@ class SimulatePowerResult(MonteCarloResult):
     power_se : float or ndarray
         Monte Carlo standard error of `power`, sqrt(p (1 - p) / n_sims).
     n : int or ndarray
-        Observations per group.
+        Observations per group (pairs for a paired test).
     effect_size, alpha, test, distribution, alternative, n_sims, n_resamples
         The inputs.
     """
@@ -429,6 +429,11 @@ class SimulatePowerResult(MonteCarloResult):
 
 # standard deviation of each base distribution: the shift is effect_size * sd
 _SD = {"normal": 1.0, "lognormal": math.sqrt((math.e - 1.0) * math.e), "exponential": 1.0}
+# its mean: paired designs centre the within-pair differences on it before the shift
+_MEAN = {"normal": 0.0, "lognormal": math.exp(0.5), "exponential": 1.0}
+
+TESTS = ("t", "welch", "mannwhitney", "permutation")
+PAIRED_TESTS = ("paired_t", "wilcoxon", "paired_permutation")
 
 
 # |effect_size| above this is refused by simulate_power (see there).
@@ -443,7 +448,19 @@ def _check_power_size(test, suffstat, ns, n_max, n_sims, n_resamples):
 
     n_points = len(ns)
     sum_n = int(ns.sum(dtype=object)) if n_points > 1 else n_max  # Python ints: no int64 wrap
-    if suffstat:
+    if test in PAIRED_TESTS and not suffstat:
+        draws = n_sims * sum_n
+        names = "`n_sims` x `n`"
+        if test == "paired_permutation":
+            # all 2**n sign patterns when they are at most n_resamples, else n_resamples random ones
+            draws += n_sims * sum(int(k) * min(n_resamples, 2 ** min(int(k), 62)) for k in ns)
+            names = "`n_sims` x `n` x `n_resamples`"
+        v.check_work(draws, names)
+        n_gens = n_points * n_blocks(n_sims, SAMPLE_BLOCK)
+        # per thread: the differences and, for the signed ranks, three more arrays of n
+        scratch = 32 * n_max * numba.get_num_threads()
+        v.check_memory(scratch, "`n`", what=f"samples of {n_max} differences on each thread")
+    elif suffstat:
         v.check_work(4 * n_sims * n_points, "`n_sims` x len(`n`)")
         n_gens = n_points * n_blocks(n_sims, SUFFSTAT_BLOCK)
         scratch = 0
@@ -465,7 +482,7 @@ def _check_power_size(test, suffstat, ns, n_max, n_sims, n_resamples):
 
 def simulate_power(
     *,
-    test: Literal["t", "welch", "mannwhitney", "permutation"] = "t",
+    test: Literal["t", "welch", "mannwhitney", "permutation", "paired_t", "wilcoxon", "paired_permutation"] = "t",
     effect_size: float,
     n: int | ArrayLike,
     n_sims: int = 10_000,
@@ -478,7 +495,7 @@ def simulate_power(
     target_se: float | None = None,
     max_sims: int | None = None,
 ) -> SimulatePowerResult:
-    """Monte Carlo power of a two-sample test under a shift alternative.
+    """Monte Carlo power of a two-sample or paired test under a shift alternative.
 
     Each replicate draws two groups of `n` from `distribution` (standard normal,
     lognormal(0, 1) or exponential(1)), shifts group 1 by ``effect_size * sd``,
@@ -487,26 +504,45 @@ def simulate_power(
     of squared deviations (sd^2 chi-square(n - 1)) are drawn directly: exact, and
     four draws per replicate instead of 2n.
 
+    Paired designs (``test="paired_t"``, ``"wilcoxon"``, ``"paired_permutation"``) draw the
+    `n` within-pair differences (group 1 minus group 2) directly: `distribution` centred on
+    its mean, plus ``effect_size * sd``.  So `effect_size` is Cohen's d_z, the mean difference
+    over the SD of the differences, as in statsmodels' ``TTestPower`` (whose power the paired t
+    matches; unlike that class, the power here is simulated and the test may be rank-based).
+    The paired t on normal differences draws their mean and sum of squares exactly (two draws
+    per replicate).  Skewed differences ("lognormal", "exponential") at ``effect_size=0`` have
+    mean 0, the paired t's null, but the one-sample t is then calibrated only as n grows
+    (it rejects 0.16 of lognormal samples of 10 at alpha 0.05), and they are not symmetric
+    about 0, the null of the Wilcoxon and sign-flip tests, which reject them ever more often.
+
     Parameters
     ----------
-    test : {"t", "welch", "mannwhitney", "permutation"}, default "t"
+    test : {"t", "welch", "mannwhitney", "permutation", "paired_t", "wilcoxon", "paired_permutation"}, default "t"
         Pooled t, Welch t, Mann-Whitney U (asymptotic, continuity-corrected: as
         ``mannwhitneyu(method="asymptotic")``; for n <= 8 `mannwhitneyu`'s default "auto"
         would use the exact distribution), or a randomised permutation test of
         mean(group 1) - mean(group 2) with `n_resamples` (ties as in `permutation_test`).
-        Every test is run on (group 1, group 2) with the same sign, so one `alternative`
-        means the same for all four.
+        Paired: the one-sample t of the differences (``ttest_rel``); Wilcoxon's signed-rank
+        test with ``scipy.stats.wilcoxon``'s defaults (zeros dropped, no continuity
+        correction, the exact null distribution for n <= 50 without zeros or ties, else
+        the normal approximation with tie-corrected variance); the sign-flip permutation
+        test of the mean difference (``permutation_test(permutation_type="samples")``:
+        exact over all 2**n sign patterns when 2**n <= `n_resamples`, else `n_resamples`
+        random ones).  Every test is run on (group 1, group 2) with the same sign, so one
+        `alternative` means the same for all seven.
     effect_size : float
         Shift in units of the distribution's standard deviation.
     n : int or array of int
-        Observations per group (>= 2); an array gives a power curve in one call.
+        Observations per group, or pairs for a paired test (>= 2); an array gives a power
+        curve in one call.
     n_sims : int, default 10 000
     alpha : float, default 0.05
     distribution : {"normal", "lognormal", "exponential"}, default "normal"
     alternative : {"two-sided", "less", "greater"}, default "two-sided"
         "greater": group 1 larger, as in ``scipy.stats.ttest_ind(group1, group2, alternative=...)``.
     n_resamples : int, default 999
-        Permutations per replicate for ``test="permutation"``.
+        Permutations (sign-flip patterns) per replicate for ``test="permutation"``
+        (``"paired_permutation"``).
     rng : None, int, SeedSequence or Generator
         Seed (SPEC 7); replicates are drawn in fixed blocks, each with its own stream.
     progress : None, True or False
@@ -544,8 +580,11 @@ def simulate_power(
     >>> res = simengine.simulate_power(effect_size=0.2, n=[100, 394], n_sims=2000, target_se=0.005, rng=1)
     >>> res.n_sims, bool((res.power_se <= 0.005).all())
     (10000, True)
+    >>> res = simengine.simulate_power(test="paired_t", effect_size=0.5, n=[20, 34], rng=1)
+    >>> res.power.round(2)
+    array([0.57, 0.81])
     """
-    test = v.check_choice(test, "test", ("t", "welch", "mannwhitney", "permutation"))
+    test = v.check_choice(test, "test", TESTS + PAIRED_TESTS)
     effect_size = v.check_real(effect_size, "effect_size")
     if abs(effect_size) > MAX_SIM_EFFECT_SIZE:
         # a larger shift leaves rounding errors whose squares overflow the sums of squares
@@ -573,7 +612,7 @@ def simulate_power(
     code = v.alternative_code(alternative)
     n_resamples = v.check_bounded_count(n_resamples, "n_resamples")
     ns = np.ascontiguousarray(n_arr.reshape(-1))
-    suffstat = test == "t" and distribution == "normal"
+    suffstat = test in ("t", "paired_t") and distribution == "normal"
     _check_power_size(test, suffstat, ns, n_max, n_sims, n_resamples)
     ss = as_seed_sequence(rng)
     inputs = dict(effect_size=effect_size, alpha=alpha, test=test, distribution=distribution,
@@ -602,6 +641,14 @@ def _replicate_seconds(test, n, n_resamples):
     permutation test ~10 ns per element of group 1 and resample (a uniform draw and a swap each).
     Measured on a loaded core: 6, 12 and 7 ns.
     """
+    if test in PAIRED_TESTS:
+        # one sample of differences; the signed ranks sort it, the sign flips visit it per resample
+        seconds = n * 10e-9
+        if test == "wilcoxon":
+            seconds += n * math.log2(2.0 * n) * 20e-9
+        elif test == "paired_permutation":
+            seconds += n * min(n_resamples, 2 ** min(n, 62)) * 10e-9
+        return seconds
     seconds = 2.0 * n * 10e-9
     if test == "mannwhitney":
         seconds += 2.0 * n * math.log2(2.0 * n) * 20e-9
@@ -634,7 +681,28 @@ def _run_samples(kp, ss, ns, n_max, n_sims, shift, test, distribution, code, n_r
     parts = -(-block // unit)
     threads = max(1, numba.get_num_threads())
     df = None
-    if test in ("t", "welch"):
+    if test == "paired_t":
+        kernel = kp._power_paired_t_samples
+
+        def run(gens, j0, nj, u0, u1):
+            done = np.zeros(u1 - u0, dtype=np.bool_)
+            return kernel(gens, j0, nj, block, unit, ns, n_sims, shift, dcode, u0, u1, stat, done)[1]
+    elif test == "wilcoxon":
+        # the count of nonzero differences and the tie term of each replicate, for its p-value
+        df = np.zeros((2, ns.size, n_sims))
+        kernel = kp._power_wilcoxon_samples
+
+        def run(gens, j0, nj, u0, u1):
+            done = np.zeros(u1 - u0, dtype=np.bool_)
+            return kernel(gens, j0, nj, block, unit, ns, n_sims, shift, dcode, u0, u1, stat, df, done)[2]
+    elif test == "paired_permutation":
+        kernel = kp._power_paired_perm_samples
+
+        def run(gens, j0, nj, u0, u1):
+            done = np.zeros(u1 - u0, dtype=np.bool_)
+            return kernel(gens, j0, nj, block, unit, ns, n_sims, shift, dcode, code, n_resamples, u0, u1, stat,
+                          done)[1]
+    elif test in ("t", "welch"):
         df = np.zeros((ns.size, n_sims))
         kernel = kp._power_t_samples
         welch = test == "welch"
@@ -697,14 +765,18 @@ def _power_run(n_sims, ss, ns, n_max, scalar, suffstat, code, progress, inputs):
     test, distribution, alternative = inputs["test"], inputs["distribution"], inputs["alternative"]
     alpha, n_resamples = inputs["alpha"], inputs["n_resamples"]
     shift = inputs["effect_size"] * _SD[distribution]
+    if test in PAIRED_TESTS:
+        # the differences are the base draws centred on their mean, then shifted
+        shift -= _MEAN[distribution]
     block = SUFFSTAT_BLOCK if suffstat else SAMPLE_BLOCK
     jobs = ns.size * n_blocks(n_sims, block)
     try:
         stat = np.empty((ns.size, n_sims))
         if suffstat:
+            sskernel = kp._power_paired_t_normal if test == "paired_t" else kp._power_t_normal
             run_blocks(
-                lambda lo, hi: kp._power_t_normal(slice_generators(ss, lo, hi), block, ns, n_sims, shift, lo, hi, stat),
-                jobs, progress=progress, desc="simulate_power", dispatchers=(kp._power_t_normal,))
+                lambda lo, hi: sskernel(slice_generators(ss, lo, hi), block, ns, n_sims, shift, lo, hi, stat),
+                jobs, progress=progress, desc="simulate_power", dispatchers=(sskernel,))
             done = True
         else:
             done, df = _run_samples(kp, ss, ns, n_max, n_sims, shift, test, distribution, code, n_resamples, stat,
@@ -719,13 +791,13 @@ def _power_run(n_sims, ss, ns, n_max, scalar, suffstat, code, progress, inputs):
             f"simulate_power ran out of memory for `n` = {n_max} and `n_sims` = {n_sims} "
             f"(samples of {n_max} per group, {len(ns) * n_sims} replicates); use a smaller `n` or `n_sims`"
         )
-    if test == "t":
+    if test in ("t", "paired_t"):
         # p <= alpha  <=>  t beyond the critical value: one quantile per n, not n_sims CDFs.
         # scipy.stats.t.isf(a, df) is -special.stdtrit(df, a) (its _isf, times scale 1 plus loc 0):
         # the same numbers without importing scipy.stats (~0.5 s of a warm first call)
         from scipy import special
 
-        df_t = 2.0 * ns[:, None] - 2.0
+        df_t = (ns[:, None] - 1.0) if test == "paired_t" else (2.0 * ns[:, None] - 2.0)
 
         def isf(a):
             return -special.stdtrit(df_t, a)
@@ -740,6 +812,8 @@ def _power_run(n_sims, ss, ns, n_max, scalar, suffstat, code, progress, inputs):
         from simengine.twosample import _t_pvalue
 
         reject = _t_pvalue(stat, df, alternative) <= alpha
+    elif test == "wilcoxon":
+        reject = _wilcoxon_pvalue(stat, df[0], df[1], ns, alternative) <= alpha
     elif test == "mannwhitney":
         from scipy import special
 
@@ -755,6 +829,68 @@ def _power_run(n_sims, ss, ns, n_max, scalar, suffstat, code, progress, inputs):
         n_sims=n_sims,
         **inputs,
     )
+
+
+def _signed_rank_pmf(n):
+    """Null probabilities of Wilcoxon's r_plus = 0 .. n (n + 1) / 2 with n nonzero untied differences.
+
+    Each rank k joins the positive set with probability 1/2: adding rank k moves half the mass up by k.
+    """
+    pmf = np.ones(1)
+    for k in range(1, n + 1):
+        nxt = np.zeros(pmf.size + k)
+        nxt[: pmf.size] += 0.5 * pmf
+        nxt[k:] += 0.5 * pmf
+        pmf = nxt
+    return pmf
+
+
+# scipy's wilcoxon (method="auto") is exact up to this many differences when none is zero or tied
+WILCOXON_EXACT_MAX = 50
+
+
+def _wilcoxon_pvalue(r_plus, count, tie_term, ns, alternative):
+    """p-values of the signed-rank statistics (rows: sizes `ns`), as scipy.stats.wilcoxon's defaults give them.
+
+    zero_method="wilcox" (zeros dropped: `count` is the number left), correction=False, method="auto":
+    the exact null distribution when n <= 50 and no difference is zero or tied, else the normal
+    approximation with the tie-corrected variance.  (With ties or zeros and n <= 13 scipy runs a
+    permutation test instead; continuous differences tie with probability 0.)
+    """
+    from scipy import special
+
+    mn = count * (count + 1.0) * 0.25
+    with np.errstate(divide="ignore", invalid="ignore"):
+        se = np.sqrt((count * (count + 1.0) * (2.0 * count + 1.0) - tie_term / 2.0) / 24.0)
+        z = (r_plus - mn) / se
+    if alternative == "less":
+        p = special.ndtr(z)
+    elif alternative == "greater":
+        p = special.ndtr(-z)
+    else:
+        p = 2.0 * special.ndtr(-np.abs(z))
+    for i, n in enumerate(ns):
+        if n > WILCOXON_EXACT_MAX:
+            continue
+        exact = (count[i] == n) & (tie_term[i] == 0.0)
+        if not exact.any():
+            continue
+        pmf = _signed_rank_pmf(int(n))
+        cdf = np.cumsum(pmf)
+        sf = np.cumsum(pmf[::-1])[::-1]
+        k = r_plus[i][exact].astype(np.int64)
+        mean = n * (n + 1) / 4.0
+        # scipy's rule: the tail on the near side of the mean summed directly, the far one as 1 - the other
+        cdf_k = np.where(k <= mean, cdf[k], 1.0 - sf[np.minimum(k + 1, pmf.size - 1)] * (k + 1 < pmf.size))
+        sf_k = np.where(k <= mean, sf[k], 1.0 - cdf[np.maximum(k - 1, 0)] * (k >= 1))
+        if alternative == "less":
+            pe = cdf_k
+        elif alternative == "greater":
+            pe = sf_k
+        else:
+            pe = np.clip(2.0 * np.minimum(sf_k, cdf_k), 0.0, 1.0)
+        p[i][exact] = pe
+    return p
 
 
 # ---------------------------------------------------------------- power of a two-proportion test

@@ -191,7 +191,7 @@ def test_examples_lists_and_prints_the_shipped_specs(capsys):
     assert capsys.readouterr().out == (root / "examples" / "peeking.toml").read_text()
     assert cli.main(["examples", "peking"]) == 2
     err = capsys.readouterr().err
-    assert "no example spec named 'peking'; choose from capacity, coverage, drift, peeking, power, precision" in err
+    assert "no example spec named 'peking'; choose from bootstrap_coverage, capacity, coverage, drift, peeking, power, precision" in err
 
 
 def test_sweep_example_runs_a_shipped_spec(capsys, monkeypatch):

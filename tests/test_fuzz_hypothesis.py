@@ -86,6 +86,16 @@ CASES = {
         dict(test="permutation", effect_size=0.5, n=[5, 6], n_sims=20, alpha=0.05, distribution="exponential",
              alternative="greater", n_resamples=19, rng=1),
     ),
+    "simulate_power-wilcoxon": (  # issue 17: paired designs
+        se.simulate_power,
+        dict(test="wilcoxon", effect_size=0.5, n=[5, 60], n_sims=20, alpha=0.05, distribution="lognormal",
+             alternative="less", n_resamples=19, rng=1),
+    ),
+    "simulate_power-paired_permutation": (
+        se.simulate_power,
+        dict(test="paired_permutation", effect_size=0.5, n=[4, 6], n_sims=20, alpha=0.05, distribution="exponential",
+             alternative="greater", n_resamples=19, rng=1),
+    ),
     "simulate_power-adaptive": (  # issue 14: progress bar, precision on demand
         se.simulate_power,
         dict(effect_size=0.5, n=10, n_sims=50, progress=False, target_se=0.2, max_sims=200),

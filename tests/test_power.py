@@ -159,12 +159,20 @@ def test_simulate_power_reproducible_across_threads():
         "b = simulate_power(test='mannwhitney', effect_size=0.3, n=25, n_sims=1200, rng=5)\n"
         "c = simulate_power(test='permutation', effect_size=0.5, n=[12, 20], n_sims=1100, n_resamples=99,"
         " distribution='exponential', rng=5)\n"
-        "result = (a.power, b.power, c.power)\n"
+        # the paired designs (issue 17) in the same two interpreters
+        "d = simulate_power(test='paired_t', effect_size=0.3, n=[10, 40], n_sims=5100, rng=5)\n"
+        "e = simulate_power(test='wilcoxon', effect_size=0.3, n=[25, 60], n_sims=1200, rng=5,"
+        " distribution='lognormal')\n"
+        "f = simulate_power(test='paired_permutation', effect_size=0.5, n=[6, 20], n_sims=1100, n_resamples=99,"
+        " distribution='exponential', rng=5)\n"
+        "result = (a.power, b.power, c.power, d.power, e.power, f.power)\n"
     )
     one, two = run_with_threads(code, 1), run_with_threads(code, 2)
     assert_array_equal(one[0], two[0])
     assert one[1] == two[1]
     assert_array_equal(one[2], two[2])
+    for k in (3, 4, 5):
+        assert_array_equal(one[k], two[k])
 
 
 def test_simulate_power_iv():

@@ -58,6 +58,10 @@ CALLS = {
     "permutation_test[k samples]": ((_X, _Y, _X + 1.0), dict(statistic="kruskal", n_resamples=99, rng=0), 2),
     "simulate_load_test": ((), dict(arrival_rate=300.0, workers=12, n_requests=2000, n_sims=5, quantiles=0.99, rng=0),
                            None),
+    "simulate_bootstrap_coverage": ((), dict(distribution="normal", n=10, statistic="mean", n_resamples=49,
+                                             n_sims=40, rng=0), None),
+    # slice boot's function, added by bootcov after merging it (drop if boot's own entry lands)
+    "bootstrap": (((_X,),), dict(statistic="mean", n_resamples=99, rng=0), None),
 }
 # public functions that return plain arrays / floats / tables by design (like the calls they mirror)
 NOT_RESULTS = {"group_sequential_boundaries", "rhat", "ess", "mcse", "psi", "sweep", "register_simulation", "simulations"}
@@ -186,6 +190,8 @@ SWEEPS = {
     "simulate_load_test": ({"workers": [10, 14]}, {"arrival_rate": 300.0, "n_requests": 200, "quantiles": 0.99}),
     "bayes_ab": ({"method": ["exact", "mc"]}, {"successes_a": 10, "trials_a": 100, "successes_b": 15,
                                                  "trials_b": 100}),
+    "simulate_bootstrap_coverage": ({"n": [8, 12]}, {"distribution": "exponential", "statistic": "mean",
+                                                      "methods": "BCa", "n_resamples": 49}),
 }
 
 

@@ -259,3 +259,191 @@ def _family_t_normal(gens, block, n_tests, n_true, n, shift, c_lo, c_hi, t, f0):
     for jb in numba.prange((c_hi - 1) // (block * n_tests) + 1 - b_lo):
         _family_t_block(gens[np.int64(jb)], block, n_tests, n_true, n, shift, c_lo, c_hi, t, f0,
                         b_lo + np.int64(jb))
+
+
+# ---------------------------------------------------------------- paired designs (issue 17)
+# One sample of n within-pair differences per replicate (`_draw1` with the centring folded into its
+# shift, so that the differences have mean `shift` in the public layer's units).  Jobs, units and streams
+# are numbered as for the two-sample kernels above.
+
+
+@pjit
+def _power_paired_t_normal(gens, block, n_arr, n_sims, shift, lo, hi, t):
+    """One-sample t of normal differences from exact sufficient statistics (mean, sum of squares): fills t.
+
+    Mean ~ N(shift, 1/n) and sum of squared deviations ~ chi-square(n - 1), independent, so a
+    replicate costs two draws; jobs and streams as in `_power_t_normal`.
+    """
+    nb = (n_sims + block - 1) // block
+    for j in numba.prange(hi - lo):
+        job = lo + np.int64(j)
+        i = job // nb
+        b = job - i * nb
+        g = gens[np.int64(j)]
+        n = float(n_arr[i])
+        sd_mean = 1.0 / math.sqrt(n)
+        for r in range(b * block, min((b + 1) * block, n_sims)):
+            m = shift + sd_mean * g.standard_normal()
+            s = g.chisquare(n - 1.0)
+            t[i, r] = m / math.sqrt(s / (n - 1.0) / n)
+    return t
+
+
+@pjit
+def _power_paired_t_samples(gens, j0, nj, block, unit, n_arr, n_sims, shift, dist, u0, u1, stat, done):
+    """One-sample t of full samples of differences: fills stat (df is n - 1)."""
+    nb = (n_sims + block - 1) // block
+    for il in numba.prange(min(nj, u1 - u0)):
+        u = u0 + np.int64(il)
+        g = gens[u % nj]
+        i = _unit_replicates(u, j0, nj, nb, block, unit, n_sims)[0]
+        n = n_arr[i]
+        fn = float(n)
+        d = np.empty(n)
+        while u < u1:
+            i, lo, hi = _unit_replicates(u, j0, nj, nb, block, unit, n_sims)
+            for r in range(lo, hi):
+                _draw1(g, dist, d, shift)
+                m, s = _mean_ssd1(d)
+                stat[i, r] = m / math.sqrt(s / (fn - 1.0) / fn)
+            done[u - u0] = True
+            u += nj
+    return stat, done
+
+
+@njit
+def _signed_rank1(d, a, s, tmp):
+    """Wilcoxon's r_plus, the count of nonzero differences and the tie term sum(t**3 - t) of their |d|.
+
+    Zeros are dropped (scipy's zero_method="wilcox").  `a` gets the sorted |d| of the nonzero
+    differences, `s` the sorted positive ones; one walk over the tie groups of `a` gives each its
+    average rank and takes from `s` the positives of that value.  The draws are finite (no NaN).
+    """
+    m = 0
+    k = 0
+    for j in range(d.shape[0]):
+        if d[j] != 0.0:
+            a[m] = abs(d[j])
+            m += 1
+            if d[j] > 0.0:
+                s[k] = d[j]
+                k += 1
+    sort_inplace(a[:m], tmp)
+    sort_inplace(s[:k], tmp)
+    r_plus = 0.0
+    tie_term = 0.0
+    b = 0
+    lo = 0
+    while lo < m:
+        v = a[lo]
+        hi = lo + 1
+        while hi < m and a[hi] == v:
+            hi += 1
+        rank = (lo + hi - 1) / 2.0 + 1.0  # average of ranks lo+1 .. hi
+        while b < k and s[b] == v:
+            r_plus += rank
+            b += 1
+        t = float(hi - lo)
+        tie_term += t * t * t - t
+        lo = hi
+    return r_plus, float(m), tie_term
+
+
+@pjit
+def _power_wilcoxon_samples(gens, j0, nj, block, unit, n_arr, n_sims, shift, dist, u0, u1, stat, aux, done):
+    """Wilcoxon signed-rank r_plus of full samples of differences into stat; aux[0] the count of nonzero
+    differences, aux[1] the tie term (the public layer turns them into p-values)."""
+    nb = (n_sims + block - 1) // block
+    for il in numba.prange(min(nj, u1 - u0)):
+        u = u0 + np.int64(il)
+        g = gens[u % nj]
+        i = _unit_replicates(u, j0, nj, nb, block, unit, n_sims)[0]
+        n = n_arr[i]
+        d = np.empty(n)
+        a = np.empty(n)
+        s = np.empty(n)
+        tmp = np.empty(n)
+        while u < u1:
+            i, lo, hi = _unit_replicates(u, j0, nj, nb, block, unit, n_sims)
+            for r in range(lo, hi):
+                _draw1(g, dist, d, shift)
+                stat[i, r], aux[0, i, r], aux[1, i, r] = _signed_rank1(d, a, s, tmp)
+            done[u - u0] = True
+            u += nj
+    return stat, aux, done
+
+
+@njit
+def _sign_flip_pvalue1(g, d, alternative, n_resamples):
+    """Sign-flip permutation p-value of mean(d) (scipy's permutation_type="samples").
+
+    Exact (all 2**n sign patterns, the observed one included, p = count / 2**n) when 2**n <= n_resamples,
+    else `n_resamples` random patterns (each sign flipped when a uniform draw is < 0.5) and
+    p = (count + 1) / (n_resamples + 1).  Ties within max(100 eps |observed|, 4 (n + 1) eps M) count,
+    M the largest |d|, as in `_perm_pvalue1`.
+    """
+    n = d.shape[0]
+    s_obs = 0.0
+    big = 0.0
+    for j in range(n):
+        s_obs += d[j]
+        big = max(big, abs(d[j]))
+    observed = s_obs / n
+    eps = 2.220446049250313e-16
+    gamma = max(abs(100.0 * eps * observed), 4.0 * (n + 1) * eps * big)
+    n_le = 0
+    n_ge = 0
+    exact = n < 62 and (np.int64(1) << n) <= n_resamples
+    if exact:
+        total = np.int64(1) << n
+        for mask in range(total):
+            s = 0.0
+            for j in range(n):
+                if (mask >> j) & 1:
+                    s -= d[j]
+                else:
+                    s += d[j]
+            stat = s / n
+            n_le += stat <= observed + gamma
+            n_ge += stat >= observed - gamma
+        p_le = n_le / total
+        p_ge = n_ge / total
+    else:
+        for _ in range(n_resamples):
+            s = 0.0
+            for j in range(n):
+                if g.random() < 0.5:
+                    s -= d[j]
+                else:
+                    s += d[j]
+            stat = s / n
+            n_le += stat <= observed + gamma
+            n_ge += stat >= observed - gamma
+        p_le = (n_le + 1.0) / (n_resamples + 1.0)
+        p_ge = (n_ge + 1.0) / (n_resamples + 1.0)
+    if alternative == LESS:
+        return p_le
+    if alternative == GREATER:
+        return p_ge
+    return min(min(p_le, p_ge) * 2.0, 1.0)
+
+
+@pjit
+def _power_paired_perm_samples(gens, j0, nj, block, unit, n_arr, n_sims, shift, dist, alternative, n_resamples,
+                               u0, u1, stat, done):
+    """Sign-flip permutation p-value of the mean difference of full samples: fills stat."""
+    nb = (n_sims + block - 1) // block
+    for il in numba.prange(min(nj, u1 - u0)):
+        u = u0 + np.int64(il)
+        g = gens[u % nj]
+        i = _unit_replicates(u, j0, nj, nb, block, unit, n_sims)[0]
+        n = n_arr[i]
+        d = np.empty(n)
+        while u < u1:
+            i, lo, hi = _unit_replicates(u, j0, nj, nb, block, unit, n_sims)
+            for r in range(lo, hi):
+                _draw1(g, dist, d, shift)
+                stat[i, r] = _sign_flip_pvalue1(g, d, alternative, n_resamples)
+            done[u - u0] = True
+            u += nj
+    return stat, done

@@ -1,0 +1,591 @@
+"""Bootstrap kernels: confidence intervals from one bootstrap distribution, and the resampling itself.
+
+The interval helpers (``*_interval1``, ``boot_quantile1``, ``percentile_of_score1``,
+``jackknife_accel_terms1``, ``bca_accel``) take one 1-D float64 bootstrap distribution, sorted
+ascending with NaN last, and allocate nothing; they follow scipy.stats.bootstrap's formulas
+(scipy 1.17 ``_resampling.py``: quantiles by ``scipy.stats.quantile``'s linear method, z0 by the
+"mean" percentile of score, the jackknife acceleration of Efron & Tibshirani 1993, eq. 14.15).
+Other kernel families (bootstrap coverage) call them, so their names and signatures stay.
+No validation and no warnings here: the public layer (`simengine.bootstrap`) does both.
+"""
+import math
+
+import numba
+import numpy as np
+
+from simengine._jit import njit, pjit
+from simengine.kernels.special import norm_cdf, norm_ppf
+
+# `alternative` codes (scipy's meaning: "less" has low = -inf, "greater" has high = inf)
+ALT_TWO_SIDED = 0
+ALT_LESS = 1
+ALT_GREATER = 2
+
+
+# --------------------------------------------------------------------------- interval helpers
+
+
+@njit
+def boot_quantile1(sorted_theta, p):
+    """Quantile `p` of the sorted 1-D float64 array `sorted_theta`, as scipy.stats.quantile's "linear" method.
+
+    ``j + g = p (B - 1)`` with B = len(sorted_theta), result ``(1 - g) a[j] + g a[j + 1]`` computed as
+    scipy does (``jg = p B + 1 - p``).  NaN if `p` is NaN or outside [0, 1], or if the array holds a
+    NaN (it sorts last), as scipy's nan_policy="propagate".
+    """
+    n = sorted_theta.shape[0]
+    if not (0.0 <= p <= 1.0) or n == 0:
+        return math.nan
+    if sorted_theta[n - 1] != sorted_theta[n - 1]:
+        return math.nan
+    jg = p * n + (1.0 - p)
+    jp1 = math.floor(jg)
+    g = jg - jp1
+    j = jp1 - 1.0
+    if j < 0.0:
+        g = 0.0
+    j = min(max(j, 0.0), n - 1.0)
+    jp1 = min(max(jp1, 0.0), n - 1.0)
+    return (1.0 - g) * sorted_theta[int(j)] + g * sorted_theta[int(jp1)]
+
+
+@njit
+def percentile_of_score1(sorted_theta, score):
+    """``(#{theta < score} + #{theta <= score}) / (2 B)`` over the sorted array (scipy's BCa percentile of score).
+
+    Two bisections; NaN entries (last) and a NaN `score` count as neither below nor equal.
+    """
+    n = sorted_theta.shape[0]
+    lo = 0
+    hi = n
+    while lo < hi:  # first index with not (theta < score)
+        mid = (lo + hi) // 2
+        if sorted_theta[mid] < score:
+            lo = mid + 1
+        else:
+            hi = mid
+    below = lo
+    hi = n
+    while lo < hi:  # first index with not (theta <= score)
+        mid = (lo + hi) // 2
+        if sorted_theta[mid] <= score:
+            lo = mid + 1
+        else:
+            hi = mid
+    return (below + lo) / (2.0 * n)
+
+
+@njit
+def jackknife_accel_terms1(theta_jack):
+    """One sample's terms of the BCa acceleration from its jackknife statistics ``theta_jack`` (1-D float64).
+
+    Returns ``(sum(U**3) / m**3, sum(U**2) / m**2)`` with ``U = (m - 1) (mean(theta_jack) - theta_jack)``,
+    m = len(theta_jack).  Several samples add their terms before `bca_accel`, as scipy does.
+    """
+    m = theta_jack.shape[0]
+    s = 0.0
+    for i in range(m):
+        s += theta_jack[i]
+    mean = s / m
+    num = 0.0
+    den = 0.0
+    for i in range(m):
+        u = (m - 1.0) * (mean - theta_jack[i])
+        u2 = u * u
+        num += u2 * u
+        den += u2
+    return num / (float(m) ** 3), den / (float(m) ** 2)
+
+
+@njit
+def bca_accel(num, den):
+    """The BCa acceleration ``num / (6 den**1.5)`` from summed `jackknife_accel_terms1` (NaN when den = 0)."""
+    return 1.0 / 6.0 * num / den**1.5
+
+
+@njit
+def _alpha(confidence_level, alternative):
+    """Tail probability of each end: half of 1 - level for a two-sided interval, all of it for one-sided."""
+    if alternative == ALT_TWO_SIDED:
+        return (1.0 - confidence_level) / 2.0
+    return 1.0 - confidence_level
+
+
+@njit
+def _one_sided(low, high, alternative):
+    if alternative == ALT_LESS:
+        return -math.inf, high
+    if alternative == ALT_GREATER:
+        return low, math.inf
+    return low, high
+
+
+@njit
+def percentile_interval1(sorted_theta, confidence_level, alternative):
+    """Percentile interval ``(low, high)`` of a sorted bootstrap distribution.
+
+    ``alternative``: ALT_TWO_SIDED (0), ALT_LESS (1, low = -inf) or ALT_GREATER (2, high = inf).
+    """
+    alpha = _alpha(confidence_level, alternative)
+    low = boot_quantile1(sorted_theta, alpha)
+    high = boot_quantile1(sorted_theta, 1.0 - alpha)
+    return _one_sided(low, high, alternative)
+
+
+@njit
+def basic_interval1(sorted_theta, theta_hat, confidence_level, alternative):
+    """Basic ("reverse percentile") interval ``(2 theta_hat - q_high, 2 theta_hat - q_low)``."""
+    alpha = _alpha(confidence_level, alternative)
+    q_low = boot_quantile1(sorted_theta, alpha)
+    q_high = boot_quantile1(sorted_theta, 1.0 - alpha)
+    return _one_sided(2.0 * theta_hat - q_high, 2.0 * theta_hat - q_low, alternative)
+
+
+@njit
+def bca_levels_z1(z0, z_alpha, accel):
+    """BCa's adjusted quantile levels ``(alpha_1, alpha_2)`` from the bias correction ``z0``, the normal quantile
+    ``z_alpha`` of the tail probability and the acceleration (scipy's formulas)."""
+    num1 = z0 + z_alpha
+    alpha_1 = norm_cdf(z0 + num1 / (1.0 - accel * num1))
+    num2 = z0 - z_alpha
+    alpha_2 = norm_cdf(z0 + num2 / (1.0 - accel * num2))
+    return alpha_1, alpha_2
+
+
+@njit
+def bca_levels1(sorted_theta, theta_hat, accel, alpha):
+    """BCa's adjusted quantile levels ``(alpha_1, alpha_2)`` for tail probability `alpha` (scipy's formulas)."""
+    return bca_levels_z1(norm_ppf(percentile_of_score1(sorted_theta, theta_hat)), norm_ppf(alpha), accel)
+
+
+@njit
+def bca_interval_z1(sorted_theta, z0, z_alpha, accel, alternative):
+    """`bca_interval1` given ``z0 = norm_ppf(percentile_of_score1(sorted_theta, theta_hat))`` and
+    ``z_alpha = norm_ppf(alpha)`` (alpha: the tail probability of each end, see `bca_interval1`)."""
+    alpha_1, alpha_2 = bca_levels_z1(z0, z_alpha, accel)
+    low = boot_quantile1(sorted_theta, alpha_1)
+    high = boot_quantile1(sorted_theta, alpha_2)
+    return _one_sided(low, high, alternative)
+
+
+@njit
+def bca_interval1(sorted_theta, theta_hat, accel, confidence_level, alternative):
+    """Bias-corrected and accelerated interval of a sorted bootstrap distribution.
+
+    `theta_hat` is the statistic of the data, `accel` the acceleration (`bca_accel`).  NaN ends
+    where scipy gives NaN (a NaN acceleration, e.g. a statistic constant under the jackknife).
+    The tail probability of each end is ``(1 - confidence_level) / 2`` (two-sided) or
+    ``1 - confidence_level`` (one-sided), as for the other methods.
+    """
+    z0 = norm_ppf(percentile_of_score1(sorted_theta, theta_hat))
+    return bca_interval_z1(sorted_theta, z0, norm_ppf(_alpha(confidence_level, alternative)), accel, alternative)
+
+
+# One kernel per method, so that a call compiles only the interval it asks for.  The rows of `sorted_theta`
+# (k, B) are sorted ascending with NaN last (np.sort's order); one thread: B values per row is little work.
+
+
+@njit
+def _intervals_percentile(sorted_theta, confidence_level, alternative, low, high):
+    """`percentile_interval1` of each row into low, high (k,)."""
+    for r in range(sorted_theta.shape[0]):
+        low[r], high[r] = percentile_interval1(sorted_theta[r], confidence_level, alternative)
+    return low
+
+
+@njit
+def _intervals_basic(sorted_theta, theta_hat, confidence_level, alternative, low, high):
+    """`basic_interval1` of each row into low, high (k,)."""
+    for r in range(sorted_theta.shape[0]):
+        low[r], high[r] = basic_interval1(sorted_theta[r], theta_hat[r], confidence_level, alternative)
+    return low
+
+
+@njit
+def _intervals_bca(sorted_theta, z0, z_alpha, accel, alternative, low, high):
+    """`bca_interval_z1` of each row into low, high (k,): z0 (k,) and z_alpha come from the caller (scipy's
+    ndtri in the public layer: the normal quantile would cost this kernel a second of compilation)."""
+    for r in range(sorted_theta.shape[0]):
+        low[r], high[r] = bca_interval_z1(sorted_theta[r], z0[r], z_alpha, accel[r], alternative)
+    return low
+
+
+# --------------------------------------------------------------------------- resampling
+#
+# A resample draws, for each sample in order, n_j indices floor(u * n_j) with u = g.random() from the
+# block's generator (paired samples: one draw of n indices for all), so a NumPy replay with the same
+# block generators, ``np.floor(g.random(n_j) * n_j)``, gives the same indices.  Every column (row of the
+# (k, n_j) arrays) uses the same indices, as scipy applies one resample to all slices.  Built-in
+# statistics use only how often each observation was drawn (`counts`), so a resample's statistic does
+# not depend on the draw order, and the observed statistic is the same formula with every count 1.
+#
+# Blocks of `block` resamples (t = b * block ..) run as parts of `sub` resamples: a work unit is one
+# part of one block of a group of len(gens) blocks (gens[i] is block base + i's generator), numbered
+# part-major, so unit u is part u // len(gens) of block base + u % len(gens).  A call runs units
+# u0..u1-1; each block's parts run in order on one thread and the generator keeps its state between
+# calls, so the draws are those of one pass over the block whatever `sub` and the slicing.  done[b]
+# counts the units of block b that ran.
+
+
+@njit
+def _draw_counts(g, counts):
+    """Zero `counts` (length n) and add one for each of n indices floor(u n) drawn from `g`."""
+    n = counts.shape[0]
+    for i in range(n):
+        counts[i] = 0
+    for i in range(n):
+        counts[np.int64(g.random() * n)] += 1
+
+
+@njit
+def _moment1(x, counts, n, code):
+    """mean (code 0), variance ddof=0 (1) or standard deviation (2) of the resample `counts` of row `x`.
+
+    Deviations from x[0]: constant data give its value (and 0) exactly, whatever the counts.
+    """
+    x0 = x[0]
+    s = 0.0
+    for i in range(x.shape[0]):
+        s += counts[i] * (x[i] - x0)
+    m = s / n
+    if code == 0:
+        return x0 + m
+    ss = 0.0
+    for i in range(x.shape[0]):
+        d = x[i] - x0 - m
+        ss += counts[i] * (d * d)
+    v = ss / n
+    return v if code == 1 else math.sqrt(v)
+
+
+@njit
+def _order1(xs, order, counts, n, q, median):
+    """NumPy's median (``median`` True) or linear quantile `q` of the resample `counts` of a row.
+
+    xs: the row sorted, order: its sorting indices.  Walks sorted positions adding counts until
+    the two ranks around the virtual index (n - 1) q are passed: no sort of the resample.
+    """
+    if median:
+        lo = (n - 1) // 2
+        hi = lo + 1 - n % 2
+        h = 0.0
+    else:
+        h = (n - 1) * q
+        lo = min(np.int64(math.floor(h)), n - 1)
+        hi = min(lo + 1, n - 1)
+    cum = 0
+    p = 0
+    while cum + counts[order[p]] <= lo:
+        cum += counts[order[p]]
+        p += 1
+    a = xs[p]
+    if cum + counts[order[p]] <= hi:  # rank hi lies further on: the next position drawn at least once
+        p += 1
+        while counts[order[p]] == 0:
+            p += 1
+    b = xs[p]
+    if median:
+        return a if lo == hi else (a + b) / 2.0
+    t = h - lo
+    diff = b - a
+    if t >= 0.5:
+        return b - diff * (1.0 - t)
+    return a + diff * t
+
+
+@njit
+def _corr_counts(x, y, counts, n):
+    """Pearson r of the paired resample `counts` of rows x, y (clipped to [-1, 1]; NaN for a constant side)."""
+    x0 = x[0]
+    y0 = y[0]
+    sx = 0.0
+    sy = 0.0
+    for i in range(x.shape[0]):
+        sx += counts[i] * (x[i] - x0)
+        sy += counts[i] * (y[i] - y0)
+    mx = sx / n
+    my = sy / n
+    sxx = 0.0
+    syy = 0.0
+    sxy = 0.0
+    for i in range(x.shape[0]):
+        c = counts[i]
+        dx = x[i] - x0 - mx
+        dy = y[i] - y0 - my
+        sxx += c * (dx * dx)
+        syy += c * (dy * dy)
+        sxy += c * (dx * dy)
+    r = sxy / math.sqrt(sxx * syy)
+    return min(max(r, -1.0), 1.0)
+
+
+@njit
+def _two(a, b, code):
+    """Combine the two samples' statistics: difference (code 0) or ratio (1)."""
+    return a - b if code == 0 else a / b
+
+
+@njit
+def _moment1_part(x, code, g, counts, t0, t1, theta):
+    """Resamples t0..t1-1 of `_boot_moment1` (one thread, one block's generator)."""
+    n = x.shape[1]
+    for t in range(t0, t1):
+        _draw_counts(g, counts)
+        for r in range(x.shape[0]):
+            theta[r, t] = _moment1(x[r], counts, n, code)
+
+
+@pjit
+def _boot_moment1(x, code, n_res, block, gens, base, sub, u0, u1, observed, theta, done):
+    """Bootstrap distribution of mean / var / std (`_moment1` code) of each row of x (k, n), units u0..u1-1."""
+    k, n = x.shape
+    if base == 0 and u0 == 0:
+        ones = np.ones(n, np.int64)
+        for r in range(k):
+            observed[r] = _moment1(x[r], ones, n, code)
+    nb = len(gens)
+    for j in numba.prange(min(nb, u1 - u0)):
+        u = u0 + np.int64(j)
+        b = base + u % nb
+        g = gens[u % nb]
+        counts = np.empty(n, np.int64)
+        while u < u1:
+            t0 = b * block + (u // nb) * sub
+            _moment1_part(x, code, g, counts, t0, min(t0 + sub, (b + 1) * block, n_res), theta)
+            done[b] += 1
+            u += nb
+    return done
+
+
+@pjit
+def _boot_order1(xs, order, q, median, n_res, block, gens, base, sub, u0, u1, observed, theta, done):
+    """Bootstrap distribution of the median or a quantile (`_order1`) of each sorted row of xs (k, n)."""
+    k, n = xs.shape
+    if base == 0 and u0 == 0:
+        ones = np.ones(n, np.int64)
+        for r in range(k):
+            observed[r] = _order1(xs[r], order[r], ones, n, q, median)
+    nb = len(gens)
+    for j in numba.prange(min(nb, u1 - u0)):
+        u = u0 + np.int64(j)
+        i = u % nb
+        b = base + i
+        g = gens[i]
+        counts = np.empty(n, np.int64)
+        while u < u1:
+            t0 = b * block + (u // nb) * sub
+            for t in range(t0, min(t0 + sub, (b + 1) * block, n_res)):
+                _draw_counts(g, counts)
+                for r in range(k):
+                    theta[r, t] = _order1(xs[r], order[r], counts, n, q, median)
+            done[b] += 1
+            u += nb
+    return done
+
+
+@pjit
+def _boot_moment2(x, y, code, paired, n_res, block, gens, base, sub, u0, u1, observed, theta, done):
+    """Bootstrap distribution of mean(x) - mean(y) (code 0) or mean(x) / mean(y) (1), rows of x (k, nx), y (k, ny);
+    paired: one set of row indices for both."""
+    k, nx = x.shape
+    ny = y.shape[1]
+    if base == 0 and u0 == 0:
+        ox = np.ones(nx, np.int64)
+        oy = np.ones(ny, np.int64)
+        for r in range(k):
+            observed[r] = _two(_moment1(x[r], ox, nx, 0), _moment1(y[r], oy, ny, 0), code)
+    nb = len(gens)
+    for j in numba.prange(min(nb, u1 - u0)):
+        u = u0 + np.int64(j)
+        i = u % nb
+        b = base + i
+        g = gens[i]
+        cx = np.empty(nx, np.int64)
+        cy = np.empty(ny, np.int64)
+        while u < u1:
+            t0 = b * block + (u // nb) * sub
+            for t in range(t0, min(t0 + sub, (b + 1) * block, n_res)):
+                _draw_counts(g, cx)
+                if paired:
+                    for q in range(nx):
+                        cy[q] = cx[q]
+                else:
+                    _draw_counts(g, cy)
+                for r in range(k):
+                    theta[r, t] = _two(_moment1(x[r], cx, nx, 0), _moment1(y[r], cy, ny, 0), code)
+            done[b] += 1
+            u += nb
+    return done
+
+
+@pjit
+def _boot_order2(xs, xo, ys, yo, paired, n_res, block, gens, base, sub, u0, u1, observed, theta, done):
+    """Bootstrap distribution of median(x) - median(y) of sorted rows xs (k, nx), ys (k, ny) (xo, yo: their orders)."""
+    k, nx = xs.shape
+    ny = ys.shape[1]
+    if base == 0 and u0 == 0:
+        ox = np.ones(nx, np.int64)
+        oy = np.ones(ny, np.int64)
+        for r in range(k):
+            observed[r] = _order1(xs[r], xo[r], ox, nx, 0.5, True) - _order1(ys[r], yo[r], oy, ny, 0.5, True)
+    nb = len(gens)
+    for j in numba.prange(min(nb, u1 - u0)):
+        u = u0 + np.int64(j)
+        i = u % nb
+        b = base + i
+        g = gens[i]
+        cx = np.empty(nx, np.int64)
+        cy = np.empty(ny, np.int64)
+        while u < u1:
+            t0 = b * block + (u // nb) * sub
+            for t in range(t0, min(t0 + sub, (b + 1) * block, n_res)):
+                _draw_counts(g, cx)
+                if paired:
+                    for q in range(nx):
+                        cy[q] = cx[q]
+                else:
+                    _draw_counts(g, cy)
+                for r in range(k):
+                    theta[r, t] = (_order1(xs[r], xo[r], cx, nx, 0.5, True)
+                                   - _order1(ys[r], yo[r], cy, ny, 0.5, True))
+            done[b] += 1
+            u += nb
+    return done
+
+
+@pjit
+def _boot_corr(x, y, n_res, block, gens, base, sub, u0, u1, observed, theta, done):
+    """Bootstrap distribution of Pearson r of paired rows x, y (k, n)."""
+    k, n = x.shape
+    if base == 0 and u0 == 0:
+        ones = np.ones(n, np.int64)
+        for r in range(k):
+            observed[r] = _corr_counts(x[r], y[r], ones, n)
+    nb = len(gens)
+    for j in numba.prange(min(nb, u1 - u0)):
+        u = u0 + np.int64(j)
+        i = u % nb
+        b = base + i
+        g = gens[i]
+        counts = np.empty(n, np.int64)
+        while u < u1:
+            t0 = b * block + (u // nb) * sub
+            for t in range(t0, min(t0 + sub, (b + 1) * block, n_res)):
+                _draw_counts(g, counts)
+                for r in range(k):
+                    theta[r, t] = _corr_counts(x[r], y[r], counts, n)
+            done[b] += 1
+            u += nb
+    return done
+
+
+# Specialised on the user's jitted statistic, whose numba type differs in every process, so an on-disk
+# cache entry could never be reused: compiled per process instead (as the permutation test's).
+@pjit(cache=False)
+def _boot_custom1(x, func, n_res, block, gens, base, sub, u0, u1, observed, theta, done):
+    """Bootstrap distribution of a jitted ``func(x) -> float`` of each row of x (k, n), given the resample
+    in draw order (as scipy's ``x[idx]``)."""
+    k, n = x.shape
+    if base == 0 and u0 == 0:
+        for r in range(k):
+            observed[r] = func(x[r].copy())
+    nb = len(gens)
+    for j in numba.prange(min(nb, u1 - u0)):
+        u = u0 + np.int64(j)
+        i = u % nb
+        b = base + i
+        g = gens[i]
+        idx = np.empty(n, np.int64)
+        xb = np.empty(n)
+        while u < u1:
+            t0 = b * block + (u // nb) * sub
+            for t in range(t0, min(t0 + sub, (b + 1) * block, n_res)):
+                for q in range(n):
+                    idx[q] = np.int64(g.random() * n)
+                for r in range(k):
+                    for q in range(n):
+                        xb[q] = x[r, idx[q]]
+                    theta[r, t] = func(xb)
+            done[b] += 1
+            u += nb
+    return done
+
+
+@pjit(cache=False)
+def _boot_custom2(x, y, func, paired, n_res, block, gens, base, sub, u0, u1, observed, theta, done):
+    """Like `_boot_custom1` for ``func(x, y) -> float`` (paired: the same row indices for x and y)."""
+    k, nx = x.shape
+    ny = y.shape[1]
+    if base == 0 and u0 == 0:
+        for r in range(k):
+            observed[r] = func(x[r].copy(), y[r].copy())
+    nb = len(gens)
+    for j in numba.prange(min(nb, u1 - u0)):
+        u = u0 + np.int64(j)
+        i = u % nb
+        b = base + i
+        g = gens[i]
+        ix = np.empty(nx, np.int64)
+        iy = np.empty(ny, np.int64)
+        xb = np.empty(nx)
+        yb = np.empty(ny)
+        while u < u1:
+            t0 = b * block + (u // nb) * sub
+            for t in range(t0, min(t0 + sub, (b + 1) * block, n_res)):
+                for q in range(nx):
+                    ix[q] = np.int64(g.random() * nx)
+                if paired:
+                    for q in range(ny):
+                        iy[q] = ix[q]
+                else:
+                    for q in range(ny):
+                        iy[q] = np.int64(g.random() * ny)
+                for r in range(k):
+                    for q in range(nx):
+                        xb[q] = x[r, ix[q]]
+                    for q in range(ny):
+                        yb[q] = y[r, iy[q]]
+                    theta[r, t] = func(xb, yb)
+            done[b] += 1
+            u += nb
+    return done
+
+
+@njit(cache=False)  # specialised on the user's statistic (see above)
+def _jackknife_custom1(x, func, out):
+    """Leave-one-out statistics of each row of x (k, n) into out (k, n)."""
+    k, n = x.shape
+    xb = np.empty(n - 1)
+    for r in range(k):
+        for i in range(n):
+            m = 0
+            for q in range(n):
+                if q != i:
+                    xb[m] = x[r, q]
+                    m += 1
+            out[r, i] = func(xb)
+    return out
+
+
+@njit(cache=False)  # specialised on the user's statistic (see above)
+def _jackknife_custom2(x, y, func, which, out):
+    """Leave-one-out statistics ``func(x, y)`` of each row, leaving out observation i of x (which 0), of y
+    (which 1) or of both (which 2, paired), into out (k, n_left_out)."""
+    k, nx = x.shape
+    ny = y.shape[1]
+    xb = np.empty(nx - (1 if which != 1 else 0))
+    yb = np.empty(ny - (1 if which != 0 else 0))
+    for r in range(k):
+        for i in range(out.shape[1]):
+            m = 0
+            for q in range(nx):
+                if q != i or which == 1:
+                    xb[m] = x[r, q]
+                    m += 1
+            m = 0
+            for q in range(ny):
+                if q != i or which == 0:
+                    yb[m] = y[r, q]
+                    m += 1
+            out[r, i] = func(xb, yb)
+    return out
