@@ -64,6 +64,8 @@ def ttest_power_loop(
         control = rng.normal(0.0, 1.0, n)
         hits += stats.ttest_ind(treated, control).pvalue <= alpha
     return hits / n_sims
+
+
 # --- sequential testing (peeking) ---------------------------------------------------------------------------
 
 def peeking_per_visitor(
