@@ -89,7 +89,7 @@ def _times(values: Any, param: str, frame_name: str) -> tuple[np.ndarray, str]:
                 raise TypeError(f"`{param}` column of `{frame_name}` must hold datetimes or numbers; got "
                                 f"objects") from None
     if arr.dtype.kind == "M":
-        ns = arr.astype("datetime64[ns]").view(np.int64)
+        ns = arr.astype("datetime64[ns]", copy=False).view(np.int64)
         if ns.shape[0] and (ns == _NAT).any():
             raise ValueError(f"`{param}` column of `{frame_name}` holds NaT at row {int(np.argmax(ns == _NAT))}")
         return np.ascontiguousarray(ns), "datetime"
@@ -202,9 +202,28 @@ def _aggs(aggs: object) -> list[str]:
 
 
 def _entity_codes(ev_ids: Any, q_ids: Any | None) -> tuple[np.ndarray, np.ndarray | None, int]:
-    """Dense codes of the event entities (0..n-1) and the queries' codes in them (-1: no event)."""
+    """Dense codes of the event entities (0..n-1) and the queries' codes in them (-1: no event).
+
+    Integer ids spanning at most a few times the number of events take a lookup table (no hashing);
+    others go through ``pandas.factorize``.
+    """
     import pandas as pd
 
+    arr = ev_ids if isinstance(ev_ids, np.ndarray) else None
+    if _is_pandas(ev_ids) and pd.api.types.is_integer_dtype(ev_ids.dtype) and not ev_ids.hasnans:
+        arr = ev_ids.to_numpy()
+    if arr is not None and arr.dtype.kind in "iu" and arr.shape[0]:
+        low, high = int(arr.min()), int(arr.max())
+        if high - low < 4 * arr.shape[0] + 1024:
+            codes, table, n = _k.dense_codes(arr.astype(np.int64, copy=False), np.int64(low), high - low + 1)
+            if q_ids is None:
+                return codes, None, int(n)
+            q_arr = np.asarray(q_ids)
+            if q_arr.dtype.kind in "iu":
+                q_arr = q_arr.astype(np.int64, copy=False) if q_arr.dtype.kind == "i" or int(
+                    q_arr.max(initial=0)) < 2**63 else None
+            if q_arr is not None and q_arr.dtype == np.int64:
+                return codes, _k.lookup_codes(q_arr, np.int64(low), table), int(n)
     codes, uniques = pd.factorize(ev_ids, sort=False)
     codes = np.ascontiguousarray(codes, dtype=np.int64)
     if q_ids is None:
@@ -220,12 +239,10 @@ def _window_table(ev_codes, n_entities, ev_t, ev_v, q_codes, q_t, kind, wins, la
                   index):
     import pandas as pd
 
-    order, ev_starts = _k.group_order(ev_codes, n_entities)
-    _k.sort_within_groups(order, ev_starts, ev_t)
-    t_sorted, v_sorted = _k.gather_times_values(order, ev_t, ev_v)
-    del order
-    q_order, q_starts = _k.group_order(q_codes, n_entities)
-    _k.sort_within_groups(q_order, q_starts, q_t)
+    # the values ride along the sort as their int64 bit patterns (one kernel for rows and values)
+    t_sorted, v_bits, ev_starts = _k.group_sort(ev_codes, n_entities, ev_t, ev_v.view(np.int64))
+    v_sorted = v_bits.view(np.float64)
+    qt_sorted, q_rows, q_starts = _k.group_sort(q_codes, n_entities, q_t, np.arange(q_t.shape[0], dtype=np.int64))
     n_q, n_w = q_t.shape[0], wins.shape[0]
     sums = np.empty((n_w, n_q))
     counts = np.empty((n_w, n_q), np.int64)
@@ -237,7 +254,7 @@ def _window_table(ev_codes, n_entities, ev_t, ev_v, q_codes, q_t, kind, wins, la
     since = optional("time_since_last", q_t.dtype)
     age = np.empty(n_q, q_t.dtype)
     missing = q_t.dtype.type(_NAT if kind == "datetime" else np.nan)
-    _k.window_features(t_sorted, v_sorted, ev_starts, q_order, q_starts, q_t, wins, closed == "both",
+    _k.window_features(t_sorted, v_sorted, ev_starts, qt_sorted, q_rows, q_starts, wins, closed == "both",
                        sums, counts, mins, maxs, lasts, since, age, missing)
     unknown = np.flatnonzero(q_codes < 0)
     if unknown.shape[0]:

@@ -509,8 +509,7 @@ def pit_sum_count_pandas(events: Any, queries: Any, windows: Iterable[Any], clos
     q = pd.DataFrame({"entity": queries["entity"], "time": queries["time"]})
     q["row"] = np.arange(len(q))
     q = q.sort_values("time", kind="stable")
-    end = pd.merge_asof(q, right, on="time", by="entity", allow_exact_matches=closed == "both",
-                       check_sortedness=False)
+    end = pd.merge_asof(q, right, on="time", by="entity", allow_exact_matches=closed == "both")
     e_sum = end["csum"].fillna(0.0).to_numpy()
     e_count = end["ccount"].fillna(0).to_numpy()
     rows = end["row"].to_numpy()

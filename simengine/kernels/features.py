@@ -12,144 +12,160 @@ _SHORT = 32
 
 
 @njit
-def group_order(codes, n_groups):
-    """Counting sort by group code: (order, starts); codes < 0 are left out.
+def dense_codes(ids, low, span):
+    """Codes 0..k-1 of integer ids in [low, low + span), in order of first appearance, and the lookup table.
 
-    `order` lists the rows of group 0, then group 1, ... each in input order (stable);
-    group g occupies order[starts[g]:starts[g + 1]].
+    The hash-free path of factorising: `table[id - low]` is the id's code (-1 if absent).
     """
-    counts = np.zeros(n_groups + 1, np.int64)
-    for i in range(codes.shape[0]):
-        c = codes[i]
-        if c >= 0:
-            counts[c + 1] += 1
-    for g in range(n_groups):
-        counts[g + 1] += counts[g]
-    starts = counts.copy()
-    pos = counts[:n_groups].copy()
-    order = np.empty(starts[n_groups], np.int64)
-    for i in range(codes.shape[0]):
-        c = codes[i]
-        if c >= 0:
-            order[pos[c]] = i
-            pos[c] += 1
-    return order, starts
+    table = np.full(span, -1, np.int64)
+    codes = np.empty(ids.shape[0], np.int64)
+    k = 0
+    for i in range(ids.shape[0]):
+        j = ids[i] - low
+        if table[j] < 0:
+            table[j] = k
+            k += 1
+        codes[i] = table[j]
+    return codes, table, k
 
 
 @njit
-def _merge_sort_segment(order, a, b, keys, tmp):
-    """Stable sort of order[a:b] by keys[order[.]] (bottom-up merge of insertion-sorted runs)."""
+def lookup_codes(ids, low, table):
+    """The codes of `ids` in a `dense_codes` table (-1 for ids it does not hold)."""
+    codes = np.empty(ids.shape[0], np.int64)
+    span = table.shape[0]
+    for i in range(ids.shape[0]):
+        j = ids[i] - low
+        codes[i] = table[j] if 0 <= j < span else -1
+    return codes
+
+
+@njit
+def _insertion_sort(t, idx, lo, hi):
+    for i in range(lo + 1, hi):
+        key = t[i]
+        row = idx[i]
+        j = i - 1
+        while j >= lo and t[j] > key:
+            t[j + 1] = t[j]
+            idx[j + 1] = idx[j]
+            j -= 1
+        t[j + 1] = key
+        idx[j + 1] = row
+
+
+@njit
+def _merge_sort(t, idx, a, b, tmp_t, tmp_i):
+    """Stable sort of t[a:b] (carrying idx) by merging insertion-sorted runs of `_SHORT`."""
     for lo in range(a, b, _SHORT):
-        hi = min(lo + _SHORT, b)
-        for i in range(lo + 1, hi):
-            v = order[i]
-            k = keys[v]
-            j = i - 1
-            while j >= lo and keys[order[j]] > k:
-                order[j + 1] = order[j]
-                j -= 1
-            order[j + 1] = v
+        _insertion_sort(t, idx, lo, min(lo + _SHORT, b))
     width = _SHORT
     while width < b - a:
         for lo in range(a, b, 2 * width):
             mid = min(lo + width, b)
             hi = min(lo + 2 * width, b)
-            if mid >= hi or keys[order[mid - 1]] <= keys[order[mid]]:
+            if mid >= hi or t[mid - 1] <= t[mid]:
                 continue
-            for i in range(lo, mid):
-                tmp[i - lo] = order[i]
-            i = 0
             n_left = mid - lo
+            for i in range(n_left):
+                tmp_t[i] = t[lo + i]
+                tmp_i[i] = idx[lo + i]
+            i = 0
             j = mid
             k = lo
             while i < n_left and j < hi:
-                if keys[order[j]] < keys[tmp[i]]:
-                    order[k] = order[j]
+                if t[j] < tmp_t[i]:
+                    t[k] = t[j]
+                    idx[k] = idx[j]
                     j += 1
                 else:
-                    order[k] = tmp[i]
+                    t[k] = tmp_t[i]
+                    idx[k] = tmp_i[i]
                     i += 1
                 k += 1
             while i < n_left:
-                order[k] = tmp[i]
+                t[k] = tmp_t[i]
+                idx[k] = tmp_i[i]
                 i += 1
                 k += 1
         width *= 2
 
 
 @njit
-def sort_within_groups(order, starts, keys):
-    """Sort each group's segment of `order` stably by `keys` (in place); sorted segments cost one pass."""
-    n_groups = starts.shape[0] - 1
+def group_sort(codes, n_groups, times, payload):
+    """Rows grouped by code (codes < 0 left out), each group sorted stably by time: (t, carried, starts).
+
+    A counting sort by group (stable: input order within a group) writes each row's time and int64
+    `payload` (row numbers, or float64 values viewed as int64: carried bit for bit) next to its group's;
+    each group's contiguous segment is then sorted by time unless it already is (one pass).  Group g
+    occupies [starts[g], starts[g + 1]) of `t` (the sorted times) and `carried` (their payloads).
+    """
+    starts = np.zeros(n_groups + 1, np.int64)
+    for i in range(codes.shape[0]):
+        if codes[i] >= 0:
+            starts[codes[i] + 1] += 1
     longest = 0
     for g in range(n_groups):
-        longest = max(longest, starts[g + 1] - starts[g])
-    tmp = np.empty(longest // 2 + _SHORT, np.int64)
+        longest = max(longest, starts[g + 1])
+        starts[g + 1] += starts[g]
+    pos = np.empty(n_groups, np.int64)
+    for g in range(n_groups):
+        pos[g] = starts[g]
+    n = starts[n_groups]
+    t = np.empty(n, times.dtype)
+    rows = np.empty(n, np.int64)
+    for i in range(codes.shape[0]):
+        c = codes[i]
+        if c >= 0:
+            p = pos[c]
+            t[p] = times[i]
+            rows[p] = payload[i]
+            pos[c] = p + 1
+    tmp_t = np.empty(longest, times.dtype)
+    tmp_i = np.empty(longest, np.int64)
     for g in range(n_groups):
         a = starts[g]
         b = starts[g + 1]
         for i in range(a + 1, b):
-            if keys[order[i]] < keys[order[i - 1]]:
-                _merge_sort_segment(order, a, b, keys, tmp)
+            if t[i] < t[i - 1]:
+                if b - a <= _SHORT:
+                    _insertion_sort(t, rows, a, b)
+                else:
+                    _merge_sort(t, rows, a, b, tmp_t, tmp_i)
                 break
+    return t, rows, starts
 
 
 @njit
-def gather_times_values(order, times, values):
-    """times[order], values[order] in one pass (the sorted copies the window pass reads)."""
-    n = order.shape[0]
-    t = np.empty(n, times.dtype)
-    v = np.empty(n, np.float64)
-    for i in range(n):
-        j = order[i]
-        t[i] = times[j]
-        v[i] = values[j]
-    return t, v
-
-
-@njit
-def _push_max(dq, head, tail, vals, i):
-    while tail > head and vals[dq[tail - 1]] <= vals[i]:
-        tail -= 1
-    dq[tail] = i
-    return tail + 1
-
-
-@njit
-def _push_min(dq, head, tail, vals, i):
-    while tail > head and vals[dq[tail - 1]] >= vals[i]:
-        tail -= 1
-    dq[tail] = i
-    return tail + 1
-
-
-@njit
-def window_features(ev_t, ev_v, ev_starts, q_order, q_starts, q_t, windows, inclusive_end,
+def window_features(ev_t, ev_v, ev_starts, q_t, q_rows, q_starts, windows, inclusive_end,
                     sums, counts, mins, maxs, lasts, since, age, missing):
     """Aggregates of each query's window of events, written at the query's row.
 
-    Events are sorted by (entity, time): entity g's are ev_t/ev_v[ev_starts[g]:ev_starts[g + 1]].
-    Queries of entity g are rows q_order[q_starts[g]:q_starts[g + 1]] of q_t, in time order.
-    A window of length w at as-of time q holds the events with q - w <= t < q (t <= q when
-    `inclusive_end`).  Output arrays are (n_windows, n_queries); mins/maxs/lasts/since with 0 rows are
-    not computed.  `age` gets q minus the latest event up to the as-of time (any window), `missing` if none;
-    `since` the same within each window.  Per entity the end pointer and each window's start pointer only
-    move forward, and min/max come from monotone deques, so the work is O(events + queries) per window.
+    Events are sorted by (entity, time): entity g's are ev_t/ev_v[ev_starts[g]:ev_starts[g + 1]]; its
+    queries are q_t[q_starts[g]:q_starts[g + 1]] in time order, with output rows q_rows.  A window of
+    length w at as-of time q holds the events with q - w <= t < q (t <= q when `inclusive_end`).  Output
+    arrays are (n_windows, n_queries); mins/maxs/lasts/since with 0 rows are not computed.  `age` gets q
+    minus the latest event up to the as-of time (any window), `missing` if none; `since` the same within
+    each window.  Per entity the end pointer and each window's start pointer only move forward, and
+    min/max come from monotone deques of event indices, so the work is O(events + queries) per window.
     """
     n_w = windows.shape[0]
     n_groups = q_starts.shape[0] - 1
-    want_minmax = mins.shape[0] > 0 or maxs.shape[0] > 0
     want_min = mins.shape[0] > 0
     want_max = maxs.shape[0] > 0
     want_last = lasts.shape[0] > 0
     want_since = since.shape[0] > 0
     longest = 0
-    for g in range(n_groups):
-        longest = max(longest, ev_starts[g + 1] - ev_starts[g])
-    prefix = np.empty(longest + 1, np.float64)
+    if want_min or want_max:
+        for g in range(n_groups):
+            longest = max(longest, ev_starts[g + 1] - ev_starts[g])
+    prefix = np.empty(ev_t.shape[0] + 1, np.float64)
     lo = np.empty(n_w, np.int64)
-    dq_min = np.empty((n_w, longest + 1 if want_minmax else 1), np.int64)
-    dq_max = np.empty((n_w, longest + 1 if want_minmax else 1), np.int64)
+    # deque of window j: dq[head[j]:tail[j]] within [j * stride, (j + 1) * stride), event indices whose
+    # values are monotone (increasing for min, decreasing for max)
+    stride = longest + 1
+    dq_min = np.empty(n_w * stride if want_min else 1, np.int64)
+    dq_max = np.empty(n_w * stride if want_max else 1, np.int64)
     head_min = np.zeros(n_w, np.int64)
     tail_min = np.zeros(n_w, np.int64)
     head_max = np.zeros(n_w, np.int64)
@@ -161,63 +177,69 @@ def window_features(ev_t, ev_v, ev_starts, q_order, q_starts, q_t, windows, incl
         if qa == qb:
             continue
         ea = ev_starts[g]
-        ne = ev_starts[g + 1] - ea
-        t = ev_t[ea:ea + ne]
-        v = ev_v[ea:ea + ne]
-        prefix[0] = 0.0
-        for i in range(ne):
-            prefix[i + 1] = prefix[i] + v[i]
+        eb = ev_starts[g + 1]
+        # running sums restart per entity, so a window's sum carries only its entity's rounding
+        prefix[ea] = 0.0
+        for i in range(ea, eb):
+            prefix[i + 1] = prefix[i] + ev_v[i]
         for j in range(n_w):
-            lo[j] = 0
-            head_min[j] = 0
-            tail_min[j] = 0
-            head_max[j] = 0
-            tail_max[j] = 0
-            added[j] = 0
-        hi = 0
+            lo[j] = ea
+            head_min[j] = j * stride
+            tail_min[j] = j * stride
+            head_max[j] = j * stride
+            tail_max[j] = j * stride
+            added[j] = ea
+        hi = ea
         for k in range(qa, qb):
-            row = q_order[k]
-            q = q_t[row]
+            row = q_rows[k]
+            q = q_t[k]
             if inclusive_end:
-                while hi < ne and t[hi] <= q:
+                while hi < eb and ev_t[hi] <= q:
                     hi += 1
             else:
-                while hi < ne and t[hi] < q:
+                while hi < eb and ev_t[hi] < q:
                     hi += 1
-            if hi > 0:
-                age[row] = q - t[hi - 1]
-            else:
-                age[row] = missing
+            age[row] = q - ev_t[hi - 1] if hi > ea else missing
             for j in range(n_w):
                 start = q - windows[j]
                 a = lo[j]
-                while a < hi and t[a] < start:
+                while a < hi and ev_t[a] < start:
                     a += 1
                 lo[j] = a
                 n = hi - a
-                sums[j, row] = prefix[hi] - prefix[a]
+                sums[j, row] = prefix[hi] - prefix[a] if n > 0 else 0.0
                 counts[j, row] = n
                 if want_last:
-                    lasts[j, row] = v[hi - 1] if n > 0 else np.nan
+                    lasts[j, row] = ev_v[hi - 1] if n > 0 else np.nan
                 if want_since:
-                    since[j, row] = q - t[hi - 1] if n > 0 else missing
-                if want_minmax:
-                    # the deques hold candidates among events [added, hi); drop those before the window
+                    since[j, row] = q - ev_t[hi - 1] if n > 0 else missing
+                if want_min:
+                    h = head_min[j]
+                    e = tail_min[j]
                     for i in range(added[j], hi):
-                        if want_min:
-                            tail_min[j] = _push_min(dq_min[j], head_min[j], tail_min[j], v, i)
-                        if want_max:
-                            tail_max[j] = _push_max(dq_max[j], head_max[j], tail_max[j], v, i)
-                    if hi > added[j]:
-                        added[j] = hi
-                    if want_min:
-                        while head_min[j] < tail_min[j] and dq_min[j, head_min[j]] < a:
-                            head_min[j] += 1
-                        mins[j, row] = v[dq_min[j, head_min[j]]] if n > 0 else np.nan
-                    if want_max:
-                        while head_max[j] < tail_max[j] and dq_max[j, head_max[j]] < a:
-                            head_max[j] += 1
-                        maxs[j, row] = v[dq_max[j, head_max[j]]] if n > 0 else np.nan
+                        while e > h and ev_v[dq_min[e - 1]] >= ev_v[i]:
+                            e -= 1
+                        dq_min[e] = i
+                        e += 1
+                    while h < e and dq_min[h] < a:
+                        h += 1
+                    head_min[j] = h
+                    tail_min[j] = e
+                    mins[j, row] = ev_v[dq_min[h]] if n > 0 else np.nan
+                if want_max:
+                    h = head_max[j]
+                    e = tail_max[j]
+                    for i in range(added[j], hi):
+                        while e > h and ev_v[dq_max[e - 1]] <= ev_v[i]:
+                            e -= 1
+                        dq_max[e] = i
+                        e += 1
+                    while h < e and dq_max[h] < a:
+                        h += 1
+                    head_max[j] = h
+                    tail_max[j] = e
+                    maxs[j, row] = ev_v[dq_max[h]] if n > 0 else np.nan
+                added[j] = hi
 
 
 @njit
