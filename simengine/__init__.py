@@ -65,6 +65,8 @@ from simengine.sequential import (
     simulate_peeking,
 )
 from simengine.twosample import MannwhitneyuResult, TtestIndResult, mannwhitneyu, ttest_ind
+# point-in-time features (issue 19)
+from simengine.features import freshness, point_in_time_features, session_features, skew_report
 
 __all__ = [
     "__version__",
@@ -124,6 +126,11 @@ __all__ = [
     "AdwinResult",
     "simulate_drift_detection",
     "SimulateDriftDetectionResult",
+    # point-in-time features (issue 19)
+    "point_in_time_features",
+    "session_features",
+    "freshness",
+    "skew_report",
     # sweeps
     "sweep",
     "register_simulation",

@@ -160,13 +160,25 @@ def _duration(value: object, kind: str, param: str) -> tuple[Any, str]:
         label = value
     elif isinstance(value, (_dt.timedelta, np.timedelta64)):
         delta = pd.Timedelta(value)
-        label = "" if pd.isna(delta) else pd.tseries.frequencies.to_offset(delta).freqstr
+        label = "" if pd.isna(delta) else _label(int(delta.value))
     else:
         raise TypeError(f"`{param}` must be an offset string such as '7D' or a timedelta when times are "
                         f"datetimes; got {_describe(value)}")
     if pd.isna(delta) or delta.value <= 0:
         raise ValueError(f"`{param}` must be a positive duration; got {value!r}")
     return np.int64(delta.value), label
+
+
+_UNITS = (("D", 86_400 * 10**9), ("h", 3_600 * 10**9), ("min", 60 * 10**9), ("s", 10**9), ("ms", 10**6),
+          ("us", 10**3), ("ns", 1))
+
+
+def _label(ns: int) -> str:
+    """A timedelta as pandas would write it as an offset: the largest unit that divides it ("10D", "90min")."""
+    for unit, size in _UNITS:
+        if ns % size == 0:
+            return f"{ns // size}{unit}"
+    return f"{ns}ns"  # pragma: no cover  (every integer is a multiple of 1 ns)
 
 
 def _windows(windows: object, kind: str, param: str = "windows") -> tuple[np.ndarray, list[str]]:

@@ -458,8 +458,8 @@ def pit_features_loop(events: Any, queries: Any, windows: Iterable[Any], aggs: I
     out: dict[tuple[str, int], np.ndarray] = {}
     for agg in aggs:
         for j in range(len(windows)):
-            out[agg, j] = np.empty(len(q_t), dtype=e_t.dtype if agg == "time_since_last" and e_t.dtype.kind == "M"
-                                   else float)
+            timed = agg == "time_since_last" and q_t.dtype.kind == "M"
+            out[agg, j] = np.empty(len(q_t), dtype="m8[ns]" if timed else float)
     for i in range(len(q_t)):
         mine = e_ent == q_ent[i]
         for j, w in enumerate(windows):
@@ -483,8 +483,8 @@ def pit_features_loop(events: Any, queries: Any, windows: Iterable[Any], aggs: I
                     out[agg, j][i] = vals.max() if vals.size else np.nan
                 elif agg == "last":
                     out[agg, j][i] = vals[last] if vals.size else np.nan
-                elif e_t.dtype.kind == "M":
-                    out[agg, j][i] = (q_t[i] - times[last]) if vals.size else np.datetime64("NaT")
+                elif q_t.dtype.kind == "M":
+                    out[agg, j][i] = (q_t[i] - times[last]) if vals.size else np.timedelta64("NaT")
                 else:
                     out[agg, j][i] = (q_t[i] - times[last]) if vals.size else np.nan
     return out
@@ -540,6 +540,10 @@ def pit_sum_count_polars(events: Any, queries: Any, windows: Iterable[Any], clos
                        check_sortedness=False)
     cols = [end["row"]]
     for j, w in enumerate(windows):
+        if q["time"].dtype.is_temporal():  # a duration in the column's own unit (a Python timedelta is in us)
+            import pandas as pd
+
+            w = pl.duration(nanoseconds=pd.Timedelta(w).value, time_unit=q["time"].dtype.time_unit)
         start = q.with_columns(pl.col("time") - w).join_asof(ev, on="time", by="entity",
                                                               allow_exact_matches=False, check_sortedness=False)
         cols.append((end["csum"].fill_null(0.0) - start["csum"].fill_null(0.0)).alias(f"value_sum_{j}"))
