@@ -227,7 +227,9 @@ def _entity_codes(ev_ids: Any, q_ids: Any | None) -> tuple[np.ndarray, np.ndarra
     if arr is not None and arr.dtype.kind in "iu" and arr.shape[0]:
         low, high = int(arr.min()), int(arr.max())
         if high - low < 4 * arr.shape[0] + 1024:
-            codes, table, n = _k.dense_codes(arr.astype(np.int64, copy=False), np.int64(low), high - low + 1)
+            table = np.full(high - low + 1, -1, np.int64)
+            codes = np.empty(arr.shape[0], np.int64)
+            n = _k.dense_codes(arr.astype(np.int64, copy=False), np.int64(low), table, codes)
             if q_ids is None:
                 return codes, None, int(n)
             q_arr = np.asarray(q_ids)
@@ -235,7 +237,9 @@ def _entity_codes(ev_ids: Any, q_ids: Any | None) -> tuple[np.ndarray, np.ndarra
                 q_arr = q_arr.astype(np.int64, copy=False) if q_arr.dtype.kind == "i" or int(
                     q_arr.max(initial=0)) < 2**63 else None
             if q_arr is not None and q_arr.dtype == np.int64:
-                return codes, _k.lookup_codes(q_arr, np.int64(low), table), int(n)
+                q_codes = np.empty(q_arr.shape[0], np.int64)
+                _k.lookup_codes(q_arr, np.int64(low), table, q_codes)
+                return codes, q_codes, int(n)
     codes, uniques = pd.factorize(ev_ids, sort=False)
     codes = np.ascontiguousarray(codes, dtype=np.int64)
     if q_ids is None:
@@ -251,10 +255,23 @@ def _window_table(ev_codes, n_entities, ev_t, ev_v, q_codes, q_t, kind, wins, la
                   index):
     import pandas as pd
 
-    # the values ride along the sort as their int64 bit patterns (one kernel for rows and values)
-    t_sorted, v_bits, ev_starts = _k.group_sort(ev_codes, n_entities, ev_t, ev_v.view(np.int64))
+    # the values ride along the sort as their int64 bit patterns (one kernel for rows and values); queries
+    # of entities without events form one more group, with no events
+    ev_sizes = np.bincount(ev_codes, minlength=n_entities)
+    longest = int(ev_sizes.max(initial=0))
+    q_codes = np.where(q_codes < 0, n_entities, q_codes)
+    q_sizes = np.bincount(q_codes, minlength=n_entities + 1)
+    t_sorted, v_bits = np.empty_like(ev_t), np.empty(ev_t.shape[0], np.int64)
+    ev_starts = np.zeros(n_entities + 2, np.int64)
+    tmp_t, tmp_i = np.empty(longest, ev_t.dtype), np.empty(longest, np.int64)
+    _k.group_sort(ev_codes, ev_t, ev_v.view(np.int64), ev_starts[:-1], t_sorted, v_bits, tmp_t, tmp_i)
+    ev_starts[-1] = ev_starts[-2]
     v_sorted = v_bits.view(np.float64)
-    qt_sorted, q_rows, q_starts = _k.group_sort(q_codes, n_entities, q_t, np.arange(q_t.shape[0], dtype=np.int64))
+    qt_sorted, q_rows = np.empty_like(q_t), np.empty(q_t.shape[0], np.int64)
+    q_starts = np.zeros(n_entities + 2, np.int64)
+    q_longest = int(q_sizes.max(initial=0))
+    _k.group_sort(q_codes, q_t, np.arange(q_t.shape[0], dtype=np.int64), q_starts, qt_sorted, q_rows,
+                  np.empty(q_longest, q_t.dtype), np.empty(q_longest, np.int64))
     n_q, n_w = q_t.shape[0], wins.shape[0]
     sums = np.empty((n_w, n_q))
     counts = np.empty((n_w, n_q), np.int64)
@@ -266,11 +283,12 @@ def _window_table(ev_codes, n_entities, ev_t, ev_v, q_codes, q_t, kind, wins, la
     since = optional("time_since_last", q_t.dtype)
     age = np.empty(n_q, q_t.dtype)
     missing = q_t.dtype.type(_NAT if kind == "datetime" else np.nan)
+    n_w_minmax = n_w * (longest + 1)
     _k.window_features(t_sorted, v_sorted, ev_starts, qt_sorted, q_rows, q_starts, wins, closed == "both",
-                       sums, counts, mins, maxs, lasts, since, age, missing)
-    unknown = np.flatnonzero(q_codes < 0)
-    if unknown.shape[0]:
-        _k.fill_empty(unknown, sums, counts, mins, maxs, lasts, since, age, missing)
+                       sums, counts, mins, maxs, lasts, since, age, missing,
+                       np.empty(ev_t.shape[0] + 1), np.zeros((6, n_w), np.int64),
+                       np.empty(n_w_minmax if "min" in aggs else 1, np.int64),
+                       np.empty(n_w_minmax if "max" in aggs else 1, np.int64), longest + 1)
     columns: dict[str, Any] = {}
     for j, label in enumerate(labels):
         for agg in aggs:

@@ -12,13 +12,13 @@ _SHORT = 32
 
 
 @njit
-def dense_codes(ids, low, span):
-    """Codes 0..k-1 of integer ids in [low, low + span), in order of first appearance, and the lookup table.
+def dense_codes(ids, low, table, codes):
+    """Codes 0..k-1 of integer ids >= low into `codes` (first appearance order); returns k.
 
-    The hash-free path of factorising: `table[id - low]` is the id's code (-1 if absent).
+    The hash-free path of factorising: `table` (filled with -1, one slot per id from `low`) ends with
+    ``table[id - low]`` = the id's code, -1 if absent.  Arrays are allocated by the caller (NumPy), which
+    keeps allocation code out of the kernels' compile time.
     """
-    table = np.full(span, -1, np.int64)
-    codes = np.empty(ids.shape[0], np.int64)
     k = 0
     for i in range(ids.shape[0]):
         j = ids[i] - low
@@ -26,18 +26,16 @@ def dense_codes(ids, low, span):
             table[j] = k
             k += 1
         codes[i] = table[j]
-    return codes, table, k
+    return k
 
 
 @njit
-def lookup_codes(ids, low, table):
-    """The codes of `ids` in a `dense_codes` table (-1 for ids it does not hold)."""
-    codes = np.empty(ids.shape[0], np.int64)
+def lookup_codes(ids, low, table, codes):
+    """The codes of `ids` in a `dense_codes` table into `codes` (-1 for ids it does not hold)."""
     span = table.shape[0]
     for i in range(ids.shape[0]):
         j = ids[i] - low
         codes[i] = table[j] if 0 <= j < span else -1
-    return codes
 
 
 @njit
@@ -92,53 +90,69 @@ def _merge_sort(t, idx, a, b, tmp_t, tmp_i):
 
 
 @njit
-def group_sort(codes, n_groups, times, payload):
-    """Rows grouped by code (codes < 0 left out), each group sorted stably by time: (t, carried, starts).
+def group_sort(codes, times, payload, starts, t, carried, tmp_t, tmp_i):
+    """Rows grouped by code, each group sorted stably by time, into `t` and `carried`.
 
-    A counting sort by group (stable: input order within a group) writes each row's time and int64
-    `payload` (row numbers, or float64 values viewed as int64: carried bit for bit) next to its group's;
-    each group's contiguous segment is then sorted by time unless it already is (one pass).  Group g
-    occupies [starts[g], starts[g + 1]) of `t` (the sorted times) and `carried` (their payloads).
+    `codes` are in [0, n_groups) with `starts` (n_groups + 1, zeros) getting the group offsets; `t`,
+    `carried` have the rows' length, `tmp_t` / `tmp_i` at least the largest group's (the caller sizes
+    them from a bincount).  A counting sort by group (stable: input order within a group) writes each
+    row's time and int64 `payload` (row numbers, or float64 values viewed as int64: carried bit for bit)
+    next to its group's; each group's contiguous segment is then sorted by time unless it already is
+    (one pass).  Group g occupies [starts[g], starts[g + 1]).
     """
-    starts = np.zeros(n_groups + 1, np.int64)
+    n_groups = starts.shape[0] - 1
     for i in range(codes.shape[0]):
-        if codes[i] >= 0:
-            starts[codes[i] + 1] += 1
-    longest = 0
+        starts[codes[i] + 1] += 1
     for g in range(n_groups):
-        longest = max(longest, starts[g + 1])
         starts[g + 1] += starts[g]
-    pos = np.empty(n_groups, np.int64)
-    for g in range(n_groups):
-        pos[g] = starts[g]
-    n = starts[n_groups]
-    t = np.empty(n, times.dtype)
-    rows = np.empty(n, np.int64)
+    # starts[g] doubles as group g's next free slot, then is shifted back
     for i in range(codes.shape[0]):
         c = codes[i]
-        if c >= 0:
-            p = pos[c]
-            t[p] = times[i]
-            rows[p] = payload[i]
-            pos[c] = p + 1
-    tmp_t = np.empty(longest, times.dtype)
-    tmp_i = np.empty(longest, np.int64)
+        p = starts[c]
+        t[p] = times[i]
+        carried[p] = payload[i]
+        starts[c] = p + 1
+    for g in range(n_groups, 0, -1):
+        starts[g] = starts[g - 1]
+    starts[0] = 0
     for g in range(n_groups):
         a = starts[g]
         b = starts[g + 1]
         for i in range(a + 1, b):
             if t[i] < t[i - 1]:
                 if b - a <= _SHORT:
-                    _insertion_sort(t, rows, a, b)
+                    _insertion_sort(t, carried, a, b)
                 else:
-                    _merge_sort(t, rows, a, b, tmp_t, tmp_i)
+                    _merge_sort(t, carried, a, b, tmp_t, tmp_i)
                 break
-    return t, rows, starts
+
+
+@njit
+def _slide(dq, state, j, v, first, hi, a, sign):
+    """Max of sign * v over events [a, hi) from window j's monotone deque (sign -1: the min), or NaN if empty.
+
+    The deque is dq[state[r, j]:state[r + 1, j]] (head, tail; r = 1 for the min, 3 for the max).  Events
+    first..hi-1 are pushed (dropping those they dominate), then those before `a` leave the front.
+    """
+    r = 1 if sign < 0 else 3
+    h = state[r, j]
+    e = state[r + 1, j]
+    for i in range(first, hi):
+        x = sign * v[i]
+        while e > h and sign * v[dq[e - 1]] <= x:
+            e -= 1
+        dq[e] = i
+        e += 1
+    while h < e and dq[h] < a:
+        h += 1
+    state[r, j] = h
+    state[r + 1, j] = e
+    return v[dq[h]] if h < e else np.nan
 
 
 @njit
 def window_features(ev_t, ev_v, ev_starts, q_t, q_rows, q_starts, windows, inclusive_end,
-                    sums, counts, mins, maxs, lasts, since, age, missing):
+                    sums, counts, mins, maxs, lasts, since, age, missing, prefix, state, dq_min, dq_max, stride):
     """Aggregates of each query's window of events, written at the query's row.
 
     Events are sorted by (entity, time): entity g's are ev_t/ev_v[ev_starts[g]:ev_starts[g + 1]]; its
@@ -148,6 +162,10 @@ def window_features(ev_t, ev_v, ev_starts, q_t, q_rows, q_starts, windows, inclu
     minus the latest event up to the as-of time (any window), `missing` if none; `since` the same within
     each window.  Per entity the end pointer and each window's start pointer only move forward, and
     min/max come from monotone deques of event indices, so the work is O(events + queries) per window.
+
+    Workspace from the caller: `prefix` (events + 1 floats), `state` (6 x windows int64: start pointer,
+    min deque head/tail, max deque head/tail, events pushed), `dq_min` / `dq_max` (windows x `stride`,
+    stride > the largest entity's event count; 1 element when not wanted).
     """
     n_w = windows.shape[0]
     n_groups = q_starts.shape[0] - 1
@@ -155,22 +173,6 @@ def window_features(ev_t, ev_v, ev_starts, q_t, q_rows, q_starts, windows, inclu
     want_max = maxs.shape[0] > 0
     want_last = lasts.shape[0] > 0
     want_since = since.shape[0] > 0
-    longest = 0
-    if want_min or want_max:
-        for g in range(n_groups):
-            longest = max(longest, ev_starts[g + 1] - ev_starts[g])
-    prefix = np.empty(ev_t.shape[0] + 1, np.float64)
-    lo = np.empty(n_w, np.int64)
-    # deque of window j: dq[head[j]:tail[j]] within [j * stride, (j + 1) * stride), event indices whose
-    # values are monotone (increasing for min, decreasing for max)
-    stride = longest + 1
-    dq_min = np.empty(n_w * stride if want_min else 1, np.int64)
-    dq_max = np.empty(n_w * stride if want_max else 1, np.int64)
-    head_min = np.zeros(n_w, np.int64)
-    tail_min = np.zeros(n_w, np.int64)
-    head_max = np.zeros(n_w, np.int64)
-    tail_max = np.zeros(n_w, np.int64)
-    added = np.zeros(n_w, np.int64)
     for g in range(n_groups):
         qa = q_starts[g]
         qb = q_starts[g + 1]
@@ -183,29 +185,25 @@ def window_features(ev_t, ev_v, ev_starts, q_t, q_rows, q_starts, windows, inclu
         for i in range(ea, eb):
             prefix[i + 1] = prefix[i] + ev_v[i]
         for j in range(n_w):
-            lo[j] = ea
-            head_min[j] = j * stride
-            tail_min[j] = j * stride
-            head_max[j] = j * stride
-            tail_max[j] = j * stride
-            added[j] = ea
+            state[0, j] = ea
+            state[1, j] = j * stride
+            state[2, j] = j * stride
+            state[3, j] = j * stride
+            state[4, j] = j * stride
+            state[5, j] = ea
         hi = ea
         for k in range(qa, qb):
             row = q_rows[k]
             q = q_t[k]
-            if inclusive_end:
-                while hi < eb and ev_t[hi] <= q:
-                    hi += 1
-            else:
-                while hi < eb and ev_t[hi] < q:
-                    hi += 1
+            while hi < eb and (ev_t[hi] < q or (inclusive_end and ev_t[hi] == q)):
+                hi += 1
             age[row] = q - ev_t[hi - 1] if hi > ea else missing
             for j in range(n_w):
                 start = q - windows[j]
-                a = lo[j]
+                a = state[0, j]
                 while a < hi and ev_t[a] < start:
                     a += 1
-                lo[j] = a
+                state[0, j] = a
                 n = hi - a
                 sums[j, row] = prefix[hi] - prefix[a] if n > 0 else 0.0
                 counts[j, row] = n
@@ -214,48 +212,7 @@ def window_features(ev_t, ev_v, ev_starts, q_t, q_rows, q_starts, windows, inclu
                 if want_since:
                     since[j, row] = q - ev_t[hi - 1] if n > 0 else missing
                 if want_min:
-                    h = head_min[j]
-                    e = tail_min[j]
-                    for i in range(added[j], hi):
-                        while e > h and ev_v[dq_min[e - 1]] >= ev_v[i]:
-                            e -= 1
-                        dq_min[e] = i
-                        e += 1
-                    while h < e and dq_min[h] < a:
-                        h += 1
-                    head_min[j] = h
-                    tail_min[j] = e
-                    mins[j, row] = ev_v[dq_min[h]] if n > 0 else np.nan
+                    mins[j, row] = _slide(dq_min, state, j, ev_v, state[5, j], hi, a, -1.0)
                 if want_max:
-                    h = head_max[j]
-                    e = tail_max[j]
-                    for i in range(added[j], hi):
-                        while e > h and ev_v[dq_max[e - 1]] <= ev_v[i]:
-                            e -= 1
-                        dq_max[e] = i
-                        e += 1
-                    while h < e and dq_max[h] < a:
-                        h += 1
-                    head_max[j] = h
-                    tail_max[j] = e
-                    maxs[j, row] = ev_v[dq_max[h]] if n > 0 else np.nan
-                added[j] = hi
-
-
-@njit
-def fill_empty(rows, sums, counts, mins, maxs, lasts, since, age, missing):
-    """The outputs of queries whose entity has no event at all (empty windows)."""
-    for k in range(rows.shape[0]):
-        row = rows[k]
-        age[row] = missing
-        for j in range(sums.shape[0]):
-            sums[j, row] = 0.0
-            counts[j, row] = 0
-            if mins.shape[0] > 0:
-                mins[j, row] = np.nan
-            if maxs.shape[0] > 0:
-                maxs[j, row] = np.nan
-            if lasts.shape[0] > 0:
-                lasts[j, row] = np.nan
-            if since.shape[0] > 0:
-                since[j, row] = missing
+                    maxs[j, row] = _slide(dq_max, state, j, ev_v, state[5, j], hi, a, 1.0)
+                state[5, j] = hi
