@@ -443,3 +443,35 @@ TASKS += [
     BenchTask("ddm 100 x 10^4 (same updates for all)", "drift", _make_ddm),
     BenchTask("adwin 50 x 5000 (clock=32 like river)", "drift", _make_adwin),
 ]
+
+
+# --- point-in-time features (issue 19) -----------------------------------------------------------------------
+
+
+def _make_point_in_time(quick):
+    import numpy as np
+    import pandas as pd
+
+    from simengine import naive, point_in_time_features
+
+    size = (100_000, 1_000, 10_000) if quick else (10_000_000, 100_000, 1_000_000)
+    events, queries = naive.feature_events(*size)
+    windows = ("7D", "30D", "90D")
+    deltas = [pd.Timedelta(w) for w in windows]
+
+    def floor():
+        return (events["entity"].sum(), events["time"].view(np.int64).sum(), events["value"].sum(),
+                queries["entity"].sum(), queries["time"].view(np.int64).sum())
+
+    return {
+        "naive": lambda: naive.pit_sum_count_pandas(events, queries, deltas),
+        "polars": lambda: naive.pit_sum_count_polars(events, queries, deltas),  # skipped when polars is absent
+        "numpy read-once floor": floor,
+        "simengine": lambda: point_in_time_features(events, queries, windows=windows),
+    }
+
+
+TASKS += [
+    BenchTask("point_in_time_features 10^7 events, 10^6 queries, 3 windows x (sum, count) "
+              "(naive: pandas groupby cumsum + merge_asof)", "features", _make_point_in_time),
+]

@@ -549,3 +549,17 @@ def pit_sum_count_polars(events: Any, queries: Any, windows: Iterable[Any], clos
         cols.append((end["csum"].fill_null(0.0) - start["csum"].fill_null(0.0)).alias(f"value_sum_{j}"))
         cols.append((end["ccount"].fill_null(0) - start["ccount"].fill_null(0)).alias(f"value_count_{j}"))
     return pl.DataFrame(cols).sort("row").drop("row")
+
+
+def feature_events(n_events: int, n_entities: int, n_queries: int, seed: int = 0) -> tuple[dict, dict]:
+    """Benchmark input: events (integer entity ids, datetimes over a year in seconds, exponential values) in
+    arrival order across entities but not sorted, and as-of queries; dicts of NumPy arrays."""
+    g = np.random.default_rng(seed)
+    t0 = np.datetime64("2024-01-01", "ns")
+    year = 365 * 86400
+    events = {"entity": g.integers(0, n_entities, n_events),
+              "time": t0 + g.integers(0, year, n_events).astype("timedelta64[s]"),
+              "value": g.exponential(20.0, n_events)}
+    queries = {"entity": g.integers(0, n_entities, n_queries),
+               "time": t0 + g.integers(0, year, n_queries).astype("timedelta64[s]")}
+    return events, queries
