@@ -38,6 +38,9 @@ from simengine.drift import (
     psi_monitor,
     simulate_drift_detection,
 )
+
+# point-in-time features (issue 19)
+from simengine.features import freshness, point_in_time_features, session_features, skew_report
 from simengine.mcmc import MetropolisHastingsResult, ess, mcse, metropolis_hastings, rhat
 from simengine.multitest import (
     MultipletestsResult,
@@ -65,8 +68,6 @@ from simengine.sequential import (
     simulate_peeking,
 )
 from simengine.twosample import MannwhitneyuResult, TtestIndResult, mannwhitneyu, ttest_ind
-# point-in-time features (issue 19)
-from simengine.features import freshness, point_in_time_features, session_features, skew_report
 
 __all__ = [
     "__version__",

@@ -51,7 +51,11 @@ def _column(frame: Any, frame_name: str, column: object, param: str) -> Any:
     if hasattr(values, "to_numpy") and not _is_pandas(values):  # polars Series
         values = values.to_numpy()
     if not _is_pandas(values):
-        values = np.asarray(values)
+        try:
+            values = np.asarray(values)
+        except (TypeError, ValueError):
+            raise ValueError(f"`{param}` column {column!r} of `{frame_name}` must be a 1-D array; got "
+                             f"{_describe(values)}") from None
         if values.ndim != 1:
             raise ValueError(f"`{param}` column {column!r} of `{frame_name}` must be 1-D; got shape {values.shape}")
     return values
@@ -110,7 +114,7 @@ def _id_kind(values: Any, param: str, frame_name: str) -> str:
         pass
     elif pd.api.types.is_integer_dtype(dtype):
         return "integer"
-    elif pd.api.types.is_string_dtype(dtype) or dtype == object:
+    elif pd.api.types.is_string_dtype(dtype) or pd.api.types.is_object_dtype(dtype):
         kind = pd.api.types.infer_dtype(values, skipna=False)
         if kind == "string":
             return "string"
@@ -126,7 +130,7 @@ def _values(values: Any, param: str, frame_name: str) -> np.ndarray:
     if _is_pandas(values):
         if pd.api.types.is_bool_dtype(values.dtype) or not pd.api.types.is_numeric_dtype(values.dtype):
             raise TypeError(f"`{param}` column of `{frame_name}` must be numeric; got dtype {values.dtype}")
-        arr = values.to_numpy(dtype=np.float64, na_value=np.nan)
+        arr: np.ndarray = values.to_numpy(dtype=np.float64, na_value=np.nan)
     else:
         if values.dtype.kind not in "iuf":
             raise TypeError(f"`{param}` column of `{frame_name}` must be numeric; got dtype {values.dtype}")
@@ -181,12 +185,24 @@ def _label(ns: int) -> str:
     return f"{ns}ns"  # pragma: no cover  (every integer is a multiple of 1 ns)
 
 
+def _items(value: object, param: str, what: str) -> list[Any]:
+    """`value` as a list of items: one item, or the items of a list / tuple / 1-D array."""
+    if isinstance(value, np.ndarray):
+        if value.ndim > 1:
+            raise ValueError(f"`{param}` must be {what} or a 1-D sequence of them; got shape {value.shape}")
+        return [value.item()] if value.ndim == 0 else value.tolist()
+    if isinstance(value, (list, tuple)):
+        return list(value)
+    if isinstance(value, (Mapping, set, frozenset)) or not isinstance(value, Iterable) or isinstance(value, str):
+        return [value]
+    try:
+        return list(value)
+    except (TypeError, ValueError):
+        raise TypeError(f"`{param}` must be {what} or a sequence of them; got {_describe(value)}") from None
+
+
 def _windows(windows: object, kind: str, param: str = "windows") -> tuple[np.ndarray, list[str]]:
-    if isinstance(windows, (str, numbers.Real, _dt.timedelta, np.timedelta64)) and not isinstance(windows, bool):
-        windows = (windows,)
-    if not isinstance(windows, Iterable):
-        raise TypeError(f"`{param}` must be a duration or a sequence of them; got {_describe(windows)}")
-    items = list(windows)
+    items = _items(windows, param, "a duration")
     if not items:
         raise ValueError(f"`{param}` must name at least one window")
     parsed = [_duration(w, kind, param) for w in items]
@@ -198,16 +214,12 @@ def _windows(windows: object, kind: str, param: str = "windows") -> tuple[np.nda
 
 
 def _aggs(aggs: object) -> list[str]:
-    if isinstance(aggs, str):
-        aggs = (aggs,)
-    if not isinstance(aggs, Iterable):
-        raise TypeError(f"`aggs` must be a sequence of aggregate names; got {_describe(aggs)}")
-    items = list(aggs)
+    items = _items(aggs, "aggs", "an aggregate name")
     if not items:
         raise ValueError("`aggs` must name at least one aggregate")
     for a in items:
         if not isinstance(a, str) or a not in AGGREGATES:
-            raise ValueError(f"`aggs` must be drawn from {AGGREGATES}; got {a!r}")
+            raise ValueError(f"`aggs` must be drawn from {AGGREGATES}; got {_describe(a)}")
     if len(set(items)) != len(items):
         raise ValueError(f"`aggs` repeats an aggregate: {items}")
     return items
@@ -226,19 +238,17 @@ def _entity_codes(ev_ids: Any, q_ids: Any | None) -> tuple[np.ndarray, np.ndarra
         arr = ev_ids.to_numpy()
     if arr is not None and arr.dtype.kind in "iu" and arr.shape[0]:
         low, high = int(arr.min()), int(arr.max())
-        if high - low < 4 * arr.shape[0] + 1024:
+        # the table path needs ids that fit int64 and a span of a few times the events (memory)
+        if high < 2**63 and high - low < 4 * arr.shape[0] + 1024:
             table = np.full(high - low + 1, -1, np.int64)
             codes = np.empty(arr.shape[0], np.int64)
-            n = _k.dense_codes(arr.astype(np.int64, copy=False), np.int64(low), table, codes)
+            n = _k.dense_codes(arr.astype(np.int64), np.int64(low), table, codes)
             if q_ids is None:
                 return codes, None, int(n)
             q_arr = np.asarray(q_ids)
-            if q_arr.dtype.kind in "iu":
-                q_arr = q_arr.astype(np.int64, copy=False) if q_arr.dtype.kind == "i" or int(
-                    q_arr.max(initial=0)) < 2**63 else None
-            if q_arr is not None and q_arr.dtype == np.int64:
+            if q_arr.dtype.kind in "iu" and (q_arr.shape[0] == 0 or int(q_arr.max()) < 2**63):
                 q_codes = np.empty(q_arr.shape[0], np.int64)
-                _k.lookup_codes(q_arr, np.int64(low), table, q_codes)
+                _k.lookup_codes(q_arr.astype(np.int64), np.int64(low), table, q_codes)
                 return codes, q_codes, int(n)
     codes, uniques = pd.factorize(ev_ids, sort=False)
     codes = np.ascontiguousarray(codes, dtype=np.int64)
@@ -251,8 +261,9 @@ def _entity_codes(ev_ids: Any, q_ids: Any | None) -> tuple[np.ndarray, np.ndarra
 # ------------------------------------------------------------------------------------------ the window pass
 
 
-def _window_table(ev_codes, n_entities, ev_t, ev_v, q_codes, q_t, kind, wins, labels, aggs, closed, value,
-                  index):
+def _window_table(ev_codes: np.ndarray, n_entities: int, ev_t: np.ndarray, ev_v: np.ndarray, q_codes: np.ndarray,
+                  q_t: np.ndarray, kind: str, wins: np.ndarray, labels: list[str], aggs: list[str], closed: str,
+                  value: str, index: Any) -> tuple[pd.DataFrame, np.ndarray]:
     import pandas as pd
 
     # the values ride along the sort as their int64 bit patterns (one kernel for rows and values); queries
@@ -276,7 +287,7 @@ def _window_table(ev_codes, n_entities, ev_t, ev_v, q_codes, q_t, kind, wins, la
     sums = np.empty((n_w, n_q))
     counts = np.empty((n_w, n_q), np.int64)
 
-    def optional(agg, dtype=np.float64):
+    def optional(agg: str, dtype: Any = np.float64) -> np.ndarray:
         return np.empty((n_w if agg in aggs else 0, n_q), dtype)
 
     mins, maxs, lasts = optional("min"), optional("max"), optional("last")
@@ -318,8 +329,10 @@ def _age_array(age: np.ndarray, kind: str) -> np.ndarray:
 
 def _stale(age: np.ndarray, kind: str, max_age: Any) -> np.ndarray:
     if kind == "datetime":
-        return (age == _NAT) | (age > max_age)
-    return np.isnan(age) | (age > max_age)
+        stale: np.ndarray = (age == _NAT) | (age > max_age)
+    else:
+        stale = np.isnan(age) | (age > max_age)
+    return stale
 
 
 def _index_of(frame: Any, n: int) -> Any:
@@ -331,7 +344,8 @@ def _index_of(frame: Any, n: int) -> Any:
     return pd.RangeIndex(n)
 
 
-def _read_events(events, entity, time, value):
+def _read_events(events: Any, entity: str, time: str, value: str) -> tuple[Any, str | None, np.ndarray, str,
+                                                                         np.ndarray]:
     ev_ids = _column(events, "events", entity, "entity")
     ev_time = _column(events, "events", time, "time")
     ev_val = _column(events, "events", value, "value")
@@ -546,7 +560,10 @@ def freshness(updated_at: Any, *, now: Any, max_age: Any = "24h") -> pd.DataFram
     elif isinstance(updated_at, Mapping):
         series = pd.Series(dict(updated_at))
     else:
-        arr = np.asarray(updated_at)
+        try:
+            arr = np.asarray(updated_at)
+        except (TypeError, ValueError):
+            raise ValueError(f"`updated_at` must be 1-D (or a DataFrame); got {_describe(updated_at)}") from None
         if arr.ndim != 1:
             raise ValueError(f"`updated_at` must be 1-D (or a DataFrame); got shape {arr.shape}")
         series = pd.Series(arr)
@@ -593,23 +610,27 @@ def _feature_columns(frame: Any, name: str) -> dict[str, np.ndarray]:
     if isinstance(frame, pd.Series) or (isinstance(frame, np.ndarray) and frame.ndim == 1) or (
             hasattr(frame, "to_numpy") and not hasattr(frame, "columns") and not _is_pandas(frame)):
         label = getattr(frame, "name", None)
-        return {str(label) if label is not None else "x": _numeric_feature(frame, name)}
+        return {str(label) if label is not None else "x": _numeric_feature(frame, name, "")}
     if isinstance(frame, (list, tuple)):
-        return {"x": _numeric_feature(np.asarray(frame), name)}
+        return {"x": _numeric_feature(frame, name, "")}
     cols = _columns_of(frame, name)
-    return {c: _numeric_feature(frame[c], f"{name}[{c!r}]") for c in cols}
+    return {c: _numeric_feature(frame[c], name, f" column {c!r}") for c in cols}
 
 
-def _numeric_feature(values: Any, name: str) -> np.ndarray:
+def _numeric_feature(values: Any, name: str, column: str) -> np.ndarray:
     import pandas as pd
 
     if _is_pandas(values):
         if pd.api.types.is_bool_dtype(values.dtype) or not pd.api.types.is_numeric_dtype(values.dtype):
-            raise TypeError(f"`{name}` must be numeric; got dtype {values.dtype}")
-        return values.to_numpy(dtype=np.float64, na_value=np.nan)
-    arr = np.asarray(values.to_numpy() if hasattr(values, "to_numpy") else values)
+            raise TypeError(f"`{name}`{column} must be numeric; got dtype {values.dtype}")
+        out: np.ndarray = values.to_numpy(dtype=np.float64, na_value=np.nan)
+        return out
+    try:
+        arr = np.asarray(values.to_numpy() if hasattr(values, "to_numpy") else values)
+    except (TypeError, ValueError):
+        arr = np.empty((0, 0))
     if arr.ndim != 1 or arr.dtype.kind not in "iuf":
-        raise TypeError(f"`{name}` must be a 1-D numeric column; got {_describe(values)}")
+        raise TypeError(f"`{name}`{column} must be a 1-D numeric column; got {_describe(values)}")
     return arr.astype(np.float64)
 
 

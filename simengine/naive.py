@@ -513,7 +513,7 @@ def pit_sum_count_pandas(events: Any, queries: Any, windows: Iterable[Any], clos
     e_sum = end["csum"].fillna(0.0).to_numpy()
     e_count = end["ccount"].fillna(0).to_numpy()
     rows = end["row"].to_numpy()
-    out = {}
+    out: dict[str, np.ndarray] = {}
     for j, w in enumerate(windows):
         starts = pd.merge_asof(q.assign(time=q["time"] - w), right, on="time", by="entity",
                                allow_exact_matches=False)
@@ -543,7 +543,8 @@ def pit_sum_count_polars(events: Any, queries: Any, windows: Iterable[Any], clos
         if q["time"].dtype.is_temporal():  # a duration in the column's own unit (a Python timedelta is in us)
             import pandas as pd
 
-            w = pl.duration(nanoseconds=pd.Timedelta(w).value, time_unit=q["time"].dtype.time_unit)
+            unit = q["time"].dtype.time_unit  # type: ignore[attr-defined]  # a Datetime dtype here
+            w = pl.duration(nanoseconds=pd.Timedelta(w).value, time_unit=unit)
         start = q.with_columns(pl.col("time") - w).join_asof(ev, on="time", by="entity",
                                                               allow_exact_matches=False, check_sortedness=False)
         cols.append((end["csum"].fill_null(0.0) - start["csum"].fill_null(0.0)).alias(f"value_sum_{j}"))
@@ -551,7 +552,8 @@ def pit_sum_count_polars(events: Any, queries: Any, windows: Iterable[Any], clos
     return pl.DataFrame(cols).sort("row").drop("row")
 
 
-def feature_events(n_events: int, n_entities: int, n_queries: int, seed: int = 0) -> tuple[dict, dict]:
+def feature_events(n_events: int, n_entities: int, n_queries: int,
+                   seed: int = 0) -> tuple[dict[str, Any], dict[str, Any]]:
     """Benchmark input: events (integer entity ids, datetimes over a year in seconds, exponential values) in
     arrival order across entities but not sorted, and as-of queries; dicts of NumPy arrays."""
     g = np.random.default_rng(seed)

@@ -300,7 +300,7 @@ def test_skew_report_iv():
         simengine.skew_report(pd.DataFrame({"x": np.arange(10.0), "y": 1.0}), a)
     with pytest.raises(ValueError, match="`binning` must be one of"):
         simengine.skew_report(a, a, binning="kmeans")
-    with pytest.raises(TypeError, match="`training\\['s'\\]` must be numeric"):
+    with pytest.raises(TypeError, match="`training` column 's' must be numeric"):
         simengine.skew_report(pd.DataFrame({"s": ["a", "b"]}), pd.DataFrame({"s": ["a", "b"]}))
     with pytest.raises(ValueError, match="`bins` must be an integer >= 1"):
         simengine.skew_report(a, a, bins=0)
