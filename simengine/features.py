@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 
+from simengine._long import run_blocks
 from simengine._validate import _describe, check_choice
 from simengine.kernels import features as _k
 
@@ -25,6 +26,8 @@ __all__ = ["point_in_time_features", "session_features", "freshness", "skew_repo
 AGGREGATES = ("sum", "count", "mean", "min", "max", "last", "time_since_last")
 _CLOSED = ("left", "both")
 _NAT = np.iinfo(np.int64).min  # numpy's NaT as int64
+# entities per block of the window pass (blocks run in slices of growing size, see `run_blocks`)
+_ENTITY_BLOCK = 256
 
 
 # ------------------------------------------------------------------------------------------ input helpers
@@ -295,11 +298,19 @@ def _window_table(ev_codes: np.ndarray, n_entities: int, ev_t: np.ndarray, ev_v:
     age = np.empty(n_q, q_t.dtype)
     missing = q_t.dtype.type(_NAT if kind == "datetime" else np.nan)
     n_w_minmax = n_w * (longest + 1)
-    _k.window_features(t_sorted, v_sorted, ev_starts, qt_sorted, q_rows, q_starts, wins, closed == "both",
-                       sums, counts, mins, maxs, lasts, since, age, missing,
-                       np.empty(ev_t.shape[0] + 1), np.zeros((6, n_w), np.int64),
-                       np.empty(n_w_minmax if "min" in aggs else 1, np.int64),
-                       np.empty(n_w_minmax if "max" in aggs else 1, np.int64), longest + 1)
+    workspace = (np.empty(ev_t.shape[0] + 1), np.zeros((6, n_w), np.int64),
+                 np.empty(n_w_minmax if "min" in aggs else 1, np.int64),
+                 np.empty(n_w_minmax if "max" in aggs else 1, np.int64), longest + 1)
+    n_groups = n_entities + 1
+
+    def entities(lo: int, hi: int) -> None:
+        # blocks of entities are independent (each writes only its queries' rows): slicing changes no number
+        _k.window_features(t_sorted, v_sorted, ev_starts, qt_sorted, q_rows, q_starts, wins, closed == "both",
+                           sums, counts, mins, maxs, lasts, since, age, missing, *workspace,
+                           lo * _ENTITY_BLOCK, min(hi * _ENTITY_BLOCK, n_groups))
+
+    # in slices, so that Ctrl-C answers between them on 10^7 events
+    run_blocks(entities, -(-n_groups // _ENTITY_BLOCK), progress=False, desc="point_in_time_features")
     columns: dict[str, Any] = {}
     for j, label in enumerate(labels):
         for agg in aggs:

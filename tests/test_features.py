@@ -304,3 +304,16 @@ def test_skew_report_iv():
         simengine.skew_report(pd.DataFrame({"s": ["a", "b"]}), pd.DataFrame({"s": ["a", "b"]}))
     with pytest.raises(ValueError, match="`bins` must be an integer >= 1"):
         simengine.skew_report(a, a, bins=0)
+
+
+def test_slicing_the_window_pass_changes_no_number(monkeypatch):
+    import simengine.features as sf
+
+    g = np.random.default_rng(9)
+    n = 3000
+    events = {"entity": g.integers(0, 300, n), "time": g.integers(0, 500, n).astype(float), "value": g.normal(size=n)}
+    queries = {"entity": g.integers(0, 310, 500), "time": g.integers(0, 520, 500).astype(float)}
+    whole = simengine.point_in_time_features(events, queries, windows=[10, 100], aggs=AGGREGATES)
+    monkeypatch.setattr(sf, "_ENTITY_BLOCK", 1)  # one entity per block, slices from one block up
+    sliced = simengine.point_in_time_features(events, queries, windows=[10, 100], aggs=AGGREGATES)
+    pd.testing.assert_frame_equal(whole, sliced, check_exact=True)

@@ -152,8 +152,9 @@ def _slide(dq, state, j, v, first, hi, a, sign):
 
 @njit
 def window_features(ev_t, ev_v, ev_starts, q_t, q_rows, q_starts, windows, inclusive_end,
-                    sums, counts, mins, maxs, lasts, since, age, missing, prefix, state, dq_min, dq_max, stride):
-    """Aggregates of each query's window of events, written at the query's row.
+                    sums, counts, mins, maxs, lasts, since, age, missing, prefix, state, dq_min, dq_max, stride,
+                    g_lo, g_hi):
+    """Aggregates of each query's window of events, written at the query's row, for entities g_lo..g_hi-1.
 
     Events are sorted by (entity, time): entity g's are ev_t/ev_v[ev_starts[g]:ev_starts[g + 1]]; its
     queries are q_t[q_starts[g]:q_starts[g + 1]] in time order, with output rows q_rows.  A window of
@@ -168,12 +169,11 @@ def window_features(ev_t, ev_v, ev_starts, q_t, q_rows, q_starts, windows, inclu
     stride > the largest entity's event count; 1 element when not wanted).
     """
     n_w = windows.shape[0]
-    n_groups = q_starts.shape[0] - 1
     want_min = mins.shape[0] > 0
     want_max = maxs.shape[0] > 0
     want_last = lasts.shape[0] > 0
     want_since = since.shape[0] > 0
-    for g in range(n_groups):
+    for g in range(g_lo, g_hi):
         qa = q_starts[g]
         qb = q_starts[g + 1]
         if qa == qb:
