@@ -255,6 +255,11 @@ def _entity_codes(ev_ids: Any, q_ids: Any | None) -> tuple[np.ndarray, np.ndarra
                 return codes, q_codes, int(n)
     codes, uniques = pd.factorize(ev_ids, sort=False)
     codes = np.ascontiguousarray(codes, dtype=np.int64)
+    if codes.shape[0] and codes.min() < 0:
+        raise ValueError(f"`entity` column of `events` holds a missing id at row {int(np.argmax(codes < 0))}")
+    if q_ids is not None and len(q_ids) and bool(pd.isna(q_ids).any()):
+        raise ValueError(f"`entity` column of `queries` holds a missing id at row "
+                         f"{int(np.argmax(np.asarray(pd.isna(q_ids))))}")
     if q_ids is None:
         return codes, None, len(uniques)
     q_codes = pd.Index(uniques).get_indexer(q_ids)

@@ -199,6 +199,13 @@ def test_point_in_time_iv():
         call(ev, {"entity": np.array([1]), "time": np.array([T0])})
     with pytest.raises(TypeError, match="`entity` column of `events` must hold strings or integers"):
         call({**ev, "entity": np.array([1.5, 2.5])}, q)
+    with pytest.raises(ValueError, match="`entity` column of `events` holds a missing id at row 1"):
+        call(pd.DataFrame({**ev, "entity": pd.array([1, None], dtype="Int64")}), q, windows=1)
+    with pytest.raises(ValueError, match="`entity` column of `queries` holds a missing id at row 0"):
+        call(ev, pd.DataFrame({"entity": pd.array([None], dtype="Int64"), "time": [3.0]}), windows=1)
+    with pytest.raises(ValueError, match="`entity` column of `events` holds a missing id at row 0"):
+        call(pd.DataFrame({**ev, "entity": pd.array([None, "a"], dtype="string")}),
+             {"entity": np.array(["a"], dtype=object), "time": np.array([3.0])}, windows=1)
     with pytest.raises(ValueError, match="`time` column of `events` holds NaN or inf at row 1"):
         call({**ev, "time": np.array([1.0, np.nan])}, q)
     with pytest.raises(ValueError, match="`time` column of `queries` holds NaT at row 0"):
