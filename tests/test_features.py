@@ -324,3 +324,13 @@ def test_slicing_the_window_pass_changes_no_number(monkeypatch):
     monkeypatch.setattr(sf, "_ENTITY_BLOCK", 1)  # one entity per block, slices from one block up
     sliced = simengine.point_in_time_features(events, queries, windows=[10, 100], aggs=AGGREGATES)
     pd.testing.assert_frame_equal(whole, sliced, check_exact=True)
+
+
+def test_docstring_examples():
+    # simengine.features is not (yet) in tests/test_docstrings.py's MODULES: its examples run here
+    import doctest
+
+    import simengine.features as module
+
+    result = doctest.testmod(module, optionflags=doctest.NORMALIZE_WHITESPACE | doctest.ELLIPSIS)
+    assert result.failed == 0 and result.attempted >= 10
