@@ -472,6 +472,6 @@ def _make_point_in_time(quick):
 
 
 TASKS += [
-    BenchTask("point_in_time_features 10^7 events, 10^6 queries, 3 windows x (sum, count) "
-              "(naive: pandas groupby cumsum + merge_asof)", "features", _make_point_in_time),
+    BenchTask("point_in_time_features 10^7 events / 10^5 entities / 10^6 queries (quick: 10^5 / 10^3 / 10^4), "
+              "3 windows x (sum, count) (naive: pandas groupby cumsum + merge_asof)", "features", _make_point_in_time),
 ]
