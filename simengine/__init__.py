@@ -44,6 +44,9 @@ from simengine.drift import (
     psi_monitor,
     simulate_drift_detection,
 )
+
+# point-in-time features (issue 19)
+from simengine.features import freshness, point_in_time_features, session_features, skew_report
 from simengine.mcmc import MetropolisHastingsResult, ess, mcse, metropolis_hastings, rhat
 from simengine.multitest import (
     MultipletestsResult,
@@ -140,6 +143,11 @@ __all__ = [
     "BootstrapResult",
     "simulate_bootstrap_coverage",
     "SimulateBootstrapCoverageResult",
+    # point-in-time features (issue 19)
+    "point_in_time_features",
+    "session_features",
+    "freshness",
+    "skew_report",
     # sweeps
     "sweep",
     "register_simulation",

@@ -528,3 +528,35 @@ def _make_bootstrap_coverage(quick):
 
 TASKS.append(BenchTask("bootstrap coverage, n=30, 999 resamples x 2000 replicates, 3 methods", "bootstrap",
                        _make_bootstrap_coverage))
+
+
+# --- point-in-time features (issue 19) -----------------------------------------------------------------------
+
+
+def _make_point_in_time(quick):
+    import numpy as np
+    import pandas as pd
+
+    from simengine import naive, point_in_time_features
+
+    size = (100_000, 1_000, 10_000) if quick else (10_000_000, 100_000, 1_000_000)
+    events, queries = naive.feature_events(*size)
+    windows = ("7D", "30D", "90D")
+    deltas = [pd.Timedelta(w) for w in windows]
+
+    def floor():
+        return (events["entity"].sum(), events["time"].view(np.int64).sum(), events["value"].sum(),
+                queries["entity"].sum(), queries["time"].view(np.int64).sum())
+
+    return {
+        "naive": lambda: naive.pit_sum_count_pandas(events, queries, deltas),
+        "polars": lambda: naive.pit_sum_count_polars(events, queries, deltas),  # skipped when polars is absent
+        "numpy read-once floor": floor,
+        "simengine": lambda: point_in_time_features(events, queries, windows=windows),
+    }
+
+
+TASKS += [
+    BenchTask("point_in_time_features 10^7 events / 10^5 entities / 10^6 queries (quick: 10^5 / 10^3 / 10^4), "
+              "3 windows x (sum, count) (naive: pandas groupby cumsum + merge_asof)", "features", _make_point_in_time),
+]

@@ -138,6 +138,27 @@ def _warm_bootstrap_coverage():
 FAMILIES["bootstrap coverage"] = _warm_bootstrap_coverage
 
 
+def _feature_events(numeric=False):
+    import numpy as np
+
+    times = np.array([0.0, 2.0, 1.0]) if numeric else np.array(["2024-01-01", "2024-01-03", "2024-01-02"], "M8[ns]")
+    return {"entity": np.array([1, 1, 2]), "time": times, "value": np.array([1.0, 2.0, 3.0])}
+
+
+def _warm_features():
+    import simengine
+
+    for numeric in (False, True):
+        ev = _feature_events(numeric)
+        simengine.point_in_time_features(ev, ev, windows=[1] if numeric else ["1D"], aggs=("sum", "min", "max", "last",
+                                                                                           "time_since_last"))
+    simengine.session_features(_feature_events(), window="1D")
+    simengine.skew_report({"x": [1.0, 2.0, 3.0]}, {"x": [1.0, 2.5, 4.0]})
+
+
+FAMILIES["features"] = _warm_features
+
+
 # Each public function's first call on its own (fresh process, empty cache): what a user who calls
 # only that function waits.  family -> {label: warm-up}; a family without an entry is timed as a whole.
 def _np():
@@ -247,6 +268,17 @@ FUNCTIONS = {
         "ess": lambda: _se().ess(_np().random.default_rng(0).normal(size=(2, 50, 2))),
         "ess (tail)": lambda: _se().ess(_np().random.default_rng(0).normal(size=(2, 50, 2)), method="tail"),
         "mcse": lambda: _se().mcse(_np().random.default_rng(0).normal(size=(2, 50, 2))),
+    },
+    "features": {
+        "point_in_time_features (datetime)":
+            lambda: _se().point_in_time_features(_feature_events(), _feature_events(), windows="1D"),
+        "point_in_time_features (numeric, all aggregates)":
+            lambda: _se().point_in_time_features(_feature_events(True), _feature_events(True), windows=1,
+                                                 aggs=("sum", "count", "mean", "min", "max", "last",
+                                                       "time_since_last")),
+        "session_features": lambda: _se().session_features(_feature_events(), window="1D"),
+        "freshness": lambda: _se().freshness([1.0, 5.0], now=6.0, max_age=2),
+        "skew_report": lambda: _se().skew_report({"x": [1.0, 2.0, 3.0]}, {"x": [1.0, 2.5, 4.0]}),
     },
 }
 

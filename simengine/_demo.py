@@ -512,3 +512,65 @@ def _load_test_demo(quick, rng):
     out.append(("Slow requests (GC pauses, x5) and the tail at 300 requests/s, 20 workers (ms ± SE)",
                 pd.DataFrame(rows).set_index("slow share")))
     return out
+
+
+# --- point-in-time features (issue 19) --------------------------------------------------------------------
+
+
+def _features_section(quick, rng):
+    """The notebook's feature-store chapter: lag features as of two dates, a session sum, freshness, skew."""
+    import numpy as np
+    import pandas as pd
+
+    import simengine
+    from simengine._rng import as_seed_sequence, child_seed_sequence
+
+    g = np.random.default_rng(child_seed_sequence(as_seed_sequence(rng), 19))
+    start = pd.Timestamp("2024-01-01")
+    # purchases of three customers over 120 days (different rates and basket sizes)
+    rows = []
+    for customer, per_day, basket in (("C001", 0.3, 40.0), ("C002", 0.1, 120.0), ("C003", 0.6, 15.0)):
+        n = g.poisson(per_day * 120)
+        times = start + pd.to_timedelta(np.sort(g.uniform(0, 120 * 86400, n)), unit="s")
+        rows.append(pd.DataFrame({"entity": customer, "time": times, "value": g.exponential(basket, n)}))
+    purchases = pd.concat(rows, ignore_index=True)
+    as_of = [pd.Timestamp("2024-03-01"), pd.Timestamp("2024-04-15")]
+    queries = pd.DataFrame({"entity": np.repeat(["C001", "C002", "C003"], 2), "time": as_of * 3})
+    lag = simengine.point_in_time_features(purchases, queries, windows=("7D", "30D", "90D"), aggs=("sum", "count"),
+                                           max_age="14D")
+    lag = pd.concat([queries, lag.round(2)], axis=1).set_index(["entity", "time"])
+    out = [("point_in_time_features: purchase sum and count over 7/30/90 days as of two dates (events before "
+            "the as-of time only; stale = no purchase in 14 days)", lag)]
+
+    # real-time session feature: sum of clicks' values in the last 30 minutes, at every event
+    n_clicks = 12
+    clicks = pd.DataFrame({"entity": g.choice(["u1", "u2"], n_clicks),
+                           "time": start + pd.to_timedelta(np.sort(g.integers(0, 3 * 3600, n_clicks)), unit="s"),
+                           "value": g.integers(1, 5, n_clicks).astype(float)})
+    session = simengine.session_features(clicks, window="30min", closed="both")
+    out.append(("session_features: value summed over the last 30 minutes at every click (this click included)",
+                pd.concat([clicks, session], axis=1).set_index(["entity", "time"])))
+
+    # freshness of a feature table
+    now = pd.Timestamp("2024-04-15 12:00")
+    updated = pd.Series(now - pd.to_timedelta([2, 30, 5, 70], unit="h"),
+                        index=["spend_7d", "spend_30d", "clicks_1h", "country_risk"])
+    out.append(("freshness: features not updated in more than 24 hours are stale",
+                simengine.freshness(updated, now=now, max_age="24h")))
+
+    # training-serving skew, including two versions of one feature
+    n = 2_000 if quick else 20_000
+    train = pd.DataFrame({"spend_7d": g.gamma(2.0, 50.0, n), "visits": g.poisson(3.0, n).astype(float),
+                          "basket": g.normal(40.0, 8.0, n)})
+    serve = pd.DataFrame({"spend_7d": g.gamma(2.0, 50.0, n) * 1.25, "visits": g.poisson(3.0, n).astype(float),
+                          "basket": g.normal(40.0, 8.0, n)})
+    skew = simengine.skew_report(train, serve)
+    v1 = g.gamma(2.0, 50.0, n)
+    v2 = v1 + g.normal(0.0, 5.0, n)  # a re-implementation with a little noise
+    versions = simengine.skew_report(pd.Series(v1, name="spend_7d v1 vs v2"), pd.Series(v2))
+    out.append(("skew_report: training vs serving (PSI, KS as scipy's ks_2samp), and feature v1 vs v2",
+                pd.concat([skew, versions]).round(4)))
+    return out
+
+
+SECTIONS.append(("features", _features_section))

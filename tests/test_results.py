@@ -64,7 +64,9 @@ CALLS = {
     "bootstrap": (((_X,),), dict(statistic="mean", n_resamples=99, rng=0), None),
 }
 # public functions that return plain arrays / floats / tables by design (like the calls they mirror)
-NOT_RESULTS = {"group_sequential_boundaries", "rhat", "ess", "mcse", "psi", "sweep", "register_simulation", "simulations"}
+NOT_RESULTS = {"group_sequential_boundaries", "rhat", "ess", "mcse", "psi", "sweep", "register_simulation", "simulations",
+               # point-in-time features return the DataFrames a feature pipeline joins (issue 19)
+               "point_in_time_features", "session_features", "freshness", "skew_report"}
 
 
 def _camel(name):
