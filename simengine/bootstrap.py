@@ -157,75 +157,92 @@ def _check_method(method: object) -> int:
 
 def _resample(kind: str, q: float, func: Any, rows: list[FloatArray], paired: bool, n_res: int,
               ss: np.random.SeedSequence) -> tuple[FloatArray, FloatArray]:
-    """(observed (k,), bootstrap distribution (k, n_res)) from the kernel of the statistic's family."""
+    """(observed (k,), bootstrap distribution (k, n_res)) from the part kernel of the statistic's family.
+
+    Blocks of BOOT_BLOCK resamples run as parts of `sub` resamples (one part when a block is cheap).  Work
+    units are (block, part) pairs numbered part-major within groups of `threads` blocks, so a slice of
+    `run_blocks` holds parts of several blocks; the blocks of a slice run on Python threads (the kernels
+    release the GIL), each block's parts in order with the block's own Generator, so the numbers depend
+    neither on the thread count nor on the slicing.
+    """
     import numba
 
     from simengine._long import first_slice
-    from simengine._rng import slice_generators
+    from simengine._rng import child_seed_sequence
     from simengine.kernels import bootstrap as kb
 
     k = rows[0].shape[0]
-    sizes = [r.shape[1] for r in rows]
     observed = np.empty(k)
     theta = np.empty((k, n_res))
     nb = n_blocks(n_res, BOOT_BLOCK)
-    per_resample = sum(sizes) * (k + 1)
+    per_resample = sum(r.shape[1] for r in rows) * (k + 1)
     sub = max(1, min(BOOT_BLOCK, _UNIT_OPS // per_resample))
+    parts = n_blocks(min(BOOT_BLOCK, n_res), sub)
     threads = max(1, numba.get_num_threads())
-    group = threads if sub < BOOT_BLOCK else 0
-    done = np.zeros(nb, dtype=np.int64)
     x = rows[0]
-    y = rows[1] if len(rows) > 1 else None
+    y = rows[1] if len(rows) > 1 else x
     head: tuple[Any, ...]
     if kind in ("mean", "var", "std"):
-        kernel, head = kb._boot_moment1, (x, ("mean", "var", "std").index(kind))
+        kernel, head = kb._moment1_part, (x, ("mean", "var", "std").index(kind))
     elif kind in ("median", "quantile"):
         order = np.argsort(x, axis=1, kind="stable")
-        kernel, head = kb._boot_order1, (np.take_along_axis(x, order, axis=1), order,
+        kernel, head = kb._order1_part, (np.take_along_axis(x, order, axis=1), order,
                                          0.5 if kind == "median" else q, kind == "median")
     elif kind in ("mean_diff", "ratio_of_means"):
-        kernel, head = kb._boot_moment2, (x, y, 0 if kind == "mean_diff" else 1, paired)
+        kernel, head = kb._moment2_part, (x, y, 0 if kind == "mean_diff" else 1, paired)
     elif kind == "median_diff":
-        assert y is not None
         xo = np.argsort(x, axis=1, kind="stable")
         yo = np.argsort(y, axis=1, kind="stable")
-        kernel, head = kb._boot_order2, (np.take_along_axis(x, xo, axis=1), xo, np.take_along_axis(y, yo, axis=1),
+        kernel, head = kb._order2_part, (np.take_along_axis(x, xo, axis=1), xo, np.take_along_axis(y, yo, axis=1),
                                          yo, paired)
     elif kind == "correlation":
-        kernel, head = kb._boot_corr, (x, y)
-    elif y is None:
-        kernel, head = kb._boot_custom1, (x, func)
+        kernel, head = kb._corr_part, (x, y)
+    elif len(rows) == 1:
+        kernel, head = kb._custom1_part, (x, func)
     else:
-        kernel, head = kb._boot_custom2, (x, y, func, paired)
+        kernel, head = kb._custom2_part, (x, y, func, paired)
 
-    def run(gens: Any, base: int, u0: int, u1: int) -> None:
-        kernel(*head, n_res, BOOT_BLOCK, gens, base, sub, u0, u1, observed, theta, done)
+    gens: dict[int, np.random.Generator] = {}  # the blocks under way (made on first use, dropped when done)
 
-    parts = n_blocks(min(BOOT_BLOCK, n_res), sub)
-    if parts == 1:
-        def call(lo: int, hi: int) -> None:
-            run(slice_generators(ss, lo, hi), lo, 0, hi - lo)
-        units = nb
-    else:
-        size = group * parts  # units of a full group
-        state: dict[str, Any] = {"index": -1}
+    def run_block(block: int, first_part: int, last_part: int) -> None:
+        g = gens.get(block)
+        if g is None:
+            g = gens[block] = np.random.Generator(np.random.PCG64(child_seed_sequence(ss, block)))
+        for part in range(first_part, last_part + 1):
+            t0 = block * BOOT_BLOCK + part * sub
+            t1 = min(t0 + sub, (block + 1) * BOOT_BLOCK, n_res)
+            if t0 < t1:
+                kernel(*head, g, t0, t1, observed, theta)
+        if last_part == parts - 1:
+            del gens[block]
 
-        def call(lo: int, hi: int) -> None:
-            while lo < hi:
-                index = lo // size
-                base = index * group
-                width = min(group, nb - base)
-                start = index * size
-                stop = min(hi, start + width * parts)
-                if state["index"] != index:  # a new group: its streams (the old ones are done)
-                    state.update(index=index, gens=slice_generators(ss, base, base + width))
-                run(state["gens"], base, lo - start, stop - start)
-                lo = stop
-        units = (nb - 1) // group * size + (nb - (nb - 1) // group * group) * parts
-    first = first_slice(sub * per_resample * 3e-9)
+    group_units = threads * parts
+
+    def call(lo: int, hi: int) -> None:
+        spans: dict[int, list[int]] = {}  # block -> [first part, last part] of this slice, in order
+        for u in range(lo, hi):
+            gi, local = divmod(u, group_units)
+            width = min(threads, nb - gi * threads)
+            part, i = divmod(local, width)
+            span = spans.setdefault(gi * threads + i, [part, part])
+            span[1] = part
+        if pool is None or len(spans) == 1:
+            for block, (p0, p1) in spans.items():
+                run_block(block, p0, p1)
+            return
+        futures = [pool.submit(run_block, block, p0, p1) for block, (p0, p1) in spans.items()]
+        for f in futures:
+            f.result()
+
+    pool = None
     try:
+        if threads > 1 and nb > 1:
+            from concurrent.futures import ThreadPoolExecutor
+
+            pool = ThreadPoolExecutor(max_workers=threads)
         # no `progress` parameter (scipy's bootstrap has none): Ctrl-C is answered, no bar is drawn
-        run_blocks(call, units, progress=False, desc="bootstrap", dispatchers=(kernel,), first=first)
+        run_blocks(call, nb * parts, progress=False, desc="bootstrap", dispatchers=(kernel,),
+                   first=first_slice(sub * per_resample * 3e-9))
     except NumbaError as exc:  # a custom statistic that does not compile for 1-D float64 arrays
         text = str(exc).strip()
         first_line = re.sub(r"nopython|numba", "compiled", text.splitlines()[0] if text else type(exc).__name__,
@@ -234,15 +251,13 @@ def _resample(kind: str, q: float, func: Any, rows: list[FloatArray], paired: bo
             f"`statistic` must be a jitted function of {len(rows)} 1-D float64 array(s) returning a float; "
             f"it could not be compiled for that ({first_line[:200]})"
         ) from None
-    except SystemError as exc:  # numba's parallel loop re-raises what the statistic raised this way
-        if isinstance(exc.__context__, MemoryError):
-            raise MemoryError("bootstrap ran out of memory; use fewer columns or resamples") from None
-        raise ValueError(
-            "`statistic` raised an exception on a resample: "
-            f"{type(exc.__context__).__name__}: {exc.__context__}"
-        ) from None
-    if not (done == parts).all():
-        raise MemoryError("bootstrap ran out of memory inside the resampling; use fewer columns or resamples")
+    except (ArithmeticError, LookupError, ValueError, TypeError, AssertionError) as exc:
+        if kind != "custom":
+            raise
+        raise ValueError(f"`statistic` raised an exception on a resample: {type(exc).__name__}: {exc}") from None
+    finally:
+        if pool is not None:
+            pool.shutdown(wait=True, cancel_futures=True)
     return observed, theta
 
 
@@ -494,7 +509,10 @@ def bootstrap(
     >>> res = simengine.bootstrap((x,), "median", rng=1)
     >>> low, high = res.confidence_interval
     >>> print(f"median {np.median(x):.3f}, 95% BCa interval ({low:.3f}, {high:.3f}), se {res.standard_error:.3f}")
-    median 1.158, 95% BCa interval (0.891, 1.578), se 0.167
+    median 1.105, 95% BCa interval (0.811, 1.430), se 0.171
+    >>> metrics = np.random.default_rng(2).normal(size=(500, 200))  # 200 metrics, one interval each
+    >>> simengine.bootstrap((metrics,), "mean", method="percentile", rng=3).confidence_interval.low.shape
+    (200,)
     """
     kind, q, func = _check_statistic(statistic)
     rows, one_d = _as_samples(data, axis)

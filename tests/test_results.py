@@ -51,6 +51,7 @@ CALLS = {
     "ddm": ((_ERRORS,), {}, None),
     "adwin": ((_ERRORS.astype(float),), {}, None),
     "simulate_drift_detection": ((), dict(n_sims=20, n_steps=200, drift_start=100, rng=0), None),
+    "bootstrap": (((_X,),), dict(n_resamples=99, rng=0), None),
 }
 # public functions that return plain arrays / floats / tables by design (like the calls they mirror)
 NOT_RESULTS = {"group_sequential_boundaries", "rhat", "ess", "mcse", "psi", "sweep", "register_simulation", "simulations"}

@@ -10,10 +10,9 @@ No validation and no warnings here: the public layer (`simengine.bootstrap`) doe
 """
 import math
 
-import numba
 import numpy as np
 
-from simengine._jit import njit, pjit
+from simengine._jit import njit
 from simengine.kernels.special import norm_cdf, norm_ppf
 
 # `alternative` codes (scipy's meaning: "less" has low = -inf, "greater" has high = inf)
@@ -219,12 +218,11 @@ def _intervals_bca(sorted_theta, z0, z_alpha, accel, alternative, low, high):
 # statistics use only how often each observation was drawn (`counts`), so a resample's statistic does
 # not depend on the draw order, and the observed statistic is the same formula with every count 1.
 #
-# Blocks of `block` resamples (t = b * block ..) run as parts of `sub` resamples: a work unit is one
-# part of one block of a group of len(gens) blocks (gens[i] is block base + i's generator), numbered
-# part-major, so unit u is part u // len(gens) of block base + u % len(gens).  A call runs units
-# u0..u1-1; each block's parts run in order on one thread and the generator keeps its state between
-# calls, so the draws are those of one pass over the block whatever `sub` and the slicing.  done[b]
-# counts the units of block b that ran.
+# A ``*_part`` kernel runs resamples t0..t1-1 of one block with that block's generator `g` (which keeps
+# its state between calls, so a block cut into parts draws what it would draw whole) and, in the call
+# with t0 == 0, fills `observed`.  They are plain @njit functions that release the GIL: the public layer
+# runs the blocks of a slice on Python threads.  A prange kernel over blocks would cost every statistic's
+# first call ~1.5 s more of parallel-loop compilation, and its typed list of Generators ~0.6 s more.
 
 
 @njit
@@ -326,229 +324,138 @@ def _two(a, b, code):
 
 
 @njit
-def _moment1_part(x, code, g, counts, t0, t1, theta):
-    """Resamples t0..t1-1 of `_boot_moment1` (one thread, one block's generator)."""
-    n = x.shape[1]
+def _moment1_part(x, code, g, t0, t1, observed, theta):
+    """Resamples t0..t1-1 of mean / var / std (`_moment1` code) of each row of x (k, n)."""
+    k, n = x.shape
+    counts = np.ones(n, np.int64)
+    if t0 == 0:
+        for r in range(k):
+            observed[r] = _moment1(x[r], counts, n, code)
     for t in range(t0, t1):
         _draw_counts(g, counts)
-        for r in range(x.shape[0]):
+        for r in range(k):
             theta[r, t] = _moment1(x[r], counts, n, code)
 
 
-@pjit
-def _boot_moment1(x, code, n_res, block, gens, base, sub, u0, u1, observed, theta, done):
-    """Bootstrap distribution of mean / var / std (`_moment1` code) of each row of x (k, n), units u0..u1-1."""
-    k, n = x.shape
-    if base == 0 and u0 == 0:
-        ones = np.ones(n, np.int64)
-        for r in range(k):
-            observed[r] = _moment1(x[r], ones, n, code)
-    nb = len(gens)
-    for j in numba.prange(min(nb, u1 - u0)):
-        u = u0 + np.int64(j)
-        b = base + u % nb
-        g = gens[u % nb]
-        counts = np.empty(n, np.int64)
-        while u < u1:
-            t0 = b * block + (u // nb) * sub
-            _moment1_part(x, code, g, counts, t0, min(t0 + sub, (b + 1) * block, n_res), theta)
-            done[b] += 1
-            u += nb
-    return done
-
-
-@pjit
-def _boot_order1(xs, order, q, median, n_res, block, gens, base, sub, u0, u1, observed, theta, done):
-    """Bootstrap distribution of the median or a quantile (`_order1`) of each sorted row of xs (k, n)."""
+@njit
+def _order1_part(xs, order, q, median, g, t0, t1, observed, theta):
+    """Resamples t0..t1-1 of the median or a quantile (`_order1`) of each sorted row of xs (k, n)."""
     k, n = xs.shape
-    if base == 0 and u0 == 0:
-        ones = np.ones(n, np.int64)
+    counts = np.ones(n, np.int64)
+    if t0 == 0:
         for r in range(k):
-            observed[r] = _order1(xs[r], order[r], ones, n, q, median)
-    nb = len(gens)
-    for j in numba.prange(min(nb, u1 - u0)):
-        u = u0 + np.int64(j)
-        i = u % nb
-        b = base + i
-        g = gens[i]
-        counts = np.empty(n, np.int64)
-        while u < u1:
-            t0 = b * block + (u // nb) * sub
-            for t in range(t0, min(t0 + sub, (b + 1) * block, n_res)):
-                _draw_counts(g, counts)
-                for r in range(k):
-                    theta[r, t] = _order1(xs[r], order[r], counts, n, q, median)
-            done[b] += 1
-            u += nb
-    return done
+            observed[r] = _order1(xs[r], order[r], counts, n, q, median)
+    for t in range(t0, t1):
+        _draw_counts(g, counts)
+        for r in range(k):
+            theta[r, t] = _order1(xs[r], order[r], counts, n, q, median)
 
 
-@pjit
-def _boot_moment2(x, y, code, paired, n_res, block, gens, base, sub, u0, u1, observed, theta, done):
-    """Bootstrap distribution of mean(x) - mean(y) (code 0) or mean(x) / mean(y) (1), rows of x (k, nx), y (k, ny);
-    paired: one set of row indices for both."""
+@njit
+def _draw_pair_counts(g, cx, cy, paired):
+    """Counts of one resample of two samples: independent, or (paired) the same row indices for both."""
+    _draw_counts(g, cx)
+    if paired:
+        for i in range(cx.shape[0]):
+            cy[i] = cx[i]
+    else:
+        _draw_counts(g, cy)
+
+
+@njit
+def _moment2_part(x, y, code, paired, g, t0, t1, observed, theta):
+    """Resamples t0..t1-1 of mean(x) - mean(y) (code 0) or mean(x) / mean(y) (1), rows of x (k, nx), y (k, ny)."""
     k, nx = x.shape
     ny = y.shape[1]
-    if base == 0 and u0 == 0:
-        ox = np.ones(nx, np.int64)
-        oy = np.ones(ny, np.int64)
+    cx = np.ones(nx, np.int64)
+    cy = np.ones(ny, np.int64)
+    if t0 == 0:
         for r in range(k):
-            observed[r] = _two(_moment1(x[r], ox, nx, 0), _moment1(y[r], oy, ny, 0), code)
-    nb = len(gens)
-    for j in numba.prange(min(nb, u1 - u0)):
-        u = u0 + np.int64(j)
-        i = u % nb
-        b = base + i
-        g = gens[i]
-        cx = np.empty(nx, np.int64)
-        cy = np.empty(ny, np.int64)
-        while u < u1:
-            t0 = b * block + (u // nb) * sub
-            for t in range(t0, min(t0 + sub, (b + 1) * block, n_res)):
-                _draw_counts(g, cx)
-                if paired:
-                    for q in range(nx):
-                        cy[q] = cx[q]
-                else:
-                    _draw_counts(g, cy)
-                for r in range(k):
-                    theta[r, t] = _two(_moment1(x[r], cx, nx, 0), _moment1(y[r], cy, ny, 0), code)
-            done[b] += 1
-            u += nb
-    return done
+            observed[r] = _two(_moment1(x[r], cx, nx, 0), _moment1(y[r], cy, ny, 0), code)
+    for t in range(t0, t1):
+        _draw_pair_counts(g, cx, cy, paired)
+        for r in range(k):
+            theta[r, t] = _two(_moment1(x[r], cx, nx, 0), _moment1(y[r], cy, ny, 0), code)
 
 
-@pjit
-def _boot_order2(xs, xo, ys, yo, paired, n_res, block, gens, base, sub, u0, u1, observed, theta, done):
-    """Bootstrap distribution of median(x) - median(y) of sorted rows xs (k, nx), ys (k, ny) (xo, yo: their orders)."""
+@njit
+def _order2_part(xs, xo, ys, yo, paired, g, t0, t1, observed, theta):
+    """Resamples t0..t1-1 of median(x) - median(y) of sorted rows xs (k, nx), ys (k, ny) (xo, yo: their orders)."""
     k, nx = xs.shape
     ny = ys.shape[1]
-    if base == 0 and u0 == 0:
-        ox = np.ones(nx, np.int64)
-        oy = np.ones(ny, np.int64)
+    cx = np.ones(nx, np.int64)
+    cy = np.ones(ny, np.int64)
+    if t0 == 0:
         for r in range(k):
-            observed[r] = _order1(xs[r], xo[r], ox, nx, 0.5, True) - _order1(ys[r], yo[r], oy, ny, 0.5, True)
-    nb = len(gens)
-    for j in numba.prange(min(nb, u1 - u0)):
-        u = u0 + np.int64(j)
-        i = u % nb
-        b = base + i
-        g = gens[i]
-        cx = np.empty(nx, np.int64)
-        cy = np.empty(ny, np.int64)
-        while u < u1:
-            t0 = b * block + (u // nb) * sub
-            for t in range(t0, min(t0 + sub, (b + 1) * block, n_res)):
-                _draw_counts(g, cx)
-                if paired:
-                    for q in range(nx):
-                        cy[q] = cx[q]
-                else:
-                    _draw_counts(g, cy)
-                for r in range(k):
-                    theta[r, t] = (_order1(xs[r], xo[r], cx, nx, 0.5, True)
-                                   - _order1(ys[r], yo[r], cy, ny, 0.5, True))
-            done[b] += 1
-            u += nb
-    return done
+            observed[r] = _order1(xs[r], xo[r], cx, nx, 0.5, True) - _order1(ys[r], yo[r], cy, ny, 0.5, True)
+    for t in range(t0, t1):
+        _draw_pair_counts(g, cx, cy, paired)
+        for r in range(k):
+            theta[r, t] = _order1(xs[r], xo[r], cx, nx, 0.5, True) - _order1(ys[r], yo[r], cy, ny, 0.5, True)
 
 
-@pjit
-def _boot_corr(x, y, n_res, block, gens, base, sub, u0, u1, observed, theta, done):
-    """Bootstrap distribution of Pearson r of paired rows x, y (k, n)."""
+@njit
+def _corr_part(x, y, g, t0, t1, observed, theta):
+    """Resamples t0..t1-1 of Pearson r of paired rows x, y (k, n)."""
     k, n = x.shape
-    if base == 0 and u0 == 0:
-        ones = np.ones(n, np.int64)
+    counts = np.ones(n, np.int64)
+    if t0 == 0:
         for r in range(k):
-            observed[r] = _corr_counts(x[r], y[r], ones, n)
-    nb = len(gens)
-    for j in numba.prange(min(nb, u1 - u0)):
-        u = u0 + np.int64(j)
-        i = u % nb
-        b = base + i
-        g = gens[i]
-        counts = np.empty(n, np.int64)
-        while u < u1:
-            t0 = b * block + (u // nb) * sub
-            for t in range(t0, min(t0 + sub, (b + 1) * block, n_res)):
-                _draw_counts(g, counts)
-                for r in range(k):
-                    theta[r, t] = _corr_counts(x[r], y[r], counts, n)
-            done[b] += 1
-            u += nb
-    return done
+            observed[r] = _corr_counts(x[r], y[r], counts, n)
+    for t in range(t0, t1):
+        _draw_counts(g, counts)
+        for r in range(k):
+            theta[r, t] = _corr_counts(x[r], y[r], counts, n)
 
 
 # Specialised on the user's jitted statistic, whose numba type differs in every process, so an on-disk
 # cache entry could never be reused: compiled per process instead (as the permutation test's).
-@pjit(cache=False)
-def _boot_custom1(x, func, n_res, block, gens, base, sub, u0, u1, observed, theta, done):
-    """Bootstrap distribution of a jitted ``func(x) -> float`` of each row of x (k, n), given the resample
-    in draw order (as scipy's ``x[idx]``)."""
+@njit(cache=False)
+def _custom1_part(x, func, g, t0, t1, observed, theta):
+    """Resamples t0..t1-1 of a jitted ``func(x) -> float`` of each row of x (k, n), given the resample in draw
+    order (as scipy's ``x[idx]``)."""
     k, n = x.shape
-    if base == 0 and u0 == 0:
+    if t0 == 0:
         for r in range(k):
             observed[r] = func(x[r].copy())
-    nb = len(gens)
-    for j in numba.prange(min(nb, u1 - u0)):
-        u = u0 + np.int64(j)
-        i = u % nb
-        b = base + i
-        g = gens[i]
-        idx = np.empty(n, np.int64)
-        xb = np.empty(n)
-        while u < u1:
-            t0 = b * block + (u // nb) * sub
-            for t in range(t0, min(t0 + sub, (b + 1) * block, n_res)):
-                for q in range(n):
-                    idx[q] = np.int64(g.random() * n)
-                for r in range(k):
-                    for q in range(n):
-                        xb[q] = x[r, idx[q]]
-                    theta[r, t] = func(xb)
-            done[b] += 1
-            u += nb
-    return done
+    idx = np.empty(n, np.int64)
+    xb = np.empty(n)
+    for t in range(t0, t1):
+        for q in range(n):
+            idx[q] = np.int64(g.random() * n)
+        for r in range(k):
+            for q in range(n):
+                xb[q] = x[r, idx[q]]
+            theta[r, t] = func(xb)
 
 
-@pjit(cache=False)
-def _boot_custom2(x, y, func, paired, n_res, block, gens, base, sub, u0, u1, observed, theta, done):
-    """Like `_boot_custom1` for ``func(x, y) -> float`` (paired: the same row indices for x and y)."""
+@njit(cache=False)
+def _custom2_part(x, y, func, paired, g, t0, t1, observed, theta):
+    """Like `_custom1_part` for ``func(x, y) -> float`` (paired: the same row indices for x and y)."""
     k, nx = x.shape
     ny = y.shape[1]
-    if base == 0 and u0 == 0:
+    if t0 == 0:
         for r in range(k):
             observed[r] = func(x[r].copy(), y[r].copy())
-    nb = len(gens)
-    for j in numba.prange(min(nb, u1 - u0)):
-        u = u0 + np.int64(j)
-        i = u % nb
-        b = base + i
-        g = gens[i]
-        ix = np.empty(nx, np.int64)
-        iy = np.empty(ny, np.int64)
-        xb = np.empty(nx)
-        yb = np.empty(ny)
-        while u < u1:
-            t0 = b * block + (u // nb) * sub
-            for t in range(t0, min(t0 + sub, (b + 1) * block, n_res)):
-                for q in range(nx):
-                    ix[q] = np.int64(g.random() * nx)
-                if paired:
-                    for q in range(ny):
-                        iy[q] = ix[q]
-                else:
-                    for q in range(ny):
-                        iy[q] = np.int64(g.random() * ny)
-                for r in range(k):
-                    for q in range(nx):
-                        xb[q] = x[r, ix[q]]
-                    for q in range(ny):
-                        yb[q] = y[r, iy[q]]
-                    theta[r, t] = func(xb, yb)
-            done[b] += 1
-            u += nb
-    return done
+    ix = np.empty(nx, np.int64)
+    iy = np.empty(ny, np.int64)
+    xb = np.empty(nx)
+    yb = np.empty(ny)
+    for t in range(t0, t1):
+        for q in range(nx):
+            ix[q] = np.int64(g.random() * nx)
+        if paired:
+            for q in range(ny):
+                iy[q] = ix[q]
+        else:
+            for q in range(ny):
+                iy[q] = np.int64(g.random() * ny)
+        for r in range(k):
+            for q in range(nx):
+                xb[q] = x[r, ix[q]]
+            for q in range(ny):
+                yb[q] = y[r, iy[q]]
+            theta[r, t] = func(xb, yb)
 
 
 @njit(cache=False)  # specialised on the user's statistic (see above)
