@@ -91,7 +91,7 @@ class BootstrapResult(Result):
 def _check_statistic(statistic: object) -> tuple[str, float, Any]:
     """(kind, quantile q, jitted function or None)."""
     allowed = ("'mean', 'median', 'std', 'var', ('quantile', q), 'mean_diff', 'median_diff', 'ratio_of_means', "
-               "'correlation' or a numba-jitted function")
+               "'correlation' or a jitted function (decorated with @njit)")
     if isinstance(statistic, str):
         if statistic == "quantile":
             raise ValueError("`statistic` 'quantile' needs its level: pass ('quantile', q) with q in [0, 1]")
@@ -105,7 +105,7 @@ def _check_statistic(statistic: object) -> tuple[str, float, Any]:
     if callable(statistic):
         raise TypeError(
             f"`statistic` must be {allowed}; got a plain Python callable "
-            f"{getattr(statistic, '__name__', statistic)!r}. Decorate it with @numba.njit (it receives one "
+            f"{getattr(statistic, '__name__', statistic)!r}. Decorate it with @njit (it receives one "
             "1-D float64 array per sample and must return a float)"
         )
     raise TypeError(f"`statistic` must be {allowed}; got {v._describe(statistic)}")
@@ -116,7 +116,7 @@ def _as_samples(data: object, axis: object) -> tuple[list[FloatArray], bool]:
     if isinstance(data, np.ndarray) or not isinstance(data, (tuple, list)):
         raise TypeError(
             "`data` must be a tuple of samples, e.g. (x,) or (x, y) (as in scipy.stats.bootstrap); "
-            f"got {type(data).__name__}"
+            f"got {v._describe(data) if not isinstance(data, np.ndarray) else f'an array of shape {data.shape}'}"
         )
     if len(data) == 0:
         raise ValueError("`data` must contain at least one sample")
@@ -403,6 +403,20 @@ def _intervals(theta: FloatArray, observed: FloatArray, accel: FloatArray, level
     return low, high
 
 
+def _standard_error(theta: FloatArray) -> FloatArray:
+    """SD (ddof=1) of each row, about its first value (a constant row gives 0 exactly: np.std's mean of 0.1s
+    is not 0.1) and scaled by its largest deviation (no overflow for data near the float limit)."""
+    k, b = theta.shape
+    if b < 2:
+        return np.full(k, np.nan)
+    with np.errstate(invalid="ignore", divide="ignore", over="ignore"):
+        d = theta - theta[:, :1]
+        scale = np.max(np.abs(d), axis=1, keepdims=True)
+        scale[~(scale > 0) | ~np.isfinite(scale)] = 1.0
+        out: FloatArray = (d / scale).std(axis=1, ddof=1) * scale[:, 0]
+    return out
+
+
 # --------------------------------------------------------------------------- public
 
 
@@ -555,9 +569,7 @@ def bootstrap(
             "distribution is degenerate or the statistic is np.min." if method_code == 2 else
             "The confidence interval is NaN: the statistic was NaN on the data or on some resample."
         ), stacklevel=2)
-    with np.errstate(invalid="ignore"):
-        # about the first resample: a constant distribution has SE 0 exactly (np.std's mean of 0.1s is not 0.1)
-        se = (theta - theta[:, :1]).std(axis=1, ddof=1) if n_resamples > 1 else np.full(k, np.nan)
+    se = _standard_error(theta)
     if one_d:
         return BootstrapResult(ConfidenceInterval(float(low[0]), float(high[0])), theta[0], float(se[0]))
     return BootstrapResult(ConfidenceInterval(low, high), theta, se)
