@@ -155,6 +155,16 @@ def _check_method(method: object) -> int:
 # --------------------------------------------------------------------------- resampling
 
 
+def _pcg64_state(seed_seq: np.random.SeedSequence) -> npt.NDArray[np.uint64]:
+    """NumPy's PCG64 state of ``PCG64(seed_seq)`` as the kernels hold it: state high, low, increment high, low,
+    has_uint32, uinteger (the stream of ``np.random.Generator(np.random.PCG64(seed_seq))``)."""
+    state = np.random.PCG64(seed_seq).state
+    s, inc = int(state["state"]["state"]), int(state["state"]["inc"])
+    mask = (1 << 64) - 1
+    return np.array([s >> 64, s & mask, inc >> 64, inc & mask, state["has_uint32"], state["uinteger"]],
+                    dtype=np.uint64)
+
+
 def _resample(kind: str, q: float, func: Any, rows: list[FloatArray], paired: bool, n_res: int,
               ss: np.random.SeedSequence) -> tuple[FloatArray, FloatArray]:
     """(observed (k,), bootstrap distribution (k, n_res)) from the part kernel of the statistic's family.
@@ -202,19 +212,19 @@ def _resample(kind: str, q: float, func: Any, rows: list[FloatArray], paired: bo
     else:
         kernel, head = kb._custom2_part, (x, y, func, paired)
 
-    gens: dict[int, np.random.Generator] = {}  # the blocks under way (made on first use, dropped when done)
+    states: dict[int, npt.NDArray[np.uint64]] = {}  # blocks under way (made on first use, dropped when done)
 
     def run_block(block: int, first_part: int, last_part: int) -> None:
-        g = gens.get(block)
-        if g is None:
-            g = gens[block] = np.random.Generator(np.random.PCG64(child_seed_sequence(ss, block)))
+        st = states.get(block)
+        if st is None:
+            st = states[block] = _pcg64_state(child_seed_sequence(ss, block))
         for part in range(first_part, last_part + 1):
             t0 = block * BOOT_BLOCK + part * sub
             t1 = min(t0 + sub, (block + 1) * BOOT_BLOCK, n_res)
             if t0 < t1:
-                kernel(*head, g, t0, t1, observed, theta)
+                kernel(*head, st, t0, t1, observed, theta)
         if last_part == parts - 1:
-            del gens[block]
+            del states[block]
 
     group_units = threads * parts
 

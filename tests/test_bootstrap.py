@@ -122,24 +122,18 @@ METHODS = ["percentile", "basic", "BCa"]
 
 
 def _replay_distribution(data, stat, n_res, seed, paired):
-    """The resample indices of `bootstrap` redrawn with NumPy: block b's generator gives, per resample, floor(u n_j)
-    for each sample in turn (one draw of n for paired samples); the statistic is computed on x[idx] as scipy does."""
+    """The resample indices of `bootstrap` redrawn with NumPy: block b's generator gives, per resample,
+    ``g.integers(0, n_j, n_j)`` for each sample in turn (one draw of n for paired samples), as scipy draws its
+    indices; the statistic is computed on x[idx] as scipy does."""
     gens = numpy_block_generators(as_seed_sequence(seed), n_blocks(n_res, BOOT_BLOCK))
-    sizes = [len(data[0])] if paired else [len(s) for s in data]
     out = []
     for b, g in enumerate(gens):
-        m = min(BOOT_BLOCK, n_res - b * BOOT_BLOCK)
-        u = g.random((m, sum(sizes)))
-        idx = []
-        start = 0
-        for n in sizes:
-            idx.append(np.floor(u[:, start:start + n] * n).astype(np.int64))
-            start += n
-        for t in range(m):
+        for _ in range(min(BOOT_BLOCK, n_res - b * BOOT_BLOCK)):
             if paired:
-                out.append(stat(*[s[idx[0][t]] for s in data]))
+                idx = g.integers(0, len(data[0]), len(data[0]))
+                out.append(stat(*[s[idx] for s in data]))
             else:
-                out.append(stat(*[s[i[t]] for s, i in zip(data, idx)]))
+                out.append(stat(*[s[g.integers(0, len(s), len(s))] for s in data]))
     return np.array(out)
 
 

@@ -13,6 +13,7 @@ import math
 import numpy as np
 
 from simengine._jit import njit
+from simengine.kernels.rng import _pcg64_next
 from simengine.kernels.special import norm_cdf, norm_ppf
 
 # `alternative` codes (scipy's meaning: "less" has low = -inf, "greater" has high = inf)
@@ -211,28 +212,71 @@ def _intervals_bca(sorted_theta, z0, z_alpha, accel, alternative, low, high):
 
 # --------------------------------------------------------------------------- resampling
 #
-# A resample draws, for each sample in order, n_j indices floor(u * n_j) with u = g.random() from the
-# block's generator (paired samples: one draw of n indices for all), so a NumPy replay with the same
-# block generators, ``np.floor(g.random(n_j) * n_j)``, gives the same indices.  Every column (row of the
-# (k, n_j) arrays) uses the same indices, as scipy applies one resample to all slices.  Built-in
-# statistics use only how often each observation was drawn (`counts`), so a resample's statistic does
-# not depend on the draw order, and the observed statistic is the same formula with every count 1.
+# A resample draws, for each sample in order, n_j indices exactly as NumPy's ``g.integers(0, n_j, n_j)``
+# does with the block's generator (Lemire's bounded draw with rejection on the 32-bit halves of PCG64's
+# output, low half first, the high half kept for the next draw), so a NumPy replay with the same block
+# generators gives the same indices (paired samples: one draw of n indices for all).  The PCG64 stream
+# is stepped here (`simengine.kernels.rng`) with its state in registers: four times faster than
+# ``g.random()`` through the Generator, whose indirect call per draw bounded the whole bootstrap.  A
+# block's state lives in a uint64 array (state high, low, increment high, low, has_uint32, uinteger),
+# NumPy's PCG64 state, carried from one part to the next.  Every column (row of the (k, n_j) arrays)
+# uses the same indices, as scipy applies one resample to all slices.  Built-in statistics use only how
+# often each observation was drawn (`counts`), so a resample's statistic does not depend on the draw
+# order, and the observed statistic is the same formula with every count 1.
 #
-# A ``*_part`` kernel runs resamples t0..t1-1 of one block with that block's generator `g` (which keeps
-# its state between calls, so a block cut into parts draws what it would draw whole) and, in the call
+# A ``*_part`` kernel runs resamples t0..t1-1 of one block with that block's PCG64 state `st` (which it
+# updates, so a block cut into parts draws what it would draw whole) and, in the call
 # with t0 == 0, fills `observed`.  They are plain @njit functions that release the GIL: the public layer
 # runs the blocks of a slice on Python threads.  A prange kernel over blocks would cost every statistic's
-# first call ~1.5 s more of parallel-loop compilation, and its typed list of Generators ~0.6 s more.
+# first call ~1.5 s more of parallel-loop compilation.
+
+
+_MASK32 = np.uint64(0xFFFFFFFF)
+_TWO32 = np.uint64(1 << 32)
+_SHIFT32 = np.uint64(32)
+_ZERO = np.uint64(0)
+_ONE = np.uint64(1)
 
 
 @njit
-def _draw_counts(g, counts):
-    """Zero `counts` (length n) and add one for each of n indices floor(u n) drawn from `g`."""
-    n = counts.shape[0]
-    for i in range(n):
-        counts[i] = 0
-    for i in range(n):
-        counts[np.int64(g.random() * n)] += 1
+def _draw_indices(st, n, out, counting):
+    """n indices as NumPy's ``integers(0, n, n)`` from the PCG64 state `st` (updated): into out[i]
+    (counting False), or as counts, out[j] = how often j was drawn (counting True)."""
+    sh, sl, ih, il, has, buf = st[0], st[1], st[2], st[3], st[4], st[5]
+    nn = np.uint64(n)
+    threshold = (_TWO32 - nn) % nn  # Lemire: reject a product whose low half is below (2**32 - n) mod n
+    if counting:
+        for i in range(n):
+            out[i] = 0
+    i = 0
+    while i < n:
+        if has != _ZERO:
+            u = buf
+            has = _ZERO
+        else:
+            r, sh, sl = _pcg64_next(sh, sl, ih, il)
+            u = r & _MASK32
+            buf = r >> _SHIFT32
+            has = _ONE
+        m = u * nn
+        if (m & _MASK32) < threshold:
+            continue  # rejected (probability below n / 2**32): the next half for the same index
+        j = np.int64(m >> _SHIFT32)
+        if counting:
+            out[j] += 1
+        else:
+            out[i] = j
+        i += 1
+    st[0] = sh
+    st[1] = sl
+    st[4] = has
+    st[5] = buf
+
+
+@njit
+def _draw_counts(st, counts):
+    """Counts of one resample of n = len(counts) observations (see `_draw_indices`)."""
+    _draw_indices(st, counts.shape[0], counts, True)
 
 
 @njit
@@ -324,7 +368,7 @@ def _two(a, b, code):
 
 
 @njit
-def _moment1_part(x, code, g, t0, t1, observed, theta):
+def _moment1_part(x, code, st, t0, t1, observed, theta):
     """Resamples t0..t1-1 of mean / var / std (`_moment1` code) of each row of x (k, n)."""
     k, n = x.shape
     counts = np.ones(n, np.int64)
@@ -332,13 +376,13 @@ def _moment1_part(x, code, g, t0, t1, observed, theta):
         for r in range(k):
             observed[r] = _moment1(x[r], counts, n, code)
     for t in range(t0, t1):
-        _draw_counts(g, counts)
+        _draw_counts(st, counts)
         for r in range(k):
             theta[r, t] = _moment1(x[r], counts, n, code)
 
 
 @njit
-def _order1_part(xs, order, q, median, g, t0, t1, observed, theta):
+def _order1_part(xs, order, q, median, st, t0, t1, observed, theta):
     """Resamples t0..t1-1 of the median or a quantile (`_order1`) of each sorted row of xs (k, n)."""
     k, n = xs.shape
     counts = np.ones(n, np.int64)
@@ -346,24 +390,24 @@ def _order1_part(xs, order, q, median, g, t0, t1, observed, theta):
         for r in range(k):
             observed[r] = _order1(xs[r], order[r], counts, n, q, median)
     for t in range(t0, t1):
-        _draw_counts(g, counts)
+        _draw_counts(st, counts)
         for r in range(k):
             theta[r, t] = _order1(xs[r], order[r], counts, n, q, median)
 
 
 @njit
-def _draw_pair_counts(g, cx, cy, paired):
+def _draw_pair_counts(st, cx, cy, paired):
     """Counts of one resample of two samples: independent, or (paired) the same row indices for both."""
-    _draw_counts(g, cx)
+    _draw_counts(st, cx)
     if paired:
         for i in range(cx.shape[0]):
             cy[i] = cx[i]
     else:
-        _draw_counts(g, cy)
+        _draw_counts(st, cy)
 
 
 @njit
-def _moment2_part(x, y, code, paired, g, t0, t1, observed, theta):
+def _moment2_part(x, y, code, paired, st, t0, t1, observed, theta):
     """Resamples t0..t1-1 of mean(x) - mean(y) (code 0) or mean(x) / mean(y) (1), rows of x (k, nx), y (k, ny)."""
     k, nx = x.shape
     ny = y.shape[1]
@@ -373,13 +417,13 @@ def _moment2_part(x, y, code, paired, g, t0, t1, observed, theta):
         for r in range(k):
             observed[r] = _two(_moment1(x[r], cx, nx, 0), _moment1(y[r], cy, ny, 0), code)
     for t in range(t0, t1):
-        _draw_pair_counts(g, cx, cy, paired)
+        _draw_pair_counts(st, cx, cy, paired)
         for r in range(k):
             theta[r, t] = _two(_moment1(x[r], cx, nx, 0), _moment1(y[r], cy, ny, 0), code)
 
 
 @njit
-def _order2_part(xs, xo, ys, yo, paired, g, t0, t1, observed, theta):
+def _order2_part(xs, xo, ys, yo, paired, st, t0, t1, observed, theta):
     """Resamples t0..t1-1 of median(x) - median(y) of sorted rows xs (k, nx), ys (k, ny) (xo, yo: their orders)."""
     k, nx = xs.shape
     ny = ys.shape[1]
@@ -389,13 +433,13 @@ def _order2_part(xs, xo, ys, yo, paired, g, t0, t1, observed, theta):
         for r in range(k):
             observed[r] = _order1(xs[r], xo[r], cx, nx, 0.5, True) - _order1(ys[r], yo[r], cy, ny, 0.5, True)
     for t in range(t0, t1):
-        _draw_pair_counts(g, cx, cy, paired)
+        _draw_pair_counts(st, cx, cy, paired)
         for r in range(k):
             theta[r, t] = _order1(xs[r], xo[r], cx, nx, 0.5, True) - _order1(ys[r], yo[r], cy, ny, 0.5, True)
 
 
 @njit
-def _corr_part(x, y, g, t0, t1, observed, theta):
+def _corr_part(x, y, st, t0, t1, observed, theta):
     """Resamples t0..t1-1 of Pearson r of paired rows x, y (k, n)."""
     k, n = x.shape
     counts = np.ones(n, np.int64)
@@ -403,7 +447,7 @@ def _corr_part(x, y, g, t0, t1, observed, theta):
         for r in range(k):
             observed[r] = _corr_counts(x[r], y[r], counts, n)
     for t in range(t0, t1):
-        _draw_counts(g, counts)
+        _draw_counts(st, counts)
         for r in range(k):
             theta[r, t] = _corr_counts(x[r], y[r], counts, n)
 
@@ -411,7 +455,7 @@ def _corr_part(x, y, g, t0, t1, observed, theta):
 # Specialised on the user's jitted statistic, whose numba type differs in every process, so an on-disk
 # cache entry could never be reused: compiled per process instead (as the permutation test's).
 @njit(cache=False)
-def _custom1_part(x, func, g, t0, t1, observed, theta):
+def _custom1_part(x, func, st, t0, t1, observed, theta):
     """Resamples t0..t1-1 of a jitted ``func(x) -> float`` of each row of x (k, n), given the resample in draw
     order (as scipy's ``x[idx]``)."""
     k, n = x.shape
@@ -421,8 +465,7 @@ def _custom1_part(x, func, g, t0, t1, observed, theta):
     idx = np.empty(n, np.int64)
     xb = np.empty(n)
     for t in range(t0, t1):
-        for q in range(n):
-            idx[q] = np.int64(g.random() * n)
+        _draw_indices(st, n, idx, False)
         for r in range(k):
             for q in range(n):
                 xb[q] = x[r, idx[q]]
@@ -430,7 +473,7 @@ def _custom1_part(x, func, g, t0, t1, observed, theta):
 
 
 @njit(cache=False)
-def _custom2_part(x, y, func, paired, g, t0, t1, observed, theta):
+def _custom2_part(x, y, func, paired, st, t0, t1, observed, theta):
     """Like `_custom1_part` for ``func(x, y) -> float`` (paired: the same row indices for x and y)."""
     k, nx = x.shape
     ny = y.shape[1]
@@ -442,14 +485,12 @@ def _custom2_part(x, y, func, paired, g, t0, t1, observed, theta):
     xb = np.empty(nx)
     yb = np.empty(ny)
     for t in range(t0, t1):
-        for q in range(nx):
-            ix[q] = np.int64(g.random() * nx)
+        _draw_indices(st, nx, ix, False)
         if paired:
             for q in range(ny):
                 iy[q] = ix[q]
         else:
-            for q in range(ny):
-                iy[q] = np.int64(g.random() * ny)
+            _draw_indices(st, ny, iy, False)
         for r in range(k):
             for q in range(nx):
                 xb[q] = x[r, ix[q]]
