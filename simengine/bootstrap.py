@@ -207,6 +207,8 @@ def _resample(kind: str, q: float, func: Any, rows: list[FloatArray], paired: bo
                                          yo, paired)
     elif kind == "correlation":
         kernel, head = kb._corr_part, (x, y)
+    elif kind == "_floor":  # benchmarks only: the draws alone
+        kernel, head = kb._floor_part, (x,)
     elif len(rows) == 1:
         kernel, head = kb._custom1_part, (x, func)
     else:

@@ -452,6 +452,16 @@ def _corr_part(x, y, st, t0, t1, observed, theta):
             theta[r, t] = _corr_counts(x[r], y[r], counts, n)
 
 
+@njit
+def _floor_part(x, st, t0, t1, observed, theta):
+    """The benchmarks' floor: only the resample draws of `_moment1_part` (one count kept per resample)."""
+    n = x.shape[1]
+    counts = np.empty(n, np.int64)
+    for t in range(t0, t1):
+        _draw_counts(st, counts)
+        theta[0, t] = counts[0]
+
+
 # Specialised on the user's jitted statistic, whose numba type differs in every process, so an on-disk
 # cache entry could never be reused: compiled per process instead (as the permutation test's).
 @njit(cache=False)
