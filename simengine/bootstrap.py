@@ -535,7 +535,7 @@ def bootstrap(
     >>> res = simengine.bootstrap((x,), "median", rng=1)
     >>> low, high = res.confidence_interval
     >>> print(f"median {np.median(x):.3f}, 95% BCa interval ({low:.3f}, {high:.3f}), se {res.standard_error:.3f}")
-    median 1.105, 95% BCa interval (0.811, 1.430), se 0.171
+    median 1.105, 95% BCa interval (0.832, 1.430), se 0.170
     >>> metrics = np.random.default_rng(2).normal(size=(500, 200))  # 200 metrics, one interval each
     >>> simengine.bootstrap((metrics,), "mean", method="percentile", rng=3).confidence_interval.low.shape
     (200,)
