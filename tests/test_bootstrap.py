@@ -472,6 +472,8 @@ def test_bootstrap_iv():
         bootstrap((x,), rng=-1)
     with pytest.raises(ValueError, match="`n_resamples` x columns x observations asks for"):
         bootstrap((x,), n_resamples=10**9, axis=0) if False else bootstrap((np.ones((10**4, 20)),), n_resamples=10**9)
+    with pytest.raises(TypeError, match="`statistic` must be a jitted function of 2 1-D float64 array"):
+        bootstrap((x, x), _jit_geomean)  # one argument, two samples: does not compile
     # case-insensitive method, as scipy; `batch` changes nothing
     a = bootstrap((x,), method="bca", n_resamples=99, rng=1, batch=7)
     b = bootstrap((x,), method="BCa", n_resamples=99, rng=1)
