@@ -506,3 +506,44 @@ def test_docstring_examples_run():
     for test in doctest.DocTestFinder().find(module, "simengine.bootstrap"):
         runner.run(test, out=report.append)
     assert runner.summarize(verbose=False).failed == 0, "".join(report)
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="SIGINT to a child needs POSIX signals")
+def test_sigint_during_a_long_bootstrap_returns_within_a_second():
+    # one column of 10**6 observations, 999 resamples: ~10**9 draws (seconds), run as parts of a block in
+    # slices; SIGINT 0.25 s in must give a plain KeyboardInterrupt within 1 s, and the process the same numbers
+    import signal
+    import time
+
+    from _child import Child
+
+    code = (
+        "import numpy as np\n"
+        "import simengine as se\n"
+        "x = np.random.default_rng(0).normal(size=10**6)\n"
+        "small = lambda: se.bootstrap((x[:50],), 'median', n_resamples=999, rng=1).bootstrap_distribution.tolist()\n"
+        "print('before', hash(repr(small())), flush=True)\n"
+        "print('ready', flush=True)\n"
+        "try:\n"
+        "    se.bootstrap((x,), 'median', n_resamples=999, rng=0)\n"
+        "    print('finished', flush=True)\n"
+        "except KeyboardInterrupt:\n"
+        "    print('interrupted', flush=True)\n"
+        "print('after', hash(repr(small())), flush=True)\n"
+    )
+    child = Child(code)
+    try:
+        before = child.line(600.0, "the small call before")
+        assert child.line(60.0, "starting") == "ready"
+        time.sleep(0.25)
+        child.proc.send_signal(signal.SIGINT)
+        sent = time.perf_counter()
+        reply = child.line(60.0, "SIGINT").strip()
+        took = time.perf_counter() - sent
+        after = child.line(60.0, "the small call after")
+        stderr = child.finish()
+    finally:
+        child.close()
+    assert reply == "interrupted" and took < 1.0, (reply, took)
+    assert after == "after " + before[len("before "):]
+    assert "SystemError" not in stderr and "Traceback" not in stderr
