@@ -332,9 +332,12 @@ def test_thread_count_does_not_change_results():
         "b = bootstrap((r.normal(size=1200),), 'mean', n_resamples=2500, rng=8)\n"  # blocks run in parts
         "result = (a.bootstrap_distribution, a.confidence_interval, b.bootstrap_distribution)\n"
     )
-    one = run_with_threads(code, 1)
-    two = run_with_threads(code, 2)
-    for u, w in zip(one, two):
+    # this process against a child with another thread count (one child: each costs an interpreter start)
+    here = {}
+    exec(code, here)
+    threads = numba.get_num_threads()
+    other = run_with_threads(code, 2 if threads == 1 else 1)
+    for u, w in zip(here["result"], other):
         assert_array_equal(u, w)
 
 
@@ -380,7 +383,7 @@ def test_reproducible_and_seed_sensitive():
 # --------------------------------------------------------------------------- properties
 
 
-@settings(max_examples=25, deadline=None)
+@settings(max_examples=15, deadline=None)
 @given(seed=st.integers(0, 2**32 - 1), shift=st.floats(-1e3, 1e3), n=st.integers(3, 40),
        statistic=st.sampled_from(["mean", "median", ("quantile", 0.8)]), method=st.sampled_from(METHODS))
 def test_property_shift_equivariance_and_order(seed, shift, n, statistic, method):
@@ -396,7 +399,7 @@ def test_property_shift_equivariance_and_order(seed, shift, n, statistic, method
     assert_allclose(b.standard_error, a.standard_error, rtol=1e-6, atol=tol)
 
 
-@settings(max_examples=25, deadline=None)
+@settings(max_examples=15, deadline=None)
 @given(seed=st.integers(0, 2**32 - 1), n=st.integers(2, 30), level=st.floats(0.51, 0.99))
 def test_property_one_sided_ends_are_two_sided_ends_at_twice_the_tail(seed, n, level):
     # scipy: the finite end of a one-sided interval is that of the two-sided one at level 1 - 2 (1 - level)

@@ -71,7 +71,7 @@ def test_every_hostile_value(case, param):
         _call(case, param, value)
 
 
-@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(data=st.data())
 def test_generated_hostile_values(data):
     case, param = data.draw(st.sampled_from(PARAMS))
