@@ -274,9 +274,76 @@ def _draw_indices(st, n, out, counting):
 
 
 @njit
+def _draw_dev_sum(st, x, x0):
+    """Draw one resample of row `x` as `_draw_indices` does and return sum(x[j] - x0) over the drawn j, in two
+    partial sums (the mean of one column needs no counts: the gather rides on the draw)."""
+    sh, sl, ih, il, has, buf = st[0], st[1], st[2], st[3], st[4], st[5]
+    n = x.shape[0]
+    nn = np.uint64(n)
+    threshold = (_TWO32 - nn) % nn
+    a0 = 0.0
+    a1 = 0.0
+    i = 0
+    while i < n:
+        if has != _ZERO:
+            u = buf
+            has = _ZERO
+        else:
+            r, sh, sl = _pcg64_next(sh, sl, ih, il)
+            u = r & _MASK32
+            buf = r >> _SHIFT32
+            has = _ONE
+        m = u * nn
+        if (m & _MASK32) < threshold:
+            continue
+        v = x[np.int64(m >> _SHIFT32)] - x0
+        if i & 1:
+            a1 += v
+        else:
+            a0 += v
+        i += 1
+    st[0] = sh
+    st[1] = sl
+    st[4] = has
+    st[5] = buf
+    return a0 + a1
+
+
+@njit
 def _draw_counts(st, counts):
     """Counts of one resample of n = len(counts) observations (see `_draw_indices`)."""
     _draw_indices(st, counts.shape[0], counts, True)
+
+
+@njit
+def _wsum_dev(x, counts, x0, m):
+    """sum counts[i] * (x[i] - x0 - m) ** p for p = 1 (m = 0 then) or 2: four partial sums, since one running
+    sum is bound by the add latency (fastmath stays off, so numba may not split it)."""
+    n = x.shape[0]
+    a0 = a1 = a2 = a3 = 0.0
+    q = n - n % 4
+    if m != m:  # NaN m: first moment (about x0)
+        for i in range(0, q, 4):
+            a0 += counts[i] * (x[i] - x0)
+            a1 += counts[i + 1] * (x[i + 1] - x0)
+            a2 += counts[i + 2] * (x[i + 2] - x0)
+            a3 += counts[i + 3] * (x[i + 3] - x0)
+        for i in range(q, n):
+            a0 += counts[i] * (x[i] - x0)
+    else:
+        for i in range(0, q, 4):
+            d0 = x[i] - x0 - m
+            d1 = x[i + 1] - x0 - m
+            d2 = x[i + 2] - x0 - m
+            d3 = x[i + 3] - x0 - m
+            a0 += counts[i] * (d0 * d0)
+            a1 += counts[i + 1] * (d1 * d1)
+            a2 += counts[i + 2] * (d2 * d2)
+            a3 += counts[i + 3] * (d3 * d3)
+        for i in range(q, n):
+            d = x[i] - x0 - m
+            a0 += counts[i] * (d * d)
+    return (a0 + a1) + (a2 + a3)
 
 
 @njit
@@ -286,17 +353,10 @@ def _moment1(x, counts, n, code):
     Deviations from x[0]: constant data give its value (and 0) exactly, whatever the counts.
     """
     x0 = x[0]
-    s = 0.0
-    for i in range(x.shape[0]):
-        s += counts[i] * (x[i] - x0)
-    m = s / n
+    m = _wsum_dev(x, counts, x0, math.nan) / n
     if code == 0:
         return x0 + m
-    ss = 0.0
-    for i in range(x.shape[0]):
-        d = x[i] - x0 - m
-        ss += counts[i] * (d * d)
-    v = ss / n
+    v = _wsum_dev(x, counts, x0, m) / n
     return v if code == 1 else math.sqrt(v)
 
 
@@ -375,6 +435,11 @@ def _moment1_part(x, code, st, t0, t1, observed, theta):
     if t0 == 0:
         for r in range(k):
             observed[r] = _moment1(x[r], counts, n, code)
+    if k == 1 and code == 0:  # one mean: summed while drawing (same indices, no counts)
+        x0 = x[0, 0]
+        for t in range(t0, t1):
+            theta[0, t] = x0 + _draw_dev_sum(st, x[0], x0) / n
+        return
     for t in range(t0, t1):
         _draw_counts(st, counts)
         for r in range(k):
