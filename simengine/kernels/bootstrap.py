@@ -316,6 +316,37 @@ def _draw_counts(st, counts):
 
 
 @njit
+def _draw_rank_counts(st, rank, counts):
+    """Counts of one resample by sorted position: counts[rank[j]] for each drawn index j (`_draw_indices`'s
+    draws), so that an order statistic is a sequential walk over `counts` (one column only)."""
+    sh, sl, ih, il, has, buf = st[0], st[1], st[2], st[3], st[4], st[5]
+    n = counts.shape[0]
+    nn = np.uint64(n)
+    threshold = (_TWO32 - nn) % nn
+    for i in range(n):
+        counts[i] = 0
+    i = 0
+    while i < n:
+        if has != _ZERO:
+            u = buf
+            has = _ZERO
+        else:
+            r, sh, sl = _pcg64_next(sh, sl, ih, il)
+            u = r & _MASK32
+            buf = r >> _SHIFT32
+            has = _ONE
+        m = u * nn
+        if (m & _MASK32) < threshold:
+            continue
+        counts[rank[np.int64(m >> _SHIFT32)]] += 1
+        i += 1
+    st[0] = sh
+    st[1] = sl
+    st[4] = has
+    st[5] = buf
+
+
+@njit
 def _wsum_dev(x, counts, x0, m):
     """sum counts[i] * (x[i] - x0 - m) ** p for p = 1 (m = 0 then) or 2: four partial sums, since one running
     sum is bound by the add latency (fastmath stays off, so numba may not split it)."""
@@ -454,6 +485,16 @@ def _order1_part(xs, order, q, median, st, t0, t1, observed, theta):
     if t0 == 0:
         for r in range(k):
             observed[r] = _order1(xs[r], order[r], counts, n, q, median)
+    if k == 1:  # one column: count by sorted position, and walk the counts in order (no indirection)
+        rank = np.empty(n, np.int64)
+        ident = np.empty(n, np.int64)
+        for p in range(n):
+            rank[order[0, p]] = p
+            ident[p] = p
+        for t in range(t0, t1):
+            _draw_rank_counts(st, rank, counts)
+            theta[0, t] = _order1(xs[0], ident, counts, n, q, median)
+        return
     for t in range(t0, t1):
         _draw_counts(st, counts)
         for r in range(k):
