@@ -455,11 +455,13 @@ def bootstrap(
     resampled independently (`paired=False`) or the rows of all samples together
     (`paired=True`), as in scipy.  Resamples are drawn in blocks of `BOOT_BLOCK`, each with its
     own stream, so the numbers depend only on the seed: not on the thread count, and not on
-    the other columns (every column uses the same resample indices, as scipy does).
+    the other columns (every column uses the same resample indices, as scipy does).  A block's
+    indices are those ``np.random.Generator.integers(0, n, n)`` draws from the block's
+    generator, sample after sample, resample after resample; "correlation" needs `paired=True`.
 
     Built-in statistics compute a resample's value from how often each observation was drawn
-    (a resample is never sorted), so they do not depend on the draw order; results equal
-    scipy's for the same indices up to rounding.
+    (a resample is never sorted), so their values equal scipy's on the same indices up to
+    rounding; a jitted statistic gets each resample in draw order, as scipy's ``x[idx]``.
 
     Parameters
     ----------
