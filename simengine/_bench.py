@@ -6,6 +6,7 @@ then times every implementation in the same run.
 """
 from __future__ import annotations
 
+import sys
 import time
 from dataclasses import dataclass
 from typing import Callable
@@ -509,6 +510,76 @@ def _make_load_test(quick):
 
 
 TASKS.append(BenchTask("load test 2 x 10^5 requests, 20 workers (notebook scenario)", "serving", _make_load_test))
+
+
+# --- bootstrap (issue 17) ---
+
+
+def _bootstrap_floor(x, n_resamples):
+    """Drawing the resample indices alone, in the same blocks and threads as `bootstrap` (no statistic)."""
+    import numpy as np
+
+    from simengine._rng import as_seed_sequence
+
+    mod = sys.modules["simengine.bootstrap"]
+    return mod._resample("_floor", float("nan"), None, [np.ascontiguousarray(x[None, :])], False, n_resamples,
+                         as_seed_sequence(1))
+
+
+def _make_bootstrap_median(quick):
+    import numpy as np
+    from scipy import stats
+
+    from simengine import bootstrap, naive
+
+    x = np.random.default_rng(0).normal(size=1000)
+    r = 999 if quick else 9999
+    # scipy with np.median (vectorized: it takes `axis`); naive: the NumPy loop of resamples and jackknife
+    return {
+        "naive": lambda: naive.bootstrap_loop(x, np.median, r, rng=1),
+        "scipy": lambda: stats.bootstrap((x,), np.median, n_resamples=r, rng=1),
+        "index floor": lambda: _bootstrap_floor(x, r),
+        "simengine": lambda: bootstrap((x,), "median", n_resamples=r, rng=1),
+    }
+
+
+def _make_bootstrap_mean(quick):
+    import numpy as np
+    from scipy import stats
+
+    from simengine import bootstrap, naive
+
+    x = np.random.default_rng(0).normal(size=1000)
+    r = 999 if quick else 9999
+    return {
+        "naive": lambda: naive.bootstrap_loop(x, np.mean, r, rng=1),
+        "scipy": lambda: stats.bootstrap((x,), np.mean, n_resamples=r, rng=1),
+        "index floor": lambda: _bootstrap_floor(x, r),
+        "simengine": lambda: bootstrap((x,), "mean", n_resamples=r, rng=1),
+    }
+
+
+def _make_bootstrap_batch(quick):
+    import numpy as np
+    from scipy import stats
+
+    from simengine import bootstrap
+
+    metrics = np.random.default_rng(0).normal(size=(500, 20 if quick else 200))
+    r = 999 if quick else 9999
+    return {
+        "naive": lambda: [stats.bootstrap((m,), np.mean, n_resamples=r, method="percentile", rng=1)
+                          for m in metrics.T],
+        "scipy": lambda: stats.bootstrap((metrics,), np.mean, n_resamples=r, method="percentile", rng=1),
+        "simengine": lambda: bootstrap((metrics,), "mean", n_resamples=r, method="percentile", rng=1),
+    }
+
+
+TASKS += [
+    BenchTask("bootstrap BCa of the median, n=1000, 9999 resamples", "bootstrap", _make_bootstrap_median),
+    BenchTask("bootstrap BCa of the mean, n=1000, 9999 resamples", "bootstrap", _make_bootstrap_mean),
+    BenchTask("bootstrap percentile of 200 means, n=500 (naive: scipy per column)", "bootstrap", _make_bootstrap_batch),
+]
 
 
 # --- coverage of bootstrap intervals (issue 17, slice bootcov) ---

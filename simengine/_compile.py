@@ -159,6 +159,23 @@ def _warm_features():
 FAMILIES["features"] = _warm_features
 
 
+def _warm_bootstrap():
+    import numpy as np
+
+    import simengine
+
+    x, y = np.arange(6.0), np.arange(6.0) ** 1.5
+    for method in ("percentile", "basic", "BCa"):
+        simengine.bootstrap((x,), "mean", n_resamples=50, method=method, rng=0)
+    simengine.bootstrap((x,), "median", n_resamples=50, rng=0)
+    simengine.bootstrap((x, y), "mean_diff", n_resamples=50, rng=0)
+    simengine.bootstrap((x, y), "median_diff", n_resamples=50, rng=0)
+    simengine.bootstrap((x, y), "correlation", paired=True, n_resamples=50, rng=0)
+
+
+FAMILIES["bootstrap"] = _warm_bootstrap
+
+
 # Each public function's first call on its own (fresh process, empty cache): what a user who calls
 # only that function waits.  family -> {label: warm-up}; a family without an entry is timed as a whole.
 def _np():
@@ -298,6 +315,18 @@ FUNCTIONS["bootstrap coverage"] = {
         distribution="normal", n=5, statistic="mean", n_resamples=20, n_sims=10, rng=0),
     "simulate_bootstrap_coverage (median)": lambda: _se().simulate_bootstrap_coverage(
         distribution="normal", n=5, statistic="median", n_resamples=20, n_sims=10, rng=0),
+}
+
+
+# bootstrap (issue 17): one kernel per statistic family ("std", "var" share the mean's; quantiles the median's;
+# "ratio_of_means" the mean difference's), the default BCa interval
+FUNCTIONS["bootstrap"] = {
+    "bootstrap (mean)": lambda: _se().bootstrap((_xy()[0],), "mean", n_resamples=50, rng=0),
+    "bootstrap (median)": lambda: _se().bootstrap((_xy()[0],), "median", n_resamples=50, rng=0),
+    "bootstrap (mean_diff)": lambda: _se().bootstrap(_xy(), "mean_diff", n_resamples=50, rng=0),
+    "bootstrap (median_diff)": lambda: _se().bootstrap(_xy(), "median_diff", n_resamples=50, rng=0),
+    "bootstrap (correlation)":
+        lambda: _se().bootstrap((_xy()[0], _xy()[0] ** 1.5), "correlation", paired=True, n_resamples=50, rng=0),
 }
 
 

@@ -93,7 +93,7 @@ class BootstrapResult(Result):
 def _check_statistic(statistic: object) -> tuple[str, float, Any]:
     """(kind, quantile q, jitted function or None)."""
     allowed = ("'mean', 'median', 'std', 'var', ('quantile', q), 'mean_diff', 'median_diff', 'ratio_of_means', "
-               "'correlation' or a numba-jitted function")
+               "'correlation' or a jitted function (decorated with @njit)")
     if isinstance(statistic, str):
         if statistic == "quantile":
             raise ValueError("`statistic` 'quantile' needs its level: pass ('quantile', q) with q in [0, 1]")
@@ -107,7 +107,7 @@ def _check_statistic(statistic: object) -> tuple[str, float, Any]:
     if callable(statistic):
         raise TypeError(
             f"`statistic` must be {allowed}; got a plain Python callable "
-            f"{getattr(statistic, '__name__', statistic)!r}. Decorate it with @numba.njit (it receives one "
+            f"{getattr(statistic, '__name__', statistic)!r}. Decorate it with @njit (it receives one "
             "1-D float64 array per sample and must return a float)"
         )
     raise TypeError(f"`statistic` must be {allowed}; got {v._describe(statistic)}")
@@ -118,7 +118,7 @@ def _as_samples(data: object, axis: object) -> tuple[list[FloatArray], bool]:
     if isinstance(data, np.ndarray) or not isinstance(data, (tuple, list)):
         raise TypeError(
             "`data` must be a tuple of samples, e.g. (x,) or (x, y) (as in scipy.stats.bootstrap); "
-            f"got {type(data).__name__}"
+            f"got {v._describe(data) if not isinstance(data, np.ndarray) else f'an array of shape {data.shape}'}"
         )
     if len(data) == 0:
         raise ValueError("`data` must contain at least one sample")
@@ -157,77 +157,106 @@ def _check_method(method: object) -> int:
 # --------------------------------------------------------------------------- resampling
 
 
+def _pcg64_state(seed_seq: np.random.SeedSequence) -> npt.NDArray[np.uint64]:
+    """NumPy's PCG64 state of ``PCG64(seed_seq)`` as the kernels hold it: state high, low, increment high, low,
+    has_uint32, uinteger (the stream of ``np.random.Generator(np.random.PCG64(seed_seq))``)."""
+    state = np.random.PCG64(seed_seq).state
+    s, inc = int(state["state"]["state"]), int(state["state"]["inc"])
+    mask = (1 << 64) - 1
+    return np.array([s >> 64, s & mask, inc >> 64, inc & mask, state["has_uint32"], state["uinteger"]],
+                    dtype=np.uint64)
+
+
 def _resample(kind: str, q: float, func: Any, rows: list[FloatArray], paired: bool, n_res: int,
               ss: np.random.SeedSequence) -> tuple[FloatArray, FloatArray]:
-    """(observed (k,), bootstrap distribution (k, n_res)) from the kernel of the statistic's family."""
+    """(observed (k,), bootstrap distribution (k, n_res)) from the part kernel of the statistic's family.
+
+    Blocks of BOOT_BLOCK resamples run as parts of `sub` resamples (one part when a block is cheap).  Work
+    units are (block, part) pairs numbered part-major within groups of `threads` blocks, so a slice of
+    `run_blocks` holds parts of several blocks; the blocks of a slice run on Python threads (the kernels
+    release the GIL), each block's parts in order with the block's own Generator, so the numbers depend
+    neither on the thread count nor on the slicing.
+    """
     import numba
 
     from simengine._long import first_slice
-    from simengine._rng import slice_generators
+    from simengine._rng import child_seed_sequence
     from simengine.kernels import bootstrap as kb
 
     k = rows[0].shape[0]
-    sizes = [r.shape[1] for r in rows]
     observed = np.empty(k)
     theta = np.empty((k, n_res))
     nb = n_blocks(n_res, BOOT_BLOCK)
-    per_resample = sum(sizes) * (k + 1)
+    per_resample = sum(r.shape[1] for r in rows) * (k + 1)
     sub = max(1, min(BOOT_BLOCK, _UNIT_OPS // per_resample))
+    parts = n_blocks(min(BOOT_BLOCK, n_res), sub)
     threads = max(1, numba.get_num_threads())
-    group = threads if sub < BOOT_BLOCK else 0
-    done = np.zeros(nb, dtype=np.int64)
     x = rows[0]
-    y = rows[1] if len(rows) > 1 else None
+    y = rows[1] if len(rows) > 1 else x
     head: tuple[Any, ...]
     if kind in ("mean", "var", "std"):
-        kernel, head = kb._boot_moment1, (x, ("mean", "var", "std").index(kind))
+        kernel, head = kb._moment1_part, (x, ("mean", "var", "std").index(kind))
     elif kind in ("median", "quantile"):
         order = np.argsort(x, axis=1, kind="stable")
-        kernel, head = kb._boot_order1, (np.take_along_axis(x, order, axis=1), order,
+        kernel, head = kb._order1_part, (np.take_along_axis(x, order, axis=1), order,
                                          0.5 if kind == "median" else q, kind == "median")
     elif kind in ("mean_diff", "ratio_of_means"):
-        kernel, head = kb._boot_moment2, (x, y, 0 if kind == "mean_diff" else 1, paired)
+        kernel, head = kb._moment2_part, (x, y, 0 if kind == "mean_diff" else 1, paired)
     elif kind == "median_diff":
-        assert y is not None
         xo = np.argsort(x, axis=1, kind="stable")
         yo = np.argsort(y, axis=1, kind="stable")
-        kernel, head = kb._boot_order2, (np.take_along_axis(x, xo, axis=1), xo, np.take_along_axis(y, yo, axis=1),
+        kernel, head = kb._order2_part, (np.take_along_axis(x, xo, axis=1), xo, np.take_along_axis(y, yo, axis=1),
                                          yo, paired)
     elif kind == "correlation":
-        kernel, head = kb._boot_corr, (x, y)
-    elif y is None:
-        kernel, head = kb._boot_custom1, (x, func)
+        kernel, head = kb._corr_part, (x, y)
+    elif kind == "_floor":  # benchmarks only: the draws alone
+        kernel, head = kb._floor_part, (x,)
+    elif len(rows) == 1:
+        kernel, head = kb._custom1_part, (x, func)
     else:
-        kernel, head = kb._boot_custom2, (x, y, func, paired)
+        kernel, head = kb._custom2_part, (x, y, func, paired)
 
-    def run(gens: Any, base: int, u0: int, u1: int) -> None:
-        kernel(*head, n_res, BOOT_BLOCK, gens, base, sub, u0, u1, observed, theta, done)
+    states: dict[int, npt.NDArray[np.uint64]] = {}  # blocks under way (made on first use, dropped when done)
 
-    parts = n_blocks(min(BOOT_BLOCK, n_res), sub)
-    if parts == 1:
-        def call(lo: int, hi: int) -> None:
-            run(slice_generators(ss, lo, hi), lo, 0, hi - lo)
-        units = nb
-    else:
-        size = group * parts  # units of a full group
-        state: dict[str, Any] = {"index": -1}
+    def run_block(block: int, first_part: int, last_part: int) -> None:
+        st = states.get(block)
+        if st is None:
+            st = states[block] = _pcg64_state(child_seed_sequence(ss, block))
+        for part in range(first_part, last_part + 1):
+            t0 = block * BOOT_BLOCK + part * sub
+            t1 = min(t0 + sub, (block + 1) * BOOT_BLOCK, n_res)
+            if t0 < t1:
+                kernel(*head, st, t0, t1, observed, theta)
+        if last_part == parts - 1:
+            del states[block]
 
-        def call(lo: int, hi: int) -> None:
-            while lo < hi:
-                index = lo // size
-                base = index * group
-                width = min(group, nb - base)
-                start = index * size
-                stop = min(hi, start + width * parts)
-                if state["index"] != index:  # a new group: its streams (the old ones are done)
-                    state.update(index=index, gens=slice_generators(ss, base, base + width))
-                run(state["gens"], base, lo - start, stop - start)
-                lo = stop
-        units = (nb - 1) // group * size + (nb - (nb - 1) // group * group) * parts
-    first = first_slice(sub * per_resample * 3e-9)
+    group_units = threads * parts
+
+    def call(lo: int, hi: int) -> None:
+        spans: dict[int, list[int]] = {}  # block -> [first part, last part] of this slice, in order
+        for u in range(lo, hi):
+            gi, local = divmod(u, group_units)
+            width = min(threads, nb - gi * threads)
+            part, i = divmod(local, width)
+            span = spans.setdefault(gi * threads + i, [part, part])
+            span[1] = part
+        if pool is None or len(spans) == 1:
+            for block, (p0, p1) in spans.items():
+                run_block(block, p0, p1)
+            return
+        futures = [pool.submit(run_block, block, p0, p1) for block, (p0, p1) in spans.items()]
+        for f in futures:
+            f.result()
+
+    pool = None
     try:
+        if threads > 1 and nb > 1:
+            from concurrent.futures import ThreadPoolExecutor
+
+            pool = ThreadPoolExecutor(max_workers=threads)
         # no `progress` parameter (scipy's bootstrap has none): Ctrl-C is answered, no bar is drawn
-        run_blocks(call, units, progress=False, desc="bootstrap", dispatchers=(kernel,), first=first)
+        run_blocks(call, nb * parts, progress=False, desc="bootstrap", dispatchers=(kernel,),
+                   first=first_slice(sub * per_resample * 3e-9))
     except NumbaError as exc:  # a custom statistic that does not compile for 1-D float64 arrays
         text = str(exc).strip()
         first_line = re.sub(r"nopython|numba", "compiled", text.splitlines()[0] if text else type(exc).__name__,
@@ -236,15 +265,13 @@ def _resample(kind: str, q: float, func: Any, rows: list[FloatArray], paired: bo
             f"`statistic` must be a jitted function of {len(rows)} 1-D float64 array(s) returning a float; "
             f"it could not be compiled for that ({first_line[:200]})"
         ) from None
-    except SystemError as exc:  # numba's parallel loop re-raises what the statistic raised this way
-        if isinstance(exc.__context__, MemoryError):
-            raise MemoryError("bootstrap ran out of memory; use fewer columns or resamples") from None
-        raise ValueError(
-            "`statistic` raised an exception on a resample: "
-            f"{type(exc.__context__).__name__}: {exc.__context__}"
-        ) from None
-    if not (done == parts).all():
-        raise MemoryError("bootstrap ran out of memory inside the resampling; use fewer columns or resamples")
+    except (ArithmeticError, LookupError, ValueError, TypeError, AssertionError) as exc:
+        if kind != "custom":
+            raise
+        raise ValueError(f"`statistic` raised an exception on a resample: {type(exc).__name__}: {exc}") from None
+    finally:
+        if pool is not None:
+            pool.shutdown(wait=True, cancel_futures=True)
     return observed, theta
 
 
@@ -390,6 +417,20 @@ def _intervals(theta: FloatArray, observed: FloatArray, accel: FloatArray, level
     return low, high
 
 
+def _standard_error(theta: FloatArray) -> FloatArray:
+    """SD (ddof=1) of each row, about its first value (a constant row gives 0 exactly: np.std's mean of 0.1s
+    is not 0.1) and scaled by its largest deviation (no overflow for data near the float limit)."""
+    k, b = theta.shape
+    if b < 2:
+        return np.full(k, np.nan)
+    with np.errstate(invalid="ignore", divide="ignore", over="ignore"):
+        d = theta - theta[:, :1]
+        scale = np.max(np.abs(d), axis=1, keepdims=True)
+        scale[~(scale > 0) | ~np.isfinite(scale)] = 1.0
+        out: FloatArray = (d / scale).std(axis=1, ddof=1) * scale[:, 0]
+    return out
+
+
 # --------------------------------------------------------------------------- public
 
 
@@ -416,11 +457,13 @@ def bootstrap(
     resampled independently (`paired=False`) or the rows of all samples together
     (`paired=True`), as in scipy.  Resamples are drawn in blocks of `BOOT_BLOCK`, each with its
     own stream, so the numbers depend only on the seed: not on the thread count, and not on
-    the other columns (every column uses the same resample indices, as scipy does).
+    the other columns (every column uses the same resample indices, as scipy does).  A block's
+    indices are those ``np.random.Generator.integers(0, n, n)`` draws from the block's
+    generator, sample after sample, resample after resample; "correlation" needs `paired=True`.
 
     Built-in statistics compute a resample's value from how often each observation was drawn
-    (a resample is never sorted), so they do not depend on the draw order; results equal
-    scipy's for the same indices up to rounding.
+    (a resample is never sorted), so their values equal scipy's on the same indices up to
+    rounding; a jitted statistic gets each resample in draw order, as scipy's ``x[idx]``.
 
     Parameters
     ----------
@@ -496,7 +539,10 @@ def bootstrap(
     >>> res = simengine.bootstrap((x,), "median", rng=1)
     >>> low, high = res.confidence_interval
     >>> print(f"median {np.median(x):.3f}, 95% BCa interval ({low:.3f}, {high:.3f}), se {res.standard_error:.3f}")
-    median 1.158, 95% BCa interval (0.891, 1.578), se 0.167
+    median 1.105, 95% BCa interval (0.832, 1.430), se 0.170
+    >>> metrics = np.random.default_rng(2).normal(size=(500, 200))  # 200 metrics, one interval each
+    >>> simengine.bootstrap((metrics,), "mean", method="percentile", rng=3).confidence_interval.low.shape
+    (200,)
     """
     kind, q, func = _check_statistic(statistic)
     rows, one_d = _as_samples(data, axis)
@@ -539,9 +585,7 @@ def bootstrap(
             "distribution is degenerate or the statistic is np.min." if method_code == 2 else
             "The confidence interval is NaN: the statistic was NaN on the data or on some resample."
         ), stacklevel=2)
-    with np.errstate(invalid="ignore"):
-        # about the first resample: a constant distribution has SE 0 exactly (np.std's mean of 0.1s is not 0.1)
-        se = (theta - theta[:, :1]).std(axis=1, ddof=1) if n_resamples > 1 else np.full(k, np.nan)
+    se = _standard_error(theta)
     if one_d:
         return BootstrapResult(ConfidenceInterval(float(low[0]), float(high[0])), theta[0], float(se[0]))
     return BootstrapResult(ConfidenceInterval(low, high), theta, se)

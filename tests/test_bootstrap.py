@@ -122,24 +122,18 @@ METHODS = ["percentile", "basic", "BCa"]
 
 
 def _replay_distribution(data, stat, n_res, seed, paired):
-    """The resample indices of `bootstrap` redrawn with NumPy: block b's generator gives, per resample, floor(u n_j)
-    for each sample in turn (one draw of n for paired samples); the statistic is computed on x[idx] as scipy does."""
+    """The resample indices of `bootstrap` redrawn with NumPy: block b's generator gives, per resample,
+    ``g.integers(0, n_j, n_j)`` for each sample in turn (one draw of n for paired samples), as scipy draws its
+    indices; the statistic is computed on x[idx] as scipy does."""
     gens = numpy_block_generators(as_seed_sequence(seed), n_blocks(n_res, BOOT_BLOCK))
-    sizes = [len(data[0])] if paired else [len(s) for s in data]
     out = []
     for b, g in enumerate(gens):
-        m = min(BOOT_BLOCK, n_res - b * BOOT_BLOCK)
-        u = g.random((m, sum(sizes)))
-        idx = []
-        start = 0
-        for n in sizes:
-            idx.append(np.floor(u[:, start:start + n] * n).astype(np.int64))
-            start += n
-        for t in range(m):
+        for _ in range(min(BOOT_BLOCK, n_res - b * BOOT_BLOCK)):
             if paired:
-                out.append(stat(*[s[idx[0][t]] for s in data]))
+                idx = g.integers(0, len(data[0]), len(data[0]))
+                out.append(stat(*[s[idx] for s in data]))
             else:
-                out.append(stat(*[s[i[t]] for s, i in zip(data, idx)]))
+                out.append(stat(*[s[g.integers(0, len(s), len(s))] for s in data]))
     return np.array(out)
 
 
@@ -338,9 +332,12 @@ def test_thread_count_does_not_change_results():
         "b = bootstrap((r.normal(size=1200),), 'mean', n_resamples=2500, rng=8)\n"  # blocks run in parts
         "result = (a.bootstrap_distribution, a.confidence_interval, b.bootstrap_distribution)\n"
     )
-    one = run_with_threads(code, 1)
-    two = run_with_threads(code, 2)
-    for u, w in zip(one, two):
+    # this process against a child with another thread count (one child: each costs an interpreter start)
+    here = {}
+    exec(code, here)
+    threads = numba.get_num_threads()
+    other = run_with_threads(code, 2 if threads == 1 else 1)
+    for u, w in zip(here["result"], other):
         assert_array_equal(u, w)
 
 
@@ -386,7 +383,7 @@ def test_reproducible_and_seed_sensitive():
 # --------------------------------------------------------------------------- properties
 
 
-@settings(max_examples=25, deadline=None)
+@settings(max_examples=15, deadline=None)
 @given(seed=st.integers(0, 2**32 - 1), shift=st.floats(-1e3, 1e3), n=st.integers(3, 40),
        statistic=st.sampled_from(["mean", "median", ("quantile", 0.8)]), method=st.sampled_from(METHODS))
 def test_property_shift_equivariance_and_order(seed, shift, n, statistic, method):
@@ -402,7 +399,7 @@ def test_property_shift_equivariance_and_order(seed, shift, n, statistic, method
     assert_allclose(b.standard_error, a.standard_error, rtol=1e-6, atol=tol)
 
 
-@settings(max_examples=25, deadline=None)
+@settings(max_examples=15, deadline=None)
 @given(seed=st.integers(0, 2**32 - 1), n=st.integers(2, 30), level=st.floats(0.51, 0.99))
 def test_property_one_sided_ends_are_two_sided_ends_at_twice_the_tail(seed, n, level):
     # scipy: the finite end of a one-sided interval is that of the two-sided one at level 1 - 2 (1 - level)
@@ -448,7 +445,7 @@ def test_bootstrap_iv():
         bootstrap((x,), ("median", 0.5))
     with pytest.raises(ValueError, match=r"`statistic` must be in \[0, 1\]"):
         bootstrap((x,), ("quantile", 1.5))
-    with pytest.raises(TypeError, match="plain Python callable 'mean'.*numba.njit"):
+    with pytest.raises(TypeError, match="plain Python callable .mean.*@njit"):
         bootstrap((x,), np.mean)
     with pytest.raises(TypeError, match="`statistic` must be"):
         bootstrap((x,), 3)
@@ -478,6 +475,8 @@ def test_bootstrap_iv():
         bootstrap((x,), rng=-1)
     with pytest.raises(ValueError, match="`n_resamples` x columns x observations asks for"):
         bootstrap((x,), n_resamples=10**9, axis=0) if False else bootstrap((np.ones((10**4, 20)),), n_resamples=10**9)
+    with pytest.raises(TypeError, match="`statistic` must be a jitted function of 2 1-D float64 array"):
+        bootstrap((x, x), _jit_geomean)  # one argument, two samples: does not compile
     # case-insensitive method, as scipy; `batch` changes nothing
     a = bootstrap((x,), method="bca", n_resamples=99, rng=1, batch=7)
     b = bootstrap((x,), method="BCa", n_resamples=99, rng=1)
@@ -497,3 +496,57 @@ def test_result_fields_frame_and_no_unpacking():
         tuple(one)
     assert "bootstrap_distribution" not in repr(one)
     assert simengine.BootstrapResult is type(one)
+
+
+def test_docstring_examples_run():
+    # tests/test_docstrings.py lists its modules by hand; until simengine.bootstrap is listed there, run its
+    # examples here (the same flags)
+    import doctest
+
+    module = sys.modules["simengine.bootstrap"]
+    runner = doctest.DocTestRunner(optionflags=doctest.NORMALIZE_WHITESPACE | doctest.ELLIPSIS)
+    report = []
+    for test in doctest.DocTestFinder().find(module, "simengine.bootstrap"):
+        runner.run(test, out=report.append)
+    assert runner.summarize(verbose=False).failed == 0, "".join(report)
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="SIGINT to a child needs POSIX signals")
+def test_sigint_during_a_long_bootstrap_returns_within_a_second():
+    # one column of 10**6 observations, 999 resamples: ~10**9 draws (seconds), run as parts of a block in
+    # slices; SIGINT 0.25 s in must give a plain KeyboardInterrupt within 1 s, and the process the same numbers
+    import signal
+    import time
+
+    from _child import Child
+
+    code = (
+        "import numpy as np\n"
+        "import simengine as se\n"
+        "x = np.random.default_rng(0).normal(size=10**6)\n"
+        "small = lambda: se.bootstrap((x[:50],), 'median', n_resamples=999, rng=1).bootstrap_distribution.tolist()\n"
+        "print('before', hash(repr(small())), flush=True)\n"
+        "print('ready', flush=True)\n"
+        "try:\n"
+        "    se.bootstrap((x,), 'median', n_resamples=999, rng=0)\n"
+        "    print('finished', flush=True)\n"
+        "except KeyboardInterrupt:\n"
+        "    print('interrupted', flush=True)\n"
+        "print('after', hash(repr(small())), flush=True)\n"
+    )
+    child = Child(code)
+    try:
+        before = child.line(600.0, "the small call before")
+        assert child.line(60.0, "starting") == "ready"
+        time.sleep(0.25)
+        child.proc.send_signal(signal.SIGINT)
+        sent = time.perf_counter()
+        reply = child.line(60.0, "SIGINT").strip()
+        took = time.perf_counter() - sent
+        after = child.line(60.0, "the small call after")
+        stderr = child.finish()
+    finally:
+        child.close()
+    assert reply == "interrupted" and took < 1.0, (reply, took)
+    assert after == "after " + before[len("before "):]
+    assert "SystemError" not in stderr and "Traceback" not in stderr

@@ -21,6 +21,8 @@ MODULES = [
     "simengine.drift",
     "simengine.mcmc",
     "simengine.serving",
+    "simengine.bootstrap",
+    "simengine.features",
     "simengine.targets",
     "simengine._sweep",
     "simengine._results",

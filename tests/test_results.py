@@ -60,8 +60,7 @@ CALLS = {
                            None),
     "simulate_bootstrap_coverage": ((), dict(distribution="normal", n=10, statistic="mean", n_resamples=49,
                                              n_sims=40, rng=0), None),
-    # slice boot's function, added by bootcov after merging it (drop if boot's own entry lands)
-    "bootstrap": (((_X,),), dict(statistic="mean", n_resamples=99, rng=0), None),
+    "bootstrap": (((_X,),), dict(n_resamples=99, rng=0), None),
 }
 # public functions that return plain arrays / floats / tables by design (like the calls they mirror)
 NOT_RESULTS = {"group_sequential_boundaries", "rhat", "ess", "mcse", "psi", "sweep", "register_simulation", "simulations",

@@ -10,10 +10,10 @@ No validation and no warnings here: the public layer (`simengine.bootstrap`) doe
 """
 import math
 
-import numba
 import numpy as np
 
-from simengine._jit import njit, pjit
+from simengine._jit import njit
+from simengine.kernels.rng import _pcg64_next
 from simengine.kernels.special import norm_cdf, norm_ppf
 
 # `alternative` codes (scipy's meaning: "less" has low = -inf, "greater" has high = inf)
@@ -212,29 +212,169 @@ def _intervals_bca(sorted_theta, z0, z_alpha, accel, alternative, low, high):
 
 # --------------------------------------------------------------------------- resampling
 #
-# A resample draws, for each sample in order, n_j indices floor(u * n_j) with u = g.random() from the
-# block's generator (paired samples: one draw of n indices for all), so a NumPy replay with the same
-# block generators, ``np.floor(g.random(n_j) * n_j)``, gives the same indices.  Every column (row of the
-# (k, n_j) arrays) uses the same indices, as scipy applies one resample to all slices.  Built-in
-# statistics use only how often each observation was drawn (`counts`), so a resample's statistic does
-# not depend on the draw order, and the observed statistic is the same formula with every count 1.
+# A resample draws, for each sample in order, n_j indices exactly as NumPy's ``g.integers(0, n_j, n_j)``
+# does with the block's generator (Lemire's bounded draw with rejection on the 32-bit halves of PCG64's
+# output, low half first, the high half kept for the next draw), so a NumPy replay with the same block
+# generators gives the same indices (paired samples: one draw of n indices for all).  The PCG64 stream
+# is stepped here (`simengine.kernels.rng`) with its state in registers: four times faster than
+# ``g.random()`` through the Generator, whose indirect call per draw bounded the whole bootstrap.  A
+# block's state lives in a uint64 array (state high, low, increment high, low, has_uint32, uinteger),
+# NumPy's PCG64 state, carried from one part to the next.  Every column (row of the (k, n_j) arrays)
+# uses the same indices, as scipy applies one resample to all slices.  Built-in statistics use only how
+# often each observation was drawn (`counts`), so a resample's statistic does not depend on the draw
+# order, and the observed statistic is the same formula with every count 1.
 #
-# Blocks of `block` resamples (t = b * block ..) run as parts of `sub` resamples: a work unit is one
-# part of one block of a group of len(gens) blocks (gens[i] is block base + i's generator), numbered
-# part-major, so unit u is part u // len(gens) of block base + u % len(gens).  A call runs units
-# u0..u1-1; each block's parts run in order on one thread and the generator keeps its state between
-# calls, so the draws are those of one pass over the block whatever `sub` and the slicing.  done[b]
-# counts the units of block b that ran.
+# A ``*_part`` kernel runs resamples t0..t1-1 of one block with that block's PCG64 state `st` (which it
+# updates, so a block cut into parts draws what it would draw whole) and, in the call
+# with t0 == 0, fills `observed`.  They are plain @njit functions that release the GIL: the public layer
+# runs the blocks of a slice on Python threads.  A prange kernel over blocks would cost every statistic's
+# first call ~1.5 s more of parallel-loop compilation.
+
+
+_MASK32 = np.uint64(0xFFFFFFFF)
+_TWO32 = np.uint64(1 << 32)
+_SHIFT32 = np.uint64(32)
+_ZERO = np.uint64(0)
+_ONE = np.uint64(1)
 
 
 @njit
-def _draw_counts(g, counts):
-    """Zero `counts` (length n) and add one for each of n indices floor(u n) drawn from `g`."""
+def _draw_indices(st, n, out, counting):
+    """n indices as NumPy's ``integers(0, n, n)`` from the PCG64 state `st` (updated): into out[i]
+    (counting False), or as counts, out[j] = how often j was drawn (counting True)."""
+    sh, sl, ih, il, has, buf = st[0], st[1], st[2], st[3], st[4], st[5]
+    nn = np.uint64(n)
+    threshold = (_TWO32 - nn) % nn  # Lemire: reject a product whose low half is below (2**32 - n) mod n
+    if counting:
+        for i in range(n):
+            out[i] = 0
+    i = 0
+    while i < n:
+        if has != _ZERO:
+            u = buf
+            has = _ZERO
+        else:
+            r, sh, sl = _pcg64_next(sh, sl, ih, il)
+            u = r & _MASK32
+            buf = r >> _SHIFT32
+            has = _ONE
+        m = u * nn
+        if (m & _MASK32) < threshold:
+            continue  # rejected (probability below n / 2**32): the next half for the same index
+        j = np.int64(m >> _SHIFT32)
+        if counting:
+            out[j] += 1
+        else:
+            out[i] = j
+        i += 1
+    st[0] = sh
+    st[1] = sl
+    st[4] = has
+    st[5] = buf
+
+
+@njit
+def _draw_dev_sum(st, x, x0):
+    """Draw one resample of row `x` as `_draw_indices` does and return sum(x[j] - x0) over the drawn j, in two
+    partial sums (the mean of one column needs no counts: the gather rides on the draw)."""
+    sh, sl, ih, il, has, buf = st[0], st[1], st[2], st[3], st[4], st[5]
+    n = x.shape[0]
+    nn = np.uint64(n)
+    threshold = (_TWO32 - nn) % nn
+    a0 = 0.0
+    a1 = 0.0
+    i = 0
+    while i < n:
+        if has != _ZERO:
+            u = buf
+            has = _ZERO
+        else:
+            r, sh, sl = _pcg64_next(sh, sl, ih, il)
+            u = r & _MASK32
+            buf = r >> _SHIFT32
+            has = _ONE
+        m = u * nn
+        if (m & _MASK32) < threshold:
+            continue
+        v = x[np.int64(m >> _SHIFT32)] - x0
+        if i & 1:
+            a1 += v
+        else:
+            a0 += v
+        i += 1
+    st[0] = sh
+    st[1] = sl
+    st[4] = has
+    st[5] = buf
+    return a0 + a1
+
+
+@njit
+def _draw_counts(st, counts):
+    """Counts of one resample of n = len(counts) observations (see `_draw_indices`)."""
+    _draw_indices(st, counts.shape[0], counts, True)
+
+
+@njit
+def _draw_rank_counts(st, rank, counts):
+    """Counts of one resample by sorted position: counts[rank[j]] for each drawn index j (`_draw_indices`'s
+    draws), so that an order statistic is a sequential walk over `counts` (one column only)."""
+    sh, sl, ih, il, has, buf = st[0], st[1], st[2], st[3], st[4], st[5]
     n = counts.shape[0]
+    nn = np.uint64(n)
+    threshold = (_TWO32 - nn) % nn
     for i in range(n):
         counts[i] = 0
-    for i in range(n):
-        counts[np.int64(g.random() * n)] += 1
+    i = 0
+    while i < n:
+        if has != _ZERO:
+            u = buf
+            has = _ZERO
+        else:
+            r, sh, sl = _pcg64_next(sh, sl, ih, il)
+            u = r & _MASK32
+            buf = r >> _SHIFT32
+            has = _ONE
+        m = u * nn
+        if (m & _MASK32) < threshold:
+            continue
+        counts[rank[np.int64(m >> _SHIFT32)]] += 1
+        i += 1
+    st[0] = sh
+    st[1] = sl
+    st[4] = has
+    st[5] = buf
+
+
+@njit
+def _wsum_dev(x, counts, x0, m):
+    """sum counts[i] * (x[i] - x0 - m) ** p for p = 1 (m = 0 then) or 2: four partial sums, since one running
+    sum is bound by the add latency (fastmath stays off, so numba may not split it)."""
+    n = x.shape[0]
+    a0 = a1 = a2 = a3 = 0.0
+    q = n - n % 4
+    if m != m:  # NaN m: first moment (about x0)
+        for i in range(0, q, 4):
+            a0 += counts[i] * (x[i] - x0)
+            a1 += counts[i + 1] * (x[i + 1] - x0)
+            a2 += counts[i + 2] * (x[i + 2] - x0)
+            a3 += counts[i + 3] * (x[i + 3] - x0)
+        for i in range(q, n):
+            a0 += counts[i] * (x[i] - x0)
+    else:
+        for i in range(0, q, 4):
+            d0 = x[i] - x0 - m
+            d1 = x[i + 1] - x0 - m
+            d2 = x[i + 2] - x0 - m
+            d3 = x[i + 3] - x0 - m
+            a0 += counts[i] * (d0 * d0)
+            a1 += counts[i + 1] * (d1 * d1)
+            a2 += counts[i + 2] * (d2 * d2)
+            a3 += counts[i + 3] * (d3 * d3)
+        for i in range(q, n):
+            d = x[i] - x0 - m
+            a0 += counts[i] * (d * d)
+    return (a0 + a1) + (a2 + a3)
 
 
 @njit
@@ -244,17 +384,10 @@ def _moment1(x, counts, n, code):
     Deviations from x[0]: constant data give its value (and 0) exactly, whatever the counts.
     """
     x0 = x[0]
-    s = 0.0
-    for i in range(x.shape[0]):
-        s += counts[i] * (x[i] - x0)
-    m = s / n
+    m = _wsum_dev(x, counts, x0, math.nan) / n
     if code == 0:
         return x0 + m
-    ss = 0.0
-    for i in range(x.shape[0]):
-        d = x[i] - x0 - m
-        ss += counts[i] * (d * d)
-    v = ss / n
+    v = _wsum_dev(x, counts, x0, m) / n
     return v if code == 1 else math.sqrt(v)
 
 
@@ -326,229 +459,160 @@ def _two(a, b, code):
 
 
 @njit
-def _moment1_part(x, code, g, counts, t0, t1, theta):
-    """Resamples t0..t1-1 of `_boot_moment1` (one thread, one block's generator)."""
-    n = x.shape[1]
+def _moment1_part(x, code, st, t0, t1, observed, theta):
+    """Resamples t0..t1-1 of mean / var / std (`_moment1` code) of each row of x (k, n)."""
+    k, n = x.shape
+    counts = np.ones(n, np.int64)
+    if t0 == 0:
+        for r in range(k):
+            observed[r] = _moment1(x[r], counts, n, code)
+    if k == 1 and code == 0:  # one mean: summed while drawing (same indices, no counts)
+        x0 = x[0, 0]
+        for t in range(t0, t1):
+            theta[0, t] = x0 + _draw_dev_sum(st, x[0], x0) / n
+        return
     for t in range(t0, t1):
-        _draw_counts(g, counts)
-        for r in range(x.shape[0]):
+        _draw_counts(st, counts)
+        for r in range(k):
             theta[r, t] = _moment1(x[r], counts, n, code)
 
 
-@pjit
-def _boot_moment1(x, code, n_res, block, gens, base, sub, u0, u1, observed, theta, done):
-    """Bootstrap distribution of mean / var / std (`_moment1` code) of each row of x (k, n), units u0..u1-1."""
-    k, n = x.shape
-    if base == 0 and u0 == 0:
-        ones = np.ones(n, np.int64)
-        for r in range(k):
-            observed[r] = _moment1(x[r], ones, n, code)
-    nb = len(gens)
-    for j in numba.prange(min(nb, u1 - u0)):
-        u = u0 + np.int64(j)
-        b = base + u % nb
-        g = gens[u % nb]
-        counts = np.empty(n, np.int64)
-        while u < u1:
-            t0 = b * block + (u // nb) * sub
-            _moment1_part(x, code, g, counts, t0, min(t0 + sub, (b + 1) * block, n_res), theta)
-            done[b] += 1
-            u += nb
-    return done
-
-
-@pjit
-def _boot_order1(xs, order, q, median, n_res, block, gens, base, sub, u0, u1, observed, theta, done):
-    """Bootstrap distribution of the median or a quantile (`_order1`) of each sorted row of xs (k, n)."""
+@njit
+def _order1_part(xs, order, q, median, st, t0, t1, observed, theta):
+    """Resamples t0..t1-1 of the median or a quantile (`_order1`) of each sorted row of xs (k, n)."""
     k, n = xs.shape
-    if base == 0 and u0 == 0:
-        ones = np.ones(n, np.int64)
+    counts = np.ones(n, np.int64)
+    if t0 == 0:
         for r in range(k):
-            observed[r] = _order1(xs[r], order[r], ones, n, q, median)
-    nb = len(gens)
-    for j in numba.prange(min(nb, u1 - u0)):
-        u = u0 + np.int64(j)
-        i = u % nb
-        b = base + i
-        g = gens[i]
-        counts = np.empty(n, np.int64)
-        while u < u1:
-            t0 = b * block + (u // nb) * sub
-            for t in range(t0, min(t0 + sub, (b + 1) * block, n_res)):
-                _draw_counts(g, counts)
-                for r in range(k):
-                    theta[r, t] = _order1(xs[r], order[r], counts, n, q, median)
-            done[b] += 1
-            u += nb
-    return done
+            observed[r] = _order1(xs[r], order[r], counts, n, q, median)
+    if k == 1:  # one column: count by sorted position, and walk the counts in order (no indirection)
+        rank = np.empty(n, np.int64)
+        ident = np.empty(n, np.int64)
+        for p in range(n):
+            rank[order[0, p]] = p
+            ident[p] = p
+        for t in range(t0, t1):
+            _draw_rank_counts(st, rank, counts)
+            theta[0, t] = _order1(xs[0], ident, counts, n, q, median)
+        return
+    for t in range(t0, t1):
+        _draw_counts(st, counts)
+        for r in range(k):
+            theta[r, t] = _order1(xs[r], order[r], counts, n, q, median)
 
 
-@pjit
-def _boot_moment2(x, y, code, paired, n_res, block, gens, base, sub, u0, u1, observed, theta, done):
-    """Bootstrap distribution of mean(x) - mean(y) (code 0) or mean(x) / mean(y) (1), rows of x (k, nx), y (k, ny);
-    paired: one set of row indices for both."""
+@njit
+def _draw_pair_counts(st, cx, cy, paired):
+    """Counts of one resample of two samples: independent, or (paired) the same row indices for both."""
+    _draw_counts(st, cx)
+    if paired:
+        for i in range(cx.shape[0]):
+            cy[i] = cx[i]
+    else:
+        _draw_counts(st, cy)
+
+
+@njit
+def _moment2_part(x, y, code, paired, st, t0, t1, observed, theta):
+    """Resamples t0..t1-1 of mean(x) - mean(y) (code 0) or mean(x) / mean(y) (1), rows of x (k, nx), y (k, ny)."""
     k, nx = x.shape
     ny = y.shape[1]
-    if base == 0 and u0 == 0:
-        ox = np.ones(nx, np.int64)
-        oy = np.ones(ny, np.int64)
+    cx = np.ones(nx, np.int64)
+    cy = np.ones(ny, np.int64)
+    if t0 == 0:
         for r in range(k):
-            observed[r] = _two(_moment1(x[r], ox, nx, 0), _moment1(y[r], oy, ny, 0), code)
-    nb = len(gens)
-    for j in numba.prange(min(nb, u1 - u0)):
-        u = u0 + np.int64(j)
-        i = u % nb
-        b = base + i
-        g = gens[i]
-        cx = np.empty(nx, np.int64)
-        cy = np.empty(ny, np.int64)
-        while u < u1:
-            t0 = b * block + (u // nb) * sub
-            for t in range(t0, min(t0 + sub, (b + 1) * block, n_res)):
-                _draw_counts(g, cx)
-                if paired:
-                    for q in range(nx):
-                        cy[q] = cx[q]
-                else:
-                    _draw_counts(g, cy)
-                for r in range(k):
-                    theta[r, t] = _two(_moment1(x[r], cx, nx, 0), _moment1(y[r], cy, ny, 0), code)
-            done[b] += 1
-            u += nb
-    return done
+            observed[r] = _two(_moment1(x[r], cx, nx, 0), _moment1(y[r], cy, ny, 0), code)
+    for t in range(t0, t1):
+        _draw_pair_counts(st, cx, cy, paired)
+        for r in range(k):
+            theta[r, t] = _two(_moment1(x[r], cx, nx, 0), _moment1(y[r], cy, ny, 0), code)
 
 
-@pjit
-def _boot_order2(xs, xo, ys, yo, paired, n_res, block, gens, base, sub, u0, u1, observed, theta, done):
-    """Bootstrap distribution of median(x) - median(y) of sorted rows xs (k, nx), ys (k, ny) (xo, yo: their orders)."""
+@njit
+def _order2_part(xs, xo, ys, yo, paired, st, t0, t1, observed, theta):
+    """Resamples t0..t1-1 of median(x) - median(y) of sorted rows xs (k, nx), ys (k, ny) (xo, yo: their orders)."""
     k, nx = xs.shape
     ny = ys.shape[1]
-    if base == 0 and u0 == 0:
-        ox = np.ones(nx, np.int64)
-        oy = np.ones(ny, np.int64)
+    cx = np.ones(nx, np.int64)
+    cy = np.ones(ny, np.int64)
+    if t0 == 0:
         for r in range(k):
-            observed[r] = _order1(xs[r], xo[r], ox, nx, 0.5, True) - _order1(ys[r], yo[r], oy, ny, 0.5, True)
-    nb = len(gens)
-    for j in numba.prange(min(nb, u1 - u0)):
-        u = u0 + np.int64(j)
-        i = u % nb
-        b = base + i
-        g = gens[i]
-        cx = np.empty(nx, np.int64)
-        cy = np.empty(ny, np.int64)
-        while u < u1:
-            t0 = b * block + (u // nb) * sub
-            for t in range(t0, min(t0 + sub, (b + 1) * block, n_res)):
-                _draw_counts(g, cx)
-                if paired:
-                    for q in range(nx):
-                        cy[q] = cx[q]
-                else:
-                    _draw_counts(g, cy)
-                for r in range(k):
-                    theta[r, t] = (_order1(xs[r], xo[r], cx, nx, 0.5, True)
-                                   - _order1(ys[r], yo[r], cy, ny, 0.5, True))
-            done[b] += 1
-            u += nb
-    return done
+            observed[r] = _order1(xs[r], xo[r], cx, nx, 0.5, True) - _order1(ys[r], yo[r], cy, ny, 0.5, True)
+    for t in range(t0, t1):
+        _draw_pair_counts(st, cx, cy, paired)
+        for r in range(k):
+            theta[r, t] = _order1(xs[r], xo[r], cx, nx, 0.5, True) - _order1(ys[r], yo[r], cy, ny, 0.5, True)
 
 
-@pjit
-def _boot_corr(x, y, n_res, block, gens, base, sub, u0, u1, observed, theta, done):
-    """Bootstrap distribution of Pearson r of paired rows x, y (k, n)."""
+@njit
+def _corr_part(x, y, st, t0, t1, observed, theta):
+    """Resamples t0..t1-1 of Pearson r of paired rows x, y (k, n)."""
     k, n = x.shape
-    if base == 0 and u0 == 0:
-        ones = np.ones(n, np.int64)
+    counts = np.ones(n, np.int64)
+    if t0 == 0:
         for r in range(k):
-            observed[r] = _corr_counts(x[r], y[r], ones, n)
-    nb = len(gens)
-    for j in numba.prange(min(nb, u1 - u0)):
-        u = u0 + np.int64(j)
-        i = u % nb
-        b = base + i
-        g = gens[i]
-        counts = np.empty(n, np.int64)
-        while u < u1:
-            t0 = b * block + (u // nb) * sub
-            for t in range(t0, min(t0 + sub, (b + 1) * block, n_res)):
-                _draw_counts(g, counts)
-                for r in range(k):
-                    theta[r, t] = _corr_counts(x[r], y[r], counts, n)
-            done[b] += 1
-            u += nb
-    return done
+            observed[r] = _corr_counts(x[r], y[r], counts, n)
+    for t in range(t0, t1):
+        _draw_counts(st, counts)
+        for r in range(k):
+            theta[r, t] = _corr_counts(x[r], y[r], counts, n)
+
+
+@njit
+def _floor_part(x, st, t0, t1, observed, theta):
+    """The benchmarks' floor: only the resample draws of `_moment1_part` (one count kept per resample)."""
+    n = x.shape[1]
+    counts = np.empty(n, np.int64)
+    for t in range(t0, t1):
+        _draw_counts(st, counts)
+        theta[0, t] = counts[0]
 
 
 # Specialised on the user's jitted statistic, whose numba type differs in every process, so an on-disk
 # cache entry could never be reused: compiled per process instead (as the permutation test's).
-@pjit(cache=False)
-def _boot_custom1(x, func, n_res, block, gens, base, sub, u0, u1, observed, theta, done):
-    """Bootstrap distribution of a jitted ``func(x) -> float`` of each row of x (k, n), given the resample
-    in draw order (as scipy's ``x[idx]``)."""
+@njit(cache=False)
+def _custom1_part(x, func, st, t0, t1, observed, theta):
+    """Resamples t0..t1-1 of a jitted ``func(x) -> float`` of each row of x (k, n), given the resample in draw
+    order (as scipy's ``x[idx]``)."""
     k, n = x.shape
-    if base == 0 and u0 == 0:
+    if t0 == 0:
         for r in range(k):
             observed[r] = func(x[r].copy())
-    nb = len(gens)
-    for j in numba.prange(min(nb, u1 - u0)):
-        u = u0 + np.int64(j)
-        i = u % nb
-        b = base + i
-        g = gens[i]
-        idx = np.empty(n, np.int64)
-        xb = np.empty(n)
-        while u < u1:
-            t0 = b * block + (u // nb) * sub
-            for t in range(t0, min(t0 + sub, (b + 1) * block, n_res)):
-                for q in range(n):
-                    idx[q] = np.int64(g.random() * n)
-                for r in range(k):
-                    for q in range(n):
-                        xb[q] = x[r, idx[q]]
-                    theta[r, t] = func(xb)
-            done[b] += 1
-            u += nb
-    return done
+    idx = np.empty(n, np.int64)
+    xb = np.empty(n)
+    for t in range(t0, t1):
+        _draw_indices(st, n, idx, False)
+        for r in range(k):
+            for q in range(n):
+                xb[q] = x[r, idx[q]]
+            theta[r, t] = func(xb)
 
 
-@pjit(cache=False)
-def _boot_custom2(x, y, func, paired, n_res, block, gens, base, sub, u0, u1, observed, theta, done):
-    """Like `_boot_custom1` for ``func(x, y) -> float`` (paired: the same row indices for x and y)."""
+@njit(cache=False)
+def _custom2_part(x, y, func, paired, st, t0, t1, observed, theta):
+    """Like `_custom1_part` for ``func(x, y) -> float`` (paired: the same row indices for x and y)."""
     k, nx = x.shape
     ny = y.shape[1]
-    if base == 0 and u0 == 0:
+    if t0 == 0:
         for r in range(k):
             observed[r] = func(x[r].copy(), y[r].copy())
-    nb = len(gens)
-    for j in numba.prange(min(nb, u1 - u0)):
-        u = u0 + np.int64(j)
-        i = u % nb
-        b = base + i
-        g = gens[i]
-        ix = np.empty(nx, np.int64)
-        iy = np.empty(ny, np.int64)
-        xb = np.empty(nx)
-        yb = np.empty(ny)
-        while u < u1:
-            t0 = b * block + (u // nb) * sub
-            for t in range(t0, min(t0 + sub, (b + 1) * block, n_res)):
-                for q in range(nx):
-                    ix[q] = np.int64(g.random() * nx)
-                if paired:
-                    for q in range(ny):
-                        iy[q] = ix[q]
-                else:
-                    for q in range(ny):
-                        iy[q] = np.int64(g.random() * ny)
-                for r in range(k):
-                    for q in range(nx):
-                        xb[q] = x[r, ix[q]]
-                    for q in range(ny):
-                        yb[q] = y[r, iy[q]]
-                    theta[r, t] = func(xb, yb)
-            done[b] += 1
-            u += nb
-    return done
+    ix = np.empty(nx, np.int64)
+    iy = np.empty(ny, np.int64)
+    xb = np.empty(nx)
+    yb = np.empty(ny)
+    for t in range(t0, t1):
+        _draw_indices(st, nx, ix, False)
+        if paired:
+            for q in range(ny):
+                iy[q] = ix[q]
+        else:
+            _draw_indices(st, ny, iy, False)
+        for r in range(k):
+            for q in range(nx):
+                xb[q] = x[r, ix[q]]
+            for q in range(ny):
+                yb[q] = y[r, iy[q]]
+            theta[r, t] = func(xb, yb)
 
 
 @njit(cache=False)  # specialised on the user's statistic (see above)
