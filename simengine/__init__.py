@@ -64,6 +64,16 @@ from simengine.sequential import (
     msprt,
     simulate_peeking,
 )
+from simengine.serving import (  # serving: recorded traffic and input gates (issue 18)
+    SimulateGateResult,
+    TokenBucketResult,
+    WindowMetricsResult,
+    ZscoreGateResult,
+    simulate_gate,
+    token_bucket,
+    window_metrics,
+    zscore_gate,
+)
 from simengine.twosample import MannwhitneyuResult, TtestIndResult, mannwhitneyu, ttest_ind
 
 __all__ = [
@@ -128,4 +138,13 @@ __all__ = [
     "sweep",
     "register_simulation",
     "simulations",
+    # serving: recorded traffic and input gates
+    "token_bucket",
+    "TokenBucketResult",
+    "window_metrics",
+    "WindowMetricsResult",
+    "zscore_gate",
+    "ZscoreGateResult",
+    "simulate_gate",
+    "SimulateGateResult",
 ]

@@ -112,6 +112,7 @@ _BUILTINS = {
                  "P(B > A) and expected losses for Beta posteriors (exact, or Monte Carlo with n_sims draws)"),
     "drift_detection": ("simengine.drift", "simulate_drift_detection",
                         "DDM / ADWIN over simulated error streams: detection rate, false alarms, delay"),
+    "gate": ("simengine.serving", "simulate_gate", "z-score input gate: rejection rate on clean and shifted traffic"),
 }
 
 _USER: dict[str, Simulation] = {}

@@ -3,6 +3,262 @@ gates.  @njit code only; `simengine.serving` validates and calls these.
 """
 from __future__ import annotations
 
+import math
+
+import numba
+import numpy as np
+
+from simengine._jit import njit, pjit
+from simengine.kernels.sort import argsort_stable
+
 # --- load tests ---
 
 # --- recorded traffic and input gates ---
+
+# A token bucket is two float64s per client: (tokens, time of the last request); a last time of -inf means the
+# bucket has never been used and is full.  The window scan keeps its running state in small arrays too, so that
+# the public layer can run a long input in slices (Ctrl-C between them) without changing a number.
+BUCKET_STATE = 2
+# Blocks of `_simulate_gate`: this many replicated runs per RNG stream (a constant, never the thread count).
+GATE_BLOCK = 4
+
+
+@njit
+def _bucket_admit(state, j, t, capacity, refill_per_second, cost):
+    """One request of client `j` at time `t` against its bucket: refill, then admit iff tokens >= cost.
+
+    state[j] = (tokens, last_time); a bucket starts full (last_time = -inf); tokens refill at
+    `refill_per_second` up to `capacity`; an admitted request takes `cost` tokens.  Returns True if admitted.
+    """
+    last = state[j, 1]
+    if last != -math.inf:
+        tokens = min(capacity, state[j, 0] + (t - last) * refill_per_second)
+    else:
+        tokens = capacity
+    state[j, 1] = t
+    if tokens >= cost:
+        state[j, 0] = tokens - cost
+        return True
+    state[j, 0] = tokens
+    return False
+
+
+@njit
+def _token_bucket_scan(t, codes, state, capacity, refill_per_second, cost, lo, hi, allowed, n_allowed):
+    """Requests lo..hi-1 (sorted times `t`, client codes `codes`) through their clients' buckets in `state`.
+
+    Writes `allowed[i]` and adds each admitted request to `n_allowed[codes[i]]`; `state` carries on to the
+    next slice.
+    """
+    for i in range(lo, hi):
+        j = codes[i]
+        ok = _bucket_admit(state, j, t[i], capacity, refill_per_second, cost)
+        allowed[i] = ok
+        if ok:
+            n_allowed[j] += 1
+
+
+@njit
+def _first_decrease(t):
+    """Index of the first element smaller than its predecessor, or -1 if `t` is non-decreasing."""
+    for i in range(1, t.shape[0]):
+        if t[i] < t[i - 1]:
+            return i
+    return -1
+
+
+@njit
+def _dense_codes(ids, low, span):
+    """Codes 0..k-1 of integer ids in [low, low + span), numbered in increasing id order; and the k ids.
+
+    A lookup table over the id range instead of a sort: O(n + span).
+    """
+    seen = np.zeros(span, np.int64)
+    for i in range(ids.shape[0]):
+        seen[ids[i] - low] = 1
+    k = 0
+    for v in range(span):
+        if seen[v]:
+            seen[v] = k + 1
+            k += 1
+    labels = np.empty(k, np.int64)
+    for v in range(span):
+        if seen[v]:
+            labels[seen[v] - 1] = low + v
+    codes = np.empty(ids.shape[0], np.int64)
+    for i in range(ids.shape[0]):
+        codes[i] = seen[ids[i] - low] - 1
+    return codes, labels
+
+
+@njit
+def _fenwick_add(tree, i, delta):
+    n = tree.shape[0] - 1
+    while i <= n:
+        tree[i] += delta
+        i += i & -i
+
+
+@njit
+def _fenwick_kth(tree, k, top):
+    """1-based position of the k-th (1-based) element present; `top` is the largest power of 2 <= size."""
+    pos = 0
+    step = top
+    n = tree.shape[0] - 1
+    while step:
+        nxt = pos + step
+        if nxt <= n and tree[nxt] < k:
+            pos = nxt
+            k -= tree[nxt]
+        step >>= 1
+    return pos + 1
+
+
+@njit
+def _window_quantile(tree, top, sorted_lat, m, q):
+    """NumPy's default ("linear") q-quantile of the m latencies present in the tree, bit for bit."""
+    v = (m - 1) * q
+    if v >= m - 1:
+        return sorted_lat[_fenwick_kth(tree, m, top) - 1]
+    p = math.floor(v)
+    k = np.int64(p)
+    a = sorted_lat[_fenwick_kth(tree, k + 1, top) - 1]
+    b = sorted_lat[_fenwick_kth(tree, k + 2, top) - 1]
+    g = v - p
+    d = b - a
+    if g >= 0.5:
+        return b - d * (1.0 - g)
+    return a + d * g
+
+
+@njit
+def _neumaier(acc, x):
+    """acc = (sum, compensation) += x, compensated (Neumaier), so adding and removing keeps the sum exact-ish."""
+    s = acc[0]
+    t = s + x
+    if abs(s) >= abs(x):
+        acc[1] += (s - t) + x
+    else:
+        acc[1] += (x - t) + s
+    acc[0] = t
+
+
+@njit
+def _window_scan(t, lat, err, at, w, qs, rank, sorted_lat, tree, top, ptr, acc, e0, e1, count, n_err, mean, qout):
+    """Sliding-window metrics at the sorted evaluation times at[e0:e1], continuing from the state in `ptr`
+    (first request in the window, one past the last) and `acc` (compensated latency sum).
+
+    The window at time s holds the requests with s - w < t_i <= s.  `err` is empty when no errors were
+    given; `qs` empty skips the quantiles (then `rank`, `sorted_lat`, `tree` are not used).  Writes count,
+    n_err, mean and qout (e x quantiles) for e in e0..e1-1; equal times give equal rows.
+    """
+    n = t.shape[0]
+    nq = qs.shape[0]
+    has_err = err.shape[0] > 0
+    lo = ptr[0]
+    hi = ptr[1]
+    ne = ptr[2]
+    for e in range(e0, e1):
+        s = at[e]
+        if e > e0 and s == at[e - 1]:
+            count[e] = count[e - 1]
+            n_err[e] = n_err[e - 1]
+            mean[e] = mean[e - 1]
+            for k in range(nq):
+                qout[e, k] = qout[e - 1, k]
+            continue
+        edge = s - w
+        while lo < n and t[lo] <= edge:
+            if lo < hi:  # in the window: take it out
+                _neumaier(acc, -lat[lo])
+                if has_err:
+                    ne -= err[lo]
+                if nq:
+                    _fenwick_add(tree, rank[lo], -1)
+            lo += 1
+        if hi < lo:
+            hi = lo
+        while hi < n and t[hi] <= s:
+            _neumaier(acc, lat[hi])
+            if has_err:
+                ne += err[hi]
+            if nq:
+                _fenwick_add(tree, rank[hi], 1)
+            hi += 1
+        m = hi - lo
+        if m == 0:
+            acc[0] = 0.0  # an empty window restarts the sum: no rounding carried across gaps
+            acc[1] = 0.0
+        count[e] = m
+        n_err[e] = ne
+        mean[e] = (acc[0] + acc[1]) / m if m else math.nan
+        for k in range(nq):
+            qout[e, k] = _window_quantile(tree, top, sorted_lat, m, qs[k]) if m else math.nan
+    ptr[0] = lo
+    ptr[1] = hi
+    ptr[2] = ne
+
+
+@njit
+def _latency_ranks(lat):
+    """1-based rank of each latency in a stable sort, and the sorted latencies."""
+    order = argsort_stable(lat)
+    n = lat.shape[0]
+    rank = np.empty(n, np.int64)
+    sorted_lat = np.empty(n)
+    for i in range(n):
+        rank[order[i]] = i + 1
+        sorted_lat[i] = lat[order[i]]
+    return rank, sorted_lat
+
+
+@njit
+def _zscore_rows(X, mean, std, threshold, z, exceeded, rejected, n_by_feature):
+    """z = (X - mean) / std per feature; a feature exceeds when |z| > threshold or z is not finite (NaN or
+    inf in X fails the gate); a row is rejected when any feature exceeds."""
+    n, d = X.shape
+    for i in range(n):
+        bad = False
+        for j in range(d):
+            v = (X[i, j] - mean[j]) / std[j]
+            z[i, j] = v
+            out = not (abs(v) <= threshold)
+            exceeded[i, j] = out
+            if out:
+                bad = True
+                n_by_feature[j] += 1
+        rejected[i] = bad
+
+
+@pjit
+def _simulate_gate(gens, n_sims, n_rows, shift, threshold, b0, clean, shifted):
+    """Blocks b0.. of `_simulate_gate`: per replicated run, `n_rows` clean rows then `n_rows` shifted rows.
+
+    A row draws its features in order from its block's generator (standard normal; `shift[j]` added to
+    feature j of a shifted row); it is rejected when some |z| > threshold.  Writes the rejected counts of
+    each run of these blocks into clean[s], shifted[s] (s from the first run of block b0).
+    """
+    nb = len(gens)
+    s0 = b0 * GATE_BLOCK
+    d = shift.shape[0]
+    for b in numba.prange(nb):
+        bl = np.int64(b)
+        gen = gens[bl]
+        bi = b0 + bl
+        stop = min(n_sims, (bi + 1) * GATE_BLOCK)
+        for s in range(bi * GATE_BLOCK - s0, stop - s0):
+            for part in range(2):
+                rejected = 0
+                for _ in range(n_rows):
+                    bad = False
+                    for j in range(d):
+                        x = gen.standard_normal()
+                        if part:
+                            x += shift[j]
+                        if abs(x) > threshold:
+                            bad = True
+                    rejected += bad
+                if part:
+                    shifted[s] = rejected
+                else:
+                    clean[s] = rejected
