@@ -51,6 +51,10 @@ CALLS = {
     "ddm": ((_ERRORS,), {}, None),
     "adwin": ((_ERRORS.astype(float),), {}, None),
     "simulate_drift_detection": ((), dict(n_sims=20, n_steps=200, drift_start=100, rng=0), None),
+    "token_bucket": ((np.arange(20.0) / 4, np.arange(20) % 3), dict(capacity=2, refill_per_second=1.0), None),
+    "window_metrics": ((np.arange(20.0), _REF[:20] ** 2, _ERRORS[:20]), dict(window_seconds=5), None),
+    "zscore_gate": ((_REF[:40].reshape(10, 4),), dict(mean=0.0, std=1.0, threshold=2.0), None),
+    "simulate_gate": ((), dict(n_features=3, threshold=2.0, shift=1.0, n_rows=50, n_sims=10, rng=0), None),
 }
 # public functions that return plain arrays / floats / tables by design (like the calls they mirror)
 NOT_RESULTS = {"group_sequential_boundaries", "rhat", "ess", "mcse", "psi", "sweep", "register_simulation", "simulations"}
@@ -178,6 +182,7 @@ SWEEPS = {
     "simulate_drift_detection": ({"detector": ["ddm", "adwin"]}, {"n_steps": 300, "drift_start": 150}),
     "bayes_ab": ({"method": ["exact", "mc"]}, {"successes_a": 10, "trials_a": 100, "successes_b": 15,
                                                  "trials_b": 100}),
+    "simulate_gate": ({"threshold": [2.0, 3.0]}, {"n_features": 3, "n_rows": 20}),
 }
 
 

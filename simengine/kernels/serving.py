@@ -31,10 +31,12 @@ def _bucket_admit(state, j, t, capacity, refill_per_second, cost):
     `refill_per_second` up to `capacity`; an admitted request takes `cost` tokens.  Returns True if admitted.
     """
     last = state[j, 1]
-    if last != -math.inf:
+    if last == -math.inf:
+        tokens = capacity
+    elif refill_per_second > 0.0:  # (no refill: skipped, so that an infinite gap never makes inf * 0 = nan)
         tokens = min(capacity, state[j, 0] + (t - last) * refill_per_second)
     else:
-        tokens = capacity
+        tokens = state[j, 0]
     state[j, 1] = t
     if tokens >= cost:
         state[j, 0] = tokens - cost
