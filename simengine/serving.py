@@ -46,7 +46,7 @@ _DENSE_IDS = 4
 _DENSE_FLOOR = 1 << 20
 
 
-def _times(value, name):
+def _times(value: ArrayLike, name: str) -> npt.NDArray[np.float64]:
     """Sorted (non-decreasing) finite float64 seconds, 1-D, non-empty."""
     arr = as_float_array(value, name, ndim=1)
     bad = _k._first_decrease(arr)
@@ -56,7 +56,7 @@ def _times(value, name):
     return arr
 
 
-def _factorise(clients, n):
+def _factorise(clients: ArrayLike | None, n: int) -> tuple[npt.NDArray[np.int64], np.ndarray]:
     """(codes int64 per request, labels) of integer or string client ids, numbered in sorted id order."""
     if clients is None:
         return np.zeros(n, dtype=np.int64), np.zeros(1, dtype=np.int64)
@@ -87,7 +87,8 @@ def _factorise(clients, n):
     low, high = int(ids.min()), int(ids.max())
     span = high - low + 1
     if span <= _DENSE_IDS * n + _DENSE_FLOOR:
-        return _k._dense_codes(ids, low, span)
+        dense_codes, dense_labels = _k._dense_codes(ids, low, span)
+        return dense_codes, dense_labels
     labels, codes = np.unique(ids, return_inverse=True)
     return np.ascontiguousarray(codes.reshape(-1), dtype=np.int64), labels
 
@@ -186,7 +187,7 @@ def token_bucket(
     allowed = np.empty(n, dtype=np.bool_)
     n_allowed = np.zeros(k, dtype=np.int64)
 
-    def call(lo, hi):
+    def call(lo: int, hi: int) -> None:
         _k._token_bucket_scan(t, codes, state, capacity, refill, cost, lo * _TB_BLOCK, min(n, hi * _TB_BLOCK),
                               allowed, n_allowed)
 
@@ -196,7 +197,7 @@ def token_bucket(
     return TokenBucketResult(allowed, labels, n_allowed, n_total - n_allowed, capacity, refill, cost)
 
 
-def _as_errors(errors, n):
+def _as_errors(errors: ArrayLike, n: int) -> npt.NDArray[np.uint8]:
     if isinstance(errors, (str, bytes)):
         raise TypeError("`errors` must be array-like of 0/1 (or bool) values; got a string")
     try:
@@ -212,7 +213,7 @@ def _as_errors(errors, n):
     return contiguous(arr != 0 if arr.dtype.kind != "b" else arr, np.uint8)
 
 
-def _as_quantiles(quantiles):
+def _as_quantiles(quantiles: ArrayLike) -> npt.NDArray[np.float64]:
     if isinstance(quantiles, (str, bytes)):
         raise TypeError("`quantiles` must be a sequence of probabilities in [0, 1]; got a string")
     q = as_float_array(quantiles, "quantiles", ndim=(0, 1), allow_empty=True).reshape(-1)
@@ -336,10 +337,13 @@ def window_metrics(
     check_memory(8 * m * (3 + nq) + (28 * n if nq else 0), "`timestamps` and `at`", what="the window metrics")
     if nq:
         rank, sorted_lat = _k._latency_ranks(lat)
-        tree = np.zeros(n + 1, dtype=np.int32)
-        top = 1 << (n.bit_length() - 1)
+        n_words = (n + 63) // 64
+        words = np.zeros(n_words, dtype=np.uint64)
+        tree = np.zeros(n_words + 1, dtype=np.int32)
+        top = 1 << (n_words.bit_length() - 1)
     else:
-        rank, sorted_lat, tree, top = np.empty(0, np.int64), np.empty(0), np.empty(0, np.int32), 0
+        rank, sorted_lat, words, tree, top = (np.empty(0, np.int64), np.empty(0), np.empty(0, np.uint64),
+                                              np.empty(0, np.int32), 0)
     ptr = np.zeros(3, dtype=np.int64)
     acc = np.zeros(2)
     count = np.empty(m, dtype=np.int64)
@@ -347,8 +351,8 @@ def window_metrics(
     mean = np.empty(m)
     qout = np.empty((m, nq))
 
-    def call(lo, hi):
-        _k._window_scan(t, lat, err, times, w, qs, rank, sorted_lat, tree, top, ptr, acc, lo * _WM_BLOCK,
+    def call(lo: int, hi: int) -> None:
+        _k._window_scan(t, lat, err, times, w, qs, rank, sorted_lat, words, tree, top, ptr, acc, lo * _WM_BLOCK,
                         min(m, hi * _WM_BLOCK), count, n_err, mean, qout)
 
     run_blocks(call, -(-m // _WM_BLOCK), progress=False, desc="window_metrics", dispatchers=(_k._window_scan,),
@@ -398,7 +402,7 @@ class ZscoreGateResult(Result):
                              "max_abs_z": top})
 
 
-def _feature_vector(value, name, d, positive=False):
+def _feature_vector(value: ArrayLike, name: str, d: int, positive: bool = False) -> npt.NDArray[np.float64]:
     arr = as_float_array(value, name, ndim=(0, 1))
     if arr.ndim == 1 and arr.shape[0] != d:
         raise ValueError(f"`{name}` must be a scalar or have one value per feature ({d}); got {arr.shape[0]}")
@@ -453,11 +457,11 @@ def zscore_gate(X: ArrayLike, mean: ArrayLike, std: ArrayLike, *, threshold: flo
     return ZscoreGateResult(rejected, exceeded, z, n_rejected, n_rejected / n, by_feature, threshold)
 
 
-def _norm_sf(x):
+def _norm_sf(x: float) -> float:
     return 0.5 * math.erfc(x / math.sqrt(2.0))
 
 
-def _gate_exact(threshold, shift):
+def _gate_exact(threshold: float, shift: npt.NDArray[np.float64]) -> float:
     """P(a row is rejected): 1 - prod_j (1 - P(|Z + shift_j| > threshold)), Z standard normal."""
     log_pass = 0.0
     for s in shift.tolist():
@@ -585,7 +589,7 @@ def simulate_gate(
     progress = check_progress(progress)
     ss = _rng.as_seed_sequence(rng)
 
-    def call(lo, hi):
+    def call(lo: int, hi: int) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]]:
         gens = _rng.slice_generators(ss, lo, hi)
         size = min(n_sims, hi * _k.GATE_BLOCK) - lo * _k.GATE_BLOCK
         clean, shifted = np.empty(size, dtype=np.int64), np.empty(size, dtype=np.int64)

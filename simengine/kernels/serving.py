@@ -93,39 +93,76 @@ def _dense_codes(ids, low, span):
     return codes, labels
 
 
+_M1 = np.uint64(0x5555555555555555)
+_M2 = np.uint64(0x3333333333333333)
+_M4 = np.uint64(0x0F0F0F0F0F0F0F0F)
+_H01 = np.uint64(0x0101010101010101)
+_ONE = np.uint64(1)
+
+
 @njit
-def _fenwick_add(tree, i, delta):
-    n = tree.shape[0] - 1
-    while i <= n:
+def _popcount(x):
+    x = x - ((x >> _ONE) & _M1)
+    x = (x & _M2) + ((x >> np.uint64(2)) & _M2)
+    x = (x + (x >> np.uint64(4))) & _M4
+    return np.int64((x * _H01) >> np.uint64(56))
+
+
+@njit
+def _select_bit(x, k):
+    """Position (0..63) of the k-th (1-based) set bit of the uint64 `x`."""
+    for _ in range(k - 1):
+        x &= x - _ONE
+    return _popcount((x & (~x + _ONE)) - _ONE)
+
+
+# The window's latencies are a set of ranks (positions in one stable sort of all latencies), kept as a bitset
+# of 64-rank words plus a Fenwick tree of the words' counts: the tree has n / 64 entries (it stays in cache
+# where a tree over every rank would not), and the k-th smallest latency of the window is a descent of that
+# tree and a select within one word.
+
+
+@njit
+def _rank_add(words, tree, r, delta):
+    """Insert (delta = 1) or remove (delta = -1) 0-based rank `r`."""
+    w = r >> 6
+    bit = _ONE << np.uint64(r & 63)
+    if delta > 0:
+        words[w] |= bit
+    else:
+        words[w] &= ~bit
+    i = w + 1
+    nw = tree.shape[0] - 1
+    while i <= nw:
         tree[i] += delta
         i += i & -i
 
 
 @njit
-def _fenwick_kth(tree, k, top):
-    """1-based position of the k-th (1-based) element present; `top` is the largest power of 2 <= size."""
+def _rank_kth(words, tree, top, k):
+    """0-based rank of the k-th (1-based) smallest rank present; `top` is the largest power of 2 <= words."""
     pos = 0
     step = top
-    n = tree.shape[0] - 1
+    nw = tree.shape[0] - 1
     while step:
         nxt = pos + step
-        if nxt <= n and tree[nxt] < k:
+        if nxt <= nw and tree[nxt] < k:
             pos = nxt
             k -= tree[nxt]
         step >>= 1
-    return pos + 1
+    return (pos << 6) + _select_bit(words[pos], k)
 
 
 @njit
-def _window_quantile(tree, top, sorted_lat, m, q):
-    """NumPy's default ("linear") q-quantile of the m latencies present in the tree, bit for bit."""
+def _window_quantile(words, tree, top, sorted_lat, m, q):
+    """NumPy's default ("linear") q-quantile of the m latencies present, bit for bit."""
     v = (m - 1) * q
     if v >= m - 1:
-        return sorted_lat[_fenwick_kth(tree, m, top) - 1]
+        return sorted_lat[_rank_kth(words, tree, top, m)]
     p = math.floor(v)
     k = np.int64(p)
-    a = sorted_lat[_fenwick_kth(tree, k + 1, top) - 1]
-    b = sorted_lat[_fenwick_kth(tree, k + 2, top) - 1]
+    a = sorted_lat[_rank_kth(words, tree, top, k + 1)]
+    b = sorted_lat[_rank_kth(words, tree, top, k + 2)]
     g = v - p
     d = b - a
     if g >= 0.5:
@@ -146,12 +183,13 @@ def _neumaier(acc, x):
 
 
 @njit
-def _window_scan(t, lat, err, at, w, qs, rank, sorted_lat, tree, top, ptr, acc, e0, e1, count, n_err, mean, qout):
+def _window_scan(t, lat, err, at, w, qs, rank, sorted_lat, words, tree, top, ptr, acc, e0, e1, count, n_err, mean,
+                 qout):
     """Sliding-window metrics at the sorted evaluation times at[e0:e1], continuing from the state in `ptr`
     (first request in the window, one past the last) and `acc` (compensated latency sum).
 
     The window at time s holds the requests with s - w < t_i <= s.  `err` is empty when no errors were
-    given; `qs` empty skips the quantiles (then `rank`, `sorted_lat`, `tree` are not used).  Writes count,
+    given; `qs` empty skips the quantiles (then `rank`, `sorted_lat`, `words`, `tree` are not used).  Writes count,
     n_err, mean and qout (e x quantiles) for e in e0..e1-1; equal times give equal rows.
     """
     n = t.shape[0]
@@ -176,7 +214,7 @@ def _window_scan(t, lat, err, at, w, qs, rank, sorted_lat, tree, top, ptr, acc, 
                 if has_err:
                     ne -= err[lo]
                 if nq:
-                    _fenwick_add(tree, rank[lo], -1)
+                    _rank_add(words, tree, rank[lo], -1)
             lo += 1
         if hi < lo:
             hi = lo
@@ -185,7 +223,7 @@ def _window_scan(t, lat, err, at, w, qs, rank, sorted_lat, tree, top, ptr, acc, 
             if has_err:
                 ne += err[hi]
             if nq:
-                _fenwick_add(tree, rank[hi], 1)
+                _rank_add(words, tree, rank[hi], 1)
             hi += 1
         m = hi - lo
         if m == 0:
@@ -195,7 +233,7 @@ def _window_scan(t, lat, err, at, w, qs, rank, sorted_lat, tree, top, ptr, acc, 
         n_err[e] = ne
         mean[e] = (acc[0] + acc[1]) / m if m else math.nan
         for k in range(nq):
-            qout[e, k] = _window_quantile(tree, top, sorted_lat, m, qs[k]) if m else math.nan
+            qout[e, k] = _window_quantile(words, tree, top, sorted_lat, m, qs[k]) if m else math.nan
     ptr[0] = lo
     ptr[1] = hi
     ptr[2] = ne
@@ -203,13 +241,13 @@ def _window_scan(t, lat, err, at, w, qs, rank, sorted_lat, tree, top, ptr, acc, 
 
 @njit
 def _latency_ranks(lat):
-    """1-based rank of each latency in a stable sort, and the sorted latencies."""
+    """0-based rank of each latency in a stable sort, and the sorted latencies."""
     order = argsort_stable(lat)
     n = lat.shape[0]
     rank = np.empty(n, np.int64)
     sorted_lat = np.empty(n)
     for i in range(n):
-        rank[order[i]] = i + 1
+        rank[order[i]] = i
         sorted_lat[i] = lat[order[i]]
     return rank, sorted_lat
 
