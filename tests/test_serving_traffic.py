@@ -360,3 +360,24 @@ def test_simulate_gate_iv():
         simengine.simulate_gate(rng="seed")
     with pytest.raises(TypeError, match="`progress` must be"):
         simengine.simulate_gate(progress="yes")
+
+
+def test_latency_ranks_order_like_numpy_stable_argsort():
+    g = np.random.default_rng(2)
+    for x in (g.lognormal(size=500), np.round(g.normal(size=500), 1), np.r_[0.0, -0.0, 1.0, -0.0, 0.0, -2.5, 1e300]):
+        rank, sorted_lat = ks._latency_ranks(x)
+        order = np.argsort(x, kind="stable")
+        assert_array_equal(rank[order], np.arange(x.size))
+        assert_array_equal(np.signbit(sorted_lat), np.signbit(x[order]))
+        assert_array_equal(sorted_lat, x[order])
+
+
+def test_window_quantiles_across_sparse_and_dense_rank_words():
+    # wide windows (dense words), narrow ones over many requests (neighbouring ranks words apart), ties
+    g = np.random.default_rng(6)
+    t = np.sort(g.uniform(0, 1000, 3000))
+    lat = np.r_[g.lognormal(size=2990), np.full(10, 1.0)][g.permutation(3000)]
+    for w in (2.0, 50.0, 2000.0):
+        res = simengine.window_metrics(t, lat, window_seconds=w, quantiles=(0.0, 0.3, 0.5, 0.99, 1.0))
+        ref = naive.window_metrics_filter(t, lat, None, w, (0.0, 0.3, 0.5, 0.99, 1.0))
+        assert_array_equal(res.latency_quantiles, ref["latency_quantiles"])
