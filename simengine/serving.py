@@ -56,10 +56,13 @@ def _times(value: ArrayLike, name: str) -> npt.NDArray[np.float64]:
     return arr
 
 
-def _factorise(clients: ArrayLike | None, n: int) -> tuple[npt.NDArray[np.int64], np.ndarray]:
-    """(codes int64 per request, labels) of integer or string client ids, numbered in sorted id order."""
+def _factorise(
+    clients: ArrayLike | None, n: int
+) -> tuple[npt.NDArray[np.int64], np.ndarray, npt.NDArray[np.int64]]:
+    """(codes int64 per request, labels, requests per label) of integer or string client ids, numbered in
+    sorted id order."""
     if clients is None:
-        return np.zeros(n, dtype=np.int64), np.zeros(1, dtype=np.int64)
+        return np.zeros(n, dtype=np.int64), np.zeros(1, dtype=np.int64), np.array([n], dtype=np.int64)
     if isinstance(clients, (str, bytes)):
         raise TypeError("`clients` must be a 1-D array of integer or string ids (one per request); got a string")
     try:
@@ -77,8 +80,8 @@ def _factorise(clients: ArrayLike | None, n: int) -> tuple[npt.NDArray[np.int64]
             raise TypeError("`clients` must hold integer or string ids; got a mix or other objects")
     kind = arr.dtype.kind
     if kind in "US":
-        labels, codes = np.unique(arr, return_inverse=True)
-        return np.ascontiguousarray(codes.reshape(-1), dtype=np.int64), labels
+        labels, codes, totals = np.unique(arr, return_inverse=True, return_counts=True)
+        return np.ascontiguousarray(codes.reshape(-1), dtype=np.int64), labels, totals.astype(np.int64)
     if kind not in "iu":
         raise TypeError(f"`clients` must hold integer or string ids; got dtype {arr.dtype}")
     if kind == "u" and arr.max() > np.iinfo(np.int64).max:
@@ -87,10 +90,10 @@ def _factorise(clients: ArrayLike | None, n: int) -> tuple[npt.NDArray[np.int64]
     low, high = int(ids.min()), int(ids.max())
     span = high - low + 1
     if span <= _DENSE_IDS * n + _DENSE_FLOOR:
-        dense_codes, dense_labels = _k._dense_codes(ids, low, span)
-        return dense_codes, dense_labels
-    labels, codes = np.unique(ids, return_inverse=True)
-    return np.ascontiguousarray(codes.reshape(-1), dtype=np.int64), labels
+        dense_codes, dense_labels, totals = _k._dense_codes(ids, low, span)
+        return dense_codes, dense_labels, totals
+    labels, codes, totals = np.unique(ids, return_inverse=True, return_counts=True)
+    return np.ascontiguousarray(codes.reshape(-1), dtype=np.int64), labels, totals.astype(np.int64)
 
 
 @dataclass(frozen=True, slots=True)
@@ -178,7 +181,7 @@ def token_bucket(
     refill = check_real(refill_per_second, "refill_per_second", low=0.0)
     cost = check_real(cost, "cost", low=0.0, low_inclusive=False)
     n = t.shape[0]
-    codes, labels = _factorise(clients, n)
+    codes, labels, n_total = _factorise(clients, n)
     k = labels.shape[0]
     check_memory(16 * k + 9 * n, "`clients`", what="the buckets and the per-request results")
     state = np.empty((k, _k.BUCKET_STATE))
@@ -193,7 +196,6 @@ def token_bucket(
 
     run_blocks(call, -(-n // _TB_BLOCK), progress=False, desc="token_bucket", dispatchers=(_k._token_bucket_scan,),
                first=16)
-    n_total = np.bincount(codes, minlength=k).astype(np.int64)
     return TokenBucketResult(allowed, labels, n_allowed, n_total - n_allowed, capacity, refill, cost)
 
 

@@ -96,12 +96,12 @@ def test_token_bucket_slicing_never_changes_a_number(monkeypatch):
 
 def test_factorised_ids_dense_sparse_and_object_strings_agree():
     ids = np.array([5, -3, 5, 2**40, -3])
-    codes, labels = serving._factorise(ids, 5)
-    assert labels.tolist() == [-3, 5, 2**40] and codes.tolist() == [1, 0, 1, 2, 0]
-    codes, labels = serving._factorise(np.array([3, 1, 3], dtype=np.uint16), 3)
-    assert labels.tolist() == [1, 3] and codes.tolist() == [1, 0, 1]
-    codes, labels = serving._factorise(np.array(["b", "a", "b"], dtype=object), 3)
-    assert labels.tolist() == ["a", "b"] and codes.tolist() == [1, 0, 1]
+    codes, labels, totals = serving._factorise(ids, 5)
+    assert labels.tolist() == [-3, 5, 2**40] and codes.tolist() == [1, 0, 1, 2, 0] and totals.tolist() == [2, 2, 1]
+    codes, labels, totals = serving._factorise(np.array([3, 1, 3], dtype=np.uint16), 3)
+    assert labels.tolist() == [1, 3] and codes.tolist() == [1, 0, 1] and totals.tolist() == [1, 2]
+    codes, labels, totals = serving._factorise(np.array(["b", "a", "b"], dtype=object), 3)
+    assert labels.tolist() == ["a", "b"] and codes.tolist() == [1, 0, 1] and totals.tolist() == [1, 2]
 
 
 def test_token_bucket_iv():

@@ -70,26 +70,30 @@ def _first_decrease(t):
 
 @njit
 def _dense_codes(ids, low, span):
-    """Codes 0..k-1 of integer ids in [low, low + span), numbered in increasing id order; and the k ids.
-
-    A lookup table over the id range instead of a sort: O(n + span).
+    """Codes 0..k-1 of integer ids in [low, low + span), numbered in increasing id order; the k ids; and the
+    requests per id.  A lookup table over the id range instead of a sort: O(n + span).
     """
-    seen = np.zeros(span, np.int64)
+    table = np.zeros(span, np.int64)
     for i in range(ids.shape[0]):
-        seen[ids[i] - low] = 1
+        table[ids[i] - low] += 1
     k = 0
     for v in range(span):
-        if seen[v]:
-            seen[v] = k + 1
+        if table[v]:
             k += 1
     labels = np.empty(k, np.int64)
+    totals = np.empty(k, np.int64)
+    k = 0
     for v in range(span):
-        if seen[v]:
-            labels[seen[v] - 1] = low + v
+        c = table[v]
+        if c:
+            labels[k] = low + v
+            totals[k] = c
+            table[v] = k
+            k += 1
     codes = np.empty(ids.shape[0], np.int64)
     for i in range(ids.shape[0]):
-        codes[i] = seen[ids[i] - low] - 1
-    return codes, labels
+        codes[i] = table[ids[i] - low]
+    return codes, labels, totals
 
 
 _M1 = np.uint64(0x5555555555555555)
