@@ -338,7 +338,7 @@ def window_metrics(
     nq = qs.shape[0]
     check_memory(8 * m * (3 + nq) + (28 * n if nq else 0), "`timestamps` and `at`", what="the window metrics")
     if nq:
-        rank, sorted_lat = _k._latency_ranks(lat)
+        rank, sorted_lat = _k._latency_ranks(lat, lat.view(np.uint64))
         n_words = (n + 63) // 64
         words = np.zeros(n_words, dtype=np.uint64)
         tree = np.zeros(n_words + 1, dtype=np.int32)

@@ -101,6 +101,9 @@ _M2 = np.uint64(0x3333333333333333)
 _M4 = np.uint64(0x0F0F0F0F0F0F0F0F)
 _H01 = np.uint64(0x0101010101010101)
 _ONE = np.uint64(1)
+# int64 globals, not literals, at the call sites: a literal 1 and a k would compile a helper twice
+_PLUS = np.int64(1)
+_MINUS = np.int64(-1)
 
 
 @njit
@@ -168,7 +171,7 @@ def _rank_next(words, tree, top, r, k):
         if j > w:
             x = words[j]
         if x:
-            return (j << 6) + _select_bit(x, 1)
+            return (j << 6) + _select_bit(x, _PLUS)
     return _rank_kth(words, tree, top, k + 1)
 
 
@@ -235,7 +238,7 @@ def _window_scan(t, lat, err, at, w, qs, rank, sorted_lat, words, tree, top, ptr
                 if has_err:
                     ne -= err[lo]
                 if nq:
-                    _rank_add(words, tree, rank[lo], -1)
+                    _rank_add(words, tree, rank[lo], _MINUS)
             lo += 1
         if hi < lo:
             hi = lo
@@ -244,7 +247,7 @@ def _window_scan(t, lat, err, at, w, qs, rank, sorted_lat, words, tree, top, ptr
             if has_err:
                 ne += err[hi]
             if nq:
-                _rank_add(words, tree, rank[hi], 1)
+                _rank_add(words, tree, rank[hi], _PLUS)
             hi += 1
         m = hi - lo
         if m == 0:
@@ -279,25 +282,24 @@ def _order_key(b):
 
 
 @njit
-def _latency_ranks(lat):
+def _latency_ranks(lat, bits):
     """0-based rank of each latency in a stable sort (equal values in index order, as
-    ``np.argsort(kind="stable")``), and the sorted latencies.
+    ``np.argsort(kind="stable")``), and the sorted latencies; `bits` is ``lat.view(np.uint64)``.
 
     An LSD radix sort of order-preserving uint64 keys, 11 bits a pass, skipping the passes whose digit is
     the same for every key: O(n) a pass over contiguous keys, where a comparison sort of indices jumps
     through memory (several times faster on 10^7 latencies).
     """
     n = lat.shape[0]
-    bits = lat.view(np.uint64)
     keys = np.empty(n, np.uint64)
     for i in range(n):
         keys[i] = _order_key(bits[i])
-    counts = np.zeros((_RADIX_PASSES, _RADIX), np.int64)
+    counts = np.zeros(_RADIX_PASSES * _RADIX, np.int64)  # pass p's histogram at p * _RADIX
     mask = np.uint64(_RADIX - 1)
     for i in range(n):
         k = keys[i]
         for p in range(_RADIX_PASSES):
-            counts[p, np.int64((k >> np.uint64(p * _RADIX_BITS)) & mask)] += 1
+            counts[p * _RADIX + np.int64((k >> np.uint64(p * _RADIX_BITS)) & mask)] += 1
     idx = np.empty(n, np.int32)
     for i in range(n):
         idx[i] = i
@@ -307,14 +309,14 @@ def _latency_ranks(lat):
     for p in range(_RADIX_PASSES):
         trivial = False
         for d in range(_RADIX):
-            if counts[p, d] == n:
+            if counts[p * _RADIX + d] == n:
                 trivial = True
         if trivial:
             continue
         acc = 0
         for d in range(_RADIX):
             start[d] = acc
-            acc += counts[p, d]
+            acc += counts[p * _RADIX + d]
         shift = np.uint64(p * _RADIX_BITS)
         for i in range(n):
             k = keys[i]
