@@ -341,8 +341,10 @@ def window_metrics(
         rank, sorted_lat = _k._latency_ranks(lat, lat.view(np.uint64))
         n_words = (n + 63) // 64
         words = np.zeros(n_words, dtype=np.uint64)
-        tree = np.zeros(n_words + 1, dtype=np.int32)
-        top = 1 << (n_words.bit_length() - 1)
+        n_blocks = -(-n_words // _k.RANK_BLOCK_WORDS)
+        words = np.zeros(n_blocks * _k.RANK_BLOCK_WORDS, dtype=np.uint64)  # whole blocks: no bounds in the walk
+        tree = np.zeros(n_blocks + 1, dtype=np.int32)
+        top = 1 << (n_blocks.bit_length() - 1)
     else:
         rank, sorted_lat, words, tree, top = (np.empty(0, np.int64), np.empty(0), np.empty(0, np.uint64),
                                               np.empty(0, np.int32), 0)

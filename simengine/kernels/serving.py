@@ -123,9 +123,10 @@ def _select_bit(x, k):
 
 
 # The window's latencies are a set of ranks (positions in one stable sort of all latencies), kept as a bitset
-# of 64-rank words plus a Fenwick tree of the words' counts: the tree has n / 64 entries (it stays in cache
-# where a tree over every rank would not), and the k-th smallest latency of the window is a descent of that
-# tree and a select within one word.
+# of 64-rank words plus a Fenwick tree of the counts of blocks of 8 words: the tree has n / 512 entries (it
+# stays in cache where a tree over every rank would not), and the k-th smallest latency of the window is a
+# descent of that tree, a walk over at most 8 words and a select within one.
+RANK_BLOCK_WORDS = 8
 
 
 @njit
@@ -137,26 +138,32 @@ def _rank_add(words, tree, r, delta):
         words[w] |= bit
     else:
         words[w] &= ~bit
-    i = w + 1
-    nw = tree.shape[0] - 1
-    while i <= nw:
+    i = (w >> 3) + 1
+    nb = tree.shape[0] - 1
+    while i <= nb:
         tree[i] += delta
         i += i & -i
 
 
 @njit
 def _rank_kth(words, tree, top, k):
-    """0-based rank of the k-th (1-based) smallest rank present; `top` is the largest power of 2 <= words."""
+    """0-based rank of the k-th (1-based) smallest rank present; `top` is the largest power of 2 <= blocks."""
     pos = 0
     step = top
-    nw = tree.shape[0] - 1
+    nb = tree.shape[0] - 1
     while step:
         nxt = pos + step
-        if nxt <= nw and tree[nxt] < k:
+        if nxt <= nb and tree[nxt] < k:
             pos = nxt
             k -= tree[nxt]
         step >>= 1
-    return (pos << 6) + _select_bit(words[pos], k)
+    w = pos * RANK_BLOCK_WORDS
+    while True:
+        c = _popcount(words[w])
+        if k <= c:
+            return (w << 6) + _select_bit(words[w], k)
+        k -= c
+        w += 1
 
 
 @njit
