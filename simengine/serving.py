@@ -40,6 +40,7 @@ __all__: list[str] = [
 
 _TB_BLOCK = 1 << 16  # requests per block of the token-bucket scan (slices are whole blocks)
 _WM_BLOCK = 1 << 15  # evaluation times per block of the window scan
+_ZS_VALUES = 1 << 16  # values (rows x features) per block of the z-score gate
 # An integer id range up to this many times the number of requests (plus a floor) is factorised by a lookup
 # table (O(n)); a sparser range by a sort.
 _DENSE_IDS = 4
@@ -458,7 +459,12 @@ def zscore_gate(X: ArrayLike, mean: ArrayLike, std: ArrayLike, *, threshold: flo
     exceeded = np.empty((n, d), dtype=np.bool_)
     rejected = np.empty(n, dtype=np.bool_)
     by_feature = np.zeros(d, dtype=np.int64)
-    _k._zscore_rows(x2, mu, sd, threshold, z, exceeded, rejected, by_feature)
+    rows = max(1, _ZS_VALUES // d)  # rows per block
+
+    def call(lo: int, hi: int) -> None:
+        _k._zscore_rows(x2, mu, sd, threshold, lo * rows, min(n, hi * rows), z, exceeded, rejected, by_feature)
+
+    run_blocks(call, -(-n // rows), progress=False, desc="zscore_gate", dispatchers=(_k._zscore_rows,), first=16)
     n_rejected = int(rejected.sum())
     return ZscoreGateResult(rejected, exceeded, z, n_rejected, n_rejected / n, by_feature, threshold)
 

@@ -77,7 +77,7 @@ def test_fuzz_traffic_listed_bad_values(fn, param):
 
 
 @pytest.mark.parametrize("fn, param", [c[1:] for c in TRAFFIC_CASES], ids=[c[0] for c in TRAFFIC_CASES])
-@settings(max_examples=6, deadline=None)
+@settings(max_examples=3, deadline=None)
 @given(value=bad_values())
 def test_fuzz_traffic_generated_bad_values(fn, param, value):
     assume(not (isinstance(value, int) and 10**3 < value <= 10**9))

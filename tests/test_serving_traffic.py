@@ -55,7 +55,7 @@ def _traffic(draw):
     return t, ids
 
 
-@settings(max_examples=40, deadline=None)
+@settings(max_examples=25, deadline=None)
 @given(_traffic(), st.floats(0.5, 6.0), st.sampled_from([0.0, 0.3, 1.0, 100 / 60]), st.sampled_from([1.0, 0.5, 2.0]),
        st.sampled_from(["int", "sparse", "str"]))
 def test_token_bucket_equals_the_step_by_step_reference(traffic, capacity, refill, cost, kind):
@@ -71,7 +71,7 @@ def test_token_bucket_equals_the_step_by_step_reference(traffic, capacity, refil
         assert res.n_rejected[j] == (~res.allowed[mine]).sum()
 
 
-@settings(max_examples=40, deadline=None)
+@settings(max_examples=25, deadline=None)
 @given(_traffic(), st.floats(0.5, 6.0), st.sampled_from([0.0, 0.3, 1.0]))
 def test_admitted_over_any_interval_is_at_most_capacity_plus_refill(traffic, capacity, refill):
     t, ids = traffic
@@ -152,7 +152,7 @@ def _check_window(res, ref, errors):
         assert_array_equal(res.error_rate, ref["error_rate"])
 
 
-@settings(max_examples=40, deadline=None)
+@settings(max_examples=25, deadline=None)
 @given(_traffic(), st.sampled_from([0.5, 1.0, 5.0, 60.0]), st.booleans(), st.booleans(),
        st.sampled_from([(0.5, 0.95, 0.99), (0.0, 1.0, 0.25), ()]), st.integers(0, 2**32 - 1))
 def test_window_metrics_equal_a_brute_force_filter(traffic, w, with_errors, with_at, qs, seed):
@@ -375,9 +375,18 @@ def test_latency_ranks_order_like_numpy_stable_argsort():
 def test_window_quantiles_across_sparse_and_dense_rank_words():
     # wide windows (dense words), narrow ones over many requests (neighbouring ranks words apart), ties
     g = np.random.default_rng(6)
-    t = np.sort(g.uniform(0, 1000, 3000))
-    lat = np.r_[g.lognormal(size=2990), np.full(10, 1.0)][g.permutation(3000)]
-    for w in (2.0, 50.0, 2000.0):
+    t = np.sort(g.uniform(0, 1000, 1000))
+    lat = np.r_[g.lognormal(size=990), np.full(10, 1.0)][g.permutation(1000)]
+    for w in (5.0, 100.0, 2000.0):
         res = simengine.window_metrics(t, lat, window_seconds=w, quantiles=(0.0, 0.3, 0.5, 0.99, 1.0))
         ref = naive.window_metrics_filter(t, lat, None, w, (0.0, 0.3, 0.5, 0.99, 1.0))
         assert_array_equal(res.latency_quantiles, ref["latency_quantiles"])
+
+
+def test_zscore_gate_slicing_never_changes_a_number(monkeypatch):
+    X = np.random.default_rng(4).normal(size=(300, 5)) * 2
+    whole = simengine.zscore_gate(X, 0.1, 1.5, threshold=2.0)
+    monkeypatch.setattr(serving, "_ZS_VALUES", 7)  # one row a block
+    sliced = simengine.zscore_gate(X, 0.1, 1.5, threshold=2.0)
+    for name in ("rejected", "exceeded", "z", "n_exceeded_by_feature"):
+        assert_array_equal(getattr(whole, name), getattr(sliced, name))

@@ -344,11 +344,11 @@ def _latency_ranks(lat, bits):
 
 
 @njit
-def _zscore_rows(X, mean, std, threshold, z, exceeded, rejected, n_by_feature):
-    """z = (X - mean) / std per feature; a feature exceeds when |z| > threshold or z is not finite (NaN or
-    inf in X fails the gate); a row is rejected when any feature exceeds."""
-    n, d = X.shape
-    for i in range(n):
+def _zscore_rows(X, mean, std, threshold, r0, r1, z, exceeded, rejected, n_by_feature):
+    """Rows r0..r1-1: z = (X - mean) / std per feature; a feature exceeds when |z| > threshold or z is not
+    finite (NaN or inf in X fails the gate); a row is rejected when any feature exceeds."""
+    d = X.shape[1]
+    for i in range(r0, r1):
         bad = False
         for j in range(d):
             v = (X[i, j] - mean[j]) / std[j]
