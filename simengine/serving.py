@@ -339,7 +339,8 @@ def window_metrics(
     times = t if at is None else _times(at, "at")
     m = times.shape[0]
     nq = qs.shape[0]
-    check_memory(8 * m * (3 + nq) + (28 * n if nq else 0), "`timestamps` and `at`", what="the window metrics")
+    # outputs, and with quantiles the radix sort's keys and indices (twice), ranks, sorted latencies, bitset
+    check_memory(8 * m * (3 + nq) + (41 * n if nq else 0), "`timestamps` and `at`", what="the window metrics")
     if nq:
         rank, sorted_lat = _k._latency_ranks(lat, lat.view(np.uint64))
         n_words = (n + 63) // 64
