@@ -282,7 +282,8 @@ def window_metrics(
     ``s - window_seconds < t_i <= s`` (the comparison made in float64 as written): a request exactly
     `window_seconds` old has left, and every request stamped s itself is in, including those given after the
     one evaluated (ties count as one moment).  Counts and quantiles are exact: equal to filtering the
-    requests at each time and calling ``np.quantile`` (its default, "linear", method) on them, bit for bit;
+    requests at each time and calling ``np.quantile`` (its default, "linear", method) on them, bit for bit
+    (up to the sign of a zero latency, which NumPy takes from whichever equal value its partition puts first);
     the mean is a compensated running sum, equal to ``np.mean`` of the window within a few ulps.
 
     Parameters

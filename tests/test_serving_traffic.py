@@ -372,6 +372,16 @@ def test_latency_ranks_order_like_numpy_stable_argsort():
         assert_array_equal(sorted_lat, x[order])
 
 
+def test_window_quantiles_with_signed_zeros_and_ties():
+    # equal as values; the sign of a zero is not compared: np.quantile picks among equal values by its
+    # partition (introselect), whose order of ties is NumPy's internal business
+    t = np.arange(6.0)
+    lat = np.array([-0.0, 0.0, -0.0, 1.0, -0.0, -0.0])
+    res = simengine.window_metrics(t, lat, window_seconds=3.0, quantiles=(0.0, 0.5, 0.75, 1.0))
+    ref = naive.window_metrics_filter(t, lat, None, 3.0, (0.0, 0.5, 0.75, 1.0))
+    assert_array_equal(res.latency_quantiles, ref["latency_quantiles"])
+
+
 def test_window_quantiles_across_sparse_and_dense_rank_words():
     # wide windows (dense words), narrow ones over many requests (neighbouring ranks words apart), ties
     g = np.random.default_rng(6)

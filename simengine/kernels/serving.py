@@ -192,8 +192,10 @@ def _window_quantile(words, tree, top, sorted_lat, m, q):
     k = np.int64(p)
     ra = _rank_kth(words, tree, top, k + 1)
     a = sorted_lat[ra]
-    b = sorted_lat[_rank_next(words, tree, top, ra, k + 1)]
     g = v - p
+    if g == 0.0:
+        return a + 0.0  # NumPy's a + (b - a) * 0 for finite b (which turns -0.0 into 0.0)
+    b = sorted_lat[_rank_next(words, tree, top, ra, k + 1)]
     d = b - a
     if g >= 0.5:
         return b - d * (1.0 - g)
