@@ -314,7 +314,9 @@ def window_metrics(
     reading the inputs once, ~7 ms here) is NOT met: measured in CPU time on the 2-core CI-like box, the
     quantile-free call (``quantiles=()``) takes ~0.3 s (~40x: the pointer walk is a serial, branchy loop of
     ~20-30 ns a request against ~1 ns a request for a vectorised read) and the default call (p50/p95/p99 at
-    every request) ~6.5 s (~850x: ~1.2 s sort, the rest tree descents and updates).  Evaluating at fewer times
+    every request) ~6.5 s (~850x: ~1.2 s sort; the rest is mostly memory latency, as every quantile read
+    fetches its order statistics from the n sorted latencies, far apart in memory, and every request entering
+    or leaving updates the rank bitset and tree).  Evaluating at fewer times
     (`at`) cuts the quantile reads, not the sort.  Long inputs run in slices of evaluation times (Ctrl-C
     answered between them); the sort is one piece (about a second for 10^7 latencies).
 
