@@ -73,7 +73,19 @@ from simengine.sequential import (
     msprt,
     simulate_peeking,
 )
-from simengine.serving import SimulateLoadTestResult, TokenBucket, simulate_load_test
+from simengine.serving import (  # serving simulation (issue 18)
+    SimulateGateResult,
+    SimulateLoadTestResult,
+    TokenBucket,
+    TokenBucketResult,
+    WindowMetricsResult,
+    ZscoreGateResult,
+    simulate_gate,
+    simulate_load_test,
+    token_bucket,
+    window_metrics,
+    zscore_gate,
+)
 from simengine.twosample import MannwhitneyuResult, TtestIndResult, mannwhitneyu, ttest_ind
 
 __all__ = [
@@ -152,4 +164,13 @@ __all__ = [
     "sweep",
     "register_simulation",
     "simulations",
+    # serving: recorded traffic and input gates
+    "token_bucket",
+    "TokenBucketResult",
+    "window_metrics",
+    "WindowMetricsResult",
+    "zscore_gate",
+    "ZscoreGateResult",
+    "simulate_gate",
+    "SimulateGateResult",
 ]

@@ -512,6 +512,73 @@ def _make_load_test(quick):
 TASKS.append(BenchTask("load test 2 x 10^5 requests, 20 workers (notebook scenario)", "serving", _make_load_test))
 
 
+# --- serving: recorded traffic and input gates (issue 18) --------------------------------------------------
+
+
+def _traffic(n, n_clients, seed=0):
+    import numpy as np
+
+    g = np.random.default_rng(seed)
+    t = np.sort(g.uniform(0.0, 86_400.0, n))
+    return t, g.integers(0, n_clients, n), g.lognormal(-3.0, 0.6, n), g.random(n) < 0.01
+
+
+def _make_token_bucket(quick):
+    # issue 18: 10^7 requests over 10^4 clients in < 0.5 s; the naive Python replay runs on 1/100 of them
+    from simengine import naive, token_bucket
+
+    n = 10**5 if quick else 10**7
+    t, ids, _, _ = _traffic(n, 10**4)
+    sub = n // 100
+    return {
+        "naive": lambda: naive.token_bucket_steps(t[:sub], ids[:sub], 100.0, 100 / 60),
+        "simengine": lambda: token_bucket(t, ids, capacity=100, refill_per_second=100 / 60),
+    }
+
+
+def _make_window_metrics(quick, quantiles=(0.5, 0.95, 0.99)):
+    # issue 18: within 5x of reading the inputs once (the "numpy read-once floor" column); the brute-force
+    # filter is O(n) per evaluation: it runs on the first 1/100 of the requests at every 100th of their times
+    import numpy as np
+
+    from simengine import naive, window_metrics
+
+    n = 10**5 if quick else 10**7
+    t, _, lat, err = _traffic(n, 1)
+    sub = n // 100
+    return {
+        "naive": lambda: naive.window_metrics_filter(t[:sub], lat[:sub], err[:sub], 60.0, quantiles, t[:sub:100]),
+        "numpy read-once floor": lambda: (t.sum(), lat.sum(), np.count_nonzero(err)),
+        "simengine": lambda: window_metrics(t, lat, err, quantiles=quantiles),
+    }
+
+
+def _make_window_counts(quick):
+    return _make_window_metrics(quick, quantiles=())
+
+
+def _make_gate(quick):
+    from simengine import naive, simulate_gate
+
+    n_rows, n_sims = (1_000, 20) if quick else (10_000, 100)
+    shift = [1.0] + [0.0] * 9
+    return {
+        "naive": lambda: naive.gate_rejections_numpy(10, 3.0, shift, n_rows, n_sims, 0),
+        "simengine": lambda: simulate_gate(n_features=10, threshold=3.0, shift=shift, n_rows=n_rows, n_sims=n_sims,
+                                           rng=0),
+    }
+
+
+TASKS += [
+    BenchTask("token_bucket 10^7 requests x 10^4 clients (naive: 1/100)", "serving", _make_token_bucket),
+    BenchTask("window_metrics 10^7 requests, 60 s, p50/p95/p99 (naive: 1/100 of requests, 1/100 of times)", "serving",
+              _make_window_metrics),
+    BenchTask("window_metrics 10^7 requests, no quantiles (naive: 1/100 of requests, 1/100 of times)", "serving",
+              _make_window_counts),
+    BenchTask("simulate_gate 10 features, 2 x 10^6 rows", "serving", _make_gate),
+]
+
+
 # --- bootstrap (issue 17) ---
 
 

@@ -583,3 +583,28 @@ FUNCTIONS["serving load tests"] = {
         arrival_rate=20.0, workers=2, n_requests=50, n_sims=2, queue_capacity=5, timeout=0.5,
         rate_limit=_se().TokenBucket(10, 1.0), n_clients=3, rng=0),
 }
+# --- serving: recorded traffic and input gates (issue 18) ---
+
+
+def _traffic_args():
+    np = _np()
+    t = np.arange(8.0)
+    return t, t % 3, np.full(8, 0.1)
+
+
+FUNCTIONS["serving traffic"] = {
+    "token_bucket": lambda: _se().token_bucket(_traffic_args()[0], _np().arange(8) % 3, capacity=2,
+                                               refill_per_second=1.0),
+    "window_metrics": lambda: _se().window_metrics(_traffic_args()[0], _traffic_args()[2], _np().arange(8) % 2),
+    "zscore_gate": lambda: _se().zscore_gate(_np().ones((3, 2)), 0.0, 1.0),
+    "simulate_gate": lambda: _se().simulate_gate(n_features=2, n_rows=10, n_sims=4, rng=0),
+}
+
+
+def _warm_serving_traffic():
+    for call in FUNCTIONS["serving traffic"].values():
+        call()
+    _se().window_metrics(_np().arange(8.0), _np().ones(8), quantiles=())  # no errors, no quantiles: same kernel
+
+
+FAMILIES["serving traffic"] = _warm_serving_traffic

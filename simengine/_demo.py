@@ -514,6 +514,65 @@ def _load_test_demo(quick, rng):
     return out
 
 
+# --- serving (issue 18): metrics collector, token-bucket burst, input gate ----------------------------------
+
+
+def _serving_section(quick, rng):
+    """The notebook's deployment chapter on recorded traffic: /metrics over a sliding window, the token-bucket
+    burst, the z-score input gate on clean and shifted traffic; then the replicated load tests."""
+    import numpy as np
+    import pandas as pd
+
+    import simengine as se
+    from simengine._rng import as_seed_sequence, child_seed_sequence
+
+    ss = child_seed_sequence(as_seed_sequence(rng), 18)
+    g = np.random.default_rng(child_seed_sequence(ss, 0))
+    # ten minutes of traffic at 20 requests/s; lognormal(3.2, 0.6) ms latencies with 10% x5 slow requests;
+    # 2% errors, 10% during minute 6 (a bad deploy)
+    n = int(g.poisson(20 * 600))
+    t = np.sort(g.uniform(0.0, 600.0, n))
+    lat = g.lognormal(3.2, 0.6, n) / 1000 * np.where(g.random(n) < 0.1, 5.0, 1.0)
+    err = g.random(n) < np.where((t >= 300) & (t < 360), 0.10, 0.02)
+    at = np.arange(60.0, 601.0, 60.0)
+    m = se.window_metrics(t, lat, err, window_seconds=60, at=at)
+    metrics = m.to_frame().set_index("time")
+    metrics[[c for c in metrics.columns if c.startswith("latency") or c == "mean_latency"]] *= 1000
+    metrics = metrics.rename(columns=lambda c: c.replace("latency_q", "latency ms q").replace(
+        "mean_latency", "mean latency ms"))
+
+    burst_t = np.r_[np.zeros(120), np.linspace(0.0, 1.0, 5), [60.0] * 3]
+    burst_c = np.r_[["burst"] * 120, ["steady"] * 5, ["burst"] * 3]
+    tb = se.token_bucket(burst_t, burst_c, capacity=100, refill_per_second=100 / 60)
+    bucket = tb.to_frame().set_index("client")
+
+    n_rows, n_sims = (2_000, 20) if quick else (10_000, 200)
+    rows = []
+    # the notebook's gate (10 SD) catches gross errors (a feature in the wrong unit: 12 SD) and lets a real
+    # but moderate shift through; a 3 SD gate catches moderate shifts and rejects clean rows too
+    for threshold, shifts in ((10.0, (8.0, 12.0)), (3.0, (2.0, 4.0))):
+        for shift in shifts:
+            res = se.simulate_gate(n_features=10, threshold=threshold, shift=shift, shifted_features=[0],
+                                   n_rows=n_rows, n_sims=n_sims, rng=child_seed_sequence(ss, len(rows) + 1))
+            rows.append({"threshold (SD)": threshold, "feature 0 shifted by (SD)": shift,
+                         "clean rows rejected": _fmt(res.clean_rejection_rate, res.clean_rejection_rate_se, 4),
+                         "clean exact": round(res.clean_rejection_rate_exact, 4),
+                         "shifted rows rejected":
+                             _fmt(res.shifted_rejection_rate, res.shifted_rejection_rate_se, 4),
+                         "shifted exact": round(res.shifted_rejection_rate_exact, 4)})
+    gate = pd.DataFrame(rows).set_index(["threshold (SD)", "feature 0 shifted by (SD)"])
+    return [
+        (f"/metrics: 60 s window at each minute of {n} requests (window_metrics; errors x5 in minute 6)", metrics),
+        ("Token bucket, capacity 100, 100 per minute: a burst of 120 at t = 0, a steady client, and the burst "
+         "client again at t = 60 s (token_bucket)", bucket),
+        (f"z-score input gate, 10 features: rejected fraction of rows +- SE ({n_sims} x {n_rows} rows per "
+         "kind; simulate_gate)", gate),
+    ] + _load_test_demo(quick, child_seed_sequence(ss, 100))
+
+
+SECTIONS.append(("serving", _serving_section))
+
+
 # --- point-in-time features (issue 19) --------------------------------------------------------------------
 
 

@@ -116,6 +116,7 @@ _BUILTINS = {
                   "FCFS multi-server queue load test: latency percentiles, waits, rejections (simulate_load_test)"),
     "bootstrap_coverage": ("simengine.bootstrap", "simulate_bootstrap_coverage",
                            "Coverage and width of percentile / basic / BCa bootstrap intervals by sample size"),
+    "gate": ("simengine.serving", "simulate_gate", "z-score input gate: rejection rate on clean and shifted traffic"),
 }
 
 _USER: dict[str, Simulation] = {}

@@ -586,6 +586,68 @@ def load_test_simpy(
     env.run()
     return np.asarray(latencies)
 
+# --- serving: recorded traffic and input gates (issue 18) ----------------------------------------------------
+
+
+def token_bucket_steps(
+    timestamps: ArrayLike, clients: ArrayLike | None, capacity: float, refill_per_second: float, cost: float = 1.0
+) -> npt.NDArray[np.bool_]:
+    """Admitted flag per request: one dict of (tokens, last time) per client, request by request in Python."""
+    t = np.asarray(timestamps, dtype=float).tolist()
+    ids = [0] * len(t) if clients is None else np.asarray(clients).tolist()
+    buckets: dict[Any, list[float]] = {}
+    out = np.zeros(len(t), dtype=bool)
+    for i, (when, who) in enumerate(zip(t, ids)):
+        if who not in buckets:
+            tokens = capacity
+        else:
+            tokens, last = buckets[who]
+            tokens = min(capacity, tokens + (when - last) * refill_per_second)
+        if tokens >= cost:
+            tokens -= cost
+            out[i] = True
+        buckets[who] = [tokens, when]
+    return out
+
+
+def window_metrics_filter(
+    timestamps: ArrayLike, latencies: ArrayLike, errors: ArrayLike | None, window_seconds: float,
+    quantiles: Iterable[float], at: ArrayLike | None = None,
+) -> dict[str, npt.NDArray[Any]]:
+    """Window metrics by filtering every request at every evaluation time s (s - w < t <= s) and np.quantile."""
+    t = np.asarray(timestamps, dtype=float)
+    lat = np.asarray(latencies, dtype=float)
+    times = t if at is None else np.asarray(at, dtype=float)
+    qs = list(quantiles)
+    count = np.zeros(times.size, dtype=np.int64)
+    rate = np.full(times.size, np.nan)
+    mean = np.full(times.size, np.nan)
+    quant = np.full((times.size, len(qs)), np.nan)
+    for e, s in enumerate(times):
+        inside = (t > s - window_seconds) & (t <= s)
+        count[e] = inside.sum()
+        if count[e]:
+            mean[e] = lat[inside].mean()
+            if errors is not None:
+                rate[e] = np.asarray(errors, dtype=float)[inside].mean()
+            if qs:
+                quant[e] = np.quantile(lat[inside], qs)
+    return {"count": count, "error_rate": rate, "mean_latency": mean, "latency_quantiles": quant}
+
+
+def gate_rejections_numpy(
+    n_features: int, threshold: float, shift: npt.NDArray[Any], n_rows: int, n_sims: int, rng: SeedLike = None
+) -> tuple[float, float]:
+    """Clean and shifted row rejection rates of a z-score gate: draw every row with NumPy, test |z| > threshold."""
+    g = np.random.default_rng(rng)
+    clean = shifted = 0
+    for _ in range(n_sims):
+        clean += int((np.abs(g.standard_normal((n_rows, n_features))) > threshold).any(axis=1).sum())
+        x = g.standard_normal((n_rows, n_features)) + shift
+        shifted += int((np.abs(x) > threshold).any(axis=1).sum())
+    return clean / (n_rows * n_sims), shifted / (n_rows * n_sims)
+
+
 # --- paired designs in simulate_power (issue 17) ------------------------------------------------------------
 
 

@@ -61,6 +61,10 @@ CALLS = {
     "simulate_bootstrap_coverage": ((), dict(distribution="normal", n=10, statistic="mean", n_resamples=49,
                                              n_sims=40, rng=0), None),
     "bootstrap": (((_X,),), dict(n_resamples=99, rng=0), None),
+    "token_bucket": ((np.arange(20.0) / 4, np.arange(20) % 3), dict(capacity=2, refill_per_second=1.0), None),
+    "window_metrics": ((np.arange(20.0), _REF[:20] ** 2, _ERRORS[:20]), dict(window_seconds=5), None),
+    "zscore_gate": ((_REF[:40].reshape(10, 4),), dict(mean=0.0, std=1.0, threshold=2.0), None),
+    "simulate_gate": ((), dict(n_features=3, threshold=2.0, shift=1.0, n_rows=50, n_sims=10, rng=0), None),
 }
 # public functions that return plain arrays / floats / tables by design (like the calls they mirror)
 NOT_RESULTS = {"group_sequential_boundaries", "rhat", "ess", "mcse", "psi", "sweep", "register_simulation", "simulations",
@@ -193,6 +197,7 @@ SWEEPS = {
                                                  "trials_b": 100}),
     "simulate_bootstrap_coverage": ({"n": [8, 12]}, {"distribution": "exponential", "statistic": "mean",
                                                       "methods": "BCa", "n_resamples": 49}),
+    "simulate_gate": ({"threshold": [2.0, 3.0]}, {"n_features": 3, "n_rows": 20}),
 }
 
 
