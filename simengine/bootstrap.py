@@ -674,7 +674,8 @@ def _coverage_distribution(distribution: Any) -> tuple[str, float]:
                          high_inclusive=False)
         return "bernoulli", p
     if not isinstance(distribution, str):
-        raise TypeError(f'`distribution` must be a name or ("bernoulli", p); got {v._describe(distribution)}')
+        raise TypeError(f'`distribution` must be a name, ("bernoulli", p) or a jitted sampler(g, x); '
+                        f"got {v._describe(distribution)}")
     v.check_choice(distribution, "distribution", COVERAGE_DISTRIBUTIONS)
     return distribution, 0.5
 
@@ -722,7 +723,8 @@ def _true_value(dist: str, p: float, label: str, q: float) -> float:
 
 def simulate_bootstrap_coverage(
     *,
-    distribution: Literal["normal", "lognormal", "exponential", "t3", "bernoulli"] | tuple[str, float],
+    distribution: (Literal["normal", "lognormal", "exponential", "t3", "bernoulli"] | tuple[str, float]
+                   | Callable[..., Any]),
     n: int | ArrayLike,
     statistic: Literal["mean", "median", "std", "var"] | tuple[str, float],
     methods: Sequence[Literal["percentile", "basic", "BCa"]] = ("percentile", "basic", "BCa"),
@@ -731,6 +733,7 @@ def simulate_bootstrap_coverage(
     n_sims: int = 2000,
     rng: SeedLike = None,
     progress: Progress = None,
+    true_value: float | None = None,
 ) -> SimulateBootstrapCoverageResult:
     """Coverage and mean width of bootstrap confidence intervals at given sample sizes, by simulation.
 
@@ -744,9 +747,13 @@ def simulate_bootstrap_coverage(
 
     Parameters
     ----------
-    distribution : {"normal", "lognormal", "exponential", "t3", "bernoulli"} or ("bernoulli", p)
+    distribution : {"normal", "lognormal", "exponential", "t3", "bernoulli"}, ("bernoulli", p) or jitted function
         Standard normal, lognormal(0, 1), exponential(1), Student t with 3 df, Bernoulli(p)
-        ("bernoulli" alone: p = 0.5).
+        ("bernoulli" alone: p = 0.5); or a sampler: a numba-jitted ``sampler(g, x)`` that fills the
+        1-D float64 array `x` (the sample, length n) with finite draws from the NumPy Generator `g`
+        it is given (each block's own stream), with `true_value` the population value of
+        `statistic`.  A sampler compiles in every process (its type is new each time), the built-in
+        distributions once per machine.
     n : int or array_like of int
         Sample sizes (>= 2).
     statistic : {"mean", "median", "std", "var"} or ("quantile", q)
@@ -765,6 +772,9 @@ def simulate_bootstrap_coverage(
     progress : None, True or False
         A progress bar on stderr: True always, False never, None only when stderr is a terminal and
         the call is expected to take more than ~2 s.  Ctrl-C stops the call within about a second.
+    true_value : float, optional
+        The population value of `statistic` under a sampler `distribution` (required then, and
+        refused with a named distribution, whose value is known).
 
     Returns
     -------
@@ -795,7 +805,18 @@ def simulate_bootstrap_coverage(
     0  percentile  20     0.900
     1         BCa  20     0.911
     """
-    dist, p = _coverage_distribution(distribution)
+    sampler = distribution if isinstance(distribution, CPUDispatcher) else None
+    if sampler is None:
+        dist, p = _coverage_distribution(distribution)
+        if true_value is not None:
+            raise ValueError("`true_value` is given only with a sampler `distribution` (a named distribution's "
+                             f"population value is known); got {true_value!r}")
+    else:
+        dist, p = getattr(sampler, "__name__", "sampler"), 0.5
+        if true_value is None:
+            raise ValueError("`true_value` (the population value of `statistic`) is required when "
+                             "`distribution` is a sampler")
+        true_value = v.check_real(true_value, "true_value")
     label, q = _coverage_statistic(statistic)
     n_arr = np.atleast_1d(v.as_count_array(n, "n", ndim=(0, 1), minimum=2))
     scalar_n = np.ndim(n) == 0
@@ -812,7 +833,7 @@ def simulate_bootstrap_coverage(
     n_resamples = v.check_bounded_count(n_resamples, "n_resamples")
     n_sims = v.check_bounded_count(n_sims, "n_sims")
     progress = check_progress(progress)
-    truth = _true_value(dist, p, label, q)
+    truth = _true_value(dist, p, label, q) if sampler is None else float(true_value)  # type: ignore[arg-type]
     ns = np.ascontiguousarray(n_arr.reshape(-1), dtype=np.int64)
     sum_n = int(ns.sum(dtype=object))
     v.check_work(n_sims * sum_n * (n_resamples + 1), "`n_sims` x `n` x `n_resamples`", unit="resample draws")
@@ -827,7 +848,7 @@ def simulate_bootstrap_coverage(
     from simengine.sequential import threaded_blocks
 
     dcode = {"normal": k.NORMAL, "lognormal": k.LOGNORMAL, "exponential": k.EXPONENTIAL, "t3": k.T3,
-             "bernoulli": k.BERNOULLI}[dist]
+             "bernoulli": k.BERNOULLI}.get(dist, -1)
     codes = np.array([_METHOD_CODES[m] for m in methods], dtype=np.int64)
     bca = "BCa" in methods
     block = COVERAGE_BLOCK
@@ -836,6 +857,8 @@ def simulate_bootstrap_coverage(
     sums = np.zeros((jobs, len(methods), 4))
     moment = label in ("std", "var")
     kernel = k._coverage_moment1 if moment else k._coverage_mean1 if math.isnan(q) else k._coverage_quantile1
+    if sampler is not None:
+        kernel = _uncached(kernel)
     # BCa's z0 = ndtri(k / 2B) for the 2B + 1 possible percentiles of score (scipy's ndtri, tabulated once)
     from scipy import special
 
@@ -852,19 +875,36 @@ def simulate_bootstrap_coverage(
             r1 = min(b * block + min(hi - jb * block, block), n_sims)
             if r0 < r1:
                 if moment:
-                    kernel(g, ns[i], r0, r1, dcode, p, use_std, truth, codes, confidence_level, ztab, z_alpha,
+                    kernel(g, ns[i], r0, r1, dcode, p, sampler, use_std, truth, codes, confidence_level, ztab, z_alpha,
                            n_resamples, bca, sums[jb])
                 elif math.isnan(q):
-                    kernel(g, ns[i], r0, r1, dcode, p, truth, codes, confidence_level, ztab, z_alpha, n_resamples,
-                           bca, sums[jb])
+                    kernel(g, ns[i], r0, r1, dcode, p, sampler, truth, codes, confidence_level, ztab, z_alpha,
+                           n_resamples, bca, sums[jb])
                 else:
-                    kernel(g, ns[i], r0, r1, dcode, p, q, truth, codes, confidence_level, ztab, z_alpha,
+                    kernel(g, ns[i], r0, r1, dcode, p, sampler, q, truth, codes, confidence_level, ztab, z_alpha,
                            n_resamples, bca, sums[jb])
             if hi < (jb + 1) * block:
                 carry[jb] = g
 
         threaded_blocks(job, lo // block, (hi - 1) // block + 1)
 
+    if sampler is not None:  # compiled here, so that a sampler that does not fit fails before any work
+        try:
+            call_args = (np.random.default_rng(0), np.int64(2), 0, 0, dcode, p, sampler)
+            tail = (truth, codes, confidence_level, ztab, z_alpha, n_resamples, bca, np.zeros((len(methods), 4)))
+            if moment:
+                kernel(*call_args, use_std, *tail)
+            elif math.isnan(q):
+                kernel(*call_args, *tail)
+            else:
+                kernel(*call_args, q, *tail)
+        except NumbaError as exc:
+            text = str(exc).strip()
+            first_line = re.sub(r"nopython|numba", "compiled", text.splitlines()[0] if text else type(exc).__name__,
+                                flags=re.IGNORECASE)
+            raise TypeError("`distribution` as a sampler must be a jitted function sampler(g, x) filling the "
+                            f"float64 array x from the Generator g; it could not be compiled for that "
+                            f"({first_line[:200]})") from None
     # items are replicates (job * block + k); ~8 ns per resample draw
     per_item = 8e-9 * n_max * (n_resamples + 1)
     run_blocks(call, jobs * block, progress=progress, desc="simulate_bootstrap_coverage", dispatchers=(kernel,),
@@ -873,6 +913,19 @@ def simulate_bootstrap_coverage(
     return _bootstrap_coverage_result(sums, ns, nb, methods, n_sims, scalar_n,
                                       dict(distribution=dist, statistic=label, true_value=truth,
                                            confidence_level=confidence_level, n_resamples=n_resamples))
+
+
+_UNCACHED: dict[Any, Any] = {}
+
+
+def _uncached(kernel: Any) -> Any:
+    """The coverage kernel compiled without a disk cache, for a user's sampler: its numba type is new in every
+    process, so a cache entry could never be reused and would only pile up (as the custom statistics)."""
+    if kernel not in _UNCACHED:
+        from simengine._jit import njit
+
+        _UNCACHED[kernel] = njit(cache=False)(kernel.py_func)
+    return _UNCACHED[kernel]
 
 
 def _bootstrap_coverage_result(sums: np.ndarray, ns: np.ndarray, nb: int, methods: tuple[str, ...], n_sims: int,

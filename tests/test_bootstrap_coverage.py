@@ -2,6 +2,7 @@
 import importlib
 import math
 
+import numba
 import numpy as np
 import pytest
 from hypothesis import given, settings, strategies as st
@@ -107,6 +108,32 @@ def test_true_values():
     assert f("t3", 0.5, "std", math.nan) == pytest.approx(stats.t(3).std(), rel=1e-12)
 
 
+@numba.njit
+def _normal_sampler(g, x):  # the built-in "normal" draws, one standard normal per value
+    for j in range(x.shape[0]):
+        x[j] = g.standard_normal()
+
+
+@numba.njit
+def _exponential_sampler(g, x):  # the built-in "exponential" draws (inversion of one uniform)
+    for j in range(x.shape[0]):
+        x[j] = -math.log1p(-g.random())
+
+
+@pytest.mark.parametrize("sampler, name, statistic, truth", [
+    (_normal_sampler, "normal", "mean", 0.0),
+    (_exponential_sampler, "exponential", "median", math.log(2.0)),
+])
+def test_a_jitted_sampler_runs_the_same_simulation_as_the_distribution_it_draws(sampler, name, statistic, truth):
+    kw = dict(n=[6, 11], statistic=statistic, n_resamples=59, n_sims=70, rng=5)
+    builtin = simulate_bootstrap_coverage(distribution=name, **kw)
+    custom = simulate_bootstrap_coverage(distribution=sampler, true_value=truth, **kw)
+    assert builtin.true_value == pytest.approx(truth, rel=1e-15)
+    for field in ("coverage", "coverage_se", "width", "width_se", "n_nan"):
+        assert_array_equal(getattr(custom, field), getattr(builtin, field))
+    assert custom.distribution == sampler.__name__
+
+
 def test_simulate_bootstrap_coverage_iv():
     kw = dict(distribution="normal", n=10, statistic="mean")
     with pytest.raises(ValueError, match="`distribution` must be one of"):
@@ -117,6 +144,21 @@ def test_simulate_bootstrap_coverage_iv():
         simulate_bootstrap_coverage(**{**kw, "distribution": ("bernoulli", 1.0)})
     with pytest.raises(TypeError, match="`distribution` must be a name"):
         simulate_bootstrap_coverage(**{**kw, "distribution": 3})
+    with pytest.raises(TypeError, match="`distribution` must be a name"):
+        simulate_bootstrap_coverage(**{**kw, "distribution": lambda g, x: None})  # not jitted
+    with pytest.raises(ValueError, match="`true_value` .* is required"):
+        simulate_bootstrap_coverage(**{**kw, "distribution": _normal_sampler})
+    with pytest.raises(ValueError, match="`true_value` is given only with a sampler"):
+        simulate_bootstrap_coverage(**kw, true_value=0.0)
+    with pytest.raises(TypeError, match="`true_value` must be"):
+        simulate_bootstrap_coverage(**{**kw, "distribution": _normal_sampler}, true_value="0")
+
+    @numba.njit
+    def wrong(g):  # not sampler(g, x)
+        return g.random()
+
+    with pytest.raises(TypeError, match="`distribution` as a sampler must be a jitted function sampler"):
+        simulate_bootstrap_coverage(**{**kw, "distribution": wrong}, true_value=0.0)
     with pytest.raises(ValueError, match="`statistic` must be one of"):
         simulate_bootstrap_coverage(**{**kw, "statistic": "mode"})
     with pytest.raises(ValueError, match=r'`statistic` as a tuple must be \("quantile", q\)'):

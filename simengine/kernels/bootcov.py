@@ -82,21 +82,26 @@ def _score1(theta, theta_hat, accel, methods, level, ztab, z_alpha, truth, out):
         out[m, 2] += w * w
 
 
-# Both kernels run replicates r0..r1-1 of one block from its Generator `g` (which keeps its state between
+# The kernels run replicates r0..r1-1 of one block from its Generator `g` (which keeps its state between
 # calls, so a block cut between two slices continues its stream) and add each method's sums to out[m].
+# `sampler` is None for the built-in distributions (the cached specialisation) or a user's jitted
+# ``sampler(g, x)`` that fills x; the public layer compiles the latter through an uncached twin.
 # They are serial and release the GIL: the public layer runs blocks side by side in threads (a prange
 # kernel would cost seconds more to compile).
 
 
 @njit
-def _coverage_mean1(g, n, r0, r1, dist, p, truth, methods, level, ztab, z_alpha, n_resamples, bca, out):
+def _coverage_mean1(g, n, r0, r1, dist, p, sampler, truth, methods, level, ztab, z_alpha, n_resamples, bca, out):
     """Coverage sums of the intervals for the mean."""
     x = np.empty(n)
     theta = np.empty(n_resamples)
     tmp = np.empty(n_resamples)
     jack = np.empty(n)
     for _ in range(r0, r1):
-        _draw_sample1(g, dist, p, x)
+        if sampler is None:  # numba prunes the branch not taken: a built-in distribution compiles no call
+            _draw_sample1(g, dist, p, x)
+        else:
+            sampler(g, x)
         s = 0.0
         for j in range(n):
             s += x[j]
@@ -138,7 +143,8 @@ def _quantile_without1(xs, q, skip):
 
 
 @njit
-def _coverage_quantile1(g, n, r0, r1, dist, p, q, truth, methods, level, ztab, z_alpha, n_resamples, bca, out):
+def _coverage_quantile1(g, n, r0, r1, dist, p, sampler, q, truth, methods, level, ztab, z_alpha, n_resamples, bca,
+                        out):
     """Coverage sums of the intervals for quantile `q` (linear method; the median is q = 0.5).
 
     The sample is sorted once; a resample is a count per sorted index, so its sorted values (and its
@@ -151,7 +157,10 @@ def _coverage_quantile1(g, n, r0, r1, dist, p, q, truth, methods, level, ztab, z
     tmp = np.empty(n_resamples)
     jack = np.empty(n)
     for _ in range(r0, r1):
-        _draw_sample1(g, dist, p, x)
+        if sampler is None:  # numba prunes the branch not taken: a built-in distribution compiles no call
+            _draw_sample1(g, dist, p, x)
+        else:
+            sampler(g, x)
         sort_inplace(x, xtmp)
         theta_hat = boot_quantile1(x, q)
         for b in range(n_resamples):
@@ -176,7 +185,7 @@ def _coverage_quantile1(g, n, r0, r1, dist, p, q, truth, methods, level, ztab, z
 
 
 @njit
-def _coverage_moment1(g, n, r0, r1, dist, p, use_std, truth, methods, level, ztab, z_alpha, n_resamples, bca,
+def _coverage_moment1(g, n, r0, r1, dist, p, sampler, use_std, truth, methods, level, ztab, z_alpha, n_resamples, bca,
                       out):
     """Coverage sums of the intervals for the variance (or, with `use_std`, the SD), divisor n (NumPy's ddof=0).
 
@@ -188,7 +197,10 @@ def _coverage_moment1(g, n, r0, r1, dist, p, use_std, truth, methods, level, zta
     tmp = np.empty(n_resamples)
     jack = np.empty(n)
     for _ in range(r0, r1):
-        _draw_sample1(g, dist, p, x)
+        if sampler is None:  # numba prunes the branch not taken: a built-in distribution compiles no call
+            _draw_sample1(g, dist, p, x)
+        else:
+            sampler(g, x)
         s = 0.0
         for j in range(n):
             s += x[j]
