@@ -9,7 +9,7 @@ import math
 import numba
 import numpy as np
 
-from simengine._jit import njit, pjit
+from simengine._jit import hjit, njit, pjit
 from simengine.kernels.special import _t_two_tail
 from simengine.kernels.twosample import (
     _pvalue_t1,
@@ -42,13 +42,13 @@ def _merge_moments1(n, mean, ssd, m, mean_new, ssd_new):
     return total, mean_out, ssd_out
 
 
-@njit
+@hjit
 def _binary_moments1(successes, n):
     """Mean and sum of squared deviations of `n` 0/1 values with `successes` ones (exact: s(n-s)/n)."""
     return successes / n, successes * (n - successes) / n
 
 
-@njit
+@hjit
 def _stat_welch1(nA, meanA, ssdA, nB, meanB, ssdB):
     """Welch t of B minus A and its df; df = 1 when both variances are zero (scipy: any df gives the same p)."""
     t, df = _ttest_welch1(nB, meanB, ssdB, nA, meanA, ssdA)
@@ -57,19 +57,19 @@ def _stat_welch1(nA, meanA, ssdA, nB, meanB, ssdB):
     return t, df
 
 
-@njit
+@hjit
 def _stat_z_binary1(nA, meanA, nB, meanB):
     """Pooled two-proportion z of B minus A."""
     return _ztest_prop_pooled1(meanB * nB, nB, meanA * nA, nA)
 
 
-@njit
+@hjit
 def _stat_z_normal1(nA, meanA, nB, meanB, sd):
     """z of B minus A with known `sd`."""
     return (meanB - meanA) / (sd * math.sqrt(1.0 / nA + 1.0 / nB))
 
 
-@njit
+@hjit
 def _msprt_log_lr1(var, diff, tau2):
     """log of the mixture likelihood ratio (Johari et al.) for a difference `diff` with variance estimate `var`."""
     if var == 0.0:
@@ -78,14 +78,14 @@ def _msprt_log_lr1(var, diff, tau2):
     return 0.5 * math.log(var / (var + tau2)) + tau2 * diff * diff / (2.0 * var * (var + tau2))
 
 
-@njit
+@hjit
 def _stat_msprt_binary1(nA, meanA, nB, meanB, tau2):
     """mSPRT log Lambda for binary data: N(0, tau2) mixture over the difference in rates."""
     var = meanA * (1.0 - meanA) / nA + meanB * (1.0 - meanB) / nB
     return _msprt_log_lr1(var, meanB - meanA, tau2)
 
 
-@njit
+@hjit
 def _stat_msprt_normal1(nA, meanA, ssdA, nB, meanB, ssdB, tau2):
     """mSPRT log Lambda for normal data, the variance pooled from both arms."""
     var = (ssdA + ssdB) / (nA + nB - 2.0) * (1.0 / nA + 1.0 / nB)
@@ -133,7 +133,7 @@ def _look_pvalue1(test, alternative, stat, df):
 # infinite critical value; it rejects not even p = 0) never reject.  (Each is written out whole: every small
 # helper function costs ~0.1 s of compilation on a first call.)
 
-@njit
+@hjit
 def _reject_t1(alternative, stat, df, sure, never, level):
     """True if a t look rejects at nominal `level`, i.e. its p-value <= level.
 
@@ -162,7 +162,7 @@ def _reject_t1(alternative, stat, df, sure, never, level):
     return p <= level
 
 
-@njit
+@hjit
 def _reject_z1(alternative, stat, sure, never, level):
     """True if a z look rejects at nominal `level`, i.e. its p-value <= level."""
     if math.isnan(stat) or level <= 0.0:
@@ -180,7 +180,7 @@ def _reject_z1(alternative, stat, sure, never, level):
     return _pvalue_z1(stat, alternative) <= level
 
 
-@njit
+@hjit
 def _reject_msprt1(stat, sure, level):
     """True if an mSPRT look rejects: log Lambda >= `sure` = log(1/level)."""
     if math.isnan(stat) or level <= 0.0:
@@ -188,7 +188,7 @@ def _reject_msprt1(stat, sure, level):
     return stat >= sure
 
 
-@njit
+@hjit
 def _futile_t1(alternative, stat, df, sure, never, level):
     """True if a one-sided t look stops for futility: its p-value in the tested direction is >= `level`.
 
@@ -211,7 +211,7 @@ def _futile_t1(alternative, stat, df, sure, never, level):
     return p >= level
 
 
-@njit
+@hjit
 def _futile_z1(alternative, stat, sure, never, level):
     """True if a one-sided z look stops for futility (see `_futile_t1`)."""
     if math.isnan(stat) or level >= 1.0:
@@ -224,7 +224,7 @@ def _futile_z1(alternative, stat, sure, never, level):
     return _pvalue_z1(stat, alternative) >= level
 
 
-@njit
+@hjit
 def _draw_normal_look1(g, m, mean, sd):
     """One arm's look of `m` normal visitors: (look mean, within-look ssd), exact in distribution."""
     total = m * mean + sd * math.sqrt(m) * g.standard_normal()
@@ -484,6 +484,222 @@ PEEKING_KERNELS = {
 }
 
 
+# The t and Welch kernels without their p-values.  A look's rule needs the Student-t tail only when the statistic
+# falls in the thin band between `never` and `sure` (relative width 1e-7 about the critical value), which few
+# blocks ever meet, yet compiling that tail (incomplete beta, continued fraction, log-gamma) costs about 2 s CPU of
+# a first call.  These kernels decide every look from `sure` / `never` alone, exactly as _reject_t1 / _futile_t1
+# do outside the band, and give up on a block (final count -1, counts meaningless) at its first look inside the
+# band; the public layer then runs that block again, from the same stream, with the kernel above that computes
+# the p-value, so every count is the one that kernel would give.
+
+BAND_NO = 0
+BAND_YES = 1
+BAND_UNSURE = 2
+
+
+@hjit
+def _reject_band1(alternative, stat, df, sure, never, level):
+    """`_reject_t1` without the p-value: BAND_YES / BAND_NO, or BAND_UNSURE where only the p-value decides."""
+    if math.isnan(stat) or level <= 0.0:
+        return BAND_NO
+    if alternative == TWO_SIDED:
+        a = abs(stat)
+    elif alternative == GREATER:
+        a = stat
+    else:
+        a = -stat
+    if a >= sure:
+        return BAND_YES
+    if a < never or not df > 0.0:
+        return BAND_NO
+    return BAND_UNSURE
+
+
+@hjit
+def _futile_band1(alternative, stat, df, sure, never, level):
+    """`_futile_t1` without the p-value: BAND_YES / BAND_NO, or BAND_UNSURE where only the p-value decides."""
+    if math.isnan(stat) or level >= 1.0:
+        return BAND_NO
+    a = stat if alternative == GREATER else -stat
+    if a < never:
+        return BAND_YES
+    if a >= sure or not df > 0.0:
+        return BAND_NO
+    return BAND_UNSURE
+
+
+@njit
+def _peeking_binary_t_band(g, reps, looks, pA, pB, sd, alternative, tau2, f_sure, f_never, f_level):
+    n_looks = looks.shape[1]
+    first = np.zeros(2 * n_looks, dtype=np.int64)
+    futile = looks.shape[0] > 4
+    final = 0
+    for _ in range(reps):
+        n, cA, cB, stopped = 0.0, 0, 0, False
+        for k in range(n_looks):
+            m = np.int64(looks[0, k])
+            cA += g.binomial(m, pA)
+            cB += g.binomial(m, pB)
+            n += m
+            if stopped and k < n_looks - 1:
+                continue
+            mA, sA = _binary_moments1(cA, n)
+            mB, sB = _binary_moments1(cB, n)
+            s, df = _ttest_pooled1(n, mB, sB, n, mA, sA)  # B minus A
+            if not stopped:
+                r = _reject_band1(alternative, s, df, looks[1, k], looks[2, k], looks[3, k])
+                if r == BAND_UNSURE:
+                    return first, -1
+                if r == BAND_YES:
+                    first[k] += 1
+                    stopped = True
+            if not stopped and futile:
+                r = _futile_band1(alternative, s, df, looks[4, k], looks[5, k], looks[6, k])
+                if r == BAND_UNSURE:
+                    return first, -1
+                if r == BAND_YES:
+                    first[n_looks + k] += 1
+                    stopped = True
+            if k == n_looks - 1:
+                r = _reject_band1(alternative, s, df, f_sure, f_never, f_level)
+                if r == BAND_UNSURE:
+                    return first, -1
+                if r == BAND_YES:
+                    final += 1
+    return first, final
+
+
+@njit
+def _peeking_binary_welch_band(g, reps, looks, pA, pB, sd, alternative, tau2, f_sure, f_never, f_level):
+    n_looks = looks.shape[1]
+    first = np.zeros(2 * n_looks, dtype=np.int64)
+    futile = looks.shape[0] > 4
+    final = 0
+    for _ in range(reps):
+        n, cA, cB, stopped = 0.0, 0, 0, False
+        for k in range(n_looks):
+            m = np.int64(looks[0, k])
+            cA += g.binomial(m, pA)
+            cB += g.binomial(m, pB)
+            n += m
+            if stopped and k < n_looks - 1:
+                continue
+            mA, sA = _binary_moments1(cA, n)
+            mB, sB = _binary_moments1(cB, n)
+            s, df = _stat_welch1(n, mA, sA, n, mB, sB)
+            if not stopped:
+                r = _reject_band1(alternative, s, df, looks[1, k], looks[2, k], looks[3, k])
+                if r == BAND_UNSURE:
+                    return first, -1
+                if r == BAND_YES:
+                    first[k] += 1
+                    stopped = True
+            if not stopped and futile:
+                r = _futile_band1(alternative, s, df, looks[4, k], looks[5, k], looks[6, k])
+                if r == BAND_UNSURE:
+                    return first, -1
+                if r == BAND_YES:
+                    first[n_looks + k] += 1
+                    stopped = True
+            if k == n_looks - 1:
+                r = _reject_band1(alternative, s, df, f_sure, f_never, f_level)
+                if r == BAND_UNSURE:
+                    return first, -1
+                if r == BAND_YES:
+                    final += 1
+    return first, final
+
+
+@njit
+def _peeking_normal_t_band(g, reps, looks, pA, pB, sd, alternative, tau2, f_sure, f_never, f_level):
+    n_looks = looks.shape[1]
+    first = np.zeros(2 * n_looks, dtype=np.int64)
+    futile = looks.shape[0] > 4
+    final = 0
+    for _ in range(reps):
+        n, mA, sA, mB, sB, stopped = 0.0, 0.0, 0.0, 0.0, 0.0, False
+        for k in range(n_looks):
+            m = np.int64(looks[0, k])
+            lmA, lsA = _draw_normal_look1(g, m, pA, sd)
+            lmB, lsB = _draw_normal_look1(g, m, pB, sd)
+            _, mA, sA = _merge_moments1(n, mA, sA, m, lmA, lsA)
+            n, mB, sB = _merge_moments1(n, mB, sB, m, lmB, lsB)
+            if stopped and k < n_looks - 1:
+                continue
+            s, df = _ttest_pooled1(n, mB, sB, n, mA, sA)  # B minus A
+            if not stopped:
+                r = _reject_band1(alternative, s, df, looks[1, k], looks[2, k], looks[3, k])
+                if r == BAND_UNSURE:
+                    return first, -1
+                if r == BAND_YES:
+                    first[k] += 1
+                    stopped = True
+            if not stopped and futile:
+                r = _futile_band1(alternative, s, df, looks[4, k], looks[5, k], looks[6, k])
+                if r == BAND_UNSURE:
+                    return first, -1
+                if r == BAND_YES:
+                    first[n_looks + k] += 1
+                    stopped = True
+            if k == n_looks - 1:
+                r = _reject_band1(alternative, s, df, f_sure, f_never, f_level)
+                if r == BAND_UNSURE:
+                    return first, -1
+                if r == BAND_YES:
+                    final += 1
+    return first, final
+
+
+@njit
+def _peeking_normal_welch_band(g, reps, looks, pA, pB, sd, alternative, tau2, f_sure, f_never, f_level):
+    n_looks = looks.shape[1]
+    first = np.zeros(2 * n_looks, dtype=np.int64)
+    futile = looks.shape[0] > 4
+    final = 0
+    for _ in range(reps):
+        n, mA, sA, mB, sB, stopped = 0.0, 0.0, 0.0, 0.0, 0.0, False
+        for k in range(n_looks):
+            m = np.int64(looks[0, k])
+            lmA, lsA = _draw_normal_look1(g, m, pA, sd)
+            lmB, lsB = _draw_normal_look1(g, m, pB, sd)
+            _, mA, sA = _merge_moments1(n, mA, sA, m, lmA, lsA)
+            n, mB, sB = _merge_moments1(n, mB, sB, m, lmB, lsB)
+            if stopped and k < n_looks - 1:
+                continue
+            s, df = _stat_welch1(n, mA, sA, n, mB, sB)
+            if not stopped:
+                r = _reject_band1(alternative, s, df, looks[1, k], looks[2, k], looks[3, k])
+                if r == BAND_UNSURE:
+                    return first, -1
+                if r == BAND_YES:
+                    first[k] += 1
+                    stopped = True
+            if not stopped and futile:
+                r = _futile_band1(alternative, s, df, looks[4, k], looks[5, k], looks[6, k])
+                if r == BAND_UNSURE:
+                    return first, -1
+                if r == BAND_YES:
+                    first[n_looks + k] += 1
+                    stopped = True
+            if k == n_looks - 1:
+                r = _reject_band1(alternative, s, df, f_sure, f_never, f_level)
+                if r == BAND_UNSURE:
+                    return first, -1
+                if r == BAND_YES:
+                    final += 1
+    return first, final
+
+
+# (metric code, test code) -> its kernel without p-values, tried first (see above); paths without one compute no
+# costly p-value
+BAND_KERNELS = {
+    (METRIC_BINARY, TEST_T): _peeking_binary_t_band,
+    (METRIC_BINARY, TEST_WELCH): _peeking_binary_welch_band,
+    (METRIC_NORMAL, TEST_T): _peeking_normal_t_band,
+    (METRIC_NORMAL, TEST_WELCH): _peeking_normal_welch_band,
+}
+
+
 @pjit
 def _binomial_floor(gens, block, n_sims, visitors, pA, pB):
     """RNG floor for benchmarks: draw exactly the binomial counts `_peeking` draws, and nothing else."""
@@ -506,7 +722,7 @@ _GS_CUTOFF = 10.0
 _GS_WIDTH = 12.0  # each look's grid spans at most centre +- 12 sd of S_k (the density beyond is below 1e-30)
 
 
-@njit
+@hjit
 def _gs_transition(x_new, x_old, mass, shift, sd, out):
     """out[i] = sum_j mass[j] exp(-((x_new[i] - x_old[j] - shift) / sd)^2 / 2), over |z| <= 10.
 
@@ -567,12 +783,12 @@ def _gs_transition(x_new, x_old, mass, shift, sd, out):
         out[i] = acc
 
 
-@njit
+@hjit
 def _ndtr1(x):
     return 0.5 * math.erfc(-x / math.sqrt(2.0))
 
 
-@njit
+@hjit
 def _gs_tails1(edge_hi, edge_lo, centre, scale, two_sided):
     """P(S >= edge_hi) + P(S <= edge_lo) (the second only two-sided) for S ~ N(centre, scale^2)."""
     p = _ndtr1((centre - edge_hi) / scale)
@@ -581,7 +797,7 @@ def _gs_tails1(edge_hi, edge_lo, centre, scale, two_sided):
     return p
 
 
-@njit
+@hjit
 def _gs_grid1(k, bound, t, drift, two_sided, step, max_points, counts):
     """(lo, hi, intervals) of look k's continuation grid; intervals 0 when the region is empty.
 
@@ -601,7 +817,7 @@ def _gs_grid1(k, bound, t, drift, two_sided, step, max_points, counts):
     return lo, hi, m
 
 
-@njit
+@hjit
 def _gs_fill_grid1(lo, hi, m, x, w):
     """Uniform grid of m intervals on [lo, hi] (as numpy.linspace) and its Simpson weights."""
     h = (hi - lo) / m
