@@ -736,7 +736,9 @@ def _gs_transition(x_new, x_old, mass, shift, sd, out):
     lo = x_old[0]
     h = (x_old[n_old - 1] - lo) / (n_old - 1)
     d = h / sd
-    width = int(math.ceil(_GS_CUTOFF / d)) + 1
+    # min / max / int are written out below: each builtin call compiles a small numba overload per signature
+    # and caller (~0.05-0.1 s of a first call each); the expressions are the ones numba's min/max evaluate
+    width = math.ceil(_GS_CUTOFF / d) + 1  # an int64 already
     q = math.exp(-d * d)
     for i in range(n_new):
         target = x_new[i] - shift
@@ -744,9 +746,11 @@ def _gs_transition(x_new, x_old, mass, shift, sd, out):
         out[i] = 0.0
         if c < -width or c > n_old - 1 + width:
             continue
-        j0 = min(max(int(round(c)), 0), n_old - 1)
-        j_lo = max(0, j0 - width)
-        j_hi = min(n_old - 1, j0 + width)
+        j0 = round(c)  # an int64
+        j0 = 0 if 0 > j0 else j0
+        j0 = n_old - 1 if n_old - 1 < j0 else j0
+        j_lo = j0 - width if j0 - width > 0 else 0
+        j_hi = j0 + width if j0 + width < n_old - 1 else n_old - 1
         z0 = (target - x_old[j0]) / sd
         e0 = math.exp(-0.5 * z0 * z0)
         acc = mass[j0] * e0
@@ -757,7 +761,7 @@ def _gs_transition(x_new, x_old, mass, shift, sd, out):
             ru = math.exp(z0 * d - 0.5 * d * d)
             ed = e0
             rd = math.exp(-z0 * d - 0.5 * d * d)
-            both = min(j_hi - j0, j0 - j_lo)
+            both = j0 - j_lo if j0 - j_lo < j_hi - j0 else j_hi - j0
             acc_d = 0.0
             for o in range(1, both + 1):
                 eu *= ru
@@ -806,13 +810,20 @@ def _gs_grid1(k, bound, t, drift, two_sided, step, max_points, counts):
     """
     centre = drift * t[k]
     width = _GS_WIDTH * math.sqrt(t[k])
-    hi = min(bound[k], centre + width)
-    lo = max(-bound[k], centre - width) if two_sided else centre - width
+    # min(a, b) and max(a, b) as numba evaluates them (b if b < a else a; b if b > a else a: NaN stays as given)
+    hi = centre + width if centre + width < bound[k] else bound[k]
+    if two_sided:
+        lo = centre - width if centre - width > -bound[k] else -bound[k]
+    else:
+        lo = centre - width
     if not hi > lo:
         return lo, hi, 0
     if counts[k] > 0:
         return lo, hi, counts[k]
-    m = int(min(max(math.ceil((hi - lo) / step), 2.0), max_points - 1.0))
+    c = np.float64(math.ceil((hi - lo) / step))  # int(min(max(ceil, 2.0), max_points - 1.0)), written out
+    c = 2.0 if 2.0 > c else c
+    c = max_points - 1.0 if max_points - 1.0 < c else c
+    m = np.int64(c)
     m += m % 2  # Simpson needs an even number of intervals
     return lo, hi, m
 
@@ -835,10 +846,11 @@ def _gs_crossing(bound, t, drift, two_sided, step, max_points, counts):
     +-`bound` on the score scale S_k (Armitage, McPherson & Rowe 1969): see `sequential._crossing_probabilities`.
     """
     n_looks = bound.shape[0]
-    out = np.zeros(n_looks)
+    out = np.empty(n_looks)  # zeros, filled by the loop below (np.zeros compiles two more overloads)
     sd = np.empty(n_looks)
     prev = 0.0
     for k in range(n_looks):
+        out[k] = 0.0
         sd[k] = math.sqrt(t[k] - prev)
         prev = t[k]
     out[0] = _gs_tails1(bound[0], -bound[0], drift * t[0], sd[0], two_sided)
@@ -848,7 +860,7 @@ def _gs_crossing(bound, t, drift, two_sided, step, max_points, counts):
     lo, hi, m = _gs_grid1(np.int64(0), bound, t, drift, two_sided, step, max_points, counts)
     if m == 0:
         return out
-    size = int(max_points) + 1
+    size = np.int64(max_points) + 1
     x = np.empty(size)
     w = np.empty(size)
     xn = np.empty(size)
