@@ -17,6 +17,8 @@ from typing import Any
 
 import numba
 
+from simengine._numba_compat import CPUDispatcher
+
 __all__ = ["njit", "hjit", "pjit", "cache_dir", "unsafe_reason", "PACKAGE_DIR"]
 
 PACKAGE_DIR = Path(__file__).resolve().parent
@@ -165,7 +167,7 @@ def pjit(*args: Any, **kwargs: Any) -> Any:
     return njit(*args, parallel=True, **kwargs)
 
 
-class _HelperDispatcher(numba.core.registry.CPUDispatcher):  # type: ignore[misc]
+class _HelperDispatcher(CPUDispatcher):  # type: ignore[misc]
     """A dispatcher compiled without Python or C entry points: kernels call it, Python cannot."""
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
@@ -173,17 +175,24 @@ class _HelperDispatcher(numba.core.registry.CPUDispatcher):  # type: ignore[misc
         raise TypeError(f"{self.py_func.__qualname__} is an internal kernel helper: call it from an @njit kernel")
 
 
-def hjit(func: Any) -> Any:
+def hjit(*args: Any, **kwargs: Any) -> Any:
     """`njit` for a kernel helper that only other kernels call (never Python, never as a function value).
 
     Every dispatcher numba compiles also gets a CPython wrapper and a C-callable wrapper, each generated and
     optimised with it: ~25 % of a small helper's compile time (a chain of ten special-function helpers compiled
     in 1.55 s instead of 2.07 s).  A helper called from a kernel needs neither, and skipping them changes none of
-    its code, so results are the same bit for bit.  Calling it from Python raises TypeError.
+    its code, so results are the same bit for bit.  Calling it from Python raises TypeError.  Keyword arguments
+    override simengine's options, as for `njit`.
     """
-    options = {**OPTIONS, "no_cpython_wrapper": True, "no_cfunc_wrapper": True}
+    options = {**OPTIONS, **kwargs, "no_cpython_wrapper": True, "no_cfunc_wrapper": True}
     cache = options.pop("cache")
-    disp = _HelperDispatcher(py_func=func, locals={}, targetoptions=options)
-    if cache:
-        disp.enable_caching()
-    return disp
+
+    def wrap(func: Any) -> Any:
+        disp = _HelperDispatcher(py_func=func, locals={}, targetoptions=options)
+        if cache:
+            disp.enable_caching()
+        return disp
+
+    if args and callable(args[0]):
+        return wrap(args[0])
+    return wrap

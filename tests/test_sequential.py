@@ -640,3 +640,14 @@ def test_peeking_band_blocks_rerun_with_pvalues(monkeypatch, metric, test, futil
         assert_array_equal(getattr(wide, name), getattr(ref, name))
     assert wide.rejected_final == ref.rejected_final
     assert wide.expected_visitors_per_arm == ref.expected_visitors_per_arm
+
+
+def test_compile_fills_the_peeking_pvalue_kernel():
+    # `simengine compile` reaches the t kernel with p-values, which a first call no longer compiles
+    import simengine.sequential as seq
+    from simengine import _compile
+
+    band = seq._BAND
+    _compile.FILL_EXTRA["sequential testing"]()
+    assert seq._BAND == band
+    assert K._peeking_binary_t.signatures

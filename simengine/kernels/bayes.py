@@ -24,6 +24,13 @@ _T_MAX = 4.0
 
 
 @hjit
+def _clip01(p):
+    """min(1.0, max(0.0, p)) as numba evaluates it (NaN gives 0.0), without compiling the builtins' overloads."""
+    p = p if p > 0.0 else 0.0
+    return p if p < 1.0 else 1.0
+
+
+@hjit
 def _miller_sums(p, q, r, s):
     """Miller's sum S(p, q, r, s) = P(Y > X) for X ~ Beta(p, q), Y ~ Beta(r, s), r a positive
     integer, and the same sum with each one parameter raised by 1, from one pass.
@@ -38,10 +45,13 @@ def _miller_sums(p, q, r, s):
 
     Returns (S, S[p+1], S[q+1], S[r+1], S[s+1]).
     """
-    n = int(r)
+    n = np.int64(r)
     c = p + q + s
-    m = math.ceil((p * s - c) / (q + 1.0))
-    m = int(min(max(m, 0.0), n - 1.0))
+    # int(min(max(m, 0.0), n - 1.0)) written out as numba evaluates it (each builtin min / max / int call
+    # compiles a small overload on a first call)
+    m = np.float64(math.ceil((p * s - c) / (q + 1.0)))
+    m = 0.0 if 0.0 > m else m
+    m = np.int64(n - 1.0 if n - 1.0 < m else m)
     log_scale = (
         special._betaln(p + m, q + s) - math.log(s + m) - special._betaln(1.0 + m, s) - special._betaln(p, q)
     )
@@ -213,8 +223,12 @@ def _window1(a, b):
     1 / (a + b), which can be several sds (Beta(87, 1/8): sd 0.004, scale 0.011).
     """
     m, sd = _beta_mean_sd(a, b)
-    spread = max(sd, 1.0 / (a + b))
-    return m, max(0.0, m - _QUAD_SDS * spread), min(1.0, m + _QUAD_SDS * spread)
+    # max / min written out as numba evaluates them (max(x, y) = y if y > x else x, min likewise)
+    spread = 1.0 / (a + b)
+    spread = spread if spread > sd else sd
+    lo = m - _QUAD_SDS * spread
+    hi = m + _QUAD_SDS * spread
+    return m, lo if lo > 0.0 else 0.0, hi if hi < 1.0 else 1.0
 
 
 @hjit
@@ -274,7 +288,7 @@ def _prob_greater_sums1(which, a1, b1, a2, b2):
         p = 1.0 - _miller_sums(a2, b2, a1, b1)[0]
     else:
         p = 1.0 - _miller_sums(b1, a1, b2, a2)[0]
-    return min(1.0, max(0.0, p))
+    return _clip01(p)
 
 
 @hjit
@@ -283,7 +297,7 @@ def _prob_greater(a1, b1, a2, b2):
     which = _shortest_sum1(a1, b1, a2, b2)
     if which >= 0:
         return _prob_greater_sums1(which, a1, b1, a2, b2)
-    return min(1.0, max(0.0, _prob_greater_quad(a1, b1, a2, b2)))
+    return _clip01(_prob_greater_quad(a1, b1, a2, b2))
 
 
 @njit
@@ -310,9 +324,11 @@ def _bayes_ab_sums1(which, a1, b1, a2, b2):
         p, p_b1, p_a1 = 1.0 - r[0], 1.0 - r[4], 1.0 - r[2]
     mean1 = a1 / (a1 + b1)
     mean2 = a2 / (a2 + b2)
-    loss_a = max(mean2 * p_b1 - mean1 * p_a1, 0.0)
-    loss_b = max(mean1 - mean2 + loss_a, 0.0)
-    return min(1.0, max(0.0, p)), loss_a, loss_b
+    loss_a = mean2 * p_b1 - mean1 * p_a1
+    loss_a = 0.0 if 0.0 > loss_a else loss_a  # max(loss_a, 0.0), as numba evaluates it
+    loss_b = mean1 - mean2 + loss_a
+    loss_b = 0.0 if 0.0 > loss_b else loss_b
+    return _clip01(p), loss_a, loss_b
 
 
 @hjit
@@ -339,9 +355,11 @@ def _bayes_ab_quad1(a1, b1, a2, b2):
     p_a1 = _prob_greater_quad(a1 + 1.0, b1, a2, b2)  # P(B > A')
     mean1 = a1 / (a1 + b1)
     mean2 = a2 / (a2 + b2)
-    loss_a = max(mean2 * p_b1 - mean1 * p_a1, 0.0)
-    loss_b = max(mean1 - mean2 + loss_a, 0.0)
-    return min(1.0, max(0.0, p)), loss_a, loss_b
+    loss_a = mean2 * p_b1 - mean1 * p_a1
+    loss_a = 0.0 if 0.0 > loss_a else loss_a  # max(loss_a, 0.0), as numba evaluates it
+    loss_b = mean1 - mean2 + loss_a
+    loss_b = 0.0 if 0.0 > loss_b else loss_b
+    return _clip01(p), loss_a, loss_b
 
 
 def _bayes_ab_exact_impl(a1, b1, a2, b2):
@@ -585,13 +603,15 @@ def _bayes_peeking(gens, t, step, u0, u1, n_sims, n_looks, visitors, rate_a, rat
     (zeros on entry) and P(B > A) at the final look into `final`.
     """
     nb = (n_sims + block - 1) // block
-    for il in range(t, min(nb, u1 - u0), step):
+    # min written out as numba evaluates it (min(x, y) = y if y < x else x): no overload compiled
+    for il in range(t, u1 - u0 if u1 - u0 < nb else nb, step):
         u = u0 + il
         b = u % nb
         g = gens[b]
         while u < u1:
             lo = b * block + (u // nb) * sub
-            hi = min(lo + sub, (b + 1) * block, n_sims)
+            hi = (b + 1) * block if (b + 1) * block < lo + sub else lo + sub
+            hi = n_sims if n_sims < hi else hi
             u += nb
             for r in range(lo, hi):
                 sa = 0
@@ -615,13 +635,15 @@ def _bayes_peeking_sums(gens, t, step, u0, u1, n_sims, n_looks, visitors, rate_a
     """`_bayes_peeking` for designs where every look has an exact sum (whole-number priors and few enough
     visitors, decided by the public layer): the same loop without the quadrature (~3 s less to compile)."""
     nb = (n_sims + block - 1) // block
-    for il in range(t, min(nb, u1 - u0), step):
+    # min written out as numba evaluates it (min(x, y) = y if y < x else x): no overload compiled
+    for il in range(t, u1 - u0 if u1 - u0 < nb else nb, step):
         u = u0 + il
         b = u % nb
         g = gens[b]
         while u < u1:
             lo = b * block + (u // nb) * sub
-            hi = min(lo + sub, (b + 1) * block, n_sims)
+            hi = (b + 1) * block if (b + 1) * block < lo + sub else lo + sub
+            hi = n_sims if n_sims < hi else hi
             u += nb
             for r in range(lo, hi):
                 sa = 0

@@ -531,7 +531,9 @@ def _futile_band1(alternative, stat, df, sure, never, level):
 @njit
 def _peeking_binary_t_band(g, reps, looks, pA, pB, sd, alternative, tau2, f_sure, f_never, f_level):
     n_looks = looks.shape[1]
-    first = np.zeros(2 * n_looks, dtype=np.int64)
+    first = np.empty(2 * n_looks, dtype=np.int64)
+    for k in range(2 * n_looks):  # zeros (np.zeros compiles two more overloads on a first call)
+        first[k] = 0
     futile = looks.shape[0] > 4
     final = 0
     for _ in range(reps):
@@ -572,7 +574,9 @@ def _peeking_binary_t_band(g, reps, looks, pA, pB, sd, alternative, tau2, f_sure
 @njit
 def _peeking_binary_welch_band(g, reps, looks, pA, pB, sd, alternative, tau2, f_sure, f_never, f_level):
     n_looks = looks.shape[1]
-    first = np.zeros(2 * n_looks, dtype=np.int64)
+    first = np.empty(2 * n_looks, dtype=np.int64)
+    for k in range(2 * n_looks):  # zeros (np.zeros compiles two more overloads on a first call)
+        first[k] = 0
     futile = looks.shape[0] > 4
     final = 0
     for _ in range(reps):
@@ -613,7 +617,9 @@ def _peeking_binary_welch_band(g, reps, looks, pA, pB, sd, alternative, tau2, f_
 @njit
 def _peeking_normal_t_band(g, reps, looks, pA, pB, sd, alternative, tau2, f_sure, f_never, f_level):
     n_looks = looks.shape[1]
-    first = np.zeros(2 * n_looks, dtype=np.int64)
+    first = np.empty(2 * n_looks, dtype=np.int64)
+    for k in range(2 * n_looks):  # zeros (np.zeros compiles two more overloads on a first call)
+        first[k] = 0
     futile = looks.shape[0] > 4
     final = 0
     for _ in range(reps):
@@ -653,7 +659,9 @@ def _peeking_normal_t_band(g, reps, looks, pA, pB, sd, alternative, tau2, f_sure
 @njit
 def _peeking_normal_welch_band(g, reps, looks, pA, pB, sd, alternative, tau2, f_sure, f_never, f_level):
     n_looks = looks.shape[1]
-    first = np.zeros(2 * n_looks, dtype=np.int64)
+    first = np.empty(2 * n_looks, dtype=np.int64)
+    for k in range(2 * n_looks):  # zeros (np.zeros compiles two more overloads on a first call)
+        first[k] = 0
     futile = looks.shape[0] > 4
     final = 0
     for _ in range(reps):

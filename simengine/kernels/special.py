@@ -6,6 +6,8 @@ functions and no validation: a bad argument gives nan, never an exception.  The 
 """
 import math
 
+import numpy as np
+
 from simengine._jit import hjit, njit
 
 __all__ = [
@@ -430,7 +432,10 @@ def _betainc_cf(a, b, x, y):
     c = f
     d = 0.0
     x2 = x * x
-    n_max = int(min(100.0 + 2.0 * math.sqrt(a + b), 1e7))
+    # int(min(100 + 2 sqrt(a + b), 1e7)) written out (each builtin min / max / int call compiles a small
+    # overload on a first call; these are the expressions numba evaluates, NaN included)
+    n_max = 100.0 + 2.0 * math.sqrt(a + b)
+    n_max = np.int64(1e7 if 1e7 < n_max else n_max)
     for m in range(1, n_max):
         fm = float(m)
         a2m = a + 2.0 * fm
@@ -483,7 +488,8 @@ def _betainc_pair(a, b, x, y):
     if y == 0.0:
         return 1.0, 0.0
     lw, lower = _betainc_log_side(a, b, x, y)
-    w = min(math.exp(lw), 1.0)
+    w = math.exp(lw)
+    w = 1.0 if 1.0 < w else w  # min(w, 1.0)
     if lower:
         return w, 1.0 - w
     return 1.0 - w, w
