@@ -479,8 +479,22 @@ def _fill_drift_parallel():
     simengine.adwin(np.zeros((20, 4000)))
 
 
+def _fill_sequential_pvalues():
+    """simulate_peeking's t-test kernel with p-values: a call runs it only for blocks with a look in the thin band
+    about a critical value (rare), so the warm-up never compiles it; a band as wide as the line sends every block
+    there."""
+    from simengine import sequential
+
+    band = sequential._BAND
+    sequential._BAND = 1e300
+    try:
+        sequential.simulate_peeking(n_sims=10, n_looks=2, visitors_per_look=5, rng=0)
+    finally:
+        sequential._BAND = band
+
+
 # Extra calls `simengine compile` makes after a family's warm-up: kernels a first (small) call does not reach.
-FILL_EXTRA = {"drift detection": _fill_drift_parallel}
+FILL_EXTRA = {"drift detection": _fill_drift_parallel, "sequential testing": _fill_sequential_pvalues}
 
 
 def fill_family(name: str) -> float:

@@ -17,7 +17,9 @@ from typing import Any
 
 import numba
 
-__all__ = ["njit", "pjit", "cache_dir", "unsafe_reason", "PACKAGE_DIR"]
+from simengine._numba_compat import CPUDispatcher
+
+__all__ = ["njit", "hjit", "pjit", "cache_dir", "unsafe_reason", "PACKAGE_DIR"]
 
 PACKAGE_DIR = Path(__file__).resolve().parent
 
@@ -163,3 +165,34 @@ def njit(*args: Any, **kwargs: Any) -> Any:
 def pjit(*args: Any, **kwargs: Any) -> Any:
     """`njit` with ``parallel=True``, for kernels whose outer loop is a `prange`."""
     return njit(*args, parallel=True, **kwargs)
+
+
+class _HelperDispatcher(CPUDispatcher):  # type: ignore[misc]
+    """A dispatcher compiled without Python or C entry points: kernels call it, Python cannot."""
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        # Without a CPython wrapper a call from Python would jump to a null entry point (a segfault).
+        raise TypeError(f"{self.py_func.__qualname__} is an internal kernel helper: call it from an @njit kernel")
+
+
+def hjit(*args: Any, **kwargs: Any) -> Any:
+    """`njit` for a kernel helper that only other kernels call (never Python, never as a function value).
+
+    Every dispatcher numba compiles also gets a CPython wrapper and a C-callable wrapper, each generated and
+    optimised with it: ~25 % of a small helper's compile time (a chain of ten special-function helpers compiled
+    in 1.55 s instead of 2.07 s).  A helper called from a kernel needs neither, and skipping them changes none of
+    its code, so results are the same bit for bit.  Calling it from Python raises TypeError.  Keyword arguments
+    override simengine's options, as for `njit`.
+    """
+    options = {**OPTIONS, **kwargs, "no_cpython_wrapper": True, "no_cfunc_wrapper": True}
+    cache = options.pop("cache")
+
+    def wrap(func: Any) -> Any:
+        disp = _HelperDispatcher(py_func=func, locals={}, targetoptions=options)
+        if cache:
+            disp.enable_caching()
+        return disp
+
+    if args and callable(args[0]):
+        return wrap(args[0])
+    return wrap

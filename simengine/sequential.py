@@ -1159,21 +1159,30 @@ def simulate_peeking(
 def _peeking_run(n_sims, ss, path, kernel_args, n_cum, inputs, progress):
     """One run of `n_sims` experiments from `ss`: the kernel of `path` (metric and test codes) over the blocks, in
     slices, then the reductions."""
-    from simengine.kernels.sequential import PEEKING_KERNELS
+    from simengine.kernels.sequential import BAND_KERNELS, PEEKING_KERNELS
 
     kernel = PEEKING_KERNELS[path]  # one kernel per metric and test, so a call compiles only its own path
+    # t and Welch: first the kernel without p-values; a block with a look in the thin band around a critical value
+    # runs again from its own stream with the p-values (same counts as if it had run so at once), so the Student-t
+    # tail is compiled only by a call that needs it
+    fast = BAND_KERNELS.get(path)
     blocks = n_blocks(n_sims, BLOCK)
 
     def block(b):
+        reps = min(BLOCK, n_sims - b * BLOCK)
+        if fast is not None:
+            out = fast(np.random.Generator(np.random.PCG64(child_seed_sequence(ss, b))), reps, *kernel_args)
+            if out[1] >= 0:
+                return out
         g = np.random.Generator(np.random.PCG64(child_seed_sequence(ss, b)))
-        return kernel(g, min(BLOCK, n_sims - b * BLOCK), *kernel_args)
+        return kernel(g, reps, *kernel_args)
 
     def run_slice(lo, hi):  # integer counts: summing per slice gives the same totals as any other order
         outs = threaded_blocks(block, lo, hi)
         return np.sum([f for f, _ in outs], axis=0), sum(n for _, n in outs)
 
     # ~0.4 us per experiment and look (a t-test p-value near the boundary) on a loaded machine
-    parts = run_blocks(run_slice, blocks, progress=progress, desc="simulate_peeking", dispatchers=(kernel,),
+    parts = run_blocks(run_slice, blocks, progress=progress, desc="simulate_peeking", dispatchers=(fast or kernel,),
                        first=first_slice(BLOCK * len(n_cum) * 4e-7))
     counts = np.sum([f for f, _ in parts], axis=0)
     n_looks = len(n_cum)

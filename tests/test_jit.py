@@ -302,6 +302,27 @@ def test_numba_internals_are_where_the_compat_module_expects():
     assert callable(entry) and entry(1.0, 2.0) == 3.0
 
 
+
+def test_hjit_helpers_run_in_kernels_and_refuse_python_calls():
+    # _jit.hjit: a helper without Python / C entry points (numba's no_cpython_wrapper / no_cfunc_wrapper
+    # options); kernels call it as any dispatcher, a call from Python raises instead of jumping to a null entry.
+    import math
+
+    from simengine._jit import hjit, njit
+
+    @hjit(cache=False)
+    def helper(x):
+        return math.sqrt(x) + 1.0
+
+    @njit(cache=False)
+    def kernel(x):
+        return 2.0 * helper(x)
+
+    assert kernel(4.0) == 6.0
+    with pytest.raises(TypeError, match="internal kernel helper"):
+        helper(4.0)
+    assert helper.targetoptions["no_cpython_wrapper"] and helper.targetoptions["no_cfunc_wrapper"]
+
 def test_import_writes_nothing_into_the_package(tmp_path):
     # -B: Python's own bytecode aside, importing simengine (and a kernel module) must not touch the install
     site = _install_copy(tmp_path)

@@ -611,3 +611,43 @@ def test_direction_b_minus_a():
     normal = dict(kw, metric="normal", mean=1.0, sd=1.0, lift=-0.2)
     assert simulate_peeking(alternative="less", **normal).rejected_final > 0.8
     assert simulate_peeking(alternative="greater", **normal).rejected_final < 0.01
+
+
+@pytest.mark.parametrize("metric, test, futility", [("binary", "t", [0.0, 0.5, -np.inf]), ("normal", "welch", None)])
+def test_peeking_band_blocks_rerun_with_pvalues(monkeypatch, metric, test, futility):
+    # The t / Welch paths first run a kernel without p-values and run a block again with them when a look falls in
+    # the band about a critical value.  A band as wide as the whole line sends every block back: the counts must
+    # be those of the default (narrow) band bit for bit, and every block must have been run twice.
+    import simengine.sequential as seq
+
+    kw = dict(n_sims=600, n_looks=3, visitors_per_look=40, metric=metric, test=test, lift=0.05,
+              boundary="pocock", futility=futility, alternative="greater", rng=7)
+    ref = simulate_peeking(**kw)
+    path = (K.METRIC_BINARY if metric == "binary" else K.METRIC_NORMAL, K.TEST_T if test == "t" else K.TEST_WELCH)
+    band = K.BAND_KERNELS[path]
+    calls = []
+
+    def spy(*args):
+        out = band(*args)
+        calls.append(out[1])
+        return out
+
+    monkeypatch.setitem(K.BAND_KERNELS, path, spy)
+    monkeypatch.setattr(seq, "_BAND", 1e300)
+    wide = simulate_peeking(**kw)
+    assert calls and all(c == -1 for c in calls)
+    for name in ("first_rejection_look", "futility_look"):
+        assert_array_equal(getattr(wide, name), getattr(ref, name))
+    assert wide.rejected_final == ref.rejected_final
+    assert wide.expected_visitors_per_arm == ref.expected_visitors_per_arm
+
+
+def test_compile_fills_the_peeking_pvalue_kernel():
+    # `simengine compile` reaches the t kernel with p-values, which a first call no longer compiles
+    import simengine.sequential as seq
+    from simengine import _compile
+
+    band = seq._BAND
+    _compile.FILL_EXTRA["sequential testing"]()
+    assert seq._BAND == band
+    assert K._peeking_binary_t.signatures

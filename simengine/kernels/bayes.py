@@ -12,7 +12,7 @@ import math
 import numba
 import numpy as np
 
-from simengine._jit import njit, pjit
+from simengine._jit import hjit, njit, pjit
 from simengine.kernels import special
 
 MAX_TERMS = 1_000_000  # longer sums go to quadrature (the walked window is ~sqrt of this)
@@ -23,8 +23,15 @@ _QUAD_TOL = 1e-11  # tanh-sinh error is about the square of successive differenc
 _T_MAX = 4.0
 
 
-@njit
-def _miller_sums1(p, q, r, s):
+@hjit
+def _clip01(p):
+    """min(1.0, max(0.0, p)) as numba evaluates it (NaN gives 0.0), without compiling the builtins' overloads."""
+    p = p if p > 0.0 else 0.0
+    return p if p < 1.0 else 1.0
+
+
+@hjit
+def _miller_sums(p, q, r, s):
     """Miller's sum S(p, q, r, s) = P(Y > X) for X ~ Beta(p, q), Y ~ Beta(r, s), r a positive
     integer, and the same sum with each one parameter raised by 1, from one pass.
 
@@ -38,12 +45,15 @@ def _miller_sums1(p, q, r, s):
 
     Returns (S, S[p+1], S[q+1], S[r+1], S[s+1]).
     """
-    n = int(r)
+    n = np.int64(r)
     c = p + q + s
-    m = math.ceil((p * s - c) / (q + 1.0))
-    m = int(min(max(m, 0.0), n - 1.0))
+    # int(min(max(m, 0.0), n - 1.0)) written out as numba evaluates it (each builtin min / max / int call
+    # compiles a small overload on a first call)
+    m = np.float64(math.ceil((p * s - c) / (q + 1.0)))
+    m = 0.0 if 0.0 > m else m
+    m = np.int64(n - 1.0 if n - 1.0 < m else m)
     log_scale = (
-        special.betaln(p + m, q + s) - math.log(s + m) - special.betaln(1.0 + m, s) - special.betaln(p, q)
+        special._betaln(p + m, q + s) - math.log(s + m) - special._betaln(1.0 + m, s) - special._betaln(p, q)
     )
     tot = 0.0
     wp = 0.0
@@ -88,38 +98,44 @@ def _miller_sums1(p, q, r, s):
 
 
 @njit
-def _miller_sum1(a1, b1, a2, b2):
-    """P(X2 > X1) for X1 ~ Beta(a1, b1), X2 ~ Beta(a2, b2) with a2 a positive integer."""
-    return _miller_sums1(a1, b1, a2, b2)[0]
+def _miller_sums1(p, q, r, s):
+    """`_miller_sums` with a Python entry point (tests and benchmarks call it)."""
+    return _miller_sums(p, q, r, s)
 
 
 @njit
+def _miller_sum1(a1, b1, a2, b2):
+    """P(X2 > X1) for X1 ~ Beta(a1, b1), X2 ~ Beta(a2, b2) with a2 a positive integer."""
+    return _miller_sums(a1, b1, a2, b2)[0]
+
+
+@hjit
 def _is_count(v):
     return v >= 1.0 and v == math.floor(v)
 
 
-@njit
+@hjit
 def _beta_pdf_xy(x, y, a, b):
     """Beta(a, b) density at x with y = 1 - x supplied exactly (stable for huge a, b)."""
     if x <= 0.0 or y <= 0.0:
         return 0.0
-    return special.beta_power_terms(a, b, x, y) / (x * y)
+    return math.exp(special._log_beta_power_terms(a, b, x, y)) / (x * y)
 
 
-@njit
+@hjit
 def _other_factor1(x, y, oa, ob, upper_tail):
     """CDF (or survival function) of Beta(oa, ob) at x = 1 - y."""
     # I_x(a, b) = 1 - I_y(b, a): pick the form whose argument is small for accuracy.
     if x <= 0.5:
-        cdf = special.betainc(oa, ob, x)
+        cdf = special._betainc(oa, ob, x)
         sf = 1.0 - cdf
     else:
-        sf = special.betainc(ob, oa, y)
+        sf = special._betainc(ob, oa, y)
         cdf = 1.0 - sf
     return sf if upper_tail else cdf
 
 
-@njit
+@hjit
 def _quad_integrand(x, y, da, db, oa, ob, upper_tail):
     """Density of Beta(da, db) times the CDF (or survival) of Beta(oa, ob), at x = 1 - y."""
     f = _beta_pdf_xy(x, y, da, db)
@@ -128,7 +144,7 @@ def _quad_integrand(x, y, da, db, oa, ob, upper_tail):
     return f * _other_factor1(x, y, oa, ob, upper_tail)
 
 
-@njit
+@hjit
 def _piece_value1(v, side, outer, span, k, da, db, oa, ob, upper_tail):
     """Integrand of one half-interval in the variable v in [0, 1], Jacobian included.
 
@@ -152,7 +168,7 @@ def _piece_value1(v, side, outer, span, k, da, db, oa, ob, upper_tail):
     return _quad_integrand(x, y, da, db, oa, ob, upper_tail) * jac
 
 
-@njit
+@hjit
 def _tanh_sinh_piece1(side, outer, m, da, db, oa, ob, upper_tail):
     """Integral over [outer, m] (side 0) or [m, outer] (side 1) by tanh-sinh quadrature
     (Takahasi & Mori 1974) in v = 0..1, halving the step until successive estimates
@@ -192,13 +208,13 @@ def _tanh_sinh_piece1(side, outer, m, da, db, oa, ob, upper_tail):
     return estimate
 
 
-@njit
+@hjit
 def _beta_mean_sd(a, b):
     s = a + b
     return a / s, math.sqrt(a * b / (s * s * (s + 1.0)))
 
 
-@njit
+@hjit
 def _window1(a, b):
     """[lo, hi] holding all but ~1e-17 of Beta(a, b): mean +- 40 spreads, clipped to [0, 1].
 
@@ -207,12 +223,16 @@ def _window1(a, b):
     1 / (a + b), which can be several sds (Beta(87, 1/8): sd 0.004, scale 0.011).
     """
     m, sd = _beta_mean_sd(a, b)
-    spread = max(sd, 1.0 / (a + b))
-    return m, max(0.0, m - _QUAD_SDS * spread), min(1.0, m + _QUAD_SDS * spread)
+    # max / min written out as numba evaluates them (max(x, y) = y if y > x else x, min likewise)
+    spread = 1.0 / (a + b)
+    spread = spread if spread > sd else sd
+    lo = m - _QUAD_SDS * spread
+    hi = m + _QUAD_SDS * spread
+    return m, lo if lo > 0.0 else 0.0, hi if hi < 1.0 else 1.0
 
 
-@njit
-def _prob_greater_quad1(a1, b1, a2, b2):
+@hjit
+def _prob_greater_quad(a1, b1, a2, b2):
     """P(X2 > X1) by quadrature over the narrower Beta's mass, split at its mean."""
     s1 = _beta_mean_sd(a1, b1)[1]
     s2 = _beta_mean_sd(a2, b2)[1]
@@ -230,6 +250,12 @@ def _prob_greater_quad1(a1, b1, a2, b2):
 
 
 @njit
+def _prob_greater_quad1(a1, b1, a2, b2):
+    """`_prob_greater_quad` with a Python entry point (tests and benchmarks call it)."""
+    return _prob_greater_quad(a1, b1, a2, b2)
+
+
+@hjit
 def _shortest_sum1(a1, b1, a2, b2):
     """Which exact sum is shortest: 0 over a2, 1 over b1, 2 over a1, 3 over b2; -1 for none.
 
@@ -251,53 +277,61 @@ def _shortest_sum1(a1, b1, a2, b2):
     return which
 
 
-@njit
+@hjit
 def _prob_greater_sums1(which, a1, b1, a2, b2):
     """`_prob_greater1` from the exact sum `which` (>= 0) of `_shortest_sum1`, without quadrature."""
     if which == 0:
-        p = _miller_sums1(a1, b1, a2, b2)[0]
+        p = _miller_sums(a1, b1, a2, b2)[0]
     elif which == 1:
-        p = _miller_sums1(b2, a2, b1, a1)[0]
+        p = _miller_sums(b2, a2, b1, a1)[0]
     elif which == 2:
-        p = 1.0 - _miller_sums1(a2, b2, a1, b1)[0]
+        p = 1.0 - _miller_sums(a2, b2, a1, b1)[0]
     else:
-        p = 1.0 - _miller_sums1(b1, a1, b2, a2)[0]
-    return min(1.0, max(0.0, p))
+        p = 1.0 - _miller_sums(b1, a1, b2, a2)[0]
+    return _clip01(p)
 
 
-@njit
-def _prob_greater1(a1, b1, a2, b2):
+@hjit
+def _prob_greater(a1, b1, a2, b2):
     """P(X2 > X1) for independent X1 ~ Beta(a1, b1), X2 ~ Beta(a2, b2)."""
     which = _shortest_sum1(a1, b1, a2, b2)
     if which >= 0:
         return _prob_greater_sums1(which, a1, b1, a2, b2)
-    return min(1.0, max(0.0, _prob_greater_quad1(a1, b1, a2, b2)))
+    return _clip01(_prob_greater_quad(a1, b1, a2, b2))
 
 
 @njit
+def _prob_greater1(a1, b1, a2, b2):
+    """`_prob_greater` with a Python entry point (tests and benchmarks call it)."""
+    return _prob_greater(a1, b1, a2, b2)
+
+
+@hjit
 def _bayes_ab_sums1(which, a1, b1, a2, b2):
     """`_bayes_ab1` from the exact sum `which` (>= 0) of `_shortest_sum1`, without quadrature: a kernel that
     never needs quadrature does not compile it (~3 s)."""
     if which == 0:
-        r = _miller_sums1(a1, b1, a2, b2)
+        r = _miller_sums(a1, b1, a2, b2)
         p, p_b1, p_a1 = r[0], r[3], r[1]
     elif which == 1:
-        r = _miller_sums1(b2, a2, b1, a1)
+        r = _miller_sums(b2, a2, b1, a1)
         p, p_b1, p_a1 = r[0], r[2], r[4]
     elif which == 2:
-        r = _miller_sums1(a2, b2, a1, b1)
+        r = _miller_sums(a2, b2, a1, b1)
         p, p_b1, p_a1 = 1.0 - r[0], 1.0 - r[1], 1.0 - r[3]
     else:
-        r = _miller_sums1(b1, a1, b2, a2)
+        r = _miller_sums(b1, a1, b2, a2)
         p, p_b1, p_a1 = 1.0 - r[0], 1.0 - r[4], 1.0 - r[2]
     mean1 = a1 / (a1 + b1)
     mean2 = a2 / (a2 + b2)
-    loss_a = max(mean2 * p_b1 - mean1 * p_a1, 0.0)
-    loss_b = max(mean1 - mean2 + loss_a, 0.0)
-    return min(1.0, max(0.0, p)), loss_a, loss_b
+    loss_a = mean2 * p_b1 - mean1 * p_a1
+    loss_a = 0.0 if 0.0 > loss_a else loss_a  # max(loss_a, 0.0), as numba evaluates it
+    loss_b = mean1 - mean2 + loss_a
+    loss_b = 0.0 if 0.0 > loss_b else loss_b
+    return _clip01(p), loss_a, loss_b
 
 
-@njit
+@hjit
 def _bayes_ab1(a1, b1, a2, b2):
     """(P(B > A), E[max(B - A, 0)], E[max(A - B, 0)]) for A ~ Beta(a1, b1), B ~ Beta(a2, b2).
 
@@ -313,17 +347,19 @@ def _bayes_ab1(a1, b1, a2, b2):
     return _bayes_ab_quad1(a1, b1, a2, b2)
 
 
-@njit
+@hjit
 def _bayes_ab_quad1(a1, b1, a2, b2):
     """`_bayes_ab1` by quadrature alone (for parameters without an exact sum)."""
-    p = _prob_greater_quad1(a1, b1, a2, b2)
-    p_b1 = _prob_greater_quad1(a1, b1, a2 + 1.0, b2)  # P(B' > A)
-    p_a1 = _prob_greater_quad1(a1 + 1.0, b1, a2, b2)  # P(B > A')
+    p = _prob_greater_quad(a1, b1, a2, b2)
+    p_b1 = _prob_greater_quad(a1, b1, a2 + 1.0, b2)  # P(B' > A)
+    p_a1 = _prob_greater_quad(a1 + 1.0, b1, a2, b2)  # P(B > A')
     mean1 = a1 / (a1 + b1)
     mean2 = a2 / (a2 + b2)
-    loss_a = max(mean2 * p_b1 - mean1 * p_a1, 0.0)
-    loss_b = max(mean1 - mean2 + loss_a, 0.0)
-    return min(1.0, max(0.0, p)), loss_a, loss_b
+    loss_a = mean2 * p_b1 - mean1 * p_a1
+    loss_a = 0.0 if 0.0 > loss_a else loss_a  # max(loss_a, 0.0), as numba evaluates it
+    loss_b = mean1 - mean2 + loss_a
+    loss_b = 0.0 if 0.0 > loss_b else loss_b
+    return _clip01(p), loss_a, loss_b
 
 
 def _bayes_ab_exact_impl(a1, b1, a2, b2):
@@ -344,7 +380,7 @@ _bayes_ab_exact_serial = njit(_bayes_ab_exact_impl)
 PARALLEL_MIN = 64
 
 
-@njit
+@hjit
 def _fill_posteriors(counts, priors, params):
     """Beta posterior parameters of both arms into `params` (4, n_priors * n), prior-major.
 
@@ -567,13 +603,15 @@ def _bayes_peeking(gens, t, step, u0, u1, n_sims, n_looks, visitors, rate_a, rat
     (zeros on entry) and P(B > A) at the final look into `final`.
     """
     nb = (n_sims + block - 1) // block
-    for il in range(t, min(nb, u1 - u0), step):
+    # min written out as numba evaluates it (min(x, y) = y if y < x else x): no overload compiled
+    for il in range(t, u1 - u0 if u1 - u0 < nb else nb, step):
         u = u0 + il
         b = u % nb
         g = gens[b]
         while u < u1:
             lo = b * block + (u // nb) * sub
-            hi = min(lo + sub, (b + 1) * block, n_sims)
+            hi = (b + 1) * block if (b + 1) * block < lo + sub else lo + sub
+            hi = n_sims if n_sims < hi else hi
             u += nb
             for r in range(lo, hi):
                 sa = 0
@@ -584,7 +622,7 @@ def _bayes_peeking(gens, t, step, u0, u1, n_sims, n_looks, visitors, rate_a, rat
                     sb += g.binomial(visitors, rate_b)
                     n += visitors
                     if first[r] == 0 or look == n_looks:
-                        pb = _prob_greater1(prior_a + sa, prior_b + n - sa, prior_a + sb, prior_b + n - sb)
+                        pb = _prob_greater(prior_a + sa, prior_b + n - sa, prior_a + sb, prior_b + n - sb)
                         if first[r] == 0 and pb > threshold:
                             first[r] = look
                         if look == n_looks:
@@ -597,13 +635,15 @@ def _bayes_peeking_sums(gens, t, step, u0, u1, n_sims, n_looks, visitors, rate_a
     """`_bayes_peeking` for designs where every look has an exact sum (whole-number priors and few enough
     visitors, decided by the public layer): the same loop without the quadrature (~3 s less to compile)."""
     nb = (n_sims + block - 1) // block
-    for il in range(t, min(nb, u1 - u0), step):
+    # min written out as numba evaluates it (min(x, y) = y if y < x else x): no overload compiled
+    for il in range(t, u1 - u0 if u1 - u0 < nb else nb, step):
         u = u0 + il
         b = u % nb
         g = gens[b]
         while u < u1:
             lo = b * block + (u // nb) * sub
-            hi = min(lo + sub, (b + 1) * block, n_sims)
+            hi = (b + 1) * block if (b + 1) * block < lo + sub else lo + sub
+            hi = n_sims if n_sims < hi else hi
             u += nb
             for r in range(lo, hi):
                 sa = 0

@@ -9,7 +9,7 @@ import math
 import numba
 import numpy as np
 
-from simengine._jit import njit, pjit
+from simengine._jit import hjit, njit, pjit
 from simengine.kernels.special import _t_two_tail
 from simengine.kernels.twosample import (
     _pvalue_t1,
@@ -42,13 +42,13 @@ def _merge_moments1(n, mean, ssd, m, mean_new, ssd_new):
     return total, mean_out, ssd_out
 
 
-@njit
+@hjit
 def _binary_moments1(successes, n):
     """Mean and sum of squared deviations of `n` 0/1 values with `successes` ones (exact: s(n-s)/n)."""
     return successes / n, successes * (n - successes) / n
 
 
-@njit
+@hjit
 def _stat_welch1(nA, meanA, ssdA, nB, meanB, ssdB):
     """Welch t of B minus A and its df; df = 1 when both variances are zero (scipy: any df gives the same p)."""
     t, df = _ttest_welch1(nB, meanB, ssdB, nA, meanA, ssdA)
@@ -57,19 +57,19 @@ def _stat_welch1(nA, meanA, ssdA, nB, meanB, ssdB):
     return t, df
 
 
-@njit
+@hjit
 def _stat_z_binary1(nA, meanA, nB, meanB):
     """Pooled two-proportion z of B minus A."""
     return _ztest_prop_pooled1(meanB * nB, nB, meanA * nA, nA)
 
 
-@njit
+@hjit
 def _stat_z_normal1(nA, meanA, nB, meanB, sd):
     """z of B minus A with known `sd`."""
     return (meanB - meanA) / (sd * math.sqrt(1.0 / nA + 1.0 / nB))
 
 
-@njit
+@hjit
 def _msprt_log_lr1(var, diff, tau2):
     """log of the mixture likelihood ratio (Johari et al.) for a difference `diff` with variance estimate `var`."""
     if var == 0.0:
@@ -78,14 +78,14 @@ def _msprt_log_lr1(var, diff, tau2):
     return 0.5 * math.log(var / (var + tau2)) + tau2 * diff * diff / (2.0 * var * (var + tau2))
 
 
-@njit
+@hjit
 def _stat_msprt_binary1(nA, meanA, nB, meanB, tau2):
     """mSPRT log Lambda for binary data: N(0, tau2) mixture over the difference in rates."""
     var = meanA * (1.0 - meanA) / nA + meanB * (1.0 - meanB) / nB
     return _msprt_log_lr1(var, meanB - meanA, tau2)
 
 
-@njit
+@hjit
 def _stat_msprt_normal1(nA, meanA, ssdA, nB, meanB, ssdB, tau2):
     """mSPRT log Lambda for normal data, the variance pooled from both arms."""
     var = (ssdA + ssdB) / (nA + nB - 2.0) * (1.0 / nA + 1.0 / nB)
@@ -133,7 +133,7 @@ def _look_pvalue1(test, alternative, stat, df):
 # infinite critical value; it rejects not even p = 0) never reject.  (Each is written out whole: every small
 # helper function costs ~0.1 s of compilation on a first call.)
 
-@njit
+@hjit
 def _reject_t1(alternative, stat, df, sure, never, level):
     """True if a t look rejects at nominal `level`, i.e. its p-value <= level.
 
@@ -162,7 +162,7 @@ def _reject_t1(alternative, stat, df, sure, never, level):
     return p <= level
 
 
-@njit
+@hjit
 def _reject_z1(alternative, stat, sure, never, level):
     """True if a z look rejects at nominal `level`, i.e. its p-value <= level."""
     if math.isnan(stat) or level <= 0.0:
@@ -180,7 +180,7 @@ def _reject_z1(alternative, stat, sure, never, level):
     return _pvalue_z1(stat, alternative) <= level
 
 
-@njit
+@hjit
 def _reject_msprt1(stat, sure, level):
     """True if an mSPRT look rejects: log Lambda >= `sure` = log(1/level)."""
     if math.isnan(stat) or level <= 0.0:
@@ -188,7 +188,7 @@ def _reject_msprt1(stat, sure, level):
     return stat >= sure
 
 
-@njit
+@hjit
 def _futile_t1(alternative, stat, df, sure, never, level):
     """True if a one-sided t look stops for futility: its p-value in the tested direction is >= `level`.
 
@@ -211,7 +211,7 @@ def _futile_t1(alternative, stat, df, sure, never, level):
     return p >= level
 
 
-@njit
+@hjit
 def _futile_z1(alternative, stat, sure, never, level):
     """True if a one-sided z look stops for futility (see `_futile_t1`)."""
     if math.isnan(stat) or level >= 1.0:
@@ -224,7 +224,7 @@ def _futile_z1(alternative, stat, sure, never, level):
     return _pvalue_z1(stat, alternative) >= level
 
 
-@njit
+@hjit
 def _draw_normal_look1(g, m, mean, sd):
     """One arm's look of `m` normal visitors: (look mean, within-look ssd), exact in distribution."""
     total = m * mean + sd * math.sqrt(m) * g.standard_normal()
@@ -484,6 +484,230 @@ PEEKING_KERNELS = {
 }
 
 
+# The t and Welch kernels without their p-values.  A look's rule needs the Student-t tail only when the statistic
+# falls in the thin band between `never` and `sure` (relative width 1e-7 about the critical value), which few
+# blocks ever meet, yet compiling that tail (incomplete beta, continued fraction, log-gamma) costs about 2 s CPU of
+# a first call.  These kernels decide every look from `sure` / `never` alone, exactly as _reject_t1 / _futile_t1
+# do outside the band, and give up on a block (final count -1, counts meaningless) at its first look inside the
+# band; the public layer then runs that block again, from the same stream, with the kernel above that computes
+# the p-value, so every count is the one that kernel would give.
+
+BAND_NO = 0
+BAND_YES = 1
+BAND_UNSURE = 2
+
+
+@hjit
+def _reject_band1(alternative, stat, df, sure, never, level):
+    """`_reject_t1` without the p-value: BAND_YES / BAND_NO, or BAND_UNSURE where only the p-value decides."""
+    if math.isnan(stat) or level <= 0.0:
+        return BAND_NO
+    if alternative == TWO_SIDED:
+        a = abs(stat)
+    elif alternative == GREATER:
+        a = stat
+    else:
+        a = -stat
+    if a >= sure:
+        return BAND_YES
+    if a < never or not df > 0.0:
+        return BAND_NO
+    return BAND_UNSURE
+
+
+@hjit
+def _futile_band1(alternative, stat, df, sure, never, level):
+    """`_futile_t1` without the p-value: BAND_YES / BAND_NO, or BAND_UNSURE where only the p-value decides."""
+    if math.isnan(stat) or level >= 1.0:
+        return BAND_NO
+    a = stat if alternative == GREATER else -stat
+    if a < never:
+        return BAND_YES
+    if a >= sure or not df > 0.0:
+        return BAND_NO
+    return BAND_UNSURE
+
+
+@njit
+def _peeking_binary_t_band(g, reps, looks, pA, pB, sd, alternative, tau2, f_sure, f_never, f_level):
+    n_looks = looks.shape[1]
+    first = np.empty(2 * n_looks, dtype=np.int64)
+    for k in range(2 * n_looks):  # zeros (np.zeros compiles two more overloads on a first call)
+        first[k] = 0
+    futile = looks.shape[0] > 4
+    final = 0
+    for _ in range(reps):
+        n, cA, cB, stopped = 0.0, 0, 0, False
+        for k in range(n_looks):
+            m = np.int64(looks[0, k])
+            cA += g.binomial(m, pA)
+            cB += g.binomial(m, pB)
+            n += m
+            if stopped and k < n_looks - 1:
+                continue
+            mA, sA = _binary_moments1(cA, n)
+            mB, sB = _binary_moments1(cB, n)
+            s, df = _ttest_pooled1(n, mB, sB, n, mA, sA)  # B minus A
+            if not stopped:
+                r = _reject_band1(alternative, s, df, looks[1, k], looks[2, k], looks[3, k])
+                if r == BAND_UNSURE:
+                    return first, -1
+                if r == BAND_YES:
+                    first[k] += 1
+                    stopped = True
+            if not stopped and futile:
+                r = _futile_band1(alternative, s, df, looks[4, k], looks[5, k], looks[6, k])
+                if r == BAND_UNSURE:
+                    return first, -1
+                if r == BAND_YES:
+                    first[n_looks + k] += 1
+                    stopped = True
+            if k == n_looks - 1:
+                r = _reject_band1(alternative, s, df, f_sure, f_never, f_level)
+                if r == BAND_UNSURE:
+                    return first, -1
+                if r == BAND_YES:
+                    final += 1
+    return first, final
+
+
+@njit
+def _peeking_binary_welch_band(g, reps, looks, pA, pB, sd, alternative, tau2, f_sure, f_never, f_level):
+    n_looks = looks.shape[1]
+    first = np.empty(2 * n_looks, dtype=np.int64)
+    for k in range(2 * n_looks):  # zeros (np.zeros compiles two more overloads on a first call)
+        first[k] = 0
+    futile = looks.shape[0] > 4
+    final = 0
+    for _ in range(reps):
+        n, cA, cB, stopped = 0.0, 0, 0, False
+        for k in range(n_looks):
+            m = np.int64(looks[0, k])
+            cA += g.binomial(m, pA)
+            cB += g.binomial(m, pB)
+            n += m
+            if stopped and k < n_looks - 1:
+                continue
+            mA, sA = _binary_moments1(cA, n)
+            mB, sB = _binary_moments1(cB, n)
+            s, df = _stat_welch1(n, mA, sA, n, mB, sB)
+            if not stopped:
+                r = _reject_band1(alternative, s, df, looks[1, k], looks[2, k], looks[3, k])
+                if r == BAND_UNSURE:
+                    return first, -1
+                if r == BAND_YES:
+                    first[k] += 1
+                    stopped = True
+            if not stopped and futile:
+                r = _futile_band1(alternative, s, df, looks[4, k], looks[5, k], looks[6, k])
+                if r == BAND_UNSURE:
+                    return first, -1
+                if r == BAND_YES:
+                    first[n_looks + k] += 1
+                    stopped = True
+            if k == n_looks - 1:
+                r = _reject_band1(alternative, s, df, f_sure, f_never, f_level)
+                if r == BAND_UNSURE:
+                    return first, -1
+                if r == BAND_YES:
+                    final += 1
+    return first, final
+
+
+@njit
+def _peeking_normal_t_band(g, reps, looks, pA, pB, sd, alternative, tau2, f_sure, f_never, f_level):
+    n_looks = looks.shape[1]
+    first = np.empty(2 * n_looks, dtype=np.int64)
+    for k in range(2 * n_looks):  # zeros (np.zeros compiles two more overloads on a first call)
+        first[k] = 0
+    futile = looks.shape[0] > 4
+    final = 0
+    for _ in range(reps):
+        n, mA, sA, mB, sB, stopped = 0.0, 0.0, 0.0, 0.0, 0.0, False
+        for k in range(n_looks):
+            m = np.int64(looks[0, k])
+            lmA, lsA = _draw_normal_look1(g, m, pA, sd)
+            lmB, lsB = _draw_normal_look1(g, m, pB, sd)
+            _, mA, sA = _merge_moments1(n, mA, sA, m, lmA, lsA)
+            n, mB, sB = _merge_moments1(n, mB, sB, m, lmB, lsB)
+            if stopped and k < n_looks - 1:
+                continue
+            s, df = _ttest_pooled1(n, mB, sB, n, mA, sA)  # B minus A
+            if not stopped:
+                r = _reject_band1(alternative, s, df, looks[1, k], looks[2, k], looks[3, k])
+                if r == BAND_UNSURE:
+                    return first, -1
+                if r == BAND_YES:
+                    first[k] += 1
+                    stopped = True
+            if not stopped and futile:
+                r = _futile_band1(alternative, s, df, looks[4, k], looks[5, k], looks[6, k])
+                if r == BAND_UNSURE:
+                    return first, -1
+                if r == BAND_YES:
+                    first[n_looks + k] += 1
+                    stopped = True
+            if k == n_looks - 1:
+                r = _reject_band1(alternative, s, df, f_sure, f_never, f_level)
+                if r == BAND_UNSURE:
+                    return first, -1
+                if r == BAND_YES:
+                    final += 1
+    return first, final
+
+
+@njit
+def _peeking_normal_welch_band(g, reps, looks, pA, pB, sd, alternative, tau2, f_sure, f_never, f_level):
+    n_looks = looks.shape[1]
+    first = np.empty(2 * n_looks, dtype=np.int64)
+    for k in range(2 * n_looks):  # zeros (np.zeros compiles two more overloads on a first call)
+        first[k] = 0
+    futile = looks.shape[0] > 4
+    final = 0
+    for _ in range(reps):
+        n, mA, sA, mB, sB, stopped = 0.0, 0.0, 0.0, 0.0, 0.0, False
+        for k in range(n_looks):
+            m = np.int64(looks[0, k])
+            lmA, lsA = _draw_normal_look1(g, m, pA, sd)
+            lmB, lsB = _draw_normal_look1(g, m, pB, sd)
+            _, mA, sA = _merge_moments1(n, mA, sA, m, lmA, lsA)
+            n, mB, sB = _merge_moments1(n, mB, sB, m, lmB, lsB)
+            if stopped and k < n_looks - 1:
+                continue
+            s, df = _stat_welch1(n, mA, sA, n, mB, sB)
+            if not stopped:
+                r = _reject_band1(alternative, s, df, looks[1, k], looks[2, k], looks[3, k])
+                if r == BAND_UNSURE:
+                    return first, -1
+                if r == BAND_YES:
+                    first[k] += 1
+                    stopped = True
+            if not stopped and futile:
+                r = _futile_band1(alternative, s, df, looks[4, k], looks[5, k], looks[6, k])
+                if r == BAND_UNSURE:
+                    return first, -1
+                if r == BAND_YES:
+                    first[n_looks + k] += 1
+                    stopped = True
+            if k == n_looks - 1:
+                r = _reject_band1(alternative, s, df, f_sure, f_never, f_level)
+                if r == BAND_UNSURE:
+                    return first, -1
+                if r == BAND_YES:
+                    final += 1
+    return first, final
+
+
+# (metric code, test code) -> its kernel without p-values, tried first (see above); paths without one compute no
+# costly p-value
+BAND_KERNELS = {
+    (METRIC_BINARY, TEST_T): _peeking_binary_t_band,
+    (METRIC_BINARY, TEST_WELCH): _peeking_binary_welch_band,
+    (METRIC_NORMAL, TEST_T): _peeking_normal_t_band,
+    (METRIC_NORMAL, TEST_WELCH): _peeking_normal_welch_band,
+}
+
+
 @pjit
 def _binomial_floor(gens, block, n_sims, visitors, pA, pB):
     """RNG floor for benchmarks: draw exactly the binomial counts `_peeking` draws, and nothing else."""
@@ -506,7 +730,7 @@ _GS_CUTOFF = 10.0
 _GS_WIDTH = 12.0  # each look's grid spans at most centre +- 12 sd of S_k (the density beyond is below 1e-30)
 
 
-@njit
+@hjit
 def _gs_transition(x_new, x_old, mass, shift, sd, out):
     """out[i] = sum_j mass[j] exp(-((x_new[i] - x_old[j] - shift) / sd)^2 / 2), over |z| <= 10.
 
@@ -520,7 +744,9 @@ def _gs_transition(x_new, x_old, mass, shift, sd, out):
     lo = x_old[0]
     h = (x_old[n_old - 1] - lo) / (n_old - 1)
     d = h / sd
-    width = int(math.ceil(_GS_CUTOFF / d)) + 1
+    # min / max / int are written out below: each builtin call compiles a small numba overload per signature
+    # and caller (~0.05-0.1 s of a first call each); the expressions are the ones numba's min/max evaluate
+    width = math.ceil(_GS_CUTOFF / d) + 1  # an int64 already
     q = math.exp(-d * d)
     for i in range(n_new):
         target = x_new[i] - shift
@@ -528,9 +754,11 @@ def _gs_transition(x_new, x_old, mass, shift, sd, out):
         out[i] = 0.0
         if c < -width or c > n_old - 1 + width:
             continue
-        j0 = min(max(int(round(c)), 0), n_old - 1)
-        j_lo = max(0, j0 - width)
-        j_hi = min(n_old - 1, j0 + width)
+        j0 = round(c)  # an int64
+        j0 = 0 if 0 > j0 else j0
+        j0 = n_old - 1 if n_old - 1 < j0 else j0
+        j_lo = j0 - width if j0 - width > 0 else 0
+        j_hi = j0 + width if j0 + width < n_old - 1 else n_old - 1
         z0 = (target - x_old[j0]) / sd
         e0 = math.exp(-0.5 * z0 * z0)
         acc = mass[j0] * e0
@@ -541,7 +769,7 @@ def _gs_transition(x_new, x_old, mass, shift, sd, out):
             ru = math.exp(z0 * d - 0.5 * d * d)
             ed = e0
             rd = math.exp(-z0 * d - 0.5 * d * d)
-            both = min(j_hi - j0, j0 - j_lo)
+            both = j0 - j_lo if j0 - j_lo < j_hi - j0 else j_hi - j0
             acc_d = 0.0
             for o in range(1, both + 1):
                 eu *= ru
@@ -567,12 +795,12 @@ def _gs_transition(x_new, x_old, mass, shift, sd, out):
         out[i] = acc
 
 
-@njit
+@hjit
 def _ndtr1(x):
     return 0.5 * math.erfc(-x / math.sqrt(2.0))
 
 
-@njit
+@hjit
 def _gs_tails1(edge_hi, edge_lo, centre, scale, two_sided):
     """P(S >= edge_hi) + P(S <= edge_lo) (the second only two-sided) for S ~ N(centre, scale^2)."""
     p = _ndtr1((centre - edge_hi) / scale)
@@ -581,7 +809,7 @@ def _gs_tails1(edge_hi, edge_lo, centre, scale, two_sided):
     return p
 
 
-@njit
+@hjit
 def _gs_grid1(k, bound, t, drift, two_sided, step, max_points, counts):
     """(lo, hi, intervals) of look k's continuation grid; intervals 0 when the region is empty.
 
@@ -590,18 +818,25 @@ def _gs_grid1(k, bound, t, drift, two_sided, step, max_points, counts):
     """
     centre = drift * t[k]
     width = _GS_WIDTH * math.sqrt(t[k])
-    hi = min(bound[k], centre + width)
-    lo = max(-bound[k], centre - width) if two_sided else centre - width
+    # min(a, b) and max(a, b) as numba evaluates them (b if b < a else a; b if b > a else a: NaN stays as given)
+    hi = centre + width if centre + width < bound[k] else bound[k]
+    if two_sided:
+        lo = centre - width if centre - width > -bound[k] else -bound[k]
+    else:
+        lo = centre - width
     if not hi > lo:
         return lo, hi, 0
     if counts[k] > 0:
         return lo, hi, counts[k]
-    m = int(min(max(math.ceil((hi - lo) / step), 2.0), max_points - 1.0))
+    c = np.float64(math.ceil((hi - lo) / step))  # int(min(max(ceil, 2.0), max_points - 1.0)), written out
+    c = 2.0 if 2.0 > c else c
+    c = max_points - 1.0 if max_points - 1.0 < c else c
+    m = np.int64(c)
     m += m % 2  # Simpson needs an even number of intervals
     return lo, hi, m
 
 
-@njit
+@hjit
 def _gs_fill_grid1(lo, hi, m, x, w):
     """Uniform grid of m intervals on [lo, hi] (as numpy.linspace) and its Simpson weights."""
     h = (hi - lo) / m
@@ -619,10 +854,11 @@ def _gs_crossing(bound, t, drift, two_sided, step, max_points, counts):
     +-`bound` on the score scale S_k (Armitage, McPherson & Rowe 1969): see `sequential._crossing_probabilities`.
     """
     n_looks = bound.shape[0]
-    out = np.zeros(n_looks)
+    out = np.empty(n_looks)  # zeros, filled by the loop below (np.zeros compiles two more overloads)
     sd = np.empty(n_looks)
     prev = 0.0
     for k in range(n_looks):
+        out[k] = 0.0
         sd[k] = math.sqrt(t[k] - prev)
         prev = t[k]
     out[0] = _gs_tails1(bound[0], -bound[0], drift * t[0], sd[0], two_sided)
@@ -632,7 +868,7 @@ def _gs_crossing(bound, t, drift, two_sided, step, max_points, counts):
     lo, hi, m = _gs_grid1(np.int64(0), bound, t, drift, two_sided, step, max_points, counts)
     if m == 0:
         return out
-    size = int(max_points) + 1
+    size = np.int64(max_points) + 1
     x = np.empty(size)
     w = np.empty(size)
     xn = np.empty(size)

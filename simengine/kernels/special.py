@@ -6,7 +6,9 @@ functions and no validation: a bad argument gives nan, never an exception.  The 
 """
 import math
 
-from simengine._jit import njit
+import numpy as np
+
+from simengine._jit import hjit, njit
 
 __all__ = [
     "norm_pdf",
@@ -149,7 +151,7 @@ def norm_logcdf(x):
     return -0.5 * x * x - math.log(-x) - _LN_SQRT_2PI + math.log(total)
 
 
-@njit
+@hjit
 def _norm_ppf_lower(p):
     """Normal quantile for 0 < p <= 0.5 (result <= 0)."""
     if p > 0.4:
@@ -248,8 +250,8 @@ def norm_isf(q):
 # --------------------------------------------------------------------------- beta function
 
 
-@njit
-def stirlerr(z):
+@hjit
+def _stirlerr(z):
     """Error of Stirling's formula: lgamma(z) - [(z - 1/2) log z - z + log(2 pi)/2]."""
     if z < _LARGE:
         return math.lgamma(z) - ((z - 0.5) * math.log(z) - z + _LN_SQRT_2PI)
@@ -258,6 +260,33 @@ def stirlerr(z):
     poly = _S8 + r2 * (_S9 + r2 * _S10)
     poly = _S4 + r2 * (_S5 + r2 * (_S6 + r2 * (_S7 + r2 * poly)))
     return r * (_S1 + r2 * (_S2 + r2 * (_S3 + r2 * poly)))
+
+
+@njit
+def stirlerr(z):
+    """`_stirlerr` with a Python entry point (for tests)."""
+    return _stirlerr(z)
+
+
+@hjit
+def _betaln(a, b):
+    """`betaln` for kernels (no Python entry point: see `simengine._jit.hjit`)."""
+    if a > b:
+        a, b = b, a
+    if not (a > 0.0) or b == math.inf or math.isnan(b):
+        return math.nan
+    if b < _LARGE:
+        # gamma(b) / gamma(a + b) is an O(1) ratio: one rounding instead of a difference of lgammas.
+        return math.lgamma(a) + math.log(math.gamma(b) / math.gamma(a + b))
+    if a < _LARGE:
+        # lgamma(a + b) - lgamma(b) by Stirling, written so no two huge terms cancel.
+        shift = (a * math.log(b) + (a + b - 0.5) * math.log1p(a / b) - a
+                 + _stirlerr(a + b) - _stirlerr(b))
+        return math.lgamma(a) - shift
+    s = a + b
+    l1p = math.log1p(a / b)  # log(s / b), exact-ish even when a << b
+    return (_LN_SQRT_2PI + a * math.log(a / s) - b * l1p + 0.5 * (l1p - math.log(a))
+            + _stirlerr(a) + _stirlerr(b) - _stirlerr(s))
 
 
 @njit
@@ -276,25 +305,10 @@ def betaln(a, b):
     float64
         log B(a, b); nan for NaN, a or b <= 0, or an infinite argument.
     """
-    if a > b:
-        a, b = b, a
-    if not (a > 0.0) or b == math.inf or math.isnan(b):
-        return math.nan
-    if b < _LARGE:
-        # gamma(b) / gamma(a + b) is an O(1) ratio: one rounding instead of a difference of lgammas.
-        return math.lgamma(a) + math.log(math.gamma(b) / math.gamma(a + b))
-    if a < _LARGE:
-        # lgamma(a + b) - lgamma(b) by Stirling, written so no two huge terms cancel.
-        shift = (a * math.log(b) + (a + b - 0.5) * math.log1p(a / b) - a
-                 + stirlerr(a + b) - stirlerr(b))
-        return math.lgamma(a) - shift
-    s = a + b
-    l1p = math.log1p(a / b)  # log(s / b), exact-ish even when a << b
-    return (_LN_SQRT_2PI + a * math.log(a / s) - b * l1p + 0.5 * (l1p - math.log(a))
-            + stirlerr(a) + stirlerr(b) - stirlerr(s))
+    return _betaln(a, b)
 
 
-@njit
+@hjit
 def _log1pmx(u):
     """log(1 + u) - u without cancellation for small |u|."""
     if abs(u) > 0.5:
@@ -316,7 +330,7 @@ def _log1pmx(u):
     return 2.0 * acc - s * u
 
 
-@njit
+@hjit
 def _log_beta_power_terms(a, b, x, y):
     """log(x**a * y**b / B(a, b)) with y = 1 - x given separately."""
     if a < _LARGE or b < _LARGE:
@@ -328,7 +342,7 @@ def _log_beta_power_terms(a, b, x, y):
         else:
             lx = math.log1p(-y)
             ly = math.log(y)
-        return a * lx + b * ly - betaln(a, b)
+        return a * lx + b * ly - _betaln(a, b)
     # Both large: x**a y**b / B is a ratio of numbers that each under/overflow.  With the
     # mode x0 = a/(a+b) and d = x*b - y*a = (a+b)(x - x0), x/x0 = 1 + d/a and
     # y/y0 = 1 - d/b; the linear parts of a*log(1 + d/a) and b*log(1 - d/b) cancel
@@ -348,7 +362,7 @@ def _log_beta_power_terms(a, b, x, y):
     else:
         ty = b * (math.log(y) + math.log1p(a / b)) + d
     return (tx + ty + 0.5 * math.log(a * (b / s)) - _LN_SQRT_2PI
-            - (stirlerr(a) + stirlerr(b) - stirlerr(s)))
+            - (_stirlerr(a) + _stirlerr(b) - _stirlerr(s)))
 
 
 @njit
@@ -383,11 +397,11 @@ def beta_logpdf(x, a, b):
     if x == 0.0:
         # scipy's convention at the edge of the support.
         if a == 1.0:
-            return -betaln(a, b)
+            return -_betaln(a, b)
         return math.inf if a < 1.0 else -math.inf
     if x == 1.0:
         if b == 1.0:
-            return -betaln(a, b)
+            return -_betaln(a, b)
         return math.inf if b < 1.0 else -math.inf
     y = 1.0 - x
     return _log_beta_power_terms(a, b, x, y) - math.log(x) - math.log1p(-x)
@@ -396,7 +410,7 @@ def beta_logpdf(x, a, b):
 # --------------------------------------------------------------------------- incomplete beta
 
 
-@njit
+@hjit
 def _betainc_cf(a, b, x, y):
     """I_x(a, b) divided by x**a y**b / (a B(a, b)), for x < (a + 1) / (a + b + 2).
 
@@ -418,7 +432,10 @@ def _betainc_cf(a, b, x, y):
     c = f
     d = 0.0
     x2 = x * x
-    n_max = int(min(100.0 + 2.0 * math.sqrt(a + b), 1e7))
+    # int(min(100 + 2 sqrt(a + b), 1e7)) written out (each builtin min / max / int call compiles a small
+    # overload on a first call; these are the expressions numba evaluates, NaN included)
+    n_max = 100.0 + 2.0 * math.sqrt(a + b)
+    n_max = np.int64(1e7 if 1e7 < n_max else n_max)
     for m in range(1, n_max):
         fm = float(m)
         a2m = a + 2.0 * fm
@@ -445,7 +462,7 @@ def _betainc_cf(a, b, x, y):
     return 1.0 / f
 
 
-@njit
+@hjit
 def _betainc_log_side(a, b, x, y):
     """(log w, lower) for 0 < x < 1: w = I_x(a, b) if lower else 1 - I_x(a, b).
 
@@ -459,7 +476,7 @@ def _betainc_log_side(a, b, x, y):
     return _log_beta_power_terms(b, a, y, x) + math.log(_betainc_cf(b, a, y, x) / b), False
 
 
-@njit
+@hjit
 def _betainc_pair(a, b, x, y):
     """(I_x(a, b), 1 - I_x(a, b)), each computed directly where it is the small one."""
     if not (a > 0.0 and b > 0.0 and x >= 0.0 and y >= 0.0):
@@ -471,7 +488,8 @@ def _betainc_pair(a, b, x, y):
     if y == 0.0:
         return 1.0, 0.0
     lw, lower = _betainc_log_side(a, b, x, y)
-    w = min(math.exp(lw), 1.0)
+    w = math.exp(lw)
+    w = 1.0 if 1.0 < w else w  # min(w, 1.0)
     if lower:
         return w, 1.0 - w
     return 1.0 - w, w
@@ -481,6 +499,14 @@ def _betainc_pair(a, b, x, y):
 def _betainc_xy(a, b, x, y):
     """Regularized incomplete beta I_x(a, b) with y = 1 - x passed separately."""
     return _betainc_pair(a, b, x, y)[0]
+
+
+@hjit
+def _betainc(a, b, x):
+    """`betainc` for kernels (no Python entry point: see `simengine._jit.hjit`)."""
+    if not (0.0 <= x <= 1.0):
+        return math.nan
+    return _betainc_pair(a, b, x, 1.0 - x)[0]
 
 
 @njit
@@ -501,9 +527,7 @@ def betainc(a, b, x):
     float64
         I_x(a, b); nan for NaN, x outside [0, 1], or a shape that is not in (0, inf).
     """
-    if not (0.0 <= x <= 1.0):
-        return math.nan
-    return _betainc_pair(a, b, x, 1.0 - x)[0]
+    return _betainc(a, b, x)
 
 
 @njit
@@ -532,7 +556,7 @@ def betaincc(a, b, x):
 # --------------------------------------------------------------------------- Student t
 
 
-@njit
+@hjit
 def _t_log_far_tail(at, df):
     """log P(|T| > at) once x = df/(df+t^2) < 1e-20.
 
@@ -540,10 +564,10 @@ def _t_log_far_tail(at, df):
     underflow, so log x = log df - 2 log|t| is used directly.
     """
     a = 0.5 * df
-    return a * (math.log(df) - 2.0 * math.log(at)) - math.log(a) - betaln(a, 0.5)
+    return a * (math.log(df) - 2.0 * math.log(at)) - math.log(a) - _betaln(a, 0.5)
 
 
-@njit
+@hjit
 def _t_two_tail(at, df):
     """For at = |t| >= 0: (P(|T| > at), P(|T| < at)) for T ~ t(df), both accurate."""
     if df > _DF_NORMAL:
@@ -558,7 +582,7 @@ def _t_two_tail(at, df):
     return _betainc_pair(0.5 * df, 0.5, 1.0 / (1.0 + w), w / (1.0 + w))
 
 
-@njit
+@hjit
 def _t_log_two_tail(at, df):
     """log P(|T| > at) for 0 < at < inf and finite df, finite where the tail underflows."""
     w = at * at / df
@@ -645,7 +669,7 @@ def t_cdf(t, df):
     return 0.5 + 0.5 * middle
 
 
-@njit
+@hjit
 def _t_logpdf(t, df):
     """log density of Student t; stays finite for |t| up to the float maximum."""
     w = abs(t) / math.sqrt(df)
@@ -653,7 +677,7 @@ def _t_logpdf(t, df):
         l1p = 2.0 * math.log(w)  # log(1 + w^2) to double precision, without overflow
     else:
         l1p = math.log1p(w * w)
-    return -0.5 * (df + 1.0) * l1p - 0.5 * math.log(df) - betaln(0.5 * df, 0.5)
+    return -0.5 * (df + 1.0) * l1p - 0.5 * math.log(df) - _betaln(0.5 * df, 0.5)
 
 
 @njit
@@ -681,7 +705,7 @@ def t_pdf(t, df):
     return math.exp(_t_logpdf(t, df))
 
 
-@njit
+@hjit
 def _t_isf_resid(t, q, df):
     """Residual log(sf(t) / q) for t >= 0, 0 < q < 1/2, and log sf(t)."""
     if q > 0.25:
@@ -694,7 +718,7 @@ def _t_isf_resid(t, q, df):
     return lsf - math.log(q), lsf
 
 
-@njit
+@hjit
 def _t_isf_half(q, df):
     """t >= 0 with P(T > t) = q, for 0 < q <= 1/2."""
     if q == 0.5:
@@ -710,7 +734,7 @@ def _t_isf_half(q, df):
     t_cf = z + r * (g1 + r * (g2 + r * (g3 + r * g4)))
     # Start 2: the power-law tail, P(T > t) ~ (df/t^2)^(df/2) / (df B(df/2, 1/2)).
     a = 0.5 * df
-    lt = (a * math.log(df) - math.log(a) - betaln(a, 0.5) - _LN2 - math.log(q)) / df
+    lt = (a * math.log(df) - math.log(a) - _betaln(a, 0.5) - _LN2 - math.log(q)) / df
     t_tail = math.exp(lt) if lt < 709.0 else math.inf  # inf: not a usable start
 
     # Keep a bracket [lo, hi] on the root (the residual falls with t) for safeguarding.
