@@ -17,7 +17,7 @@ from typing import Any
 
 import numba
 
-from simengine._numba_compat import CPUDispatcher
+from simengine._numba_compat import helper_dispatcher
 
 __all__ = ["njit", "hjit", "pjit", "cache_dir", "unsafe_reason", "PACKAGE_DIR"]
 
@@ -167,14 +167,6 @@ def pjit(*args: Any, **kwargs: Any) -> Any:
     return njit(*args, parallel=True, **kwargs)
 
 
-class _HelperDispatcher(CPUDispatcher):  # type: ignore[misc]
-    """A dispatcher compiled without Python or C entry points: kernels call it, Python cannot."""
-
-    def __call__(self, *args: Any, **kwargs: Any) -> Any:
-        # Without a CPython wrapper a call from Python would jump to a null entry point (a segfault).
-        raise TypeError(f"{self.py_func.__qualname__} is an internal kernel helper: call it from an @njit kernel")
-
-
 def hjit(*args: Any, **kwargs: Any) -> Any:
     """`njit` for a kernel helper that only other kernels call (never Python, never as a function value).
 
@@ -184,14 +176,11 @@ def hjit(*args: Any, **kwargs: Any) -> Any:
     its code, so results are the same bit for bit.  Calling it from Python raises TypeError.  Keyword arguments
     override simengine's options, as for `njit`.
     """
-    options = {**OPTIONS, **kwargs, "no_cpython_wrapper": True, "no_cfunc_wrapper": True}
+    options = {**OPTIONS, **kwargs}
     cache = options.pop("cache")
 
     def wrap(func: Any) -> Any:
-        disp = _HelperDispatcher(py_func=func, locals={}, targetoptions=options)
-        if cache:
-            disp.enable_caching()
-        return disp
+        return helper_dispatcher(func, options, cache=cache)
 
     if args and callable(args[0]):
         return wrap(args[0])

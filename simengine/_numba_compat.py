@@ -53,9 +53,32 @@ try:
 except ImportError as exc:  # pragma: no cover - only on a numba release that moved them
     raise _moved("numba.np.random._constants (NumPy's ziggurat tables)", exc) from exc
 
+class _HelperDispatcher(CPUDispatcher):  # type: ignore[misc]
+    """A dispatcher compiled without Python or C entry points: kernels call it, Python cannot."""
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        # Without a CPython wrapper a call from Python would jump to a null entry point (a segfault).
+        raise TypeError(f"{self.py_func.__qualname__} is an internal kernel helper: call it from an @njit kernel")
+
+
+def helper_dispatcher(func: Any, options: dict[str, Any], *, cache: bool) -> Any:
+    """`func` as a numba dispatcher built without its CPython and C-callable wrappers (`simengine._jit.hjit`).
+
+    Internals used: the dispatcher's constructor (py_func, locals, targetoptions), `enable_caching`, and the
+    target options ``no_cpython_wrapper`` / ``no_cfunc_wrapper`` that numba uses for its own helpers;
+    `tests/test_jit.py` compiles and calls such a helper from a kernel, so a change there fails loudly.
+    """
+    disp = _HelperDispatcher(py_func=func, locals={},
+                             targetoptions={**options, "no_cpython_wrapper": True, "no_cfunc_wrapper": True})
+    if cache:
+        disp.enable_caching()
+    return disp
+
+
 __all__ = [
     "X86_64",
     "CPUDispatcher",
+    "helper_dispatcher",
     "NumbaError",
     "TypingError",
     "coerce_to_uint32_array",
