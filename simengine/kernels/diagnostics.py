@@ -14,6 +14,7 @@ import math
 import numpy as np
 
 from simengine._jit import njit
+from simengine.kernels.bits import bits_float, float_bits
 from simengine.kernels.special import norm_ppf
 
 # arviz treats a series whose range is below this as constant (ESS = its size)
@@ -41,12 +42,11 @@ def _sort_with_order(v, index_kind):
     ties, so the order within a tie never shows).
     """
     n = v.shape[0]
-    bits = v.view(np.uint64)
     keys = np.empty(n, np.uint64)
     hist = np.zeros(_PASSES * _RADIX, index_kind.dtype)
     order = np.empty(n, index_kind.dtype)
     for i in range(n):
-        b = bits[i]
+        b = float_bits(v[i])
         k = ~b if b & _SIGN else b | _SIGN
         keys[i] = k
         order[i] = i
@@ -78,10 +78,9 @@ def _sort_with_order(v, index_kind):
         keys, keys2 = keys2, keys
         order, order2 = order2, order
     out = np.empty(n)
-    out_bits = out.view(np.uint64)
     for i in range(n):  # back from keys to floats: no gather through `order`
         k = keys[i]
-        out_bits[i] = k ^ _SIGN if k & _SIGN else ~k
+        out[i] = bits_float(k ^ _SIGN if k & _SIGN else ~k)
     return out, order
 
 
