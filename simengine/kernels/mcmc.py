@@ -7,6 +7,9 @@ numba dispatcher in a `numba.cfunc`, which compiles only the density), called th
 of the `dimtag` tuple, a constant of the compiled code), so that per-coordinate loops unroll.
 Draws come from `kernels.rng` (NumPy's PCG64 and ziggurat, bit-identical to a
 Generator on the same block stream) with the state in registers.
+One kernel (`chains`) runs any number of chains one after another; the public layer runs
+blocks of them in its own threads (the kernel releases the GIL), so no parallel region
+(a parfor, seconds to compile) is built.
 Failures never raise here: each chain reports a status and the step where it
 stopped; the public layer raises.
 """
@@ -17,9 +20,13 @@ import numpy as np
 from llvmlite import ir
 from numba import types
 
-from simengine._jit import njit, pjit
+from simengine._jit import njit
 from simengine._numba_compat import X86_64, TypingError, intrinsic
-from simengine.kernels.rng import _std_exponential1, _std_normal1
+from simengine.kernels import rng as _rng
+
+# Options of kernels called only from other kernels: no CPython or C entry point, which numba would
+# otherwise build, optimise and compile for each of them on a cold cache and never call.
+_HELPER = {"no_cpython_wrapper": True, "no_cfunc_wrapper": True}
 
 OK = 0
 NAN_DENSITY = 1  # log density returned NaN (or +inf)
@@ -88,7 +95,25 @@ def _cycles(typingctx):
     return sig, codegen
 
 
-@njit(inline="always")
+# The step helpers below are inlined by LLVM (forceinline: LLVM's alwaysinline), not by numba
+# (inline="always"): numba inlines by copying the callee's IR at every call site, again for every
+# nested inlined call, and types the copy in place.  `kernels.rng`'s ziggurat draws are inline="always"
+# helpers nested three deep (11 copies per normal draw), which made numba's inlining pass 3-4 s of a
+# cold first call; compiled once here as ordinary functions, they cost a few tenths of a second and
+# LLVM inlines them into the step loops (the same machine code: measured per step, and the same chains).
+@njit(forceinline=True, **_HELPER)
+def _std_normal1(sh, sl, ih, il):
+    """`kernels.rng._std_normal1`, compiled once (see the note above)."""
+    return _rng._std_normal1(sh, sl, ih, il)
+
+
+@njit(forceinline=True, **_HELPER)
+def _std_exponential1(sh, sl, ih, il):
+    """`kernels.rng._std_exponential1`, compiled once (see the note above)."""
+    return _rng._std_exponential1(sh, sl, ih, il)
+
+
+@njit(inline="always")  # inlined by numba, not LLVM: `_ASM_BARRIER` is read when the chain kernels compile
 def _select(take, a, b):
     """``a if take else b`` as a select on registers, never a branch (see `_opaque`)."""
     a = _opaque(a)
@@ -166,28 +191,29 @@ def _bits(typingctx, v):
     return sig, codegen
 
 
-@njit(inline="always")
+@njit(forceinline=True, **_HELPER)
 def _safe_logp1(ld, x):
     """(value, status) of the density at `ld` (an address) at `x`: status RAISED if it threw."""
     lp = _density_at(ld, x)
     return lp, RAISED if _bits(lp) == RAISED_BITS else OK
 
 
-@njit(inline="always")
+@njit(forceinline=True, **_HELPER)
 def _bad_value(lp, st):
     return st != OK or math.isnan(lp) or lp == math.inf
 
 
-@njit(inline="always")
+@njit(forceinline=True, **_HELPER)
 def _fail_status(st):
     return RAISED if st != OK else NAN_DENSITY
 
 
-# Helpers used inside the step loops are inline="always": a call from one numba function to another
-# is not inlined by LLVM and costs more per step (~13 ns for `_propose`) than the work it does.
+# Helpers used inside the step loops must be inlined: an out-of-line call from one numba function to
+# another costs more per step (~13 ns for `_propose`) than the work it does; forceinline makes LLVM
+# inline them (see the note above `_std_normal1`).
 # The thinning counter is written out in both loops: as an inlined helper returning the counters
 # next to the arrays it fills, numba's reference counting made the chains 3-4x slower (measured).
-@njit(inline="always")
+@njit(forceinline=True, **_HELPER)
 def _chol_row(chol, z, d):
     """Row d of ``chol @ z`` (lower triangular), from its first product: the same number as from 0.0, one add less."""
     acc = chol[d, 0] * z[0]
@@ -196,7 +222,7 @@ def _chol_row(chol, z, d):
     return acc
 
 
-@njit(inline="always")
+@njit(forceinline=True, **_HELPER)
 def _keep(samples, logps, j, x, lp):
     """Store state `x` and its log density as kept draw `j`."""
     for d in range(x.shape[0]):
@@ -204,7 +230,7 @@ def _keep(samples, logps, j, x, lp):
     logps[j] = lp
 
 
-@njit(inline="always")  # see the note above `_chol_row`
+@njit(forceinline=True, **_HELPER)  # see the note above `_chol_row`
 def _propose(ld, dimtag, x, y, inc, chol, identity, s, sh, sl, ih, il):
     """A step's draws in stream order (z, then E), its proposal ``y = x + s * chol @ z`` and log density.
 
@@ -221,7 +247,7 @@ def _propose(ld, dimtag, x, y, inc, chol, identity, s, sh, sl, ih, il):
     return -e, lp_y, st_y, sh, sl
 
 
-@njit
+@njit(**_HELPER)
 def _plain(ld, dimtag, t, t_end, x, lp, y, lp_y, st_y, neg_e, inc, chol, identity, s, log_s, adapt_until, burn_in, thin,
            samples, logps, accepted, j, countdown, sh, sl, ih, il, fail_x):
     """Steps t .. t_end-1, one density evaluation per step, after the accept decision.
@@ -260,7 +286,7 @@ def _plain(ld, dimtag, t, t_end, x, lp, y, lp_y, st_y, neg_e, inc, chol, identit
     return t, lp, lp_y, st_y, neg_e, s, log_s, accepted, j, countdown, sh, sl, OK
 
 
-@njit
+@njit(**_HELPER)
 def _speculative(ld, dimtag, t, t_end, x, lp, y, lp_y, st_y, neg_e, chol, identity, s, burn_in, thin,
                  samples, logps, accepted, j, countdown, sh, sl, ih, il, fail_x):
     """`_plain` without adaptation, evaluating the density at both possible next proposals.
@@ -321,7 +347,7 @@ def _speculative(ld, dimtag, t, t_end, x, lp, y, lp_y, st_y, neg_e, chol, identi
     return t, lp, lp_y, st_y, neg_e, accepted, j, countdown, sh, sl, OK
 
 
-@njit
+@njit(**_HELPER)
 def chain1(ld, dimtag, x0, chol, identity, scale, n_steps, burn_in, thin, adapt, mode, can_time, state,
            samples, logps, fail_x, control, c):
     """Run one chain of ``n_steps`` Gaussian random-walk steps from `x0`, drawing from PCG64 `state`.
@@ -410,34 +436,29 @@ def chain1(ld, dimtag, x0, chol, identity, scale, n_steps, burn_in, thin, adapt,
     return accepted, s, OK, -1
 
 
-@njit(nogil=True)  # a long call runs in a worker thread while the caller's thread waits for Ctrl-C
-def one(ld, dimtag, x0, chol, identity, scale, n_steps, burn_in, thin, adapt, mode, can_time, states,
-        samples, logps, counts, scales, fail_x, control):
-    """`chains` for a single chain: no parallel region to start for a short chain."""
-    counts[0, 0], scales[0], counts[0, 1], counts[0, 2] = chain1(
-        ld, dimtag, x0[0], chol, identity, scale, n_steps, burn_in, thin, adapt, mode, can_time, states[0],
-        samples[0], logps[0], fail_x[0], control, np.int64(0))  # the type `chains` passes: one compile of chain1
-    return counts[0, 1] != OK
-
-
-@pjit(nogil=True)
+@njit(nogil=True)  # the public layer runs blocks of chains in threads of its own, and long calls in a worker thread
 def chains(ld, dimtag, x0, chol, identity, scale, n_steps, burn_in, thin, adapt, mode, can_time, states,
            samples, logps, counts, scales, fail_x, control):
-    """Run ``x0.shape[0]`` chains in parallel, chain c from ``x0[c]`` drawing from PCG64 ``states[c]``.
+    """Run the ``x0.shape[0]`` chains one after another, chain c from ``x0[c]`` drawing from PCG64 ``states[c]``.
 
     Fills samples (chains, kept, dim), their log densities (chains, kept), per
     chain `counts` (accepted post-burn-in moves, status, failing step or -1) and
     final `scales`, and the point where a chain failed (chains, dim).  Returns
-    whether any chain failed.
+    whether any chain failed.  Chains run in parallel as blocks (row slices of these
+    arrays, each with its own `control`) in threads of the public layer: no parallel
+    region here, whose compilation (a parfor) cost more than the chain loop itself.
     """
-    for c in numba.prange(x0.shape[0]):
+    for c in range(x0.shape[0]):
         counts[c, 0], scales[c], counts[c, 1], counts[c, 2] = chain1(
             ld, dimtag, x0[c], chol, identity, scale, n_steps, burn_in, thin, adapt, mode, can_time, states[c],
-            samples[c], logps[c], fail_x[c], control, np.int64(c))  # prange's index is unsigned: int64 as in `one`
+            samples[c], logps[c], fail_x[c], control, c)
     failed = False
     for c in range(x0.shape[0]):
         failed |= counts[c, 1] != OK
     return failed
+
+
+one = chains  # a single chain: the same kernel (one compiled copy per dimension for any number of chains)
 
 
 _TAGS = tuple((0.0,) * d for d in range(_UNROLL_MAX + 1))
