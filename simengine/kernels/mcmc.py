@@ -51,9 +51,8 @@ CAN_TIME = X86_64
 _ASM_BARRIER = X86_64
 
 
-@intrinsic
-def _opaque(typingctx, v):
-    """`v` unchanged, but hidden from the optimiser: an empty inline-asm statement, no instruction.
+def _hidden(builder, value):
+    """`value` unchanged, but hidden from the optimiser: an empty inline-asm statement, no instruction.
 
     A chain's accept decision is a select (``a if take else b``).  Left alone, LLVM turns
     a select between two loads into a load from a selected address, and x86's
@@ -62,19 +61,43 @@ def _opaque(typingctx, v):
     select a select (a blend on registers).  Off x86-64 (`_ASM_BARRIER` false) and for
     values no register holds, the value is returned as is: the same number, maybe a branch.
     """
+    ty = value.type
+    if not _ASM_BARRIER:
+        return value
+    if isinstance(ty, ir.IntType):
+        reg = "r"
+    elif isinstance(ty, (ir.DoubleType, ir.FloatType)):
+        reg = "x"  # an SSE register
+    else:  # e.g. the optional value of a density that can only raise: no register holds a struct
+        return value
+    return builder.asm(ir.FunctionType(ty, [ty]), "", f"={reg},0", [value], side_effect=False)
+
+
+@intrinsic
+def _opaque(typingctx, v):
+    """`v` unchanged, hidden from the optimiser (see `_hidden`)."""
     sig = v(v)
 
     def codegen(context, builder, sig, args):
-        ty = args[0].type
-        if not _ASM_BARRIER:
-            return args[0]
-        if isinstance(ty, ir.IntType):
-            reg = "r"
-        elif isinstance(ty, (ir.DoubleType, ir.FloatType)):
-            reg = "x"  # an SSE register
-        else:  # e.g. the optional value of a density that can only raise: no register holds a struct
-            return args[0]
-        return builder.asm(ir.FunctionType(ty, [ty]), "", f"={reg},0", [args[0]], side_effect=False)
+        return _hidden(builder, args[0])
+
+    return sig, codegen
+
+
+@intrinsic
+def _select(typingctx, take, a, b):
+    """``a if take else b`` as a select on registers, never a branch (see `_hidden`).
+
+    An intrinsic, emitted into each caller as it is compiled: `_ASM_BARRIER` is read then, and
+    neither numba's IR inlining (slow to compile) nor a call is involved.
+    """
+    ty = typingctx.unify_types(types.unliteral(a), types.unliteral(b))
+    if ty is None or not isinstance(take, types.Boolean):
+        return None
+    sig = ty(types.boolean, ty, ty)
+
+    def codegen(context, builder, sig, args):
+        return builder.select(args[0], _hidden(builder, args[1]), _hidden(builder, args[2]))
 
     return sig, codegen
 
@@ -95,12 +118,13 @@ def _cycles(typingctx):
     return sig, codegen
 
 
-# The step helpers below are inlined by LLVM (forceinline: LLVM's alwaysinline), not by numba
-# (inline="always"): numba inlines by copying the callee's IR at every call site, again for every
-# nested inlined call, and types the copy in place.  `kernels.rng`'s ziggurat draws are inline="always"
-# helpers nested three deep (11 copies per normal draw), which made numba's inlining pass 3-4 s of a
-# cold first call; compiled once here as ordinary functions, they cost a few tenths of a second and
-# LLVM inlines them into the step loops (the same machine code: measured per step, and the same chains).
+# `kernels.rng`'s ziggurat draws are inline="always" helpers nested three deep: numba inlines by copying
+# the callee's IR at every call site, again for every nested call (11 copies per normal draw), and
+# types each copy in place, which made its inlining pass 3-4 s of a cold first call.  Compiled once
+# here as functions of four integers, they cost a few tenths of a second, and LLVM inlines them into
+# the step loops (forceinline: LLVM's alwaysinline), the same chains at the same speed per step.
+# Helpers that take arrays stay inline="always": a numba function call increfs and decrefs its array
+# arguments, which LLVM's inlining leaves in the step loop (measured: 1.3-1.5x slower steps).
 @njit(forceinline=True, **_HELPER)
 def _std_normal1(sh, sl, ih, il):
     """`kernels.rng._std_normal1`, compiled once (see the note above)."""
@@ -111,14 +135,6 @@ def _std_normal1(sh, sl, ih, il):
 def _std_exponential1(sh, sl, ih, il):
     """`kernels.rng._std_exponential1`, compiled once (see the note above)."""
     return _rng._std_exponential1(sh, sl, ih, il)
-
-
-@njit(inline="always")  # inlined by numba, not LLVM: `_ASM_BARRIER` is read when the chain kernels compile
-def _select(take, a, b):
-    """``a if take else b`` as a select on registers, never a branch (see `_opaque`)."""
-    a = _opaque(a)
-    b = _opaque(b)
-    return a if take else b
 
 
 # What the wrapper of `compile_density` returns when the density raised: a quiet NaN with a payload
@@ -191,7 +207,7 @@ def _bits(typingctx, v):
     return sig, codegen
 
 
-@njit(forceinline=True, **_HELPER)
+@njit(inline="always")
 def _safe_logp1(ld, x):
     """(value, status) of the density at `ld` (an address) at `x`: status RAISED if it threw."""
     lp = _density_at(ld, x)
@@ -209,11 +225,10 @@ def _fail_status(st):
 
 
 # Helpers used inside the step loops must be inlined: an out-of-line call from one numba function to
-# another costs more per step (~13 ns for `_propose`) than the work it does; forceinline makes LLVM
-# inline them (see the note above `_std_normal1`).
+# another costs more per step (~13 ns for `_propose`) than the work it does (see the note above `_std_normal1`).
 # The thinning counter is written out in both loops: as an inlined helper returning the counters
 # next to the arrays it fills, numba's reference counting made the chains 3-4x slower (measured).
-@njit(forceinline=True, **_HELPER)
+@njit(inline="always")
 def _chol_row(chol, z, d):
     """Row d of ``chol @ z`` (lower triangular), from its first product: the same number as from 0.0, one add less."""
     acc = chol[d, 0] * z[0]
@@ -222,7 +237,7 @@ def _chol_row(chol, z, d):
     return acc
 
 
-@njit(forceinline=True, **_HELPER)
+@njit(inline="always")
 def _keep(samples, logps, j, x, lp):
     """Store state `x` and its log density as kept draw `j`."""
     for d in range(x.shape[0]):
@@ -230,7 +245,7 @@ def _keep(samples, logps, j, x, lp):
     logps[j] = lp
 
 
-@njit(forceinline=True, **_HELPER)  # see the note above `_chol_row`
+@njit(inline="always")  # see the note above `_chol_row`
 def _propose(ld, dimtag, x, y, inc, chol, identity, s, sh, sl, ih, il):
     """A step's draws in stream order (z, then E), its proposal ``y = x + s * chol @ z`` and log density.
 
