@@ -198,7 +198,9 @@ def metropolis_hastings(
     -----
     Chain ``c`` draws from ``np.random.Generator(np.random.PCG64(s_c))`` with ``s_c`` the
     c-th child of ``rng``'s SeedSequence, re-implemented inside the kernel (same numbers),
-    so a NumPy loop with those Generators reproduces the chains exactly.  After burn-in a
+    so a NumPy loop with those Generators reproduces the chains exactly.  Runs of 2**16 steps or
+    more in total split the chains into contiguous blocks, one thread each (numba's thread
+    count); shorter runs take one thread.  After burn-in a
     chain may evaluate `log_density` at both possible next proposals before deciding the
     current step (it times this against one evaluation per step on its first steps and
     keeps the faster); the chain is the same either way, and a failure at a point the
