@@ -2,8 +2,8 @@
 
 `metropolis_hastings` validates, builds the proposal Cholesky factor and one
 PCG64 block state per chain, compiles the log density into a C function
-(`kernels.mcmc.compile_density`), runs the cached chain kernels on its address (one chain
-without a parallel region) and raises if a chain failed; the result computes R-hat and
+(`kernels.mcmc.compile_density`), runs the cached chain kernel on its address (blocks of
+chains in threads of its own, one block for short runs) and raises if a chain failed; the result computes R-hat and
 ESS when first read.  `rhat`, `ess` and `mcse` validate and run the per-parameter
 kernels of `kernels.diagnostics`, doing here only the normal-score table and the FFT
 autocovariances of the rare series whose autocorrelations decay too slowly for direct sums.
@@ -19,6 +19,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
 
+import numba
 import numpy as np
 
 from simengine._long import check_progress
@@ -197,7 +198,9 @@ def metropolis_hastings(
     -----
     Chain ``c`` draws from ``np.random.Generator(np.random.PCG64(s_c))`` with ``s_c`` the
     c-th child of ``rng``'s SeedSequence, re-implemented inside the kernel (same numbers),
-    so a NumPy loop with those Generators reproduces the chains exactly.  After burn-in a
+    so a NumPy loop with those Generators reproduces the chains exactly.  Runs of 2**16 steps or
+    more in total split the chains into contiguous blocks, one thread each (numba's thread
+    count); shorter runs take one thread.  After burn-in a
     chain may evaluate `log_density` at both possible next proposals before deciding the
     current step (it times this against one evaluation per step on its first steps and
     keeps the faster); the chain is the same either way, and a failure at a point the
@@ -285,11 +288,11 @@ def metropolis_hastings(
     control = np.zeros(n_chains + 1, dtype=np.int64)  # stop flag, then steps done per chain
     args = (density.address, k.dim_tag(dim), x0, chol, proposal_cov is None, scale, n_steps, burn_in, thin, adapt,
             k.AUTO, k.CAN_TIME, pcg64_block_states(rng, n_chains), samples, logps, counts, scales, fail_x, control)
-    kernel = k.one if n_chains == 1 else k.chains
+    blocks = _blocks(n_chains, n_steps)
     if n_chains * n_steps < _WATCHED_STEPS and progress is not True:
-        failed = _call(kernel, args)  # short: milliseconds at most, nothing to watch
+        failed = _run_blocks(k.chains, args, blocks)  # short: milliseconds at most, nothing to watch
     else:
-        failed = _watched(kernel, args, control, n_chains * n_steps, progress)
+        failed = _watched(k.chains, args, blocks, n_chains * n_steps, progress)
     if failed:
         _raise_failure(log_density, counts[:, 1], counts[:, 2], fail_x)
     return MetropolisHastingsResult(
@@ -303,10 +306,85 @@ def metropolis_hastings(
 # Chains with at least this many steps in total run in a worker thread watched by the caller's
 # thread, which answers Ctrl-C and draws the bar; shorter ones (milliseconds) are called directly.
 _WATCHED_STEPS = 1 << 20
+# Below this many steps in total the chains run one after another in one thread: starting threads
+# would cost more than it saves (a step costs tens of nanoseconds).
+_THREADED_STEPS = 1 << 16
+# argument positions of the per-chain arrays (row-sliced per block) and of the control array
+_PER_CHAIN = (2, 12, 13, 14, 15, 16, 17)
+_CONTROL = 18
 
 
-def _watched(kernel, args, control, total_steps, progress):
-    """Run the chain kernel in a worker thread; Ctrl-C stops the chains within a segment.
+def _blocks(n_chains, n_steps):
+    """(lo, hi) ranges of chains, one per thread: numba's thread count, fewer for short runs.
+
+    Contiguous and as equal as possible (as a prange's static schedule); a chain's numbers
+    never depend on the block it runs in.
+    """
+    threads = 1 if n_chains * n_steps < _THREADED_STEPS else min(n_chains, max(1, numba.get_num_threads()))
+    return [(n_chains * b // threads, n_chains * (b + 1) // threads) for b in range(threads)]
+
+
+def _block_args(args, lo, hi):
+    """`args` for chains lo..hi-1 alone: row slices of the per-chain arrays, a control array of their own."""
+    out = list(args)
+    for i in _PER_CHAIN:
+        out[i] = args[i][lo:hi]
+    out[_CONTROL] = np.zeros(hi - lo + 1, dtype=np.int64)
+    return tuple(out)
+
+
+def _split(args, blocks):
+    """Per-block argument tuples (the whole `args` for a single block)."""
+    return [args] if len(blocks) == 1 else [_block_args(args, lo, hi) for lo, hi in blocks]
+
+
+def _run_blocks(kernel, args, blocks):
+    """Run the chain kernel on each block, in threads when there is more than one; True if a chain failed."""
+    parts = _split(args, blocks)
+    if len(parts) == 1:
+        return _call(kernel, args)
+    return _in_threads(kernel, parts)
+
+
+def _in_threads(kernel, parts):
+    """Run `kernel` on each argument tuple of `parts` in a thread of its own (the kernel releases the GIL).
+
+    A kernel not yet compiled for these types compiles once: numba's compile lock makes the
+    other threads wait for it.  Returns whether a chain failed.
+    """
+    import threading
+
+    out: dict[int, Any] = {}
+
+    def work(b, part):
+        try:
+            out[b] = _call(kernel, part)
+        except BaseException as exc:  # handed to the caller's thread
+            out[b] = exc
+
+    threads = [threading.Thread(target=work, args=item, name="simengine-mh", daemon=True)
+               for item in enumerate(parts)]
+    for thread in threads:
+        thread.start()
+    try:
+        for thread in threads:
+            thread.join()
+    finally:
+        if any(thread.is_alive() for thread in threads):  # interrupted while joining: stop the chains first
+            for part in parts:
+                part[_CONTROL][0] = 1
+            for thread in threads:
+                thread.join()
+    failed = False
+    for b in range(len(parts)):
+        if isinstance(out[b], BaseException):
+            raise out[b]
+        failed |= bool(out[b])
+    return failed
+
+
+def _watched(kernel, args, blocks, total_steps, progress):
+    """Run the chain kernel in worker threads; Ctrl-C stops the chains within a segment.
 
     The kernel releases the GIL (nogil) and looks at ``control[0]`` every `SEGMENT` steps
     per chain, writing its progress to ``control[1:]``; the numbers never depend on it.
@@ -315,11 +393,17 @@ def _watched(kernel, args, control, total_steps, progress):
 
     from simengine._long import interruptible, needs_compile, show_progress
 
+    parts = _split(args, blocks)
+    controls = [part[_CONTROL] for part in parts]
+
+    def steps_done():
+        return sum(int(control[1:].sum()) for control in controls)
+
     out = {}
 
     def work():
         try:
-            out["failed"] = _call(kernel, args)
+            out["failed"] = _in_threads(kernel, parts) if len(parts) > 1 else _call(kernel, parts[0])
         except BaseException as exc:  # handed to the caller's thread
             out["error"] = exc
 
@@ -342,10 +426,11 @@ def _watched(kernel, args, control, total_steps, progress):
             while thread.is_alive():
                 thread.join(0.05)
                 if flag.requested:
-                    control[0] = 1  # every chain stops at its next segment boundary
+                    for control in controls:
+                        control[0] = 1  # every chain stops at its next segment boundary
                     thread.join()
                     flag.check()
-                done = int(control[1:].sum())
+                done = steps_done()
                 if note is not None and done > 0:
                     note.update(1)
                     note.close()
@@ -359,14 +444,15 @@ def _watched(kernel, args, control, total_steps, progress):
                     bar.update(max(0, done - bar.n))
         finally:
             if thread.is_alive():  # an error in this thread: stop the chains before leaving
-                control[0] = 1
+                for control in controls:
+                    control[0] = 1
                 thread.join()
             if note is not None:
                 note.close()
             if bar is None and progress is True:  # the chains finished before the first look
                 bar = new_bar()
             if bar is not None:
-                bar.update(max(0, int(control[1:].sum()) - bar.n))
+                bar.update(max(0, steps_done() - bar.n))
                 bar.close()
     if "error" in out:
         raise out["error"]

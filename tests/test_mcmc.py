@@ -664,3 +664,22 @@ def test_mh_portable_path_gives_the_same_chain(monkeypatch):
 
     pick(True, 1.0, 2.0)
     assert " asm " in next(iter(pick.inspect_llvm().values()))
+
+
+def test_mh_chain_blocks_in_threads_give_the_serial_chains(monkeypatch):
+    # Runs of 2**16 steps or more split the chains into contiguous blocks, one thread each (numba's
+    # thread count); every chain must be the one the serial kernel gives, failures included.
+    assert mcmc._blocks(5, 10**6) == [(0, 2), (2, 5)] or numba.get_num_threads() != 2
+    assert mcmc._blocks(5, 10) == [(0, 5)]
+    assert mcmc._blocks(1, 10**6) == [(0, 1)]
+    monkeypatch.setattr(numba, "get_num_threads", lambda: 3)  # whatever the machine: 3 blocks
+    kw = dict(n_steps=20_000, burn_in=1_000, adapt=True, thin=3, n_chains=5, rng=11)
+    blocks = simengine.metropolis_hastings(GAUSS, np.zeros(2), **kw)
+    monkeypatch.setattr(mcmc, "_THREADED_STEPS", 10**12)
+    serial = simengine.metropolis_hastings(GAUSS, np.zeros(2), **kw)
+    for name in ("samples", "log_density", "acceptance_rate", "proposal_scale"):
+        assert_array_equal(getattr(blocks, name), getattr(serial, name))
+    monkeypatch.setattr(mcmc, "_THREADED_STEPS", 1)
+    with pytest.raises(RuntimeError, match="raised at step 0 of chain 3"):  # the first failing chain, in block 2
+        simengine.metropolis_hastings(_raise_far, np.array([[0.0], [0.0], [0.0], [3.0]]), n_steps=10,
+                                      proposal_scale=0.01, rng=0)

@@ -7,6 +7,9 @@ numba dispatcher in a `numba.cfunc`, which compiles only the density), called th
 of the `dimtag` tuple, a constant of the compiled code), so that per-coordinate loops unroll.
 Draws come from `kernels.rng` (NumPy's PCG64 and ziggurat, bit-identical to a
 Generator on the same block stream) with the state in registers.
+One kernel (`chains`) runs any number of chains one after another; the public layer runs
+blocks of them in its own threads (the kernel releases the GIL), so no parallel region
+(a parfor, seconds to compile) is built.
 Failures never raise here: each chain reports a status and the step where it
 stopped; the public layer raises.
 """
@@ -17,9 +20,13 @@ import numpy as np
 from llvmlite import ir
 from numba import types
 
-from simengine._jit import njit, pjit
+from simengine._jit import njit
 from simengine._numba_compat import X86_64, TypingError, intrinsic
-from simengine.kernels.rng import _std_exponential1, _std_normal1
+from simengine.kernels import rng as _rng
+
+# Options of kernels called only from other kernels: no CPython or C entry point, which numba would
+# otherwise build, optimise and compile for each of them on a cold cache and never call.
+_HELPER = {"no_cpython_wrapper": True, "no_cfunc_wrapper": True}
 
 OK = 0
 NAN_DENSITY = 1  # log density returned NaN (or +inf)
@@ -44,9 +51,8 @@ CAN_TIME = X86_64
 _ASM_BARRIER = X86_64
 
 
-@intrinsic
-def _opaque(typingctx, v):
-    """`v` unchanged, but hidden from the optimiser: an empty inline-asm statement, no instruction.
+def _hidden(builder, value):
+    """`value` unchanged, but hidden from the optimiser: an empty inline-asm statement, no instruction.
 
     A chain's accept decision is a select (``a if take else b``).  Left alone, LLVM turns
     a select between two loads into a load from a selected address, and x86's
@@ -55,19 +61,43 @@ def _opaque(typingctx, v):
     select a select (a blend on registers).  Off x86-64 (`_ASM_BARRIER` false) and for
     values no register holds, the value is returned as is: the same number, maybe a branch.
     """
+    ty = value.type
+    if not _ASM_BARRIER:
+        return value
+    if isinstance(ty, ir.IntType):
+        reg = "r"
+    elif isinstance(ty, (ir.DoubleType, ir.FloatType)):
+        reg = "x"  # an SSE register
+    else:  # e.g. the optional value of a density that can only raise: no register holds a struct
+        return value
+    return builder.asm(ir.FunctionType(ty, [ty]), "", f"={reg},0", [value], side_effect=False)
+
+
+@intrinsic
+def _opaque(typingctx, v):
+    """`v` unchanged, hidden from the optimiser (see `_hidden`)."""
     sig = v(v)
 
     def codegen(context, builder, sig, args):
-        ty = args[0].type
-        if not _ASM_BARRIER:
-            return args[0]
-        if isinstance(ty, ir.IntType):
-            reg = "r"
-        elif isinstance(ty, (ir.DoubleType, ir.FloatType)):
-            reg = "x"  # an SSE register
-        else:  # e.g. the optional value of a density that can only raise: no register holds a struct
-            return args[0]
-        return builder.asm(ir.FunctionType(ty, [ty]), "", f"={reg},0", [args[0]], side_effect=False)
+        return _hidden(builder, args[0])
+
+    return sig, codegen
+
+
+@intrinsic
+def _select(typingctx, take, a, b):
+    """``a if take else b`` as a select on registers, never a branch (see `_hidden`).
+
+    An intrinsic, emitted into each caller as it is compiled: `_ASM_BARRIER` is read then, and
+    neither numba's IR inlining (slow to compile) nor a call is involved.
+    """
+    ty = typingctx.unify_types(types.unliteral(a), types.unliteral(b))
+    if ty is None or not isinstance(take, types.Boolean):
+        return None
+    sig = ty(types.boolean, ty, ty)
+
+    def codegen(context, builder, sig, args):
+        return builder.select(args[0], _hidden(builder, args[1]), _hidden(builder, args[2]))
 
     return sig, codegen
 
@@ -88,12 +118,23 @@ def _cycles(typingctx):
     return sig, codegen
 
 
-@njit(inline="always")
-def _select(take, a, b):
-    """``a if take else b`` as a select on registers, never a branch (see `_opaque`)."""
-    a = _opaque(a)
-    b = _opaque(b)
-    return a if take else b
+# `kernels.rng`'s ziggurat draws are inline="always" helpers nested three deep: numba inlines by copying
+# the callee's IR at every call site, again for every nested call (11 copies per normal draw), and
+# types each copy in place, which made its inlining pass 3-4 s of a cold first call.  Compiled once
+# here as functions of four integers, they cost a few tenths of a second, and LLVM inlines them into
+# the step loops (forceinline: LLVM's alwaysinline), the same chains at the same speed per step.
+# Helpers that take arrays stay inline="always": a numba function call increfs and decrefs its array
+# arguments, which LLVM's inlining leaves in the step loop (measured: 1.3-1.5x slower steps).
+@njit(forceinline=True, **_HELPER)
+def _std_normal1(sh, sl, ih, il):
+    """`kernels.rng._std_normal1`, compiled once (see the note above)."""
+    return _rng._std_normal1(sh, sl, ih, il)
+
+
+@njit(forceinline=True, **_HELPER)
+def _std_exponential1(sh, sl, ih, il):
+    """`kernels.rng._std_exponential1`, compiled once (see the note above)."""
+    return _rng._std_exponential1(sh, sl, ih, il)
 
 
 # What the wrapper of `compile_density` returns when the density raised: a quiet NaN with a payload
@@ -173,18 +214,18 @@ def _safe_logp1(ld, x):
     return lp, RAISED if _bits(lp) == RAISED_BITS else OK
 
 
-@njit(inline="always")
+@njit(forceinline=True, **_HELPER)
 def _bad_value(lp, st):
     return st != OK or math.isnan(lp) or lp == math.inf
 
 
-@njit(inline="always")
+@njit(forceinline=True, **_HELPER)
 def _fail_status(st):
     return RAISED if st != OK else NAN_DENSITY
 
 
-# Helpers used inside the step loops are inline="always": a call from one numba function to another
-# is not inlined by LLVM and costs more per step (~13 ns for `_propose`) than the work it does.
+# Helpers used inside the step loops must be inlined: an out-of-line call from one numba function to
+# another costs more per step (~13 ns for `_propose`) than the work it does (see the note above `_std_normal1`).
 # The thinning counter is written out in both loops: as an inlined helper returning the counters
 # next to the arrays it fills, numba's reference counting made the chains 3-4x slower (measured).
 @njit(inline="always")
@@ -221,7 +262,7 @@ def _propose(ld, dimtag, x, y, inc, chol, identity, s, sh, sl, ih, il):
     return -e, lp_y, st_y, sh, sl
 
 
-@njit
+@njit(**_HELPER)
 def _plain(ld, dimtag, t, t_end, x, lp, y, lp_y, st_y, neg_e, inc, chol, identity, s, log_s, adapt_until, burn_in, thin,
            samples, logps, accepted, j, countdown, sh, sl, ih, il, fail_x):
     """Steps t .. t_end-1, one density evaluation per step, after the accept decision.
@@ -260,7 +301,7 @@ def _plain(ld, dimtag, t, t_end, x, lp, y, lp_y, st_y, neg_e, inc, chol, identit
     return t, lp, lp_y, st_y, neg_e, s, log_s, accepted, j, countdown, sh, sl, OK
 
 
-@njit
+@njit(**_HELPER)
 def _speculative(ld, dimtag, t, t_end, x, lp, y, lp_y, st_y, neg_e, chol, identity, s, burn_in, thin,
                  samples, logps, accepted, j, countdown, sh, sl, ih, il, fail_x):
     """`_plain` without adaptation, evaluating the density at both possible next proposals.
@@ -321,7 +362,7 @@ def _speculative(ld, dimtag, t, t_end, x, lp, y, lp_y, st_y, neg_e, chol, identi
     return t, lp, lp_y, st_y, neg_e, accepted, j, countdown, sh, sl, OK
 
 
-@njit
+@njit(**_HELPER)
 def chain1(ld, dimtag, x0, chol, identity, scale, n_steps, burn_in, thin, adapt, mode, can_time, state,
            samples, logps, fail_x, control, c):
     """Run one chain of ``n_steps`` Gaussian random-walk steps from `x0`, drawing from PCG64 `state`.
@@ -410,34 +451,29 @@ def chain1(ld, dimtag, x0, chol, identity, scale, n_steps, burn_in, thin, adapt,
     return accepted, s, OK, -1
 
 
-@njit(nogil=True)  # a long call runs in a worker thread while the caller's thread waits for Ctrl-C
-def one(ld, dimtag, x0, chol, identity, scale, n_steps, burn_in, thin, adapt, mode, can_time, states,
-        samples, logps, counts, scales, fail_x, control):
-    """`chains` for a single chain: no parallel region to start for a short chain."""
-    counts[0, 0], scales[0], counts[0, 1], counts[0, 2] = chain1(
-        ld, dimtag, x0[0], chol, identity, scale, n_steps, burn_in, thin, adapt, mode, can_time, states[0],
-        samples[0], logps[0], fail_x[0], control, np.int64(0))  # the type `chains` passes: one compile of chain1
-    return counts[0, 1] != OK
-
-
-@pjit(nogil=True)
+@njit(nogil=True)  # the public layer runs blocks of chains in threads of its own, and long calls in a worker thread
 def chains(ld, dimtag, x0, chol, identity, scale, n_steps, burn_in, thin, adapt, mode, can_time, states,
            samples, logps, counts, scales, fail_x, control):
-    """Run ``x0.shape[0]`` chains in parallel, chain c from ``x0[c]`` drawing from PCG64 ``states[c]``.
+    """Run the ``x0.shape[0]`` chains one after another, chain c from ``x0[c]`` drawing from PCG64 ``states[c]``.
 
     Fills samples (chains, kept, dim), their log densities (chains, kept), per
     chain `counts` (accepted post-burn-in moves, status, failing step or -1) and
     final `scales`, and the point where a chain failed (chains, dim).  Returns
-    whether any chain failed.
+    whether any chain failed.  Chains run in parallel as blocks (row slices of these
+    arrays, each with its own `control`) in threads of the public layer: no parallel
+    region here, whose compilation (a parfor) cost more than the chain loop itself.
     """
-    for c in numba.prange(x0.shape[0]):
+    for c in range(x0.shape[0]):
         counts[c, 0], scales[c], counts[c, 1], counts[c, 2] = chain1(
             ld, dimtag, x0[c], chol, identity, scale, n_steps, burn_in, thin, adapt, mode, can_time, states[c],
-            samples[c], logps[c], fail_x[c], control, np.int64(c))  # prange's index is unsigned: int64 as in `one`
+            samples[c], logps[c], fail_x[c], control, c)
     failed = False
     for c in range(x0.shape[0]):
         failed |= counts[c, 1] != OK
     return failed
+
+
+one = chains  # a single chain: the same kernel (one compiled copy per dimension for any number of chains)
 
 
 _TAGS = tuple((0.0,) * d for d in range(_UNROLL_MAX + 1))
