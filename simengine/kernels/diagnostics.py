@@ -13,13 +13,12 @@ import math
 
 import numpy as np
 
-from simengine._jit import njit
+from simengine._jit import hjit, njit
 from simengine.kernels.bits import bits_float, float_bits
 from simengine.kernels.special import norm_ppf
 
-# Options of kernels called only from other kernels: no CPython or C entry point, which numba would
+# Kernels called only from other kernels are `hjit` helpers: no CPython or C entry point, which numba would
 # otherwise build, optimise and compile for each of them on a cold cache and never call.
-_HELPER = {"no_cpython_wrapper": True, "no_cfunc_wrapper": True}
 
 # arviz treats a series whose range is below this as constant (ESS = its size)
 RESOLUTION = float(np.finfo(np.float64).resolution)
@@ -88,7 +87,7 @@ def _sort_with_order(v, index_kind):
     return out, order
 
 
-@njit(**_HELPER)
+@hjit
 def _rank_scores(sorted_values, where, table, out):
     """``out[where[k]]`` = normal score of the average rank of ``sorted_values[k]`` (ties share it).
 
@@ -113,7 +112,7 @@ def _rank_scores(sorted_values, where, table, out):
         a = b
 
 
-@njit(**_HELPER)
+@hjit
 def _rank_scores_integer(sorted_values, where, table, out):
     """`_rank_scores` while every tie has an odd size (integer average ranks, all from `table`).
 
@@ -138,7 +137,7 @@ def _rank_scores_integer(sorted_values, where, table, out):
     return True
 
 
-@njit(**_HELPER)
+@hjit
 def _folded_scores(sorted_values, order, table, out):
     """Rank scores of ``|x - median(x)|`` from the sorted draws, without another sort.
 
@@ -168,7 +167,7 @@ def _folded_scores(sorted_values, order, table, out):
 # --------------------------------------------------------------------------- R-hat and ESS of one series
 
 
-@njit(**_HELPER)
+@hjit
 def _rhat_chains(z, m, n):
     """Gelman-Rubin R-hat of `m` chains of `n` draws stored chain after chain in `z`."""
     means = np.empty(m)
@@ -189,7 +188,7 @@ def _rhat_chains(z, m, n):
     return math.sqrt((between / within + n - 1.0) / n)
 
 
-@njit(**_HELPER)
+@hjit
 def _var1(v):
     """Sample variance (ddof 1) of a short vector, two-pass (as NumPy's var)."""
     n = v.shape[0]
@@ -204,7 +203,7 @@ def _var1(v):
     return ssd / (n - 1.0)
 
 
-@njit(**_HELPER)
+@hjit
 def _fill_lags(dev, m, n, acov, lo, hi):
     """acov[t] = chain mean of the biased (divisor n) autocovariance at lag t, for lo <= t < hi.
 
@@ -250,7 +249,7 @@ def _fill_lags(dev, m, n, acov, lo, hi):
         t += 4
 
 
-@njit(**_HELPER)
+@hjit
 def _deviations(y, m, n, dev):
     """Write each chain's deviations from its mean into `dev`; return the variance of the chain means."""
     means = np.empty(m)
@@ -265,7 +264,7 @@ def _deviations(y, m, n, dev):
     return _var1(means) if m > 1 else 0.0
 
 
-@njit(**_HELPER)
+@hjit
 def _geyer_ess(acov, n_lags, n, var_means, m):
     """ESS from chain-averaged autocovariances ``acov[:n_lags]`` of m chains of n draws.
 
@@ -331,7 +330,7 @@ def ess_from_acov(series, m, n, acov, out):
 # runs past `max_lag` lags is flagged and left NaN for the FFT route of the public layer.
 
 
-@njit(**_HELPER)
+@hjit
 def _gather_split(x, j, half, out):
     """Parameter j of (chains, draws, params) as split chains (first halves, then last halves) into `out`.
 
@@ -437,7 +436,7 @@ def ess_rows(y, ok, m, n, max_lag, out, fallback):
         fallback[k] = not done
 
 
-@njit(**_HELPER)
+@hjit
 def _fmax(a, b):
     """np.fmax: the larger, ignoring a NaN."""
     if math.isnan(a):
@@ -447,7 +446,7 @@ def _fmax(a, b):
     return max(a, b)
 
 
-@njit(**_HELPER)
+@hjit
 def _kth_smallest(a, k):
     """The k-th smallest (from 0) of the finite floats `a`, reordering `a` so that a[k] holds it with
     nothing larger before it and nothing smaller after it (quickselect, median-of-three pivot,

@@ -20,13 +20,12 @@ import numpy as np
 from llvmlite import ir
 from numba import types
 
-from simengine._jit import njit
+from simengine._jit import hjit, njit
 from simengine._numba_compat import X86_64, TypingError, intrinsic
 from simengine.kernels import rng as _rng
 
-# Options of kernels called only from other kernels: no CPython or C entry point, which numba would
+# Kernels called only from other kernels are `hjit` helpers: no CPython or C entry point, which numba would
 # otherwise build, optimise and compile for each of them on a cold cache and never call.
-_HELPER = {"no_cpython_wrapper": True, "no_cfunc_wrapper": True}
 
 OK = 0
 NAN_DENSITY = 1  # log density returned NaN (or +inf)
@@ -125,13 +124,13 @@ def _cycles(typingctx):
 # the step loops (forceinline: LLVM's alwaysinline), the same chains at the same speed per step.
 # Helpers that take arrays stay inline="always": a numba function call increfs and decrefs its array
 # arguments, which LLVM's inlining leaves in the step loop (measured: 1.3-1.5x slower steps).
-@njit(forceinline=True, **_HELPER)
+@hjit(forceinline=True)
 def _std_normal1(sh, sl, ih, il):
     """`kernels.rng._std_normal1`, compiled once (see the note above)."""
     return _rng._std_normal1(sh, sl, ih, il)
 
 
-@njit(forceinline=True, **_HELPER)
+@hjit(forceinline=True)
 def _std_exponential1(sh, sl, ih, il):
     """`kernels.rng._std_exponential1`, compiled once (see the note above)."""
     return _rng._std_exponential1(sh, sl, ih, il)
@@ -214,12 +213,12 @@ def _safe_logp1(ld, x):
     return lp, RAISED if _bits(lp) == RAISED_BITS else OK
 
 
-@njit(forceinline=True, **_HELPER)
+@hjit(forceinline=True)
 def _bad_value(lp, st):
     return st != OK or math.isnan(lp) or lp == math.inf
 
 
-@njit(forceinline=True, **_HELPER)
+@hjit(forceinline=True)
 def _fail_status(st):
     return RAISED if st != OK else NAN_DENSITY
 
@@ -262,7 +261,7 @@ def _propose(ld, dimtag, x, y, inc, chol, identity, s, sh, sl, ih, il):
     return -e, lp_y, st_y, sh, sl
 
 
-@njit(**_HELPER)
+@hjit
 def _plain(ld, dimtag, t, t_end, x, lp, y, lp_y, st_y, neg_e, inc, chol, identity, s, log_s, adapt_until, burn_in, thin,
            samples, logps, accepted, j, countdown, sh, sl, ih, il, fail_x):
     """Steps t .. t_end-1, one density evaluation per step, after the accept decision.
@@ -301,7 +300,7 @@ def _plain(ld, dimtag, t, t_end, x, lp, y, lp_y, st_y, neg_e, inc, chol, identit
     return t, lp, lp_y, st_y, neg_e, s, log_s, accepted, j, countdown, sh, sl, OK
 
 
-@njit(**_HELPER)
+@hjit
 def _speculative(ld, dimtag, t, t_end, x, lp, y, lp_y, st_y, neg_e, chol, identity, s, burn_in, thin,
                  samples, logps, accepted, j, countdown, sh, sl, ih, il, fail_x):
     """`_plain` without adaptation, evaluating the density at both possible next proposals.
@@ -362,7 +361,7 @@ def _speculative(ld, dimtag, t, t_end, x, lp, y, lp_y, st_y, neg_e, chol, identi
     return t, lp, lp_y, st_y, neg_e, accepted, j, countdown, sh, sl, OK
 
 
-@njit(**_HELPER)
+@hjit
 def chain1(ld, dimtag, x0, chol, identity, scale, n_steps, burn_in, thin, adapt, mode, can_time, state,
            samples, logps, fail_x, control, c):
     """Run one chain of ``n_steps`` Gaussian random-walk steps from `x0`, drawing from PCG64 `state`.
