@@ -528,6 +528,38 @@ def _futile_band1(alternative, stat, df, sure, never, level):
     return BAND_UNSURE
 
 
+@hjit
+def _band_look1(alternative, s, df, looks, k, stopped, futile, first, f_sure, f_never, f_level):
+    """Look k of a replicate in a band kernel: counts a rejection (first[k]) or a futility stop
+    (first[n_looks + k]) of a replicate not yet stopped, and at the last look the fixed-horizon test.
+    Returns -1 if a decision falls inside a band (the block must run again with p-values), else
+    1 if the replicate stopped at this look + 2 if the last look's fixed-horizon test rejects."""
+    n_looks = looks.shape[1]
+    out = 0
+    if not stopped:
+        r = _reject_band1(alternative, s, df, looks[1, k], looks[2, k], looks[3, k])
+        if r == BAND_UNSURE:
+            return -1
+        if r == BAND_YES:
+            first[k] += 1
+            stopped = True
+            out = 1
+    if not stopped and futile:
+        r = _futile_band1(alternative, s, df, looks[4, k], looks[5, k], looks[6, k])
+        if r == BAND_UNSURE:
+            return -1
+        if r == BAND_YES:
+            first[n_looks + k] += 1
+            out = 1
+    if k == n_looks - 1:
+        r = _reject_band1(alternative, s, df, f_sure, f_never, f_level)
+        if r == BAND_UNSURE:
+            return -1
+        if r == BAND_YES:
+            out += 2
+    return out
+
+
 @njit
 def _peeking_binary_t_band(g, reps, looks, pA, pB, sd, alternative, tau2, f_sure, f_never, f_level):
     n_looks = looks.shape[1]
@@ -548,26 +580,11 @@ def _peeking_binary_t_band(g, reps, looks, pA, pB, sd, alternative, tau2, f_sure
             mA, sA = _binary_moments1(cA, n)
             mB, sB = _binary_moments1(cB, n)
             s, df = _ttest_pooled1(n, mB, sB, n, mA, sA)  # B minus A
-            if not stopped:
-                r = _reject_band1(alternative, s, df, looks[1, k], looks[2, k], looks[3, k])
-                if r == BAND_UNSURE:
-                    return first, -1
-                if r == BAND_YES:
-                    first[k] += 1
-                    stopped = True
-            if not stopped and futile:
-                r = _futile_band1(alternative, s, df, looks[4, k], looks[5, k], looks[6, k])
-                if r == BAND_UNSURE:
-                    return first, -1
-                if r == BAND_YES:
-                    first[n_looks + k] += 1
-                    stopped = True
-            if k == n_looks - 1:
-                r = _reject_band1(alternative, s, df, f_sure, f_never, f_level)
-                if r == BAND_UNSURE:
-                    return first, -1
-                if r == BAND_YES:
-                    final += 1
+            r = _band_look1(alternative, s, df, looks, k, stopped, futile, first, f_sure, f_never, f_level)
+            if r < 0:
+                return first, -1
+            stopped = stopped or (r & 1) == 1
+            final += r >> 1
     return first, final
 
 
@@ -591,26 +608,11 @@ def _peeking_binary_welch_band(g, reps, looks, pA, pB, sd, alternative, tau2, f_
             mA, sA = _binary_moments1(cA, n)
             mB, sB = _binary_moments1(cB, n)
             s, df = _stat_welch1(n, mA, sA, n, mB, sB)
-            if not stopped:
-                r = _reject_band1(alternative, s, df, looks[1, k], looks[2, k], looks[3, k])
-                if r == BAND_UNSURE:
-                    return first, -1
-                if r == BAND_YES:
-                    first[k] += 1
-                    stopped = True
-            if not stopped and futile:
-                r = _futile_band1(alternative, s, df, looks[4, k], looks[5, k], looks[6, k])
-                if r == BAND_UNSURE:
-                    return first, -1
-                if r == BAND_YES:
-                    first[n_looks + k] += 1
-                    stopped = True
-            if k == n_looks - 1:
-                r = _reject_band1(alternative, s, df, f_sure, f_never, f_level)
-                if r == BAND_UNSURE:
-                    return first, -1
-                if r == BAND_YES:
-                    final += 1
+            r = _band_look1(alternative, s, df, looks, k, stopped, futile, first, f_sure, f_never, f_level)
+            if r < 0:
+                return first, -1
+            stopped = stopped or (r & 1) == 1
+            final += r >> 1
     return first, final
 
 
@@ -633,26 +635,11 @@ def _peeking_normal_t_band(g, reps, looks, pA, pB, sd, alternative, tau2, f_sure
             if stopped and k < n_looks - 1:
                 continue
             s, df = _ttest_pooled1(n, mB, sB, n, mA, sA)  # B minus A
-            if not stopped:
-                r = _reject_band1(alternative, s, df, looks[1, k], looks[2, k], looks[3, k])
-                if r == BAND_UNSURE:
-                    return first, -1
-                if r == BAND_YES:
-                    first[k] += 1
-                    stopped = True
-            if not stopped and futile:
-                r = _futile_band1(alternative, s, df, looks[4, k], looks[5, k], looks[6, k])
-                if r == BAND_UNSURE:
-                    return first, -1
-                if r == BAND_YES:
-                    first[n_looks + k] += 1
-                    stopped = True
-            if k == n_looks - 1:
-                r = _reject_band1(alternative, s, df, f_sure, f_never, f_level)
-                if r == BAND_UNSURE:
-                    return first, -1
-                if r == BAND_YES:
-                    final += 1
+            r = _band_look1(alternative, s, df, looks, k, stopped, futile, first, f_sure, f_never, f_level)
+            if r < 0:
+                return first, -1
+            stopped = stopped or (r & 1) == 1
+            final += r >> 1
     return first, final
 
 
@@ -675,26 +662,11 @@ def _peeking_normal_welch_band(g, reps, looks, pA, pB, sd, alternative, tau2, f_
             if stopped and k < n_looks - 1:
                 continue
             s, df = _stat_welch1(n, mA, sA, n, mB, sB)
-            if not stopped:
-                r = _reject_band1(alternative, s, df, looks[1, k], looks[2, k], looks[3, k])
-                if r == BAND_UNSURE:
-                    return first, -1
-                if r == BAND_YES:
-                    first[k] += 1
-                    stopped = True
-            if not stopped and futile:
-                r = _futile_band1(alternative, s, df, looks[4, k], looks[5, k], looks[6, k])
-                if r == BAND_UNSURE:
-                    return first, -1
-                if r == BAND_YES:
-                    first[n_looks + k] += 1
-                    stopped = True
-            if k == n_looks - 1:
-                r = _reject_band1(alternative, s, df, f_sure, f_never, f_level)
-                if r == BAND_UNSURE:
-                    return first, -1
-                if r == BAND_YES:
-                    final += 1
+            r = _band_look1(alternative, s, df, looks, k, stopped, futile, first, f_sure, f_never, f_level)
+            if r < 0:
+                return first, -1
+            stopped = stopped or (r & 1) == 1
+            final += r >> 1
     return first, final
 
 
