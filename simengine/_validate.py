@@ -384,3 +384,13 @@ def as_real_array(value: Any, name: str, **kwargs: Any) -> np.ndarray:
     if value.dtype.kind == "b":
         raise TypeError(f"`{name}` must be array-like of real numbers; got booleans")
     return as_float_array(value, name, **kwargs)
+
+
+def compile_error_line(exc: BaseException) -> str:
+    """The first line of a numba compile error for a user's jitted function, in words a user reads (no
+    "nopython" / "numba" jargon), at most 200 characters: the reason part of the TypeError we raise."""
+    import re
+
+    text = str(exc).strip()
+    first = text.splitlines()[0] if text else type(exc).__name__
+    return re.sub(r"nopython|numba", "compiled", first, flags=re.IGNORECASE)[:200]

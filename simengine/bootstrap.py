@@ -9,7 +9,6 @@ the nested Monte Carlo (replicates x resamples) of their coverage; its kernels a
 from __future__ import annotations
 
 import math
-import re
 import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -258,12 +257,9 @@ def _resample(kind: str, q: float, func: Any, rows: list[FloatArray], paired: bo
         run_blocks(call, nb * parts, progress=False, desc="bootstrap", dispatchers=(kernel,),
                    first=first_slice(sub * per_resample * 3e-9))
     except NumbaError as exc:  # a custom statistic that does not compile for 1-D float64 arrays
-        text = str(exc).strip()
-        first_line = re.sub(r"nopython|numba", "compiled", text.splitlines()[0] if text else type(exc).__name__,
-                            flags=re.IGNORECASE)
         raise TypeError(
             f"`statistic` must be a jitted function of {len(rows)} 1-D float64 array(s) returning a float; "
-            f"it could not be compiled for that ({first_line[:200]})"
+            f"it could not be compiled for that ({v.compile_error_line(exc)})"
         ) from None
     except (ArithmeticError, LookupError, ValueError, TypeError, AssertionError) as exc:
         if kind != "custom":
@@ -899,12 +895,9 @@ def simulate_bootstrap_coverage(
             else:
                 kernel(*call_args, q, *tail)
         except NumbaError as exc:
-            text = str(exc).strip()
-            first_line = re.sub(r"nopython|numba", "compiled", text.splitlines()[0] if text else type(exc).__name__,
-                                flags=re.IGNORECASE)
             raise TypeError("`distribution` as a sampler must be a jitted function sampler(g, x) filling the "
                             f"float64 array x from the Generator g; it could not be compiled for that "
-                            f"({first_line[:200]})") from None
+                            f"({v.compile_error_line(exc)})") from None
     # items are replicates (job * block + k); ~8 ns per resample draw
     per_item = 8e-9 * n_max * (n_resamples + 1)
     run_blocks(call, jobs * block, progress=progress, desc="simulate_bootstrap_coverage", dispatchers=(kernel,),

@@ -8,7 +8,6 @@ conversion of the two-sample tests (`_as_rows`, scipy's `nan_policy`).
 """
 from __future__ import annotations
 
-import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
@@ -648,11 +647,9 @@ def _run_custom(run):
         return run()
     except NumbaError as exc:
         # the statistic does not compile with two 1-D float64 arrays -> float
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        first = re.sub(r"nopython|numba", "compiled", first, flags=re.IGNORECASE)
         raise TypeError(
             "`statistic` must be a jitted function f(x, y) -> float of two 1-D float64 arrays; "
-            f"it could not be compiled for that ({first[:200]})"
+            f"it could not be compiled for that ({v.compile_error_line(exc)})"
         ) from None
 
 
