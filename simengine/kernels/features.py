@@ -1,4 +1,4 @@
-"""Kernels of point-in-time feature windows: group-and-sort of events, then one pass per entity.
+"""Kernels of point-in-time feature windows: a counting-sort scatter by entity, then one pass per entity.
 
 Times are int64 (datetime64 nanoseconds) or float64 (numeric times); each kernel compiles for the one a call
 uses.  No validation here: the public layer (`simengine.features`) checks, converts and labels.
@@ -12,56 +12,50 @@ _SHORT = 32
 
 
 @njit
-def dense_codes(ids, low, table, codes):
-    """Codes 0..k-1 of integer ids >= low into `codes` (first appearance order); returns k.
+def scatter_groups(keys, low, lo, hi, slots, times, payload, t, carried):
+    """Counting-sort scatter of rows lo..hi-1 by group: each row's time and float64 `payload` go to its
+    group's next free slot (``slots[g]``, advanced).  Stable: within a group, input order.  With an empty
+    `t` the rows are only counted (``slots[g] += 1``), for the caller to make the slots.
 
-    The hash-free path of factorising: `table` (filled with -1, one slot per id from `low`) ends with
-    ``table[id - low]`` = the id's code, -1 if absent.  Arrays are allocated by the caller (NumPy), which
-    keeps allocation code out of the kernels' compile time.
+    The group of key k is ``k - low`` for keys in [low, low + len(slots) - 1), else the last group (queries
+    whose entity has no events): integer entity ids go in as they are (`low` their minimum: no factorising
+    pass), dense codes from ``pandas.factorize`` with `low` 0 and -1 for "no events".  Rows split into
+    consecutive ranges, each with its own slots (the group starts plus the counts of the ranges before it),
+    give the same layout in any number of calls, so ranges can run on several threads.
     """
-    k = 0
-    for i in range(ids.shape[0]):
-        j = ids[i] - low
-        if table[j] < 0:
-            table[j] = k
-            k += 1
-        codes[i] = table[j]
-    return k
-
-
-@njit
-def lookup_codes(ids, low, table, codes):
-    """The codes of `ids` in a `dense_codes` table into `codes` (-1 for ids it does not hold)."""
-    span = table.shape[0]
-    for i in range(ids.shape[0]):
-        j = ids[i] - low
-        codes[i] = table[j] if 0 <= j < span else -1
-
-
-@njit
-def _insertion_sort(t, idx, lo, hi):
-    for i in range(lo + 1, hi):
-        key = t[i]
-        row = idx[i]
-        j = i - 1
-        while j >= lo and t[j] > key:
-            t[j + 1] = t[j]
-            idx[j + 1] = idx[j]
-            j -= 1
-        t[j + 1] = key
-        idx[j + 1] = row
+    last = slots.shape[0] - 1
+    high = low + (last - 1)  # compared before subtracting: no overflow for any int64 key
+    count = t.shape[0] == 0
+    for i in range(lo, hi):
+        k = keys[i]
+        g = k - low if low <= k <= high else last
+        p = slots[g]
+        slots[g] = p + 1
+        if not count:
+            t[p] = times[i]
+            carried[p] = payload[i]
 
 
 @njit
 def _merge_sort(t, idx, a, b, tmp_t, tmp_i):
     """Stable sort of t[a:b] (carrying idx) by merging insertion-sorted runs of `_SHORT`."""
     for lo in range(a, b, _SHORT):
-        _insertion_sort(t, idx, lo, min(lo + _SHORT, b))
+        hi = lo + _SHORT if lo + _SHORT < b else b
+        for i in range(lo + 1, hi):
+            key = t[i]
+            row = idx[i]
+            j = i - 1
+            while j >= lo and t[j] > key:
+                t[j + 1] = t[j]
+                idx[j + 1] = idx[j]
+                j -= 1
+            t[j + 1] = key
+            idx[j + 1] = row
     width = _SHORT
     while width < b - a:
         for lo in range(a, b, 2 * width):
-            mid = min(lo + width, b)
-            hi = min(lo + 2 * width, b)
+            mid = lo + width if lo + width < b else b
+            hi = lo + 2 * width if lo + 2 * width < b else b
             if mid >= hi or t[mid - 1] <= t[mid]:
                 continue
             n_left = mid - lo
@@ -90,41 +84,72 @@ def _merge_sort(t, idx, a, b, tmp_t, tmp_i):
 
 
 @njit
-def group_sort(codes, times, payload, starts, t, carried, tmp_t, tmp_i):
-    """Rows grouped by code, each group sorted stably by time, into `t` and `carried`.
+def sort_groups(t, carried, starts, other, g_lo, g_hi, tmp_t, tmp_c, work):
+    """Sort groups g_lo..g_hi-1 of `t` (carrying `carried`; group g is t[starts[g]:starts[g + 1]]) stably
+    by time, in place, skipping those whose group in `other` is empty (events of entities without queries,
+    queries of entities without events: the window pass does not need their order).
 
-    `codes` are in [0, n_groups) with `starts` (n_groups + 1, zeros) getting the group offsets; `t`,
-    `carried` have the rows' length, `tmp_t` / `tmp_i` at least the largest group's (the caller sizes
-    them from a bincount).  A counting sort by group (stable: input order within a group) writes each
-    row's time and int64 `payload` (row numbers, or float64 values viewed as int64: carried bit for bit)
-    next to its group's; each group's contiguous segment is then sorted by time unless it already is
-    (one pass).  Group g occupies [starts[g], starts[g + 1]).
+    A group costs one pass when already sorted.  Otherwise a bucket pass scatters it by a monotone key of
+    its time (about as many buckets as items, spread over its range: equal times share a bucket, so the
+    scatter is stable and every bucket holds only times not below the previous one's), then each bucket
+    is sorted by `_merge_sort`: an insertion sort of a few items for times spread over their range (linear
+    overall), O(n log n) for clustered times.  `tmp_t` / `tmp_c` hold at least the largest group, `work`
+    three times that + 1 (bucket ends, then keys).
     """
-    n_groups = starts.shape[0] - 1
-    for i in range(codes.shape[0]):
-        starts[codes[i] + 1] += 1
-    for g in range(n_groups):
-        starts[g + 1] += starts[g]
-    # starts[g] doubles as group g's next free slot, then is shifted back
-    for i in range(codes.shape[0]):
-        c = codes[i]
-        p = starts[c]
-        t[p] = times[i]
-        carried[p] = payload[i]
-        starts[c] = p + 1
-    for g in range(n_groups, 0, -1):
-        starts[g] = starts[g - 1]
-    starts[0] = 0
-    for g in range(n_groups):
+    for g in range(g_lo, g_hi):
         a = starts[g]
         b = starts[g + 1]
-        for i in range(a + 1, b):
-            if t[i] < t[i - 1]:
-                if b - a <= _SHORT:
-                    _insertion_sort(t, carried, a, b)
-                else:
-                    _merge_sort(t, carried, a, b, tmp_t, tmp_i)
-                break
+        if other[g] == other[g + 1]:
+            continue
+        i = a + 1
+        while i < b and t[i - 1] <= t[i]:
+            i += 1
+        if i >= b:
+            continue
+        n = b - a
+        nb = 1
+        work[0] = n  # one bucket: short groups, and times too close for float64 buckets (huge int64 values)
+        if n > _SHORT:
+            first = t[a]
+            final = t[a]
+            for i in range(a + 1, b):
+                if t[i] < first:
+                    first = t[i]
+                elif t[i] > final:
+                    final = t[i]
+            low = float(first)
+            while nb < n:
+                nb *= 2
+            scale = nb / (float(final) - low)
+            if scale <= 1e308:
+                for k in range(nb + 1):
+                    work[k] = 0
+                for i in range(n):
+                    k = int((float(t[a + i]) - low) * scale)
+                    if k >= nb:
+                        k = nb - 1
+                    work[nb + 1 + i] = k  # the keys, after the bucket counts
+                    work[k + 1] += 1
+                for k in range(nb):
+                    work[k + 1] += work[k]
+                for i in range(n):
+                    k = work[nb + 1 + i]
+                    p = work[k]
+                    tmp_t[p] = t[a + i]
+                    tmp_c[p] = carried[a + i]
+                    work[k] = p + 1
+                for i in range(n):
+                    t[a + i] = tmp_t[i]
+                    carried[a + i] = tmp_c[i]
+            else:
+                nb = 1
+        # work[k] is the end of bucket k
+        lo = a
+        for k in range(nb):
+            hi = a + work[k]
+            if hi - lo > 1:
+                _merge_sort(t, carried, lo, hi, tmp_t, tmp_c)
+            lo = hi
 
 
 @njit
@@ -156,17 +181,18 @@ def window_features(ev_t, ev_v, ev_starts, q_t, q_rows, q_starts, windows, inclu
                     g_lo, g_hi):
     """Aggregates of each query's window of events, written at the query's row, for entities g_lo..g_hi-1.
 
-    Events are sorted by (entity, time): entity g's are ev_t/ev_v[ev_starts[g]:ev_starts[g + 1]]; its
-    queries are q_t[q_starts[g]:q_starts[g + 1]] in time order, with output rows q_rows.  A window of
-    length w at as-of time q holds the events with q - w <= t < q (t <= q when `inclusive_end`).  Output
-    arrays are (n_windows, n_queries); mins/maxs/lasts/since with 0 rows are not computed.  `age` gets q
-    minus the latest event up to the as-of time (any window), `missing` if none; `since` the same within
-    each window.  Per entity the end pointer and each window's start pointer only move forward, and
+    Events are grouped by entity and sorted by time (`scatter_groups`, then `sort_groups`): entity g's are
+    ev_t/ev_v[ev_starts[g]:ev_starts[g + 1]], its queries q_t[q_starts[g]:q_starts[g + 1]] in time order
+    with output rows q_rows (float64: carried by the same kernels as the values).  A window
+    of length w at as-of time q holds the events with q - w <= t < q (t <= q when `inclusive_end`).
+    Output arrays are (n_windows, n_queries); mins/maxs/lasts/since with 0 rows are not computed.  `age`
+    gets q minus the latest event up to the as-of time (any window), `missing` if none; `since` the same
+    within each window.  Per entity the end pointer and each window's start pointer only move forward, and
     min/max come from monotone deques of event indices, so the work is O(events + queries) per window.
 
-    Workspace from the caller: `prefix` (events + 1 floats), `state` (6 x windows int64: start pointer,
-    min deque head/tail, max deque head/tail, events pushed), `dq_min` / `dq_max` (windows x `stride`,
-    stride > the largest entity's event count; 1 element when not wanted).
+    Workspace from the caller (one set per thread): `prefix` (stride floats), `state` (6 x windows int64:
+    start pointer, min deque head/tail, max deque head/tail, events pushed), `dq_min` / `dq_max` (windows
+    x `stride`, stride > the largest entity's event count; 1 element when not wanted).
     """
     n_w = windows.shape[0]
     want_min = mins.shape[0] > 0
@@ -180,10 +206,11 @@ def window_features(ev_t, ev_v, ev_starts, q_t, q_rows, q_starts, windows, inclu
             continue
         ea = ev_starts[g]
         eb = ev_starts[g + 1]
-        # running sums restart per entity, so a window's sum carries only its entity's rounding
-        prefix[ea] = 0.0
+        # running sums restart per entity (prefix[i - ea] sums events ea..i-1), so a window's sum carries only
+        # its entity's rounding
+        prefix[0] = 0.0
         for i in range(ea, eb):
-            prefix[i + 1] = prefix[i] + ev_v[i]
+            prefix[i - ea + 1] = prefix[i - ea] + ev_v[i]
         for j in range(n_w):
             state[0, j] = ea
             state[1, j] = j * stride
@@ -193,7 +220,7 @@ def window_features(ev_t, ev_v, ev_starts, q_t, q_rows, q_starts, windows, inclu
             state[5, j] = ea
         hi = ea
         for k in range(qa, qb):
-            row = q_rows[k]
+            row = int(q_rows[k])
             q = q_t[k]
             while hi < eb and (ev_t[hi] < q or (inclusive_end and ev_t[hi] == q)):
                 hi += 1
@@ -205,7 +232,7 @@ def window_features(ev_t, ev_v, ev_starts, q_t, q_rows, q_starts, windows, inclu
                     a += 1
                 state[0, j] = a
                 n = hi - a
-                sums[j, row] = prefix[hi] - prefix[a] if n > 0 else 0.0
+                sums[j, row] = prefix[hi - ea] - prefix[a - ea] if n > 0 else 0.0
                 counts[j, row] = n
                 if want_last:
                     lasts[j, row] = ev_v[hi - 1] if n > 0 else np.nan
