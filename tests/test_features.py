@@ -74,18 +74,20 @@ def test_long_unsorted_entities_use_the_merge_path():
 
 
 def test_scatter_and_sort_groups_are_stable():
-    # 80 rows a group: the bucket pass; 21 distinct times: buckets of many ties, sorted by the merge sort
+    # 80 rows a group: the bucket pass (then an insertion sort: ties keep their order)
     g = np.random.default_rng(4)
     n = 400
     codes = g.integers(0, 5, n)
     t = g.integers(0, 20, n).astype(float)
-    t[:3] = [1e300, -1e300, 0.5]  # a range too wide for float64 buckets (group of row 0 and 1: one bucket)
+    t[codes == 3] = g.random(np.sum(codes == 3)).round(2)  # clustered: one bucket, the merge sort takes over
+    t[np.argmax(codes == 3)] = 1e6
+    t[:2] = [1.7e308, -1.7e308]  # a span that overflows float64: one bucket, the merge sort
     counts, sorted_t, rows = np.zeros(6, np.int64), np.empty(n), np.empty(n)
     kf.scatter_groups(codes, np.int64(0), 0, n, counts, t, np.arange(n, dtype=float), np.empty(0), rows)
     starts = np.r_[0, np.cumsum(counts)]
     slots = starts[:-1].copy()
     kf.scatter_groups(codes, np.int64(0), 0, n, slots, t, np.arange(n, dtype=float), sorted_t, rows)
-    kf.sort_groups(sorted_t, rows, starts, starts, 0, 6, np.empty(n), np.empty(n), np.empty(3 * n + 1, np.int64))
+    kf.sort_groups(sorted_t, rows, starts, starts, 0, 6, np.empty(n), np.empty(n), np.empty(5 * n + 1, np.int64))
     expected = np.lexsort((np.arange(n), t, codes))
     assert_array_equal(rows, expected)
     assert_array_equal(sorted_t, t[expected])

@@ -9,6 +9,8 @@ from simengine._jit import njit
 
 # segments of at most this many items are insertion-sorted (cheap, and already sorted input costs one pass)
 _SHORT = 32
+# the insertion sort after a bucket pass gives up (for a merge sort) after this many moves per item
+_MOVES = 8
 
 
 @njit
@@ -89,12 +91,13 @@ def sort_groups(t, carried, starts, other, g_lo, g_hi, tmp_t, tmp_c, work):
     by time, in place, skipping those whose group in `other` is empty (events of entities without queries,
     queries of entities without events: the window pass does not need their order).
 
-    A group costs one pass when already sorted.  Otherwise a bucket pass scatters it by a monotone key of
-    its time (about as many buckets as items, spread over its range: equal times share a bucket, so the
-    scatter is stable and every bucket holds only times not below the previous one's), then each bucket
-    is sorted by `_merge_sort`: an insertion sort of a few items for times spread over their range (linear
-    overall), O(n log n) for clustered times.  `tmp_t` / `tmp_c` hold at least the largest group, `work`
-    three times that + 1 (bucket ends, then keys).
+    A group costs one pass when already sorted.  Otherwise a bucket pass scatters it into `tmp_t` by a
+    monotone key of its time (two to four buckets per item, spread over its range: equal times share a
+    bucket, so the scatter is stable and only items of one bucket can be out of order), and an insertion
+    sort brings it back: linear for times spread over their range.  When that insertion sort has moved
+    items more than `_MOVES` times per item (clustered times), or for short groups, `_merge_sort` sorts
+    the group instead: O(n log n) in any case.  `tmp_t` / `tmp_c` hold at least the largest group,
+    `work` five times that + 1 (bucket starts, then keys).
     """
     for g in range(g_lo, g_hi):
         a = starts[g]
@@ -107,8 +110,7 @@ def sort_groups(t, carried, starts, other, g_lo, g_hi, tmp_t, tmp_c, work):
         if i >= b:
             continue
         n = b - a
-        nb = 1
-        work[0] = n  # one bucket: short groups, and times too close for float64 buckets (huge int64 values)
+        merge = True  # short groups, times too close for float64 buckets (huge int64 values), clustered times
         if n > _SHORT:
             first = t[a]
             final = t[a]
@@ -118,7 +120,8 @@ def sort_groups(t, carried, starts, other, g_lo, g_hi, tmp_t, tmp_c, work):
                 elif t[i] > final:
                     final = t[i]
             low = float(first)
-            while nb < n:
+            nb = 1
+            while nb < 2 * n:
                 nb *= 2
             scale = nb / (float(final) - low)
             if scale <= 1e308:
@@ -138,18 +141,27 @@ def sort_groups(t, carried, starts, other, g_lo, g_hi, tmp_t, tmp_c, work):
                     tmp_t[p] = t[a + i]
                     tmp_c[p] = carried[a + i]
                     work[k] = p + 1
+                merge = False
+                budget = _MOVES * n
                 for i in range(n):
-                    t[a + i] = tmp_t[i]
-                    carried[a + i] = tmp_c[i]
-            else:
-                nb = 1
-        # work[k] is the end of bucket k
-        lo = a
-        for k in range(nb):
-            hi = a + work[k]
-            if hi - lo > 1:
-                _merge_sort(t, carried, lo, hi, tmp_t, tmp_c)
-            lo = hi
+                    x = tmp_t[i]
+                    c = tmp_c[i]
+                    j = a + i
+                    while j > a and t[j - 1] > x:
+                        t[j] = t[j - 1]
+                        carried[j] = carried[j - 1]
+                        j -= 1
+                    t[j] = x
+                    carried[j] = c
+                    budget -= a + i - j
+                    if budget < 0:  # clustered: the rest goes back as it is, for the merge sort
+                        for r in range(i + 1, n):
+                            t[a + r] = tmp_t[r]
+                            carried[a + r] = tmp_c[r]
+                        merge = True
+                        break
+        if merge:
+            _merge_sort(t, carried, a, b, tmp_t, tmp_c)
 
 
 @njit
