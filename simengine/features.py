@@ -287,27 +287,27 @@ def _in_threads(pool: Any, calls: list[Any]) -> None:
 
 
 def _group(keys: np.ndarray, low: int, n_groups: int, times: np.ndarray, payload: np.ndarray,
-           pool: Any, parts: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Rows grouped by entity (a stable counting sort): (group starts, times, payload) in group order.
+           pool: Any, parts: int) -> tuple[np.ndarray, np.ndarray]:
+    """Rows grouped by entity (a stable counting sort): (group starts, records (time, payload)) in group order.
 
-    The rows are cut into `parts` consecutive ranges, counted and scattered on `pool`'s threads, each range
-    with its own slots: the layout is the same for any number of parts.
+    `payload` has the times' dtype.  The rows are cut into `parts` consecutive ranges, counted and scattered
+    on `pool`'s threads, each range with its own slots: the layout is the same for any number of parts.
     """
     n = keys.shape[0]
     cuts = [n * p // parts for p in range(parts + 1)]
     counts = np.zeros((parts, n_groups), np.int64)
-    nothing_t, nothing_p = np.empty(0, times.dtype), np.empty(0)  # empty outputs: count only
+    nothing = np.empty((0, 2), times.dtype)  # no records: count only
     _in_threads(pool, [lambda p=p: _k.scatter_groups(keys, np.int64(low), cuts[p], cuts[p + 1], counts[p], times,
-                                                     payload, nothing_t, nothing_p) for p in range(parts)])
+                                                     payload, nothing) for p in range(parts)])
     starts = np.zeros(n_groups + 1, np.int64)
     np.cumsum(counts.sum(axis=0), out=starts[1:])
     slots = np.cumsum(counts, axis=0)
     slots -= counts
     slots += starts[:-1]
-    t_out, p_out = np.empty_like(times), np.empty(n, np.float64)
+    records = np.empty((n, 2), times.dtype)
     _in_threads(pool, [lambda p=p: _k.scatter_groups(keys, np.int64(low), cuts[p], cuts[p + 1], slots[p], times,
-                                                     payload, t_out, p_out) for p in range(parts)])
-    return starts, t_out, p_out
+                                                     payload, records) for p in range(parts)])
+    return starts, records
 
 
 def _window_table(ev_keys: np.ndarray, q_keys: np.ndarray, low: int, n_entities: int, ev_t: np.ndarray,
@@ -316,7 +316,8 @@ def _window_table(ev_keys: np.ndarray, q_keys: np.ndarray, low: int, n_entities:
     import pandas as pd
 
     # events and queries grouped by entity (queries of entities without events form one more group, with
-    # no events); the query rows ride along as float64 (exact below 2**53), so one scatter kernel serves both
+    # no events) as records (time, payload) of the times' dtype: the values ride along as their bit pattern
+    # (int64 for datetime times) and the query rows as numbers, so one scatter and one sort kernel serve both
     n_groups = n_entities + 1
     threads = _threads(ev_t.shape[0] + q_t.shape[0])
     pool = None
@@ -325,9 +326,9 @@ def _window_table(ev_keys: np.ndarray, q_keys: np.ndarray, low: int, n_entities:
 
         pool = ThreadPoolExecutor(max_workers=threads)
     try:
-        ev_starts, t_grouped, v_grouped = _group(ev_keys, low, n_groups, ev_t, ev_v, pool, threads)
-        q_starts, qt_grouped, q_rows = _group(q_keys, low, n_groups, q_t, np.arange(q_t.shape[0], dtype=np.float64),
-                                              pool, threads)
+        ev_starts, ev = _group(ev_keys, low, n_groups, ev_t, ev_v.view(ev_t.dtype), pool, threads)
+        q_starts, qs = _group(q_keys, low, n_groups, q_t, np.arange(q_t.shape[0], dtype=q_t.dtype), pool, threads)
+        ev_values = ev.view(np.float64)  # column 1: the values
         longest = int(np.diff(ev_starts).max(initial=0))
         q_longest = int(np.diff(q_starts).max(initial=0))
         n_q, n_w = q_t.shape[0], wins.shape[0]
@@ -348,7 +349,7 @@ def _window_table(ev_keys: np.ndarray, q_keys: np.ndarray, low: int, n_entities:
             return (np.empty(longest + 1), np.zeros((6, n_w), np.int64),
                     np.empty(n_w_minmax if "min" in aggs else 1, np.int64),
                     np.empty(n_w_minmax if "max" in aggs else 1, np.int64), longest + 1,
-                    np.empty(sort_size, q_t.dtype), np.empty(sort_size), np.empty(5 * sort_size + 1, np.int64))
+                    np.empty((sort_size, 2), q_t.dtype), np.empty(5 * sort_size + 1, np.int64))
 
         spaces = [workspace() for _ in range(threads)]
 
@@ -356,9 +357,9 @@ def _window_table(ev_keys: np.ndarray, q_keys: np.ndarray, low: int, n_entities:
             # a block's events and queries are sorted, then read while they are in cache
             for a in range(lo, hi, _ENTITY_BLOCK):
                 b = min(a + _ENTITY_BLOCK, hi)
-                _k.sort_groups(t_grouped, v_grouped, ev_starts, q_starts, a, b, *space[5:])
-                _k.sort_groups(qt_grouped, q_rows, q_starts, ev_starts, a, b, *space[5:])
-                _k.window_features(t_grouped, v_grouped, ev_starts, qt_grouped, q_rows, q_starts, wins,
+                _k.sort_groups(ev, ev_starts, q_starts, a, b, *space[5:])
+                _k.sort_groups(qs, q_starts, ev_starts, a, b, *space[5:])
+                _k.window_features(ev, ev_values, ev_starts, qs, q_starts, wins,
                                    closed == "both", sums, counts, mins, maxs, lasts, since, age, missing, *space[:5],
                                    a, b)
 

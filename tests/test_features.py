@@ -82,12 +82,13 @@ def test_scatter_and_sort_groups_are_stable():
     t[codes == 3] = g.random(np.sum(codes == 3)).round(2)  # clustered: one bucket, the merge sort takes over
     t[np.argmax(codes == 3)] = 1e6
     t[:2] = [1.7e308, -1.7e308]  # a span that overflows float64: one bucket, the merge sort
-    counts, sorted_t, rows = np.zeros(6, np.int64), np.empty(n), np.empty(n)
-    kf.scatter_groups(codes, np.int64(0), 0, n, counts, t, np.arange(n, dtype=float), np.empty(0), rows)
+    counts, records, rows = np.zeros(6, np.int64), np.empty((n, 2)), np.arange(n, dtype=float)
+    kf.scatter_groups(codes, np.int64(0), 0, n, counts, t, rows, np.empty((0, 2)))
     starts = np.r_[0, np.cumsum(counts)]
     slots = starts[:-1].copy()
-    kf.scatter_groups(codes, np.int64(0), 0, n, slots, t, np.arange(n, dtype=float), sorted_t, rows)
-    kf.sort_groups(sorted_t, rows, starts, starts, 0, 6, np.empty(n), np.empty(n), np.empty(5 * n + 1, np.int64))
+    kf.scatter_groups(codes, np.int64(0), 0, n, slots, t, rows, records)
+    kf.sort_groups(records, starts, starts, 0, 6, np.empty((n, 2)), np.empty(5 * n + 1, np.int64))
+    sorted_t, rows = records[:, 0], records[:, 1]
     expected = np.lexsort((np.arange(n), t, codes))
     assert_array_equal(rows, expected)
     assert_array_equal(sorted_t, t[expected])

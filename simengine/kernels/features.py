@@ -14,10 +14,11 @@ _MOVES = 8
 
 
 @njit
-def scatter_groups(keys, low, lo, hi, slots, times, payload, t, carried):
-    """Counting-sort scatter of rows lo..hi-1 by group: each row's time and float64 `payload` go to its
-    group's next free slot (``slots[g]``, advanced).  Stable: within a group, input order.  With an empty
-    `t` the rows are only counted (``slots[g] += 1``), for the caller to make the slots.
+def scatter_groups(keys, low, lo, hi, slots, times, payload, rec):
+    """Counting-sort scatter of rows lo..hi-1 by group: each row's time and `payload` (of the times' dtype:
+    float64 values viewed as int64 for datetime times, or row numbers) go to its group's next free slot
+    of `rec` (n x 2: time, payload; ``slots[g]``, advanced).  Stable: within a group, input order.  With
+    an empty `rec` the rows are only counted (``slots[g] += 1``), for the caller to make the slots.
 
     The group of key k is ``k - low`` for keys in [low, low + len(slots) - 1), else the last group (queries
     whose entity has no events): integer entity ids go in as they are (`low` their minimum: no factorising
@@ -27,76 +28,76 @@ def scatter_groups(keys, low, lo, hi, slots, times, payload, t, carried):
     """
     last = slots.shape[0] - 1
     high = low + (last - 1)  # compared before subtracting: no overflow for any int64 key
-    count = t.shape[0] == 0
+    count = rec.shape[0] == 0
     for i in range(lo, hi):
         k = keys[i]
         g = k - low if low <= k <= high else last
         p = slots[g]
         slots[g] = p + 1
         if not count:
-            t[p] = times[i]
-            carried[p] = payload[i]
+            rec[p, 0] = times[i]
+            rec[p, 1] = payload[i]
 
 
 @njit
-def _merge_sort(t, idx, a, b, tmp_t, tmp_i):
-    """Stable sort of t[a:b] (carrying idx) by merging insertion-sorted runs of `_SHORT`."""
+def _merge_sort(rec, a, b, tmp):
+    """Stable sort of records rec[a:b] by time (column 0) by merging insertion-sorted runs of `_SHORT`."""
     for lo in range(a, b, _SHORT):
         hi = lo + _SHORT if lo + _SHORT < b else b
         for i in range(lo + 1, hi):
-            key = t[i]
-            row = idx[i]
+            key = rec[i, 0]
+            other = rec[i, 1]
             j = i - 1
-            while j >= lo and t[j] > key:
-                t[j + 1] = t[j]
-                idx[j + 1] = idx[j]
+            while j >= lo and rec[j, 0] > key:
+                rec[j + 1, 0] = rec[j, 0]
+                rec[j + 1, 1] = rec[j, 1]
                 j -= 1
-            t[j + 1] = key
-            idx[j + 1] = row
+            rec[j + 1, 0] = key
+            rec[j + 1, 1] = other
     width = _SHORT
     while width < b - a:
         for lo in range(a, b, 2 * width):
             mid = lo + width if lo + width < b else b
             hi = lo + 2 * width if lo + 2 * width < b else b
-            if mid >= hi or t[mid - 1] <= t[mid]:
+            if mid >= hi or rec[mid - 1, 0] <= rec[mid, 0]:
                 continue
             n_left = mid - lo
             for i in range(n_left):
-                tmp_t[i] = t[lo + i]
-                tmp_i[i] = idx[lo + i]
+                tmp[i, 0] = rec[lo + i, 0]
+                tmp[i, 1] = rec[lo + i, 1]
             i = 0
             j = mid
             k = lo
             while i < n_left and j < hi:
-                if t[j] < tmp_t[i]:
-                    t[k] = t[j]
-                    idx[k] = idx[j]
+                if rec[j, 0] < tmp[i, 0]:
+                    rec[k, 0] = rec[j, 0]
+                    rec[k, 1] = rec[j, 1]
                     j += 1
                 else:
-                    t[k] = tmp_t[i]
-                    idx[k] = tmp_i[i]
+                    rec[k, 0] = tmp[i, 0]
+                    rec[k, 1] = tmp[i, 1]
                     i += 1
                 k += 1
             while i < n_left:
-                t[k] = tmp_t[i]
-                idx[k] = tmp_i[i]
+                rec[k, 0] = tmp[i, 0]
+                rec[k, 1] = tmp[i, 1]
                 i += 1
                 k += 1
         width *= 2
 
 
 @njit
-def sort_groups(t, carried, starts, other, g_lo, g_hi, tmp_t, tmp_c, work):
-    """Sort groups g_lo..g_hi-1 of `t` (carrying `carried`; group g is t[starts[g]:starts[g + 1]]) stably
-    by time, in place, skipping those whose group in `other` is empty (events of entities without queries,
+def sort_groups(rec, starts, other, g_lo, g_hi, tmp, work):
+    """Sort groups g_lo..g_hi-1 of the records `rec` (time, payload; group g is rec[starts[g]:starts[g + 1]])
+    stably by time, in place, skipping those whose group in `other` is empty (events of entities without queries,
     queries of entities without events: the window pass does not need their order).
 
-    A group costs one pass when already sorted.  Otherwise a bucket pass scatters it into `tmp_t` by a
+    A group costs one pass when already sorted.  Otherwise a bucket pass scatters it into `tmp` by a
     monotone key of its time (two to four buckets per item, spread over its range: equal times share a
     bucket, so the scatter is stable and only items of one bucket can be out of order), and an insertion
     sort brings it back: linear for times spread over their range.  When that insertion sort has moved
     items more than `_MOVES` times per item (clustered times), or for short groups, `_merge_sort` sorts
-    the group instead: O(n log n) in any case.  `tmp_t` / `tmp_c` hold at least the largest group,
+    the group instead: O(n log n) in any case.  `tmp` holds at least the largest group,
     `work` five times that + 1 (bucket starts, then keys).
     """
     for g in range(g_lo, g_hi):
@@ -105,20 +106,20 @@ def sort_groups(t, carried, starts, other, g_lo, g_hi, tmp_t, tmp_c, work):
         if other[g] == other[g + 1]:
             continue
         i = a + 1
-        while i < b and t[i - 1] <= t[i]:
+        while i < b and rec[i - 1, 0] <= rec[i, 0]:
             i += 1
         if i >= b:
             continue
         n = b - a
         merge = True  # short groups, times too close for float64 buckets (huge int64 values), clustered times
         if n > _SHORT:
-            first = t[a]
-            final = t[a]
+            first = rec[a, 0]
+            final = rec[a, 0]
             for i in range(a + 1, b):
-                if t[i] < first:
-                    first = t[i]
-                elif t[i] > final:
-                    final = t[i]
+                if rec[i, 0] < first:
+                    first = rec[i, 0]
+                elif rec[i, 0] > final:
+                    final = rec[i, 0]
             low = float(first)
             nb = 1
             while nb < 2 * n:
@@ -128,7 +129,7 @@ def sort_groups(t, carried, starts, other, g_lo, g_hi, tmp_t, tmp_c, work):
                 for k in range(nb + 1):
                     work[k] = 0
                 for i in range(n):
-                    k = int((float(t[a + i]) - low) * scale)
+                    k = int((float(rec[a + i, 0]) - low) * scale)
                     if k >= nb:
                         k = nb - 1
                     work[nb + 1 + i] = k  # the keys, after the bucket counts
@@ -138,35 +139,35 @@ def sort_groups(t, carried, starts, other, g_lo, g_hi, tmp_t, tmp_c, work):
                 for i in range(n):
                     k = work[nb + 1 + i]
                     p = work[k]
-                    tmp_t[p] = t[a + i]
-                    tmp_c[p] = carried[a + i]
+                    tmp[p, 0] = rec[a + i, 0]
+                    tmp[p, 1] = rec[a + i, 1]
                     work[k] = p + 1
                 merge = False
                 budget = _MOVES * n
                 for i in range(n):
-                    x = tmp_t[i]
-                    c = tmp_c[i]
+                    x = tmp[i, 0]
+                    c = tmp[i, 1]
                     j = a + i
-                    while j > a and t[j - 1] > x:
-                        t[j] = t[j - 1]
-                        carried[j] = carried[j - 1]
+                    while j > a and rec[j - 1, 0] > x:
+                        rec[j, 0] = rec[j - 1, 0]
+                        rec[j, 1] = rec[j - 1, 1]
                         j -= 1
-                    t[j] = x
-                    carried[j] = c
+                    rec[j, 0] = x
+                    rec[j, 1] = c
                     budget -= a + i - j
                     if budget < 0:  # clustered: the rest goes back as it is, for the merge sort
                         for r in range(i + 1, n):
-                            t[a + r] = tmp_t[r]
-                            carried[a + r] = tmp_c[r]
+                            rec[a + r, 0] = tmp[r, 0]
+                            rec[a + r, 1] = tmp[r, 1]
                         merge = True
                         break
         if merge:
-            _merge_sort(t, carried, a, b, tmp_t, tmp_c)
+            _merge_sort(rec, a, b, tmp)
 
 
 @njit
 def _slide(dq, state, j, v, first, hi, a, sign):
-    """Max of sign * v over events [a, hi) from window j's monotone deque (sign -1: the min), or NaN if empty.
+    """Max of sign * v[:, 1] over events [a, hi) from window j's monotone deque (sign -1: the min), or NaN if empty.
 
     The deque is dq[state[r, j]:state[r + 1, j]] (head, tail; r = 1 for the min, 3 for the max).  Events
     first..hi-1 are pushed (dropping those they dominate), then those before `a` leave the front.
@@ -175,8 +176,8 @@ def _slide(dq, state, j, v, first, hi, a, sign):
     h = state[r, j]
     e = state[r + 1, j]
     for i in range(first, hi):
-        x = sign * v[i]
-        while e > h and sign * v[dq[e - 1]] <= x:
+        x = sign * v[i, 1]
+        while e > h and sign * v[dq[e - 1], 1] <= x:
             e -= 1
         dq[e] = i
         e += 1
@@ -184,18 +185,19 @@ def _slide(dq, state, j, v, first, hi, a, sign):
         h += 1
     state[r, j] = h
     state[r + 1, j] = e
-    return v[dq[h]] if h < e else np.nan
+    return v[dq[h], 1] if h < e else np.nan
 
 
 @njit
-def window_features(ev_t, ev_v, ev_starts, q_t, q_rows, q_starts, windows, inclusive_end,
+def window_features(ev, ev_v, ev_starts, qs, q_starts, windows, inclusive_end,
                     sums, counts, mins, maxs, lasts, since, age, missing, prefix, state, dq_min, dq_max, stride,
                     g_lo, g_hi):
     """Aggregates of each query's window of events, written at the query's row, for entities g_lo..g_hi-1.
 
-    Events are grouped by entity and sorted by time (`scatter_groups`, then `sort_groups`): entity g's are
-    ev_t/ev_v[ev_starts[g]:ev_starts[g + 1]], its queries q_t[q_starts[g]:q_starts[g + 1]] in time order
-    with output rows q_rows (float64: carried by the same kernels as the values).  A window
+    Events and queries are records grouped by entity and sorted by time (`scatter_groups`, then
+    `sort_groups`): entity g's events are ev[ev_starts[g]:ev_starts[g + 1]] (time, value bits) with the
+    values in column 1 of `ev_v` (the same memory seen as float64; read only), its queries
+    qs[q_starts[g]:q_starts[g + 1]] (as-of time, output row).  A window
     of length w at as-of time q holds the events with q - w <= t < q (t <= q when `inclusive_end`).
     Output arrays are (n_windows, n_queries); mins/maxs/lasts/since with 0 rows are not computed.  `age`
     gets q minus the latest event up to the as-of time (any window), `missing` if none; `since` the same
@@ -222,7 +224,7 @@ def window_features(ev_t, ev_v, ev_starts, q_t, q_rows, q_starts, windows, inclu
         # its entity's rounding
         prefix[0] = 0.0
         for i in range(ea, eb):
-            prefix[i - ea + 1] = prefix[i - ea] + ev_v[i]
+            prefix[i - ea + 1] = prefix[i - ea] + ev_v[i, 1]
         for j in range(n_w):
             state[0, j] = ea
             state[1, j] = j * stride
@@ -232,24 +234,24 @@ def window_features(ev_t, ev_v, ev_starts, q_t, q_rows, q_starts, windows, inclu
             state[5, j] = ea
         hi = ea
         for k in range(qa, qb):
-            row = int(q_rows[k])
-            q = q_t[k]
-            while hi < eb and (ev_t[hi] < q or (inclusive_end and ev_t[hi] == q)):
+            row = int(qs[k, 1])
+            q = qs[k, 0]
+            while hi < eb and (ev[hi, 0] < q or (inclusive_end and ev[hi, 0] == q)):
                 hi += 1
-            age[row] = q - ev_t[hi - 1] if hi > ea else missing
+            age[row] = q - ev[hi - 1, 0] if hi > ea else missing
             for j in range(n_w):
                 start = q - windows[j]
                 a = state[0, j]
-                while a < hi and ev_t[a] < start:
+                while a < hi and ev[a, 0] < start:
                     a += 1
                 state[0, j] = a
                 n = hi - a
                 sums[j, row] = prefix[hi - ea] - prefix[a - ea] if n > 0 else 0.0
                 counts[j, row] = n
                 if want_last:
-                    lasts[j, row] = ev_v[hi - 1] if n > 0 else np.nan
+                    lasts[j, row] = ev_v[hi - 1, 1] if n > 0 else np.nan
                 if want_since:
-                    since[j, row] = q - ev_t[hi - 1] if n > 0 else missing
+                    since[j, row] = q - ev[hi - 1, 0] if n > 0 else missing
                 if want_min:
                     mins[j, row] = _slide(dq_min, state, j, ev_v, state[5, j], hi, a, -1.0)
                 if want_max:
