@@ -300,10 +300,10 @@ def _group(keys: np.ndarray, low: int, n_groups: int, times: np.ndarray, payload
     _in_threads(pool, [lambda p=p: _k.scatter_groups(keys, np.int64(low), cuts[p], cuts[p + 1], counts[p], times,
                                                      payload, nothing) for p in range(parts)])
     starts = np.zeros(n_groups + 1, np.int64)
-    np.cumsum(counts.sum(axis=0), out=starts[1:])
-    slots = np.cumsum(counts, axis=0)
-    slots -= counts
-    slots += starts[:-1]
+    np.cumsum(counts.sum(axis=0) if parts > 1 else counts[0], out=starts[1:])
+    slots, below = counts, starts[:-1].copy()  # in place: range p's slots are the starts plus ranges < p's counts
+    for p in range(parts):
+        below, slots[p] = below + slots[p], below
     records = np.empty((n, 2), times.dtype)
     _in_threads(pool, [lambda p=p: _k.scatter_groups(keys, np.int64(low), cuts[p], cuts[p + 1], slots[p], times,
                                                      payload, records) for p in range(parts)])
