@@ -40,53 +40,6 @@ def scatter_groups(keys, low, lo, hi, slots, times, payload, rec):
 
 
 @njit
-def _merge_sort(rec, a, b, tmp):
-    """Stable sort of records rec[a:b] by time (column 0) by merging insertion-sorted runs of `_SHORT`."""
-    for lo in range(a, b, _SHORT):
-        hi = lo + _SHORT if lo + _SHORT < b else b
-        for i in range(lo + 1, hi):
-            key = rec[i, 0]
-            other = rec[i, 1]
-            j = i - 1
-            while j >= lo and rec[j, 0] > key:
-                rec[j + 1, 0] = rec[j, 0]
-                rec[j + 1, 1] = rec[j, 1]
-                j -= 1
-            rec[j + 1, 0] = key
-            rec[j + 1, 1] = other
-    width = _SHORT
-    while width < b - a:
-        for lo in range(a, b, 2 * width):
-            mid = lo + width if lo + width < b else b
-            hi = lo + 2 * width if lo + 2 * width < b else b
-            if mid >= hi or rec[mid - 1, 0] <= rec[mid, 0]:
-                continue
-            n_left = mid - lo
-            for i in range(n_left):
-                tmp[i, 0] = rec[lo + i, 0]
-                tmp[i, 1] = rec[lo + i, 1]
-            i = 0
-            j = mid
-            k = lo
-            while i < n_left and j < hi:
-                if rec[j, 0] < tmp[i, 0]:
-                    rec[k, 0] = rec[j, 0]
-                    rec[k, 1] = rec[j, 1]
-                    j += 1
-                else:
-                    rec[k, 0] = tmp[i, 0]
-                    rec[k, 1] = tmp[i, 1]
-                    i += 1
-                k += 1
-            while i < n_left:
-                rec[k, 0] = tmp[i, 0]
-                rec[k, 1] = tmp[i, 1]
-                i += 1
-                k += 1
-        width *= 2
-
-
-@njit
 def sort_groups(rec, starts, other, g_lo, g_hi, tmp, work):
     """Sort groups g_lo..g_hi-1 of the records `rec` (time, payload; group g is rec[starts[g]:starts[g + 1]])
     stably by time, in place, skipping those whose group in `other` is empty (events of entities without queries,
@@ -96,7 +49,7 @@ def sort_groups(rec, starts, other, g_lo, g_hi, tmp, work):
     monotone key of its time (two to four buckets per item, spread over its range: equal times share a
     bucket, so the scatter is stable and only items of one bucket can be out of order), and an insertion
     sort brings it back: linear for times spread over their range.  When that insertion sort has moved
-    items more than `_MOVES` times per item (clustered times), or for short groups, `_merge_sort` sorts
+    items more than `_MOVES` times per item (clustered times), or for short groups, a merge sort sorts
     the group instead: O(n log n) in any case.  `tmp` holds at least the largest group,
     `work` five times that + 1 (bucket starts, then keys).
     """
@@ -161,8 +114,52 @@ def sort_groups(rec, starts, other, g_lo, g_hi, tmp, work):
                             rec[a + r, 1] = tmp[r, 1]
                         merge = True
                         break
-        if merge:
-            _merge_sort(rec, a, b, tmp)
+        if not merge:
+            continue
+        # merge sort (stable): insertion-sorted runs of `_SHORT`, merged pairwise; written out here rather
+        # than as a helper, which numba would compile a second time on its own
+        for lo in range(a, b, _SHORT):
+            hi = lo + _SHORT if lo + _SHORT < b else b
+            for i in range(lo + 1, hi):
+                key = rec[i, 0]
+                carried = rec[i, 1]
+                j = i - 1
+                while j >= lo and rec[j, 0] > key:
+                    rec[j + 1, 0] = rec[j, 0]
+                    rec[j + 1, 1] = rec[j, 1]
+                    j -= 1
+                rec[j + 1, 0] = key
+                rec[j + 1, 1] = carried
+        width = _SHORT
+        while width < b - a:
+            for lo in range(a, b, 2 * width):
+                mid = lo + width if lo + width < b else b
+                hi = lo + 2 * width if lo + 2 * width < b else b
+                if mid >= hi or rec[mid - 1, 0] <= rec[mid, 0]:
+                    continue
+                n_left = mid - lo
+                for i in range(n_left):
+                    tmp[i, 0] = rec[lo + i, 0]
+                    tmp[i, 1] = rec[lo + i, 1]
+                i = 0
+                j = mid
+                k = lo
+                while i < n_left and j < hi:
+                    if rec[j, 0] < tmp[i, 0]:
+                        rec[k, 0] = rec[j, 0]
+                        rec[k, 1] = rec[j, 1]
+                        j += 1
+                    else:
+                        rec[k, 0] = tmp[i, 0]
+                        rec[k, 1] = tmp[i, 1]
+                        i += 1
+                    k += 1
+                while i < n_left:
+                    rec[k, 0] = tmp[i, 0]
+                    rec[k, 1] = tmp[i, 1]
+                    i += 1
+                    k += 1
+            width *= 2
 
 
 @njit
