@@ -28,6 +28,8 @@ _CLOSED = ("left", "both")
 _NAT = np.iinfo(np.int64).min  # numpy's NaT as int64
 # entities per block of the window pass (blocks run in slices of growing size, see `run_blocks`)
 _ENTITY_BLOCK = 256
+# inputs (events + queries) from this many rows run the scatter and the window pass on numba's threads
+_THREADED_ROWS = 1 << 16
 
 
 # ------------------------------------------------------------------------------------------ input helpers
@@ -228,11 +230,13 @@ def _aggs(aggs: object) -> list[str]:
     return items
 
 
-def _entity_codes(ev_ids: Any, q_ids: Any | None) -> tuple[np.ndarray, np.ndarray | None, int]:
-    """Dense codes of the event entities (0..n-1) and the queries' codes in them (-1: no event).
+def _entity_keys(ev_ids: Any, q_ids: Any | None) -> tuple[np.ndarray, np.ndarray | None, int, int]:
+    """Integer keys of the event and query entities, their offset `low` and the number of entities k.
 
-    Integer ids spanning at most a few times the number of events take a lookup table (no hashing);
-    others go through ``pandas.factorize``.
+    Entity g (0 <= g < k) is the key ``low + g``; a query key outside [low, low + k) has no events.  Integer
+    ids spanning at most a few times the number of events are their own keys (no factorising pass, no
+    hashing: entities of the span without events are empty groups); others go through ``pandas.factorize``
+    (codes 0..k-1 in order of first appearance, -1 for query ids not among the events).
     """
     import pandas as pd
 
@@ -241,18 +245,14 @@ def _entity_codes(ev_ids: Any, q_ids: Any | None) -> tuple[np.ndarray, np.ndarra
         arr = ev_ids.to_numpy()
     if arr is not None and arr.dtype.kind in "iu" and arr.shape[0]:
         low, high = int(arr.min()), int(arr.max())
-        # the table path needs ids that fit int64 and a span of a few times the events (memory)
+        # ids as keys need ids that fit int64 and a span of a few times the events (memory)
         if high < 2**63 and high - low < 4 * arr.shape[0] + 1024:
-            table = np.full(high - low + 1, -1, np.int64)
-            codes = np.empty(arr.shape[0], np.int64)
-            n = _k.dense_codes(arr.astype(np.int64), np.int64(low), table, codes)
+            keys = arr.astype(np.int64, copy=False)
             if q_ids is None:
-                return codes, None, int(n)
+                return keys, None, low, high - low + 1
             q_arr = np.asarray(q_ids)
             if q_arr.dtype.kind in "iu" and (q_arr.shape[0] == 0 or int(q_arr.max()) < 2**63):
-                q_codes = np.empty(q_arr.shape[0], np.int64)
-                _k.lookup_codes(q_arr.astype(np.int64), np.int64(low), table, q_codes)
-                return codes, q_codes, int(n)
+                return keys, q_arr.astype(np.int64, copy=False), low, high - low + 1
     codes, uniques = pd.factorize(ev_ids, sort=False)
     codes = np.ascontiguousarray(codes, dtype=np.int64)
     if codes.shape[0] and codes.min() < 0:
@@ -261,61 +261,121 @@ def _entity_codes(ev_ids: Any, q_ids: Any | None) -> tuple[np.ndarray, np.ndarra
         raise ValueError(f"`entity` column of `queries` holds a missing id at row "
                          f"{int(np.argmax(np.asarray(pd.isna(q_ids))))}")
     if q_ids is None:
-        return codes, None, len(uniques)
+        return codes, None, 0, len(uniques)
     q_codes = pd.Index(uniques).get_indexer(q_ids)
-    return codes, np.ascontiguousarray(q_codes, dtype=np.int64), len(uniques)
+    return codes, np.ascontiguousarray(q_codes, dtype=np.int64), 0, len(uniques)
 
 
 # ------------------------------------------------------------------------------------------ the window pass
 
 
-def _window_table(ev_codes: np.ndarray, n_entities: int, ev_t: np.ndarray, ev_v: np.ndarray, q_codes: np.ndarray,
-                  q_t: np.ndarray, kind: str, wins: np.ndarray, labels: list[str], aggs: list[str], closed: str,
-                  value: str, index: Any) -> tuple[pd.DataFrame, np.ndarray]:
+def _threads(n: int) -> int:
+    """Threads for a pass over n rows: numba's thread count, one for small inputs (a pool costs ~0.1 ms)."""
+    import numba
+
+    return 1 if n < _THREADED_ROWS else max(1, min(numba.get_num_threads(), 8))
+
+
+def _in_threads(pool: Any, calls: list[Any]) -> None:
+    """Run the zero-argument `calls` (nogil kernels) on `pool`'s threads, or here without a pool."""
+    if pool is None or len(calls) == 1:
+        for c in calls:
+            c()
+        return
+    for f in [pool.submit(c) for c in calls]:
+        f.result()
+
+
+def _group(keys: np.ndarray, low: int, n_groups: int, times: np.ndarray, payload: np.ndarray,
+           pool: Any, parts: int) -> tuple[np.ndarray, np.ndarray]:
+    """Rows grouped by entity (a stable counting sort): (group starts, records (time, payload)) in group order.
+
+    `payload` has the times' dtype.  The rows are cut into `parts` consecutive ranges, counted and scattered
+    on `pool`'s threads, each range with its own slots: the layout is the same for any number of parts.
+    """
+    n = keys.shape[0]
+    cuts = [n * p // parts for p in range(parts + 1)]
+    counts = np.zeros((parts, n_groups), np.int64)
+    nothing = np.empty((0, 2), times.dtype)  # no records: count only
+    _in_threads(pool, [lambda p=p: _k.scatter_groups(keys, np.int64(low), cuts[p], cuts[p + 1], counts[p], times,
+                                                     payload, nothing) for p in range(parts)])
+    starts = np.zeros(n_groups + 1, np.int64)
+    np.cumsum(counts.sum(axis=0) if parts > 1 else counts[0], out=starts[1:])
+    slots, below = counts, starts[:-1].copy()  # in place: range p's slots are the starts plus ranges < p's counts
+    for p in range(parts):
+        below, slots[p] = below + slots[p], below
+    records = np.empty((n, 2), times.dtype)
+    _in_threads(pool, [lambda p=p: _k.scatter_groups(keys, np.int64(low), cuts[p], cuts[p + 1], slots[p], times,
+                                                     payload, records) for p in range(parts)])
+    return starts, records
+
+
+def _window_table(ev_keys: np.ndarray, q_keys: np.ndarray, low: int, n_entities: int, ev_t: np.ndarray,
+                  ev_v: np.ndarray, q_t: np.ndarray, kind: str, wins: np.ndarray, labels: list[str],
+                  aggs: list[str], closed: str, value: str, index: Any) -> tuple[pd.DataFrame, np.ndarray]:
     import pandas as pd
 
-    # the values ride along the sort as their int64 bit patterns (one kernel for rows and values); queries
-    # of entities without events form one more group, with no events
-    ev_sizes = np.bincount(ev_codes, minlength=n_entities)
-    longest = int(ev_sizes.max(initial=0))
-    q_codes = np.where(q_codes < 0, n_entities, q_codes)
-    q_sizes = np.bincount(q_codes, minlength=n_entities + 1)
-    t_sorted, v_bits = np.empty_like(ev_t), np.empty(ev_t.shape[0], np.int64)
-    ev_starts = np.zeros(n_entities + 2, np.int64)
-    tmp_t, tmp_i = np.empty(longest, ev_t.dtype), np.empty(longest, np.int64)
-    _k.group_sort(ev_codes, ev_t, ev_v.view(np.int64), ev_starts[:-1], t_sorted, v_bits, tmp_t, tmp_i)
-    ev_starts[-1] = ev_starts[-2]
-    v_sorted = v_bits.view(np.float64)
-    qt_sorted, q_rows = np.empty_like(q_t), np.empty(q_t.shape[0], np.int64)
-    q_starts = np.zeros(n_entities + 2, np.int64)
-    q_longest = int(q_sizes.max(initial=0))
-    _k.group_sort(q_codes, q_t, np.arange(q_t.shape[0], dtype=np.int64), q_starts, qt_sorted, q_rows,
-                  np.empty(q_longest, q_t.dtype), np.empty(q_longest, np.int64))
-    n_q, n_w = q_t.shape[0], wins.shape[0]
-    sums = np.empty((n_w, n_q))
-    counts = np.empty((n_w, n_q), np.int64)
-
-    def optional(agg: str, dtype: Any = np.float64) -> np.ndarray:
-        return np.empty((n_w if agg in aggs else 0, n_q), dtype)
-
-    mins, maxs, lasts = optional("min"), optional("max"), optional("last")
-    since = optional("time_since_last", q_t.dtype)
-    age = np.empty(n_q, q_t.dtype)
-    missing = q_t.dtype.type(_NAT if kind == "datetime" else np.nan)
-    n_w_minmax = n_w * (longest + 1)
-    workspace = (np.empty(ev_t.shape[0] + 1), np.zeros((6, n_w), np.int64),
-                 np.empty(n_w_minmax if "min" in aggs else 1, np.int64),
-                 np.empty(n_w_minmax if "max" in aggs else 1, np.int64), longest + 1)
+    # events and queries grouped by entity (queries of entities without events form one more group, with
+    # no events) as records (time, payload) of the times' dtype: the values ride along as their bit pattern
+    # (int64 for datetime times) and the query rows as numbers, so one scatter and one sort kernel serve both
     n_groups = n_entities + 1
+    threads = _threads(ev_t.shape[0] + q_t.shape[0])
+    pool = None
+    if threads > 1:
+        from concurrent.futures import ThreadPoolExecutor
 
-    def entities(lo: int, hi: int) -> None:
-        # blocks of entities are independent (each writes only its queries' rows): slicing changes no number
-        _k.window_features(t_sorted, v_sorted, ev_starts, qt_sorted, q_rows, q_starts, wins, closed == "both",
-                           sums, counts, mins, maxs, lasts, since, age, missing, *workspace,
-                           lo * _ENTITY_BLOCK, min(hi * _ENTITY_BLOCK, n_groups))
+        pool = ThreadPoolExecutor(max_workers=threads)
+    try:
+        ev_starts, ev = _group(ev_keys, low, n_groups, ev_t, ev_v.view(ev_t.dtype), pool, threads)
+        q_starts, qs = _group(q_keys, low, n_groups, q_t, np.arange(q_t.shape[0], dtype=q_t.dtype), pool, threads)
+        ev_values = ev.view(np.float64)  # column 1: the values
+        longest = int(np.diff(ev_starts).max(initial=0))
+        q_longest = int(np.diff(q_starts).max(initial=0))
+        n_q, n_w = q_t.shape[0], wins.shape[0]
+        sums = np.empty((n_w, n_q))
+        counts = np.empty((n_w, n_q), np.int64)
 
-    # in slices, so that Ctrl-C answers between them on 10^7 events
-    run_blocks(entities, -(-n_groups // _ENTITY_BLOCK), progress=False, desc="point_in_time_features")
+        def optional(agg: str, dtype: Any = np.float64) -> np.ndarray:
+            return np.empty((n_w if agg in aggs else 0, n_q), dtype)
+
+        mins, maxs, lasts = optional("min"), optional("max"), optional("last")
+        since = optional("time_since_last", q_t.dtype)
+        age = np.empty(n_q, q_t.dtype)
+        missing = q_t.dtype.type(_NAT if kind == "datetime" else np.nan)
+        n_w_minmax = n_w * (longest + 1)
+        sort_size = max(longest, q_longest)
+
+        def workspace() -> tuple[Any, ...]:  # one per thread
+            return (np.empty(longest + 1), np.zeros((6, n_w), np.int64),
+                    np.empty(n_w_minmax if "min" in aggs else 1, np.int64),
+                    np.empty(n_w_minmax if "max" in aggs else 1, np.int64), longest + 1,
+                    np.empty((sort_size, 2), q_t.dtype), np.empty(5 * sort_size + 1, np.int64))
+
+        spaces = [workspace() for _ in range(threads)]
+
+        def part(space: tuple[Any, ...], lo: int, hi: int) -> None:
+            # a block's events and queries are sorted, then read while they are in cache
+            for a in range(lo, hi, _ENTITY_BLOCK):
+                b = min(a + _ENTITY_BLOCK, hi)
+                _k.sort_groups(ev, ev_starts, q_starts, a, b, *space[5:])
+                _k.sort_groups(qs, q_starts, ev_starts, a, b, *space[5:])
+                _k.window_features(ev, ev_values, ev_starts, qs, q_starts, wins,
+                                   closed == "both", sums, counts, mins, maxs, lasts, since, age, missing, *space[:5],
+                                   a, b)
+
+        def entities(lo: int, hi: int) -> None:
+            # blocks of entities are independent (each sorts its own events and queries and writes only its
+            # queries' rows): neither the slicing nor the threads change a number
+            lo, hi = lo * _ENTITY_BLOCK, min(hi * _ENTITY_BLOCK, n_groups)
+            cuts = [lo + (hi - lo) * p // threads for p in range(threads + 1)]
+            _in_threads(pool, [lambda p=p: part(spaces[p], cuts[p], cuts[p + 1]) for p in range(threads)
+                               if cuts[p] < cuts[p + 1]])
+
+        # in slices, so that Ctrl-C answers between them on 10^7 events
+        run_blocks(entities, -(-n_groups // _ENTITY_BLOCK), progress=False, desc="point_in_time_features")
+    finally:
+        if pool is not None:
+            pool.shutdown(wait=True, cancel_futures=True)
     columns: dict[str, Any] = {}
     for j, label in enumerate(labels):
         for agg in aggs:
@@ -463,9 +523,9 @@ def point_in_time_features(
         ev_t = ev_t.astype(q_t.dtype)
     wins, labels = _windows(windows, kind)
     stale_after = None if max_age is None else _duration(max_age, kind, "max_age")[0]
-    ev_codes, q_codes, n_entities = _entity_codes(ev_ids, q_ids)
-    assert q_codes is not None
-    frame, age = _window_table(ev_codes, n_entities, ev_t, ev_v, q_codes, q_t, kind, wins, labels, agg_list,
+    ev_keys, q_keys, low, n_entities = _entity_keys(ev_ids, q_ids)
+    assert q_keys is not None
+    frame, age = _window_table(ev_keys, q_keys, low, n_entities, ev_t, ev_v, q_t, kind, wins, labels, agg_list,
                                closed, value, _index_of(queries, n_q))
     if stale_after is not None:
         frame["stale"] = _stale(age, kind, stale_after)
@@ -526,8 +586,8 @@ def session_features(
     agg_list = _aggs(aggs)
     ev_ids, _, ev_t, kind, ev_v = _read_events(events, entity, time, value)
     wins, labels = _windows(window, kind, "window")
-    ev_codes, _, n_entities = _entity_codes(ev_ids, None)
-    frame, _ = _window_table(ev_codes, n_entities, ev_t, ev_v, ev_codes, ev_t, kind, wins, labels, agg_list,
+    ev_keys, _, low, n_entities = _entity_keys(ev_ids, None)
+    frame, _ = _window_table(ev_keys, ev_keys, low, n_entities, ev_t, ev_v, ev_t, kind, wins, labels, agg_list,
                              closed, value, _index_of(events, _length(ev_t)))
     return frame
 

@@ -1,6 +1,7 @@
 """Tests for point-in-time features: brute-force per-query filter, pandas / polars, leakage, freshness, skew."""
 import datetime
 
+import numba
 import numpy as np
 import pandas as pd
 import pytest
@@ -72,17 +73,26 @@ def test_long_unsorted_entities_use_the_merge_path():
     _check_against_loop(events, queries, [7, 50, 400], ["7", "50", "400"], AGGREGATES, "both")
 
 
-def test_group_sort_is_stable():
+def test_scatter_and_sort_groups_are_stable():
+    # 80 rows a group: the bucket pass (then an insertion sort: ties keep their order)
     g = np.random.default_rng(4)
     n = 400
     codes = g.integers(0, 5, n)
     t = g.integers(0, 20, n).astype(float)
-    sorted_t, rows, starts = np.empty(n), np.empty(n, np.int64), np.zeros(6, np.int64)
-    kf.group_sort(codes, t, np.arange(n, dtype=np.int64), starts, sorted_t, rows, np.empty(n), np.empty(n, np.int64))
+    t[codes == 3] = g.random(np.sum(codes == 3)).round(2)  # clustered: one bucket, the merge sort takes over
+    t[np.argmax(codes == 3)] = 1e6
+    t[:2] = [1.7e308, -1.7e308]  # a span that overflows float64: one bucket, the merge sort
+    counts, records, rows = np.zeros(6, np.int64), np.empty((n, 2)), np.arange(n, dtype=float)
+    kf.scatter_groups(codes, np.int64(0), 0, n, counts, t, rows, np.empty((0, 2)))
+    starts = np.r_[0, np.cumsum(counts)]
+    slots = starts[:-1].copy()
+    kf.scatter_groups(codes, np.int64(0), 0, n, slots, t, rows, records)
+    kf.sort_groups(records, starts, starts, 0, 6, np.empty((n, 2)), np.empty(5 * n + 1, np.int64))
+    sorted_t, rows = records[:, 0], records[:, 1]
     expected = np.lexsort((np.arange(n), t, codes))
     assert_array_equal(rows, expected)
     assert_array_equal(sorted_t, t[expected])
-    assert_array_equal(np.diff(starts), np.bincount(codes, minlength=5))
+    assert_array_equal(np.diff(starts)[:5], np.bincount(codes, minlength=5))
 
 
 def test_no_leakage_with_closed_left():
@@ -324,6 +334,15 @@ def test_slicing_the_window_pass_changes_no_number(monkeypatch):
     monkeypatch.setattr(sf, "_ENTITY_BLOCK", 1)  # one entity per block, slices from one block up
     sliced = simengine.point_in_time_features(events, queries, windows=[10, 100], aggs=AGGREGATES)
     pd.testing.assert_frame_equal(whole, sliced, check_exact=True)
+    # two threads (the scatter in two row ranges, the window pass in two entity ranges): the same numbers
+    monkeypatch.setattr(sf, "_THREADED_ROWS", 0)
+    before = numba.get_num_threads()
+    try:
+        numba.set_num_threads(min(2, numba.config.NUMBA_NUM_THREADS))
+        threaded = simengine.point_in_time_features(events, queries, windows=[10, 100], aggs=AGGREGATES)
+    finally:
+        numba.set_num_threads(before)
+    pd.testing.assert_frame_equal(whole, threaded, check_exact=True)
 
 
 def test_docstring_examples():

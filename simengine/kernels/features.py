@@ -1,4 +1,4 @@
-"""Kernels of point-in-time feature windows: group-and-sort of events, then one pass per entity.
+"""Kernels of point-in-time feature windows: a counting-sort scatter by entity, then one pass per entity.
 
 Times are int64 (datetime64 nanoseconds) or float64 (numeric times); each kernel compiles for the one a call
 uses.  No validation here: the public layer (`simengine.features`) checks, converts and labels.
@@ -9,127 +9,162 @@ from simengine._jit import njit
 
 # segments of at most this many items are insertion-sorted (cheap, and already sorted input costs one pass)
 _SHORT = 32
+# the insertion sort after a bucket pass gives up (for a merge sort) after this many moves per item
+_MOVES = 8
 
 
 @njit
-def dense_codes(ids, low, table, codes):
-    """Codes 0..k-1 of integer ids >= low into `codes` (first appearance order); returns k.
+def scatter_groups(keys, low, lo, hi, slots, times, payload, rec):
+    """Counting-sort scatter of rows lo..hi-1 by group: each row's time and `payload` (of the times' dtype:
+    float64 values viewed as int64 for datetime times, or row numbers) go to its group's next free slot
+    of `rec` (n x 2: time, payload; ``slots[g]``, advanced).  Stable: within a group, input order.  With
+    an empty `rec` the rows are only counted (``slots[g] += 1``), for the caller to make the slots.
 
-    The hash-free path of factorising: `table` (filled with -1, one slot per id from `low`) ends with
-    ``table[id - low]`` = the id's code, -1 if absent.  Arrays are allocated by the caller (NumPy), which
-    keeps allocation code out of the kernels' compile time.
+    The group of key k is ``k - low`` for keys in [low, low + len(slots) - 1), else the last group (queries
+    whose entity has no events): integer entity ids go in as they are (`low` their minimum: no factorising
+    pass), dense codes from ``pandas.factorize`` with `low` 0 and -1 for "no events".  Rows split into
+    consecutive ranges, each with its own slots (the group starts plus the counts of the ranges before it),
+    give the same layout in any number of calls, so ranges can run on several threads.
     """
-    k = 0
-    for i in range(ids.shape[0]):
-        j = ids[i] - low
-        if table[j] < 0:
-            table[j] = k
-            k += 1
-        codes[i] = table[j]
-    return k
+    last = slots.shape[0] - 1
+    high = low + (last - 1)  # compared before subtracting: no overflow for any int64 key
+    count = rec.shape[0] == 0
+    for i in range(lo, hi):
+        k = keys[i]
+        g = k - low if low <= k <= high else last
+        p = slots[g]
+        slots[g] = p + 1
+        if not count:
+            rec[p, 0] = times[i]
+            rec[p, 1] = payload[i]
 
 
 @njit
-def lookup_codes(ids, low, table, codes):
-    """The codes of `ids` in a `dense_codes` table into `codes` (-1 for ids it does not hold)."""
-    span = table.shape[0]
-    for i in range(ids.shape[0]):
-        j = ids[i] - low
-        codes[i] = table[j] if 0 <= j < span else -1
+def sort_groups(rec, starts, other, g_lo, g_hi, tmp, work):
+    """Sort groups g_lo..g_hi-1 of the records `rec` (time, payload; group g is rec[starts[g]:starts[g + 1]])
+    stably by time, in place, skipping those whose group in `other` is empty (events of entities without queries,
+    queries of entities without events: the window pass does not need their order).
 
-
-@njit
-def _insertion_sort(t, idx, lo, hi):
-    for i in range(lo + 1, hi):
-        key = t[i]
-        row = idx[i]
-        j = i - 1
-        while j >= lo and t[j] > key:
-            t[j + 1] = t[j]
-            idx[j + 1] = idx[j]
-            j -= 1
-        t[j + 1] = key
-        idx[j + 1] = row
-
-
-@njit
-def _merge_sort(t, idx, a, b, tmp_t, tmp_i):
-    """Stable sort of t[a:b] (carrying idx) by merging insertion-sorted runs of `_SHORT`."""
-    for lo in range(a, b, _SHORT):
-        _insertion_sort(t, idx, lo, min(lo + _SHORT, b))
-    width = _SHORT
-    while width < b - a:
-        for lo in range(a, b, 2 * width):
-            mid = min(lo + width, b)
-            hi = min(lo + 2 * width, b)
-            if mid >= hi or t[mid - 1] <= t[mid]:
-                continue
-            n_left = mid - lo
-            for i in range(n_left):
-                tmp_t[i] = t[lo + i]
-                tmp_i[i] = idx[lo + i]
-            i = 0
-            j = mid
-            k = lo
-            while i < n_left and j < hi:
-                if t[j] < tmp_t[i]:
-                    t[k] = t[j]
-                    idx[k] = idx[j]
-                    j += 1
-                else:
-                    t[k] = tmp_t[i]
-                    idx[k] = tmp_i[i]
-                    i += 1
-                k += 1
-            while i < n_left:
-                t[k] = tmp_t[i]
-                idx[k] = tmp_i[i]
-                i += 1
-                k += 1
-        width *= 2
-
-
-@njit
-def group_sort(codes, times, payload, starts, t, carried, tmp_t, tmp_i):
-    """Rows grouped by code, each group sorted stably by time, into `t` and `carried`.
-
-    `codes` are in [0, n_groups) with `starts` (n_groups + 1, zeros) getting the group offsets; `t`,
-    `carried` have the rows' length, `tmp_t` / `tmp_i` at least the largest group's (the caller sizes
-    them from a bincount).  A counting sort by group (stable: input order within a group) writes each
-    row's time and int64 `payload` (row numbers, or float64 values viewed as int64: carried bit for bit)
-    next to its group's; each group's contiguous segment is then sorted by time unless it already is
-    (one pass).  Group g occupies [starts[g], starts[g + 1]).
+    A group costs one pass when already sorted.  Otherwise a bucket pass scatters it into `tmp` by a
+    monotone key of its time (two to four buckets per item, spread over its range: equal times share a
+    bucket, so the scatter is stable and only items of one bucket can be out of order), and an insertion
+    sort brings it back: linear for times spread over their range.  When that insertion sort has moved
+    items more than `_MOVES` times per item (clustered times), or for short groups, a merge sort sorts
+    the group instead: O(n log n) in any case.  `tmp` holds at least the largest group,
+    `work` five times that + 1 (bucket starts, then keys).
     """
-    n_groups = starts.shape[0] - 1
-    for i in range(codes.shape[0]):
-        starts[codes[i] + 1] += 1
-    for g in range(n_groups):
-        starts[g + 1] += starts[g]
-    # starts[g] doubles as group g's next free slot, then is shifted back
-    for i in range(codes.shape[0]):
-        c = codes[i]
-        p = starts[c]
-        t[p] = times[i]
-        carried[p] = payload[i]
-        starts[c] = p + 1
-    for g in range(n_groups, 0, -1):
-        starts[g] = starts[g - 1]
-    starts[0] = 0
-    for g in range(n_groups):
+    for g in range(g_lo, g_hi):
         a = starts[g]
         b = starts[g + 1]
-        for i in range(a + 1, b):
-            if t[i] < t[i - 1]:
-                if b - a <= _SHORT:
-                    _insertion_sort(t, carried, a, b)
-                else:
-                    _merge_sort(t, carried, a, b, tmp_t, tmp_i)
-                break
+        if other[g] == other[g + 1]:
+            continue
+        i = a + 1
+        while i < b and rec[i - 1, 0] <= rec[i, 0]:
+            i += 1
+        if i >= b:
+            continue
+        n = b - a
+        merge = True  # short groups, times too close for float64 buckets (huge int64 values), clustered times
+        if n > _SHORT:
+            first = rec[a, 0]
+            final = rec[a, 0]
+            for i in range(a + 1, b):
+                if rec[i, 0] < first:
+                    first = rec[i, 0]
+                elif rec[i, 0] > final:
+                    final = rec[i, 0]
+            low = float(first)
+            nb = 1
+            while nb < 2 * n:
+                nb *= 2
+            scale = nb / (float(final) - low)
+            if scale <= 1e308:
+                for k in range(nb + 1):
+                    work[k] = 0
+                for i in range(n):
+                    k = int((float(rec[a + i, 0]) - low) * scale)
+                    if k >= nb:
+                        k = nb - 1
+                    work[nb + 1 + i] = k  # the keys, after the bucket counts
+                    work[k + 1] += 1
+                for k in range(nb):
+                    work[k + 1] += work[k]
+                for i in range(n):
+                    k = work[nb + 1 + i]
+                    p = work[k]
+                    tmp[p, 0] = rec[a + i, 0]
+                    tmp[p, 1] = rec[a + i, 1]
+                    work[k] = p + 1
+                merge = False
+                budget = _MOVES * n
+                for i in range(n):
+                    x = tmp[i, 0]
+                    c = tmp[i, 1]
+                    j = a + i
+                    while j > a and rec[j - 1, 0] > x:
+                        rec[j, 0] = rec[j - 1, 0]
+                        rec[j, 1] = rec[j - 1, 1]
+                        j -= 1
+                    rec[j, 0] = x
+                    rec[j, 1] = c
+                    budget -= a + i - j
+                    if budget < 0:  # clustered: the rest goes back as it is, for the merge sort
+                        for r in range(i + 1, n):
+                            rec[a + r, 0] = tmp[r, 0]
+                            rec[a + r, 1] = tmp[r, 1]
+                        merge = True
+                        break
+        if not merge:
+            continue
+        # merge sort (stable): insertion-sorted runs of `_SHORT`, merged pairwise; written out here rather
+        # than as a helper, which numba would compile a second time on its own
+        for lo in range(a, b, _SHORT):
+            hi = lo + _SHORT if lo + _SHORT < b else b
+            for i in range(lo + 1, hi):
+                key = rec[i, 0]
+                carried = rec[i, 1]
+                j = i - 1
+                while j >= lo and rec[j, 0] > key:
+                    rec[j + 1, 0] = rec[j, 0]
+                    rec[j + 1, 1] = rec[j, 1]
+                    j -= 1
+                rec[j + 1, 0] = key
+                rec[j + 1, 1] = carried
+        width = _SHORT
+        while width < b - a:
+            for lo in range(a, b, 2 * width):
+                mid = lo + width if lo + width < b else b
+                hi = lo + 2 * width if lo + 2 * width < b else b
+                if mid >= hi or rec[mid - 1, 0] <= rec[mid, 0]:
+                    continue
+                n_left = mid - lo
+                for i in range(n_left):
+                    tmp[i, 0] = rec[lo + i, 0]
+                    tmp[i, 1] = rec[lo + i, 1]
+                i = 0
+                j = mid
+                k = lo
+                while i < n_left and j < hi:
+                    if rec[j, 0] < tmp[i, 0]:
+                        rec[k, 0] = rec[j, 0]
+                        rec[k, 1] = rec[j, 1]
+                        j += 1
+                    else:
+                        rec[k, 0] = tmp[i, 0]
+                        rec[k, 1] = tmp[i, 1]
+                        i += 1
+                    k += 1
+                while i < n_left:
+                    rec[k, 0] = tmp[i, 0]
+                    rec[k, 1] = tmp[i, 1]
+                    i += 1
+                    k += 1
+            width *= 2
 
 
 @njit
 def _slide(dq, state, j, v, first, hi, a, sign):
-    """Max of sign * v over events [a, hi) from window j's monotone deque (sign -1: the min), or NaN if empty.
+    """Max of sign * v[:, 1] over events [a, hi) from window j's monotone deque (sign -1: the min), or NaN if empty.
 
     The deque is dq[state[r, j]:state[r + 1, j]] (head, tail; r = 1 for the min, 3 for the max).  Events
     first..hi-1 are pushed (dropping those they dominate), then those before `a` leave the front.
@@ -138,8 +173,8 @@ def _slide(dq, state, j, v, first, hi, a, sign):
     h = state[r, j]
     e = state[r + 1, j]
     for i in range(first, hi):
-        x = sign * v[i]
-        while e > h and sign * v[dq[e - 1]] <= x:
+        x = sign * v[i, 1]
+        while e > h and sign * v[dq[e - 1], 1] <= x:
             e -= 1
         dq[e] = i
         e += 1
@@ -147,26 +182,28 @@ def _slide(dq, state, j, v, first, hi, a, sign):
         h += 1
     state[r, j] = h
     state[r + 1, j] = e
-    return v[dq[h]] if h < e else np.nan
+    return v[dq[h], 1] if h < e else np.nan
 
 
 @njit
-def window_features(ev_t, ev_v, ev_starts, q_t, q_rows, q_starts, windows, inclusive_end,
+def window_features(ev, ev_v, ev_starts, qs, q_starts, windows, inclusive_end,
                     sums, counts, mins, maxs, lasts, since, age, missing, prefix, state, dq_min, dq_max, stride,
                     g_lo, g_hi):
     """Aggregates of each query's window of events, written at the query's row, for entities g_lo..g_hi-1.
 
-    Events are sorted by (entity, time): entity g's are ev_t/ev_v[ev_starts[g]:ev_starts[g + 1]]; its
-    queries are q_t[q_starts[g]:q_starts[g + 1]] in time order, with output rows q_rows.  A window of
-    length w at as-of time q holds the events with q - w <= t < q (t <= q when `inclusive_end`).  Output
-    arrays are (n_windows, n_queries); mins/maxs/lasts/since with 0 rows are not computed.  `age` gets q
-    minus the latest event up to the as-of time (any window), `missing` if none; `since` the same within
-    each window.  Per entity the end pointer and each window's start pointer only move forward, and
+    Events and queries are records grouped by entity and sorted by time (`scatter_groups`, then
+    `sort_groups`): entity g's events are ev[ev_starts[g]:ev_starts[g + 1]] (time, value bits) with the
+    values in column 1 of `ev_v` (the same memory seen as float64; read only), its queries
+    qs[q_starts[g]:q_starts[g + 1]] (as-of time, output row).  A window
+    of length w at as-of time q holds the events with q - w <= t < q (t <= q when `inclusive_end`).
+    Output arrays are (n_windows, n_queries); mins/maxs/lasts/since with 0 rows are not computed.  `age`
+    gets q minus the latest event up to the as-of time (any window), `missing` if none; `since` the same
+    within each window.  Per entity the end pointer and each window's start pointer only move forward, and
     min/max come from monotone deques of event indices, so the work is O(events + queries) per window.
 
-    Workspace from the caller: `prefix` (events + 1 floats), `state` (6 x windows int64: start pointer,
-    min deque head/tail, max deque head/tail, events pushed), `dq_min` / `dq_max` (windows x `stride`,
-    stride > the largest entity's event count; 1 element when not wanted).
+    Workspace from the caller (one set per thread): `prefix` (stride floats), `state` (6 x windows int64:
+    start pointer, min deque head/tail, max deque head/tail, events pushed), `dq_min` / `dq_max` (windows
+    x `stride`, stride > the largest entity's event count; 1 element when not wanted).
     """
     n_w = windows.shape[0]
     want_min = mins.shape[0] > 0
@@ -180,10 +217,11 @@ def window_features(ev_t, ev_v, ev_starts, q_t, q_rows, q_starts, windows, inclu
             continue
         ea = ev_starts[g]
         eb = ev_starts[g + 1]
-        # running sums restart per entity, so a window's sum carries only its entity's rounding
-        prefix[ea] = 0.0
+        # running sums restart per entity (prefix[i - ea] sums events ea..i-1), so a window's sum carries only
+        # its entity's rounding
+        prefix[0] = 0.0
         for i in range(ea, eb):
-            prefix[i + 1] = prefix[i] + ev_v[i]
+            prefix[i - ea + 1] = prefix[i - ea] + ev_v[i, 1]
         for j in range(n_w):
             state[0, j] = ea
             state[1, j] = j * stride
@@ -193,24 +231,24 @@ def window_features(ev_t, ev_v, ev_starts, q_t, q_rows, q_starts, windows, inclu
             state[5, j] = ea
         hi = ea
         for k in range(qa, qb):
-            row = q_rows[k]
-            q = q_t[k]
-            while hi < eb and (ev_t[hi] < q or (inclusive_end and ev_t[hi] == q)):
+            row = int(qs[k, 1])
+            q = qs[k, 0]
+            while hi < eb and (ev[hi, 0] < q or (inclusive_end and ev[hi, 0] == q)):
                 hi += 1
-            age[row] = q - ev_t[hi - 1] if hi > ea else missing
+            age[row] = q - ev[hi - 1, 0] if hi > ea else missing
             for j in range(n_w):
                 start = q - windows[j]
                 a = state[0, j]
-                while a < hi and ev_t[a] < start:
+                while a < hi and ev[a, 0] < start:
                     a += 1
                 state[0, j] = a
                 n = hi - a
-                sums[j, row] = prefix[hi] - prefix[a] if n > 0 else 0.0
+                sums[j, row] = prefix[hi - ea] - prefix[a - ea] if n > 0 else 0.0
                 counts[j, row] = n
                 if want_last:
-                    lasts[j, row] = ev_v[hi - 1] if n > 0 else np.nan
+                    lasts[j, row] = ev_v[hi - 1, 1] if n > 0 else np.nan
                 if want_since:
-                    since[j, row] = q - ev_t[hi - 1] if n > 0 else missing
+                    since[j, row] = q - ev[hi - 1, 0] if n > 0 else missing
                 if want_min:
                     mins[j, row] = _slide(dq_min, state, j, ev_v, state[5, j], hi, a, -1.0)
                 if want_max:
