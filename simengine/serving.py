@@ -452,7 +452,11 @@ def simulate_load_test(
 # --- recorded traffic (token_bucket, window_metrics) and input gates (zscore_gate, simulate_gate) ---
 
 _TB_BLOCK = 1 << 16  # requests per block of the token-bucket scan (slices are whole blocks)
-_WM_BLOCK = 1 << 15  # evaluation times per block of the window scan
+_WM_BLOCK = 1 << 15  # evaluation times per block of the window scan (slices are whole blocks)
+# The scan starts afresh every _WM_CHUNK evaluation times (a constant: never the thread count), so that two threads
+# run two chunks at once.
+_WM_CHUNK = 1 << 18
+_WM_RING = 1 << 16  # first ring of prefix sums of a long input's window scan (it doubles when a window outgrows it)
 _ZS_VALUES = 1 << 16  # values (rows x features) per block of the z-score gate
 # An integer id range up to this many times the number of requests (plus a floor) is factorised by a lookup
 # table (O(n)); a sparser range by a sort.
@@ -638,6 +642,23 @@ def _as_quantiles(quantiles: ArrayLike) -> npt.NDArray[np.float64]:
     return q
 
 
+class _WindowState:
+    """One thread's window: scan state, ring of prefix sums, and (with quantiles) its rank bitset and tree."""
+
+    def __init__(self, n: int, n_blocks: int) -> None:
+        self.st = np.zeros(_k.WINDOW_STATE, dtype=np.int64)
+        self.acc = np.zeros(2)
+        # a ring longer than the input can never overflow; a long input starts at _WM_RING and doubles on need
+        size = 1 << max(1, min(n, _WM_RING - 1).bit_length())
+        self.ring_s, self.ring_c, self.ring_e = np.empty(size), np.empty(size), np.empty(size, dtype=np.int64)
+        self.words = np.zeros(n_blocks * _k.RANK_BLOCK_WORDS, dtype=np.uint64)  # whole blocks: no bounds in the walk
+        self.tree = np.zeros(n_blocks + 1 if n_blocks else 0, dtype=np.int32)
+
+    def grow(self) -> None:
+        size = 2 * self.ring_s.shape[0]
+        self.ring_s, self.ring_c, self.ring_e = np.empty(size), np.empty(size), np.empty(size, dtype=np.int64)
+
+
 @dataclass(frozen=True, slots=True)
 class WindowMetricsResult(Result):
     """What a sliding-window ``/metrics`` collector reports at each evaluation time.
@@ -744,6 +765,8 @@ def window_metrics(
     >>> res.latency_quantiles[:, 0].tolist()
     [0.1, 0.2, 0.2, 0.35, 0.4]
     """
+    import numba
+
     t = _times(timestamps, "timestamps")
     n = t.shape[0]
     lat = as_float_array(latencies, "latencies", ndim=1)
@@ -755,36 +778,58 @@ def window_metrics(
     times = t if at is None else _times(at, "at")
     m = times.shape[0]
     nq = qs.shape[0]
-    # outputs, and with quantiles the radix sort's keys and indices (twice), ranks, sorted latencies, bitset
+    # outputs, and with quantiles the radix sort's keys and indices (twice), ranks, sorted latencies, bitsets
     check_memory(8 * m * (3 + nq) + (41 * n if nq else 0), "`timestamps` and `at`", what="the window metrics")
     if nq:
         rank, sorted_lat = _k._latency_ranks(lat, lat.view(np.uint64))
-        n_words = (n + 63) // 64
-        words = np.zeros(n_words, dtype=np.uint64)
-        n_blocks = -(-n_words // _k.RANK_BLOCK_WORDS)
-        words = np.zeros(n_blocks * _k.RANK_BLOCK_WORDS, dtype=np.uint64)  # whole blocks: no bounds in the walk
-        tree = np.zeros(n_blocks + 1, dtype=np.int32)
+        n_blocks = -(-((n + 63) // 64) // _k.RANK_BLOCK_WORDS)
         top = 1 << (n_blocks.bit_length() - 1)
     else:
-        rank, sorted_lat, words, tree, top = (np.empty(0, np.int64), np.empty(0), np.empty(0, np.uint64),
-                                              np.empty(0, np.int32), 0)
-    ptr = np.zeros(3, dtype=np.int64)
-    acc = np.zeros(2)
+        rank, sorted_lat, n_blocks, top = np.empty(0, np.int64), np.empty(0), 0, 0
+    chunk = _WM_CHUNK
+    threads = 2 if m > chunk and numba.get_num_threads() > 1 else 1
+    states = [_WindowState(n, n_blocks) for _ in range(threads)]
     count = np.empty(m, dtype=np.int64)
-    n_err = np.empty(m, dtype=np.int64)
+    rate = np.empty(m if errors is not None else 0)
     mean = np.empty(m)
     qout = np.empty((m, nq))
 
-    def call(lo: int, hi: int) -> None:
-        _k._window_scan(t, lat, err, times, w, qs, rank, sorted_lat, words, tree, top, ptr, acc, lo * _WM_BLOCK,
-                        min(m, hi * _WM_BLOCK), count, n_err, mean, qout)
+    def piece(state: _WindowState, a: int, b: int) -> None:
+        """Evaluation times a..b-1 with `state` (continued, or fresh from a chunk start); a window that outgrows
+        the ring runs its chunk again with a ring twice as long (the same numbers: the prefixes restart there)."""
+        while a < b:
+            a = _k._window_scan(t, lat, err, times, w, qs, rank, sorted_lat, state.words, state.tree, top, state.st,
+                                state.acc, state.ring_s, state.ring_c, state.ring_e, chunk, a, b, count, rate, mean,
+                                qout)
+            if a < 0:
+                return
+            state.grow()
 
-    run_blocks(call, -(-m // _WM_BLOCK), progress=False, desc="window_metrics", dispatchers=(_k._window_scan,),
-               first=8)
-    error_rate = None
-    if errors is not None:
-        with np.errstate(invalid="ignore", divide="ignore"):
-            error_rate = n_err / count
+    pool = None
+    if threads > 1:
+        from concurrent.futures import ThreadPoolExecutor
+
+        pool = ThreadPoolExecutor(max_workers=threads)
+
+    def call(lo: int, hi: int) -> None:
+        a, b = lo * _WM_BLOCK, min(m, hi * _WM_BLOCK)
+        cut = round((a + b) / 2 / chunk) * chunk  # a chunk start near the middle
+        if pool is None or not a < cut < b:
+            piece(states[0], a, b)
+            return
+        # the second half starts a chunk: it runs at once on the other state, which then carries on
+        futures = [pool.submit(piece, states[0], a, cut), pool.submit(piece, states[1], cut, b)]
+        for f in futures:
+            f.result()
+        states.reverse()
+
+    try:
+        run_blocks(call, -(-m // _WM_BLOCK), progress=False, desc="window_metrics", dispatchers=(_k._window_scan,),
+                   first=8)
+    finally:
+        if pool is not None:
+            pool.shutdown()
+    error_rate = rate if errors is not None else None
     return WindowMetricsResult(times, count, error_rate, mean, qout, tuple(float(q) for q in qs), w)
 
 

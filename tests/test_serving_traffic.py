@@ -4,6 +4,7 @@ References: step-by-step Python replays in `simengine.naive` (token bucket: equa
 rates and quantiles equal, the compensated mean within 1e-12 relative), NumPy replays of the gate simulation
 on the same block generators (equal counts) and its closed form (within 4 SE).
 """
+import contextlib
 import math
 
 import numba
@@ -190,6 +191,37 @@ def test_window_metrics_slicing_never_changes_a_number(monkeypatch):
     sliced = simengine.window_metrics(t, lat, err, window_seconds=7.0)
     for name in ("count", "error_rate", "mean_latency", "latency_quantiles"):
         assert_array_equal(getattr(whole, name), getattr(sliced, name))
+
+
+@contextlib.contextmanager
+def numba_threads(k):
+    before = numba.get_num_threads()
+    try:
+        numba.set_num_threads(min(k, numba.config.NUMBA_NUM_THREADS))
+        yield
+    finally:
+        numba.set_num_threads(before)
+
+
+def test_window_metrics_chunks_threads_and_rings_never_change_a_number(monkeypatch):
+    # tiny chunks (each starts afresh), so that a call splits over two threads; a ring of 2 prefixes, so that
+    # every window outgrows it and its chunk runs again with a longer one; tiny slices across the chunks
+    g = np.random.default_rng(9)
+    t = np.sort(np.round(g.uniform(0, 100, 600), 1))
+    lat, err = g.exponential(0.05, 600), g.random(600) < 0.1
+    at = np.sort(g.uniform(-5, 105, 400))
+    monkeypatch.setattr(serving, "_WM_CHUNK", 16)
+    monkeypatch.setattr(serving, "_WM_RING", 2)
+    monkeypatch.setattr(serving, "_WM_BLOCK", 5)
+    for kw in ({}, {"at": at}):
+        runs = []
+        for threads in (1, 2):
+            with numba_threads(threads):
+                runs.append(simengine.window_metrics(t, lat, err, window_seconds=7.0, **kw))
+        ref = naive.window_metrics_filter(t, lat, err, 7.0, (0.5, 0.95, 0.99), kw.get("at"))
+        _check_window(runs[0], ref, err)
+        for name in ("count", "error_rate", "mean_latency", "latency_quantiles"):
+            assert_array_equal(getattr(runs[0], name), getattr(runs[1], name))
 
 
 def test_window_metrics_iv():
