@@ -643,16 +643,18 @@ def _as_quantiles(quantiles: ArrayLike) -> npt.NDArray[np.float64]:
 
 
 class _WindowState:
-    """One thread's window: scan state, ring of prefix sums, and (with quantiles) its rank bitset and tree."""
+    """One thread's window: scan state, ring of prefix sums, and (with quantiles) its rank bitsets and pointers."""
 
-    def __init__(self, n: int, n_blocks: int) -> None:
+    def __init__(self, n: int, nq: int) -> None:
         self.st = np.zeros(_k.WINDOW_STATE, dtype=np.int64)
         self.acc = np.zeros(2)
         # a ring longer than the input can never overflow; a long input starts at _WM_RING and doubles on need
         size = 1 << max(1, min(n, _WM_RING - 1).bit_length())
         self.ring_s, self.ring_c, self.ring_e = np.empty(size), np.empty(size), np.empty(size, dtype=np.int64)
-        self.words = np.zeros(n_blocks * _k.RANK_BLOCK_WORDS, dtype=np.uint64)  # whole blocks: no bounds in the walk
-        self.tree = np.zeros(n_blocks + 1 if n_blocks else 0, dtype=np.int32)
+        n_words = (n + 63) // 64 if nq else 0
+        self.words = np.zeros(n_words, dtype=np.uint64)
+        self.summary = np.zeros((n_words + 63) // 64, dtype=np.uint64)
+        self.pointer = np.zeros(2 * nq, dtype=np.int64)
 
     def grow(self) -> None:
         size = 2 * self.ring_s.shape[0]
@@ -782,13 +784,11 @@ def window_metrics(
     check_memory(8 * m * (3 + nq) + (41 * n if nq else 0), "`timestamps` and `at`", what="the window metrics")
     if nq:
         rank, sorted_lat = _k._latency_ranks(lat, lat.view(np.uint64))
-        n_blocks = -(-((n + 63) // 64) // _k.RANK_BLOCK_WORDS)
-        top = 1 << (n_blocks.bit_length() - 1)
     else:
-        rank, sorted_lat, n_blocks, top = np.empty(0, np.int64), np.empty(0), 0, 0
+        rank, sorted_lat = np.empty(0, np.int64), np.empty(0)
     chunk = _WM_CHUNK
     threads = 2 if m > chunk and numba.get_num_threads() > 1 else 1
-    states = [_WindowState(n, n_blocks) for _ in range(threads)]
+    states = [_WindowState(n, nq) for _ in range(threads)]
     count = np.empty(m, dtype=np.int64)
     rate = np.empty(m if errors is not None else 0)
     mean = np.empty(m)
@@ -798,9 +798,9 @@ def window_metrics(
         """Evaluation times a..b-1 with `state` (continued, or fresh from a chunk start); a window that outgrows
         the ring runs its chunk again with a ring twice as long (the same numbers: the prefixes restart there)."""
         while a < b:
-            a = _k._window_scan(t, lat, err, times, w, qs, rank, sorted_lat, state.words, state.tree, top, state.st,
-                                state.acc, state.ring_s, state.ring_c, state.ring_e, chunk, a, b, count, rate, mean,
-                                qout)
+            a = _k._window_scan(t, lat, err, times, w, qs, rank, sorted_lat, state.words, state.summary,
+                                state.pointer, state.st, state.acc, state.ring_s, state.ring_c, state.ring_e, chunk, a,
+                                b, count, rate, mean, qout)
             if a < 0:
                 return
             state.grow()
