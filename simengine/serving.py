@@ -720,7 +720,7 @@ def window_metrics(
     one evaluated (ties count as one moment).  Counts and quantiles are exact: equal to filtering the
     requests at each time and calling ``np.quantile`` (its default, "linear", method) on them, bit for bit
     (up to the sign of a zero latency, which NumPy takes from whichever equal value its partition puts first);
-    the mean is a compensated running sum, equal to ``np.mean`` of the window within a few ulps.
+    the mean is a difference of compensated prefix sums, equal to ``np.mean`` of the window within a few ulps.
 
     Parameters
     ----------
@@ -743,18 +743,24 @@ def window_metrics(
 
     Notes
     -----
-    Cost: count, error rate and mean are one pass over the requests with two pointers (O(n + len(at))).
-    Exact window quantiles keep the window's latencies as a bitset of their ranks in one stable sort of all
-    latencies (an LSD radix sort), with a Fenwick tree over blocks of 512 ranks: O(n) for the sort, O(log n)
-    per request entering or leaving and per quantile read.  The issue's target (10^7 requests within 5x of
-    reading the inputs once, ~7 ms here) is NOT met: measured in CPU time on the 2-core CI-like box, the
-    quantile-free call (``quantiles=()``) takes ~0.3 s (~40x: the pointer walk is a serial, branchy loop of
-    ~20-30 ns a request against ~1 ns a request for a vectorised read) and the default call (p50/p95/p99 at
-    every request) ~6.5 s (~850x: ~1.2 s sort; the rest is mostly memory latency, as every quantile read
-    fetches its order statistics from the n sorted latencies, far apart in memory, and every request entering
-    or leaving updates the rank bitset and tree).  Evaluating at fewer times
-    (`at`) cuts the quantile reads, not the sort.  Long inputs run in slices of evaluation times (Ctrl-C
-    answered between them); the sort is one piece (about a second for 10^7 latencies).
+    Cost: count, error rate and mean are one pass over the requests with two pointers (O(n + len(at))) that
+    step four requests at a time without a mispredicted branch; the latency sum is a compensated prefix sum
+    (restarted at every chunk) kept in a ring, so that a request leaving the window costs one read, and the
+    window's sum is the difference of two prefixes with its rounding error kept (as accurate as adding the
+    window up).  The evaluation times run in chunks of 2^18 that start afresh, two at once on two threads;
+    neither the threads nor the slices change a number.  Exact window quantiles keep the window's latencies as
+    a bitset of their ranks in one stable sort of all latencies (an LSD radix sort, ~0.8 s for 10^7, one
+    thread), with a summary bitset over its words; each quantile keeps a pointer in rank space that steps to
+    the order statistic wanted as requests enter and leave (about one step per request, each a search of a
+    word or two), instead of a search from the top per quantile.  The issue's target (10^7 requests within 5x
+    of reading the inputs once, ~6-7 ms here) is NOT met, and cannot be with the default quantiles: merely
+    allocating and filling the result's arrays costs ~40 ms (count, error rate, mean: ~6x the read) and
+    ~60 ms with three quantile columns (~10x).  Measured on the shared 2-core box (load 3-5; CPU time, best of
+    several): the quantile-free call (``quantiles=()``) ~0.2 s (~30x the read; 0.27 s before this version)
+    and the default call (p50/p95/p99 at every request) ~3-4 s CPU, about half of it in wall time on two
+    quiet cores plus the sort (4-5 s before); the scan is bound by dependent cache misses into the rank
+    bitset and the sorted latencies.  Evaluating at fewer times (`at`) cuts the quantile reads, not the sort.
+    Long inputs run in slices of evaluation times (Ctrl-C answered between them); the sort is one piece.
 
     Examples
     --------

@@ -617,9 +617,8 @@ def _window_scan(t, lat, err, at, w, qs, rank, sorted_lat, words, summary, point
             for i in range(lo, new_lo if new_lo < hi else hi):  # in the window: take it out
                 x = rank[i]
                 _bit_clear(words, summary, x)
-                for k in range(nq):
-                    if x < pointer[2 * k]:
-                        pointer[2 * k + 1] -= 1
+                for k in range(nq):  # (no branch: whether a request is below a median is a coin toss)
+                    pointer[2 * k + 1] -= np.int64(x < pointer[2 * k])
         new_hi = _past(t, hi, s)
         for i in range(hi, new_hi):
             y = lat[i]  # a compensated (Neumaier) sum
@@ -641,8 +640,7 @@ def _window_scan(t, lat, err, at, w, qs, rank, sorted_lat, words, summary, point
                 words[v] |= _ONE << np.uint64(x & 63)
                 summary[v >> 6] |= _ONE << np.uint64(v & 63)
                 for k in range(nq):
-                    if x < pointer[2 * k]:
-                        pointer[2 * k + 1] += 1
+                    pointer[2 * k + 1] += np.int64(x < pointer[2 * k])
         lo = new_lo
         hi = new_hi
         m = hi - lo
