@@ -205,23 +205,34 @@ def numba_threads(k):
 
 def test_window_metrics_chunks_threads_and_rings_never_change_a_number(monkeypatch):
     # tiny chunks (each starts afresh), so that a call splits over two threads; a ring of 2 prefixes, so that
-    # every window outgrows it and its chunk runs again with a longer one; tiny slices across the chunks
+    # windows outgrow it and their chunk runs again with a longer one; tiny slices across the chunks.  6000
+    # requests: the rank bitset spans two summary words, and narrow windows leave ranks words apart
     g = np.random.default_rng(9)
-    t = np.sort(np.round(g.uniform(0, 100, 600), 1))
-    lat, err = g.exponential(0.05, 600), g.random(600) < 0.1
-    at = np.sort(g.uniform(-5, 105, 400))
-    monkeypatch.setattr(serving, "_WM_CHUNK", 16)
+    n = 6000
+    t = np.sort(np.round(g.uniform(0, 100, n), 2))
+    lat, err = g.exponential(0.05, n), g.random(n) < 0.1
+    at = np.sort(g.uniform(-5, 105, 300))
+    rows = np.sort(g.choice(n, 300, replace=False))  # a request's row is the window at its time
+    plain = [simengine.window_metrics(t, lat, err, window_seconds=w, **kw) for w, kw in ((0.2, {}), (7.0, {"at": at}))]
+    monkeypatch.setattr(serving, "_WM_CHUNK", 64)
     monkeypatch.setattr(serving, "_WM_RING", 2)
     monkeypatch.setattr(serving, "_WM_BLOCK", 5)
-    for kw in ({}, {"at": at}):
+    for (w, kw), whole in zip(((0.2, {}), (7.0, {"at": at})), plain):
         runs = []
         for threads in (1, 2):
             with numba_threads(threads):
-                runs.append(simengine.window_metrics(t, lat, err, window_seconds=7.0, **kw))
-        ref = naive.window_metrics_filter(t, lat, err, 7.0, (0.5, 0.95, 0.99), kw.get("at"))
-        _check_window(runs[0], ref, err)
+                runs.append(simengine.window_metrics(t, lat, err, window_seconds=w, **kw))
+        pick = rows if not kw else slice(None)
+        ref = naive.window_metrics_filter(t, lat, err, w, (0.5, 0.95, 0.99), kw.get("at", t[rows]))
+        assert_array_equal(runs[0].count[pick], ref["count"])
+        assert_array_equal(runs[0].error_rate[pick], ref["error_rate"])
+        assert_array_equal(runs[0].latency_quantiles[pick], ref["latency_quantiles"])
+        assert_allclose(runs[0].mean_latency[pick], ref["mean_latency"], rtol=1e-12, atol=0)
         for name in ("count", "error_rate", "mean_latency", "latency_quantiles"):
             assert_array_equal(getattr(runs[0], name), getattr(runs[1], name))
+        for name in ("count", "error_rate", "latency_quantiles"):  # the sums restart elsewhere: means may not
+            assert_array_equal(getattr(runs[0], name), getattr(whole, name))
+        assert_allclose(runs[0].mean_latency, whole.mean_latency, rtol=1e-14, atol=0)
 
 
 def test_window_metrics_iv():
