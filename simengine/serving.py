@@ -654,6 +654,7 @@ class _WindowState:
         n_words = (n + 63) // 64 if nq else 0
         self.words = np.zeros(n_words, dtype=np.uint64)
         self.summary = np.zeros((n_words + 63) // 64, dtype=np.uint64)
+        self.top = np.zeros((self.summary.shape[0] + 63) // 64, dtype=np.uint64)
         self.pointer = np.zeros(2 * nq, dtype=np.int64)
 
     def grow(self) -> None:
@@ -804,9 +805,9 @@ def window_metrics(
         """Evaluation times a..b-1 with `state` (continued, or fresh from a chunk start); a window that outgrows
         the ring runs its chunk again with a ring twice as long (the same numbers: the prefixes restart there)."""
         while a < b:
-            a = _k._window_scan(t, lat, err, times, w, qs, rank, sorted_lat, state.words, state.summary,
-                                state.pointer, state.st, state.acc, state.ring_s, state.ring_c, state.ring_e, chunk, a,
-                                b, count, rate, mean, qout)
+            a = _k._window_scan(t, lat, err, times, w, qs, rank, sorted_lat, state.words, state.summary, state.top,
+                                state.pointer, state.st, state.acc, state.ring_s, state.ring_c, state.ring_e, chunk,
+                                a, b, count, rate, mean, qout)
             if a < 0:
                 return
             state.grow()

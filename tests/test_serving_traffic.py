@@ -235,6 +235,17 @@ def test_window_metrics_chunks_threads_and_rings_never_change_a_number(monkeypat
         assert_allclose(runs[0].mean_latency, whole.mean_latency, rtol=1e-14, atol=0)
 
 
+def test_window_quantiles_of_lone_requests_far_apart_in_rank():
+    # one request a window over 263 000 requests, at every 97th: every quantile pointer jumps to a random rank, through the top
+    # level of the rank bitset (two words of 2^18 ranks) and back; a lone latency is every quantile of its window
+    n = 263_000
+    lat = np.random.default_rng(10).random(n)
+    t = np.arange(n) * 2.0
+    res = simengine.window_metrics(t, lat, window_seconds=1.0, quantiles=(0.0, 0.5, 0.99), at=t[::97])
+    assert_array_equal(res.latency_quantiles, np.repeat(lat[::97, None], 3, axis=1))
+    assert_array_equal(res.mean_latency, lat[::97])
+
+
 def test_window_metrics_iv():
     t, lat = np.arange(4.0), np.ones(4)
     with pytest.raises(ValueError, match="`timestamps` must be sorted"):

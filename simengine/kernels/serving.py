@@ -454,24 +454,16 @@ def _high_bit(x):
 
 
 # The window's latencies are a set of ranks (positions in one stable sort of all latencies), kept as a bitset
-# of 64-rank words with a summary bitset over the words (bit w set iff word w is not empty): the next or the
-# previous rank present is found in the rank's word, else through one summary word (4096 ranks) or a few.  Each
+# of 64-rank words with a summary bitset over the words (bit w set iff word w is not empty) and a top bitset
+# over the summary words: the next or the previous rank present is found in the rank's word, else through one
+# summary word (4096 ranks), else through the top words (2^18 ranks each; a few dozen at 10^7 requests).  Each
 # quantile keeps a pointer in rank space, a rank r and the number c of ranks present below it; a request
 # entering or leaving below r moves c, and at an evaluation time the pointer steps rank by rank to the order
 # statistic wanted, which moved by about as many steps as requests came and went: no search from the top.
 
 
 @hjit
-def _bit_clear(words, summary, r):
-    w = r >> 6
-    x = words[w] & ~(_ONE << np.uint64(r & 63))
-    words[w] = x
-    if not x:
-        summary[w >> 6] &= ~(_ONE << np.uint64(w & 63))
-
-
-@hjit
-def _next_rank(words, summary, r):
+def _next_rank(words, summary, top, r):
     """The smallest rank present above `r` (one must exist)."""
     w = r >> 6
     b = r & 63
@@ -481,15 +473,21 @@ def _next_rank(words, summary, r):
     s = w >> 6
     b = w & 63
     y = summary[s] & (_ALL << np.uint64(b) << _ONE) if b < 63 else np.uint64(0)
-    while not y:
-        s += 1
+    if not y:
+        u = s >> 6
+        b = s & 63
+        z = top[u] & (_ALL << np.uint64(b) << _ONE) if b < 63 else np.uint64(0)
+        while not z:
+            u += 1
+            z = top[u]
+        s = (u << 6) + _low_bit(z)
         y = summary[s]
     w = (s << 6) + _low_bit(y)
     return (w << 6) + _low_bit(words[w])
 
 
 @hjit
-def _previous_rank(words, summary, r):
+def _previous_rank(words, summary, top, r):
     """The largest rank present below `r` (one must exist)."""
     w = r >> 6
     x = words[w] & ((_ONE << np.uint64(r & 63)) - _ONE)
@@ -497,15 +495,20 @@ def _previous_rank(words, summary, r):
         return (w << 6) + _high_bit(x)
     s = w >> 6
     y = summary[s] & ((_ONE << np.uint64(w & 63)) - _ONE)
-    while not y:
-        s -= 1
+    if not y:
+        u = s >> 6
+        z = top[u] & ((_ONE << np.uint64(s & 63)) - _ONE)
+        while not z:
+            u -= 1
+            z = top[u]
+        s = (u << 6) + _high_bit(z)
         y = summary[s]
     w = (s << 6) + _high_bit(y)
     return (w << 6) + _high_bit(words[w])
 
 
 @hjit
-def _window_quantile(words, summary, pointer, k, sorted_lat, m, q):
+def _window_quantile(words, summary, top, pointer, k, sorted_lat, m, q):
     """NumPy's default ("linear") q-quantile of the m > 0 latencies present, bit for bit: pointer[2k], pointer[2k + 1]
     (a rank and the number of ranks present below it) step to the order statistic wanted and stay there."""
     v = (m - 1) * q
@@ -516,12 +519,12 @@ def _window_quantile(words, summary, pointer, k, sorted_lat, m, q):
     r = pointer[2 * k]
     c = pointer[2 * k + 1]
     while c > j:
-        r = _previous_rank(words, summary, r)
+        r = _previous_rank(words, summary, top, r)
         c -= 1
     if not (words[r >> 6] >> np.uint64(r & 63)) & _ONE:
-        r = _next_rank(words, summary, r)
+        r = _next_rank(words, summary, top, r)
     while c < j:
-        r = _next_rank(words, summary, r)
+        r = _next_rank(words, summary, top, r)
         c += 1
     pointer[2 * k] = r
     pointer[2 * k + 1] = c
@@ -531,7 +534,7 @@ def _window_quantile(words, summary, pointer, k, sorted_lat, m, q):
     g = v - p
     if g == 0.0:
         return a + 0.0  # NumPy's a + (b - a) * 0 for finite b (which turns -0.0 into 0.0)
-    b = sorted_lat[_next_rank(words, summary, r)]
+    b = sorted_lat[_next_rank(words, summary, top, r)]
     d = b - a
     if g >= 0.5:
         return b - d * (1.0 - g)
@@ -566,7 +569,7 @@ WINDOW_STATE = 4
 
 
 @njit
-def _window_scan(t, lat, err, at, w, qs, rank, sorted_lat, words, summary, pointer, st, acc, ring_s, ring_c,
+def _window_scan(t, lat, err, at, w, qs, rank, sorted_lat, words, summary, top, pointer, st, acc, ring_s, ring_c,
                  ring_e, chunk, e0, e1, count, rate, mean, qout):
     """Sliding-window metrics at the sorted evaluation times at[e0:e1]; returns -1, or the first evaluation time of
     the chunk whose window outgrew the ring (the caller grows the ring and runs again from there).
@@ -574,8 +577,8 @@ def _window_scan(t, lat, err, at, w, qs, rank, sorted_lat, words, summary, point
     The window at time s holds the requests with s - w < t_i <= s.  An evaluation time that is a multiple of
     `chunk` starts afresh; the others continue from `st` / `acc` (the state after at[e0 - 1]).  `err` is
     empty when no errors were given (then `rate` is not written); `qs` empty skips the quantiles (then `rank`,
-    `sorted_lat`, `words`, `summary` and `pointer`, 2 x quantiles, are not used).  Writes count, rate, mean and
-    qout (e x quantiles) for e in e0..e1-1; equal times give equal rows.
+    `sorted_lat`, `words`, `summary`, `top` and `pointer`, 2 x quantiles, are not used).  Writes count, rate, mean and
+    qout (e x quantiles) for e in e0..e1-1; equal times give equal rows (the same state gives the same numbers).
     """
     nq = qs.shape[0]
     has_err = err.shape[0] > 0
@@ -591,7 +594,14 @@ def _window_scan(t, lat, err, at, w, qs, rank, sorted_lat, words, summary, point
         if e % chunk == 0:  # a chunk starts afresh
             if nq:
                 for i in range(lo, hi):
-                    _bit_clear(words, summary, rank[i])
+                    x = rank[i]
+                    v = x >> 6
+                    words[v] &= ~(_ONE << np.uint64(x & 63))
+                    if not words[v]:
+                        u = v >> 6
+                        summary[u] &= ~(_ONE << np.uint64(v & 63))
+                        if not summary[u]:
+                            top[u >> 6] &= ~(_ONE << np.uint64(u & 63))
                 st[3] = 0  # the quantile pointers are set again at the first window with a request
             if lo > 0 and t[lo - 1] > edge:  # behind this chunk's window (a chunk run again): from the start
                 lo = 0
@@ -604,19 +614,17 @@ def _window_scan(t, lat, err, at, w, qs, rank, sorted_lat, words, summary, point
             ring_s[j] = 0.0
             ring_c[j] = 0.0
             ring_e[j] = 0
-        elif e > e0 and s == at[e - 1]:
-            count[e] = count[e - 1]
-            if has_err:
-                rate[e] = rate[e - 1]
-            mean[e] = mean[e - 1]
-            for k in range(nq):
-                qout[e, k] = qout[e - 1, k]
-            continue
         new_lo = _past(t, lo, edge)
         if nq:
             for i in range(lo, new_lo if new_lo < hi else hi):  # in the window: take it out
                 x = rank[i]
-                _bit_clear(words, summary, x)
+                v = x >> 6
+                words[v] &= ~(_ONE << np.uint64(x & 63))
+                if not words[v]:
+                    u = v >> 6
+                    summary[u] &= ~(_ONE << np.uint64(v & 63))
+                    if not summary[u]:
+                        top[u >> 6] &= ~(_ONE << np.uint64(u & 63))
                 for k in range(nq):  # (no branch: whether a request is below a median is a coin toss)
                     pointer[2 * k + 1] -= np.int64(x < pointer[2 * k])
         new_hi = _past(t, hi, s)
@@ -639,6 +647,7 @@ def _window_scan(t, lat, err, at, w, qs, rank, sorted_lat, words, summary, point
                 v = x >> 6
                 words[v] |= _ONE << np.uint64(x & 63)
                 summary[v >> 6] |= _ONE << np.uint64(v & 63)
+                top[v >> 12] |= _ONE << np.uint64((v >> 6) & 63)
                 for k in range(nq):
                     pointer[2 * k + 1] += np.int64(x < pointer[2 * k])
         lo = new_lo
@@ -659,7 +668,7 @@ def _window_scan(t, lat, err, at, w, qs, rank, sorted_lat, words, summary, point
             mean[e] = (d + (lost + (comp - ring_c[j]))) / m
             if has_err:
                 rate[e] = (ne - ring_e[j]) / m
-            if nq and not st[3]:  # pointers from the window's smallest or largest rank
+            if nq and not st[3]:  # pointers from the window's smallest or largest rank: O(m), never O(n)
                 low = high = rank[lo]
                 for i in range(lo + 1, hi):
                     if rank[i] < low:
@@ -672,7 +681,7 @@ def _window_scan(t, lat, err, at, w, qs, rank, sorted_lat, words, summary, point
                     pointer[2 * k + 1] = m - 1 if up else 0
                 st[3] = 1
             for k in range(nq):
-                qout[e, k] = _window_quantile(words, summary, pointer, k, sorted_lat, m, qs[k])
+                qout[e, k] = _window_quantile(words, summary, top, pointer, k, sorted_lat, m, qs[k])
         else:
             mean[e] = math.nan
             if has_err:
@@ -717,7 +726,9 @@ def _latency_ranks(lat, bits):
     keys = np.empty(n, np.uint64)
     for i in range(n):
         keys[i] = _order_key(bits[i])
-    counts = np.zeros(_RADIX_PASSES * _RADIX, np.int64)  # pass p's histogram at p * _RADIX
+    counts = np.empty(_RADIX_PASSES * _RADIX, np.int64)  # pass p's histogram at p * _RADIX
+    for d in range(_RADIX_PASSES * _RADIX):  # (a loop, not np.zeros: one array constructor less to compile)
+        counts[d] = 0
     mask = np.uint64(_RADIX - 1)
     for i in range(n):
         k = keys[i]
