@@ -642,6 +642,17 @@ def _as_quantiles(quantiles: ArrayLike) -> npt.NDArray[np.float64]:
     return q
 
 
+def _latency_ranks(lat: npt.NDArray[np.float64]) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.float64]]:
+    """(rank of each latency in a stable sort, the sorted latencies), by the kernel's radix sort."""
+    n = lat.shape[0]
+    rank, sorted_lat = np.empty(n, dtype=np.int64), np.empty(n)
+    _k._latency_ranks(lat, lat.view(np.uint64), np.empty(n, dtype=np.uint64), np.empty(n, dtype=np.uint64),
+                      np.empty(n, dtype=np.int32), np.empty(n, dtype=np.int32),
+                      np.zeros(_k._RADIX_PASSES * _k._RADIX, dtype=np.int64), np.empty(_k._RADIX, dtype=np.int64),
+                      rank, sorted_lat)
+    return rank, sorted_lat
+
+
 class _WindowState:
     """One thread's window: scan state, ring of prefix sums, and (with quantiles) its rank bitsets and pointers."""
 
@@ -790,7 +801,7 @@ def window_metrics(
     # outputs, and with quantiles the radix sort's keys and indices (twice), ranks, sorted latencies, bitsets
     check_memory(8 * m * (3 + nq) + (41 * n if nq else 0), "`timestamps` and `at`", what="the window metrics")
     if nq:
-        rank, sorted_lat = _k._latency_ranks(lat, lat.view(np.uint64))
+        rank, sorted_lat = _latency_ranks(lat)
     else:
         rank, sorted_lat = np.empty(0, np.int64), np.empty(0)
     chunk = _WM_CHUNK

@@ -714,32 +714,28 @@ def _order_key(b):
 
 
 @njit
-def _latency_ranks(lat, bits):
+def _latency_ranks(lat, bits, keys, keys2, idx, idx2, counts, start, rank, sorted_lat):
     """0-based rank of each latency in a stable sort (equal values in index order, as
-    ``np.argsort(kind="stable")``), and the sorted latencies; `bits` is ``lat.view(np.uint64)``.
+    ``np.argsort(kind="stable")``) into `rank`, and the sorted latencies into `sorted_lat`; `bits` is
+    ``lat.view(np.uint64)``.  The caller allocates everything (no array constructor to compile here): `keys`,
+    `keys2` (uint64), `idx`, `idx2` (int32) of the latencies' length, `counts` (int64 zeros, _RADIX_PASSES x
+    _RADIX) and `start` (int64, _RADIX).
 
     An LSD radix sort of order-preserving uint64 keys, 11 bits a pass, skipping the passes whose digit is
     the same for every key: O(n) a pass over contiguous keys, where a comparison sort of indices jumps
     through memory (several times faster on 10^7 latencies).
     """
     n = lat.shape[0]
-    keys = np.empty(n, np.uint64)
     for i in range(n):
         keys[i] = _order_key(bits[i])
-    counts = np.empty(_RADIX_PASSES * _RADIX, np.int64)  # pass p's histogram at p * _RADIX
-    for d in range(_RADIX_PASSES * _RADIX):  # (a loop, not np.zeros: one array constructor less to compile)
-        counts[d] = 0
+    # pass p's histogram at counts[p * _RADIX:]
     mask = np.uint64(_RADIX - 1)
     for i in range(n):
         k = keys[i]
         for p in range(_RADIX_PASSES):
             counts[p * _RADIX + np.int64((k >> np.uint64(p * _RADIX_BITS)) & mask)] += 1
-    idx = np.empty(n, np.int32)
     for i in range(n):
         idx[i] = i
-    keys2 = np.empty(n, np.uint64)
-    idx2 = np.empty(n, np.int32)
-    start = np.empty(_RADIX, np.int64)
     for p in range(_RADIX_PASSES):
         trivial = False
         for d in range(_RADIX):
@@ -761,13 +757,10 @@ def _latency_ranks(lat, bits):
             idx2[j] = idx[i]
         keys, keys2 = keys2, keys
         idx, idx2 = idx2, idx
-    rank = np.empty(n, np.int64)
-    sorted_lat = np.empty(n)
     for i in range(n):
         o = idx[i]
         rank[o] = i
         sorted_lat[i] = lat[o]
-    return rank, sorted_lat
 
 
 @njit
