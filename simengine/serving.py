@@ -762,16 +762,17 @@ def window_metrics(
     window up).  The evaluation times run in chunks of 2^18 that start afresh, two at once on two threads;
     neither the threads nor the slices change a number.  Exact window quantiles keep the window's latencies as
     a bitset of their ranks in one stable sort of all latencies (an LSD radix sort, ~0.8 s for 10^7, one
-    thread), with a summary bitset over its words; each quantile keeps a pointer in rank space that steps to
-    the order statistic wanted as requests enter and leave (about one step per request, each a search of a
-    word or two), instead of a search from the top per quantile.  The issue's target (10^7 requests within 5x
-    of reading the inputs once, ~6-7 ms here) is NOT met, and cannot be with the default quantiles: merely
-    allocating and filling the result's arrays costs ~40 ms (count, error rate, mean: ~6x the read) and
-    ~60 ms with three quantile columns (~10x).  Measured on the shared 2-core box (load 3-5; CPU time, best of
-    several): the quantile-free call (``quantiles=()``) ~0.2 s (~30x the read; 0.27 s before this version)
-    and the default call (p50/p95/p99 at every request) ~3-4 s CPU, about half of it in wall time on two
-    quiet cores plus the sort (4-5 s before); the scan is bound by dependent cache misses into the rank
-    bitset and the sorted latencies.  Evaluating at fewer times (`at`) cuts the quantile reads, not the sort.
+    thread), with two levels of summary bitsets over its words; each quantile keeps a pointer in rank space
+    that steps to the order statistic wanted as requests enter and leave (about one step per request, each a
+    search of a word or two), instead of a search from the top per quantile.  The issue's target (10^7
+    requests within 5x of reading the inputs once, ~6-7 ms here) is NOT met, and cannot be with the default
+    quantiles: merely allocating and filling the result's arrays costs ~40 ms (count, error rate, mean: ~6x
+    the read) and ~60 ms with three quantile columns (~10x).  Measured on the shared 2-core box under load
+    (load average 3-5, so the two threads rarely ran at once; CPU time, best of several): the quantile-free
+    call (``quantiles=()``) ~0.2 s (~30x the read; 0.26-0.29 s before this version) and the default call
+    (p50/p95/p99 at every request) ~3-5 s (3.7-5.8 s before; single-thread scan 2.1-2.8 s against 3.0-3.8 s);
+    the scan is bound by dependent cache misses into the rank bitset and the sorted latencies.  Evaluating at
+    fewer times (`at`) cuts the quantile reads, not the sort.
     Long inputs run in slices of evaluation times (Ctrl-C answered between them); the sort is one piece.
 
     Examples
