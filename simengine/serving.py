@@ -452,7 +452,11 @@ def simulate_load_test(
 # --- recorded traffic (token_bucket, window_metrics) and input gates (zscore_gate, simulate_gate) ---
 
 _TB_BLOCK = 1 << 16  # requests per block of the token-bucket scan (slices are whole blocks)
-_WM_BLOCK = 1 << 15  # evaluation times per block of the window scan
+_WM_BLOCK = 1 << 15  # evaluation times per block of the window scan (slices are whole blocks)
+# The scan starts afresh every _WM_CHUNK evaluation times (a constant: never the thread count), so that two threads
+# run two chunks at once.
+_WM_CHUNK = 1 << 18
+_WM_RING = 1 << 16  # first ring of prefix sums of a long input's window scan (it doubles when a window outgrows it)
 _ZS_VALUES = 1 << 16  # values (rows x features) per block of the z-score gate
 # An integer id range up to this many times the number of requests (plus a floor) is factorised by a lookup
 # table (O(n)); a sparser range by a sort.
@@ -638,6 +642,37 @@ def _as_quantiles(quantiles: ArrayLike) -> npt.NDArray[np.float64]:
     return q
 
 
+def _latency_ranks(lat: npt.NDArray[np.float64]) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.float64]]:
+    """(rank of each latency in a stable sort, the sorted latencies), by the kernel's radix sort."""
+    n = lat.shape[0]
+    rank, sorted_lat = np.empty(n, dtype=np.int64), np.empty(n)
+    _k._latency_ranks(lat, lat.view(np.uint64), np.empty(n, dtype=np.uint64), np.empty(n, dtype=np.uint64),
+                      np.empty(n, dtype=np.int32), np.empty(n, dtype=np.int32),
+                      np.zeros(_k._RADIX_PASSES * _k._RADIX, dtype=np.int64), np.empty(_k._RADIX, dtype=np.int64),
+                      rank, sorted_lat)
+    return rank, sorted_lat
+
+
+class _WindowState:
+    """One thread's window: scan state, ring of prefix sums, and (with quantiles) its rank bitsets and pointers."""
+
+    def __init__(self, n: int, nq: int) -> None:
+        self.st = np.zeros(_k.WINDOW_STATE, dtype=np.int64)
+        self.acc = np.zeros(2)
+        # a ring longer than the input can never overflow; a long input starts at _WM_RING and doubles on need
+        size = 1 << max(1, min(n, _WM_RING - 1).bit_length())
+        self.ring_s, self.ring_c, self.ring_e = np.empty(size), np.empty(size), np.empty(size, dtype=np.int64)
+        n_words = (n + 63) // 64 if nq else 0
+        self.words = np.zeros(n_words, dtype=np.uint64)
+        self.summary = np.zeros((n_words + 63) // 64, dtype=np.uint64)
+        self.top = np.zeros((self.summary.shape[0] + 63) // 64, dtype=np.uint64)
+        self.pointer = np.zeros(2 * nq, dtype=np.int64)
+
+    def grow(self) -> None:
+        size = 2 * self.ring_s.shape[0]
+        self.ring_s, self.ring_c, self.ring_e = np.empty(size), np.empty(size), np.empty(size, dtype=np.int64)
+
+
 @dataclass(frozen=True, slots=True)
 class WindowMetricsResult(Result):
     """What a sliding-window ``/metrics`` collector reports at each evaluation time.
@@ -697,7 +732,7 @@ def window_metrics(
     one evaluated (ties count as one moment).  Counts and quantiles are exact: equal to filtering the
     requests at each time and calling ``np.quantile`` (its default, "linear", method) on them, bit for bit
     (up to the sign of a zero latency, which NumPy takes from whichever equal value its partition puts first);
-    the mean is a compensated running sum, equal to ``np.mean`` of the window within a few ulps.
+    the mean is a difference of compensated prefix sums, equal to ``np.mean`` of the window within a few ulps.
 
     Parameters
     ----------
@@ -720,18 +755,25 @@ def window_metrics(
 
     Notes
     -----
-    Cost: count, error rate and mean are one pass over the requests with two pointers (O(n + len(at))).
-    Exact window quantiles keep the window's latencies as a bitset of their ranks in one stable sort of all
-    latencies (an LSD radix sort), with a Fenwick tree over blocks of 512 ranks: O(n) for the sort, O(log n)
-    per request entering or leaving and per quantile read.  The issue's target (10^7 requests within 5x of
-    reading the inputs once, ~7 ms here) is NOT met: measured in CPU time on the 2-core CI-like box, the
-    quantile-free call (``quantiles=()``) takes ~0.3 s (~40x: the pointer walk is a serial, branchy loop of
-    ~20-30 ns a request against ~1 ns a request for a vectorised read) and the default call (p50/p95/p99 at
-    every request) ~6.5 s (~850x: ~1.2 s sort; the rest is mostly memory latency, as every quantile read
-    fetches its order statistics from the n sorted latencies, far apart in memory, and every request entering
-    or leaving updates the rank bitset and tree).  Evaluating at fewer times
-    (`at`) cuts the quantile reads, not the sort.  Long inputs run in slices of evaluation times (Ctrl-C
-    answered between them); the sort is one piece (about a second for 10^7 latencies).
+    Cost: count, error rate and mean are one pass over the requests with two pointers (O(n + len(at))) that
+    step four requests at a time without a mispredicted branch; the latency sum is a compensated prefix sum
+    (restarted at every chunk) kept in a ring, so that a request leaving the window costs one read, and the
+    window's sum is the difference of two prefixes with its rounding error kept (as accurate as adding the
+    window up).  The evaluation times run in chunks of 2^18 that start afresh, two at once on two threads;
+    neither the threads nor the slices change a number.  Exact window quantiles keep the window's latencies as
+    a bitset of their ranks in one stable sort of all latencies (an LSD radix sort, ~0.8 s for 10^7, one
+    thread), with two levels of summary bitsets over its words; each quantile keeps a pointer in rank space
+    that steps to the order statistic wanted as requests enter and leave (about one step per request, each a
+    search of a word or two), instead of a search from the top per quantile.  The issue's target (10^7
+    requests within 5x of reading the inputs once, ~6-7 ms here) is NOT met, and cannot be with the default
+    quantiles: merely allocating and filling the result's arrays costs ~40 ms (count, error rate, mean: ~6x
+    the read) and ~60 ms with three quantile columns (~10x).  Measured on the shared 2-core box under load
+    (load average 3-5, so the two threads rarely ran at once; CPU time, best of several): the quantile-free
+    call (``quantiles=()``) ~0.2 s (~30x the read; 0.26-0.29 s before this version) and the default call
+    (p50/p95/p99 at every request) ~3-5 s (3.7-5.8 s before; single-thread scan 2.1-2.8 s against 3.0-3.8 s);
+    the scan is bound by dependent cache misses into the rank bitset and the sorted latencies.  Evaluating at
+    fewer times (`at`) cuts the quantile reads, not the sort.
+    Long inputs run in slices of evaluation times (Ctrl-C answered between them); the sort is one piece.
 
     Examples
     --------
@@ -744,6 +786,8 @@ def window_metrics(
     >>> res.latency_quantiles[:, 0].tolist()
     [0.1, 0.2, 0.2, 0.35, 0.4]
     """
+    import numba
+
     t = _times(timestamps, "timestamps")
     n = t.shape[0]
     lat = as_float_array(latencies, "latencies", ndim=1)
@@ -755,36 +799,56 @@ def window_metrics(
     times = t if at is None else _times(at, "at")
     m = times.shape[0]
     nq = qs.shape[0]
-    # outputs, and with quantiles the radix sort's keys and indices (twice), ranks, sorted latencies, bitset
+    # outputs, and with quantiles the radix sort's keys and indices (twice), ranks, sorted latencies, bitsets
     check_memory(8 * m * (3 + nq) + (41 * n if nq else 0), "`timestamps` and `at`", what="the window metrics")
     if nq:
-        rank, sorted_lat = _k._latency_ranks(lat, lat.view(np.uint64))
-        n_words = (n + 63) // 64
-        words = np.zeros(n_words, dtype=np.uint64)
-        n_blocks = -(-n_words // _k.RANK_BLOCK_WORDS)
-        words = np.zeros(n_blocks * _k.RANK_BLOCK_WORDS, dtype=np.uint64)  # whole blocks: no bounds in the walk
-        tree = np.zeros(n_blocks + 1, dtype=np.int32)
-        top = 1 << (n_blocks.bit_length() - 1)
+        rank, sorted_lat = _latency_ranks(lat)
     else:
-        rank, sorted_lat, words, tree, top = (np.empty(0, np.int64), np.empty(0), np.empty(0, np.uint64),
-                                              np.empty(0, np.int32), 0)
-    ptr = np.zeros(3, dtype=np.int64)
-    acc = np.zeros(2)
+        rank, sorted_lat = np.empty(0, np.int64), np.empty(0)
+    chunk = _WM_CHUNK
+    threads = 2 if m > chunk and numba.get_num_threads() > 1 else 1
+    states = [_WindowState(n, nq) for _ in range(threads)]
     count = np.empty(m, dtype=np.int64)
-    n_err = np.empty(m, dtype=np.int64)
+    rate = np.empty(m if errors is not None else 0)
     mean = np.empty(m)
     qout = np.empty((m, nq))
 
-    def call(lo: int, hi: int) -> None:
-        _k._window_scan(t, lat, err, times, w, qs, rank, sorted_lat, words, tree, top, ptr, acc, lo * _WM_BLOCK,
-                        min(m, hi * _WM_BLOCK), count, n_err, mean, qout)
+    def piece(state: _WindowState, a: int, b: int) -> None:
+        """Evaluation times a..b-1 with `state` (continued, or fresh from a chunk start); a window that outgrows
+        the ring runs its chunk again with a ring twice as long (the same numbers: the prefixes restart there)."""
+        while a < b:
+            a = _k._window_scan(t, lat, err, times, w, qs, rank, sorted_lat, state.words, state.summary, state.top,
+                                state.pointer, state.st, state.acc, state.ring_s, state.ring_c, state.ring_e, chunk,
+                                a, b, count, rate, mean, qout)
+            if a < 0:
+                return
+            state.grow()
 
-    run_blocks(call, -(-m // _WM_BLOCK), progress=False, desc="window_metrics", dispatchers=(_k._window_scan,),
-               first=8)
-    error_rate = None
-    if errors is not None:
-        with np.errstate(invalid="ignore", divide="ignore"):
-            error_rate = n_err / count
+    pool = None
+    if threads > 1:
+        from concurrent.futures import ThreadPoolExecutor
+
+        pool = ThreadPoolExecutor(max_workers=threads)
+
+    def call(lo: int, hi: int) -> None:
+        a, b = lo * _WM_BLOCK, min(m, hi * _WM_BLOCK)
+        cut = round((a + b) / 2 / chunk) * chunk  # a chunk start near the middle
+        if pool is None or not a < cut < b:
+            piece(states[0], a, b)
+            return
+        # the second half starts a chunk: it runs at once on the other state, which then carries on
+        futures = [pool.submit(piece, states[0], a, cut), pool.submit(piece, states[1], cut, b)]
+        for f in futures:
+            f.result()
+        states.reverse()
+
+    try:
+        run_blocks(call, -(-m // _WM_BLOCK), progress=False, desc="window_metrics", dispatchers=(_k._window_scan,),
+                   first=8)
+    finally:
+        if pool is not None:
+            pool.shutdown()
+    error_rate = rate if errors is not None else None
     return WindowMetricsResult(times, count, error_rate, mean, qout, tuple(float(q) for q in qs), w)
 
 

@@ -4,6 +4,7 @@ References: step-by-step Python replays in `simengine.naive` (token bucket: equa
 rates and quantiles equal, the compensated mean within 1e-12 relative), NumPy replays of the gate simulation
 on the same block generators (equal counts) and its closed form (within 4 SE).
 """
+import contextlib
 import math
 
 import numba
@@ -192,6 +193,59 @@ def test_window_metrics_slicing_never_changes_a_number(monkeypatch):
         assert_array_equal(getattr(whole, name), getattr(sliced, name))
 
 
+@contextlib.contextmanager
+def numba_threads(k):
+    before = numba.get_num_threads()
+    try:
+        numba.set_num_threads(min(k, numba.config.NUMBA_NUM_THREADS))
+        yield
+    finally:
+        numba.set_num_threads(before)
+
+
+def test_window_metrics_chunks_threads_and_rings_never_change_a_number(monkeypatch):
+    # tiny chunks (each starts afresh), so that a call splits over two threads; a ring of 2 prefixes, so that
+    # windows outgrow it and their chunk runs again with a longer one; tiny slices across the chunks.  6000
+    # requests: the rank bitset spans two summary words, and narrow windows leave ranks words apart
+    g = np.random.default_rng(9)
+    n = 6000
+    t = np.sort(np.round(g.uniform(0, 100, n), 2))
+    lat, err = g.exponential(0.05, n), g.random(n) < 0.1
+    at = np.sort(g.uniform(-5, 105, 300))
+    rows = np.sort(g.choice(n, 300, replace=False))  # a request's row is the window at its time
+    plain = [simengine.window_metrics(t, lat, err, window_seconds=w, **kw) for w, kw in ((0.2, {}), (7.0, {"at": at}))]
+    monkeypatch.setattr(serving, "_WM_CHUNK", 64)
+    monkeypatch.setattr(serving, "_WM_RING", 2)
+    monkeypatch.setattr(serving, "_WM_BLOCK", 5)
+    for (w, kw), whole in zip(((0.2, {}), (7.0, {"at": at})), plain):
+        runs = []
+        for threads in (1, 2):
+            with numba_threads(threads):
+                runs.append(simengine.window_metrics(t, lat, err, window_seconds=w, **kw))
+        pick = rows if not kw else slice(None)
+        ref = naive.window_metrics_filter(t, lat, err, w, (0.5, 0.95, 0.99), kw.get("at", t[rows]))
+        assert_array_equal(runs[0].count[pick], ref["count"])
+        assert_array_equal(runs[0].error_rate[pick], ref["error_rate"])
+        assert_array_equal(runs[0].latency_quantiles[pick], ref["latency_quantiles"])
+        assert_allclose(runs[0].mean_latency[pick], ref["mean_latency"], rtol=1e-12, atol=0)
+        for name in ("count", "error_rate", "mean_latency", "latency_quantiles"):
+            assert_array_equal(getattr(runs[0], name), getattr(runs[1], name))
+        for name in ("count", "error_rate", "latency_quantiles"):  # the sums restart elsewhere: means may not
+            assert_array_equal(getattr(runs[0], name), getattr(whole, name))
+        assert_allclose(runs[0].mean_latency, whole.mean_latency, rtol=1e-14, atol=0)
+
+
+def test_window_quantiles_of_lone_requests_far_apart_in_rank():
+    # one request a window over 263 000 requests, at every 97th: every quantile pointer jumps to a random rank, through the top
+    # level of the rank bitset (two words of 2^18 ranks) and back; a lone latency is every quantile of its window
+    n = 263_000
+    lat = np.random.default_rng(10).random(n)
+    t = np.arange(n) * 2.0
+    res = simengine.window_metrics(t, lat, window_seconds=1.0, quantiles=(0.0, 0.5, 0.99), at=t[::97])
+    assert_array_equal(res.latency_quantiles, np.repeat(lat[::97, None], 3, axis=1))
+    assert_array_equal(res.mean_latency, lat[::97])
+
+
 def test_window_metrics_iv():
     t, lat = np.arange(4.0), np.ones(4)
     with pytest.raises(ValueError, match="`timestamps` must be sorted"):
@@ -365,7 +419,7 @@ def test_simulate_gate_iv():
 def test_latency_ranks_order_like_numpy_stable_argsort():
     g = np.random.default_rng(2)
     for x in (g.lognormal(size=500), np.round(g.normal(size=500), 1), np.r_[0.0, -0.0, 1.0, -0.0, 0.0, -2.5, 1e300]):
-        rank, sorted_lat = ks._latency_ranks(x, x.view(np.uint64))
+        rank, sorted_lat = serving._latency_ranks(x)  # the kernel, on arrays the public layer allocates
         order = np.argsort(x, kind="stable")
         assert_array_equal(rank[order], np.arange(x.size))
         assert_array_equal(np.signbit(sorted_lat), np.signbit(x[order]))

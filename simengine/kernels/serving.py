@@ -8,7 +8,7 @@ import math
 import numba
 import numpy as np
 
-from simengine._jit import njit, pjit
+from simengine._jit import hjit, njit, pjit
 from simengine.kernels.rng import _pcg64_double, _std_exponential1, _std_normal1
 
 # --- load tests ---
@@ -424,12 +424,10 @@ _M2 = np.uint64(0x3333333333333333)
 _M4 = np.uint64(0x0F0F0F0F0F0F0F0F)
 _H01 = np.uint64(0x0101010101010101)
 _ONE = np.uint64(1)
-# int64 globals, not literals, at the call sites: a literal 1 and a k would compile a helper twice
-_PLUS = np.int64(1)
-_MINUS = np.int64(-1)
+_ALL = np.uint64(0xFFFFFFFFFFFFFFFF)
 
 
-@njit
+@hjit
 def _popcount(x):
     x = x - ((x >> _ONE) & _M1)
     x = (x & _M2) + ((x >> np.uint64(2)) & _M2)
@@ -437,164 +435,266 @@ def _popcount(x):
     return np.int64((x * _H01) >> np.uint64(56))
 
 
-@njit
-def _select_bit(x, k):
-    """Position (0..63) of the k-th (1-based) set bit of the uint64 `x`."""
-    for _ in range(k - 1):
-        x &= x - _ONE
+@hjit
+def _low_bit(x):
+    """Position (0..63) of the lowest set bit of the non-zero uint64 `x`."""
     return _popcount((x & (~x + _ONE)) - _ONE)
 
 
+@hjit
+def _high_bit(x):
+    """Position (0..63) of the highest set bit of the non-zero uint64 `x`."""
+    x |= x >> np.uint64(1)
+    x |= x >> np.uint64(2)
+    x |= x >> np.uint64(4)
+    x |= x >> np.uint64(8)
+    x |= x >> np.uint64(16)
+    x |= x >> np.uint64(32)
+    return _popcount(x) - 1
+
+
 # The window's latencies are a set of ranks (positions in one stable sort of all latencies), kept as a bitset
-# of 64-rank words plus a Fenwick tree of the counts of blocks of 8 words: the tree has n / 512 entries (it
-# stays in cache where a tree over every rank would not), and the k-th smallest latency of the window is a
-# descent of that tree, a walk over at most 8 words and a select within one.
-RANK_BLOCK_WORDS = 8
+# of 64-rank words with a summary bitset over the words (bit w set iff word w is not empty) and a top bitset
+# over the summary words: the next or the previous rank present is found in the rank's word, else through one
+# summary word (4096 ranks), else through the top words (2^18 ranks each; a few dozen at 10^7 requests).  Each
+# quantile keeps a pointer in rank space, a rank r and the number c of ranks present below it; a request
+# entering or leaving below r moves c, and at an evaluation time the pointer steps rank by rank to the order
+# statistic wanted, which moved by about as many steps as requests came and went: no search from the top.
 
 
-@njit
-def _rank_add(words, tree, r, delta):
-    """Insert (delta = 1) or remove (delta = -1) 0-based rank `r`."""
-    w = r >> 6
-    bit = _ONE << np.uint64(r & 63)
-    if delta > 0:
-        words[w] |= bit
-    else:
-        words[w] &= ~bit
-    i = (w >> 3) + 1
-    nb = tree.shape[0] - 1
-    while i <= nb:
-        tree[i] += delta
-        i += i & -i
-
-
-@njit
-def _rank_kth(words, tree, top, k):
-    """0-based rank of the k-th (1-based) smallest rank present; `top` is the largest power of 2 <= blocks."""
-    pos = 0
-    step = top
-    nb = tree.shape[0] - 1
-    while step:
-        nxt = pos + step
-        if nxt <= nb and tree[nxt] < k:
-            pos = nxt
-            k -= tree[nxt]
-        step >>= 1
-    w = pos * RANK_BLOCK_WORDS
-    while True:
-        c = _popcount(words[w])
-        if k <= c:
-            return (w << 6) + _select_bit(words[w], k)
-        k -= c
-        w += 1
-
-
-@njit
-def _rank_next(words, tree, top, r, k):
-    """0-based rank of the smallest rank present after `r`, which is the k-th smallest: the rest of r's word
-    and up to 8 more words are scanned (neighbours in rank are usually that close), else the tree is
-    descended for the (k + 1)-th."""
+@hjit
+def _next_rank(words, summary, top, r):
+    """The smallest rank present above `r` (one must exist)."""
     w = r >> 6
     b = r & 63
-    x = words[w] & ~((_ONE << np.uint64(b)) - _ONE) & ~(_ONE << np.uint64(b)) if b < 63 else np.uint64(0)
-    for j in range(w, min(w + 9, words.shape[0])):
-        if j > w:
-            x = words[j]
-        if x:
-            return (j << 6) + _select_bit(x, _PLUS)
-    return _rank_kth(words, tree, top, k + 1)
+    x = words[w] & (_ALL << np.uint64(b) << _ONE) if b < 63 else np.uint64(0)
+    if x:
+        return (w << 6) + _low_bit(x)
+    s = w >> 6
+    b = w & 63
+    y = summary[s] & (_ALL << np.uint64(b) << _ONE) if b < 63 else np.uint64(0)
+    if not y:
+        u = s >> 6
+        b = s & 63
+        z = top[u] & (_ALL << np.uint64(b) << _ONE) if b < 63 else np.uint64(0)
+        while not z:
+            u += 1
+            z = top[u]
+        s = (u << 6) + _low_bit(z)
+        y = summary[s]
+    w = (s << 6) + _low_bit(y)
+    return (w << 6) + _low_bit(words[w])
 
 
-@njit
-def _window_quantile(words, tree, top, sorted_lat, m, q):
-    """NumPy's default ("linear") q-quantile of the m latencies present, bit for bit."""
+@hjit
+def _previous_rank(words, summary, top, r):
+    """The largest rank present below `r` (one must exist)."""
+    w = r >> 6
+    x = words[w] & ((_ONE << np.uint64(r & 63)) - _ONE)
+    if x:
+        return (w << 6) + _high_bit(x)
+    s = w >> 6
+    y = summary[s] & ((_ONE << np.uint64(w & 63)) - _ONE)
+    if not y:
+        u = s >> 6
+        z = top[u] & ((_ONE << np.uint64(s & 63)) - _ONE)
+        while not z:
+            u -= 1
+            z = top[u]
+        s = (u << 6) + _high_bit(z)
+        y = summary[s]
+    w = (s << 6) + _high_bit(y)
+    return (w << 6) + _high_bit(words[w])
+
+
+@hjit
+def _window_quantile(words, summary, top, pointer, k, sorted_lat, m, q):
+    """NumPy's default ("linear") q-quantile of the m > 0 latencies present, bit for bit: pointer[2k], pointer[2k + 1]
+    (a rank and the number of ranks present below it) step to the order statistic wanted and stay there."""
     v = (m - 1) * q
-    if v >= m - 1:
-        return sorted_lat[_rank_kth(words, tree, top, m)]
     p = math.floor(v)
-    k = np.int64(p)
-    ra = _rank_kth(words, tree, top, k + 1)
-    a = sorted_lat[ra]
+    j = np.int64(p)
+    if j > m - 1:
+        j = m - 1
+    r = pointer[2 * k]
+    c = pointer[2 * k + 1]
+    while c > j:
+        r = _previous_rank(words, summary, top, r)
+        c -= 1
+    if not (words[r >> 6] >> np.uint64(r & 63)) & _ONE:
+        r = _next_rank(words, summary, top, r)
+    while c < j:
+        r = _next_rank(words, summary, top, r)
+        c += 1
+    pointer[2 * k] = r
+    pointer[2 * k + 1] = c
+    a = sorted_lat[r]
+    if v >= m - 1:
+        return a
     g = v - p
     if g == 0.0:
         return a + 0.0  # NumPy's a + (b - a) * 0 for finite b (which turns -0.0 into 0.0)
-    b = sorted_lat[_rank_next(words, tree, top, ra, k + 1)]
+    b = sorted_lat[_next_rank(words, summary, top, r)]
     d = b - a
     if g >= 0.5:
         return b - d * (1.0 - g)
     return a + d * g
 
 
-@njit
-def _neumaier(s, c, x):
-    """(sum, compensation) + x, compensated (Neumaier): adding and removing keeps the window sum accurate."""
-    t = s + x
-    if abs(s) >= abs(x):
-        c += (s - t) + x
-    else:
-        c += (x - t) + s
-    return t, c
-
-
-@njit
-def _window_scan(t, lat, err, at, w, qs, rank, sorted_lat, words, tree, top, ptr, acc, e0, e1, count, n_err, mean,
-                 qout):
-    """Sliding-window metrics at the sorted evaluation times at[e0:e1], continuing from the state in `ptr`
-    (first request in the window, one past the last) and `acc` (compensated latency sum).
-
-    The window at time s holds the requests with s - w < t_i <= s.  `err` is empty when no errors were
-    given; `qs` empty skips the quantiles (then `rank`, `sorted_lat`, `words`, `tree` are not used).  Writes count,
-    n_err, mean and qout (e x quantiles) for e in e0..e1-1; equal times give equal rows.
-    """
+@hjit
+def _past(t, p, bound):
+    """First index >= p whose time exceeds `bound` (`t` sorted): four times compared at once, so that the
+    usual step of 0-3 requests costs no mispredicted branch."""
     n = t.shape[0]
+    while p + 4 <= n:
+        k = (np.int64(t[p] <= bound) + np.int64(t[p + 1] <= bound) + np.int64(t[p + 2] <= bound)
+             + np.int64(t[p + 3] <= bound))
+        p += k
+        if k < 4:
+            return p
+    while p < n and t[p] <= bound:
+        p += 1
+    return p
+
+
+# The window scan runs the evaluation times in chunks of a fixed length, each starting from nothing (the
+# window's requests found and added up again), so that chunks run on two threads and the numbers never
+# depend on the threads or on the slices.  Within a chunk the latency sum is a prefix sum: a compensated
+# (Neumaier) running sum over the requests in time order from the chunk's first window, kept with the running
+# error count in a ring of the last R prefixes (R a power of 2 larger than the window), so that the requests
+# leaving the window cost one read, not a loop whose length changes from step to step.
+# scan state per thread (int64): first request in the window, one past the last, the chunk's running error
+# count, whether the quantile pointers are set; (float64): the running sum and its compensation
+WINDOW_STATE = 4
+
+
+@njit
+def _window_scan(t, lat, err, at, w, qs, rank, sorted_lat, words, summary, top, pointer, st, acc, ring_s, ring_c,
+                 ring_e, chunk, e0, e1, count, rate, mean, qout):
+    """Sliding-window metrics at the sorted evaluation times at[e0:e1]; returns -1, or the first evaluation time of
+    the chunk whose window outgrew the ring (the caller grows the ring and runs again from there).
+
+    The window at time s holds the requests with s - w < t_i <= s.  An evaluation time that is a multiple of
+    `chunk` starts afresh; the others continue from `st` / `acc` (the state after at[e0 - 1]).  `err` is
+    empty when no errors were given (then `rate` is not written); `qs` empty skips the quantiles (then `rank`,
+    `sorted_lat`, `words`, `summary`, `top` and `pointer`, 2 x quantiles, are not used).  Writes count, rate, mean and
+    qout (e x quantiles) for e in e0..e1-1; equal times give equal rows (the same state gives the same numbers).
+    """
     nq = qs.shape[0]
     has_err = err.shape[0] > 0
-    lo = ptr[0]
-    hi = ptr[1]
-    ne = ptr[2]
+    mask = ring_s.shape[0] - 1
+    lo = st[0]
+    hi = st[1]
+    ne = st[2]
     total = acc[0]  # kept in locals: an array slot read and written every step would chain the steps
     comp = acc[1]
     for e in range(e0, e1):
         s = at[e]
-        if e > e0 and s == at[e - 1]:
-            count[e] = count[e - 1]
-            n_err[e] = n_err[e - 1]
-            mean[e] = mean[e - 1]
-            for k in range(nq):
-                qout[e, k] = qout[e - 1, k]
-            continue
         edge = s - w
-        while lo < n and t[lo] <= edge:
-            if lo < hi:  # in the window: take it out
-                total, comp = _neumaier(total, comp, -lat[lo])
-                if has_err:
-                    ne -= err[lo]
-                if nq:
-                    _rank_add(words, tree, rank[lo], _MINUS)
-            lo += 1
-        if hi < lo:
-            hi = lo
-        while hi < n and t[hi] <= s:
-            total, comp = _neumaier(total, comp, lat[hi])
-            if has_err:
-                ne += err[hi]
+        if e % chunk == 0:  # a chunk starts afresh
             if nq:
-                _rank_add(words, tree, rank[hi], _PLUS)
-            hi += 1
-        m = hi - lo
-        if m == 0:
-            total = 0.0  # an empty window restarts the sum: no rounding carried across gaps
+                for i in range(lo, hi):
+                    x = rank[i]
+                    v = x >> 6
+                    words[v] &= ~(_ONE << np.uint64(x & 63))
+                    if not words[v]:
+                        u = v >> 6
+                        summary[u] &= ~(_ONE << np.uint64(v & 63))
+                        if not summary[u]:
+                            top[u >> 6] &= ~(_ONE << np.uint64(u & 63))
+                st[3] = 0  # the quantile pointers are set again at the first window with a request
+            if lo > 0 and t[lo - 1] > edge:  # behind this chunk's window (a chunk run again): from the start
+                lo = 0
+            lo = _past(t, lo, edge)  # a thread's chunks come in time order: the walk is O(n) over the call
+            hi = lo
+            total = 0.0
             comp = 0.0
+            ne = 0
+            j = lo & mask
+            ring_s[j] = 0.0
+            ring_c[j] = 0.0
+            ring_e[j] = 0
+        new_lo = _past(t, lo, edge)
+        if nq:
+            for i in range(lo, new_lo if new_lo < hi else hi):  # in the window: take it out
+                x = rank[i]
+                v = x >> 6
+                words[v] &= ~(_ONE << np.uint64(x & 63))
+                if not words[v]:
+                    u = v >> 6
+                    summary[u] &= ~(_ONE << np.uint64(v & 63))
+                    if not summary[u]:
+                        top[u >> 6] &= ~(_ONE << np.uint64(u & 63))
+                for k in range(nq):  # (no branch: whether a request is below a median is a coin toss)
+                    pointer[2 * k + 1] -= np.int64(x < pointer[2 * k])
+        new_hi = _past(t, hi, s)
+        for i in range(hi, new_hi):
+            y = lat[i]  # a compensated (Neumaier) sum
+            u = total + y
+            if abs(total) >= abs(y):
+                comp += (total - u) + y
+            else:
+                comp += (y - u) + total
+            total = u
+            if has_err:
+                ne += err[i]
+            j = (i + 1) & mask
+            ring_s[j] = total
+            ring_c[j] = comp
+            ring_e[j] = ne
+            if nq and i >= new_lo:
+                x = rank[i]
+                v = x >> 6
+                words[v] |= _ONE << np.uint64(x & 63)
+                summary[v >> 6] |= _ONE << np.uint64(v & 63)
+                top[v >> 12] |= _ONE << np.uint64((v >> 6) & 63)
+                for k in range(nq):
+                    pointer[2 * k + 1] += np.int64(x < pointer[2 * k])
+        lo = new_lo
+        hi = new_hi
+        m = hi - lo
+        if m > mask:  # the ring no longer holds the prefix at lo
+            st[0] = lo
+            st[1] = hi
+            return e - e % chunk
+        j = lo & mask
         count[e] = m
-        n_err[e] = ne
-        mean[e] = (total + comp) / m if m else math.nan
-        for k in range(nq):
-            qout[e, k] = _window_quantile(words, tree, top, sorted_lat, m, qs[k]) if m else math.nan
-    ptr[0] = lo
-    ptr[1] = hi
-    ptr[2] = ne
+        if m:
+            # (total + comp) - (ring_s[j] + ring_c[j]), the rounding error of total - ring_s[j] kept (Knuth's
+            # two-sum): the window's sum from two prefixes, as accurate as adding the window up itself
+            d = total - ring_s[j]
+            z = d - total
+            lost = (total - (d - z)) + (-ring_s[j] - z)
+            mean[e] = (d + (lost + (comp - ring_c[j]))) / m
+            if has_err:
+                rate[e] = (ne - ring_e[j]) / m
+            if nq and not st[3]:  # pointers from the window's smallest or largest rank: O(m), never O(n)
+                low = high = rank[lo]
+                for i in range(lo + 1, hi):
+                    if rank[i] < low:
+                        low = rank[i]
+                    elif rank[i] > high:
+                        high = rank[i]
+                for k in range(nq):
+                    up = qs[k] > 0.5
+                    pointer[2 * k] = high if up else low
+                    pointer[2 * k + 1] = m - 1 if up else 0
+                st[3] = 1
+            for k in range(nq):
+                qout[e, k] = _window_quantile(words, summary, top, pointer, k, sorted_lat, m, qs[k])
+        else:
+            mean[e] = math.nan
+            if has_err:
+                rate[e] = math.nan
+            for k in range(nq):
+                qout[e, k] = math.nan
+            st[3] = 0
+    st[0] = lo
+    st[1] = hi
+    st[2] = ne
     acc[0] = total
     acc[1] = comp
+    return -1
 
 
 _RADIX_BITS = 11
@@ -614,30 +714,28 @@ def _order_key(b):
 
 
 @njit
-def _latency_ranks(lat, bits):
+def _latency_ranks(lat, bits, keys, keys2, idx, idx2, counts, start, rank, sorted_lat):
     """0-based rank of each latency in a stable sort (equal values in index order, as
-    ``np.argsort(kind="stable")``), and the sorted latencies; `bits` is ``lat.view(np.uint64)``.
+    ``np.argsort(kind="stable")``) into `rank`, and the sorted latencies into `sorted_lat`; `bits` is
+    ``lat.view(np.uint64)``.  The caller allocates everything (no array constructor to compile here): `keys`,
+    `keys2` (uint64), `idx`, `idx2` (int32) of the latencies' length, `counts` (int64 zeros, _RADIX_PASSES x
+    _RADIX) and `start` (int64, _RADIX).
 
     An LSD radix sort of order-preserving uint64 keys, 11 bits a pass, skipping the passes whose digit is
     the same for every key: O(n) a pass over contiguous keys, where a comparison sort of indices jumps
     through memory (several times faster on 10^7 latencies).
     """
     n = lat.shape[0]
-    keys = np.empty(n, np.uint64)
     for i in range(n):
         keys[i] = _order_key(bits[i])
-    counts = np.zeros(_RADIX_PASSES * _RADIX, np.int64)  # pass p's histogram at p * _RADIX
+    # pass p's histogram at counts[p * _RADIX:]
     mask = np.uint64(_RADIX - 1)
     for i in range(n):
         k = keys[i]
         for p in range(_RADIX_PASSES):
             counts[p * _RADIX + np.int64((k >> np.uint64(p * _RADIX_BITS)) & mask)] += 1
-    idx = np.empty(n, np.int32)
     for i in range(n):
         idx[i] = i
-    keys2 = np.empty(n, np.uint64)
-    idx2 = np.empty(n, np.int32)
-    start = np.empty(_RADIX, np.int64)
     for p in range(_RADIX_PASSES):
         trivial = False
         for d in range(_RADIX):
@@ -659,13 +757,10 @@ def _latency_ranks(lat, bits):
             idx2[j] = idx[i]
         keys, keys2 = keys2, keys
         idx, idx2 = idx2, idx
-    rank = np.empty(n, np.int64)
-    sorted_lat = np.empty(n)
     for i in range(n):
         o = idx[i]
         rank[o] = i
         sorted_lat[i] = lat[o]
-    return rank, sorted_lat
 
 
 @njit
