@@ -314,7 +314,19 @@ def _draw_indices(st, n, out):
                 out[i + 3] = np.int64(b >> _S48)
                 i += 4
                 continue
-            i = _take(r, nn, _S16, _M16, threshold, out, i, n)  # a rejection (rare): one by one, in order
+            t16 = _TWO16 - threshold  # a rejection (rare): each candidate on its own, in order
+            if ((a & _M16) + t16) & _TWO16:
+                out[i] = np.int64((a >> _S16) & _M16)
+                i += 1
+            if ((b & _M16) + t16) & _TWO16:
+                out[i] = np.int64((b >> _S16) & _M16)
+                i += 1
+            if (((a >> _S32) & _M16) + t16) & _TWO16:
+                out[i] = np.int64(a >> _S48)
+                i += 1
+            if (((b >> _S32) & _M16) + t16) & _TWO16:
+                out[i] = np.int64(b >> _S48)
+                i += 1
         st[0] = sh
         st[1] = sl
     _draw_seq(st, n, out, i)
@@ -345,10 +357,19 @@ def _draw_counts(st, rank, counts, idx):
                 counts[rank[b >> _S48]] += 1
                 i += 4
                 continue
-            i2 = _take(r, nn, _S16, _M16, threshold, idx, i, n)  # a rejection (rare): through idx
-            for q in range(i, i2):
-                counts[rank[idx[q]]] += 1
-            i = i2
+            t16 = _TWO16 - threshold  # a rejection (rare): each candidate on its own, no call in the loop
+            if ((a & _M16) + t16) & _TWO16:
+                counts[rank[(a >> _S16) & _M16]] += 1
+                i += 1
+            if ((b & _M16) + t16) & _TWO16:
+                counts[rank[(b >> _S16) & _M16]] += 1
+                i += 1
+            if (((a >> _S32) & _M16) + t16) & _TWO16:
+                counts[rank[a >> _S48]] += 1
+                i += 1
+            if (((b >> _S32) & _M16) + t16) & _TWO16:
+                counts[rank[b >> _S48]] += 1
+                i += 1
         st[0] = sh
         st[1] = sl
     i0 = i
@@ -380,10 +401,19 @@ def _draw_dev_sum(st, xd, idx):
                 a3 += xd[b >> _S48]
                 i += 4
                 continue
-            i2 = _take(r, nn, _S16, _M16, threshold, idx, i, n)
-            for q in range(i, i2):
-                a0 += xd[idx[q]]
-            i = i2
+            t16 = _TWO16 - threshold  # a rejection (rare): each candidate on its own, no call in the loop
+            if ((a & _M16) + t16) & _TWO16:
+                a0 += xd[(a >> _S16) & _M16]
+                i += 1
+            if ((b & _M16) + t16) & _TWO16:
+                a0 += xd[(b >> _S16) & _M16]
+                i += 1
+            if (((a >> _S32) & _M16) + t16) & _TWO16:
+                a0 += xd[a >> _S48]
+                i += 1
+            if (((b >> _S32) & _M16) + t16) & _TWO16:
+                a0 += xd[b >> _S48]
+                i += 1
         st[0] = sh
         st[1] = sl
     i0 = i
