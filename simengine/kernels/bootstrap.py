@@ -241,28 +241,11 @@ _S16 = np.uint64(16)
 _S32 = np.uint64(32)
 _S48 = np.uint64(48)
 _TWO16 = np.uint64(1 << 16)
-_MASK32 = np.uint64(0xFFFFFFFF)
-_TWO32 = np.uint64(1 << 32)
 _LANES = np.uint64(0x0000FFFF0000FFFF)  # chunks 0 and 2 (or 1 and 3 after >> 16) in two 32-bit lanes
 _LANE_ONES = np.uint64(0x0000000100000001)
 _LANE_BIT16 = np.uint64(0x0001000000010000)
 _ONE64 = np.uint64(1)
 _SMALL_N = 1 << 16  # largest n drawn from 16-bit chunks
-
-
-@njit
-def _take(r, nn, w, mask, threshold, out, i, n):
-    """The accepted candidates of the 64-bit output `r` (chunks of w bits, low first, for n = nn indices) into
-    out[i:], stopping at the n-th index of the draw (the rest of `r` is dropped); returns the new i."""
-    for _ in range(64 // w):
-        m = (r & mask) * nn
-        r >>= w
-        if (m & mask) >= threshold:
-            out[i] = np.int64(m >> w)
-            i += 1
-            if i == n:
-                break
-    return i
 
 
 @njit
@@ -277,7 +260,14 @@ def _draw_seq(st, n, out, i):
     threshold = (mask - nn + _ONE64) % nn  # (2**w - n) mod n
     while i < n:
         r, sh, sl = _pcg64_next(sh, sl, ih, il)
-        i = _take(r, nn, w, mask, threshold, out, i, n)
+        for _ in range(64 // w):  # the output's chunks, low first, until the draw is complete
+            m = (r & mask) * nn
+            r >>= w
+            if (m & mask) >= threshold:
+                out[i] = np.int64(m >> w)
+                i += 1
+                if i == n:
+                    break
     st[0] = sh
     st[1] = sl
 
