@@ -241,7 +241,11 @@ _S16 = np.uint64(16)
 _S32 = np.uint64(32)
 _S48 = np.uint64(48)
 _TWO16 = np.uint64(1 << 16)
-_LANES = np.uint64(0x0000FFFF0000FFFF)  # chunks 0 and 2 (or 1 and 3 after >> 16) in two 32-bit lanes
+# The four 16-bit candidates of an output r (n <= 2**16), two per multiply: a = (r & _LANES) * n holds c0 * n and
+# c2 * n in its 32-bit lanes, b = ((r >> 16) & _LANES) * n holds c1 * n and c3 * n (each < 2**32: no lane spills
+# into the next); a candidate's index is bits 16..31 of its lane, and its lane's low 16 bits plus
+# kk = 2**16 - threshold set the lane's bit 16 exactly when it is accepted, so one test checks all four.
+_LANES = np.uint64(0x0000FFFF0000FFFF)
 _LANE_ONES = np.uint64(0x0000000100000001)
 _LANE_BIT16 = np.uint64(0x0001000000010000)
 _ONE64 = np.uint64(1)
@@ -273,19 +277,6 @@ def _draw_seq(st, n, out, i):
 
 
 @njit
-def _quad(r, nn, kk):
-    """The four 16-bit candidates of output `r` for n = nn <= 2**16, two per multiply: (a, b, all accepted).
-
-    a holds c0 * n and c2 * n in its 32-bit lanes, b c1 * n and c3 * n (each product < 2**32, so no
-    lane spills); candidate index = bits 16..31 of its lane.  A lane's low 16 bits plus 2**16 - threshold
-    (kk, in both lanes) sets bit 16 exactly when the candidate is accepted."""
-    a = (r & _LANES) * nn
-    b = ((r >> _S16) & _LANES) * nn
-    ok = ((a & _LANES) + kk) & ((b & _LANES) + kk)
-    return a, b, (ok & _LANE_BIT16) == _LANE_BIT16
-
-
-@njit
 def _draw_indices(st, n, out):
     """A draw of n indices (the rule above) into out[:n] (draw order), `st` updated."""
     i = np.int64(0)
@@ -296,8 +287,10 @@ def _draw_indices(st, n, out):
         kk = (_TWO16 - threshold) * _LANE_ONES
         while i + 4 <= n:
             r, sh, sl = _pcg64_next(sh, sl, ih, il)
-            a, b, all_ok = _quad(r, nn, kk)
-            if all_ok:
+            # four candidates, two per multiply, all accepted? (see the lanes above)
+            a = (r & _LANES) * nn
+            b = ((r >> _S16) & _LANES) * nn
+            if (((a & _LANES) + kk) & ((b & _LANES) + kk) & _LANE_BIT16) == _LANE_BIT16:
                 out[i] = np.int64((a >> _S16) & _M16)
                 out[i + 1] = np.int64((b >> _S16) & _M16)
                 out[i + 2] = np.int64(a >> _S48)
@@ -339,8 +332,10 @@ def _draw_counts(st, rank, counts, idx):
         kk = (_TWO16 - threshold) * _LANE_ONES
         while i + 4 <= n:
             r, sh, sl = _pcg64_next(sh, sl, ih, il)
-            a, b, all_ok = _quad(r, nn, kk)
-            if all_ok:
+            # four candidates, two per multiply, all accepted? (see the lanes above)
+            a = (r & _LANES) * nn
+            b = ((r >> _S16) & _LANES) * nn
+            if (((a & _LANES) + kk) & ((b & _LANES) + kk) & _LANE_BIT16) == _LANE_BIT16:
                 counts[rank[(a >> _S16) & _M16]] += 1
                 counts[rank[(b >> _S16) & _M16]] += 1
                 counts[rank[a >> _S48]] += 1
@@ -383,8 +378,10 @@ def _draw_dev_sum(st, xd, idx):
         kk = (_TWO16 - threshold) * _LANE_ONES
         while i + 4 <= n:
             r, sh, sl = _pcg64_next(sh, sl, ih, il)
-            a, b, all_ok = _quad(r, nn, kk)
-            if all_ok:
+            # four candidates, two per multiply, all accepted? (see the lanes above)
+            a = (r & _LANES) * nn
+            b = ((r >> _S16) & _LANES) * nn
+            if (((a & _LANES) + kk) & ((b & _LANES) + kk) & _LANE_BIT16) == _LANE_BIT16:
                 a0 += xd[(a >> _S16) & _M16]
                 a1 += xd[(b >> _S16) & _M16]
                 a2 += xd[a >> _S48]
@@ -626,9 +623,11 @@ def _order1_ranked_part(xs, rank, q, median, st, t0, t1, observed, theta):
     """Resamples t0..t1-1 of the median or a quantile of one sorted row xs (1, n), rank[j] the sorted position
     of observation j: each resample is counted by sorted position and walked by `_order1_ranked`."""
     n = xs.shape[1]
-    counts = np.ones(n, np.int64)
+    counts = np.empty(n, np.int64)
     idx = np.empty(n, np.int64)
     if t0 == 0:
+        for i in range(n):  # every count 1 (np.ones would cost a first call its own compile)
+            counts[i] = 1
         observed[0] = _order1_ranked(xs[0], counts, n, q, median)
     for t in range(t0, t1):
         _draw_counts(st, rank, counts, idx)
