@@ -371,6 +371,27 @@ def test_blocks_in_tiny_parts_and_slices_are_bit_identical(monkeypatch):
     assert max(sliced) >= 3 * 27  # three blocks of 28 parts (the last short) run one part per slice
 
 
+def test_index_rule_equals_numpy_replay():
+    # The kernels' draws against naive.bootstrap_indices from the same PCG64 words, bit for bit: 16-bit chunks
+    # (n <= 2**16; n = 40 000 rejects 39% of them, n = 65 536 none) and 32-bit chunks above, as indices, as
+    # counts through a rank map, and as the one-column sum; the state ends where NumPy's does.
+    mod = sys.modules["simengine.bootstrap"]
+    for n in [1, 2, 3, 5, 1000, 40_000, 65_536, 65_537, 100_003]:
+        ss = np.random.SeedSequence(n)
+        st, bg = mod._pcg64_state(ss), np.random.PCG64(ss)
+        idx = np.empty(n, np.int64)
+        kb._draw_indices(st, n, idx)
+        assert_array_equal(idx, naive.bootstrap_indices(bg, n))
+        rank = np.random.default_rng(n).permutation(n)
+        counts = np.empty(n, np.int64)
+        kb._draw_counts(st, rank, counts, idx)
+        assert_array_equal(counts, np.bincount(rank[naive.bootstrap_indices(bg, n)], minlength=n))
+        xd = np.random.default_rng(n).normal(size=n)
+        want = xd[naive.bootstrap_indices(bg, n)].sum()
+        assert abs(kb._draw_dev_sum(st, xd, idx) - want) <= 1e-12 * n * max(1.0, np.abs(xd).max())
+        assert (int(st[0]) << 64 | int(st[1])) == bg.state["state"]["state"]
+
+
 def test_order_statistics_on_ties_equal_numpy_exactly():
     # The median / quantile walk over counts by sorted position (started at the target rank, stepping down or
     # up) against np.median / np.quantile of the replayed resample: bit for bit, on heavy ties, odd and even
