@@ -1,17 +1,18 @@
 """bootstrap vs a NumPy loop and scipy.stats.bootstrap (issue 17).
 
 Speed targets are read from the ratios within each group: the median, n = 1 000, 9 999 resamples, BCa
-(>= 20x scipy, >= 50x the NumPy loop), the mean (>= 10x scipy's vectorized call); the "index floor" row
-draws the resample indices alone, in the same blocks and threads.
+(>= 20x scipy, >= 50x the NumPy loop), the mean (>= 10x scipy's vectorized call); the two "index floor" rows
+draw the resample indices alone, in the same blocks and threads: by NumPy's ``integers(0, n, n)`` (what a user
+writes) and by bootstrap's own rule (four indices per 64-bit output).
 """
 import numpy as np
 import pytest
 from conftest import sizes
 
 from simengine import bootstrap, naive, simulate_bootstrap_coverage
-from simengine._bench import _bootstrap_floor
+from simengine._bench import _bootstrap_floor, _bootstrap_numpy_floor
 
-IMPLS = ["naive", "library", "index floor", "simengine"]
+IMPLS = ["naive", "library", "numpy index floor", "index floor", "simengine"]
 STATS = {"median": np.median, "mean": np.mean}
 
 
@@ -27,6 +28,8 @@ def test_bootstrap_bca(run, benchmark, impl, statistic, n_resamples):
         from scipy import stats
 
         run(stats.bootstrap, (x,), STATS[statistic], n_resamples=n_resamples, rng=1, rounds=3)
+    elif impl == "numpy index floor":
+        run(_bootstrap_numpy_floor, x, n_resamples)
     elif impl == "index floor":
         run(_bootstrap_floor, x, n_resamples)
     else:

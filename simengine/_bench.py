@@ -590,7 +590,8 @@ TASKS += [
 
 
 def _bootstrap_floor(x, n_resamples):
-    """Drawing the resample indices alone, in the same blocks and threads as `bootstrap` (no statistic)."""
+    """Drawing the resample indices alone, by `bootstrap`'s own rule (four per 64-bit output), in the same
+    blocks and threads as `bootstrap` (no statistic)."""
     import numpy as np
 
     from simengine._rng import as_seed_sequence
@@ -598,6 +599,28 @@ def _bootstrap_floor(x, n_resamples):
     mod = sys.modules["simengine.bootstrap"]
     return mod._resample("_floor", float("nan"), None, [np.ascontiguousarray(x[None, :])], False, n_resamples,
                          as_seed_sequence(1))
+
+
+def _bootstrap_numpy_floor(x, n_resamples):
+    """Drawing the resample indices alone as a user would, NumPy's ``integers(0, n, (R, n))`` (a 32-bit draw per
+    index), with one Generator per block of `bootstrap`'s and the blocks on as many threads as `bootstrap` uses."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    import numba
+    import numpy as np
+
+    from simengine._rng import as_seed_sequence, child_seed_sequence, n_blocks
+
+    block = sys.modules["simengine.bootstrap"].BOOT_BLOCK
+    ss = as_seed_sequence(1)
+    n = x.shape[0]
+
+    def one(b):
+        g = np.random.Generator(np.random.PCG64(child_seed_sequence(ss, b)))
+        return g.integers(0, n, (min(block, n_resamples - b * block), n))[:, 0].copy()  # one index kept per row
+
+    with ThreadPoolExecutor(max_workers=max(1, numba.get_num_threads())) as pool:
+        return list(pool.map(one, range(n_blocks(n_resamples, block))))
 
 
 def _make_bootstrap_median(quick):
@@ -612,7 +635,8 @@ def _make_bootstrap_median(quick):
     return {
         "naive": lambda: naive.bootstrap_loop(x, np.median, r, rng=1),
         "scipy": lambda: stats.bootstrap((x,), np.median, n_resamples=r, rng=1),
-        "index floor": lambda: _bootstrap_floor(x, r),
+        "index floor (NumPy integers)": lambda: _bootstrap_numpy_floor(x, r),
+        "index floor (ours)": lambda: _bootstrap_floor(x, r),
         "simengine": lambda: bootstrap((x,), "median", n_resamples=r, rng=1),
     }
 
@@ -628,7 +652,8 @@ def _make_bootstrap_mean(quick):
     return {
         "naive": lambda: naive.bootstrap_loop(x, np.mean, r, rng=1),
         "scipy": lambda: stats.bootstrap((x,), np.mean, n_resamples=r, rng=1),
-        "index floor": lambda: _bootstrap_floor(x, r),
+        "index floor (NumPy integers)": lambda: _bootstrap_numpy_floor(x, r),
+        "index floor (ours)": lambda: _bootstrap_floor(x, r),
         "simengine": lambda: bootstrap((x,), "mean", n_resamples=r, rng=1),
     }
 

@@ -168,6 +168,8 @@ def _warm_bootstrap():
     for method in ("percentile", "basic", "BCa"):
         simengine.bootstrap((x,), "mean", n_resamples=50, method=method, rng=0)
     simengine.bootstrap((x,), "median", n_resamples=50, rng=0)
+    simengine.bootstrap((x,), "std", n_resamples=50, rng=0)  # std, var and batches of means: their own kernel
+    simengine.bootstrap((np.c_[x, y],), "median", n_resamples=50, rng=0)  # batches of medians / quantiles
     simengine.bootstrap((x, y), "mean_diff", n_resamples=50, rng=0)
     simengine.bootstrap((x, y), "median_diff", n_resamples=50, rng=0)
     simengine.bootstrap((x, y), "correlation", paired=True, n_resamples=50, rng=0)
@@ -318,10 +320,12 @@ FUNCTIONS["bootstrap coverage"] = {
 }
 
 
-# bootstrap (issue 17): one kernel per statistic family ("std", "var" share the mean's; quantiles the median's;
-# "ratio_of_means" the mean difference's), the default BCa interval
+# bootstrap (issue 17): one kernel per statistic family (one column's mean and median/quantile have their own;
+# "std", "var" and batches of means share one, batches of medians another; "ratio_of_means" the mean
+# difference's), the default BCa interval
 FUNCTIONS["bootstrap"] = {
     "bootstrap (mean)": lambda: _se().bootstrap((_xy()[0],), "mean", n_resamples=50, rng=0),
+    "bootstrap (std)": lambda: _se().bootstrap((_xy()[0],), "std", n_resamples=50, rng=0),
     "bootstrap (median)": lambda: _se().bootstrap((_xy()[0],), "median", n_resamples=50, rng=0),
     "bootstrap (mean_diff)": lambda: _se().bootstrap(_xy(), "mean_diff", n_resamples=50, rng=0),
     "bootstrap (median_diff)": lambda: _se().bootstrap(_xy(), "median_diff", n_resamples=50, rng=0),

@@ -158,7 +158,7 @@ def _check_method(method: object) -> int:
 
 def _pcg64_state(seed_seq: np.random.SeedSequence) -> npt.NDArray[np.uint64]:
     """NumPy's PCG64 state of ``PCG64(seed_seq)`` as the kernels hold it: state high, low, increment high, low,
-    has_uint32, uinteger (the stream of ``np.random.Generator(np.random.PCG64(seed_seq))``)."""
+    has_uint32, uinteger (the last two are NumPy's layout, unused by the index draws)."""
     state = np.random.PCG64(seed_seq).state
     s, inc = int(state["state"]["state"]), int(state["state"]["inc"])
     mask = (1 << 64) - 1
@@ -193,12 +193,20 @@ def _resample(kind: str, q: float, func: Any, rows: list[FloatArray], paired: bo
     x = rows[0]
     y = rows[1] if len(rows) > 1 else x
     head: tuple[Any, ...]
-    if kind in ("mean", "var", "std"):
+    if kind == "mean" and k == 1:  # one column: a kernel of its own, summed while drawing
+        kernel, head = kb._mean1_part, (x,)
+    elif kind in ("mean", "var", "std"):
         kernel, head = kb._moment1_part, (x, ("mean", "var", "std").index(kind))
     elif kind in ("median", "quantile"):
         order = np.argsort(x, axis=1, kind="stable")
-        kernel, head = kb._order1_part, (np.take_along_axis(x, order, axis=1), order,
-                                         0.5 if kind == "median" else q, kind == "median")
+        xs = np.take_along_axis(x, order, axis=1)
+        level = 0.5 if kind == "median" else q
+        if k == 1:  # one column: counted by sorted position (rank[j]: the position of observation j)
+            rank = np.empty(x.shape[1], np.int64)
+            rank[order[0]] = np.arange(x.shape[1])
+            kernel, head = kb._order1_ranked_part, (xs, rank, level, kind == "median")
+        else:
+            kernel, head = kb._order1_part, (xs, order, level, kind == "median")
     elif kind in ("mean_diff", "ratio_of_means"):
         kernel, head = kb._moment2_part, (x, y, 0 if kind == "mean_diff" else 1, paired)
     elif kind == "median_diff":
@@ -453,9 +461,13 @@ def bootstrap(
     resampled independently (`paired=False`) or the rows of all samples together
     (`paired=True`), as in scipy.  Resamples are drawn in blocks of `BOOT_BLOCK`, each with its
     own stream, so the numbers depend only on the seed: not on the thread count, and not on
-    the other columns (every column uses the same resample indices, as scipy does).  A block's
-    indices are those ``np.random.Generator.integers(0, n, n)`` draws from the block's
-    generator, sample after sample, resample after resample; "correlation" needs `paired=True`.
+    the other columns (every column uses the same resample indices, as scipy does).  The
+    indices are uniform, drawn four per 64-bit output of the block's PCG64 stream (16-bit
+    chunks, each with Lemire's exact rejection; 32-bit chunks, two per output, when a sample
+    has more than 2**16 observations), sample after sample, resample after resample: not
+    NumPy's ``Generator.integers`` stream, which spends a 32-bit draw per index
+    (`simengine.naive.bootstrap_indices` replays the rule in NumPy); "correlation" needs
+    `paired=True`.
 
     Built-in statistics compute a resample's value from how often each observation was drawn
     (a resample is never sorted), so their values equal scipy's on the same indices up to
@@ -535,7 +547,7 @@ def bootstrap(
     >>> res = simengine.bootstrap((x,), "median", rng=1)
     >>> low, high = res.confidence_interval
     >>> print(f"median {np.median(x):.3f}, 95% BCa interval ({low:.3f}, {high:.3f}), se {res.standard_error:.3f}")
-    median 1.105, 95% BCa interval (0.832, 1.430), se 0.170
+    median 1.105, 95% BCa interval (0.828, 1.430), se 0.171
     >>> metrics = np.random.default_rng(2).normal(size=(500, 200))  # 200 metrics, one interval each
     >>> simengine.bootstrap((metrics,), "mean", method="percentile", rng=3).confidence_interval.low.shape
     (200,)

@@ -212,17 +212,22 @@ def _intervals_bca(sorted_theta, z0, z_alpha, accel, alternative, low, high):
 
 # --------------------------------------------------------------------------- resampling
 #
-# A resample draws, for each sample in order, n_j indices exactly as NumPy's ``g.integers(0, n_j, n_j)``
-# does with the block's generator (Lemire's bounded draw with rejection on the 32-bit halves of PCG64's
-# output, low half first, the high half kept for the next draw), so a NumPy replay with the same block
-# generators gives the same indices (paired samples: one draw of n indices for all).  The PCG64 stream
-# is stepped here (`simengine.kernels.rng`) with its state in registers: four times faster than
-# ``g.random()`` through the Generator, whose indirect call per draw bounded the whole bootstrap.  A
-# block's state lives in a uint64 array (state high, low, increment high, low, has_uint32, uinteger),
-# NumPy's PCG64 state, carried from one part to the next.  Every column (row of the (k, n_j) arrays)
-# uses the same indices, as scipy applies one resample to all slices.  Built-in statistics use only how
-# often each observation was drawn (`counts`), so a resample's statistic does not depend on the draw
-# order, and the observed statistic is the same formula with every count 1.
+# The resample index rule (replayed in NumPy by `simengine.naive.bootstrap_indices`): a draw of n indices
+# takes 64-bit outputs of the block's PCG64 stream (NumPy's ``bit_generator.random_raw()`` words) and cuts
+# each into chunks of w bits, low chunk first: w = 16 (four candidates per output) when n <= 2**16, else
+# w = 32 (two).  A chunk c is Lemire's bounded draw: m = c * n, the index is m >> w, and the candidate is
+# rejected when the low w bits of m are below (2**w - n) mod n, which makes every index exactly uniform on
+# 0..n-1.  The draw stops at the n-th accepted candidate; the rest of that output is dropped, so the next
+# draw (the next sample, or the next resample) starts on a fresh output.  A resample draws, for each
+# sample in order, n_j indices (paired samples: one draw of n for all).  Four candidates per output need a
+# quarter of the PCG64 steps of NumPy's ``integers(0, n, n)`` (one 32-bit half per index), which bounded
+# the whole bootstrap; NumPy's integers stream is not reproduced.  The stream is stepped here
+# (`simengine.kernels.rng`) with its state in registers.  A block's state lives in a uint64 array (state
+# high, low, increment high, low, and two words kept for the layout of NumPy's PCG64 state, unused),
+# carried from one part to the next.  Every column (row of the (k, n_j) arrays) uses the same indices, as
+# scipy applies one resample to all slices.  Built-in statistics use only how often each observation was
+# drawn (`counts`), so a resample's statistic does not depend on the draw order, and the observed
+# statistic is the same formula with every count 1.
 #
 # A ``*_part`` kernel runs resamples t0..t1-1 of one block with that block's PCG64 state `st` (which it
 # updates, so a block cut into parts draws what it would draw whole) and, in the call
@@ -231,119 +236,178 @@ def _intervals_bca(sorted_theta, z0, z_alpha, accel, alternative, low, high):
 # first call ~1.5 s more of parallel-loop compilation.
 
 
-_MASK32 = np.uint64(0xFFFFFFFF)
-_TWO32 = np.uint64(1 << 32)
-_SHIFT32 = np.uint64(32)
-_ZERO = np.uint64(0)
-_ONE = np.uint64(1)
+_M16 = np.uint64(0xFFFF)
+_S16 = np.uint64(16)
+_S32 = np.uint64(32)
+_S48 = np.uint64(48)
+_TWO16 = np.uint64(1 << 16)
+# The four 16-bit candidates of an output r (n <= 2**16), two per multiply: a = (r & _LANES) * n holds c0 * n and
+# c2 * n in its 32-bit lanes, b = ((r >> 16) & _LANES) * n holds c1 * n and c3 * n (each < 2**32: no lane spills
+# into the next); a candidate's index is bits 16..31 of its lane, and its lane's low 16 bits plus
+# kk = 2**16 - threshold set the lane's bit 16 exactly when it is accepted, so one test checks all four.
+_LANES = np.uint64(0x0000FFFF0000FFFF)
+_LANE_ONES = np.uint64(0x0000000100000001)
+_LANE_BIT16 = np.uint64(0x0001000000010000)
+_ONE64 = np.uint64(1)
+_SMALL_N = 1 << 16  # largest n drawn from 16-bit chunks
 
 
 @njit
-def _draw_indices(st, n, out, counting):
-    """n indices as NumPy's ``integers(0, n, n)`` from the PCG64 state `st` (updated): into out[i]
-    (counting False), or as counts, out[j] = how often j was drawn (counting True)."""
-    sh, sl, ih, il, has, buf = st[0], st[1], st[2], st[3], st[4], st[5]
+def _draw_seq(st, n, out, i):
+    """Indices i..n-1 of a draw of n by the rule above, into out[i:n], starting on a fresh output; `st`
+    updated.  The plain sequential form of the rule: the whole draw for n > 2**16, the last few indices
+    (after the four-at-a-time loops of the callers) otherwise."""
+    sh, sl, ih, il = st[0], st[1], st[2], st[3]
     nn = np.uint64(n)
-    threshold = (_TWO32 - nn) % nn  # Lemire: reject a product whose low half is below (2**32 - n) mod n
-    if counting:
-        for i in range(n):
-            out[i] = 0
-    i = 0
+    w = _S16 if n <= _SMALL_N else _S32
+    mask = (_ONE64 << w) - _ONE64
+    threshold = (mask - nn + _ONE64) % nn  # (2**w - n) mod n
     while i < n:
-        if has != _ZERO:
-            u = buf
-            has = _ZERO
-        else:
-            r, sh, sl = _pcg64_next(sh, sl, ih, il)
-            u = r & _MASK32
-            buf = r >> _SHIFT32
-            has = _ONE
-        m = u * nn
-        if (m & _MASK32) < threshold:
-            continue  # rejected (probability below n / 2**32): the next half for the same index
-        j = np.int64(m >> _SHIFT32)
-        if counting:
-            out[j] += 1
-        else:
-            out[i] = j
-        i += 1
+        r, sh, sl = _pcg64_next(sh, sl, ih, il)
+        for _ in range(64 // w):  # the output's chunks, low first, until the draw is complete
+            m = (r & mask) * nn
+            r >>= w
+            if (m & mask) >= threshold:
+                out[i] = np.int64(m >> w)
+                i += 1
+                if i == n:
+                    break
     st[0] = sh
     st[1] = sl
-    st[4] = has
-    st[5] = buf
 
 
 @njit
-def _draw_dev_sum(st, x, x0):
-    """Draw one resample of row `x` as `_draw_indices` does and return sum(x[j] - x0) over the drawn j, in two
-    partial sums (the mean of one column needs no counts: the gather rides on the draw)."""
-    sh, sl, ih, il, has, buf = st[0], st[1], st[2], st[3], st[4], st[5]
-    n = x.shape[0]
-    nn = np.uint64(n)
-    threshold = (_TWO32 - nn) % nn
-    a0 = 0.0
-    a1 = 0.0
-    i = 0
-    while i < n:
-        if has != _ZERO:
-            u = buf
-            has = _ZERO
-        else:
+def _draw_indices(st, n, out):
+    """A draw of n indices (the rule above) into out[:n] (draw order), `st` updated."""
+    i = np.int64(0)
+    if n <= _SMALL_N:  # whole outputs while four more indices fit, then `_draw_seq` finishes
+        sh, sl, ih, il = st[0], st[1], st[2], st[3]
+        nn = np.uint64(n)
+        threshold = (_TWO16 - nn) % nn
+        kk = (_TWO16 - threshold) * _LANE_ONES
+        while i + 4 <= n:
             r, sh, sl = _pcg64_next(sh, sl, ih, il)
-            u = r & _MASK32
-            buf = r >> _SHIFT32
-            has = _ONE
-        m = u * nn
-        if (m & _MASK32) < threshold:
-            continue
-        v = x[np.int64(m >> _SHIFT32)] - x0
-        if i & 1:
-            a1 += v
-        else:
-            a0 += v
-        i += 1
-    st[0] = sh
-    st[1] = sl
-    st[4] = has
-    st[5] = buf
-    return a0 + a1
+            # four candidates, two per multiply, all accepted? (see the lanes above)
+            a = (r & _LANES) * nn
+            b = ((r >> _S16) & _LANES) * nn
+            if (((a & _LANES) + kk) & ((b & _LANES) + kk) & _LANE_BIT16) == _LANE_BIT16:
+                out[i] = np.int64((a >> _S16) & _M16)
+                out[i + 1] = np.int64((b >> _S16) & _M16)
+                out[i + 2] = np.int64(a >> _S48)
+                out[i + 3] = np.int64(b >> _S48)
+                i += 4
+                continue
+            t16 = _TWO16 - threshold  # a rejection (rare): each candidate on its own, in order
+            if ((a & _M16) + t16) & _TWO16:
+                out[i] = np.int64((a >> _S16) & _M16)
+                i += 1
+            if ((b & _M16) + t16) & _TWO16:
+                out[i] = np.int64((b >> _S16) & _M16)
+                i += 1
+            if (((a >> _S32) & _M16) + t16) & _TWO16:
+                out[i] = np.int64(a >> _S48)
+                i += 1
+            if (((b >> _S32) & _M16) + t16) & _TWO16:
+                out[i] = np.int64(b >> _S48)
+                i += 1
+        st[0] = sh
+        st[1] = sl
+    _draw_seq(st, n, out, i)
 
 
 @njit
-def _draw_counts(st, counts):
-    """Counts of one resample of n = len(counts) observations (see `_draw_indices`)."""
-    _draw_indices(st, counts.shape[0], counts, True)
-
-
-@njit
-def _draw_rank_counts(st, rank, counts):
-    """Counts of one resample by sorted position: counts[rank[j]] for each drawn index j (`_draw_indices`'s
-    draws), so that an order statistic is a sequential walk over `counts` (one column only)."""
-    sh, sl, ih, il, has, buf = st[0], st[1], st[2], st[3], st[4], st[5]
+def _draw_counts(st, rank, counts, idx):
+    """How often each observation is drawn in one draw of n = len(counts) indices (the rule above), mapped by
+    `rank`: counts[rank[j]] += 1 for each drawn j (rank = 0..n-1 counts by observation, a sorted row's rank
+    table by sorted position; one map for both, so a first call compiles one counting draw).  `idx` (n,):
+    scratch for the last indices (and the whole draw when n > 2**16)."""
     n = counts.shape[0]
-    nn = np.uint64(n)
-    threshold = (_TWO32 - nn) % nn
     for i in range(n):
         counts[i] = 0
-    i = 0
-    while i < n:
-        if has != _ZERO:
-            u = buf
-            has = _ZERO
-        else:
+    i = np.int64(0)
+    if n <= _SMALL_N:  # four candidates per output, counted as they come
+        sh, sl, ih, il = st[0], st[1], st[2], st[3]
+        nn = np.uint64(n)
+        threshold = (_TWO16 - nn) % nn
+        kk = (_TWO16 - threshold) * _LANE_ONES
+        while i + 4 <= n:
             r, sh, sl = _pcg64_next(sh, sl, ih, il)
-            u = r & _MASK32
-            buf = r >> _SHIFT32
-            has = _ONE
-        m = u * nn
-        if (m & _MASK32) < threshold:
-            continue
-        counts[rank[np.int64(m >> _SHIFT32)]] += 1
-        i += 1
-    st[0] = sh
-    st[1] = sl
-    st[4] = has
-    st[5] = buf
+            # four candidates, two per multiply, all accepted? (see the lanes above)
+            a = (r & _LANES) * nn
+            b = ((r >> _S16) & _LANES) * nn
+            if (((a & _LANES) + kk) & ((b & _LANES) + kk) & _LANE_BIT16) == _LANE_BIT16:
+                counts[rank[(a >> _S16) & _M16]] += 1
+                counts[rank[(b >> _S16) & _M16]] += 1
+                counts[rank[a >> _S48]] += 1
+                counts[rank[b >> _S48]] += 1
+                i += 4
+                continue
+            t16 = _TWO16 - threshold  # a rejection (rare): each candidate on its own, no call in the loop
+            if ((a & _M16) + t16) & _TWO16:
+                counts[rank[(a >> _S16) & _M16]] += 1
+                i += 1
+            if ((b & _M16) + t16) & _TWO16:
+                counts[rank[(b >> _S16) & _M16]] += 1
+                i += 1
+            if (((a >> _S32) & _M16) + t16) & _TWO16:
+                counts[rank[a >> _S48]] += 1
+                i += 1
+            if (((b >> _S32) & _M16) + t16) & _TWO16:
+                counts[rank[b >> _S48]] += 1
+                i += 1
+        st[0] = sh
+        st[1] = sl
+    i0 = i
+    _draw_seq(st, n, idx, i)
+    for q in range(i0, n):
+        counts[rank[idx[q]]] += 1
+
+
+@njit
+def _draw_dev_sum(st, xd, idx):
+    """One draw (the rule above) over the deviations xd = x - x[0] of a row: their sum over the drawn
+    indices, in four partial sums (the mean of one column needs no counts: the gather rides on the
+    draw).  `idx`: scratch as in `_draw_counts`."""
+    n = xd.shape[0]
+    a0 = a1 = a2 = a3 = 0.0
+    i = np.int64(0)
+    if n <= _SMALL_N:
+        sh, sl, ih, il = st[0], st[1], st[2], st[3]
+        nn = np.uint64(n)
+        threshold = (_TWO16 - nn) % nn
+        kk = (_TWO16 - threshold) * _LANE_ONES
+        while i + 4 <= n:
+            r, sh, sl = _pcg64_next(sh, sl, ih, il)
+            # four candidates, two per multiply, all accepted? (see the lanes above)
+            a = (r & _LANES) * nn
+            b = ((r >> _S16) & _LANES) * nn
+            if (((a & _LANES) + kk) & ((b & _LANES) + kk) & _LANE_BIT16) == _LANE_BIT16:
+                a0 += xd[(a >> _S16) & _M16]
+                a1 += xd[(b >> _S16) & _M16]
+                a2 += xd[a >> _S48]
+                a3 += xd[b >> _S48]
+                i += 4
+                continue
+            t16 = _TWO16 - threshold  # a rejection (rare): each candidate on its own, no call in the loop
+            if ((a & _M16) + t16) & _TWO16:
+                a0 += xd[(a >> _S16) & _M16]
+                i += 1
+            if ((b & _M16) + t16) & _TWO16:
+                a0 += xd[(b >> _S16) & _M16]
+                i += 1
+            if (((a >> _S32) & _M16) + t16) & _TWO16:
+                a0 += xd[a >> _S48]
+                i += 1
+            if (((b >> _S32) & _M16) + t16) & _TWO16:
+                a0 += xd[b >> _S48]
+                i += 1
+        st[0] = sh
+        st[1] = sl
+    i0 = i
+    _draw_seq(st, n, idx, i)
+    for q in range(i0, n):
+        a0 += xd[idx[q]]
+    return (a0 + a1) + (a2 + a3)
 
 
 @njit
@@ -427,6 +491,47 @@ def _order1(xs, order, counts, n, q, median):
 
 
 @njit
+def _order1_ranked(xs, counts, n, q, median):
+    """`_order1` of a resample counted by sorted position (counts[p]: draws of xs[p]), xs the sorted row.
+
+    The walk starts at the position of the lower target rank, with the counts below it summed in one
+    pass (a loop the compiler vectorises), and steps down or up to the position holding that rank: the
+    resample's order statistic lies within a few sqrt(n) positions of it, so the walk is short.
+    """
+    if median:
+        lo = (n - 1) // 2
+        hi = lo + 1 - n % 2
+        h = 0.0
+    else:
+        h = (n - 1) * q
+        lo = min(np.int64(math.floor(h)), n - 1)
+        hi = min(lo + 1, n - 1)
+    p = lo
+    cum = 0
+    for i in range(p):
+        cum += counts[i]
+    while cum > lo:  # rank lo lies below position p
+        p -= 1
+        cum -= counts[p]
+    while cum + counts[p] <= lo:  # or above it
+        cum += counts[p]
+        p += 1
+    a = xs[p]
+    if cum + counts[p] <= hi:  # rank hi lies further on: the next position drawn at least once
+        p += 1
+        while counts[p] == 0:
+            p += 1
+    b = xs[p]
+    if median:
+        return a if lo == hi else (a + b) / 2.0
+    t = h - lo
+    diff = b - a
+    if t >= 0.5:
+        return b - diff * (1.0 - t)
+    return a + diff * t
+
+
+@njit
 def _corr_counts(x, y, counts, n):
     """Pearson r of the paired resample `counts` of rows x, y (clipped to [-1, 1]; NaN for a constant side)."""
     x0 = x[0]
@@ -460,56 +565,85 @@ def _two(a, b, code):
 
 @njit
 def _moment1_part(x, code, st, t0, t1, observed, theta):
-    """Resamples t0..t1-1 of mean / var / std (`_moment1` code) of each row of x (k, n)."""
+    """Resamples t0..t1-1 of mean / var / std (`_moment1` code) of each row of x (k, n) (one mean: `_mean1_part`)."""
     k, n = x.shape
     counts = np.ones(n, np.int64)
+    idx = np.empty(n, np.int64)
     if t0 == 0:
         for r in range(k):
             observed[r] = _moment1(x[r], counts, n, code)
-    if k == 1 and code == 0:  # one mean: summed while drawing (same indices, no counts)
-        x0 = x[0, 0]
-        for t in range(t0, t1):
-            theta[0, t] = x0 + _draw_dev_sum(st, x[0], x0) / n
-        return
+    ident = np.arange(n)
     for t in range(t0, t1):
-        _draw_counts(st, counts)
+        _draw_counts(st, ident, counts, idx)
         for r in range(k):
             theta[r, t] = _moment1(x[r], counts, n, code)
 
 
 @njit
+def _mean1_part(x, st, t0, t1, observed, theta):
+    """Resamples t0..t1-1 of the mean of one row x (1, n): summed while drawing (`_draw_dev_sum`, no counts).
+
+    The observed mean is `_moment1`'s (the same four partial sums of x - x[0]), and only this path is
+    compiled by a one-column mean.
+    """
+    n = x.shape[1]
+    x0 = x[0, 0]
+    xd = x[0] - x0
+    if t0 == 0:
+        a = np.zeros(4)
+        for i in range(n - n % 4):
+            a[i % 4] += xd[i]
+        for i in range(n - n % 4, n):
+            a[0] += xd[i]
+        observed[0] = x0 + ((a[0] + a[1]) + (a[2] + a[3])) / n
+    idx = np.empty(n, np.int64)
+    for t in range(t0, t1):
+        theta[0, t] = x0 + _draw_dev_sum(st, xd, idx) / n
+
+
+@njit
 def _order1_part(xs, order, q, median, st, t0, t1, observed, theta):
-    """Resamples t0..t1-1 of the median or a quantile (`_order1`) of each sorted row of xs (k, n)."""
+    """Resamples t0..t1-1 of the median or a quantile (`_order1`) of each sorted row of xs (k, n) (one row:
+    `_order1_ranked_part`)."""
     k, n = xs.shape
     counts = np.ones(n, np.int64)
+    idx = np.empty(n, np.int64)
     if t0 == 0:
         for r in range(k):
             observed[r] = _order1(xs[r], order[r], counts, n, q, median)
-    if k == 1:  # one column: count by sorted position, and walk the counts in order (no indirection)
-        rank = np.empty(n, np.int64)
-        ident = np.empty(n, np.int64)
-        for p in range(n):
-            rank[order[0, p]] = p
-            ident[p] = p
-        for t in range(t0, t1):
-            _draw_rank_counts(st, rank, counts)
-            theta[0, t] = _order1(xs[0], ident, counts, n, q, median)
-        return
+    ident = np.arange(n)
     for t in range(t0, t1):
-        _draw_counts(st, counts)
+        _draw_counts(st, ident, counts, idx)
         for r in range(k):
             theta[r, t] = _order1(xs[r], order[r], counts, n, q, median)
 
 
 @njit
-def _draw_pair_counts(st, cx, cy, paired):
-    """Counts of one resample of two samples: independent, or (paired) the same row indices for both."""
-    _draw_counts(st, cx)
+def _order1_ranked_part(xs, rank, q, median, st, t0, t1, observed, theta):
+    """Resamples t0..t1-1 of the median or a quantile of one sorted row xs (1, n), rank[j] the sorted position
+    of observation j: each resample is counted by sorted position and walked by `_order1_ranked`."""
+    n = xs.shape[1]
+    counts = np.empty(n, np.int64)
+    idx = np.empty(n, np.int64)
+    if t0 == 0:
+        for i in range(n):  # every count 1 (np.ones would cost a first call its own compile)
+            counts[i] = 1
+        observed[0] = _order1_ranked(xs[0], counts, n, q, median)
+    for t in range(t0, t1):
+        _draw_counts(st, rank, counts, idx)
+        theta[0, t] = _order1_ranked(xs[0], counts, n, q, median)
+
+
+@njit
+def _draw_pair_counts(st, cx, cy, paired, ident, idx):
+    """Counts of one resample of two samples: independent, or (paired) the same row indices for both.
+    `ident` = 0..max(nx, ny)-1, `idx` scratch of that size (see `_draw_counts`)."""
+    _draw_counts(st, ident, cx, idx)
     if paired:
         for i in range(cx.shape[0]):
             cy[i] = cx[i]
     else:
-        _draw_counts(st, cy)
+        _draw_counts(st, ident, cy, idx)
 
 
 @njit
@@ -519,11 +653,13 @@ def _moment2_part(x, y, code, paired, st, t0, t1, observed, theta):
     ny = y.shape[1]
     cx = np.ones(nx, np.int64)
     cy = np.ones(ny, np.int64)
+    idx = np.empty(max(nx, ny), np.int64)
+    ident = np.arange(max(nx, ny))
     if t0 == 0:
         for r in range(k):
             observed[r] = _two(_moment1(x[r], cx, nx, 0), _moment1(y[r], cy, ny, 0), code)
     for t in range(t0, t1):
-        _draw_pair_counts(st, cx, cy, paired)
+        _draw_pair_counts(st, cx, cy, paired, ident, idx)
         for r in range(k):
             theta[r, t] = _two(_moment1(x[r], cx, nx, 0), _moment1(y[r], cy, ny, 0), code)
 
@@ -535,11 +671,13 @@ def _order2_part(xs, xo, ys, yo, paired, st, t0, t1, observed, theta):
     ny = ys.shape[1]
     cx = np.ones(nx, np.int64)
     cy = np.ones(ny, np.int64)
+    idx = np.empty(max(nx, ny), np.int64)
+    ident = np.arange(max(nx, ny))
     if t0 == 0:
         for r in range(k):
             observed[r] = _order1(xs[r], xo[r], cx, nx, 0.5, True) - _order1(ys[r], yo[r], cy, ny, 0.5, True)
     for t in range(t0, t1):
-        _draw_pair_counts(st, cx, cy, paired)
+        _draw_pair_counts(st, cx, cy, paired, ident, idx)
         for r in range(k):
             theta[r, t] = _order1(xs[r], xo[r], cx, nx, 0.5, True) - _order1(ys[r], yo[r], cy, ny, 0.5, True)
 
@@ -549,23 +687,25 @@ def _corr_part(x, y, st, t0, t1, observed, theta):
     """Resamples t0..t1-1 of Pearson r of paired rows x, y (k, n)."""
     k, n = x.shape
     counts = np.ones(n, np.int64)
+    idx = np.empty(n, np.int64)
     if t0 == 0:
         for r in range(k):
             observed[r] = _corr_counts(x[r], y[r], counts, n)
+    ident = np.arange(n)
     for t in range(t0, t1):
-        _draw_counts(st, counts)
+        _draw_counts(st, ident, counts, idx)
         for r in range(k):
             theta[r, t] = _corr_counts(x[r], y[r], counts, n)
 
 
 @njit
 def _floor_part(x, st, t0, t1, observed, theta):
-    """The benchmarks' floor: only the resample draws of `_moment1_part` (one count kept per resample)."""
+    """The benchmarks' floor: only the resample indices (`_draw_indices`; one index kept per resample)."""
     n = x.shape[1]
-    counts = np.empty(n, np.int64)
+    idx = np.empty(n, np.int64)
     for t in range(t0, t1):
-        _draw_counts(st, counts)
-        theta[0, t] = counts[0]
+        _draw_indices(st, n, idx)
+        theta[0, t] = idx[0]
 
 
 # Specialised on the user's jitted statistic, whose numba type differs in every process, so an on-disk
@@ -581,7 +721,7 @@ def _custom1_part(x, func, st, t0, t1, observed, theta):
     idx = np.empty(n, np.int64)
     xb = np.empty(n)
     for t in range(t0, t1):
-        _draw_indices(st, n, idx, False)
+        _draw_indices(st, n, idx)
         for r in range(k):
             for q in range(n):
                 xb[q] = x[r, idx[q]]
@@ -601,12 +741,12 @@ def _custom2_part(x, y, func, paired, st, t0, t1, observed, theta):
     xb = np.empty(nx)
     yb = np.empty(ny)
     for t in range(t0, t1):
-        _draw_indices(st, nx, ix, False)
+        _draw_indices(st, nx, ix)
         if paired:
             for q in range(ny):
                 iy[q] = ix[q]
         else:
-            _draw_indices(st, ny, iy, False)
+            _draw_indices(st, ny, iy)
         for r in range(k):
             for q in range(nx):
                 xb[q] = x[r, ix[q]]
