@@ -526,6 +526,7 @@ def _run_random(a, b, kind, c, n_null, sub, group, ss, observed, null, *, nx=Non
     from simengine._long import first_slice
     from simengine._rng import slice_generators
     from simengine.kernels import permutation as kp
+    from simengine.sequential import threaded_blocks
 
     k = a.shape[0]
     if kind == "custom":
@@ -541,8 +542,9 @@ def _run_random(a, b, kind, c, n_null, sub, group, ss, observed, null, *, nx=Non
     def run(gens, base, u0, u1, perms):
         if kind == "custom":
             kernel(a, b, c, n_null, PERM_BLOCK, gens, base, sub, u0, u1, perms, observed, null, done)
-        else:
-            kernel(a, b, c, nx, ny, n_null, PERM_BLOCK, gens, base, sub, u0, u1, perms, observed, null, done)
+        else:  # one serial call per block of the group, in threads (see the kernels)
+            threaded_blocks(lambda j: kernel(a, b, c, nx, ny, n_null, PERM_BLOCK, gens, base, sub, u0, u1, j, perms,
+                                             observed, null, done), 0, min(len(gens), u1 - u0))
 
     if parts == 1:
         def call(lo, hi):

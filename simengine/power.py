@@ -673,6 +673,8 @@ def _run_samples(kp, ss, ns, n_max, n_sims, shift, test, distribution, code, n_r
     """
     import numba
 
+    from simengine.sequential import threaded_blocks
+
     block = SAMPLE_BLOCK
     dcode = {"normal": kp.NORMAL, "lognormal": kp.LOGNORMAL, "exponential": kp.EXPONENTIAL}[distribution]
     jobs = ns.size * n_blocks(n_sims, block)
@@ -684,45 +686,47 @@ def _run_samples(kp, ss, ns, n_max, n_sims, shift, test, distribution, code, n_r
     if test == "paired_t":
         kernel = kp._power_paired_t_samples
 
-        def run(gens, j0, nj, u0, u1):
-            done = np.zeros(u1 - u0, dtype=np.bool_)
-            return kernel(gens, j0, nj, block, unit, ns, n_sims, shift, dcode, u0, u1, stat, done)[1]
+        def job(gens, j0, nj, u0, u1, il, done):
+            kernel(gens, j0, nj, block, unit, ns, n_sims, shift, dcode, u0, u1, il, stat, done)
     elif test == "wilcoxon":
         # the count of nonzero differences and the tie term of each replicate, for its p-value
         df = np.zeros((2, ns.size, n_sims))
         kernel = kp._power_wilcoxon_samples
 
-        def run(gens, j0, nj, u0, u1):
-            done = np.zeros(u1 - u0, dtype=np.bool_)
-            return kernel(gens, j0, nj, block, unit, ns, n_sims, shift, dcode, u0, u1, stat, df, done)[2]
+        def job(gens, j0, nj, u0, u1, il, done):
+            kernel(gens, j0, nj, block, unit, ns, n_sims, shift, dcode, u0, u1, il, stat, df, done)
     elif test == "paired_permutation":
         kernel = kp._power_paired_perm_samples
 
-        def run(gens, j0, nj, u0, u1):
-            done = np.zeros(u1 - u0, dtype=np.bool_)
-            return kernel(gens, j0, nj, block, unit, ns, n_sims, shift, dcode, code, n_resamples, u0, u1, stat,
-                          done)[1]
+        def job(gens, j0, nj, u0, u1, il, done):
+            kernel(gens, j0, nj, block, unit, ns, n_sims, shift, dcode, code, n_resamples, u0, u1, il, stat,
+                   done)
     elif test in ("t", "welch"):
         df = np.zeros((ns.size, n_sims))
         kernel = kp._power_t_samples
         welch = test == "welch"
 
-        def run(gens, j0, nj, u0, u1):
-            done = np.zeros(u1 - u0, dtype=np.bool_)
-            return kernel(gens, j0, nj, block, unit, ns, n_sims, shift, dcode, welch, u0, u1, stat, df, done)[2]
+        def job(gens, j0, nj, u0, u1, il, done):
+            kernel(gens, j0, nj, block, unit, ns, n_sims, shift, dcode, welch, u0, u1, il, stat, df, done)
     elif test == "mannwhitney":
         kernel = kp._power_mwu_samples
 
-        def run(gens, j0, nj, u0, u1):
-            done = np.zeros(u1 - u0, dtype=np.bool_)
-            return kernel(gens, j0, nj, block, unit, ns, n_sims, shift, dcode, code, u0, u1, stat, done)[1]
+        def job(gens, j0, nj, u0, u1, il, done):
+            kernel(gens, j0, nj, block, unit, ns, n_sims, shift, dcode, code, u0, u1, il, stat, done)
     else:
         kernel = kp._power_perm_samples
 
-        def run(gens, j0, nj, u0, u1):
-            done = np.zeros(u1 - u0, dtype=np.bool_)
-            return kernel(gens, j0, nj, block, unit, ns, n_sims, shift, dcode, code, n_resamples, u0, u1, stat,
-                          done)[1]
+        def job(gens, j0, nj, u0, u1, il, done):
+            kernel(gens, j0, nj, block, unit, ns, n_sims, shift, dcode, code, n_resamples, u0, u1, il, stat,
+                   done)
+
+    def run(gens, j0, nj, u0, u1):
+        # one serial kernel call per job of the group, spread over numba's thread count in Python threads
+        # (`threaded_blocks`): a prange kernel cost ~2 s more to compile, and a job's draws come from its
+        # own Generator alone, so nothing depends on which thread ran it
+        done = np.zeros(u1 - u0, dtype=np.bool_)
+        threaded_blocks(lambda il: job(gens, j0, nj, u0, u1, il, done), 0, min(nj, u1 - u0))
+        return done
 
     if parts == 1:
         def call(lo, hi):

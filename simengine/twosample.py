@@ -390,6 +390,7 @@ def _mwu_rows(
     from scipy import special
 
     from simengine.kernels.hypothesis import _mannwhitneyu_rows
+    from simengine.kernels.twosample import _mwu_u1, _mwu_z1
 
     n1, n2 = xr.shape[1], yr.shape[1]
     xr, yr = contiguous(xr), contiguous(yr)
@@ -398,6 +399,13 @@ def _mwu_rows(
             u, z, ties = np.empty(len(xr)), np.empty(len(xr)), np.empty(len(xr))
             for r in range(len(xr)):
                 u[r], z[r], ties[r] = _long_mwu_row(xr[r], yr[r], continuity, code)
+            done = True
+        elif len(xr) == 1:
+            # one row (every 1-D call): the batched kernel's own row helpers, called from here, so a first
+            # call compiles them and not the parallel region around them (~2 s of a cold start); same numbers
+            u1, tie_term = _mwu_u1(xr[0], yr[0])
+            u, ties = np.array([u1]), np.array([tie_term])
+            z = np.array([_mwu_z1(u1, float(n1), float(n2), tie_term, continuity, code)])
             done = True
         else:
             # ~0.5 us per observation to sort on a loaded machine: a first slice of 2**17 is ~0.05 s

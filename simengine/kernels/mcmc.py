@@ -14,6 +14,7 @@ Failures never raise here: each chain reports a status and the step where it
 stopped; the public layer raises.
 """
 import math
+from types import FunctionType
 
 import numba
 import numpy as np
@@ -119,21 +120,36 @@ def _cycles(typingctx):
 
 # `kernels.rng`'s ziggurat draws are inline="always" helpers nested three deep: numba inlines by copying
 # the callee's IR at every call site, again for every nested call (11 copies per normal draw), and
-# types each copy in place, which made its inlining pass 3-4 s of a cold first call.  Compiled once
-# here as functions of four integers, they cost a few tenths of a second, and LLVM inlines them into
-# the step loops (forceinline: LLVM's alwaysinline), the same chains at the same speed per step.
+# types each copy in place, which made its inlining pass 3-4 s of a cold first call.  Here they are
+# compiled once each, as functions of four integers: `_compiled_as` gives rng's own function (its code,
+# not a copy of it) a name of its own and sends the draws' calls to the PCG64 steps compiled here, so
+# numba inlines nothing (a normal draw compiled in ~1.0 s this way with rng's steps inlined, ~0.5 s now),
+# and LLVM inlines all of them into the step loops (forceinline: LLVM's alwaysinline), the same chains at
+# the same speed per step.
 # Helpers that take arrays stay inline="always": a numba function call increfs and decrefs its array
 # arguments, which LLVM's inlining leaves in the step loop (measured: 1.3-1.5x slower steps).
-@hjit(forceinline=True)
-def _std_normal1(sh, sl, ih, il):
-    """`kernels.rng._std_normal1`, compiled once (see the note above)."""
-    return _rng._std_normal1(sh, sl, ih, il)
+def _compiled_as(name, dispatcher, **calls):
+    """`dispatcher`'s Python function (a `kernels.rng` draw), renamed `name`, calling `calls` instead of the
+    module-level functions of those names, as an `hjit(forceinline=True)` helper.
+
+    The code object is rng's, unchanged; only the names it looks up differ.  The new name keeps numba's
+    cache index of this helper apart from rng's function of the same code.
+    """
+    func = dispatcher.py_func
+    scope = dict(func.__globals__)
+    scope.update(calls)
+    twin = FunctionType(func.__code__, scope, name, func.__defaults__, func.__closure__)
+    twin.__qualname__ = name
+    twin.__doc__ = func.__doc__
+    return hjit(forceinline=True)(twin)
 
 
-@hjit(forceinline=True)
-def _std_exponential1(sh, sl, ih, il):
-    """`kernels.rng._std_exponential1`, compiled once (see the note above)."""
-    return _rng._std_exponential1(sh, sl, ih, il)
+_pcg64_next = _compiled_as("_pcg64_next_mcmc", _rng._pcg64_next)
+_pcg64_double = _compiled_as("_pcg64_double_mcmc", _rng._pcg64_double, _pcg64_next=_pcg64_next)
+_std_normal1 = _compiled_as("_std_normal1_mcmc", _rng._std_normal1, _pcg64_next=_pcg64_next,
+                            _pcg64_double=_pcg64_double)
+_std_exponential1 = _compiled_as("_std_exponential1_mcmc", _rng._std_exponential1, _pcg64_next=_pcg64_next,
+                                 _pcg64_double=_pcg64_double)
 
 
 # What the wrapper of `compile_density` returns when the density raised: a quiet NaN with a payload

@@ -167,6 +167,10 @@ def _next_combination1(c, n):
 # draws are those of one pass over the block, whatever `sub` and the slicing.  done[b] counts the units
 # of block b that ran (an iteration whose scratch allocation fails stops without raising: numba's
 # parallel loops do not re-raise).  The first call (base == 0, u0 == 0) also fills observed.
+# `_perm_random_mean` and `_perm_random_median` are serial kernels of one block, block base + (u0 + j) %
+# len(gens) with j < min(len(gens), u1 - u0), which the public layer spreads over threads of its own
+# (`sequential.threaded_blocks`; they release the GIL): a prange kernel costs ~2 s more to compile, the
+# first call of a user's first permutation test.  The call with j == 0 of the first call fills observed.
 
 
 @pjit
@@ -231,83 +235,81 @@ def _perm_exact_median(vals, from_x, nx, ny, n_null, unit, lo, hi, comb, comb_ne
     return done
 
 
-@pjit
-def _perm_random_mean(vals, from_x, rank, nx, ny, n_null, block, gens, base, sub, u0, u1, perms, observed, null,
+@njit
+def _perm_random_mean(vals, from_x, rank, nx, ny, n_null, block, gens, base, sub, u0, u1, j, perms, observed, null,
                       done):
     """Random-split null distribution of the mean difference, units u0..u1-1 of a group (see above)."""
     k, n = vals.shape
     drawn_is_x = nx <= ny
     m = nx if drawn_is_x else ny
-    if base == 0 and u0 == 0:
+    if base == 0 and u0 == 0 and j == 0:  # the observed statistic: once, by the first job
         obs = np.empty(n, dtype=np.bool_)
         for r in range(k):
             for i in range(n):
                 obs[i] = from_x[r, i] == drawn_is_x
             observed[r] = _split_mean1(vals[r], obs, drawn_is_x, nx, ny)
     nb = len(gens)
-    for j in numba.prange(min(nb, u1 - u0)):
-        u = u0 + np.int64(j)
-        i = u % nb
-        b = base + np.int64(i)
-        g = gens[i]
-        perm = perms[i]
-        mask = np.zeros(n, dtype=np.bool_)
-        while u < u1:
-            part = u // nb
-            if part == 0:
-                for q in range(n):
-                    perm[q] = q
-            t0 = b * block + part * sub
-            for t in range(t0, min(t0 + sub, (b + 1) * block, n_null)):
-                _random_subset(g, perm, m, n)
-                for r in range(k):
-                    for q in range(m):
-                        mask[rank[r, perm[q]]] = True
-                    null[r, t] = _split_mean1(vals[r], mask, drawn_is_x, nx, ny)
-                    for q in range(m):
-                        mask[rank[r, perm[q]]] = False
-            done[b] += 1
-            u += nb
+    u = u0 + j
+    i = u % nb
+    b = base + np.int64(i)
+    g = gens[i]
+    perm = perms[i]
+    mask = np.zeros(n, dtype=np.bool_)
+    while u < u1:
+        part = u // nb
+        if part == 0:
+            for q in range(n):
+                perm[q] = q
+        t0 = b * block + part * sub
+        for t in range(t0, min(t0 + sub, (b + 1) * block, n_null)):
+            _random_subset(g, perm, m, n)
+            for r in range(k):
+                for q in range(m):
+                    mask[rank[r, perm[q]]] = True
+                null[r, t] = _split_mean1(vals[r], mask, drawn_is_x, nx, ny)
+                for q in range(m):
+                    mask[rank[r, perm[q]]] = False
+        done[b] += 1
+        u += nb
     return done
 
 
-@pjit
-def _perm_random_median(vals, from_x, rank, nx, ny, n_null, block, gens, base, sub, u0, u1, perms, observed, null,
+@njit
+def _perm_random_median(vals, from_x, rank, nx, ny, n_null, block, gens, base, sub, u0, u1, j, perms, observed, null,
                         done):
     """Random-split null distribution of the median difference, units u0..u1-1 of a group (see above)."""
     k, n = vals.shape
     drawn_is_x = nx <= ny
     m = nx if drawn_is_x else ny
-    if base == 0 and u0 == 0:
+    if base == 0 and u0 == 0 and j == 0:  # the observed statistic: once, by the first job
         obs = np.empty(n, dtype=np.bool_)
         for r in range(k):
             for i in range(n):
                 obs[i] = from_x[r, i] == drawn_is_x
             observed[r] = _split_median1(vals[r], obs, drawn_is_x, nx, ny)
     nb = len(gens)
-    for j in numba.prange(min(nb, u1 - u0)):
-        u = u0 + np.int64(j)
-        i = u % nb
-        b = base + np.int64(i)
-        g = gens[i]
-        perm = perms[i]
-        mask = np.zeros(n, dtype=np.bool_)
-        while u < u1:
-            part = u // nb
-            if part == 0:
-                for q in range(n):
-                    perm[q] = q
-            t0 = b * block + part * sub
-            for t in range(t0, min(t0 + sub, (b + 1) * block, n_null)):
-                _random_subset(g, perm, m, n)
-                for r in range(k):
-                    for q in range(m):
-                        mask[rank[r, perm[q]]] = True
-                    null[r, t] = _split_median1(vals[r], mask, drawn_is_x, nx, ny)
-                    for q in range(m):
-                        mask[rank[r, perm[q]]] = False
-            done[b] += 1
-            u += nb
+    u = u0 + j
+    i = u % nb
+    b = base + np.int64(i)
+    g = gens[i]
+    perm = perms[i]
+    mask = np.zeros(n, dtype=np.bool_)
+    while u < u1:
+        part = u // nb
+        if part == 0:
+            for q in range(n):
+                perm[q] = q
+        t0 = b * block + part * sub
+        for t in range(t0, min(t0 + sub, (b + 1) * block, n_null)):
+            _random_subset(g, perm, m, n)
+            for r in range(k):
+                for q in range(m):
+                    mask[rank[r, perm[q]]] = True
+                null[r, t] = _split_median1(vals[r], mask, drawn_is_x, nx, ny)
+                for q in range(m):
+                    mask[rank[r, perm[q]]] = False
+        done[b] += 1
+        u += nb
     return done
 
 

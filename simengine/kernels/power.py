@@ -132,93 +132,91 @@ def _unit_replicates(u, j0, nj, nb, block, unit, n_sims):
 
 
 # The full-sample kernels below run units u0..u1-1 of the group of jobs j0..j0+nj-1 (see
-# `_unit_replicates`); job j0 + k draws from gens[k] alone.  Each prange iteration takes one job and runs
-# its units of [u0, u1) in order, and a job's parts in later calls continue its Generator's stream (a
-# Generator passed in keeps its state), so the draws are those of one pass over the block whatever the
-# unit size or slicing.  A job whose scratch allocation fails stops without raising (numba's parallel
-# loops do not re-raise), so each unit sets its flag in `done` (indexed by u - u0) and the caller checks
-# every flag.  One kernel per test: a call compiles only its own test's path.
+# `_unit_replicates`); job j0 + k draws from gens[k] alone.  A call takes one job, j0 + il (il < nj and
+# il < u1 - u0), and runs its units of [u0, u1) in order, and a job's parts in later calls continue its
+# Generator's stream (a Generator passed in keeps its state), so the draws are those of one pass over the
+# block whatever the unit size or slicing.  The public layer spreads a group's jobs over threads of its own
+# (`sequential.threaded_blocks`; the kernels release the GIL): serial kernels, as a prange kernel costs
+# ~2 s more to compile.  Each unit sets its flag in `done` (indexed by u - u0) and the caller checks every
+# flag.  One kernel per test: a call compiles only its own test's path.
 
 
-@pjit
-def _power_t_samples(gens, j0, nj, block, unit, n_arr, n_sims, shift, dist, welch, u0, u1, stat, df, done):
+@njit
+def _power_t_samples(gens, j0, nj, block, unit, n_arr, n_sims, shift, dist, welch, u0, u1, il, stat, df, done):
     """Pooled (or, with `welch`, Welch) t and df of full samples: fills stat and df (n_points, n_sims)."""
     nb = (n_sims + block - 1) // block
-    for il in numba.prange(min(nj, u1 - u0)):
-        u = u0 + np.int64(il)
-        g = gens[u % nj]
-        i = _unit_replicates(u, j0, nj, nb, block, unit, n_sims)[0]
-        n = n_arr[i]
-        fn = float(n)
-        x = np.empty(n)
-        y = np.empty(n)
-        while u < u1:
-            i, lo, hi = _unit_replicates(u, j0, nj, nb, block, unit, n_sims)
-            for r in range(lo, hi):
-                _draw1(g, dist, x, shift)
-                _draw1(g, dist, y, 0.0)
-                m1, s1 = _mean_ssd1(x)
-                m2, s2 = _mean_ssd1(y)
-                if welch:
-                    stat[i, r], df[i, r] = _ttest_welch1(fn, m1, s1, fn, m2, s2)
-                else:
-                    stat[i, r], df[i, r] = _ttest_pooled1(fn, m1, s1, fn, m2, s2)
-            done[u - u0] = True
-            u += nj
+    u = u0 + il
+    g = gens[u % nj]
+    i = _unit_replicates(u, j0, nj, nb, block, unit, n_sims)[0]
+    n = n_arr[i]
+    fn = float(n)
+    x = np.empty(n)
+    y = np.empty(n)
+    while u < u1:
+        i, lo, hi = _unit_replicates(u, j0, nj, nb, block, unit, n_sims)
+        for r in range(lo, hi):
+            _draw1(g, dist, x, shift)
+            _draw1(g, dist, y, 0.0)
+            m1, s1 = _mean_ssd1(x)
+            m2, s2 = _mean_ssd1(y)
+            if welch:
+                stat[i, r], df[i, r] = _ttest_welch1(fn, m1, s1, fn, m2, s2)
+            else:
+                stat[i, r], df[i, r] = _ttest_pooled1(fn, m1, s1, fn, m2, s2)
+        done[u - u0] = True
+        u += nj
     return stat, df, done
 
 
-@pjit
-def _power_mwu_samples(gens, j0, nj, block, unit, n_arr, n_sims, shift, dist, alternative, u0, u1, stat,
+@njit
+def _power_mwu_samples(gens, j0, nj, block, unit, n_arr, n_sims, shift, dist, alternative, u0, u1, il, stat,
                        done):
     """Standardised U (scipy's z for `alternative`, continuity-corrected) of full samples: fills stat."""
     nb = (n_sims + block - 1) // block
-    for il in numba.prange(min(nj, u1 - u0)):
-        u = u0 + np.int64(il)
-        g = gens[u % nj]
-        i = _unit_replicates(u, j0, nj, nb, block, unit, n_sims)[0]
-        n = n_arr[i]
-        fn = float(n)
-        x = np.empty(n)
-        y = np.empty(n)
-        tmp = np.empty(n)
-        while u < u1:
-            i, lo, hi = _unit_replicates(u, j0, nj, nb, block, unit, n_sims)
-            for r in range(lo, hi):
-                _draw1(g, dist, x, shift)
-                _draw1(g, dist, y, 0.0)
-                # the samples are not needed after ranking: sorted in place, no allocation per replicate
-                sort_inplace(x, tmp)
-                sort_inplace(y, tmp)
-                u1_, tie_term = _mwu_sorted1(x, y)
-                stat[i, r] = _mwu_z1(u1_, fn, fn, tie_term, True, alternative)
-            done[u - u0] = True
-            u += nj
+    u = u0 + il
+    g = gens[u % nj]
+    i = _unit_replicates(u, j0, nj, nb, block, unit, n_sims)[0]
+    n = n_arr[i]
+    fn = float(n)
+    x = np.empty(n)
+    y = np.empty(n)
+    tmp = np.empty(n)
+    while u < u1:
+        i, lo, hi = _unit_replicates(u, j0, nj, nb, block, unit, n_sims)
+        for r in range(lo, hi):
+            _draw1(g, dist, x, shift)
+            _draw1(g, dist, y, 0.0)
+            # the samples are not needed after ranking: sorted in place, no allocation per replicate
+            sort_inplace(x, tmp)
+            sort_inplace(y, tmp)
+            u1_, tie_term = _mwu_sorted1(x, y)
+            stat[i, r] = _mwu_z1(u1_, fn, fn, tie_term, True, alternative)
+        done[u - u0] = True
+        u += nj
     return stat, done
 
 
-@pjit
-def _power_perm_samples(gens, j0, nj, block, unit, n_arr, n_sims, shift, dist, alternative, n_resamples, u0, u1,
+@njit
+def _power_perm_samples(gens, j0, nj, block, unit, n_arr, n_sims, shift, dist, alternative, n_resamples, u0, u1, il,
                         stat, done):
     """Randomised permutation p-value of mean(x) - mean(y) of full samples: fills stat."""
     nb = (n_sims + block - 1) // block
-    for il in numba.prange(min(nj, u1 - u0)):
-        u = u0 + np.int64(il)
-        g = gens[u % nj]
-        i = _unit_replicates(u, j0, nj, nb, block, unit, n_sims)[0]
-        n = n_arr[i]
-        x = np.empty(n)
-        y = np.empty(n)
-        pooled = np.empty(2 * n)
-        perm = np.empty(2 * n, dtype=np.int64)
-        while u < u1:
-            i, lo, hi = _unit_replicates(u, j0, nj, nb, block, unit, n_sims)
-            for r in range(lo, hi):
-                _draw1(g, dist, x, shift)
-                _draw1(g, dist, y, 0.0)
-                stat[i, r] = _perm_pvalue1(g, x, y, alternative, n_resamples, pooled, perm)
-            done[u - u0] = True
-            u += nj
+    u = u0 + il
+    g = gens[u % nj]
+    i = _unit_replicates(u, j0, nj, nb, block, unit, n_sims)[0]
+    n = n_arr[i]
+    x = np.empty(n)
+    y = np.empty(n)
+    pooled = np.empty(2 * n)
+    perm = np.empty(2 * n, dtype=np.int64)
+    while u < u1:
+        i, lo, hi = _unit_replicates(u, j0, nj, nb, block, unit, n_sims)
+        for r in range(lo, hi):
+            _draw1(g, dist, x, shift)
+            _draw1(g, dist, y, 0.0)
+            stat[i, r] = _perm_pvalue1(g, x, y, alternative, n_resamples, pooled, perm)
+        done[u - u0] = True
+        u += nj
     return stat, done
 
 
@@ -289,25 +287,24 @@ def _power_paired_t_normal(gens, block, n_arr, n_sims, shift, lo, hi, t):
     return t
 
 
-@pjit
-def _power_paired_t_samples(gens, j0, nj, block, unit, n_arr, n_sims, shift, dist, u0, u1, stat, done):
+@njit
+def _power_paired_t_samples(gens, j0, nj, block, unit, n_arr, n_sims, shift, dist, u0, u1, il, stat, done):
     """One-sample t of full samples of differences: fills stat (df is n - 1)."""
     nb = (n_sims + block - 1) // block
-    for il in numba.prange(min(nj, u1 - u0)):
-        u = u0 + np.int64(il)
-        g = gens[u % nj]
-        i = _unit_replicates(u, j0, nj, nb, block, unit, n_sims)[0]
-        n = n_arr[i]
-        fn = float(n)
-        d = np.empty(n)
-        while u < u1:
-            i, lo, hi = _unit_replicates(u, j0, nj, nb, block, unit, n_sims)
-            for r in range(lo, hi):
-                _draw1(g, dist, d, shift)
-                m, s = _mean_ssd1(d)
-                stat[i, r] = m / math.sqrt(s / (fn - 1.0) / fn)
-            done[u - u0] = True
-            u += nj
+    u = u0 + il
+    g = gens[u % nj]
+    i = _unit_replicates(u, j0, nj, nb, block, unit, n_sims)[0]
+    n = n_arr[i]
+    fn = float(n)
+    d = np.empty(n)
+    while u < u1:
+        i, lo, hi = _unit_replicates(u, j0, nj, nb, block, unit, n_sims)
+        for r in range(lo, hi):
+            _draw1(g, dist, d, shift)
+            m, s = _mean_ssd1(d)
+            stat[i, r] = m / math.sqrt(s / (fn - 1.0) / fn)
+        done[u - u0] = True
+        u += nj
     return stat, done
 
 
@@ -349,27 +346,26 @@ def _signed_rank1(d, a, s, tmp):
     return r_plus, float(m), tie_term
 
 
-@pjit
-def _power_wilcoxon_samples(gens, j0, nj, block, unit, n_arr, n_sims, shift, dist, u0, u1, stat, aux, done):
+@njit
+def _power_wilcoxon_samples(gens, j0, nj, block, unit, n_arr, n_sims, shift, dist, u0, u1, il, stat, aux, done):
     """Wilcoxon signed-rank r_plus of full samples of differences into stat; aux[0] the count of nonzero
     differences, aux[1] the tie term (the public layer turns them into p-values)."""
     nb = (n_sims + block - 1) // block
-    for il in numba.prange(min(nj, u1 - u0)):
-        u = u0 + np.int64(il)
-        g = gens[u % nj]
-        i = _unit_replicates(u, j0, nj, nb, block, unit, n_sims)[0]
-        n = n_arr[i]
-        d = np.empty(n)
-        a = np.empty(n)
-        s = np.empty(n)
-        tmp = np.empty(n)
-        while u < u1:
-            i, lo, hi = _unit_replicates(u, j0, nj, nb, block, unit, n_sims)
-            for r in range(lo, hi):
-                _draw1(g, dist, d, shift)
-                stat[i, r], aux[0, i, r], aux[1, i, r] = _signed_rank1(d, a, s, tmp)
-            done[u - u0] = True
-            u += nj
+    u = u0 + il
+    g = gens[u % nj]
+    i = _unit_replicates(u, j0, nj, nb, block, unit, n_sims)[0]
+    n = n_arr[i]
+    d = np.empty(n)
+    a = np.empty(n)
+    s = np.empty(n)
+    tmp = np.empty(n)
+    while u < u1:
+        i, lo, hi = _unit_replicates(u, j0, nj, nb, block, unit, n_sims)
+        for r in range(lo, hi):
+            _draw1(g, dist, d, shift)
+            stat[i, r], aux[0, i, r], aux[1, i, r] = _signed_rank1(d, a, s, tmp)
+        done[u - u0] = True
+        u += nj
     return stat, aux, done
 
 
@@ -428,22 +424,21 @@ def _sign_flip_pvalue1(g, d, alternative, n_resamples):
     return min(min(p_le, p_ge) * 2.0, 1.0)
 
 
-@pjit
+@njit
 def _power_paired_perm_samples(gens, j0, nj, block, unit, n_arr, n_sims, shift, dist, alternative, n_resamples,
-                               u0, u1, stat, done):
+                               u0, u1, il, stat, done):
     """Sign-flip permutation p-value of the mean difference of full samples: fills stat."""
     nb = (n_sims + block - 1) // block
-    for il in numba.prange(min(nj, u1 - u0)):
-        u = u0 + np.int64(il)
-        g = gens[u % nj]
-        i = _unit_replicates(u, j0, nj, nb, block, unit, n_sims)[0]
-        n = n_arr[i]
-        d = np.empty(n)
-        while u < u1:
-            i, lo, hi = _unit_replicates(u, j0, nj, nb, block, unit, n_sims)
-            for r in range(lo, hi):
-                _draw1(g, dist, d, shift)
-                stat[i, r] = _sign_flip_pvalue1(g, d, alternative, n_resamples)
-            done[u - u0] = True
-            u += nj
+    u = u0 + il
+    g = gens[u % nj]
+    i = _unit_replicates(u, j0, nj, nb, block, unit, n_sims)[0]
+    n = n_arr[i]
+    d = np.empty(n)
+    while u < u1:
+        i, lo, hi = _unit_replicates(u, j0, nj, nb, block, unit, n_sims)
+        for r in range(lo, hi):
+            _draw1(g, dist, d, shift)
+            stat[i, r] = _sign_flip_pvalue1(g, d, alternative, n_resamples)
+        done[u - u0] = True
+        u += nj
     return stat, done

@@ -569,7 +569,7 @@ def _peeking_binary_t_band(g, reps, looks, pA, pB, sd, alternative, tau2, f_sure
     futile = looks.shape[0] > 4
     final = 0
     for _ in range(reps):
-        n, cA, cB, stopped = 0.0, 0, 0, False
+        n, cA, cB, stopped = 0.0, 0, 0, np.bool_(False)  # not a literal False: _band_look1 compiles once
         for k in range(n_looks):
             m = np.int64(looks[0, k])
             cA += g.binomial(m, pA)
@@ -597,7 +597,7 @@ def _peeking_binary_welch_band(g, reps, looks, pA, pB, sd, alternative, tau2, f_
     futile = looks.shape[0] > 4
     final = 0
     for _ in range(reps):
-        n, cA, cB, stopped = 0.0, 0, 0, False
+        n, cA, cB, stopped = 0.0, 0, 0, np.bool_(False)  # not a literal False: _band_look1 compiles once
         for k in range(n_looks):
             m = np.int64(looks[0, k])
             cA += g.binomial(m, pA)
@@ -625,7 +625,7 @@ def _peeking_normal_t_band(g, reps, looks, pA, pB, sd, alternative, tau2, f_sure
     futile = looks.shape[0] > 4
     final = 0
     for _ in range(reps):
-        n, mA, sA, mB, sB, stopped = 0.0, 0.0, 0.0, 0.0, 0.0, False
+        n, mA, sA, mB, sB, stopped = 0.0, 0.0, 0.0, 0.0, 0.0, np.bool_(False)  # (see above)
         for k in range(n_looks):
             m = np.int64(looks[0, k])
             lmA, lsA = _draw_normal_look1(g, m, pA, sd)
@@ -652,7 +652,7 @@ def _peeking_normal_welch_band(g, reps, looks, pA, pB, sd, alternative, tau2, f_
     futile = looks.shape[0] > 4
     final = 0
     for _ in range(reps):
-        n, mA, sA, mB, sB, stopped = 0.0, 0.0, 0.0, 0.0, 0.0, False
+        n, mA, sA, mB, sB, stopped = 0.0, 0.0, 0.0, 0.0, 0.0, np.bool_(False)  # (see above)
         for k in range(n_looks):
             m = np.int64(looks[0, k])
             lmA, lsA = _draw_normal_look1(g, m, pA, sd)
