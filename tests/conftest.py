@@ -10,6 +10,20 @@ settings.register_profile("dev", deadline=None, suppress_health_check=[HealthChe
 settings.load_profile("ci" if os.environ.get("CI") else "dev")
 
 
+def pytest_configure(config):
+    # pytest-xdist runs one worker per core; if each worker also ran numba kernels on every core, a 2-core machine
+    # would run 4 compute threads on 2 cores, and parallel kernels would wait at their barriers for descheduled
+    # threads (measured: a third of the wall time of the hypothesis, power, multitest, bayes and drift files).
+    # So each worker uses its share of the cores. Results never depend on the thread count, and the tests of
+    # that still compare 1 and 2 threads: they set the count explicitly (numba.config.NUMBA_NUM_THREADS, the
+    # maximum, is unchanged) or run a child process with NUMBA_NUM_THREADS set.
+    workers = int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1"))
+    if workers > 1:
+        import numba
+
+        numba.set_num_threads(max(1, numba.config.NUMBA_NUM_THREADS // workers))
+
+
 # The longest test files start first (longest-processing-time-first): pytest-xdist's --dist loadfile hands whole
 # files to workers in collection order, and alphabetical order left several long files (sequential, sweep,
 # results) for the end, where one worker ran them while the other had nothing left (~1 minute of a 2-core CI run).
