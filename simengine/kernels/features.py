@@ -14,36 +14,46 @@ _MOVES = 8
 
 
 @njit
-def scatter_groups(keys, low, lo, hi, slots, times, payload, rec):
-    """Counting-sort scatter of rows lo..hi-1 by group: each row's time and `payload` (of the times' dtype:
-    float64 values viewed as int64 for datetime times, or row numbers) go to its group's next free slot
-    of `rec` (n x 2: time, payload; ``slots[g]``, advanced).  Stable: within a group, input order.  With
-    an empty `rec` the rows are only counted (``slots[g] += 1``), for the caller to make the slots.
+def scatter_groups(keys, low, last, lo, hi, slots, times, payload, rec, low_bits, shift):
+    """Counting-sort scatter of rows lo..hi-1 by block of groups: each row's time and `payload` (of the times'
+    dtype: float64 values viewed as int64 for datetime times, or row numbers) go to its block's next free slot
+    of `rec` (n x 2: time, payload; ``slots[g >> shift]``, advanced), and the group's place in its block,
+    ``g & (2**shift - 1)``, to the same slot of `low_bits` (uint8, shift <= 8).  With an empty `rec` the rows
+    are only counted by group (``slots[g] += 1``), for the caller to make the slots.  Stable: within a block,
+    input order.  Blocks of 2**shift groups keep the write streams few (one per block, not one per group:
+    they stay in cache); `sort_groups` then scatters each block into its groups while it is in cache.
 
-    The group of key k is ``k - low`` for keys in [low, low + len(slots) - 1), else the last group (queries
-    whose entity has no events): integer entity ids go in as they are (`low` their minimum: no factorising
-    pass), dense codes from ``pandas.factorize`` with `low` 0 and -1 for "no events".  Rows split into
-    consecutive ranges, each with its own slots (the group starts plus the counts of the ranges before it),
-    give the same layout in any number of calls, so ranges can run on several threads.
+    The group of key k is ``k - low`` for keys in [low, low + last), else `last` (queries whose entity has
+    no events): integer entity ids go in as they are (`low` their minimum: no factorising pass), dense codes
+    from ``pandas.factorize`` with `low` 0 and -1 for "no events".  Rows split into consecutive ranges, each
+    with its own slots (the block starts plus the counts of the ranges before it), give the same layout in
+    any number of calls, so ranges can run on several threads.
     """
-    last = slots.shape[0] - 1
-    high = low + (last - 1)  # compared before subtracting: no overflow for any int64 key
     count = rec.shape[0] == 0
+    high = low + (last - 1)  # compared before subtracting: no overflow for any int64 key
+    mask = (1 << shift) - 1
     for i in range(lo, hi):
         k = keys[i]
         g = k - low if low <= k <= high else last
-        p = slots[g]
-        slots[g] = p + 1
-        if not count:
+        if count:
+            slots[g] += 1
+        else:
+            b = g >> shift
+            p = slots[b]
+            slots[b] = p + 1
             rec[p, 0] = times[i]
             rec[p, 1] = payload[i]
+            low_bits[p] = g & mask
 
 
 @njit
-def sort_groups(rec, starts, other, g_lo, g_hi, tmp, work):
-    """Sort groups g_lo..g_hi-1 of the records `rec` (time, payload; group g is rec[starts[g]:starts[g + 1]])
-    stably by time, in place, skipping those whose group in `other` is empty (events of entities without queries,
-    queries of entities without events: the window pass does not need their order).
+def sort_groups(rec, low_bits, starts, other, g_lo, g_hi, tmp, work):
+    """Scatter one block of `scatter_groups` (groups g_lo..g_hi-1, g_lo a multiple of its 2**shift, g_hi - g_lo
+    <= 2**shift) into its groups, then sort those groups of the records `rec` (time, payload; group g is
+    rec[starts[g]:starts[g + 1]]) stably by time, in place, skipping those whose group in `other` is empty
+    (events of entities without queries, queries of entities without events: the window pass does not need
+    their order).  The block is copied to `tmp` and each record goes back to its group's next slot (the
+    group's place in the block in `low_bits`): stable, and in cache for blocks of a few 10^4 records.
 
     A group costs one pass when already sorted.  Otherwise a bucket pass scatters it into `tmp` by a
     monotone key of its time (two to four buckets per item, spread over its range: equal times share a
@@ -51,8 +61,23 @@ def sort_groups(rec, starts, other, g_lo, g_hi, tmp, work):
     sort brings it back: linear for times spread over their range.  When that insertion sort has moved
     items more than `_MOVES` times per item (clustered times), or for short groups, a merge sort sorts
     the group instead: O(n log n) in any case.  `tmp` holds at least the largest group,
-    `work` five times that + 1 (bucket starts, then keys).
+    `work` five times that + 1 (bucket starts, then keys) and at least g_hi - g_lo.  For the block's copy,
+    `tmp` holds at least the block.
     """
+    a = starts[g_lo]
+    b = starts[g_hi]
+    if g_hi - g_lo > 1:
+        for i in range(a, b):
+            tmp[i - a, 0] = rec[i, 0]
+            tmp[i - a, 1] = rec[i, 1]
+        for g in range(g_lo, g_hi):
+            work[g - g_lo] = starts[g]
+        for i in range(a, b):
+            g = low_bits[i]
+            p = work[g]
+            work[g] = p + 1
+            rec[p, 0] = tmp[i - a, 0]
+            rec[p, 1] = tmp[i - a, 1]
     for g in range(g_lo, g_hi):
         a = starts[g]
         b = starts[g + 1]
