@@ -89,7 +89,7 @@ def test_scatter_and_sort_groups_are_stable():
     slots = starts[:1].copy()  # one block of 2**3 groups: the scatter keeps input order, sort_groups regroups
     kf.scatter_groups(codes, np.int64(0), last, 0, n, slots, t, rows, records, low_bits, 3)
     assert_array_equal(records[:, 1], np.arange(n))
-    kf.sort_groups(records, low_bits, starts, starts, 0, 6, np.empty((n, 2)), np.empty(5 * n + 1, np.int64))
+    kf.sort_groups(records, low_bits, starts, starts, 0, 6, np.empty((n, 2)), np.empty(5 * n + 9, np.int64))
     sorted_t, rows = records[:, 0], records[:, 1]
     expected = np.lexsort((np.arange(n), t, codes))
     assert_array_equal(rows, expected)

@@ -52,32 +52,61 @@ def sort_groups(rec, low_bits, starts, other, g_lo, g_hi, tmp, work):
     <= 2**shift) into its groups, then sort those groups of the records `rec` (time, payload; group g is
     rec[starts[g]:starts[g + 1]]) stably by time, in place, skipping those whose group in `other` is empty
     (events of entities without queries, queries of entities without events: the window pass does not need
-    their order).  The block is copied to `tmp` and each record goes back to its group's next slot (the
-    group's place in the block in `low_bits`): stable, and in cache for blocks of a few 10^4 records.
+    their order).  The block is copied to `tmp` and each record goes back to the next slot of its group (its
+    place in the block in `low_bits`) and time bucket (about as many buckets per group as records, over the
+    block's time range; a monotone key, so equal times share a bucket): a stable counting sort, in cache for
+    blocks of a few 10^4 records, that leaves each group nearly sorted for times spread over the range.
 
-    A group costs one pass when already sorted.  Otherwise a bucket pass scatters it into `tmp` by a
+    A group costs one pass when already sorted, and an insertion sort when nearly sorted (at most `_MOVES`
+    moves per item).  Otherwise a bucket pass scatters it into `tmp` by a
     monotone key of its time (two to four buckets per item, spread over its range: equal times share a
     bucket, so the scatter is stable and only items of one bucket can be out of order), and an insertion
     sort brings it back: linear for times spread over their range.  When that insertion sort has moved
     items more than `_MOVES` times per item (clustered times), or for short groups, a merge sort sorts
     the group instead: O(n log n) in any case.  `tmp` holds at least the largest group,
-    `work` five times that + 1 (bucket starts, then keys) and at least g_hi - g_lo.  For the block's copy,
-    `tmp` holds at least the block.
+    `work` five times that + 2**shift + 1 (bucket starts, then keys).  For the block's copy, `tmp` holds at
+    least the block.
     """
     a = starts[g_lo]
     b = starts[g_hi]
-    if g_hi - g_lo > 1:
+    if b - a > 1:
+        first = rec[a, 0]
+        final = rec[a, 0]
         for i in range(a, b):
             tmp[i - a, 0] = rec[i, 0]
             tmp[i - a, 1] = rec[i, 1]
-        for g in range(g_lo, g_hi):
-            work[g - g_lo] = starts[g]
+            if rec[i, 0] < first:
+                first = rec[i, 0]
+            elif rec[i, 0] > final:
+                final = rec[i, 0]
+        m = g_hi - g_lo
+        nb = 1  # time buckets per group: about one record each, over the block's time range
+        while nb * m < b - a:
+            nb *= 2
+        low = float(first)
+        span = float(final) - low
+        scale = nb / span if 0.0 < span <= 1.7e308 else np.inf
+        if not scale <= 1e308:  # one time, or a span too wide or too narrow for float64: by group only
+            nb = 1
+        top = m * nb
+        for k in range(top + 1):
+            work[k] = 0
+        work[0] = a
         for i in range(a, b):
-            g = low_bits[i]
-            p = work[g]
-            work[g] = p + 1
-            rec[p, 0] = tmp[i - a, 0]
-            rec[p, 1] = tmp[i - a, 1]
+            k = low_bits[i]
+            if nb > 1:
+                t = int((float(rec[i, 0]) - low) * scale)
+                k = k * nb + (t if t < nb else nb - 1)
+            work[top + 1 + i - a] = k  # the keys, after the counts
+            work[k + 1] += 1
+        for k in range(top):
+            work[k + 1] += work[k]
+        for i in range(b - a):
+            k = work[top + 1 + i]
+            p = work[k]
+            work[k] = p + 1
+            rec[p, 0] = tmp[i, 0]
+            rec[p, 1] = tmp[i, 1]
     for g in range(g_lo, g_hi):
         a = starts[g]
         b = starts[g + 1]
@@ -87,6 +116,22 @@ def sort_groups(rec, low_bits, starts, other, g_lo, g_hi, tmp, work):
         while i < b and rec[i - 1, 0] <= rec[i, 0]:
             i += 1
         if i >= b:
+            continue
+        # nearly sorted after the block's bucket pass: an insertion sort, while it moves few items
+        budget = _MOVES * (b - a)
+        while i < b and budget >= 0:
+            x = rec[i, 0]
+            c = rec[i, 1]
+            j = i
+            while j > a and rec[j - 1, 0] > x:
+                rec[j, 0] = rec[j - 1, 0]
+                rec[j, 1] = rec[j - 1, 1]
+                j -= 1
+            rec[j, 0] = x
+            rec[j, 1] = c
+            budget -= i - j
+            i += 1
+        if i >= b and budget >= 0:
             continue
         n = b - a
         merge = True  # short groups, times too close for float64 buckets (huge int64 values), clustered times
