@@ -83,7 +83,7 @@ def test_scatter_and_sort_groups_are_stable():
     t[np.argmax(codes == 3)] = 1e6
     t[:2] = [1.7e308, -1.7e308]  # a span that overflows float64: one bucket, the merge sort
     counts, records, rows = np.zeros(6, np.int64), np.empty((n, 2)), np.arange(n, dtype=float)
-    low_bits, last = np.empty(n, np.uint8), np.int64(5)
+    low_bits, last = np.empty(n, np.int32), np.int64(5)
     kf.scatter_groups(codes, np.int64(0), last, 0, n, counts, t, rows, np.empty((0, 2)), low_bits[:0], 3)
     starts = np.r_[0, np.cumsum(counts)]
     slots = starts[:1].copy()  # one block of 2**3 groups: the scatter keeps input order, sort_groups regroups

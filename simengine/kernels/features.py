@@ -18,7 +18,7 @@ def scatter_groups(keys, low, last, lo, hi, slots, times, payload, rec, low_bits
     """Counting-sort scatter of rows lo..hi-1 by block of groups: each row's time and `payload` (of the times'
     dtype: float64 values viewed as int64 for datetime times, or row numbers) go to its block's next free slot
     of `rec` (n x 2: time, payload; ``slots[g >> shift]``, advanced), and the group's place in its block,
-    ``g & (2**shift - 1)``, to the same slot of `low_bits` (uint8, shift <= 8).  With an empty `rec` the rows
+    ``g & (2**shift - 1)``, to the same slot of `low_bits` (int32).  With an empty `rec` the rows
     are only counted by group (``slots[g] += 1``), for the caller to make the slots.  Stable: within a block,
     input order.  Blocks of 2**shift groups keep the write streams few (one per block, not one per group:
     they stay in cache); `sort_groups` then scatters each block into its groups while it is in cache.
