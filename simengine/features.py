@@ -360,7 +360,7 @@ def _window_table(ev_keys: np.ndarray, q_keys: np.ndarray, low: int, n_entities:
             return (np.empty(longest + 1), np.zeros((6, n_w), np.int64),
                     np.empty(n_w_minmax if "min" in aggs else 1, np.int64),
                     np.empty(n_w_minmax if "max" in aggs else 1, np.int64), longest + 1,
-                    np.empty((sort_size, 2), q_t.dtype), np.empty(5 * sort_size + _ENTITY_BLOCK + 1, np.int64))
+                    np.empty((sort_size, 2), q_t.dtype), np.empty(3 * sort_size + _ENTITY_BLOCK + 1, np.int64))
 
         spaces = [workspace() for _ in range(threads)]
 

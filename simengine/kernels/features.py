@@ -57,15 +57,10 @@ def sort_groups(rec, low_bits, starts, other, g_lo, g_hi, tmp, work):
     block's time range; a monotone key, so equal times share a bucket): a stable counting sort, in cache for
     blocks of a few 10^4 records, that leaves each group nearly sorted for times spread over the range.
 
-    A group costs one pass when already sorted, and an insertion sort when nearly sorted (at most `_MOVES`
-    moves per item).  Otherwise a bucket pass scatters it into `tmp` by a
-    monotone key of its time (two to four buckets per item, spread over its range: equal times share a
-    bucket, so the scatter is stable and only items of one bucket can be out of order), and an insertion
-    sort brings it back: linear for times spread over their range.  When that insertion sort has moved
-    items more than `_MOVES` times per item (clustered times), or for short groups, a merge sort sorts
-    the group instead: O(n log n) in any case.  `tmp` holds at least the largest group,
-    `work` five times that + 2**shift + 1 (bucket starts, then keys).  For the block's copy, `tmp` holds at
-    least the block.
+    A group costs one pass when already sorted, and an insertion sort when nearly sorted.  When that insertion
+    sort has moved items more than `_MOVES` times per item (times clustered within the block's range), a merge
+    sort sorts the group instead: O(n log n) in any case.  `tmp` holds at least the block, `work` three times
+    that + 2**shift + 1 (bucket starts, then keys).
     """
     a = starts[g_lo]
     b = starts[g_hi]
@@ -131,63 +126,11 @@ def sort_groups(rec, low_bits, starts, other, g_lo, g_hi, tmp, work):
             rec[j, 1] = c
             budget -= i - j
             i += 1
-        if i >= b and budget >= 0:
+        if i >= b:
             continue
-        n = b - a
-        merge = True  # short groups, times too close for float64 buckets (huge int64 values), clustered times
-        if n > _SHORT:
-            first = rec[a, 0]
-            final = rec[a, 0]
-            for i in range(a + 1, b):
-                if rec[i, 0] < first:
-                    first = rec[i, 0]
-                elif rec[i, 0] > final:
-                    final = rec[i, 0]
-            low = float(first)
-            nb = 1
-            while nb < 2 * n:
-                nb *= 2
-            scale = nb / (float(final) - low)
-            if scale <= 1e308:
-                for k in range(nb + 1):
-                    work[k] = 0
-                for i in range(n):
-                    k = int((float(rec[a + i, 0]) - low) * scale)
-                    if k >= nb:
-                        k = nb - 1
-                    work[nb + 1 + i] = k  # the keys, after the bucket counts
-                    work[k + 1] += 1
-                for k in range(nb):
-                    work[k + 1] += work[k]
-                for i in range(n):
-                    k = work[nb + 1 + i]
-                    p = work[k]
-                    tmp[p, 0] = rec[a + i, 0]
-                    tmp[p, 1] = rec[a + i, 1]
-                    work[k] = p + 1
-                merge = False
-                budget = _MOVES * n
-                for i in range(n):
-                    x = tmp[i, 0]
-                    c = tmp[i, 1]
-                    j = a + i
-                    while j > a and rec[j - 1, 0] > x:
-                        rec[j, 0] = rec[j - 1, 0]
-                        rec[j, 1] = rec[j - 1, 1]
-                        j -= 1
-                    rec[j, 0] = x
-                    rec[j, 1] = c
-                    budget -= a + i - j
-                    if budget < 0:  # clustered: the rest goes back as it is, for the merge sort
-                        for r in range(i + 1, n):
-                            rec[a + r, 0] = tmp[r, 0]
-                            rec[a + r, 1] = tmp[r, 1]
-                        merge = True
-                        break
-        if not merge:
-            continue
-        # merge sort (stable): insertion-sorted runs of `_SHORT`, merged pairwise; written out here rather
-        # than as a helper, which numba would compile a second time on its own
+        # clustered times (or a block whose range defeats float64 buckets): the group as it is now (ties
+        # still in input order) goes to a merge sort (stable): insertion-sorted runs of `_SHORT`, merged
+        # pairwise; written out here rather than as a helper, which numba would compile a second time on its own
         for lo in range(a, b, _SHORT):
             hi = lo + _SHORT if lo + _SHORT < b else b
             for i in range(lo + 1, hi):
