@@ -1,4 +1,5 @@
-"""Kernels of point-in-time feature windows: a counting-sort scatter by entity, then one pass per entity.
+"""Kernels of point-in-time feature windows: a counting-sort scatter by block of entities, then per block (in
+cache) a counting sort by entity and time bucket, an insertion sort, and one pass per entity.
 
 Times are int64 (datetime64 nanoseconds) or float64 (numeric times); each kernel compiles for the one a call
 uses.  No validation here: the public layer (`simengine.features`) checks, converts and labels.
@@ -9,7 +10,7 @@ from simengine._jit import njit
 
 # segments of at most this many items are insertion-sorted (cheap, and already sorted input costs one pass)
 _SHORT = 32
-# the insertion sort after a bucket pass gives up (for a merge sort) after this many moves per item
+# the insertion sort after the block's bucket pass gives up (for a merge sort) after this many moves per item
 _MOVES = 8
 
 
@@ -231,10 +232,8 @@ def window_features(ev, ev_v, ev_starts, qs, q_starts, windows, inclusive_end,
         ea = ev_starts[g]
         eb = ev_starts[g + 1]
         # running sums restart per entity (prefix[i - ea] sums events ea..i-1), so a window's sum carries only
-        # its entity's rounding
+        # its entity's rounding; filled as the end pointer passes the events (none after the last query)
         prefix[0] = 0.0
-        for i in range(ea, eb):
-            prefix[i - ea + 1] = prefix[i - ea] + ev_v[i, 1]
         for j in range(n_w):
             state[0, j] = ea
             state[1, j] = j * stride
@@ -247,6 +246,7 @@ def window_features(ev, ev_v, ev_starts, qs, q_starts, windows, inclusive_end,
             row = int(qs[k, 1])
             q = qs[k, 0]
             while hi < eb and (ev[hi, 0] < q or (inclusive_end and ev[hi, 0] == q)):
+                prefix[hi - ea + 1] = prefix[hi - ea] + ev_v[hi, 1]
                 hi += 1
             age[row] = q - ev[hi - 1, 0] if hi > ea else missing
             for j in range(n_w):
