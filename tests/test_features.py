@@ -74,25 +74,29 @@ def test_long_unsorted_entities_use_the_merge_path():
 
 
 def test_scatter_and_sort_groups_are_stable():
-    # 80 rows a group: the bucket pass (then an insertion sort: ties keep their order)
+    # 80 rows a group over [0, 20) (groups 1, 2: integers, ties keep their order): the block's bucket pass,
+    # then an insertion sort; group 3 clustered in [0, 0.01): the insertion sort gives up, the merge sort
+    # takes over; with rows at +-1.7e308 (a span that overflows float64) the block pass is by group only
     g = np.random.default_rng(4)
     n = 400
     codes = g.integers(0, 5, n)
-    t = g.integers(0, 20, n).astype(float)
-    t[codes == 3] = g.random(np.sum(codes == 3)).round(2)  # clustered: one bucket, the merge sort takes over
-    t[np.argmax(codes == 3)] = 1e6
-    t[:2] = [1.7e308, -1.7e308]  # a span that overflows float64: one bucket, the merge sort
-    counts, records, rows = np.zeros(6, np.int64), np.empty((n, 2)), np.arange(n, dtype=float)
-    kf.scatter_groups(codes, np.int64(0), 0, n, counts, t, rows, np.empty((0, 2)))
-    starts = np.r_[0, np.cumsum(counts)]
-    slots = starts[:-1].copy()
-    kf.scatter_groups(codes, np.int64(0), 0, n, slots, t, rows, records)
-    kf.sort_groups(records, starts, starts, 0, 6, np.empty((n, 2)), np.empty(5 * n + 1, np.int64))
-    sorted_t, rows = records[:, 0], records[:, 1]
-    expected = np.lexsort((np.arange(n), t, codes))
-    assert_array_equal(rows, expected)
-    assert_array_equal(sorted_t, t[expected])
-    assert_array_equal(np.diff(starts)[:5], np.bincount(codes, minlength=5))
+    t0 = g.random(n) * 20
+    t0[(codes == 1) | (codes == 2)] = t0[(codes == 1) | (codes == 2)].round()
+    t0[codes == 3] = (g.random(np.sum(codes == 3)) / 100).round(4)
+    for t in (t0, np.r_[1.7e308, -1.7e308, t0[2:]]):
+        counts, records, rows = np.zeros(6, np.int64), np.empty((n, 2)), np.arange(n, dtype=float)
+        low_bits, last = np.empty(n, np.int32), np.int64(5)
+        kf.scatter_groups(codes, np.int64(0), last, 0, n, counts, t, rows, np.empty((0, 2)), low_bits[:0], 3)
+        starts = np.r_[0, np.cumsum(counts)]
+        slots = starts[:1].copy()  # one block of 2**3 groups: the scatter keeps input order, sort_groups regroups
+        kf.scatter_groups(codes, np.int64(0), last, 0, n, slots, t, rows, records, low_bits, 3)
+        assert_array_equal(records[:, 1], np.arange(n))
+        kf.sort_groups(records, low_bits, starts, starts, 0, 6, np.empty((n, 2)), np.empty(3 * n + 9, np.int64))
+        sorted_t, rows = records[:, 0], records[:, 1]
+        expected = np.lexsort((np.arange(n), t, codes))
+        assert_array_equal(rows, expected)
+        assert_array_equal(sorted_t, t[expected])
+        assert_array_equal(np.diff(starts)[:5], np.bincount(codes, minlength=5))
 
 
 def test_no_leakage_with_closed_left():

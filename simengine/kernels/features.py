@@ -1,4 +1,5 @@
-"""Kernels of point-in-time feature windows: a counting-sort scatter by entity, then one pass per entity.
+"""Kernels of point-in-time feature windows: a counting-sort scatter by block of entities, then per block (in
+cache) a counting sort by entity and time bucket, an insertion sort, and one pass per entity.
 
 Times are int64 (datetime64 nanoseconds) or float64 (numeric times); each kernel compiles for the one a call
 uses.  No validation here: the public layer (`simengine.features`) checks, converts and labels.
@@ -9,50 +10,99 @@ from simengine._jit import njit
 
 # segments of at most this many items are insertion-sorted (cheap, and already sorted input costs one pass)
 _SHORT = 32
-# the insertion sort after a bucket pass gives up (for a merge sort) after this many moves per item
+# the insertion sort after the block's bucket pass gives up (for a merge sort) after this many moves per item
 _MOVES = 8
 
 
 @njit
-def scatter_groups(keys, low, lo, hi, slots, times, payload, rec):
-    """Counting-sort scatter of rows lo..hi-1 by group: each row's time and `payload` (of the times' dtype:
-    float64 values viewed as int64 for datetime times, or row numbers) go to its group's next free slot
-    of `rec` (n x 2: time, payload; ``slots[g]``, advanced).  Stable: within a group, input order.  With
-    an empty `rec` the rows are only counted (``slots[g] += 1``), for the caller to make the slots.
+def scatter_groups(keys, low, last, lo, hi, slots, times, payload, rec, low_bits, shift):
+    """Counting-sort scatter of rows lo..hi-1 by block of groups: each row's time and `payload` (of the times'
+    dtype: float64 values viewed as int64 for datetime times, or row numbers) go to its block's next free slot
+    of `rec` (n x 2: time, payload; ``slots[g >> shift]``, advanced), and the group's place in its block,
+    ``g & (2**shift - 1)``, to the same slot of `low_bits` (int32).  With an empty `rec` the rows
+    are only counted by group (``slots[g] += 1``), for the caller to make the slots.  Stable: within a block,
+    input order.  Blocks of 2**shift groups keep the write streams few (one per block, not one per group:
+    they stay in cache); `sort_groups` then scatters each block into its groups while it is in cache.
 
-    The group of key k is ``k - low`` for keys in [low, low + len(slots) - 1), else the last group (queries
-    whose entity has no events): integer entity ids go in as they are (`low` their minimum: no factorising
-    pass), dense codes from ``pandas.factorize`` with `low` 0 and -1 for "no events".  Rows split into
-    consecutive ranges, each with its own slots (the group starts plus the counts of the ranges before it),
-    give the same layout in any number of calls, so ranges can run on several threads.
+    The group of key k is ``k - low`` for keys in [low, low + last), else `last` (queries whose entity has
+    no events): integer entity ids go in as they are (`low` their minimum: no factorising pass), dense codes
+    from ``pandas.factorize`` with `low` 0 and -1 for "no events".  Rows split into consecutive ranges, each
+    with its own slots (the block starts plus the counts of the ranges before it), give the same layout in
+    any number of calls, so ranges can run on several threads.
     """
-    last = slots.shape[0] - 1
-    high = low + (last - 1)  # compared before subtracting: no overflow for any int64 key
     count = rec.shape[0] == 0
+    high = low + (last - 1)  # compared before subtracting: no overflow for any int64 key
+    mask = (1 << shift) - 1
     for i in range(lo, hi):
         k = keys[i]
         g = k - low if low <= k <= high else last
-        p = slots[g]
-        slots[g] = p + 1
-        if not count:
+        if count:
+            slots[g] += 1
+        else:
+            b = g >> shift
+            p = slots[b]
+            slots[b] = p + 1
             rec[p, 0] = times[i]
             rec[p, 1] = payload[i]
+            low_bits[p] = g & mask
 
 
 @njit
-def sort_groups(rec, starts, other, g_lo, g_hi, tmp, work):
-    """Sort groups g_lo..g_hi-1 of the records `rec` (time, payload; group g is rec[starts[g]:starts[g + 1]])
-    stably by time, in place, skipping those whose group in `other` is empty (events of entities without queries,
-    queries of entities without events: the window pass does not need their order).
+def sort_groups(rec, low_bits, starts, other, g_lo, g_hi, tmp, work):
+    """Scatter one block of `scatter_groups` (groups g_lo..g_hi-1, g_lo a multiple of its 2**shift, g_hi - g_lo
+    <= 2**shift) into its groups, then sort those groups of the records `rec` (time, payload; group g is
+    rec[starts[g]:starts[g + 1]]) stably by time, in place, skipping those whose group in `other` is empty
+    (events of entities without queries, queries of entities without events: the window pass does not need
+    their order).  The block is copied to `tmp` and each record goes back to the next slot of its group (its
+    place in the block in `low_bits`) and time bucket (about as many buckets per group as records, over the
+    block's time range; a monotone key, so equal times share a bucket): a stable counting sort, in cache for
+    blocks of a few 10^4 records, that leaves each group nearly sorted for times spread over the range.
 
-    A group costs one pass when already sorted.  Otherwise a bucket pass scatters it into `tmp` by a
-    monotone key of its time (two to four buckets per item, spread over its range: equal times share a
-    bucket, so the scatter is stable and only items of one bucket can be out of order), and an insertion
-    sort brings it back: linear for times spread over their range.  When that insertion sort has moved
-    items more than `_MOVES` times per item (clustered times), or for short groups, a merge sort sorts
-    the group instead: O(n log n) in any case.  `tmp` holds at least the largest group,
-    `work` five times that + 1 (bucket starts, then keys).
+    A group costs one pass when already sorted, and an insertion sort when nearly sorted.  When that insertion
+    sort has moved items more than `_MOVES` times per item (times clustered within the block's range), a merge
+    sort sorts the group instead: O(n log n) in any case.  `tmp` holds at least the block, `work` three times
+    that + 2**shift + 1 (bucket starts, then keys).
     """
+    a = starts[g_lo]
+    b = starts[g_hi]
+    if b - a > 1:
+        first = rec[a, 0]
+        final = rec[a, 0]
+        for i in range(a, b):
+            tmp[i - a, 0] = rec[i, 0]
+            tmp[i - a, 1] = rec[i, 1]
+            if rec[i, 0] < first:
+                first = rec[i, 0]
+            elif rec[i, 0] > final:
+                final = rec[i, 0]
+        m = g_hi - g_lo
+        nb = 1  # time buckets per group: about one record each, over the block's time range
+        while nb * m < b - a:
+            nb *= 2
+        low = float(first)
+        span = float(final) - low
+        scale = nb / span if 0.0 < span <= 1.7e308 else np.inf
+        if not scale <= 1e308:  # one time, or a span too wide or too narrow for float64: by group only
+            nb = 1
+        top = m * nb
+        for k in range(top + 1):
+            work[k] = 0
+        work[0] = a
+        for i in range(a, b):
+            k = low_bits[i]
+            if nb > 1:
+                t = int((float(rec[i, 0]) - low) * scale)
+                k = k * nb + (t if t < nb else nb - 1)
+            work[top + 1 + i - a] = k  # the keys, after the counts
+            work[k + 1] += 1
+        for k in range(top):
+            work[k + 1] += work[k]
+        for i in range(b - a):
+            k = work[top + 1 + i]
+            p = work[k]
+            work[k] = p + 1
+            rec[p, 0] = tmp[i, 0]
+            rec[p, 1] = tmp[i, 1]
     for g in range(g_lo, g_hi):
         a = starts[g]
         b = starts[g + 1]
@@ -63,61 +113,25 @@ def sort_groups(rec, starts, other, g_lo, g_hi, tmp, work):
             i += 1
         if i >= b:
             continue
-        n = b - a
-        merge = True  # short groups, times too close for float64 buckets (huge int64 values), clustered times
-        if n > _SHORT:
-            first = rec[a, 0]
-            final = rec[a, 0]
-            for i in range(a + 1, b):
-                if rec[i, 0] < first:
-                    first = rec[i, 0]
-                elif rec[i, 0] > final:
-                    final = rec[i, 0]
-            low = float(first)
-            nb = 1
-            while nb < 2 * n:
-                nb *= 2
-            scale = nb / (float(final) - low)
-            if scale <= 1e308:
-                for k in range(nb + 1):
-                    work[k] = 0
-                for i in range(n):
-                    k = int((float(rec[a + i, 0]) - low) * scale)
-                    if k >= nb:
-                        k = nb - 1
-                    work[nb + 1 + i] = k  # the keys, after the bucket counts
-                    work[k + 1] += 1
-                for k in range(nb):
-                    work[k + 1] += work[k]
-                for i in range(n):
-                    k = work[nb + 1 + i]
-                    p = work[k]
-                    tmp[p, 0] = rec[a + i, 0]
-                    tmp[p, 1] = rec[a + i, 1]
-                    work[k] = p + 1
-                merge = False
-                budget = _MOVES * n
-                for i in range(n):
-                    x = tmp[i, 0]
-                    c = tmp[i, 1]
-                    j = a + i
-                    while j > a and rec[j - 1, 0] > x:
-                        rec[j, 0] = rec[j - 1, 0]
-                        rec[j, 1] = rec[j - 1, 1]
-                        j -= 1
-                    rec[j, 0] = x
-                    rec[j, 1] = c
-                    budget -= a + i - j
-                    if budget < 0:  # clustered: the rest goes back as it is, for the merge sort
-                        for r in range(i + 1, n):
-                            rec[a + r, 0] = tmp[r, 0]
-                            rec[a + r, 1] = tmp[r, 1]
-                        merge = True
-                        break
-        if not merge:
+        # nearly sorted after the block's bucket pass: an insertion sort, while it moves few items
+        budget = _MOVES * (b - a)
+        while i < b and budget >= 0:
+            x = rec[i, 0]
+            c = rec[i, 1]
+            j = i
+            while j > a and rec[j - 1, 0] > x:
+                rec[j, 0] = rec[j - 1, 0]
+                rec[j, 1] = rec[j - 1, 1]
+                j -= 1
+            rec[j, 0] = x
+            rec[j, 1] = c
+            budget -= i - j
+            i += 1
+        if i >= b:
             continue
-        # merge sort (stable): insertion-sorted runs of `_SHORT`, merged pairwise; written out here rather
-        # than as a helper, which numba would compile a second time on its own
+        # clustered times (or a block whose range defeats float64 buckets): the group as it is now (ties
+        # still in input order) goes to a merge sort (stable): insertion-sorted runs of `_SHORT`, merged
+        # pairwise; written out here rather than as a helper, which numba would compile a second time on its own
         for lo in range(a, b, _SHORT):
             hi = lo + _SHORT if lo + _SHORT < b else b
             for i in range(lo + 1, hi):
@@ -218,10 +232,8 @@ def window_features(ev, ev_v, ev_starts, qs, q_starts, windows, inclusive_end,
         ea = ev_starts[g]
         eb = ev_starts[g + 1]
         # running sums restart per entity (prefix[i - ea] sums events ea..i-1), so a window's sum carries only
-        # its entity's rounding
+        # its entity's rounding; filled as the end pointer passes the events (none after the last query)
         prefix[0] = 0.0
-        for i in range(ea, eb):
-            prefix[i - ea + 1] = prefix[i - ea] + ev_v[i, 1]
         for j in range(n_w):
             state[0, j] = ea
             state[1, j] = j * stride
@@ -234,6 +246,7 @@ def window_features(ev, ev_v, ev_starts, qs, q_starts, windows, inclusive_end,
             row = int(qs[k, 1])
             q = qs[k, 0]
             while hi < eb and (ev[hi, 0] < q or (inclusive_end and ev[hi, 0] == q)):
+                prefix[hi - ea + 1] = prefix[hi - ea] + ev_v[hi, 1]
                 hi += 1
             age[row] = q - ev[hi - 1, 0] if hi > ea else missing
             for j in range(n_w):
