@@ -24,6 +24,7 @@ from numba import types
 from simengine._jit import hjit, njit
 from simengine._numba_compat import X86_64, TypingError, intrinsic
 from simengine.kernels import rng as _rng
+from simengine.kernels.bits import float_bits
 
 # Kernels called only from other kernels are `hjit` helpers: no CPython or C entry point, which numba would
 # otherwise build, optimise and compile for each of them on a cold cache and never call.
@@ -157,6 +158,7 @@ _std_exponential1 = _compiled_as("_std_exponential1_mcmc", _rng._std_exponential
 # NaN, and the status says it raised.  The bits travel with the value through the speculative selects.
 RAISED_BITS = 0x7FF8_5AFE_0BAD_C0DE
 RAISED_VALUE = float(np.array([RAISED_BITS], dtype=np.uint64).view(np.float64)[0])
+_RAISED_U64 = np.uint64(RAISED_BITS)  # a uint64 global: compared with float_bits without a float promotion
 
 #: C signature of a compiled log density: ``double f(double *x, intp dim)``
 DENSITY_SIG = types.float64(types.CPointer(types.float64), types.intp)
@@ -211,22 +213,11 @@ def _density_at(typingctx, address, x):
     return sig, codegen
 
 
-@intrinsic
-def _bits(typingctx, v):
-    """The IEEE bits of float64 `v` as an int64."""
-    sig = types.int64(types.float64)
-
-    def codegen(context, builder, sig, args):
-        return builder.bitcast(args[0], ir.IntType(64))
-
-    return sig, codegen
-
-
 @njit(inline="always")
 def _safe_logp1(ld, x):
     """(value, status) of the density at `ld` (an address) at `x`: status RAISED if it threw."""
     lp = _density_at(ld, x)
-    return lp, RAISED if _bits(lp) == RAISED_BITS else OK
+    return lp, RAISED if float_bits(lp) == _RAISED_U64 else OK
 
 
 @hjit(forceinline=True)
