@@ -170,6 +170,44 @@ class interruptible:
         return False
 
 
+def threaded_blocks(run_block: Callable[[int], _T], lo: int, hi: int) -> list[_T]:
+    """``[run_block(b) for b in range(lo, hi)]``, the blocks spread over numba's thread count in Python threads.
+
+    For serial kernels of one block each that release the GIL: a prange kernel costs ~2 s more to compile
+    (numba's parfor passes and gufunc), and a block's output depends on its own stream alone, so the outputs
+    do not depend on which thread ran which block.  Threads take the next block as they finish one.
+    """
+    import itertools
+
+    import numba
+
+    out: list[Any] = [None] * (hi - lo)
+    threads = min(max(1, numba.get_num_threads()), hi - lo)
+    if threads == 1:
+        return [run_block(b) for b in range(lo, hi)]
+    counter = itertools.count(lo)  # next() on it is atomic under the GIL
+    errors: list[BaseException] = []
+
+    def work() -> None:
+        try:
+            for b in counter:
+                if b >= hi or errors:
+                    return
+                out[b - lo] = run_block(b)
+        except BaseException as exc:  # re-raised in the calling thread
+            errors.append(exc)
+
+    helpers = [threading.Thread(target=work, daemon=True) for _ in range(threads - 1)]
+    for t in helpers:
+        t.start()
+    work()
+    for t in helpers:
+        t.join()
+    if errors:
+        raise errors[0]
+    return out
+
+
 def run_blocks(
     call: Callable[[int, int], _T],
     n_blocks: int,

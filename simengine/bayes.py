@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 
-from simengine._long import check_progress, check_target, joined, run_blocks
+from simengine._long import check_progress, check_target, joined, run_blocks, threaded_blocks
 from simengine._results import CONCAT, MEAN, SUM, MonteCarloResult, Result, mean_se, proportion_se, until_target
 from simengine._rng import as_seed_sequence, child_seed_sequence, n_blocks
 from simengine._typing import ArrayLike, FloatOrArray, IntOrArray, Progress, SeedLike, StrOrArray
@@ -29,7 +29,6 @@ from simengine._validate import (
     check_real,
     check_work,
 )
-from simengine.sequential import threaded_blocks
 
 if TYPE_CHECKING:  # pandas is imported when a frame is made, not with the package
     import pandas as pd

@@ -852,8 +852,8 @@ def simulate_bootstrap_coverage(
                    what="a sample and its bootstrap distribution on each thread")
     ss = as_seed_sequence(rng)
 
+    from simengine._long import threaded_blocks
     from simengine.kernels import bootcov as k
-    from simengine.sequential import threaded_blocks
 
     dcode = {"normal": k.NORMAL, "lognormal": k.LOGNORMAL, "exponential": k.EXPONENTIAL, "t3": k.T3,
              "bernoulli": k.BERNOULLI}.get(dist, -1)

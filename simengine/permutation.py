@@ -523,10 +523,9 @@ def _run_random(a, b, kind, c, n_null, sub, group, ss, observed, null, *, nx=Non
     resamples of one block) part-major, each block's stream and Fisher-Yates state carried from
     one part to the next (see the kernels), so the numbers never depend on `sub` or the slicing.
     """
-    from simengine._long import first_slice
+    from simengine._long import first_slice, threaded_blocks
     from simengine._rng import slice_generators
     from simengine.kernels import permutation as kp
-    from simengine.sequential import threaded_blocks
 
     k = a.shape[0]
     if kind == "custom":

@@ -673,7 +673,7 @@ def _run_samples(kp, ss, ns, n_max, n_sims, shift, test, distribution, code, n_r
     """
     import numba
 
-    from simengine.sequential import threaded_blocks
+    from simengine._long import threaded_blocks
 
     block = SAMPLE_BLOCK
     dcode = {"normal": kp.NORMAL, "lognormal": kp.LOGNORMAL, "exponential": kp.EXPONENTIAL}[distribution]

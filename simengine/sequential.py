@@ -15,12 +15,12 @@ import numbers
 import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Literal, TypeVar
+from typing import TYPE_CHECKING, Literal
 
 import numpy as np
 import numpy.typing as npt
 
-from simengine._long import check_progress, check_target, first_slice, run_blocks
+from simengine._long import check_progress, check_target, first_slice, run_blocks, threaded_blocks
 from simengine._results import MEAN, SUM, MonteCarloResult, Result, proportion_se, until_target
 from simengine._rng import as_seed_sequence, child_seed_sequence, n_blocks
 from simengine._typing import Alternative, ArrayLike, FloatArray, Progress, SeedLike
@@ -49,7 +49,6 @@ __all__ = [
     "GroupSequentialDesignResult", "msprt", "MsprtResult",
 ]
 
-_T = TypeVar("_T")
 
 # Replicates per RNG block: a constant of the algorithm (SPEC 7), small enough that the 1 000-replicate seed
 # scenario still spreads over two threads, large enough that generator set-up stays ~3% of a 10^6 run.
@@ -1212,45 +1211,6 @@ def _peeking_run(n_sims, ss, path, kernel_args, n_cum, inputs, progress):
         n_sims=n_sims,
         **inputs,
     )
-
-
-def threaded_blocks(run_block: Callable[[int], _T], lo: int, hi: int) -> list[_T]:
-    """``[run_block(b) for b in range(lo, hi)]``, the blocks spread over numba's thread count in Python threads.
-
-    For serial kernels of one block each that release the GIL: a prange kernel costs ~2 s more to compile
-    (numba's parfor passes and gufunc), and a block's output depends on its own stream alone, so the outputs
-    do not depend on which thread ran which block.  Threads take the next block as they finish one.
-    """
-    import itertools
-    import threading
-
-    import numba
-
-    out: list[Any] = [None] * (hi - lo)
-    threads = min(max(1, numba.get_num_threads()), hi - lo)
-    if threads == 1:
-        return [run_block(b) for b in range(lo, hi)]
-    counter = itertools.count(lo)  # next() on it is atomic under the GIL
-    errors: list[BaseException] = []
-
-    def work() -> None:
-        try:
-            for b in counter:
-                if b >= hi or errors:
-                    return
-                out[b - lo] = run_block(b)
-        except BaseException as exc:  # re-raised in the calling thread
-            errors.append(exc)
-
-    helpers = [threading.Thread(target=work, daemon=True) for _ in range(threads - 1)]
-    for t in helpers:
-        t.start()
-    work()
-    for t in helpers:
-        t.join()
-    if errors:
-        raise errors[0]
-    return out
 
 
 def _split_visitors(total_visitors, n_looks):
