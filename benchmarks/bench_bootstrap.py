@@ -3,7 +3,7 @@
 Speed targets are read from the ratios within each group: the median, n = 1 000, 9 999 resamples, BCa
 (>= 20x scipy, >= 50x the NumPy loop), the mean (>= 10x scipy's vectorized call); the two "index floor" rows
 draw the resample indices alone, in the same blocks and threads: by NumPy's ``integers(0, n, n)`` (what a user
-writes) and by bootstrap's own rule (four indices per 64-bit output).
+writes) and by bootstrap's own rule (four indices per 64-bit output, eight outputs at a time).
 """
 import numpy as np
 import pytest

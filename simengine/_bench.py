@@ -593,8 +593,8 @@ TASKS += [
 
 
 def _bootstrap_floor(x, n_resamples):
-    """Drawing the resample indices alone, by `bootstrap`'s own rule (four per 64-bit output), in the same
-    blocks and threads as `bootstrap` (no statistic)."""
+    """Drawing the resample indices alone, by `bootstrap`'s own rule (four per 64-bit output, groups of eight
+    outputs), in the same blocks and threads as `bootstrap` (no statistic)."""
     import numpy as np
 
     from simengine._rng import as_seed_sequence

@@ -178,7 +178,7 @@ def _resample(kind: str, q: float, func: Any, rows: list[FloatArray], paired: bo
     """
     import numba
 
-    from simengine._long import first_slice
+    from simengine._long import first_slice, threaded_blocks
     from simengine._rng import child_seed_sequence
     from simengine.kernels import bootstrap as kb
 
@@ -247,20 +247,11 @@ def _resample(kind: str, q: float, func: Any, rows: list[FloatArray], paired: bo
             part, i = divmod(local, width)
             span = spans.setdefault(gi * threads + i, [part, part])
             span[1] = part
-        if pool is None or len(spans) == 1:
-            for block, (p0, p1) in spans.items():
-                run_block(block, p0, p1)
-            return
-        futures = [pool.submit(run_block, block, p0, p1) for block, (p0, p1) in spans.items()]
-        for f in futures:
-            f.result()
+        items = [(block, p0, p1) for block, (p0, p1) in spans.items()]
+        # the calling thread works too, and a thread takes the next block as it finishes one
+        threaded_blocks(lambda j: run_block(*items[j]), 0, len(items))
 
-    pool = None
     try:
-        if threads > 1 and nb > 1:
-            from concurrent.futures import ThreadPoolExecutor
-
-            pool = ThreadPoolExecutor(max_workers=threads)
         # no `progress` parameter (scipy's bootstrap has none): Ctrl-C is answered, no bar is drawn
         run_blocks(call, nb * parts, progress=False, desc="bootstrap", dispatchers=(kernel,),
                    first=first_slice(sub * per_resample * 3e-9))
@@ -273,9 +264,6 @@ def _resample(kind: str, q: float, func: Any, rows: list[FloatArray], paired: bo
         if kind != "custom":
             raise
         raise ValueError(f"`statistic` raised an exception on a resample: {type(exc).__name__}: {exc}") from None
-    finally:
-        if pool is not None:
-            pool.shutdown(wait=True, cancel_futures=True)
     return observed, theta
 
 
@@ -464,8 +452,9 @@ def bootstrap(
     the other columns (every column uses the same resample indices, as scipy does).  The
     indices are uniform, drawn four per 64-bit output of the block's PCG64 stream (16-bit
     chunks, each with Lemire's exact rejection; 32-bit chunks, two per output, when a sample
-    has more than 2**16 observations), sample after sample, resample after resample: not
-    NumPy's ``Generator.integers`` stream, which spends a 32-bit draw per index
+    has more than 2**16 observations), outputs taken in groups of eight (a draw drops the rest
+    of the group it ends in), sample after sample, resample after resample: not NumPy's
+    ``Generator.integers`` stream, which spends a 32-bit draw per index
     (`simengine.naive.bootstrap_indices` replays the rule in NumPy); "correlation" needs
     `paired=True`.
 
@@ -547,7 +536,7 @@ def bootstrap(
     >>> res = simengine.bootstrap((x,), "median", rng=1)
     >>> low, high = res.confidence_interval
     >>> print(f"median {np.median(x):.3f}, 95% BCa interval ({low:.3f}, {high:.3f}), se {res.standard_error:.3f}")
-    median 1.105, 95% BCa interval (0.828, 1.430), se 0.171
+    median 1.105, 95% BCa interval (0.811, 1.430), se 0.171
     >>> metrics = np.random.default_rng(2).normal(size=(500, 200))  # 200 metrics, one interval each
     >>> simengine.bootstrap((metrics,), "mean", method="percentile", rng=3).confidence_interval.low.shape
     (200,)

@@ -726,21 +726,23 @@ def bootstrap_loop(
 def bootstrap_indices(bit_generator: np.random.BitGenerator, n: int) -> npt.NDArray[np.int64]:
     """One draw of `n` resample indices by `simengine.bootstrap`'s rule, from ``bit_generator.random_raw()``.
 
-    Each 64-bit word is cut into chunks of w bits, low chunk first (w = 16 when n <= 2**16, else 32); a
-    chunk c gives m = c * n, the index m >> w, and is rejected when the low w bits of m are below
-    (2**w - n) mod n (Lemire's exact rejection: every index uniform on 0..n-1).  The draw stops at the n-th
-    accepted chunk and drops the rest of that word.  Not NumPy's ``integers(0, n, n)`` stream.
+    The 64-bit words come in groups of eight; each word is cut into chunks of w bits, low chunk first
+    (w = 16 when n <= 2**16, else 32); a chunk c gives m = c * n, the index m >> w, and is rejected when
+    the low w bits of m are below (2**w - n) mod n (Lemire's exact rejection: every index uniform on
+    0..n-1).  The draw stops at the n-th accepted chunk and drops the rest of that group of eight words.
+    Not NumPy's ``integers(0, n, n)`` stream.
     """
     chunk = np.dtype("<u2") if n <= 2**16 else np.dtype("<u4")  # little-endian: the low chunk of a word first
     w = np.uint64(8 * chunk.itemsize)
     mask = np.uint64((1 << int(w)) - 1)
     threshold = np.uint64(((1 << int(w)) - n) % n)
+    per_group = 8 * (8 // chunk.itemsize)  # candidates in a group of eight words
     got: list[npt.NDArray[np.uint64]] = []
     left = n
     while left > 0:
-        # enough words for the indices still missing if none is rejected: the left-th acceptance cannot
-        # come before the last of them, so no word is drawn that the kernel would not draw
-        words = bit_generator.random_raw(-(-left // (8 // chunk.itemsize)))
+        # whole groups, enough for the indices still missing if none is rejected: the left-th acceptance
+        # cannot come before the last of them, so no group is drawn that the kernel would not draw
+        words = bit_generator.random_raw(8 * -(-left // per_group))
         m = words.astype("<u8").view(chunk).astype(np.uint64) * np.uint64(n)
         accepted = (m >> w)[(m & mask) >= threshold][:left]
         got.append(accepted)

@@ -374,9 +374,10 @@ def test_blocks_in_tiny_parts_and_slices_are_bit_identical(monkeypatch):
 def test_index_rule_equals_numpy_replay():
     # The kernels' draws against naive.bootstrap_indices from the same PCG64 words, bit for bit: 16-bit chunks
     # (n <= 2**16; n = 40 000 rejects 39% of them, n = 65 536 none) and 32-bit chunks above, as indices, as
-    # counts through a rank map, and as the one-column sum; the state ends where NumPy's does.
+    # counts through a rank map, and as the one-column sum; the state ends where NumPy's does.  n = 31, 32, 33
+    # and 1000 end their draws in a group of eight outputs, at its end or just after one.
     mod = sys.modules["simengine.bootstrap"]
-    for n in [1, 2, 3, 5, 1000, 40_000, 65_536, 65_537, 100_003]:
+    for n in [1, 2, 3, 5, 31, 32, 33, 1000, 40_000, 65_536, 65_537, 100_003]:
         ss = np.random.SeedSequence(n)
         st, bg = mod._pcg64_state(ss), np.random.PCG64(ss)
         idx = np.empty(n, np.int64)

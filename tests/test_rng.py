@@ -193,3 +193,34 @@ def test_seed_pool_equals_seed_sequence_pool():
             run = np.concatenate([run, np.zeros(ss.pool_size - len(run), dtype=np.uint32)])
         assembled = np.concatenate([run, spawn]).astype(np.uint32)
         assert_array_equal(krng._seed_pool(assembled, ss.pool_size), ss.pool)
+
+
+@numba.njit
+def _lanes_outputs(st, groups, then_scalar):
+    """`groups` vector steps of the eight-lane form, then `then_scalar` scalar outputs from the state it gives
+    back (st updated), all outputs in order."""
+    lanes = np.empty(16, np.uint64)
+    ch, cl = krng.pcg64x8_init(st, lanes)
+    out = np.empty(8 * groups + then_scalar, np.uint64)
+    raw = np.empty(8, np.uint64)
+    for g in range(groups):
+        krng.pcg64x8_raw(lanes, ch, cl, raw)
+        for j in range(8):
+            out[8 * g + j] = raw[j]
+    krng.pcg64x8_state(lanes, st)
+    sh, sl, ih, il = st[0], st[1], st[2], st[3]
+    for i in range(then_scalar):
+        out[8 * groups + i], sh, sl = krng._pcg64_next(sh, sl, ih, il)
+    st[0], st[1] = sh, sl
+    return out
+
+
+@pytest.mark.parametrize("seed", [0, 5, 2**40 + 3])
+def test_eight_lane_pcg64_is_numpys_stream(seed):
+    # The lanes (eight jumps of eight steps, 128-bit products in 32-bit halves) give NumPy's random_raw()
+    # words in order, and the scalar state they give back continues the same stream, ending where NumPy ends.
+    st = pcg64_block_states(seed, 1)[0].copy()
+    out = _lanes_outputs(st, 257, 5)
+    bg = numpy_block_generators(as_seed_sequence(seed), 1)[0].bit_generator
+    assert_array_equal(out, bg.random_raw(8 * 257 + 5))
+    assert [int(st[0]), int(st[1])] == [bg.state["state"]["state"] >> 64, bg.state["state"]["state"] & (2**64 - 1)]

@@ -13,7 +13,11 @@ import math
 import numpy as np
 
 from simengine._jit import njit
-from simengine.kernels.rng import _pcg64_next
+from llvmlite import ir
+from numba import types
+
+from simengine._numba_compat import intrinsic
+from simengine.kernels.rng import _broadcast8, _emit_pcg64x8, _splat8, _V8, pcg64x8_init, pcg64x8_raw, pcg64x8_state
 from simengine.kernels.special import norm_cdf, norm_ppf
 
 # `alternative` codes (scipy's meaning: "less" has low = -inf, "greater" has high = inf)
@@ -213,21 +217,28 @@ def _intervals_bca(sorted_theta, z0, z_alpha, accel, alternative, low, high):
 # --------------------------------------------------------------------------- resampling
 #
 # The resample index rule (replayed in NumPy by `simengine.naive.bootstrap_indices`): a draw of n indices
-# takes 64-bit outputs of the block's PCG64 stream (NumPy's ``bit_generator.random_raw()`` words) and cuts
-# each into chunks of w bits, low chunk first: w = 16 (four candidates per output) when n <= 2**16, else
-# w = 32 (two).  A chunk c is Lemire's bounded draw: m = c * n, the index is m >> w, and the candidate is
-# rejected when the low w bits of m are below (2**w - n) mod n, which makes every index exactly uniform on
-# 0..n-1.  The draw stops at the n-th accepted candidate; the rest of that output is dropped, so the next
-# draw (the next sample, or the next resample) starts on a fresh output.  A resample draws, for each
-# sample in order, n_j indices (paired samples: one draw of n for all).  Four candidates per output need a
-# quarter of the PCG64 steps of NumPy's ``integers(0, n, n)`` (one 32-bit half per index), which bounded
-# the whole bootstrap; NumPy's integers stream is not reproduced.  The stream is stepped here
-# (`simengine.kernels.rng`) with its state in registers.  A block's state lives in a uint64 array (state
-# high, low, increment high, low, and two words kept for the layout of NumPy's PCG64 state, unused),
-# carried from one part to the next.  Every column (row of the (k, n_j) arrays) uses the same indices, as
-# scipy applies one resample to all slices.  Built-in statistics use only how often each observation was
-# drawn (`counts`), so a resample's statistic does not depend on the draw order, and the observed
-# statistic is the same formula with every count 1.
+# takes 64-bit outputs of the block's PCG64 stream (NumPy's ``bit_generator.random_raw()`` words) in groups
+# of eight, and cuts each output into chunks of w bits, low chunk first: w = 16 (four candidates per output)
+# when n <= 2**16, else w = 32 (two).  A chunk c is Lemire's bounded draw: m = c * n, the index is m >> w,
+# and the candidate is rejected when the low w bits of m are below (2**w - n) mod n, which makes every index
+# exactly uniform on 0..n-1.  Candidates are taken in order (output by output, low chunk first) and the draw
+# stops at the n-th accepted one; the rest of that group of eight outputs is dropped, so the next draw (the
+# next sample, or the next resample) starts on a fresh group.  A resample draws, for each sample in order,
+# n_j indices (paired samples: one draw of n for all).
+#
+# Why groups of eight: the eight outputs come from one vector step of eight PCG64 lanes
+# (`simengine.kernels.rng.pcg64x8_raw`), and the 32 candidates of a group are cut, multiplied and tested in
+# the same vectors (`_group16`); a group whose candidates all fit in the draw is then used whole, in any order
+# (counts and sums do not depend on it), and only the group that ends a draw is read candidate by candidate.
+# This costs about a quarter of the time of drawing output by output (which itself needed a quarter of the
+# PCG64 steps of NumPy's ``integers(0, n, n)``).  NumPy's integers stream is not reproduced.
+#
+# Every column (row of the (k, n_j) arrays) uses the same indices, as scipy applies one resample to all
+# slices.  Built-in statistics use only how often each observation was drawn (`counts`), so a resample's
+# statistic does not depend on the draw order, and the observed statistic is the same formula with every
+# count 1.  A block's stream state is a uint64 array `st` (state high, low, increment high, low, and two words
+# kept for the layout of NumPy's PCG64 state, unused), carried from one part to the next; inside a part the
+# stream runs as lanes (`pcg64x8_init` ... `pcg64x8_state`).
 #
 # A ``*_part`` kernel runs resamples t0..t1-1 of one block with that block's PCG64 state `st` (which it
 # updates, so a block cut into parts draws what it would draw whole) and, in the call
@@ -235,179 +246,232 @@ def _intervals_bca(sorted_theta, z0, z_alpha, accel, alternative, low, high):
 # runs the blocks of a slice on Python threads.  A prange kernel over blocks would cost every statistic's
 # first call ~1.5 s more of parallel-loop compilation.
 
-
-_M16 = np.uint64(0xFFFF)
-_S16 = np.uint64(16)
-_S32 = np.uint64(32)
-_S48 = np.uint64(48)
-_TWO16 = np.uint64(1 << 16)
-# The four 16-bit candidates of an output r (n <= 2**16), two per multiply: a = (r & _LANES) * n holds c0 * n and
-# c2 * n in its 32-bit lanes, b = ((r >> 16) & _LANES) * n holds c1 * n and c3 * n (each < 2**32: no lane spills
-# into the next); a candidate's index is bits 16..31 of its lane, and its lane's low 16 bits plus
-# kk = 2**16 - threshold set the lane's bit 16 exactly when it is accepted, so one test checks all four.
-_LANES = np.uint64(0x0000FFFF0000FFFF)
-_LANE_ONES = np.uint64(0x0000000100000001)
-_LANE_BIT16 = np.uint64(0x0001000000010000)
-_ONE64 = np.uint64(1)
 _SMALL_N = 1 << 16  # largest n drawn from 16-bit chunks
+_M16 = np.uint64(0xFFFF)
+_M32 = np.uint64(0xFFFFFFFF)
+_S32 = np.uint64(32)
+_GROUP = 32  # candidates of a group of eight outputs when n <= 2**16 (16 above)
+
+
+@intrinsic
+def _group16(typingctx, lanes, ch, cl, n, threshold, buf):
+    """The next group of eight outputs of `lanes` cut into 16-bit candidates for a draw of n <= 2**16: candidate
+    k of output o goes to buf[8 k + o] (int64), its index if accepted, else n; returns how many are accepted."""
+    sig = types.int64(lanes, types.uint64, types.uint64, types.uint64, types.uint64, buf)
+
+    def codegen(context, builder, sig, args):
+        la = context.make_array(sig.args[0])(context, builder, args[0])
+        ba = context.make_array(sig.args[5])(context, builder, args[5])
+        r = _emit_pcg64x8(builder, la.data, args[1], args[2])
+        nv = _broadcast8(builder, args[3])
+        tv = _broadcast8(builder, args[4])
+        low16 = _splat8(0xFFFF)
+        count = _splat8(0)
+        for k in range(4):
+            c = builder.and_(builder.lshr(r, _splat8(16 * k)), low16)
+            m = builder.mul(c, nv)  # < 2**32: each product fits its lane
+            ok = builder.icmp_unsigned(">=", builder.and_(m, low16), tv)
+            cand = builder.select(ok, builder.lshr(m, _splat8(16)), nv)
+            dst = builder.bitcast(builder.gep(ba.data, [ir.Constant(ir.IntType(64), 8 * k)]), _V8.as_pointer())
+            builder.store(cand, dst, align=8)
+            count = builder.add(count, builder.zext(ok, _V8))
+        total = builder.module.declare_intrinsic("llvm.vector.reduce.add.v8i64", fnty=ir.FunctionType(
+            ir.IntType(64), [_V8]))
+        return builder.call(total, [count])
+
+    return sig, codegen
+
+
+@njit(inline="always")
+def _next_group(lanes, ch, cl, n, threshold, buf, raw):
+    """The next group's candidates into buf (candidate k of output o at buf[8 k + o]; a rejected one is n) and
+    how many are accepted: 32 candidates (n <= 2**16) or 16 (32-bit chunks; `raw` (8,) uint64 scratch).
+    `threshold`: Lemire's, from `_threshold`."""
+    nn = np.uint64(n)
+    if n <= _SMALL_N:
+        return _group16(lanes, ch, cl, nn, threshold, buf)
+    pcg64x8_raw(lanes, ch, cl, raw)
+    acc = 0
+    for o in range(8):
+        r = raw[o]
+        for k in range(2):
+            m = (r & _M32) * nn
+            r >>= _S32
+            if (m & _M32) >= threshold:
+                buf[8 * k + o] = np.int64(m >> _S32)
+                acc += 1
+            else:
+                buf[8 * k + o] = n
+    return acc
+
+
+@njit(inline="always")
+def _threshold(n):
+    """Lemire's rejection threshold (2**w - n) mod n of the draw of n (w = 16 or 32), once per draw: a
+    division per group would cost more than the group's multiplies."""
+    nn = np.uint64(n)
+    if n <= _SMALL_N:
+        return (np.uint64(_SMALL_N) - nn) % nn
+    return (_M32 - nn + np.uint64(1)) % nn
 
 
 @njit
-def _draw_seq(st, n, out, i):
-    """Indices i..n-1 of a draw of n by the rule above, into out[i:n], starting on a fresh output; `st`
-    updated.  The plain sequential form of the rule: the whole draw for n > 2**16, the last few indices
-    (after the four-at-a-time loops of the callers) otherwise."""
-    sh, sl, ih, il = st[0], st[1], st[2], st[3]
-    nn = np.uint64(n)
-    w = _S16 if n <= _SMALL_N else _S32
-    mask = (_ONE64 << w) - _ONE64
-    threshold = (mask - nn + _ONE64) % nn  # (2**w - n) mod n
-    while i < n:
-        r, sh, sl = _pcg64_next(sh, sl, ih, il)
-        for _ in range(64 // w):  # the output's chunks, low first, until the draw is complete
-            m = (r & mask) * nn
-            r >>= w
-            if (m & mask) >= threshold:
-                out[i] = np.int64(m >> w)
-                i += 1
-                if i == n:
-                    break
-    st[0] = sh
-    st[1] = sl
+def _lanes_indices(lanes, ch, cl, n, out, buf, raw):
+    """A draw of n indices (the rule above) into out[:n] in draw order."""
+    threshold = _threshold(n)
+    per = 4 if n <= _SMALL_N else 2
+    taken = 0
+    while taken < n:
+        _next_group(lanes, ch, cl, n, threshold, buf, raw)
+        for o in range(8):
+            for k in range(per):
+                v = buf[8 * k + o]
+                if v < n and taken < n:
+                    out[taken] = v
+                    taken += 1
+
+
+@njit
+def _lanes_floor(lanes, ch, cl, n, buf, raw):
+    """The draws of `_lanes_indices` without writing them out in draw order (the benchmarks' floor): whole
+    groups while they fit, the last read in order; returns the last index drawn."""
+    threshold = _threshold(n)
+    taken = 0
+    if n <= _SMALL_N:
+        nn = np.uint64(n)
+        while taken + _GROUP <= n:
+            taken += _group16(lanes, ch, cl, nn, threshold, buf)
+    per = 4 if n <= _SMALL_N else 2
+    last = 0
+    while taken < n:
+        _next_group(lanes, ch, cl, n, threshold, buf, raw)
+        for o in range(8):
+            for k in range(per):
+                v = buf[8 * k + o]
+                if v < n and taken < n:
+                    last = v
+                    taken += 1
+    return last
+
+
+@njit
+def _lanes_counts(lanes, ch, cl, rank, counts, n, buf, raw):
+    """How often each observation is drawn in one draw of n indices, mapped by `rank` (uint64 (n + 1,),
+    rank[n] = n): counts[rank[j]] += 1 for each drawn j (rank = 0..n counts by observation, a sorted row's
+    rank table by sorted position; one map for both, so a first call compiles one counting draw).
+
+    counts (n + 1,): a group used whole counts its rejected candidates (index n) in counts[n], which no
+    statistic reads, so the loop over a group has no branch.
+    """
+    for i in range(n + 1):
+        counts[i] = 0
+    threshold = _threshold(n)
+    taken = 0
+    if n <= _SMALL_N:
+        nn = np.uint64(n)
+        while taken + _GROUP <= n:  # groups whose candidates all fit in the draw (most of them)
+            taken += _group16(lanes, ch, cl, nn, threshold, buf)
+            for i in range(_GROUP):
+                counts[rank[np.uint64(buf[i])]] += 1
+    size = _GROUP if n <= _SMALL_N else _GROUP // 2
+    while taken < n:  # groups that may end the draw (every group with 32-bit chunks)
+        acc = _next_group(lanes, ch, cl, n, threshold, buf, raw)
+        if taken + acc <= n:
+            for i in range(size):
+                counts[rank[np.uint64(buf[i])]] += 1
+            taken += acc
+        else:  # the group that ends the draw: candidates in order until the n-th
+            for o in range(8):
+                for k in range(size // 8):
+                    v = buf[8 * k + o]
+                    if v < n and taken < n:
+                        counts[rank[v]] += 1
+                        taken += 1
+
+
+@njit
+def _lanes_dev_sum(lanes, ch, cl, xd, n, buf, raw):
+    """One draw over the deviations xd = x - x[0] of a row (xd (n + 1,), xd[n] = 0: a rejected candidate adds
+    0 in a group used whole): their sum over the drawn indices, in eight partial sums (the mean of one
+    column needs no counts: the gather rides on the draw)."""
+    threshold = _threshold(n)
+    a0 = a1 = a2 = a3 = a4 = a5 = a6 = a7 = 0.0
+    taken = 0
+    if n <= _SMALL_N:
+        nn = np.uint64(n)
+        while taken + _GROUP <= n:
+            taken += _group16(lanes, ch, cl, nn, threshold, buf)
+            for i in range(0, _GROUP, 8):
+                a0 += xd[np.uint64(buf[i])]
+                a1 += xd[np.uint64(buf[i + 1])]
+                a2 += xd[np.uint64(buf[i + 2])]
+                a3 += xd[np.uint64(buf[i + 3])]
+                a4 += xd[np.uint64(buf[i + 4])]
+                a5 += xd[np.uint64(buf[i + 5])]
+                a6 += xd[np.uint64(buf[i + 6])]
+                a7 += xd[np.uint64(buf[i + 7])]
+    size = _GROUP if n <= _SMALL_N else _GROUP // 2
+    while taken < n:
+        acc = _next_group(lanes, ch, cl, n, threshold, buf, raw)
+        if taken + acc <= n:
+            for i in range(size):
+                a0 += xd[np.uint64(buf[i])]
+            taken += acc
+        else:
+            for o in range(8):
+                for k in range(size // 8):
+                    v = buf[8 * k + o]
+                    if v < n and taken < n:
+                        a0 += xd[v]
+                        taken += 1
+    return ((a0 + a1) + (a2 + a3)) + ((a4 + a5) + (a6 + a7))
+
+
+@njit
+def _padded_rank(rank, n):
+    """`rank` (n,) as the uint64 (n + 1,) map `_lanes_counts` takes (rank[n] = n); `rank` None: 0..n."""
+    out = np.empty(n + 1, np.uint64)
+    for i in range(n):
+        out[i] = i if rank is None else rank[i]
+    out[n] = n
+    return out
+
+
+# The rule on a scalar state `st` (a draw at a time): what the part kernels do inside, for tests and replays.
 
 
 @njit
 def _draw_indices(st, n, out):
     """A draw of n indices (the rule above) into out[:n] (draw order), `st` updated."""
-    i = np.int64(0)
-    if n <= _SMALL_N:  # whole outputs while four more indices fit, then `_draw_seq` finishes
-        sh, sl, ih, il = st[0], st[1], st[2], st[3]
-        nn = np.uint64(n)
-        threshold = (_TWO16 - nn) % nn
-        kk = (_TWO16 - threshold) * _LANE_ONES
-        while i + 4 <= n:
-            r, sh, sl = _pcg64_next(sh, sl, ih, il)
-            # four candidates, two per multiply, all accepted? (see the lanes above)
-            a = (r & _LANES) * nn
-            b = ((r >> _S16) & _LANES) * nn
-            if (((a & _LANES) + kk) & ((b & _LANES) + kk) & _LANE_BIT16) == _LANE_BIT16:
-                out[i] = np.int64((a >> _S16) & _M16)
-                out[i + 1] = np.int64((b >> _S16) & _M16)
-                out[i + 2] = np.int64(a >> _S48)
-                out[i + 3] = np.int64(b >> _S48)
-                i += 4
-                continue
-            t16 = _TWO16 - threshold  # a rejection (rare): each candidate on its own, in order
-            if ((a & _M16) + t16) & _TWO16:
-                out[i] = np.int64((a >> _S16) & _M16)
-                i += 1
-            if ((b & _M16) + t16) & _TWO16:
-                out[i] = np.int64((b >> _S16) & _M16)
-                i += 1
-            if (((a >> _S32) & _M16) + t16) & _TWO16:
-                out[i] = np.int64(a >> _S48)
-                i += 1
-            if (((b >> _S32) & _M16) + t16) & _TWO16:
-                out[i] = np.int64(b >> _S48)
-                i += 1
-        st[0] = sh
-        st[1] = sl
-    _draw_seq(st, n, out, i)
+    lanes = np.empty(16, np.uint64)
+    ch, cl = pcg64x8_init(st, lanes)
+    _lanes_indices(lanes, ch, cl, n, out, np.empty(_GROUP, np.int64), np.empty(8, np.uint64))
+    pcg64x8_state(lanes, st)
 
 
 @njit
 def _draw_counts(st, rank, counts, idx):
-    """How often each observation is drawn in one draw of n = len(counts) indices (the rule above), mapped by
-    `rank`: counts[rank[j]] += 1 for each drawn j (rank = 0..n-1 counts by observation, a sorted row's rank
-    table by sorted position; one map for both, so a first call compiles one counting draw).  `idx` (n,):
-    scratch for the last indices (and the whole draw when n > 2**16)."""
+    """`_lanes_counts` on a scalar state into counts (n,), `st` updated (`idx` is not used)."""
     n = counts.shape[0]
-    for i in range(n):
-        counts[i] = 0
-    i = np.int64(0)
-    if n <= _SMALL_N:  # four candidates per output, counted as they come
-        sh, sl, ih, il = st[0], st[1], st[2], st[3]
-        nn = np.uint64(n)
-        threshold = (_TWO16 - nn) % nn
-        kk = (_TWO16 - threshold) * _LANE_ONES
-        while i + 4 <= n:
-            r, sh, sl = _pcg64_next(sh, sl, ih, il)
-            # four candidates, two per multiply, all accepted? (see the lanes above)
-            a = (r & _LANES) * nn
-            b = ((r >> _S16) & _LANES) * nn
-            if (((a & _LANES) + kk) & ((b & _LANES) + kk) & _LANE_BIT16) == _LANE_BIT16:
-                counts[rank[(a >> _S16) & _M16]] += 1
-                counts[rank[(b >> _S16) & _M16]] += 1
-                counts[rank[a >> _S48]] += 1
-                counts[rank[b >> _S48]] += 1
-                i += 4
-                continue
-            t16 = _TWO16 - threshold  # a rejection (rare): each candidate on its own, no call in the loop
-            if ((a & _M16) + t16) & _TWO16:
-                counts[rank[(a >> _S16) & _M16]] += 1
-                i += 1
-            if ((b & _M16) + t16) & _TWO16:
-                counts[rank[(b >> _S16) & _M16]] += 1
-                i += 1
-            if (((a >> _S32) & _M16) + t16) & _TWO16:
-                counts[rank[a >> _S48]] += 1
-                i += 1
-            if (((b >> _S32) & _M16) + t16) & _TWO16:
-                counts[rank[b >> _S48]] += 1
-                i += 1
-        st[0] = sh
-        st[1] = sl
-    i0 = i
-    _draw_seq(st, n, idx, i)
-    for q in range(i0, n):
-        counts[rank[idx[q]]] += 1
+    lanes = np.empty(16, np.uint64)
+    ch, cl = pcg64x8_init(st, lanes)
+    padded = np.empty(n + 1, np.int64)
+    _lanes_counts(lanes, ch, cl, _padded_rank(rank, n), padded, n, np.empty(_GROUP, np.int64), np.empty(8, np.uint64))
+    counts[:] = padded[:n]
+    pcg64x8_state(lanes, st)
 
 
 @njit
 def _draw_dev_sum(st, xd, idx):
-    """One draw (the rule above) over the deviations xd = x - x[0] of a row: their sum over the drawn
-    indices, in four partial sums (the mean of one column needs no counts: the gather rides on the
-    draw).  `idx`: scratch as in `_draw_counts`."""
+    """`_lanes_dev_sum` of xd (n,) on a scalar state, `st` updated (`idx` is not used)."""
     n = xd.shape[0]
-    a0 = a1 = a2 = a3 = 0.0
-    i = np.int64(0)
-    if n <= _SMALL_N:
-        sh, sl, ih, il = st[0], st[1], st[2], st[3]
-        nn = np.uint64(n)
-        threshold = (_TWO16 - nn) % nn
-        kk = (_TWO16 - threshold) * _LANE_ONES
-        while i + 4 <= n:
-            r, sh, sl = _pcg64_next(sh, sl, ih, il)
-            # four candidates, two per multiply, all accepted? (see the lanes above)
-            a = (r & _LANES) * nn
-            b = ((r >> _S16) & _LANES) * nn
-            if (((a & _LANES) + kk) & ((b & _LANES) + kk) & _LANE_BIT16) == _LANE_BIT16:
-                a0 += xd[(a >> _S16) & _M16]
-                a1 += xd[(b >> _S16) & _M16]
-                a2 += xd[a >> _S48]
-                a3 += xd[b >> _S48]
-                i += 4
-                continue
-            t16 = _TWO16 - threshold  # a rejection (rare): each candidate on its own, no call in the loop
-            if ((a & _M16) + t16) & _TWO16:
-                a0 += xd[(a >> _S16) & _M16]
-                i += 1
-            if ((b & _M16) + t16) & _TWO16:
-                a0 += xd[(b >> _S16) & _M16]
-                i += 1
-            if (((a >> _S32) & _M16) + t16) & _TWO16:
-                a0 += xd[a >> _S48]
-                i += 1
-            if (((b >> _S32) & _M16) + t16) & _TWO16:
-                a0 += xd[b >> _S48]
-                i += 1
-        st[0] = sh
-        st[1] = sl
-    i0 = i
-    _draw_seq(st, n, idx, i)
-    for q in range(i0, n):
-        a0 += xd[idx[q]]
-    return (a0 + a1) + (a2 + a3)
+    lanes = np.empty(16, np.uint64)
+    ch, cl = pcg64x8_init(st, lanes)
+    padded = np.zeros(n + 1)
+    padded[:n] = xd
+    s = _lanes_dev_sum(lanes, ch, cl, padded, n, np.empty(_GROUP, np.int64), np.empty(8, np.uint64))
+    pcg64x8_state(lanes, st)
+    return s
 
 
 @njit
@@ -567,28 +631,34 @@ def _two(a, b, code):
 def _moment1_part(x, code, st, t0, t1, observed, theta):
     """Resamples t0..t1-1 of mean / var / std (`_moment1` code) of each row of x (k, n) (one mean: `_mean1_part`)."""
     k, n = x.shape
-    counts = np.ones(n, np.int64)
-    idx = np.empty(n, np.int64)
+    counts = np.ones(n + 1, np.int64)  # counts[n]: rejected candidates (`_lanes_counts`)
     if t0 == 0:
         for r in range(k):
             observed[r] = _moment1(x[r], counts, n, code)
-    ident = np.arange(n)
+    ident = _padded_rank(None, n)
+    lanes = np.empty(16, np.uint64)
+    ch, cl = pcg64x8_init(st, lanes)
+    buf = np.empty(_GROUP, np.int64)
+    raw = np.empty(8, np.uint64)
     for t in range(t0, t1):
-        _draw_counts(st, ident, counts, idx)
+        _lanes_counts(lanes, ch, cl, ident, counts, n, buf, raw)
         for r in range(k):
             theta[r, t] = _moment1(x[r], counts, n, code)
+    pcg64x8_state(lanes, st)
 
 
 @njit
 def _mean1_part(x, st, t0, t1, observed, theta):
-    """Resamples t0..t1-1 of the mean of one row x (1, n): summed while drawing (`_draw_dev_sum`, no counts).
+    """Resamples t0..t1-1 of the mean of one row x (1, n): summed while drawing (`_lanes_dev_sum`, no counts).
 
     The observed mean is `_moment1`'s (the same four partial sums of x - x[0]), and only this path is
     compiled by a one-column mean.
     """
     n = x.shape[1]
     x0 = x[0, 0]
-    xd = x[0] - x0
+    xd = np.zeros(n + 1)  # xd[n] = 0: rejected candidates (`_lanes_dev_sum`)
+    for i in range(n):
+        xd[i] = x[0, i] - x0
     if t0 == 0:
         a = np.zeros(4)
         for i in range(n - n % 4):
@@ -596,9 +666,13 @@ def _mean1_part(x, st, t0, t1, observed, theta):
         for i in range(n - n % 4, n):
             a[0] += xd[i]
         observed[0] = x0 + ((a[0] + a[1]) + (a[2] + a[3])) / n
-    idx = np.empty(n, np.int64)
+    lanes = np.empty(16, np.uint64)
+    ch, cl = pcg64x8_init(st, lanes)
+    buf = np.empty(_GROUP, np.int64)
+    raw = np.empty(8, np.uint64)
     for t in range(t0, t1):
-        theta[0, t] = x0 + _draw_dev_sum(st, xd, idx) / n
+        theta[0, t] = x0 + _lanes_dev_sum(lanes, ch, cl, xd, n, buf, raw) / n
+    pcg64x8_state(lanes, st)
 
 
 @njit
@@ -606,16 +680,20 @@ def _order1_part(xs, order, q, median, st, t0, t1, observed, theta):
     """Resamples t0..t1-1 of the median or a quantile (`_order1`) of each sorted row of xs (k, n) (one row:
     `_order1_ranked_part`)."""
     k, n = xs.shape
-    counts = np.ones(n, np.int64)
-    idx = np.empty(n, np.int64)
+    counts = np.ones(n + 1, np.int64)  # counts[n]: rejected candidates (`_lanes_counts`)
     if t0 == 0:
         for r in range(k):
             observed[r] = _order1(xs[r], order[r], counts, n, q, median)
-    ident = np.arange(n)
+    ident = _padded_rank(None, n)
+    lanes = np.empty(16, np.uint64)
+    ch, cl = pcg64x8_init(st, lanes)
+    buf = np.empty(_GROUP, np.int64)
+    raw = np.empty(8, np.uint64)
     for t in range(t0, t1):
-        _draw_counts(st, ident, counts, idx)
+        _lanes_counts(lanes, ch, cl, ident, counts, n, buf, raw)
         for r in range(k):
             theta[r, t] = _order1(xs[r], order[r], counts, n, q, median)
+    pcg64x8_state(lanes, st)
 
 
 @njit
@@ -623,27 +701,32 @@ def _order1_ranked_part(xs, rank, q, median, st, t0, t1, observed, theta):
     """Resamples t0..t1-1 of the median or a quantile of one sorted row xs (1, n), rank[j] the sorted position
     of observation j: each resample is counted by sorted position and walked by `_order1_ranked`."""
     n = xs.shape[1]
-    counts = np.empty(n, np.int64)
-    idx = np.empty(n, np.int64)
+    counts = np.empty(n + 1, np.int64)  # counts[n]: rejected candidates (`_lanes_counts`)
     if t0 == 0:
         for i in range(n):  # every count 1 (np.ones would cost a first call its own compile)
             counts[i] = 1
         observed[0] = _order1_ranked(xs[0], counts, n, q, median)
+    lanes = np.empty(16, np.uint64)
+    ch, cl = pcg64x8_init(st, lanes)
+    buf = np.empty(_GROUP, np.int64)
+    raw = np.empty(8, np.uint64)
+    rk = _padded_rank(rank, n)
     for t in range(t0, t1):
-        _draw_counts(st, rank, counts, idx)
+        _lanes_counts(lanes, ch, cl, rk, counts, n, buf, raw)
         theta[0, t] = _order1_ranked(xs[0], counts, n, q, median)
+    pcg64x8_state(lanes, st)
 
 
 @njit
-def _draw_pair_counts(st, cx, cy, paired, ident, idx):
+def _draw_pair_counts(lanes, ch, cl, cx, cy, paired, ident, buf, raw):
     """Counts of one resample of two samples: independent, or (paired) the same row indices for both.
-    `ident` = 0..max(nx, ny)-1, `idx` scratch of that size (see `_draw_counts`)."""
-    _draw_counts(st, ident, cx, idx)
+    cx (nx + 1,), cy (ny + 1,), `ident` = 0..max(nx, ny) (see `_lanes_counts`)."""
+    _lanes_counts(lanes, ch, cl, ident, cx, cx.shape[0] - 1, buf, raw)
     if paired:
         for i in range(cx.shape[0]):
             cy[i] = cx[i]
     else:
-        _draw_counts(st, ident, cy, idx)
+        _lanes_counts(lanes, ch, cl, ident, cy, cy.shape[0] - 1, buf, raw)
 
 
 @njit
@@ -651,17 +734,21 @@ def _moment2_part(x, y, code, paired, st, t0, t1, observed, theta):
     """Resamples t0..t1-1 of mean(x) - mean(y) (code 0) or mean(x) / mean(y) (1), rows of x (k, nx), y (k, ny)."""
     k, nx = x.shape
     ny = y.shape[1]
-    cx = np.ones(nx, np.int64)
-    cy = np.ones(ny, np.int64)
-    idx = np.empty(max(nx, ny), np.int64)
-    ident = np.arange(max(nx, ny))
+    cx = np.ones(nx + 1, np.int64)  # the last: rejected candidates
+    cy = np.ones(ny + 1, np.int64)
+    ident = _padded_rank(None, max(nx, ny))
     if t0 == 0:
         for r in range(k):
             observed[r] = _two(_moment1(x[r], cx, nx, 0), _moment1(y[r], cy, ny, 0), code)
+    lanes = np.empty(16, np.uint64)
+    ch, cl = pcg64x8_init(st, lanes)
+    buf = np.empty(_GROUP, np.int64)
+    raw = np.empty(8, np.uint64)
     for t in range(t0, t1):
-        _draw_pair_counts(st, cx, cy, paired, ident, idx)
+        _draw_pair_counts(lanes, ch, cl, cx, cy, paired, ident, buf, raw)
         for r in range(k):
             theta[r, t] = _two(_moment1(x[r], cx, nx, 0), _moment1(y[r], cy, ny, 0), code)
+    pcg64x8_state(lanes, st)
 
 
 @njit
@@ -669,43 +756,54 @@ def _order2_part(xs, xo, ys, yo, paired, st, t0, t1, observed, theta):
     """Resamples t0..t1-1 of median(x) - median(y) of sorted rows xs (k, nx), ys (k, ny) (xo, yo: their orders)."""
     k, nx = xs.shape
     ny = ys.shape[1]
-    cx = np.ones(nx, np.int64)
-    cy = np.ones(ny, np.int64)
-    idx = np.empty(max(nx, ny), np.int64)
-    ident = np.arange(max(nx, ny))
+    cx = np.ones(nx + 1, np.int64)  # the last: rejected candidates
+    cy = np.ones(ny + 1, np.int64)
+    ident = _padded_rank(None, max(nx, ny))
     if t0 == 0:
         for r in range(k):
             observed[r] = _order1(xs[r], xo[r], cx, nx, 0.5, True) - _order1(ys[r], yo[r], cy, ny, 0.5, True)
+    lanes = np.empty(16, np.uint64)
+    ch, cl = pcg64x8_init(st, lanes)
+    buf = np.empty(_GROUP, np.int64)
+    raw = np.empty(8, np.uint64)
     for t in range(t0, t1):
-        _draw_pair_counts(st, cx, cy, paired, ident, idx)
+        _draw_pair_counts(lanes, ch, cl, cx, cy, paired, ident, buf, raw)
         for r in range(k):
             theta[r, t] = _order1(xs[r], xo[r], cx, nx, 0.5, True) - _order1(ys[r], yo[r], cy, ny, 0.5, True)
+    pcg64x8_state(lanes, st)
 
 
 @njit
 def _corr_part(x, y, st, t0, t1, observed, theta):
     """Resamples t0..t1-1 of Pearson r of paired rows x, y (k, n)."""
     k, n = x.shape
-    counts = np.ones(n, np.int64)
-    idx = np.empty(n, np.int64)
+    counts = np.ones(n + 1, np.int64)  # counts[n]: rejected candidates (`_lanes_counts`)
     if t0 == 0:
         for r in range(k):
             observed[r] = _corr_counts(x[r], y[r], counts, n)
-    ident = np.arange(n)
+    ident = _padded_rank(None, n)
+    lanes = np.empty(16, np.uint64)
+    ch, cl = pcg64x8_init(st, lanes)
+    buf = np.empty(_GROUP, np.int64)
+    raw = np.empty(8, np.uint64)
     for t in range(t0, t1):
-        _draw_counts(st, ident, counts, idx)
+        _lanes_counts(lanes, ch, cl, ident, counts, n, buf, raw)
         for r in range(k):
             theta[r, t] = _corr_counts(x[r], y[r], counts, n)
+    pcg64x8_state(lanes, st)
 
 
 @njit
 def _floor_part(x, st, t0, t1, observed, theta):
-    """The benchmarks' floor: only the resample indices (`_draw_indices`; one index kept per resample)."""
+    """The benchmarks' floor: only the resample indices (`_lanes_floor`; one index kept per resample)."""
     n = x.shape[1]
-    idx = np.empty(n, np.int64)
+    lanes = np.empty(16, np.uint64)
+    ch, cl = pcg64x8_init(st, lanes)
+    buf = np.empty(_GROUP, np.int64)
+    raw = np.empty(8, np.uint64)
     for t in range(t0, t1):
-        _draw_indices(st, n, idx)
-        theta[0, t] = idx[0]
+        theta[0, t] = _lanes_floor(lanes, ch, cl, n, buf, raw)
+    pcg64x8_state(lanes, st)
 
 
 # Specialised on the user's jitted statistic, whose numba type differs in every process, so an on-disk
@@ -720,12 +818,17 @@ def _custom1_part(x, func, st, t0, t1, observed, theta):
             observed[r] = func(x[r].copy())
     idx = np.empty(n, np.int64)
     xb = np.empty(n)
+    lanes = np.empty(16, np.uint64)
+    ch, cl = pcg64x8_init(st, lanes)
+    buf = np.empty(_GROUP, np.int64)
+    raw = np.empty(8, np.uint64)
     for t in range(t0, t1):
-        _draw_indices(st, n, idx)
+        _lanes_indices(lanes, ch, cl, n, idx, buf, raw)
         for r in range(k):
             for q in range(n):
                 xb[q] = x[r, idx[q]]
             theta[r, t] = func(xb)
+    pcg64x8_state(lanes, st)
 
 
 @njit(cache=False)
@@ -740,19 +843,24 @@ def _custom2_part(x, y, func, paired, st, t0, t1, observed, theta):
     iy = np.empty(ny, np.int64)
     xb = np.empty(nx)
     yb = np.empty(ny)
+    lanes = np.empty(16, np.uint64)
+    ch, cl = pcg64x8_init(st, lanes)
+    buf = np.empty(_GROUP, np.int64)
+    raw = np.empty(8, np.uint64)
     for t in range(t0, t1):
-        _draw_indices(st, nx, ix)
+        _lanes_indices(lanes, ch, cl, nx, ix, buf, raw)
         if paired:
             for q in range(ny):
                 iy[q] = ix[q]
         else:
-            _draw_indices(st, ny, iy)
+            _lanes_indices(lanes, ch, cl, ny, iy, buf, raw)
         for r in range(k):
             for q in range(nx):
                 xb[q] = x[r, ix[q]]
             for q in range(ny):
                 yb[q] = y[r, iy[q]]
             theta[r, t] = func(xb, yb)
+    pcg64x8_state(lanes, st)
 
 
 @njit(cache=False)  # specialised on the user's statistic (see above)

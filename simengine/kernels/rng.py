@@ -78,6 +78,113 @@ def _pcg64_next(sh, sl, ih, il):
     return (x >> rot) | (x << ((_U64 - rot) & _U63)), sh, sl
 
 
+# --------------------------------------------------------------------------- eight outputs at a time
+#
+# The same stream, eight consecutive outputs per step: lane j (j = 0..7) holds the state whose output is the
+# j-th of the next eight, and each lane jumps eight steps at once, s <- M**8 s + inc (1 + M + ... + M**7)
+# (mod 2**128), so the lanes are independent and run as one vector of eight 64-bit words (`_emit_pcg64x8`).
+# The lanes live in a uint64 array of 16 (state high words, then low words); the jump's increment is made
+# once from the stream's (`pcg64x8_init`), and `pcg64x8_state` gives the scalar state back (one step behind
+# lane 0), so a stream can go on in scalar or in eights from wherever it stopped.
+_T128 = 1 << 128
+_MUL = (int(_MUL_HI) << 64) | int(_MUL_LO)
+_M8 = pow(_MUL, 8, _T128)
+_K8 = sum(pow(_MUL, i, _T128) for i in range(8)) % _T128
+_MINV = pow(_MUL, -1, _T128)  # the multiplier is odd: the step has an inverse
+_M8_HI, _M8_LO = np.uint64(_M8 >> 64), np.uint64(_M8 & 0xFFFFFFFFFFFFFFFF)
+_K8_HI, _K8_LO = np.uint64(_K8 >> 64), np.uint64(_K8 & 0xFFFFFFFFFFFFFFFF)
+_MINV_HI, _MINV_LO = np.uint64(_MINV >> 64), np.uint64(_MINV & 0xFFFFFFFFFFFFFFFF)
+_V8 = ir.VectorType(ir.IntType(64), 8)
+
+
+def _splat8(value):
+    """A constant vector of eight uint64 `value`."""
+    return ir.Constant(_V8, [int(value)] * 8)
+
+
+def _broadcast8(builder, value):
+    """A vector of eight copies of the i64 `value`."""
+    vec = builder.insert_element(ir.Constant(_V8, ir.Undefined), value, ir.Constant(ir.IntType(32), 0))
+    return builder.shuffle_vector(vec, vec, ir.Constant(ir.VectorType(ir.IntType(32), 8), [0] * 8))
+
+
+def _emit_pcg64x8(builder, lanes_data, ch, cl):
+    """Codegen (for intrinsics): the next eight outputs of the lanes at `lanes_data` (pointer to 16 uint64) as a
+    vector, the lanes jumped eight steps with increment (ch, cl).  The 64 x 64 -> 128-bit products are split
+    into 32-bit halves (one vector multiply each on x86-64: there is no vector high multiply)."""
+    ptr = _V8.as_pointer()
+    hptr = builder.bitcast(lanes_data, ptr)
+    lptr = builder.bitcast(builder.gep(lanes_data, [ir.Constant(ir.IntType(64), 8)]), ptr)
+    h = builder.load(hptr, align=8)
+    lo = builder.load(lptr, align=8)
+    # XSL-RR output, a rotate right by the top six bits
+    x = builder.xor(h, lo)
+    rot = builder.lshr(h, _splat8(58))
+    out = builder.or_(builder.lshr(x, rot), builder.shl(x, builder.and_(builder.sub(_splat8(64), rot), _splat8(63))))
+    # s <- M8 s + C8 (mod 2**128): high word = mulhi(lo, M8_lo) + lo * M8_hi + h * M8_lo, plus the carry of the low
+    m0, m1 = int(_M8_LO) & 0xFFFFFFFF, int(_M8_LO) >> 32
+    mask32 = _splat8(0xFFFFFFFF)
+    l0 = builder.and_(lo, mask32)
+    l1 = builder.lshr(lo, _splat8(32))
+    p00 = builder.mul(l0, _splat8(m0))
+    p01 = builder.mul(l0, _splat8(m1))
+    p10 = builder.mul(l1, _splat8(m0))
+    p11 = builder.mul(l1, _splat8(m1))
+    mid = builder.add(builder.add(builder.lshr(p00, _splat8(32)), builder.and_(p01, mask32)), builder.and_(p10, mask32))
+    mulhi = builder.add(builder.add(p11, builder.lshr(p01, _splat8(32))),
+                        builder.add(builder.lshr(p10, _splat8(32)), builder.lshr(mid, _splat8(32))))
+    new_lo = builder.mul(lo, _splat8(_M8_LO))
+    new_hi = builder.add(mulhi, builder.add(builder.mul(lo, _splat8(_M8_HI)), builder.mul(h, _splat8(_M8_LO))))
+    lo2 = builder.add(new_lo, _broadcast8(builder, cl))
+    carry = builder.zext(builder.icmp_unsigned("<", lo2, new_lo), _V8)
+    builder.store(builder.add(builder.add(new_hi, _broadcast8(builder, ch)), carry), hptr, align=8)
+    builder.store(lo2, lptr, align=8)
+    return out
+
+
+@intrinsic
+def pcg64x8_raw(typingctx, lanes, ch, cl, out):
+    """The next eight outputs of `lanes` (see `pcg64x8_init`) into out[0:8] (uint64), the lanes jumped."""
+    sig = types.none(lanes, types.uint64, types.uint64, out)
+
+    def codegen(context, builder, sig, args):
+        la = context.make_array(sig.args[0])(context, builder, args[0])
+        oa = context.make_array(sig.args[3])(context, builder, args[3])
+        out = _emit_pcg64x8(builder, la.data, args[1], args[2])
+        builder.store(out, builder.bitcast(oa.data, _V8.as_pointer()), align=8)
+        return context.get_dummy_value()
+
+    return sig, codegen
+
+
+@njit(inline="always")
+def _mul128(ah, al, bh, bl):
+    """(high, low) of a * b mod 2**128."""
+    return _mulhi64(al, bl) + al * bh + ah * bl, al * bl
+
+
+@njit(inline="always")
+def pcg64x8_init(st, lanes):
+    """Lanes (uint64 (16,)) for the stream whose state is st[0:4] (high, low, increment high, low); returns the
+    eight-step increment (ch, cl) that `pcg64x8_raw` and `pcg64x8_state` take."""
+    sh, sl, ih, il = st[0], st[1], st[2], st[3]
+    for j in range(8):
+        sh, sl = _pcg64_step(sh, sl, ih, il)
+        lanes[j] = sh
+        lanes[8 + j] = sl
+    return _mul128(ih, il, _K8_HI, _K8_LO)
+
+
+@njit(inline="always")
+def pcg64x8_state(lanes, st):
+    """Write the scalar state of the lanes' stream (one step before lane 0's) into st[0:2]."""
+    ih, il = st[2], st[3]
+    sh, sl = lanes[0], lanes[8]
+    dl = sl - il
+    dh = sh - ih - np.uint64(sl < il)
+    st[0], st[1] = _mul128(dh, dl, _MINV_HI, _MINV_LO)
+
+
 @njit(inline="always")
 def _pcg64_double(sh, sl, ih, il):
     """(uniform double in [0, 1), new sh, new sl), NumPy's `next_double`: the top 53 bits."""
