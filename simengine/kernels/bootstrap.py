@@ -11,13 +11,21 @@ No validation and no warnings here: the public layer (`simengine.bootstrap`) doe
 import math
 
 import numpy as np
-
-from simengine._jit import njit
 from llvmlite import ir
 from numba import types
 
+from simengine._jit import njit
 from simengine._numba_compat import intrinsic
-from simengine.kernels.rng import _broadcast8, _emit_pcg64x8, _splat8, _V8, pcg64x8_init, pcg64x8_raw, pcg64x8_state
+from simengine.kernels.rng import (
+    _V8,
+    _broadcast8,
+    _emit_pcg64x8,
+    _splat8,
+    aligned64,
+    pcg64x8_init,
+    pcg64x8_raw,
+    pcg64x8_state,
+)
 from simengine.kernels.special import norm_cdf, norm_ppf
 
 # `alternative` codes (scipy's meaning: "less" has low = -inf, "greater" has high = inf)
@@ -443,9 +451,9 @@ def _padded_rank(rank, n):
 @njit
 def _draw_indices(st, n, out):
     """A draw of n indices (the rule above) into out[:n] (draw order), `st` updated."""
-    lanes = np.empty(16, np.uint64)
+    lanes = aligned64(16, np.uint64)
     ch, cl = pcg64x8_init(st, lanes)
-    _lanes_indices(lanes, ch, cl, n, out, np.empty(_GROUP, np.int64), np.empty(8, np.uint64))
+    _lanes_indices(lanes, ch, cl, n, out, aligned64(_GROUP, np.int64), np.empty(8, np.uint64))
     pcg64x8_state(lanes, st)
 
 
@@ -453,10 +461,10 @@ def _draw_indices(st, n, out):
 def _draw_counts(st, rank, counts, idx):
     """`_lanes_counts` on a scalar state into counts (n,), `st` updated (`idx` is not used)."""
     n = counts.shape[0]
-    lanes = np.empty(16, np.uint64)
+    lanes = aligned64(16, np.uint64)
     ch, cl = pcg64x8_init(st, lanes)
     padded = np.empty(n + 1, np.int64)
-    _lanes_counts(lanes, ch, cl, _padded_rank(rank, n), padded, n, np.empty(_GROUP, np.int64), np.empty(8, np.uint64))
+    _lanes_counts(lanes, ch, cl, _padded_rank(rank, n), padded, n, aligned64(_GROUP, np.int64), np.empty(8, np.uint64))
     counts[:] = padded[:n]
     pcg64x8_state(lanes, st)
 
@@ -465,11 +473,11 @@ def _draw_counts(st, rank, counts, idx):
 def _draw_dev_sum(st, xd, idx):
     """`_lanes_dev_sum` of xd (n,) on a scalar state, `st` updated (`idx` is not used)."""
     n = xd.shape[0]
-    lanes = np.empty(16, np.uint64)
+    lanes = aligned64(16, np.uint64)
     ch, cl = pcg64x8_init(st, lanes)
     padded = np.zeros(n + 1)
     padded[:n] = xd
-    s = _lanes_dev_sum(lanes, ch, cl, padded, n, np.empty(_GROUP, np.int64), np.empty(8, np.uint64))
+    s = _lanes_dev_sum(lanes, ch, cl, padded, n, aligned64(_GROUP, np.int64), np.empty(8, np.uint64))
     pcg64x8_state(lanes, st)
     return s
 
@@ -636,9 +644,9 @@ def _moment1_part(x, code, st, t0, t1, observed, theta):
         for r in range(k):
             observed[r] = _moment1(x[r], counts, n, code)
     ident = _padded_rank(None, n)
-    lanes = np.empty(16, np.uint64)
+    lanes = aligned64(16, np.uint64)
     ch, cl = pcg64x8_init(st, lanes)
-    buf = np.empty(_GROUP, np.int64)
+    buf = aligned64(_GROUP, np.int64)
     raw = np.empty(8, np.uint64)
     for t in range(t0, t1):
         _lanes_counts(lanes, ch, cl, ident, counts, n, buf, raw)
@@ -666,9 +674,9 @@ def _mean1_part(x, st, t0, t1, observed, theta):
         for i in range(n - n % 4, n):
             a[0] += xd[i]
         observed[0] = x0 + ((a[0] + a[1]) + (a[2] + a[3])) / n
-    lanes = np.empty(16, np.uint64)
+    lanes = aligned64(16, np.uint64)
     ch, cl = pcg64x8_init(st, lanes)
-    buf = np.empty(_GROUP, np.int64)
+    buf = aligned64(_GROUP, np.int64)
     raw = np.empty(8, np.uint64)
     for t in range(t0, t1):
         theta[0, t] = x0 + _lanes_dev_sum(lanes, ch, cl, xd, n, buf, raw) / n
@@ -685,9 +693,9 @@ def _order1_part(xs, order, q, median, st, t0, t1, observed, theta):
         for r in range(k):
             observed[r] = _order1(xs[r], order[r], counts, n, q, median)
     ident = _padded_rank(None, n)
-    lanes = np.empty(16, np.uint64)
+    lanes = aligned64(16, np.uint64)
     ch, cl = pcg64x8_init(st, lanes)
-    buf = np.empty(_GROUP, np.int64)
+    buf = aligned64(_GROUP, np.int64)
     raw = np.empty(8, np.uint64)
     for t in range(t0, t1):
         _lanes_counts(lanes, ch, cl, ident, counts, n, buf, raw)
@@ -706,9 +714,9 @@ def _order1_ranked_part(xs, rank, q, median, st, t0, t1, observed, theta):
         for i in range(n):  # every count 1 (np.ones would cost a first call its own compile)
             counts[i] = 1
         observed[0] = _order1_ranked(xs[0], counts, n, q, median)
-    lanes = np.empty(16, np.uint64)
+    lanes = aligned64(16, np.uint64)
     ch, cl = pcg64x8_init(st, lanes)
-    buf = np.empty(_GROUP, np.int64)
+    buf = aligned64(_GROUP, np.int64)
     raw = np.empty(8, np.uint64)
     rk = _padded_rank(rank, n)
     for t in range(t0, t1):
@@ -740,9 +748,9 @@ def _moment2_part(x, y, code, paired, st, t0, t1, observed, theta):
     if t0 == 0:
         for r in range(k):
             observed[r] = _two(_moment1(x[r], cx, nx, 0), _moment1(y[r], cy, ny, 0), code)
-    lanes = np.empty(16, np.uint64)
+    lanes = aligned64(16, np.uint64)
     ch, cl = pcg64x8_init(st, lanes)
-    buf = np.empty(_GROUP, np.int64)
+    buf = aligned64(_GROUP, np.int64)
     raw = np.empty(8, np.uint64)
     for t in range(t0, t1):
         _draw_pair_counts(lanes, ch, cl, cx, cy, paired, ident, buf, raw)
@@ -762,9 +770,9 @@ def _order2_part(xs, xo, ys, yo, paired, st, t0, t1, observed, theta):
     if t0 == 0:
         for r in range(k):
             observed[r] = _order1(xs[r], xo[r], cx, nx, 0.5, True) - _order1(ys[r], yo[r], cy, ny, 0.5, True)
-    lanes = np.empty(16, np.uint64)
+    lanes = aligned64(16, np.uint64)
     ch, cl = pcg64x8_init(st, lanes)
-    buf = np.empty(_GROUP, np.int64)
+    buf = aligned64(_GROUP, np.int64)
     raw = np.empty(8, np.uint64)
     for t in range(t0, t1):
         _draw_pair_counts(lanes, ch, cl, cx, cy, paired, ident, buf, raw)
@@ -782,9 +790,9 @@ def _corr_part(x, y, st, t0, t1, observed, theta):
         for r in range(k):
             observed[r] = _corr_counts(x[r], y[r], counts, n)
     ident = _padded_rank(None, n)
-    lanes = np.empty(16, np.uint64)
+    lanes = aligned64(16, np.uint64)
     ch, cl = pcg64x8_init(st, lanes)
-    buf = np.empty(_GROUP, np.int64)
+    buf = aligned64(_GROUP, np.int64)
     raw = np.empty(8, np.uint64)
     for t in range(t0, t1):
         _lanes_counts(lanes, ch, cl, ident, counts, n, buf, raw)
@@ -797,9 +805,9 @@ def _corr_part(x, y, st, t0, t1, observed, theta):
 def _floor_part(x, st, t0, t1, observed, theta):
     """The benchmarks' floor: only the resample indices (`_lanes_floor`; one index kept per resample)."""
     n = x.shape[1]
-    lanes = np.empty(16, np.uint64)
+    lanes = aligned64(16, np.uint64)
     ch, cl = pcg64x8_init(st, lanes)
-    buf = np.empty(_GROUP, np.int64)
+    buf = aligned64(_GROUP, np.int64)
     raw = np.empty(8, np.uint64)
     for t in range(t0, t1):
         theta[0, t] = _lanes_floor(lanes, ch, cl, n, buf, raw)
@@ -818,9 +826,9 @@ def _custom1_part(x, func, st, t0, t1, observed, theta):
             observed[r] = func(x[r].copy())
     idx = np.empty(n, np.int64)
     xb = np.empty(n)
-    lanes = np.empty(16, np.uint64)
+    lanes = aligned64(16, np.uint64)
     ch, cl = pcg64x8_init(st, lanes)
-    buf = np.empty(_GROUP, np.int64)
+    buf = aligned64(_GROUP, np.int64)
     raw = np.empty(8, np.uint64)
     for t in range(t0, t1):
         _lanes_indices(lanes, ch, cl, n, idx, buf, raw)
@@ -843,9 +851,9 @@ def _custom2_part(x, y, func, paired, st, t0, t1, observed, theta):
     iy = np.empty(ny, np.int64)
     xb = np.empty(nx)
     yb = np.empty(ny)
-    lanes = np.empty(16, np.uint64)
+    lanes = aligned64(16, np.uint64)
     ch, cl = pcg64x8_init(st, lanes)
-    buf = np.empty(_GROUP, np.int64)
+    buf = aligned64(_GROUP, np.int64)
     raw = np.empty(8, np.uint64)
     for t in range(t0, t1):
         _lanes_indices(lanes, ch, cl, nx, ix, buf, raw)

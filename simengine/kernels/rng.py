@@ -158,6 +158,16 @@ def pcg64x8_raw(typingctx, lanes, ch, cl, out):
 
 
 @njit(inline="always")
+def aligned64(count, dtype):
+    """An empty array of `count` 8-byte `dtype` items starting on a 64-byte boundary (a cache line): the lanes and
+    the group buffers are read and written as 64-byte vectors, which cost more when they straddle two lines
+    (numba aligns arrays to 32 bytes only)."""
+    big = np.empty(count + 8, dtype)
+    start = ((-big.ctypes.data) % 64) // 8
+    return big[start:start + count]
+
+
+@njit(inline="always")
 def _mul128(ah, al, bh, bl):
     """(high, low) of a * b mod 2**128."""
     return _mulhi64(al, bl) + al * bh + ah * bl, al * bl
@@ -165,7 +175,7 @@ def _mul128(ah, al, bh, bl):
 
 @njit(inline="always")
 def pcg64x8_init(st, lanes):
-    """Lanes (uint64 (16,)) for the stream whose state is st[0:4] (high, low, increment high, low); returns the
+    """Lanes (uint64 (16,), best `aligned64`) for the stream whose state is st[0:4] (high, low, increment high, low); returns the
     eight-step increment (ch, cl) that `pcg64x8_raw` and `pcg64x8_state` take."""
     sh, sl, ih, il = st[0], st[1], st[2], st[3]
     for j in range(8):
