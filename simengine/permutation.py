@@ -1020,12 +1020,18 @@ def _design_exact(kernel, args, state, n_null, k, n, observed, null):
 
 
 def _design_random(kernel, args, n_null, block, ss, k, n, observed, null):
-    """`n_null` random resamples in blocks of `block`, each from its own stream, run in slices of blocks."""
+    """`n_null` random resamples in blocks of `block`, each from its own stream, run in slices of blocks.
+
+    The built-in sign-flip kernels step the streams themselves from PCG64 states (the same numbers as the
+    blocks' Generators, without making one per block); the others take the Generators."""
     from simengine._long import first_slice
-    from simengine._rng import slice_generators
+    from simengine._rng import slice_generators, slice_states
+    from simengine.kernels import permutation as kp
+
+    streams = slice_states if kernel in (kp._flip_random_mean, kp._flip_random_median) else slice_generators
 
     def call(lo, hi):
-        kernel(*args, n_null, block, slice_generators(ss, lo, hi), lo, observed, null)
+        kernel(*args, n_null, block, streams(ss, lo, hi), lo, observed, null)
 
     run_blocks(call, n_blocks(n_null, block), progress=False, desc="permutation_test", dispatchers=(kernel,),
                first=first_slice(block * k * n * 3e-9))

@@ -224,3 +224,16 @@ def test_eight_lane_pcg64_is_numpys_stream(seed):
     bg = numpy_block_generators(as_seed_sequence(seed), 1)[0].bit_generator
     assert_array_equal(out, bg.random_raw(8 * 257 + 5))
     assert [int(st[0]), int(st[1])] == [bg.state["state"]["state"] >> 64, bg.state["state"]["state"] & (2**64 - 1)]
+
+
+@pytest.mark.parametrize("rng", [0, 7, 2**70 + 5, np.random.SeedSequence(3, spawn_key=(2,)),
+                                 np.random.SeedSequence([1, 2, 3]), np.random.SeedSequence(9, pool_size=8)])
+def test_slice_states_are_the_slice_generators_streams(rng):
+    # the int fast path (hashed in a kernel) and the pools path give the states of the blocks' Generators
+    from simengine._rng import slice_states
+
+    ss = as_seed_sequence(rng)
+    states = slice_states(ss, 3, 7)
+    assert states.shape == (4, 4) and states.dtype == np.uint64
+    for row, g in zip(states, numpy_block_generators(ss, 7)[3:]):
+        assert [int(v) for v in row] == _numpy_state(g)

@@ -12,6 +12,7 @@ import numba
 import numpy as np
 
 from simengine._jit import njit, pjit
+from simengine.kernels.rng import _pcg64_next
 from simengine.kernels.sort import argsort_stable
 
 
@@ -441,6 +442,18 @@ def _flip_signs(g, words, sgn):
 
 
 @njit
+def _flip_signs_state(sh, sl, ih, il, words, sgn):
+    """`_flip_signs` from a PCG64 state in registers (`kernels.rng`): the same words, since
+    ``int(g.random() * 2**52)`` is the output's top 52 bits (``next_double`` keeps the top 53, and the
+    scalings are exact); returns the new (sh, sl)."""
+    for q in range(words.shape[0]):
+        r, sh, sl = _pcg64_next(sh, sl, ih, il)
+        words[q] = np.int64(r >> np.uint64(12))
+    _signs_of(words, sgn)
+    return sh, sl
+
+
+@njit
 def _signs_of(words, sgn):
     """sgn[i] = -1.0 where bit i of the words (52 a word) is set, else 1.0."""
     n = sgn.shape[0]
@@ -538,29 +551,30 @@ def _flip_exact_median(a, neg, n_null, unit, lo, hi, observed, null):
 
 
 @pjit
-def _flip_random_mean(d, n_null, block, gens, base, observed, null):
-    """Random sign flips of the mean difference, blocks base.. (one generator each)."""
+def _flip_random_mean(d, n_null, block, states, base, observed, null):
+    """Random sign flips of the mean difference, blocks base.. (one PCG64 stream each: a row of `states`,
+    (count, 4) state high, low, increment high, low, the streams of the blocks' Generators)."""
     k, n = d.shape
     nw = (n + _FLIP_BITS - 1) // _FLIP_BITS
     if base == 0:
         ones = np.ones(n)
         for r in range(k):
             observed[r] = _flip_mean1(d[r], ones)
-    for j in numba.prange(len(gens)):
+    for j in numba.prange(states.shape[0]):
         i = np.int64(j)
-        g = gens[i]
+        sh, sl, ih, il = states[i, 0], states[i, 1], states[i, 2], states[i, 3]
         b = base + i
         words = np.empty(nw, dtype=np.int64)
         sgn = np.empty(n)
         for t in range(b * block, min((b + 1) * block, n_null)):
-            _flip_signs(g, words, sgn)
+            sh, sl = _flip_signs_state(sh, sl, ih, il, words, sgn)
             for r in range(k):
                 null[r, t] = _flip_mean1(d[r], sgn)
     return null
 
 
 @pjit
-def _flip_random_median(a, neg, n_null, block, gens, base, observed, null):
+def _flip_random_median(a, neg, n_null, block, states, base, observed, null):
     """Random sign flips of the median difference (the draws of `_flip_random_mean`)."""
     k, n = a.shape
     nw = (n + _FLIP_BITS - 1) // _FLIP_BITS
@@ -568,14 +582,14 @@ def _flip_random_median(a, neg, n_null, block, gens, base, observed, null):
         ones = np.ones(n)
         for r in range(k):
             observed[r] = _flip_median1(a[r], neg[r], ones)
-    for j in numba.prange(len(gens)):
+    for j in numba.prange(states.shape[0]):
         i = np.int64(j)
-        g = gens[i]
+        sh, sl, ih, il = states[i, 0], states[i, 1], states[i, 2], states[i, 3]
         b = base + i
         words = np.empty(nw, dtype=np.int64)
         sgn = np.empty(n)
         for t in range(b * block, min((b + 1) * block, n_null)):
-            _flip_signs(g, words, sgn)
+            sh, sl = _flip_signs_state(sh, sl, ih, il, words, sgn)
             for r in range(k):
                 null[r, t] = _flip_median1(a[r], neg[r], sgn)
     return null
