@@ -11,6 +11,7 @@ Nothing here imports a kernel.
 """
 from __future__ import annotations
 
+import os
 import signal
 import sys
 import threading
@@ -170,12 +171,59 @@ class interruptible:
         return False
 
 
+class _Helpers:
+    """Daemon threads kept for `threaded_blocks`: starting a Python thread costs ~0.2-0.3 ms, a tenth of a
+    call of a few milliseconds, and a call's blocks are taken by whichever threads are free.
+
+    A task is a callable run once by one helper.  Forking drops them (a child has no such threads): see
+    `_forget_helpers`.
+    """
+
+    def __init__(self) -> None:
+        self._cond = threading.Condition()
+        self._tasks: list[Callable[[], None]] = []
+        self._threads: list[threading.Thread] = []
+
+    def run(self, task: Callable[[], None], copies: int) -> None:
+        """Queue `copies` runs of `task`, starting helpers until there are at least that many."""
+        with self._cond:
+            self._tasks.extend([task] * copies)
+            while len(self._threads) < copies:
+                t = threading.Thread(target=self._loop, daemon=True, name="simengine-helper")
+                self._threads.append(t)
+                t.start()
+            self._cond.notify(copies)
+
+    def _loop(self) -> None:
+        while True:
+            with self._cond:
+                while not self._tasks:
+                    self._cond.wait()
+                task = self._tasks.pop(0)
+            task()
+
+
+_HELPERS = _Helpers()
+
+
+def _forget_helpers() -> None:
+    global _HELPERS
+    _HELPERS = _Helpers()
+
+
+if hasattr(os, "register_at_fork"):  # a forked child (multiprocessing, Dask's fork workers) starts its own
+    os.register_at_fork(after_in_child=_forget_helpers)
+
+
 def threaded_blocks(run_block: Callable[[int], _T], lo: int, hi: int) -> list[_T]:
     """``[run_block(b) for b in range(lo, hi)]``, the blocks spread over numba's thread count in Python threads.
 
     For serial kernels of one block each that release the GIL: a prange kernel costs ~2 s more to compile
     (numba's parfor passes and gufunc), and a block's output depends on its own stream alone, so the outputs
-    do not depend on which thread ran which block.  Threads take the next block as they finish one.
+    do not depend on which thread ran which block.  The calling thread works too, with helpers kept between
+    calls (`_Helpers`); each thread takes the next block as it finishes one.  A helper that starts after
+    the blocks are all taken does nothing, so a call never waits for a helper busy elsewhere (a nested
+    call, or another thread's).
     """
     import itertools
 
@@ -187,6 +235,9 @@ def threaded_blocks(run_block: Callable[[int], _T], lo: int, hi: int) -> list[_T
         return [run_block(b) for b in range(lo, hi)]
     counter = itertools.count(lo)  # next() on it is atomic under the GIL
     errors: list[BaseException] = []
+    done = threading.Condition()
+    running = [0]
+    closed = [False]
 
     def work() -> None:
         try:
@@ -197,12 +248,24 @@ def threaded_blocks(run_block: Callable[[int], _T], lo: int, hi: int) -> list[_T
         except BaseException as exc:  # re-raised in the calling thread
             errors.append(exc)
 
-    helpers = [threading.Thread(target=work, daemon=True) for _ in range(threads - 1)]
-    for t in helpers:
-        t.start()
+    def helper() -> None:
+        with done:
+            if closed[0]:
+                return
+            running[0] += 1
+        try:
+            work()
+        finally:
+            with done:
+                running[0] -= 1
+                done.notify_all()
+
+    _HELPERS.run(helper, threads - 1)
     work()
-    for t in helpers:
-        t.join()
+    with done:
+        closed[0] = True
+        while running[0]:
+            done.wait()
     if errors:
         raise errors[0]
     return out

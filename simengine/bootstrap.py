@@ -179,7 +179,7 @@ def _resample(kind: str, q: float, func: Any, rows: list[FloatArray], paired: bo
     import numba
 
     from simengine._long import first_slice, threaded_blocks
-    from simengine._rng import child_seed_sequence
+    from simengine._rng import slice_states
     from simengine.kernels import bootstrap as kb
 
     k = rows[0].shape[0]
@@ -223,12 +223,10 @@ def _resample(kind: str, q: float, func: Any, rows: list[FloatArray], paired: bo
     else:
         kernel, head = kb._custom2_part, (x, y, func, paired)
 
-    states: dict[int, npt.NDArray[np.uint64]] = {}  # blocks under way (made on first use, dropped when done)
+    states: dict[int, npt.NDArray[np.uint64]] = {}  # blocks under way (made per slice, dropped when done)
 
     def run_block(block: int, first_part: int, last_part: int) -> None:
-        st = states.get(block)
-        if st is None:
-            st = states[block] = _pcg64_state(child_seed_sequence(ss, block))
+        st = states[block]
         for part in range(first_part, last_part + 1):
             t0 = block * BOOT_BLOCK + part * sub
             t1 = min(t0 + sub, (block + 1) * BOOT_BLOCK, n_res)
@@ -238,6 +236,11 @@ def _resample(kind: str, q: float, func: Any, rows: list[FloatArray], paired: bo
             del states[block]
 
     group_units = threads * parts
+    first = first_slice(sub * per_resample * 3e-9)
+    if max(r.shape[1] for r in rows) <= kb._SMALL_N and nb * parts * sub * per_resample <= 5e7:
+        # a call of ~0.05 s or less (~1 ns a resampled value with 16-bit chunks) runs in one slice: a second
+        # would wait for the slowest thread and start the threads again
+        first = nb * parts
 
     def call(lo: int, hi: int) -> None:
         spans: dict[int, list[int]] = {}  # block -> [first part, last part] of this slice, in order
@@ -248,13 +251,17 @@ def _resample(kind: str, q: float, func: Any, rows: list[FloatArray], paired: bo
             span = spans.setdefault(gi * threads + i, [part, part])
             span[1] = part
         items = [(block, p0, p1) for block, (p0, p1) in spans.items()]
+        new = [block for block in spans if block not in states]
+        if new:  # the streams of the slice's new blocks at once (an int seed is hashed in a kernel)
+            rows = slice_states(ss, min(new), max(new) + 1)
+            for block in new:
+                states[block] = rows[block - min(new)]
         # the calling thread works too, and a thread takes the next block as it finishes one
         threaded_blocks(lambda j: run_block(*items[j]), 0, len(items))
 
     try:
         # no `progress` parameter (scipy's bootstrap has none): Ctrl-C is answered, no bar is drawn
-        run_blocks(call, nb * parts, progress=False, desc="bootstrap", dispatchers=(kernel,),
-                   first=first_slice(sub * per_resample * 3e-9))
+        run_blocks(call, nb * parts, progress=False, desc="bootstrap", dispatchers=(kernel,), first=first)
     except NumbaError as exc:  # a custom statistic that does not compile for 1-D float64 arrays
         raise TypeError(
             f"`statistic` must be a jitted function of {len(rows)} 1-D float64 array(s) returning a float; "

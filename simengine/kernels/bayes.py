@@ -482,7 +482,7 @@ def _block_span(j, blocks_per_cell, block, n):
 
 
 # The Monte Carlo kernels below run one block from its Generator `g`; the public layer spreads the blocks over
-# threads (`sequential.threaded_blocks`): serial kernels, as a prange kernel costs ~2 s more to compile.
+# threads (`_long.threaded_blocks`): serial kernels, as a prange kernel costs ~2 s more to compile.
 
 @njit
 def _bayes_ab_mc(a1, b1, a2, b2, n_draws, block, g, j):

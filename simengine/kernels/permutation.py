@@ -170,7 +170,7 @@ def _next_combination1(c, n):
 # parallel loops do not re-raise).  The first call (base == 0, u0 == 0) also fills observed.
 # `_perm_random_mean` and `_perm_random_median` are serial kernels of one block, block base + (u0 + j) %
 # len(gens) with j < min(len(gens), u1 - u0), which the public layer spreads over threads of its own
-# (`sequential.threaded_blocks`; they release the GIL): a prange kernel costs ~2 s more to compile, the
+# (`_long.threaded_blocks`; they release the GIL): a prange kernel costs ~2 s more to compile, the
 # first call of a user's first permutation test.  The call with j == 0 of the first call fills observed.
 
 

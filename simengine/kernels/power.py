@@ -136,7 +136,7 @@ def _unit_replicates(u, j0, nj, nb, block, unit, n_sims):
 # il < u1 - u0), and runs its units of [u0, u1) in order, and a job's parts in later calls continue its
 # Generator's stream (a Generator passed in keeps its state), so the draws are those of one pass over the
 # block whatever the unit size or slicing.  The public layer spreads a group's jobs over threads of its own
-# (`sequential.threaded_blocks`; the kernels release the GIL): serial kernels, as a prange kernel costs
+# (`_long.threaded_blocks`; the kernels release the GIL): serial kernels, as a prange kernel costs
 # ~2 s more to compile.  Each unit sets its flag in `done` (indexed by u - u0) and the caller checks every
 # flag.  One kernel per test: a call compiles only its own test's path.
 
