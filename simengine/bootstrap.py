@@ -173,13 +173,12 @@ def _resample(kind: str, q: float, func: Any, rows: list[FloatArray], paired: bo
     Blocks of BOOT_BLOCK resamples run as parts of `sub` resamples (one part when a block is cheap).  Work
     units are (block, part) pairs numbered part-major within groups of `threads` blocks, so a slice of
     `run_blocks` holds parts of several blocks; the blocks of a slice run on Python threads (the kernels
-    release the GIL), each block's parts in order with the block's own Generator, so the numbers depend
-    neither on the thread count nor on the slicing.
+    release the GIL; `_long.threaded_blocks`), each block's parts in order with the block's own PCG64 stream,
+    so the numbers depend neither on the thread count nor on the slicing.
     """
     import numba
 
     from simengine._long import first_slice, threaded_blocks
-    from simengine._rng import slice_states
     from simengine.kernels import bootstrap as kb
 
     k = rows[0].shape[0]
@@ -223,10 +222,14 @@ def _resample(kind: str, q: float, func: Any, rows: list[FloatArray], paired: bo
     else:
         kernel, head = kb._custom2_part, (x, y, func, paired)
 
-    states: dict[int, npt.NDArray[np.uint64]] = {}  # blocks under way (made per slice, dropped when done)
+    states: dict[int, npt.NDArray[np.uint64]] = {}  # blocks under way (made on first use, dropped when done)
 
     def run_block(block: int, first_part: int, last_part: int) -> None:
-        st = states[block]
+        # made in the thread that runs the block (~20 us, beside the other threads' kernels); hashing the seeds
+        # in a kernel (`_rng.slice_states`) would cost a first call ~2 s of compilation
+        st = states.get(block)
+        if st is None:
+            st = states[block] = _pcg64_state(child_seed_sequence(ss, block))
         for part in range(first_part, last_part + 1):
             t0 = block * BOOT_BLOCK + part * sub
             t1 = min(t0 + sub, (block + 1) * BOOT_BLOCK, n_res)
@@ -251,11 +254,6 @@ def _resample(kind: str, q: float, func: Any, rows: list[FloatArray], paired: bo
             span = spans.setdefault(gi * threads + i, [part, part])
             span[1] = part
         items = [(block, p0, p1) for block, (p0, p1) in spans.items()]
-        new = [block for block in spans if block not in states]
-        if new:  # the streams of the slice's new blocks at once (an int seed is hashed in a kernel)
-            rows = slice_states(ss, min(new), max(new) + 1)
-            for block in new:
-                states[block] = rows[block - min(new)]
         # the calling thread works too, and a thread takes the next block as it finishes one
         threaded_blocks(lambda j: run_block(*items[j]), 0, len(items))
 
