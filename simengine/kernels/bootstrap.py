@@ -323,6 +323,19 @@ def _threshold(n):
     return (_M32 - nn + np.uint64(1)) % nn
 
 
+@njit(inline="always")
+def _in_order(buf, per, n, taken, out):
+    """The accepted candidates of the group in `buf` (`per` a output), in draw order, into out[taken:] until
+    the n-th; returns how many are taken then."""
+    for o in range(8):
+        for k in range(per):
+            v = buf[8 * k + o]
+            if v < n and taken < n:
+                out[taken] = v
+                taken += 1
+    return taken
+
+
 @njit
 def _lanes_indices(lanes, ch, cl, n, out, buf, raw):
     """A draw of n indices (the rule above) into out[:n] in draw order."""
@@ -331,18 +344,14 @@ def _lanes_indices(lanes, ch, cl, n, out, buf, raw):
     taken = 0
     while taken < n:
         _next_group(lanes, ch, cl, n, threshold, buf, raw)
-        for o in range(8):
-            for k in range(per):
-                v = buf[8 * k + o]
-                if v < n and taken < n:
-                    out[taken] = v
-                    taken += 1
+        taken = _in_order(buf, per, n, taken, out)
 
 
 @njit
-def _lanes_floor(lanes, ch, cl, n, buf, raw):
+def _lanes_floor(lanes, ch, cl, n, out, buf, raw):
     """The draws of `_lanes_indices` without writing them out in draw order (the benchmarks' floor): whole
-    groups while they fit, the last read in order; returns the last index drawn."""
+    groups while they fit, only the last written in order (into `out`); returns the last group's first
+    candidate (an output, so that the draws are not optimised away)."""
     threshold = _threshold(n)
     taken = 0
     if n <= _SMALL_N:
@@ -350,16 +359,10 @@ def _lanes_floor(lanes, ch, cl, n, buf, raw):
         while taken + _GROUP <= n:
             taken += _group16(lanes, ch, cl, nn, threshold, buf)
     per = 4 if n <= _SMALL_N else 2
-    last = 0
     while taken < n:
         _next_group(lanes, ch, cl, n, threshold, buf, raw)
-        for o in range(8):
-            for k in range(per):
-                v = buf[8 * k + o]
-                if v < n and taken < n:
-                    last = v
-                    taken += 1
-    return last
+        taken = _in_order(buf, per, n, taken, out)
+    return buf[0]
 
 
 @njit
@@ -805,12 +808,13 @@ def _corr_part(x, y, st, t0, t1, observed, theta):
 def _floor_part(x, st, t0, t1, observed, theta):
     """The benchmarks' floor: only the resample indices (`_lanes_floor`; one index kept per resample)."""
     n = x.shape[1]
+    idx = np.empty(n, np.int64)
     lanes = aligned64(16, np.uint64)
     ch, cl = pcg64x8_init(st, lanes)
     buf = aligned64(_GROUP, np.int64)
     raw = np.empty(8, np.uint64)
     for t in range(t0, t1):
-        theta[0, t] = _lanes_floor(lanes, ch, cl, n, buf, raw)
+        theta[0, t] = _lanes_floor(lanes, ch, cl, n, idx, buf, raw)
     pcg64x8_state(lanes, st)
 
 
