@@ -175,8 +175,9 @@ def _mul128(ah, al, bh, bl):
 
 @njit(inline="always")
 def pcg64x8_init(st, lanes):
-    """Lanes (uint64 (16,), best `aligned64`) for the stream whose state is st[0:4] (high, low, increment high, low); returns the
-    eight-step increment (ch, cl) that `pcg64x8_raw` and `pcg64x8_state` take."""
+    """Fill `lanes` (uint64 (16,), best from `aligned64`) for the stream whose state is st[0:4] (high, low,
+    increment high, low); returns the eight-step increment (ch, cl) that `pcg64x8_raw` and `pcg64x8_state`
+    take."""
     sh, sl, ih, il = st[0], st[1], st[2], st[3]
     for j in range(8):
         sh, sl = _pcg64_step(sh, sl, ih, il)
