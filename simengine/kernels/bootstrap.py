@@ -14,7 +14,7 @@ import numpy as np
 from llvmlite import ir
 from numba import types
 
-from simengine._jit import njit
+from simengine._jit import hjit, njit
 from simengine._numba_compat import intrinsic
 from simengine.kernels.rng import (
     _V8,
@@ -255,7 +255,6 @@ def _intervals_bca(sorted_theta, z0, z_alpha, accel, alternative, low, high):
 # first call ~1.5 s more of parallel-loop compilation.
 
 _SMALL_N = 1 << 16  # largest n drawn from 16-bit chunks
-_M16 = np.uint64(0xFFFF)
 _M32 = np.uint64(0xFFFFFFFF)
 _S32 = np.uint64(32)
 _GROUP = 32  # candidates of a group of eight outputs when n <= 2**16 (16 above)
@@ -530,6 +529,30 @@ def _moment1(x, counts, n, code):
     return v if code == 1 else math.sqrt(v)
 
 
+@hjit(forceinline=True)
+def _target_ranks(n, q, median):
+    """(lo, hi, h): the ranks of the two order statistics that NumPy's median (``median`` True) or linear
+    quantile `q` of n values reads, and the virtual index h = (n - 1) q (0 for the median)."""
+    if median:
+        lo = (n - 1) // 2
+        return lo, lo + 1 - n % 2, 0.0
+    h = (n - 1) * q
+    lo = min(np.int64(math.floor(h)), n - 1)
+    return lo, min(lo + 1, n - 1), h
+
+
+@hjit(forceinline=True)
+def _between(a, b, lo, hi, h, median):
+    """NumPy's median or linear quantile from the order statistics a (rank lo) and b (rank hi)."""
+    if median:
+        return a if lo == hi else (a + b) / 2.0
+    t = h - lo
+    diff = b - a
+    if t >= 0.5:
+        return b - diff * (1.0 - t)
+    return a + diff * t
+
+
 @njit
 def _order1(xs, order, counts, n, q, median):
     """NumPy's median (``median`` True) or linear quantile `q` of the resample `counts` of a row.
@@ -537,14 +560,7 @@ def _order1(xs, order, counts, n, q, median):
     xs: the row sorted, order: its sorting indices.  Walks sorted positions adding counts until
     the two ranks around the virtual index (n - 1) q are passed: no sort of the resample.
     """
-    if median:
-        lo = (n - 1) // 2
-        hi = lo + 1 - n % 2
-        h = 0.0
-    else:
-        h = (n - 1) * q
-        lo = min(np.int64(math.floor(h)), n - 1)
-        hi = min(lo + 1, n - 1)
+    lo, hi, h = _target_ranks(n, q, median)
     cum = 0
     p = 0
     while cum + counts[order[p]] <= lo:
@@ -556,13 +572,7 @@ def _order1(xs, order, counts, n, q, median):
         while counts[order[p]] == 0:
             p += 1
     b = xs[p]
-    if median:
-        return a if lo == hi else (a + b) / 2.0
-    t = h - lo
-    diff = b - a
-    if t >= 0.5:
-        return b - diff * (1.0 - t)
-    return a + diff * t
+    return _between(a, b, lo, hi, h, median)
 
 
 @njit
@@ -573,14 +583,7 @@ def _order1_ranked(xs, counts, n, q, median):
     pass (a loop the compiler vectorises), and steps down or up to the position holding that rank: the
     resample's order statistic lies within a few sqrt(n) positions of it, so the walk is short.
     """
-    if median:
-        lo = (n - 1) // 2
-        hi = lo + 1 - n % 2
-        h = 0.0
-    else:
-        h = (n - 1) * q
-        lo = min(np.int64(math.floor(h)), n - 1)
-        hi = min(lo + 1, n - 1)
+    lo, hi, h = _target_ranks(n, q, median)
     p = lo
     cum = 0
     for i in range(p):
@@ -597,13 +600,7 @@ def _order1_ranked(xs, counts, n, q, median):
         while counts[p] == 0:
             p += 1
     b = xs[p]
-    if median:
-        return a if lo == hi else (a + b) / 2.0
-    t = h - lo
-    diff = b - a
-    if t >= 0.5:
-        return b - diff * (1.0 - t)
-    return a + diff * t
+    return _between(a, b, lo, hi, h, median)
 
 
 @njit
