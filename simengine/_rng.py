@@ -178,11 +178,4 @@ def pcg64_block_states(rng: SeedLike, count: int, name: str = "rng") -> npt.NDAr
     with `simengine.kernels.rng` instead of a Generator.  For an int seed the
     SeedSequence hashing runs in a kernel (well under a microsecond per block).
     """
-    k = _pcg_kernels()
-    if type(rng) is int and 0 <= rng:
-        states: npt.NDArray[np.uint64] = k._pcg64_block_states(_int_words(rng, 4), 4, 0, count)
-        return states
-    seed_seq = as_seed_sequence(rng, name)
-    pools = np.stack([child_seed_sequence(seed_seq, i).pool for i in range(count)])
-    states = k._pcg64_states_from_pools(pools)
-    return states
+    return slice_states(as_seed_sequence(rng, name), 0, count)
